@@ -1,0 +1,341 @@
+// Package session runs one SoftEther session: 1..32 TCP connections that
+// together carry Ethernet frames between the peer and a local Port (a hub
+// port on the server, a TAP adapter on the client).
+//
+// Every connection has one reader goroutine, and one writer goroutine when
+// this side may send on it. Writers pull batches from the Port's shared
+// output queue: whichever writer is idle takes the next batch, so load
+// spreads over the connections by itself and a connection that is slow to
+// drain simply takes fewer batches.
+package session
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	mrand "math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/wire"
+)
+
+// Port is what a session carries frames to and from.
+type Port interface {
+	// Input takes a batch of frames received from the peer. The frames are
+	// only valid during the call.
+	Input(frames [][]byte)
+	// Ready is signalled when output frames are queued.
+	Ready() <-chan struct{}
+	// Output passes up to max queued outbound frames to emit, one at a
+	// time, and returns how many it passed. It is called concurrently by
+	// the writers of the session's connections.
+	Output(max int, emit func(frame []byte)) int
+}
+
+// Role says which end of the protocol this session is.
+type Role int
+
+// Roles.
+const (
+	Server Role = iota
+	Client
+)
+
+// Params are the negotiated session parameters.
+type Params struct {
+	Role           Role
+	Timeout        time.Duration // idle limit for the session and for receiving connections
+	MaxConnections int
+	HalfDuplex     bool
+	Compress       bool
+}
+
+// Stream is the data phase of one connection: where to read and write
+// blocks, and the connection's direction.
+type Stream struct {
+	R   *bufio.Reader
+	W   io.Writer
+	Dir wire.Direction
+}
+
+// Errors that end a session or refuse a connection.
+var (
+	ErrClosed = errors.New("session: closed")
+)
+
+// writeBatch is the most frames a writer puts in one DATA_FRAME.
+const writeBatch = 256
+
+// Session is one live session.
+type Session struct {
+	params Params
+	port   Port
+
+	mu    sync.Mutex
+	conns []*conn
+
+	lastRecv  atomic.Int64 // unix nanoseconds of the last block or keep-alive received
+	more      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+	err       error
+}
+
+// New creates a session for port. Add connections with AddConn and wait
+// for the end with Wait.
+func New(port Port, p Params) *Session {
+	if p.MaxConnections < 1 {
+		p.MaxConnections = 1
+	}
+	s := &Session{params: p, port: port, more: make(chan struct{}, 1), done: make(chan struct{})}
+	s.lastRecv.Store(time.Now().UnixNano())
+	return s
+}
+
+// Params returns the negotiated parameters.
+func (s *Session) Params() Params { return s.params }
+
+// AddConn attaches one TCP connection. While a slot is reserved for it,
+// handshake is called with the direction this side proposes (the rule of
+// the real server: the first connection of a half-duplex session carries
+// client-to-server traffic, then directions alternate so the side with
+// fewer connections gets the next one); it answers the peer and returns
+// the data-phase stream. It returns wire.ErrTooManyConnection when the
+// session is full.
+func (s *Session) AddConn(nc net.Conn, handshake func(wire.Direction) (Stream, error)) error {
+	c := &conn{s: s, nc: nc, closed: make(chan struct{})}
+	s.mu.Lock()
+	select {
+	case <-s.done:
+		s.mu.Unlock()
+		return ErrClosed
+	default:
+	}
+	if len(s.conns) >= s.params.MaxConnections {
+		s.mu.Unlock()
+		return wire.ErrTooManyConnection
+	}
+	dir := wire.Both
+	if s.params.HalfDuplex {
+		s2c, c2s := s.directionsLocked()
+		if c2s == 0 || s2c > c2s {
+			dir = wire.ClientToServer
+		} else {
+			dir = wire.ServerToClient
+		}
+	}
+	c.dir = dir
+	s.conns = append(s.conns, c)
+	s.mu.Unlock()
+
+	st, err := handshake(dir)
+	if err != nil {
+		s.removeConn(c)
+		return err
+	}
+	c.dir = st.Dir
+	s.lastRecv.Store(time.Now().UnixNano())
+	go c.readLoop(st.R)
+	if c.sends() {
+		go c.writeLoop(st.W)
+	}
+	return nil
+}
+
+func (s *Session) directionsLocked() (s2c, c2s int) {
+	for _, c := range s.conns {
+		switch c.dir {
+		case wire.ServerToClient:
+			s2c++
+		case wire.ClientToServer:
+			c2s++
+		}
+	}
+	return
+}
+
+// NumConns returns the number of attached connections.
+func (s *Session) NumConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Directions returns how many connections carry each half-duplex direction.
+func (s *Session) Directions() (s2c, c2s int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.directionsLocked()
+}
+
+func (s *Session) removeConn(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, x := range s.conns {
+		if x == c {
+			s.conns = append(s.conns[:i], s.conns[i+1:]...)
+			return
+		}
+	}
+}
+
+// Wait runs the session's idle check until the session ends and returns
+// why it ended. With no connections left the session stays alive until
+// the timeout, so that the peer can re-attach with its session key.
+func (s *Session) Wait() error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.done:
+			return s.err
+		case <-tick.C:
+			idle := time.Since(time.Unix(0, s.lastRecv.Load()))
+			if idle > s.params.Timeout {
+				s.Close(wire.ErrSessionTimeout)
+			}
+		}
+	}
+}
+
+// Close ends the session and closes every connection.
+func (s *Session) Close(reason error) {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.err = reason
+		close(s.done)
+		conns := append([]*conn(nil), s.conns...)
+		s.conns = nil
+		s.mu.Unlock()
+		for _, c := range conns {
+			c.close()
+		}
+	})
+}
+
+// Done is closed when the session has ended.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// keepAliveSpan draws the time until the next keep-alive as the real
+// implementation does: random below half the timeout, at least a fifth.
+func (s *Session) keepAliveSpan() time.Duration {
+	half := s.params.Timeout / 2
+	span := time.Duration(mrand.Int64N(int64(half)))
+	return max(span, s.params.Timeout/5)
+}
+
+// conn is one TCP connection of a session.
+type conn struct {
+	s         *Session
+	nc        net.Conn
+	dir       wire.Direction
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+// sends reports whether this side may send on the connection.
+func (c *conn) sends() bool {
+	if c.s.params.Role == Server {
+		return c.dir.ServerSends()
+	}
+	return c.dir.ClientSends()
+}
+
+// receives reports whether the peer sends on the connection, so that its
+// silence counts against the timeout.
+func (c *conn) receives() bool {
+	if c.s.params.Role == Server {
+		return c.dir.ClientSends()
+	}
+	return c.dir.ServerSends()
+}
+
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		c.nc.Close()
+		c.s.removeConn(c)
+	})
+}
+
+func (c *conn) readLoop(r *bufio.Reader) {
+	defer c.close()
+	s := c.s
+	br := wire.NewBlockReader(r, s.params.Compress)
+	var deadlineSet time.Time
+	for {
+		if c.receives() {
+			// Refreshing the deadline once a second is enough and keeps the
+			// hot path free of timer updates.
+			if now := time.Now(); now.Sub(deadlineSet) > time.Second {
+				c.nc.SetReadDeadline(now.Add(s.params.Timeout))
+				deadlineSet = now
+			}
+		}
+		frames, err := br.Next()
+		if len(frames) > 0 {
+			s.port.Input(frames)
+		}
+		if err != nil {
+			return
+		}
+		s.lastRecv.Store(time.Now().UnixNano())
+	}
+}
+
+func (c *conn) writeLoop(w io.Writer) {
+	defer c.close()
+	s := c.s
+	bw := wire.NewBlockWriter(w, s.params.Compress)
+	emit := bw.Add
+	// The first keep-alive goes out as soon as the data phase starts.
+	nextKA := time.Now()
+	ka := time.NewTimer(0)
+	defer ka.Stop()
+	for {
+		select {
+		case <-c.closed:
+			return
+		case <-s.done:
+			return
+		case <-ka.C:
+			now := time.Now()
+			if now.Before(nextKA) {
+				ka.Reset(nextKA.Sub(now))
+				continue
+			}
+			c.nc.SetWriteDeadline(now.Add(s.params.Timeout))
+			if bw.WriteKeepAlive() != nil {
+				return
+			}
+			nextKA = now.Add(s.keepAliveSpan())
+			ka.Reset(nextKA.Sub(now))
+			continue
+		case <-s.port.Ready():
+		case <-s.more:
+		}
+		for {
+			n := s.port.Output(writeBatch, emit)
+			if n == 0 {
+				break
+			}
+			if n == writeBatch {
+				// More is queued: invite an idle writer of another
+				// connection to take the next batch in parallel.
+				select {
+				case s.more <- struct{}{}:
+				default:
+				}
+			}
+			now := time.Now()
+			c.nc.SetWriteDeadline(now.Add(s.params.Timeout))
+			if bw.Flush() != nil {
+				return
+			}
+			nextKA = now.Add(s.keepAliveSpan())
+		}
+	}
+}

@@ -1,0 +1,378 @@
+package wire
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/ethervpn/ethervpn/internal/pack"
+)
+
+func TestWatermarkIsTheRealOne(t *testing.T) {
+	sum := sha256.Sum256(Watermark)
+	if got := hex.EncodeToString(sum[:]); got != "96a706bbab378ec37dfef21e02b1a3c177fbebeffa039eb0efac918630df12a0" || len(Watermark) != 1411 {
+		t.Fatalf("watermark sha256 %s len %d", got, len(Watermark))
+	}
+}
+
+func TestAppendMessageSortsHeadersAndAddsLength(t *testing.T) {
+	m := &Message{
+		Start:   [3]string{"HTTP/1.1", "200", "OK"},
+		Headers: []Header{{"Keep-Alive", "x"}, {"connection", "y"}, {"Date", "z"}},
+		Body:    []byte("abc"),
+	}
+	got := string(AppendMessage(nil, m))
+	want := "HTTP/1.1 200 OK\r\nconnection: y\r\nContent-Length: 3\r\nDate: z\r\nKeep-Alive: x\r\n\r\nabc"
+	if got != want {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+}
+
+func TestReadMessageRules(t *testing.T) {
+	cases := []struct {
+		name, in string
+		wantErr  error
+	}{
+		{"ok", "POST /x HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi", nil},
+		{"lf only", "POST /x HTTP/1.1\nContent-Length: 2\n\nhi", nil},
+		{"two tokens", "HTTP/1.1 200\r\n\r\n", ErrHTTPSyntax},
+		{"empty header value", "POST /x HTTP/1.1\r\nHost: \r\n\r\n", ErrHTTPSyntax},
+		{"no colon", "POST /x HTTP/1.1\r\nHost\r\n\r\n", ErrHTTPSyntax},
+		{"bad length", "POST /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n", ErrHTTPSyntax},
+		{"too long body", "POST /x HTTP/1.1\r\nContent-Length: 99\r\n\r\n", ErrHTTPTooLong},
+		{"long line", "POST /" + strings.Repeat("a", 5000) + " HTTP/1.1\r\n\r\n", ErrHTTPTooLong},
+		{"truncated body", "POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhi", io.ErrUnexpectedEOF},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ReadMessage(bufio.NewReader(strings.NewReader(c.in)), 10)
+			if c.wantErr == nil && err != nil || c.wantErr != nil && !errors.Is(err, c.wantErr) {
+				t.Fatalf("err = %v, want %v", err, c.wantErr)
+			}
+		})
+	}
+}
+
+func TestReadMessageLeavesDataPhaseBytes(t *testing.T) {
+	r := bufio.NewReader(strings.NewReader("POST /x HTTP/1.1\r\nContent-Length: 2\r\n\r\nhiREST"))
+	if _, err := ReadMessage(r, 10); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(r)
+	if string(rest) != "REST" {
+		t.Fatalf("rest %q", rest)
+	}
+}
+
+// serveSig runs ServeSignature on the given requests and returns its
+// error and everything it wrote.
+func serveSig(t *testing.T, reqs ...[]byte) (error, string) {
+	t.Helper()
+	var out bytes.Buffer
+	err := ServeSignature(bufio.NewReader(bytes.NewReader(bytes.Join(reqs, nil))), &out, PageInfo{Host: "127.0.0.1", Port: 5555})
+	return err, out.String()
+}
+
+func post(target string, body []byte) []byte {
+	return AppendMessage(nil, &Message{Start: [3]string{"POST", target, "HTTP/1.1"}, Body: body})
+}
+
+func TestServeSignature(t *testing.T) {
+	var sig bytes.Buffer
+	if err := WriteSignature(&sig, "10.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	if err, out := serveSig(t, sig.Bytes()); err != nil || out != "" {
+		t.Fatalf("real signature refused: %v %q", err, out)
+	}
+	if err, _ := serveSig(t, post(SignatureTarget, []byte("VPNCONNECT"))); err != nil {
+		t.Fatalf("alternative signature refused: %v", err)
+	}
+	flipped := append([]byte(nil), Watermark...)
+	flipped[100] ^= 1
+	err, out := serveSig(t, post(SignatureTarget, flipped))
+	if !errors.Is(err, ErrNotVPN) || !strings.HasPrefix(out, "HTTP/1.1 403 Forbidden\r\n") {
+		t.Fatalf("flipped watermark: %v %q", err, out)
+	}
+	// A wrong target gets 404 and the connection continues to a valid signature.
+	if err, out := serveSig(t, post("/nope", Watermark), sig.Bytes()); err != nil || !strings.Contains(out, "404 Not Found") {
+		t.Fatalf("404 then signature: %v %q", err, out)
+	}
+	err, out = serveSig(t, post(SignatureTarget, Watermark[:1410]))
+	if !errors.Is(err, ErrNotVPN) || !strings.Contains(out, "403") {
+		t.Fatalf("short body: %v %q", err, out)
+	}
+	err, out = serveSig(t, post(SignatureTarget, make([]byte, 4000)))
+	if !errors.Is(err, ErrNotVPN) || !strings.Contains(out, "403") {
+		t.Fatalf("long body: %v %q", err, out)
+	}
+	get := []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, out := serveSig(t, get); !strings.Contains(out, "403 Forbidden") || !strings.Contains(out, "HTTP Server at 127.0.0.1 Port 5555") {
+		t.Fatalf("browser GET: %q", out)
+	}
+	if _, out := serveSig(t, []byte("PUT / HTTP/1.1\r\n\r\n")); !strings.Contains(out, "501") {
+		t.Fatalf("PUT: %q", out)
+	}
+	if err, _ := serveSig(t, bytes.Repeat(get, 25)); !errors.Is(err, ErrNotVPN) {
+		t.Fatalf("20 requests: %v", err)
+	}
+	if err, _ := serveSig(t, []byte("\x16\x03\x01random garbage")); !errors.Is(err, ErrNotVPN) {
+		t.Fatalf("garbage: %v", err)
+	}
+}
+
+func TestPackRequestRoundTrip(t *testing.T) {
+	var b bytes.Buffer
+	l := &Login{Hub: "HUB1", User: "alice", AuthType: AuthPassword, SecurePassword: make([]byte, 20), ClientStr: "x", MaxConnection: 8, UseEncrypt: true, QoS: true}
+	if err := WritePackRequest(&b, "10.0.0.1", l.Pack()); err != nil {
+		t.Fatal(err)
+	}
+	p, err := ReadPackRequest(bufio.NewReader(&b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseLogin(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Hub != "HUB1" || got.User != "alice" || got.MaxConnection != 8 || !got.UseEncrypt || !got.QoS || got.HalfConnection {
+		t.Fatalf("%+v", got)
+	}
+	if !(&Login{ClientStr: "SoftEther VPN Server Developer Edition (Cascade Mode)"}).WantsBridgeMode() {
+		t.Fatal("cascade client string must imply bridge mode")
+	}
+}
+
+func TestReadPackRequestRefusesWrongShapes(t *testing.T) {
+	body := pack.New()
+	body.AddStr("method", "login")
+	enc := body.Encode(nil)
+	bad := []*Message{
+		{Start: [3]string{"POST", "/other", "HTTP/1.1"}, Headers: []Header{{"Content-Type", packContentType}}, Body: enc},
+		{Start: [3]string{"POST", PackTarget, "HTTP/1.1"}, Headers: []Header{{"Content-Type", "text/plain"}}, Body: enc},
+		{Start: [3]string{"POST", PackTarget, "HTTP/1.1"}, Headers: []Header{{"Content-Type", packContentType}}, Body: make([]byte, 70000)},
+		{Start: [3]string{"POST", PackTarget, "HTTP/1.1"}, Headers: []Header{{"Content-Type", packContentType}}, Body: []byte{0, 0, 0, 9, 1}},
+	}
+	for i, m := range bad {
+		if _, err := ReadPackRequest(bufio.NewReader(bytes.NewReader(AppendMessage(nil, m)))); err == nil {
+			t.Errorf("case %d accepted", i)
+		}
+	}
+}
+
+func TestWelcomeRoundTrip(t *testing.T) {
+	w := &Welcome{SessionName: "SID-A-1", ConnectionName: "CID-1", Timeout: 20e9, MaxConnection: 2, UseEncrypt: true, QoS: true, Policy: map[string]uint32{"Access": 1}}
+	w.SessionKey[3] = 7
+	var b bytes.Buffer
+	if err := WritePack(&b, w.Pack()); err != nil {
+		t.Fatal(err)
+	}
+	p, err := ReadPackResponse(bufio.NewReader(&b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseWelcome(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.SessionKey != w.SessionKey || got.Timeout != w.Timeout || !got.QoS || got.Policy["Access"] != 1 || got.Policy["Ver3"] != 1 {
+		t.Fatalf("%+v", got)
+	}
+	if _, err := ParseWelcome(ErrorPack(ErrAuthFailed)); !errors.Is(err, ErrAuthFailed) {
+		t.Fatalf("error pack gave %v", err)
+	}
+}
+
+// blocks builds a data-phase stream from parts: frames are DATA_FRAMEs of
+// the given blocks, nil is a keep-alive.
+func blocks(frames ...[][]byte) []byte {
+	var b []byte
+	for _, f := range frames {
+		if f == nil {
+			b = binary.BigEndian.AppendUint32(b, keepAliveMagic)
+			b = binary.BigEndian.AppendUint32(b, 3)
+			b = append(b, 1, 2, 3)
+			continue
+		}
+		b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
+		for _, blk := range f {
+			b = binary.BigEndian.AppendUint32(b, uint32(len(blk)))
+			b = append(b, blk...)
+		}
+	}
+	return b
+}
+
+func frame(n int, fill byte) []byte { return bytes.Repeat([]byte{fill}, n) }
+
+func TestBlockReaderBatchesAndLimits(t *testing.T) {
+	in := blocks([][]byte{frame(60, 1), frame(1514, 2)}, nil, [][]byte{frame(1601, 3), frame(0, 0), frame(100, 4)})
+	br := NewBlockReader(bufio.NewReader(bytes.NewReader(in)), false)
+	got, err := br.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// All bytes were buffered, so all data frames form one batch; the
+	// oversized and the empty block are dropped.
+	if len(got) != 3 || len(got[0]) != 60 || len(got[1]) != 1514 || len(got[2]) != 100 || got[2][0] != 4 || br.Oversized != 1 {
+		t.Fatalf("batch of %d frames, oversized %d", len(got), br.Oversized)
+	}
+	if _, err := br.Next(); err != io.EOF {
+		t.Fatalf("end: %v", err)
+	}
+
+	bad := binary.BigEndian.AppendUint32(nil, 1)
+	bad = binary.BigEndian.AppendUint32(bad, 3201)
+	if _, err := NewBlockReader(bufio.NewReader(bytes.NewReader(bad)), false).Next(); !errors.Is(err, ErrBlockProtocol) {
+		t.Fatalf("block size 3201: %v", err)
+	}
+	ka := binary.BigEndian.AppendUint32(nil, keepAliveMagic)
+	ka = binary.BigEndian.AppendUint32(ka, 513)
+	if _, err := NewBlockReader(bufio.NewReader(bytes.NewReader(ka)), false).Next(); !errors.Is(err, ErrBlockProtocol) {
+		t.Fatalf("keep-alive 513: %v", err)
+	}
+}
+
+func TestBlockReaderKeepAliveAloneIsAnEmptyBatch(t *testing.T) {
+	br := NewBlockReader(bufio.NewReader(bytes.NewReader(blocks(nil))), false)
+	got, err := br.Next()
+	if err != nil || len(got) != 0 {
+		t.Fatalf("%d frames, %v", len(got), err)
+	}
+}
+
+func TestBlockWriterReaderRoundTrip(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		var b bytes.Buffer
+		bw := NewBlockWriter(&b, compress)
+		want := [][]byte{frame(60, 9), frame(1514, 1), frame(1600, 2)}
+		for _, f := range want {
+			bw.Add(f)
+		}
+		if err := bw.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := bw.WriteKeepAlive(); err != nil {
+			t.Fatal(err)
+		}
+		bw.Add(frame(99, 5))
+		bw.Flush()
+		if compress && !bytes.Contains(b.Bytes(), []byte{0x78, 0x01}) {
+			t.Fatal("compressed blocks should be zlib streams")
+		}
+		br := NewBlockReader(bufio.NewReader(&b), compress)
+		var got [][]byte
+		for {
+			fs, err := br.Next()
+			for _, f := range fs {
+				got = append(got, append([]byte(nil), f...))
+			}
+			if err != nil {
+				break
+			}
+		}
+		want = append(want, frame(99, 5))
+		if len(got) != len(want) {
+			t.Fatalf("compress=%v: %d frames, want %d", compress, len(got), len(want))
+		}
+		for i := range want {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("compress=%v: frame %d differs", compress, i)
+			}
+		}
+	}
+}
+
+func TestCompressedOversizeFrameDropped(t *testing.T) {
+	var b bytes.Buffer
+	bw := NewBlockWriter(&b, true)
+	bw.Add(frame(1700, 0)) // compresses well, inflates past the limit
+	bw.Add(frame(64, 1))
+	bw.Flush()
+	br := NewBlockReader(bufio.NewReader(&b), true)
+	got, _ := br.Next()
+	if len(got) != 1 || len(got[0]) != 64 || br.Oversized != 1 {
+		t.Fatalf("%d frames, oversized %d", len(got), br.Oversized)
+	}
+}
+
+func TestBlockReaderNoAllocsPerFrame(t *testing.T) {
+	var f [][]byte
+	for i := 0; i < 64; i++ {
+		f = append(f, frame(1500, byte(i)))
+	}
+	in := blocks(f)
+	r := bytes.NewReader(in)
+	bufr := bufio.NewReaderSize(r, 256<<10)
+	br := NewBlockReader(bufr, false)
+	allocs := testing.AllocsPerRun(100, func() {
+		r.Reset(in)
+		bufr.Reset(r)
+		if fs, err := br.Next(); err != nil || len(fs) != 64 {
+			t.Fatalf("%d %v", len(fs), err)
+		}
+	})
+	if allocs > 0 {
+		t.Fatalf("%.1f allocations per batch", allocs)
+	}
+}
+
+func BenchmarkBlockWriteRead(b *testing.B) {
+	var buf bytes.Buffer
+	bw := NewBlockWriter(&buf, false)
+	f := frame(1500, 7)
+	b.SetBytes(64 * 1500)
+	for i := 0; i < b.N; i++ {
+		buf.Reset()
+		for j := 0; j < 64; j++ {
+			bw.Add(f)
+		}
+		bw.Flush()
+		br := NewBlockReader(bufio.NewReader(&buf), false)
+		br.Next()
+	}
+}
+
+func FuzzReadMessage(f *testing.F) {
+	f.Add([]byte("POST /vpnsvc/connect.cgi HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"))
+	f.Add([]byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
+	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 4\r\n\r\n\x00\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		m, err := ReadMessage(bufio.NewReader(bytes.NewReader(in)), 4096)
+		if err == nil && len(m.Body) > 4096 {
+			t.Fatalf("body of %d bytes over the limit", len(m.Body))
+		}
+		var out bytes.Buffer
+		ServeSignature(bufio.NewReader(bytes.NewReader(in)), &out, PageInfo{})
+		ReadPackRequest(bufio.NewReader(bytes.NewReader(in)))
+	})
+}
+
+func FuzzBlockReader(f *testing.F) {
+	f.Add(blocks([][]byte{frame(60, 1)}, nil), false)
+	var z bytes.Buffer
+	bw := NewBlockWriter(&z, true)
+	bw.Add(frame(100, 1))
+	bw.Flush()
+	f.Add(z.Bytes(), true)
+	f.Fuzz(func(t *testing.T, in []byte, compress bool) {
+		br := NewBlockReader(bufio.NewReader(bytes.NewReader(in)), compress)
+		for i := 0; i < 1000; i++ {
+			fs, err := br.Next()
+			for _, fr := range fs {
+				if len(fr) == 0 || len(fr) > MaxFrameSize {
+					t.Fatalf("frame of %d bytes", len(fr))
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+}
