@@ -1,0 +1,208 @@
+package hub
+
+// item is one frame bound for one destination within a batch.
+type item struct {
+	f       *Frame
+	highest bool // bypasses the download limiter (§6.2)
+}
+
+// group collects a batch's frames for one destination, so that each
+// destination queue is locked and signalled once per batch.
+type group struct {
+	p     *Port
+	items []item
+}
+
+// scratch is a port's reusable per-batch state (under Port.inMu). Groups are
+// found by destination port id through slot, which is valid for the current
+// generation only, so nothing needs clearing between batches.
+type scratch struct {
+	gen     uint32
+	slotGen []uint32
+	slot    []int32
+	groups  []group
+	held    []*Frame // the forwarder's own reference to each copied frame
+}
+
+func (sc *scratch) begin(ports int) {
+	sc.gen++
+	if sc.gen == 0 { // wrapped: old stamps could collide
+		clear(sc.slotGen)
+		sc.gen = 1
+	}
+	if ports > len(sc.slot) {
+		sc.slot = make([]int32, ports+8)
+		sc.slotGen = make([]uint32, ports+8)
+	}
+}
+
+// add queues f for d within the batch; the destination gets its own reference.
+func (sc *scratch) add(d *Port, f *Frame, highest bool) {
+	var g *group
+	if d.id < len(sc.slot) && sc.slotGen[d.id] == sc.gen && sc.groups[sc.slot[d.id]].p == d {
+		g = &sc.groups[sc.slot[d.id]]
+	} else {
+		n := len(sc.groups)
+		if n < cap(sc.groups) {
+			sc.groups = sc.groups[:n+1]
+		} else {
+			sc.groups = append(sc.groups, group{})
+		}
+		g = &sc.groups[n]
+		g.p, g.items = d, g.items[:0]
+		if d.id < len(sc.slot) {
+			sc.slot[d.id], sc.slotGen[d.id] = int32(n), sc.gen
+		}
+	}
+	f.retain()
+	g.items = append(g.items, item{f: f, highest: highest})
+}
+
+// flush hands every group to its destination and drops the batch's own
+// references.
+func (sc *scratch) flush(now int64) {
+	for i := range sc.groups {
+		g := &sc.groups[i]
+		g.p.enqueue(g.items, now)
+		clear(g.items)
+		g.items = g.items[:0]
+		g.p = nil
+	}
+	sc.groups = sc.groups[:0]
+	for _, f := range sc.held {
+		f.Release()
+	}
+	clear(sc.held)
+	sc.held = sc.held[:0]
+}
+
+func (sc *scratch) reset() { *sc = scratch{} }
+
+// batchStats accumulates a batch's counters for one atomic update.
+type batchStats struct {
+	send             Traffic
+	invalid, dropped uint64
+}
+
+// Input switches a batch of frames that entered the hub through this port. The
+// hub copies what it keeps; the caller may reuse the frame buffers after Input
+// returns. Frames shorter than MinFrameSize or longer than MaxFrameSize, and
+// frames with an invalid source MAC, are dropped and counted.
+func (p *Port) Input(frames [][]byte) {
+	h := p.hub
+	p.inMu.Lock()
+	defer p.inMu.Unlock()
+	if p.closed.Load() {
+		return
+	}
+	var bs batchStats
+	now := h.now()
+	set := h.ports.Load()
+	online := h.online.Load()
+	sc := &p.sc
+	sc.begin(set.maxID + 1)
+	for _, b := range frames {
+		bs.send.count(b)
+		switch {
+		case len(b) < MinFrameSize || len(b) > MaxFrameSize:
+			bs.invalid++
+		case !online:
+			bs.dropped++
+		default:
+			h.forward(p, b, now, set, &bs)
+		}
+	}
+	sc.flush(now)
+	p.stats.send.add(&bs.send)
+	h.stats.recv.add(&bs.send)
+	addIf(&p.stats.invalidDrop, bs.invalid)
+	addIf(&h.stats.invalidDrop, bs.invalid)
+	addIf(&p.stats.policy, bs.dropped)
+	addIf(&h.stats.policy, bs.dropped)
+}
+
+// forward runs the forwarding pipeline (§4.2) for one frame from p.
+func (h *Hub) forward(p *Port, b []byte, now int64, set *portSet, bs *batchStats) {
+	if p.pol.Monitor { // step 1: monitor ports never send
+		bs.dropped++
+		return
+	}
+	var pk packet
+	parseFrame(b, &pk)
+	// §4.1 step 5: invalid source MAC.
+	if pk.src == 0 || pk.src == 0xffffffffffff || pk.src == pk.dst {
+		bs.invalid++
+		return
+	}
+	highest := pk.highestPriority()
+	// Step 3: upload limiter, then the §7.3 filters (with DHCP snooping).
+	if p.up.rate > 0 && !highest && !p.up.allow(now, len(b)*8) {
+		bs.dropped++
+		return
+	}
+	if p.ingress && !h.ingressAllowed(p, &pk) {
+		bs.dropped++
+		return
+	}
+	if pk.dhcp4 {
+		h.snoopDHCP(p, &pk, now)
+	}
+	// Step 7: learn the source MAC.
+	if !h.learnMAC(p, &pk, now) {
+		bs.dropped++
+		return
+	}
+	// Step 8: destination.
+	var dst *Port
+	flood := pk.broadcast()
+	if !flood {
+		if e := h.macs.get(macKey(pk.dst, pk.vlan)); e != nil && h.macAlive(e, now) {
+			dst = e.owner.Load()
+		}
+		if dst == p { // no hairpin
+			bs.dropped++
+			return
+		}
+		flood = dst == nil
+	}
+	// Steps 9-10: IP table learning.
+	if !h.learnIP(p, &pk, now) {
+		bs.dropped++
+		return
+	}
+	// Step 11: broadcast-storm limiter on every flooded frame.
+	if flood && !p.pol.NoBroadcastLimiter && !p.storm.allow(h, p, &pk, now) {
+		bs.dropped++
+		return
+	}
+	// The frame is copied once, on first use, and shared by all destinations.
+	sc := &p.sc
+	var f *Frame
+	// Step 12: monitors get a copy of everything that got this far.
+	for _, m := range set.monitors {
+		sc.add(m, sc.copyOf(&f, b), highest)
+	}
+	if !flood { // step 13
+		if !dst.egress || h.egressAllowed(p, dst, &pk) {
+			sc.add(dst, sc.copyOf(&f, b), highest)
+		} else {
+			bs.dropped++
+		}
+		return
+	}
+	for _, d := range set.flood { // step 14
+		if d == p || (d.egress && !h.egressAllowed(p, d, &pk)) {
+			continue
+		}
+		sc.add(d, sc.copyOf(&f, b), highest)
+	}
+}
+
+// copyOf returns *f, first copying b into a new pooled frame if needed.
+func (sc *scratch) copyOf(f **Frame, b []byte) *Frame {
+	if *f == nil {
+		*f = newFrame(b)
+		sc.held = append(sc.held, *f)
+	}
+	return *f
+}

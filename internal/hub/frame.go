@@ -1,0 +1,53 @@
+package hub
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+const (
+	// MinFrameSize is the smallest frame the hub switches: an Ethernet header.
+	MinFrameSize = 14
+	// MaxFrameSize is the largest frame the hub switches (SoftEther's MAX_PACKET_SIZE).
+	MaxFrameSize = 1600
+	// frameCap leaves headroom above MaxFrameSize so a later VLAN tag insert or
+	// MSS option never needs a second buffer.
+	frameCap = 2048
+)
+
+// Frame is a pooled, reference-counted frame buffer. A flooded frame is copied
+// once and shared by every destination queue; each holder calls Release when it
+// is done, and the last Release returns the buffer to the pool.
+type Frame struct {
+	refs atomic.Int32
+	n    int
+	buf  [frameCap]byte
+}
+
+var framePool = sync.Pool{New: func() any { return new(Frame) }}
+
+// newFrame copies b into a pooled frame holding one reference.
+func newFrame(b []byte) *Frame {
+	f := framePool.Get().(*Frame)
+	f.n = copy(f.buf[:], b)
+	f.refs.Store(1)
+	return f
+}
+
+// Bytes returns the frame's contents. The slice is valid until Release and must
+// not be modified: other ports may share the same buffer.
+func (f *Frame) Bytes() []byte { return f.buf[:f.n] }
+
+// Release gives the frame back. Call it exactly once per frame obtained from
+// Drain.
+func (f *Frame) Release() {
+	switch n := f.refs.Add(-1); {
+	case n == 0:
+		framePool.Put(f)
+	case n < 0:
+		panic("hub: Frame released more often than it was handed out")
+	}
+}
+
+// retain adds a reference for one more holder.
+func (f *Frame) retain() { f.refs.Add(1) }

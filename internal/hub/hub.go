@@ -1,0 +1,287 @@
+// Package hub implements a SoftEther Virtual Hub: an isolated software
+// Ethernet switch whose ports are VPN sessions, SecureNAT, local bridges,
+// cascades and layer-3 switch interfaces.
+//
+// Frames enter through Port.Input in batches and are switched in the calling
+// goroutine: there is no hub-wide lock on this path. The MAC and IP tables are
+// sharded with atomic timestamps, the port list is a copy-on-write snapshot,
+// and every port has a bounded output queue that drops (and counts) rather
+// than blocks. Frame buffers are pooled and shared between the destinations of
+// a flood, so steady-state switching does not allocate.
+//
+// The behaviour follows spec/hub-and-securenat.md §4–§7.
+package hub
+
+import (
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults, as in SoftEther (§2.2, §5.1, §5.2, §6.1).
+const (
+	DefaultMACAgeing      = 600 * time.Second
+	DefaultIPAgeing       = 60 * time.Second
+	DefaultDHCPIPAgeing   = 300 * time.Second
+	DefaultMaxMACEntries  = 65536
+	DefaultMaxIPEntries   = 65536
+	DefaultQueueFrames    = 1024
+	DefaultStormThreshold = 32
+
+	// exclusiveTime is how long an address stays tied to the session that
+	// last used it when CheckMAC/CheckIP are on (MAC/IP_TABLE_EXCLUSIVE_TIME).
+	exclusiveTime = 13 * time.Second
+)
+
+// Errors returned by Attach and passed to Disconnect callbacks.
+var (
+	ErrOffline     = errors.New("hub: virtual hub is offline")
+	ErrClosed      = errors.New("hub: virtual hub is closed")
+	ErrNameInUse   = errors.New("hub: session name already in use")
+	ErrAdminDelete = errors.New("hub: session disconnected by administrator")
+)
+
+// Options configure a Hub. Zero values mean the SoftEther defaults, except
+// ManageOnlyPrivateIP, which is a plain bool: use DefaultOptions to get
+// SoftEther's default of true.
+type Options struct {
+	MACAgeing      time.Duration // default 600 s; also checked on lookup
+	IPAgeing       time.Duration // default 60 s
+	DHCPIPAgeing   time.Duration // IP entries from DHCP snooping, default 300 s
+	MaxMACEntries  int           // default 65536
+	MaxIPEntries   int           // default 65536
+	QueueFrames    int           // per-port output queue bound, default 1024 frames
+	StormThreshold int           // flooded frames/s before the storm limiter acts (§6.1); 0 = 32
+
+	// ManageOnlyPrivateIP tracks only private IPv4 source addresses in the IP
+	// table (§5.2). SoftEther's default is true; see DefaultOptions.
+	ManageOnlyPrivateIP bool
+
+	// LogNewMACs logs every new MAC registration (SoftEther's NoMacAddressLog
+	// inverted; off by default). MAC moves are always logged.
+	LogNewMACs bool
+	// DisableCheckMACOnLocalBridge stops forcing CheckMAC on local bridges (§3).
+	DisableCheckMACOnLocalBridge bool
+	// Privacy-filter hub options (§7.4), as their SoftEther defaults when false:
+	// PrivacyPassBroadcasts inverts DropBroadcastsInPrivacyFilterMode,
+	// PrivacyPassARP inverts DropArpInPrivacyFilterMode.
+	PrivacyPassBroadcasts, PrivacyPassARP, PrivacyAllowSameUser bool
+
+	// Log receives security-log events (MAC limit hit, storms, ...) with the
+	// SoftEther message text and structured attributes; nil discards them.
+	Log *slog.Logger
+	// Clock returns the current time; nil means time.Now. For tests.
+	Clock func() time.Time
+}
+
+// DefaultOptions returns the SoftEther defaults, including ManageOnlyPrivateIP.
+func DefaultOptions() Options {
+	return Options{ManageOnlyPrivateIP: true}
+}
+
+func (o *Options) fill() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	defInt := func(d *int, v int) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.MACAgeing, DefaultMACAgeing)
+	def(&o.IPAgeing, DefaultIPAgeing)
+	def(&o.DHCPIPAgeing, DefaultDHCPIPAgeing)
+	defInt(&o.MaxMACEntries, DefaultMaxMACEntries)
+	defInt(&o.MaxIPEntries, DefaultMaxIPEntries)
+	defInt(&o.QueueFrames, DefaultQueueFrames)
+	defInt(&o.StormThreshold, DefaultStormThreshold)
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+}
+
+// Hub is one Virtual Hub: an isolated software Ethernet switch.
+type Hub struct {
+	name  string
+	opt   Options
+	log   *slog.Logger // nil: discard
+	epoch time.Time    // hub clock zero; timestamps are ns since epoch
+
+	mu     sync.Mutex // attach/detach and online state; never taken per frame
+	closed bool
+	usedID []bool // dense port ids, so per-batch scratch can index by id
+
+	online atomic.Bool
+	ports  atomic.Pointer[portSet]
+
+	macs      *table[uint64]
+	ips       *table[ipKey]
+	lastPurge atomic.Int64 // last lazy MAC purge, hub clock
+
+	stats counters
+}
+
+// portSet is an immutable snapshot of the attached ports.
+type portSet struct {
+	all      []*Port // attach order
+	flood    []*Port // all minus monitor ports
+	monitors []*Port
+	maxID    int // highest port id in all
+}
+
+// New creates an online hub.
+func New(name string, opt Options) *Hub {
+	opt.fill()
+	h := &Hub{
+		name:  name,
+		opt:   opt,
+		log:   opt.Log,
+		epoch: opt.Clock(),
+		macs:  newTable(hashU64),
+		ips:   newTable(hashIP),
+	}
+	h.ports.Store(&portSet{})
+	h.online.Store(true)
+	return h
+}
+
+// now is the hub clock: nanoseconds since the hub was created.
+func (h *Hub) now() int64 { return int64(h.opt.Clock().Sub(h.epoch)) }
+
+// wall converts a hub clock value to a time.
+func (h *Hub) wall(t int64) time.Time { return h.epoch.Add(time.Duration(t)) }
+
+// Name returns the hub's name.
+func (h *Hub) Name() string { return h.name }
+
+// Online reports whether the hub accepts and switches frames.
+func (h *Hub) Online() bool { return h.online.Load() }
+
+// SetOnline switches the hub on or off. Going offline asks every attached port
+// to disconnect (its Disconnect callback gets ErrOffline); while offline Attach
+// fails and frames are dropped.
+func (h *Hub) SetOnline(on bool) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	was := h.online.Swap(on)
+	ports := h.ports.Load().all
+	h.mu.Unlock()
+	if was && !on {
+		for _, p := range ports {
+			p.requestDisconnect(ErrOffline)
+		}
+	}
+}
+
+// Close takes the hub offline for good: every port is asked to disconnect
+// (ErrClosed) and detached.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	h.closed = true
+	h.online.Store(false)
+	ports := h.ports.Load().all
+	h.mu.Unlock()
+	for _, p := range ports {
+		p.requestDisconnect(ErrClosed)
+		p.Close()
+	}
+}
+
+// Attach adds a port. It fails if the hub is offline or closed, or if another
+// attached port has the same name.
+func (h *Hub) Attach(cfg PortConfig) (*Port, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.closed:
+		return nil, ErrClosed
+	case !h.online.Load():
+		return nil, ErrOffline
+	}
+	old := h.ports.Load()
+	for _, q := range old.all {
+		if q.name == cfg.Name {
+			return nil, ErrNameInUse
+		}
+	}
+	id := slices.Index(h.usedID, false)
+	if id < 0 {
+		id = len(h.usedID)
+		h.usedID = append(h.usedID, true)
+	}
+	h.usedID[id] = true
+	p := newPort(h, id, cfg)
+
+	h.ports.Store(newPortSet(append(slices.Clip(old.all), p)))
+	return p, nil
+}
+
+func newPortSet(all []*Port) *portSet {
+	s := &portSet{all: all}
+	for _, p := range all {
+		s.maxID = max(s.maxID, p.id)
+		if p.pol.Monitor {
+			s.monitors = append(s.monitors, p)
+		} else {
+			s.flood = append(s.flood, p)
+		}
+	}
+	return s
+}
+
+// detach removes p from the port list; the caller then cleans up its state.
+func (h *Hub) detach(p *Port) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	old := h.ports.Load()
+	i := slices.Index(old.all, p)
+	if i < 0 {
+		return
+	}
+	h.ports.Store(newPortSet(slices.Delete(slices.Clone(old.all), i, i+1)))
+	h.usedID[p.id] = false
+}
+
+// findPort returns the attached port named name (case-insensitive, as
+// SoftEther session names are), or nil.
+func (h *Hub) findPort(name string) *Port {
+	for _, p := range h.ports.Load().all {
+		if strings.EqualFold(p.name, name) {
+			return p
+		}
+	}
+	return nil
+}
+
+// Disconnect asks the named port to go away (its Disconnect callback gets
+// ErrAdminDelete). It reports whether such a port was attached.
+func (h *Hub) Disconnect(portName string) bool {
+	p := h.findPort(portName)
+	if p == nil {
+		return false
+	}
+	p.requestDisconnect(ErrAdminDelete)
+	return true
+}
+
+// Stats returns the hub's traffic counters. As in SoftEther, the hub's view is
+// the mirror image of its sessions': Recv counts frames that entered the hub
+// from any port, Send counts frames handed to ports.
+func (h *Hub) Stats() Stats { return h.stats.load() }
+
+// seed returns a random seed for a port's storm-limiter sampling.
+func seed() uint64 { return rand.Uint64() | 1 }

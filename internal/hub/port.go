@@ -1,0 +1,273 @@
+package hub
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// PortConfig describes a port to attach.
+type PortConfig struct {
+	Name   string // session name, e.g. "SID-USER1-3"
+	User   string // user name ("SecureNAT", "Local Bridge", ...)
+	Kind   Kind
+	Policy Policy
+	// Disconnect is called (once, from any goroutine; it must not block) when
+	// the hub wants this port gone: admin delete, hub offline or closed. The
+	// owner should stop and call Port.Close.
+	Disconnect func(reason error)
+}
+
+// Port is one attachment to the hub.
+//
+// Input is safe for concurrent callers: calls on the same port serialise on a
+// per-port mutex (the port's limiter and storm state are per port), while
+// different ports switch in parallel. Drain is safe for concurrent callers.
+type Port struct {
+	hub        *Hub
+	id         int // dense index, reused after Close
+	name, user string
+	kind       Kind
+	pol        Policy
+	created    time.Time
+	ingress    bool // pol has §7.3 filters
+	egress     bool // pol has egress filters
+
+	disconnect func(error)
+	discOnce   sync.Once
+	ready      chan struct{}
+	done       chan struct{}
+	closeOnce  sync.Once
+	closed     atomic.Bool
+
+	// Output side, under qmu.
+	qmu    sync.Mutex
+	qclose bool
+	normal ring
+	prio   ring
+	down   bucket
+
+	// Input side, under inMu.
+	inMu  sync.Mutex
+	up    bucket
+	storm stormTable
+	sc    scratch
+
+	// Table bookkeeping: entries owned by this port.
+	nMAC, nIPv4, nIPv6 atomic.Int32
+
+	stats counters
+}
+
+func newPort(h *Hub, id int, cfg PortConfig) *Port {
+	pol := cfg.Policy
+	switch cfg.Kind {
+	case KindSecureNAT, KindL3:
+		// §3: SecureNAT and L3 interfaces are never storm-limited.
+		pol.NoBroadcastLimiter = true
+	case KindLocalBridge:
+		if !h.opt.DisableCheckMACOnLocalBridge {
+			pol.CheckMAC = true
+		}
+	}
+	if pol.Monitor {
+		pol.QoS = false // §6.3: no QoS in monitor mode
+	}
+	p := &Port{
+		hub: h, id: id, name: cfg.Name, user: cfg.User, kind: cfg.Kind, pol: pol,
+		created:    h.opt.Clock(),
+		ingress:    pol.hasIngressFilters(),
+		egress:     pol.hasEgressFilters(),
+		disconnect: cfg.Disconnect,
+		ready:      make(chan struct{}, 1),
+		done:       make(chan struct{}),
+		normal:     ring{buf: make([]*Frame, h.opt.QueueFrames)},
+	}
+	if pol.QoS {
+		p.prio.buf = make([]*Frame, h.opt.QueueFrames)
+	}
+	p.up.rate = float64(pol.MaxUpload)
+	p.down.rate = float64(pol.MaxDownload)
+	p.storm.init(seed())
+	return p
+}
+
+// Name returns the port's (session) name.
+func (p *Port) Name() string { return p.name }
+
+// Ready is signalled (non-blocking send on a cap-1 channel) whenever output
+// frames are queued, and again by Drain while frames remain.
+func (p *Port) Ready() <-chan struct{} { return p.ready }
+
+// Done is closed when the port is detached.
+func (p *Port) Done() <-chan struct{} { return p.done }
+
+// Stats returns the port's counters (see Stats for the directions).
+func (p *Port) Stats() Stats { return p.stats.load() }
+
+func (p *Port) signal() {
+	select {
+	case p.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Port) requestDisconnect(reason error) {
+	if p.disconnect == nil {
+		return
+	}
+	p.discOnce.Do(func() { p.disconnect(reason) })
+}
+
+// Close detaches the port: it leaves the port list, its MAC and IP entries are
+// removed, queued frames are released and Done is closed. Close is idempotent
+// and may be called from the Disconnect callback.
+func (p *Port) Close() {
+	p.closeOnce.Do(func() {
+		h := p.hub
+		p.closed.Store(true)
+		h.detach(p)
+		// Wait for an Input in flight so it cannot learn addresses after the
+		// cleanup below.
+		p.inMu.Lock()
+		p.sc.reset()
+		p.storm.reset()
+		p.inMu.Unlock()
+		p.qmu.Lock()
+		p.qclose = true
+		p.normal.releaseAll()
+		p.prio.releaseAll()
+		p.qmu.Unlock()
+		h.removeOwned(p)
+		close(p.done)
+	})
+}
+
+// Drain moves up to max queued output frames (priority queue first, then
+// normal) into dst and returns it; max <= 0 means all. Several writers of one
+// session may call it concurrently: whichever is idle takes the next batch.
+// The caller must Release each frame after writing it.
+func (p *Port) Drain(dst []*Frame, max int) []*Frame {
+	var t Traffic
+	p.qmu.Lock()
+	n := p.prio.n + p.normal.n
+	if max <= 0 || max > n {
+		max = n
+	}
+	for range max {
+		f := p.prio.pop()
+		if f == nil {
+			f = p.normal.pop()
+		}
+		t.count(f.Bytes())
+		dst = append(dst, f)
+	}
+	left := p.prio.n + p.normal.n
+	p.qmu.Unlock()
+	if max > 0 {
+		p.stats.recv.add(&t)
+		p.hub.stats.send.add(&t)
+	}
+	if left > 0 {
+		p.signal()
+	}
+	return dst
+}
+
+// enqueue stores a batch of frames for this port, applying the download
+// limiter and QoS classification (§4.3), and tail-drops when the queue is full.
+// It takes over the caller's reference to every frame.
+func (p *Port) enqueue(items []item, now int64) {
+	var queued, full, limited uint64
+	p.qmu.Lock()
+	if p.qclose {
+		p.qmu.Unlock()
+		for _, it := range items {
+			it.f.Release()
+		}
+		return
+	}
+	limit := len(p.normal.buf)
+	for _, it := range items {
+		b := it.f.Bytes()
+		switch {
+		case p.down.rate > 0 && !it.highest && !p.down.allow(now, len(b)*8):
+			limited++
+		case p.prio.n+p.normal.n >= limit:
+			full++
+		case p.pol.QoS && qosPriority(b):
+			p.prio.push(it.f)
+			queued++
+			continue
+		default:
+			p.normal.push(it.f)
+			queued++
+			continue
+		}
+		it.f.Release()
+	}
+	p.qmu.Unlock()
+	if queued > 0 {
+		p.signal()
+	}
+	if full > 0 {
+		p.stats.queueFull.Add(full)
+		p.hub.stats.queueFull.Add(full)
+	}
+	if limited > 0 {
+		p.stats.policy.Add(limited)
+		p.hub.stats.policy.Add(limited)
+	}
+}
+
+// ring is a fixed-capacity FIFO of frames.
+type ring struct {
+	buf     []*Frame
+	head, n int
+}
+
+func (r *ring) push(f *Frame) {
+	r.buf[(r.head+r.n)%len(r.buf)] = f
+	r.n++
+}
+
+func (r *ring) pop() *Frame {
+	if r.n == 0 {
+		return nil
+	}
+	f := r.buf[r.head]
+	r.buf[r.head] = nil
+	r.head = (r.head + 1) % len(r.buf)
+	r.n--
+	return f
+}
+
+func (r *ring) releaseAll() {
+	for f := r.pop(); f != nil; f = r.pop() {
+		f.Release()
+	}
+}
+
+// PortInfo is the admin view of a port.
+type PortInfo struct {
+	Name, User string
+	Kind       Kind
+	Monitor    bool
+	Created    time.Time
+	Stats      Stats
+	MACs, IPs  int
+}
+
+// Ports lists the attached ports in attach order.
+func (h *Hub) Ports() []PortInfo {
+	all := h.ports.Load().all
+	out := make([]PortInfo, 0, len(all))
+	for _, p := range all {
+		out = append(out, PortInfo{
+			Name: p.name, User: p.user, Kind: p.kind, Monitor: p.pol.Monitor,
+			Created: p.created, Stats: p.Stats(),
+			MACs: int(p.nMAC.Load()), IPs: int(p.nIPv4.Load() + p.nIPv6.Load()),
+		})
+	}
+	return out
+}
