@@ -471,3 +471,35 @@ func TestConcurrentInput(t *testing.T) {
 		t.Fatal("entries left after closing every port")
 	}
 }
+
+func TestVLANKeysAndReady(t *testing.T) {
+	h, _ := testHub(t, nil)
+	a := attach(t, h, "A", Policy{})
+	b := attach(t, h, "B", Policy{})
+	tag := func(f []byte, vid byte) []byte {
+		return append(append(append([]byte(nil), f[:12]...), 0x81, 0x00, 0x00, vid), f[12:]...)
+	}
+	send(a, tag(raw(bcast, mac(1)), 10), tag(raw(bcast, mac(1)), 20))
+	tbl := h.MACTable()
+	if len(tbl) != 2 || tbl[0].VLAN != 10 || tbl[1].VLAN != 20 {
+		t.Fatalf("MAC table = %+v", tbl)
+	}
+	select {
+	case <-b.Ready():
+	default:
+		t.Fatal("Ready not signalled")
+	}
+	// A partial Drain leaves the rest queued and signals Ready again, so
+	// another writer picks it up.
+	if got := b.Drain(nil, 1); len(got) != 1 {
+		t.Fatalf("Drain(1) = %d frames", len(got))
+	} else {
+		got[0].Release()
+	}
+	select {
+	case <-b.Ready():
+	default:
+		t.Fatal("Ready not re-signalled with frames left")
+	}
+	expectFrames(t, map[*Port]int{b: 1})
+}

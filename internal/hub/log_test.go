@@ -15,8 +15,8 @@ type logBuffer struct {
 }
 
 func (l *logBuffer) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logBuffer) WithAttrs([]slog.Attr) slog.Handler      { return l }
-func (l *logBuffer) WithGroup(string) slog.Handler           { return l }
+func (l *logBuffer) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logBuffer) WithGroup(string) slog.Handler            { return l }
 
 func (l *logBuffer) Handle(_ context.Context, r slog.Record) error {
 	var sb strings.Builder
