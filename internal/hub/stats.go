@@ -19,7 +19,8 @@ type Traffic struct {
 //
 // Drops are counted where they happen: DroppedInvalid and DroppedPolicy on the
 // sending port (bad frames; policies, limits, switching rules such as hairpin
-// and monitor sends), DroppedQueueFull on the destination port.
+// and monitor sends), DroppedQueueFull and download-limiter drops (counted in
+// DroppedPolicy) on the destination port.
 type Stats struct {
 	Send, Recv       Traffic
 	DroppedQueueFull uint64
@@ -49,7 +50,7 @@ func (c *trafficCounters) load() Traffic {
 	}
 }
 
-// count adds one frame of n bytes to t.
+// count adds frame b to t, classified by the destination MAC's group bit.
 func (t *Traffic) count(b []byte) {
 	if len(b) >= MinFrameSize && b[0]&1 != 0 {
 		t.BroadcastCount++
