@@ -1,0 +1,330 @@
+package config
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Hub is the typed view of one VirtualHUB/<name> folder.
+type Hub struct {
+	Name   string
+	Online bool
+
+	// Hub admin password hashes: HashedPassword = SHA0(pw),
+	// SecurePassword = SHA0(pw || "ADMINISTRATOR").
+	HashedPassword, SecurePassword []byte
+
+	MaxSession uint32 // Option/MaxSession, 0 = unlimited
+	NoEnum     bool   // Option/NoEnum: hide the hub from anonymous enumeration
+
+	Users  []*User  // SecurityAccountDatabase/UserList
+	Groups []*Group // SecurityAccountDatabase/GroupList
+
+	SecureNAT SecureNAT
+
+	LogSecurity bool // LogSetting/SaveSecurityLog
+	LogPacket   bool // LogSetting/SavePacketLog
+
+	folder *Folder // the hub's folder in the tree; nil until written
+}
+
+// User is one SecurityAccountDatabase/UserList/<name> folder.
+type User struct {
+	Name, RealName, Note string
+	GroupName            string // "" = no group
+
+	// AuthType: 0 anonymous, 1 password, 2 user certificate, 3 root
+	// certificate (CA-signed), 4 RADIUS, 5 NT domain.
+	AuthType     uint32
+	PasswordHash []byte // AuthPassword = SHA0(pw || UPPER(name)), 20 bytes
+	NTLMHash     []byte // AuthNtLmSecureHash, 16 bytes (MD4 of the password)
+
+	CreatedTime, UpdatedTime, ExpireTime, LastLoginTime time.Time // zero = never
+	NumLogin                                            uint32
+
+	Policy *Policy // nil = no own policy (the group's or the default applies)
+
+	folder *Folder
+}
+
+// Group is one SecurityAccountDatabase/GroupList/<name> folder.
+type Group struct {
+	Name, RealName, Note string
+	Policy               *Policy // nil = no group policy
+
+	folder *Folder
+}
+
+// SecureNAT is the SecureNAT folder of a hub (virtual host, NAT, DHCP).
+// Times are in seconds. A loaded file's values are kept as they are, even
+// zero ones (the consumer applies SoftEther's run-time clamps).
+type SecureNAT struct {
+	Enabled bool // stored inverted, as "Disabled"
+	SaveLog bool
+
+	MAC      net.HardwareAddr // VirtualHost/VirtualHostMacAddress
+	IP, Mask netip.Addr       // VirtualHost/VirtualHostIp, VirtualHostIpSubnetMask
+
+	NatEnabled             bool   // VirtualRouter/NatEnabled
+	MTU                    uint32 // VirtualRouter/NatMtu
+	TCPTimeout, UDPTimeout uint32 // VirtualRouter/NatTcpTimeout, NatUdpTimeout
+
+	DHCPEnabled                    bool       // VirtualDhcpServer/DhcpEnabled
+	DHCPStart, DHCPEnd, DHCPMask   netip.Addr // DhcpLeaseIPStart, DhcpLeaseIPEnd, DhcpSubnetMask
+	DHCPGateway, DHCPDNS, DHCPDNS2 netip.Addr // DhcpGatewayAddress, DhcpDnsServerAddress(2)
+	DHCPDomain                     string     // DhcpDomainName
+	DHCPExpire                     uint32     // DhcpExpireTimeSpan
+	DHCPPushRoutes                 string     // DhcpPushRoutes (classless static routes)
+}
+
+// User returns the user called name (case-insensitive), or nil.
+func (h *Hub) User(name string) *User {
+	for _, u := range h.Users {
+		if strings.EqualFold(u.Name, name) {
+			return u
+		}
+	}
+	return nil
+}
+
+// Group returns the group called name (case-insensitive), or nil.
+func (h *Hub) Group(name string) *Group {
+	for _, g := range h.Groups {
+		if strings.EqualFold(g.Name, name) {
+			return g
+		}
+	}
+	return nil
+}
+
+// RemoveUser deletes the user called name; it reports whether it existed.
+func (h *Hub) RemoveUser(name string) bool {
+	for i, u := range h.Users {
+		if strings.EqualFold(u.Name, name) {
+			h.Users = append(h.Users[:i], h.Users[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// RemoveGroup deletes the group called name; it reports whether it existed.
+func (h *Hub) RemoveGroup(name string) bool {
+	for i, g := range h.Groups {
+		if strings.EqualFold(g.Name, name) {
+			h.Groups = append(h.Groups[:i], h.Groups[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+func readHub(f *Folder) *Hub {
+	opt, logs := f.Folder("Option"), f.Folder("LogSetting")
+	h := &Hub{
+		Name:           f.Name,
+		Online:         f.GetBool("Online"),
+		HashedPassword: f.GetBytes("HashedPassword"),
+		SecurePassword: f.GetBytes("SecurePassword"),
+		MaxSession:     opt.GetUint("MaxSession"),
+		NoEnum:         opt.GetBool("NoEnum"),
+		SecureNAT:      readSecureNAT(f.Folder("SecureNAT")),
+		LogSecurity:    logs.GetBool("SaveSecurityLog"),
+		LogPacket:      logs.GetBool("SavePacketLog"),
+		folder:         f,
+	}
+	db := f.Folder("SecurityAccountDatabase")
+	for _, g := range db.Folder("GroupList").subfolders() {
+		h.Groups = append(h.Groups, &Group{
+			Name: g.Name, RealName: g.GetString("RealName"), Note: g.GetString("Note"),
+			Policy: readPolicy(g.Folder("Policy")), folder: g,
+		})
+	}
+	for _, u := range db.Folder("UserList").subfolders() {
+		h.Users = append(h.Users, readUser(u))
+	}
+	return h
+}
+
+func readUser(f *Folder) *User {
+	return &User{
+		Name:          f.Name,
+		RealName:      f.GetString("RealName"),
+		Note:          f.GetString("Note"),
+		GroupName:     f.GetString("GroupName"),
+		AuthType:      f.GetUint("AuthType"),
+		PasswordHash:  f.GetBytes("AuthPassword"),
+		NTLMHash:      f.GetBytes("AuthNtLmSecureHash"),
+		CreatedTime:   fromSETime(f.GetUint64("CreatedTime")),
+		UpdatedTime:   fromSETime(f.GetUint64("UpdatedTime")),
+		ExpireTime:    fromSETime(f.GetUint64("ExpireTime")),
+		LastLoginTime: fromSETime(f.GetUint64("LastLoginTime")),
+		NumLogin:      f.GetUint("NumLogin"),
+		Policy:        readPolicy(f.Folder("Policy")),
+		folder:        f,
+	}
+}
+
+func readSecureNAT(f *Folder) SecureNAT {
+	vh, vr, dh := f.Folder("VirtualHost"), f.Folder("VirtualRouter"), f.Folder("VirtualDhcpServer")
+	return SecureNAT{
+		Enabled:        f != nil && !f.GetBool("Disabled"),
+		SaveLog:        f.GetBool("SaveLog"),
+		MAC:            getMAC(vh, "VirtualHostMacAddress"),
+		IP:             getAddr(vh, "VirtualHostIp"),
+		Mask:           getAddr(vh, "VirtualHostIpSubnetMask"),
+		NatEnabled:     vr.GetBool("NatEnabled"),
+		MTU:            vr.GetUint("NatMtu"),
+		TCPTimeout:     vr.GetUint("NatTcpTimeout"),
+		UDPTimeout:     vr.GetUint("NatUdpTimeout"),
+		DHCPEnabled:    dh.GetBool("DhcpEnabled"),
+		DHCPStart:      getAddr(dh, "DhcpLeaseIPStart"),
+		DHCPEnd:        getAddr(dh, "DhcpLeaseIPEnd"),
+		DHCPMask:       getAddr(dh, "DhcpSubnetMask"),
+		DHCPGateway:    getAddr(dh, "DhcpGatewayAddress"),
+		DHCPDNS:        getAddr(dh, "DhcpDnsServerAddress"),
+		DHCPDNS2:       getAddr(dh, "DhcpDnsServerAddress2"),
+		DHCPDomain:     dh.GetString("DhcpDomainName"),
+		DHCPExpire:     dh.GetUint("DhcpExpireTimeSpan"),
+		DHCPPushRoutes: dh.GetString("DhcpPushRoutes"),
+	}
+}
+
+// toFolder writes h into its folder (a complete new one for a new hub) and
+// returns it.
+func (h *Hub) toFolder() *Folder {
+	if h.folder == nil {
+		h.folder = newHubFolder()
+	}
+	f := h.folder
+	f.Name = h.Name
+	putBool(f, "Online", h.Online)
+	putBytes(f, "HashedPassword", h.HashedPassword)
+	putBytes(f, "SecurePassword", h.SecurePassword)
+	child(f, "Option", func(opt *Folder) {
+		putUint(opt, "MaxSession", h.MaxSession)
+		putBool(opt, "NoEnum", h.NoEnum)
+	})
+	child(f, "LogSetting", func(logs *Folder) {
+		putBool(logs, "SaveSecurityLog", h.LogSecurity)
+		putBool(logs, "SavePacketLog", h.LogPacket)
+	})
+	h.SecureNAT.write(f)
+	child(f, "SecurityAccountDatabase", func(db *Folder) {
+		child(db, "GroupList", func(gl *Folder) {
+			gl.Folders = gl.Folders[:0]
+			for _, g := range h.Groups {
+				gl.Folders = append(gl.Folders, g.toFolder())
+			}
+		})
+		child(db, "UserList", func(ul *Folder) {
+			ul.Folders = ul.Folders[:0]
+			for _, u := range h.Users {
+				ul.Folders = append(ul.Folders, u.toFolder())
+			}
+		})
+	})
+	return f
+}
+
+// write stores n in the hub folder's SecureNAT sub-folder. A hub without
+// that folder (possible in hand-written files) only gets one if a value
+// differs from the zero values it was read as.
+func (n *SecureNAT) write(hub *Folder) {
+	existed := hub.Folder("SecureNAT") != nil
+	child(hub, "SecureNAT", func(f *Folder) {
+		// a missing folder reads as disabled; only write it to enable
+		if existed || n.Enabled {
+			putBool(f, "Disabled", !n.Enabled)
+		}
+		putBool(f, "SaveLog", n.SaveLog)
+		child(f, "VirtualHost", func(c *Folder) {
+			putAddr(c, "VirtualHostIp", n.IP)
+			putAddr(c, "VirtualHostIpSubnetMask", n.Mask)
+			if len(n.MAC) > 0 {
+				putMAC(c, "VirtualHostMacAddress", n.MAC)
+			}
+		})
+		child(f, "VirtualRouter", func(c *Folder) {
+			putBool(c, "NatEnabled", n.NatEnabled)
+			putUint(c, "NatMtu", n.MTU)
+			putUint(c, "NatTcpTimeout", n.TCPTimeout)
+			putUint(c, "NatUdpTimeout", n.UDPTimeout)
+		})
+		child(f, "VirtualDhcpServer", func(c *Folder) {
+			putAddr(c, "DhcpDnsServerAddress", n.DHCPDNS)
+			putAddr(c, "DhcpDnsServerAddress2", n.DHCPDNS2)
+			putString(c, "DhcpDomainName", n.DHCPDomain)
+			putBool(c, "DhcpEnabled", n.DHCPEnabled)
+			putUint(c, "DhcpExpireTimeSpan", n.DHCPExpire)
+			putAddr(c, "DhcpGatewayAddress", n.DHCPGateway)
+			putAddr(c, "DhcpLeaseIPEnd", n.DHCPEnd)
+			putAddr(c, "DhcpLeaseIPStart", n.DHCPStart)
+			putString(c, "DhcpPushRoutes", n.DHCPPushRoutes)
+			putAddr(c, "DhcpSubnetMask", n.DHCPMask)
+		})
+	})
+}
+
+// authItems are the user items that belong to each AuthType; switching a
+// user's type removes the items of the other types.
+var authItems = map[uint32][]string{
+	1: {"AuthPassword", "AuthNtLmSecureHash"},
+	2: {"AuthUserCert"},
+	3: {"AuthSerial", "AuthCommonName"},
+	4: {"AuthRadiusUsername"},
+	5: {"AuthNtUserName"},
+}
+
+func (u *User) toFolder() *Folder {
+	if u.folder == nil {
+		u.folder = newUserFolder()
+	}
+	f := u.folder
+	f.Name = u.Name
+	putString(f, "RealName", u.RealName)
+	putString(f, "Note", u.Note)
+	if u.GroupName == "" {
+		f.Remove("GroupName")
+	} else {
+		putString(f, "GroupName", u.GroupName)
+	}
+	if f.GetUint("AuthType") != u.AuthType {
+		for t, names := range authItems {
+			if t != u.AuthType {
+				for _, n := range names {
+					f.Remove(n)
+				}
+			}
+		}
+		f.SetUint("AuthType", u.AuthType)
+	}
+	if u.AuthType == 1 {
+		putOptionalBytes(f, "AuthPassword", u.PasswordHash)
+		putOptionalBytes(f, "AuthNtLmSecureHash", u.NTLMHash)
+	}
+	putTime(f, "CreatedTime", u.CreatedTime)
+	putTime(f, "UpdatedTime", u.UpdatedTime)
+	putTime(f, "ExpireTime", u.ExpireTime)
+	putTime(f, "LastLoginTime", u.LastLoginTime)
+	putUint(f, "NumLogin", u.NumLogin)
+	writePolicy(f, u.Policy)
+	return f
+}
+
+func (g *Group) toFolder() *Folder {
+	if g.folder == nil {
+		g.folder = NewFolder("")
+		g.folder.SetString("Note", "")
+		g.folder.SetString("RealName", "")
+		g.folder.Folders = append(g.folder.Folders, newTrafficFolder("Traffic"))
+	}
+	f := g.folder
+	f.Name = g.Name
+	putString(f, "RealName", g.RealName)
+	putString(f, "Note", g.Note)
+	writePolicy(f, g.Policy)
+	return f
+}

@@ -1,0 +1,164 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/ethervpn/ethervpn/internal/sha0"
+)
+
+// ErrBadConfig is returned by FromTree for a tree without the
+// ServerConfiguration folder; the real server then starts from defaults.
+var ErrBadConfig = errors.New("config: bad config (no ServerConfiguration folder)")
+
+// Server is the typed view of a vpn_server.config. Only the settings the
+// Go server uses are modelled; everything else stays in Tree, which ToTree
+// updates in place, so nothing the real server or an operator wrote is
+// lost on a rewrite.
+type Server struct {
+	Tree *Folder // the whole file; unmodelled items live here
+
+	AdminPasswordHash []byte     // ServerConfiguration/HashedPassword = SHA0(pw); see EmptyPasswordHash
+	ListenIP          string     // ServerConfiguration/ListenIP, "0.0.0.0" = all
+	Listeners         []Listener // ListenerList
+	CertDER, KeyDER   []byte     // ServerConfiguration/ServerCert (X.509) and ServerKey (PKCS#1); empty = generate
+	CipherName        string     // ServerConfiguration/CipherName, "~DEFAULT~" or an OpenSSL name
+	Hubs              []*Hub     // VirtualHUB/<name>, in file order
+}
+
+// Listener is one TCP listener of ListenerList.
+type Listener struct {
+	Port       uint16
+	Enabled    bool
+	DisableDos bool
+}
+
+// IsEmptyPasswordHash reports whether a stored admin password hash means
+// "no password": absent, not 20 bytes, or SHA0("") (what SoftEther stores
+// for an empty password).
+func IsEmptyPasswordHash(h []byte) bool {
+	empty := sha0.AdminHash("")
+	return len(h) != len(empty) || bytes.Equal(h, empty[:])
+}
+
+// FromTree builds the typed view of root (a parsed vpn_server.config). The
+// returned Server keeps root as its Tree. Missing items read as zero, as in
+// the real server.
+func FromTree(root *Folder) (*Server, error) {
+	sc := root.Folder("ServerConfiguration")
+	if sc == nil {
+		return nil, ErrBadConfig
+	}
+	s := &Server{
+		Tree:              root,
+		AdminPasswordHash: sc.GetBytes("HashedPassword"),
+		ListenIP:          sc.GetString("ListenIP"),
+		CertDER:           sc.GetBytes("ServerCert"),
+		KeyDER:            sc.GetBytes("ServerKey"),
+		CipherName:        sc.GetString("CipherName"),
+	}
+	for _, f := range root.Folder("ListenerList").subfolders() {
+		port := f.GetUint("Port")
+		if port == 0 || port > 65535 {
+			continue // the real server ignores these entries
+		}
+		s.Listeners = append(s.Listeners, Listener{
+			Port: uint16(port), Enabled: f.GetBool("Enabled"), DisableDos: f.GetBool("DisableDos"),
+		})
+	}
+	for _, f := range root.Folder("VirtualHUB").subfolders() {
+		s.Hubs = append(s.Hubs, readHub(f))
+	}
+	return s, nil
+}
+
+// subfolders is f.Folders, safe on a nil folder.
+func (f *Folder) subfolders() []*Folder {
+	if f == nil {
+		return nil
+	}
+	return f.Folders
+}
+
+// ToTree writes the modelled values back into s.Tree and returns it.
+// Values that did not change leave the tree untouched; hubs, users and
+// groups removed from the model disappear from the tree, renamed ones are
+// renamed, and new ones get the complete folder the real server writes.
+// A Server without a Tree starts from Default's tree.
+func (s *Server) ToTree() *Folder {
+	if s.Tree == nil {
+		s.Tree = Default().Tree
+	}
+	root := s.Tree
+	sc := root.Ensure("ServerConfiguration")
+	hash := s.AdminPasswordHash
+	if len(hash) != sha0.Size {
+		empty := sha0.AdminHash("")
+		hash = empty[:]
+	}
+	putBytes(sc, "HashedPassword", hash)
+	putString(sc, "ListenIP", s.ListenIP)
+	putOptionalBytes(sc, "ServerCert", s.CertDER)
+	putOptionalBytes(sc, "ServerKey", s.KeyDER)
+	putString(sc, "CipherName", s.CipherName)
+	child(root, "ListenerList", s.writeListeners)
+	child(root, "VirtualHUB", func(vh *Folder) {
+		vh.Folders = vh.Folders[:0]
+		for _, h := range s.Hubs {
+			vh.Folders = append(vh.Folders, h.toFolder())
+		}
+	})
+	return root
+}
+
+// writeListeners rebuilds ListenerList: an existing entry with the same
+// port is reused (keeping anything unknown in it), entries are renamed
+// Listener0, Listener1, ... in model order.
+func (s *Server) writeListeners(ll *Folder) {
+	old := ll.Folders
+	ll.Folders = nil
+	for i, l := range s.Listeners {
+		var f *Folder
+		for j, o := range old {
+			if o != nil && o.GetUint("Port") == uint32(l.Port) {
+				f, old[j] = o, nil
+				break
+			}
+		}
+		if f == nil {
+			f = NewFolder("")
+			f.SetBool("DisableDos", l.DisableDos)
+			f.SetBool("Enabled", l.Enabled)
+			f.SetUint("Port", uint32(l.Port))
+		}
+		f.Name = "Listener" + strconv.Itoa(i)
+		putBool(f, "DisableDos", l.DisableDos)
+		putBool(f, "Enabled", l.Enabled)
+		putUint(f, "Port", uint32(l.Port))
+		ll.Folders = append(ll.Folders, f)
+	}
+}
+
+// Hub returns the hub called name (case-insensitive), or nil.
+func (s *Server) Hub(name string) *Hub {
+	for _, h := range s.Hubs {
+		if strings.EqualFold(h.Name, name) {
+			return h
+		}
+	}
+	return nil
+}
+
+// RemoveHub deletes the hub called name from the model (and, at the next
+// ToTree, from the tree). It reports whether the hub existed.
+func (s *Server) RemoveHub(name string) bool {
+	for i, h := range s.Hubs {
+		if strings.EqualFold(h.Name, name) {
+			s.Hubs = append(s.Hubs[:i], s.Hubs[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
