@@ -136,7 +136,9 @@ func (s *Session) AddConn(nc net.Conn, handshake func(wire.Direction) (Stream, e
 		s.removeConn(c)
 		return err
 	}
+	s.mu.Lock()
 	c.dir = st.Dir
+	s.mu.Unlock()
 	s.lastRecv.Store(time.Now().UnixNano())
 	go c.readLoop(st.R)
 	if c.sends() {

@@ -1,0 +1,80 @@
+// Command ethervpn is a SoftEther-compatible VPN server.
+//
+//	ethervpn server [--data-dir DIR]
+//
+// runs the VPN Server in the foreground with its state in
+// DIR/vpn_server.config (SoftEther's configuration format). On first start
+// it creates DIR, a DEFAULT hub, listeners on 443, 992 and 5555 and a
+// self-signed certificate.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ethervpn/ethervpn/internal/server"
+)
+
+func main() {
+	root := &cobra.Command{
+		Use:           "ethervpn",
+		Short:         "A SoftEther-compatible VPN server",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(serverCmd())
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "ethervpn:", err)
+		os.Exit(1)
+	}
+}
+
+func serverCmd() *cobra.Command {
+	var dataDir, logLevel string
+	var jsonLog bool
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the VPN Server in the foreground",
+		Long: `Run the VPN Server in the foreground. All state lives in DIR/vpn_server.config,
+in SoftEther's configuration format: a vpn_server.config written by the real
+SoftEther vpnserver can be copied in. SIGTERM or SIGINT stops the server and
+saves the configuration.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(logLevel, jsonLog)
+			if err != nil {
+				return err
+			}
+			srv, err := server.Open(dataDir, log)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			return srv.Run(ctx)
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", "ethervpn-data", "directory holding vpn_server.config (created if missing)")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().BoolVar(&jsonLog, "log-json", false, "log as JSON lines instead of text")
+	return cmd
+}
+
+func newLogger(level string, json bool) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if json {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+}

@@ -1,0 +1,222 @@
+// Package client is the client end of the SoftEther SSL-VPN protocol: it
+// dials a server, runs the preamble and login, and opens the additional
+// connections of a session.
+package client
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/session"
+	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/wire"
+)
+
+// ClientString is what this client calls itself in the login.
+const ClientString = "SoftEther VPN Client Developer Edition (ethervpn)"
+
+// Options say where and how to connect.
+type Options struct {
+	Server   string // host:port
+	Hub      string
+	User     string
+	Password string // empty with Anonymous
+
+	Anonymous      bool
+	MaxConnections int
+	HalfDuplex     bool
+	Compress       bool
+	NoEncrypt      bool
+	BridgeMode     bool
+	MonitorMode    bool
+	QoS            bool
+
+	// PinSHA256 is the hex SHA-256 of the server certificate (DER). Empty:
+	// the certificate is not verified, as with the real client's default.
+	PinSHA256 string
+	Timeout   time.Duration // per handshake step, default 15 s
+}
+
+// Conn is one TCP connection in its data phase.
+type Conn struct {
+	Raw    net.Conn
+	Stream session.Stream
+	cert   []byte // server certificate (DER)
+}
+
+// Login dials the server, logs in and returns the welcome and the first
+// connection of the new session.
+func Login(ctx context.Context, o *Options) (*wire.Welcome, *Conn, error) {
+	hs, hello, err := dial(ctx, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	req := &wire.Login{
+		Hub:                  o.Hub,
+		User:                 o.User,
+		ClientStr:            ClientString,
+		ClientVer:            501,
+		ClientBuild:          9674,
+		MaxConnection:        uint32(max(o.MaxConnections, 1)),
+		UseEncrypt:           !o.NoEncrypt,
+		UseCompress:          o.Compress,
+		HalfConnection:       o.HalfDuplex,
+		QoS:                  o.QoS,
+		RequireBridgeRouting: o.BridgeMode,
+		RequireMonitor:       o.MonitorMode,
+	}
+	if o.Anonymous {
+		req.AuthType = wire.AuthAnonymous
+	} else {
+		req.AuthType = wire.AuthPassword
+		sp := sha0.SecurePassword(sha0.HashPassword(o.User, o.Password), hello.Random)
+		req.SecurePassword = sp[:]
+	}
+	resp, err := hs.request(req.Pack())
+	if err != nil {
+		hs.raw.Close()
+		return nil, nil, err
+	}
+	w, err := wire.ParseWelcome(resp)
+	if err != nil {
+		hs.raw.Close()
+		return nil, nil, fmt.Errorf("login to hub %q as %q: %w", o.Hub, o.User, err)
+	}
+	dir := wire.Both
+	if w.HalfConnection {
+		dir = wire.ClientToServer
+	}
+	return w, hs.dataConn(w.UseEncrypt, dir), nil
+}
+
+// AdditionalConnect opens one more connection of the session with the
+// given key. cert is the certificate of the session's first connection:
+// every connection of a session must see the same one.
+func AdditionalConnect(ctx context.Context, o *Options, w *wire.Welcome, cert []byte) (*Conn, error) {
+	hs, _, err := dial(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if cert != nil && string(cert) != string(hs.cert) {
+		hs.raw.Close()
+		return nil, errors.New("server presented a different certificate on an additional connection")
+	}
+	resp, err := hs.request((&wire.AdditionalConnect{SessionKey: w.SessionKey, ClientStr: ClientString}).Pack())
+	if err != nil {
+		hs.raw.Close()
+		return nil, err
+	}
+	if err := wire.PackError(resp); err != nil {
+		hs.raw.Close()
+		return nil, err
+	}
+	return hs.dataConn(w.UseEncrypt, wire.Direction(resp.Int("direction"))), nil
+}
+
+// Cert returns the DER certificate the server presented.
+func (c *Conn) Cert() []byte { return c.cert }
+
+type handshake struct {
+	raw  net.Conn
+	rc   *wire.RecordConn
+	tc   *tls.Conn
+	br   *bufio.Reader
+	host string
+	cert []byte
+}
+
+func dial(ctx context.Context, o *Options) (*handshake, *wire.Hello, error) {
+	step := o.Timeout
+	if step == 0 {
+		step = 15 * time.Second
+	}
+	d := net.Dialer{Timeout: 10 * time.Second}
+	raw, err := d.DialContext(ctx, "tcp", o.Server)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connecting to %s: %w", o.Server, err)
+	}
+	hs := &handshake{raw: raw, rc: wire.NewRecordConn(raw)}
+	host, _, _ := net.SplitHostPort(o.Server)
+	hs.host = host
+	if ap, err := netip.ParseAddrPort(raw.RemoteAddr().String()); err == nil {
+		hs.host = ap.Addr().Unmap().String()
+	}
+	raw.SetDeadline(time.Now().Add(step))
+	hs.tc = tls.Client(hs.rc, &tls.Config{
+		ServerName:         strings.Trim(host, "[]"),
+		InsecureSkipVerify: true, // SoftEther servers use self-signed certificates; see PinSHA256
+		MinVersion:         tls.VersionTLS12,
+	})
+	if err := hs.tc.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		return nil, nil, fmt.Errorf("TLS handshake with %s: %w", o.Server, err)
+	}
+	hs.cert = hs.tc.ConnectionState().PeerCertificates[0].Raw
+	if o.PinSHA256 != "" {
+		sum := sha256.Sum256(hs.cert)
+		if !strings.EqualFold(hex.EncodeToString(sum[:]), strings.ReplaceAll(o.PinSHA256, ":", "")) {
+			raw.Close()
+			return nil, nil, fmt.Errorf("server certificate SHA-256 %x does not match the pinned one", sum)
+		}
+	}
+	hs.br = bufio.NewReaderSize(hs.tc, 64<<10)
+	if err := wire.WriteSignature(hs.tc, hs.host); err != nil {
+		raw.Close()
+		return nil, nil, err
+	}
+	p, err := hs.response()
+	if err != nil {
+		raw.Close()
+		return nil, nil, err
+	}
+	hello, err := wire.ParseHello(p)
+	if err != nil {
+		raw.Close()
+		return nil, nil, err
+	}
+	return hs, hello, nil
+}
+
+func (hs *handshake) request(p *pack.Pack) (*pack.Pack, error) {
+	if err := wire.WritePackRequest(hs.tc, hs.host, p); err != nil {
+		return nil, err
+	}
+	return hs.response()
+}
+
+// response reads the next response pack, skipping NOOPs (noop=2) that newer
+// servers push while an authentication is slow.
+func (hs *handshake) response() (*pack.Pack, error) {
+	for {
+		p, err := wire.ReadPackResponse(hs.br)
+		if err != nil {
+			return nil, err
+		}
+		if p.Int("noop") == 2 {
+			continue
+		}
+		return p, nil
+	}
+}
+
+func (hs *handshake) dataConn(encrypt bool, dir wire.Direction) *Conn {
+	hs.raw.SetDeadline(time.Time{})
+	hs.rc.SetExact(false)
+	c := &Conn{Raw: hs.raw, cert: hs.cert}
+	if encrypt {
+		c.Stream = session.Stream{R: hs.br, W: hs.tc, Dir: dir}
+	} else {
+		c.Stream = session.Stream{R: bufio.NewReaderSize(hs.rc, 64<<10), W: hs.raw, Dir: dir}
+	}
+	return c
+}

@@ -1,0 +1,195 @@
+package server
+
+import (
+	"bufio"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime/debug"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/session"
+	"github.com/ethervpn/ethervpn/internal/wire"
+)
+
+// Timeouts of the negotiation phase (session-protocol.md §2.3).
+const (
+	handshakeTimeout = 15 * time.Second
+	maxNoops         = 30
+)
+
+// handshake is the state of one TCP connection during the preamble.
+type handshake struct {
+	s      *Server
+	raw    net.Conn
+	rc     *wire.RecordConn
+	tc     *tls.Conn
+	br     *bufio.Reader
+	remote netip.Addr
+	random [20]byte
+	log    *slog.Logger
+}
+
+// serveConn runs the preamble on one accepted TCP connection and hands it to
+// a session, or closes it. A panic here would take every session down with
+// the process, so it is caught, logged and only this connection is closed.
+func (s *Server) serveConn(raw net.Conn) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("internal error while serving a connection; connection closed", "remote", raw.RemoteAddr().String(), "panic", r, "stack", string(debug.Stack()))
+			raw.Close()
+		}
+	}()
+	h := &handshake{s: s, raw: raw, log: s.log.With("remote", raw.RemoteAddr().String())}
+	if ap, err := netip.ParseAddrPort(raw.RemoteAddr().String()); err == nil {
+		h.remote = ap.Addr().Unmap()
+	}
+	if !h.run() {
+		raw.Close()
+	}
+}
+
+// run returns true when the connection now belongs to a session.
+func (h *handshake) run() bool {
+	h.raw.SetDeadline(time.Now().Add(handshakeTimeout))
+	h.rc = wire.NewRecordConn(h.raw)
+	h.tc = tls.Server(h.rc, h.s.tls)
+	if err := h.tc.Handshake(); err != nil {
+		h.log.Debug("TLS handshake failed", "err", err)
+		return false
+	}
+	h.br = bufio.NewReaderSize(h.tc, 64<<10)
+	page := wire.PageInfo{Host: "0.0.0.0"}
+	if ap, err := netip.ParseAddrPort(h.raw.LocalAddr().String()); err == nil {
+		page = wire.PageInfo{Host: ap.Addr().Unmap().String(), Port: int(ap.Port())}
+	}
+	if err := wire.ServeSignature(h.br, h.tc, page); err != nil {
+		h.log.Info("connection is not a VPN client; closed", "err", err)
+		return false
+	}
+	rand.Read(h.random[:])
+	hello := &wire.Hello{Product: productName, Version: productVersion, Build: productBuild, Random: h.random}
+	if err := wire.WritePack(h.tc, hello.Pack()); err != nil {
+		return false
+	}
+	for noops := 0; ; noops++ {
+		p, err := wire.ReadPackRequest(h.br)
+		if err != nil {
+			h.log.Info("bad request pack; closed", "err", err)
+			h.fail(wire.ErrDisconnected)
+			return false
+		}
+		// A client waiting for its user (certificate dialog, PIN) sends
+		// NOOP packs; answer each and keep waiting for the real request.
+		if p.Int("noop") != 0 && p.Str("method") == "" && noops < maxNoops {
+			r := pack.New()
+			r.AddInt("error", 0)
+			r.AddInt("noop", 1)
+			if wire.WritePack(h.tc, r) != nil {
+				return false
+			}
+			continue
+		}
+		switch method := p.Str("method"); method {
+		case "login":
+			return h.login(p)
+		case "additional_connect":
+			return h.additionalConnect(p)
+		case "enum_hub":
+			h.enumHubs()
+			return false
+		case "password":
+			h.fail(wire.ErrNotSupported)
+			return false
+		default:
+			h.log.Info("unsupported request method; closed", "method", method)
+			h.fail(wire.ErrProtocol)
+			return false
+		}
+	}
+}
+
+// fail sends an error pack; the caller then closes the connection.
+func (h *handshake) fail(code wire.Error) {
+	wire.WritePack(h.tc, wire.ErrorPack(code))
+}
+
+func (h *handshake) enumHubs() {
+	p := pack.New()
+	var names []string
+	for _, x := range h.s.Hubs() {
+		if !x.cfg.NoEnum {
+			names = append(names, x.Name())
+		}
+	}
+	p.AddInt("NumHub", uint32(len(names)))
+	if len(names) > 0 {
+		p.AddStrs("HubName", names)
+	}
+	wire.WritePack(h.tc, p)
+}
+
+// dataStream switches the connection to the data phase: through TLS, or
+// in the clear on the raw socket when the session turned encryption off.
+func (h *handshake) dataStream(encrypt bool, dir wire.Direction) (session.Stream, error) {
+	h.raw.SetDeadline(time.Time{})
+	if encrypt {
+		h.rc.SetExact(false)
+		return session.Stream{R: h.br, W: h.tc, Dir: dir}, nil
+	}
+	if h.br.Buffered() > 0 || !h.rc.AtRecordBoundary() {
+		return session.Stream{}, errors.New("client sent data before the switch to plaintext")
+	}
+	h.rc.SetExact(false)
+	return session.Stream{R: bufio.NewReaderSize(h.rc, 64<<10), W: h.raw, Dir: dir}, nil
+}
+
+// additionalConnect attaches this connection to an existing session.
+func (h *handshake) additionalConnect(p *pack.Pack) bool {
+	req, err := wire.ParseAdditionalConnect(p)
+	if err != nil {
+		h.fail(wire.ErrProtocol)
+		return false
+	}
+	h.s.mu.Lock()
+	sess := h.s.sessions[req.SessionKey]
+	h.s.mu.Unlock()
+	if sess == nil {
+		h.log.Info("additional connection for an unknown or ended session; refused")
+		h.fail(wire.ErrSessionTimeout)
+		return false
+	}
+	encrypt := sess.encrypt
+	err = sess.AddConn(h.raw, func(dir wire.Direction) (session.Stream, error) {
+		if err := wire.WritePack(h.tc, wire.AttachedPack(dir)); err != nil {
+			return session.Stream{}, err
+		}
+		return h.dataStream(encrypt, dir)
+	})
+	switch {
+	case errors.Is(err, wire.ErrTooManyConnection):
+		h.log.Info("additional connection over the session's limit; refused", "session", sess.Name)
+		h.fail(wire.ErrTooManyConnection)
+		return false
+	case errors.Is(err, session.ErrClosed):
+		h.fail(wire.ErrSessionTimeout)
+		return false
+	case err != nil:
+		h.log.Info("additional connection failed", "session", sess.Name, "err", err)
+		return false
+	}
+	h.log.Debug("additional connection attached", "session", sess.Name, "connections", sess.NumConns())
+	return true
+}
+
+func (h *handshake) connectionName() string {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	h.s.counter++
+	return fmt.Sprintf("CID-%d", h.s.counter)
+}

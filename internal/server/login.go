@@ -1,0 +1,308 @@
+package server
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/session"
+	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/wire"
+)
+
+// login authenticates a "login" request and, on success, creates the
+// session with this connection as its first one (session-protocol.md
+// §6.5-6.7). Every refusal answers the real error code and logs why.
+func (h *handshake) login(p *pack.Pack) bool {
+	req, err := wire.ParseLogin(p)
+	if err != nil {
+		h.log.Info("login without hub or user name; refused")
+		h.fail(wire.ErrProtocol)
+		return false
+	}
+	log := h.log.With("hub", req.Hub, "user", req.User, "client", req.ClientStr)
+	now := time.Now()
+	if h.s.limiter.blocked(h.remote, now) {
+		log.Warn("too many failed logins from this address recently; refused without checking")
+		h.fail(wire.ErrAuthFailed)
+		return false
+	}
+	hb := h.s.LookupHub(req.Hub)
+	if hb == nil {
+		log.Info("login to an unknown virtual hub; refused")
+		h.fail(wire.ErrHubNotFound)
+		return false
+	}
+	if !hb.Online() {
+		log.Info("login to an offline virtual hub; refused")
+		h.fail(wire.ErrHubStopping)
+		return false
+	}
+	user, code := h.authenticate(hb, req)
+	if code != wire.ErrNone {
+		if code == wire.ErrAuthFailed {
+			h.s.limiter.fail(h.remote, now)
+		}
+		log.Warn("user authentication failed", "authtype", req.AuthType, "code", uint32(code))
+		h.fail(code)
+		return false
+	}
+	pol, code := h.effectivePolicy(hb, user, req, log)
+	if code != wire.ErrNone {
+		h.fail(code)
+		return false
+	}
+	params, welcome := negotiate(req, pol)
+
+	// Name the session and attach it to the hub.
+	n := hb.counter.Add(1)
+	var key [20]byte
+	rand.Read(key[:])
+	sess := &Session{
+		Name:    fmt.Sprintf("SID-%s-%d", strings.ToUpper(user.Name), n),
+		User:    user.Name,
+		Hub:     hb,
+		Created: now,
+		Remote:  h.raw.RemoteAddr(),
+		key:     key,
+		encrypt: welcome.UseEncrypt,
+	}
+	kind := hub.KindClient
+	if req.WantsBridgeMode() {
+		kind = hub.KindBridge
+	}
+	port, err := hb.Attach(hub.PortConfig{
+		Name:       sess.Name,
+		User:       user.Name,
+		Kind:       kind,
+		Policy:     hubPolicy(pol, req.RequireMonitor, welcome.QoS),
+		Disconnect: func(reason error) { sess.Close(reason) },
+	})
+	if err != nil {
+		log.Warn("cannot attach the session to the hub", "err", err)
+		h.fail(wire.ErrHubStopping)
+		return false
+	}
+	sess.port = port
+	sess.Session = session.New(&portAdapter{port}, params)
+
+	welcome.SessionName = sess.Name
+	welcome.ConnectionName = h.connectionName()
+	welcome.SessionKey = key
+	welcome.SessionKey32 = binary.BigEndian.Uint32(key[:4])
+	h.s.mu.Lock()
+	h.s.sessions[key] = sess
+	h.s.mu.Unlock()
+
+	err = sess.AddConn(h.raw, func(dir wire.Direction) (session.Stream, error) {
+		if err := wire.WritePack(h.tc, welcome.Pack()); err != nil {
+			return session.Stream{}, err
+		}
+		return h.dataStream(welcome.UseEncrypt, dir)
+	})
+	if err != nil {
+		log.Info("connection lost while sending the welcome", "err", err)
+		h.s.endSession(sess, err)
+		return false
+	}
+	log.Info("session established", "session", sess.Name, "mode", kind.String(),
+		"max_connection", welcome.MaxConnection, "encrypt", welcome.UseEncrypt,
+		"compress", welcome.UseCompress, "half_duplex", welcome.HalfConnection, "qos", welcome.QoS)
+	go func() {
+		err := sess.Wait()
+		h.s.endSession(sess, err)
+	}()
+	return true
+}
+
+// endSession detaches a finished session from its hub and forgets its key.
+func (s *Server) endSession(sess *Session, reason error) {
+	sess.Close(reason)
+	sess.port.Close()
+	s.mu.Lock()
+	delete(s.sessions, sess.key)
+	s.mu.Unlock()
+	st := sess.port.Stats()
+	s.log.Info("session ended", "hub", sess.Hub.Name(), "session", sess.Name, "reason", fmt.Sprint(reason),
+		"duration", time.Since(sess.Created).Round(time.Second).String(),
+		"frames_sent", st.Send.UnicastCount+st.Send.BroadcastCount, "frames_received", st.Recv.UnicastCount+st.Recv.BroadcastCount,
+		"dropped_queue_full", st.DroppedQueueFull, "dropped_policy", st.DroppedPolicy)
+}
+
+// User database auth types (server numbering, as stored in the config).
+const (
+	userAuthAnonymous = 0
+	userAuthPassword  = 1
+)
+
+// authenticate checks the credentials of req against the hub's users. As
+// the real server does, an anonymous user of that name lets anyone in
+// whatever the request's auth type.
+func (h *handshake) authenticate(hb *Hub, req *wire.Login) (*config.User, wire.Error) {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	u := hb.cfg.User(req.User)
+	if u != nil && u.AuthType == userAuthAnonymous {
+		return u, wire.ErrNone
+	}
+	switch req.AuthType {
+	case wire.AuthAnonymous:
+		return nil, wire.ErrAuthFailed
+	case wire.AuthPassword:
+		if u == nil || u.AuthType != userAuthPassword || len(u.PasswordHash) != 20 || len(req.SecurePassword) != 20 {
+			return nil, wire.ErrAuthFailed
+		}
+		var stored [20]byte
+		copy(stored[:], u.PasswordHash)
+		want := sha0.SecurePassword(stored, h.random)
+		if subtle.ConstantTimeCompare(want[:], req.SecurePassword) != 1 {
+			return nil, wire.ErrAuthFailed
+		}
+		return u, wire.ErrNone
+	case wire.AuthPlainPassword:
+		// Checked against the local password database only (no RADIUS).
+		if u == nil || u.AuthType != userAuthPassword {
+			return nil, wire.ErrAuthFailed
+		}
+		got := sha0.HashPassword(u.Name, req.PlainPassword)
+		if subtle.ConstantTimeCompare(got[:], u.PasswordHash) != 1 {
+			return nil, wire.ErrAuthFailed
+		}
+		return u, wire.ErrNone
+	default:
+		// Certificates, tickets and the in-process types 96-98 are not
+		// accepted from the network.
+		return nil, wire.ErrAuthTypeNotSupp
+	}
+}
+
+// effectivePolicy picks the user's policy, else its group's, else the
+// default, and applies the login-time rules of hub-and-securenat.md §7.2.
+func (h *handshake) effectivePolicy(hb *Hub, u *config.User, req *wire.Login, log *slog.Logger) (config.Policy, wire.Error) {
+	h.s.mu.Lock()
+	pol := config.DefaultPolicy()
+	if u.Policy != nil {
+		pol = *u.Policy
+	} else if g := hb.cfg.Group(u.GroupName); u.GroupName != "" && g != nil && g.Policy != nil {
+		pol = *g.Policy
+	}
+	expired := !u.ExpireTime.IsZero() && time.Now().After(u.ExpireTime)
+	maxSession := hb.cfg.MaxSession
+	h.s.mu.Unlock()
+
+	switch {
+	case expired:
+		log.Warn("user account has expired; refused")
+		return pol, wire.ErrAccessDenied
+	case !pol.Access:
+		log.Warn("policy denies access; refused")
+		return pol, wire.ErrAccessDenied
+	case req.RequireMonitor && !pol.MonitorPort:
+		log.Warn("monitor mode requested but not permitted by policy; refused")
+		return pol, wire.ErrMonitorModeDenied
+	}
+	if !req.RequireMonitor {
+		pol.MonitorPort = false
+	}
+	if req.WantsBridgeMode() {
+		if pol.NoBridge && pol.NoRouting {
+			log.Warn("bridge/router mode requested but not permitted by policy; refused")
+			return pol, wire.ErrBridgeModeDenied
+		}
+	} else {
+		// Client mode. Unlike SoftEther, a client on the server machine
+		// itself gets no exemption: it asks for bridge mode if it needs it.
+		pol.NoBridge, pol.NoRouting = true, true
+	}
+	if pol.MultiLogins > 0 {
+		n := 0
+		for _, x := range h.s.Sessions() {
+			if x.Hub == hb && strings.EqualFold(x.User, u.Name) {
+				n++
+			}
+		}
+		if n >= int(pol.MultiLogins) {
+			log.Warn("user already has the maximum number of sessions; refused", "limit", pol.MultiLogins)
+			return pol, wire.ErrTooManyUserSession
+		}
+	}
+	if maxSession > 0 && len(hb.Ports()) >= int(maxSession) {
+		log.Warn("virtual hub has reached its session limit; refused", "limit", maxSession)
+		return pol, wire.ErrHubIsBusy
+	}
+	return pol, wire.ErrNone
+}
+
+// negotiate computes the session parameters from the request and policy
+// exactly as the real server does (session-protocol.md §6.6).
+func negotiate(req *wire.Login, pol config.Policy) (session.Params, *wire.Welcome) {
+	timeout := time.Duration(pol.TimeOut) * time.Second
+	if timeout == 0 {
+		timeout = 20 * time.Second
+	}
+	timeout = min(max(timeout, 5*time.Second), 60*time.Second)
+	polMax := pol.MaxConnection
+	if polMax == 0 {
+		polMax = 32
+	}
+	maxConn := max(min(req.MaxConnection, polMax, 32), 1)
+	qos := req.QoS && !pol.NoQoS && !req.RequireMonitor
+	if req.HalfConnection {
+		maxConn = max(maxConn, 2)
+	}
+	if qos {
+		if req.HalfConnection {
+			maxConn = max(maxConn, 4)
+		} else {
+			maxConn = max(maxConn, 2)
+		}
+	}
+	w := &wire.Welcome{
+		Timeout:        timeout,
+		MaxConnection:  maxConn,
+		UseEncrypt:     req.UseEncrypt,
+		UseCompress:    req.UseCompress,
+		HalfConnection: req.HalfConnection,
+		QoS:            qos,
+		Policy:         welcomePolicy(pol),
+	}
+	p := session.Params{
+		Role:           session.Server,
+		Timeout:        timeout,
+		MaxConnections: int(maxConn),
+		HalfDuplex:     req.HalfConnection,
+		Compress:       req.UseCompress,
+	}
+	return p, w
+}
+
+// portAdapter lets a session drain a hub port.
+type portAdapter struct{ p *hub.Port }
+
+func (a *portAdapter) Input(frames [][]byte)  { a.p.Input(frames) }
+func (a *portAdapter) Ready() <-chan struct{} { return a.p.Ready() }
+
+func (a *portAdapter) Output(limit int, emit func([]byte)) int {
+	var buf [64]*hub.Frame
+	total := 0
+	for total < limit {
+		frames := a.p.Drain(buf[:0], min(len(buf), limit-total))
+		if len(frames) == 0 {
+			break
+		}
+		for _, f := range frames {
+			emit(f.Bytes())
+			f.Release()
+		}
+		total += len(frames)
+	}
+	return total
+}
+

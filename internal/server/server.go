@@ -1,0 +1,278 @@
+// Package server is the VPN Server: it listens on the VPN ports, terminates
+// TLS, runs the SoftEther handshake, authenticates users against the hubs of
+// the configuration and attaches each session to its Virtual Hub.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/session"
+)
+
+// ConfigFile is the name of the configuration file inside the data directory.
+const ConfigFile = "vpn_server.config"
+
+// Product identity sent in the hello. The real client only displays it.
+const (
+	productName    = "SoftEther VPN Server Developer Edition (64 bit) (ethervpn)"
+	productVersion = 501
+	productBuild   = 9674
+)
+
+// Server is one running VPN server.
+type Server struct {
+	dir  string
+	log  *slog.Logger
+	tls  *tls.Config
+	cert tls.Certificate
+
+	mu       sync.Mutex
+	cfg      *config.Server
+	hubs     map[string]*Hub // by upper-cased name
+	sessions map[[20]byte]*Session
+	counter  uint64 // connection ids (CID-n)
+
+	limiter   *loginLimiter
+	listeners []net.Listener
+	wg        sync.WaitGroup
+}
+
+// Hub is a Virtual Hub together with its configuration.
+type Hub struct {
+	*hub.Hub
+	cfg     *config.Hub   // guarded by Server.mu
+	counter atomic.Uint64 // session numbers (SID-USER-n)
+}
+
+// Session is one logged-in session of a hub.
+type Session struct {
+	*session.Session
+	Name    string
+	User    string
+	Hub     *Hub
+	Created time.Time
+	Remote  net.Addr
+	port    *hub.Port
+	key     [20]byte
+	encrypt bool
+}
+
+// Open loads DIR/vpn_server.config, or creates DIR and a default
+// configuration on first start, and prepares the hubs. It does not listen
+// yet: call Run.
+func Open(dir string, log *slog.Logger) (*Server, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	path := filepath.Join(dir, ConfigFile)
+	var cfg *config.Server
+	root, err := config.Load(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		log.Info("no configuration found: starting from the default", "file", path)
+		cfg = config.Default()
+	case err != nil:
+		return nil, fmt.Errorf("loading %s: %w (fix or move the file away to start from defaults)", path, err)
+	default:
+		if cfg, err = config.FromTree(root); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", path, err)
+		}
+		log.Info("configuration loaded", "file", path, "hubs", len(cfg.Hubs), "listeners", len(cfg.Listeners))
+	}
+	s := &Server{
+		dir:      dir,
+		log:      log,
+		cfg:      cfg,
+		hubs:     map[string]*Hub{},
+		sessions: map[[20]byte]*Session{},
+		limiter:  newLoginLimiter(time.Minute, 10),
+	}
+	if err := s.loadCert(); err != nil {
+		return nil, err
+	}
+	for _, hc := range cfg.Hubs {
+		s.addHub(hc)
+	}
+	if err := s.Save(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// loadCert uses the configured certificate or makes and keeps a new one.
+func (s *Server) loadCert() error {
+	var err error
+	if len(s.cfg.CertDER) > 0 {
+		if s.cert, err = parseKeyPair(s.cfg.CertDER, s.cfg.KeyDER); err == nil {
+			s.tls = tlsConfig(s.cert)
+			return nil
+		}
+		s.log.Warn("configured server certificate unusable: generating a new one", "err", err)
+	}
+	certDER, keyDER, err := newSelfSignedCert()
+	if err != nil {
+		return fmt.Errorf("generating server certificate: %w", err)
+	}
+	s.cfg.CertDER, s.cfg.KeyDER = certDER, keyDER
+	if s.cert, err = parseKeyPair(certDER, keyDER); err != nil {
+		return err
+	}
+	s.tls = tlsConfig(s.cert)
+	s.log.Info("generated a self-signed server certificate", "subject", s.cert.Leaf.Subject.CommonName)
+	return nil
+}
+
+func (s *Server) addHub(hc *config.Hub) *Hub {
+	opt := hub.DefaultOptions()
+	opt.Log = s.log.With("hub", hc.Name)
+	h := &Hub{Hub: hub.New(hc.Name, opt), cfg: hc}
+	h.SetOnline(hc.Online)
+	s.hubs[strings.ToUpper(hc.Name)] = h
+	s.log.Info("virtual hub started", "hub", hc.Name, "online", hc.Online, "users", len(hc.Users))
+	return h
+}
+
+// LookupHub returns the hub with the given name (case-insensitive).
+func (s *Server) LookupHub(name string) *Hub {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hubs[strings.ToUpper(name)]
+}
+
+// Hubs returns the hubs.
+func (s *Server) Hubs() []*Hub {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hs := make([]*Hub, 0, len(s.hubs))
+	for _, h := range s.hubs {
+		hs = append(hs, h)
+	}
+	return hs
+}
+
+// Sessions returns the live sessions of every hub.
+func (s *Server) Sessions() []*Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := make([]*Session, 0, len(s.sessions))
+	for _, x := range s.sessions {
+		ss = append(ss, x)
+	}
+	return ss
+}
+
+// Save writes the configuration atomically.
+func (s *Server) Save() error {
+	s.mu.Lock()
+	root := s.cfg.ToTree()
+	s.mu.Unlock()
+	path := filepath.Join(s.dir, ConfigFile)
+	if err := config.Save(path, root); err != nil {
+		return fmt.Errorf("saving %s: %w", path, err)
+	}
+	return nil
+}
+
+// Run listens on the configured ports and serves until ctx is done.
+func (s *Server) Run(ctx context.Context) error {
+	ip := s.cfg.ListenIP
+	if ip == "0.0.0.0" {
+		ip = ""
+	}
+	var lns []net.Listener
+	for _, l := range s.cfg.Listeners {
+		if !l.Enabled || l.Port == 0 {
+			continue
+		}
+		addr := net.JoinHostPort(ip, strconv.Itoa(int(l.Port)))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			if errors.Is(err, syscall.EACCES) {
+				s.log.Warn("cannot bind a privileged port without root or CAP_NET_BIND_SERVICE; skipping it", "port", l.Port)
+			} else {
+				s.log.Warn("cannot listen", "addr", addr, "err", err)
+			}
+			continue
+		}
+		lns = append(lns, ln)
+	}
+	if len(lns) == 0 {
+		return errors.New("no listener could be opened: check ListenerList in the configuration and that the ports are free")
+	}
+	return s.Serve(ctx, lns...)
+}
+
+// Serve accepts VPN connections on lns until ctx is done; then it closes
+// the listeners and every session and saves the configuration.
+func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
+	s.mu.Lock()
+	s.listeners = append(s.listeners, lns...)
+	s.mu.Unlock()
+	for _, ln := range lns {
+		s.log.Info("listening", "addr", ln.Addr().String())
+		s.wg.Add(1)
+		go s.acceptLoop(ln)
+	}
+	<-ctx.Done()
+	s.log.Info("stopping")
+	for _, ln := range lns {
+		ln.Close()
+	}
+	for _, x := range s.Sessions() {
+		x.Close(errServerStopping)
+	}
+	s.wg.Wait()
+	if err := s.Save(); err != nil {
+		return err
+	}
+	s.log.Info("configuration saved; stopped")
+	return nil
+}
+
+var errServerStopping = errors.New("server is stopping")
+
+// Addrs returns the addresses the server listens on.
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var as []net.Addr
+	for _, l := range s.listeners {
+		as = append(as, l.Addr())
+	}
+	return as
+}
+
+func (s *Server) acceptLoop(ln net.Listener) {
+	defer s.wg.Done()
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: back off, do not spin.
+			delay = min(max(delay*2, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed", "err", err, "retry_in", delay)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		go s.serveConn(c)
+	}
+}
