@@ -305,4 +305,3 @@ func (a *portAdapter) Output(limit int, emit func([]byte)) int {
 	}
 	return total
 }
-

@@ -58,7 +58,7 @@ func welcomePolicy(p config.Policy) map[string]uint32 {
 		"FilterIPv6": b(p.FilterIPv6), "FilterNonIP": b(p.FilterNonIP),
 		"NoIPv6DefaultRouterInRA":         b(p.NoIPv6DefaultRouterInRA),
 		"NoIPv6DefaultRouterInRAWhenIPv6": b(p.NoIPv6DefaultRouterInRAWhenIPv6),
-		"MaxConnection": p.MaxConnection, "TimeOut": p.TimeOut, "MaxMac": p.MaxMac, "MaxIP": p.MaxIP,
+		"MaxConnection":                   p.MaxConnection, "TimeOut": p.TimeOut, "MaxMac": p.MaxMac, "MaxIP": p.MaxIP,
 		"MaxUpload": p.MaxUpload, "MaxDownload": p.MaxDownload, "MultiLogins": p.MultiLogins,
 		"MaxIPv6": p.MaxIPv6, "AutoDisconnect": p.AutoDisconnect, "VLanId": p.VLanId,
 	}
