@@ -19,6 +19,9 @@ type Client struct {
 	NIC  string
 	base string
 	rig  *Rig
+	// logMark is the length of the vpnclient log when the latest
+	// connection attempt began; LastError looks only after it.
+	logMark int
 }
 
 // Account is the connection setting of a Client. The zero value (plus hub and
@@ -106,7 +109,7 @@ func (c *Client) Configure(srv *Server, acc Account) error {
 	}
 	lines := []string{
 		fmt.Sprintf("AccountCreate %s /SERVER:%s:%d /HUB:%s /USERNAME:%s /NICNAME:%s",
-			AccountName, c.Netns.ServerIP, srv.Config.Port, acc.Hub, acc.User, c.NIC),
+			AccountName, c.Netns.ServerIP, srv.Port, acc.Hub, acc.User, c.NIC),
 	}
 	if acc.Anonymous {
 		lines = append(lines, "AccountAnonymousSet "+AccountName)
@@ -133,10 +136,17 @@ func (c *Client) Connect(srv *Server, acc Account) error {
 	if err := c.Configure(srv, acc); err != nil {
 		return err
 	}
-	if _, err := c.Vpncmd("AccountConnect", AccountName); err != nil {
+	if err := c.StartConnect(); err != nil {
 		return err
 	}
 	return c.WaitConnected(30 * time.Second)
+}
+
+// StartConnect starts connecting the configured account without waiting.
+func (c *Client) StartConnect() error {
+	c.logMark = len(c.Proc.Log())
+	_, err := c.Vpncmd("AccountConnect", AccountName)
+	return err
 }
 
 // WaitConnected waits until AccountList shows the account as connected.
@@ -181,11 +191,15 @@ func (c *Client) Disconnect() error {
 
 var causeRE = regexp.MustCompile(`Cause: (.*?) \(code (\d+)\)`)
 
-// LastError returns the cause of the latest failed or ended connection
-// attempt as vpnclient logged it, e.g. 9 and "User authentication failed.",
-// or 0 and "" if none was logged.
+// LastError returns why the connection begun by the latest StartConnect (or
+// Connect) failed or ended, as vpnclient logged it, e.g. 9 and "User
+// authentication failed.", or 0 and "" if nothing was logged yet.
 func (c *Client) LastError() (code int, msg string) {
-	return ParseClientCause(c.Proc.Log())
+	log := c.Proc.Log()
+	if c.logMark <= len(log) {
+		log = log[c.logMark:]
+	}
+	return ParseClientCause(log)
 }
 
 // ParseClientCause finds the last "Cause: <msg> (code N)" in a vpnclient log.

@@ -3,8 +3,6 @@ package testrig
 import (
 	"encoding/base64"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -150,14 +148,6 @@ func renderPolicy(f *cfgFolder, p map[string]any) {
 			panic(fmt.Sprintf("testrig: policy %s has unsupported type %T", k, v))
 		}
 	}
-}
-
-// WriteFile renders the configuration into dir/vpn_server.config.
-func (c *ServerConfig) WriteFile(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "vpn_server.config"), c.Render(), 0o600)
 }
 
 // cfgFolder is a node of the configuration tree while it is being rendered.

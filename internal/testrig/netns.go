@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -136,4 +137,11 @@ mount --bind "$b/log" /var/log/softether
 mount --bind "$b/run" /run/softether
 exec "$@"`
 	return append(n.Cmd("unshare", "-m", "--propagation", "private", "sh", "-c", script, "se-exec", base), args...)
+}
+
+// MAC returns the hardware address of iface in the namespace
+// ("aa:bb:cc:dd:ee:ff").
+func (n *Netns) MAC(iface string) (string, error) {
+	out, err := n.Run(10*time.Second, "cat", "/sys/class/net/"+iface+"/address")
+	return strings.TrimSpace(out), err
 }

@@ -53,64 +53,89 @@ func SelectedServer(t TB) ServerKind {
 
 // Server is a running VPN server in the rig's server namespace.
 type Server struct {
-	Kind   ServerKind
-	Config *ServerConfig
-	Proc   *Proc
+	Kind ServerKind
+	// Port is the TCP listener the clients use; AdminPassword the server
+	// administrator password written in the configuration.
+	Port          int
+	AdminPassword string
+	Proc          *Proc
 	// DataDir holds vpn_server.config (and whatever the server writes).
 	DataDir string
 	rig     *Rig
-	base    string // SoftEther state base (db, log, run)
 }
 
 // StartServer writes cfg into a fresh data directory and starts the chosen
 // server on it, returning once the listener accepts TCP connections.
 func (r *Rig) StartServer(kind ServerKind, cfg *ServerConfig) *Server {
 	r.t.Helper()
-	s := &Server{Kind: kind, Config: cfg, rig: r}
+	return r.StartServerText(kind, cfg.Port, cfg.AdminPassword, cfg.Render())
+}
+
+// StartServerText is StartServer with a ready configuration text (for
+// example one written by the real vpnserver) that listens on port.
+func (r *Rig) StartServerText(kind ServerKind, port int, adminPassword string, config []byte) *Server {
+	r.t.Helper()
+	s := &Server{Kind: kind, Port: port, AdminPassword: adminPassword, rig: r}
+	dir, err := os.MkdirTemp(r.Server.Dir, string(kind)+"-")
+	if err != nil {
+		r.t.Fatalf("testrig: %v", err)
+	}
+	var args []string
 	switch kind {
 	case Ethervpn:
-		bin := EthervpnBinary(r.t)
-		s.DataDir = filepath.Join(r.Dir, "srv", "ethervpn")
-		if err := cfg.WriteFile(s.DataDir); err != nil {
-			r.t.Fatalf("testrig: %v", err)
-		}
-		s.Proc = StartProc(r.t, "ethervpn server", filepath.Join(r.Dir, "srv", "ethervpn.log"),
-			r.Server.Cmd(bin, "server", "--data-dir", s.DataDir)...)
+		s.DataDir = filepath.Join(dir, "data")
+		args = r.Server.Cmd(EthervpnBinary(r.t), "server", "--data-dir", s.DataDir)
 	case SoftEther:
-		s.base = filepath.Join(r.Dir, "srv", "softether")
-		s.DataDir = filepath.Join(s.base, "db")
-		if err := cfg.WriteFile(s.DataDir); err != nil {
-			r.t.Fatalf("testrig: %v", err)
-		}
-		s.Proc = StartProc(r.t, "vpnserver", filepath.Join(r.Dir, "srv", "vpnserver.log"),
-			r.Server.SoftEtherCmd(s.base, VpnServerPath, "start", "--foreground")...)
+		// SoftEtherCmd mounts dir/db over /var/lib/softether.
+		s.DataDir = filepath.Join(dir, "db")
+		args = r.Server.SoftEtherCmd(dir, VpnServerPath, "start", "--foreground")
 	default:
 		r.t.Fatalf("testrig: unknown server kind %q", kind)
 	}
-	if err := r.Server.WaitTCP("127.0.0.1", cfg.Port, 30*time.Second, s.Proc); err != nil {
+	if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
+		r.t.Fatalf("testrig: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(s.DataDir, "vpn_server.config"), config, 0o600); err != nil {
+		r.t.Fatalf("testrig: %v", err)
+	}
+	s.Proc = StartProc(r.t, string(kind)+" server", filepath.Join(dir, "server.log"), args...)
+	if err := r.Server.WaitTCP("127.0.0.1", port, 30*time.Second, s.Proc); err != nil {
 		r.t.Fatalf("testrig: %s did not start: %v; log: %s", kind, err, lastLines(s.Proc.Log(), 10))
 	}
-	r.t.Logf("testrig: %s server up in %s (pid %d, port %d)", kind, r.Server.Name, s.Proc.Pid(), cfg.Port)
+	r.t.Logf("testrig: %s server up in %s (pid %d, port %d)", kind, r.Server.Name, s.Proc.Pid(), port)
 	return s
 }
 
 // Stop stops the server (SIGTERM, then SIGKILL after 20 s).
 func (s *Server) Stop() error { return s.Proc.Stop(20 * time.Second) }
 
-// Vpncmd runs vpncmd in server-admin mode against the real vpnserver
-// (commands as for /CMD, e.g. "HubList"). It fails for ethervpn, which has
-// no admin RPC yet in this rig.
-func (s *Server) Vpncmd(args ...string) (string, error) {
+// ConfigText returns the server's current vpn_server.config.
+func (s *Server) ConfigText() ([]byte, error) {
+	return os.ReadFile(filepath.Join(s.DataDir, "vpn_server.config"))
+}
+
+// Vpncmd runs vpncmd in server-admin mode against the real vpnserver, one
+// command per line as in a vpncmd /IN: file (e.g. "Hub HUB1", then hub
+// commands). It fails for ethervpn, whose admin RPC this rig does not use.
+func (s *Server) Vpncmd(lines ...string) (string, error) {
 	if s.Kind != SoftEther {
 		return "", errors.New("testrig: vpncmd administration is only wired for the real vpnserver")
 	}
-	cmd := []string{VpncmdPath, "127.0.0.1:" + strconv.Itoa(s.Config.Port), "/SERVER"}
-	if s.Config.AdminPassword != "" {
-		cmd = append(cmd, "/PASSWORD:"+s.Config.AdminPassword)
+	f, err := os.CreateTemp(s.rig.Server.Dir, "vpncmd-*.txt")
+	if err != nil {
+		return "", err
 	}
-	cmd = append(cmd, "/CMD")
-	cmd = append(cmd, args...)
-	return run(30*time.Second, s.rig.Server.SoftEtherCmd(filepath.Join(s.rig.Dir, "srv", "vpncmd"), cmd...)...)
+	defer os.Remove(f.Name())
+	if _, err := f.WriteString(strings.Join(lines, "\n") + "\n"); err != nil {
+		f.Close()
+		return "", err
+	}
+	f.Close()
+	cmd := []string{VpncmdPath, "127.0.0.1:" + strconv.Itoa(s.Port), "/SERVER", "/IN:" + f.Name()}
+	if s.AdminPassword != "" {
+		cmd = append(cmd, "/PASSWORD:"+s.AdminPassword)
+	}
+	return run(60*time.Second, s.rig.Server.SoftEtherCmd(filepath.Join(s.rig.Server.Dir, "vpncmd"), cmd...)...)
 }
 
 // WaitTCP waits until host:port inside the namespace accepts a connection.

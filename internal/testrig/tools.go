@@ -147,19 +147,17 @@ type Capture struct {
 	done  chan struct{}
 }
 
-// StartCapture runs tcpdump on iface in the namespace with a BPF filter
-// (may be empty), printing link-level headers (-e) without name lookups.
-// It returns once tcpdump is listening. Stop ends it and returns the lines.
-func (r *Rig) StartCapture(n *Netns, iface, filter string) *Capture {
+// StartCapture runs tcpdump on iface in the namespace, printing link-level
+// headers (-e) without name lookups; args are further tcpdump options and
+// filter words, e.g. "-Q", "in", "icmp". It returns once tcpdump is
+// listening. Stop ends it and returns the decoded lines.
+func (r *Rig) StartCapture(n *Netns, iface string, args ...string) *Capture {
 	r.t.Helper()
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		r.t.Fatalf("testrig: %v", err)
 	}
-	args := n.Cmd("tcpdump", "-i", iface, "-n", "-e", "-l", "-U", "-p")
-	if filter != "" {
-		args = append(args, filter)
-	}
+	args = append(n.Cmd("tcpdump", "-i", iface, "-n", "-e", "-l", "-U", "-p"), args...)
 	logPath := filepath.Join(n.Dir, "tcpdump-"+iface+".log")
 	c := &Capture{done: make(chan struct{})}
 	c.proc = startProcTo(r.t, "tcpdump "+n.Name+" "+iface, logPath, pw, args...)
@@ -168,6 +166,9 @@ func (r *Rig) StartCapture(n *Netns, iface, filter string) *Capture {
 		defer close(c.done)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
+			if strings.TrimSpace(sc.Text()) == "" {
+				continue
+			}
 			c.mu.Lock()
 			c.lines = append(c.lines, sc.Text())
 			c.mu.Unlock()
