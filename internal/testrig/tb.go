@@ -1,6 +1,7 @@
 package testrig
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,9 +19,9 @@ type TB interface {
 	Cleanup(func())
 }
 
-// Runner is a TB for commands such as the benchmark: Cleanup functions run
-// in reverse order on Close, on Fatalf (which then exits with status 1) and
-// on SIGINT/SIGTERM, so namespaces and processes never outlive the command.
+// Runner is a TB for commands such as the benchmark. Work runs inside Run;
+// Cleanup functions run in reverse order when Run returns, on Close, and on
+// SIGINT/SIGTERM, so namespaces and processes never outlive the command.
 type Runner struct {
 	out      io.Writer
 	mu       sync.Mutex
@@ -55,11 +56,31 @@ func (r *Runner) Logf(format string, args ...any) {
 	fmt.Fprintf(r.out, format+"\n", args...)
 }
 
-// Fatalf logs, runs the cleanups and exits with status 1.
+// fatal carries a Fatalf message from the failing call up to Run.
+type fatal struct{ msg string }
+
+// Fatalf ends the function passed to Run with an error. Like
+// testing.T.FailNow, it must be called from that function's goroutine.
 func (r *Runner) Fatalf(format string, args ...any) {
-	r.Logf("FATAL: "+format, args...)
-	r.Close()
-	os.Exit(1)
+	panic(fatal{fmt.Sprintf(format, args...)})
+}
+
+// Run calls f, then runs the cleanups registered so far. It returns the
+// Fatalf message as an error if f ended that way.
+func (r *Runner) Run(f func()) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			ft, ok := v.(fatal)
+			if !ok {
+				r.Close()
+				panic(v)
+			}
+			err = errors.New(ft.msg)
+		}
+		r.cleanup()
+	}()
+	f()
+	return nil
 }
 
 // Cleanup registers f to run on Close.
@@ -69,8 +90,14 @@ func (r *Runner) Cleanup(f func()) {
 	r.cleanups = append(r.cleanups, f)
 }
 
-// Close runs the registered cleanups, last first. It may be called again.
+// Close runs the registered cleanups, last first, and stops watching for
+// signals. It may be called again.
 func (r *Runner) Close() {
+	r.cleanup()
+	r.stopOnce.Do(func() { close(r.stop) })
+}
+
+func (r *Runner) cleanup() {
 	for {
 		r.mu.Lock()
 		n := len(r.cleanups)
@@ -83,5 +110,4 @@ func (r *Runner) Close() {
 		r.mu.Unlock()
 		f()
 	}
-	r.stopOnce.Do(func() { close(r.stop) })
 }
