@@ -64,6 +64,10 @@ func (h *handshake) run() bool {
 		return false
 	}
 	h.br = bufio.NewReaderSize(h.tc, 64<<10)
+	if h.s.web != nil && isWebRequest(h.br) {
+		h.s.serveWeb(h.tc, h.br)
+		return true
+	}
 	page := wire.PageInfo{Host: "0.0.0.0"}
 	if ap, err := netip.ParseAddrPort(h.raw.LocalAddr().String()); err == nil {
 		page = wire.PageInfo{Host: ap.Addr().Unmap().String(), Port: int(ap.Port())}
@@ -103,6 +107,14 @@ func (h *handshake) run() bool {
 		case "enum_hub":
 			h.enumHubs()
 			return false
+		case "admin":
+			if h.s.adminRPC == nil {
+				h.fail(wire.ErrNotSupported)
+				return false
+			}
+			h.raw.SetDeadline(time.Time{})
+			h.s.adminRPC(h.tc, h.br, h.random, p, h.remote)
+			return true
 		case "password":
 			h.fail(wire.ErrNotSupported)
 			return false

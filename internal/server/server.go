@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -46,6 +47,11 @@ type Server struct {
 	hubs     map[string]*Hub // by upper-cased name
 	sessions map[[20]byte]*Session
 	counter  uint64 // connection ids (CID-n)
+
+	adminRPC AdminRPC
+	web      http.Handler
+	webOnce  sync.Once
+	webLn    *chanListener
 
 	limiter   *loginLimiter
 	listeners []net.Listener
@@ -232,6 +238,9 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	s.log.Info("stopping")
 	for _, ln := range lns {
 		ln.Close()
+	}
+	if s.webLn != nil {
+		s.webLn.Close()
 	}
 	for _, x := range s.Sessions() {
 		x.Close(errServerStopping)
