@@ -38,5 +38,12 @@ func FuzzParse(f *testing.F) {
 		if !bytes.Equal(bin.Encode(), text) {
 			t.Fatal("binary round trip changed the tree")
 		}
+		// the typed model accepts whatever the tree holds, and an unchanged
+		// model leaves the tree as it was
+		if s, err := FromTree(again); err == nil {
+			if got := s.ToTree().Encode(); !bytes.Equal(got, text) {
+				t.Fatalf("unchanged model rewrote the tree:\n%q\n%q", text, got)
+			}
+		}
 	})
 }

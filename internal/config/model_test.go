@@ -218,7 +218,7 @@ func TestDeleteAndRename(t *testing.T) {
 		t.Error("renamed user lost its data")
 	}
 	ll := back.Folder("ListenerList")
-	if len(ll.Folders) != 3 || ll.Folder("Listener0").GetUint("Port") != 992 {
+	if len(ll.Folders) != 3 || ll.Folder("Listener0") != nil || ll.Folder("Listener1").GetUint("Port") != 992 {
 		t.Errorf("listeners: %v", names(ll.Folders))
 	}
 }

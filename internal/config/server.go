@@ -93,12 +93,14 @@ func (s *Server) ToTree() *Folder {
 	}
 	root := s.Tree
 	sc := root.Ensure("ServerConfiguration")
-	hash := s.AdminPasswordHash
-	if len(hash) != sha0.Size {
-		empty := sha0.AdminHash("")
-		hash = empty[:]
+	if !bytes.Equal(sc.GetBytes("HashedPassword"), s.AdminPasswordHash) {
+		hash := s.AdminPasswordHash
+		if len(hash) != sha0.Size {
+			empty := sha0.AdminHash("") // how SoftEther stores "no password"
+			hash = empty[:]
+		}
+		sc.SetBytes("HashedPassword", hash)
 	}
-	putBytes(sc, "HashedPassword", hash)
 	putString(sc, "ListenIP", s.ListenIP)
 	putOptionalBytes(sc, "ServerCert", s.CertDER)
 	putOptionalBytes(sc, "ServerKey", s.KeyDER)
@@ -113,13 +115,14 @@ func (s *Server) ToTree() *Folder {
 	return root
 }
 
-// writeListeners rebuilds ListenerList: an existing entry with the same
-// port is reused (keeping anything unknown in it), entries are renamed
-// Listener0, Listener1, ... in model order.
+// writeListeners rebuilds ListenerList in model order. An existing entry
+// with the same port is reused with its name (keeping anything unknown in
+// it); a new entry is called Listener<n> with the first free n. Entries
+// the real server ignores (port 0 or out of range) are kept as they are.
 func (s *Server) writeListeners(ll *Folder) {
 	old := ll.Folders
 	ll.Folders = nil
-	for i, l := range s.Listeners {
+	for _, l := range s.Listeners {
 		var f *Folder
 		for j, o := range old {
 			if o != nil && o.GetUint("Port") == uint32(l.Port) {
@@ -133,11 +136,22 @@ func (s *Server) writeListeners(ll *Folder) {
 			f.SetBool("Enabled", l.Enabled)
 			f.SetUint("Port", uint32(l.Port))
 		}
-		f.Name = "Listener" + strconv.Itoa(i)
 		putBool(f, "DisableDos", l.DisableDos)
 		putBool(f, "Enabled", l.Enabled)
 		putUint(f, "Port", uint32(l.Port))
 		ll.Folders = append(ll.Folders, f)
+	}
+	for _, o := range old {
+		if o != nil && (o.GetUint("Port") == 0 || o.GetUint("Port") > 65535) {
+			ll.Folders = append(ll.Folders, o)
+		}
+	}
+	for _, f := range ll.Folders {
+		for n := 0; f.Name == ""; n++ {
+			if name := "Listener" + strconv.Itoa(n); ll.Folder(name) == nil {
+				f.Name = name
+			}
+		}
 	}
 }
 
