@@ -50,6 +50,7 @@ type PageInfo struct {
 // is an error wrapping ErrNotVPN, after which the caller closes the
 // connection.
 func ServeSignature(r *bufio.Reader, w io.Writer, page PageInfo) error {
+	last := "no request"
 	for i := 0; i < maxPreambleReqs; i++ {
 		m, err := ReadMessage(r, maxSignatureBody)
 		method, target := "", ""
@@ -58,34 +59,35 @@ func ServeSignature(r *bufio.Reader, w io.Writer, page PageInfo) error {
 		}
 		switch {
 		case errors.Is(err, ErrHTTPTooLong) && m != nil:
-			writeErrorPage(w, 403, target, page)
+			writeErrorPage(w, 403, m, page)
 			return fmt.Errorf("%w: %v", ErrNotVPN, err)
 		case err != nil:
-			return fmt.Errorf("%w: %v", ErrNotVPN, err)
+			return fmt.Errorf("%w: %v (after %d requests, last: %s)", ErrNotVPN, err, i, last)
 		}
+		last = fmt.Sprintf("%s %q with %d-byte body", method, truncate(target), len(m.Body))
 		switch method {
 		case "POST":
 			n := len(m.Body)
 			if n != len(altSignature) && n < len(Watermark) {
-				writeErrorPage(w, 403, target, page)
+				writeErrorPage(w, 403, m, page)
 				return fmt.Errorf("%w: signature body of %d bytes", ErrNotVPN, n)
 			}
 			if !strings.EqualFold(target, SignatureTarget) {
-				writeErrorPage(w, 404, target, page)
+				writeErrorPage(w, 404, m, page)
 				continue
 			}
 			if string(m.Body) == altSignature || bytes.HasPrefix(m.Body, Watermark) {
 				return nil
 			}
-			writeErrorPage(w, 403, target, page)
+			writeErrorPage(w, 403, m, page)
 		case "GET", "HEAD":
 			if target == "/" {
-				writeErrorPage(w, 403, target, page)
+				writeErrorPage(w, 403, m, page)
 			} else {
-				writeErrorPage(w, 404, target, page)
+				writeErrorPage(w, 404, m, page)
 			}
 		default:
-			writeErrorPage(w, 501, method, page)
+			writeErrorPage(w, 501, m, page)
 		}
 	}
 	return fmt.Errorf("%w: %d requests without a signature", ErrNotVPN, maxPreambleReqs)
@@ -93,23 +95,29 @@ func ServeSignature(r *bufio.Reader, w io.Writer, page PageInfo) error {
 
 var statusText = map[int]string{403: "Forbidden", 404: "Not Found", 501: "Method Not Implemented"}
 
-// writeErrorPage writes a small Apache-like error page; browsers and port
-// scanners then see an ordinary web server.
-func writeErrorPage(w io.Writer, status int, target string, page PageInfo) {
+// writeErrorPage writes an Apache-style error page, so that browsers and
+// port scanners see an ordinary web server. The 403 page doubles as a
+// protocol signal: a real client probes a server with "GET /" and goes on
+// only if the answer starts with exactly this 403 text (CRLF line ends).
+func writeErrorPage(w io.Writer, status int, m *Message, page PageInfo) {
+	method, target, version := "", "", ""
+	if m != nil {
+		method, target, version = m.Start[0], m.Start[1], m.Start[2]
+	}
 	target = strings.NewReplacer("<", "(", ">", ")").Replace(target)
 	text := statusText[status]
 	var detail string
 	switch status {
 	case 403:
-		detail = "You don't have permission to access " + target + "\non this server."
+		detail = "You don't have permission to access " + target + "\r\non this server.<P>\r\n"
 	case 404:
-		detail = "The requested URL " + target + " was not found on this server."
+		detail = "The requested URL " + target + " was not found on this server.<P>\r\n"
 	default:
-		detail = target + " to " + "/ not supported."
+		detail = method + " to " + target + " not supported.<P>\r\nInvalid method in request " + method + " " + target + " " + version + "<P>\r\n"
 	}
-	body := fmt.Sprintf("<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<HTML><HEAD>\n<TITLE>%d %s</TITLE>\n</HEAD><BODY>\n<H1>%s</H1>\n%s<P>\n<HR>\n<ADDRESS>HTTP Server at %s Port %d</ADDRESS>\n</BODY></HTML>\n",
+	body := fmt.Sprintf("<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\r\n<HTML><HEAD>\r\n<TITLE>%d %s</TITLE>\r\n</HEAD><BODY>\r\n<H1>%s</H1>\r\n%s<HR>\r\n<ADDRESS>HTTP Server at %s Port %d</ADDRESS>\r\n</BODY></HTML>\r\n",
 		status, text, text, detail, page.Host, page.Port)
-	m := &Message{
+	resp := &Message{
 		Start: [3]string{"HTTP/1.1", fmt.Sprint(status), text},
 		Headers: []Header{
 			{"Connection", "Keep-Alive"},
@@ -119,7 +127,7 @@ func writeErrorPage(w io.Writer, status int, target string, page PageInfo) {
 		},
 		Body: []byte(body),
 	}
-	w.Write(AppendMessage(nil, m))
+	w.Write(AppendMessage(nil, resp))
 }
 
 // WriteSignature sends the client's first request: the watermark plus

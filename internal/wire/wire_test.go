@@ -116,6 +116,12 @@ func TestServeSignature(t *testing.T) {
 	if _, out := serveSig(t, get); !strings.Contains(out, "403 Forbidden") || !strings.Contains(out, "HTTP Server at 127.0.0.1 Port 5555") {
 		t.Fatalf("browser GET: %q", out)
 	}
+	// The real client's server detection (DetectIsServerSoftEtherVPN)
+	// requires the 403 body to start with exactly this text.
+	const detect = "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\r\n<HTML><HEAD>\r\n<TITLE>403 Forbidden</TITLE>\r\n</HEAD><BODY>\r\n<H1>Forbidden</H1>\r\nYou don't have permission to access "
+	if _, out := serveSig(t, []byte("GET / HTTP/1.1\r\nX-VPN: 1\r\nHost: 10.0.0.1\r\n\r\n")); !strings.Contains(out, "\r\n\r\n"+detect) {
+		t.Fatalf("403 page does not pass the real client's detection: %q", out)
+	}
 	if _, out := serveSig(t, []byte("PUT / HTTP/1.1\r\n\r\n")); !strings.Contains(out, "501") {
 		t.Fatalf("PUT: %q", out)
 	}
