@@ -85,11 +85,11 @@ func TestFrameSpecExample(t *testing.T) {
 
 func TestReadFrameErrors(t *testing.T) {
 	for name, in := range map[string][]byte{
-		"zero length":   {0, 0, 0, 0},
-		"too long":      {0x10, 0, 0, 0},
-		"short body":    {0, 0, 0, 10, 1, 2},
-		"short prefix":  {0, 0},
-		"not a PACK":    {0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff},
+		"zero length":  {0, 0, 0, 0},
+		"too long":     {0x10, 0, 0, 0},
+		"short body":   {0, 0, 0, 10, 1, 2},
+		"short prefix": {0, 0},
+		"not a PACK":   {0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff},
 	} {
 		_, err := ReadFrame(bytes.NewReader(in), MaxFrameSize)
 		var fe *FrameError
@@ -171,7 +171,9 @@ func TestServeRPC(t *testing.T) {
 func TestServeRPCMalformedFrame(t *testing.T) {
 	srv, cli := net.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- ServeRPC(context.Background(), srv, bufio.NewReader(srv), Caller{}, testDispatcher, nil) }()
+	go func() {
+		done <- ServeRPC(context.Background(), srv, bufio.NewReader(srv), Caller{}, testDispatcher, nil)
+	}()
 	go cli.Write([]byte{0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff})
 	var fe *FrameError
 	if err := <-done; !errors.As(err, &fe) {
