@@ -58,7 +58,7 @@ func (s *Server) serveConn(raw net.Conn) {
 func (h *handshake) run() bool {
 	h.raw.SetDeadline(time.Now().Add(handshakeTimeout))
 	h.rc = wire.NewRecordConn(h.raw)
-	h.tc = tls.Server(h.rc, h.s.tls)
+	h.tc = tls.Server(h.rc, h.s.currentTLS())
 	if err := h.tc.Handshake(); err != nil {
 		h.log.Debug("TLS handshake failed", "err", err)
 		return false

@@ -56,6 +56,8 @@ type Server struct {
 	limiter   *loginLimiter
 	listeners []net.Listener
 	wg        sync.WaitGroup
+
+	adm adminState // see admin.go
 }
 
 // Hub is a Virtual Hub together with its configuration.
@@ -107,6 +109,7 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 		hubs:     map[string]*Hub{},
 		sessions: map[[20]byte]*Session{},
 		limiter:  newLoginLimiter(time.Minute, 10),
+		adm:      adminState{started: time.Now()},
 	}
 	if err := s.loadCert(); err != nil {
 		return nil, err
@@ -228,6 +231,7 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	s.mu.Lock()
 	s.listeners = append(s.listeners, lns...)
+	s.adm.serving = true
 	s.mu.Unlock()
 	for _, ln := range lns {
 		s.log.Info("listening", "addr", ln.Addr().String())
@@ -236,6 +240,11 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	}
 	<-ctx.Done()
 	s.log.Info("stopping")
+	// Every listener, including those administrators opened since.
+	s.mu.Lock()
+	s.adm.serving = false
+	lns = s.listeners
+	s.mu.Unlock()
 	for _, ln := range lns {
 		ln.Close()
 	}

@@ -1,0 +1,420 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/admin"
+	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/pack"
+)
+
+// The SoftEther error numbers the method table answers (admin-interfaces.md
+// §7). They are spelled out here so that the table reads like the spec.
+const (
+	errProtocol          = admin.Error(4)
+	errHubNotFound       = admin.Error(8)
+	errAccessDenied      = admin.Error(12)
+	errInternal          = admin.Error(23)
+	errObjectNotFound    = admin.Error(29)
+	errNotSupported      = admin.Error(33)
+	errInvalidParameter  = admin.Error(38)
+	errNullPasswordLocal = admin.Error(51)
+	errNotEnoughRight    = admin.Error(52)
+	errListenerNotFound  = admin.Error(53)
+	errListenerExists    = admin.Error(54)
+	errCipherNotSupp     = admin.Error(56)
+	errHubExists         = admin.Error(57)
+	errTooManyHubs       = admin.Error(58)
+	errLinkExists        = admin.Error(59)
+	errLinkIsOffline     = admin.Error(61)
+	errTooManyAccessList = admin.Error(62)
+	errTooManyUser       = admin.Error(63)
+	errTooManyGroup      = admin.Error(64)
+	errGroupNotFound     = admin.Error(65)
+	errUserExists        = admin.Error(66)
+	errGroupExists       = admin.Error(67)
+	errLinkCantDisconn   = admin.Error(73)
+	errSNATCantDisconn   = admin.Error(78)
+	errBridgeCantDisconn = admin.Error(82)
+	errL3CantDisconn     = admin.Error(91)
+	errL3Exists          = admin.Error(92)
+	errL3NotFound        = admin.Error(93)
+	errL3IfAddFailed     = admin.Error(95)
+	errL3IfDelFailed     = admin.Error(96)
+	errL3IfExists        = admin.Error(97)
+	errL3TableAddFailed  = admin.Error(98)
+	errL3TableDelFailed  = admin.Error(99)
+	errL3CantStart       = admin.Error(102)
+	errAuthNotOnOpenSrc  = admin.Error(143)
+)
+
+// Limits reported by GetCaps and enforced by the table.
+const (
+	maxHubs        = 100000
+	maxUsersPerHub = 10000
+	maxGroupsOfHub = 10000
+	maxAccessLists = 32768
+	maxCascades    = 1024
+)
+
+// right is who may call a method (admin-interfaces.md §1.6, §4.0).
+type right int
+
+const (
+	rightAny    right = iota // A: any authenticated administrator
+	rightHub                 // H: server admin, or the admin of the hub named in the request
+	rightServer              // S: server administrator only
+)
+
+// adminMethod is one row of the method table.
+type adminMethod struct {
+	right  right
+	hubKey string // for rightHub: the element naming the hub ("HubName" unless stated)
+	write  bool   // changes state: the configuration is saved afterwards
+	fn     func(a *adminCall) (*pack.Pack, error)
+}
+
+// adminCall is one method invocation.
+type adminCall struct {
+	ctx context.Context
+	s   *Server
+	c   admin.Caller
+	in  *pack.Pack
+	hub string // the hub named in the request (rightHub methods)
+}
+
+// adminState is the server's state that only the administration uses.
+type adminState struct {
+	mu      sync.Mutex // serialises admin calls server-wide, as SoftEther does
+	started time.Time
+	serving bool // Serve is running: listeners created by admins are opened
+}
+
+// dispatcher runs the method table for the admin front-ends.
+type dispatcher struct{ s *Server }
+
+// Dispatcher returns the administration method table (admin-interfaces.md
+// §4) that the binary RPC, JSON-RPC and the CLI all call. Every change is
+// saved to the configuration file before the call returns.
+func (s *Server) Dispatcher() admin.Dispatcher { return dispatcher{s} }
+
+// Call runs one method for caller c.
+func (d dispatcher) Call(ctx context.Context, c admin.Caller, method string, in *pack.Pack) (*pack.Pack, error) {
+	s := d.s
+	if in == nil {
+		in = pack.New()
+	}
+	m, ok := adminMethods[upperASCII(method)]
+	if !ok {
+		s.adminLog(c, method, "", false, errNotSupported)
+		return nil, errNotSupported
+	}
+	s.adm.mu.Lock()
+	defer s.adm.mu.Unlock()
+	a := &adminCall{ctx: ctx, s: s, c: c, in: in}
+	out, err := a.run(m)
+	if err == nil && m.write {
+		if serr := s.Save(); serr != nil {
+			s.log.Error("admin change applied but the configuration could not be saved", "method", method, "err", serr)
+			err = errInternal
+		}
+	}
+	s.adminLog(c, method, a.hub, m.write, err)
+	return out, err
+}
+
+func (a *adminCall) run(m adminMethod) (*pack.Pack, error) {
+	switch m.right {
+	case rightServer:
+		if !a.c.ServerAdmin {
+			return nil, errNotEnoughRight
+		}
+	case rightHub:
+		key := m.hubKey
+		if key == "" {
+			key = "HubName"
+		}
+		a.hub = a.in.Str(key)
+		if !a.c.ServerAdmin && !strings.EqualFold(a.hub, a.c.Hub) {
+			return nil, errNotEnoughRight
+		}
+		if a.hub == "" {
+			return nil, errInvalidParameter
+		}
+	}
+	return m.fn(a)
+}
+
+// adminLog records an admin action with who did it. Reads that succeed
+// are debug noise; changes and refusals are always logged.
+func (s *Server) adminLog(c admin.Caller, method, hubName string, write bool, err error) {
+	who := "server admin"
+	if !c.ServerAdmin {
+		who = "hub admin of " + c.Hub
+	}
+	attrs := []any{"caller", who, "remote", c.Remote.String(), "via", c.Via, "method", method}
+	if hubName != "" {
+		attrs = append(attrs, "hub", hubName)
+	}
+	level := slog.LevelDebug
+	if write {
+		level = slog.LevelInfo
+	}
+	var code admin.Error
+	switch {
+	case err == nil:
+		attrs = append(attrs, "result", "ok")
+	case errors.As(err, &code):
+		attrs = append(attrs, "result", "error", "code", uint32(code), "err", err.Error())
+		level = slog.LevelInfo
+		if code == errNotEnoughRight || code == errAccessDenied {
+			level = slog.LevelWarn
+		}
+	default:
+		attrs = append(attrs, "result", "error", "err", err.Error())
+		level = slog.LevelWarn
+	}
+	s.log.Log(context.Background(), level, "admin call", attrs...)
+}
+
+// hubLocked returns the named hub; the caller holds s.mu.
+func (s *Server) hubLocked(name string) (*Hub, error) {
+	h := s.hubs[strings.ToUpper(name)]
+	if h == nil {
+		return nil, errHubNotFound
+	}
+	return h, nil
+}
+
+// treeLocked writes the model into the configuration tree and returns it,
+// so that settings the model does not cover (access lists, cascades, ...)
+// can be read and changed in place. The caller holds s.mu.
+func (s *Server) treeLocked() *config.Folder { return s.cfg.ToTree() }
+
+// hubFolderLocked returns the hub's folder in the configuration tree.
+func (s *Server) hubFolderLocked(h *Hub) *config.Folder {
+	return s.treeLocked().Folder("VirtualHUB").Folder(h.cfg.Name)
+}
+
+// hubAdminDenied reports whether the hub's administration option name
+// (admin-interfaces.md Appendix C) forbids what a hub admin asks for.
+// The caller holds s.mu.
+func (a *adminCall) hubAdminDenied(h *Hub, name string) bool {
+	if a.c.ServerAdmin {
+		return false
+	}
+	return a.s.hubFolderLocked(h).Folder("AdminOption").GetUint(name) != 0
+}
+
+// seTime converts t to SoftEther's 64-bit time (Unix ms - 9 h); the zero
+// Time is 0.
+func seTime(t time.Time) uint64 {
+	if t.IsZero() {
+		return 0
+	}
+	ms := t.UnixMilli() - 32400000
+	if ms < 0 {
+		return 0
+	}
+	return uint64(ms)
+}
+
+// fromSETime converts SoftEther time to a time.Time (0 = zero Time).
+func fromSETime(v uint64) time.Time {
+	if v == 0 || v > 1<<62 {
+		return time.Time{}
+	}
+	return time.UnixMilli(int64(v) + 32400000).UTC()
+}
+
+// isZero reports whether b is empty or all zero bytes ("not supplied").
+func isZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// validName reports whether name uses only the characters SoftEther allows
+// in hub and group names: A-Z a-z 0-9 space ( ) - _ # % & . (and @ when
+// at is set, as in user names).
+func validName(name string, at bool) bool {
+	if name == "" || len(name) > 255 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte(" ()-_#%&.", c) >= 0:
+		case at && c == '@':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// addrOf returns the IP of a net.Addr (invalid if it has none).
+func addrOf(a net.Addr) netip.Addr {
+	if a == nil {
+		return netip.Addr{}
+	}
+	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// ipv4Int is the INT form of an IPv4 address used by a few legacy fields
+// (a.b.c.d = a | b<<8 | c<<16 | d<<24).
+func ipv4Int(a netip.Addr) uint32 {
+	if !a.Is4() {
+		return 0
+	}
+	b := a.As4()
+	return binary.LittleEndian.Uint32(b[:])
+}
+
+// addTraffic writes SoftEther's traffic block (8 INT64 counters) with an
+// optional prefix ("Ex." inside list records is written by list.traffic).
+func addTraffic(p *pack.Pack, st hub.Stats) {
+	for _, d := range []struct {
+		name string
+		t    hub.Traffic
+	}{{"Recv.", st.Recv}, {"Send.", st.Send}} {
+		p.AddInt64(d.name+"BroadcastBytes", d.t.BroadcastBytes)
+		p.AddInt64(d.name+"BroadcastCount", d.t.BroadcastCount)
+		p.AddInt64(d.name+"UnicastBytes", d.t.UnicastBytes)
+		p.AddInt64(d.name+"UnicastCount", d.t.UnicastCount)
+	}
+}
+
+// list builds the columns of a record group: every field becomes one
+// array element holding one value per record, as the real writer does.
+// A list without records adds nothing.
+type list struct {
+	p     *pack.Pack
+	n     int
+	cols  map[string]*pack.Element
+	order []string
+}
+
+func newList(p *pack.Pack) *list { return &list{p: p, cols: map[string]*pack.Element{}} }
+
+// row starts the next record.
+func (l *list) row() { l.n++ }
+
+func (l *list) col(name string, t pack.Type) *pack.Element {
+	e := l.cols[name]
+	if e == nil {
+		e = &pack.Element{Name: name, Type: t}
+		l.cols[name] = e
+		l.order = append(l.order, name)
+	}
+	return e
+}
+
+func (l *list) int(name string, v uint32) {
+	e := l.col(name, pack.TypeInt)
+	e.Ints = append(e.Ints, uint64(v))
+}
+
+func (l *list) bool(name string, v bool) {
+	var i uint32
+	if v {
+		i = 1
+	}
+	l.int(name, i)
+}
+
+func (l *list) int64(name string, v uint64) {
+	e := l.col(name, pack.TypeInt64)
+	e.Ints = append(e.Ints, v)
+}
+
+func (l *list) time(name string, t time.Time) { l.int64(name, seTime(t)) }
+
+func (l *list) str(name, v string) {
+	e := l.col(name, pack.TypeStr)
+	e.Strs = append(e.Strs, v)
+}
+
+func (l *list) uni(name, v string) {
+	e := l.col(name, pack.TypeUniStr)
+	e.Strs = append(e.Strs, v)
+}
+
+func (l *list) data(name string, v []byte) {
+	e := l.col(name, pack.TypeData)
+	e.Blobs = append(e.Blobs, v)
+}
+
+// ip writes an IP field as the four parallel arrays of §3.2.1.
+func (l *list) ip(name string, a netip.Addr) {
+	a = a.Unmap()
+	var v6 [16]byte
+	isV6 := a.Is6()
+	if isV6 {
+		v6 = a.As16()
+	}
+	l.int(name, ipv4Int(a))
+	l.bool(name+"@ipv6_bool", isV6)
+	l.data(name+"@ipv6_array", v6[:])
+	l.int(name+"@ipv6_scope_id", 0)
+}
+
+func (l *list) traffic(st hub.Stats) {
+	for _, d := range []struct {
+		name string
+		t    hub.Traffic
+	}{{"Ex.Recv.", st.Recv}, {"Ex.Send.", st.Send}} {
+		l.int64(d.name+"BroadcastBytes", d.t.BroadcastBytes)
+		l.int64(d.name+"BroadcastCount", d.t.BroadcastCount)
+		l.int64(d.name+"UnicastBytes", d.t.UnicastBytes)
+		l.int64(d.name+"UnicastCount", d.t.UnicastCount)
+	}
+}
+
+// done adds the columns to the PACK.
+func (l *list) done() {
+	for _, name := range l.order {
+		l.p.AddElement(*l.cols[name])
+	}
+}
+
+// echo returns a copy of the request without function_name, the usual
+// answer of a setter.
+func echo(in *pack.Pack) *pack.Pack {
+	out := pack.New()
+	for _, e := range in.Elements() {
+		if strings.EqualFold(e.Name, "function_name") || strings.EqualFold(e.Name, "pencore") {
+			continue
+		}
+		out.AddElement(e)
+	}
+	return out
+}
+
+// hubStatsSum adds up traffic counters of several hubs.
+type hubStatsSum struct{ hub.Stats }
+
+func (t *hubStatsSum) add(st hub.Stats) {
+	for _, d := range []struct{ dst, src *hub.Traffic }{{&t.Send, &st.Send}, {&t.Recv, &st.Recv}} {
+		d.dst.BroadcastBytes += d.src.BroadcastBytes
+		d.dst.BroadcastCount += d.src.BroadcastCount
+		d.dst.UnicastBytes += d.src.UnicastBytes
+		d.dst.UnicastCount += d.src.UnicastCount
+	}
+}

@@ -1,0 +1,1195 @@
+package server
+
+import (
+	"bytes"
+	"cmp"
+	"net"
+	"net/netip"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/sha0"
+)
+
+// Hub-level methods: hubs, users, groups, sessions, MAC/IP tables,
+// SecureNAT and logging settings.
+
+// --- hubs (§4.4.7-4.4.13) ---
+
+// hubPasswords computes the two hub admin hashes from a plaintext.
+func hubPasswords(plain string) (hashed, secure []byte) {
+	h := sha0.AdminHash(plain)
+	sp := sha0.Sum([]byte(plain + "ADMINISTRATOR"))
+	return h[:], sp[:]
+}
+
+// checkHubName validates a hub name as CreateHub does.
+func checkHubName(name string) error {
+	if !validName(name, false) || strings.TrimSpace(name) != name ||
+		strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") {
+		return errInvalidParameter
+	}
+	return nil
+}
+
+func admCreateHub(a *adminCall) (*pack.Pack, error) {
+	name := a.in.Str("HubName")
+	if err := checkHubName(name); err != nil {
+		return nil, err
+	}
+	if a.in.Int("HubType") != 0 { // a standalone server has standalone hubs only
+		return nil, errInvalidParameter
+	}
+	hashed, secure := a.in.Data("HashedPassword"), a.in.Data("SecurePassword")
+	if plain := a.in.Str("AdminPasswordPlainText"); plain != "" || (isZero(hashed) && isZero(secure)) {
+		hashed, secure = hubPasswords(plain)
+	}
+	if len(hashed) != sha0.Size || len(secure) != sha0.Size {
+		return nil, errInvalidParameter
+	}
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.hubs) >= maxHubs {
+		return nil, errTooManyHubs
+	}
+	if s.hubs[strings.ToUpper(name)] != nil {
+		return nil, errHubExists
+	}
+	hc := config.NewHub(name)
+	hc.HashedPassword, hc.SecurePassword = bytes.Clone(hashed), bytes.Clone(secure)
+	hc.Online = a.in.Bool("Online")
+	hc.MaxSession = a.in.Int("MaxSession")
+	hc.NoEnum = a.in.Bool("NoEnum")
+	s.cfg.Hubs = append(s.cfg.Hubs, hc)
+	s.addHub(hc)
+	out := echo(a.in)
+	out.AddData("HashedPassword", hashed)
+	out.AddData("SecurePassword", secure)
+	return out, nil
+}
+
+func admSetHub(a *adminCall) (*pack.Pack, error) {
+	if a.in.Int("HubType") != 0 {
+		return nil, errInvalidParameter
+	}
+	hashed, secure := a.in.Data("HashedPassword"), a.in.Data("SecurePassword")
+	if plain := a.in.Str("AdminPasswordPlainText"); plain != "" {
+		hashed, secure = hubPasswords(plain)
+	}
+	s := a.s
+	s.mu.Lock()
+	h, err := s.hubLocked(a.hub)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	if len(hashed) == sha0.Size && len(secure) == sha0.Size && !isZero(hashed) && !isZero(secure) {
+		if a.hubAdminDenied(h, "no_change_admin_password") {
+			s.mu.Unlock()
+			return nil, errNotEnoughRight
+		}
+		emptyH, emptyS := hubPasswords("")
+		if !a.c.ServerAdmin && !a.c.Remote.IsLoopback() && (bytes.Equal(hashed, emptyH) || bytes.Equal(secure, emptyS)) {
+			s.mu.Unlock()
+			return nil, errInvalidParameter
+		}
+		h.cfg.HashedPassword, h.cfg.SecurePassword = bytes.Clone(hashed), bytes.Clone(secure)
+	}
+	h.cfg.MaxSession = a.in.Int("MaxSession")
+	h.cfg.NoEnum = a.in.Bool("NoEnum")
+	online := a.in.Bool("Online")
+	h.cfg.Online = online
+	s.mu.Unlock()
+	h.SetOnline(online)
+	return echo(a.in), nil
+}
+
+func admGetHub(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, err := s.hubLocked(a.hub)
+	if err != nil {
+		return nil, err
+	}
+	out := pack.New()
+	out.AddStr("HubName", h.cfg.Name)
+	out.AddData("HashedPassword", make([]byte, sha0.Size)) // never disclosed
+	out.AddData("SecurePassword", make([]byte, sha0.Size))
+	out.AddStr("AdminPasswordPlainText", "")
+	out.AddBool("Online", h.cfg.Online)
+	out.AddInt("MaxSession", h.cfg.MaxSession)
+	out.AddBool("NoEnum", h.cfg.NoEnum)
+	out.AddInt("HubType", 0)
+	out.AddInt("DefaultGateway", 0)
+	out.AddInt("DefaultSubnet", 0)
+	return out, nil
+}
+
+// hubTimes reads the hub's timestamps and login count from its folder.
+func hubTimes(f *config.Folder) (created, lastComm, lastLogin time.Time, numLogin uint32) {
+	return fromSETime(f.GetUint64("CreatedTime")), fromSETime(f.GetUint64("LastCommTime")),
+		fromSETime(f.GetUint64("LastLoginTime")), f.GetUint("NumLogin")
+}
+
+func admEnumHub(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	type row struct {
+		h                           *Hub
+		name                        string
+		online                      bool
+		users, groups               int
+		created, lastComm, lastLogn time.Time
+		numLogin                    uint32
+	}
+	var rows []row
+	s.mu.Lock()
+	for _, h := range s.hubs {
+		if !a.c.ServerAdmin && !strings.EqualFold(h.cfg.Name, a.c.Hub) {
+			continue
+		}
+		r := row{h: h, name: h.cfg.Name, online: h.cfg.Online, users: len(h.cfg.Users), groups: len(h.cfg.Groups)}
+		r.created, r.lastComm, r.lastLogn, r.numLogin = hubTimes(s.hubFolderLocked(h))
+		rows = append(rows, r)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(rows, func(x, y row) int { return cmp.Compare(strings.ToUpper(x.name), strings.ToUpper(y.name)) })
+	out := pack.New()
+	l := newList(out)
+	for _, r := range rows {
+		l.row()
+		l.str("HubName", r.name)
+		l.bool("Online", r.online)
+		l.int("HubType", 0)
+		l.int("NumSessions", uint32(len(r.h.Ports())))
+		l.int("NumUsers", uint32(r.users))
+		l.int("NumGroups", uint32(r.groups))
+		l.int("NumMacTables", uint32(len(r.h.MACTable())))
+		l.int("NumIpTables", uint32(len(r.h.IPTable())))
+		l.time("LastCommTime", r.lastComm)
+		l.time("CreatedTime", r.created)
+		l.time("LastLoginTime", r.lastLogn)
+		l.int("NumLogin", r.numLogin)
+		l.bool("IsTrafficFilled", true)
+		l.traffic(r.h.Stats())
+	}
+	l.done()
+	return out, nil
+}
+
+func admDeleteHub(a *adminCall) (*pack.Pack, error) {
+	name := a.in.Str("HubName")
+	if checkHubName(name) != nil {
+		return nil, errInvalidParameter
+	}
+	s := a.s
+	s.mu.Lock()
+	h, err := s.hubLocked(name)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	s.cfg.RemoveHub(name)
+	delete(s.hubs, strings.ToUpper(name))
+	s.mu.Unlock()
+	h.Close() // disconnects every session of the hub
+	s.log.Info("virtual hub deleted", "hub", h.cfg.Name)
+	return echo(a.in), nil
+}
+
+func admSetHubOnline(a *adminCall) (*pack.Pack, error) {
+	online := a.in.Bool("Online")
+	s := a.s
+	s.mu.Lock()
+	h, err := s.hubLocked(a.hub)
+	if err == nil && ((online && a.hubAdminDenied(h, "no_online")) || (!online && a.hubAdminDenied(h, "no_offline"))) {
+		err = errNotEnoughRight
+	}
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	h.cfg.Online = online
+	s.mu.Unlock()
+	h.SetOnline(online)
+	return echo(a.in), nil
+}
+
+func admGetHubStatus(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	h, err := s.hubLocked(a.hub)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	f := s.hubFolderLocked(h)
+	created, lastComm, lastLogin, numLogin := hubTimes(f)
+	name, online, users, groups := h.cfg.Name, h.cfg.Online, len(h.cfg.Users), len(h.cfg.Groups)
+	snat := h.cfg.SecureNAT.Enabled
+	acls := len(f.Folder("AccessList").Folders)
+	s.mu.Unlock()
+	ports := h.Ports()
+	var clients, bridges int
+	for _, p := range ports {
+		switch p.Kind {
+		case hub.KindClient:
+			clients++
+		case hub.KindBridge:
+			bridges++
+		}
+	}
+	out := pack.New()
+	out.AddStr("HubName", name)
+	out.AddBool("Online", online)
+	out.AddInt("HubType", 0)
+	out.AddInt("NumSessions", uint32(len(ports)))
+	out.AddInt("NumSessionsClient", uint32(clients))
+	out.AddInt("NumSessionsBridge", uint32(bridges))
+	out.AddInt("NumAccessLists", uint32(acls))
+	out.AddInt("NumUsers", uint32(users))
+	out.AddInt("NumGroups", uint32(groups))
+	out.AddInt("NumMacTables", uint32(len(h.MACTable())))
+	out.AddInt("NumIpTables", uint32(len(h.IPTable())))
+	out.AddBool("SecureNATEnabled", snat)
+	addTraffic(out, h.Stats())
+	out.AddInt64("LastCommTime", seTime(lastComm))
+	out.AddInt64("CreatedTime", seTime(created))
+	out.AddInt64("LastLoginTime", seTime(lastLogin))
+	out.AddInt("NumLogin", numLogin)
+	return out, nil
+}
+
+// --- policies (§4.2.3) ---
+
+// addPolicy writes pol as "policy:<Name>" elements plus policy:Ver3.
+func addPolicy(p *pack.Pack, pol *config.Policy) {
+	v := reflect.ValueOf(pol).Elem()
+	for i := range v.NumField() {
+		name := "policy:" + v.Type().Field(i).Name
+		switch f := v.Field(i); f.Kind() {
+		case reflect.Bool:
+			p.AddBool(name, f.Bool())
+		case reflect.Uint32:
+			p.AddInt(name, uint32(f.Uint()))
+		}
+	}
+	p.AddBool("policy:Ver3", true)
+}
+
+// readPolicyPack reads the policy of a request when UsePolicy is set.
+func readPolicyPack(p *pack.Pack) *config.Policy {
+	if !p.Bool("UsePolicy") {
+		return nil
+	}
+	pol := new(config.Policy)
+	v := reflect.ValueOf(pol).Elem()
+	for i := range v.NumField() {
+		name := "policy:" + v.Type().Field(i).Name
+		switch f := v.Field(i); f.Kind() {
+		case reflect.Bool:
+			f.SetBool(p.Bool(name))
+		case reflect.Uint32:
+			f.SetUint(uint64(p.Int(name)))
+		}
+	}
+	return pol
+}
+
+// --- users (§4.4.14) ---
+
+// reservedUserNames are the names of internal sessions.
+var reservedUserNames = []string{"link", "cascade", "securenat", "localbridge", "local bridge", "administrator"}
+
+func checkUserName(name string) error {
+	if name == "*" {
+		return nil
+	}
+	if !validName(name, true) {
+		return errInvalidParameter
+	}
+	l := strings.ToLower(name)
+	if slices.Contains(reservedUserNames, l) || strings.HasPrefix(l, "l3sw_") {
+		return errInvalidParameter
+	}
+	return nil
+}
+
+// userAuth applies the AuthData of a request to u. Only the kinds of
+// authentication the server implements are accepted: anonymous and
+// password. Certificates, RADIUS and NT domain logins are refused with
+// SoftEther's open-source answer instead of being stored and never working.
+func userAuth(in *pack.Pack, u *config.User) error {
+	switch t := in.Int("AuthType"); t {
+	case userAuthAnonymous:
+		u.AuthType, u.PasswordHash, u.NTLMHash = t, nil, nil
+	case userAuthPassword:
+		hash, nt := in.Data("HashedKey"), in.Data("NtLmSecureHash")
+		if plain := in.Str("Auth_Password"); (len(hash) != sha0.Size || isZero(hash)) && plain != "" {
+			h := sha0.HashPassword(u.Name, plain)
+			n := ntHash(plain)
+			hash, nt = h[:], n[:]
+		}
+		if len(hash) != sha0.Size || isZero(hash) {
+			if u.AuthType == userAuthPassword && len(u.PasswordHash) == sha0.Size {
+				return nil // no new password given: keep the current one
+			}
+			return errInvalidParameter
+		}
+		if len(nt) != 16 || isZero(nt) {
+			nt = nil
+		}
+		u.AuthType, u.PasswordHash, u.NTLMHash = t, bytes.Clone(hash), bytes.Clone(nt)
+	case 2, 3, 4, 5:
+		return errAuthNotOnOpenSrc
+	default:
+		return errInvalidParameter
+	}
+	return nil
+}
+
+// applyUser sets the fields CreateUser and SetUser share.
+func applyUser(h *Hub, in *pack.Pack, u *config.User) error {
+	group := in.Str("GroupName")
+	if group != "" {
+		g := h.cfg.Group(group)
+		if g == nil {
+			return errGroupNotFound
+		}
+		group = g.Name
+	}
+	if err := userAuth(in, u); err != nil {
+		return err
+	}
+	u.GroupName = group
+	u.RealName = in.UniStr("Realname")
+	u.Note = in.UniStr("Note")
+	u.ExpireTime = fromSETime(in.Int64("ExpireTime"))
+	u.Policy = readPolicyPack(in)
+	return nil
+}
+
+func admCreateUser(a *adminCall) (*pack.Pack, error) {
+	name := a.in.Str("Name")
+	if err := checkUserName(name); err != nil {
+		return nil, err
+	}
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, err := s.hubLocked(a.hub)
+	switch {
+	case err != nil:
+		return nil, err
+	case a.hubAdminDenied(h, "no_change_users"):
+		return nil, errNotEnoughRight
+	case len(h.cfg.Users) >= maxUsersPerHub || (!a.c.ServerAdmin && overLimit(s.hubFolderLocked(h), "max_users", len(h.cfg.Users))):
+		return nil, errTooManyUser
+	case h.cfg.User(name) != nil:
+		return nil, errUserExists
+	}
+	u := config.NewUser(name)
+	if err := applyUser(h, a.in, u); err != nil {
+		return nil, err
+	}
+	h.cfg.Users = append(h.cfg.Users, u)
+	return userPack(h, u), nil
+}
+
+// overLimit reports whether an admin option limit (0 = none) is reached.
+func overLimit(hubFolder *config.Folder, option string, n int) bool {
+	limit := hubFolder.Folder("AdminOption").GetUint(option)
+	return limit != 0 && n >= int(limit)
+}
+
+func admSetUser(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, err := s.hubLocked(a.hub)
+	if err != nil {
+		return nil, err
+	}
+	if a.hubAdminDenied(h, "no_change_users") {
+		return nil, errNotEnoughRight
+	}
+	u := h.cfg.User(a.in.Str("Name"))
+	if u == nil {
+		return nil, errObjectNotFound
+	}
+	nu := *u // apply to a copy so that a refused request changes nothing
+	if err := applyUser(h, a.in, &nu); err != nil {
+		return nil, err
+	}
+	nu.UpdatedTime = time.UnixMilli(time.Now().UnixMilli()).UTC()
+	*u = nu
+	return userPack(h, u), nil
+}
+
+func admGetUser(a *adminCall) (*pack.Pack, error) {
+	name := a.in.Str("Name")
+	if checkUserName(name) != nil {
+		return nil, errInvalidParameter
+	}
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, err := s.hubLocked(a.hub)
+	if err != nil {
+		return nil, err
+	}
+	u := h.cfg.User(name)
+	if u == nil {
+		return nil, errObjectNotFound
+	}
+	return userPack(h, u), nil
+}
+
+// userPack is RPC_SET_USER for u.
+func userPack(h *Hub, u *config.User) *pack.Pack {
+	out := pack.New()
+	out.AddStr("HubName", h.cfg.Name)
+	out.AddStr("Name", u.Name)
+	out.AddStr("GroupName", u.GroupName)
+	out.AddUniStr("Realname", u.RealName)
+	out.AddUniStr("Note", u.Note)
+	out.AddInt64("CreatedTime", seTime(u.CreatedTime))
+	out.AddInt64("UpdatedTime", seTime(u.UpdatedTime))
+	out.AddInt64("ExpireTime", seTime(u.ExpireTime))
+	out.AddInt("AuthType", u.AuthType)
+	if u.AuthType == userAuthPassword {
+		out.AddData("HashedKey", u.PasswordHash)
+		nt := u.NTLMHash
+		if len(nt) != 16 {
+			nt = make([]byte, 16)
+		}
+		out.AddData("NtLmSecureHash", nt)
+	}
+	out.AddInt("NumLogin", u.NumLogin)
+	addTraffic(out, hub.Stats{})
+	if u.Policy != nil {
+		out.AddBool("UsePolicy", true)
+		addPolicy(out, u.Policy)
+	}
+	return out
+}
+
+func admDeleteUser(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, err := s.hubLocked(a.hub)
+	if err != nil {
+		return nil, err
+	}
+	if a.hubAdminDenied(h, "no_change_users") {
+		return nil, errNotEnoughRight
+	}
+	if !h.cfg.RemoveUser(a.in.Str("Name")) {
+		return nil, errObjectNotFound
+	}
+	return echo(a.in), nil
+}
+
+func admEnumUser(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, err := s.hubLocked(a.hub)
+	if err != nil {
+		return nil, err
+	}
+	users := slices.Clone(h.cfg.Users)
+	slices.SortFunc(users, func(x, y *config.User) int { return cmp.Compare(strings.ToUpper(x.Name), strings.ToUpper(y.Name)) })
+	out := pack.New()
+	out.AddStr("HubName", h.cfg.Name)
+	l := newList(out)
+	for _, u := range users {
+		l.row()
+		l.str("Name", u.Name)
+		l.str("GroupName", u.GroupName)
+		l.uni("Realname", u.RealName)
+		l.uni("Note", u.Note)
+		l.int("AuthType", u.AuthType)
+		l.time("LastLoginTime", u.LastLoginTime)
+		l.int("NumLogin", u.NumLogin)
+		l.bool("DenyAccess", u.Policy != nil && !u.Policy.Access)
+		l.bool("IsTrafficFilled", true)
+		l.traffic(hub.Stats{})
+		l.bool("IsExpiresFilled", true)
+		l.time("Expires", u.ExpireTime)
+	}
+	l.done()
+	return out, nil
+}
+
+// --- groups (§4.4.15) ---
+
+func admCreateGroup(a *adminCall) (*pack.Pack, error) {
+	name := a.in.Str("Name")
+	if !validName(name, false) {
+		return nil, errInvalidParameter
+	}
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, err := s.hubLocked(a.hub)
+	switch {
+	case err != nil:
+		return nil, err
+	case a.hubAdminDenied(h, "no_change_groups"):
+		return nil, errNotEnoughRight
+	case h.cfg.Group(name) != nil:
+		return nil, errGroupExists
+	case len(h.cfg.Groups) >= maxGroupsOfHub || (!a.c.ServerAdmin && overLimit(s.hubFolderLocked(h), "max_groups", len(h.cfg.Groups))):
+		return nil, errTooManyGroup
+	}
+	g := config.NewGroup(name)
+	g.RealName, g.Note, g.Policy = a.in.UniStr("Realname"), a.in.UniStr("Note"), readPolicyPack(a.in)
+	h.cfg.Groups = append(h.cfg.Groups, g)
+	return groupPack(h, g), nil
+}
+
+func admSetGroup(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, err := s.hubLocked(a.hub)
+	if err != nil {
+		return nil, err
+	}
+	if a.hubAdminDenied(h, "no_change_groups") {
+		return nil, errNotEnoughRight
+	}
+	g := h.cfg.Group(a.in.Str("Name"))
+	if g == nil {
+		return nil, errObjectNotFound
+	}
+	g.RealName, g.Note, g.Policy = a.in.UniStr("Realname"), a.in.UniStr("Note"), readPolicyPack(a.in)
+	return groupPack(h, g), nil
+}
+
+func admGetGroup(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, err := s.hubLocked(a.hub)
+	if err != nil {
+		return nil, err
+	}
+	g := h.cfg.Group(a.in.Str("Name"))
+	if g == nil {
+		return nil, errObjectNotFound
+	}
+	return groupPack(h, g), nil
+}
+
+func groupPack(h *Hub, g *config.Group) *pack.Pack {
+	out := pack.New()
+	out.AddStr("HubName", h.cfg.Name)
+	out.AddStr("Name", g.Name)
+	out.AddUniStr("Realname", g.RealName)
+	out.AddUniStr("Note", g.Note)
+	addTraffic(out, hub.Stats{})
+	if g.Policy != nil {
+		out.AddBool("UsePolicy", true)
+		addPolicy(out, g.Policy)
+	}
+	return out
+}
+
+func admDeleteGroup(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, err := s.hubLocked(a.hub)
+	if err != nil {
+		return nil, err
+	}
+	if a.hubAdminDenied(h, "no_change_groups") {
+		return nil, errNotEnoughRight
+	}
+	name := a.in.Str("Name")
+	g := h.cfg.Group(name)
+	if g == nil {
+		return nil, errObjectNotFound
+	}
+	for _, u := range h.cfg.Users {
+		if strings.EqualFold(u.GroupName, g.Name) {
+			u.GroupName = ""
+		}
+	}
+	h.cfg.RemoveGroup(name)
+	return echo(a.in), nil
+}
+
+func admEnumGroup(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, err := s.hubLocked(a.hub)
+	if err != nil {
+		return nil, err
+	}
+	out := pack.New()
+	out.AddStr("HubName", h.cfg.Name)
+	l := newList(out)
+	for _, g := range h.cfg.Groups {
+		n := 0
+		for _, u := range h.cfg.Users {
+			if strings.EqualFold(u.GroupName, g.Name) {
+				n++
+			}
+		}
+		l.row()
+		l.str("Name", g.Name)
+		l.uni("Realname", g.RealName)
+		l.uni("Note", g.Note)
+		l.int("NumUsers", uint32(n))
+		l.bool("DenyAccess", g.Policy != nil && !g.Policy.Access)
+	}
+	l.done()
+	return out, nil
+}
+
+// --- sessions (§4.4.16-4.4.18) ---
+
+// sessionsOf maps the VPN sessions of h by name.
+func (s *Server) sessionsOf(h *Hub) map[string]*Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := map[string]*Session{}
+	for _, x := range s.sessions {
+		if x.Hub == h {
+			m[strings.ToUpper(x.Name)] = x
+		}
+	}
+	return m
+}
+
+// lookupHub is hubLocked for callers that do not hold s.mu.
+func (s *Server) lookupHubErr(name string) (*Hub, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hubLocked(name)
+}
+
+func (a *adminCall) checkOption(h *Hub, option string) error {
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	if a.hubAdminDenied(h, option) {
+		return errNotEnoughRight
+	}
+	return nil
+}
+
+func admEnumSession(a *adminCall) (*pack.Pack, error) {
+	h, err := a.s.lookupHubErr(a.hub)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.checkOption(h, "no_enum_session"); err != nil {
+		return nil, err
+	}
+	sess := a.s.sessionsOf(h)
+	host, _ := os.Hostname()
+	out := pack.New()
+	out.AddStr("HubName", h.Name())
+	l := newList(out)
+	for _, p := range h.Ports() {
+		x := sess[strings.ToUpper(p.Name)]
+		var remote netip.Addr
+		var maxTCP, curTCP int
+		if x != nil {
+			remote = addrOf(x.Remote)
+			maxTCP, curTCP = x.Params().MaxConnections, x.NumConns()
+		}
+		ip4 := netip.IPv4Unspecified()
+		if remote.Is4() {
+			ip4 = remote
+		}
+		hostName := ""
+		if remote.IsValid() {
+			hostName = remote.String()
+		}
+		st := p.Stats
+		l.row()
+		l.str("Name", p.Name)
+		l.str("Username", p.User)
+		l.ip("Ip", ip4)
+		l.ip("ClientIP", remote)
+		l.str("Hostname", hostName)
+		l.int("MaxNumTcp", uint32(maxTCP))
+		l.int("CurrentNumTcp", uint32(curTCP))
+		l.int64("PacketSize", st.Send.BroadcastBytes+st.Send.UnicastBytes+st.Recv.BroadcastBytes+st.Recv.UnicastBytes)
+		l.int64("PacketNum", st.Send.BroadcastCount+st.Send.UnicastCount+st.Recv.BroadcastCount+st.Recv.UnicastCount)
+		l.bool("RemoteSession", false)
+		l.str("RemoteHostname", host)
+		l.bool("LinkMode", p.Kind == hub.KindCascade)
+		l.bool("SecureNATMode", p.Kind == hub.KindSecureNAT)
+		l.bool("BridgeMode", p.Kind == hub.KindLocalBridge)
+		l.bool("Layer3Mode", p.Kind == hub.KindL3)
+		l.bool("Client_BridgeMode", p.Kind == hub.KindBridge)
+		l.bool("Client_MonitorMode", p.Monitor)
+		l.int("VLanId", 0)
+		l.data("UniqueId", make([]byte, 16))
+		l.bool("IsDormantEnabled", false)
+		l.bool("IsDormant", false)
+		l.time("LastCommDormant", time.Time{})
+		l.time("CreatedTime", p.Created)
+		l.time("LastCommTime", time.Now())
+	}
+	l.done()
+	return out, nil
+}
+
+// findPort returns the port of h called name.
+func findPort(h *Hub, name string) (hub.PortInfo, bool) {
+	for _, p := range h.Ports() {
+		if strings.EqualFold(p.Name, name) {
+			return p, true
+		}
+	}
+	return hub.PortInfo{}, false
+}
+
+func admGetSessionStatus(a *adminCall) (*pack.Pack, error) {
+	name := a.in.Str("Name")
+	if name == "" {
+		return nil, errInvalidParameter
+	}
+	h, err := a.s.lookupHubErr(a.hub)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.checkOption(h, "no_query_session"); err != nil {
+		return nil, err
+	}
+	p, ok := findPort(h, name)
+	if !ok {
+		return nil, errObjectNotFound
+	}
+	x := a.s.sessionsOf(h)[strings.ToUpper(p.Name)]
+	out := pack.New()
+	out.AddStr("HubName", h.Name())
+	out.AddStr("Name", p.Name)
+	out.AddStr("Username", p.User)
+	out.AddStr("RealUsername", p.User)
+	group := ""
+	a.s.mu.Lock()
+	if u := h.cfg.User(p.User); u != nil {
+		group = u.GroupName
+	}
+	a.s.mu.Unlock()
+	out.AddStr("GroupName", group)
+	var remote netip.Addr
+	if x != nil {
+		remote = addrOf(x.Remote)
+	}
+	out.AddIP("SessionStatus_ClientIp", remote)
+	var v6 [16]byte
+	if remote.Is6() {
+		v6 = remote.As16()
+	}
+	out.AddData("SessionStatus_ClientIp6", v6[:])
+	out.AddStr("SessionStatus_ClientHostName", ipString(remote))
+	out.AddIP("Client_Ip_Address", remote)
+
+	// ConnectionStatus (§4.2.9), from the server's side.
+	out.AddUniStr("AccountName", "")
+	out.AddStr("ServerName", "")
+	out.AddStr("ServerProductName", productName)
+	out.AddInt("ServerProductVer", productVersion)
+	out.AddInt("ServerProductBuild", productBuild)
+	out.AddStr("SessionName", p.Name)
+	out.AddStr("ConnectionName", "")
+	out.AddBool("Active", true)
+	out.AddBool("Connected", true)
+	out.AddInt("SessionStatus", 3) // established
+	out.AddBool("IsBridgeMode", p.Kind == hub.KindBridge)
+	out.AddBool("IsMonitorMode", p.Monitor)
+	out.AddInt64("StartTime", seTime(p.Created))
+	out.AddInt64("FirstConnectionEstablisiedTime", seTime(p.Created)) // sic
+	out.AddInt64("CurrentConnectionEstablishTime", seTime(p.Created))
+	st := p.Stats
+	sent := st.Send.BroadcastBytes + st.Send.UnicastBytes
+	recv := st.Recv.BroadcastBytes + st.Recv.UnicastBytes
+	out.AddInt64("TotalSendSize", sent)
+	out.AddInt64("TotalRecvSize", recv)
+	out.AddInt64("TotalSendSizeReal", sent)
+	out.AddInt64("TotalRecvSizeReal", recv)
+	addTraffic(out, st)
+	if x != nil {
+		prm := x.Params()
+		s2c, c2s := x.Directions()
+		out.AddStr("CipherName", "TLS AEAD")
+		out.AddStr("ProtocolVersion", "TLS 1.2+")
+		out.AddStr("UnderlayProtocol", "Standard TCP/IP")
+		out.AddBool("UseEncrypt", x.encrypt)
+		out.AddBool("UseCompress", prm.Compress)
+		out.AddBool("HalfConnection", prm.HalfDuplex)
+		out.AddInt("MaxTcpConnections", uint32(prm.MaxConnections))
+		out.AddInt("NumTcpConnections", uint32(x.NumConns()))
+		out.AddInt("NumConnectionsEstablished", uint32(x.NumConns()))
+		out.AddInt("NumTcpConnectionsUpload", uint32(c2s))
+		out.AddInt("NumTcpConnectionsDownload", uint32(s2c))
+	}
+	return out, nil
+}
+
+func ipString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+func admDeleteSession(a *adminCall) (*pack.Pack, error) {
+	name := a.in.Str("Name")
+	if name == "" {
+		return nil, errInvalidParameter
+	}
+	h, err := a.s.lookupHubErr(a.hub)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.checkOption(h, "no_disconnect_session"); err != nil {
+		return nil, err
+	}
+	p, ok := findPort(h, name)
+	if !ok {
+		return nil, errObjectNotFound
+	}
+	switch p.Kind {
+	case hub.KindCascade:
+		return nil, errLinkCantDisconn
+	case hub.KindSecureNAT:
+		return nil, errSNATCantDisconn
+	case hub.KindLocalBridge:
+		return nil, errBridgeCantDisconn
+	case hub.KindL3:
+		return nil, errL3CantDisconn
+	}
+	if !h.Disconnect(p.Name) {
+		return nil, errObjectNotFound
+	}
+	return echo(a.in), nil
+}
+
+// --- MAC and IP tables (§4.4.19) ---
+
+func admEnumMacTable(a *adminCall) (*pack.Pack, error) {
+	h, err := a.s.lookupHubErr(a.hub)
+	if err != nil {
+		return nil, err
+	}
+	out := pack.New()
+	out.AddStr("HubName", h.Name())
+	l := newList(out)
+	for _, e := range h.MACTable() {
+		l.row()
+		l.int("Key", e.ID)
+		l.str("SessionName", e.Port)
+		l.data("MacAddress", e.MAC)
+		l.int("VlanId", uint32(e.VLAN))
+		l.time("CreatedTime", e.Created)
+		l.time("UpdatedTime", e.Updated)
+		l.bool("RemoteItem", false)
+		l.str("RemoteHostname", "")
+	}
+	l.done()
+	return out, nil
+}
+
+func admEnumIpTable(a *adminCall) (*pack.Pack, error) {
+	h, err := a.s.lookupHubErr(a.hub)
+	if err != nil {
+		return nil, err
+	}
+	out := pack.New()
+	out.AddStr("HubName", h.Name())
+	l := newList(out)
+	for _, e := range h.IPTable() {
+		v4 := netip.IPv4Unspecified()
+		if e.IP.Is4() {
+			v4 = e.IP
+		}
+		l.row()
+		l.int("Key", e.ID)
+		l.str("SessionName", e.Port)
+		l.ip("Ip", v4)
+		l.ip("IpV6", e.IP)
+		l.ip("IpAddress", e.IP)
+		l.bool("DhcpAllocated", e.DHCP)
+		l.time("CreatedTime", e.Created)
+		l.time("UpdatedTime", e.Updated)
+		l.bool("RemoteItem", false)
+		l.str("RemoteHostname", "")
+	}
+	l.done()
+	return out, nil
+}
+
+func admDeleteTable(option string, del func(h *Hub, id uint32) bool) func(a *adminCall) (*pack.Pack, error) {
+	return func(a *adminCall) (*pack.Pack, error) {
+		h, err := a.s.lookupHubErr(a.hub)
+		if err != nil {
+			return nil, err
+		}
+		if err := a.checkOption(h, option); err != nil {
+			return nil, err
+		}
+		if !del(h, a.in.Int("Key")) {
+			return nil, errObjectNotFound
+		}
+		return echo(a.in), nil
+	}
+}
+
+// --- SecureNAT (§4.4.20-4.4.25) ---
+//
+// The settings live in the configuration whether or not SecureNAT runs.
+// The run-time tables (NAT sessions, DHCP leases) are empty until the
+// SecureNAT engine is attached to the hubs.
+
+func admSetSecureNAT(enable bool) func(a *adminCall) (*pack.Pack, error) {
+	return func(a *adminCall) (*pack.Pack, error) {
+		s := a.s
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		h, err := s.hubLocked(a.hub)
+		if err != nil {
+			return nil, err
+		}
+		if a.hubAdminDenied(h, "no_securenat") {
+			return nil, errNotEnoughRight
+		}
+		h.cfg.SecureNAT.Enabled = enable
+		out := pack.New()
+		out.AddStr("HubName", h.cfg.Name)
+		return out, nil
+	}
+}
+
+func admGetSecureNATOption(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, err := s.hubLocked(a.hub)
+	if err != nil {
+		return nil, err
+	}
+	n := &h.cfg.SecureNAT
+	if len(n.MAC) != 6 {
+		n.MAC = config.DefaultSecureNAT().MAC // as SoftEther: a random one when absent
+	}
+	out := pack.New()
+	out.AddStr("RpcHubName", h.cfg.Name)
+	out.AddData("MacAddress", n.MAC)
+	out.AddIP("Ip", n.IP)
+	out.AddIP("Mask", n.Mask)
+	out.AddBool("UseNat", n.NatEnabled)
+	out.AddInt("Mtu", n.MTU)
+	out.AddInt("NatTcpTimeout", n.TCPTimeout)
+	out.AddInt("NatUdpTimeout", n.UDPTimeout)
+	out.AddBool("UseDhcp", n.DHCPEnabled)
+	out.AddIP("DhcpLeaseIPStart", n.DHCPStart)
+	out.AddIP("DhcpLeaseIPEnd", n.DHCPEnd)
+	out.AddIP("DhcpSubnetMask", n.DHCPMask)
+	out.AddInt("DhcpExpireTimeSpan", n.DHCPExpire)
+	out.AddIP("DhcpGatewayAddress", n.DHCPGateway)
+	out.AddIP("DhcpDnsServerAddress", n.DHCPDNS)
+	out.AddIP("DhcpDnsServerAddress2", n.DHCPDNS2)
+	out.AddStr("DhcpDomainName", n.DHCPDomain)
+	out.AddBool("SaveLog", n.SaveLog)
+	out.AddBool("ApplyDhcpPushRoutes", true)
+	out.AddStr("DhcpPushRoutes", n.DHCPPushRoutes)
+	return out, nil
+}
+
+// v4 reads an IPv4 field of a request ("not present" reads as 0.0.0.0).
+func v4(p *pack.Pack, name string) netip.Addr {
+	a := p.IP(name).Unmap()
+	if !a.Is4() {
+		return netip.IPv4Unspecified()
+	}
+	return a
+}
+
+// maskBits returns the prefix length of a contiguous IPv4 mask, or -1.
+func maskBits(m netip.Addr) int {
+	if !m.Is4() {
+		return -1
+	}
+	b := m.As4()
+	ones, _ := net.IPMask(b[:]).Size()
+	if net.IPMask(b[:]).String() != net.CIDRMask(ones, 32).String() {
+		return -1
+	}
+	if _, bits := net.IPMask(b[:]).Size(); bits == 0 {
+		return -1
+	}
+	return ones
+}
+
+// validHost reports whether ip is a usable host address in ip/mask:
+// not 0.0.0.0, not multicast/broadcast, with a non-zero host part.
+func validHost(ip, mask netip.Addr) bool {
+	bits := maskBits(mask)
+	if !ip.Is4() || bits < 0 || ip.IsUnspecified() || ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return false
+	}
+	if bits == 32 {
+		return true
+	}
+	pfx := netip.PrefixFrom(ip, bits).Masked()
+	return ip != pfx.Addr()
+}
+
+// validPushRoutes checks a DhcpPushRoutes text: items separated by spaces
+// or commas, each network/mask/gateway with the mask as a prefix length
+// or dotted.
+func validPushRoutes(s string) bool {
+	for _, item := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' }) {
+		parts := strings.Split(item, "/")
+		if len(parts) != 3 {
+			return false
+		}
+		if _, err := netip.ParseAddr(parts[0]); err != nil {
+			return false
+		}
+		if _, err := netip.ParseAddr(parts[2]); err != nil {
+			return false
+		}
+		if m, err := netip.ParseAddr(parts[1]); err == nil {
+			if maskBits(m) < 0 {
+				return false
+			}
+		} else if _, err := netip.ParsePrefix("0.0.0.0/" + parts[1]); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func admSetSecureNATOption(a *adminCall) (*pack.Pack, error) {
+	in := a.in
+	mac := in.Data("MacAddress")
+	ip, mask := v4(in, "Ip"), v4(in, "Mask")
+	apply := in.Bool("ApplyDhcpPushRoutes")
+	switch {
+	case len(mac) != 6 || isZero(mac):
+		return nil, errInvalidParameter
+	case !validHost(ip, mask):
+		return nil, errInvalidParameter
+	case apply && !validPushRoutes(in.Str("DhcpPushRoutes")):
+		return nil, errInvalidParameter
+	}
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, err := s.hubLocked(a.hub)
+	if err != nil {
+		return nil, err
+	}
+	n := &h.cfg.SecureNAT
+	useNat, useDhcp := in.Bool("UseNat"), in.Bool("UseDhcp")
+	if a.hubAdminDenied(h, "no_securenat") ||
+		(useNat && !n.NatEnabled && a.hubAdminDenied(h, "no_securenat_enablenat")) ||
+		(useDhcp && !n.DHCPEnabled && a.hubAdminDenied(h, "no_securenat_enabledhcp")) {
+		return nil, errNotEnoughRight
+	}
+	n.MAC = net.HardwareAddr(bytes.Clone(mac))
+	n.IP, n.Mask = ip, mask
+	n.NatEnabled, n.MTU = useNat, in.Int("Mtu")
+	n.TCPTimeout, n.UDPTimeout = in.Int("NatTcpTimeout"), in.Int("NatUdpTimeout")
+	n.DHCPEnabled = useDhcp
+	n.DHCPStart, n.DHCPEnd, n.DHCPMask = v4(in, "DhcpLeaseIPStart"), v4(in, "DhcpLeaseIPEnd"), v4(in, "DhcpSubnetMask")
+	n.DHCPExpire = in.Int("DhcpExpireTimeSpan")
+	n.DHCPGateway, n.DHCPDNS, n.DHCPDNS2 = v4(in, "DhcpGatewayAddress"), v4(in, "DhcpDnsServerAddress"), v4(in, "DhcpDnsServerAddress2")
+	n.DHCPDomain = in.Str("DhcpDomainName")
+	n.SaveLog = in.Bool("SaveLog")
+	if apply {
+		n.DHCPPushRoutes = in.Str("DhcpPushRoutes")
+	}
+	return echo(in), nil
+}
+
+// admSecureNATTable answers EnumNAT, EnumDHCP and GetSecureNATStatus: as
+// on SoftEther, a hub whose SecureNAT is not running has empty tables.
+func admSecureNATTable(fill func(out *pack.Pack)) func(a *adminCall) (*pack.Pack, error) {
+	return func(a *adminCall) (*pack.Pack, error) {
+		h, err := a.s.lookupHubErr(a.hub)
+		if err != nil {
+			return nil, err
+		}
+		out := pack.New()
+		out.AddStr("HubName", h.Name())
+		fill(out)
+		return out, nil
+	}
+}
+
+// --- hub log settings (§4.4.34) ---
+
+var packetLogNames = []string{"PACKET_LOG_TCP_CONN", "PACKET_LOG_TCP", "PACKET_LOG_DHCP", "PACKET_LOG_UDP",
+	"PACKET_LOG_ICMP", "PACKET_LOG_IP", "PACKET_LOG_ARP", "PACKET_LOG_ETHERNET"}
+
+func admGetHubLog(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, err := s.hubLocked(a.hub)
+	if err != nil {
+		return nil, err
+	}
+	f := s.hubFolderLocked(h).Folder("LogSetting")
+	out := pack.New()
+	out.AddStr("HubName", h.cfg.Name)
+	out.AddBool("SaveSecurityLog", h.cfg.LogSecurity)
+	out.AddInt("SecurityLogSwitchType", f.GetUint("SecurityLogSwitchType"))
+	out.AddBool("SavePacketLog", h.cfg.LogPacket)
+	out.AddInt("PacketLogSwitchType", f.GetUint("PacketLogSwitchType"))
+	cfg := make([]uint32, 16)
+	for i, n := range packetLogNames {
+		cfg[i] = f.GetUint(n)
+	}
+	out.AddInts("PacketLogConfig", cfg)
+	return out, nil
+}
+
+func admSetHubLog(a *adminCall) (*pack.Pack, error) {
+	in := a.in
+	if in.Int("SecurityLogSwitchType") > 5 || in.Int("PacketLogSwitchType") > 5 {
+		return nil, errInvalidParameter
+	}
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, err := s.hubLocked(a.hub)
+	if err != nil {
+		return nil, err
+	}
+	f := s.hubFolderLocked(h).Ensure("LogSetting")
+	if a.hubAdminDenied(h, "no_change_log_config") {
+		return nil, errNotEnoughRight
+	}
+	if (f.GetUint("SecurityLogSwitchType") != in.Int("SecurityLogSwitchType") ||
+		f.GetUint("PacketLogSwitchType") != in.Int("PacketLogSwitchType")) && a.hubAdminDenied(h, "no_change_log_switch_type") {
+		return nil, errNotEnoughRight
+	}
+	h.cfg.LogSecurity, h.cfg.LogPacket = in.Bool("SaveSecurityLog"), in.Bool("SavePacketLog")
+	f.SetUint("SecurityLogSwitchType", in.Int("SecurityLogSwitchType"))
+	f.SetUint("PacketLogSwitchType", in.Int("PacketLogSwitchType"))
+	for i, n := range packetLogNames {
+		f.SetUint(n, min(in.IntAt("PacketLogConfig", i), 2))
+	}
+	return echo(in), nil
+}

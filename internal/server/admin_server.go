@@ -1,0 +1,542 @@
+package server
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"crypto/tls"
+	"encoding/pem"
+	"errors"
+	"net"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/sha0"
+)
+
+// Server-wide methods: information, listeners, passwords, TLS, the
+// configuration file and capabilities.
+
+func admTest(a *adminCall) (*pack.Pack, error) {
+	out := pack.New()
+	v := a.in.Int("IntValue")
+	out.AddInt("IntValue", v)
+	out.AddInt64("Int64Value", a.in.Int64("Int64Value"))
+	out.AddStr("StrValue", strconv.FormatUint(uint64(v), 10))
+	out.AddUniStr("UniStrValue", a.in.UniStr("UniStrValue"))
+	return out, nil
+}
+
+// buildDate is reported as the server's build date.
+var buildDate = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func admGetServerInfo(a *adminCall) (*pack.Pack, error) {
+	out := pack.New()
+	host, _ := os.Hostname()
+	out.AddStr("ServerProductName", productName)
+	out.AddStr("ServerVersionString", "Version 5.01 Build 9674 (ethervpn)")
+	out.AddStr("ServerBuildInfoString", "ethervpn, a SoftEther-compatible VPN server written in Go ("+runtime.Version()+")")
+	out.AddInt("ServerVerInt", productVersion)
+	out.AddInt("ServerBuildInt", productBuild)
+	out.AddStr("ServerHostName", host)
+	out.AddInt("ServerType", 0)
+	out.AddInt64("ServerBuildDate", seTime(buildDate))
+	out.AddStr("ServerFamilyName", "SoftEtherDev")
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	out.AddInt("OsType", 3100) // Linux
+	out.AddInt("OsServicePack", 0)
+	out.AddStr("OsSystemName", "Linux")
+	out.AddStr("OsProductName", "Linux")
+	out.AddStr("OsVendorName", "Unknown Vendor")
+	out.AddStr("OsVersion", strings.TrimSpace(string(kernel)))
+	out.AddStr("KernelName", "Linux")
+	out.AddStr("KernelVersion", strings.TrimSpace(string(kernel)))
+	return out, nil
+}
+
+func admGetServerStatus(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	hubs := make([]*Hub, 0, len(s.hubs))
+	var users, groups int
+	for _, h := range s.hubs {
+		hubs = append(hubs, h)
+		users += len(h.cfg.Users)
+		groups += len(h.cfg.Groups)
+	}
+	nconn := 0
+	for _, x := range s.sessions {
+		nconn += x.NumConns()
+	}
+	s.mu.Unlock()
+	var sessions, macs, ips int
+	var total hubStatsSum
+	for _, h := range hubs {
+		sessions += len(h.Ports())
+		macs += len(h.MACTable())
+		ips += len(h.IPTable())
+		total.add(h.Stats())
+	}
+	out := pack.New()
+	out.AddInt("ServerType", 0)
+	out.AddInt("NumTcpConnections", uint32(nconn))
+	out.AddInt("NumTcpConnectionsLocal", uint32(nconn))
+	out.AddInt("NumTcpConnectionsRemote", 0)
+	out.AddInt("NumHubTotal", uint32(len(hubs)))
+	out.AddInt("NumHubStandalone", uint32(len(hubs)))
+	out.AddInt("NumHubStatic", 0)
+	out.AddInt("NumHubDynamic", 0)
+	out.AddInt("NumSessionsTotal", uint32(sessions))
+	out.AddInt("NumSessionsLocal", uint32(sessions))
+	out.AddInt("NumSessionsRemote", 0)
+	out.AddInt("NumMacTables", uint32(macs))
+	out.AddInt("NumIpTables", uint32(ips))
+	out.AddInt("NumUsers", uint32(users))
+	out.AddInt("NumGroups", uint32(groups))
+	for _, n := range []string{"AssignedBridgeLicenses", "AssignedClientLicenses", "AssignedBridgeLicensesTotal", "AssignedClientLicensesTotal"} {
+		out.AddInt(n, 0)
+	}
+	now := time.Now()
+	out.AddInt64("CurrentTime", seTime(now))
+	out.AddInt64("CurrentTick", uint64(now.Sub(s.adm.started).Milliseconds()))
+	out.AddInt64("StartTime", seTime(s.adm.started))
+	addTraffic(out, total.Stats)
+	for _, n := range []string{"TotalMemory", "UsedMemory", "FreeMemory", "TotalPhys", "UsedPhys", "FreePhys"} {
+		out.AddInt64(n, 0) // what SoftEther's Linux build reports
+	}
+	return out, nil
+}
+
+// --- listeners (§4.4.4, §4.4.5) ---
+
+func listenerIndex(ls []config.Listener, port uint32) int {
+	return slices.IndexFunc(ls, func(l config.Listener) bool { return uint32(l.Port) == port })
+}
+
+func admCreateListener(a *adminCall) (*pack.Pack, error) {
+	port := a.in.Int("Port")
+	if port == 0 || port > 65535 {
+		return nil, errInvalidParameter
+	}
+	enable := a.in.Bool("Enable")
+	s := a.s
+	s.mu.Lock()
+	if listenerIndex(s.cfg.Listeners, port) >= 0 {
+		s.mu.Unlock()
+		return nil, errListenerExists
+	}
+	s.cfg.Listeners = append(s.cfg.Listeners, config.Listener{Port: uint16(port), Enabled: enable})
+	s.mu.Unlock()
+	if enable {
+		s.startListener(uint16(port))
+	}
+	return echo(a.in), nil
+}
+
+func admDeleteListener(a *adminCall) (*pack.Pack, error) {
+	port := a.in.Int("Port")
+	s := a.s
+	s.mu.Lock()
+	i := listenerIndex(s.cfg.Listeners, port)
+	if i < 0 {
+		s.mu.Unlock()
+		return nil, errListenerNotFound
+	}
+	s.cfg.Listeners = slices.Delete(s.cfg.Listeners, i, i+1)
+	s.mu.Unlock()
+	s.stopListener(uint16(port))
+	return echo(a.in), nil
+}
+
+func admEnableListener(a *adminCall) (*pack.Pack, error) {
+	port := a.in.Int("Port")
+	enable := a.in.Bool("Enable")
+	s := a.s
+	s.mu.Lock()
+	i := listenerIndex(s.cfg.Listeners, port)
+	if i < 0 {
+		s.mu.Unlock()
+		return nil, errListenerNotFound
+	}
+	s.cfg.Listeners[i].Enabled = enable
+	s.mu.Unlock()
+	if enable {
+		s.startListener(uint16(port))
+	} else {
+		s.stopListener(uint16(port))
+	}
+	return echo(a.in), nil
+}
+
+func admEnumListener(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	ls := slices.Clone(s.cfg.Listeners)
+	serving := s.adm.serving
+	open := map[uint16]bool{}
+	for _, ln := range s.listeners {
+		open[listenerPort(ln)] = true
+	}
+	s.mu.Unlock()
+	out := pack.New()
+	l := newList(out)
+	for _, x := range ls {
+		l.row()
+		l.int("Ports", uint32(x.Port))
+		l.bool("Enables", x.Enabled)
+		l.bool("Errors", serving && x.Enabled && !open[x.Port])
+	}
+	l.done()
+	return out, nil
+}
+
+func listenerPort(ln net.Listener) uint16 {
+	if ta, ok := ln.Addr().(*net.TCPAddr); ok {
+		return uint16(ta.Port)
+	}
+	return 0
+}
+
+// startListener opens port while the server is serving; a bind failure
+// is logged and shows as Errors=1 in EnumListener, as on SoftEther.
+func (s *Server) startListener(port uint16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.adm.serving {
+		return
+	}
+	for _, ln := range s.listeners {
+		if listenerPort(ln) == port {
+			return
+		}
+	}
+	ip := s.cfg.ListenIP
+	if ip == "0.0.0.0" {
+		ip = ""
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(int(port))))
+	if err != nil {
+		s.log.Warn("cannot listen on the new listener port", "port", port, "err", err)
+		return
+	}
+	s.listeners = append(s.listeners, ln)
+	s.log.Info("listening", "addr", ln.Addr().String())
+	s.wg.Add(1)
+	go s.acceptLoop(ln)
+}
+
+// stopListener closes the listener on port, if one is open. Sessions that
+// came in through it carry on.
+func (s *Server) stopListener(port uint16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, ln := range s.listeners {
+		if listenerPort(ln) == port {
+			ln.Close()
+			s.listeners = slices.Delete(s.listeners, i, i+1)
+			s.log.Info("stopped listening", "port", port)
+			return
+		}
+	}
+}
+
+// syncListeners opens and closes listeners to match the configuration
+// (after SetConfig).
+func (s *Server) syncListeners() {
+	s.mu.Lock()
+	want := map[uint16]bool{}
+	for _, l := range s.cfg.Listeners {
+		if l.Enabled && l.Port != 0 {
+			want[l.Port] = true
+		}
+	}
+	var stop []uint16
+	for _, ln := range s.listeners {
+		if p := listenerPort(ln); !want[p] {
+			stop = append(stop, p)
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range stop {
+		s.stopListener(p)
+	}
+	for p := range want {
+		s.startListener(p)
+	}
+}
+
+// --- passwords ---
+
+func admSetServerPassword(a *adminCall) (*pack.Pack, error) {
+	hash := a.in.Data("HashedPassword")
+	if len(hash) != sha0.Size || isZero(hash) {
+		h := sha0.AdminHash(a.in.Str("PlainTextPassword"))
+		hash = h[:]
+	}
+	s := a.s
+	s.mu.Lock()
+	s.cfg.AdminPasswordHash = bytes.Clone(hash)
+	s.mu.Unlock()
+	if config.IsEmptyPasswordHash(hash) {
+		s.log.Warn("the server administrator password is now empty: administration is allowed from localhost only")
+	}
+	out := pack.New()
+	out.AddData("HashedPassword", hash)
+	out.AddStr("PlainTextPassword", a.in.Str("PlainTextPassword"))
+	return out, nil
+}
+
+// --- TLS: cipher and certificate ---
+
+// serverCiphers are the TLS cipher suites the server offers, by their
+// OpenSSL names (what SoftEther's CipherName holds).
+var serverCiphers = []string{
+	"ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-CHACHA20-POLY1305",
+	"ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305",
+}
+
+const defaultCipher = "~DEFAULT~"
+
+func admGetServerCipher(a *adminCall) (*pack.Pack, error) {
+	a.s.mu.Lock()
+	name := a.s.cfg.CipherName
+	a.s.mu.Unlock()
+	if name == "" {
+		name = defaultCipher
+	}
+	out := pack.New()
+	out.AddStr("String", name)
+	return out, nil
+}
+
+// admSetServerCipher accepts only what the server really offers: the
+// default (every modern AEAD suite) or one or more of serverCiphers.
+// Legacy names (RC4, CBC, ...) are refused rather than stored and ignored.
+func admSetServerCipher(a *adminCall) (*pack.Pack, error) {
+	name := strings.ToUpper(strings.TrimSpace(a.in.Str("String")))
+	if name == "" {
+		return nil, errInvalidParameter
+	}
+	if name != defaultCipher {
+		for _, c := range strings.Split(name, ":") {
+			if !slices.Contains(serverCiphers, c) {
+				return nil, errCipherNotSupp
+			}
+		}
+	}
+	a.s.mu.Lock()
+	a.s.cfg.CipherName = name
+	a.s.mu.Unlock()
+	out := pack.New()
+	out.AddStr("String", name)
+	return out, nil
+}
+
+func admGetServerCipherList(a *adminCall) (*pack.Pack, error) {
+	out := pack.New()
+	out.AddStr("String", strings.Join(serverCiphers, ";"))
+	return out, nil
+}
+
+func admGetServerCert(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	cert, key := s.cfg.CertDER, s.cfg.KeyDER
+	s.mu.Unlock()
+	out := pack.New()
+	out.AddData("Cert", cert)
+	if a.c.ServerAdmin {
+		out.AddData("Key", key)
+	}
+	out.AddInt("Flag1", 0)
+	return out, nil
+}
+
+// derOf accepts DER or PEM (the first block) as the spec asks readers to.
+func derOf(b []byte) []byte {
+	if blk, _ := pem.Decode(b); blk != nil {
+		return blk.Bytes
+	}
+	return b
+}
+
+func admSetServerCert(a *adminCall) (*pack.Pack, error) {
+	certDER, keyDER := derOf(a.in.Data("Cert")), derOf(a.in.Data("Key"))
+	kp, err := parseKeyPair(certDER, keyDER)
+	if err != nil {
+		a.s.log.Info("SetServerCert: certificate and key refused", "err", err)
+		return nil, errProtocol
+	}
+	s := a.s
+	s.mu.Lock()
+	s.cfg.CertDER, s.cfg.KeyDER = bytes.Clone(certDER), bytes.Clone(keyDER)
+	s.cert = kp
+	s.tls = tlsConfig(kp)
+	s.mu.Unlock()
+	out := echo(a.in)
+	selfSigned := kp.Leaf.CheckSignatureFrom(kp.Leaf) == nil
+	out.AddInt("Flag1", b2u(selfSigned))
+	return out, nil
+}
+
+// currentTLS returns the TLS configuration for a new connection; admins
+// may replace the certificate at any time.
+func (s *Server) currentTLS() *tls.Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tls
+}
+
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// --- configuration file (§4.4.37, §4.4.38) ---
+
+func admGetConfig(a *adminCall) (*pack.Pack, error) {
+	a.s.mu.Lock()
+	data := a.s.treeLocked().Encode()
+	a.s.mu.Unlock()
+	out := pack.New()
+	out.AddStr("FileName", ConfigFile)
+	out.AddData("FileData", data)
+	return out, nil
+}
+
+// admSetConfig replaces the whole configuration, as SoftEther does by
+// restarting its core: every session ends, hubs are rebuilt from the new
+// file, the certificate and listeners follow it. Unlike SoftEther, a file
+// that does not parse is refused before anything changes.
+func admSetConfig(a *adminCall) (*pack.Pack, error) {
+	data := a.in.Data("FileData")
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		data = data[:i]
+	}
+	root, err := config.Parse(data)
+	if err != nil {
+		a.s.log.Info("SetConfig: configuration refused", "err", err)
+		return nil, errInvalidParameter
+	}
+	cfg, err := config.FromTree(root)
+	if err != nil {
+		a.s.log.Info("SetConfig: configuration refused", "err", err)
+		return nil, errInvalidParameter
+	}
+	s := a.s
+	s.mu.Lock()
+	old := s.hubs
+	s.cfg = cfg
+	s.hubs = map[string]*Hub{}
+	for _, hc := range cfg.Hubs {
+		s.addHub(hc)
+	}
+	err = s.loadCert()
+	s.mu.Unlock()
+	for _, h := range old {
+		h.Close()
+	}
+	if err != nil {
+		return nil, errInternal
+	}
+	s.syncListeners()
+	s.log.Warn("configuration replaced by an administrator: all sessions were disconnected", "hubs", len(cfg.Hubs))
+	out := pack.New()
+	out.AddStr("FileName", ConfigFile)
+	out.AddData("FileData", data)
+	return out, nil
+}
+
+func admFlush(a *adminCall) (*pack.Pack, error) {
+	if err := a.s.Save(); err != nil {
+		a.s.log.Error("Flush: cannot save the configuration", "err", err)
+		return nil, errInternal
+	}
+	a.s.mu.Lock()
+	n := len(a.s.treeLocked().Encode())
+	a.s.mu.Unlock()
+	out := pack.New()
+	out.AddInt("IntValue", uint32(n))
+	out.AddInt64("Int64Value", 0)
+	out.AddStr("StrValue", "")
+	out.AddUniStr("UniStrValue", "")
+	return out, nil
+}
+
+// --- capabilities (Appendix B) ---
+
+// capability is one GetCaps entry. Only what this server really does is
+// listed: clients read a missing b_* capability as false.
+type capability struct {
+	name  string
+	value uint32
+	desc  string
+}
+
+var capabilities = []capability{
+	{"i_max_packet_size", 1600, "Maximum Ethernet Packet Size"},
+	{"i_max_hubs", maxHubs, "Maximum Virtual Hubs"},
+	{"i_max_sessions", 100000, "Maximum Total Sessions"},
+	{"i_max_user_creation", 0xFFFFFFFF, "Maximum Users on Entire VPN Server"},
+	{"i_max_clients", 0xFFFFFFFF, "Maximum Client Sessions"},
+	{"i_max_bridges", 0xFFFFFFFF, "Maximum Bridge Sessions"},
+	{"i_max_users_per_hub", maxUsersPerHub, "Maximum Users per Virtual Hub"},
+	{"i_max_groups_per_hub", maxGroupsOfHub, "Maximum Groups per Virtual Hub"},
+	{"i_max_access_lists", maxAccessLists, "Maximum Access Lists per Virtual Hub"},
+	{"b_support_limit_multilogin", 1, "Limits for Multiple Login by Same User is Supported"},
+	{"b_support_qos", 1, "VoIP / QoS Functions is Supported"},
+	{"i_max_mac_tables", 65536, "Maximum MAC Address Entries per Virtual Hub"},
+	{"i_max_ip_tables", 65536, "Maximum IP Address Entries per Virtual Hub"},
+	{"b_support_securenat", 1, "SecureNAT is Supported"},
+	{"b_suppport_push_route", 1, "Static Routing Table Pushing Function"},
+	{"b_suppport_push_route_config", 1, "Static Routing Table Pushing Function (Configurable)"},
+	{"i_max_secnat_tables", 4096, "Maximum SecureNAT Entries per Virtual Hub"},
+	{"b_standalone", 1, "Standalone Mode"},
+	{"b_support_config_hub", 1, "Changing Virtual Hub Settings is Supported"},
+	{"b_vpn_client_connect", 1, "Accepting Connection from VPN Client / Bridge"},
+	{"b_support_config_rw", 1, "Remote Reading and Writing of Config File is Supported"},
+	{"b_support_hub_admin_option", 1, "Virtual Hub Administration Options is Supported"},
+	{"b_support_hide_hub", 1, "Virtual Hub Enumeration Setting is Supported"},
+	{"b_is_softether", 1, "Either Free or Open-Source Version of SoftEther VPN"},
+	{"b_support_vlan", 1, "Tagged VLAN ID is Supported in MAC Address Table"},
+	{"b_support_policy_ver_3", 1, "Security Policy version 3 is Supported"},
+	{"b_vpn3", 1, "Internal Version 3.0 functions are Supported"},
+	{"b_vpn4", 1, "Internal Version 4.0 functions are Supported"},
+}
+
+func admGetCaps(a *adminCall) (*pack.Pack, error) {
+	out := pack.New()
+	l := newList(out)
+	for _, c := range capabilities {
+		out.AddInt("caps_"+c.name, c.value)
+		l.row()
+		l.str("CapsName", c.name)
+		l.int("CapsValue", c.value)
+		l.uni("CapsDescrption", c.desc) // sic
+	}
+	l.done()
+	return out, nil
+}
+
+// --- authentication of administrators ---
+
+// checkSecure compares a client's challenge response with
+// SHA0(stored || random) in constant time.
+func checkSecure(stored []byte, random [20]byte, got []byte) bool {
+	if len(stored) != sha0.Size || len(got) != sha0.Size {
+		return false
+	}
+	want := sha0.SecurePassword([20]byte(stored), random)
+	return subtle.ConstantTimeCompare(want[:], got) == 1
+}
+
+// errNoAdminPassword is logged when a remote client tries the server admin
+// with no password set.
+var errNoAdminPassword = errors.New("no server administrator password is set: administration is allowed from localhost only")

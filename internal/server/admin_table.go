@@ -1,0 +1,94 @@
+package server
+
+import "github.com/ethervpn/ethervpn/internal/pack"
+
+// adminMethods is the method table of admin-interfaces.md §4, keyed by
+// the upper-cased method name (names are case-insensitive).
+var adminMethods = map[string]adminMethod{}
+
+func init() {
+	add := func(name string, r right, write bool, fn func(a *adminCall) (*pack.Pack, error)) {
+		adminMethods[upperASCII(name)] = adminMethod{right: r, write: write, fn: fn}
+	}
+	addHub := func(name, hubKey string, write bool, fn func(a *adminCall) (*pack.Pack, error)) {
+		adminMethods[upperASCII(name)] = adminMethod{right: rightHub, hubKey: hubKey, write: write, fn: fn}
+	}
+	const ro, rw = false, true
+
+	// Server
+	add("Test", rightAny, ro, admTest)
+	add("GetServerInfo", rightAny, ro, admGetServerInfo)
+	add("GetServerStatus", rightAny, ro, admGetServerStatus)
+	add("CreateListener", rightServer, rw, admCreateListener)
+	add("DeleteListener", rightServer, rw, admDeleteListener)
+	add("EnableListener", rightServer, rw, admEnableListener)
+	add("EnumListener", rightAny, ro, admEnumListener)
+	add("SetServerPassword", rightServer, rw, admSetServerPassword)
+	add("GetServerCipher", rightAny, ro, admGetServerCipher)
+	add("SetServerCipher", rightServer, rw, admSetServerCipher)
+	add("GetServerCipherList", rightAny, ro, admGetServerCipherList)
+	add("GetServerCert", rightAny, ro, admGetServerCert)
+	add("SetServerCert", rightServer, rw, admSetServerCert)
+	add("GetConfig", rightServer, ro, admGetConfig)
+	add("SetConfig", rightServer, rw, admSetConfig)
+	add("Flush", rightServer, ro, admFlush)
+	add("GetCaps", rightAny, ro, admGetCaps)
+
+	// Hubs
+	add("CreateHub", rightServer, rw, admCreateHub)
+	addHub("SetHub", "", rw, admSetHub)
+	addHub("GetHub", "", ro, admGetHub)
+	add("EnumHub", rightAny, ro, admEnumHub)
+	add("DeleteHub", rightServer, rw, admDeleteHub)
+	addHub("SetHubOnline", "", rw, admSetHubOnline)
+	addHub("GetHubStatus", "", ro, admGetHubStatus)
+	addHub("GetHubLog", "", ro, admGetHubLog)
+	addHub("SetHubLog", "", rw, admSetHubLog)
+
+	// Users and groups
+	addHub("CreateUser", "", rw, admCreateUser)
+	addHub("SetUser", "", rw, admSetUser)
+	addHub("GetUser", "", ro, admGetUser)
+	addHub("DeleteUser", "", rw, admDeleteUser)
+	addHub("EnumUser", "", ro, admEnumUser)
+	addHub("CreateGroup", "", rw, admCreateGroup)
+	addHub("SetGroup", "", rw, admSetGroup)
+	addHub("GetGroup", "", ro, admGetGroup)
+	addHub("DeleteGroup", "", rw, admDeleteGroup)
+	addHub("EnumGroup", "", ro, admEnumGroup)
+
+	// Sessions and tables
+	addHub("EnumSession", "", ro, admEnumSession)
+	addHub("GetSessionStatus", "", ro, admGetSessionStatus)
+	addHub("DeleteSession", "", ro, admDeleteSession)
+	addHub("EnumMacTable", "", ro, admEnumMacTable)
+	addHub("DeleteMacTable", "", ro, admDeleteTable("no_delete_mactable", func(h *Hub, id uint32) bool { return h.DeleteMAC(id) }))
+	addHub("EnumIpTable", "", ro, admEnumIpTable)
+	addHub("DeleteIpTable", "", ro, admDeleteTable("no_delete_iptable", func(h *Hub, id uint32) bool { return h.DeleteIP(id) }))
+
+	// SecureNAT
+	addHub("EnableSecureNAT", "", rw, admSetSecureNAT(true))
+	addHub("DisableSecureNAT", "", rw, admSetSecureNAT(false))
+	addHub("GetSecureNATOption", "RpcHubName", ro, admGetSecureNATOption)
+	addHub("SetSecureNATOption", "RpcHubName", rw, admSetSecureNATOption)
+	addHub("EnumNAT", "", ro, admSecureNATTable(func(out *pack.Pack) { out.AddInt("NumItem", 0) }))
+	addHub("EnumDHCP", "", ro, admSecureNATTable(func(out *pack.Pack) { out.AddInt("NumItem", 0) }))
+	addHub("GetSecureNATStatus", "", ro, admSecureNATTable(func(out *pack.Pack) {
+		for _, n := range []string{"NumTcpSessions", "NumUdpSessions", "NumIcmpSessions", "NumDnsSessions", "NumDhcpClients"} {
+			out.AddInt(n, 0)
+		}
+		out.AddBool("IsKernelMode", false)
+		out.AddBool("IsRawIpMode", false)
+	}))
+}
+
+// upperASCII upper-cases a-z only, as SoftEther compares method names.
+func upperASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}

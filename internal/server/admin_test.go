@@ -1,0 +1,433 @@
+package server
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/admin"
+	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/sha0"
+)
+
+var (
+	loopback   = netip.MustParseAddr("127.0.0.1")
+	remoteAddr = netip.MustParseAddr("192.0.2.7")
+	serverAdm  = admin.Caller{ServerAdmin: true, Remote: loopback, Via: "test"}
+)
+
+func hubAdm(hub string) admin.Caller {
+	return admin.Caller{Hub: hub, Remote: remoteAddr, Via: "test"}
+}
+
+// openAdmin opens a server in a temporary directory.
+func openAdmin(t *testing.T) (*Server, admin.Dispatcher, string) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := Open(dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, s.Dispatcher(), dir
+}
+
+// uni marks a UNISTR value for params.
+type uni string
+
+// params builds a request PACK from name/value pairs (string -> STR, uni -> UNISTR,
+// uint32 -> INT, bool -> INT, []byte -> DATA, netip.Addr -> IP).
+func params(kv ...any) *pack.Pack {
+	p := pack.New()
+	for i := 0; i < len(kv); i += 2 {
+		name := kv[i].(string)
+		switch v := kv[i+1].(type) {
+		case string:
+			p.AddStr(name, v)
+		case uni:
+			p.AddUniStr(name, string(v))
+		case int:
+			p.AddInt(name, uint32(v))
+		case bool:
+			p.AddBool(name, v)
+		case []byte:
+			p.AddData(name, v)
+		case netip.Addr:
+			p.AddIP(name, v)
+		default:
+			panic("params: unsupported type")
+		}
+	}
+	return p
+}
+
+func call(t *testing.T, d admin.Dispatcher, c admin.Caller, method string, in *pack.Pack) *pack.Pack {
+	t.Helper()
+	out, err := d.Call(context.Background(), c, method, in)
+	if err != nil {
+		t.Fatalf("%s: %v", method, err)
+	}
+	return out
+}
+
+func wantCode(t *testing.T, d admin.Dispatcher, c admin.Caller, method string, in *pack.Pack, want admin.Error) {
+	t.Helper()
+	_, err := d.Call(context.Background(), c, method, in)
+	var got admin.Error
+	if !errors.As(err, &got) || got != want {
+		t.Errorf("%s: error %v, want code %d", method, err, uint32(want))
+	}
+}
+
+func TestAdminHubLifecycle(t *testing.T) {
+	_, d, _ := openAdmin(t)
+	out := call(t, d, serverAdm, "CreateHub", params("HubName", "HUB1", "AdminPasswordPlainText", "hubpass", "Online", true))
+	if got := hex.EncodeToString(out.Data("HashedPassword")); got != "a11fc7853551c6eaab4a1dbe6421a46a009b397f" {
+		t.Errorf("HashedPassword = %s", got)
+	}
+	if got := hex.EncodeToString(out.Data("SecurePassword")); got != "48734fda8746843e2799880e6b5d3546ee350d41" {
+		t.Errorf("SecurePassword = %s", got)
+	}
+	wantCode(t, d, serverAdm, "CreateHub", params("HubName", "hub1"), errHubExists)
+	wantCode(t, d, serverAdm, "CreateHub", params("HubName", "bad/name"), errInvalidParameter)
+	wantCode(t, d, serverAdm, "CreateHub", params("HubName", ".dot"), errInvalidParameter)
+	wantCode(t, d, serverAdm, "CreateHub", params("HubName", "X", "HubType", 1), errInvalidParameter)
+
+	list := call(t, d, serverAdm, "EnumHub", pack.New())
+	if n := list.Count("HubName"); n != 2 || list.StrAt("HubName", 0) != "DEFAULT" || list.StrAt("HubName", 1) != "HUB1" {
+		t.Errorf("EnumHub: %d hubs %q %q", n, list.StrAt("HubName", 0), list.StrAt("HubName", 1))
+	}
+	st := call(t, d, serverAdm, "GetHubStatus", params("HubName", "hub1"))
+	if st.Str("HubName") != "HUB1" || !st.Bool("Online") {
+		t.Errorf("GetHubStatus: name %q online %v; want the canonical name, online", st.Str("HubName"), st.Bool("Online"))
+	}
+	g := call(t, d, serverAdm, "GetHub", params("HubName", "HUB1"))
+	if !isZero(g.Data("HashedPassword")) || len(g.Data("HashedPassword")) != 20 {
+		t.Error("GetHub disclosed the password hash")
+	}
+	call(t, d, serverAdm, "SetHubOnline", params("HubName", "HUB1", "Online", false))
+	if st := call(t, d, serverAdm, "GetHubStatus", params("HubName", "HUB1")); st.Bool("Online") {
+		t.Error("hub still online after SetHubOnline false")
+	}
+	call(t, d, serverAdm, "DeleteHub", params("HubName", "HUB1"))
+	wantCode(t, d, serverAdm, "DeleteHub", params("HubName", "HUB1"), errHubNotFound)
+	wantCode(t, d, serverAdm, "GetHubStatus", params("HubName", "HUB1"), errHubNotFound)
+}
+
+func TestAdminRights(t *testing.T) {
+	_, d, _ := openAdmin(t)
+	call(t, d, serverAdm, "CreateHub", params("HubName", "A", "Online", true))
+	call(t, d, serverAdm, "CreateHub", params("HubName", "B", "Online", true))
+	ha := hubAdm("A")
+
+	// Server-only methods refuse hub admins.
+	for _, m := range []string{"CreateHub", "DeleteHub", "CreateListener", "DeleteListener", "EnableListener",
+		"SetServerPassword", "SetServerCipher", "SetServerCert", "GetConfig", "SetConfig", "Flush"} {
+		wantCode(t, d, ha, m, params("HubName", "A", "Port", 7777), errNotEnoughRight)
+	}
+	// Hub methods: own hub fine, other hub refused, empty hub 52 for a hub
+	// admin and 38 for the server admin (the order of §1.6).
+	hubMethods := []string{"GetHubStatus", "GetHub", "EnumUser", "EnumGroup", "EnumSession", "EnumMacTable",
+		"EnumIpTable", "EnumNAT", "EnumDHCP", "GetSecureNATStatus", "GetHubLog"}
+	for _, m := range hubMethods {
+		call(t, d, ha, m, params("HubName", "a"))
+		wantCode(t, d, ha, m, params("HubName", "B"), errNotEnoughRight)
+		wantCode(t, d, ha, m, pack.New(), errNotEnoughRight)
+		wantCode(t, d, serverAdm, m, pack.New(), errInvalidParameter)
+	}
+	call(t, d, ha, "GetSecureNATOption", params("RpcHubName", "A"))
+	wantCode(t, d, ha, "GetSecureNATOption", params("RpcHubName", "B", "HubName", "A"), errNotEnoughRight)
+
+	// A hub admin sees only its own hub.
+	if l := call(t, d, ha, "EnumHub", pack.New()); l.Count("HubName") != 1 || l.StrAt("HubName", 0) != "A" {
+		t.Errorf("hub admin EnumHub: %d hubs", l.Count("HubName"))
+	}
+	// and no private key.
+	if c := call(t, d, ha, "GetServerCert", pack.New()); c.Has("Key") || len(c.Data("Cert")) == 0 {
+		t.Error("GetServerCert for a hub admin: want the certificate without the key")
+	}
+	if c := call(t, d, serverAdm, "GetServerCert", pack.New()); len(c.Data("Key")) == 0 {
+		t.Error("GetServerCert for the server admin: no key")
+	}
+	wantCode(t, d, serverAdm, "NoSuchMethod", pack.New(), errNotSupported)
+}
+
+func TestAdminHubAdminOptions(t *testing.T) {
+	s, d, _ := openAdmin(t)
+	call(t, d, serverAdm, "CreateHub", params("HubName", "A", "Online", true))
+	s.mu.Lock()
+	h, _ := s.hubLocked("A")
+	s.hubFolderLocked(h).Ensure("AdminOption").SetUint("no_change_users", 1)
+	s.mu.Unlock()
+	wantCode(t, d, hubAdm("A"), "CreateUser", params("HubName", "A", "Name", "u", "AuthType", 0), errNotEnoughRight)
+	call(t, d, serverAdm, "CreateUser", params("HubName", "A", "Name", "u", "AuthType", 0))
+}
+
+func TestAdminUsersAndGroups(t *testing.T) {
+	_, d, _ := openAdmin(t)
+	ha := hubAdm("DEFAULT")
+	wantCode(t, d, ha, "CreateUser", params("HubName", "DEFAULT", "Name", "u1", "GroupName", "nogroup", "AuthType", 1, "Auth_Password", "x"), errGroupNotFound)
+	call(t, d, ha, "CreateGroup", params("HubName", "DEFAULT", "Name", "staff"))
+	wantCode(t, d, ha, "CreateGroup", params("HubName", "DEFAULT", "Name", "STAFF"), errGroupExists)
+	out := call(t, d, ha, "CreateUser", params("HubName", "DEFAULT", "Name", "u1", "GroupName", "staff", "AuthType", 1, "Auth_Password", "secret1"))
+	if got := hex.EncodeToString(out.Data("HashedKey")); got != "017d7b706dd974c6bf56e39463d7618e39450769" {
+		t.Errorf("HashedKey = %s", got)
+	}
+	if got := hex.EncodeToString(out.Data("NtLmSecureHash")); got != "b39a61f16a4e11fa80580241f1d4aae8" {
+		t.Errorf("NtLmSecureHash = %s", got)
+	}
+	wantCode(t, d, ha, "CreateUser", params("HubName", "DEFAULT", "Name", "U1", "AuthType", 0), errUserExists)
+	wantCode(t, d, ha, "CreateUser", params("HubName", "DEFAULT", "Name", "SecureNAT", "AuthType", 0), errInvalidParameter)
+	wantCode(t, d, ha, "CreateUser", params("HubName", "DEFAULT", "Name", "bad!name", "AuthType", 0), errInvalidParameter)
+	wantCode(t, d, ha, "CreateUser", params("HubName", "DEFAULT", "Name", "*", "AuthType", 4), errAuthNotOnOpenSrc)
+	wantCode(t, d, ha, "CreateUser", params("HubName", "DEFAULT", "Name", "c", "AuthType", 2), errAuthNotOnOpenSrc)
+
+	// vpncmd's UserPolicySet: GetUser, then SetUser with the whole echo.
+	u := call(t, d, ha, "GetUser", params("HubName", "DEFAULT", "Name", "U1"))
+	if u.Str("Name") != "u1" || u.Str("GroupName") != "staff" || u.Has("UsePolicy") {
+		t.Errorf("GetUser: name %q group %q policy %v", u.Str("Name"), u.Str("GroupName"), u.Has("UsePolicy"))
+	}
+	u.AddStr("function_name", "SetUser")
+	u.AddBool("UsePolicy", true)
+	addPolicy(u, &config.Policy{Access: true, MaxConnection: 2, TimeOut: 20})
+	call(t, d, ha, "SetUser", u)
+	u = call(t, d, ha, "GetUser", params("HubName", "DEFAULT", "Name", "u1"))
+	if !u.Bool("UsePolicy") || u.Int("policy:MaxConnection") != 2 || hex.EncodeToString(u.Data("HashedKey")) != "017d7b706dd974c6bf56e39463d7618e39450769" {
+		t.Errorf("after SetUser: policy %v MaxConnection %d, hash kept %x", u.Bool("UsePolicy"), u.Int("policy:MaxConnection"), u.Data("HashedKey"))
+	}
+	wantCode(t, d, ha, "SetUser", params("HubName", "DEFAULT", "Name", "ghost", "AuthType", 0), errObjectNotFound)
+
+	users := call(t, d, ha, "EnumUser", params("HubName", "DEFAULT"))
+	if users.Count("Name") != 1 || users.StrAt("Name", 0) != "u1" || users.IntAt("AuthType", 0) != 1 {
+		t.Errorf("EnumUser: %d users", users.Count("Name"))
+	}
+	groups := call(t, d, ha, "EnumGroup", params("HubName", "DEFAULT"))
+	if groups.Count("Name") != 1 || groups.IntAt("NumUsers", 0) != 1 {
+		t.Errorf("EnumGroup: %d groups, %d members", groups.Count("Name"), groups.IntAt("NumUsers", 0))
+	}
+	call(t, d, ha, "DeleteGroup", params("HubName", "DEFAULT", "Name", "staff"))
+	if u := call(t, d, ha, "GetUser", params("HubName", "DEFAULT", "Name", "u1")); u.Str("GroupName") != "" {
+		t.Errorf("user still in deleted group %q", u.Str("GroupName"))
+	}
+	call(t, d, ha, "DeleteUser", params("HubName", "DEFAULT", "Name", "U1"))
+	wantCode(t, d, ha, "DeleteUser", params("HubName", "DEFAULT", "Name", "u1"), errObjectNotFound)
+}
+
+// natOption returns a complete SetSecureNATOption request.
+func natOption(hub string, ip string) *pack.Pack {
+	a := netip.MustParseAddr
+	return params("RpcHubName", hub, "MacAddress", []byte{0, 0x0c, 0xb7, 0, 0, 1},
+		"Ip", a(ip), "Mask", a("255.255.255.0"), "UseNat", true, "Mtu", 1500,
+		"NatTcpTimeout", 1800, "NatUdpTimeout", 60, "UseDhcp", true,
+		"DhcpLeaseIPStart", a("10.20.0.100"), "DhcpLeaseIPEnd", a("10.20.0.199"), "DhcpSubnetMask", a("255.255.255.0"),
+		"DhcpExpireTimeSpan", 7200, "DhcpGatewayAddress", a("10.20.0.1"), "DhcpDnsServerAddress", a("10.20.0.1"),
+		"DhcpDnsServerAddress2", a("0.0.0.0"), "DhcpDomainName", "vpn.example", "SaveLog", true,
+		"ApplyDhcpPushRoutes", true, "DhcpPushRoutes", "10.0.0.0/8/10.20.0.254")
+}
+
+func TestAdminSecureNAT(t *testing.T) {
+	_, d, _ := openAdmin(t)
+	ha := hubAdm("DEFAULT")
+	call(t, d, ha, "SetSecureNATOption", natOption("DEFAULT", "10.20.0.1"))
+	o := call(t, d, ha, "GetSecureNATOption", params("RpcHubName", "default"))
+	if o.Str("RpcHubName") != "DEFAULT" || o.IP("Ip").String() != "10.20.0.1" || o.Str("DhcpDomainName") != "vpn.example" ||
+		o.Int("NatTcpTimeout") != 1800 || o.Str("DhcpPushRoutes") != "10.0.0.0/8/10.20.0.254" || !o.Bool("ApplyDhcpPushRoutes") {
+		t.Errorf("GetSecureNATOption after Set: %v %v %q %d %q", o.Str("RpcHubName"), o.IP("Ip"), o.Str("DhcpDomainName"), o.Int("NatTcpTimeout"), o.Str("DhcpPushRoutes"))
+	}
+	wantCode(t, d, ha, "SetSecureNATOption", natOption("DEFAULT", "10.20.0.0"), errInvalidParameter) // network address
+	bad := natOption("DEFAULT", "10.20.0.1")
+	bad.AddData("MacAddress", make([]byte, 6))
+	wantCode(t, d, ha, "SetSecureNATOption", bad, errInvalidParameter)
+	bad = natOption("DEFAULT", "10.20.0.1")
+	bad.AddIP("Mask", netip.MustParseAddr("255.0.255.0"))
+	wantCode(t, d, ha, "SetSecureNATOption", bad, errInvalidParameter)
+	bad = natOption("DEFAULT", "10.20.0.1")
+	bad.AddStr("DhcpPushRoutes", "10.0.0.0/x/1.2.3.4")
+	wantCode(t, d, ha, "SetSecureNATOption", bad, errInvalidParameter)
+
+	call(t, d, ha, "EnableSecureNAT", params("HubName", "DEFAULT"))
+	if st := call(t, d, ha, "GetHubStatus", params("HubName", "DEFAULT")); !st.Bool("SecureNATEnabled") {
+		t.Error("SecureNATEnabled false after EnableSecureNAT")
+	}
+	for _, m := range []string{"EnumNAT", "EnumDHCP"} {
+		if out := call(t, d, ha, m, params("HubName", "DEFAULT")); out.Int("NumItem") != 0 || out.Str("HubName") != "DEFAULT" {
+			t.Errorf("%s: NumItem %d HubName %q", m, out.Int("NumItem"), out.Str("HubName"))
+		}
+	}
+	call(t, d, ha, "DisableSecureNAT", params("HubName", "DEFAULT"))
+}
+
+func TestAdminListeners(t *testing.T) {
+	s, d, _ := openAdmin(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	waitServing(t, s)
+
+	// A free port for the new listener.
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := probe.Addr().(*net.TCPAddr).Port
+	probe.Close()
+	s.mu.Lock()
+	s.cfg.ListenIP = "127.0.0.1"
+	s.mu.Unlock()
+
+	wantCode(t, d, serverAdm, "CreateListener", params("Port", 0, "Enable", true), errInvalidParameter)
+	wantCode(t, d, serverAdm, "CreateListener", params("Port", 443, "Enable", true), errListenerExists)
+	call(t, d, serverAdm, "CreateListener", params("Port", port, "Enable", true))
+	dial := func() error {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	if err := dial(); err != nil {
+		t.Fatalf("new listener does not accept: %v", err)
+	}
+	l := call(t, d, serverAdm, "EnumListener", pack.New())
+	found := false
+	for i := range l.Count("Ports") {
+		if l.IntAt("Ports", i) == uint32(port) {
+			found = l.IntAt("Enables", i) == 1 && l.IntAt("Errors", i) == 0
+		}
+	}
+	if !found {
+		t.Errorf("EnumListener does not list port %d as enabled without error", port)
+	}
+	call(t, d, serverAdm, "EnableListener", params("Port", port, "Enable", false))
+	if err := dial(); err == nil {
+		t.Error("disabled listener still accepts")
+	}
+	call(t, d, serverAdm, "DeleteListener", params("Port", port))
+	wantCode(t, d, serverAdm, "DeleteListener", params("Port", port), errListenerNotFound)
+	wantCode(t, d, serverAdm, "EnableListener", params("Port", port, "Enable", true), errListenerNotFound)
+}
+
+func waitServing(t *testing.T, s *Server) {
+	t.Helper()
+	for range 100 {
+		s.mu.Lock()
+		ok := s.adm.serving
+		s.mu.Unlock()
+		if ok {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("server did not start serving")
+}
+
+// TestAdminPersistence checks that every change reaches the file on disk
+// and survives a restart.
+func TestAdminPersistence(t *testing.T) {
+	_, d, dir := openAdmin(t)
+	call(t, d, serverAdm, "CreateHub", params("HubName", "P1", "AdminPasswordPlainText", "hubpw", "Online", true, "MaxSession", 7))
+	call(t, d, serverAdm, "CreateUser", params("HubName", "P1", "Name", "alice", "AuthType", 1, "Auth_Password", "pw", "Realname", uni("Alice")))
+	call(t, d, serverAdm, "SetSecureNATOption", natOption("P1", "10.20.0.1"))
+	call(t, d, serverAdm, "EnableSecureNAT", params("HubName", "P1"))
+	call(t, d, serverAdm, "SetServerPassword", params("PlainTextPassword", "adminpw"))
+	call(t, d, serverAdm, "SetServerCipher", params("String", "ecdhe-rsa-aes128-gcm-sha256"))
+	call(t, d, serverAdm, "DeleteHub", params("HubName", "DEFAULT"))
+
+	root, err := config.Load(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.FromTree(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sha0.AdminHash("adminpw")
+	if string(cfg.AdminPasswordHash) != string(want[:]) || cfg.CipherName != "ECDHE-RSA-AES128-GCM-SHA256" {
+		t.Errorf("server settings not saved: hash %x cipher %q", cfg.AdminPasswordHash, cfg.CipherName)
+	}
+	if len(cfg.Hubs) != 1 || cfg.Hubs[0].Name != "P1" || cfg.Hubs[0].MaxSession != 7 {
+		t.Fatalf("hubs on disk: %+v", cfg.Hubs)
+	}
+	h := cfg.Hubs[0]
+	if u := h.User("alice"); u == nil || u.AuthType != 1 || u.RealName != "Alice" {
+		t.Errorf("user on disk: %+v", u)
+	}
+	if !h.SecureNAT.Enabled || h.SecureNAT.IP.String() != "10.20.0.1" || h.SecureNAT.DHCPDomain != "vpn.example" {
+		t.Errorf("SecureNAT on disk: %+v", h.SecureNAT)
+	}
+
+	// A restarted server sees the same.
+	s2, err := Open(dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := call(t, s2.Dispatcher(), serverAdm, "GetUser", params("HubName", "p1", "Name", "ALICE"))
+	if hex.EncodeToString(u.Data("HashedKey")) != func() string { h := sha0.HashPassword("alice", "pw"); return hex.EncodeToString(h[:]) }() {
+		t.Error("password hash lost across a restart")
+	}
+}
+
+func TestAdminConfigGetSet(t *testing.T) {
+	_, d, _ := openAdmin(t)
+	call(t, d, serverAdm, "CreateHub", params("HubName", "KEEP", "Online", true))
+	conf := call(t, d, serverAdm, "GetConfig", pack.New())
+	if conf.Str("FileName") != ConfigFile || len(conf.Data("FileData")) == 0 {
+		t.Fatal("GetConfig: empty")
+	}
+	data := conf.Data("FileData")
+	call(t, d, serverAdm, "DeleteHub", params("HubName", "KEEP"))
+	wantCode(t, d, serverAdm, "SetConfig", params("FileName", "x", "FileData", []byte("declare root {")), errInvalidParameter)
+	call(t, d, serverAdm, "SetConfig", params("FileName", "x", "FileData", data))
+	call(t, d, serverAdm, "GetHubStatus", params("HubName", "KEEP"))
+	if f := call(t, d, serverAdm, "Flush", pack.New()); f.Int("IntValue") == 0 {
+		t.Error("Flush reported 0 bytes")
+	}
+}
+
+func TestAdminMisc(t *testing.T) {
+	_, d, _ := openAdmin(t)
+	if out := call(t, d, hubAdm("DEFAULT"), "Test", params("IntValue", 77)); out.Str("StrValue") != "77" {
+		t.Errorf("Test: StrValue %q", out.Str("StrValue"))
+	}
+	caps := call(t, d, hubAdm("DEFAULT"), "GetCaps", pack.New())
+	if caps.Int("caps_b_vpn3") != 1 || caps.Count("CapsName") != len(capabilities) {
+		t.Errorf("GetCaps: b_vpn3 %d, %d names", caps.Int("caps_b_vpn3"), caps.Count("CapsName"))
+	}
+	info := call(t, d, hubAdm("DEFAULT"), "GetServerInfo", pack.New())
+	if info.Int("ServerBuildInt") < 5180 {
+		t.Errorf("ServerBuildInt %d < 5180", info.Int("ServerBuildInt"))
+	}
+	wantCode(t, d, serverAdm, "SetServerCipher", params("String", "RC4-MD5"), errCipherNotSupp)
+	wantCode(t, d, serverAdm, "SetServerCipher", params("String", ""), errInvalidParameter)
+	call(t, d, serverAdm, "GetServerStatus", pack.New())
+}
+
+func TestNTHash(t *testing.T) {
+	for pw, want := range map[string]string{"": "31d6cfe0d16ae931b73c59d7e0c089c0", "secret1": "b39a61f16a4e11fa80580241f1d4aae8"} {
+		if h := ntHash(pw); hex.EncodeToString(h[:]) != want {
+			t.Errorf("ntHash(%q) = %x, want %s", pw, h, want)
+		}
+	}
+	// RFC 1320 test suite entry longer than one block.
+	if h := md4([]byte("12345678901234567890123456789012345678901234567890123456789012345678901234567890")); hex.EncodeToString(h[:]) != "e33b4ddc9c38f2199c3e7b164fcc0536" {
+		t.Errorf("md4 = %x", h)
+	}
+}
