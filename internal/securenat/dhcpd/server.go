@@ -49,6 +49,22 @@ func New(cfg Config) (*Server, error) {
 	return &Server{cfg: st, t: newTable()}, nil
 }
 
+// Reconfigure applies a changed configuration to the running server, as
+// SoftEther does when an admin changes the SecureNAT options: leases, ended
+// bindings and offers are kept. A lease that the new settings would not
+// grant (say, outside a shrunk pool) runs until it expires, and its renewal
+// is then refused with a NAK. On error the old configuration stays.
+func (s *Server) Reconfigure(cfg Config) error {
+	st, err := cfg.validate()
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg = st
+	return nil
+}
+
 // Leases returns the active leases, ordered by ID. Ended leases and
 // pending offers are not listed.
 func (s *Server) Leases() []Lease {

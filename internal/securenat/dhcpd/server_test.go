@@ -619,3 +619,31 @@ func TestLeasesSorted(t *testing.T) {
 		t.Errorf("leases %+v", ls)
 	}
 }
+
+func TestReconfigureKeepsLeases(t *testing.T) {
+	h := newHarness(t, defaultConfig())
+	h.lease(macA)
+	cfg := defaultConfig()
+	cfg.RangeStart = ip4("192.168.30.100")
+	cfg.Gateway = ip4("192.168.30.254")
+	cfg.Log, cfg.Clock = h.s.cfg.log, h.s.cfg.clock
+	bad := cfg
+	bad.RangeEnd = ip4("192.168.30.50")
+	if err := h.s.Reconfigure(bad); err == nil {
+		t.Fatal("invalid configuration accepted")
+	}
+	if err := h.s.Reconfigure(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if ls := h.s.Leases(); len(ls) != 1 || ls[0].IP != ip4("192.168.30.10") {
+		t.Fatalf("leases after reconfigure %+v", ls)
+	}
+	r := h.one(discover(macB))
+	if addr4(r.msg.YourIPAddr) != ip4("192.168.30.100") || !r.msg.Router()[0].Equal(net.IPv4(192, 168, 30, 254)) {
+		t.Errorf("new client offered %v router %v", r.msg.YourIPAddr, r.msg.Router())
+	}
+	// A's address is outside the new pool: its renewal is refused.
+	if r := h.one(requestFor(macA, ip4("192.168.30.10"), netip.Addr{})); r.msg.MessageType() != dhcpv4.MessageTypeNak {
+		t.Errorf("renewal outside the new pool: %v", r.msg.MessageType())
+	}
+}
