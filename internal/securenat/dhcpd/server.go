@@ -96,6 +96,10 @@ func (s *Server) HandleFrame(frame []byte, out [][]byte) ([][]byte, bool) {
 	if !parseUDP(frame, &f) || f.dstPort != serverPort {
 		return out, false
 	}
+	// Only port-67 frames get here, so taking the lock costs the data path
+	// nothing; it guards s.cfg against Reconfigure.
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	c := s.cfg
 	if (f.dst != broadcastMAC && f.dst != c.serverMAC) || f.src == c.serverMAC {
 		return out, false
@@ -108,8 +112,6 @@ func (s *Server) HandleFrame(frame []byte, out [][]byte) ([][]byte, bool) {
 		req.HWType != iana.HWTypeEthernet || len(req.ClientHWAddr) != 6 {
 		return out, true
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if reply := s.handle(&f, req); reply != nil {
 		out = append(out, reply)
 	}

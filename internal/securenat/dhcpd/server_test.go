@@ -647,3 +647,30 @@ func TestReconfigureKeepsLeases(t *testing.T) {
 		t.Errorf("renewal outside the new pool: %v", r.msg.MessageType())
 	}
 }
+
+func TestConcurrentUse(t *testing.T) {
+	h := newHarness(t, defaultConfig())
+	var src [6]byte
+	copy(src[:], macA)
+	frame := buildFrame(src, broadcastMAC, false, 0, zeroIP, bcastIP, 68, 67, 1, discover(macA).ToBytes())
+	cfg := defaultConfig()
+	cfg.Log, cfg.Clock = h.s.cfg.log, h.s.cfg.clock
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200 {
+			if err := h.s.Reconfigure(cfg); err != nil {
+				t.Error(err)
+				return
+			}
+			h.s.ExpireNow()
+		}
+	}()
+	for range 200 {
+		if out, ok := h.s.HandleFrame(frame, nil); !ok || len(out) != 1 {
+			t.Fatalf("DISCOVER: %v, %d replies", ok, len(out))
+		}
+		_ = h.s.Leases()
+	}
+	<-done
+}
