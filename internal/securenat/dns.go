@@ -129,9 +129,6 @@ func (d *dnsProxy) serveTCPConn(c net.Conn) {
 		if err != nil || len(q) < 12 || q[2]&0x80 != 0 {
 			return
 		}
-		if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-			d.n.trackDNS(a.AddrPort())
-		}
 		resp := d.n.resolve(q, "tcp")
 		if resp == nil {
 			return

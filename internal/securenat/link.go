@@ -181,12 +181,12 @@ func (e *linkEndpoint) appendOut(frames ...[]byte) {
 }
 
 // flush runs until done is closed, handing queued frames to the hub port in
-// batches of up to maxBatch.
+// batches of up to maxBatch; what is queued when done closes is still sent.
 func (e *linkEndpoint) flush(port *hub.Port, done <-chan struct{}) {
-	for {
+	for stop := false; !stop; {
 		select {
 		case <-done:
-			return
+			stop = true
 		case <-e.wake:
 		}
 		for {

@@ -245,14 +245,14 @@ func Start(h *hub.Hub, cfg config.SecureNAT, opt Options) (*SecureNAT, error) {
 func (n *SecureNAT) Stop() {
 	n.once.Do(func() {
 		n.cancel()
-		close(n.done)
 		if n.dns != nil {
 			n.dns.close()
 		}
 		n.nat.closeAll()
-		n.port.Close()
-		n.wg.Wait()
 		n.nat.wait()
+		close(n.done) // the flusher hands the flows' final RSTs to the hub first
+		n.wg.Wait()
+		n.port.Close()
 		n.stack.Close()
 		n.stack.Wait()
 		n.logRaw("LH_NAT_STOP", "SecureNAT stopped.")

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -397,4 +398,43 @@ func TestStartRejectsBadConfig(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+}
+
+func TestStopAndHubClose(t *testing.T) {
+	e := newEnv(t, nil)
+	c := newClient(t, e, "192.168.30.10")
+	srv := listenTCP(t, func(c net.Conn) { io.Copy(c, c) })
+	conn, err := c.dialTCP(context.Background(), srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if !e.logs.has(`SecureNAT has started. The SecureNAT session "SID-SECURENAT-1" was created.`) {
+		t.Errorf("no start line: %q", e.logs.msgs)
+	}
+	found := false
+	for _, p := range e.hub.Ports() {
+		found = found || (p.Name == SessionName && p.User == UserName)
+	}
+	if !found {
+		t.Fatalf("no SecureNAT port on the hub: %+v", e.hub.Ports())
+	}
+	e.nat.Stop()
+	if !e.logs.has("SecureNAT stopped.") {
+		t.Errorf("no stop line: %q", e.logs.msgs)
+	}
+	if tab := e.nat.NATTable(); len(tab) != 0 {
+		t.Fatalf("flows left after stop: %+v", tab)
+	}
+	// The client's connection was reset, not left hanging.
+	conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("client connection after stop: %v", err)
+	}
+	e.nat.Stop() // idempotent
+
+	// Taking the hub offline asks the port to go; SecureNAT stops itself.
+	e2 := newEnv(t, nil)
+	e2.hub.SetOnline(false)
+	eventually(t, 5*time.Second, "SecureNAT stopped", func() bool { return e2.logs.has("SecureNAT stopped.") })
 }
