@@ -19,7 +19,6 @@ package securenat
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -298,5 +297,3 @@ func (n *SecureNAT) Status() Status {
 // Dropped reports how many frames the virtual host could not hand to the hub
 // because its outbound queue was full.
 func (n *SecureNAT) Dropped() uint64 { return n.link.outDrops.Load() }
-
-var errStopped = errors.New("securenat: stopped")
