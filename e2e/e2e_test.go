@@ -60,11 +60,18 @@ type peer struct {
 
 func (p *peer) connect(t *testing.T, srv *testrig.Server, acc testrig.Account) {
 	t.Helper()
-	if err := p.cli.Connect(srv, acc); err != nil {
-		t.Fatal(err)
-	}
+	connect(t, p.cli, srv, acc)
 	if err := p.cli.SetIP(p.ip + "/24"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// connect logs in and fails the test with the server's last log lines if
+// that does not work.
+func connect(t *testing.T, c *testrig.Client, srv *testrig.Server, acc testrig.Account) {
+	t.Helper()
+	if err := c.Connect(srv, acc); err != nil {
+		t.Fatalf("%v\nserver log: %s", err, srv.LogTail(10))
 	}
 }
 
@@ -183,9 +190,7 @@ func TestE2E(t *testing.T) {
 
 	t.Run("MACLimit", func(t *testing.T) {
 		ensure(t, nil)
-		if err := c3.cli.Connect(srv, account(hubA, "user3")); err != nil {
-			t.Fatal(err)
-		}
+		connect(t, c3.cli, srv, account(hubA, "user3"))
 		defer c3.cli.Disconnect()
 		ns := c3.ns
 		// Only the interface that owns an address answers ARP for it, and
@@ -216,9 +221,7 @@ func TestE2E(t *testing.T) {
 
 	t.Run("HubIsolation", func(t *testing.T) {
 		ensure(t, nil)
-		if err := c3.cli.Connect(srv, account(hubB, "userb")); err != nil {
-			t.Fatal(err)
-		}
+		connect(t, c3.cli, srv, account(hubB, "userb"))
 		defer c3.cli.Disconnect()
 		onB := r.StartCapture(c3.ns, c3.cli.TAP(), "-Q", "in")
 		onA := r.StartCapture(c2.ns, c2.cli.TAP(), "-Q", "in", "arp")
@@ -262,7 +265,8 @@ func refused(t *testing.T, p *peer, srv *testrig.Server, acc testrig.Account, wa
 		return code != 0 && p.cli.State() == "Offline"
 	})
 	if !ok || code != want {
-		t.Fatalf("login error: code %d %q (state %q), want code %d", code, msg, p.cli.State(), want)
+		t.Fatalf("login error: code %d %q (state %q), want code %d\nserver log: %s",
+			code, msg, p.cli.State(), want, srv.LogTail(10))
 	}
 	t.Logf("refused as expected: %s (code %d)", msg, code)
 }

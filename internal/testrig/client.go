@@ -49,6 +49,9 @@ func (r *Rig) StartClient(ns *Netns, nic string) *Client {
 	c := &Client{Netns: ns, NIC: nic, base: filepath.Join(ns.Dir, "vpnclient"), rig: r}
 	c.Proc = StartProc(r.t, "vpnclient "+ns.Name, filepath.Join(ns.Dir, "vpnclient.log"),
 		ns.SoftEtherCmd(c.base, VpnClientPath, "start", "--foreground")...)
+	// vpnclient normally stops in well under a second; one that hangs is
+	// logged by the cleanup and should not cost a test much time.
+	c.Proc.StopGrace = 5 * time.Second
 	if err := ns.WaitTCP("127.0.0.1", 9931, 30*time.Second, c.Proc); err != nil {
 		r.t.Fatalf("testrig: vpnclient in %s: %v; log: %s", ns.Name, err, lastLines(c.Proc.Log(), 10))
 	}
@@ -149,17 +152,27 @@ func (c *Client) StartConnect() error {
 	return err
 }
 
-// WaitConnected waits until AccountList shows the account as connected.
+// WaitConnected waits until AccountList shows the account as connected. It
+// gives up early when the attempt has ended with a logged cause (accounts are
+// configured without retries).
 func (c *Client) WaitConnected(timeout time.Duration) error {
 	var state string
+	var code int
+	var cause string
 	if waitFor(timeout, 200*time.Millisecond, func() bool {
 		state = c.State()
-		return state == "Connected"
-	}) {
+		if state == "Connected" {
+			return true
+		}
+		code, cause = c.LastError()
+		return code != 0 && state == "Offline"
+	}) && state == "Connected" {
 		return nil
 	}
-	st, _ := c.Status()
-	return fmt.Errorf("vpnclient in %s: account state %q after %v (status: %v)", c.Netns.Name, state, timeout, st)
+	if code != 0 {
+		return fmt.Errorf("vpnclient in %s: connection failed: %s (code %d)", c.Netns.Name, cause, code)
+	}
+	return fmt.Errorf("vpnclient in %s: account state %q after %v", c.Netns.Name, state, timeout)
 }
 
 // State is the account's status column in AccountList ("Connected",

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/ethervpn/ethervpn/internal/sha0"
 )
 
 // ServerConfig describes the vpn_server.config the rig writes for a server
@@ -76,7 +78,7 @@ func (c *ServerConfig) Render() []byte {
 	sc.item("string", "PortsUDP", "")
 	sc.item("uint", "ServerType", "0")
 	if c.AdminPassword != "" {
-		sc.byteItem("HashedPassword", sha0([]byte(c.AdminPassword)))
+		sc.byteItem("HashedPassword", sha0.Sum([]byte(c.AdminPassword)))
 	}
 	proto := sc.folder("Proto")
 	proto.folder("OpenVPN").item("bool", "Enabled", "false")
@@ -95,9 +97,9 @@ func (c *ServerConfig) Render() []byte {
 }
 
 func renderHub(f *cfgFolder, h HubConfig) {
-	f.byteItem("HashedPassword", sha0([]byte(h.Password)))
+	f.byteItem("HashedPassword", sha0.Sum([]byte(h.Password)))
 	f.item("bool", "Online", "true")
-	f.byteItem("SecurePassword", sha0([]byte(h.Password+"ADMINISTRATOR")))
+	f.byteItem("SecurePassword", sha0.Sum([]byte(h.Password+"ADMINISTRATOR")))
 	f.item("uint", "Type", "0")
 
 	opt := f.folder("Option")
@@ -125,7 +127,7 @@ func renderHub(f *cfgFolder, h HubConfig) {
 			uf.item("uint", "AuthType", "0")
 		} else {
 			uf.item("uint", "AuthType", "1")
-			uf.byteItem("AuthPassword", hashPassword(u.Name, u.Password))
+			uf.byteItem("AuthPassword", sha0.HashPassword(u.Name, u.Password))
 		}
 		if u.Policy != nil {
 			renderPolicy(uf.folder("Policy"), u.Policy)

@@ -18,6 +18,8 @@ import (
 type Proc struct {
 	Name    string // for log messages
 	LogPath string // stdout and stderr
+	// StopGrace is how long the cleanup waits after SIGTERM before SIGKILL.
+	StopGrace time.Duration
 	cmd     *exec.Cmd
 	done    chan struct{}
 	err     error
@@ -51,13 +53,19 @@ func startProcTo(t TB, name, logPath string, stdout *os.File, args ...string) *P
 		f.Close()
 		t.Fatalf("%s: start %q: %v", name, args, err)
 	}
-	p := &Proc{Name: name, LogPath: logPath, cmd: cmd, done: make(chan struct{})}
+	p := &Proc{Name: name, LogPath: logPath, StopGrace: 15 * time.Second, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		f.Close()
 		close(p.done)
 	}()
-	t.Cleanup(func() { p.Stop(15 * time.Second) })
+	t.Cleanup(func() {
+		start := time.Now()
+		killed := p.stop(p.StopGrace)
+		if d := time.Since(start); killed || d > 3*time.Second {
+			t.Logf("testrig: %s (pid %d) took %v to stop (SIGKILL needed: %v)", name, p.Pid(), d.Round(time.Millisecond), killed)
+		}
+	})
 	return p
 }
 
@@ -83,16 +91,24 @@ func (p *Proc) Log() string {
 // Stop sends SIGTERM, waits up to grace, then SIGKILL. It returns the
 // process's exit error (nil for a clean exit) and may be called repeatedly.
 func (p *Proc) Stop(grace time.Duration) error {
-	if !p.Exited() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(grace):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	}
+	p.stop(grace)
 	return p.err
+}
+
+// stop is Stop reporting whether SIGKILL was needed.
+func (p *Proc) stop(grace time.Duration) (killed bool) {
+	if p.Exited() {
+		return false
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return false
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return true
+	}
 }
 
 // CPUSeconds returns the process's user+system CPU time from /proc/PID/stat.

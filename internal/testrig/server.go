@@ -109,6 +109,12 @@ func (r *Rig) StartServerText(kind ServerKind, port int, adminPassword string, c
 // Stop stops the server (SIGTERM, then SIGKILL after 20 s).
 func (s *Server) Stop() error { return s.Proc.Stop(20 * time.Second) }
 
+// LogTail returns the last n lines the server process wrote, for failure
+// messages.
+func (s *Server) LogTail(n int) string {
+	return lastLines(s.Proc.Log(), n)
+}
+
 // ConfigText returns the server's current vpn_server.config.
 func (s *Server) ConfigText() ([]byte, error) {
 	return os.ReadFile(filepath.Join(s.DataDir, "vpn_server.config"))
