@@ -22,6 +22,7 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/securenat"
 	"github.com/ethervpn/ethervpn/internal/session"
 )
 
@@ -65,6 +66,9 @@ type Hub struct {
 	*hub.Hub
 	cfg     *config.Hub   // guarded by Server.mu
 	counter atomic.Uint64 // session numbers (SID-USER-n)
+
+	natMu sync.Mutex
+	nat   *securenat.SecureNAT
 }
 
 // Session is one logged-in session of a hub.
@@ -116,6 +120,9 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 	}
 	for _, hc := range cfg.Hubs {
 		s.addHub(hc)
+	}
+	for _, h := range s.hubs {
+		s.ApplySecureNAT(h)
 	}
 	if err := s.Save(); err != nil {
 		return nil, err
@@ -253,6 +260,14 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	}
 	for _, x := range s.Sessions() {
 		x.Close(errServerStopping)
+	}
+	for _, h := range s.Hubs() {
+		h.natMu.Lock()
+		if h.nat != nil {
+			h.nat.Stop()
+			h.nat = nil
+		}
+		h.natMu.Unlock()
 	}
 	s.wg.Wait()
 	if err := s.Save(); err != nil {
