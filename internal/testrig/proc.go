@@ -20,9 +20,9 @@ type Proc struct {
 	LogPath string // stdout and stderr
 	// StopGrace is how long the cleanup waits after SIGTERM before SIGKILL.
 	StopGrace time.Duration
-	cmd     *exec.Cmd
-	done    chan struct{}
-	err     error
+	cmd       *exec.Cmd
+	done      chan struct{}
+	err       error
 }
 
 // StartProc starts args[0] with args[1:] in the background, output to
