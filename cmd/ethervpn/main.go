@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/server"
 )
 
@@ -56,6 +57,9 @@ saves the configuration.`,
 			if err != nil {
 				return err
 			}
+			// vpncmd's admin RPC and the JSON-RPC API share the VPN ports.
+			d := srv.Dispatcher()
+			srv.SetAdmin(srv.AdminRPC(d), admin.NewWebHandler(d, srv.AdminAuthenticator(), log))
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			return srv.Run(ctx)

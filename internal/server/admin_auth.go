@@ -1,0 +1,143 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/subtle"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/admin"
+	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/wire"
+)
+
+// Administrator authentication, stricter than SoftEther's: with no server
+// admin password set, administration is only possible from the server
+// machine itself (SoftEther lets anyone in over JSON-RPC), and failed
+// admin logins count against the same per-address limit as VPN logins.
+
+// AdminRPC returns the handler for vpncmd's binary admin protocol (method
+// "admin" after the hello) that runs d for authenticated administrators.
+// Install it with SetAdmin.
+func (s *Server) AdminRPC(d admin.Dispatcher) AdminRPC {
+	return func(conn net.Conn, r *bufio.Reader, random [20]byte, p *pack.Pack, remote netip.Addr) {
+		defer conn.Close()
+		log := s.log.With("remote", remote.String())
+		c, empty, err := s.adminLogin(p, random, remote)
+		reply := admin.AuthResult(err)
+		if err == nil {
+			reply = admin.AuthOK(empty && p.Int("accept_empty_password") != 0)
+		}
+		if werr := wire.WritePack(conn, reply); werr != nil || err != nil {
+			if err != nil {
+				log.Warn("administrator login refused", "hub", p.Str("hubname"), "client", p.Str("client_str"), "err", err.Error())
+				// As SoftEther does, give the client a moment to read the
+				// answer before the connection closes.
+				time.Sleep(100 * time.Millisecond)
+			}
+			return
+		}
+		log.Info("administrator logged in", "mode", callerName(c), "client", p.Str("client_str"))
+		if err := admin.ServeRPC(context.Background(), conn, r, c, d, log); err != nil {
+			log.Info("admin connection ended", "err", err)
+		}
+	}
+}
+
+// adminLogin checks vpncmd's "admin" request (admin-interfaces.md §1.4).
+// empty reports that the stored password is the empty one.
+func (s *Server) adminLogin(p *pack.Pack, random [20]byte, remote netip.Addr) (c admin.Caller, empty bool, err error) {
+	hubName, secure, err := admin.ParseAdminAuth(p)
+	if err != nil {
+		return c, false, errProtocol
+	}
+	now := time.Now()
+	if s.limiter.blocked(remote, now) {
+		return c, false, errAccessDenied
+	}
+	c = admin.Caller{ServerAdmin: hubName == "", Remote: remote, Via: "rpc"}
+	s.mu.Lock()
+	var stored []byte
+	if c.ServerAdmin {
+		stored = s.cfg.AdminPasswordHash
+	} else if h := s.hubs[strings.ToUpper(hubName)]; h != nil {
+		c.Hub = h.cfg.Name
+		stored = h.cfg.HashedPassword
+	} else {
+		s.mu.Unlock()
+		s.limiter.fail(remote, now) // probing for hub names is a failure too
+		return c, false, errHubNotFound
+	}
+	s.mu.Unlock()
+
+	empty = config.IsEmptyPasswordHash(stored)
+	if empty {
+		if !remote.IsLoopback() {
+			return c, true, errNullPasswordLocal
+		}
+		e := sha0.AdminHash("")
+		stored = e[:]
+	}
+	if !checkSecure(stored, random, secure) {
+		s.limiter.fail(remote, now)
+		return c, empty, errAccessDenied
+	}
+	return c, empty, nil
+}
+
+// AdminAuthenticator returns the credential check of the JSON-RPC API
+// (admin-interfaces.md §5.2): the user name "" or "administrator" with the
+// server password is a server admin, a hub name with that hub's password
+// is its hub admin (hubs without a password cannot be administered this
+// way). With no server password set, any credentials from localhost make a
+// server admin and nothing is accepted from elsewhere.
+func (s *Server) AdminAuthenticator() admin.Authenticator {
+	return func(hubName, password string, remote netip.Addr) (admin.Caller, error) {
+		remote = remote.Unmap()
+		c := admin.Caller{Remote: remote, Via: "json-rpc"}
+		now := time.Now()
+		if s.limiter.blocked(remote, now) {
+			return c, errAccessDenied
+		}
+		got := sha0.AdminHash(password)
+		s.mu.Lock()
+		server := s.cfg.AdminPasswordHash
+		var hubHash []byte
+		if h := s.hubs[strings.ToUpper(hubName)]; h != nil && hubName != "" {
+			c.Hub, hubHash = h.cfg.Name, h.cfg.HashedPassword
+		}
+		s.mu.Unlock()
+
+		serverEmpty := config.IsEmptyPasswordHash(server)
+		asServer := hubName == "" || strings.EqualFold(hubName, "administrator")
+		switch {
+		case asServer && !serverEmpty && subtle.ConstantTimeCompare(server, got[:]) == 1:
+			c.ServerAdmin, c.Hub = true, ""
+			return c, nil
+		case !asServer && c.Hub != "" && !config.IsEmptyPasswordHash(hubHash) && !isZero(hubHash) &&
+			subtle.ConstantTimeCompare(hubHash, got[:]) == 1:
+			return c, nil
+		case serverEmpty && remote.IsLoopback():
+			c.ServerAdmin, c.Hub = true, ""
+			return c, nil
+		case serverEmpty && asServer:
+			s.log.Warn("JSON-RPC administrator login refused", "remote", remote.String(), "err", errNoAdminPassword.Error())
+			return c, errNullPasswordLocal
+		}
+		s.limiter.fail(remote, now)
+		s.log.Warn("JSON-RPC administrator login refused", "remote", remote.String(), "hub", hubName, "err", "wrong password")
+		return c, errAccessDenied
+	}
+}
+
+func callerName(c admin.Caller) string {
+	if c.ServerAdmin {
+		return "server admin"
+	}
+	return "hub admin of " + c.Hub
+}
