@@ -80,6 +80,32 @@ func init() {
 		out.AddBool("IsKernelMode", false)
 		out.AddBool("IsRawIpMode", false)
 	}))
+
+	// Stored, not yet run (admin_store.go). Cascades are not in the table
+	// at all, so their methods answer ERR_NOT_SUPPORTED.
+	addHub("AddAccess", "", rw, admAddAccess)
+	addHub("DeleteAccess", "", rw, admDeleteAccess)
+	addHub("EnumAccess", "", ro, admEnumAccess)
+	addHub("SetAccessList", "", rw, admSetAccessList)
+	add("AddLocalBridge", rightServer, rw, admAddLocalBridge)
+	add("DeleteLocalBridge", rightServer, rw, admDeleteLocalBridge)
+	add("EnumLocalBridge", rightAny, ro, admEnumLocalBridge)
+	add("EnumEthernet", rightAny, ro, admEnumEthernet)
+	add("GetBridgeSupport", rightAny, ro, admGetBridgeSupport)
+	add("AddL3Switch", rightServer, rw, admAddL3Switch)
+	add("DelL3Switch", rightServer, rw, admDelL3Switch)
+	add("StartL3Switch", rightServer, rw, admStartL3Switch)
+	add("StopL3Switch", rightServer, rw, admStopL3Switch)
+	add("EnumL3Switch", rightAny, ro, admEnumL3Switch)
+	add("AddL3If", rightServer, rw, admAddL3If)
+	add("DelL3If", rightServer, rw, admDelL3If)
+	add("EnumL3If", rightAny, ro, admEnumL3If)
+	add("AddL3Table", rightServer, rw, admAddL3Table)
+	add("DelL3Table", rightServer, rw, admDelL3Table)
+	add("EnumL3Table", rightAny, ro, admEnumL3Table)
+	addHub("GetHubAdminOptions", "", ro, admGetHubAdminOptions)
+	addHub("SetHubAdminOptions", "", rw, admSetHubAdminOptions)
+	add("GetDefaultHubAdminOptions", rightAny, ro, admGetDefaultHubAdminOptions)
 }
 
 // upperASCII upper-cases a-z only, as SoftEther compares method names.

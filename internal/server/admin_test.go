@@ -431,3 +431,66 @@ func TestNTHash(t *testing.T) {
 		t.Errorf("md4 = %x", h)
 	}
 }
+
+func TestAdminStoredSettings(t *testing.T) {
+	_, d, dir := openAdmin(t)
+	ha := hubAdm("DEFAULT")
+	rule := func(prio int, discard bool, note string) *pack.Pack {
+		return params("HubName", "DEFAULT", "Priority", prio, "Discard", discard, "Note", uni(note), "Active", true,
+			"Protocol", 6, "DestPortStart", 80, "SrcIpAddress", netip.MustParseAddr("10.0.0.0"),
+			"SrcSubnetMask", netip.MustParseAddr("255.0.0.0"))
+	}
+	call(t, d, ha, "AddAccess", rule(200, true, "second"))
+	call(t, d, ha, "AddAccess", rule(100, true, "first"))
+	l := call(t, d, ha, "EnumAccess", params("HubName", "DEFAULT"))
+	if l.Count("Protocol") != 2 || strAt(l, "Note", 0) != "first" || intAt(l, "Id", 1) != 2 ||
+		intAt(l, "DestPortEnd", 0) != 80 || ip4At(l, "SrcIpAddress", 0).String() != "10.0.0.0" {
+		t.Errorf("EnumAccess: %d rules, first %q, ids %d/%d", l.Count("Protocol"), strAt(l, "Note", 0), intAt(l, "Id", 0), intAt(l, "Id", 1))
+	}
+	call(t, d, ha, "DeleteAccess", params("HubName", "DEFAULT", "Id", 1))
+	wantCode(t, d, ha, "DeleteAccess", params("HubName", "DEFAULT", "Id", 5), errObjectNotFound)
+	if l := call(t, d, ha, "EnumAccess", params("HubName", "DEFAULT")); l.Count("Protocol") != 1 || strAt(l, "Note", 0) != "second" {
+		t.Errorf("after DeleteAccess: %d rules", l.Count("Protocol"))
+	}
+
+	wantCode(t, d, ha, "AddLocalBridge", params("HubNameLB", "DEFAULT", "DeviceName", "eth9"), errNotEnoughRight)
+	call(t, d, serverAdm, "AddLocalBridge", params("HubNameLB", "DEFAULT", "DeviceName", "eth9", "TapMode", true))
+	if l := call(t, d, ha, "EnumLocalBridge", pack.New()); l.Int("NumItem") != 1 || l.StrAt("DeviceName", 0) != "eth9" {
+		t.Errorf("EnumLocalBridge: %d", l.Int("NumItem"))
+	}
+	call(t, d, serverAdm, "AddL3Switch", params("Name", "sw1"))
+	wantCode(t, d, serverAdm, "AddL3Switch", params("Name", "SW1"), errL3Exists)
+	call(t, d, serverAdm, "AddL3If", params("Name", "sw1", "HubName", "DEFAULT",
+		"IpAddress", netip.MustParseAddr("10.1.0.1"), "SubnetMask", netip.MustParseAddr("255.255.255.0")))
+	wantCode(t, d, serverAdm, "AddL3Table", params("Name", "sw1", "NetworkAddress", netip.MustParseAddr("10.2.0.1"),
+		"SubnetMask", netip.MustParseAddr("255.255.255.0"), "GatewayAddress", netip.MustParseAddr("10.1.0.254")), errInvalidParameter)
+	call(t, d, serverAdm, "AddL3Table", params("Name", "sw1", "NetworkAddress", netip.MustParseAddr("10.2.0.0"),
+		"SubnetMask", netip.MustParseAddr("255.255.255.0"), "GatewayAddress", netip.MustParseAddr("10.1.0.254"), "Metric", 1))
+	wantCode(t, d, serverAdm, "StartL3Switch", params("Name", "sw1"), errL3CantStart)
+
+	call(t, d, serverAdm, "SetHubAdminOptions", params("HubName", "DEFAULT", "Name", "no_change_groups", "Value", 1))
+	wantCode(t, d, ha, "CreateGroup", params("HubName", "DEFAULT", "Name", "g"), errNotEnoughRight)
+	wantCode(t, d, ha, "SetHubAdminOptions", params("HubName", "DEFAULT", "Name", "no_change_groups", "Value", 0), errNotEnoughRight)
+	wantCode(t, d, ha, "CreateLink", params("HubName_Ex", "DEFAULT"), errNotSupported)
+
+	// All of it is in the file, in the real server's layout.
+	root, err := config.Load(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hubF := root.Folder("VirtualHUB").Folder("DEFAULT")
+	if r := hubF.Folder("AccessList").Folder("1"); r == nil || r.GetString("Note") != "second" || r.GetString("SrcIpAddress") != "10.0.0.0" {
+		t.Errorf("access list on disk: %+v", r)
+	}
+	if hubF.Folder("AdminOption").GetUint("no_change_groups") != 1 {
+		t.Error("admin option not on disk")
+	}
+	if b := root.Folder("LocalBridgeList").Folder("LocalBridge0"); b == nil || b.GetString("DeviceName") != "eth9" || !b.GetBool("TapMode") {
+		t.Errorf("local bridge on disk: %+v", b)
+	}
+	sw := root.Folder("VirtualLayer3SwitchList").Folder("sw1")
+	if sw == nil || sw.Folder("InterfaceList").Folder("Interface0").GetString("IpAddress") != "10.1.0.1" ||
+		sw.Folder("RoutingTable").Folder("Entry0").GetString("NetworkAddress") != "10.2.0.0" {
+		t.Errorf("L3 switch on disk: %+v", sw)
+	}
+}

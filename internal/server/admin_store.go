@@ -1,0 +1,722 @@
+package server
+
+import (
+	"cmp"
+	"crypto/rand"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/pack"
+)
+
+// Settings that are stored in the configuration and returned as the spec
+// says, but that no part of the server acts on yet: access lists, local
+// bridges, the virtual layer-3 switch, hub administration options. They
+// are kept in the configuration tree itself (in the real server's folder
+// layout, so the real vpnserver reads them) and every change is logged as
+// not yet in effect where that matters for security.
+
+// --- access lists (§4.4.33, config §6.4.8) ---
+
+// fieldKind says how an access-list field is carried in a PACK and stored
+// in the configuration.
+type fieldKind int
+
+const (
+	fkStr  fieldKind = iota // STR / string
+	fkUni                   // UNISTR / string
+	fkBool                  // INT 0/1 / bool
+	fkUint                  // INT / uint
+	fkIP4                   // IP (four elements) / dotted string
+	fkIP6                   // DATA(16) / IPv6 text
+	fkMAC                   // DATA(6) / XX-XX-XX-XX-XX-XX
+)
+
+var aclFields = []struct {
+	name string
+	kind fieldKind
+}{
+	{"Note", fkUni}, {"Active", fkBool}, {"Priority", fkUint}, {"Discard", fkBool}, {"IsIPv6", fkBool},
+	{"SrcIpAddress", fkIP4}, {"SrcSubnetMask", fkIP4}, {"DestIpAddress", fkIP4}, {"DestSubnetMask", fkIP4},
+	{"SrcIpAddress6", fkIP6}, {"SrcSubnetMask6", fkIP6}, {"DestIpAddress6", fkIP6}, {"DestSubnetMask6", fkIP6},
+	{"Protocol", fkUint}, {"SrcPortStart", fkUint}, {"SrcPortEnd", fkUint}, {"DestPortStart", fkUint}, {"DestPortEnd", fkUint},
+	{"SrcUsername", fkStr}, {"DestUsername", fkStr},
+	{"CheckSrcMac", fkBool}, {"SrcMacAddress", fkMAC}, {"SrcMacMask", fkMAC},
+	{"CheckDstMac", fkBool}, {"DstMacAddress", fkMAC}, {"DstMacMask", fkMAC},
+	{"CheckTcpState", fkBool}, {"Established", fkBool}, {"RedirectUrl", fkStr},
+	{"Delay", fkUint}, {"Jitter", fkUint}, {"Loss", fkUint},
+}
+
+// value i of element name, whatever its type (nil if absent).
+func valueAt(p *pack.Pack, name string, i int) (e pack.Element, ok bool) {
+	e, ok = p.Lookup(name)
+	return e, ok && i < e.Len()
+}
+
+func intAt(p *pack.Pack, name string, i int) uint32 {
+	if e, ok := valueAt(p, name, i); ok && e.Type == pack.TypeInt {
+		return uint32(e.Ints[i])
+	}
+	return 0
+}
+
+func dataAt(p *pack.Pack, name string, i int) []byte {
+	if e, ok := valueAt(p, name, i); ok && e.Type == pack.TypeData {
+		return e.Blobs[i]
+	}
+	return nil
+}
+
+func strAt(p *pack.Pack, name string, i int) string {
+	if e, ok := valueAt(p, name, i); ok && (e.Type == pack.TypeStr || e.Type == pack.TypeUniStr) {
+		return e.Strs[i]
+	}
+	return ""
+}
+
+// ip4At reads value i of an IP field (IPv4 INT form).
+func ip4At(p *pack.Pack, name string, i int) netip.Addr {
+	v := intAt(p, name, i)
+	return netip.AddrFrom4([4]byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)})
+}
+
+// aclFolder converts rule i of a request into its configuration folder,
+// applying SoftEther's clamps.
+func aclFolder(p *pack.Pack, i int) *config.Folder {
+	f := config.NewFolder("")
+	v6 := intAt(p, "IsIPv6", i) != 0
+	for _, fd := range aclFields {
+		switch fd.kind {
+		case fkStr, fkUni:
+			f.SetString(fd.name, strAt(p, fd.name, i))
+		case fkBool:
+			f.SetBool(fd.name, intAt(p, fd.name, i) != 0)
+		case fkUint:
+			f.SetUint(fd.name, intAt(p, fd.name, i))
+		case fkIP4:
+			if !v6 {
+				f.SetString(fd.name, ip4At(p, fd.name, i).String())
+			}
+		case fkIP6:
+			if v6 {
+				if b := dataAt(p, fd.name, i); len(b) == 16 {
+					f.SetString(fd.name, netip.AddrFrom16([16]byte(b)).String())
+				} else {
+					f.SetString(fd.name, "::")
+				}
+			}
+		case fkMAC:
+			if b := dataAt(p, fd.name, i); len(b) == 6 {
+				f.SetString(fd.name, strings.ToUpper(strings.ReplaceAll(net.HardwareAddr(b).String(), ":", "-")))
+			}
+		}
+	}
+	for _, pr := range [][2]string{{"SrcPortStart", "SrcPortEnd"}, {"DestPortStart", "DestPortEnd"}} {
+		if f.GetUint(pr[1]) < f.GetUint(pr[0]) {
+			f.SetUint(pr[1], f.GetUint(pr[0]))
+		}
+	}
+	f.SetUint("Delay", min(f.GetUint("Delay"), 10000))
+	f.SetUint("Jitter", min(f.GetUint("Jitter"), 100))
+	f.SetUint("Loss", min(f.GetUint("Loss"), 100))
+	return f
+}
+
+// aclRow adds one stored rule to a list.
+func aclRow(l *list, f *config.Folder, id int) {
+	v6 := f.GetBool("IsIPv6")
+	l.row()
+	l.int("Id", uint32(id))
+	l.int("UniqueId", f.GetUint("UniqueId"))
+	for _, fd := range aclFields {
+		switch fd.kind {
+		case fkStr:
+			l.str(fd.name, f.GetString(fd.name))
+		case fkUni:
+			l.uni(fd.name, f.GetString(fd.name))
+		case fkBool:
+			l.bool(fd.name, f.GetBool(fd.name))
+		case fkUint:
+			l.int(fd.name, f.GetUint(fd.name))
+		case fkIP4:
+			a, err := netip.ParseAddr(f.GetString(fd.name))
+			if v6 {
+				a = netip.AddrFrom4([4]byte{223, 255, 255, 253}) // SoftEther's placeholder in IPv6 rules
+				if strings.Contains(fd.name, "Mask") {
+					a = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+				}
+			} else if err != nil || !a.Is4() {
+				a = netip.IPv4Unspecified()
+			}
+			l.ip(fd.name, a)
+		case fkIP6:
+			var b [16]byte
+			if a, err := netip.ParseAddr(f.GetString(fd.name)); err == nil && v6 {
+				b = a.As16()
+			}
+			l.data(fd.name, b[:])
+		case fkMAC:
+			m, err := net.ParseMAC(f.GetString(fd.name))
+			if err != nil || len(m) != 6 {
+				m = make(net.HardwareAddr, 6)
+			}
+			l.data(fd.name, m)
+		}
+	}
+}
+
+// setACL stores rules sorted as SoftEther sorts them (priority, then pass
+// before discard) with the folder names (= Ids) renumbered 1..N.
+func setACL(hubFolder *config.Folder, rules []*config.Folder) {
+	slices.SortStableFunc(rules, func(a, b *config.Folder) int {
+		if c := cmp.Compare(a.GetUint("Priority"), b.GetUint("Priority")); c != 0 {
+			return c
+		}
+		return cmp.Compare(b2u(a.GetBool("Discard")), b2u(b.GetBool("Discard")))
+	})
+	for i, r := range rules {
+		r.Name = strconv.Itoa(i + 1)
+		if r.GetUint("UniqueId") == 0 {
+			r.SetUint("UniqueId", newUniqueID(rules))
+		}
+	}
+	acl := hubFolder.Ensure("AccessList")
+	acl.Folders = rules
+}
+
+// newUniqueID picks an id >= 32768 not used by rules (DeleteAccess tells
+// positions from unique ids by that threshold).
+func newUniqueID(rules []*config.Folder) uint32 {
+	for {
+		var b [4]byte
+		rand.Read(b[:])
+		id := 32768 + (uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3]))%(1<<31)
+		if !slices.ContainsFunc(rules, func(r *config.Folder) bool { return r.GetUint("UniqueId") == id }) {
+			return id
+		}
+	}
+}
+
+func (a *adminCall) aclHub() (*Hub, *config.Folder, error) {
+	h, err := a.s.hubLocked(a.hub)
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, a.s.hubFolderLocked(h), nil
+}
+
+func admAddAccess(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, f, err := a.aclHub()
+	if err != nil {
+		return nil, err
+	}
+	if a.hubAdminDenied(h, "no_change_access_list") {
+		return nil, errNotEnoughRight
+	}
+	rules := slices.Clone(f.Folder("AccessList").Folders)
+	if len(rules) >= maxAccessLists || (!a.c.ServerAdmin && overLimit(f, "max_accesslists", len(rules))) {
+		return nil, errTooManyAccessList
+	}
+	setACL(f, append(rules, aclFolder(a.in, 0)))
+	s.log.Warn("access list stored; access lists are not enforced by this server yet", "hub", h.cfg.Name)
+	return echo(a.in), nil
+}
+
+func admDeleteAccess(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, f, err := a.aclHub()
+	if err != nil {
+		return nil, err
+	}
+	if a.hubAdminDenied(h, "no_change_access_list") {
+		return nil, errNotEnoughRight
+	}
+	rules := slices.Clone(f.Folder("AccessList").Folders)
+	id := a.in.Int("Id")
+	i := -1
+	if id < 32768 {
+		if id >= 1 && int(id) <= len(rules) {
+			i = int(id) - 1
+		}
+	} else {
+		i = slices.IndexFunc(rules, func(r *config.Folder) bool { return r.GetUint("UniqueId") == id })
+	}
+	if i < 0 {
+		return nil, errObjectNotFound
+	}
+	setACL(f, slices.Delete(rules, i, i+1))
+	return echo(a.in), nil
+}
+
+func admEnumAccess(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, f, err := a.aclHub()
+	if err != nil {
+		return nil, err
+	}
+	out := pack.New()
+	out.AddStr("HubName", h.cfg.Name)
+	l := newList(out)
+	for i, r := range f.Folder("AccessList").Folders {
+		aclRow(l, r, i+1)
+	}
+	l.done()
+	return out, nil
+}
+
+func admSetAccessList(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, f, err := a.aclHub()
+	if err != nil {
+		return nil, err
+	}
+	if a.hubAdminDenied(h, "no_change_access_list") {
+		return nil, errNotEnoughRight
+	}
+	n := a.in.Count("Protocol")
+	if n > maxAccessLists || (!a.c.ServerAdmin && overLimit(f, "max_accesslists", n-1)) {
+		return nil, errTooManyAccessList
+	}
+	rules := make([]*config.Folder, n)
+	for i := range rules {
+		rules[i] = aclFolder(a.in, i)
+	}
+	setACL(f, rules)
+	if n > 0 {
+		s.log.Warn("access list stored; access lists are not enforced by this server yet", "hub", h.cfg.Name)
+	}
+	return echo(a.in), nil
+}
+
+// --- local bridges (§4.4.31, config §6.4.3) ---
+
+func (s *Server) bridgeListLocked() *config.Folder { return s.treeLocked().Ensure("LocalBridgeList") }
+
+func findBridge(bl *config.Folder, hubName, device string) int {
+	return slices.IndexFunc(bl.Folders, func(f *config.Folder) bool {
+		return strings.EqualFold(f.GetString("HubName"), hubName) && strings.EqualFold(f.GetString("DeviceName"), device)
+	})
+}
+
+func admAddLocalBridge(a *adminCall) (*pack.Pack, error) {
+	device, hubName := a.in.Str("DeviceName"), a.in.Str("HubNameLB")
+	if device == "" || hubName == "" {
+		return nil, errInvalidParameter
+	}
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	bl := s.bridgeListLocked()
+	if findBridge(bl, hubName, device) >= 0 {
+		return echo(a.in), nil // as SoftEther: adding the same pair again is a no-op
+	}
+	f := config.NewFolder("")
+	f.SetString("DeviceName", device)
+	f.SetString("HubName", hubName)
+	f.SetBool("LimitBroadcast", false)
+	f.SetBool("MonitorMode", false)
+	f.SetBool("NoPromiscuousMode", false)
+	tap := a.in.Bool("TapMode")
+	f.SetBool("TapMode", tap)
+	if tap {
+		mac := config.DefaultSecureNAT().MAC // 00:AC + random, as our other virtual MACs
+		f.SetString("TapMacAddress", strings.ToUpper(strings.ReplaceAll(mac.String(), ":", "-")))
+	}
+	for n := 0; f.Name == ""; n++ {
+		if name := fmt.Sprintf("LocalBridge%d", n); bl.Folder(name) == nil {
+			f.Name = name
+		}
+	}
+	bl.Folders = append(bl.Folders, f)
+	s.log.Warn("local bridge stored; local bridges are not started by this server yet", "hub", hubName, "device", device)
+	return echo(a.in), nil
+}
+
+func admDeleteLocalBridge(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	bl := s.bridgeListLocked()
+	i := findBridge(bl, a.in.Str("HubNameLB"), a.in.Str("DeviceName"))
+	if i < 0 {
+		return nil, errObjectNotFound
+	}
+	bl.Folders = slices.Delete(bl.Folders, i, i+1)
+	return echo(a.in), nil
+}
+
+func admEnumLocalBridge(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := pack.New()
+	bl := s.treeLocked().Folder("LocalBridgeList")
+	var bridges []*config.Folder
+	if bl != nil {
+		bridges = bl.Folders
+	}
+	out.AddInt("NumItem", uint32(len(bridges)))
+	l := newList(out)
+	for _, f := range bridges {
+		l.row()
+		l.str("DeviceName", f.GetString("DeviceName"))
+		l.str("HubNameLB", f.GetString("HubName"))
+		l.bool("TapMode", f.GetBool("TapMode"))
+		l.bool("Online", true)
+		l.bool("Active", false) // configured, not running
+	}
+	l.done()
+	return out, nil
+}
+
+func admEnumEthernet(a *adminCall) (*pack.Pack, error) {
+	ifs, _ := net.Interfaces()
+	out := pack.New()
+	l := newList(out)
+	n := 0
+	for _, i := range ifs {
+		if i.Flags&net.FlagLoopback != 0 || len(i.HardwareAddr) != 6 {
+			continue
+		}
+		n++
+		l.row()
+		l.str("DeviceName", i.Name)
+		l.uni("NetworkConnectionName", i.Name)
+	}
+	out.AddInt("NumItem", uint32(n))
+	l.done()
+	return out, nil
+}
+
+func admGetBridgeSupport(a *adminCall) (*pack.Pack, error) {
+	out := pack.New()
+	out.AddBool("IsBridgeSupportedOs", true)
+	out.AddBool("IsWinPcapNeeded", false)
+	return out, nil
+}
+
+// --- virtual layer-3 switch (§4.4.32, config §6.4.10) ---
+
+func (s *Server) l3Locked(name string) *config.Folder {
+	return s.treeLocked().Folder("VirtualLayer3SwitchList").Folder(name)
+}
+
+func admAddL3Switch(a *adminCall) (*pack.Pack, error) {
+	name := a.in.Str("Name")
+	if !validName(name, false) {
+		return nil, errInvalidParameter
+	}
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.l3Locked(name) != nil {
+		return nil, errL3Exists
+	}
+	f := s.treeLocked().Ensure("VirtualLayer3SwitchList").Ensure(name)
+	f.SetBool("Active", false)
+	f.Ensure("InterfaceList")
+	f.Ensure("RoutingTable")
+	return echo(a.in), nil
+}
+
+func admDelL3Switch(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.l3Locked(a.in.Str("Name")) == nil {
+		return nil, errL3NotFound
+	}
+	s.treeLocked().Folder("VirtualLayer3SwitchList").Remove(a.in.Str("Name"))
+	return echo(a.in), nil
+}
+
+// admStartL3Switch refuses honestly: the switch is stored but this server
+// cannot run it yet.
+func admStartL3Switch(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.l3Locked(a.in.Str("Name")) == nil {
+		return nil, errL3NotFound
+	}
+	s.log.Warn("the virtual layer-3 switch is not implemented by this server yet", "switch", a.in.Str("Name"))
+	return nil, errL3CantStart
+}
+
+func admStopL3Switch(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.l3Locked(a.in.Str("Name"))
+	if f == nil {
+		return nil, errL3NotFound
+	}
+	f.SetBool("Active", false)
+	return echo(a.in), nil
+}
+
+func admEnumL3Switch(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := pack.New()
+	var sws []*config.Folder
+	if f := s.treeLocked().Folder("VirtualLayer3SwitchList"); f != nil {
+		sws = f.Folders
+	}
+	out.AddInt("NumItem", uint32(len(sws)))
+	l := newList(out)
+	for _, f := range sws {
+		l.row()
+		l.str("Name", f.Name)
+		l.int("NumInterfaces", uint32(len(f.Ensure("InterfaceList").Folders)))
+		l.int("NumTables", uint32(len(f.Ensure("RoutingTable").Folders)))
+		l.bool("Active", false)
+		l.bool("Online", false)
+	}
+	l.done()
+	return out, nil
+}
+
+// appendNumbered adds f to parent as <prefix><n> with the first free n.
+func appendNumbered(parent, f *config.Folder, prefix string) {
+	for n := 0; f.Name == ""; n++ {
+		if name := prefix + strconv.Itoa(n); parent.Folder(name) == nil {
+			f.Name = name
+		}
+	}
+	parent.Folders = append(parent.Folders, f)
+}
+
+func admAddL3If(a *adminCall) (*pack.Pack, error) {
+	ip, mask := v4(a.in, "IpAddress"), v4(a.in, "SubnetMask")
+	if !validHost(ip, mask) {
+		return nil, errInvalidParameter
+	}
+	hubName := a.in.Str("HubName")
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.l3Locked(a.in.Str("Name"))
+	if f == nil {
+		return nil, errL3NotFound
+	}
+	il := f.Ensure("InterfaceList")
+	if hubName == "" {
+		return nil, errL3IfAddFailed
+	}
+	if slices.ContainsFunc(il.Folders, func(x *config.Folder) bool { return strings.EqualFold(x.GetString("HubName"), hubName) }) {
+		return nil, errL3IfExists
+	}
+	x := config.NewFolder("")
+	x.SetString("HubName", hubName)
+	x.SetString("IpAddress", ip.String())
+	x.SetString("SubnetMask", mask.String())
+	appendNumbered(il, x, "Interface")
+	return echo(a.in), nil
+}
+
+func admDelL3If(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.l3Locked(a.in.Str("Name"))
+	if f == nil {
+		return nil, errL3NotFound
+	}
+	il := f.Ensure("InterfaceList")
+	i := slices.IndexFunc(il.Folders, func(x *config.Folder) bool { return strings.EqualFold(x.GetString("HubName"), a.in.Str("HubName")) })
+	if i < 0 {
+		return nil, errL3IfDelFailed
+	}
+	il.Folders = slices.Delete(il.Folders, i, i+1)
+	return echo(a.in), nil
+}
+
+func admEnumL3If(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.l3Locked(a.in.Str("Name"))
+	if f == nil {
+		return nil, errL3NotFound
+	}
+	ifs := f.Ensure("InterfaceList").Folders
+	out := pack.New()
+	out.AddStr("Name", f.Name)
+	out.AddInt("NumItem", uint32(len(ifs)))
+	l := newList(out)
+	for _, x := range ifs {
+		l.row()
+		l.str("HubName", x.GetString("HubName"))
+		l.ip("IpAddress", parseV4(x.GetString("IpAddress")))
+		l.ip("SubnetMask", parseV4(x.GetString("SubnetMask")))
+	}
+	l.done()
+	return out, nil
+}
+
+func parseV4(s string) netip.Addr {
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is4() {
+		return netip.IPv4Unspecified()
+	}
+	return a
+}
+
+func admAddL3Table(a *adminCall) (*pack.Pack, error) {
+	netw, mask, gw := v4(a.in, "NetworkAddress"), v4(a.in, "SubnetMask"), v4(a.in, "GatewayAddress")
+	bits := maskBits(mask)
+	if bits < 0 || netip.PrefixFrom(netw, bits).Masked().Addr() != netw || gw.IsUnspecified() || gw.IsMulticast() {
+		return nil, errInvalidParameter
+	}
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.l3Locked(a.in.Str("Name"))
+	if f == nil {
+		return nil, errL3NotFound
+	}
+	rt := f.Ensure("RoutingTable")
+	same := func(x *config.Folder) bool {
+		return x.GetString("NetworkAddress") == netw.String() && x.GetString("SubnetMask") == mask.String() &&
+			x.GetString("GatewayAddress") == gw.String()
+	}
+	if slices.ContainsFunc(rt.Folders, same) {
+		return nil, errL3TableAddFailed
+	}
+	x := config.NewFolder("")
+	x.SetString("GatewayAddress", gw.String())
+	x.SetUint("Metric", a.in.Int("Metric"))
+	x.SetString("NetworkAddress", netw.String())
+	x.SetString("SubnetMask", mask.String())
+	appendNumbered(rt, x, "Entry")
+	return echo(a.in), nil
+}
+
+func admDelL3Table(a *adminCall) (*pack.Pack, error) {
+	netw, mask, gw := v4(a.in, "NetworkAddress"), v4(a.in, "SubnetMask"), v4(a.in, "GatewayAddress")
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.l3Locked(a.in.Str("Name"))
+	if f == nil {
+		return nil, errL3NotFound
+	}
+	rt := f.Ensure("RoutingTable")
+	i := slices.IndexFunc(rt.Folders, func(x *config.Folder) bool {
+		return x.GetString("NetworkAddress") == netw.String() && x.GetString("SubnetMask") == mask.String() &&
+			x.GetString("GatewayAddress") == gw.String()
+	})
+	if i < 0 {
+		return nil, errL3TableDelFailed
+	}
+	rt.Folders = slices.Delete(rt.Folders, i, i+1)
+	return echo(a.in), nil
+}
+
+func admEnumL3Table(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.l3Locked(a.in.Str("Name"))
+	if f == nil {
+		return nil, errL3NotFound
+	}
+	rt := f.Ensure("RoutingTable").Folders
+	out := pack.New()
+	out.AddStr("Name", f.Name)
+	out.AddInt("NumItem", uint32(len(rt)))
+	l := newList(out)
+	for _, x := range rt {
+		l.row()
+		l.ip("NetworkAddress", parseV4(x.GetString("NetworkAddress")))
+		l.ip("SubnetMask", parseV4(x.GetString("SubnetMask")))
+		l.ip("GatewayAddress", parseV4(x.GetString("GatewayAddress")))
+		l.int("Metric", x.GetUint("Metric"))
+	}
+	l.done()
+	return out, nil
+}
+
+// --- hub administration options (§4.4.40, Appendix C) ---
+
+var hubAdminOptions = []string{
+	"allow_hub_admin_change_option", "max_users", "max_multilogins_per_user", "max_groups", "max_accesslists",
+	"max_sessions_client_bridge_apply", "max_sessions", "max_sessions_client", "max_sessions_bridge",
+	"max_bitrates_download", "max_bitrates_upload", "deny_empty_password", "deny_bridge", "deny_routing",
+	"deny_qos", "deny_change_user_password", "no_change_users", "no_change_groups", "no_securenat",
+	"no_securenat_enablenat", "no_securenat_enabledhcp", "no_cascade", "no_online", "no_offline",
+	"no_change_log_config", "no_disconnect_session", "no_delete_iptable", "no_delete_mactable",
+	"no_enum_session", "no_query_session", "no_change_admin_password", "no_change_log_switch_type",
+	"no_change_access_list", "no_change_access_control_list", "no_change_cert_list", "no_change_crl_list",
+	"no_read_log_file", "no_change_msg", "deny_hub_admin_change_ext_option", "no_delay_jitter_packet_loss",
+	"no_access_list_include_file",
+}
+
+func adminOptionsPack(hubName string, get func(string) uint32) *pack.Pack {
+	out := pack.New()
+	out.AddStr("HubName", hubName)
+	out.AddInt("NumItem", uint32(len(hubAdminOptions)))
+	l := newList(out)
+	for _, n := range hubAdminOptions {
+		l.row()
+		l.str("Name", n)
+		l.int("Value", get(n))
+		l.uni("Descrption", n) // sic
+	}
+	l.done()
+	return out
+}
+
+func admGetHubAdminOptions(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, err := s.hubLocked(a.hub)
+	if err != nil {
+		return nil, err
+	}
+	f := s.hubFolderLocked(h).Folder("AdminOption")
+	return adminOptionsPack(h.cfg.Name, f.GetUint), nil
+}
+
+func admGetDefaultHubAdminOptions(a *adminCall) (*pack.Pack, error) {
+	return adminOptionsPack("", func(string) uint32 { return 0 }), nil
+}
+
+func admSetHubAdminOptions(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, err := s.hubLocked(a.hub)
+	if err != nil {
+		return nil, err
+	}
+	f := s.hubFolderLocked(h).Ensure("AdminOption")
+	if !a.c.ServerAdmin && f.GetUint("allow_hub_admin_change_option") == 0 {
+		return nil, errNotEnoughRight
+	}
+	for i := range a.in.Count("Name") {
+		name := a.in.StrAt("Name", i)
+		if !slices.Contains(hubAdminOptions, name) {
+			continue
+		}
+		f.SetUint(name, a.in.IntAt("Value", i))
+	}
+	return adminOptionsPack(h.cfg.Name, f.GetUint), nil
+}
