@@ -31,6 +31,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serverCmd())
+	root.AddCommand(cmdCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "ethervpn:", err)
 		os.Exit(1)
