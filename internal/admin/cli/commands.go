@@ -75,8 +75,8 @@ func findCommand(name string) (*command, error) {
 
 // Parameter shorthands.
 func arg(label, prompt string) param { return param{label: label, prompt: prompt, required: true} }
-func optArg(label string) param     { return param{label: label} }
-func opt(name string) param         { return param{name: name} }
+func optArg(label string) param      { return param{label: label} }
+func opt(name string) param          { return param{name: name} }
 
 var commands []*command
 
