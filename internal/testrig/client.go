@@ -75,6 +75,9 @@ func (r *Rig) StartClient(ns *Netns, nic string) *Client {
 	return c
 }
 
+// Stop stops the vpnclient process (it is also stopped on cleanup).
+func (c *Client) Stop() error { return c.Proc.Stop(c.Proc.StopGrace) }
+
 // TAP is the name of the client's TAP device in its namespace.
 func (c *Client) TAP() string { return "vpn_" + c.NIC }
 
@@ -122,8 +125,8 @@ func (c *Client) Configure(srv *Server, acc Account) error {
 	lines = append(lines,
 		fmt.Sprintf("AccountDetailSet %s /MAXTCP:%d /INTERVAL:1 /TTL:0 /HALF:%s /BRIDGE:%s /MONITOR:%s /NOTRACK:no /NOQOS:%s /DISABLEUDP:%s",
 			AccountName, maxTCP, yesNo(acc.Half), yesNo(acc.Bridge), yesNo(acc.Monitor), yesNo(acc.NoQoS), yesNo(!acc.UDPAccel)),
-		map[bool]string{true: "AccountCompressEnable ", false: "AccountCompressDisable "}[acc.Compress]+AccountName,
-		map[bool]string{true: "AccountEncryptDisable ", false: "AccountEncryptEnable "}[acc.NoEncrypt]+AccountName,
+		pick(acc.Compress, "AccountCompressEnable ", "AccountCompressDisable ")+AccountName,
+		pick(acc.NoEncrypt, "AccountEncryptDisable ", "AccountEncryptEnable ")+AccountName,
 		// Without this, a refused login would be retried forever.
 		"AccountRetrySet "+AccountName+" /NUM:0 /INTERVAL:5",
 	)
@@ -302,9 +305,11 @@ func (s AccountStatus) Yes(item string) bool {
 	return strings.HasPrefix(v, "Yes") || strings.HasPrefix(v, "Enabled")
 }
 
-func yesNo(b bool) string {
+func yesNo(b bool) string { return pick(b, "yes", "no") }
+
+func pick(b bool, ifTrue, ifFalse string) string {
 	if b {
-		return "yes"
+		return ifTrue
 	}
-	return "no"
+	return ifFalse
 }
