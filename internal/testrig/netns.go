@@ -45,7 +45,9 @@ func New(t TB) *Rig {
 			t.Logf("testrig: keeping %s (ETHERVPN_E2E_KEEP set)", dir)
 			return
 		}
-		os.RemoveAll(dir)
+		if err := os.RemoveAll(dir); err != nil {
+			t.Logf("testrig: %v", err)
+		}
 	})
 	r := &Rig{t: t, Prefix: prefix, Dir: dir}
 	r.Server = r.addNetns("srv")
