@@ -170,14 +170,17 @@ func parseCmdArgs(c *command, words []string) (cmdArgs, error) {
 		if strings.HasPrefix(w, "/") && len(w) > 1 {
 			name, value, _ := strings.Cut(w[1:], ":")
 			n, err := matchName(name, names, "parameter")
+			if err != nil && strings.HasPrefix(err.Error(), "unknown") {
+				return nil, usageError(fmt.Sprintf("The parameter \"/%s\" has been specified. It is not possible to specify this parameter when using the command \"%s\".", name, c.name))
+			}
 			if err != nil {
-				return nil, fmt.Errorf("The parameter \"/%s\" has been specified. It is not possible to specify this parameter when using the command \"%s\". (%v)", name, c.name, err)
+				return nil, usageError(err.Error())
 			}
 			a[n] = value
 			continue
 		}
 		if a.has("") || !c.hasDefault() {
-			return nil, fmt.Errorf("the command %q takes no further value %q", c.name, w)
+			return nil, usageError(fmt.Sprintf("The command \"%s\" takes no further value \"%s\".", c.name, w))
 		}
 		a[""] = w
 	}
