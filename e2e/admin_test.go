@@ -125,6 +125,7 @@ func TestAdminVpncmd(t *testing.T) {
 		"UserList",
 		"SecureNatEnable",
 		"NatSet /MTU:1400 /TCPTIMEOUT:3600 /UDPTIMEOUT:300 /LOG:no",
+		"SecureNatHostSet /MAC:none /IP:10.9.0.1 /MASK:255.255.255.0",
 		"DhcpSet /START:10.9.0.10 /END:10.9.0.100 /MASK:255.255.255.0 /EXPIRE:3600 /GW:10.9.0.1 /DNS:10.9.0.1 /DNS2:none /DOMAIN:example.org /LOG:yes /PUSHROUTE:none",
 		"NatGet",
 		"DhcpGet",
@@ -166,6 +167,9 @@ func TestAdminVpncmd(t *testing.T) {
 		if got := dhcp.Value(item); got != want {
 			t.Errorf("DhcpGet %s = %q, want %q", item, got, want)
 		}
+	}
+	if c := byCommand(t, cmds, "SessionList"); !strings.Contains(c.Text, "SID-SECURENAT-") {
+		t.Errorf("SessionList after SecureNatEnable: no SecureNAT session:\n%s", c.Text)
 	}
 	if c := byCommand(t, cmds, "StatusGet"); c.Value("SecureNAT") != "Enabled" || c.Value("Users") != "1" {
 		t.Errorf("StatusGet:\n%s", c.Text)

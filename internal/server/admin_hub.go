@@ -14,6 +14,8 @@ import (
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/securenat"
+	"github.com/ethervpn/ethervpn/internal/securenat/dhcpd"
 	"github.com/ethervpn/ethervpn/internal/sha0"
 )
 
@@ -108,6 +110,7 @@ func admSetHub(a *adminCall) (*pack.Pack, error) {
 	h.cfg.Online = online
 	s.mu.Unlock()
 	h.SetOnline(online)
+	s.ApplySecureNAT(h) // runs only while the hub is online
 	return echo(a.in), nil
 }
 
@@ -199,7 +202,8 @@ func admDeleteHub(a *adminCall) (*pack.Pack, error) {
 	s.cfg.RemoveHub(name)
 	delete(s.hubs, strings.ToUpper(name))
 	s.mu.Unlock()
-	h.Close() // disconnects every session of the hub
+	h.Close()           // disconnects every session of the hub
+	s.ApplySecureNAT(h) // a closed hub is offline: this stops its SecureNAT
 	s.log.Info("virtual hub deleted", "hub", h.cfg.Name)
 	return echo(a.in), nil
 }
@@ -219,6 +223,7 @@ func admSetHubOnline(a *adminCall) (*pack.Pack, error) {
 	h.cfg.Online = online
 	s.mu.Unlock()
 	h.SetOnline(online)
+	s.ApplySecureNAT(h) // runs only while the hub is online
 	return echo(a.in), nil
 }
 
@@ -955,25 +960,34 @@ func admDeleteTable(option string, del func(h *Hub, id uint32) bool) func(a *adm
 
 // --- SecureNAT (§4.4.20-4.4.25) ---
 //
-// The settings live in the configuration whether or not SecureNAT runs.
-// The run-time tables (NAT sessions, DHCP leases) are empty until the
-// SecureNAT engine is attached to the hubs.
+// The settings live in the configuration whether or not SecureNAT runs;
+// enabling, disabling and changing them (re)starts the hub's SecureNAT.
 
 func admSetSecureNAT(enable bool) func(a *adminCall) (*pack.Pack, error) {
 	return func(a *adminCall) (*pack.Pack, error) {
 		s := a.s
 		s.mu.Lock()
-		defer s.mu.Unlock()
 		h, err := s.hubLocked(a.hub)
+		if err == nil && a.hubAdminDenied(h, "no_securenat") {
+			err = errNotEnoughRight
+		}
 		if err != nil {
+			s.mu.Unlock()
 			return nil, err
 		}
-		if a.hubAdminDenied(h, "no_securenat") {
-			return nil, errNotEnoughRight
-		}
+		was := h.cfg.SecureNAT.Enabled
 		h.cfg.SecureNAT.Enabled = enable
+		name := h.cfg.Name
+		s.mu.Unlock()
+		if err := s.ApplySecureNAT(h); err != nil {
+			// Keep the configuration as it was: the settings cannot run.
+			s.mu.Lock()
+			h.cfg.SecureNAT.Enabled = was
+			s.mu.Unlock()
+			return nil, errInternal
+		}
 		out := pack.New()
-		out.AddStr("HubName", h.cfg.Name)
+		out.AddStr("HubName", name)
 		return out, nil
 	}
 }
@@ -1079,7 +1093,16 @@ func validPushRoutes(s string) bool {
 	return true
 }
 
-func admSetSecureNATOption(a *adminCall) (*pack.Pack, error) {
+func admSetSecureNATOption(a *adminCall) (out *pack.Pack, err error) {
+	var h *Hub
+	restart := false
+	defer func() {
+		// New settings take effect by restarting a running SecureNAT, as
+		// on SoftEther; a failure is logged by ApplySecureNAT.
+		if restart {
+			a.s.ApplySecureNAT(h)
+		}
+	}()
 	in := a.in
 	mac := in.Data("MacAddress")
 	ip, mask := v4(in, "Ip"), v4(in, "Mask")
@@ -1095,7 +1118,7 @@ func admSetSecureNATOption(a *adminCall) (*pack.Pack, error) {
 	s := a.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	h, err := s.hubLocked(a.hub)
+	h, err = s.hubLocked(a.hub)
 	if err != nil {
 		return nil, err
 	}
@@ -1119,12 +1142,14 @@ func admSetSecureNATOption(a *adminCall) (*pack.Pack, error) {
 	if apply {
 		n.DHCPPushRoutes = in.Str("DhcpPushRoutes")
 	}
+	restart = n.Enabled
 	return echo(in), nil
 }
 
-// admSecureNATTable answers EnumNAT, EnumDHCP and GetSecureNATStatus: as
-// on SoftEther, a hub whose SecureNAT is not running has empty tables.
-func admSecureNATTable(fill func(out *pack.Pack)) func(a *adminCall) (*pack.Pack, error) {
+// admSecureNATTable answers EnumNAT, EnumDHCP and GetSecureNATStatus
+// from the hub's running SecureNAT; as on SoftEther, a hub whose
+// SecureNAT is not running has empty tables (n is nil then).
+func admSecureNATTable(fill func(out *pack.Pack, n *securenat.SecureNAT, mask netip.Addr)) func(a *adminCall) (*pack.Pack, error) {
 	return func(a *adminCall) (*pack.Pack, error) {
 		h, err := a.s.lookupHubErr(a.hub)
 		if err != nil {
@@ -1132,9 +1157,80 @@ func admSecureNATTable(fill func(out *pack.Pack)) func(a *adminCall) (*pack.Pack
 		}
 		out := pack.New()
 		out.AddStr("HubName", h.Name())
-		fill(out)
+		a.s.mu.Lock()
+		mask := h.cfg.SecureNAT.DHCPMask
+		a.s.mu.Unlock()
+		fill(out, h.SecureNAT(), mask)
 		return out, nil
 	}
+}
+
+// natProtocols are the Protocol numbers of RPC_ENUM_NAT.
+var natProtocols = map[string]uint32{securenat.ProtoTCP: 0, securenat.ProtoUDP: 1, securenat.ProtoDNS: 2, securenat.ProtoICMP: 3}
+
+func fillNATTable(out *pack.Pack, n *securenat.SecureNAT, _ netip.Addr) {
+	var entries []securenat.NATEntry
+	if n != nil {
+		entries = n.NATTable()
+	}
+	out.AddInt("NumItem", uint32(len(entries)))
+	l := newList(out)
+	for _, e := range entries {
+		tcpStatus := uint32(3) // established
+		if e.State == "Connecting" {
+			tcpStatus = 0
+		}
+		l.row()
+		l.int("Id", e.ID)
+		l.int("Protocol", natProtocols[e.Protocol])
+		l.ip("SrcIp", e.ClientIP)
+		l.str("SrcHost", ipString(e.ClientIP))
+		l.int("SrcPort", uint32(e.ClientPort))
+		l.ip("DestIp", e.DestIP)
+		l.str("DestHost", e.DestHost)
+		l.int("DestPort", uint32(e.DestPort))
+		l.time("CreatedTime", e.Created)
+		l.time("LastCommTime", e.LastComm)
+		l.int64("SendSize", e.SentBytes)
+		l.int64("RecvSize", e.RecvBytes)
+		l.int("TcpStatus", tcpStatus)
+	}
+	l.done()
+}
+
+func fillDHCPTable(out *pack.Pack, n *securenat.SecureNAT, dhcpMask netip.Addr) {
+	var leases []dhcpd.Lease
+	mask := ipv4Int(dhcpMask) // INT form, not an IP field (§4.3)
+	if n != nil {
+		leases = n.DHCPTable()
+	}
+	out.AddInt("NumItem", uint32(len(leases)))
+	l := newList(out)
+	for _, e := range leases {
+		l.row()
+		l.int("Id", e.ID)
+		l.time("LeasedTime", e.LeasedAt)
+		l.time("ExpireTime", e.Expires)
+		l.data("MacAddress", e.MAC)
+		l.ip("IpAddress", e.IP)
+		l.int("Mask", mask)
+		l.str("Hostname", e.Hostname)
+	}
+	l.done()
+}
+
+func fillNATStatus(out *pack.Pack, n *securenat.SecureNAT, _ netip.Addr) {
+	var st securenat.Status
+	if n != nil {
+		st = n.Status()
+	}
+	out.AddInt("NumTcpSessions", uint32(st.TCPSessions))
+	out.AddInt("NumUdpSessions", uint32(st.UDPSessions))
+	out.AddInt("NumIcmpSessions", uint32(st.ICMPSessions))
+	out.AddInt("NumDnsSessions", uint32(st.DNSSessions))
+	out.AddInt("NumDhcpClients", uint32(st.DHCPClients))
+	out.AddBool("IsKernelMode", st.KernelModeNAT)
+	out.AddBool("IsRawIpMode", st.RawIPModeNAT)
 }
 
 // --- hub log settings (§4.4.34) ---

@@ -442,9 +442,13 @@ func admSetConfig(a *adminCall) (*pack.Pack, error) {
 	s.mu.Unlock()
 	for _, h := range old {
 		h.Close()
+		s.ApplySecureNAT(h) // stops it: the hub is closed
 	}
 	if err != nil {
 		return nil, errInternal
+	}
+	for _, h := range s.Hubs() {
+		s.ApplySecureNAT(h)
 	}
 	s.syncListeners()
 	s.log.Warn("configuration replaced by an administrator: all sessions were disconnected", "hubs", len(cfg.Hubs))

@@ -71,15 +71,9 @@ func init() {
 	addHub("DisableSecureNAT", "", rw, admSetSecureNAT(false))
 	addHub("GetSecureNATOption", "RpcHubName", ro, admGetSecureNATOption)
 	addHub("SetSecureNATOption", "RpcHubName", rw, admSetSecureNATOption)
-	addHub("EnumNAT", "", ro, admSecureNATTable(func(out *pack.Pack) { out.AddInt("NumItem", 0) }))
-	addHub("EnumDHCP", "", ro, admSecureNATTable(func(out *pack.Pack) { out.AddInt("NumItem", 0) }))
-	addHub("GetSecureNATStatus", "", ro, admSecureNATTable(func(out *pack.Pack) {
-		for _, n := range []string{"NumTcpSessions", "NumUdpSessions", "NumIcmpSessions", "NumDnsSessions", "NumDhcpClients"} {
-			out.AddInt(n, 0)
-		}
-		out.AddBool("IsKernelMode", false)
-		out.AddBool("IsRawIpMode", false)
-	}))
+	addHub("EnumNAT", "", ro, admSecureNATTable(fillNATTable))
+	addHub("EnumDHCP", "", ro, admSecureNATTable(fillDHCPTable))
+	addHub("GetSecureNATStatus", "", ro, admSecureNATTable(fillNATStatus))
 
 	// Stored, not yet run (admin_store.go). Cascades are not in the table
 	// at all, so their methods answer ERR_NOT_SUPPORTED.
