@@ -214,7 +214,8 @@ func (hs *handshake) dataConn(encrypt bool, dir wire.Direction) *Conn {
 	hs.rc.SetExact(false)
 	c := &Conn{Raw: hs.raw, cert: hs.cert}
 	if encrypt {
-		c.Stream = session.Stream{R: hs.br, W: hs.tc, Dir: dir}
+		hs.rc.BufferWrites()
+		c.Stream = session.Stream{R: hs.br, W: hs.tc, Dir: dir, Flush: hs.rc.Flush}
 	} else {
 		c.Stream = session.Stream{R: bufio.NewReaderSize(hs.rc, 64<<10), W: hs.raw, Dir: dir}
 	}

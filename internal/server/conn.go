@@ -152,7 +152,8 @@ func (h *handshake) dataStream(encrypt bool, dir wire.Direction) (session.Stream
 	h.raw.SetDeadline(time.Time{})
 	if encrypt {
 		h.rc.SetExact(false)
-		return session.Stream{R: h.br, W: h.tc, Dir: dir}, nil
+		h.rc.BufferWrites()
+		return session.Stream{R: h.br, W: h.tc, Dir: dir, Flush: h.rc.Flush}, nil
 	}
 	if h.br.Buffered() > 0 || !h.rc.AtRecordBoundary() {
 		return session.Stream{}, errors.New("client sent data before the switch to plaintext")

@@ -115,7 +115,9 @@ func (h *handshake) login(p *pack.Pack) bool {
 	log.Info("session established", "session", sess.Name, "mode", kind.String(),
 		"max_connection", welcome.MaxConnection, "encrypt", welcome.UseEncrypt,
 		"compress", welcome.UseCompress, "half_duplex", welcome.HalfConnection, "qos", welcome.QoS)
+	h.s.wg.Add(1)
 	go func() {
+		defer h.s.wg.Done()
 		err := sess.Wait()
 		h.s.endSession(sess, err)
 	}()
@@ -129,11 +131,12 @@ func (s *Server) endSession(sess *Session, reason error) {
 	s.mu.Lock()
 	delete(s.sessions, sess.key)
 	s.mu.Unlock()
-	st := sess.port.Stats()
+	st, ss := sess.port.Stats(), sess.Stats()
 	s.log.Info("session ended", "hub", sess.Hub.Name(), "session", sess.Name, "reason", fmt.Sprint(reason),
 		"duration", time.Since(sess.Created).Round(time.Second).String(),
 		"frames_sent", st.Send.UnicastCount+st.Send.BroadcastCount, "frames_received", st.Recv.UnicastCount+st.Recv.BroadcastCount,
-		"dropped_queue_full", st.DroppedQueueFull, "dropped_policy", st.DroppedPolicy)
+		"dropped_queue_full", st.DroppedQueueFull, "dropped_policy", st.DroppedPolicy,
+		"frames_per_read", perBatch(ss.RecvFrames, ss.RecvBatches), "frames_per_write", perBatch(ss.SentFrames, ss.SentBatches))
 }
 
 // User database auth types (server numbering, as stored in the config).
@@ -304,4 +307,12 @@ func (a *portAdapter) Output(limit int, emit func([]byte)) int {
 		total += len(frames)
 	}
 	return total
+}
+
+// perBatch is the average batch size, for the session-end log line.
+func perBatch(frames, batches uint64) float64 {
+	if batches == 0 {
+		return 0
+	}
+	return float64(frames*10/batches) / 10
 }
