@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func hubAdm(hub string) admin.Caller {
 }
 
 // openAdmin opens a server in a temporary directory.
-func openAdmin(t *testing.T) (*Server, admin.Dispatcher, string) {
+func openAdmin(t testing.TB) (*Server, admin.Dispatcher, string) {
 	t.Helper()
 	dir := t.TempDir()
 	s, err := Open(dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -493,4 +494,39 @@ func TestAdminStoredSettings(t *testing.T) {
 		sw.Folder("RoutingTable").Folder("Entry0").GetString("NetworkAddress") != "10.2.0.0" {
 		t.Errorf("L3 switch on disk: %+v", sw)
 	}
+}
+
+// FuzzAdminCall feeds arbitrary request PACKs to every method: a request
+// gets an answer or a SoftEther error, never a panic.
+func FuzzAdminCall(f *testing.F) {
+	methods := make([]string, 0, len(adminMethods))
+	for m := range adminMethods {
+		methods = append(methods, m)
+	}
+	slices.Sort(methods)
+	f.Add(uint16(0), natOption("DEFAULT", "10.20.0.1").Encode(nil))
+	f.Add(uint16(1), params("HubName", "DEFAULT", "Name", "x", "AuthType", 1, "HashedKey", []byte{1}).Encode(nil))
+	f.Add(uint16(2), params("HubName", "DEFAULT", "Protocol", 6, "DhcpPushRoutes", "1/2/3,,/").Encode(nil))
+	f.Add(uint16(3), []byte{0, 0, 0, 0})
+	_, d, _ := openAdmin(f)
+	f.Fuzz(func(t *testing.T, m uint16, b []byte) {
+		in, err := pack.Decode(b)
+		if err != nil {
+			return
+		}
+		method := methods[int(m)%len(methods)]
+		if method == "SETCONFIG" || method == "DELETEHUB" {
+			return // they would only tear down the fixture
+		}
+		for _, c := range []admin.Caller{serverAdm, hubAdm("DEFAULT")} {
+			out, err := d.Call(context.Background(), c, method, in)
+			var code admin.Error
+			if err != nil && !errors.As(err, &code) {
+				t.Fatalf("%s: error %v is not a SoftEther error", method, err)
+			}
+			if err == nil && out == nil {
+				t.Fatalf("%s: no answer and no error", method)
+			}
+		}
+	})
 }
