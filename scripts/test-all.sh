@@ -9,6 +9,8 @@
 # where they fail instead of passing silently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A fresh machine has Go in /usr/local/go without it being on PATH.
+command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 
 pkgs=(softether-vpnserver softether-vpnclient softether-vpncmd softether-vpnbridge iperf3 busybox tcpdump iproute2)
 missing=()

@@ -32,7 +32,7 @@ func (s *Server) ApplySecureNAT(h *Hub) error {
 	if !cfg.Enabled || !h.Online() {
 		return nil
 	}
-	n, err := securenat.Start(h.Hub, cfg, securenat.Options{Log: s.log.With("hub", h.Name()), Limits: limits})
+	n, err := securenat.Start(h.Hub, cfg, securenat.Options{Log: s.log, Limits: limits})
 	if err != nil {
 		s.log.Error("SecureNAT could not start; fix its settings (SecureNatHostSet, NatSet, DhcpSet)", "hub", h.Name(), "err", err)
 		return err
