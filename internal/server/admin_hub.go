@@ -339,7 +339,7 @@ func userAuth(in *pack.Pack, u *config.User) error {
 		hash, nt := in.Data("HashedKey"), in.Data("NtLmSecureHash")
 		if plain := in.Str("Auth_Password"); (len(hash) != sha0.Size || isZero(hash)) && plain != "" {
 			h := sha0.HashPassword(u.Name, plain)
-			n := ntHash(plain)
+			n := sha0.NTPasswordHash(plain)
 			hash, nt = h[:], n[:]
 		}
 		if len(hash) != sha0.Size || isZero(hash) {

@@ -421,18 +421,6 @@ func TestAdminMisc(t *testing.T) {
 	call(t, d, serverAdm, "GetServerStatus", pack.New())
 }
 
-func TestNTHash(t *testing.T) {
-	for pw, want := range map[string]string{"": "31d6cfe0d16ae931b73c59d7e0c089c0", "secret1": "b39a61f16a4e11fa80580241f1d4aae8"} {
-		if h := ntHash(pw); hex.EncodeToString(h[:]) != want {
-			t.Errorf("ntHash(%q) = %x, want %s", pw, h, want)
-		}
-	}
-	// RFC 1320 test suite entry longer than one block.
-	if h := md4([]byte("12345678901234567890123456789012345678901234567890123456789012345678901234567890")); hex.EncodeToString(h[:]) != "e33b4ddc9c38f2199c3e7b164fcc0536" {
-		t.Errorf("md4 = %x", h)
-	}
-}
-
 func TestAdminStoredSettings(t *testing.T) {
 	_, d, dir := openAdmin(t)
 	ha := hubAdm("DEFAULT")

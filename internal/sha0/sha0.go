@@ -9,6 +9,7 @@ package sha0
 
 import (
 	"encoding/binary"
+	"golang.org/x/crypto/md4"
 	"hash"
 	"math/bits"
 )
@@ -194,4 +195,20 @@ func AdminHash(password string) [Size]byte {
 	d.Reset()
 	d.writeString(password)
 	return d.checkSum()
+}
+
+// NTPasswordHash is the NT hash SoftEther stores next to the SHA-0 one
+// (AuthNtLmSecureHash): MD4 over the password bytes, each followed by a zero
+// byte, as the real code widens them. It is kept only so that configurations
+// stay complete for MS-CHAPv2 front-ends, never as a security primitive here.
+func NTPasswordHash(password string) [16]byte {
+	w := make([]byte, 0, 2*len(password))
+	for i := 0; i < len(password); i++ {
+		w = append(w, password[i], 0)
+	}
+	h := md4.New()
+	h.Write(w)
+	var out [16]byte
+	h.Sum(out[:0])
+	return out
 }

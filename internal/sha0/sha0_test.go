@@ -165,3 +165,10 @@ func BenchmarkSecurePassword(b *testing.B) {
 		SecurePassword(HashPassword("alice", "secret"), random)
 	}
 }
+
+func TestNTPasswordHash(t *testing.T) {
+	// admin-interfaces.md §1.7: NT hash of "secret1".
+	if got := NTPasswordHash("secret1"); hex.EncodeToString(got[:]) != "b39a61f16a4e11fa80580241f1d4aae8" {
+		t.Errorf("NTPasswordHash(secret1) = %x", got)
+	}
+}

@@ -225,7 +225,7 @@ func TestRunInteractive(t *testing.T) {
 		t.Errorf("CreateUser: %+v", f.reqs["CreateUser"].Elements())
 	}
 	set := f.reqs["SetUser"]
-	key, nt := sha0.HashPassword("U1", "secret1"), ntHash("secret1")
+	key, nt := sha0.HashPassword("U1", "secret1"), sha0.NTPasswordHash("secret1")
 	if !bytes.Equal(set.Data("HashedKey"), key[:]) || !bytes.Equal(set.Data("NtLmSecureHash"), nt[:]) || set.Str("HubName") != "HUB1" {
 		t.Errorf("SetUser: %+v", set.Elements())
 	}

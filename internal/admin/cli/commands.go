@@ -653,7 +653,7 @@ func userPasswordSet(s *Session, a cmdArgs) error {
 		return err
 	}
 	key := sha0.HashPassword(p.Str("Name"), pw)
-	nt := ntHash(pw)
+	nt := sha0.NTPasswordHash(pw)
 	p.AddStr("HubName", s.hub)
 	p.AddInt("AuthType", 1)
 	p.AddData("HashedKey", key[:])
