@@ -45,6 +45,17 @@ type Options struct {
 	// the certificate is not verified, as with the real client's default.
 	PinSHA256 string
 	Timeout   time.Duration // per handshake step, default 15 s
+
+	// clientStr replaces ClientString in the login (a Link sets it for
+	// cascades, whose peers recognise SoftEther's cascade string).
+	clientStr string
+}
+
+func (o *Options) clientString() string {
+	if o.clientStr != "" {
+		return o.clientStr
+	}
+	return ClientString
 }
 
 // Conn is one TCP connection in its data phase.
@@ -64,7 +75,7 @@ func Login(ctx context.Context, o *Options) (*wire.Welcome, *Conn, error) {
 	req := &wire.Login{
 		Hub:                  o.Hub,
 		User:                 o.User,
-		ClientStr:            ClientString,
+		ClientStr:            o.clientString(),
 		ClientVer:            501,
 		ClientBuild:          9674,
 		MaxConnection:        uint32(max(o.MaxConnections, 1)),
@@ -99,6 +110,10 @@ func Login(ctx context.Context, o *Options) (*wire.Welcome, *Conn, error) {
 	return w, hs.dataConn(w.UseEncrypt, dir), nil
 }
 
+// errCertChanged means an additional connection met another certificate
+// than the session's first one: the real client then resets the session.
+var errCertChanged = errors.New("server presented a different certificate on an additional connection")
+
 // AdditionalConnect opens one more connection of the session with the
 // given key. cert is the certificate of the session's first connection:
 // every connection of a session must see the same one.
@@ -109,9 +124,9 @@ func AdditionalConnect(ctx context.Context, o *Options, w *wire.Welcome, cert []
 	}
 	if cert != nil && string(cert) != string(hs.cert) {
 		hs.raw.Close()
-		return nil, errors.New("server presented a different certificate on an additional connection")
+		return nil, errCertChanged
 	}
-	resp, err := hs.request((&wire.AdditionalConnect{SessionKey: w.SessionKey, ClientStr: ClientString}).Pack())
+	resp, err := hs.request((&wire.AdditionalConnect{SessionKey: w.SessionKey, ClientStr: o.clientString()}).Pack())
 	if err != nil {
 		hs.raw.Close()
 		return nil, err
