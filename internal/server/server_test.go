@@ -33,6 +33,7 @@ func testServer(t *testing.T) (*Server, string) {
 		hash := sha0.HashPassword(u[0], u[1])
 		h.Users = append(h.Users, &config.User{Name: u[0], AuthType: userAuthPassword, PasswordHash: hash[:]})
 	}
+	h.Users = append(h.Users, &config.User{Name: "guest", AuthType: userAuthAnonymous})
 	pol := config.DefaultPolicy()
 	pol.MonitorPort = true
 	h.User("watch").Policy = &pol
@@ -322,6 +323,17 @@ func TestLoginRefusals(t *testing.T) {
 	if resp := rawRequest(t, addr, p); resp.Int("error") != uint32(wire.ErrProtocol) {
 		t.Fatalf("unknown method: error %d", resp.Int("error"))
 	}
+}
+
+func TestAnonymousUser(t *testing.T) {
+	_, addr := testServer(t)
+	// An anonymous user lets anyone in, whatever the request's auth type
+	// and password, as on SoftEther.
+	g := connect(t, addr, client.Options{Hub: "DEFAULT", User: "guest", Anonymous: true})
+	a := connect(t, addr, client.Options{Hub: "DEFAULT", User: "alice", Password: "alicepw"})
+	connect(t, addr, client.Options{Hub: "DEFAULT", User: "GUEST", Password: "anything"})
+	g.port.send(ethFrame(bcast, mac(9), 9, 60))
+	a.port.expect(t, "broadcast from the anonymous session", from(mac(9), 9))
 }
 
 func TestFailedLoginsAreRateLimited(t *testing.T) {
