@@ -1,0 +1,323 @@
+package bridge
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ethervpn/ethervpn/internal/hub"
+)
+
+// Batch sizes of the raw-socket data path.
+const (
+	rxSlots    = 32          // frames per recvmmsg
+	rxSlotSize = 64<<10 + 64 // a whole GRO/GSO super-frame behind its virtio header
+	txBatch    = 64          // frames per sendmmsg
+	rxArena    = 256 << 10   // scratch for segments of super-frames
+	rxFrames   = 256         // frames per hub Input call
+)
+
+// sizeofAuxdata is sizeof(struct tpacket_auxdata).
+const sizeofAuxdata = int(unsafe.Sizeof(unix.TpacketAuxdata{}))
+
+// ctrlLen is the control buffer per message: one PACKET_AUXDATA message.
+var ctrlLen = unix.CmsgSpace(sizeofAuxdata)
+
+// packetConn is an AF_PACKET raw socket bound to one interface, with
+// PACKET_VNET_HDR (offload metadata per frame) and PACKET_AUXDATA (the VLAN
+// tag the kernel took out of the frame).
+type packetConn struct {
+	name string
+	mac  net.HardwareAddr
+	f    *os.File
+	rc   syscall.RawConn
+
+	// Receive side, used by one reader goroutine.
+	slots  []byte // rxSlots * rxSlotSize
+	ctrl   []byte // rxSlots * ctrlLen
+	iovs   []unix.Iovec
+	msgs   []unix.Mmsghdr
+	frames [][]byte
+	arena  []byte
+	used   int
+	seg    segmenter
+	input  func([][]byte)
+	bad    uint64 // frames dropped: truncated or inconsistent offload data
+
+	// Send side, used by one writer goroutine.
+	vnetZero [vnetHdrLen]byte
+	txIovs   []unix.Iovec
+	txMsgs   []unix.Mmsghdr
+}
+
+// openPacket opens a raw socket on the interface called name, in
+// promiscuous mode unless promisc is false. The promiscuous membership
+// belongs to the socket, so the kernel drops it when the socket closes.
+func openPacket(name string, promisc bool) (*packetConn, error) {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("network interface %q: %w", name, err)
+	}
+	// Protocol 0 first, so no frame of another interface is queued before
+	// bind narrows the socket down to this one.
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, privilege(err, "CAP_NET_RAW", "opening a raw socket on "+name)
+	}
+	fail := func(what string, err error) (*packetConn, error) {
+		unix.Close(fd)
+		return nil, privilege(err, "CAP_NET_RAW", what+" on "+name)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
+		return fail("enabling PACKET_VNET_HDR", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
+		return fail("enabling PACKET_AUXDATA", err)
+	}
+	// A bigger receive buffer absorbs bursts while the hub is busy; the
+	// kernel caps it at net.core.rmem_max, which is fine.
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}); err != nil {
+		return fail("binding the raw socket", err)
+	}
+	if promisc {
+		mreq := unix.PacketMreq{Ifindex: int32(ifi.Index), Type: unix.PACKET_MR_PROMISC}
+		if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mreq); err != nil {
+			return fail("setting promiscuous mode", err)
+		}
+	}
+	f := os.NewFile(uintptr(fd), "packet:"+name)
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	c := &packetConn{
+		name:   name,
+		mac:    ifi.HardwareAddr,
+		f:      f,
+		rc:     rc,
+		slots:  make([]byte, rxSlots*rxSlotSize),
+		ctrl:   make([]byte, rxSlots*ctrlLen),
+		iovs:   make([]unix.Iovec, rxSlots),
+		msgs:   make([]unix.Mmsghdr, rxSlots),
+		frames: make([][]byte, 0, rxFrames),
+		arena:  make([]byte, rxArena),
+		txIovs: make([]unix.Iovec, 2*txBatch),
+		txMsgs: make([]unix.Mmsghdr, txBatch),
+	}
+	for i := range c.msgs {
+		c.iovs[i].Base = &c.slots[i*rxSlotSize]
+		c.iovs[i].SetLen(rxSlotSize)
+		h := &c.msgs[i].Hdr
+		h.Iov = &c.iovs[i]
+		h.Iovlen = 1
+		h.Control = &c.ctrl[i*ctrlLen]
+	}
+	c.seg = segmenter{alloc: c.alloc, emit: c.add}
+	return c, nil
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+func (c *packetConn) hwAddr() net.HardwareAddr { return c.mac }
+func (c *packetConn) close() error             { return c.f.Close() }
+func (c *packetConn) dropped() uint64          { return c.bad }
+
+// read receives one batch of frames and passes it to input, in one or
+// more calls; the slices are valid only during each call. It blocks until
+// at least one frame arrives.
+func (c *packetConn) read(input func([][]byte)) error {
+	var n int
+	var errno syscall.Errno
+	err := c.rc.Read(func(fd uintptr) bool {
+		for i := range c.msgs {
+			c.msgs[i].Hdr.SetControllen(ctrlLen)
+			c.msgs[i].Hdr.Flags = 0
+		}
+		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.msgs[0])),
+			uintptr(len(c.msgs)), unix.MSG_DONTWAIT, 0, 0)
+		if e == unix.EAGAIN || e == unix.EINTR {
+			return false
+		}
+		n, errno = int(r), e
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if errno != 0 {
+		return fmt.Errorf("reading from %s: %w", c.name, errno)
+	}
+	c.input = input
+	for i := range n {
+		m := &c.msgs[i]
+		slot := c.slots[i*rxSlotSize : (i+1)*rxSlotSize]
+		if m.Hdr.Flags&unix.MSG_TRUNC != 0 || int(m.Len) < vnetHdrLen+hub.MinFrameSize {
+			c.bad++
+			continue
+		}
+		c.frame(slot[:m.Len], c.ctrl[i*ctrlLen:i*ctrlLen+int(m.Hdr.Controllen)])
+	}
+	c.flush()
+	return nil
+}
+
+// frame handles one received message: virtio header, then the frame.
+func (c *packetConn) frame(msg, ctrl []byte) {
+	h := parseVnetHdr(msg)
+	f := msg[vnetHdrLen:]
+	tag := vlanTag(ctrl)
+	if h.gsoType != gsoNone {
+		if err := c.seg.segment(f, h, tag); err != nil {
+			c.bad++
+		}
+		return
+	}
+	if h.flags&vnetNeedsCsum != 0 {
+		if completeChecksum(f, int(h.csumStart), int(h.csumOffst)) != nil {
+			c.bad++
+			return
+		}
+	}
+	if tag != 0 {
+		// The virtio header in front of the frame is spent: the MAC
+		// addresses move 4 bytes into it to make room for the tag.
+		f = msg[vnetHdrLen-4:]
+		copy(f, msg[vnetHdrLen:vnetHdrLen+12])
+		binary.BigEndian.PutUint32(f[12:], tag)
+	}
+	c.add(f)
+}
+
+// vlanTag returns TPID<<16|TCI of the tag the kernel stripped from the
+// frame (PACKET_AUXDATA), or 0.
+func vlanTag(ctrl []byte) uint32 {
+	for len(ctrl) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&ctrl[0]))
+		l := int(h.Len)
+		if l < unix.SizeofCmsghdr || l > len(ctrl) {
+			return 0
+		}
+		if h.Level == unix.SOL_PACKET && h.Type == unix.PACKET_AUXDATA && l >= unix.CmsgLen(sizeofAuxdata) {
+			aux := (*unix.TpacketAuxdata)(unsafe.Pointer(&ctrl[unix.CmsgLen(0)]))
+			if aux.Status&unix.TP_STATUS_VLAN_VALID == 0 {
+				return 0
+			}
+			tpid := uint32(unix.ETH_P_8021Q)
+			if aux.Status&unix.TP_STATUS_VLAN_TPID_VALID != 0 && aux.Vlan_tpid != 0 {
+				tpid = uint32(aux.Vlan_tpid)
+			}
+			return tpid<<16 | uint32(aux.Vlan_tci)
+		}
+		ctrl = ctrl[min(unix.CmsgSpace(l-unix.CmsgLen(0)), len(ctrl)):]
+	}
+	return 0
+}
+
+// add queues a finished frame for the hub.
+func (c *packetConn) add(f []byte) {
+	if len(c.frames) == cap(c.frames) {
+		c.flush()
+	}
+	c.frames = append(c.frames, f)
+}
+
+// alloc hands out segment scratch, flushing the batch when it runs out.
+func (c *packetConn) alloc(n int) []byte {
+	if c.used+n > len(c.arena) {
+		c.flush()
+	}
+	b := c.arena[c.used : c.used+n]
+	c.used += n
+	return b
+}
+
+func (c *packetConn) flush() {
+	if len(c.frames) > 0 {
+		c.input(c.frames)
+	}
+	clear(c.frames)
+	c.frames = c.frames[:0]
+	c.used = 0
+}
+
+// write sends frames with sendmmsg, each behind an all-zero virtio header
+// (no offload requested). Frames the device refuses (too big for its MTU)
+// are skipped and counted; it returns how many were skipped.
+func (c *packetConn) write(frames []*hub.Frame) (skipped int, err error) {
+	for len(frames) > 0 {
+		batch := frames[:min(len(frames), txBatch)]
+		frames = frames[len(batch):]
+		for i, f := range batch {
+			iov := c.txIovs[2*i : 2*i+2]
+			iov[0].Base = &c.vnetZero[0]
+			iov[0].SetLen(vnetHdrLen)
+			b := f.Bytes()
+			iov[1].Base = &b[0]
+			iov[1].SetLen(len(b))
+			h := &c.txMsgs[i].Hdr
+			h.Iov = &iov[0]
+			h.Iovlen = 2
+		}
+		for sent := 0; sent < len(batch); {
+			var n int
+			var errno syscall.Errno
+			err := c.rc.Write(func(fd uintptr) bool {
+				r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&c.txMsgs[sent])),
+					uintptr(len(batch)-sent), unix.MSG_DONTWAIT, 0, 0)
+				if e == unix.EAGAIN || e == unix.EINTR {
+					return false
+				}
+				n, errno = int(r), e
+				return true
+			})
+			switch {
+			case err != nil:
+				return skipped, err
+			case errno == unix.EMSGSIZE || errno == unix.EINVAL:
+				sent++ // this frame does not fit the device: drop it, go on
+				skipped++
+			case errno == unix.ENOBUFS:
+				// The device queue is full: drop the rest of this batch,
+				// as a switch port would.
+				skipped += len(batch) - sent
+				sent = len(batch)
+			case errno != 0:
+				return skipped, fmt.Errorf("writing to %s: %w", c.name, errno)
+			default:
+				sent += n
+			}
+		}
+	}
+	return skipped, nil
+}
+
+// privilege wraps a permission error with the capability that is missing.
+func privilege(err error, capability, what string) error {
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		return &PrivilegeError{Capability: capability, Op: what, Err: err}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// PrivilegeError says which Linux capability an operation needed.
+type PrivilegeError struct {
+	Capability string // "CAP_NET_RAW" or "CAP_NET_ADMIN"
+	Op         string
+	Err        error
+}
+
+func (e *PrivilegeError) Error() string {
+	return fmt.Sprintf("%s: %v: the local bridge needs %s (run as root, or grant it with `setcap cap_net_raw,cap_net_admin+ep` on the ethervpn binary)",
+		e.Op, e.Err, e.Capability)
+}
+
+func (e *PrivilegeError) Unwrap() error { return e.Err }
