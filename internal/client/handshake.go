@@ -31,6 +31,10 @@ type Options struct {
 	Hub      string
 	User     string
 	Password string // empty with Anonymous
+	// PasswordHash, when 20 bytes long, is used instead of Password: it is
+	// SoftEther's hashed password (sha0.HashPassword), which is all the
+	// login needs, so saved accounts never hold the password itself.
+	PasswordHash []byte
 
 	Anonymous      bool
 	MaxConnections int
@@ -90,7 +94,11 @@ func Login(ctx context.Context, o *Options) (*wire.Welcome, *Conn, error) {
 		req.AuthType = wire.AuthAnonymous
 	} else {
 		req.AuthType = wire.AuthPassword
-		sp := sha0.SecurePassword(sha0.HashPassword(o.User, o.Password), hello.Random)
+		hash := sha0.HashPassword(o.User, o.Password)
+		if len(o.PasswordHash) == len(hash) {
+			copy(hash[:], o.PasswordHash)
+		}
+		sp := sha0.SecurePassword(hash, hello.Random)
 		req.SecurePassword = sp[:]
 	}
 	resp, err := hs.request(req.Pack())

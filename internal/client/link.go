@@ -276,7 +276,8 @@ func (l *Link) runSession(ctx context.Context) (established bool, err error) {
 	}()
 	l.setState(LinkEstablished, nil)
 	l.log.Info("Now connected", "session", w.SessionName, "max_connections", want,
-		"half_duplex", w.HalfConnection, "encrypt", w.UseEncrypt, "compress", w.UseCompress, "qos", w.QoS)
+		"half_duplex", w.HalfConnection, "encrypt", w.UseEncrypt, "compress", w.UseCompress, "qos", w.QoS,
+		"server_cert_sha256", hex.EncodeToString(sum[:]))
 
 	waitErr := make(chan error, 1)
 	go func() { waitErr <- sess.Wait() }()
