@@ -21,7 +21,6 @@ type scratch struct {
 	slotGen []uint32
 	slot    []int32
 	groups  []group
-	held    []*Frame // the forwarder's own reference to each copied frame
 }
 
 func (sc *scratch) begin(ports int) {
@@ -36,7 +35,9 @@ func (sc *scratch) begin(ports int) {
 	}
 }
 
-// add queues f for d within the batch; the destination gets its own reference.
+// add queues f for d within the batch. The first destination takes the
+// reference the frame was created with, later ones get their own: a unicast
+// frame costs no reference counting until its writer releases it.
 func (sc *scratch) add(d *Port, f *Frame, highest bool) {
 	var g *group
 	if d.id < len(sc.slot) && sc.slotGen[d.id] == sc.gen && sc.groups[sc.slot[d.id]].p == d {
@@ -54,12 +55,15 @@ func (sc *scratch) add(d *Port, f *Frame, highest bool) {
 			sc.slot[d.id], sc.slotGen[d.id] = int32(n), sc.gen
 		}
 	}
-	f.retain()
+	if f.taken {
+		f.retain()
+	} else {
+		f.taken = true
+	}
 	g.items = append(g.items, item{f: f, highest: highest})
 }
 
-// flush hands every group to its destination and drops the batch's own
-// references.
+// flush hands every group to its destination.
 func (sc *scratch) flush(now int64) {
 	for i := range sc.groups {
 		g := &sc.groups[i]
@@ -69,11 +73,6 @@ func (sc *scratch) flush(now int64) {
 		g.p = nil
 	}
 	sc.groups = sc.groups[:0]
-	for _, f := range sc.held {
-		f.Release()
-	}
-	clear(sc.held)
-	sc.held = sc.held[:0]
 }
 
 func (sc *scratch) reset() { *sc = scratch{} }
@@ -198,11 +197,11 @@ func (h *Hub) forward(p *Port, b []byte, now int64, set *portSet, bs *batchStats
 	}
 }
 
-// copyOf returns *f, first copying b into a new pooled frame if needed.
+// copyOf returns *f, first copying b into a new pooled frame if needed. It
+// is only ever called for a destination, so every copy gets one.
 func (sc *scratch) copyOf(f **Frame, b []byte) *Frame {
 	if *f == nil {
 		*f = newFrame(b)
-		sc.held = append(sc.held, *f)
 	}
 	return *f
 }

@@ -21,7 +21,10 @@ const (
 type Frame struct {
 	refs atomic.Int32
 	n    int
-	buf  [frameCap]byte
+	// taken is the forwarder's note that a destination already holds the
+	// creation reference; it is only touched before the frame is queued.
+	taken bool
+	buf   [frameCap]byte
 }
 
 var framePool = sync.Pool{New: func() any { return new(Frame) }}
@@ -30,6 +33,7 @@ var framePool = sync.Pool{New: func() any { return new(Frame) }}
 func newFrame(b []byte) *Frame {
 	f := framePool.Get().(*Frame)
 	f.n = copy(f.buf[:], b)
+	f.taken = false
 	f.refs.Store(1)
 	return f
 }
