@@ -51,6 +51,10 @@ func (s *Server) serveConn(raw net.Conn) {
 	}
 	if !h.run() {
 		raw.Close()
+		return
+	}
+	if lc, ok := raw.(*limitedConn); ok {
+		lc.handshakeDone()
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -55,10 +56,15 @@ type Server struct {
 	webLn    *chanListener
 
 	limiter   *loginLimiter
+	conns     *connLimiter
 	listeners []net.Listener
 	wg        sync.WaitGroup
 
 	adm adminState // see admin.go
+
+	bridges    localBridges // see localbridge.go
+	links      cascades     // see cascade.go
+	bridgeRole atomic.Bool  // VPN Bridge: no VPN logins (see bridgerole.go)
 }
 
 // Hub is a Virtual Hub together with its configuration.
@@ -113,6 +119,7 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 		hubs:     map[string]*Hub{},
 		sessions: map[[20]byte]*Session{},
 		limiter:  newLoginLimiter(time.Minute, 10),
+		conns:    newConnLimiterFromConfig(cfg),
 		adm:      adminState{started: time.Now()},
 	}
 	if err := s.loadCert(); err != nil {
@@ -245,8 +252,12 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 		s.wg.Add(1)
 		go s.acceptLoop(ln)
 	}
+	s.startLocalBridges()
+	s.startCascades()
 	<-ctx.Done()
 	s.log.Info("stopping")
+	s.stopCascades()
+	s.stopLocalBridges()
 	// Every listener, including those administrators opened since.
 	s.mu.Lock()
 	s.adm.serving = false
@@ -306,6 +317,19 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			continue
 		}
 		delay = 0
-		go s.serveConn(c)
+		addr := netip.Addr{}
+		if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+			addr = ap.Addr().Unmap()
+		}
+		if ok, reason := s.conns.admit(addr); !ok {
+			if s.conns.shouldLog(time.Now()) {
+				s.log.Warn("connection refused: "+reason+" (DoS protection; see MaxConnectionsPerIP and MaxUnestablishedConnections)", "remote", addr.String())
+			}
+			c.Close()
+			continue
+		}
+		lc := &limitedConn{Conn: c, l: s.conns, addr: addr}
+		lc.pending.Store(true)
+		go s.serveConn(lc)
 	}
 }

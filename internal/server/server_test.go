@@ -24,7 +24,8 @@ import (
 
 // testServer runs a server on a loopback port with hub DEFAULT and the
 // password users alice/alicepw and bob/bobpw, plus "watch" who may monitor.
-func testServer(t *testing.T) (*Server, string) {
+// The before functions adjust the server before it starts serving.
+func testServer(t *testing.T, before ...func(*Server)) (*Server, string) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
@@ -55,6 +56,9 @@ func testServer(t *testing.T) (*Server, string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range before {
+		f(srv)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
