@@ -61,6 +61,10 @@ type Server struct {
 	wg        sync.WaitGroup
 
 	adm adminState // see admin.go
+
+	bridges    localBridges // see localbridge.go
+	links      cascades     // see cascade.go
+	bridgeRole atomic.Bool  // VPN Bridge: no VPN logins (see bridgerole.go)
 }
 
 // Hub is a Virtual Hub together with its configuration.
@@ -248,8 +252,12 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 		s.wg.Add(1)
 		go s.acceptLoop(ln)
 	}
+	s.startLocalBridges()
+	s.startCascades()
 	<-ctx.Done()
 	s.log.Info("stopping")
+	s.stopCascades()
+	s.stopLocalBridges()
 	// Every listener, including those administrators opened since.
 	s.mu.Lock()
 	s.adm.serving = false

@@ -1,0 +1,385 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/client"
+	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/wire"
+)
+
+// Cascade connections (hub-and-securenat.md §10.2, session-protocol.md
+// §9.3): a hub of this server logs in to a hub of another server in
+// bridge mode and keeps that session up; on the local hub the link is the
+// port SID-LINK-<n>, under the cascade's own policy.
+
+// CascadeClientString is what a cascade calls itself in the login: the
+// real server's cascade string, which makes peers treat the session as a
+// bridge.
+const CascadeClientString = "SoftEther VPN Server Developer Edition (Cascade Mode)"
+
+// cascadeUser is the user name of cascade sessions on the local hub.
+const cascadeUser = "Cascade"
+
+// cascadeRetry is the fixed retry interval of cascades, randomised by
+// ±20 % as the real server does (the link itself waits 60 s instead after
+// "busy" errors, §9.1).
+const cascadeRetry = 10 * time.Second
+
+// cascades are the running cascade links of every hub.
+type cascades struct {
+	mu      sync.Mutex
+	serving bool
+	run     map[*Hub]map[string]*runningLink // by upper-cased account name
+}
+
+// runningLink runs one online cascade of one hub.
+type runningLink struct {
+	s      *Server
+	hub    *Hub
+	cfg    config.Cascade
+	name   string // local session name, SID-LINK-<n>
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu      sync.Mutex
+	link    *client.Link // the current attempt cycle's link, nil between them
+	port    *hub.Port
+	lastErr error
+	since   time.Time // when the current state began
+}
+
+// LinkInfo is the admin view of one cascade (EnumLink, GetLinkStatus).
+type LinkInfo struct {
+	AccountName string
+	Hostname    string // remote server
+	Port        uint32
+	RemoteHub   string
+	Username    string
+	Online      bool // configured to run
+
+	// Run-time state, meaningful when Online.
+	SessionName      string           // local session, SID-LINK-<n>
+	State            client.LinkState // connecting, established, retrying, stopped
+	Connected        bool             // State == LinkEstablished
+	LastError        error
+	Since            time.Time // when State began
+	Connections      int       // current TCP connections
+	Welcome          *wire.Welcome
+	ServerCertSHA256 string
+	Stats            hub.Stats // of the local SID-LINK port; zero when not attached
+}
+
+// ApplyCascades makes the hub's running cascades match its CascadeList:
+// online ones run, offline or removed ones stop, and changed ones restart.
+// Nothing runs while the server is not serving. Admin methods that change
+// a cascade (CreateLink, SetLinkOption, SetLinkOnline/Offline, DeleteLink,
+// RenameLink) call it afterwards.
+func (s *Server) ApplyCascades(h *Hub) {
+	s.mu.Lock()
+	var want []config.Cascade
+	if s.hubs[strings.ToUpper(h.cfg.Name)] == h {
+		s.cfg.ToTree() // a new hub gets its folder
+		for _, c := range h.cfg.Cascades() {
+			if c.Online {
+				want = append(want, *c)
+			}
+		}
+	}
+	s.mu.Unlock()
+
+	cs := &s.links
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.run == nil {
+		cs.run = map[*Hub]map[string]*runningLink{}
+	}
+	if !cs.serving {
+		want = nil
+	}
+	running := cs.run[h]
+	wanted := map[string]config.Cascade{}
+	for _, c := range want {
+		wanted[strings.ToUpper(c.AccountName)] = c
+	}
+	for key, r := range running {
+		if c, ok := wanted[key]; !ok || !sameCascade(r.cfg, c) {
+			r.stop()
+			delete(running, key)
+		}
+	}
+	for key, c := range wanted {
+		if running[key] != nil {
+			continue
+		}
+		if running == nil {
+			running = map[string]*runningLink{}
+			cs.run[h] = running
+		}
+		running[key] = s.startLink(h, c)
+	}
+	if len(running) == 0 {
+		delete(cs.run, h)
+	}
+}
+
+// sameCascade reports whether a running cascade's settings still hold.
+func sameCascade(a, b config.Cascade) bool {
+	same := func(x, y *config.Policy) bool { return (x == nil && y == nil) || (x != nil && y != nil && *x == *y) }
+	return a.Hostname == b.Hostname && a.Port == b.Port && a.HubName == b.HubName && a.Username == b.Username &&
+		a.AuthType == b.AuthType && string(a.HashedPassword) == string(b.HashedPassword) &&
+		a.PlainPassword == b.PlainPassword && a.MaxConnection == b.MaxConnection && a.UseEncrypt == b.UseEncrypt &&
+		a.UseCompress == b.UseCompress && a.HalfConnection == b.HalfConnection && a.DisableQoS == b.DisableQoS &&
+		a.AdditionalConnectionInterval == b.AdditionalConnectionInterval &&
+		a.ConnectionDisconnectSpan == b.ConnectionDisconnectSpan && a.CheckServerCert == b.CheckServerCert &&
+		string(a.ServerCert) == string(b.ServerCert) && same(a.Policy, b.Policy)
+}
+
+func (s *Server) startLink(h *Hub, c config.Cascade) *runningLink {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runningLink{
+		s: s, hub: h, cfg: c,
+		name:   fmt.Sprintf("SID-LINK-%d", h.counter.Add(1)),
+		cancel: cancel, done: make(chan struct{}), since: time.Now(),
+	}
+	// LH_LINK_START
+	s.log.Info("cascade connection started", "hub", h.Name(), "cascade", c.AccountName,
+		"server", net.JoinHostPort(c.Hostname, strconv.Itoa(int(c.Port))), "remote_hub", c.HubName, "user", c.Username)
+	go func() {
+		defer close(r.done)
+		r.run(ctx)
+	}()
+	return r
+}
+
+func (r *runningLink) stop() {
+	r.cancel()
+	<-r.done
+	// LH_LINK_STOP
+	r.s.log.Info("cascade connection stopped", "hub", r.hub.Name(), "cascade", r.cfg.AccountName)
+}
+
+// options are the client settings of the cascade.
+func (r *runningLink) options() (client.LinkOptions, error) {
+	c := &r.cfg
+	o := client.LinkOptions{
+		Options: client.Options{
+			Server:         net.JoinHostPort(c.Hostname, strconv.Itoa(int(c.Port))),
+			Hub:            c.HubName,
+			User:           c.Username,
+			MaxConnections: int(c.MaxConnection),
+			HalfDuplex:     c.HalfConnection,
+			Compress:       c.UseCompress,
+			NoEncrypt:      !c.UseEncrypt,
+			BridgeMode:     true,
+			QoS:            !c.DisableQoS,
+		},
+		ConnectionInterval: time.Duration(max(c.AdditionalConnectionInterval, 1)) * time.Second,
+		ConnectionLifetime: time.Duration(c.ConnectionDisconnectSpan) * time.Second,
+		ClientString:       CascadeClientString,
+		Retries:            -1,
+		Log:                r.s.log.With("hub", r.hub.Name(), "cascade", c.AccountName),
+	}
+	if o.MaxConnections == 0 {
+		o.MaxConnections = 8
+	}
+	switch c.AuthType {
+	case config.CascadeAuthAnonymous:
+		o.Anonymous = true
+	case config.CascadeAuthPassword:
+		if len(c.HashedPassword) != 20 {
+			return o, errors.New("cascade has password authentication but no 20-byte HashedPassword")
+		}
+		o.PasswordHash = c.HashedPassword
+	case config.CascadeAuthPlain:
+		// Sent as a hashed password (auth type 1), which every local user
+		// database accepts; a remote that checks plain passwords against
+		// RADIUS needs auth type 2, which the client does not send yet.
+		o.Password = c.PlainPassword
+	default:
+		return o, fmt.Errorf("cascade auth type %d is not supported (anonymous, password and plain password are)", c.AuthType)
+	}
+	if c.CheckServerCert {
+		if len(c.ServerCert) == 0 {
+			return o, errors.New("cascade checks the server certificate but has none configured")
+		}
+		sum := sha256.Sum256(c.ServerCert)
+		o.PinSHA256 = hex.EncodeToString(sum[:])
+	}
+	return o, nil
+}
+
+// cascadePolicy is the cascade's own policy normalised as the real server
+// does for the local side of a link (§3).
+func cascadePolicy(p *config.Policy) hub.Policy {
+	pol := config.DefaultPolicy()
+	if p != nil {
+		pol = *p
+	}
+	pol.Access, pol.NoBridge, pol.NoRouting, pol.MonitorPort = true, false, false, false
+	return hubPolicy(pol, false, false)
+}
+
+// jitter randomises d by ±20 %.
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// run keeps the cascade up until ctx ends: while the hub is online it
+// attaches the local port and runs a link over it.
+func (r *runningLink) run(ctx context.Context) {
+	o, err := r.options()
+	if err != nil {
+		r.setErr(err)
+		r.s.log.Error("cascade cannot start; fix its settings", "hub", r.hub.Name(), "cascade", r.cfg.AccountName, "err", err)
+		return
+	}
+	pol := cascadePolicy(r.cfg.Policy)
+	for ctx.Err() == nil {
+		portCtx, cancel := context.WithCancelCause(ctx)
+		port, err := r.hub.Attach(hub.PortConfig{
+			Name: r.name, User: cascadeUser, Kind: hub.KindCascade, Policy: pol,
+			Disconnect: func(reason error) { cancel(reason) },
+		})
+		if err != nil {
+			cancel(nil)
+			r.setErr(err)
+			sleep(ctx, time.Second) // hub offline: look again in a second
+			continue
+		}
+		// The link retries by itself, forever, every 10 s ±20 % (drawn
+		// once per link, which is enough to keep many cascades from
+		// retrying in step), 60 s after "busy" errors.
+		lo := o
+		lo.RetryInterval = jitter(cascadeRetry)
+		l := client.NewLink(lo, &portAdapter{port})
+		r.mu.Lock()
+		r.link, r.port = l, port
+		r.since = time.Now()
+		r.mu.Unlock()
+		l.Run(portCtx)
+		r.mu.Lock()
+		r.lastErr = l.Status().LastError
+		r.link, r.port = nil, nil
+		r.mu.Unlock()
+		port.Close()
+		cancel(nil)
+	}
+}
+
+func (r *runningLink) setErr(err error) {
+	r.mu.Lock()
+	r.link = nil
+	r.lastErr = err
+	r.since = time.Now()
+	r.mu.Unlock()
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// info fills the run-time part of a LinkInfo.
+func (r *runningLink) info(li *LinkInfo) {
+	r.mu.Lock()
+	l, port := r.link, r.port
+	li.SessionName = r.name
+	li.LastError, li.Since = r.lastErr, r.since
+	r.mu.Unlock()
+	li.State = client.LinkRetrying
+	if l != nil {
+		st := l.Status()
+		li.State, li.Since, li.Connections = st.State, st.Since, st.Connections
+		li.Welcome, li.ServerCertSHA256 = st.Welcome, st.ServerCertSHA256
+		if st.LastError != nil {
+			li.LastError = st.LastError
+		}
+	}
+	li.Connected = li.State == client.LinkEstablished
+	if port != nil {
+		li.Stats = port.Stats()
+	}
+}
+
+// Links lists the cascades of the named hub with their state, in
+// configuration order (EnumLink).
+func (s *Server) Links(hubName string) ([]LinkInfo, error) {
+	h := s.LookupHub(hubName)
+	if h == nil {
+		return nil, errHubNotFound
+	}
+	s.mu.Lock()
+	s.cfg.ToTree()
+	list := h.cfg.Cascades()
+	s.mu.Unlock()
+	out := make([]LinkInfo, 0, len(list))
+	s.links.mu.Lock()
+	defer s.links.mu.Unlock()
+	for _, c := range list {
+		li := LinkInfo{
+			AccountName: c.AccountName, Hostname: c.Hostname, Port: c.Port, RemoteHub: c.HubName,
+			Username: c.Username, Online: c.Online, State: client.LinkStopped,
+		}
+		if r := s.links.run[h][strings.ToUpper(c.AccountName)]; r != nil {
+			r.info(&li)
+		}
+		out = append(out, li)
+	}
+	return out, nil
+}
+
+// LinkStatus returns one cascade of the named hub by account name
+// (GetLinkStatus); ok is false when there is no such cascade.
+func (s *Server) LinkStatus(hubName, account string) (LinkInfo, bool) {
+	list, err := s.Links(hubName)
+	if err != nil {
+		return LinkInfo{}, false
+	}
+	for _, li := range list {
+		if strings.EqualFold(li.AccountName, account) {
+			return li, true
+		}
+	}
+	return LinkInfo{}, false
+}
+
+// startCascades runs the online cascades of every hub; Serve calls it.
+func (s *Server) startCascades() {
+	s.links.mu.Lock()
+	s.links.serving = true
+	s.links.mu.Unlock()
+	for _, h := range s.Hubs() {
+		s.ApplyCascades(h)
+	}
+}
+
+// stopCascades stops every cascade; Serve calls it on shutdown.
+func (s *Server) stopCascades() {
+	s.links.mu.Lock()
+	s.links.serving = false
+	hubs := make([]*Hub, 0, len(s.links.run))
+	for h := range s.links.run {
+		hubs = append(hubs, h)
+	}
+	s.links.mu.Unlock()
+	for _, h := range hubs {
+		s.ApplyCascades(h)
+	}
+}

@@ -1,0 +1,198 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/client"
+	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/wire"
+)
+
+// addCascade configures (or updates) a cascade on srv's DEFAULT hub and
+// applies it.
+func addCascade(t *testing.T, srv *Server, c *config.Cascade) {
+	t.Helper()
+	h := srv.LookupHub("DEFAULT")
+	srv.mu.Lock()
+	h.cfg.PutCascade(c)
+	srv.mu.Unlock()
+	srv.ApplyCascades(h)
+}
+
+func newTestCascade(t *testing.T, addr, user, password string) *config.Cascade {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	c := config.NewCascade("to-a", host, uint32(p), "DEFAULT", user)
+	c.Online = true
+	c.MaxConnection = 4
+	c.AuthType = config.CascadeAuthPassword
+	hash := sha0.HashPassword(user, password)
+	c.HashedPassword = hash[:]
+	return c
+}
+
+// waitLink waits until the cascade satisfies ok.
+func waitLink(t *testing.T, srv *Server, what string, ok func(LinkInfo) bool) LinkInfo {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		li, found := srv.LinkStatus("DEFAULT", "TO-A")
+		if found && ok(li) {
+			return li
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cascade never %s: %+v", what, li)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// probe attaches a port to a hub for injecting and watching frames.
+func probe(t *testing.T, h *Hub, name string) *hub.Port {
+	t.Helper()
+	p, err := h.Attach(hub.PortConfig{Name: name, User: "probe", Kind: hub.KindBridge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// await waits for a frame at p whose source MAC is src.
+func await(t *testing.T, p *hub.Port, src byte) []byte {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		for _, f := range p.Drain(nil, 0) {
+			b := bytes.Clone(f.Bytes())
+			f.Release()
+			if b[11] == src {
+				return b
+			}
+		}
+		select {
+		case <-p.Ready():
+		case <-deadline:
+			t.Fatalf("no frame from ...:%02x arrived at %s", src, p.Name())
+		}
+	}
+}
+
+func frame(dst, src byte, body string) []byte {
+	f := []byte{2, 0, 0, 0, 0, dst, 2, 0, 0, 0, 0, src, 0x88, 0xb5}
+	if dst == 0xff {
+		copy(f, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	}
+	return append(f, body...)
+}
+
+func TestCascade(t *testing.T) {
+	a, addrA := testServer(t)
+	b, _ := testServer(t)
+	addCascade(t, b, newTestCascade(t, addrA, "alice", "alicepw"))
+
+	li := waitLink(t, b, "connects with 4 connections", func(li LinkInfo) bool { return li.Connected && li.Connections == 4 })
+	if li.Welcome == nil || li.Welcome.MaxConnection != 4 || li.SessionName == "" || li.ServerCertSHA256 == "" {
+		t.Errorf("link info: %+v", li)
+	}
+	// On the remote server the cascade is a bridge-mode session of alice;
+	// on the local hub it is a cascade port.
+	var remote bool
+	for _, p := range a.LookupHub("DEFAULT").Ports() {
+		remote = remote || (p.Kind == hub.KindBridge && p.User == "alice")
+	}
+	var local *hub.PortInfo
+	for _, p := range b.LookupHub("DEFAULT").Ports() {
+		if p.Kind == hub.KindCascade {
+			local = &p
+		}
+	}
+	if !remote || local == nil || local.Name != li.SessionName || local.User != cascadeUser {
+		t.Fatalf("remote bridge session %v, local cascade port %+v", remote, local)
+	}
+
+	pa, pb := probe(t, a.LookupHub("DEFAULT"), "SID-PROBE-A"), probe(t, b.LookupHub("DEFAULT"), "SID-PROBE-B")
+	pb.Input([][]byte{frame(0xff, 0xb1, "hello from B")})
+	if got := await(t, pa, 0xb1); string(got[14:]) != "hello from B" {
+		t.Errorf("broadcast across the cascade: %q", got[14:])
+	}
+	// A learnt B's MAC behind the cascade: a unicast reply goes back.
+	pa.Input([][]byte{frame(0xb1, 0xa1, "hello from A")})
+	if got := await(t, pb, 0xa1); string(got[14:]) != "hello from A" {
+		t.Errorf("unicast across the cascade: %q", got[14:])
+	}
+
+	links, err := b.Links("default")
+	if err != nil || len(links) != 1 || !links[0].Online || links[0].Stats.Recv.BroadcastCount == 0 {
+		t.Errorf("Links: %+v %v", links, err)
+	}
+
+	// Offline: the link and its port go away.
+	c := b.LookupHub("DEFAULT").cfg.Cascades()[0]
+	c.Online = false
+	addCascade(t, b, c)
+	if li := waitLink(t, b, "stops", func(li LinkInfo) bool { return !li.Online }); li.State != client.LinkStopped {
+		t.Errorf("offline cascade state %v", li.State)
+	}
+	for _, p := range b.LookupHub("DEFAULT").Ports() {
+		if p.Kind == hub.KindCascade {
+			t.Errorf("cascade port %s still attached", p.Name)
+		}
+	}
+}
+
+func TestCascadePlainPasswordAndFailure(t *testing.T) {
+	_, addrA := testServer(t)
+	b, _ := testServer(t)
+	c := newTestCascade(t, addrA, "bob", "wrong")
+	addCascade(t, b, c)
+	li := waitLink(t, b, "reports the failed login", func(li LinkInfo) bool { return li.LastError != nil })
+	var code wire.Error
+	if !errors.As(li.LastError, &code) || code != wire.ErrAuthFailed || li.Connected {
+		t.Errorf("failed cascade: %+v", li)
+	}
+
+	// The same cascade fixed with a plain password (auth type 2 in the
+	// configuration) restarts and connects.
+	c.AuthType, c.HashedPassword, c.PlainPassword = config.CascadeAuthPlain, nil, "bobpw"
+	addCascade(t, b, c)
+	waitLink(t, b, "connects with a plain password", func(li LinkInfo) bool { return li.Connected })
+}
+
+func TestCascadeRetryJitter(t *testing.T) {
+	lo, hi := cascadeRetry, time.Duration(0)
+	for range 1000 {
+		d := jitter(cascadeRetry)
+		lo, hi = min(lo, d), max(hi, d)
+	}
+	if lo < 8*time.Second || hi > 12*time.Second || hi-lo < 3*time.Second {
+		t.Errorf("jittered 10 s retries span %v..%v, want 8..12 s", lo, hi)
+	}
+}
+
+func TestBridgeRole(t *testing.T) {
+	srv, addr := testServer(t)
+	if err := srv.SetBridgeRole(); err != nil {
+		t.Fatal(err)
+	}
+	hubs := srv.Hubs()
+	if len(hubs) != 1 || hubs[0].Name() != BridgeHub || !srv.BridgeRole() {
+		t.Fatalf("hubs of a bridge: %d", len(hubs))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _, err := client.Login(ctx, &client.Options{Server: addr, Hub: BridgeHub, User: "alice", Password: "alicepw"})
+	var code wire.Error
+	if !errors.As(err, &code) || code != wire.ErrNotSupported {
+		t.Errorf("login to a bridge: %v, want error 33", err)
+	}
+}
