@@ -33,6 +33,7 @@ func main() {
 	root.AddCommand(serverCmd())
 	root.AddCommand(cmdCmd())
 	root.AddCommand(clientCmd())
+	root.AddCommand(bridgeCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "ethervpn:", err)
 		os.Exit(1)
