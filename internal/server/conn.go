@@ -53,9 +53,7 @@ func (s *Server) serveConn(raw net.Conn) {
 		raw.Close()
 		return
 	}
-	if lc, ok := raw.(*limitedConn); ok {
-		lc.handshakeDone()
-	}
+	h.established()
 }
 
 // run returns true when the connection now belongs to a session.
@@ -69,6 +67,7 @@ func (h *handshake) run() bool {
 	}
 	h.br = bufio.NewReaderSize(h.tc, 64<<10)
 	if h.s.web != nil && isWebRequest(h.br) {
+		h.established()
 		h.s.serveWeb(h.tc, h.br)
 		return true
 	}
@@ -117,6 +116,7 @@ func (h *handshake) run() bool {
 				return false
 			}
 			h.raw.SetDeadline(time.Time{})
+			h.established()
 			h.s.adminRPC(h.tc, h.br, h.random, p, h.remote)
 			return true
 		case "password":
@@ -127,6 +127,15 @@ func (h *handshake) run() bool {
 			h.fail(wire.ErrProtocol)
 			return false
 		}
+	}
+}
+
+// established takes the connection out of the unestablished count. It is
+// called before the success answer is sent, so that a client that acts on
+// the answer at once never finds its own connection still counted.
+func (h *handshake) established() {
+	if lc, ok := h.raw.(*limitedConn); ok {
+		lc.handshakeDone()
 	}
 }
 
@@ -183,6 +192,7 @@ func (h *handshake) additionalConnect(p *pack.Pack) bool {
 	}
 	encrypt := sess.encrypt
 	err = sess.AddConn(h.raw, func(dir wire.Direction) (session.Stream, error) {
+		h.established()
 		if err := wire.WritePack(h.tc, wire.AttachedPack(dir)); err != nil {
 			return session.Stream{}, err
 		}

@@ -28,11 +28,6 @@ func (h *handshake) login(p *pack.Pack) bool {
 		return false
 	}
 	log := h.log.With("hub", req.Hub, "user", req.User, "client", req.ClientStr)
-	if h.s.bridgeRole.Load() {
-		log.Info("login to a VPN Bridge; refused (a bridge only makes cascade connections)")
-		h.fail(wire.ErrNotSupported)
-		return false
-	}
 	now := time.Now()
 	if h.s.limiter.blocked(h.remote, now) {
 		log.Warn("too many failed logins from this address recently; refused without checking")
@@ -107,6 +102,7 @@ func (h *handshake) login(p *pack.Pack) bool {
 	h.s.mu.Unlock()
 
 	err = sess.AddConn(h.raw, func(dir wire.Direction) (session.Stream, error) {
+		h.established()
 		if err := wire.WritePack(h.tc, welcome.Pack()); err != nil {
 			return session.Stream{}, err
 		}
