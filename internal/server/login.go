@@ -28,6 +28,11 @@ func (h *handshake) login(p *pack.Pack) bool {
 		return false
 	}
 	log := h.log.With("hub", req.Hub, "user", req.User, "client", req.ClientStr)
+	if h.s.bridgeRole.Load() {
+		log.Info("login to a VPN Bridge; refused (a bridge only makes cascade connections)")
+		h.fail(wire.ErrNotSupported)
+		return false
+	}
 	now := time.Now()
 	if h.s.limiter.blocked(h.remote, now) {
 		log.Warn("too many failed logins from this address recently; refused without checking")
