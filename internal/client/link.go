@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -237,10 +238,12 @@ func (l *Link) runSession(ctx context.Context) (established bool, err error) {
 	defer lifetimers.Wait()
 	defer cancel()
 
+	var live liveConns
 	add := func(c *Conn) error {
-		err := sess.AddConn(c.Raw, func(wire.Direction) (session.Stream, error) { return c.Stream, nil })
+		tc := live.track(c.Raw)
+		err := sess.AddConn(tc, func(wire.Direction) (session.Stream, error) { return c.Stream, nil })
 		if err != nil {
-			c.Raw.Close()
+			tc.Close()
 			return err
 		}
 		if l.o.ConnectionLifetime > 0 {
@@ -284,6 +287,17 @@ func (l *Link) runSession(ctx context.Context) (established bool, err error) {
 
 	results := make(chan attempt)
 	pending := 0
+	// A server may accept additional connections for a session it no
+	// longer serves and close them at once (the real vpnserver does after
+	// a connection of the session was reset). The session is healthy while
+	// some connection has lasted a while; if none has for a few seconds
+	// (at most the session timeout, at least 5 s), log in afresh.
+	stableAge := 2 * l.o.ConnectionInterval
+	if l.o.ConnectionLifetime > 0 {
+		stableAge = min(stableAge, l.o.ConnectionLifetime/2)
+	}
+	unhealthyLimit := min(w.Timeout, max(5*time.Second, 4*l.o.ConnectionInterval))
+	lastHealthy := time.Now()
 	tick := time.NewTicker(l.o.ConnectionInterval)
 	defer tick.Stop()
 	// Attempts still running when the session ends are cancelled and hand
@@ -307,7 +321,15 @@ func (l *Link) runSession(ctx context.Context) (established bool, err error) {
 				err = wire.ErrDisconnected
 			}
 			return true, fmt.Errorf("session ended: %w", err)
-		case <-tick.C:
+		case now := <-tick.C:
+			if live.oldestAge(now) >= stableAge {
+				lastHealthy = now
+			} else if now.Sub(lastHealthy) > unhealthyLimit {
+				err := fmt.Errorf("no connection of the session stayed up for %v: %w", unhealthyLimit, wire.ErrSessionTimeout)
+				sess.Close(err)
+				<-waitErr
+				return true, err
+			}
 			if sess.NumConns()+pending < want {
 				pending++
 				go func() {
@@ -355,4 +377,49 @@ func (l *Link) checkDirections(sess *session.Session, want int, newest *Conn) {
 		l.log.Debug("all half-duplex connections have one direction; closing the newest")
 		newest.Raw.Close()
 	}
+}
+
+// liveConns tracks when each open connection of a session was attached.
+type liveConns struct {
+	mu   sync.Mutex
+	open map[*trackedConn]time.Time
+}
+
+// trackedConn removes itself from liveConns when the session closes it.
+type trackedConn struct {
+	net.Conn
+	live *liveConns
+	once sync.Once
+}
+
+func (l *liveConns) track(c net.Conn) net.Conn {
+	t := &trackedConn{Conn: c, live: l}
+	l.mu.Lock()
+	if l.open == nil {
+		l.open = map[*trackedConn]time.Time{}
+	}
+	l.open[t] = time.Now()
+	l.mu.Unlock()
+	return t
+}
+
+func (t *trackedConn) Close() error {
+	t.once.Do(func() {
+		t.live.mu.Lock()
+		delete(t.live.open, t)
+		t.live.mu.Unlock()
+	})
+	return t.Conn.Close()
+}
+
+// oldestAge is how long the oldest open connection has been attached (0
+// with none).
+func (l *liveConns) oldestAge(now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var age time.Duration
+	for _, at := range l.open {
+		age = max(age, now.Sub(at))
+	}
+	return age
 }
