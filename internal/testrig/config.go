@@ -28,6 +28,8 @@ type HubConfig struct {
 	Name     string
 	Password string // hub administrator password
 	Users    []UserConfig
+	// SecureNAT, when non-nil, enables SecureNAT on the hub.
+	SecureNAT *SecureNATConfig
 }
 
 // UserConfig is one user of a hub.
@@ -109,13 +111,16 @@ func renderHub(f *cfgFolder, h HubConfig) {
 	opt.item("bool", "NoMacAddressLog", "true")
 	opt.item("uint", "FloodingSendQueueBufferQuota", "33554432")
 
+	// The real server writes this folder for every hub, even when empty.
+	f.folder("AccessList")
+
 	logs := f.folder("LogSetting")
 	logs.item("bool", "SaveSecurityLog", "true")
 	logs.item("uint", "SecurityLogSwitchType", "4")
 	logs.item("bool", "SavePacketLog", "false")
 	logs.item("uint", "PacketLogSwitchType", "4")
 
-	f.folder("SecureNAT").item("bool", "Disabled", "true")
+	renderSecureNAT(f.folder("SecureNAT"), h.SecureNAT)
 
 	users := f.folder("SecurityAccountDatabase").folder("UserList")
 	for _, u := range h.Users {

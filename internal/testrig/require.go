@@ -9,7 +9,7 @@ import (
 
 // Packages are the Debian packages the rig needs (installed by
 // scripts/test-all.sh, never by tests).
-var Packages = []string{"softether-vpnclient", "softether-vpncmd", "softether-vpnserver", "iperf3", "busybox", "tcpdump"}
+var Packages = []string{"softether-vpnclient", "softether-vpncmd", "softether-vpnserver", "iperf3", "busybox", "tcpdump", "curl"}
 
 // Missing lists what the rig needs but this machine lacks: root, the ip
 // command, and the Debian packages (checked by their programs).
@@ -18,7 +18,7 @@ func Missing() []string {
 	if os.Geteuid() != 0 {
 		miss = append(miss, "root")
 	}
-	for _, p := range []string{"ip", "unshare", "iperf3", "busybox", "tcpdump"} {
+	for _, p := range []string{"ip", "unshare", "iperf3", "busybox", "tcpdump", "curl"} {
 		if _, err := exec.LookPath(p); err != nil {
 			miss = append(miss, p)
 		}
