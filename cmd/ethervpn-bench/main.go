@@ -3,6 +3,12 @@
 //
 //	go run ./cmd/ethervpn-bench l2 [-t 10] [-runs 1] [-maxtcp 1] [-servers ethervpn,softether]
 //
+//	go run ./cmd/ethervpn-bench client [-t 10] [-runs 1] [-maxtcp 1] [-chains ethervpn,softether]
+//
+// The client benchmark measures whole chains: two ethervpn clients through
+// ethervpn's server, then two real vpnclients through the real vpnserver,
+// with the CPU time of all three processes.
+//
 // The l2 benchmark connects two real vpnclients (UDP acceleration off) to
 // one hub, runs iperf3 -c from the first to the second through the hub, and
 // reads the server process's CPU time from /proc before and after. It needs
@@ -25,8 +31,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) >= 2 && os.Args[1] == "client" {
+		clientMain(os.Args[2:])
+		return
+	}
 	if len(os.Args) < 2 || os.Args[1] != "l2" {
-		fmt.Fprintln(os.Stderr, "usage: ethervpn-bench l2 [-t seconds] [-runs N] [-maxtcp N] [-servers ethervpn,softether]")
+		fmt.Fprintln(os.Stderr, "usage: ethervpn-bench l2 [-t seconds] [-runs N] [-maxtcp N] [-servers ethervpn,softether]\n"+
+			"       ethervpn-bench client [-t seconds] [-runs N] [-maxtcp N] [-chains ethervpn,softether]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("l2", flag.ExitOnError)
