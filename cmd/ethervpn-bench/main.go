@@ -2,6 +2,7 @@
 // vpnserver on this machine, one after the other in the same topology.
 //
 //	go run ./cmd/ethervpn-bench l2 [-t 10] [-runs 1] [-maxtcp 1] [-servers ethervpn,softether]
+//	go run ./cmd/ethervpn-bench nat [-t 10] [-runs 1] [-leases 3] [-servers ethervpn,softether]
 //
 //	go run ./cmd/ethervpn-bench client [-t 10] [-runs 1] [-maxtcp 1] [-chains ethervpn,softether]
 //
@@ -14,6 +15,10 @@
 // reads the server process's CPU time from /proc before and after. It needs
 // root and the packages internal/testrig lists, and removes every namespace
 // and process it created when it ends.
+//
+// The nat benchmark connects one real vpnclient to a hub with SecureNAT,
+// times AccountConnect -> DHCP lease (busybox udhcpc), and runs iperf3 -c
+// from the client to a wan host behind the server namespace (nat.go).
 package main
 
 import (
@@ -35,9 +40,13 @@ func main() {
 		clientMain(os.Args[2:])
 		return
 	}
+	if len(os.Args) >= 2 && os.Args[1] == "nat" {
+		os.Exit(runNAT(os.Args[2:]))
+	}
 	if len(os.Args) < 2 || os.Args[1] != "l2" {
 		fmt.Fprintln(os.Stderr, "usage: ethervpn-bench l2 [-t seconds] [-runs N] [-maxtcp N] [-servers ethervpn,softether]\n"+
-			"       ethervpn-bench client [-t seconds] [-runs N] [-maxtcp N] [-chains ethervpn,softether]")
+			"       ethervpn-bench client [-t seconds] [-runs N] [-maxtcp N] [-chains ethervpn,softether]\n"+
+			"       ethervpn-bench nat [-t seconds] [-runs N] [-leases N] [-servers ethervpn,softether]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("l2", flag.ExitOnError)

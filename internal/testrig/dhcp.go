@@ -157,3 +157,20 @@ func ParseDHCPEvent(line string) (DHCPEvent, error) {
 	}
 	return ev, nil
 }
+
+// WaitSessionUp waits until vpnclient logs "Now connected" for the
+// connection begun by the latest StartConnect. It notices the session
+// sooner than WaitConnected, which polls AccountList through vpncmd, and
+// so suits timing a connection.
+func (c *Client) WaitSessionUp(timeout time.Duration) error {
+	if waitFor(timeout, 5*time.Millisecond, func() bool {
+		log := c.Proc.Log()
+		return c.logMark <= len(log) && strings.Contains(log[c.logMark:], "Now connected")
+	}) {
+		return nil
+	}
+	if code, cause := c.LastError(); code != 0 {
+		return fmt.Errorf("vpnclient in %s: connection failed: %s (code %d)", c.Netns.Name, cause, code)
+	}
+	return fmt.Errorf("vpnclient in %s: no session after %v", c.Netns.Name, timeout)
+}
