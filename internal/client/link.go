@@ -163,7 +163,7 @@ func (l *Link) Run(ctx context.Context) error {
 			return err
 		}
 		wait := retryDelay(err, l.o.RetryInterval)
-		l.log.Warn("connection lost; retrying", "err", err, "retry_in", wait)
+		l.log.Warn("not connected; retrying", "err", err, "retry_in", wait)
 		l.setState(LinkRetrying, err)
 		t := time.NewTimer(wait)
 		select {
