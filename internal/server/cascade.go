@@ -90,7 +90,7 @@ func (s *Server) ApplyCascades(h *Hub) {
 	s.mu.Lock()
 	var want []config.Cascade
 	if s.hubs[strings.ToUpper(h.cfg.Name)] == h {
-		s.cfg.ToTree() // a new hub gets its folder
+		// Read only: a hub without a folder yet has no cascades.
 		for _, c := range h.cfg.Cascades() {
 			if c.Online {
 				want = append(want, *c)
@@ -326,7 +326,6 @@ func (s *Server) Links(hubName string) ([]LinkInfo, error) {
 		return nil, errHubNotFound
 	}
 	s.mu.Lock()
-	s.cfg.ToTree()
 	list := h.cfg.Cascades()
 	s.mu.Unlock()
 	out := make([]LinkInfo, 0, len(list))

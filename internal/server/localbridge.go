@@ -41,7 +41,8 @@ type LocalBridgeInfo struct {
 // call it afterwards.
 func (s *Server) ApplyLocalBridges() {
 	s.mu.Lock()
-	want, _ := config.LocalBridges(s.cfg.ToTree())
+	// LocalBridgeList is not part of the typed model: the tree is current.
+	want, _ := config.LocalBridges(s.cfg.Tree)
 	hubs := make(map[string]*Hub, len(want))
 	for _, b := range want {
 		hubs[b.Key()] = s.hubs[strings.ToUpper(b.HubName)]
@@ -122,7 +123,7 @@ func sameBridge(have config.LocalBridge, want []config.LocalBridge, key string) 
 // the admin's EnumLocalBridge.
 func (s *Server) LocalBridges() []LocalBridgeInfo {
 	s.mu.Lock()
-	list, _ := config.LocalBridges(s.cfg.ToTree())
+	list, _ := config.LocalBridges(s.cfg.Tree)
 	s.mu.Unlock()
 	lb := &s.bridges
 	lb.mu.Lock()
