@@ -143,7 +143,9 @@ func (s *Session) AddConn(nc net.Conn, handshake func(wire.Direction) (Stream, e
 	s.mu.Lock()
 	c.dir = st.Dir
 	s.mu.Unlock()
-	s.lastRecv.Store(time.Now().UnixNano())
+	// Attaching is no sign of life: only blocks and keep-alives received
+	// keep the session from timing out, so a peer that keeps re-attaching
+	// and closing cannot hold a dead session open.
 	go c.readLoop(st.R)
 	if c.sends() {
 		go c.writeLoop(st.W, st.Flush)
