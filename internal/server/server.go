@@ -56,6 +56,7 @@ type Server struct {
 	webLn    *chanListener
 
 	limiter   *loginLimiter
+	saveMu    sync.Mutex
 	conns     *connLimiter
 	listeners []net.Listener
 	wg        sync.WaitGroup
@@ -201,8 +202,13 @@ func (s *Server) Sessions() []*Session {
 
 // Save writes the configuration atomically.
 func (s *Server) Save() error {
+	// Saves are serialised, and each writes a snapshot taken under the
+	// server lock: a slow save can neither race with a change to the tree
+	// nor overwrite a newer save with older content.
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
 	s.mu.Lock()
-	root := s.cfg.ToTree()
+	root := s.cfg.ToTree().Clone()
 	s.mu.Unlock()
 	path := filepath.Join(s.dir, ConfigFile)
 	if err := config.Save(path, root); err != nil {
