@@ -103,7 +103,16 @@ func (h *handshake) login(p *pack.Pack) bool {
 	welcome.SessionKey = key
 	welcome.SessionKey32 = binary.BigEndian.Uint32(key[:4])
 	h.s.mu.Lock()
+	if !h.s.adm.serving {
+		h.s.mu.Unlock()
+		port.Close()
+		h.fail(wire.ErrHubStopping)
+		return false
+	}
 	h.s.sessions[key] = sess
+	// Registered under the lock that shutdown takes before it waits, so the
+	// wait never races with a session being added.
+	h.s.sessWG.Add(1)
 	h.s.mu.Unlock()
 
 	err = sess.AddConn(h.raw, func(dir wire.Direction) (session.Stream, error) {
@@ -116,14 +125,14 @@ func (h *handshake) login(p *pack.Pack) bool {
 	if err != nil {
 		log.Info("connection lost while sending the welcome", "err", err)
 		h.s.endSession(sess, err)
+		h.s.sessWG.Done()
 		return false
 	}
 	log.Info("session established", "session", sess.Name, "mode", kind.String(),
 		"max_connection", welcome.MaxConnection, "encrypt", welcome.UseEncrypt,
 		"compress", welcome.UseCompress, "half_duplex", welcome.HalfConnection, "qos", welcome.QoS)
-	h.s.wg.Add(1)
 	go func() {
-		defer h.s.wg.Done()
+		defer h.s.sessWG.Done()
 		err := sess.Wait()
 		h.s.endSession(sess, err)
 	}()

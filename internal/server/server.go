@@ -59,7 +59,8 @@ type Server struct {
 	saveMu    sync.Mutex
 	conns     *connLimiter
 	listeners []net.Listener
-	wg        sync.WaitGroup
+	wg        sync.WaitGroup // accept loops
+	sessWG    sync.WaitGroup // session goroutines; Add only under mu while serving
 
 	adm adminState // see admin.go
 
@@ -287,6 +288,7 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 		h.natMu.Unlock()
 	}
 	s.wg.Wait()
+	s.sessWG.Wait()
 	if err := s.Save(); err != nil {
 		return err
 	}
