@@ -16,6 +16,10 @@ import (
 // writers empty them under a short lock. When the ring is full the reader
 // waits, so the kernel's own queue of the device fills and drops (counted
 // as the interface's tx_dropped) instead of this process.
+//
+// On a device created with Config.Offload, the reader cuts the kernel's
+// super-frames into wire frames as it queues them, and Input merges runs of
+// TCP segments into one write each (see offload.go).
 type Port struct {
 	dev   *Device
 	ready chan struct{}
@@ -28,7 +32,12 @@ type Port struct {
 	lens       []int
 	head, tail uint64 // frames [head, tail) are queued; guarded by mu
 
+	// coalescers is a free list for Input, which the session's connection
+	// readers call concurrently; nil without offload.
+	coalescers chan *coalescer
+
 	readFrames, oversize, written, writeErrors atomic.Uint64
+	superFrames, mergedWrites                  atomic.Uint64
 }
 
 // Frame limits. The SoftEther data phase carries frames of up to 1600 bytes;
@@ -58,12 +67,23 @@ func NewPort(dev *Device, queueLen int) *Port {
 	for i := range p.slots {
 		p.slots[i] = backing[i*slotSize : (i+1)*slotSize : (i+1)*slotSize]
 	}
+	if dev.offload {
+		p.coalescers = make(chan *coalescer, maxCoalescers)
+	}
 	return p
 }
+
+// maxCoalescers is how many Inputs at a time keep their write buffer for
+// the next call; more concurrent ones allocate (one per connection of a
+// session is the most there can be, and sessions have up to 32).
+const maxCoalescers = 32
 
 // Run reads frames from the device into the queue until Close (it then
 // returns nil) or a read error.
 func (p *Port) Run() error {
+	if p.dev.offload {
+		return p.runOffload()
+	}
 	q := uint64(len(p.slots))
 	var bufs [readBatch][]byte
 	var sizes [readBatch]int
@@ -124,6 +144,127 @@ func (p *Port) Run() error {
 	}
 }
 
+// Batch of reads of the offload reader: each buffer holds a 64 KiB
+// super-frame.
+const offloadReadBatch = 4
+
+// runOffload is Run for a device with virtio_net_hdr: each frame read is
+// checked, completed or cut into wire frames, and queued.
+func (p *Port) runOffload() error {
+	var bufs [offloadReadBatch][]byte
+	var sizes [offloadReadBatch]int
+	backing := make([]byte, offloadReadBatch*superBufSize)
+	for i := range bufs {
+		bufs[i] = backing[i*superBufSize : (i+1)*superBufSize : (i+1)*superBufSize]
+	}
+	var q queueFiller
+	q.p = p
+	var seg segmenter
+	for {
+		n, err := p.dev.ReadBatch(bufs[:], sizes[:])
+		if err != nil {
+			select {
+			case <-p.done:
+				return nil
+			default:
+			}
+			if errors.Is(err, os.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		for i := range n {
+			b := bufs[i][:sizes[i]]
+			// A read that fills the buffer may have been cut short.
+			if len(b) < vnetHdrLen+14 || len(b) == superBufSize {
+				p.oversize.Add(1)
+				continue
+			}
+			h, f := decodeVnetHdr(b), b[vnetHdrLen:]
+			if h.gsoType == gsoNone {
+				if h.flags&vnetNeedsCsum != 0 && completeChecksum(f, int(h.csumStart), int(h.csumOff)) != nil ||
+					len(f) > maxFrame {
+					p.oversize.Add(1)
+					continue
+				}
+				slot := q.slot()
+				if slot == nil {
+					return nil
+				}
+				q.commit(copy(slot, f))
+				continue
+			}
+			if seg.reset(f, h) != nil {
+				p.oversize.Add(1)
+				continue
+			}
+			p.superFrames.Add(1)
+			for seg.more() {
+				slot := q.slot()
+				if slot == nil {
+					return nil
+				}
+				q.commit(seg.next(slot))
+			}
+		}
+		q.publish()
+	}
+}
+
+// queueFiller appends frames to a Port's ring for the reader, publishing
+// them in groups and waiting for room when the ring is full.
+type queueFiller struct {
+	p          *Port
+	tail, free uint64 // where the next frame goes; room known to be left
+	pending    uint64 // frames filled since the last publish
+}
+
+// slot returns the buffer for the next frame, waiting for room if needed;
+// nil means the port was closed.
+func (q *queueFiller) slot() []byte {
+	p := q.p
+	for q.free == 0 {
+		q.publish()
+		p.mu.Lock()
+		q.tail, q.free = p.tail, uint64(len(p.slots))-(p.tail-p.head)
+		p.mu.Unlock()
+		if q.free > 0 {
+			break
+		}
+		select {
+		case <-p.space:
+		case <-p.done:
+			return nil
+		}
+	}
+	return p.slots[(q.tail+q.pending)%uint64(len(p.slots))]
+}
+
+// commit queues the frame of n bytes just written into the slot.
+func (q *queueFiller) commit(n int) {
+	q.p.lens[(q.tail+q.pending)%uint64(len(q.p.slots))] = n
+	q.pending++
+	q.free--
+}
+
+// publish hands the frames filled so far to Output.
+func (q *queueFiller) publish() {
+	if q.pending == 0 {
+		return
+	}
+	p := q.p
+	p.readFrames.Add(q.pending)
+	p.mu.Lock()
+	p.tail += q.pending
+	p.mu.Unlock()
+	q.tail += q.pending
+	q.pending = 0
+	select {
+	case p.ready <- struct{}{}:
+	default:
+	}
+}
+
 // Close stops Run and removes the device.
 func (p *Port) Close() error {
 	var err error
@@ -136,12 +277,39 @@ func (p *Port) Close() error {
 
 // Input writes frames received from the VPN into the device.
 func (p *Port) Input(frames [][]byte) {
+	if p.coalescers != nil {
+		p.inputOffload(frames)
+		return
+	}
 	for _, f := range frames {
 		if err := p.dev.Write(f); err != nil {
 			p.writeErrors.Add(1)
 			continue
 		}
 		p.written.Add(1)
+	}
+}
+
+// inputOffload writes frames behind a virtio_net_hdr, runs of one TCP
+// flow merged into one write.
+func (p *Port) inputOffload(frames [][]byte) {
+	var c *coalescer
+	select {
+	case c = <-p.coalescers:
+	default:
+		c = newCoalescer()
+	}
+	written, merged, failed := c.writeBatch(frames, p.dev.Write)
+	select {
+	case p.coalescers <- c:
+	default:
+	}
+	p.written.Add(uint64(written))
+	if merged > 0 {
+		p.mergedWrites.Add(uint64(merged))
+	}
+	if failed > 0 {
+		p.writeErrors.Add(uint64(failed))
 	}
 }
 
@@ -178,9 +346,13 @@ func (p *Port) Output(limit int, emit func(frame []byte)) int {
 // PortStats count the frames that went through a Port.
 type PortStats struct {
 	FromDevice  uint64 // frames read from the TAP and queued
-	Dropped     uint64 // frames read from the TAP that were too short or over 1600 bytes
+	Dropped     uint64 // frames read from the TAP that were too short, over 1600 bytes or had bad offload headers
 	ToDevice    uint64 // frames written into the TAP
 	WriteErrors uint64 // frames the TAP refused
+	// With offload: super-frames read and cut into FromDevice frames, and
+	// writes that carried several of the ToDevice frames at once.
+	SuperFrames  uint64
+	MergedWrites uint64
 }
 
 // Stats returns the port's counters.
@@ -188,5 +360,6 @@ func (p *Port) Stats() PortStats {
 	return PortStats{
 		FromDevice: p.readFrames.Load(), Dropped: p.oversize.Load(),
 		ToDevice: p.written.Load(), WriteErrors: p.writeErrors.Load(),
+		SuperFrames: p.superFrames.Load(), MergedWrites: p.mergedWrites.Load(),
 	}
 }

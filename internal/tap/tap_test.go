@@ -34,6 +34,14 @@ func inNetns(t *testing.T, f func()) string {
 		t.Fatalf("ip netns add: %v: %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	enterNetns(t, name, f)
+	return name
+}
+
+// enterNetns runs f on a thread that has entered the network namespace
+// name.
+func enterNetns(t *testing.T, name string, f func()) {
+	t.Helper()
 	ns, err := os.Open("/var/run/netns/" + name)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +63,6 @@ func inNetns(t *testing.T, f func()) string {
 		t.Fatalf("returning to the original namespace: %v", err)
 	}
 	runtime.UnlockOSThread()
-	return name
 }
 
 func ipIn(t *testing.T, ns string, args ...string) string {
