@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -90,6 +91,22 @@ type adminCall struct {
 	c   admin.Caller
 	in  *pack.Pack
 	hub string // the hub named in the request (rightHub methods)
+
+	locked bool // the method holds s.mu (see lock)
+}
+
+// lock takes the server lock for the method. Methods lock through the call
+// so that a method that panics can have the lock released for it: one bad
+// request must not wedge every login and the shutdown.
+func (a *adminCall) lock() {
+	a.s.mu.Lock()
+	a.locked = true
+}
+
+// unlock releases the lock taken with lock.
+func (a *adminCall) unlock() {
+	a.locked = false
+	a.s.mu.Unlock()
 }
 
 // adminState is the server's state that only the administration uses.
@@ -121,7 +138,7 @@ func (d dispatcher) Call(ctx context.Context, c admin.Caller, method string, in 
 	s.adm.mu.Lock()
 	defer s.adm.mu.Unlock()
 	a := &adminCall{ctx: ctx, s: s, c: c, in: in}
-	out, err := a.run(m)
+	out, err := a.runSafely(m)
 	if err == nil && m.write {
 		if serr := s.Save(); serr != nil {
 			s.log.Error("admin change applied but the configuration could not be saved", "method", method, "err", serr)
@@ -130,6 +147,21 @@ func (d dispatcher) Call(ctx context.Context, c admin.Caller, method string, in 
 	}
 	s.adminLog(c, method, a.hub, m.write, err)
 	return out, err
+}
+
+// runSafely runs the method and turns a panic into an internal error,
+// releasing the server lock if the method held it.
+func (a *adminCall) runSafely(m adminMethod) (out *pack.Pack, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			if a.locked {
+				a.unlock()
+			}
+			a.s.log.Error("admin method failed with an internal error; the server carries on", "hub", a.hub, "panic", v, "stack", string(debug.Stack()))
+			out, err = nil, errInternal
+		}
+	}()
+	return a.run(m)
 }
 
 func (a *adminCall) run(m adminMethod) (*pack.Pack, error) {

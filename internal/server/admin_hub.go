@@ -56,8 +56,8 @@ func admCreateHub(a *adminCall) (*pack.Pack, error) {
 		return nil, errInvalidParameter
 	}
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	if len(s.hubs) >= maxHubs {
 		return nil, errTooManyHubs
 	}
@@ -86,20 +86,20 @@ func admSetHub(a *adminCall) (*pack.Pack, error) {
 		hashed, secure = hubPasswords(plain)
 	}
 	s := a.s
-	s.mu.Lock()
+	a.lock()
 	h, err := s.hubLocked(a.hub)
 	if err != nil {
-		s.mu.Unlock()
+		a.unlock()
 		return nil, err
 	}
 	if len(hashed) == sha0.Size && len(secure) == sha0.Size && !isZero(hashed) && !isZero(secure) {
 		if a.hubAdminDenied(h, "no_change_admin_password") {
-			s.mu.Unlock()
+			a.unlock()
 			return nil, errNotEnoughRight
 		}
 		emptyH, emptyS := hubPasswords("")
 		if !a.c.ServerAdmin && !a.c.Remote.IsLoopback() && (bytes.Equal(hashed, emptyH) || bytes.Equal(secure, emptyS)) {
-			s.mu.Unlock()
+			a.unlock()
 			return nil, errInvalidParameter
 		}
 		h.cfg.HashedPassword, h.cfg.SecurePassword = bytes.Clone(hashed), bytes.Clone(secure)
@@ -108,7 +108,7 @@ func admSetHub(a *adminCall) (*pack.Pack, error) {
 	h.cfg.NoEnum = a.in.Bool("NoEnum")
 	online := a.in.Bool("Online")
 	h.cfg.Online = online
-	s.mu.Unlock()
+	a.unlock()
 	h.SetOnline(online)
 	s.ApplySecureNAT(h) // runs only while the hub is online
 	return echo(a.in), nil
@@ -116,8 +116,8 @@ func admSetHub(a *adminCall) (*pack.Pack, error) {
 
 func admGetHub(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	h, err := s.hubLocked(a.hub)
 	if err != nil {
 		return nil, err
@@ -153,7 +153,7 @@ func admEnumHub(a *adminCall) (*pack.Pack, error) {
 		numLogin                    uint32
 	}
 	var rows []row
-	s.mu.Lock()
+	a.lock()
 	for _, h := range s.hubs {
 		if !a.c.ServerAdmin && !strings.EqualFold(h.cfg.Name, a.c.Hub) {
 			continue
@@ -162,7 +162,7 @@ func admEnumHub(a *adminCall) (*pack.Pack, error) {
 		r.created, r.lastComm, r.lastLogn, r.numLogin = hubTimes(s.hubFolderLocked(h))
 		rows = append(rows, r)
 	}
-	s.mu.Unlock()
+	a.unlock()
 	slices.SortFunc(rows, func(x, y row) int { return cmp.Compare(strings.ToUpper(x.name), strings.ToUpper(y.name)) })
 	out := pack.New()
 	l := newList(out)
@@ -193,15 +193,15 @@ func admDeleteHub(a *adminCall) (*pack.Pack, error) {
 		return nil, errInvalidParameter
 	}
 	s := a.s
-	s.mu.Lock()
+	a.lock()
 	h, err := s.hubLocked(name)
 	if err != nil {
-		s.mu.Unlock()
+		a.unlock()
 		return nil, err
 	}
 	s.cfg.RemoveHub(name)
 	delete(s.hubs, strings.ToUpper(name))
-	s.mu.Unlock()
+	a.unlock()
 	h.Close()           // disconnects every session of the hub
 	s.ApplySecureNAT(h) // a closed hub is offline: this stops its SecureNAT
 	s.log.Info("virtual hub deleted", "hub", h.cfg.Name)
@@ -211,17 +211,17 @@ func admDeleteHub(a *adminCall) (*pack.Pack, error) {
 func admSetHubOnline(a *adminCall) (*pack.Pack, error) {
 	online := a.in.Bool("Online")
 	s := a.s
-	s.mu.Lock()
+	a.lock()
 	h, err := s.hubLocked(a.hub)
 	if err == nil && ((online && a.hubAdminDenied(h, "no_online")) || (!online && a.hubAdminDenied(h, "no_offline"))) {
 		err = errNotEnoughRight
 	}
 	if err != nil {
-		s.mu.Unlock()
+		a.unlock()
 		return nil, err
 	}
 	h.cfg.Online = online
-	s.mu.Unlock()
+	a.unlock()
 	h.SetOnline(online)
 	s.ApplySecureNAT(h) // runs only while the hub is online
 	return echo(a.in), nil
@@ -229,18 +229,21 @@ func admSetHubOnline(a *adminCall) (*pack.Pack, error) {
 
 func admGetHubStatus(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
+	a.lock()
 	h, err := s.hubLocked(a.hub)
 	if err != nil {
-		s.mu.Unlock()
+		a.unlock()
 		return nil, err
 	}
 	f := s.hubFolderLocked(h)
 	created, lastComm, lastLogin, numLogin := hubTimes(f)
 	name, online, users, groups := h.cfg.Name, h.cfg.Online, len(h.cfg.Users), len(h.cfg.Groups)
 	snat := h.cfg.SecureNAT.Enabled
-	acls := len(f.Folder("AccessList").Folders)
-	s.mu.Unlock()
+	acls := 0
+	if al := f.Folder("AccessList"); al != nil { // absent in hand-written configs
+		acls = len(al.Folders)
+	}
+	a.unlock()
 	ports := h.Ports()
 	var clients, bridges int
 	for _, p := range ports {
@@ -387,8 +390,8 @@ func admCreateUser(a *adminCall) (*pack.Pack, error) {
 		return nil, err
 	}
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	h, err := s.hubLocked(a.hub)
 	switch {
 	case err != nil:
@@ -416,8 +419,8 @@ func overLimit(hubFolder *config.Folder, option string, n int) bool {
 
 func admSetUser(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	h, err := s.hubLocked(a.hub)
 	if err != nil {
 		return nil, err
@@ -444,8 +447,8 @@ func admGetUser(a *adminCall) (*pack.Pack, error) {
 		return nil, errInvalidParameter
 	}
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	h, err := s.hubLocked(a.hub)
 	if err != nil {
 		return nil, err
@@ -488,8 +491,8 @@ func userPack(h *Hub, u *config.User) *pack.Pack {
 
 func admDeleteUser(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	h, err := s.hubLocked(a.hub)
 	if err != nil {
 		return nil, err
@@ -505,8 +508,8 @@ func admDeleteUser(a *adminCall) (*pack.Pack, error) {
 
 func admEnumUser(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	h, err := s.hubLocked(a.hub)
 	if err != nil {
 		return nil, err
@@ -543,8 +546,8 @@ func admCreateGroup(a *adminCall) (*pack.Pack, error) {
 		return nil, errInvalidParameter
 	}
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	h, err := s.hubLocked(a.hub)
 	switch {
 	case err != nil:
@@ -564,8 +567,8 @@ func admCreateGroup(a *adminCall) (*pack.Pack, error) {
 
 func admSetGroup(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	h, err := s.hubLocked(a.hub)
 	if err != nil {
 		return nil, err
@@ -583,8 +586,8 @@ func admSetGroup(a *adminCall) (*pack.Pack, error) {
 
 func admGetGroup(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	h, err := s.hubLocked(a.hub)
 	if err != nil {
 		return nil, err
@@ -612,8 +615,8 @@ func groupPack(h *Hub, g *config.Group) *pack.Pack {
 
 func admDeleteGroup(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	h, err := s.hubLocked(a.hub)
 	if err != nil {
 		return nil, err
@@ -637,8 +640,8 @@ func admDeleteGroup(a *adminCall) (*pack.Pack, error) {
 
 func admEnumGroup(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	h, err := s.hubLocked(a.hub)
 	if err != nil {
 		return nil, err
@@ -687,8 +690,8 @@ func (s *Server) lookupHubErr(name string) (*Hub, error) {
 }
 
 func (a *adminCall) checkOption(h *Hub, option string) error {
-	a.s.mu.Lock()
-	defer a.s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	if a.hubAdminDenied(h, option) {
 		return errNotEnoughRight
 	}
@@ -788,11 +791,11 @@ func admGetSessionStatus(a *adminCall) (*pack.Pack, error) {
 	out.AddStr("Username", p.User)
 	out.AddStr("RealUsername", p.User)
 	group := ""
-	a.s.mu.Lock()
+	a.lock()
 	if u := h.cfg.User(p.User); u != nil {
 		group = u.GroupName
 	}
-	a.s.mu.Unlock()
+	a.unlock()
 	out.AddStr("GroupName", group)
 	var remote netip.Addr
 	if x != nil {
@@ -966,24 +969,24 @@ func admDeleteTable(option string, del func(h *Hub, id uint32) bool) func(a *adm
 func admSetSecureNAT(enable bool) func(a *adminCall) (*pack.Pack, error) {
 	return func(a *adminCall) (*pack.Pack, error) {
 		s := a.s
-		s.mu.Lock()
+		a.lock()
 		h, err := s.hubLocked(a.hub)
 		if err == nil && a.hubAdminDenied(h, "no_securenat") {
 			err = errNotEnoughRight
 		}
 		if err != nil {
-			s.mu.Unlock()
+			a.unlock()
 			return nil, err
 		}
 		was := h.cfg.SecureNAT.Enabled
 		h.cfg.SecureNAT.Enabled = enable
 		name := h.cfg.Name
-		s.mu.Unlock()
+		a.unlock()
 		if err := s.ApplySecureNAT(h); err != nil {
 			// Keep the configuration as it was: the settings cannot run.
-			s.mu.Lock()
+			a.lock()
 			h.cfg.SecureNAT.Enabled = was
-			s.mu.Unlock()
+			a.unlock()
 			return nil, errInternal
 		}
 		out := pack.New()
@@ -994,8 +997,8 @@ func admSetSecureNAT(enable bool) func(a *adminCall) (*pack.Pack, error) {
 
 func admGetSecureNATOption(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	h, err := s.hubLocked(a.hub)
 	if err != nil {
 		return nil, err
@@ -1116,8 +1119,8 @@ func admSetSecureNATOption(a *adminCall) (out *pack.Pack, err error) {
 		return nil, errInvalidParameter
 	}
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	h, err = s.hubLocked(a.hub)
 	if err != nil {
 		return nil, err
@@ -1157,9 +1160,9 @@ func admSecureNATTable(fill func(out *pack.Pack, n *securenat.SecureNAT, mask ne
 		}
 		out := pack.New()
 		out.AddStr("HubName", h.Name())
-		a.s.mu.Lock()
+		a.lock()
 		mask := h.cfg.SecureNAT.DHCPMask
-		a.s.mu.Unlock()
+		a.unlock()
 		fill(out, h.SecureNAT(), mask)
 		return out, nil
 	}
@@ -1240,8 +1243,8 @@ var packetLogNames = []string{"PACKET_LOG_TCP_CONN", "PACKET_LOG_TCP", "PACKET_L
 
 func admGetHubLog(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	h, err := s.hubLocked(a.hub)
 	if err != nil {
 		return nil, err
@@ -1267,8 +1270,8 @@ func admSetHubLog(a *adminCall) (*pack.Pack, error) {
 		return nil, errInvalidParameter
 	}
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	h, err := s.hubLocked(a.hub)
 	if err != nil {
 		return nil, err

@@ -61,7 +61,7 @@ func admGetServerInfo(a *adminCall) (*pack.Pack, error) {
 
 func admGetServerStatus(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
+	a.lock()
 	hubs := make([]*Hub, 0, len(s.hubs))
 	var users, groups int
 	for _, h := range s.hubs {
@@ -73,7 +73,7 @@ func admGetServerStatus(a *adminCall) (*pack.Pack, error) {
 	for _, x := range s.sessions {
 		nconn += x.NumConns()
 	}
-	s.mu.Unlock()
+	a.unlock()
 	var sessions, macs, ips int
 	var total hubStatsSum
 	for _, h := range hubs {
@@ -125,13 +125,13 @@ func admCreateListener(a *adminCall) (*pack.Pack, error) {
 	}
 	enable := a.in.Bool("Enable")
 	s := a.s
-	s.mu.Lock()
+	a.lock()
 	if listenerIndex(s.cfg.Listeners, port) >= 0 {
-		s.mu.Unlock()
+		a.unlock()
 		return nil, errListenerExists
 	}
 	s.cfg.Listeners = append(s.cfg.Listeners, config.Listener{Port: uint16(port), Enabled: enable})
-	s.mu.Unlock()
+	a.unlock()
 	if enable {
 		s.startListener(uint16(port))
 	}
@@ -141,14 +141,14 @@ func admCreateListener(a *adminCall) (*pack.Pack, error) {
 func admDeleteListener(a *adminCall) (*pack.Pack, error) {
 	port := a.in.Int("Port")
 	s := a.s
-	s.mu.Lock()
+	a.lock()
 	i := listenerIndex(s.cfg.Listeners, port)
 	if i < 0 {
-		s.mu.Unlock()
+		a.unlock()
 		return nil, errListenerNotFound
 	}
 	s.cfg.Listeners = slices.Delete(s.cfg.Listeners, i, i+1)
-	s.mu.Unlock()
+	a.unlock()
 	s.stopListener(uint16(port))
 	return echo(a.in), nil
 }
@@ -157,14 +157,14 @@ func admEnableListener(a *adminCall) (*pack.Pack, error) {
 	port := a.in.Int("Port")
 	enable := a.in.Bool("Enable")
 	s := a.s
-	s.mu.Lock()
+	a.lock()
 	i := listenerIndex(s.cfg.Listeners, port)
 	if i < 0 {
-		s.mu.Unlock()
+		a.unlock()
 		return nil, errListenerNotFound
 	}
 	s.cfg.Listeners[i].Enabled = enable
-	s.mu.Unlock()
+	a.unlock()
 	if enable {
 		s.startListener(uint16(port))
 	} else {
@@ -175,14 +175,14 @@ func admEnableListener(a *adminCall) (*pack.Pack, error) {
 
 func admEnumListener(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
+	a.lock()
 	ls := slices.Clone(s.cfg.Listeners)
 	serving := s.adm.serving
 	open := map[uint16]bool{}
 	for _, ln := range s.listeners {
 		open[listenerPort(ln)] = true
 	}
-	s.mu.Unlock()
+	a.unlock()
 	out := pack.New()
 	l := newList(out)
 	for _, x := range ls {
@@ -279,9 +279,9 @@ func admSetServerPassword(a *adminCall) (*pack.Pack, error) {
 		hash = h[:]
 	}
 	s := a.s
-	s.mu.Lock()
+	a.lock()
 	s.cfg.AdminPasswordHash = bytes.Clone(hash)
-	s.mu.Unlock()
+	a.unlock()
 	if config.IsEmptyPasswordHash(hash) {
 		s.log.Warn("the server administrator password is now empty: administration is allowed from localhost only")
 	}
@@ -303,9 +303,9 @@ var serverCiphers = []string{
 const defaultCipher = "~DEFAULT~"
 
 func admGetServerCipher(a *adminCall) (*pack.Pack, error) {
-	a.s.mu.Lock()
+	a.lock()
 	name := a.s.cfg.CipherName
-	a.s.mu.Unlock()
+	a.unlock()
 	if name == "" {
 		name = defaultCipher
 	}
@@ -329,9 +329,9 @@ func admSetServerCipher(a *adminCall) (*pack.Pack, error) {
 			}
 		}
 	}
-	a.s.mu.Lock()
+	a.lock()
 	a.s.cfg.CipherName = name
-	a.s.mu.Unlock()
+	a.unlock()
 	out := pack.New()
 	out.AddStr("String", name)
 	return out, nil
@@ -345,9 +345,9 @@ func admGetServerCipherList(a *adminCall) (*pack.Pack, error) {
 
 func admGetServerCert(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
+	a.lock()
 	cert, key := s.cfg.CertDER, s.cfg.KeyDER
-	s.mu.Unlock()
+	a.unlock()
 	out := pack.New()
 	out.AddData("Cert", cert)
 	if a.c.ServerAdmin {
@@ -373,11 +373,11 @@ func admSetServerCert(a *adminCall) (*pack.Pack, error) {
 		return nil, errProtocol
 	}
 	s := a.s
-	s.mu.Lock()
+	a.lock()
 	s.cfg.CertDER, s.cfg.KeyDER = bytes.Clone(certDER), bytes.Clone(keyDER)
 	s.cert = kp
 	s.tls = tlsConfig(kp)
-	s.mu.Unlock()
+	a.unlock()
 	out := echo(a.in)
 	selfSigned := kp.Leaf.CheckSignatureFrom(kp.Leaf) == nil
 	out.AddInt("Flag1", b2u(selfSigned))
@@ -402,9 +402,9 @@ func b2u(b bool) uint32 {
 // --- configuration file (§4.4.37, §4.4.38) ---
 
 func admGetConfig(a *adminCall) (*pack.Pack, error) {
-	a.s.mu.Lock()
+	a.lock()
 	data := a.s.treeLocked().Encode()
-	a.s.mu.Unlock()
+	a.unlock()
 	out := pack.New()
 	out.AddStr("FileName", ConfigFile)
 	out.AddData("FileData", data)
@@ -431,7 +431,7 @@ func admSetConfig(a *adminCall) (*pack.Pack, error) {
 		return nil, errInvalidParameter
 	}
 	s := a.s
-	s.mu.Lock()
+	a.lock()
 	old := s.hubs
 	s.cfg = cfg
 	s.hubs = map[string]*Hub{}
@@ -439,7 +439,7 @@ func admSetConfig(a *adminCall) (*pack.Pack, error) {
 		s.addHub(hc)
 	}
 	err = s.loadCert()
-	s.mu.Unlock()
+	a.unlock()
 	for _, h := range old {
 		h.Close()
 		s.ApplySecureNAT(h) // stops it: the hub is closed
@@ -463,9 +463,9 @@ func admFlush(a *adminCall) (*pack.Pack, error) {
 		a.s.log.Error("Flush: cannot save the configuration", "err", err)
 		return nil, errInternal
 	}
-	a.s.mu.Lock()
+	a.lock()
 	n := len(a.s.treeLocked().Encode())
-	a.s.mu.Unlock()
+	a.unlock()
 	out := pack.New()
 	out.AddInt("IntValue", uint32(n))
 	out.AddInt64("Int64Value", 0)

@@ -212,8 +212,8 @@ func (a *adminCall) aclHub() (*Hub, *config.Folder, error) {
 
 func admAddAccess(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	h, f, err := a.aclHub()
 	if err != nil {
 		return nil, err
@@ -231,9 +231,8 @@ func admAddAccess(a *adminCall) (*pack.Pack, error) {
 }
 
 func admDeleteAccess(a *adminCall) (*pack.Pack, error) {
-	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	h, f, err := a.aclHub()
 	if err != nil {
 		return nil, err
@@ -259,9 +258,8 @@ func admDeleteAccess(a *adminCall) (*pack.Pack, error) {
 }
 
 func admEnumAccess(a *adminCall) (*pack.Pack, error) {
-	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	h, f, err := a.aclHub()
 	if err != nil {
 		return nil, err
@@ -278,8 +276,8 @@ func admEnumAccess(a *adminCall) (*pack.Pack, error) {
 
 func admSetAccessList(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	h, f, err := a.aclHub()
 	if err != nil {
 		return nil, err
@@ -318,8 +316,8 @@ func admAddLocalBridge(a *adminCall) (*pack.Pack, error) {
 		return nil, errInvalidParameter
 	}
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	bl := s.bridgeListLocked()
 	if findBridge(bl, hubName, device) >= 0 {
 		return echo(a.in), nil // as SoftEther: adding the same pair again is a no-op
@@ -348,8 +346,8 @@ func admAddLocalBridge(a *adminCall) (*pack.Pack, error) {
 
 func admDeleteLocalBridge(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	bl := s.bridgeListLocked()
 	i := findBridge(bl, a.in.Str("HubNameLB"), a.in.Str("DeviceName"))
 	if i < 0 {
@@ -361,8 +359,8 @@ func admDeleteLocalBridge(a *adminCall) (*pack.Pack, error) {
 
 func admEnumLocalBridge(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	out := pack.New()
 	bl := s.treeLocked().Folder("LocalBridgeList")
 	var bridges []*config.Folder
@@ -421,8 +419,8 @@ func admAddL3Switch(a *adminCall) (*pack.Pack, error) {
 		return nil, errInvalidParameter
 	}
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	if s.l3Locked(name) != nil {
 		return nil, errL3Exists
 	}
@@ -435,8 +433,8 @@ func admAddL3Switch(a *adminCall) (*pack.Pack, error) {
 
 func admDelL3Switch(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	if s.l3Locked(a.in.Str("Name")) == nil {
 		return nil, errL3NotFound
 	}
@@ -448,8 +446,8 @@ func admDelL3Switch(a *adminCall) (*pack.Pack, error) {
 // cannot run it yet.
 func admStartL3Switch(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	if s.l3Locked(a.in.Str("Name")) == nil {
 		return nil, errL3NotFound
 	}
@@ -459,8 +457,8 @@ func admStartL3Switch(a *adminCall) (*pack.Pack, error) {
 
 func admStopL3Switch(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	f := s.l3Locked(a.in.Str("Name"))
 	if f == nil {
 		return nil, errL3NotFound
@@ -471,8 +469,8 @@ func admStopL3Switch(a *adminCall) (*pack.Pack, error) {
 
 func admEnumL3Switch(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	out := pack.New()
 	var sws []*config.Folder
 	if f := s.treeLocked().Folder("VirtualLayer3SwitchList"); f != nil {
@@ -509,8 +507,8 @@ func admAddL3If(a *adminCall) (*pack.Pack, error) {
 	}
 	hubName := a.in.Str("HubName")
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	f := s.l3Locked(a.in.Str("Name"))
 	if f == nil {
 		return nil, errL3NotFound
@@ -532,8 +530,8 @@ func admAddL3If(a *adminCall) (*pack.Pack, error) {
 
 func admDelL3If(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	f := s.l3Locked(a.in.Str("Name"))
 	if f == nil {
 		return nil, errL3NotFound
@@ -549,8 +547,8 @@ func admDelL3If(a *adminCall) (*pack.Pack, error) {
 
 func admEnumL3If(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	f := s.l3Locked(a.in.Str("Name"))
 	if f == nil {
 		return nil, errL3NotFound
@@ -585,8 +583,8 @@ func admAddL3Table(a *adminCall) (*pack.Pack, error) {
 		return nil, errInvalidParameter
 	}
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	f := s.l3Locked(a.in.Str("Name"))
 	if f == nil {
 		return nil, errL3NotFound
@@ -611,8 +609,8 @@ func admAddL3Table(a *adminCall) (*pack.Pack, error) {
 func admDelL3Table(a *adminCall) (*pack.Pack, error) {
 	netw, mask, gw := v4(a.in, "NetworkAddress"), v4(a.in, "SubnetMask"), v4(a.in, "GatewayAddress")
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	f := s.l3Locked(a.in.Str("Name"))
 	if f == nil {
 		return nil, errL3NotFound
@@ -631,8 +629,8 @@ func admDelL3Table(a *adminCall) (*pack.Pack, error) {
 
 func admEnumL3Table(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	f := s.l3Locked(a.in.Str("Name"))
 	if f == nil {
 		return nil, errL3NotFound
@@ -685,8 +683,8 @@ func adminOptionsPack(hubName string, get func(string) uint32) *pack.Pack {
 
 func admGetHubAdminOptions(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	h, err := s.hubLocked(a.hub)
 	if err != nil {
 		return nil, err
@@ -701,8 +699,8 @@ func admGetDefaultHubAdminOptions(a *adminCall) (*pack.Pack, error) {
 
 func admSetHubAdminOptions(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.lock()
+	defer a.unlock()
 	h, err := s.hubLocked(a.hub)
 	if err != nil {
 		return nil, err

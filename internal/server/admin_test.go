@@ -518,3 +518,40 @@ func FuzzAdminCall(f *testing.F) {
 		}
 	})
 }
+
+// A method that panics while holding the server lock must not wedge the
+// server: the call fails with an internal error and the next one works.
+func TestAdminPanicReleasesLock(t *testing.T) {
+	s, d, _ := openAdmin(t)
+	adminMethods["TESTPANIC"] = adminMethod{right: rightServer, fn: func(a *adminCall) (*pack.Pack, error) {
+		a.lock()
+		panic("boom")
+	}}
+	defer delete(adminMethods, "TESTPANIC")
+	wantCode(t, d, serverAdm, "TestPanic", pack.New(), errInternal)
+	done := make(chan struct{})
+	go func() {
+		s.mu.Lock()
+		s.mu.Unlock()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server lock is still held after the method panicked")
+	}
+	call(t, d, serverAdm, "EnumHub", pack.New())
+}
+
+// Hand-written configurations may lack folders the real server always
+// writes; the status of such a hub must still be readable.
+func TestHubStatusWithoutAccessListFolder(t *testing.T) {
+	s, d, _ := openAdmin(t)
+	s.mu.Lock()
+	s.hubFolderLocked(s.hubs["DEFAULT"]).Remove("AccessList")
+	s.mu.Unlock()
+	out := call(t, d, serverAdm, "GetHubStatus", params("HubName", "DEFAULT"))
+	if out.Int("NumAccessLists") != 0 {
+		t.Fatalf("NumAccessLists = %d", out.Int("NumAccessLists"))
+	}
+}
