@@ -99,6 +99,7 @@ func DefaultSecureNAT() SecureNAT {
 		DHCPDNS:     gw,
 		DHCPDNS2:    netip.AddrFrom4([4]byte{0, 0, 0, 0}),
 		DHCPExpire:  7200,
+		DHCPDomain:  HostDomain(),
 	}
 }
 

@@ -1,14 +1,11 @@
 package dhcpd
 
 import (
-	"bufio"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"time"
 )
@@ -45,7 +42,7 @@ type Config struct {
 	Gateway, DNS, DNS2 netip.Addr
 	// Domain is sent as the domain-name option; empty means no option.
 	// SoftEther fills its DhcpDomainName setting with the host's domain when
-	// a hub is created (see HostDomain), so the caller passes the stored
+	// a hub is created (see config.HostDomain), so the caller passes the stored
 	// setting here unchanged. As in SoftEther, the option is only sent when
 	// DNS is set as well.
 	Domain string
@@ -282,41 +279,3 @@ func FormatMAC(mac []byte) string {
 	return string(b)
 }
 
-// HostDomain returns this machine's DNS domain, the value SoftEther stores
-// as a new hub's DhcpDomainName: the part of the host name after the first
-// dot, else the "domain" (or first "search") entry of /etc/resolv.conf, else
-// "".
-func HostDomain() string {
-	if h, err := os.Hostname(); err == nil {
-		if i := strings.IndexByte(h, '.'); i >= 0 && i < len(h)-1 {
-			return h[i+1:]
-		}
-	}
-	f, err := os.Open("/etc/resolv.conf")
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	return resolvDomain(f)
-}
-
-// resolvDomain reads a resolv.conf: "domain" wins over "search".
-func resolvDomain(r io.Reader) string {
-	var search string
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 2 {
-			continue
-		}
-		switch f[0] {
-		case "domain":
-			return f[1]
-		case "search":
-			if search == "" {
-				search = f[1]
-			}
-		}
-	}
-	return search
-}
