@@ -278,4 +278,3 @@ func FormatMAC(mac []byte) string {
 	}
 	return string(b)
 }
-
