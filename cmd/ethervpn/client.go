@@ -25,7 +25,7 @@ import (
 func clientCmd() *cobra.Command {
 	a := client.NewAccount("")
 	var configFile, accountName, logLevel string
-	var jsonLog bool
+	var jsonLog, offload bool
 	var interval, lifetime, retryInterval int
 	cmd := &cobra.Command{
 		Use:   "client",
@@ -77,7 +77,7 @@ Saved accounts, vpnclient's way: --config FILE runs every account of FILE
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			return runAccounts(ctx, accts, log)
+			return runAccounts(ctx, accts, offload, log)
 		},
 	}
 	f := cmd.Flags()
@@ -102,6 +102,7 @@ Saved accounts, vpnclient's way: --config FILE runs every account of FILE
 	f.StringVar(&accountName, "account", "", "with --config: run only this account")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.BoolVar(&jsonLog, "log-json", false, "log as JSON lines instead of text")
+	f.BoolVar(&offload, "tap-offload", true, "let the kernel pass 64 KiB TCP segments through the TAP (cut into and merged from wire frames here)")
 	cmd.AddCommand(hashPasswordCmd())
 	return cmd
 }
@@ -156,7 +157,7 @@ func loadAccounts(path, only string) ([]client.Account, error) {
 
 // runAccounts runs every account until ctx ends or all of them have given
 // up; it returns the first account's error.
-func runAccounts(ctx context.Context, accts []client.Account, log *slog.Logger) error {
+func runAccounts(ctx context.Context, accts []client.Account, offload bool, log *slog.Logger) error {
 	errs := make([]error, len(accts))
 	var wg sync.WaitGroup
 	for i, a := range accts {
@@ -167,7 +168,7 @@ func runAccounts(ctx context.Context, accts []client.Account, log *slog.Logger) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = runAccount(ctx, a, alog)
+			errs[i] = runAccount(ctx, a, offload, alog)
 		}()
 	}
 	wg.Wait()
@@ -176,8 +177,8 @@ func runAccounts(ctx context.Context, accts []client.Account, log *slog.Logger) 
 
 // runAccount creates the account's TAP device and runs its link; the device
 // is removed when the link stops.
-func runAccount(ctx context.Context, a client.Account, log *slog.Logger) error {
-	dev, err := tap.Create(tap.Config{Name: a.TAP, TxQueueLen: 1000})
+func runAccount(ctx context.Context, a client.Account, offload bool, log *slog.Logger) error {
+	dev, err := tap.Create(tap.Config{Name: a.TAP, TxQueueLen: 1000, Offload: offload})
 	if err != nil {
 		return err
 	}
@@ -207,6 +208,7 @@ func runAccount(ctx context.Context, a client.Account, log *slog.Logger) error {
 	port.Close()
 	<-tapDone
 	st := port.Stats()
-	log.Info("stopped; TAP device removed", "frames_from_tap", st.FromDevice, "frames_to_tap", st.ToDevice, "dropped", st.Dropped)
+	log.Info("stopped; TAP device removed", "frames_from_tap", st.FromDevice, "frames_to_tap", st.ToDevice, "dropped", st.Dropped,
+		"super_frames_from_tap", st.SuperFrames, "merged_writes_to_tap", st.MergedWrites)
 	return err
 }
