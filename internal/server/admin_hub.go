@@ -57,11 +57,12 @@ func admCreateHub(a *adminCall) (*pack.Pack, error) {
 	}
 	s := a.s
 	a.lock()
-	defer a.unlock()
 	if len(s.hubs) >= maxHubs {
+		a.unlock()
 		return nil, errTooManyHubs
 	}
 	if s.hubs[strings.ToUpper(name)] != nil {
+		a.unlock()
 		return nil, errHubExists
 	}
 	hc := config.NewHub(name)
@@ -71,6 +72,8 @@ func admCreateHub(a *adminCall) (*pack.Pack, error) {
 	hc.NoEnum = a.in.Bool("NoEnum")
 	s.cfg.Hubs = append(s.cfg.Hubs, hc)
 	s.addHub(hc)
+	a.unlock()
+	s.ApplyLocalBridges() // a bridge configured for this hub name starts now
 	out := echo(a.in)
 	out.AddData("HashedPassword", hashed)
 	out.AddData("SecurePassword", secure)
@@ -111,6 +114,7 @@ func admSetHub(a *adminCall) (*pack.Pack, error) {
 	a.unlock()
 	h.SetOnline(online)
 	s.ApplySecureNAT(h) // runs only while the hub is online
+	s.ApplyCascades(h)
 	return echo(a.in), nil
 }
 
@@ -204,6 +208,8 @@ func admDeleteHub(a *adminCall) (*pack.Pack, error) {
 	a.unlock()
 	h.Close()           // disconnects every session of the hub
 	s.ApplySecureNAT(h) // a closed hub is offline: this stops its SecureNAT
+	s.ApplyCascades(h)  // a removed hub has no cascades: this stops them
+	s.ApplyLocalBridges()
 	s.log.Info("virtual hub deleted", "hub", h.cfg.Name)
 	return echo(a.in), nil
 }
@@ -224,6 +230,7 @@ func admSetHubOnline(a *adminCall) (*pack.Pack, error) {
 	a.unlock()
 	h.SetOnline(online)
 	s.ApplySecureNAT(h) // runs only while the hub is online
+	s.ApplyCascades(h)
 	return echo(a.in), nil
 }
 
@@ -297,6 +304,12 @@ func readPolicyPack(p *pack.Pack) *config.Policy {
 	if !p.Bool("UsePolicy") {
 		return nil
 	}
+	return policyFromPack(p)
+}
+
+// policyFromPack reads the "policy:<Name>" elements of p (absent ones are
+// zero).
+func policyFromPack(p *pack.Pack) *config.Policy {
 	pol := new(config.Policy)
 	v := reflect.ValueOf(pol).Elem()
 	for i := range v.NumField() {

@@ -443,12 +443,15 @@ func admSetConfig(a *adminCall) (*pack.Pack, error) {
 	for _, h := range old {
 		h.Close()
 		s.ApplySecureNAT(h) // stops it: the hub is closed
+		s.ApplyCascades(h)  // stops them: the hub is gone
 	}
+	s.ApplyLocalBridges()
 	if err != nil {
 		return nil, errInternal
 	}
 	for _, h := range s.Hubs() {
 		s.ApplySecureNAT(h)
+		s.ApplyCascades(h)
 	}
 	s.syncListeners()
 	s.log.Warn("configuration replaced by an administrator: all sessions were disconnected", "hubs", len(cfg.Hubs))

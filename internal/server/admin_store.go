@@ -15,11 +15,12 @@ import (
 )
 
 // Settings that are stored in the configuration and returned as the spec
-// says, but that no part of the server acts on yet: access lists, local
-// bridges, the virtual layer-3 switch, hub administration options. They
-// are kept in the configuration tree itself (in the real server's folder
-// layout, so the real vpnserver reads them) and every change is logged as
-// not yet in effect where that matters for security.
+// says, but that no part of the server acts on yet: access lists, the
+// virtual layer-3 switch, hub administration options; and the local bridge
+// list, which localbridge.go runs. They are kept in the configuration tree
+// itself (in the real server's folder layout, so the real vpnserver reads
+// them) and every change is logged as not yet in effect where that matters
+// for security.
 
 // --- access lists (§4.4.33, config §6.4.8) ---
 
@@ -317,9 +318,9 @@ func admAddLocalBridge(a *adminCall) (*pack.Pack, error) {
 	}
 	s := a.s
 	a.lock()
-	defer a.unlock()
 	bl := s.bridgeListLocked()
 	if findBridge(bl, hubName, device) >= 0 {
+		a.unlock()
 		return echo(a.in), nil // as SoftEther: adding the same pair again is a no-op
 	}
 	f := config.NewFolder("")
@@ -340,42 +341,47 @@ func admAddLocalBridge(a *adminCall) (*pack.Pack, error) {
 		}
 	}
 	bl.Folders = append(bl.Folders, f)
-	s.log.Warn("local bridge stored; local bridges are not started by this server yet", "hub", hubName, "device", device)
+	a.unlock()
+	s.ApplyLocalBridges()
+	s.log.Info("local bridge added", "hub", hubName, "device", device, "tap", tap)
 	return echo(a.in), nil
 }
 
 func admDeleteLocalBridge(a *adminCall) (*pack.Pack, error) {
+	device, hubName := a.in.Str("DeviceName"), a.in.Str("HubNameLB")
+	if device == "" || hubName == "" {
+		return nil, errInvalidParameter
+	}
 	s := a.s
 	a.lock()
-	defer a.unlock()
 	bl := s.bridgeListLocked()
-	i := findBridge(bl, a.in.Str("HubNameLB"), a.in.Str("DeviceName"))
+	i := findBridge(bl, hubName, device)
 	if i < 0 {
+		a.unlock()
 		return nil, errObjectNotFound
 	}
 	bl.Folders = slices.Delete(bl.Folders, i, i+1)
+	a.unlock()
+	s.ApplyLocalBridges() // stops it (a TAP the server made disappears)
+	s.log.Info("local bridge deleted", "hub", hubName, "device", device)
 	return echo(a.in), nil
 }
 
+// admEnumLocalBridge lists the configured bridges with their state from
+// the running ones: Online = running (the server serves and the hub
+// exists), Active = the device is open and attached to the hub.
 func admEnumLocalBridge(a *adminCall) (*pack.Pack, error) {
-	s := a.s
-	a.lock()
-	defer a.unlock()
+	bridges := a.s.LocalBridges()
 	out := pack.New()
-	bl := s.treeLocked().Folder("LocalBridgeList")
-	var bridges []*config.Folder
-	if bl != nil {
-		bridges = bl.Folders
-	}
 	out.AddInt("NumItem", uint32(len(bridges)))
 	l := newList(out)
-	for _, f := range bridges {
+	for _, b := range bridges {
 		l.row()
-		l.str("DeviceName", f.GetString("DeviceName"))
-		l.str("HubNameLB", f.GetString("HubName"))
-		l.bool("TapMode", f.GetBool("TapMode"))
-		l.bool("Online", true)
-		l.bool("Active", false) // configured, not running
+		l.str("DeviceName", b.DeviceName)
+		l.str("HubNameLB", b.HubName)
+		l.bool("Online", b.Session != "")
+		l.bool("Active", b.Active)
+		l.bool("TapMode", b.TapMode)
 	}
 	l.done()
 	return out, nil

@@ -35,11 +35,11 @@ func init() {
 	add("GetCaps", rightAny, ro, admGetCaps)
 
 	// Hubs
-	add("CreateHub", rightServer, rw, admCreateHub)
+	add("CreateHub", rightServer, rw, notOnBridge(admCreateHub)) // a VPN Bridge has one hub
 	addHub("SetHub", "", rw, admSetHub)
 	addHub("GetHub", "", ro, admGetHub)
 	add("EnumHub", rightAny, ro, admEnumHub)
-	add("DeleteHub", rightServer, rw, admDeleteHub)
+	add("DeleteHub", rightServer, rw, notOnBridge(admDeleteHub))
 	addHub("SetHubOnline", "", rw, admSetHubOnline)
 	addHub("GetHubStatus", "", ro, admGetHubStatus)
 	addHub("GetHubLog", "", ro, admGetHubLog)
@@ -75,17 +75,32 @@ func init() {
 	addHub("EnumDHCP", "", ro, admSecureNATTable(fillDHCPTable))
 	addHub("GetSecureNATStatus", "", ro, admSecureNATTable(fillNATStatus))
 
-	// Stored, not yet run (admin_store.go). Cascades are not in the table
-	// at all, so their methods answer ERR_NOT_SUPPORTED.
+	// Cascades (admin_cascade.go); the hub of the Link methods is the
+	// local one, named in HubName_Ex where the structure also carries the
+	// remote hub in HubName.
+	addHub("CreateLink", "HubName_Ex", rw, admCreateLink)
+	addHub("GetLink", "HubName_Ex", ro, admGetLink)
+	addHub("SetLink", "HubName_Ex", rw, admSetLink)
+	addHub("EnumLink", "", ro, admEnumLink)
+	addHub("SetLinkOnline", "", rw, admSetLinkOnline(true))
+	addHub("SetLinkOffline", "", rw, admSetLinkOnline(false))
+	addHub("DeleteLink", "", rw, admDeleteLink)
+	addHub("RenameLink", "", rw, admRenameLink)
+	addHub("GetLinkStatus", "HubName_Ex", ro, admGetLinkStatus)
+
+	// Local bridges (admin_store.go; run by localbridge.go). EnumEthernet
+	// lists the host's interfaces: server admins only, as in SoftEther.
+	add("AddLocalBridge", rightServer, rw, admAddLocalBridge)
+	add("DeleteLocalBridge", rightServer, rw, admDeleteLocalBridge)
+	add("EnumLocalBridge", rightAny, ro, admEnumLocalBridge)
+	add("EnumEthernet", rightServer, ro, admEnumEthernet)
+	add("GetBridgeSupport", rightAny, ro, admGetBridgeSupport)
+
+	// Stored, not yet run (admin_store.go).
 	addHub("AddAccess", "", rw, admAddAccess)
 	addHub("DeleteAccess", "", rw, admDeleteAccess)
 	addHub("EnumAccess", "", ro, admEnumAccess)
 	addHub("SetAccessList", "", rw, admSetAccessList)
-	add("AddLocalBridge", rightServer, rw, admAddLocalBridge)
-	add("DeleteLocalBridge", rightServer, rw, admDeleteLocalBridge)
-	add("EnumLocalBridge", rightAny, ro, admEnumLocalBridge)
-	add("EnumEthernet", rightAny, ro, admEnumEthernet)
-	add("GetBridgeSupport", rightAny, ro, admGetBridgeSupport)
 	add("AddL3Switch", rightServer, rw, admAddL3Switch)
 	add("DelL3Switch", rightServer, rw, admDelL3Switch)
 	add("StartL3Switch", rightServer, rw, admStartL3Switch)

@@ -460,7 +460,6 @@ func TestAdminStoredSettings(t *testing.T) {
 	call(t, d, serverAdm, "SetHubAdminOptions", params("HubName", "DEFAULT", "Name", "no_change_groups", "Value", 1))
 	wantCode(t, d, ha, "CreateGroup", params("HubName", "DEFAULT", "Name", "g"), errNotEnoughRight)
 	wantCode(t, d, ha, "SetHubAdminOptions", params("HubName", "DEFAULT", "Name", "no_change_groups", "Value", 0), errNotEnoughRight)
-	wantCode(t, d, ha, "CreateLink", params("HubName_Ex", "DEFAULT"), errNotSupported)
 
 	// All of it is in the file, in the real server's layout.
 	root, err := config.Load(filepath.Join(dir, ConfigFile))

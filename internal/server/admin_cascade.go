@@ -1,0 +1,513 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/ethervpn/ethervpn/internal/client"
+	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/wire"
+)
+
+// Cascade administration (admin-interfaces.md §4.4.26-4.4.30): the
+// methods edit the hub's CascadeList through the configuration model and
+// then let ApplyCascades start, restart or stop the running links.
+
+// The ClientOption values SoftEther forces on every cascade (§4.2.5).
+const (
+	linkDeviceName    = "_SEHUBLINKCLI_"
+	linkNumRetry      = 0xFFFFFFFF
+	linkRetryInterval = 10
+)
+
+// linkHub returns the hub a cascade method works on; with write set a hub
+// admin whose hub forbids cascades ("no_cascade") is refused. The caller
+// holds the lock.
+func (a *adminCall) linkHub(write bool) (*Hub, error) {
+	h, err := a.s.hubLocked(a.hub)
+	if err != nil {
+		return nil, err
+	}
+	if write && a.hubAdminDenied(h, "no_cascade") {
+		return nil, errNotEnoughRight
+	}
+	return h, nil
+}
+
+// findCascade returns the hub's cascade called account (case-insensitive).
+// The caller holds the lock.
+func findCascade(h *Hub, account string) *config.Cascade {
+	for _, c := range h.cfg.Cascades() {
+		if strings.EqualFold(c.AccountName, account) {
+			return c
+		}
+	}
+	return nil
+}
+
+// cascadeFromPack applies the settings of an RPC_CREATE_LINK request to c
+// (everything but Online), normalised as SoftEther normalises a link.
+func cascadeFromPack(in *pack.Pack, c *config.Cascade) error {
+	switch in.Int("AuthType") {
+	case config.CascadeAuthAnonymous, config.CascadeAuthPassword, config.CascadeAuthPlain:
+	case config.CascadeAuthCert, 5:
+		return errNotSupported // certificate logins are not implemented by the cascade client
+	default:
+		return errInternal // smart cards and unknown types, as SoftEther answers
+	}
+	if in.Int("ProxyType") != 0 {
+		return errNotSupported // the cascade client connects directly only
+	}
+	host, _, _ := strings.Cut(in.Str("Hostname"), "/") // drop the SNI hint
+	port := in.Int("Port")
+	if host == "" || port == 0 || port > 65535 {
+		return errInvalidParameter
+	}
+	c.AccountName = in.UniStr("AccountName")
+	c.Hostname, c.Port, c.HubName = host, port, in.Str("HubName")
+	c.MaxConnection = min(max(in.Int("MaxConnection"), 1), 32)
+	c.UseEncrypt = in.Int("UseEncrypt") != 0
+	c.UseCompress = in.Int("UseCompress") != 0
+	c.HalfConnection = in.Int("HalfConnection") != 0
+	c.DisableQoS = in.Bool("DisableQoS")
+	c.AdditionalConnectionInterval = max(in.Int("AdditionalConnectionInterval"), 1)
+	c.ConnectionDisconnectSpan = in.Int("ConnectionDisconnectSpan")
+
+	c.AuthType = in.Int("AuthType")
+	c.Username = in.Str("Username")
+	c.HashedPassword, c.PlainPassword = nil, ""
+	switch c.AuthType {
+	case config.CascadeAuthPassword:
+		if h := in.Data("HashedPassword"); len(h) == sha0.Size {
+			c.HashedPassword = bytes.Clone(h)
+		}
+	case config.CascadeAuthPlain:
+		c.PlainPassword = in.Str("PlainPassword")
+	}
+
+	c.CheckServerCert = in.Bool("CheckServerCert")
+	c.ServerCert = bytes.Clone(in.Data("ServerCert"))
+
+	// A cascade always carries a policy; a JSON client may leave it out.
+	pol := config.DefaultPolicy()
+	if in.Has("policy:Ver3") || in.Has("policy:Access") {
+		pol = *policyFromPack(in)
+	}
+	// The items a cascade session cannot use (NormalizeLinkPolicy).
+	pol.Access, pol.NoBridge, pol.NoRouting, pol.MonitorPort = true, false, false, false
+	c.Policy = &pol
+	return nil
+}
+
+// cascadePack is the full RPC_CREATE_LINK of a cascade (GetLink), with the
+// credentials, as vpncmd needs them to write the settings back.
+func cascadePack(hubName string, c *config.Cascade) *pack.Pack {
+	p := pack.New()
+	p.AddStr("HubName_Ex", hubName)
+	p.AddBool("Online", c.Online)
+
+	// ClientOption
+	p.AddUniStr("AccountName", c.AccountName)
+	p.AddStr("Hostname", c.Hostname)
+	p.AddStr("ProxyName", "")
+	p.AddStr("ProxyUsername", "")
+	p.AddStr("ProxyPassword", "")
+	p.AddStr("CustomHttpHeader", "")
+	p.AddStr("HubName", c.HubName)
+	p.AddStr("DeviceName", linkDeviceName)
+	p.AddInt("Port", c.Port)
+	p.AddInt("PortUDP", 0)
+	p.AddInt("ProxyType", 0)
+	p.AddInt("ProxyPort", 0)
+	p.AddInt("NumRetry", linkNumRetry)
+	p.AddInt("RetryInterval", linkRetryInterval)
+	p.AddInt("MaxConnection", c.MaxConnection)
+	p.AddBool("UseEncrypt", c.UseEncrypt)
+	p.AddBool("UseCompress", c.UseCompress)
+	p.AddBool("HalfConnection", c.HalfConnection)
+	p.AddBool("NoRoutingTracking", true)
+	p.AddInt("AdditionalConnectionInterval", c.AdditionalConnectionInterval)
+	p.AddInt("ConnectionDisconnectSpan", c.ConnectionDisconnectSpan)
+	p.AddBool("HideStatusWindow", false)
+	p.AddBool("HideNicInfoWindow", false)
+	p.AddBool("RequireMonitorMode", false)
+	p.AddBool("RequireBridgeRoutingMode", true)
+	p.AddBool("DisableQoS", c.DisableQoS)
+	p.AddBool("FromAdminPack", false)
+	p.AddBool("NoUdpAcceleration", false)
+	p.AddData("HostUniqueKey", make([]byte, sha0.Size))
+	p.AddIP("BindLocalIP", netip.IPv4Unspecified())
+	p.AddInt("BindLocalPort", 0)
+
+	// ClientAuth
+	p.AddInt("AuthType", c.AuthType)
+	p.AddStr("Username", c.Username)
+	switch c.AuthType {
+	case config.CascadeAuthPassword:
+		h := c.HashedPassword
+		if len(h) != sha0.Size {
+			h = make([]byte, sha0.Size)
+		}
+		p.AddData("HashedPassword", h)
+	case config.CascadeAuthPlain:
+		p.AddStr("PlainPassword", c.PlainPassword)
+	}
+
+	pol := config.DefaultPolicy()
+	if c.Policy != nil {
+		pol = *c.Policy
+	}
+	addPolicy(p, &pol)
+
+	p.AddBool("CheckServerCert", c.CheckServerCert)
+	p.AddBool("AddDefaultCA", false)
+	if len(c.ServerCert) > 0 {
+		p.AddData("ServerCert", c.ServerCert)
+	}
+	return p
+}
+
+func admCreateLink(a *adminCall) (*pack.Pack, error) {
+	account := a.in.UniStr("AccountName")
+	s := a.s
+	a.lock()
+	h, err := a.linkHub(true)
+	if err != nil {
+		a.unlock()
+		return nil, err
+	}
+	if findCascade(h, account) != nil {
+		a.unlock()
+		return nil, errLinkExists
+	}
+	if account == "" || len(h.cfg.Cascades()) >= maxCascades {
+		a.unlock()
+		return nil, errInternal // as SoftEther's NewLink failure
+	}
+	c := &config.Cascade{}
+	if err := cascadeFromPack(a.in, c); err != nil {
+		a.unlock()
+		return nil, err
+	}
+	c.Online = false // a new cascade starts offline, whatever the request says
+	h.cfg.PutCascade(c)
+	a.unlock()
+	s.log.Info("cascade connection created", "hub", h.Name(), "cascade", c.AccountName,
+		"server", net.JoinHostPort(c.Hostname, strconv.Itoa(int(c.Port))), "remote_hub", c.HubName, "user", c.Username)
+	return echo(a.in), nil
+}
+
+func admGetLink(a *adminCall) (*pack.Pack, error) {
+	a.lock()
+	defer a.unlock()
+	h, err := a.linkHub(false)
+	if err != nil {
+		return nil, err
+	}
+	c := findCascade(h, a.in.UniStr("AccountName"))
+	if c == nil {
+		return nil, errObjectNotFound
+	}
+	return cascadePack(h.cfg.Name, c), nil
+}
+
+func admSetLink(a *adminCall) (*pack.Pack, error) {
+	s := a.s
+	a.lock()
+	h, err := a.linkHub(true)
+	if err != nil {
+		a.unlock()
+		return nil, err
+	}
+	c := findCascade(h, a.in.UniStr("AccountName"))
+	if c == nil {
+		a.unlock()
+		return nil, errObjectNotFound
+	}
+	if err := cascadeFromPack(a.in, c); err != nil {
+		a.unlock()
+		return nil, err
+	}
+	h.cfg.PutCascade(c)
+	a.unlock()
+	s.log.Info("cascade connection settings changed", "hub", h.Name(), "cascade", c.AccountName)
+	s.ApplyCascades(h) // an online cascade restarts with the new settings
+	return echo(a.in), nil
+}
+
+func admEnumLink(a *adminCall) (*pack.Pack, error) {
+	a.lock()
+	h, err := a.linkHub(false)
+	a.unlock()
+	if err != nil {
+		return nil, err
+	}
+	links, err := a.s.Links(h.Name())
+	if err != nil {
+		return nil, err
+	}
+	out := pack.New()
+	out.AddStr("HubName", h.Name())
+	l := newList(out)
+	for _, li := range links {
+		l.row()
+		l.uni("AccountName", li.AccountName)
+		l.str("ConnectedHubName", li.RemoteHub)
+		l.str("Hostname", li.Hostname)
+		l.bool("Online", li.Online)
+		var since uint64
+		if li.Connected {
+			since = seTime(li.Since)
+		}
+		l.int64("ConnectedTime", since)
+		l.bool("Connected", li.Connected)
+		l.int("LastError", linkErrorCode(li))
+		l.str("TargetHubName", li.RemoteHub)
+	}
+	l.done()
+	return out, nil
+}
+
+// linkErrorCode is the SoftEther error number of a cascade's last failure
+// (0 while it is established or has not failed).
+func linkErrorCode(li LinkInfo) uint32 {
+	err := li.LastError
+	if err == nil || li.Connected || errors.Is(err, context.Canceled) {
+		return 0
+	}
+	var we wire.Error
+	var ne net.Error
+	switch {
+	case errors.As(err, &we):
+		return uint32(we)
+	case errors.As(err, &ne):
+		return uint32(wire.ErrConnectFailed)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return uint32(wire.ErrDisconnected)
+	}
+	return uint32(wire.ErrProtocol)
+}
+
+// admSetLinkOnline is SetLinkOnline and SetLinkOffline.
+func admSetLinkOnline(online bool) func(a *adminCall) (*pack.Pack, error) {
+	return func(a *adminCall) (*pack.Pack, error) {
+		account := a.in.UniStr("AccountName")
+		if account == "" {
+			return nil, errInvalidParameter
+		}
+		s := a.s
+		a.lock()
+		h, err := a.linkHub(true)
+		if err != nil {
+			a.unlock()
+			return nil, err
+		}
+		c := findCascade(h, account)
+		if c == nil {
+			a.unlock()
+			return nil, errObjectNotFound
+		}
+		c.Online = online
+		h.cfg.PutCascade(c)
+		a.unlock()
+		s.ApplyCascades(h)
+		if online {
+			s.log.Info("cascade connection switched online", "hub", h.Name(), "cascade", c.AccountName)
+		} else {
+			s.log.Info("cascade connection switched offline", "hub", h.Name(), "cascade", c.AccountName)
+		}
+		return echo(a.in), nil
+	}
+}
+
+func admDeleteLink(a *adminCall) (*pack.Pack, error) {
+	account := a.in.UniStr("AccountName")
+	if account == "" {
+		return nil, errInvalidParameter
+	}
+	s := a.s
+	a.lock()
+	h, err := a.linkHub(true)
+	if err != nil {
+		a.unlock()
+		return nil, err
+	}
+	if !h.cfg.RemoveCascade(account) {
+		a.unlock()
+		return nil, errObjectNotFound
+	}
+	a.unlock()
+	s.ApplyCascades(h)
+	s.log.Info("cascade connection deleted", "hub", h.Name(), "cascade", account)
+	return echo(a.in), nil
+}
+
+func admRenameLink(a *adminCall) (*pack.Pack, error) {
+	oldName, newName := a.in.UniStr("OldAccountName"), a.in.UniStr("NewAccountName")
+	if oldName == "" || newName == "" {
+		return nil, errInvalidParameter
+	}
+	s := a.s
+	a.lock()
+	h, err := a.linkHub(true)
+	if err != nil {
+		a.unlock()
+		return nil, err
+	}
+	c := findCascade(h, oldName)
+	if c == nil {
+		a.unlock()
+		return nil, errObjectNotFound
+	}
+	if strings.EqualFold(oldName, newName) {
+		a.unlock()
+		return echo(a.in), nil // SoftEther: renaming to the same name does nothing
+	}
+	if findCascade(h, newName) != nil {
+		a.unlock()
+		return nil, errLinkExists
+	}
+	c.AccountName = newName
+	h.cfg.PutCascade(c)
+	a.unlock()
+	s.ApplyCascades(h) // the running link restarts under its new name
+	s.log.Info("cascade connection renamed", "hub", h.Name(), "cascade", oldName, "new_name", newName)
+	return echo(a.in), nil
+}
+
+// linkSessionStatus maps a link's state to ConnectionStatus.SessionStatus
+// (0 connecting, 3 established, 4 retry, 5 idle).
+func linkSessionStatus(st client.LinkState) uint32 {
+	switch st {
+	case client.LinkConnecting:
+		return 0
+	case client.LinkEstablished:
+		return 3
+	case client.LinkRetrying:
+		return 4
+	}
+	return 5
+}
+
+func admGetLinkStatus(a *adminCall) (*pack.Pack, error) {
+	account := a.in.UniStr("AccountName")
+	if account == "" {
+		return nil, errInvalidParameter
+	}
+	a.lock()
+	h, err := a.linkHub(false)
+	found := err == nil && findCascade(h, account) != nil
+	a.unlock()
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, errObjectNotFound
+	}
+	li, ok := a.s.LinkStatus(h.Name(), account)
+	if !ok {
+		return nil, errObjectNotFound
+	}
+	if !li.Online || li.SessionName == "" {
+		return nil, errLinkIsOffline // offline, or the server is not serving
+	}
+	return linkStatusPack(h.Name(), li), nil
+}
+
+// linkStatusPack is the RPC_LINK_STATUS of a running cascade.
+func linkStatusPack(hubName string, li LinkInfo) *pack.Pack {
+	p := pack.New()
+	p.AddStr("HubName_Ex", hubName)
+	p.AddUniStr("AccountName", li.AccountName)
+	p.AddStr("ServerName", li.Hostname)
+	p.AddStr("ServerProductName", "")
+	p.AddStr("ProtocolVersion", "")
+	p.AddStr("CipherName", "")
+	w := li.Welcome
+	if !li.Connected {
+		w = nil
+	}
+	var key [20]byte
+	var sessionName, connName string
+	var maxTCP uint32
+	var half, qos, encrypt, compress bool
+	if w != nil {
+		key, sessionName, connName = w.SessionKey, w.SessionName, w.ConnectionName
+		maxTCP, half, qos, encrypt, compress = w.MaxConnection, w.HalfConnection, w.QoS, w.UseEncrypt, w.UseCompress
+	}
+	p.AddStr("SessionName", sessionName)
+	p.AddStr("ConnectionName", connName)
+	p.AddData("SessionKey", key[:])
+	p.AddBool("Active", true) // online: connected or trying to be
+	p.AddBool("Connected", li.Connected)
+	p.AddInt("SessionStatus", linkSessionStatus(li.State))
+	p.AddInt("ServerPort", li.Port)
+	p.AddInt("ServerProductVer", 0)
+	p.AddInt("ServerProductBuild", 0)
+	var established uint32
+	if li.Connected {
+		established = 1
+	}
+	p.AddInt("NumConnectionsEstablished", established)
+	p.AddBool("HalfConnection", half)
+	p.AddBool("QoS", qos)
+	n := uint32(li.Connections)
+	p.AddInt("MaxTcpConnections", maxTCP)
+	p.AddInt("NumTcpConnections", n)
+	up, down := uint32(0), uint32(0)
+	if half {
+		up = n / 2
+		down = n - up
+	}
+	p.AddInt("NumTcpConnectionsUpload", up)
+	p.AddInt("NumTcpConnectionsDownload", down)
+	p.AddBool("UseEncrypt", encrypt)
+	p.AddBool("UseCompress", compress)
+	p.AddBool("IsRUDPSession", false)
+	p.AddStr("UnderlayProtocol", "")
+	p.AddStr("ProtocolDetails", "")
+	p.AddBool("IsUdpAccelerationEnabled", false)
+	p.AddBool("IsUsingUdpAcceleration", false)
+	p.AddBool("IsBridgeMode", true)
+	p.AddBool("IsMonitorMode", false)
+	var since uint64
+	if li.Connected {
+		since = seTime(li.Since)
+	}
+	p.AddInt64("StartTime", seTime(li.Since))
+	p.AddInt64("FirstConnectionEstablisiedTime", since) // sic
+	p.AddInt64("CurrentConnectionEstablishTime", since)
+	st := li.Stats
+	sent := st.Send.UnicastBytes + st.Send.BroadcastBytes
+	recv := st.Recv.UnicastBytes + st.Recv.BroadcastBytes
+	p.AddInt64("TotalSendSize", sent)
+	p.AddInt64("TotalRecvSize", recv)
+	p.AddInt64("TotalSendSizeReal", sent)
+	p.AddInt64("TotalRecvSizeReal", recv)
+	p.AddInt("VLanId", 0)
+	pol := config.DefaultPolicy()
+	addPolicy(p, &pol)
+	addTraffic(p, st)
+	return p
+}
+
+// --- the VPN Bridge role ---
+
+// notOnBridge refuses a method on a VPN Bridge, which has exactly one hub
+// (SoftEther's NO_SUPPORT_FOR_BRIDGE).
+func notOnBridge(fn func(a *adminCall) (*pack.Pack, error)) func(a *adminCall) (*pack.Pack, error) {
+	return func(a *adminCall) (*pack.Pack, error) {
+		if a.s.BridgeRole() {
+			return nil, errNotSupported
+		}
+		return fn(a)
+	}
+}
