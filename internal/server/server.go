@@ -56,6 +56,7 @@ type Server struct {
 	webLn    *chanListener
 
 	limiter   *loginLimiter
+	seclog    *securityLog
 	saveMu    sync.Mutex
 	conns     *connLimiter
 	listeners []net.Listener
@@ -114,7 +115,10 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 		}
 		log.Info("configuration loaded", "file", path, "hubs", len(cfg.Hubs), "listeners", len(cfg.Listeners))
 	}
+	seclog := newSecurityLog(log.Handler(), dir)
+	log = slog.New(seclog)
 	s := &Server{
+		seclog:   seclog,
 		dir:      dir,
 		log:      log,
 		cfg:      cfg,
@@ -164,7 +168,8 @@ func (s *Server) loadCert() error {
 
 func (s *Server) addHub(hc *config.Hub) *Hub {
 	opt := hub.DefaultOptions()
-	opt.Log = s.log.With("hub", hc.Name)
+	opt.Log = s.log // the hub names itself in every record
+	s.seclog.setEnabled(hc.Name, hc.LogSecurity)
 	h := &Hub{Hub: hub.New(hc.Name, opt), cfg: hc}
 	h.SetOnline(hc.Online)
 	s.hubs[strings.ToUpper(hc.Name)] = h
@@ -292,6 +297,7 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	if err := s.Save(); err != nil {
 		return err
 	}
+	s.seclog.w.close()
 	s.log.Info("configuration saved; stopped")
 	return nil
 }

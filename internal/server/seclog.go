@@ -1,0 +1,132 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// securityLog is a slog.Handler that passes every record on and also
+// writes the hub security events - records carrying "event" and "hub"
+// attributes, such as the hub's and SecureNAT's - to the hub's security
+// log file as SoftEther does: DIR/security_log/<HUB>/sec_YYYYMMDD.log, one
+// "YYYY-MM-DD HH:MM:SS.mmm <text>" line per event, a new file each day.
+type securityLog struct {
+	next slog.Handler
+	w    *secLogWriter
+	hub  string // from WithAttrs, if the logger was made for one hub
+}
+
+// secLogWriter owns the open files; it is shared by every derived handler.
+type secLogWriter struct {
+	dir     string
+	enabled sync.Map // upper-cased hub name -> bool (SaveSecurityLog)
+
+	mu    sync.Mutex
+	files map[string]*dayFile
+}
+
+type dayFile struct {
+	day string
+	f   *os.File
+}
+
+func newSecurityLog(next slog.Handler, dataDir string) *securityLog {
+	return &securityLog{next: next, w: &secLogWriter{dir: filepath.Join(dataDir, "security_log"), files: map[string]*dayFile{}}}
+}
+
+// setEnabled turns the security log file of a hub on or off.
+func (l *securityLog) setEnabled(hub string, on bool) { l.w.enabled.Store(strings.ToUpper(hub), on) }
+
+func (l *securityLog) Enabled(ctx context.Context, lv slog.Level) bool {
+	return l.next.Enabled(ctx, lv)
+}
+
+func (l *securityLog) WithAttrs(attrs []slog.Attr) slog.Handler {
+	c := *l
+	c.next = l.next.WithAttrs(attrs)
+	for _, a := range attrs {
+		if a.Key == "hub" {
+			c.hub = a.Value.String()
+		}
+	}
+	return &c
+}
+
+func (l *securityLog) WithGroup(name string) slog.Handler {
+	c := *l
+	c.next = l.next.WithGroup(name)
+	return &c
+}
+
+func (l *securityLog) Handle(ctx context.Context, r slog.Record) error {
+	hub, event := l.hub, false
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "hub":
+			hub = a.Value.String()
+		case "event":
+			event = true
+		}
+		return true
+	})
+	if event && hub != "" {
+		if on, ok := l.w.enabled.Load(strings.ToUpper(hub)); !ok || on.(bool) {
+			l.w.write(hub, r.Time, r.Message)
+		}
+	}
+	return l.next.Handle(ctx, r)
+}
+
+// write appends one line. A file that cannot be written is reported on
+// stderr, not through the logger, which would loop back here.
+func (w *secLogWriter) write(hub string, t time.Time, text string) {
+	t = t.Local()
+	day := t.Format("20060102")
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	key := strings.ToUpper(hub)
+	df := w.files[key]
+	if df == nil || df.day != day {
+		if df != nil {
+			df.f.Close()
+			delete(w.files, key)
+		}
+		f, err := openDayFile(filepath.Join(w.dir, safeName(hub)), day)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "ethervpn: cannot write the security log of hub %s: %v\n", hub, err)
+			return
+		}
+		df = &dayFile{day: day, f: f}
+		w.files[key] = df
+	}
+	fmt.Fprintf(df.f, "%s %s\r\n", t.Format("2006-01-02 15:04:05.000"), text)
+}
+
+func openDayFile(dir, day string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(filepath.Join(dir, "sec_"+day+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+}
+
+// safeName keeps a hub name from a configuration file inside the log
+// directory.
+func safeName(hub string) string {
+	return strings.NewReplacer("/", "_", "\\", "_", "..", "__").Replace(hub)
+}
+
+// close closes every open log file.
+func (w *secLogWriter) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for k, df := range w.files {
+		df.f.Close()
+		delete(w.files, k)
+	}
+}

@@ -1,0 +1,36 @@
+package server
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/client"
+)
+
+// A hub's security events land in security_log/<HUB>/sec_YYYYMMDD.log in
+// SoftEther's line format.
+func TestSecurityLogFile(t *testing.T) {
+	srv, addr := testServer(t)
+	a := connect(t, addr, client.Options{Hub: "DEFAULT", User: "alice", Password: "alicepw"})
+	for i := byte(1); i <= 4; i++ { // the 4th MAC of a client-mode session is refused
+		a.port.send(ethFrame(bcast, mac(0x20+i), i, 60))
+	}
+	path := filepath.Join(srv.dir, "security_log", "DEFAULT", "sec_"+time.Now().Format("20060102")+".log")
+	var text string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		b, _ := os.ReadFile(path)
+		if text = string(b); strings.Contains(text, "02-00-00-00-00-24") {
+			break
+		}
+	}
+	line, _, _ := strings.Cut(text, "\r\n")
+	if !strings.Contains(line, `Session "SID-ALICE-`) || !strings.Contains(line, `MAC address "02-00-00-00-00-24"`) || !strings.HasSuffix(text, "\r\n") {
+		t.Fatalf("security log %s: %q", path, text)
+	}
+	if _, err := time.ParseInLocation("2006-01-02 15:04:05.000", line[:23], time.Local); err != nil {
+		t.Fatalf("line does not start with SoftEther's timestamp: %q", line)
+	}
+}
