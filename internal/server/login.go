@@ -55,7 +55,8 @@ func (h *handshake) login(p *pack.Pack) bool {
 		if code == wire.ErrAuthFailed {
 			h.s.limiter.fail(h.remote, now)
 		}
-		log.Warn("user authentication failed", "authtype", req.AuthType, "code", uint32(code))
+		log.Warn(fmt.Sprintf(`Connection from %s: user authentication failed for user "%s" (auth type %d): %v.`, h.remote, req.User, req.AuthType, code),
+			"event", "LH_AUTH_NG", "authtype", req.AuthType, "code", uint32(code))
 		h.fail(code)
 		return false
 	}
@@ -128,7 +129,9 @@ func (h *handshake) login(p *pack.Pack) bool {
 		h.s.sessWG.Done()
 		return false
 	}
-	log.Info("session established", "session", sess.Name, "mode", kind.String(),
+	log.Info(fmt.Sprintf(`Session "%s": created for user "%s" from %s (%s mode, %d TCP connections at most, encryption %s, compression %s).`,
+		sess.Name, user.Name, h.remote, kind, welcome.MaxConnection, onOff(welcome.UseEncrypt), onOff(welcome.UseCompress)),
+		"event", "LH_NEW_SESSION", "session", sess.Name, "mode", kind.String(),
 		"max_connection", welcome.MaxConnection, "encrypt", welcome.UseEncrypt,
 		"compress", welcome.UseCompress, "half_duplex", welcome.HalfConnection, "qos", welcome.QoS)
 	go func() {
@@ -147,7 +150,9 @@ func (s *Server) endSession(sess *Session, reason error) {
 	delete(s.sessions, sess.key)
 	s.mu.Unlock()
 	st, ss := sess.port.Stats(), sess.Stats()
-	s.log.Info("session ended", "hub", sess.Hub.Name(), "session", sess.Name, "reason", fmt.Sprint(reason),
+	s.log.Info(fmt.Sprintf(`Session "%s": ended (%v) after %s; %d frames sent into the hub, %d received.`,
+		sess.Name, reason, time.Since(sess.Created).Round(time.Second), st.Send.UnicastCount+st.Send.BroadcastCount, st.Recv.UnicastCount+st.Recv.BroadcastCount),
+		"event", "LH_END_SESSION", "hub", sess.Hub.Name(), "session", sess.Name, "reason", fmt.Sprint(reason),
 		"duration", time.Since(sess.Created).Round(time.Second).String(),
 		"frames_sent", st.Send.UnicastCount+st.Send.BroadcastCount, "frames_received", st.Recv.UnicastCount+st.Recv.BroadcastCount,
 		"dropped_queue_full", st.DroppedQueueFull, "dropped_policy", st.DroppedPolicy,
@@ -330,4 +335,11 @@ func perBatch(frames, batches uint64) float64 {
 		return 0
 	}
 	return float64(frames*10/batches) / 10
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }
