@@ -76,7 +76,9 @@ func (l *securityLog) Handle(ctx context.Context, r slog.Record) error {
 		return true
 	})
 	if event && hub != "" {
-		if on, ok := l.w.enabled.Load(strings.ToUpper(hub)); !ok || on.(bool) {
+		// Only hubs the server knows get a file: a client naming an unknown
+		// hub must not be able to create directories.
+		if on, ok := l.w.enabled.Load(strings.ToUpper(hub)); ok && on.(bool) {
 			l.w.write(hub, r.Time, r.Message)
 		}
 	}

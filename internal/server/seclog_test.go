@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,5 +33,19 @@ func TestSecurityLogFile(t *testing.T) {
 	}
 	if _, err := time.ParseInLocation("2006-01-02 15:04:05.000", line[:23], time.Local); err != nil {
 		t.Fatalf("line does not start with SoftEther's timestamp: %q", line)
+	}
+}
+
+func TestSecurityLogOnlyForKnownHubs(t *testing.T) {
+	srv, addr := testServer(t)
+	client.Login(context.Background(), &client.Options{Server: addr, Hub: "NOSUCHHUB", User: "alice", Password: "x"})
+	client.Login(context.Background(), &client.Options{Server: addr, Hub: "DEFAULT", User: "alice", Password: "wrong"})
+	time.Sleep(100 * time.Millisecond)
+	if _, err := os.Stat(filepath.Join(srv.dir, "security_log", "NOSUCHHUB")); err == nil {
+		t.Fatal("a log directory was created for a hub name a client made up")
+	}
+	b, _ := os.ReadFile(filepath.Join(srv.dir, "security_log", "DEFAULT", "sec_"+time.Now().Format("20060102")+".log"))
+	if !strings.Contains(string(b), `user authentication failed for user "alice"`) {
+		t.Fatalf("failed login not in the DEFAULT hub's security log: %q", b)
 	}
 }
