@@ -27,8 +27,13 @@ func TestSecurityLogFile(t *testing.T) {
 			break
 		}
 	}
-	line, _, _ := strings.Cut(text, "\r\n")
-	if !strings.Contains(line, `Session "SID-ALICE-`) || !strings.Contains(line, `MAC address "02-00-00-00-00-24"`) || !strings.HasSuffix(text, "\r\n") {
+	var line string
+	for _, l := range strings.Split(text, "\r\n") {
+		if strings.Contains(l, "02-00-00-00-00-24") {
+			line = l
+		}
+	}
+	if len(line) < 23 || !strings.Contains(line, `Session "SID-ALICE-`) || !strings.Contains(line, `MAC address "02-00-00-00-00-24"`) || !strings.HasSuffix(text, "\r\n") {
 		t.Fatalf("security log %s: %q", path, text)
 	}
 	if _, err := time.ParseInLocation("2006-01-02 15:04:05.000", line[:23], time.Local); err != nil {
