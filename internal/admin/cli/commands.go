@@ -137,6 +137,7 @@ func init() {
 		{name: "Exit", quit: true},
 		{name: "Quit", quit: true},
 	}
+	commands = append(commands, cascadeCommands()...) // cascade.go
 }
 
 // hubPack starts a request for the selected hub.
