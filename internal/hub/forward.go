@@ -1,5 +1,7 @@
 package hub
 
+import "time"
+
 // item is one frame bound for one destination within a batch.
 type item struct {
 	f       *Frame
@@ -79,14 +81,16 @@ func (sc *scratch) reset() { *sc = scratch{} }
 
 // batchStats accumulates a batch's counters for one atomic update.
 type batchStats struct {
-	send             Traffic
-	invalid, dropped uint64
+	send                  Traffic
+	invalid, dropped, acl uint64
 }
 
 // Input switches a batch of frames that entered the hub through this port. The
 // hub copies what it keeps; the caller may reuse the frame buffers after Input
 // returns. Frames shorter than MinFrameSize or longer than MaxFrameSize, and
-// frames with an invalid source MAC, are dropped and counted.
+// frames with an invalid source MAC, are dropped and counted. Frames an access
+// rule delayed are released at the end of a batch when due (an empty batch
+// just does that).
 func (p *Port) Input(frames [][]byte) {
 	h := p.hub
 	p.inMu.Lock()
@@ -111,6 +115,9 @@ func (p *Port) Input(frames [][]byte) {
 			h.forward(p, b, now, set, &bs)
 		}
 	}
+	if len(p.delay.items) > 0 && online {
+		h.releaseDue(p, now, set, &bs)
+	}
 	sc.flush(now)
 	p.stats.send.add(&bs.send)
 	h.stats.recv.add(&bs.send)
@@ -118,13 +125,18 @@ func (p *Port) Input(frames [][]byte) {
 	addIf(&h.stats.invalidDrop, bs.invalid)
 	addIf(&p.stats.policy, bs.dropped)
 	addIf(&h.stats.policy, bs.dropped)
+	addIf(&p.stats.acl, bs.acl)
+	addIf(&h.stats.acl, bs.acl)
 }
 
-// forward runs the forwarding pipeline (§4.2) for one frame from p.
+// forward runs the forwarding pipeline (§4.1, §4.2) for one frame from p.
 func (h *Hub) forward(p *Port, b []byte, now int64, set *portSet, bs *batchStats) {
 	if p.pol.Monitor { // step 1: monitor ports never send
 		bs.dropped++
 		return
+	}
+	if p.rw != nil { // §4.1 steps 1 and 3: MSS clamp, VLAN tag
+		b = p.rewriteIngress(b)
 	}
 	var pk packet
 	parseFrame(b, &pk)
@@ -134,7 +146,8 @@ func (h *Hub) forward(p *Port, b []byte, now int64, set *portSet, bs *batchStats
 		return
 	}
 	highest := pk.highestPriority()
-	// Step 3: upload limiter, then the §7.3 filters (with DHCP snooping).
+	// Step 3: upload limiter, then the §7.3 filters (with DHCP snooping),
+	// then the access list (§11.3).
 	if p.up.rate > 0 && !highest && !p.up.allow(now, len(b)*8) {
 		bs.dropped++
 		return
@@ -146,8 +159,36 @@ func (h *Hub) forward(p *Port, b []byte, now int64, set *portSet, bs *batchStats
 	if pk.dhcp4 {
 		h.snoopDHCP(p, &pk, now)
 	}
+	decided := false
+	if acl := h.acl.Load(); acl != nil {
+		if r := acl.ingress(p, &pk); r != nil {
+			decided = true
+			// Steps 4-5: loss, then delay, emulation.
+			if r.Discard || p.delay.lose(r.Loss) {
+				bs.acl++
+				return
+			}
+			if r.Delay > 0 {
+				if d := p.delay.delayOf(r); d >= time.Millisecond {
+					if !p.park(b, now+int64(d), highest) {
+						bs.acl++
+					}
+					return
+				}
+			}
+		}
+	}
+	h.deliver(p, b, &pk, now, set, bs, highest, decided, nil)
+}
+
+// deliver runs steps 7-14 of §4.2 for frame b from p, parsed into pk. decided
+// says the access list decided the frame at ingress, so egress rules are not
+// consulted. f, if not nil, is a pooled copy of b with its taken mark clear
+// (a frame coming back from the delay queue): the first destination takes
+// its reference, and if none does, the caller still holds it.
+func (h *Hub) deliver(p *Port, b []byte, pk *packet, now int64, set *portSet, bs *batchStats, highest, decided bool, f *Frame) {
 	// Step 7: learn the source MAC.
-	if !h.learnMAC(p, &pk, now) {
+	if !h.learnMAC(p, pk, now) {
 		bs.dropped++
 		return
 	}
@@ -165,36 +206,71 @@ func (h *Hub) forward(p *Port, b []byte, now int64, set *portSet, bs *batchStats
 		flood = dst == nil
 	}
 	// Steps 9-10: IP table learning.
-	if !h.learnIP(p, &pk, now) {
+	if !h.learnIP(p, pk, now) {
 		bs.dropped++
 		return
 	}
 	// Step 11: broadcast-storm limiter on every flooded frame.
-	if flood && !p.pol.NoBroadcastLimiter && !p.storm.allow(h, p, &pk, now) {
+	if flood && !p.pol.NoBroadcastLimiter && !p.storm.allow(h, p, pk, now) {
 		bs.dropped++
 		return
 	}
+	// Egress access rules apply to frames no ingress rule decided (§11.4).
+	var acl *accessList
+	if !decided {
+		if acl = h.acl.Load(); acl != nil && acl.egressFrom == len(acl.rules) {
+			acl = nil
+		}
+	}
 	// The frame is copied once, on first use, and shared by all destinations.
 	sc := &p.sc
-	var f *Frame
 	// Step 12: monitors get a copy of everything that got this far.
 	for _, m := range set.monitors {
-		sc.add(m, sc.copyOf(&f, b), highest)
+		if acl != nil && !acl.egressAllowed(p, m, pk) {
+			bs.acl++
+			continue
+		}
+		sc.to(m, &f, b, highest)
 	}
 	if !flood { // step 13
-		if !dst.egress || h.egressAllowed(p, dst, &pk) {
-			sc.add(dst, sc.copyOf(&f, b), highest)
-		} else {
+		switch {
+		case dst.egress && !h.egressAllowed(p, dst, pk):
+			bs.dropped++
+		case acl != nil && !acl.egressAllowed(p, dst, pk):
+			bs.acl++
+		case !sc.to(dst, &f, b, highest):
 			bs.dropped++
 		}
 		return
 	}
 	for _, d := range set.flood { // step 14
-		if d == p || (d.egress && !h.egressAllowed(p, d, &pk)) {
+		if d == p || (d.egress && !h.egressAllowed(p, d, pk)) {
 			continue
 		}
-		sc.add(d, sc.copyOf(&f, b), highest)
+		if acl != nil && !acl.egressAllowed(p, d, pk) {
+			bs.acl++
+			continue
+		}
+		sc.to(d, &f, b, highest)
 	}
+}
+
+// to queues frame b for d within the batch: the shared copy *f (made on
+// first use), or d's own copy when d rewrites frames on the way out (§4.3).
+// It reports false when d refuses the frame (VLAN mismatch).
+func (sc *scratch) to(d *Port, f **Frame, b []byte, highest bool) bool {
+	if d.rewriteOut {
+		own, ok := d.egressFrame(b)
+		if !ok {
+			return false
+		}
+		if own != nil {
+			sc.add(d, own, highest)
+			return true
+		}
+	}
+	sc.add(d, sc.copyOf(f, b), highest)
+	return true
 }
 
 // copyOf returns *f, first copying b into a new pooled frame if needed. It

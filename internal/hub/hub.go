@@ -72,6 +72,19 @@ type Options struct {
 	// PrivacyPassARP inverts DropArpInPrivacyFilterMode.
 	PrivacyPassBroadcasts, PrivacyPassARP, PrivacyAllowSameUser bool
 
+	// ApplyAccessListOnARP lets access-list rules match Ethernet/IPv4 ARP
+	// by its sender and target addresses (ApplyIPv4AccessListOnArpPacket,
+	// §11.5); otherwise ARP always passes the access list.
+	ApplyAccessListOnARP bool
+	// VLANTypeID is the TPID of the tags that policy VLanId inserts and
+	// strips (§6.4); 0 = 0x8100.
+	VLANTypeID uint16
+	// AdjustTCPMSS clamps the MSS of TCP SYNs entering the hub
+	// (AdjustTcpMssValue, §6.5); 0 = off. DisableAdjustTCPMSS turns off all
+	// clamping, including the ports' own PortConfig.AdjustMSS.
+	AdjustTCPMSS        int
+	DisableAdjustTCPMSS bool
+
 	// Log receives security-log events (MAC limit hit, storms, ...) with the
 	// SoftEther message text and structured attributes; nil discards them.
 	Log *slog.Logger
@@ -102,6 +115,9 @@ func (o *Options) fill() {
 	defInt(&o.MaxIPEntries, DefaultMaxIPEntries)
 	defInt(&o.QueueFrames, DefaultQueueFrames)
 	defInt(&o.StormThreshold, DefaultStormThreshold)
+	if o.VLANTypeID == 0 {
+		o.VLANTypeID = DefaultVLANTypeID
+	}
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
@@ -124,6 +140,8 @@ type Hub struct {
 	macs      *table[uint64]
 	ips       *table[ipKey]
 	lastPurge atomic.Int64 // last lazy MAC purge, hub clock
+
+	acl atomic.Pointer[accessList] // nil: no access list
 
 	stats counters
 }

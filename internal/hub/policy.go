@@ -46,6 +46,9 @@ type Policy struct {
 	MaxUpload, MaxDownload uint64
 	// QoS classifies frames to this port into a priority queue (§6.3).
 	QoS bool
+	// VLanID (1-4095, 0 = none) tags every frame the port sends and gives
+	// it only frames tagged with this ID, untagged (§6.4).
+	VLanID uint16
 }
 
 // hasIngressFilters reports whether any §7.3 filter must look at frames this

@@ -12,6 +12,12 @@ type PortConfig struct {
 	User   string // user name ("SecureNAT", "Local Bridge", ...)
 	Kind   Kind
 	Policy Policy
+	// Group is the user's group name, which access-list user rules match
+	// as well as User.
+	Group string
+	// AdjustMSS is the MSS the session negotiated (0 = none): TCP SYNs in
+	// both directions are clamped to it (§4.1 step 1, §4.3 step 6).
+	AdjustMSS int
 	// Disconnect is called (once, from any goroutine; it must not block) when
 	// the hub wants this port gone: admin delete, hub offline or closed. The
 	// owner should stop and call Port.Close.
@@ -33,6 +39,13 @@ type Port struct {
 	ingress    bool // pol has §7.3 filters
 	egress     bool // pol has egress filters
 
+	// Access-list identity: normalised user and group names (§11.2).
+	aclUser, aclGroup string
+	// MSS clamp targets (0 = none) and whether frames to the port need their
+	// own rewritten copy (VLAN strip, MSS).
+	mssIn, mssOut int
+	rewriteOut    bool
+
 	disconnect func(error)
 	discOnce   sync.Once
 	ready      chan struct{}
@@ -52,6 +65,8 @@ type Port struct {
 	up    bucket
 	storm stormTable
 	sc    scratch
+	delay delayQueue
+	rw    []byte // ingress rewrite buffer, when the port rewrites (§4.1)
 
 	// Table bookkeeping: entries owned by this port.
 	nMAC, nIPv4, nIPv6 atomic.Int32
@@ -86,6 +101,23 @@ func newPort(h *Hub, id int, cfg PortConfig) *Port {
 	if pol.QoS {
 		p.prio.buf = make([]*Frame, h.opt.QueueFrames)
 	}
+	p.aclUser, p.aclGroup = normUser(cfg.User), normUser(cfg.Group)
+	if !h.opt.DisableAdjustTCPMSS {
+		p.mssOut = max(cfg.AdjustMSS, 0)
+		p.mssIn = p.mssOut
+		if m := h.opt.AdjustTCPMSS; m > 0 && (p.mssIn == 0 || m < p.mssIn) {
+			p.mssIn = m
+		}
+	}
+	if pol.VLanID > 4095 {
+		pol.VLanID = 0
+		p.pol.VLanID = 0
+	}
+	p.rewriteOut = pol.VLanID != 0 || p.mssOut > 0
+	if pol.VLanID != 0 || p.mssIn > 0 {
+		p.rw = make([]byte, frameCap)
+	}
+	p.delay.rng = seed()
 	p.up.rate = float64(pol.MaxUpload)
 	p.down.rate = float64(pol.MaxDownload)
 	p.storm.init(seed())
@@ -132,6 +164,7 @@ func (p *Port) Close() {
 		p.inMu.Lock()
 		p.sc.reset()
 		p.storm.reset()
+		p.delay.reset()
 		p.inMu.Unlock()
 		p.qmu.Lock()
 		p.qclose = true

@@ -26,6 +26,9 @@ type Stats struct {
 	DroppedQueueFull uint64
 	DroppedPolicy    uint64
 	DroppedInvalid   uint64
+	// DroppedAccessList counts frames the access list discarded, lost or
+	// could not delay (queue full), on the sending port.
+	DroppedAccessList uint64
 }
 
 type trafficCounters struct {
@@ -66,14 +69,16 @@ func (t *Traffic) count(b []byte) {
 type counters struct {
 	send, recv                     trafficCounters
 	queueFull, policy, invalidDrop atomic.Uint64
+	acl                            atomic.Uint64
 }
 
 func (c *counters) load() Stats {
 	return Stats{
 		Send: c.send.load(), Recv: c.recv.load(),
-		DroppedQueueFull: c.queueFull.Load(),
-		DroppedPolicy:    c.policy.Load(),
-		DroppedInvalid:   c.invalidDrop.Load(),
+		DroppedQueueFull:  c.queueFull.Load(),
+		DroppedPolicy:     c.policy.Load(),
+		DroppedInvalid:    c.invalidDrop.Load(),
+		DroppedAccessList: c.acl.Load(),
 	}
 }
 
