@@ -15,9 +15,9 @@ import (
 )
 
 // Settings that are stored in the configuration and returned as the spec
-// says, but that no part of the server acts on yet: access lists, the
-// virtual layer-3 switch, hub administration options; and the local bridge
-// list, which localbridge.go runs. They are kept in the configuration tree
+// says, but that no part of the server acts on yet: the virtual layer-3
+// switch, hub administration options; and the access lists and the local
+// bridge list, which acl.go and localbridge.go put into effect. They are kept in the configuration tree
 // itself (in the real server's folder layout, so the real vpnserver reads
 // them) and every change is logged as not yet in effect where that matters
 // for security.
@@ -227,7 +227,7 @@ func admAddAccess(a *adminCall) (*pack.Pack, error) {
 		return nil, errTooManyAccessList
 	}
 	setACL(f, append(rules, aclFolder(a.in, 0)))
-	s.log.Warn("access list stored; access lists are not enforced by this server yet", "hub", h.cfg.Name)
+	s.ApplyAccessLists(h)
 	return echo(a.in), nil
 }
 
@@ -255,6 +255,7 @@ func admDeleteAccess(a *adminCall) (*pack.Pack, error) {
 		return nil, errObjectNotFound
 	}
 	setACL(f, slices.Delete(rules, i, i+1))
+	a.s.ApplyAccessLists(h)
 	return echo(a.in), nil
 }
 
@@ -295,9 +296,7 @@ func admSetAccessList(a *adminCall) (*pack.Pack, error) {
 		rules[i] = aclFolder(a.in, i)
 	}
 	setACL(f, rules)
-	if n > 0 {
-		s.log.Warn("access list stored; access lists are not enforced by this server yet", "hub", h.cfg.Name)
-	}
+	s.ApplyAccessLists(h)
 	return echo(a.in), nil
 }
 

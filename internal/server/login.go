@@ -87,6 +87,7 @@ func (h *handshake) login(p *pack.Pack) bool {
 	port, err := hb.Attach(hub.PortConfig{
 		Name:       sess.Name,
 		User:       user.Name,
+		Group:      user.GroupName, // access-list rules match the group too
 		Kind:       kind,
 		Policy:     hubPolicy(pol, req.RequireMonitor, welcome.QoS),
 		Disconnect: func(reason error) { sess.Close(reason) },

@@ -34,6 +34,7 @@ func hubPolicy(p config.Policy, monitor, qos bool) hub.Policy {
 		MaxUpload:          uint64(p.MaxUpload),
 		MaxDownload:        uint64(p.MaxDownload),
 		QoS:                qos,
+		VLanID:             vlanID(p.VLanId),
 	}
 }
 

@@ -170,7 +170,9 @@ func (s *Server) addHub(hc *config.Hub) *Hub {
 	opt := hub.DefaultOptions()
 	opt.Log = s.log // the hub names itself in every record
 	s.seclog.setEnabled(hc.Name, hc.LogSecurity)
+	s.dataPathOptions(&opt, hc.Name)
 	h := &Hub{Hub: hub.New(hc.Name, opt), cfg: hc}
+	s.ApplyAccessLists(h)
 	h.SetOnline(hc.Online)
 	s.hubs[strings.ToUpper(hc.Name)] = h
 	s.log.Info("virtual hub started", "hub", hc.Name, "online", hc.Online, "users", len(hc.Users))
