@@ -33,6 +33,11 @@ func init() {
 	add("SetConfig", rightServer, rw, admSetConfig)
 	add("Flush", rightServer, ro, admFlush)
 	add("GetCaps", rightAny, ro, admGetCaps)
+	add("GetKeep", rightAny, ro, admGetKeep)
+	add("SetKeep", rightServer, rw, admSetKeep)
+	add("GetSysLog", rightAny, ro, admGetSysLog)
+	add("SetSysLog", rightServer, rw, admSetSysLog)
+	add("RebootServer", rightServer, ro, admRebootServer)
 
 	// Hubs
 	add("CreateHub", rightServer, rw, notOnBridge(admCreateHub)) // a VPN Bridge has one hub

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +29,7 @@ type securityLog struct {
 type secLogWriter struct {
 	dir     string
 	enabled sync.Map // upper-cased hub name -> bool (SaveSecurityLog)
+	syslog  atomic.Pointer[syslogTarget]
 
 	mu    sync.Mutex
 	files map[string]*dayFile
@@ -66,6 +70,7 @@ func (l *securityLog) WithGroup(name string) slog.Handler {
 
 func (l *securityLog) Handle(ctx context.Context, r slog.Record) error {
 	hub, event := l.hub, false
+	sys := l.w.syslog.Load()
 	r.Attrs(func(a slog.Attr) bool {
 		switch a.Key {
 		case "hub":
@@ -75,12 +80,19 @@ func (l *securityLog) Handle(ctx context.Context, r slog.Record) error {
 		}
 		return true
 	})
-	if event && hub != "" {
+	isHubEvent := event && hub != ""
+	switch {
+	case isHubEvent && sys != nil && sys.saveType >= syslogHubs:
+		// As on SoftEther, a hub log sent to syslog is not also written to file.
+		sys.send(fmt.Sprintf("[%s/VPN/%s] (%s) SECURITY_LOG: %s", sys.machine, hub, r.Time.Local().Format("2006-01-02 15:04:05.000"), r.Message))
+	case isHubEvent:
 		// Only hubs the server knows get a file: a client naming an unknown
 		// hub must not be able to create directories.
 		if on, ok := l.w.enabled.Load(strings.ToUpper(hub)); ok && on.(bool) {
 			l.w.write(hub, r.Time, r.Message)
 		}
+	case sys != nil && sys.saveType >= syslogServer && r.Level >= slog.LevelInfo:
+		sys.send(fmt.Sprintf("[%s/VPN] (%s) SERVER_LOG: %s", sys.machine, r.Time.Local().Format("2006-01-02 15:04:05.000"), r.Message))
 	}
 	return l.next.Handle(ctx, r)
 }
@@ -131,4 +143,50 @@ func (w *secLogWriter) close() {
 		df.f.Close()
 		delete(w.files, k)
 	}
+}
+
+// Syslog save types (SoftEther's SyslogSettings/SaveType).
+const (
+	syslogOff    = 0
+	syslogServer = 1 // server log
+	syslogHubs   = 2 // and the hubs' security logs
+	syslogAll    = 3 // and packet logs (ethervpn has no packet log yet: same as 2)
+)
+
+// syslogTarget forwards log lines as UDP datagrams in SoftEther's syslog
+// format: no <PRI> header, UTF-8, at most 1023 bytes.
+type syslogTarget struct {
+	saveType int
+	machine  string
+	conn     net.Conn
+}
+
+func (t *syslogTarget) send(line string) {
+	if len(line) > 1023 {
+		line = line[:1023]
+	}
+	t.conn.Write([]byte(line))
+}
+
+// setSyslog starts forwarding to host:port with the given save type, or
+// stops when saveType is off.
+func (l *securityLog) setSyslog(saveType int, host string, port uint16) error {
+	if saveType <= syslogOff || host == "" {
+		if old := l.w.syslog.Swap(nil); old != nil {
+			old.conn.Close()
+		}
+		return nil
+	}
+	if port == 0 {
+		port = 514
+	}
+	conn, err := net.Dial("udp", net.JoinHostPort(host, strconv.Itoa(int(port))))
+	if err != nil {
+		return fmt.Errorf("syslog server %s:%d: %w", host, port, err)
+	}
+	machine, _ := os.Hostname()
+	if old := l.w.syslog.Swap(&syslogTarget{saveType: min(saveType, syslogAll), machine: machine, conn: conn}); old != nil {
+		old.conn.Close()
+	}
+	return nil
 }

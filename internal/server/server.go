@@ -137,6 +137,7 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 	for _, h := range s.hubs {
 		s.ApplySecureNAT(h)
 	}
+	s.applySyslog()
 	if err := s.Save(); err != nil {
 		return nil, err
 	}
