@@ -251,7 +251,11 @@ func (h *Hub) deliver(p *Port, b []byte, pk *packet, now int64, set *portSet, bs
 			bs.acl++
 			continue
 		}
-		sc.to(d, &f, b, highest)
+		if d.rewriteOut {
+			sc.toRewriting(d, &f, b, highest)
+		} else { // to, by hand: this loop is the hottest path
+			sc.add(d, sc.copyOf(&f, b), highest)
+		}
 	}
 }
 
@@ -260,16 +264,22 @@ func (h *Hub) deliver(p *Port, b []byte, pk *packet, now int64, set *portSet, bs
 // It reports false when d refuses the frame (VLAN mismatch).
 func (sc *scratch) to(d *Port, f **Frame, b []byte, highest bool) bool {
 	if d.rewriteOut {
-		own, ok := d.egressFrame(b)
-		if !ok {
-			return false
-		}
-		if own != nil {
-			sc.add(d, own, highest)
-			return true
-		}
+		return sc.toRewriting(d, f, b, highest)
 	}
 	sc.add(d, sc.copyOf(f, b), highest)
+	return true
+}
+
+// toRewriting is to for a port that may need its own copy.
+func (sc *scratch) toRewriting(d *Port, f **Frame, b []byte, highest bool) bool {
+	own, ok := d.egressFrame(b)
+	if !ok {
+		return false
+	}
+	if own == nil {
+		own = sc.copyOf(f, b)
+	}
+	sc.add(d, own, highest)
 	return true
 }
 

@@ -38,13 +38,12 @@ type Port struct {
 	created    time.Time
 	ingress    bool // pol has §7.3 filters
 	egress     bool // pol has egress filters
+	rewriteOut bool // frames to the port need its own rewritten copy (VLAN strip, MSS)
 
 	// Access-list identity: normalised user and group names (§11.2).
 	aclUser, aclGroup string
-	// MSS clamp targets (0 = none) and whether frames to the port need their
-	// own rewritten copy (VLAN strip, MSS).
+	// MSS clamp targets, 0 = none.
 	mssIn, mssOut int
-	rewriteOut    bool
 
 	disconnect func(error)
 	discOnce   sync.Once
