@@ -19,7 +19,11 @@ const (
 // once and shared by every destination queue; each holder calls Release when it
 // is done, and the last Release returns the buffer to the pool.
 type Frame struct {
-	refs atomic.Int32
+	// refs counts holders. It is a plain int32 used through sync/atomic so
+	// that a frame fresh from the pool, seen by no one else yet, can be set
+	// with an ordinary store: an atomic store there costs a full barrier on
+	// a cache line last touched by another core.
+	refs int32
 	n    int
 	// taken is the forwarder's note that a destination already holds the
 	// creation reference; it is only touched before the frame is queued.
@@ -34,7 +38,7 @@ func newFrame(b []byte) *Frame {
 	f := framePool.Get().(*Frame)
 	f.n = copy(f.buf[:], b)
 	f.taken = false
-	f.refs.Store(1)
+	f.refs = 1
 	return f
 }
 
@@ -45,7 +49,7 @@ func (f *Frame) Bytes() []byte { return f.buf[:f.n] }
 // Release gives the frame back. Call it exactly once per frame obtained from
 // Drain.
 func (f *Frame) Release() {
-	switch n := f.refs.Add(-1); {
+	switch n := atomic.AddInt32(&f.refs, -1); {
 	case n == 0:
 		framePool.Put(f)
 	case n < 0:
@@ -54,4 +58,4 @@ func (f *Frame) Release() {
 }
 
 // retain adds a reference for one more holder.
-func (f *Frame) retain() { f.refs.Add(1) }
+func (f *Frame) retain() { atomic.AddInt32(&f.refs, 1) }

@@ -61,7 +61,7 @@ func (p *Port) egressFrame(b []byte) (f *Frame, ok bool) {
 		copy(f.buf[:12], b[:12])
 		f.n = 12 + copy(f.buf[12:], b[16:])
 		f.taken = false
-		f.refs.Store(1)
+		f.refs = 1 // not shared yet (see Frame.refs)
 	}
 	if p.mssOut > 0 {
 		clampMSS(f.Bytes(), p.mssOut)
