@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/offload"
 )
 
 // Batch sizes of the raw-socket data path.
@@ -46,12 +47,12 @@ type packetConn struct {
 	frames [][]byte
 	arena  []byte
 	used   int
-	seg    segmenter
+	seg    offload.Segmenter
 	input  func([][]byte)
 	bad    uint64 // frames dropped: truncated or inconsistent offload data
 
 	// Send side, used by one writer goroutine.
-	vnetZero [vnetHdrLen]byte
+	vnetZero [offload.VnetHdrLen]byte
 	txIovs   []unix.Iovec
 	txMsgs   []unix.Mmsghdr
 }
@@ -121,7 +122,6 @@ func openPacket(name string, promisc bool) (*packetConn, error) {
 		h.Iovlen = 1
 		h.Control = &c.ctrl[i*ctrlLen]
 	}
-	c.seg = segmenter{alloc: c.alloc, emit: c.add}
 	return c, nil
 }
 
@@ -160,7 +160,7 @@ func (c *packetConn) read(input func([][]byte)) error {
 	for i := range n {
 		m := &c.msgs[i]
 		slot := c.slots[i*rxSlotSize : (i+1)*rxSlotSize]
-		if m.Hdr.Flags&unix.MSG_TRUNC != 0 || int(m.Len) < vnetHdrLen+hub.MinFrameSize {
+		if m.Hdr.Flags&unix.MSG_TRUNC != 0 || int(m.Len) < offload.VnetHdrLen+hub.MinFrameSize {
 			c.bad++
 			continue
 		}
@@ -170,19 +170,29 @@ func (c *packetConn) read(input func([][]byte)) error {
 	return nil
 }
 
-// frame handles one received message: virtio header, then the frame.
+// frame handles one received message: virtio header, then the frame. The
+// offload work the NIC left undone (a partial checksum, a GRO/GSO
+// super-frame to cut) is done here, so that every frame entering the hub
+// is a real wire frame, without changing the host NIC's offload settings
+// (hub-and-securenat.md §10.1 [GO]).
 func (c *packetConn) frame(msg, ctrl []byte) {
-	h := parseVnetHdr(msg)
-	f := msg[vnetHdrLen:]
+	h := offload.DecodeVnetHdr(msg)
+	f := msg[offload.VnetHdrLen:]
 	tag := vlanTag(ctrl)
-	if h.gsoType != gsoNone {
-		if err := c.seg.segment(f, h, tag); err != nil {
+	if h.GSOType != offload.GSONone {
+		if c.seg.Reset(f, h, tag) != nil {
 			c.bad++
+			return
+		}
+		for c.seg.More() {
+			out := c.alloc(c.seg.NextLen())
+			c.seg.Next(out)
+			c.add(out)
 		}
 		return
 	}
-	if h.flags&vnetNeedsCsum != 0 {
-		if completeChecksum(f, int(h.csumStart), int(h.csumOffst)) != nil {
+	if h.Flags&offload.NeedsCsum != 0 {
+		if offload.CompleteChecksum(f, int(h.CsumStart), int(h.CsumOffset)) != nil {
 			c.bad++
 			return
 		}
@@ -190,8 +200,8 @@ func (c *packetConn) frame(msg, ctrl []byte) {
 	if tag != 0 {
 		// The virtio header in front of the frame is spent: the MAC
 		// addresses move 4 bytes into it to make room for the tag.
-		f = msg[vnetHdrLen-4:]
-		copy(f, msg[vnetHdrLen:vnetHdrLen+12])
+		f = msg[offload.VnetHdrLen-4:]
+		copy(f, msg[offload.VnetHdrLen:offload.VnetHdrLen+12])
 		binary.BigEndian.PutUint32(f[12:], tag)
 	}
 	c.add(f)
@@ -259,7 +269,7 @@ func (c *packetConn) write(frames []*hub.Frame) (skipped int, err error) {
 		for i, f := range batch {
 			iov := c.txIovs[2*i : 2*i+2]
 			iov[0].Base = &c.vnetZero[0]
-			iov[0].SetLen(vnetHdrLen)
+			iov[0].SetLen(offload.VnetHdrLen)
 			b := f.Bytes()
 			iov[1].Base = &b[0]
 			iov[1].SetLen(len(b))

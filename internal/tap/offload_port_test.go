@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ethervpn/ethervpn/internal/offload"
+	ot "github.com/ethervpn/ethervpn/internal/offload/offloadtest"
 )
 
 // pump moves frames from one port to the other as a VPN session would,
@@ -162,12 +165,12 @@ func TestOffloadTCPThroughPorts(t *testing.T) {
 	if sa.WriteErrors+sb.WriteErrors != 0 {
 		t.Error("the kernel refused writes")
 	}
-	if longest.Load() > maxWireFrame {
+	if longest.Load() > offload.MaxWireFrame {
 		t.Errorf("a frame of %d bytes crossed", longest.Load())
 	}
 	// Writing a batch (merged and plain) allocates nothing; the kernel
 	// drops these frames, which are not for the namespace's address.
-	batch := append(stream(flow{}, 1, 1, randomPayload(20000), 1448), flow{udp: true}.frame(0, 0, 0, make([]byte, 50)))
+	batch := append(ot.Stream(ot.Flow{}, 1, 1, ot.RandomPayload(20000), 1448), ot.Flow{UDP: true}.Frame(0, 0, 0, make([]byte, 50)))
 	before := pb.Stats().MergedWrites
 	if allocs := testing.AllocsPerRun(20, func() { pb.Input(batch) }); allocs != 0 {
 		t.Errorf("%v allocations per Input", allocs)

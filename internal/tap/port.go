@@ -5,6 +5,8 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+
+	"github.com/ethervpn/ethervpn/internal/offload"
 )
 
 // Port connects a Device to a VPN session (it satisfies session.Port):
@@ -19,7 +21,7 @@ import (
 //
 // On a device created with Config.Offload, the reader cuts the kernel's
 // super-frames into wire frames as it queues them, and Input merges runs of
-// TCP segments into one write each (see offload.go).
+// TCP segments into one write each (internal/offload does both).
 type Port struct {
 	dev   *Device
 	ready chan struct{}
@@ -34,7 +36,7 @@ type Port struct {
 
 	// coalescers is a free list for Input, which the session's connection
 	// readers call concurrently; nil without offload.
-	coalescers chan *coalescer
+	coalescers chan *offload.Coalescer
 
 	readFrames, oversize, written, writeErrors atomic.Uint64
 	superFrames, mergedWrites                  atomic.Uint64
@@ -48,6 +50,10 @@ const (
 	slotSize  = 2048
 	readBatch = 64
 )
+
+// A slot must hold any segment the offload reader cuts (this fails to
+// compile otherwise).
+const _ = uint(slotSize - offload.MaxSegmentLen)
 
 // NewPort makes a port for dev with a queue of queueLen frames (0 means
 // 1024). Start moving frames with Run.
@@ -68,7 +74,7 @@ func NewPort(dev *Device, queueLen int) *Port {
 		p.slots[i] = backing[i*slotSize : (i+1)*slotSize : (i+1)*slotSize]
 	}
 	if dev.offload {
-		p.coalescers = make(chan *coalescer, maxCoalescers)
+		p.coalescers = make(chan *offload.Coalescer, maxCoalescers)
 	}
 	return p
 }
@@ -153,13 +159,13 @@ const offloadReadBatch = 4
 func (p *Port) runOffload() error {
 	var bufs [offloadReadBatch][]byte
 	var sizes [offloadReadBatch]int
-	backing := make([]byte, offloadReadBatch*superBufSize)
+	backing := make([]byte, offloadReadBatch*offload.SuperBufSize)
 	for i := range bufs {
-		bufs[i] = backing[i*superBufSize : (i+1)*superBufSize : (i+1)*superBufSize]
+		bufs[i] = backing[i*offload.SuperBufSize : (i+1)*offload.SuperBufSize : (i+1)*offload.SuperBufSize]
 	}
 	var q queueFiller
 	q.p = p
-	var seg segmenter
+	var seg offload.Segmenter
 	for {
 		n, err := p.dev.ReadBatch(bufs[:], sizes[:])
 		if err != nil {
@@ -176,13 +182,13 @@ func (p *Port) runOffload() error {
 		for i := range n {
 			b := bufs[i][:sizes[i]]
 			// A read that fills the buffer may have been cut short.
-			if len(b) < vnetHdrLen+14 || len(b) == superBufSize {
+			if len(b) < offload.VnetHdrLen+14 || len(b) == offload.SuperBufSize {
 				p.oversize.Add(1)
 				continue
 			}
-			h, f := decodeVnetHdr(b), b[vnetHdrLen:]
-			if h.gsoType == gsoNone {
-				if h.flags&vnetNeedsCsum != 0 && completeChecksum(f, int(h.csumStart), int(h.csumOff)) != nil ||
+			h, f := offload.DecodeVnetHdr(b), b[offload.VnetHdrLen:]
+			if h.GSOType == offload.GSONone {
+				if h.Flags&offload.NeedsCsum != 0 && offload.CompleteChecksum(f, int(h.CsumStart), int(h.CsumOffset)) != nil ||
 					len(f) > maxFrame {
 					p.oversize.Add(1)
 					continue
@@ -194,17 +200,17 @@ func (p *Port) runOffload() error {
 				q.commit(copy(slot, f))
 				continue
 			}
-			if seg.reset(f, h) != nil {
+			if seg.Reset(f, h, 0) != nil {
 				p.oversize.Add(1)
 				continue
 			}
 			p.superFrames.Add(1)
-			for seg.more() {
+			for seg.More() {
 				slot := q.slot()
 				if slot == nil {
 					return nil
 				}
-				q.commit(seg.next(slot))
+				q.commit(seg.Next(slot))
 			}
 		}
 		q.publish()
@@ -293,13 +299,13 @@ func (p *Port) Input(frames [][]byte) {
 // inputOffload writes frames behind a virtio_net_hdr, runs of one TCP
 // flow merged into one write.
 func (p *Port) inputOffload(frames [][]byte) {
-	var c *coalescer
+	var c *offload.Coalescer
 	select {
 	case c = <-p.coalescers:
 	default:
-		c = newCoalescer()
+		c = offload.NewCoalescer()
 	}
-	written, merged, failed := c.writeBatch(frames, p.dev.Write)
+	written, merged, failed := c.WriteBatch(frames, p.dev.Write)
 	select {
 	case p.coalescers <- c:
 	default:
