@@ -36,7 +36,11 @@ type Options struct {
 	// login needs, so saved accounts never hold the password itself.
 	PasswordHash []byte
 
-	Anonymous      bool
+	Anonymous bool
+	// PlainPassword sends Password itself (auth type 2, protected by TLS
+	// only) instead of the hashed challenge response: servers that check
+	// users against RADIUS or an NT domain need it.
+	PlainPassword  bool
 	MaxConnections int
 	HalfDuplex     bool
 	Compress       bool
@@ -67,6 +71,11 @@ type Conn struct {
 	Raw    net.Conn
 	Stream session.Stream
 	cert   []byte // server certificate (DER)
+
+	// Server is the server's hello (product name, version, build) and
+	// Cipher the TLS cipher suite; set on the first connection of a login.
+	Server wire.Hello
+	Cipher string
 }
 
 // Login dials the server, logs in and returns the welcome and the first
@@ -90,9 +99,13 @@ func Login(ctx context.Context, o *Options) (*wire.Welcome, *Conn, error) {
 		RequireBridgeRouting: o.BridgeMode,
 		RequireMonitor:       o.MonitorMode,
 	}
-	if o.Anonymous {
+	switch {
+	case o.Anonymous:
 		req.AuthType = wire.AuthAnonymous
-	} else {
+	case o.PlainPassword:
+		req.AuthType = wire.AuthPlainPassword
+		req.PlainPassword = o.Password
+	default:
 		req.AuthType = wire.AuthPassword
 		hash := sha0.HashPassword(o.User, o.Password)
 		if len(o.PasswordHash) == len(hash) {
@@ -115,7 +128,10 @@ func Login(ctx context.Context, o *Options) (*wire.Welcome, *Conn, error) {
 	if w.HalfConnection {
 		dir = wire.ClientToServer
 	}
-	return w, hs.dataConn(w.UseEncrypt, dir), nil
+	c := hs.dataConn(w.UseEncrypt, dir)
+	c.Server = *hello
+	c.Cipher = tls.CipherSuiteName(hs.tc.ConnectionState().CipherSuite)
+	return w, c, nil
 }
 
 // errCertChanged means an additional connection met another certificate

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"sync"
 	"time"
@@ -29,6 +30,10 @@ type LinkOptions struct {
 	// was lost or a login failed (default 15 s; 60 s is used instead after
 	// the server said it is busy, see session-protocol.md §9.1).
 	RetryInterval time.Duration
+	// RetryJitter spreads each retry pause randomly by up to this fraction
+	// either way (cascades use 0.2, as SoftEther's do), so that many links
+	// to one server do not retry in step.
+	RetryJitter float64
 	// Retries is how many failed attempts in a row are retried; -1 retries
 	// forever. An attempt that reached the established state resets the
 	// count.
@@ -79,6 +84,10 @@ type LinkStatus struct {
 	Since time.Time
 	// ServerCertSHA256 is the hex SHA-256 of the server's certificate.
 	ServerCertSHA256 string
+	// Server is the server's hello (product, version, build) and Cipher
+	// the TLS cipher suite of the current session.
+	Server wire.Hello
+	Cipher string
 }
 
 // Link keeps one session to a VPN server alive: it logs in, opens additional
@@ -162,7 +171,7 @@ func (l *Link) Run(ctx context.Context) error {
 			l.setState(LinkStopped, err)
 			return err
 		}
-		wait := retryDelay(err, l.o.RetryInterval)
+		wait := jitter(retryDelay(err, l.o.RetryInterval), l.o.RetryJitter)
 		l.log.Warn("not connected; retrying", "err", err, "retry_in", wait)
 		l.setState(LinkRetrying, err)
 		t := time.NewTimer(wait)
@@ -174,6 +183,14 @@ func (l *Link) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// jitter spreads d uniformly over d×(1±f).
+func jitter(d time.Duration, f float64) time.Duration {
+	if f <= 0 {
+		return d
+	}
+	return time.Duration(float64(d) * (1 - f + 2*f*mrand.Float64()))
 }
 
 // retryDelay is the pause before the next login after err.
@@ -270,6 +287,7 @@ func (l *Link) runSession(ctx context.Context) (established bool, err error) {
 	l.sess = sess
 	l.status.Welcome = w
 	l.status.ServerCertSHA256 = hex.EncodeToString(sum[:])
+	l.status.Server, l.status.Cipher = first.Server, first.Cipher
 	l.mu.Unlock()
 	defer func() {
 		l.mu.Lock()

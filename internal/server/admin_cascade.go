@@ -428,13 +428,13 @@ func linkStatusPack(hubName string, li LinkInfo) *pack.Pack {
 	p.AddStr("HubName_Ex", hubName)
 	p.AddUniStr("AccountName", li.AccountName)
 	p.AddStr("ServerName", li.Hostname)
-	p.AddStr("ServerProductName", "")
-	p.AddStr("ProtocolVersion", "")
-	p.AddStr("CipherName", "")
-	w := li.Welcome
+	w, server, cipher := li.Welcome, li.Server, li.Cipher
 	if !li.Connected {
-		w = nil
+		w, server, cipher = nil, wire.Hello{}, ""
 	}
+	p.AddStr("ServerProductName", server.Product)
+	p.AddStr("ProtocolVersion", "SoftEther SSL-VPN")
+	p.AddStr("CipherName", cipher)
 	var key [20]byte
 	var sessionName, connName string
 	var maxTCP uint32
@@ -450,8 +450,8 @@ func linkStatusPack(hubName string, li LinkInfo) *pack.Pack {
 	p.AddBool("Connected", li.Connected)
 	p.AddInt("SessionStatus", linkSessionStatus(li.State))
 	p.AddInt("ServerPort", li.Port)
-	p.AddInt("ServerProductVer", 0)
-	p.AddInt("ServerProductBuild", 0)
+	p.AddInt("ServerProductVer", server.Version)
+	p.AddInt("ServerProductBuild", server.Build)
 	var established uint32
 	if li.Connected {
 		established = 1

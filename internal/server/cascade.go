@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -78,7 +77,9 @@ type LinkInfo struct {
 	Connections      int       // current TCP connections
 	Welcome          *wire.Welcome
 	ServerCertSHA256 string
-	Stats            hub.Stats // of the local SID-LINK port; zero when not attached
+	Server           wire.Hello // the remote server's product, version and build
+	Cipher           string     // TLS cipher suite
+	Stats            hub.Stats  // of the local SID-LINK port; zero when not attached
 }
 
 // ApplyCascades makes the hub's running cascades match its CascadeList:
@@ -203,10 +204,9 @@ func (r *runningLink) options() (client.LinkOptions, error) {
 		}
 		o.PasswordHash = c.HashedPassword
 	case config.CascadeAuthPlain:
-		// Sent as a hashed password (auth type 1), which every local user
-		// database accepts; a remote that checks plain passwords against
-		// RADIUS needs auth type 2, which the client does not send yet.
-		o.Password = c.PlainPassword
+		// Auth type 2, as SoftEther sends it: the remote may check it
+		// against RADIUS or an NT domain.
+		o.Password, o.PlainPassword = c.PlainPassword, true
 	default:
 		return o, fmt.Errorf("cascade auth type %d is not supported (anonymous, password and plain password are)", c.AuthType)
 	}
@@ -229,11 +229,6 @@ func cascadePolicy(p *config.Policy) hub.Policy {
 	}
 	pol.Access, pol.NoBridge, pol.NoRouting, pol.MonitorPort = true, false, false, false
 	return hubPolicy(pol, false, false)
-}
-
-// jitter randomises d by ±20 %.
-func jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
 // run keeps the cascade up until ctx ends: while the hub is online it
@@ -259,10 +254,10 @@ func (r *runningLink) run(ctx context.Context) {
 			continue
 		}
 		// The link retries by itself, forever, every 10 s ±20 % (drawn
-		// once per link, which is enough to keep many cascades from
-		// retrying in step), 60 s after "busy" errors.
+		// for each attempt, so many cascades never retry in step), 60 s
+		// after "busy" errors.
 		lo := o
-		lo.RetryInterval = jitter(cascadeRetry)
+		lo.RetryInterval, lo.RetryJitter = cascadeRetry, 0.2
 		l := client.NewLink(lo, &portAdapter{port})
 		r.mu.Lock()
 		r.link, r.port = l, port
@@ -308,6 +303,7 @@ func (r *runningLink) info(li *LinkInfo) {
 		st := l.Status()
 		li.State, li.Since, li.Connections = st.State, st.Since, st.Connections
 		li.Welcome, li.ServerCertSHA256 = st.Welcome, st.ServerCertSHA256
+		li.Server, li.Cipher = st.Server, st.Cipher
 		if st.LastError != nil {
 			li.LastError = st.LastError
 		}

@@ -168,17 +168,6 @@ func TestCascadePlainPasswordAndFailure(t *testing.T) {
 	waitLink(t, b, "connects with a plain password", func(li LinkInfo) bool { return li.Connected })
 }
 
-func TestCascadeRetryJitter(t *testing.T) {
-	lo, hi := cascadeRetry, time.Duration(0)
-	for range 1000 {
-		d := jitter(cascadeRetry)
-		lo, hi = min(lo, d), max(hi, d)
-	}
-	if lo < 8*time.Second || hi > 12*time.Second || hi-lo < 3*time.Second {
-		t.Errorf("jittered 10 s retries span %v..%v, want 8..12 s", lo, hi)
-	}
-}
-
 func TestBridgeRole(t *testing.T) {
 	srv, addr := testServer(t)
 	if err := srv.SetBridgeRole(); err != nil {
