@@ -10,7 +10,6 @@ package bridge
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/tap"
 )
 
 // RetryInterval is how long a bridge waits before it tries again to open
@@ -82,17 +82,9 @@ func New(h *hub.Hub, c Config) *Bridge {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if c.TapMode && len(c.TapMAC) != 6 {
-		c.TapMAC = RandomTapMAC()
+		c.TapMAC = tap.RandomMAC() // SoftEther's 5E:xx:xx:xx:xx:xx
 	}
 	return &Bridge{hub: h, cfg: c, log: log.With("hub", h.Name(), "device", c.Device)}
-}
-
-// RandomTapMAC returns a random MAC in SoftEther's 5E:... range for TAPs.
-func RandomTapMAC() net.HardwareAddr {
-	m := make(net.HardwareAddr, 6)
-	rand.Read(m[1:])
-	m[0] = 0x5e
-	return m
 }
 
 // Active reports whether the device is open and attached to the hub.

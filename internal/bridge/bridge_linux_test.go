@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/tap"
 )
 
 // labs numbers the labs of this process, so that names never collide with
@@ -229,20 +230,20 @@ func TestBridgeTap(t *testing.T) {
 	dev := l.prefix + "t"
 	startBridge(t, h, Config{Name: "SID-LOCALBRIDGE-2", Device: dev, TapMode: true, TapMAC: mac})
 
-	tap := TapName(dev)
-	ifi, err := net.InterfaceByName(tap)
+	tapDev := TapName(dev)
+	ifi, err := net.InterfaceByName(tapDev)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(ifi.HardwareAddr, mac) || ifi.Flags&net.FlagUp == 0 {
-		t.Errorf("TAP %s: MAC %s flags %s", tap, ifi.HardwareAddr, ifi.Flags)
+		t.Errorf("TAP %s: MAC %s flags %s", tapDev, ifi.HardwareAddr, ifi.Flags)
 	}
 	ns2 := l.prefix + "n2"
 	l.ip("netns", "add", ns2)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns2).Run() })
-	l.ip("link", "set", tap, "netns", ns2)
-	l.ip("-n", ns2, "addr", "add", "10.203.0.3/24", "dev", tap)
-	l.ip("-n", ns2, "link", "set", tap, "up")
+	l.ip("link", "set", tapDev, "netns", ns2)
+	l.ip("-n", ns2, "addr", "add", "10.203.0.3/24", "dev", tapDev)
+	l.ip("-n", ns2, "link", "set", tapDev, "up")
 	transfer(t, ns2, ns0, "10.203.0.1:5003", 2<<20)
 	transfer(t, ns0, ns2, "10.203.0.3:5004", 2<<20)
 }
@@ -269,6 +270,15 @@ func TestPrivilegeError(t *testing.T) {
 	}
 	if err := privilege(unix.ENODEV, "CAP_NET_RAW", "x"); errors.As(err, &pe) {
 		t.Errorf("ENODEV reported as a privilege problem: %v", err)
+	}
+	// internal/tap's permission error becomes one naming CAP_NET_ADMIN.
+	err = tapError("tap_x", fmt.Errorf("tap: creating TAP: %w (%w)", tap.ErrPermission, unix.EACCES))
+	if !errors.As(err, &pe) || pe.Capability != "CAP_NET_ADMIN" || !errors.Is(err, unix.EACCES) ||
+		!strings.Contains(err.Error(), "CAP_NET_ADMIN") || !strings.Contains(err.Error(), "tap_x") {
+		t.Errorf("TAP permission error: %v", err)
+	}
+	if err := tapError("tap_x", fmt.Errorf("tap: opening /dev/net/tun: %w", unix.ENOENT)); !strings.Contains(err.Error(), "/dev/net/tun is missing") {
+		t.Errorf("missing /dev/net/tun: %v", err)
 	}
 }
 

@@ -4,34 +4,30 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/tap"
 )
 
 // tapFrames is the most frames one read wake-up collects from a TAP.
 const tapFrames = 64
 
-// tapConn is a TAP device this process created; it disappears when the
-// descriptor closes. A TAP hands over one frame per read and write, so a
-// batch is what is ready at one wake-up.
-type tapConn struct {
-	name string
-	mac  net.HardwareAddr
-	f    *os.File
-	rc   syscall.RawConn
-
-	bufs   []byte // tapFrames * frameBuf
-	frames [][]byte
-}
-
 // frameBuf holds one frame read from a TAP: the hub's largest frame, with
 // room to see (and drop) anything longer.
 const frameBuf = hub.MaxFrameSize + 512
+
+// tapConn is a TAP device this process created (internal/tap); it
+// disappears when it is closed. A TAP hands over one frame per read and
+// write, so a batch is what is ready at one wake-up.
+type tapConn struct {
+	dev    *tap.Device
+	bufs   [][]byte // tapFrames buffers of frameBuf bytes
+	sizes  []int
+	frames [][]byte
+}
 
 // TapName is the name of the TAP device a TapMode bridge creates for
 // device name dev, as SoftEther names it ("tap_" + name, cut to the
@@ -46,150 +42,70 @@ func TapName(dev string) string {
 
 // openTap creates the TAP device name with the given MAC and brings it up.
 func openTap(name string, mac net.HardwareAddr) (*tapConn, error) {
-	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	dev, err := tap.Create(tap.Config{Name: name, MAC: mac})
 	if err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return nil, fmt.Errorf("creating TAP %s: /dev/net/tun is missing (load the tun module or create the device node): %w", name, err)
-		}
-		return nil, privilege(err, "CAP_NET_ADMIN", "creating TAP "+name)
+		return nil, tapError(name, err)
 	}
-	fail := func(what string, err error) (*tapConn, error) {
-		unix.Close(fd)
-		return nil, privilege(err, "CAP_NET_ADMIN", what+" "+name)
-	}
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		return fail("naming TAP", err)
-	}
-	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
-	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
-		return fail("creating TAP", err)
-	}
-	if err := setMACAndUp(name, mac); err != nil {
-		return fail("configuring TAP", err)
-	}
-	f := os.NewFile(uintptr(fd), "tap:"+name)
-	rc, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return &tapConn{
-		name: name, mac: mac, f: f, rc: rc,
-		bufs:   make([]byte, tapFrames*frameBuf),
+	t := &tapConn{
+		dev:    dev,
+		bufs:   make([][]byte, tapFrames),
+		sizes:  make([]int, tapFrames),
 		frames: make([][]byte, 0, tapFrames),
-	}, nil
+	}
+	backing := make([]byte, tapFrames*frameBuf)
+	for i := range t.bufs {
+		t.bufs[i] = backing[i*frameBuf : (i+1)*frameBuf : (i+1)*frameBuf]
+	}
+	return t, nil
 }
 
-// ifreqHW is struct ifreq holding a hardware address (SIOCSIFHWADDR).
-type ifreqHW struct {
-	name   [unix.IFNAMSIZ]byte
-	family uint16
-	data   [14]byte
-	_      [8]byte
+// tapError explains why creating TAP name failed: a missing privilege as
+// a PrivilegeError naming CAP_NET_ADMIN, a missing /dev/net/tun with a
+// hint.
+func tapError(name string, err error) error {
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return fmt.Errorf("creating TAP %s: /dev/net/tun is missing (load the tun module or create the device node): %w", name, err)
+	case errors.Is(err, tap.ErrPermission) && errors.As(err, &errno):
+		return privilege(errno, "CAP_NET_ADMIN", "creating TAP "+name)
+	}
+	return err
 }
 
-// setMACAndUp sets the interface's MAC address and brings it up.
-func setMACAndUp(name string, mac net.HardwareAddr) error {
-	s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(s)
-	if len(mac) == 6 {
-		var req ifreqHW
-		copy(req.name[:], name)
-		req.family = unix.ARPHRD_ETHER
-		copy(req.data[:], mac)
-		if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(s), unix.SIOCSIFHWADDR, uintptr(unsafe.Pointer(&req))); e != 0 {
-			return fmt.Errorf("setting MAC %s: %w", mac, e)
-		}
-	}
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(s, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return err
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(s, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("bringing it up: %w", err)
-	}
-	return nil
-}
-
-func (t *tapConn) hwAddr() net.HardwareAddr { return t.mac }
-func (t *tapConn) close() error             { return t.f.Close() }
+func (t *tapConn) hwAddr() net.HardwareAddr { return t.dev.MAC() }
+func (t *tapConn) close() error             { return t.dev.Close() }
 func (t *tapConn) dropped() uint64          { return 0 }
 
 // read waits for a frame, then takes whatever else is ready (up to
 // tapFrames) and passes the batch to input.
 func (t *tapConn) read(input func([][]byte)) error {
+	n, err := t.dev.ReadBatch(t.bufs, t.sizes)
 	t.frames = t.frames[:0]
-	var errno syscall.Errno
-	err := t.rc.Read(func(fd uintptr) bool {
-		for len(t.frames) < tapFrames {
-			i := len(t.frames)
-			buf := t.bufs[i*frameBuf : (i+1)*frameBuf]
-			n, err := unix.Read(int(fd), buf)
-			if err == unix.EINTR {
-				continue
-			}
-			if err == unix.EAGAIN {
-				return len(t.frames) > 0
-			}
-			if err != nil {
-				errno, _ = err.(syscall.Errno)
-				return true
-			}
-			if n < hub.MinFrameSize || n > hub.MaxFrameSize {
-				continue // the hub would drop it anyway
-			}
-			t.frames = append(t.frames, buf[:n])
+	for i, size := range t.sizes[:n] {
+		if size < hub.MinFrameSize || size > hub.MaxFrameSize {
+			continue // the hub would drop it anyway
 		}
-		return true
-	})
+		t.frames = append(t.frames, t.bufs[i][:size])
+	}
 	if len(t.frames) > 0 {
 		input(t.frames)
 	}
-	if err != nil {
-		return err
-	}
-	if errno != 0 {
-		return fmt.Errorf("reading from %s: %w", t.name, errno)
-	}
-	return nil
+	return err
 }
 
-// write writes each frame to the TAP.
+// write writes each frame to the TAP; frames it refuses (longer than its
+// MTU allows) are skipped and counted.
 func (t *tapConn) write(frames []*hub.Frame) (skipped int, err error) {
-	i := 0
-	var errno syscall.Errno
-	err = t.rc.Write(func(fd uintptr) bool {
-		for i < len(frames) {
-			_, err := unix.Write(int(fd), frames[i].Bytes())
-			switch err {
-			case nil:
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				return false
-			case unix.EINVAL, unix.EMSGSIZE:
-				skipped++
-			default:
-				errno, _ = err.(syscall.Errno)
-				return true
-			}
-			i++
+	for _, f := range frames {
+		err := t.dev.Write(f.Bytes())
+		switch {
+		case err == nil:
+		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.EMSGSIZE):
+			skipped++
+		default:
+			return skipped, fmt.Errorf("writing to %s: %w", t.dev.Name(), err)
 		}
-		return true
-	})
-	if err != nil {
-		return skipped, err
-	}
-	if errno != 0 {
-		return skipped, fmt.Errorf("writing to %s: %w", t.name, errno)
 	}
 	return skipped, nil
 }

@@ -121,9 +121,11 @@ func setOffload(fd int) error {
 	return err
 }
 
+// wrapPerm adds what was being done to err, and ErrPermission when err
+// says a privilege is missing; the system error stays wrapped too.
 func wrapPerm(what string, err error) error {
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		return fmt.Errorf("tap: %s: %w (%v)", what, ErrPermission, err)
+		return fmt.Errorf("tap: %s: %w (%w)", what, ErrPermission, err)
 	}
 	return fmt.Errorf("tap: %s: %w", what, err)
 }

@@ -188,7 +188,7 @@ func TestCreateErrors(t *testing.T) {
 		t.Fatal("accepted a 23-byte interface name")
 	}
 	err := wrapPerm("creating TAP \"x\"", unix.EPERM)
-	if !errors.Is(err, ErrPermission) || !strings.Contains(err.Error(), "CAP_NET_ADMIN") {
+	if !errors.Is(err, ErrPermission) || !errors.Is(err, unix.EPERM) || !strings.Contains(err.Error(), "CAP_NET_ADMIN") {
 		t.Fatalf("permission error %v does not name CAP_NET_ADMIN", err)
 	}
 	if errors.Is(wrapPerm("x", unix.EBUSY), ErrPermission) {
