@@ -1,0 +1,408 @@
+package l3
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/ethervpn/ethervpn/internal/hub"
+)
+
+// Ethernet and IPv4 constants used by the router.
+const (
+	ethHeader  = 14
+	typeIPv4   = 0x0800
+	typeARP    = 0x0806
+	protoICMP  = 1
+	protoUDP   = 17
+	arpRequest = 1
+	arpReply   = 2
+	beaconPort = 7
+	errorTTL   = 64  // TTL of generated ICMP errors and beacons
+	echoTTL    = 255 // TTL of echo replies (§10.3)
+)
+
+var broadcastMAC = [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+
+// beaconText is the beacon payload, NUL included (§10.3).
+var beaconText = []byte("PacketiX VPN Virtual Layer-3 Switch Beacon\x00")
+
+func u32(a netip.Addr) uint32 { return binary.BigEndian.Uint32(a.AsSlice()) }
+
+// handle routes one frame that arrived on interface in. Called under s.mu.
+func (s *Switch) handle(in int, b []byte, now int64, out *outbox) {
+	if len(b) < ethHeader {
+		return
+	}
+	f := &s.ifs[in]
+	dst, src := [6]byte(b[0:6]), [6]byte(b[6:12])
+	bcast := dst == broadcastMAC
+	if src == f.mac || !bcast && dst != f.mac {
+		return
+	}
+	switch binary.BigEndian.Uint16(b[12:]) {
+	case typeARP:
+		s.handleARP(in, b[ethHeader:], now, out)
+	case typeIPv4:
+		s.handleIPv4(in, src, bcast, b[ethHeader:], now, out)
+	}
+}
+
+// handleARP learns senders inside the interface subnet and answers requests
+// for the interface address. No proxy ARP.
+func (s *Switch) handleARP(in int, a []byte, now int64, out *outbox) {
+	if len(a) < 28 || binary.BigEndian.Uint16(a[0:]) != 1 || binary.BigEndian.Uint16(a[2:]) != typeIPv4 || a[4] != 6 || a[5] != 4 {
+		return
+	}
+	f := &s.ifs[in]
+	op := binary.BigEndian.Uint16(a[6:])
+	sha, spa, tpa := [6]byte(a[8:14]), binary.BigEndian.Uint32(a[14:]), binary.BigEndian.Uint32(a[24:])
+	s.learn(in, spa, sha, now, out)
+	if op == arpRequest && tpa == f.ip && spa != 0 {
+		if fr := out.take(in, ethHeader+28); fr != nil {
+			writeARP(fr, sha, f.mac, arpReply, f.ip, sha, spa)
+		}
+	}
+}
+
+// learn records ip → mac if ip is a host of interface in's subnet, and sends
+// the packets that were waiting for it.
+func (s *Switch) learn(in int, ip uint32, mac [6]byte, now int64, out *outbox) {
+	f := &s.ifs[in]
+	if !f.contains(ip) || ip == f.ip || ip == f.net || ip == f.bcast || mac == broadcastMAC || mac[0]&1 != 0 {
+		return
+	}
+	s.arp[ip] = arpEntry{mac: mac, expires: now + int64(arpLifetime)}
+	if _, ok := s.waits[ip]; !ok {
+		return
+	}
+	delete(s.waits, ip)
+	keep := s.pend[:0]
+	for _, p := range s.pend {
+		if p.nh != ip {
+			keep = append(keep, p)
+			continue
+		}
+		copy(p.buf[0:6], mac[:])
+		if fr := out.take(p.ifc, p.n); fr != nil {
+			copy(fr, p.buf[:p.n])
+		} else {
+			s.drops++
+		}
+		s.free = append(s.free, p)
+	}
+	clear(s.pend[len(keep):])
+	s.pend = keep
+}
+
+// handleIPv4 routes an IPv4 packet (§10.3 forwarding).
+func (s *Switch) handleIPv4(in int, srcMAC [6]byte, bcast bool, p []byte, now int64, out *outbox) {
+	if len(p) < 20 || p[0]>>4 != 4 {
+		return
+	}
+	ihl := int(p[0]&15) * 4
+	tot := int(binary.BigEndian.Uint16(p[2:]))
+	if ihl < 20 || tot < ihl || tot > len(p) {
+		return
+	}
+	p = p[:tot]
+	if ^checksum(p[:ihl], 0) != 0 { // a valid header sums to 0xffff
+		return
+	}
+	src, dst := binary.BigEndian.Uint32(p[12:]), binary.BigEndian.Uint32(p[16:])
+	s.learn(in, src, srcMAC, now, out)
+	if bcast { // L2 broadcasts are never routed
+		return
+	}
+	if s.isMine(dst) {
+		if p[9] == protoICMP && tot >= ihl+8 && p[ihl] == 8 && binary.BigEndian.Uint16(p[6:])&0x3fff == 0 {
+			s.echoReply(dst, p, ihl, now, out)
+		}
+		return
+	}
+	if p[8] <= 1 {
+		s.icmpError(in, p, ihl, 11, 0, now, out)
+		return
+	}
+	oi, nh, ok := s.lookupRoute(dst)
+	if !ok {
+		s.icmpError(in, p, ihl, 3, 0, now, out)
+		return
+	}
+	s.emit(oi, nh, p, true, now, out)
+}
+
+func (s *Switch) isMine(ip uint32) bool {
+	for i := range s.ifs {
+		if s.ifs[i].ip == ip {
+			return true
+		}
+	}
+	return false
+}
+
+// lookupRoute finds the outgoing interface and next hop for dst: a connected
+// subnet first (interfaces in hub-name order), else the best static route
+// whose gateway is on a connected subnet.
+func (s *Switch) lookupRoute(dst uint32) (ifc int, nextHop uint32, ok bool) {
+	if i := s.connected(dst); i >= 0 {
+		return i, dst, true
+	}
+	for _, r := range s.routes {
+		if dst&r.mask != r.net {
+			continue
+		}
+		if i := s.connected(r.gw); i >= 0 {
+			return i, r.gw, true
+		}
+	}
+	return 0, 0, false
+}
+
+func (s *Switch) connected(ip uint32) int {
+	for i := range s.ifs {
+		if s.ifs[i].contains(ip) {
+			return i
+		}
+	}
+	return -1
+}
+
+// emit sends IPv4 packet p out of interface oi to next hop nh, decrementing
+// its TTL if decTTL, or queues it until nh is resolved.
+func (s *Switch) emit(oi int, nh uint32, p []byte, decTTL bool, now int64, out *outbox) {
+	n := ethHeader + len(p)
+	if n > hub.MaxFrameSize {
+		s.drops++ // no fragmentation (§10.3)
+		return
+	}
+	f := &s.ifs[oi]
+	var fr []byte
+	switch e, ok := s.arp[nh]; {
+	case nh == f.bcast:
+		if fr = out.take(oi, n); fr != nil {
+			copy(fr, broadcastMAC[:])
+		}
+	case ok && e.expires > now:
+		if fr = out.take(oi, n); fr != nil {
+			copy(fr, e.mac[:])
+		}
+	default:
+		pp := s.allocPending()
+		if pp == nil {
+			s.drops++
+			return
+		}
+		*pp = pendingPkt{nh: nh, ifc: oi, deadline: now + int64(pendingLife), n: n}
+		fr = pp.buf[:n]
+		s.pend = append(s.pend, pp)
+		if _, waiting := s.waits[nh]; !waiting {
+			s.waits[nh] = arpWait{ifc: oi, start: now, last: now}
+			s.sendARPRequest(oi, nh, out)
+		}
+	}
+	if fr == nil {
+		s.drops++
+		return
+	}
+	copy(fr[6:12], f.mac[:])
+	binary.BigEndian.PutUint16(fr[12:], typeIPv4)
+	ip := fr[ethHeader:]
+	copy(ip, p)
+	if decTTL {
+		// RFC 1624 incremental update: TTL is the high byte of word 4.
+		ip[8]--
+		sum := uint32(binary.BigEndian.Uint16(ip[10:])) + 0x0100
+		binary.BigEndian.PutUint16(ip[10:], uint16(sum+sum>>16))
+	}
+}
+
+func (s *Switch) allocPending() *pendingPkt {
+	if n := len(s.free); n > 0 {
+		p := s.free[n-1]
+		s.free = s.free[:n-1]
+		return p
+	}
+	if s.npend == maxPending {
+		return nil
+	}
+	s.npend++
+	return new(pendingPkt)
+}
+
+// poll runs the timers: ARP retries and give-up, waiting-packet expiry, ARP
+// entry expiry and beacons. Called under s.mu.
+func (s *Switch) poll(now int64, out *outbox) {
+	for ip, w := range s.waits {
+		switch {
+		case now-w.start >= int64(arpGiveUp):
+			delete(s.waits, ip)
+		case now-w.last >= int64(arpRetry):
+			w.last = now
+			s.waits[ip] = w
+			s.sendARPRequest(w.ifc, ip, out)
+		}
+	}
+	keep := s.pend[:0]
+	for _, p := range s.pend {
+		if p.deadline > now {
+			keep = append(keep, p)
+			continue
+		}
+		s.drops++
+		s.free = append(s.free, p)
+	}
+	clear(s.pend[len(keep):])
+	s.pend = keep
+	for ip, e := range s.arp {
+		if e.expires <= now {
+			delete(s.arp, ip)
+		}
+	}
+	for i := range s.ifs {
+		if f := &s.ifs[i]; now >= f.nextBeacon {
+			f.nextBeacon = now + int64(beaconInterval)
+			s.sendBeacon(i, out)
+		}
+	}
+}
+
+func (s *Switch) sendARPRequest(oi int, ip uint32, out *outbox) {
+	f := &s.ifs[oi]
+	if fr := out.take(oi, ethHeader+28); fr != nil {
+		writeARP(fr, broadcastMAC, f.mac, arpRequest, f.ip, [6]byte{}, ip)
+	}
+}
+
+// sendBeacon broadcasts the UDP beacon to the interface's directed
+// broadcast and announces the interface with a broadcast ARP reply.
+func (s *Switch) sendBeacon(i int, out *outbox) {
+	f := &s.ifs[i]
+	ip := s.scratch[:20+8+len(beaconText)]
+	s.ipHeader(ip, protoUDP, errorTTL, f.ip, f.bcast)
+	udp := ip[20:]
+	binary.BigEndian.PutUint16(udp[0:], beaconPort)
+	binary.BigEndian.PutUint16(udp[2:], beaconPort)
+	binary.BigEndian.PutUint16(udp[4:], uint16(len(udp)))
+	binary.BigEndian.PutUint16(udp[6:], 0)
+	copy(udp[8:], beaconText)
+	binary.BigEndian.PutUint16(udp[6:], transportChecksum(ip, udp, protoUDP))
+	if fr := out.take(i, ethHeader+len(ip)); fr != nil {
+		writeEth(fr, broadcastMAC, f.mac, typeIPv4)
+		copy(fr[ethHeader:], ip)
+	}
+	if fr := out.take(i, ethHeader+28); fr != nil {
+		writeARP(fr, broadcastMAC, f.mac, arpReply, f.ip, broadcastMAC, f.bcast)
+	}
+}
+
+// echoReply answers an echo request to interface address me.
+func (s *Switch) echoReply(me uint32, p []byte, ihl int, now int64, out *outbox) {
+	payload := p[ihl:]
+	if 20+len(payload) > hub.MaxFrameSize-ethHeader {
+		return
+	}
+	src := binary.BigEndian.Uint32(p[12:])
+	ip := s.scratch[:20+len(payload)]
+	s.ipHeader(ip, protoICMP, echoTTL, me, src)
+	icmp := ip[20:]
+	copy(icmp, payload)
+	icmp[0] = 0
+	binary.BigEndian.PutUint16(icmp[2:], 0)
+	binary.BigEndian.PutUint16(icmp[2:], ^checksum(icmp, 0))
+	s.send(ip, now, out)
+}
+
+// icmpError sends an ICMP error about packet p, which arrived on interface
+// in, back to its source, from that interface's address. Like any router it
+// stays quiet about ICMP errors, fragments after the first and packets from
+// addresses that cannot be answered.
+func (s *Switch) icmpError(in int, p []byte, ihl int, typ, code byte, now int64, out *outbox) {
+	src := binary.BigEndian.Uint32(p[12:])
+	if binary.BigEndian.Uint16(p[6:])&0x1fff != 0 || src == 0 || src>>28 >= 14 || src>>24 == 127 {
+		return
+	}
+	if p[9] == protoICMP && (len(p) < ihl+1 || p[ihl] != 0 && p[ihl] != 8) {
+		return
+	}
+	if f := &s.ifs[in]; src == f.bcast {
+		return
+	}
+	quote := p[:min(len(p), ihl+8)]
+	ip := s.scratch[:20+8+len(quote)]
+	s.ipHeader(ip, protoICMP, errorTTL, s.ifs[in].ip, src)
+	icmp := ip[20:]
+	icmp[0], icmp[1] = typ, code
+	clear(icmp[2:8])
+	copy(icmp[8:], quote)
+	binary.BigEndian.PutUint16(icmp[2:], ^checksum(icmp, 0))
+	s.send(ip, now, out)
+}
+
+// send routes a packet the switch generated itself.
+func (s *Switch) send(ip []byte, now int64, out *outbox) {
+	if oi, nh, ok := s.lookupRoute(binary.BigEndian.Uint32(ip[16:])); ok {
+		s.emit(oi, nh, ip, false, now, out)
+	}
+}
+
+// ipHeader writes a 20-byte IPv4 header for len(ip) bytes with checksum.
+func (s *Switch) ipHeader(ip []byte, proto, ttl byte, src, dst uint32) {
+	s.ipID++
+	ip[0], ip[1] = 0x45, 0
+	binary.BigEndian.PutUint16(ip[2:], uint16(len(ip)))
+	binary.BigEndian.PutUint16(ip[4:], s.ipID)
+	binary.BigEndian.PutUint16(ip[6:], 0)
+	ip[8], ip[9] = ttl, proto
+	binary.BigEndian.PutUint16(ip[10:], 0)
+	binary.BigEndian.PutUint32(ip[12:], src)
+	binary.BigEndian.PutUint32(ip[16:], dst)
+	binary.BigEndian.PutUint16(ip[10:], ^checksum(ip[:20], 0))
+}
+
+func writeEth(fr []byte, dst, src [6]byte, typ uint16) {
+	copy(fr[0:6], dst[:])
+	copy(fr[6:12], src[:])
+	binary.BigEndian.PutUint16(fr[12:], typ)
+}
+
+func writeARP(fr []byte, ethDst, sha [6]byte, op uint16, spa uint32, tha [6]byte, tpa uint32) {
+	writeEth(fr, ethDst, sha, typeARP)
+	a := fr[ethHeader:]
+	binary.BigEndian.PutUint16(a[0:], 1)
+	binary.BigEndian.PutUint16(a[2:], typeIPv4)
+	a[4], a[5] = 6, 4
+	binary.BigEndian.PutUint16(a[6:], op)
+	copy(a[8:14], sha[:])
+	binary.BigEndian.PutUint32(a[14:], spa)
+	copy(a[18:24], tha[:])
+	binary.BigEndian.PutUint32(a[24:], tpa)
+}
+
+// checksum is the folded one's-complement sum of b plus initial; the
+// Internet checksum field is its complement.
+func checksum(b []byte, initial uint32) uint16 {
+	sum := initial
+	for len(b) >= 2 {
+		sum += uint32(b[0])<<8 | uint32(b[1])
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		sum += uint32(b[0]) << 8
+	}
+	for sum>>16 != 0 {
+		sum = sum&0xffff + sum>>16
+	}
+	return uint16(sum)
+}
+
+// transportChecksum is the UDP/TCP checksum of seg inside IPv4 packet ip.
+func transportChecksum(ip, seg []byte, proto byte) uint16 {
+	pseudo := uint32(binary.BigEndian.Uint16(ip[12:])) + uint32(binary.BigEndian.Uint16(ip[14:])) +
+		uint32(binary.BigEndian.Uint16(ip[16:])) + uint32(binary.BigEndian.Uint16(ip[18:])) +
+		uint32(proto) + uint32(len(seg))
+	c := ^checksum(seg, pseudo)
+	if c == 0 {
+		c = 0xffff
+	}
+	return c
+}
