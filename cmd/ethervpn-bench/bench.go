@@ -1,0 +1,244 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/testrig"
+)
+
+// What every benchmark shares: measuring each server kind in a testrig
+// runner of its own, iperf3 runs with the CPU time of the processes
+// involved, medians, and the result table.
+
+const benchPassword = "benchpw"
+
+// options are the benchmarks' flags (each uses the ones it has).
+type options struct {
+	duration time.Duration // iperf3 -t
+	runs     int           // iperf3 runs per server
+	maxTCP   int           // TCP connections per client
+	leases   int           // connect -> lease measurements per server (nat)
+}
+
+// run is one iperf3 run.
+type run struct {
+	mbps  float64
+	bytes int64
+	cpu   []float64 // CPU seconds of each measured process during the run, the server first
+}
+
+// result is one server's (or chain's) measurements.
+type result struct {
+	server testrig.ServerKind
+	runs   []run
+	conns  int             // l2: TCP connections of the client
+	leases []time.Duration // nat: connect -> DHCP lease times
+	err    error
+}
+
+// benchFlags are the flags every benchmark has: -t, -runs and the list of
+// servers (or chains) to measure.
+type benchFlags struct {
+	*flag.FlagSet
+	secs, runs *int
+	servers    *string
+}
+
+// newFlags defines the common flags of benchmark name; runsHelp says what
+// is run, list names the flag with what is measured ("servers", "chains").
+func newFlags(name, runsHelp, list string) benchFlags {
+	fs := flag.NewFlagSet(name, flag.ExitOnError)
+	return benchFlags{
+		FlagSet: fs,
+		secs:    fs.Int("t", 10, "iperf3 duration per run, seconds"),
+		runs:    fs.Int("runs", 1, runsHelp+"; the table shows medians"),
+		servers: fs.String(list, "ethervpn,softether", list+" to measure, in order"),
+	}
+}
+
+// options returns the parsed common flags.
+func (f benchFlags) options() options {
+	return options{duration: time.Duration(*f.secs) * time.Second, runs: *f.runs}
+}
+
+// startBenchServer starts a server of kind with hub BENCH and users user1
+// and user2, for benchmarks between two clients.
+func startBenchServer(rig *testrig.Rig, kind testrig.ServerKind) *testrig.Server {
+	return rig.StartServer(kind, &testrig.ServerConfig{Port: 25555, Hubs: []testrig.HubConfig{{
+		Name: "BENCH", Password: "hubpw",
+		Users: []testrig.UserConfig{{Name: "user1", Password: benchPassword}, {Name: "user2", Password: benchPassword}},
+	}}})
+}
+
+// parseServers parses a comma-separated list of server kinds.
+func parseServers(s string) ([]testrig.ServerKind, error) {
+	var kinds []testrig.ServerKind
+	for _, name := range strings.Split(s, ",") {
+		k, err := testrig.ParseServerKind(name)
+		if err != nil {
+			return nil, err
+		}
+		kinds = append(kinds, k)
+	}
+	return kinds, nil
+}
+
+// measureEach measures every server kind in servers, one after the other,
+// each with a runner of its own (which removes its namespaces and
+// processes when done), prints the results with print and returns the
+// exit code: 2 for a bad list, 1 when something is missing or failed.
+func measureEach(servers string, measure func(*testrig.Runner, testrig.ServerKind) result, print func(io.Writer, []result)) int {
+	kinds, err := parseServers(servers)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	if miss := testrig.Missing(); len(miss) > 0 {
+		fmt.Fprintf(os.Stderr, "ethervpn-bench needs: %s\n", strings.Join(miss, ", "))
+		return 1
+	}
+	defer testrig.RemoveBuilds()
+	var results []result
+	code := 0
+	for _, k := range kinds {
+		r := testrig.NewRunner(os.Stderr)
+		var res result
+		err := r.Run(func() { res = measure(r, k) })
+		r.Close()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", k, err)
+			res, code = result{server: k, err: err}, 1
+		}
+		results = append(results, res)
+	}
+	print(os.Stdout, results)
+	return code
+}
+
+// iperfRuns runs iperf3 from ns to target n times for d each, with the CPU
+// time procs use meanwhile, and passes each run to log; a failed run ends
+// the measurement.
+func iperfRuns(r *testrig.Runner, n int, ns *testrig.Netns, target string, d time.Duration, procs []*testrig.Proc, log func(i int, rn run)) []run {
+	var runs []run
+	for i := 0; i < n; i++ {
+		before, after := make([]float64, len(procs)), make([]float64, len(procs))
+		var errs []error
+		for j, p := range procs {
+			var err error
+			before[j], err = p.CPUSeconds()
+			errs = append(errs, err)
+		}
+		ip, err := ns.Iperf(target, d, false)
+		errs = append(errs, err)
+		for j, p := range procs {
+			var err error
+			after[j], err = p.CPUSeconds()
+			errs = append(errs, err)
+		}
+		if err := errors.Join(errs...); err != nil {
+			r.Fatalf("run %d: %v", i+1, err)
+		}
+		rn := run{mbps: ip.BitsPerSecond / 1e6, bytes: ip.ReceivedBytes, cpu: after}
+		for j := range after {
+			rn.cpu[j] -= before[j]
+		}
+		log(i+1, rn)
+		runs = append(runs, rn)
+	}
+	return runs
+}
+
+// median of xs (0 for none).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// summary is the medians of a result's runs: throughput, the server's CPU
+// seconds and the CPU seconds of all measured processes per GB received.
+type summary struct{ mbps, cpuSec, cpuPerGB float64 }
+
+func summarize(res result) summary {
+	var mbps, cpu, perGB []float64
+	for _, r := range res.runs {
+		mbps = append(mbps, r.mbps)
+		cpu = append(cpu, r.cpu[0])
+		if r.bytes > 0 {
+			total := 0.0
+			for _, c := range r.cpu {
+				total += c
+			}
+			perGB = append(perGB, total/(float64(r.bytes)/1e9))
+		}
+	}
+	return summary{median(mbps), median(cpu), median(perGB)}
+}
+
+// eachMbps lists the throughput of every run, "969 1012".
+func eachMbps(runs []run) string {
+	var each []string
+	for _, r := range runs {
+		each = append(each, fmt.Sprintf("%.0f", r.mbps))
+	}
+	return strings.Join(each, " ")
+}
+
+// newTable prints a benchmark's title and starts its table with the
+// header row; cells are tab-terminated and right-aligned.
+func newTable(w io.Writer, title, header string) *tabwriter.Writer {
+	fmt.Fprintf(w, "\n%s\n\n", title)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, header)
+	return tw
+}
+
+// failedRow prints the row of a server that failed: "failed", a dash for
+// each of the dashes columns, the error, then empty cells for the rest.
+func failedRow(tw io.Writer, res result, dashes, rest int) {
+	fmt.Fprintf(tw, "%s\tfailed\t%s%s\t%s\n", res.server, strings.Repeat("-\t", dashes), res.err, strings.Repeat("\t", rest))
+}
+
+// pair returns the summaries of ethervpn and softether when both were
+// measured.
+func pair(results []result) (e, s result, ok bool) {
+	var okE, okS bool
+	for _, res := range results {
+		switch {
+		case res.err != nil:
+		case res.server == testrig.Ethervpn:
+			e, okE = res, true
+		case res.server == testrig.SoftEther:
+			s, okS = res, true
+		}
+	}
+	return e, s, okE && okS
+}
+
+// printRatio prints ethervpn's throughput and CPU per GB relative to
+// softether's.
+func printRatio(w io.Writer, results []result) {
+	e, s, ok := pair(results)
+	if !ok {
+		return
+	}
+	se, ss := summarize(e), summarize(s)
+	if ss.mbps > 0 && ss.cpuPerGB > 0 {
+		fmt.Fprintf(w, "\nethervpn/softether: throughput %.2fx, CPU per GB %.2fx (lower is better)\n",
+			se.mbps/ss.mbps, se.cpuPerGB/ss.cpuPerGB)
+	}
+}

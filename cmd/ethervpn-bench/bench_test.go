@@ -1,0 +1,46 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/testrig"
+)
+
+// TestTables prints the three result tables, each with a failed server,
+// and compares them with testdata/tables.golden, the output of the
+// benchmarks before their common parts were factored out: people compare
+// these tables across versions, so their format stays.
+func TestTables(t *testing.T) {
+	var b bytes.Buffer
+	opt := options{duration: 3 * time.Second, runs: 2, maxTCP: 1}
+	failed := result{server: testrig.SoftEther, err: errors.New("boom")}
+	printL2Table(&b, opt, []result{
+		{server: testrig.Ethervpn, conns: 2, runs: []run{{969, 900e6, []float64{0.82}}, {1001, 950e6, []float64{0.9}}}},
+		{server: testrig.SoftEther, conns: 2, runs: []run{{1222, 1100e6, []float64{1.04}}, {1300, 1200e6, []float64{1.1}}}},
+		failed,
+	})
+	printChainTable(&b, opt, []result{
+		{server: testrig.Ethervpn, runs: []run{{1936, 700e6, []float64{1.2, 1.1, 0.7}}, {1800, 650e6, []float64{1.3, 1.0, 0.8}}}},
+		{server: testrig.SoftEther, runs: []run{{1030, 400e6, []float64{1.0, 0.8, 1.1}}, {1000, 390e6, []float64{1.1, 0.9, 1.0}}}},
+		failed,
+	})
+	opt.leases = 2
+	printNATTable(&b, opt, []result{
+		{server: testrig.Ethervpn, runs: []run{{2472, 900e6, []float64{2.94}}, {2500, 910e6, []float64{2.9}}},
+			leases: []time.Duration{469 * time.Millisecond, 480 * time.Millisecond}},
+		{server: testrig.SoftEther, runs: []run{{66, 24e6, []float64{0.2}}, {70, 25e6, []float64{0.21}}},
+			leases: []time.Duration{472 * time.Millisecond, 460 * time.Millisecond}},
+		failed,
+	})
+	want, err := os.ReadFile("testdata/tables.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != string(want) {
+		t.Fatalf("tables changed:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
