@@ -439,36 +439,47 @@ func admAddL3Switch(a *adminCall) (*pack.Pack, error) {
 func admDelL3Switch(a *adminCall) (*pack.Pack, error) {
 	s := a.s
 	a.lock()
-	defer a.unlock()
 	if s.l3Locked(a.in.Str("Name")) == nil {
+		a.unlock()
 		return nil, errL3NotFound
 	}
 	s.treeLocked().Folder("VirtualLayer3SwitchList").Remove(a.in.Str("Name"))
+	a.unlock()
+	s.ApplyL3Switches() // stops it
 	return echo(a.in), nil
 }
 
-// admStartL3Switch refuses honestly: the switch is stored but this server
-// cannot run it yet.
+// admStartL3Switch marks the switch active and runs it; it comes online
+// once all its hubs are online.
 func admStartL3Switch(a *adminCall) (*pack.Pack, error) {
 	s := a.s
 	a.lock()
-	defer a.unlock()
-	if s.l3Locked(a.in.Str("Name")) == nil {
+	f := s.l3Locked(a.in.Str("Name"))
+	if f == nil {
+		a.unlock()
 		return nil, errL3NotFound
 	}
-	s.log.Warn("the virtual layer-3 switch is not implemented by this server yet", "switch", a.in.Str("Name"))
-	return nil, errL3CantStart
+	if len(f.Ensure("InterfaceList").Folders) == 0 {
+		a.unlock()
+		return nil, errL3CantStart
+	}
+	f.SetBool("Active", true)
+	a.unlock()
+	s.ApplyL3Switches()
+	return echo(a.in), nil
 }
 
 func admStopL3Switch(a *adminCall) (*pack.Pack, error) {
 	s := a.s
 	a.lock()
-	defer a.unlock()
 	f := s.l3Locked(a.in.Str("Name"))
 	if f == nil {
+		a.unlock()
 		return nil, errL3NotFound
 	}
 	f.SetBool("Active", false)
+	a.unlock()
+	s.ApplyL3Switches()
 	return echo(a.in), nil
 }
 
@@ -488,8 +499,9 @@ func admEnumL3Switch(a *adminCall) (*pack.Pack, error) {
 		l.str("Name", f.Name)
 		l.int("NumInterfaces", uint32(len(f.Ensure("InterfaceList").Folders)))
 		l.int("NumTables", uint32(len(f.Ensure("RoutingTable").Folders)))
-		l.bool("Active", false)
-		l.bool("Online", false)
+		active, online := s.l3Online(f.Name)
+		l.bool("Active", active)
+		l.bool("Online", online)
 	}
 	l.done()
 	return out, nil
@@ -519,7 +531,7 @@ func admAddL3If(a *adminCall) (*pack.Pack, error) {
 		return nil, errL3NotFound
 	}
 	il := f.Ensure("InterfaceList")
-	if hubName == "" {
+	if hubName == "" || f.GetBool("Active") { // changed only while stopped (§10.3)
 		return nil, errL3IfAddFailed
 	}
 	if slices.ContainsFunc(il.Folders, func(x *config.Folder) bool { return strings.EqualFold(x.GetString("HubName"), hubName) }) {
@@ -543,7 +555,7 @@ func admDelL3If(a *adminCall) (*pack.Pack, error) {
 	}
 	il := f.Ensure("InterfaceList")
 	i := slices.IndexFunc(il.Folders, func(x *config.Folder) bool { return strings.EqualFold(x.GetString("HubName"), a.in.Str("HubName")) })
-	if i < 0 {
+	if i < 0 || f.GetBool("Active") {
 		return nil, errL3IfDelFailed
 	}
 	il.Folders = slices.Delete(il.Folders, i, i+1)
@@ -599,7 +611,7 @@ func admAddL3Table(a *adminCall) (*pack.Pack, error) {
 		return x.GetString("NetworkAddress") == netw.String() && x.GetString("SubnetMask") == mask.String() &&
 			x.GetString("GatewayAddress") == gw.String()
 	}
-	if slices.ContainsFunc(rt.Folders, same) {
+	if slices.ContainsFunc(rt.Folders, same) || f.GetBool("Active") {
 		return nil, errL3TableAddFailed
 	}
 	x := config.NewFolder("")
@@ -625,7 +637,7 @@ func admDelL3Table(a *adminCall) (*pack.Pack, error) {
 		return x.GetString("NetworkAddress") == netw.String() && x.GetString("SubnetMask") == mask.String() &&
 			x.GetString("GatewayAddress") == gw.String()
 	})
-	if i < 0 {
+	if i < 0 || f.GetBool("Active") {
 		return nil, errL3TableDelFailed
 	}
 	rt.Folders = slices.Delete(rt.Folders, i, i+1)

@@ -67,6 +67,7 @@ type Server struct {
 
 	bridges    localBridges // see localbridge.go
 	links      cascades     // see cascade.go
+	l3         l3Switches   // see l3.go
 	bridgeRole atomic.Bool  // VPN Bridge: no VPN logins (see bridgerole.go)
 }
 
@@ -269,8 +270,10 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	}
 	s.startLocalBridges()
 	s.startCascades()
+	s.startL3Switches()
 	<-ctx.Done()
 	s.log.Info("stopping")
+	s.stopL3Switches()
 	s.stopCascades()
 	s.stopLocalBridges()
 	// Every listener, including those administrators opened since.

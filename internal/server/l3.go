@@ -1,0 +1,181 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/l3"
+)
+
+// l3Switches are the virtual layer-3 switches of root/VirtualLayer3SwitchList
+// whose Active flag is set; they run while the server serves
+// (hub-and-securenat.md §10.3).
+type l3Switches struct {
+	// apply serialises ApplyL3Switches, which waits for switches to stop;
+	// it is never taken under Server.mu.
+	apply sync.Mutex
+	// mu guards the fields below and is only held briefly, never while
+	// waiting: a running switch looks hubs up under Server.mu, and admin
+	// methods read Online under Server.mu.
+	mu      sync.Mutex
+	serving bool
+	run     map[string]*runningSwitch // by upper-cased switch name
+}
+
+type runningSwitch struct {
+	key    string // the configuration it runs, to notice changes
+	sw     *l3.Switch
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// ApplyL3Switches makes the running switches match the configuration: it
+// starts the active ones, stops the others and restarts those whose
+// interfaces or routes changed. Nothing runs while the server is not
+// serving. Whether a switch is online (all its hubs online) the switch
+// itself polls, so hub changes need no call.
+func (s *Server) ApplyL3Switches() {
+	s.mu.Lock()
+	var want []l3.Config
+	if list := s.treeLocked().Folder("VirtualLayer3SwitchList"); list != nil {
+		for _, f := range list.Folders {
+			if f.GetBool("Active") {
+				want = append(want, l3ConfigOf(f))
+			}
+		}
+	}
+	s.mu.Unlock()
+
+	x := &s.l3
+	x.apply.Lock()
+	defer x.apply.Unlock()
+	x.mu.Lock()
+	if x.run == nil {
+		x.run = map[string]*runningSwitch{}
+	}
+	keep := map[string]l3.Config{}
+	if x.serving {
+		for _, c := range want {
+			keep[strings.ToUpper(c.Name)] = c
+		}
+	}
+	var stop []*runningSwitch
+	for name, r := range x.run {
+		if c, ok := keep[name]; !ok || l3Key(c) != r.key {
+			stop = append(stop, r)
+			delete(x.run, name)
+		}
+	}
+	x.mu.Unlock()
+	for _, r := range stop {
+		r.cancel()
+		<-r.done
+	}
+	for name, c := range keep {
+		x.mu.Lock()
+		running := x.run[name] != nil
+		x.mu.Unlock()
+		if running {
+			continue
+		}
+		c.Lookup = s.l3Lookup
+		c.SessionName = s.l3SessionName(c.Name)
+		c.Log = s.log
+		sw, err := l3.New(c)
+		if err != nil {
+			s.log.Warn("virtual layer-3 switch cannot start; check its interfaces and routes (RouterIfList, RouterTableList)", "switch", c.Name, "err", err)
+			continue
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		r := &runningSwitch{key: l3Key(c), sw: sw, cancel: cancel, done: make(chan struct{})}
+		go func() {
+			defer close(r.done)
+			sw.Run(ctx)
+		}()
+		x.mu.Lock()
+		x.run[name] = r
+		x.mu.Unlock()
+	}
+}
+
+// l3ConfigOf reads one VirtualLayer3SwitchList/<name> folder (§6.4.10).
+// Entries that do not parse are left out; the admin methods never store them.
+func l3ConfigOf(f *config.Folder) l3.Config {
+	c := l3.Config{Name: f.Name}
+	for _, x := range f.Ensure("InterfaceList").Folders {
+		ip, mask := parseV4(x.GetString("IpAddress")), parseV4(x.GetString("SubnetMask"))
+		if bits := maskBits(mask); bits > 0 {
+			c.Interfaces = append(c.Interfaces, l3.Interface{HubName: x.GetString("HubName"), Addr: netip.PrefixFrom(ip, bits)})
+		}
+	}
+	for _, x := range f.Ensure("RoutingTable").Folders {
+		netw, mask := parseV4(x.GetString("NetworkAddress")), parseV4(x.GetString("SubnetMask"))
+		if bits := maskBits(mask); bits >= 0 {
+			c.Routes = append(c.Routes, l3.Route{Network: netip.PrefixFrom(netw, bits),
+				Gateway: parseV4(x.GetString("GatewayAddress")), Metric: x.GetUint("Metric")})
+		}
+	}
+	return c
+}
+
+// l3Key identifies a switch configuration.
+func l3Key(c l3.Config) string {
+	return fmt.Sprint(c.Name, c.Interfaces, c.Routes)
+}
+
+func (s *Server) l3Lookup(name string) *hub.Hub {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h := s.hubs[strings.ToUpper(name)]; h != nil {
+		return h.Hub
+	}
+	return nil
+}
+
+// l3SessionName numbers interface sessions with the hub's session counter:
+// SID-L3-<SWITCH>-<n> (§3).
+func (s *Server) l3SessionName(sw string) func(string) string {
+	return func(hubName string) string {
+		s.mu.Lock()
+		h := s.hubs[strings.ToUpper(hubName)]
+		s.mu.Unlock()
+		var n uint64
+		if h != nil {
+			n = h.counter.Add(1)
+		}
+		return fmt.Sprintf("SID-L3-%s-%d", strings.ToUpper(sw), n)
+	}
+}
+
+// l3Online reports whether the named switch runs and whether it is online.
+// It may be called under Server.mu.
+func (s *Server) l3Online(name string) (active, online bool) {
+	s.l3.mu.Lock()
+	defer s.l3.mu.Unlock()
+	r := s.l3.run[strings.ToUpper(name)]
+	if r == nil {
+		return false, false
+	}
+	return true, r.sw.Online()
+}
+
+// startL3Switches runs the active switches; Serve calls it.
+func (s *Server) startL3Switches() {
+	s.l3.mu.Lock()
+	s.l3.serving = true
+	s.l3.mu.Unlock()
+	s.ApplyL3Switches()
+}
+
+// stopL3Switches stops them all; Serve calls it when it ends.
+func (s *Server) stopL3Switches() {
+	s.l3.mu.Lock()
+	s.l3.serving = false
+	s.l3.mu.Unlock()
+	s.ApplyL3Switches()
+}
