@@ -499,9 +499,9 @@ func admEnumL3Switch(a *adminCall) (*pack.Pack, error) {
 		l.str("Name", f.Name)
 		l.int("NumInterfaces", uint32(len(f.Ensure("InterfaceList").Folders)))
 		l.int("NumTables", uint32(len(f.Ensure("RoutingTable").Folders)))
-		active, online := s.l3Online(f.Name)
-		l.bool("Active", active)
-		l.bool("Online", online)
+		// Active is "started" (even while a hub is missing), as on SoftEther.
+		l.bool("Active", f.GetBool("Active"))
+		l.bool("Online", s.l3Online(f.Name))
 	}
 	l.done()
 	return out, nil

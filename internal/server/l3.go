@@ -152,16 +152,13 @@ func (s *Server) l3SessionName(sw string) func(string) string {
 	}
 }
 
-// l3Online reports whether the named switch runs and whether it is online.
-// It may be called under Server.mu.
-func (s *Server) l3Online(name string) (active, online bool) {
+// l3Online reports whether the named switch runs and is online. It may be
+// called under Server.mu.
+func (s *Server) l3Online(name string) bool {
 	s.l3.mu.Lock()
 	defer s.l3.mu.Unlock()
 	r := s.l3.run[strings.ToUpper(name)]
-	if r == nil {
-		return false, false
-	}
-	return true, r.sw.Online()
+	return r != nil && r.sw.Online()
 }
 
 // startL3Switches runs the active switches; Serve calls it.

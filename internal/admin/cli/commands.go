@@ -138,6 +138,7 @@ func init() {
 		{name: "Quit", quit: true},
 	}
 	commands = append(commands, cascadeCommands()...) // cascade.go
+	commands = append(commands, routerCommands()...)  // router.go
 }
 
 // hubPack starts a request for the selected hub.
