@@ -78,6 +78,20 @@ func startBenchServer(rig *testrig.Rig, kind testrig.ServerKind) *testrig.Server
 	}}})
 }
 
+// startVPNClient starts real vpnclient number i (1 or 2) in ns, connects
+// it as user<i> to hub BENCH of srv and gives it 192.168.77.<i>/24.
+func startVPNClient(r *testrig.Runner, rig *testrig.Rig, ns *testrig.Netns, srv *testrig.Server, i, maxTCP int) *testrig.Client {
+	c := rig.StartClient(ns, fmt.Sprintf("c%d", i))
+	acc := testrig.Account{Hub: "BENCH", User: fmt.Sprintf("user%d", i), Password: benchPassword, MaxTCP: maxTCP}
+	if err := c.Connect(srv, acc); err != nil {
+		r.Fatalf("%v", err)
+	}
+	if err := c.SetIP(fmt.Sprintf("192.168.77.%d/24", i)); err != nil {
+		r.Fatalf("%v", err)
+	}
+	return c
+}
+
 // parseServers parses a comma-separated list of server kinds.
 func parseServers(s string) ([]testrig.ServerKind, error) {
 	var kinds []testrig.ServerKind
@@ -95,7 +109,8 @@ func parseServers(s string) ([]testrig.ServerKind, error) {
 // each with a runner of its own (which removes its namespaces and
 // processes when done), prints the results with print and returns the
 // exit code: 2 for a bad list, 1 when something is missing or failed.
-func measureEach(servers string, measure func(*testrig.Runner, testrig.ServerKind) result, print func(io.Writer, []result)) int {
+func measureEach(servers string, opt options,
+	measure func(*testrig.Runner, testrig.ServerKind, options) result, print func(io.Writer, options, []result)) int {
 	kinds, err := parseServers(servers)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -111,7 +126,7 @@ func measureEach(servers string, measure func(*testrig.Runner, testrig.ServerKin
 	for _, k := range kinds {
 		r := testrig.NewRunner(os.Stderr)
 		var res result
-		err := r.Run(func() { res = measure(r, k) })
+		err := r.Run(func() { res = measure(r, k, opt) })
 		r.Close()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", k, err)
@@ -119,7 +134,7 @@ func measureEach(servers string, measure func(*testrig.Runner, testrig.ServerKin
 		}
 		results = append(results, res)
 	}
-	print(os.Stdout, results)
+	print(os.Stdout, opt, results)
 	return code
 }
 

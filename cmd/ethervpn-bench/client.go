@@ -21,9 +21,7 @@ func runClient(args []string) int {
 	fs.Parse(args)
 	opt := fs.options()
 	opt.maxTCP = *maxTCP
-	return measureEach(*fs.servers,
-		func(r *testrig.Runner, k testrig.ServerKind) result { return measureChain(r, k, opt) },
-		func(w io.Writer, results []result) { printChainTable(w, opt, results) })
+	return measureEach(*fs.servers, opt, measureChain, printChainTable)
 }
 
 // measureChain brings up server and two clients of one implementation and
@@ -35,20 +33,11 @@ func measureChain(r *testrig.Runner, kind testrig.ServerKind, opt options) resul
 	var procs [2]*testrig.Proc
 	for i := range nss {
 		nss[i] = rig.AddClient()
-		user := fmt.Sprintf("user%d", i+1)
-		ip := fmt.Sprintf("192.168.77.%d/24", i+1)
 		if kind == testrig.Ethervpn {
-			procs[i] = startEthervpnClient(r, nss[i], srv, user, ip, opt.maxTCP)
+			procs[i] = startEthervpnClient(r, nss[i], srv, fmt.Sprintf("user%d", i+1), fmt.Sprintf("192.168.77.%d/24", i+1), opt.maxTCP)
 			continue
 		}
-		c := rig.StartClient(nss[i], fmt.Sprintf("c%d", i+1))
-		acc := testrig.Account{Hub: "BENCH", User: user, Password: benchPassword, MaxTCP: opt.maxTCP}
-		if err := c.Connect(srv, acc); err != nil {
-			r.Fatalf("%v", err)
-		}
-		if err := c.SetIP(ip); err != nil {
-			r.Fatalf("%v", err)
-		}
+		c := startVPNClient(r, rig, nss[i], srv, i+1, opt.maxTCP)
 		waitConns(c, opt.maxTCP)
 		procs[i] = c.Proc
 	}

@@ -16,9 +16,7 @@ func runL2(args []string) int {
 	fs.Parse(args)
 	opt := fs.options()
 	opt.maxTCP = *maxTCP
-	return measureEach(*fs.servers,
-		func(r *testrig.Runner, k testrig.ServerKind) result { return measureL2(r, k, opt) },
-		func(w io.Writer, results []result) { printL2Table(w, opt, results) })
+	return measureEach(*fs.servers, opt, measureL2, printL2Table)
 }
 
 // measureL2 brings up the topology for one server and runs iperf3 opt.runs
@@ -30,14 +28,7 @@ func measureL2(r *testrig.Runner, kind testrig.ServerKind, opt options) result {
 	var nss [2]*testrig.Netns
 	for i := range clients {
 		nss[i] = rig.AddClient()
-		clients[i] = rig.StartClient(nss[i], fmt.Sprintf("c%d", i+1))
-		acc := testrig.Account{Hub: "BENCH", User: fmt.Sprintf("user%d", i+1), Password: benchPassword, MaxTCP: opt.maxTCP}
-		if err := clients[i].Connect(srv, acc); err != nil {
-			r.Fatalf("%v", err)
-		}
-		if err := clients[i].SetIP(fmt.Sprintf("192.168.77.%d/24", i+1)); err != nil {
-			r.Fatalf("%v", err)
-		}
+		clients[i] = startVPNClient(r, rig, nss[i], srv, i+1, opt.maxTCP)
 	}
 	res := result{server: kind, conns: waitConns(clients[0], opt.maxTCP)}
 	rig.StartIperfServer(nss[1])

@@ -27,9 +27,7 @@ func runNAT(args []string) int {
 	fs.Parse(args)
 	opt := fs.options()
 	opt.runs, opt.leases = max(opt.runs, 1), max(*leases, 1)
-	return measureEach(*fs.servers,
-		func(r *testrig.Runner, k testrig.ServerKind) result { return measureNAT(r, k, opt) },
-		func(w io.Writer, results []result) { printNATTable(w, opt, results) })
+	return measureEach(*fs.servers, opt, measureNAT, printNATTable)
 }
 
 // measureNAT brings up server, wan host and client for one server kind,
