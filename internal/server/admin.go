@@ -240,6 +240,20 @@ func (s *Server) hubFolderLocked(h *Hub) *config.Folder {
 // hubAdminDenied reports whether the hub's administration option name
 // (admin-interfaces.md Appendix C) forbids what a hub admin asks for.
 // The caller holds s.mu.
+// hubFor finds the request's hub (the caller holds the server lock). When
+// option names a hub admin option such as "no_change_users", a hub admin
+// whose hub sets it is refused.
+func (a *adminCall) hubFor(option string) (*Hub, error) {
+	h, err := a.s.hubLocked(a.hub)
+	if err != nil {
+		return nil, err
+	}
+	if option != "" && a.hubAdminDenied(h, option) {
+		return nil, errNotEnoughRight
+	}
+	return h, nil
+}
+
 func (a *adminCall) hubAdminDenied(h *Hub, name string) bool {
 	if a.c.ServerAdmin {
 		return false

@@ -119,10 +119,9 @@ func admSetHub(a *adminCall) (*pack.Pack, error) {
 }
 
 func admGetHub(a *adminCall) (*pack.Pack, error) {
-	s := a.s
 	a.lock()
 	defer a.unlock()
-	h, err := s.hubLocked(a.hub)
+	h, err := a.hubFor("")
 	if err != nil {
 		return nil, err
 	}
@@ -431,15 +430,11 @@ func overLimit(hubFolder *config.Folder, option string, n int) bool {
 }
 
 func admSetUser(a *adminCall) (*pack.Pack, error) {
-	s := a.s
 	a.lock()
 	defer a.unlock()
-	h, err := s.hubLocked(a.hub)
+	h, err := a.hubFor("no_change_users")
 	if err != nil {
 		return nil, err
-	}
-	if a.hubAdminDenied(h, "no_change_users") {
-		return nil, errNotEnoughRight
 	}
 	u := h.cfg.User(a.in.Str("Name"))
 	if u == nil {
@@ -459,10 +454,9 @@ func admGetUser(a *adminCall) (*pack.Pack, error) {
 	if checkUserName(name) != nil {
 		return nil, errInvalidParameter
 	}
-	s := a.s
 	a.lock()
 	defer a.unlock()
-	h, err := s.hubLocked(a.hub)
+	h, err := a.hubFor("")
 	if err != nil {
 		return nil, err
 	}
@@ -503,15 +497,11 @@ func userPack(h *Hub, u *config.User) *pack.Pack {
 }
 
 func admDeleteUser(a *adminCall) (*pack.Pack, error) {
-	s := a.s
 	a.lock()
 	defer a.unlock()
-	h, err := s.hubLocked(a.hub)
+	h, err := a.hubFor("no_change_users")
 	if err != nil {
 		return nil, err
-	}
-	if a.hubAdminDenied(h, "no_change_users") {
-		return nil, errNotEnoughRight
 	}
 	if !h.cfg.RemoveUser(a.in.Str("Name")) {
 		return nil, errObjectNotFound
@@ -520,10 +510,9 @@ func admDeleteUser(a *adminCall) (*pack.Pack, error) {
 }
 
 func admEnumUser(a *adminCall) (*pack.Pack, error) {
-	s := a.s
 	a.lock()
 	defer a.unlock()
-	h, err := s.hubLocked(a.hub)
+	h, err := a.hubFor("")
 	if err != nil {
 		return nil, err
 	}
@@ -579,15 +568,11 @@ func admCreateGroup(a *adminCall) (*pack.Pack, error) {
 }
 
 func admSetGroup(a *adminCall) (*pack.Pack, error) {
-	s := a.s
 	a.lock()
 	defer a.unlock()
-	h, err := s.hubLocked(a.hub)
+	h, err := a.hubFor("no_change_groups")
 	if err != nil {
 		return nil, err
-	}
-	if a.hubAdminDenied(h, "no_change_groups") {
-		return nil, errNotEnoughRight
 	}
 	g := h.cfg.Group(a.in.Str("Name"))
 	if g == nil {
@@ -598,10 +583,9 @@ func admSetGroup(a *adminCall) (*pack.Pack, error) {
 }
 
 func admGetGroup(a *adminCall) (*pack.Pack, error) {
-	s := a.s
 	a.lock()
 	defer a.unlock()
-	h, err := s.hubLocked(a.hub)
+	h, err := a.hubFor("")
 	if err != nil {
 		return nil, err
 	}
@@ -627,15 +611,11 @@ func groupPack(h *Hub, g *config.Group) *pack.Pack {
 }
 
 func admDeleteGroup(a *adminCall) (*pack.Pack, error) {
-	s := a.s
 	a.lock()
 	defer a.unlock()
-	h, err := s.hubLocked(a.hub)
+	h, err := a.hubFor("no_change_groups")
 	if err != nil {
 		return nil, err
-	}
-	if a.hubAdminDenied(h, "no_change_groups") {
-		return nil, errNotEnoughRight
 	}
 	name := a.in.Str("Name")
 	g := h.cfg.Group(name)
@@ -652,10 +632,9 @@ func admDeleteGroup(a *adminCall) (*pack.Pack, error) {
 }
 
 func admEnumGroup(a *adminCall) (*pack.Pack, error) {
-	s := a.s
 	a.lock()
 	defer a.unlock()
-	h, err := s.hubLocked(a.hub)
+	h, err := a.hubFor("")
 	if err != nil {
 		return nil, err
 	}
@@ -1009,10 +988,9 @@ func admSetSecureNAT(enable bool) func(a *adminCall) (*pack.Pack, error) {
 }
 
 func admGetSecureNATOption(a *adminCall) (*pack.Pack, error) {
-	s := a.s
 	a.lock()
 	defer a.unlock()
-	h, err := s.hubLocked(a.hub)
+	h, err := a.hubFor("")
 	if err != nil {
 		return nil, err
 	}
@@ -1258,7 +1236,7 @@ func admGetHubLog(a *adminCall) (*pack.Pack, error) {
 	s := a.s
 	a.lock()
 	defer a.unlock()
-	h, err := s.hubLocked(a.hub)
+	h, err := a.hubFor("")
 	if err != nil {
 		return nil, err
 	}
@@ -1285,7 +1263,7 @@ func admSetHubLog(a *adminCall) (*pack.Pack, error) {
 	s := a.s
 	a.lock()
 	defer a.unlock()
-	h, err := s.hubLocked(a.hub)
+	h, err := a.hubFor("")
 	if err != nil {
 		return nil, err
 	}

@@ -702,7 +702,7 @@ func admGetHubAdminOptions(a *adminCall) (*pack.Pack, error) {
 	s := a.s
 	a.lock()
 	defer a.unlock()
-	h, err := s.hubLocked(a.hub)
+	h, err := a.hubFor("")
 	if err != nil {
 		return nil, err
 	}
@@ -718,7 +718,7 @@ func admSetHubAdminOptions(a *adminCall) (*pack.Pack, error) {
 	s := a.s
 	a.lock()
 	defer a.unlock()
-	h, err := s.hubLocked(a.hub)
+	h, err := a.hubFor("")
 	if err != nil {
 		return nil, err
 	}
