@@ -33,6 +33,7 @@ type run struct {
 	mbps  float64
 	bytes int64
 	cpu   []float64 // CPU seconds of each measured process during the run, the server first
+	retr  int64     // TCP retransmissions the iperf3 sender counted
 }
 
 // result is one server's (or chain's) measurements.
@@ -161,7 +162,7 @@ func iperfRuns(r *testrig.Runner, n int, ns *testrig.Netns, target string, d tim
 		if err := errors.Join(errs...); err != nil {
 			r.Fatalf("run %d: %v", i+1, err)
 		}
-		rn := run{mbps: ip.BitsPerSecond / 1e6, bytes: ip.ReceivedBytes, cpu: after}
+		rn := run{mbps: ip.BitsPerSecond / 1e6, bytes: ip.ReceivedBytes, retr: ip.Retransmits, cpu: after}
 		for j := range after {
 			rn.cpu[j] -= before[j]
 		}

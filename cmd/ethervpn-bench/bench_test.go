@@ -19,20 +19,20 @@ func TestTables(t *testing.T) {
 	opt := options{duration: 3 * time.Second, runs: 2, maxTCP: 1}
 	failed := result{server: testrig.SoftEther, err: errors.New("boom")}
 	printL2Table(&b, opt, []result{
-		{server: testrig.Ethervpn, conns: 2, runs: []run{{969, 900e6, []float64{0.82}}, {1001, 950e6, []float64{0.9}}}},
-		{server: testrig.SoftEther, conns: 2, runs: []run{{1222, 1100e6, []float64{1.04}}, {1300, 1200e6, []float64{1.1}}}},
+		{server: testrig.Ethervpn, conns: 2, runs: []run{{mbps: 969, bytes: 900e6, cpu: []float64{0.82}}, {mbps: 1001, bytes: 950e6, cpu: []float64{0.9}}}},
+		{server: testrig.SoftEther, conns: 2, runs: []run{{mbps: 1222, bytes: 1100e6, cpu: []float64{1.04}}, {mbps: 1300, bytes: 1200e6, cpu: []float64{1.1}}}},
 		failed,
 	})
 	printChainTable(&b, opt, []result{
-		{server: testrig.Ethervpn, runs: []run{{1936, 700e6, []float64{1.2, 1.1, 0.7}}, {1800, 650e6, []float64{1.3, 1.0, 0.8}}}},
-		{server: testrig.SoftEther, runs: []run{{1030, 400e6, []float64{1.0, 0.8, 1.1}}, {1000, 390e6, []float64{1.1, 0.9, 1.0}}}},
+		{server: testrig.Ethervpn, runs: []run{{mbps: 1936, bytes: 700e6, cpu: []float64{1.2, 1.1, 0.7}}, {mbps: 1800, bytes: 650e6, cpu: []float64{1.3, 1.0, 0.8}}}},
+		{server: testrig.SoftEther, runs: []run{{mbps: 1030, bytes: 400e6, cpu: []float64{1.0, 0.8, 1.1}}, {mbps: 1000, bytes: 390e6, cpu: []float64{1.1, 0.9, 1.0}}}},
 		failed,
 	})
 	opt.leases = 2
 	printNATTable(&b, opt, []result{
-		{server: testrig.Ethervpn, runs: []run{{2472, 900e6, []float64{2.94}}, {2500, 910e6, []float64{2.9}}},
+		{server: testrig.Ethervpn, runs: []run{{mbps: 2472, bytes: 900e6, cpu: []float64{2.94}}, {mbps: 2500, bytes: 910e6, cpu: []float64{2.9}}},
 			leases: []time.Duration{469 * time.Millisecond, 480 * time.Millisecond}},
-		{server: testrig.SoftEther, runs: []run{{66, 24e6, []float64{0.2}}, {70, 25e6, []float64{0.21}}},
+		{server: testrig.SoftEther, runs: []run{{mbps: 66, bytes: 24e6, cpu: []float64{0.2}}, {mbps: 70, bytes: 25e6, cpu: []float64{0.21}}},
 			leases: []time.Duration{472 * time.Millisecond, 460 * time.Millisecond}},
 		failed,
 	})

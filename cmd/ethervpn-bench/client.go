@@ -48,7 +48,7 @@ func measureChain(r *testrig.Runner, kind testrig.ServerKind, opt options) resul
 	// CPU time of the server, the sending and the receiving client.
 	all := []*testrig.Proc{srv.Proc, procs[0], procs[1]}
 	runs := iperfRuns(r, opt.runs, nss[0], "192.168.77.2", opt.duration, all, func(i int, rn run) {
-		r.Logf("%s chain run %d: %.0f Mbit/s, CPU s server %.2f, clients %.2f %.2f", kind, i, rn.mbps, rn.cpu[0], rn.cpu[1], rn.cpu[2])
+		r.Logf("%s chain run %d: %.0f Mbit/s, %d TCP retransmissions, CPU s server %.2f, clients %.2f %.2f", kind, i, rn.mbps, rn.retr, rn.cpu[0], rn.cpu[1], rn.cpu[2])
 	})
 	return result{server: kind, runs: runs}
 }

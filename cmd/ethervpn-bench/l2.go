@@ -36,7 +36,7 @@ func measureL2(r *testrig.Runner, kind testrig.ServerKind, opt options) result {
 		r.Fatalf("no ping through %s before the benchmark: %+v %v", kind, p, err)
 	}
 	res.runs = iperfRuns(r, opt.runs, nss[0], "192.168.77.2", opt.duration, []*testrig.Proc{srv.Proc}, func(i int, rn run) {
-		r.Logf("%s run %d: %.0f Mbit/s, %d bytes, server CPU %.2f s", kind, i, rn.mbps, rn.bytes, rn.cpu[0])
+		r.Logf("%s run %d: %.0f Mbit/s, %d bytes, %d TCP retransmissions, server CPU %.2f s", kind, i, rn.mbps, rn.bytes, rn.retr, rn.cpu[0])
 	})
 	return res
 }

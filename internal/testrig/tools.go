@@ -87,6 +87,7 @@ type IperfResult struct {
 	SentBytes, ReceivedBytes int64
 	Seconds                  float64
 	BitsPerSecond            float64 // as received
+	Retransmits              int64   // TCP segments the sender retransmitted
 }
 
 // Iperf runs an iperf3 TCP client from the namespace to dst (which runs
@@ -114,8 +115,9 @@ func ParseIperfJSON(b []byte) (IperfResult, error) {
 		Error string `json:"error"`
 		End   struct {
 			SumSent struct {
-				Bytes   int64   `json:"bytes"`
-				Seconds float64 `json:"seconds"`
+				Bytes       int64   `json:"bytes"`
+				Seconds     float64 `json:"seconds"`
+				Retransmits int64   `json:"retransmits"`
 			} `json:"sum_sent"`
 			SumReceived struct {
 				Bytes         int64   `json:"bytes"`
@@ -133,6 +135,7 @@ func ParseIperfJSON(b []byte) (IperfResult, error) {
 	e := doc.End
 	return IperfResult{
 		SentBytes:     e.SumSent.Bytes,
+		Retransmits:   e.SumSent.Retransmits,
 		ReceivedBytes: e.SumReceived.Bytes,
 		Seconds:       e.SumReceived.Seconds,
 		BitsPerSecond: e.SumReceived.BitsPerSecond,
