@@ -4,9 +4,11 @@
 //
 // Every connection has one reader goroutine, and one writer goroutine when
 // this side may send on it. Writers pull batches from the Port's shared
-// output queue: whichever writer is idle takes the next batch, so load
-// spreads over the connections by itself and a connection that is slow to
-// drain simply takes fewer batches.
+// output queue. One connection, the primary, carries the traffic, so that
+// the frames of each flow arrive in order: spread over several connections
+// they would be reordered, and the TCP inside the tunnel would take that
+// for loss. The other writers step in while the primary is blocked on a
+// full socket, which is how SoftEther moves to a less blocked socket.
 package session
 
 import (
@@ -72,6 +74,10 @@ var (
 // writeBatch is the most frames a writer puts in one DATA_FRAME.
 const writeBatch = 256
 
+// helpAfter is how long the primary writer must have been stuck in one
+// write before other connections' writers send too.
+const helpAfter = 5 * time.Millisecond
+
 // Session is one live session.
 type Session struct {
 	params Params
@@ -82,7 +88,7 @@ type Session struct {
 
 	lastRecv  atomic.Int64 // unix nanoseconds of the last block or keep-alive received
 	stats     struct{ recvFrames, recvBatches, sentFrames, sentBatches atomic.Uint64 }
-	more      chan struct{}
+	primary   atomic.Pointer[conn] // the writer that carries the traffic
 	done      chan struct{}
 	closeOnce sync.Once
 	err       error
@@ -94,7 +100,7 @@ func New(port Port, p Params) *Session {
 	if p.MaxConnections < 1 {
 		p.MaxConnections = 1
 	}
-	s := &Session{params: p, port: port, more: make(chan struct{}, 1), done: make(chan struct{})}
+	s := &Session{params: p, port: port, done: make(chan struct{})}
 	s.lastRecv.Store(time.Now().UnixNano())
 	return s
 }
@@ -110,7 +116,7 @@ func (s *Session) Params() Params { return s.params }
 // the data-phase stream. It returns wire.ErrTooManyConnection when the
 // session is full.
 func (s *Session) AddConn(nc net.Conn, handshake func(wire.Direction) (Stream, error)) error {
-	c := &conn{s: s, nc: nc, closed: make(chan struct{})}
+	c := &conn{s: s, nc: nc, closed: make(chan struct{}), wake: make(chan struct{}, 1)}
 	s.mu.Lock()
 	select {
 	case <-s.done:
@@ -258,6 +264,45 @@ type conn struct {
 	dir       wire.Direction
 	closed    chan struct{}
 	closeOnce sync.Once
+
+	wake      chan struct{} // another writer handing the work to this one
+	writingAt atomic.Int64  // unix nanoseconds when the current write began; 0 between writes
+}
+
+func (c *conn) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// mayDrain reports whether this writer should send now: it is the
+// primary (or becomes it, when there is none or it closed), or the primary
+// has been stuck in one write for helpAfter. A writer that defers to an
+// idle primary makes sure the primary has seen the work.
+func (c *conn) mayDrain(now int64) bool {
+	s := c.s
+	p := s.primary.Load()
+	if p == nil || p.isClosed() {
+		if s.primary.CompareAndSwap(p, c) {
+			return true
+		}
+		p = s.primary.Load()
+	}
+	if p == c || p == nil {
+		return true
+	}
+	since := p.writingAt.Load()
+	if since == 0 {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+		return false
+	}
+	return now-since > int64(helpAfter)
 }
 
 // sends reports whether this side may send on the connection.
@@ -282,6 +327,17 @@ func (c *conn) close() {
 		close(c.closed)
 		c.nc.Close()
 		c.s.removeConn(c)
+		if c.s.primary.CompareAndSwap(c, nil) {
+			// Queued frames must not wait for new ones to wake a writer.
+			c.s.mu.Lock()
+			for _, o := range c.s.conns {
+				select {
+				case o.wake <- struct{}{}:
+				default:
+				}
+			}
+			c.s.mu.Unlock()
+		}
 	})
 }
 
@@ -344,24 +400,25 @@ func (c *conn) writeLoop(w io.Writer, flush func() error) {
 			ka.Reset(nextKA.Sub(now))
 			continue
 		case <-s.port.Ready():
-		case <-s.more:
+		case <-c.wake:
+		}
+		if !c.mayDrain(time.Now().UnixNano()) {
+			continue
 		}
 		for {
 			n := s.port.Output(writeBatch, emit)
 			if n == 0 {
 				break
 			}
-			if n == writeBatch {
-				// More is queued: invite an idle writer of another
-				// connection to take the next batch in parallel.
-				select {
-				case s.more <- struct{}{}:
-				default:
-				}
-			}
 			now := time.Now()
 			c.nc.SetWriteDeadline(now.Add(s.params.Timeout))
-			if bw.Flush() != nil || flush() != nil {
+			c.writingAt.Store(now.UnixNano())
+			err := bw.Flush()
+			if err == nil {
+				err = flush()
+			}
+			c.writingAt.Store(0)
+			if err != nil {
 				return
 			}
 			s.stats.sentFrames.Add(uint64(n))
