@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,9 +20,22 @@ import (
 
 // Watermark is the 1411-byte GIF that every SoftEther client sends as the
 // body of its first request; the server compares it byte for byte.
-//
-//go:embed watermark.gif
-var Watermark []byte
+var Watermark = decodeWatermark()
+
+//go:embed watermark.b64
+var watermarkBase64 string
+
+// watermarkSHA256 identifies the real watermark (session-protocol.md App. A).
+const watermarkSHA256 = "96a706bbab378ec37dfef21e02b1a3c177fbebeffa039eb0efac918630df12a0"
+
+func decodeWatermark() []byte {
+	b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(watermarkBase64), ""))
+	sum := sha256.Sum256(b)
+	if err != nil || hex.EncodeToString(sum[:]) != watermarkSHA256 {
+		panic("wire: embedded watermark is corrupt")
+	}
+	return b
+}
 
 // Request targets and limits of the preamble.
 const (
