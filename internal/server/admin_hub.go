@@ -674,28 +674,16 @@ func (s *Server) sessionsOf(h *Hub) map[string]*Session {
 	return m
 }
 
-// lookupHub is hubLocked for callers that do not hold s.mu.
-func (s *Server) lookupHubErr(name string) (*Hub, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.hubLocked(name)
-}
-
-func (a *adminCall) checkOption(h *Hub, option string) error {
+// hubForUnlocked is hubFor for methods that must not keep the server lock.
+func (a *adminCall) hubForUnlocked(option string) (*Hub, error) {
 	a.lock()
 	defer a.unlock()
-	if a.hubAdminDenied(h, option) {
-		return errNotEnoughRight
-	}
-	return nil
+	return a.hubFor(option)
 }
 
 func admEnumSession(a *adminCall) (*pack.Pack, error) {
-	h, err := a.s.lookupHubErr(a.hub)
+	h, err := a.hubForUnlocked("no_enum_session")
 	if err != nil {
-		return nil, err
-	}
-	if err := a.checkOption(h, "no_enum_session"); err != nil {
 		return nil, err
 	}
 	sess := a.s.sessionsOf(h)
@@ -765,11 +753,8 @@ func admGetSessionStatus(a *adminCall) (*pack.Pack, error) {
 	if name == "" {
 		return nil, errInvalidParameter
 	}
-	h, err := a.s.lookupHubErr(a.hub)
+	h, err := a.hubForUnlocked("no_query_session")
 	if err != nil {
-		return nil, err
-	}
-	if err := a.checkOption(h, "no_query_session"); err != nil {
 		return nil, err
 	}
 	p, ok := findPort(h, name)
@@ -856,11 +841,8 @@ func admDeleteSession(a *adminCall) (*pack.Pack, error) {
 	if name == "" {
 		return nil, errInvalidParameter
 	}
-	h, err := a.s.lookupHubErr(a.hub)
+	h, err := a.hubForUnlocked("no_disconnect_session")
 	if err != nil {
-		return nil, err
-	}
-	if err := a.checkOption(h, "no_disconnect_session"); err != nil {
 		return nil, err
 	}
 	p, ok := findPort(h, name)
@@ -886,7 +868,7 @@ func admDeleteSession(a *adminCall) (*pack.Pack, error) {
 // --- MAC and IP tables (§4.4.19) ---
 
 func admEnumMacTable(a *adminCall) (*pack.Pack, error) {
-	h, err := a.s.lookupHubErr(a.hub)
+	h, err := a.hubForUnlocked("")
 	if err != nil {
 		return nil, err
 	}
@@ -909,7 +891,7 @@ func admEnumMacTable(a *adminCall) (*pack.Pack, error) {
 }
 
 func admEnumIpTable(a *adminCall) (*pack.Pack, error) {
-	h, err := a.s.lookupHubErr(a.hub)
+	h, err := a.hubForUnlocked("")
 	if err != nil {
 		return nil, err
 	}
@@ -939,11 +921,8 @@ func admEnumIpTable(a *adminCall) (*pack.Pack, error) {
 
 func admDeleteTable(option string, del func(h *Hub, id uint32) bool) func(a *adminCall) (*pack.Pack, error) {
 	return func(a *adminCall) (*pack.Pack, error) {
-		h, err := a.s.lookupHubErr(a.hub)
+		h, err := a.hubForUnlocked(option)
 		if err != nil {
-			return nil, err
-		}
-		if err := a.checkOption(h, option); err != nil {
 			return nil, err
 		}
 		if !del(h, a.in.Int("Key")) {
@@ -1145,7 +1124,7 @@ func admSetSecureNATOption(a *adminCall) (out *pack.Pack, err error) {
 // SecureNAT is not running has empty tables (n is nil then).
 func admSecureNATTable(fill func(out *pack.Pack, n *securenat.SecureNAT, mask netip.Addr)) func(a *adminCall) (*pack.Pack, error) {
 	return func(a *adminCall) (*pack.Pack, error) {
-		h, err := a.s.lookupHubErr(a.hub)
+		h, err := a.hubForUnlocked("")
 		if err != nil {
 			return nil, err
 		}
