@@ -40,6 +40,7 @@ type BlockReader struct {
 	frames    [][]byte
 	remaining uint32 // blocks left in the current DATA_FRAME
 	scratch   [maxBlockField]byte
+	probe     [1]byte // reads one byte past a full frame to detect an oversized one
 
 	// Oversized counts frames dropped because they exceeded MaxFrameSize
 	// after decompression (the connection stays up, as on the real server).
@@ -159,8 +160,7 @@ func (br *BlockReader) inflate(dst, in []byte) int {
 		}
 	}
 	// dst is full: more output means the frame is oversized.
-	var one [1]byte
-	if m, _ := br.inflater.Read(one[:]); m > 0 {
+	if m, _ := br.inflater.Read(br.probe[:]); m > 0 {
 		return -1
 	}
 	return n
