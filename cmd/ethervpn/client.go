@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ethervpn/ethervpn/internal/client"
+	"github.com/ethervpn/ethervpn/internal/osprio"
 	"github.com/ethervpn/ethervpn/internal/sha0"
 	"github.com/ethervpn/ethervpn/internal/tap"
 )
@@ -25,7 +26,7 @@ import (
 func clientCmd() *cobra.Command {
 	a := client.NewAccount("")
 	var configFile, accountName, logLevel string
-	var jsonLog, offload bool
+	var jsonLog, offload, highPriority bool
 	var interval, lifetime, retryInterval int
 	cmd := &cobra.Command{
 		Use:   "client",
@@ -75,6 +76,11 @@ Saved accounts, vpnclient's way: --config FILE runs every account of FILE
 				}
 				accts = []client.Account{a}
 			}
+			if highPriority {
+				if err := osprio.Raise(); err != nil {
+					log.Warn("cannot raise the CPU priority", "err", err)
+				}
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			return runAccounts(ctx, accts, offload, log)
@@ -103,6 +109,7 @@ Saved accounts, vpnclient's way: --config FILE runs every account of FILE
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.BoolVar(&jsonLog, "log-json", false, "log as JSON lines instead of text")
 	f.BoolVar(&offload, "tap-offload", true, "let the kernel pass 64 KiB TCP segments through the TAP (cut into and merged from wire frames here)")
+	f.BoolVar(&highPriority, "high-priority", true, "run at nice -20 as SoftEther's vpnclient does (needs root or CAP_SYS_NICE)")
 	cmd.AddCommand(hashPasswordCmd())
 	return cmd
 }

@@ -396,3 +396,23 @@ func TestAuthTypeSwitch(t *testing.T) {
 		t.Errorf("switching to anonymous left password items: %v", u.Items)
 	}
 }
+
+// NoHighPriorityProcess is read from ServerConfiguration (false when absent,
+// as in the real server) and survives a rewrite untouched.
+func TestNoHighPriorityProcess(t *testing.T) {
+	d := Default()
+	if d.NoHighPriorityProcess {
+		t.Fatal("the default config keeps the normal priority; SoftEther's default raises it")
+	}
+	d.Tree.Folder("ServerConfiguration").SetBool("NoHighPriorityProcess", true)
+	s, err := FromTree(d.ToTree())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.NoHighPriorityProcess {
+		t.Fatal("NoHighPriorityProcess true was not read")
+	}
+	if !s.ToTree().Folder("ServerConfiguration").GetBool("NoHighPriorityProcess") {
+		t.Fatal("NoHighPriorityProcess was lost on rewrite")
+	}
+}

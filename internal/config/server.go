@@ -25,7 +25,10 @@ type Server struct {
 	Listeners         []Listener // ListenerList
 	CertDER, KeyDER   []byte     // ServerConfiguration/ServerCert (X.509) and ServerKey (PKCS#1); empty = generate
 	CipherName        string     // ServerConfiguration/CipherName, "~DEFAULT~" or an OpenSSL name
-	Hubs              []*Hub     // VirtualHUB/<name>, in file order
+	// NoHighPriorityProcess (ServerConfiguration) keeps the process at its
+	// normal CPU priority instead of nice -20. Read only: the tree keeps it.
+	NoHighPriorityProcess bool
+	Hubs                  []*Hub // VirtualHUB/<name>, in file order
 }
 
 // Listener is one TCP listener of ListenerList.
@@ -58,6 +61,8 @@ func FromTree(root *Folder) (*Server, error) {
 		CertDER:           sc.GetBytes("ServerCert"),
 		KeyDER:            sc.GetBytes("ServerKey"),
 		CipherName:        sc.GetString("CipherName"),
+
+		NoHighPriorityProcess: sc.GetBool("NoHighPriorityProcess"),
 	}
 	for _, f := range root.Folder("ListenerList").subfolders() {
 		port := f.GetUint("Port")

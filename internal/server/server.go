@@ -23,6 +23,7 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/osprio"
 	"github.com/ethervpn/ethervpn/internal/securenat"
 	"github.com/ethervpn/ethervpn/internal/session"
 )
@@ -116,6 +117,7 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 		}
 		log.Info("configuration loaded", "file", path, "hubs", len(cfg.Hubs), "listeners", len(cfg.Listeners))
 	}
+	raisePriority(cfg, log)
 	seclog := newSecurityLog(log.Handler(), dir)
 	log = slog.New(seclog)
 	s := &Server{
@@ -352,4 +354,18 @@ func (s *Server) acceptLoop(ln net.Listener) {
 		lc.pending.Store(true)
 		go s.serveConn(lc)
 	}
+}
+
+// raisePriority gives the process SoftEther's nice -20 unless the config's
+// NoHighPriorityProcess says not to (see package osprio for why).
+func raisePriority(cfg *config.Server, log *slog.Logger) {
+	if cfg.NoHighPriorityProcess {
+		log.Info("keeping the normal CPU priority (NoHighPriorityProcess is set)")
+		return
+	}
+	if err := osprio.Raise(); err != nil {
+		log.Warn("cannot raise the CPU priority", "err", err)
+		return
+	}
+	log.Info("CPU priority raised as SoftEther does (set ServerConfiguration/NoHighPriorityProcess true to keep it normal)", "nice", osprio.HighNice)
 }
