@@ -157,7 +157,7 @@ func (s *Server) endSession(sess *Session, reason error) {
 		"duration", time.Since(sess.Created).Round(time.Second).String(),
 		"frames_sent", st.Send.UnicastCount+st.Send.BroadcastCount, "frames_received", st.Recv.UnicastCount+st.Recv.BroadcastCount,
 		"dropped_queue_full", st.DroppedQueueFull, "dropped_policy", st.DroppedPolicy,
-		"frames_per_read", perBatch(ss.RecvFrames, ss.RecvBatches), "frames_per_write", perBatch(ss.SentFrames, ss.SentBatches))
+		"frames_per_read", perBatch(ss.RecvFrames, ss.RecvBatches), "frames_per_write", perBatch(ss.SentFrames, ss.SentBatches), "batches_by_helpers", ss.HelperBatches)
 }
 
 // User database auth types (server numbering, as stored in the config).

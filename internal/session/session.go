@@ -87,7 +87,7 @@ type Session struct {
 	conns []*conn
 
 	lastRecv  atomic.Int64 // unix nanoseconds of the last block or keep-alive received
-	stats     struct{ recvFrames, recvBatches, sentFrames, sentBatches atomic.Uint64 }
+	stats     struct{ recvFrames, recvBatches, sentFrames, sentBatches, helperBatches atomic.Uint64 }
 	primary   atomic.Pointer[conn] // the writer that carries the traffic
 	done      chan struct{}
 	closeOnce sync.Once
@@ -236,6 +236,9 @@ func (s *Session) Close(reason error) {
 type Stats struct {
 	RecvFrames, RecvBatches uint64
 	SentFrames, SentBatches uint64
+	// HelperBatches are the batches sent by a writer other than the
+	// primary, because the primary was blocked.
+	HelperBatches uint64
 }
 
 // Stats returns the session's counters.
@@ -243,6 +246,7 @@ func (s *Session) Stats() Stats {
 	return Stats{
 		RecvFrames: s.stats.recvFrames.Load(), RecvBatches: s.stats.recvBatches.Load(),
 		SentFrames: s.stats.sentFrames.Load(), SentBatches: s.stats.sentBatches.Load(),
+		HelperBatches: s.stats.helperBatches.Load(),
 	}
 }
 
@@ -423,6 +427,9 @@ func (c *conn) writeLoop(w io.Writer, flush func() error) {
 			}
 			s.stats.sentFrames.Add(uint64(n))
 			s.stats.sentBatches.Add(1)
+			if s.primary.Load() != c {
+				s.stats.helperBatches.Add(1)
+			}
 			nextKA = now.Add(s.keepAliveSpan())
 		}
 	}
