@@ -42,6 +42,9 @@ type result struct {
 	runs   []run
 	conns  int             // l2: TCP connections of the client
 	leases []time.Duration // nat: connect -> DHCP lease times
+	// costed is how many of each run's processes (from the first) count in
+	// "CPU per GB"; 0 means all. The others are measured for the log.
+	costed int
 	err    error
 }
 
@@ -186,23 +189,42 @@ func median(xs []float64) float64 {
 }
 
 // summary is the medians of a result's runs: throughput, the server's CPU
-// seconds and the CPU seconds of all measured processes per GB received.
-type summary struct{ mbps, cpuSec, cpuPerGB float64 }
+// seconds, the CPU seconds of the costed processes per GB received and of
+// the others (uncosted) per GB.
+type summary struct{ mbps, cpuSec, cpuPerGB, otherPerGB float64 }
 
 func summarize(res result) summary {
-	var mbps, cpu, perGB []float64
+	var mbps, cpu, perGB, otherPerGB []float64
 	for _, r := range res.runs {
 		mbps = append(mbps, r.mbps)
 		cpu = append(cpu, r.cpu[0])
 		if r.bytes > 0 {
-			total := 0.0
-			for _, c := range r.cpu {
-				total += c
-			}
-			perGB = append(perGB, total/(float64(r.bytes)/1e9))
+			costed, other := r.perGB(res.costed)
+			perGB = append(perGB, costed)
+			otherPerGB = append(otherPerGB, other)
 		}
 	}
-	return summary{median(mbps), median(cpu), median(perGB)}
+	return summary{median(mbps), median(cpu), median(perGB), median(otherPerGB)}
+}
+
+// perGB is the CPU seconds per GB received of the first n processes (all
+// for 0) and of the rest.
+func (r run) perGB(n int) (costed, other float64) {
+	if n == 0 {
+		n = len(r.cpu)
+	}
+	gb := float64(r.bytes) / 1e9
+	if gb == 0 {
+		return 0, 0
+	}
+	for j, c := range r.cpu {
+		if j < n {
+			costed += c / gb
+		} else {
+			other += c / gb
+		}
+	}
+	return costed, other
 }
 
 // eachMbps lists the throughput of every run, "969 1012".
