@@ -58,6 +58,7 @@ func NewAccount(name string) Account {
 			ConnectionInterval: time.Second,
 			RetryInterval:      15 * time.Second,
 			Retries:            -1,
+			AutoDisconnect:     true,
 		},
 	}
 }

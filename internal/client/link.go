@@ -42,6 +42,10 @@ type LinkOptions struct {
 	// Cascades send SoftEther's cascade string so that peers treat them as
 	// bridges.
 	ClientString string
+	// AutoDisconnect makes the link obey the AutoDisconnect policy of the
+	// welcome: end the session after that many seconds and not log in
+	// again. The real VPN Client does; cascades do not.
+	AutoDisconnect bool
 	// Log receives the link's events; nil discards them.
 	Log *slog.Logger
 }
@@ -160,6 +164,12 @@ func (l *Link) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			l.setState(LinkStopped, nil)
 			return nil
+		}
+		if errors.Is(err, wire.ErrAutoDisconnected) {
+			// As vpnclient: the policy's disconnection is final.
+			l.log.Warn("the server's AutoDisconnect policy ended the session; not connecting again", "err", err)
+			l.setState(LinkStopped, err)
+			return err
 		}
 		if established {
 			failures = 0
@@ -315,6 +325,13 @@ func (l *Link) runSession(ctx context.Context) (established bool, err error) {
 		stableAge = min(stableAge, l.o.ConnectionLifetime/2)
 	}
 	unhealthyLimit := min(w.Timeout, max(5*time.Second, 4*l.o.ConnectionInterval))
+	var autoDisconnect <-chan time.Time
+	if secs := w.Policy["AutoDisconnect"]; l.o.AutoDisconnect && secs > 0 {
+		t := time.NewTimer(time.Duration(secs) * time.Second)
+		defer t.Stop()
+		autoDisconnect = t.C
+		l.log.Info("the server's AutoDisconnect policy ends this session after its time", "seconds", secs)
+	}
 	lastHealthy := time.Now()
 	tick := time.NewTicker(l.o.ConnectionInterval)
 	defer tick.Stop()
@@ -339,6 +356,10 @@ func (l *Link) runSession(ctx context.Context) (established bool, err error) {
 				err = wire.ErrDisconnected
 			}
 			return true, fmt.Errorf("session ended: %w", err)
+		case <-autoDisconnect:
+			sess.Close(wire.ErrAutoDisconnected)
+			<-waitErr
+			return true, wire.ErrAutoDisconnected
 		case now := <-tick.C:
 			if live.oldestAge(now) >= stableAge {
 				lastHealthy = now

@@ -35,6 +35,12 @@ type testServer struct {
 }
 
 func newTestServer(t *testing.T) *testServer {
+	return newTestServerWith(t, nil)
+}
+
+// newTestServerWith is newTestServer with change applied to the hub's
+// configuration first.
+func newTestServerWith(t *testing.T, change func(*config.Hub)) *testServer {
 	t.Helper()
 	ts := &testServer{t: t, dir: t.TempDir()}
 	cfg := config.Default()
@@ -42,6 +48,9 @@ func newTestServer(t *testing.T) *testServer {
 	for _, u := range [][2]string{{"alice", "alicepw"}, {"bob", "bobpw"}} {
 		hash := sha0.HashPassword(u[0], u[1])
 		h.Users = append(h.Users, &config.User{Name: u[0], AuthType: 1, PasswordHash: hash[:]})
+	}
+	if change != nil {
+		change(h)
 	}
 	if err := config.Save(ts.dir+"/"+server.ConfigFile, cfg.ToTree()); err != nil {
 		t.Fatal(err)
@@ -415,5 +424,43 @@ func TestLinkStopsOnCancelWhileRetrying(t *testing.T) {
 	case <-done:
 		t.Fatalf("Run returned %v while retries are unlimited", *runErr)
 	default:
+	}
+}
+
+// The AutoDisconnect policy ends a VPN Client's session after its time and
+// the link does not log in again, as vpnclient; a cascade ignores it.
+func TestLinkAutoDisconnect(t *testing.T) {
+	ts := newTestServerWith(t, func(h *config.Hub) {
+		p := config.DefaultPolicy()
+		p.AutoDisconnect = 1
+		h.User("alice").Policy = &p
+	})
+	o := aliceLink(ts.addr, 1)
+	o.AutoDisconnect = true
+	l, done, runErr := runLink(t, o, newFramePort())
+	waitUntil(t, 5*time.Second, "the session", func() bool { return l.Status().State == client.LinkEstablished })
+	start := time.Now()
+	select {
+	case <-done:
+		if !errors.Is(*runErr, wire.ErrAutoDisconnected) {
+			t.Fatalf("Run returned %v, want the AutoDisconnect error", *runErr)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Fatalf("disconnected after %v, the policy says 1 s", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the session was not ended by the AutoDisconnect policy")
+	}
+
+	cascade := aliceLink(ts.addr, 1) // AutoDisconnect not set, as for cascades
+	l, done, _ = runLink(t, cascade, newFramePort())
+	waitUntil(t, 5*time.Second, "the cascade's session", func() bool { return l.Status().State == client.LinkEstablished })
+	select {
+	case <-done:
+		t.Fatal("a link without AutoDisconnect stopped")
+	case <-time.After(2500 * time.Millisecond):
+	}
+	if st := l.Status(); st.State != client.LinkEstablished {
+		t.Fatalf("a link without AutoDisconnect left the session: %+v", st)
 	}
 }

@@ -38,6 +38,7 @@ const (
 	ErrMonitorModeDenied  Error = 107
 	ErrBridgeModeDenied   Error = 108
 	ErrIPAddressDenied    Error = 109
+	ErrAutoDisconnected   Error = 126
 )
 
 var errorText = map[Error]string{
@@ -52,6 +53,7 @@ var errorText = map[Error]string{
 	ErrNotSupported: "not supported", ErrNullPasswordLocal: "empty password allowed from localhost only",
 	ErrServerCantAccept: "virtual hub does not accept connections", ErrMonitorModeDenied: "monitor mode not permitted",
 	ErrBridgeModeDenied: "bridge/router mode not permitted", ErrIPAddressDenied: "source IP address denied",
+	ErrAutoDisconnected: "disconnected after the time the AutoDisconnect policy allows",
 }
 
 func (e Error) Error() string {
