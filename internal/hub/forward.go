@@ -1,6 +1,9 @@
 package hub
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // item is one frame bound for one destination within a batch.
 type item struct {
@@ -23,9 +26,27 @@ type scratch struct {
 	slotGen []uint32
 	slot    []int32
 	groups  []group
+	recent  recent
+}
+
+// recent is what the table lookups said about the batch's previous frames.
+// The frames of one batch nearly always belong to one flow, so the MAC and
+// IP tables are consulted once per batch and flow rather than per frame.
+// It lives for one batch only: a table change that races with it would race
+// with the per-frame lookups just the same.
+type recent struct {
+	srcKey uint64 // macKey of a source learned in this batch; 0 = none
+	dstKey uint64 // macKey of the destination looked up last; 0 = none
+	dst    *Port  // its owner (nil: unknown, flood)
+
+	ipValid bool // the source address below was learned in this batch
+	l3      l3Kind
+	srcIP   netip.Addr
+	srcMAC  uint64
 }
 
 func (sc *scratch) begin(ports int) {
+	sc.recent = recent{}
 	sc.gen++
 	if sc.gen == 0 { // wrapped: old stamps could collide
 		clear(sc.slotGen)
@@ -187,17 +208,27 @@ func (h *Hub) forward(p *Port, b []byte, now int64, set *portSet, bs *batchStats
 // (a frame coming back from the delay queue): the first destination takes
 // its reference, and if none does, the caller still holds it.
 func (h *Hub) deliver(p *Port, b []byte, pk *packet, now int64, set *portSet, bs *batchStats, highest, decided bool, f *Frame) {
+	r := &p.sc.recent
 	// Step 7: learn the source MAC.
-	if !h.learnMAC(p, pk, now) {
-		bs.dropped++
-		return
+	if src := macKey(pk.src, pk.vlan); src != r.srcKey {
+		if !h.learnMAC(p, pk, now) {
+			bs.dropped++
+			return
+		}
+		// A new source may be a destination looked up before.
+		r.srcKey, r.dstKey, r.dst = src, 0, nil
 	}
 	// Step 8: destination.
 	var dst *Port
 	flood := pk.broadcast()
 	if !flood {
-		if e := h.macs.get(macKey(pk.dst, pk.vlan)); e != nil && h.macAlive(e, now) {
-			dst = e.owner.Load()
+		if key := macKey(pk.dst, pk.vlan); key == r.dstKey {
+			dst = r.dst
+		} else {
+			if e := h.macs.get(key); e != nil && h.macAlive(e, now) {
+				dst = e.owner.Load()
+			}
+			r.dstKey, r.dst = key, dst
 		}
 		if dst == p { // no hairpin
 			bs.dropped++
@@ -206,9 +237,12 @@ func (h *Hub) deliver(p *Port, b []byte, pk *packet, now int64, set *portSet, bs
 		flood = dst == nil
 	}
 	// Steps 9-10: IP table learning.
-	if !h.learnIP(p, pk, now) {
-		bs.dropped++
-		return
+	if !r.ipValid || pk.l3 != r.l3 || pk.srcIP != r.srcIP || pk.src != r.srcMAC {
+		if !h.learnIP(p, pk, now) {
+			bs.dropped++
+			return
+		}
+		r.ipValid, r.l3, r.srcIP, r.srcMAC = true, pk.l3, pk.srcIP, pk.src
 	}
 	// Step 11: broadcast-storm limiter on every flooded frame.
 	if flood && !p.pol.NoBroadcastLimiter && !p.storm.allow(h, p, pk, now) {

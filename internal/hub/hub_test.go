@@ -503,3 +503,66 @@ func TestVLANKeysAndReady(t *testing.T) {
 	}
 	expectFrames(t, map[*Port]int{b: 1})
 }
+
+// Within one batch the hub reuses the previous frame's table results
+// (recent); it must decide exactly as it does frame by frame.
+func TestBatchDecidesAsSingleFrames(t *testing.T) {
+	t.Run("new source becomes a destination", func(t *testing.T) {
+		h, _ := testHub(t, nil)
+		a := attach(t, h, "A", Policy{})
+		b := attach(t, h, "B", Policy{})
+		// Frame 1 floods to unknown 2; frame 2 teaches that A owns 2; frame
+		// 3 to 2 is then a hairpin and dropped, not flooded from memory.
+		send(a, raw(mac(2), mac(1)), raw(bcast, mac(2)), raw(mac(2), mac(1)))
+		expectFrames(t, map[*Port]int{a: 0, b: 2})
+		if got := a.Stats().DroppedPolicy; got != 1 {
+			t.Fatalf("dropped %d frames, want the hairpin one", got)
+		}
+	})
+	t.Run("alternating destinations", func(t *testing.T) {
+		h, _ := testHub(t, nil)
+		a := attach(t, h, "A", Policy{})
+		b := attach(t, h, "B", Policy{})
+		c := attach(t, h, "C", Policy{})
+		send(b, raw(bcast, mac(2)))
+		send(c, raw(bcast, mac(3)))
+		expectFrames(t, map[*Port]int{a: 2, b: 1, c: 1})
+		var batch [][]byte
+		for i := 0; i < 10; i++ {
+			batch = append(batch, raw(mac(2), mac(1)), raw(mac(2), mac(1)), raw(mac(3), mac(1)))
+		}
+		a.Input(batch)
+		expectFrames(t, map[*Port]int{a: 0, b: 20, c: 10})
+	})
+	t.Run("private IP cap", func(t *testing.T) {
+		h, _ := testHub(t, nil)
+		a := attach(t, h, "A", clientPolicy)
+		b := attach(t, h, "B", Policy{})
+		var batch [][]byte
+		for i := 1; i <= 5; i++ {
+			// Each address twice: the repeat reuses the first's result.
+			f := ipFrame(bcast, mac(1), fmt.Sprintf("192.168.0.%d", i), "10.0.0.9")
+			batch = append(batch, f, f)
+		}
+		a.Input(batch)
+		expectFrames(t, map[*Port]int{b: 8})
+		if n := len(h.IPTable()); n != 4 {
+			t.Fatalf("IP table has %d entries, want 4", n)
+		}
+	})
+	t.Run("MAC cap", func(t *testing.T) {
+		h, _ := testHub(t, nil)
+		a := attach(t, h, "A", clientPolicy)
+		b := attach(t, h, "B", Policy{})
+		var batch [][]byte
+		for i := 1; i <= 5; i++ {
+			batch = append(batch, raw(bcast, mac(byte(i))), raw(bcast, mac(byte(i))))
+		}
+		a.Input(batch)
+		want := 2 * len(h.MACTable()) // every frame of a learned source passes
+		expectFrames(t, map[*Port]int{b: want})
+		if want >= 10 {
+			t.Fatalf("client mode learned all 5 MACs; the cap did not apply")
+		}
+	})
+}
