@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -87,16 +88,21 @@ func (c cmdOutput) Value(item string) string {
 // "VPN Server/HUB>").
 func splitVpncmd(out string) []cmdOutput {
 	var cmds []cmdOutput
-	for _, part := range strings.Split(out, "VPN Server")[1:] {
-		i := strings.Index(part, ">")
-		if i < 0 {
-			continue
+	// A prompt starts a line: "VPN Server>" or "VPN Server/HUB>". (Help
+	// texts mention "VPN Server" too, so the words alone do not split.)
+	locs := vpncmdPrompt.FindAllStringIndex(out, -1)
+	for i, loc := range locs {
+		end := len(out)
+		if i+1 < len(locs) {
+			end = locs[i+1][0]
 		}
-		line, text, _ := strings.Cut(part[i+1:], "\n")
+		line, text, _ := strings.Cut(out[loc[1]:end], "\n")
 		cmds = append(cmds, cmdOutput{Line: strings.TrimSpace(line), Text: text})
 	}
 	return cmds
 }
+
+var vpncmdPrompt = regexp.MustCompile(`(?m)^VPN Server(/[^>\n]*)?>`)
 
 // byCommand finds the output of the command line that starts with prefix.
 func byCommand(t *testing.T, cmds []cmdOutput, prefix string) cmdOutput {
@@ -123,6 +129,8 @@ func TestAdminVpncmd(t *testing.T) {
 		"UserCreate alice /GROUP:none /REALNAME:Alice /NOTE:e2e",
 		"UserPasswordSet alice /PASSWORD:secret1",
 		"UserList",
+		"ExtOptionSet FilterPPPoE /VALUE:1",
+		"ExtOptionList",
 		"SecureNatEnable",
 		"NatSet /MTU:1400 /TCPTIMEOUT:3600 /UDPTIMEOUT:300 /LOG:no",
 		"SecureNatHostSet /MAC:none /IP:10.9.0.1 /MASK:255.255.255.0",
@@ -154,6 +162,9 @@ func TestAdminVpncmd(t *testing.T) {
 	if c := byCommand(t, cmds, "UserList"); c.Value("User Name") != "alice" || c.Value("Full Name") != "Alice" ||
 		c.Value("Auth Method") != "Password Authentication" {
 		t.Errorf("UserList:\n%s", c.Text)
+	}
+	if c := byCommand(t, cmds, "ExtOptionList"); !regexp.MustCompile(`Item +\|FilterPPPoE\nValue +\|1\n`).MatchString(c.Text) {
+		t.Errorf("ExtOptionList after ExtOptionSet FilterPPPoE /VALUE:1:\n%s", c.Text)
 	}
 	nat := byCommand(t, cmds, "NatGet")
 	if nat.Value("MTU Value") != "1400" || nat.Value("TCP Session Timeout (Seconds)") != "3600" || nat.Value("UDP Session Timeout (Seconds)") != "300" {

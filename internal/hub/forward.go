@@ -177,6 +177,12 @@ func (h *Hub) forward(p *Port, b []byte, now int64, set *portSet, bs *batchStats
 		bs.dropped++
 		return
 	}
+	// The hub-wide protocol filters belong to the access-list check; a
+	// frame they drop must not feed DHCP snooping either.
+	if fl := h.filters.Load(); fl != nil && fl.drops(b, &pk) {
+		bs.acl++
+		return
+	}
 	if pk.dhcp4 {
 		h.snoopDHCP(p, &pk, now)
 	}

@@ -90,6 +90,9 @@ type Options struct {
 	// clamping, including the ports' own PortConfig.AdjustMSS.
 	AdjustTCPMSS        int
 	DisableAdjustTCPMSS bool
+	// Filters are the hub-wide protocol filters at start; SetFilters
+	// changes them later.
+	Filters Filters
 
 	// Log receives security-log events (MAC limit hit, storms, ...) with the
 	// SoftEther message text and structured attributes; nil discards them.
@@ -147,7 +150,8 @@ type Hub struct {
 	ips       *table[ipKey]
 	lastPurge atomic.Int64 // last lazy MAC purge, hub clock
 
-	acl atomic.Pointer[accessList] // nil: no access list
+	acl     atomic.Pointer[accessList] // nil: no access list
+	filters atomic.Pointer[Filters]    // nil: none
 
 	stats counters
 }
@@ -173,6 +177,7 @@ func New(name string, opt Options) *Hub {
 	}
 	h.ports.Store(&portSet{})
 	h.online.Store(true)
+	h.SetFilters(opt.Filters)
 	return h
 }
 

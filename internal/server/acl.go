@@ -37,6 +37,7 @@ func (s *Server) dataPathOptions(opt *hub.Options, hubName string) {
 	opt.AdjustTCPMSS = int(o.GetUint("AdjustTcpMssValue"))
 	opt.DisableAdjustTCPMSS = o.GetBool("DisableAdjustTcpMss")
 	opt.ApplyAccessListOnARP = o.GetBool("ApplyIPv4AccessListOnArpPacket")
+	opt.Filters = hubFilters(o)
 	if v, err := strconv.ParseUint(o.GetString("VlanTypeId"), 0, 16); err == nil && v != 0 {
 		opt.VLANTypeID = uint16(v)
 	}

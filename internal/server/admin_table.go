@@ -119,6 +119,8 @@ func init() {
 	add("EnumL3Table", rightAny, ro, admEnumL3Table)
 	addHub("GetHubAdminOptions", "", ro, admGetHubAdminOptions)
 	addHub("SetHubAdminOptions", "", rw, admSetHubAdminOptions)
+	addHub("GetHubExtOptions", "", ro, admGetHubExtOptions)
+	addHub("SetHubExtOptions", "", rw, admSetHubExtOptions)
 	add("GetDefaultHubAdminOptions", rightAny, ro, admGetDefaultHubAdminOptions)
 }
 

@@ -137,8 +137,9 @@ func init() {
 		{name: "Exit", quit: true},
 		{name: "Quit", quit: true},
 	}
-	commands = append(commands, cascadeCommands()...) // cascade.go
-	commands = append(commands, routerCommands()...)  // router.go
+	commands = append(commands, cascadeCommands()...)   // cascade.go
+	commands = append(commands, routerCommands()...)    // router.go
+	commands = append(commands, extOptionCommands()...) // extoption.go
 }
 
 // hubPack starts a request for the selected hub.

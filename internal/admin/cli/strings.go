@@ -56,6 +56,8 @@ var commandDesc = map[string]string{
 	"DhcpEnable":         "Enable Virtual DHCP Server Function of SecureNAT Function",
 	"DhcpDisable":        "Disable Virtual DHCP Server Function of SecureNAT Function",
 	"DhcpTable":          "Get Virtual DHCP Server Function Lease Table of SecureNAT Function",
+	"ExtOptionList":      "Get List of Virtual Hub Extended Options",
+	"ExtOptionSet":       "Set a Value of Virtual Hub Extended Options",
 }
 
 // capsText names the capabilities that Caps shows (CT_<name>).
