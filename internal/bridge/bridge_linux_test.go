@@ -338,3 +338,34 @@ func TestBridgeVLANTag(t *testing.T) {
 		}
 	}
 }
+
+// TestBridgeTapDown: frames for a TAP that is down (EIO on write, also while
+// it moves to another namespace) are dropped; the bridge and its TAP stay.
+func TestBridgeTapDown(t *testing.T) {
+	l := newNetLab(t)
+	h := hub.New("TEST", hub.DefaultOptions())
+	defer h.Close()
+	dev := l.prefix + "d"
+	b := startBridge(t, h, Config{Name: "SID-LOCALBRIDGE-1", Device: dev, TapMode: true})
+	tapDev := TapName(dev)
+	before, err := net.InterfaceByName(tapDev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.ip("link", "set", tapDev, "down")
+	p, err := h.Attach(hub.PortConfig{Name: "SID-TEST-1", User: "test", Kind: hub.KindBridge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	bcast := append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 1, 0x88, 0xb5}, make([]byte, 46)...)
+	for range 10 {
+		p.Input([][]byte{bcast})
+	}
+	time.Sleep(300 * time.Millisecond)
+	after, err := net.InterfaceByName(tapDev)
+	if err != nil || after.Index != before.Index || !b.Active() {
+		t.Fatalf("after writes to the down TAP: interface %v (%v), was index %d; bridge active %v, err %v",
+			after, err, before.Index, b.Active(), b.Err())
+	}
+}

@@ -95,13 +95,15 @@ func (t *tapConn) read(input func([][]byte)) error {
 }
 
 // write writes each frame to the TAP; frames it refuses (longer than its
-// MTU allows) are skipped and counted.
+// MTU allows, or any while the device is down: EIO, also while it moves to
+// another namespace) are skipped and counted, as a NIC without link drops
+// them: the bridge, and with it the TAP device, stays.
 func (t *tapConn) write(frames []*hub.Frame) (skipped int, err error) {
 	for _, f := range frames {
 		err := t.dev.Write(f.Bytes())
 		switch {
 		case err == nil:
-		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.EMSGSIZE):
+		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.EMSGSIZE), errors.Is(err, unix.EIO):
 			skipped++
 		default:
 			return skipped, fmt.Errorf("writing to %s: %w", t.dev.Name(), err)
