@@ -255,6 +255,13 @@ func (h *Hub) deliver(p *Port, b []byte, pk *packet, now int64, set *portSet, bs
 		bs.dropped++
 		return
 	}
+	// The packet log (§12.3): its level is decided now, the record is
+	// taken once the destination is settled.
+	pl := h.plog.Load()
+	var plevel PacketLogLevel
+	if pl != nil {
+		plevel = pl.level(pk)
+	}
 	// Egress access rules apply to frames no ingress rule decided (§11.4).
 	var acl *accessList
 	if !decided {
@@ -280,8 +287,15 @@ func (h *Hub) deliver(p *Port, b []byte, pk *packet, now int64, set *portSet, bs
 			bs.acl++
 		case !sc.to(dst, &f, b, highest):
 			bs.dropped++
+		default:
+			if plevel > PacketLogNone {
+				pl.logPacket(h, p, dst, b, plevel, now)
+			}
 		}
 		return
+	}
+	if plevel > PacketLogNone { // a flood is logged once, for no destination
+		pl.logPacket(h, p, nil, b, plevel, now)
 	}
 	for _, d := range set.flood { // step 14
 		if d == p || (d.egress && !h.egressAllowed(p, d, pk)) {

@@ -152,6 +152,7 @@ type Hub struct {
 
 	acl     atomic.Pointer[accessList] // nil: no access list
 	filters atomic.Pointer[Filters]    // nil: none
+	plog    atomic.Pointer[PacketLog]  // nil: no packet log
 
 	stats counters
 }

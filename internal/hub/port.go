@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,9 @@ type PortConfig struct {
 	// Group is the user's group name, which access-list user rules match
 	// as well as User.
 	Group string
+	// Physical is the address the session's client connected from (normal
+	// client sessions), for the packet log.
+	Physical netip.Addr
 	// AdjustMSS is the MSS the session negotiated (0 = none): TCP SYNs in
 	// both directions are clamped to it (§4.1 step 1, §4.3 step 6).
 	AdjustMSS int
@@ -33,6 +37,7 @@ type Port struct {
 	hub        *Hub
 	id         int // dense index, reused after Close
 	name, user string
+	physical   netip.Addr
 	kind       Kind
 	pol        Policy
 	created    time.Time
@@ -88,7 +93,7 @@ func newPort(h *Hub, id int, cfg PortConfig) *Port {
 		pol.QoS = false // §6.3: no QoS in monitor mode
 	}
 	p := &Port{
-		hub: h, id: id, name: cfg.Name, user: cfg.User, kind: cfg.Kind, pol: pol,
+		hub: h, id: id, name: cfg.Name, user: cfg.User, kind: cfg.Kind, pol: pol, physical: cfg.Physical,
 		created:    h.opt.Clock(),
 		ingress:    pol.hasIngressFilters(),
 		egress:     pol.hasEgressFilters(),
