@@ -25,7 +25,7 @@ type PacketLogLevels struct {
 	IP       PacketLogLevel // IPv4 and IPv6
 	ICMP     PacketLogLevel // ICMPv4 and ICMPv6
 	TCP      PacketLogLevel // every TCP segment
-	TCPConn  PacketLogLevel // TCP with SYN, FIN or RST, and DNS queries
+	TCPConn  PacketLogLevel // TCP with SYN, FIN or RST, and DNS queries (UDP)
 	UDP      PacketLogLevel
 	DHCP     PacketLogLevel // DHCPv4
 }
@@ -96,7 +96,7 @@ func (pl *PacketLog) level(pk *packet) PacketLogLevel {
 		up(lv.ICMP)
 	case protoTCP:
 		up(lv.TCP)
-		if pk.tcpFlags&(tcpSYN|tcpFIN|tcpRST) != 0 || pk.dstPort == 53 {
+		if pk.tcpFlags&(tcpSYN|tcpFIN|tcpRST) != 0 {
 			up(lv.TCPConn)
 		}
 	case protoUDP:

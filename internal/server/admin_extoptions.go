@@ -163,7 +163,8 @@ func admGetHubExtOptions(a *adminCall) (*pack.Pack, error) {
 // admSetHubExtOptions changes the listed options (unknown names are
 // ignored, as SoftEther does). A hub administrator may unless the hub's
 // admin option deny_hub_admin_change_ext_option forbids it. The protocol
-// filters apply at once; the other data-path options when the hub starts.
+// filters and packet-log exclusions apply at once; the other data-path
+// options when the hub starts.
 func admSetHubExtOptions(a *adminCall) (*pack.Pack, error) {
 	a.lock()
 	defer a.unlock()
@@ -181,6 +182,7 @@ func admSetHubExtOptions(a *adminCall) (*pack.Pack, error) {
 		}
 	}
 	h.SetFilters(hubFilters(f))
+	a.s.applyHubLogs(h) // NoIPv4PacketLog, NoIPv6PacketLog
 	return extOptionsPack(h.cfg.Name, f), nil
 }
 

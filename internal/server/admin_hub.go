@@ -1260,5 +1260,6 @@ func admSetHubLog(a *adminCall) (*pack.Pack, error) {
 	for i, n := range packetLogNames {
 		f.SetUint(n, min(in.IntAt("PacketLogConfig", i), 2))
 	}
+	s.applyHubLogs(h)
 	return echo(in), nil
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -90,6 +92,7 @@ func (h *handshake) login(p *pack.Pack) bool {
 		Group:      user.GroupName, // access-list rules match the group too
 		Kind:       kind,
 		Policy:     hubPolicy(pol, req.RequireMonitor, welcome.QoS),
+		Physical:   physicalIP(kind, h.raw.RemoteAddr()),
 		Disconnect: func(reason error) { sess.Close(reason) },
 	})
 	if err != nil {
@@ -343,4 +346,16 @@ func onOff(b bool) string {
 		return "on"
 	}
 	return "off"
+}
+
+// physicalIP is the client address the packet log records for a session:
+// normal client sessions only, as SoftEther.
+func physicalIP(kind hub.Kind, remote net.Addr) netip.Addr {
+	if kind != hub.KindClient {
+		return netip.Addr{}
+	}
+	if ta, ok := remote.(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/osprio"
+	"github.com/ethervpn/ethervpn/internal/packetlog"
 	"github.com/ethervpn/ethervpn/internal/securenat"
 	"github.com/ethervpn/ethervpn/internal/session"
 )
@@ -58,6 +59,7 @@ type Server struct {
 
 	limiter   *loginLimiter
 	seclog    *securityLog
+	plog      *packetlog.Writer
 	saveMu    sync.Mutex
 	conns     *connLimiter
 	listeners []net.Listener
@@ -122,6 +124,7 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 	log = slog.New(seclog)
 	s := &Server{
 		seclog:   seclog,
+		plog:     packetlog.NewWriter(filepath.Join(dir, "packet_log"), hostServices(), packetLogQueue),
 		dir:      dir,
 		log:      log,
 		cfg:      cfg,
@@ -173,9 +176,9 @@ func (s *Server) loadCert() error {
 func (s *Server) addHub(hc *config.Hub) *Hub {
 	opt := hub.DefaultOptions()
 	opt.Log = s.log // the hub names itself in every record
-	s.seclog.setEnabled(hc.Name, hc.LogSecurity)
 	s.dataPathOptions(&opt, hc.Name)
 	h := &Hub{Hub: hub.New(hc.Name, opt), cfg: hc}
+	s.applyHubLogs(h)
 	s.ApplyAccessLists(h)
 	h.SetOnline(hc.Online)
 	s.hubs[strings.ToUpper(hc.Name)] = h
@@ -306,6 +309,10 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 		return err
 	}
 	s.seclog.w.close()
+	s.plog.Close()
+	if n := s.plog.Dropped(); n > 0 {
+		s.log.Warn("packet log records were dropped because the disk did not keep up", "records", n)
+	}
 	s.log.Info("configuration saved; stopped")
 	return nil
 }

@@ -1,0 +1,164 @@
+package packetlog
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/hub"
+)
+
+// Switch types: when a new file begins (SoftEther's PacketLogSwitchType).
+const (
+	SwitchNone   = 0
+	SwitchSecond = 1
+	SwitchMinute = 2
+	SwitchHour   = 3
+	SwitchDay    = 4 // the default
+	SwitchMonth  = 5
+)
+
+// datePart is the part of a log file name that a switch type makes from t.
+func datePart(switchType int, t time.Time) string {
+	switch switchType {
+	case SwitchNone:
+		return ""
+	case SwitchSecond:
+		return t.Format("_20060102_150405")
+	case SwitchMinute:
+		return t.Format("_20060102_1504")
+	case SwitchHour:
+		return t.Format("_20060102_15")
+	case SwitchMonth:
+		return t.Format("_200601")
+	}
+	return t.Format("_20060102")
+}
+
+// Writer writes the packet logs of a server's hubs. Records reach it
+// through a bounded queue and are written by one goroutine; when the queue
+// is full a record is dropped and counted, so that logging never holds up
+// forwarding.
+type Writer struct {
+	dir     string
+	svc     Services
+	q       chan entry
+	dropped atomic.Uint64
+	done    chan struct{}
+
+	mu     sync.RWMutex // Sink's sends against Close
+	closed bool
+}
+
+type entry struct {
+	hub        string
+	switchType int
+	r          hub.PacketRecord
+}
+
+// logFile is one hub's open file.
+type logFile struct {
+	name string
+	f    *os.File
+	w    *bufio.Writer
+}
+
+// NewWriter starts a writer for the directory dir (DATA/packet_log) with a
+// queue of queue records.
+func NewWriter(dir string, svc Services, queue int) *Writer {
+	w := &Writer{dir: dir, svc: svc, q: make(chan entry, queue), done: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+// Sink returns the function that hands the records of hub hubName to the
+// writer, for hub.PacketLog.Sink.
+func (w *Writer) Sink(hubName string, switchType int) func(hub.PacketRecord) {
+	return func(r hub.PacketRecord) {
+		w.mu.RLock()
+		defer w.mu.RUnlock()
+		if w.closed {
+			return
+		}
+		select {
+		case w.q <- entry{hubName, switchType, r}:
+		default:
+			w.dropped.Add(1)
+		}
+	}
+}
+
+// Dropped is the number of records lost because the queue was full.
+func (w *Writer) Dropped() uint64 { return w.dropped.Load() }
+
+// Close writes what is queued and closes the files; records that arrive
+// later are ignored.
+func (w *Writer) Close() {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.q)
+	}
+	w.mu.Unlock()
+	<-w.done
+}
+
+func (w *Writer) run() {
+	defer close(w.done)
+	files := map[string]*logFile{}
+	defer func() {
+		for _, lf := range files {
+			lf.w.Flush()
+			lf.f.Close()
+		}
+	}()
+	for e := range w.q {
+		w.write(files, e)
+		if len(w.q) == 0 {
+			for _, lf := range files {
+				lf.w.Flush()
+			}
+		}
+	}
+}
+
+// write appends one record to its hub's current file. A file that cannot
+// be written is reported on stderr once per file name and the record
+// dropped.
+func (w *Writer) write(files map[string]*logFile, e entry) {
+	t := e.r.Time.Local()
+	key := strings.ToUpper(e.hub)
+	name := filepath.Join(w.dir, safeName(e.hub), "pkt"+datePart(e.switchType, t)+".log")
+	lf := files[key]
+	if lf == nil || lf.name != name {
+		if lf != nil {
+			lf.w.Flush()
+			lf.f.Close()
+			delete(files, key)
+		}
+		if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
+			fmt.Fprintf(os.Stderr, "ethervpn: cannot write the packet log of hub %s: %v\n", e.hub, err)
+			return
+		}
+		f, err := os.OpenFile(name, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "ethervpn: cannot write the packet log of hub %s: %v\n", e.hub, err)
+			return
+		}
+		lf = &logFile{name: name, f: f, w: bufio.NewWriterSize(f, 64<<10)}
+		files[key] = lf
+	}
+	lf.w.WriteString(t.Format("2006-01-02,15:04:05.000,"))
+	lf.w.WriteString(Format(&e.r, w.svc))
+	lf.w.WriteString("\r\n")
+}
+
+// safeName keeps a hub name inside the log directory.
+func safeName(hub string) string {
+	return strings.NewReplacer("/", "_", "\\", "_", "..", "__").Replace(hub)
+}

@@ -1,0 +1,55 @@
+package server
+
+import (
+	"os"
+
+	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/packetlog"
+)
+
+// packetLogQueue bounds the packet-log records waiting for the writer;
+// beyond it records are dropped (and counted), never frames.
+const packetLogQueue = 16384
+
+// hostServices reads the port names the packet log writes, from
+// /etc/services as SoftEther does; without the file ports stay numbers.
+func hostServices() packetlog.Services {
+	b, err := os.ReadFile("/etc/services")
+	if err != nil {
+		return packetlog.Services{}
+	}
+	return packetlog.ParseServices(string(b))
+}
+
+// applyHubLogs puts a hub's log settings into effect: its security log
+// file on or off, and its packet log (SavePacketLog, the PACKET_LOG_*
+// levels and PacketLogSwitchType of LogSetting, NoIPv4PacketLog and
+// NoIPv6PacketLog of Option). The caller holds s.mu or is building the
+// server.
+func (s *Server) applyHubLogs(h *Hub) {
+	s.seclog.setEnabled(h.cfg.Name, h.cfg.LogSecurity)
+	if !h.cfg.LogPacket {
+		h.SetPacketLog(nil)
+		return
+	}
+	hf := s.hubTreeFolder(h.cfg.Name)
+	logs, opt := hf.Folder("LogSetting"), hf.Folder("Option")
+	lv := func(name string) hub.PacketLogLevel {
+		return hub.PacketLogLevel(min(logs.GetUint(name), 2))
+	}
+	switchType := packetlog.SwitchDay
+	if it := logs.Item("PacketLogSwitchType"); it != nil && it.Type == config.Uint {
+		switchType = int(it.Uint)
+	}
+	h.SetPacketLog(&hub.PacketLog{
+		Levels: hub.PacketLogLevels{
+			Ethernet: lv("PACKET_LOG_ETHERNET"), ARP: lv("PACKET_LOG_ARP"), IP: lv("PACKET_LOG_IP"),
+			ICMP: lv("PACKET_LOG_ICMP"), TCP: lv("PACKET_LOG_TCP"), TCPConn: lv("PACKET_LOG_TCP_CONN"),
+			UDP: lv("PACKET_LOG_UDP"), DHCP: lv("PACKET_LOG_DHCP"),
+		},
+		NoIPv4: opt.GetBool("NoIPv4PacketLog"),
+		NoIPv6: opt.GetBool("NoIPv6PacketLog"),
+		Sink:   s.plog.Sink(h.cfg.Name, switchType),
+	})
+}
