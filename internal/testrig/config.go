@@ -30,6 +30,9 @@ type HubConfig struct {
 	Users    []UserConfig
 	// SecureNAT, when non-nil, enables SecureNAT on the hub.
 	SecureNAT *SecureNATConfig
+	// PacketLog turns the packet log on with SoftEther's default levels
+	// (TCP connections and DHCP at header level).
+	PacketLog bool
 }
 
 // UserConfig is one user of a hub.
@@ -117,8 +120,12 @@ func renderHub(f *cfgFolder, h HubConfig) {
 	logs := f.folder("LogSetting")
 	logs.item("bool", "SaveSecurityLog", "true")
 	logs.item("uint", "SecurityLogSwitchType", "4")
-	logs.item("bool", "SavePacketLog", "false")
+	logs.item("bool", "SavePacketLog", strconv.FormatBool(h.PacketLog))
 	logs.item("uint", "PacketLogSwitchType", "4")
+	if h.PacketLog {
+		logs.item("uint", "PACKET_LOG_TCP_CONN", "1")
+		logs.item("uint", "PACKET_LOG_DHCP", "1")
+	}
 
 	renderSecureNAT(f.folder("SecureNAT"), h.SecureNAT)
 

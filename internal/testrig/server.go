@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,6 +106,40 @@ func (r *Rig) StartServerText(kind ServerKind, port int, adminPassword string, c
 	r.t.Logf("testrig: %s server up in %s (pid %d, port %d)", kind, r.Server.Name, s.Proc.Pid(), port)
 	return s
 }
+
+// PacketLog returns the packet-log lines the server wrote for hub (stop
+// the server first: both write the last records on the way out). The real
+// vpnserver in --foreground mode writes its logs to stdout, without the
+// hub's name, so with it the lines of every hub come back.
+func (s *Server) PacketLog(hub string) ([]string, error) {
+	var text string
+	if s.Kind == SoftEther {
+		text = s.Proc.Log()
+	} else {
+		files, err := filepath.Glob(filepath.Join(s.DataDir, "packet_log", hub, "pkt_*.log"))
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			text += string(b)
+		}
+	}
+	var lines []string
+	for _, l := range strings.Split(text, "\n") {
+		l = strings.TrimRight(l, "\r")
+		if packetLogLine.MatchString(l) {
+			lines = append(lines, l)
+		}
+	}
+	return lines, nil
+}
+
+// packetLogLine matches the start of a packet-log record.
+var packetLogLine = regexp.MustCompile(`^\d{4}-\d\d-\d\d,\d\d:\d\d:\d\d\.\d{3},`)
 
 // Stop stops the server (SIGTERM, then SIGKILL after 20 s).
 func (s *Server) Stop() error { return s.Proc.Stop(20 * time.Second) }
