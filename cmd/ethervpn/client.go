@@ -92,6 +92,7 @@ Saved accounts, vpnclient's way: --config FILE runs every account of FILE
 	f.StringVar(&a.Link.User, "user", "", "user name")
 	f.StringVar(&a.Link.Password, "password", "", "password (or set ETHERVPN_PASSWORD)")
 	f.BoolVar(&a.Link.Anonymous, "anonymous", false, "anonymous authentication")
+	f.BoolVar(&a.Link.PlainPassword, "plain-password", false, "send the password itself, protected by TLS only (for users the server checks against RADIUS or an NT domain)")
 	f.StringVar(&a.TAP, "tap", a.TAP, "name of the TAP device to create")
 	f.IntVar(&a.Link.MaxConnections, "max-connections", 1, "TCP connections of the session, 1-32")
 	f.BoolVar(&a.Link.HalfDuplex, "half-duplex", false, "half-duplex connections (each carries one direction)")
