@@ -298,3 +298,29 @@ func dnsQueryHost(m []byte) (string, bool) {
 	}
 	return "", false
 }
+
+// UDPDestination returns the destination of an untagged IPv4 or IPv6 UDP
+// datagram in frame b.
+func UDPDestination(b []byte) (netip.AddrPort, bool) {
+	if len(b) < 14 {
+		return netip.AddrPort{}, false
+	}
+	p := b[14:]
+	switch binary.BigEndian.Uint16(b[12:14]) {
+	case 0x0800:
+		if len(p) < 20 || p[9] != 17 || binary.BigEndian.Uint16(p[6:8])&0x1fff != 0 {
+			return netip.AddrPort{}, false
+		}
+		ihl := int(p[0]&0x0f) * 4
+		if ihl < 20 || len(p) < ihl+4 {
+			return netip.AddrPort{}, false
+		}
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(p[16:20])), binary.BigEndian.Uint16(p[ihl+2:])), true
+	case 0x86DD:
+		if len(p) < 44 || p[6] != 17 {
+			return netip.AddrPort{}, false
+		}
+		return netip.AddrPortFrom(netip.AddrFrom16([16]byte(p[24:40])), binary.BigEndian.Uint16(p[42:])), true
+	}
+	return netip.AddrPort{}, false
+}

@@ -132,7 +132,7 @@ func TestDNSQueryHost(t *testing.T) {
 
 func TestWriter(t *testing.T) {
 	dir := t.TempDir()
-	w := NewWriter(dir, svc, 16)
+	w := NewWriter(dir, svc, 16, nil)
 	sink := w.Sink("HUB1", SwitchDay)
 	when := time.Date(2026, 11, 21, 10, 20, 30, 456e6, time.Local)
 	f := eth("5E0000000002", "5E0000000001", 0x88B5, []byte{1})
@@ -153,7 +153,7 @@ func TestWriter(t *testing.T) {
 		t.Errorf("%d fields, want %d", n, 2+Fields)
 	}
 	// A full queue drops records and counts them, without blocking.
-	w2 := NewWriter(t.TempDir(), svc, 1)
+	w2 := NewWriter(t.TempDir(), svc, 1, nil)
 	defer w2.Close()
 	s2 := w2.Sink("H", SwitchDay)
 	for range 1000 {
@@ -186,4 +186,36 @@ func FuzzFormat(f *testing.F) {
 			t.Fatalf("a line break in %q", line)
 		}
 	})
+}
+
+func TestDivertAndUDPDestination(t *testing.T) {
+	dir := t.TempDir()
+	var got []string
+	w := NewWriter(dir, svc, 16, func(h string, r *hub.PacketRecord, _ time.Time, csv string) bool {
+		if dst, ok := UDPDestination(r.Frame); ok && dst == netip.MustParseAddrPort("10.0.0.2:514") {
+			got = append(got, h+" "+csv)
+			return true
+		}
+		return false
+	})
+	sink := w.Sink("H", SwitchDay)
+	toSyslog := eth("5E0000000002", "5E0000000001", 0x0800, ipv4("10.0.0.1", "10.0.0.2", 17, udpDgram(999, 514, []byte("x"))))
+	other := eth("5E0000000002", "5E0000000001", 0x0800, ipv4("10.0.0.1", "10.0.0.3", 17, udpDgram(999, 514, []byte("x"))))
+	now := time.Now()
+	sink(hub.PacketRecord{Time: now, Frame: toSyslog, Length: len(toSyslog)})
+	sink(hub.PacketRecord{Time: now, Frame: other, Length: len(other)})
+	w.Close()
+	if len(got) != 1 || !strings.HasPrefix(got[0], "H -,-,5E0000000001") {
+		t.Errorf("diverted: %q", got)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "H", "pkt_*.log"))
+	if len(files) != 1 {
+		t.Fatalf("files %v", files)
+	}
+	if b, _ := os.ReadFile(files[0]); strings.Count(string(b), "\r\n") != 1 || !strings.Contains(string(b), "10.0.0.3") {
+		t.Errorf("file:\n%s", b)
+	}
+	if _, ok := UDPDestination(eth("5E0000000002", "5E0000000001", 0x0800, ipv4("10.0.0.1", "10.0.0.2", 6, tcpSeg(1, 2, 0, 0, 2, 0)))); ok {
+		t.Error("a TCP segment has a UDP destination")
+	}
 }

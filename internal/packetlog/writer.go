@@ -47,6 +47,7 @@ func datePart(switchType int, t time.Time) string {
 type Writer struct {
 	dir     string
 	svc     Services
+	divert  Divert
 	q       chan entry
 	dropped atomic.Uint64
 	done    chan struct{}
@@ -68,10 +69,15 @@ type logFile struct {
 	w    *bufio.Writer
 }
 
+// Divert may take a formatted record instead of the file (a syslog
+// server, for example): it returns true when it did. It runs on the
+// writer's goroutine.
+type Divert func(hub string, r *hub.PacketRecord, t time.Time, csv string) bool
+
 // NewWriter starts a writer for the directory dir (DATA/packet_log) with a
-// queue of queue records.
-func NewWriter(dir string, svc Services, queue int) *Writer {
-	w := &Writer{dir: dir, svc: svc, q: make(chan entry, queue), done: make(chan struct{})}
+// queue of queue records; divert may be nil.
+func NewWriter(dir string, svc Services, queue int, divert Divert) *Writer {
+	w := &Writer{dir: dir, svc: svc, divert: divert, q: make(chan entry, queue), done: make(chan struct{})}
 	go w.run()
 	return w
 }
@@ -132,6 +138,10 @@ func (w *Writer) run() {
 // dropped.
 func (w *Writer) write(files map[string]*logFile, e entry) {
 	t := e.r.Time.Local()
+	csv := Format(&e.r, w.svc)
+	if w.divert != nil && w.divert(e.hub, &e.r, t, csv) {
+		return
+	}
 	key := strings.ToUpper(e.hub)
 	name := filepath.Join(w.dir, safeName(e.hub), "pkt"+datePart(e.switchType, t)+".log")
 	lf := files[key]
@@ -154,7 +164,7 @@ func (w *Writer) write(files map[string]*logFile, e entry) {
 		files[key] = lf
 	}
 	lf.w.WriteString(t.Format("2006-01-02,15:04:05.000,"))
-	lf.w.WriteString(Format(&e.r, w.svc))
+	lf.w.WriteString(csv)
 	lf.w.WriteString("\r\n")
 }
 

@@ -1,7 +1,10 @@
 package server
 
 import (
+	"fmt"
+	"net"
 	"os"
+	"time"
 
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/hub"
@@ -52,4 +55,23 @@ func (s *Server) applyHubLogs(h *Hub) {
 		NoIPv6: opt.GetBool("NoIPv6PacketLog"),
 		Sink:   s.plog.Sink(h.cfg.Name, switchType),
 	})
+}
+
+// packetLogToSyslog sends packet-log records to the syslog server instead
+// of the files when SetSysLog's SaveType is 3, as SoftEther does. A
+// record of a datagram to the syslog server itself is dropped: sent on,
+// it would make another such datagram, a loop (SoftEther's check for it
+// never matches).
+func (s *Server) packetLogToSyslog(hubName string, r *hub.PacketRecord, t time.Time, csv string) bool {
+	sys := s.seclog.w.syslog.Load()
+	if sys == nil || sys.saveType < syslogAll {
+		return false
+	}
+	if dst, ok := packetlog.UDPDestination(r.Frame); ok {
+		if ra, ok := sys.conn.RemoteAddr().(*net.UDPAddr); ok && ra.AddrPort().Addr().Unmap() == dst.Addr().Unmap() && ra.AddrPort().Port() == dst.Port() {
+			return true
+		}
+	}
+	sys.send(fmt.Sprintf("[%s/VPN/%s] (%s) PACKET_LOG: %s", sys.machine, hubName, t.Format("2006-01-02 15:04:05.000"), csv))
+	return true
 }

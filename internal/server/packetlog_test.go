@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/binary"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,5 +84,40 @@ func TestPacketLog(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if b, _ := os.ReadFile(file); strings.Count(string(b), "\r\n") != 1 {
 		t.Fatalf("logged after SavePacketLog was turned off:\n%s", b)
+	}
+}
+
+// With syslog SaveType 3 the records go to the syslog server instead of
+// the file.
+func TestPacketLogToSyslog(t *testing.T) {
+	srv, addr := testServer(t)
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	call(t, srv.Dispatcher(), serverAdm, "SetSysLog", params("SaveType", 3, "Hostname", "127.0.0.1", "Port", udp.LocalAddr().(*net.UDPAddr).Port))
+	a := connect(t, addr, client.Options{Hub: "DEFAULT", User: "alice", Password: "alicepw"})
+	b := connect(t, addr, client.Options{Hub: "DEFAULT", User: "bob", Password: "bobpw"})
+	ma, mb := mac(1), mac(2)
+	b.port.send(ethFrame(bcast, mb, 1, 60))
+	a.port.expect(t, "b's broadcast", from(mb, 1))
+	a.port.send(tcpFrame(mb, ma, 0x02))
+	b.port.expect(t, "the SYN", func(f []byte) bool { return len(f) > 47 && f[47] == 0x02 })
+	buf := make([]byte, 2048)
+	udp.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		n, _, err := udp.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("no packet-log record reached syslog: %v", err)
+		}
+		if line := string(buf[:n]); strings.Contains(line, "/VPN/DEFAULT] (") && strings.Contains(line, ") PACKET_LOG: SID-ALICE-") &&
+			strings.Contains(line, ",TCP_CONNECTv4,SYN,") {
+			break
+		}
+	}
+	file := filepath.Join(srv.dir, "packet_log", "DEFAULT", "pkt_"+time.Now().Format("20060102")+".log")
+	if _, err := os.Stat(file); err == nil {
+		t.Errorf("%s written although the records went to syslog", file)
 	}
 }

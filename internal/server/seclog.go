@@ -150,7 +150,7 @@ const (
 	syslogOff    = 0
 	syslogServer = 1 // server log
 	syslogHubs   = 2 // and the hubs' security logs
-	syslogAll    = 3 // and packet logs (ethervpn writes packet logs to files only: same as 2)
+	syslogAll    = 3 // and packet logs
 )
 
 // syslogTarget forwards log lines as UDP datagrams in SoftEther's syslog

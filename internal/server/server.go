@@ -124,7 +124,6 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 	log = slog.New(seclog)
 	s := &Server{
 		seclog:   seclog,
-		plog:     packetlog.NewWriter(filepath.Join(dir, "packet_log"), hostServices(), packetLogQueue),
 		dir:      dir,
 		log:      log,
 		cfg:      cfg,
@@ -134,6 +133,7 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 		conns:    newConnLimiterFromConfig(cfg),
 		adm:      adminState{started: time.Now()},
 	}
+	s.plog = packetlog.NewWriter(filepath.Join(dir, "packet_log"), hostServices(), packetLogQueue, s.packetLogToSyslog)
 	if err := s.loadCert(); err != nil {
 		return nil, err
 	}
