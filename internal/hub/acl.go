@@ -56,6 +56,11 @@ type AccessRule struct {
 	// and Loss percent of the frames dropped.
 	Delay        time.Duration
 	Jitter, Loss int
+
+	// RedirectURL, when set, answers the HTTP requests the rule matches
+	// with a redirect to it (§11.6; "<INFO>" and a "|secret" suffix as
+	// SoftEther's).
+	RedirectURL string
 }
 
 // include/exclude prefixes of the user-name fields (case-insensitive).

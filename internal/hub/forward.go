@@ -190,6 +190,19 @@ func (h *Hub) forward(p *Port, b []byte, now int64, set *portSet, bs *batchStats
 	if acl := h.acl.Load(); acl != nil {
 		if r := acl.ingress(p, &pk); r != nil {
 			decided = true
+			if r.RedirectURL != "" {
+				if l3, l4, n, ok := redirectable(b, &pk); ok {
+					// §11.6: a user's HTTP request is answered with a
+					// redirect; the request itself goes nowhere.
+					if p.kind == KindClient || p.kind == KindBridge {
+						if resp := redirectFrame(b, l3, l4, n, p, r.RedirectURL, h.wall(now)); resp != nil {
+							p.sc.add(p, newFrame(resp), true)
+						}
+					}
+					bs.acl++
+					return
+				}
+			}
 			// Steps 4-5: loss, then delay, emulation.
 			if r.Discard || p.delay.lose(r.Loss) {
 				bs.acl++

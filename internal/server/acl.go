@@ -48,25 +48,16 @@ func (s *Server) dataPathOptions(opt *hub.Options, hubName string) {
 // replacing the rules it had. The caller holds s.mu.
 func (s *Server) ApplyAccessLists(h *Hub) {
 	var rules []hub.AccessRule
-	redirects := 0
 	if acl := s.hubTreeFolder(h.cfg.Name).Folder("AccessList"); acl != nil {
 		rules = make([]hub.AccessRule, 0, len(acl.Folders))
 		for _, f := range acl.Folders {
 			r := accessRule(f)
 			r.SrcUserList = s.userList(h, r.SrcUsername)
 			r.DstUserList = s.userList(h, r.DstUsername)
-			if f.GetString("RedirectUrl") != "" {
-				redirects++
-			}
 			rules = append(rules, r)
 		}
 	}
 	h.SetAccessList(rules)
-	if redirects > 0 {
-		// §11.6 is not implemented: such rules pass or discard as they say.
-		s.log.Warn("access list rules with a redirect URL: the redirection is not supported, the rules act without it",
-			"hub", h.cfg.Name, "rules", redirects)
-	}
 }
 
 // accessRule reads one AccessList/<id> folder (admin-interfaces.md §6.4.8).
@@ -74,6 +65,7 @@ func (s *Server) ApplyAccessLists(h *Hub) {
 func accessRule(f *config.Folder) hub.AccessRule {
 	r := hub.AccessRule{
 		Priority:      f.GetUint("Priority"),
+		RedirectURL:   f.GetString("RedirectUrl"),
 		Discard:       f.GetBool("Discard"),
 		Active:        f.GetBool("Active"),
 		IPv6:          f.GetBool("IsIPv6"),
