@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ethervpn/ethervpn/internal/testrig"
 )
@@ -56,4 +58,50 @@ func TestAccessList(t *testing.T) {
 		t.Fatalf("AccessDelete failed:\n%s", del.Text)
 	}
 	ping(t, c1, c2.ip, 3, false)
+}
+
+// TestAccessListRedirect: a pass rule with a redirect URL for HTTP to c2,
+// added over JSON-RPC; curl on c1 connects (the handshake passes) and gets
+// the hub's 302 to the URL instead of c2's page.
+func TestAccessListRedirect(t *testing.T) {
+	testrig.Require(t)
+	kind := testrig.SelectedServer(t)
+	r := testrig.New(t)
+	srv := r.StartServer(kind, &testrig.ServerConfig{
+		Port:          adminPort, // jsonRPC's
+		AdminPassword: adminPW,
+		Hubs: []testrig.HubConfig{{Name: aclHub, Password: "hubpw", Users: []testrig.UserConfig{
+			{Name: "user1", Password: password}, {Name: "user2", Password: password},
+		}}},
+	})
+	c1 := &peer{ns: r.AddClient(), ip: "192.168.79.1"}
+	c2 := &peer{ns: r.AddClient(), ip: "192.168.79.2"}
+	c1.cli = r.StartClient(c1.ns, "r1")
+	c2.cli = r.StartClient(c2.ns, "r2")
+	c1.connect(t, srv, account(aclHub, "user1"))
+	c2.connect(t, srv, account(aclHub, "user2"))
+	r.StartHTTPServer(c2.ns, 1000)
+	page := "http://" + c2.ip + ":" + strconv.Itoa(testrig.HTTPPort) + "/blob"
+	curl := func() string {
+		out, _ := c1.ns.Run(20*time.Second, "curl", "-s", "-i", "--max-time", "5", page)
+		return out
+	}
+	if out := curl(); !strings.HasPrefix(out, "HTTP/1.") || !strings.Contains(out, " 200 ") {
+		t.Fatalf("before the rule: %q", out)
+	}
+	const url = "http://portal.example/welcome"
+	if _, code := jsonRPC(t, r, aclHub, "hubpw", "AddAccess", map[string]any{
+		"HubName_str": aclHub,
+		"AccessListSingle": []map[string]any{{
+			"Note_utf": "portal", "Active_bool": true, "Priority_u32": 10, "Discard_bool": false,
+			"Protocol_u32": 6, "DestPortStart_u32": testrig.HTTPPort, "DestPortEnd_u32": testrig.HTTPPort,
+			"RedirectUrl_str": url,
+		}},
+	}); code != 0 {
+		t.Fatalf("AddAccess: error %d", code)
+	}
+	out := curl()
+	if !strings.HasPrefix(out, "HTTP/1.1 302 Found\r\n") || !strings.Contains(out, "Location: "+url+"\r\n") {
+		t.Fatalf("with the redirect rule: %q", out)
+	}
 }
