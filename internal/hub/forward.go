@@ -302,13 +302,13 @@ func (h *Hub) deliver(p *Port, b []byte, pk *packet, now int64, set *portSet, bs
 			bs.dropped++
 		default:
 			if plevel > PacketLogNone {
-				pl.logPacket(h, p, dst, b, plevel, now)
+				pl.logPacket(h, p, dst, b, pk, plevel, now)
 			}
 		}
 		return
 	}
 	if plevel > PacketLogNone { // a flood is logged once, for no destination
-		pl.logPacket(h, p, nil, b, plevel, now)
+		pl.logPacket(h, p, nil, b, pk, plevel, now)
 	}
 	for _, d := range set.flood { // step 14
 		if d == p || (d.egress && !h.egressAllowed(p, d, pk)) {

@@ -25,7 +25,7 @@ type PacketLogLevels struct {
 	IP       PacketLogLevel // IPv4 and IPv6
 	ICMP     PacketLogLevel // ICMPv4 and ICMPv6
 	TCP      PacketLogLevel // every TCP segment
-	TCPConn  PacketLogLevel // TCP with SYN, FIN or RST, and DNS queries (UDP)
+	TCPConn  PacketLogLevel // TCP with SYN, FIN or RST, HTTP requests, and DNS queries (UDP)
 	UDP      PacketLogLevel
 	DHCP     PacketLogLevel // DHCPv4
 }
@@ -96,8 +96,8 @@ func (pl *PacketLog) level(pk *packet) PacketLogLevel {
 		up(lv.ICMP)
 	case protoTCP:
 		up(lv.TCP)
-		if pk.tcpFlags&(tcpSYN|tcpFIN|tcpRST) != 0 {
-			up(lv.TCPConn)
+		if pk.tcpFlags&(tcpSYN|tcpFIN|tcpRST) != 0 || pk.httpReq {
+			up(lv.TCPConn) // an HTTP request counts as a connection too
 		}
 	case protoUDP:
 		up(lv.UDP)
@@ -112,9 +112,10 @@ func (pl *PacketLog) level(pk *packet) PacketLogLevel {
 }
 
 // logPacket hands frame b from src to the packet log (dst nil: flooded).
-func (pl *PacketLog) logPacket(h *Hub, src, dst *Port, b []byte, level PacketLogLevel, now int64) {
+// An HTTP request is kept whole, for its header fields.
+func (pl *PacketLog) logPacket(h *Hub, src, dst *Port, b []byte, pk *packet, level PacketLogLevel, now int64) {
 	n := len(b)
-	if level < PacketLogAll && n > pl.HeaderBytes {
+	if level < PacketLogAll && !pk.httpReq && n > pl.HeaderBytes {
 		n = pl.HeaderBytes
 	}
 	r := PacketRecord{

@@ -29,6 +29,7 @@ func (s *recordSink) take() []PacketRecord {
 func TestPacketLogLevels(t *testing.T) {
 	syn := eth(mac(2), mac(1), etherIPv4, ipv4("10.0.0.1", "10.0.0.2", protoTCP, 0, tcp(1000, 80, tcpSYN)))
 	data := eth(mac(2), mac(1), etherIPv4, ipv4("10.0.0.1", "10.0.0.2", protoTCP, 0, tcp(1000, 80, tcpACK)))
+	get := eth(mac(2), mac(1), etherIPv4, ipv4("10.0.0.1", "10.0.0.2", protoTCP, 0, append(tcp(1000, 80, tcpACK), "GET / HTTP/1.1\r\n"...)))
 	dns := eth(mac(2), mac(1), etherIPv4, ipv4("10.0.0.1", "10.0.0.2", protoUDP, 0, udp(5353, 53, []byte("q"))))
 	udpData := ipFrame(mac(2), mac(1), "10.0.0.1", "10.0.0.2")
 	dhcpReq := dhcp(bcast, mac(1), 1, 3, mac(1), "0.0.0.0")
@@ -44,8 +45,8 @@ func TestPacketLogLevels(t *testing.T) {
 		want   []PacketLogLevel // per frame; None = no record
 	}{
 		{"defaults", PacketLog{Levels: defaults},
-			[][]byte{syn, data, dns, udpData, dhcpReq, arp, other, ipv6f},
-			[]PacketLogLevel{1, 0, 1, 0, 1, 0, 0, 0}},
+			[][]byte{syn, data, dns, udpData, dhcpReq, arp, other, ipv6f, get},
+			[]PacketLogLevel{1, 0, 1, 0, 1, 0, 0, 0, 1}},
 		{"ethernet all", PacketLog{Levels: PacketLogLevels{Ethernet: PacketLogAll}},
 			[][]byte{data, other}, []PacketLogLevel{2, 2}},
 		{"tcp header, tcpconn all", PacketLog{Levels: PacketLogLevels{TCP: PacketLogHeader, TCPConn: PacketLogAll}},

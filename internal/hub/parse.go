@@ -52,6 +52,7 @@ type packet struct {
 	dstPort      uint16
 	tcpFlags     uint8
 	icmpType     uint8
+	httpReq      bool // a TCP payload that starts like an HTTP request (packet log)
 
 	// DHCPv4 (UDP 67<->68) fields, valid when dhcp4 is set.
 	dhcp4    bool
@@ -219,6 +220,9 @@ func parseL4(p []byte, pk *packet) {
 		pk.srcPort = binary.BigEndian.Uint16(p[0:2])
 		pk.dstPort = binary.BigEndian.Uint16(p[2:4])
 		pk.tcpFlags = p[13]
+		if hl := int(p[12]>>4) * 4; hl >= 20 && len(p) > hl+5 {
+			pk.httpReq = isHTTPRequest(p[hl:])
+		}
 	case protoUDP:
 		if len(p) < 8 {
 			return
@@ -276,4 +280,18 @@ func parseBOOTP(p []byte, pk *packet) {
 		}
 		opts = opts[2+int(opts[1]):]
 	}
+}
+
+// isHTTPRequest reports whether a TCP payload starts with the methods
+// SoftEther's packet log recognises (GET, HEAD, POST; any case).
+func isHTTPRequest(b []byte) bool {
+	lower := func(c byte) byte { return c | 0x20 }
+	switch {
+	case len(b) >= 4 && lower(b[0]) == 'g' && lower(b[1]) == 'e' && lower(b[2]) == 't' && b[3] == ' ':
+		return true
+	case len(b) >= 5 && b[4] == ' ' && (lower(b[0]) == 'h' && lower(b[1]) == 'e' && lower(b[2]) == 'a' && lower(b[3]) == 'd' ||
+		lower(b[0]) == 'p' && lower(b[1]) == 'o' && lower(b[2]) == 's' && lower(b[3]) == 't'):
+		return true
+	}
+	return false
 }

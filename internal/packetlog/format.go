@@ -236,6 +236,11 @@ func formatL4(t *[Fields]string, proto uint8, p []byte, v string, svc Services) 
 		t[12] = strconv.FormatUint(uint64(binary.BigEndian.Uint32(p[4:8])), 10)
 		t[13] = strconv.FormatUint(uint64(binary.BigEndian.Uint32(p[8:12])), 10)
 		t[14] = fmt.Sprintf("WindowSize=%d", binary.BigEndian.Uint16(p[14:16]))
+		if hl := int(p[12]>>4) * 4; hl >= 20 && hl < len(p) {
+			if h := httpFields(p[hl:], binary.BigEndian.Uint16(p[2:4])); h != "" {
+				t[14] += " " + h
+			}
+		}
 	case proto == 17 && len(p) >= 8:
 		sport, dport := binary.BigEndian.Uint16(p[0:2]), binary.BigEndian.Uint16(p[2:4])
 		t[9], t[11] = svc.port(sport, true), svc.port(dport, true)
@@ -323,4 +328,74 @@ func UDPDestination(b []byte) (netip.AddrPort, bool) {
 		return netip.AddrPortFrom(netip.AddrFrom16([16]byte(p[24:40])), binary.BigEndian.Uint16(p[42:])), true
 	}
 	return netip.AddrPort{}, false
+}
+
+// httpFields describes an HTTP request as SoftEther's packet log does
+// ("HttpMethod=GET HttpUrl=http://host/path HttpProtocol=HTTP/1.1
+// HttpReferer=... HttpUserAgent=... "): a payload that starts with GET, HEAD
+// or POST, has a three-part request line and a Host header. dport is the
+// TCP destination port (part of the URL unless 80).
+func httpFields(payload []byte, dport uint16) string {
+	lines := strings.Split(string(payload), "\n")
+	first := strings.Fields(strings.TrimRight(lines[0], "\r"))
+	if len(first) != 3 {
+		return ""
+	}
+	method := strings.ToUpper(first[0])
+	if method != "GET" && method != "HEAD" && method != "POST" {
+		return ""
+	}
+	var host, referer, agent string
+	for _, l := range lines[1:] {
+		name, value, ok := strings.Cut(strings.TrimRight(l, "\r"), ":")
+		if !ok {
+			continue
+		}
+		value = strings.TrimSpace(value)
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "host":
+			host = value
+		case "referer":
+			referer = value
+		case "user-agent":
+			agent = value
+		}
+	}
+	if host == "" {
+		return ""
+	}
+	url := first[1]
+	if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
+		if dport == 80 {
+			url = "http://" + host + url
+		} else {
+			url = fmt.Sprintf("http://%s:%d%s", host, dport, url)
+		}
+	}
+	var sb strings.Builder
+	for _, f := range [][2]string{{"HttpMethod", method}, {"HttpUrl", url}, {"HttpProtocol", first[2]},
+		{"HttpReferer", referer}, {"HttpUserAgent", agent}} {
+		if f[1] != "" {
+			sb.WriteString(f[0] + "=" + safeLogValue(f[1]) + " ")
+		}
+	}
+	return sb.String()
+}
+
+// safeLogValue is SoftEther's MakeSafeLogStr: unprintable characters become
+// "?", commas ".", and spaces "_" unless the value is a URL.
+func safeLogValue(v string) string {
+	url := strings.HasPrefix(v, "http:") || strings.HasPrefix(v, "https:")
+	b := []byte(v)
+	for i, c := range b {
+		switch {
+		case c < 0x20 || c > 0x7e:
+			b[i] = '?'
+		case c == ',':
+			b[i] = '.'
+		case c == ' ' && !url:
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }

@@ -101,6 +101,11 @@ func TestFormat(t *testing.T) {
 		{"dns, a comma in the name", hub.PacketRecord{SrcSession: "SID-A-1", DstSession: "SID-SECURENAT-1", Level: hub.PacketLogHeader,
 			Frame: eth("5E0000000002", "5E0000000001", 0x0800, ipv4("10.0.0.1", "10.0.0.2", 17, udpDgram(5000, 53, dnsQuery("a,b.example.org"))))},
 			"SID-A-1,SID-SECURENAT-1,5E0000000001,5E0000000002,0x0800,-,DNSv4,DNS_Query,10.0.0.1,5000,10.0.0.2,domain(53),-,-,a_b.example.org,-,-,-"},
+		{"http request", hub.PacketRecord{SrcSession: "S", DstSession: "D", Level: hub.PacketLogHeader,
+			Frame: eth("5E0000000002", "5E0000000001", 0x0800, ipv4("10.0.0.1", "10.0.0.2", 6,
+				append(tcpSeg(40000, 8080, 7, 8, 0x18, 100), "get /a,b HTTP/1.1\r\nHost: x.org\r\nUser-Agent: curl/8 (x, y)\r\nReferer: http://r.org/a b\r\n\r\n"...)))},
+			"S,D,5E0000000001,5E0000000002,0x0800,-,TCP_DATAv4,PSH+ACK,10.0.0.1,40000,10.0.0.2,8080,7,8," +
+				"WindowSize=100 HttpMethod=GET HttpUrl=http://x.org:8080/a.b HttpProtocol=HTTP/1.1 HttpReferer=http://r.org/a b HttpUserAgent=curl/8_(x._y) ,-,-,-"},
 		{"other ethertype, all", hub.PacketRecord{SrcSession: "S", DstSession: "D", Level: hub.PacketLogAll,
 			Frame: eth("5E0000000002", "5E0000000001", 0x88B5, []byte{0xab})},
 			"S,D,5E0000000001,5E0000000002,0x88B5,-,Proto=0x88B5,-,-,-,-,-,-,-,-,5E00000000025E000000000188B5AB,-,-"},
