@@ -171,7 +171,7 @@ func TestDatePart(t *testing.T) {
 	when := time.Date(2026, 1, 2, 3, 4, 5, 0, time.Local)
 	for st, want := range map[int]string{SwitchNone: "", SwitchSecond: "_20260102_030405", SwitchMinute: "_20260102_0304",
 		SwitchHour: "_20260102_03", SwitchDay: "_20260102", SwitchMonth: "_202601"} {
-		if got := datePart(st, when); got != want {
+		if got := DatePart(st, when); got != want {
 			t.Errorf("switch type %d: %q, want %q", st, got, want)
 		}
 	}

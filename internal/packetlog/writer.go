@@ -23,8 +23,9 @@ const (
 	SwitchMonth  = 5
 )
 
-// datePart is the part of a log file name that a switch type makes from t.
-func datePart(switchType int, t time.Time) string {
+// DatePart is the part of a log file name that a switch type makes from
+// t, for every SoftEther log ("sec" + DatePart + ".log").
+func DatePart(switchType int, t time.Time) string {
 	switch switchType {
 	case SwitchNone:
 		return ""
@@ -143,7 +144,7 @@ func (w *Writer) write(files map[string]*logFile, e entry) {
 		return
 	}
 	key := strings.ToUpper(e.hub)
-	name := filepath.Join(w.dir, safeName(e.hub), "pkt"+datePart(e.switchType, t)+".log")
+	name := filepath.Join(w.dir, safeName(e.hub), "pkt"+DatePart(e.switchType, t)+".log")
 	lf := files[key]
 	if lf == nil || lf.name != name {
 		if lf != nil {

@@ -31,19 +31,15 @@ func hostServices() packetlog.Services {
 // NoIPv6PacketLog of Option). The caller holds s.mu or is building the
 // server.
 func (s *Server) applyHubLogs(h *Hub) {
-	s.seclog.setEnabled(h.cfg.Name, h.cfg.LogSecurity)
+	hf := s.hubTreeFolder(h.cfg.Name)
+	logs, opt := hf.Folder("LogSetting"), hf.Folder("Option")
+	s.seclog.setEnabled(h.cfg.Name, h.cfg.LogSecurity, switchType(logs, "SecurityLogSwitchType"))
 	if !h.cfg.LogPacket {
 		h.SetPacketLog(nil)
 		return
 	}
-	hf := s.hubTreeFolder(h.cfg.Name)
-	logs, opt := hf.Folder("LogSetting"), hf.Folder("Option")
 	lv := func(name string) hub.PacketLogLevel {
 		return hub.PacketLogLevel(min(logs.GetUint(name), 2))
-	}
-	switchType := packetlog.SwitchDay
-	if it := logs.Item("PacketLogSwitchType"); it != nil && it.Type == config.Uint {
-		switchType = int(it.Uint)
 	}
 	h.SetPacketLog(&hub.PacketLog{
 		Levels: hub.PacketLogLevels{
@@ -53,8 +49,16 @@ func (s *Server) applyHubLogs(h *Hub) {
 		},
 		NoIPv4: opt.GetBool("NoIPv4PacketLog"),
 		NoIPv6: opt.GetBool("NoIPv6PacketLog"),
-		Sink:   s.plog.Sink(h.cfg.Name, switchType),
+		Sink:   s.plog.Sink(h.cfg.Name, switchType(logs, "PacketLogSwitchType")),
 	})
+}
+
+// switchType reads a log switch type item; absent, it is daily.
+func switchType(logs *config.Folder, item string) int {
+	if it := logs.Item(item); it != nil && it.Type == config.Uint && it.Uint <= packetlog.SwitchMonth {
+		return int(it.Uint)
+	}
+	return packetlog.SwitchDay
 }
 
 // packetLogToSyslog sends packet-log records to the syslog server instead

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ethervpn/ethervpn/internal/packetlog"
 )
 
 // securityLog is a slog.Handler that passes every record on and also
@@ -28,7 +30,7 @@ type securityLog struct {
 // secLogWriter owns the open files; it is shared by every derived handler.
 type secLogWriter struct {
 	dir     string
-	enabled sync.Map // upper-cased hub name -> bool (SaveSecurityLog)
+	enabled sync.Map // upper-cased hub name -> int: SecurityLogSwitchType, or -1 when SaveSecurityLog is off
 	syslog  atomic.Pointer[syslogTarget]
 
 	mu    sync.Mutex
@@ -36,16 +38,22 @@ type secLogWriter struct {
 }
 
 type dayFile struct {
-	day string
-	f   *os.File
+	name string // the file's name, which changes with the switch period
+	f    *os.File
 }
 
 func newSecurityLog(next slog.Handler, dataDir string) *securityLog {
 	return &securityLog{next: next, w: &secLogWriter{dir: filepath.Join(dataDir, "security_log"), files: map[string]*dayFile{}}}
 }
 
-// setEnabled turns the security log file of a hub on or off.
-func (l *securityLog) setEnabled(hub string, on bool) { l.w.enabled.Store(strings.ToUpper(hub), on) }
+// setEnabled turns the security log file of a hub on or off and sets when
+// a new file begins (SecurityLogSwitchType, packetlog.SwitchDay by default).
+func (l *securityLog) setEnabled(hub string, on bool, switchType int) {
+	if !on {
+		switchType = -1
+	}
+	l.w.enabled.Store(strings.ToUpper(hub), switchType)
+}
 
 func (l *securityLog) Enabled(ctx context.Context, lv slog.Level) bool {
 	return l.next.Enabled(ctx, lv)
@@ -88,8 +96,8 @@ func (l *securityLog) Handle(ctx context.Context, r slog.Record) error {
 	case isHubEvent:
 		// Only hubs the server knows get a file: a client naming an unknown
 		// hub must not be able to create directories.
-		if on, ok := l.w.enabled.Load(strings.ToUpper(hub)); ok && on.(bool) {
-			l.w.write(hub, r.Time, r.Message)
+		if st, ok := l.w.enabled.Load(strings.ToUpper(hub)); ok && st.(int) >= 0 {
+			l.w.write(hub, st.(int), r.Time, r.Message)
 		}
 	case sys != nil && sys.saveType >= syslogServer && r.Level >= slog.LevelInfo:
 		sys.send(fmt.Sprintf("[%s/VPN] (%s) SERVER_LOG: %s", sys.machine, r.Time.Local().Format("2006-01-02 15:04:05.000"), r.Message))
@@ -99,34 +107,34 @@ func (l *securityLog) Handle(ctx context.Context, r slog.Record) error {
 
 // write appends one line. A file that cannot be written is reported on
 // stderr, not through the logger, which would loop back here.
-func (w *secLogWriter) write(hub string, t time.Time, text string) {
+func (w *secLogWriter) write(hub string, switchType int, t time.Time, text string) {
 	t = t.Local()
-	day := t.Format("20060102")
+	name := "sec" + packetlog.DatePart(switchType, t) + ".log"
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	key := strings.ToUpper(hub)
 	df := w.files[key]
-	if df == nil || df.day != day {
+	if df == nil || df.name != name {
 		if df != nil {
 			df.f.Close()
 			delete(w.files, key)
 		}
-		f, err := openDayFile(filepath.Join(w.dir, safeName(hub)), day)
+		f, err := openLogFile(filepath.Join(w.dir, safeName(hub)), name)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "ethervpn: cannot write the security log of hub %s: %v\n", hub, err)
 			return
 		}
-		df = &dayFile{day: day, f: f}
+		df = &dayFile{name: name, f: f}
 		w.files[key] = df
 	}
 	fmt.Fprintf(df.f, "%s %s\r\n", t.Format("2006-01-02 15:04:05.000"), text)
 }
 
-func openDayFile(dir, day string) (*os.File, error) {
+func openLogFile(dir, name string) (*os.File, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	return os.OpenFile(filepath.Join(dir, "sec_"+day+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	return os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 }
 
 // safeName keeps a hub name from a configuration file inside the log

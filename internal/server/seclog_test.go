@@ -54,3 +54,23 @@ func TestSecurityLogOnlyForKnownHubs(t *testing.T) {
 		t.Fatalf("failed login not in the DEFAULT hub's security log: %q", b)
 	}
 }
+
+// SecurityLogSwitchType decides when a new file begins: hourly here.
+func TestSecurityLogSwitchType(t *testing.T) {
+	srv, addr := testServer(t)
+	d := srv.Dispatcher()
+	in := call(t, d, serverAdm, "GetHubLog", params("HubName", "DEFAULT"))
+	in.Delete("SecurityLogSwitchType")
+	in.AddInt("SecurityLogSwitchType", 3)
+	call(t, d, serverAdm, "SetHubLog", in)
+	client.Login(context.Background(), &client.Options{Server: addr, Hub: "DEFAULT", User: "alice", Password: "wrong"})
+	name := filepath.Join(srv.dir, "security_log", "DEFAULT", "sec_"+time.Now().Format("20060102_15")+".log")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if b, _ := os.ReadFile(name); strings.Contains(string(b), `user authentication failed for user "alice"`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no hourly file %s with the failed login", name)
+		}
+	}
+}
