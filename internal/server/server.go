@@ -276,6 +276,8 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	s.startLocalBridges()
 	s.startCascades()
 	s.startL3Switches()
+	s.wg.Add(1)
+	go s.runLogEraser(ctx)
 	<-ctx.Done()
 	s.log.Info("stopping")
 	s.stopL3Switches()
