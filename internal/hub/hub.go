@@ -182,6 +182,10 @@ func New(name string, opt Options) *Hub {
 	return h
 }
 
+// Options returns the options the hub was created with (with defaults
+// filled in); SetFilters changes the filters in effect, not this copy.
+func (h *Hub) Options() Options { return h.opt }
+
 // now is the hub clock: nanoseconds since the hub was created.
 func (h *Hub) now() int64 { return int64(h.opt.Clock().Sub(h.epoch)) }
 

@@ -38,6 +38,23 @@ func (s *Server) dataPathOptions(opt *hub.Options, hubName string) {
 	opt.DisableAdjustTCPMSS = o.GetBool("DisableAdjustTcpMss")
 	opt.ApplyAccessListOnARP = o.GetBool("ApplyIPv4AccessListOnArpPacket")
 	opt.Filters = hubFilters(o)
+	// The rest of §8.1 that the hub implements, with a new hub's defaults
+	// for missing items.
+	ext := func(name string) uint32 {
+		for _, e := range extOptions {
+			if e.name == name {
+				return e.get(o)
+			}
+		}
+		panic("no hub option " + name)
+	}
+	opt.ManageOnlyPrivateIP = ext("ManageOnlyPrivateIP") != 0
+	opt.LogNewMACs = ext("NoMacAddressLog") == 0
+	opt.StormThreshold = int(ext("BroadcastStormDetectionThreshold"))
+	opt.PrivacyPassBroadcasts = ext("DropBroadcastsInPrivacyFilterMode") == 0
+	opt.PrivacyPassARP = ext("DropArpInPrivacyFilterMode") == 0
+	opt.PrivacyAllowSameUser = ext("AllowSameUserInPrivacyFilterMode") != 0
+	opt.DisableCheckMACOnLocalBridge = ext("DisableCheckMacOnLocalBridge") != 0
 	if v, err := strconv.ParseUint(o.GetString("VlanTypeId"), 0, 16); err == nil && v != 0 {
 		opt.VLANTypeID = uint16(v)
 	}

@@ -48,6 +48,9 @@ func TestAdminHubExtOptions(t *testing.T) {
 	call(t, d, serverAdm, "SetHubExtOptions", params("HubName", "DEFAULT", "Name", "VlanTypeId", "Value", 0x88a8))
 	call(t, d, serverAdm, "SetHubExtOptions", params("HubName", "DEFAULT", "Name", "NoAddressPollingIPv4", "Value", 1))
 	call(t, d, serverAdm, "SetHubExtOptions", params("HubName", "DEFAULT", "Name", "NoSuchOption", "Value", 1))
+	call(t, d, serverAdm, "SetHubExtOptions", params("HubName", "DEFAULT", "Name", "ManageOnlyPrivateIP", "Value", 0))
+	call(t, d, serverAdm, "SetHubExtOptions", params("HubName", "DEFAULT", "Name", "BroadcastStormDetectionThreshold", "Value", 100))
+	call(t, d, serverAdm, "SetHubExtOptions", params("HubName", "DEFAULT", "Name", "NoMacAddressLog", "Value", 0))
 	if got := s.LookupHub("DEFAULT").Filters(); got != (hub.Filters{IPv6: true}) {
 		t.Errorf("filters in effect: %+v, want IPv6 only", got)
 	}
@@ -79,5 +82,10 @@ func TestAdminHubExtOptions(t *testing.T) {
 	}
 	if got := s2.LookupHub("DEFAULT").Filters(); got != (hub.Filters{IPv6: true, PPPoE: true}) {
 		t.Errorf("filters after a restart: %+v", got)
+	}
+	// The other data-path options take effect when the hub starts.
+	if o := s2.LookupHub("DEFAULT").Options(); o.ManageOnlyPrivateIP || o.StormThreshold != 100 || !o.LogNewMACs ||
+		o.VLANTypeID != 0x88a8 || o.PrivacyPassBroadcasts {
+		t.Errorf("hub options after a restart: %+v", o)
 	}
 }
