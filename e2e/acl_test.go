@@ -105,3 +105,40 @@ func TestAccessListRedirect(t *testing.T) {
 		t.Fatalf("with the redirect rule: %q", out)
 	}
 }
+
+// TestSourceIPLimitList: the real vpncmd denies c1's address in the hub's
+// Source IP Address Limit List (AcAdd); c1's vpnclient is refused with
+// error 109 while c2 still logs in, and AcDel lets c1 in again.
+func TestSourceIPLimitList(t *testing.T) {
+	testrig.Require(t)
+	kind := testrig.SelectedServer(t)
+	r := testrig.New(t)
+	srv := r.StartServer(kind, &testrig.ServerConfig{
+		Port:          aclPort,
+		AdminPassword: adminPW,
+		Hubs: []testrig.HubConfig{{Name: aclHub, Password: "hubpw", Users: []testrig.UserConfig{
+			{Name: "user1", Password: password}, {Name: "user2", Password: password},
+		}}},
+	})
+	c1 := &peer{ns: r.AddClient(), ip: "192.168.79.1"}
+	c2 := &peer{ns: r.AddClient(), ip: "192.168.79.2"}
+	c1.cli = r.StartClient(c1.ns, "s1")
+	c2.cli = r.StartClient(c2.ns, "s2")
+	cmds := vpncmd(t, r, aclPort, []string{"/PASSWORD:" + adminPW}, "Hub "+aclHub,
+		"AcAdd deny /PRIORITY:10 /IP:"+c1.ns.IP+"/255.255.255.255", "AcList")
+	for _, c := range cmds[1:] {
+		if !c.OK() {
+			t.Fatalf("%s:\n%s", c.Line, c.Text)
+		}
+	}
+	if l := byCommand(t, cmds, "AcList"); !strings.Contains(l.Text, c1.ns.IP) || !strings.Contains(l.Text, "Deny") {
+		t.Fatalf("AcList:\n%s", l.Text)
+	}
+	refused(t, c1, srv, account(aclHub, "user1"), 109)
+	c2.connect(t, srv, account(aclHub, "user2"))
+	if cmds := vpncmd(t, r, aclPort, []string{"/PASSWORD:" + adminPW}, "Hub "+aclHub, "AcDel 1"); !cmds[1].OK() {
+		t.Fatalf("AcDel:\n%s", cmds[1].Text)
+	}
+	c1.connect(t, srv, account(aclHub, "user1"))
+	ping(t, c1, c2.ip, 3, false)
+}

@@ -321,29 +321,36 @@ func (p *Pack) AddIP(name string, ip netip.Addr) {
 	p.AddInt(name+"@ipv6_scope_id", scope)
 }
 
-// IP reads an address stored by AddIP (or by the real PackAddIp): the IPv6
-// array when name@ipv6_bool is non-zero, else the IPv4 INT. It returns the
-// invalid Addr when the element is absent or malformed.
-func (p *Pack) IP(name string) netip.Addr {
-	if p.Int(name+"@ipv6_bool") != 0 {
-		a := p.Data(name + "@ipv6_array")
-		if len(a) != 16 {
+// IPAt reads value i of an address column (the real PackAddIpEx's four
+// parallel elements; AddIP writes value 0).
+func (p *Pack) IPAt(name string, i int) netip.Addr {
+	if i < 0 {
+		return netip.Addr{}
+	}
+	if p.IntAt(name+"@ipv6_bool", i) != 0 {
+		e := p.typed(name+"@ipv6_array", TypeData)
+		if e == nil || i >= len(e.Blobs) || len(e.Blobs[i]) != 16 {
 			return netip.Addr{}
 		}
-		ip := netip.AddrFrom16([16]byte(a))
-		if s := p.Int(name + "@ipv6_scope_id"); s != 0 {
+		ip := netip.AddrFrom16([16]byte(e.Blobs[i]))
+		if s := p.IntAt(name+"@ipv6_scope_id", i); s != 0 {
 			ip = ip.WithZone(strconv.FormatUint(uint64(s), 10))
 		}
 		return ip
 	}
 	e := p.typed(name, TypeInt)
-	if e == nil {
+	if e == nil || i >= len(e.Ints) {
 		return netip.Addr{}
 	}
 	var a [4]byte
-	binary.LittleEndian.PutUint32(a[:], uint32(e.Ints[0]))
+	binary.LittleEndian.PutUint32(a[:], uint32(e.Ints[i]))
 	return netip.AddrFrom4(a)
 }
+
+// IP reads an address stored by AddIP (or by the real PackAddIp): the IPv6
+// array when name@ipv6_bool is non-zero, else the IPv4 INT. It returns the
+// invalid Addr when the element is absent or malformed.
+func (p *Pack) IP(name string) netip.Addr { return p.IPAt(name, 0) }
 
 // AddPencore adds the "pencore" padding element the real peers put in every
 // PACK sent over HTTP: DATA of 0..999 random bytes (uniform length). It is

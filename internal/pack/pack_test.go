@@ -546,3 +546,29 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+func TestIPColumn(t *testing.T) {
+	// Three addresses as the real PackAddIpEx writes a column of them.
+	p := New()
+	v6 := netip.MustParseAddr("2001:db8::1").As16()
+	ll := netip.MustParseAddr("fe80::1").As16()
+	p.AddInts("IpAddress", []uint32{0x0302010a, 0, 0})
+	p.AddInts("IpAddress@ipv6_bool", []uint32{0, 1, 1})
+	p.AddElement(Element{Name: "IpAddress@ipv6_array", Type: TypeData, Blobs: [][]byte{make([]byte, 16), v6[:], ll[:]}})
+	p.AddInts("IpAddress@ipv6_scope_id", []uint32{0, 0, 3})
+	q, err := Decode(p.Encode(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range []string{"10.1.2.3", "2001:db8::1", "fe80::1%3"} {
+		if got := q.IPAt("IpAddress", i); got.String() != w {
+			t.Errorf("IPAt(%d) = %v, want %s", i, got, w)
+		}
+	}
+	if q.IPAt("IpAddress", 3).IsValid() || q.IPAt("IpAddress", -1).IsValid() {
+		t.Error("an index out of range read as an address")
+	}
+	if q.IP("IpAddress").String() != "10.1.2.3" {
+		t.Errorf("IP = %v", q.IP("IpAddress"))
+	}
+}

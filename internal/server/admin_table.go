@@ -120,6 +120,8 @@ func init() {
 	addHub("GetHubAdminOptions", "", ro, admGetHubAdminOptions)
 	addHub("SetHubAdminOptions", "", rw, admSetHubAdminOptions)
 	addHub("GetHubExtOptions", "", ro, admGetHubExtOptions)
+	addHub("GetAcList", "", ro, admGetAcList)
+	addHub("SetAcList", "", rw, admSetAcList)
 	addHub("SetHubExtOptions", "", rw, admSetHubExtOptions)
 	add("GetDefaultHubAdminOptions", rightAny, ro, admGetDefaultHubAdminOptions)
 }

@@ -52,6 +52,12 @@ func (h *handshake) login(p *pack.Pack) bool {
 		h.fail(wire.ErrHubStopping)
 		return false
 	}
+	if hb.sourceDenied(h.remote) {
+		log.Warn(fmt.Sprintf(`Connection "%s": The source IP address "%s" of the client has refused based on the Source IP Address Limit List defined for the Virtual Hub.`, h.connectionName(), h.remote),
+			"event", "LS_IP_DENIED")
+		h.fail(wire.ErrIPAddressDenied)
+		return false
+	}
 	user, code := h.authenticate(hb, req)
 	if code != wire.ErrNone {
 		if code == wire.ErrAuthFailed {

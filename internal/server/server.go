@@ -82,6 +82,8 @@ type Hub struct {
 
 	natMu sync.Mutex
 	nat   *securenat.SecureNAT
+
+	acList atomic.Pointer[[]acEntry] // the Source IP Address Limit List in effect
 }
 
 // Session is one logged-in session of a hub.
@@ -179,6 +181,7 @@ func (s *Server) addHub(hc *config.Hub) *Hub {
 	s.dataPathOptions(&opt, hc.Name)
 	h := &Hub{Hub: hub.New(hc.Name, opt), cfg: hc}
 	s.applyHubLogs(h)
+	s.applyACList(h)
 	s.ApplyAccessLists(h)
 	h.SetOnline(hc.Online)
 	s.hubs[strings.ToUpper(hc.Name)] = h

@@ -1,0 +1,190 @@
+package server
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"strconv"
+
+	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/pack"
+)
+
+// maxACEntries bounds a hub's source IP address limit list (MAX_HUB_ACS).
+const maxACEntries = 4096
+
+// acEntry is one entry of a hub's Source IP Address Limit List (SoftEther's
+// AC list): a client address, or a network when Mask is set, to allow or
+// deny. Entries are kept in priority order (lower first; at equal priority
+// allow before deny) and numbered from 1 in that order.
+type acEntry struct {
+	ID       uint32
+	Deny     bool
+	Priority uint32
+	IP       netip.Addr
+	Mask     netip.Addr // invalid: IP alone
+}
+
+// matches reports whether ip falls under the entry.
+func (e acEntry) matches(ip netip.Addr) bool {
+	ip = ip.Unmap().WithZone("")
+	if ip.Is4() != e.IP.Is4() {
+		return false
+	}
+	if !e.Mask.IsValid() {
+		return ip == e.IP.WithZone("")
+	}
+	a, b, m := ip.AsSlice(), e.IP.AsSlice(), e.Mask.AsSlice()
+	if len(m) != len(a) {
+		return false
+	}
+	for i := range a {
+		if a[i]&m[i] != b[i]&m[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// acDenied applies a list to a client address: the first matching entry
+// decides; no match allows.
+func acDenied(list []acEntry, ip netip.Addr) bool {
+	for _, e := range list {
+		if e.matches(ip) {
+			return e.Deny
+		}
+	}
+	return false
+}
+
+// normalizeAC sorts a list as SoftEther keeps it and numbers it.
+func normalizeAC(list []acEntry) []acEntry {
+	slices.SortStableFunc(list, func(a, b acEntry) int {
+		if c := cmp.Compare(a.Priority, b.Priority); c != 0 {
+			return c
+		}
+		switch {
+		case a.Deny == b.Deny:
+			return 0
+		case !a.Deny:
+			return -1
+		}
+		return 1
+	})
+	for i := range list {
+		list[i].ID = uint32(i + 1)
+		list[i].IP = list[i].IP.WithZone("")
+	}
+	return list
+}
+
+// readACList reads a hub's IPAccessControlList folder (Acl1, Acl2, ...).
+func readACList(f *config.Folder) []acEntry {
+	var list []acEntry
+	if f == nil {
+		return nil
+	}
+	for _, ff := range f.Folders {
+		ip, err := netip.ParseAddr(ff.GetString("IpAddress"))
+		if err != nil {
+			continue
+		}
+		e := acEntry{Deny: ff.GetBool("Deny"), Priority: ff.GetUint("Priority"), IP: ip}
+		if m, err := netip.ParseAddr(ff.GetString("NetMask")); err == nil {
+			e.Mask = m
+		}
+		list = append(list, e)
+	}
+	return normalizeAC(list)
+}
+
+// writeACList replaces a hub's IPAccessControlList folder.
+func writeACList(hubFolder *config.Folder, list []acEntry) {
+	f := hubFolder.Ensure("IPAccessControlList")
+	f.Folders = f.Folders[:0]
+	for i, e := range list {
+		ff := config.NewFolder("Acl" + strconv.Itoa(i+1))
+		ff.SetBool("Deny", e.Deny)
+		ff.SetUint("Priority", e.Priority)
+		ff.SetString("IpAddress", e.IP.String())
+		if e.Mask.IsValid() {
+			ff.SetString("NetMask", e.Mask.String())
+		}
+		f.Folders = append(f.Folders, ff)
+	}
+}
+
+// applyACList puts the hub's list from the configuration into effect. The
+// caller holds s.mu or is building the server.
+func (s *Server) applyACList(h *Hub) {
+	list := readACList(s.hubTreeFolder(h.cfg.Name).Folder("IPAccessControlList"))
+	h.acList.Store(&list)
+}
+
+// sourceDenied reports whether the hub's list refuses a client at ip.
+func (h *Hub) sourceDenied(ip netip.Addr) bool {
+	l := h.acList.Load()
+	return l != nil && acDenied(*l, ip)
+}
+
+// acListPack is the RPC_AC_LIST answer (group ACList in JSON-RPC).
+func acListPack(hubName string, list []acEntry) *pack.Pack {
+	out := pack.New()
+	out.AddStr("HubName", hubName)
+	out.AddInt("NumItem", uint32(len(list)))
+	l := newList(out)
+	for _, e := range list {
+		l.row()
+		l.int("Id", e.ID)
+		l.bool("Deny", e.Deny)
+		l.ip("IpAddress", e.IP)
+		l.bool("Masked", e.Mask.IsValid())
+		l.ip("SubnetMask", e.Mask)
+		l.int("Priority", e.Priority)
+	}
+	l.done()
+	return out
+}
+
+func admGetAcList(a *adminCall) (*pack.Pack, error) {
+	a.lock()
+	defer a.unlock()
+	h, err := a.hubFor("")
+	if err != nil {
+		return nil, err
+	}
+	return acListPack(h.cfg.Name, readACList(a.s.hubFolderLocked(h).Folder("IPAccessControlList"))), nil
+}
+
+// admSetAcList replaces the list (vpncmd's AcAdd and AcDel read it, change
+// it and send it back whole).
+func admSetAcList(a *adminCall) (*pack.Pack, error) {
+	a.lock()
+	defer a.unlock()
+	h, err := a.hubFor("no_change_access_control_list")
+	if err != nil {
+		return nil, err
+	}
+	in := a.in
+	n := in.Count("IpAddress")
+	if n > maxACEntries {
+		return nil, errInvalidParameter
+	}
+	list := make([]acEntry, 0, n)
+	for i := range n {
+		e := acEntry{Deny: in.IntAt("Deny", i) != 0, Priority: in.IntAt("Priority", i), IP: in.IPAt("IpAddress", i)}
+		if !e.IP.IsValid() {
+			return nil, errInvalidParameter
+		}
+		if in.IntAt("Masked", i) != 0 {
+			if e.Mask = in.IPAt("SubnetMask", i); !e.Mask.IsValid() || e.Mask.Is4() != e.IP.Unmap().Is4() {
+				return nil, errInvalidParameter
+			}
+		}
+		list = append(list, e)
+	}
+	list = normalizeAC(list)
+	writeACList(a.s.hubFolderLocked(h), list)
+	h.acList.Store(&list)
+	return acListPack(h.cfg.Name, list), nil
+}

@@ -1,0 +1,86 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"path/filepath"
+	"testing"
+
+	"github.com/ethervpn/ethervpn/internal/client"
+	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/wire"
+)
+
+func TestACListMatching(t *testing.T) {
+	a := netip.MustParseAddr
+	list := normalizeAC([]acEntry{
+		{Deny: true, Priority: 10, IP: a("10.0.0.0"), Mask: a("255.0.0.0")},
+		{Deny: false, Priority: 10, IP: a("10.1.2.3")},
+		{Deny: true, Priority: 5, IP: a("2001:db8::"), Mask: a("ffff:ffff::")},
+		{Deny: false, Priority: 20, IP: a("0.0.0.0"), Mask: a("0.0.0.0")},
+	})
+	if list[0].Priority != 5 || list[1].Deny || !list[2].Deny || list[3].ID != 4 {
+		t.Fatalf("order: %+v", list)
+	}
+	for ip, denied := range map[string]bool{
+		"10.1.2.3": false, // allow before deny at equal priority
+		"10.9.9.9": true, "192.0.2.1": false, "2001:db8::5": true, "2001:db9::5": false,
+		"::ffff:10.9.9.9": true, // an IPv4 client on a dual-stack socket
+	} {
+		if got := acDenied(list, a(ip)); got != denied {
+			t.Errorf("%s: denied %v, want %v", ip, got, denied)
+		}
+	}
+}
+
+func TestACListRefusesLogin(t *testing.T) {
+	srv, addr := testServer(t)
+	d := srv.Dispatcher()
+	set := func(entries ...acEntry) *pack.Pack {
+		p := acListPack("DEFAULT", entries)
+		return call(t, d, serverAdm, "SetAcList", p)
+	}
+	login := func() error {
+		_, c, err := client.Login(context.Background(), &client.Options{Server: addr, Hub: "DEFAULT", User: "alice", Password: "alicepw"})
+		if err == nil {
+			c.Raw.Close()
+		}
+		return err
+	}
+	if err := login(); err != nil {
+		t.Fatalf("login without a list: %v", err)
+	}
+	out := set(acEntry{Deny: true, Priority: 100, IP: netip.MustParseAddr("127.0.0.0"), Mask: netip.MustParseAddr("255.0.0.0")})
+	if out.Int("NumItem") != 1 || out.IntAt("Id", 0) != 1 || out.IPAt("SubnetMask", 0).String() != "255.0.0.0" {
+		t.Fatalf("SetAcList answered %v", out.Elements())
+	}
+	if err := login(); !errors.Is(err, wire.ErrIPAddressDenied) {
+		t.Fatalf("login from a denied address: %v, want error 109", err)
+	}
+	// An allow entry of higher priority (lower number) lets 127.0.0.1 in.
+	set(acEntry{Deny: true, Priority: 100, IP: netip.MustParseAddr("127.0.0.0"), Mask: netip.MustParseAddr("255.0.0.0")},
+		acEntry{Priority: 1, IP: netip.MustParseAddr("127.0.0.1")})
+	if err := login(); err != nil {
+		t.Fatalf("login from an allowed address: %v", err)
+	}
+	got := call(t, d, hubAdm("DEFAULT"), "GetAcList", params("HubName", "DEFAULT"))
+	if got.Int("NumItem") != 2 || got.IPAt("IpAddress", 0).String() != "127.0.0.1" || got.IntAt("Deny", 1) != 1 {
+		t.Errorf("GetAcList: %v", got.Elements())
+	}
+	call(t, d, serverAdm, "SetHubAdminOptions", params("HubName", "DEFAULT", "Name", "no_change_access_control_list", "Value", 1))
+	wantCode(t, d, hubAdm("DEFAULT"), "SetAcList", acListPack("DEFAULT", nil), errNotEnoughRight)
+	bad := acListPack("DEFAULT", []acEntry{{IP: netip.MustParseAddr("10.0.0.1"), Mask: netip.MustParseAddr("ffff::")}})
+	wantCode(t, d, serverAdm, "SetAcList", bad, errInvalidParameter)
+
+	call(t, d, serverAdm, "Flush", params())
+	root, err := config.Load(filepath.Join(srv.dir, ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acl := root.Folder("VirtualHUB").Folder("DEFAULT").Folder("IPAccessControlList")
+	if f := acl.Folder("Acl2"); f == nil || !f.GetBool("Deny") || f.GetString("IpAddress") != "127.0.0.0" || f.GetString("NetMask") != "255.0.0.0" {
+		t.Errorf("on disk: %+v", acl)
+	}
+}
