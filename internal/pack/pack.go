@@ -321,6 +321,26 @@ func (p *Pack) AddIP(name string, ip netip.Addr) {
 	p.AddInt(name+"@ipv6_scope_id", scope)
 }
 
+// AddIPs stores a column of addresses as the real PackAddIpEx does for
+// each index: AddIP's four elements, one value per address.
+func (p *Pack) AddIPs(name string, ips []netip.Addr) {
+	if len(ips) == 0 {
+		return // as the real writer: a column without values is no element
+	}
+	v4, isV6, scope := make([]uint32, len(ips)), make([]uint32, len(ips)), make([]uint32, len(ips))
+	v6 := make([][]byte, len(ips))
+	for i, ip := range ips {
+		one := New()
+		one.AddIP(name, ip)
+		v4[i], isV6[i], scope[i] = one.Int(name), one.Int(name+"@ipv6_bool"), one.Int(name+"@ipv6_scope_id")
+		v6[i] = one.Data(name + "@ipv6_array")
+	}
+	p.AddInts(name, v4)
+	p.AddInts(name+"@ipv6_bool", isV6)
+	p.set(Element{Name: cleanName(name + "@ipv6_array"), Type: TypeData, Blobs: v6})
+	p.AddInts(name+"@ipv6_scope_id", scope)
+}
+
 // IPAt reads value i of an address column (the real PackAddIpEx's four
 // parallel elements; AddIP writes value 0).
 func (p *Pack) IPAt(name string, i int) netip.Addr {

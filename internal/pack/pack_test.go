@@ -572,3 +572,22 @@ func TestIPColumn(t *testing.T) {
 		t.Errorf("IP = %v", q.IP("IpAddress"))
 	}
 }
+
+func TestAddIPs(t *testing.T) {
+	ips := []netip.Addr{netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("fe80::1%3"), {}}
+	p := New()
+	p.AddIPs("IP", ips)
+	p.AddIPs("None", nil)
+	q, err := Decode(p.Encode(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range []string{"10.1.2.3", "fe80::1%3", "0.0.0.0"} {
+		if got := q.IPAt("IP", i); got.String() != w {
+			t.Errorf("IPAt(%d) = %v, want %s", i, got, w)
+		}
+	}
+	if q.Has("None") {
+		t.Error("an empty column was written")
+	}
+}

@@ -140,6 +140,7 @@ func init() {
 	commands = append(commands, cascadeCommands()...)   // cascade.go
 	commands = append(commands, routerCommands()...)    // router.go
 	commands = append(commands, extOptionCommands()...) // extoption.go
+	commands = append(commands, acListCommands()...)    // aclist.go
 }
 
 // hubPack starts a request for the selected hub.
