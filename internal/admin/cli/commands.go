@@ -141,6 +141,7 @@ func init() {
 	commands = append(commands, routerCommands()...)    // router.go
 	commands = append(commands, extOptionCommands()...) // extoption.go
 	commands = append(commands, acListCommands()...)    // aclist.go
+	commands = append(commands, logCommands()...)       // log.go
 }
 
 // hubPack starts a request for the selected hub.

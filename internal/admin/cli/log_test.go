@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/ethervpn/ethervpn/internal/server"
+)
+
+// TestLogCommands runs the Log* commands against ethervpn's method table;
+// the LogGet tables are the real vpncmd 5.01's output for the same script
+// against ethervpn.
+func TestLogCommands(t *testing.T) {
+	srv, err := server.Open(t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := func(context.Context, string, string, string) (RPC, io.Closer, error) {
+		return dispatcherRPC{srv.Dispatcher()}, io.NopCloser(nil), nil
+	}
+	out := runScript(t, dial, strings.Join([]string{
+		"Hub DEFAULT",
+		"LogGet",
+		"LogDisable packet",
+		"LogSwitchSet security /SWITCH:hour",
+		"LogPacketSaveType /TYPE:icmp /SAVE:full",
+		"LogPacketSaveType /TYPE:tcpconn /SAVE:none",
+		"LogEnable packet",
+		"LogGet",
+		"LogSwitchSet security /SWITCH:x",
+		"LogEnable nothing",
+	}, "\n"))
+	for _, want := range []string{
+		"Item                 |Value\n" +
+			"---------------------+-------------------\n" +
+			"Save Security Log    |Enable\n" +
+			"Log File Switch Cycle|Switch in Every Day\n" +
+			"                     |\n" +
+			"Save Packet Log      |Enable\n" +
+			"Log File Switch Cycle|Switch in Every Day\n" +
+			"TCP Connection Log   |Header Only\n" +
+			"TCP Packet Log       |Do not Save\n" +
+			"DHCP Log             |Header Only\n",
+		"LogSwitchSet command - Set Log File Switch Cycle\nThe command completed successfully.",
+		"Log File Switch Cycle|Switch in Every Hour\n",
+		"TCP Connection Log   |Do not Save\n",
+		"ICMP Log             |Headers && Payloads\n",
+		"LogSwitchSet command - Set Log File Switch Cycle\nInvalid specification.",
+		"LogEnable command - Enable Security Log or Packet Log\nInvalid specification.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
