@@ -260,7 +260,7 @@ func (h *Hub) SetAccessList(rules []AccessRule) {
 		return
 	}
 	rules = rules[:min(len(rules), MaxAccessRules)]
-	l := &accessList{rules: make([]rule, len(rules)), arp: h.opt.ApplyAccessListOnARP}
+	l := &accessList{rules: make([]rule, len(rules)), arp: h.o().ApplyAccessListOnARP}
 	for i, r := range rules {
 		l.rules[i] = compileRule(r)
 	}
@@ -375,7 +375,7 @@ func (q *delayQueue) delayOf(r *rule) time.Duration {
 // park delays a copy of b until due. It reports false when the queue is full.
 func (p *Port) park(b []byte, due int64, highest bool) bool {
 	q := &p.delay
-	if len(q.items) >= p.hub.opt.QueueFrames {
+	if len(q.items) >= p.hub.o().QueueFrames {
 		return false
 	}
 	if q.items == nil {

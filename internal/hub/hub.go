@@ -135,9 +135,10 @@ func (o *Options) fill() {
 // Hub is one Virtual Hub: an isolated software Ethernet switch.
 type Hub struct {
 	name  string
-	opt   Options
-	log   *slog.Logger // nil: discard
-	epoch time.Time    // hub clock zero; timestamps are ns since epoch
+	opts  atomic.Pointer[Options] // in effect; SetOptions replaces them
+	clock func() time.Time        // Options.Clock, fixed at creation
+	log   *slog.Logger            // nil: discard
+	epoch time.Time               // hub clock zero; timestamps are ns since epoch
 
 	mu     sync.Mutex // attach/detach and online state; never taken per frame
 	closed bool
@@ -170,24 +171,44 @@ func New(name string, opt Options) *Hub {
 	opt.fill()
 	h := &Hub{
 		name:  name,
-		opt:   opt,
+		clock: opt.Clock,
 		log:   opt.Log,
 		epoch: opt.Clock(),
 		macs:  newTable(hashU64),
 		ips:   newTable(hashIP),
 	}
+	h.opts.Store(&opt)
 	h.ports.Store(&portSet{})
 	h.online.Store(true)
 	h.SetFilters(opt.Filters)
 	return h
 }
 
-// Options returns the options the hub was created with (with defaults
-// filled in); SetFilters changes the filters in effect, not this copy.
-func (h *Hub) Options() Options { return h.opt }
+// Options returns the options in effect (with defaults filled in; the
+// filters are those given to New or SetOptions, SetFilters aside).
+func (h *Hub) Options() Options { return *h.o() }
+
+// o returns the options in effect, for the forwarding path.
+func (h *Hub) o() *Options { return h.opts.Load() }
+
+// SetOptions puts new options into effect for the frames from now on, as
+// SoftEther applies a hub's options when they are set. The clock and the
+// logger stay those of New; the queue size and the MSS clamp of a port are
+// fixed when it attaches, so they change for later ports only.
+func (h *Hub) SetOptions(opt Options) {
+	opt.Clock, opt.Log = h.clock, h.log
+	opt.fill()
+	h.opts.Store(&opt)
+	h.SetFilters(opt.Filters)
+	if l := h.acl.Load(); l != nil && l.arp != opt.ApplyAccessListOnARP {
+		c := *l
+		c.arp = opt.ApplyAccessListOnARP
+		h.acl.Store(&c)
+	}
+}
 
 // now is the hub clock: nanoseconds since the hub was created.
-func (h *Hub) now() int64 { return int64(h.opt.Clock().Sub(h.epoch)) }
+func (h *Hub) now() int64 { return int64(h.clock().Sub(h.epoch)) }
 
 // wall converts a hub clock value to a time.
 func (h *Hub) wall(t int64) time.Time { return h.epoch.Add(time.Duration(t)) }

@@ -566,3 +566,26 @@ func TestBatchDecidesAsSingleFrames(t *testing.T) {
 		}
 	})
 }
+
+// SetOptions takes effect for the next frames: here the IP table starts
+// tracking public addresses once ManageOnlyPrivateIP is off.
+func TestSetOptionsLive(t *testing.T) {
+	h, clk := testHub(t, nil)
+	a := attach(t, h, "A", Policy{})
+	attach(t, h, "B", Policy{})
+	send(a, ipFrame(bcast, mac(1), "8.8.8.8", "10.0.0.9"))
+	if n := len(h.IPTable()); n != 0 {
+		t.Fatalf("a public source was tracked with ManageOnlyPrivateIP: %d entries", n)
+	}
+	o := h.Options()
+	o.ManageOnlyPrivateIP = false
+	o.Clock = nil // SetOptions keeps the hub's own clock
+	h.SetOptions(o)
+	send(a, ipFrame(bcast, mac(1), "8.8.8.8", "10.0.0.9"))
+	if n := len(h.IPTable()); n != 1 {
+		t.Fatalf("%d IP entries after ManageOnlyPrivateIP went off, want 1", n)
+	}
+	if got := h.Options(); got.ManageOnlyPrivateIP || got.Clock == nil || got.Clock() != clk.Now() {
+		t.Errorf("options in effect: %+v", got)
+	}
+}

@@ -30,7 +30,7 @@ func refresh[K comparable](e *entry[K], now int64) {
 // age is checked on lookup too) and owned by an attached port.
 func (h *Hub) macAlive(e *entry[uint64], now int64) bool {
 	o := e.owner.Load()
-	return o != nil && !o.closed.Load() && now-e.updated.Load() < int64(h.opt.MACAgeing)
+	return o != nil && !o.closed.Load() && now-e.updated.Load() < int64(h.o().MACAgeing)
 }
 
 // learnMAC runs §5.1's learning for the source of pk sent by p. It reports
@@ -89,12 +89,12 @@ func (h *Hub) learnMAC(p *Port, pk *packet, now int64) bool {
 		e.updated.Store(now)
 		p.nMAC.Add(1)
 		s.mu.Unlock()
-		if h.opt.LogNewMACs {
+		if h.o().LogNewMACs {
 			h.logMACRegist(p, pk.src, pk.vlan)
 		}
 		return true
 	}
-	if h.macs.n.Load() >= int64(h.opt.MaxMACEntries) {
+	if h.macs.n.Load() >= int64(h.o().MaxMACEntries) {
 		s.mu.Unlock()
 		return false
 	}
@@ -106,7 +106,7 @@ func (h *Hub) learnMAC(p *Port, pk *packet, now int64) bool {
 	h.macs.n.Add(1)
 	p.nMAC.Add(1)
 	s.mu.Unlock()
-	if h.opt.LogNewMACs {
+	if h.o().LogNewMACs {
 		h.logMACRegist(p, pk.src, pk.vlan)
 	}
 	return true
@@ -147,9 +147,9 @@ func (h *Hub) removeOwned(p *Port) {
 // ipAlive reports whether an IP entry is still valid.
 func (h *Hub) ipAlive(e *entry[ipKey], now int64) bool {
 	o := e.owner.Load()
-	age := h.opt.IPAgeing
+	age := h.o().IPAgeing
 	if e.dhcp.Load() {
-		age = h.opt.DHCPIPAgeing
+		age = h.o().DHCPIPAgeing
 	}
 	return o != nil && !o.closed.Load() && now-e.updated.Load() < int64(age)
 }
@@ -157,7 +157,7 @@ func (h *Hub) ipAlive(e *entry[ipKey], now int64) bool {
 // tracked reports whether an address goes into the IP table (§5.2).
 func (h *Hub) tracked(ip netip.Addr) bool {
 	if ip.Is4() {
-		return !h.opt.ManageOnlyPrivateIP || isPrivate4(ip)
+		return !h.o().ManageOnlyPrivateIP || isPrivate4(ip)
 	}
 	return ip.IsLinkLocalUnicast() // ManageOnlyLocalUnicastIPv6, SoftEther's default
 }
@@ -235,11 +235,11 @@ func (h *Hub) putIP(p *Port, ip netip.Addr, mac uint64, dhcp bool, now int64) (c
 	s.mu.Lock()
 	e := s.m[ip]
 	if e == nil {
-		if h.ips.n.Load() >= int64(h.opt.MaxIPEntries) {
+		if h.ips.n.Load() >= int64(h.o().MaxIPEntries) {
 			s.mu.Unlock()
 			h.evictIP(now)
 			s.mu.Lock()
-			if e = s.m[ip]; e == nil && h.ips.n.Load() >= int64(h.opt.MaxIPEntries) {
+			if e = s.m[ip]; e == nil && h.ips.n.Load() >= int64(h.o().MaxIPEntries) {
 				s.mu.Unlock()
 				return false
 			}

@@ -111,9 +111,9 @@ func (h *Hub) egressAllowed(s, d *Port, pk *packet) bool {
 		return false
 	}
 	if s.pol.PrivacyFilter && dp.PrivacyFilter &&
-		(!pk.broadcast() || !h.opt.PrivacyPassBroadcasts) &&
-		(pk.l3 != l3ARP || !h.opt.PrivacyPassARP) &&
-		!(h.opt.PrivacyAllowSameUser && s.user == d.user) {
+		(!pk.broadcast() || !h.o().PrivacyPassBroadcasts) &&
+		(pk.l3 != l3ARP || !h.o().PrivacyPassARP) &&
+		!(h.o().PrivacyAllowSameUser && s.user == d.user) {
 		return false
 	}
 	return true

@@ -85,7 +85,7 @@ func newPort(h *Hub, id int, cfg PortConfig) *Port {
 		// §3: SecureNAT and L3 interfaces are never storm-limited.
 		pol.NoBroadcastLimiter = true
 	case KindLocalBridge:
-		if !h.opt.DisableCheckMACOnLocalBridge {
+		if !h.o().DisableCheckMACOnLocalBridge {
 			pol.CheckMAC = true
 		}
 	}
@@ -94,22 +94,22 @@ func newPort(h *Hub, id int, cfg PortConfig) *Port {
 	}
 	p := &Port{
 		hub: h, id: id, name: cfg.Name, user: cfg.User, kind: cfg.Kind, pol: pol, physical: cfg.Physical,
-		created:    h.opt.Clock(),
+		created:    h.clock(),
 		ingress:    pol.hasIngressFilters(),
 		egress:     pol.hasEgressFilters(),
 		disconnect: cfg.Disconnect,
 		ready:      make(chan struct{}, 1),
 		done:       make(chan struct{}),
-		normal:     ring{buf: make([]*Frame, h.opt.QueueFrames)},
+		normal:     ring{buf: make([]*Frame, h.o().QueueFrames)},
 	}
 	if pol.QoS {
-		p.prio.buf = make([]*Frame, h.opt.QueueFrames)
+		p.prio.buf = make([]*Frame, h.o().QueueFrames)
 	}
 	p.aclUser, p.aclGroup = normUser(cfg.User), normUser(cfg.Group)
-	if !h.opt.DisableAdjustTCPMSS {
+	if !h.o().DisableAdjustTCPMSS {
 		p.mssOut = max(cfg.AdjustMSS, 0)
 		p.mssIn = p.mssOut
-		if m := h.opt.AdjustTCPMSS; m > 0 && (p.mssIn == 0 || m < p.mssIn) {
+		if m := h.o().AdjustTCPMSS; m > 0 && (p.mssIn == 0 || m < p.mssIn) {
 			p.mssIn = m
 		}
 	}

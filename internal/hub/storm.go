@@ -96,7 +96,7 @@ func (t *stormTable) allow(h *Hub, p *Port, pk *packet, now int64) bool {
 		rate := r.count * int64(time.Second) / stormSpan
 		elapsed := now - r.start
 		r.count, r.start, r.started = 0, now, true
-		if rate >= int64(h.opt.StormThreshold) {
+		if rate >= int64(h.o().StormThreshold) {
 			pass = false
 			r.discard = min(max(r.discard, 1)*2, stormDiscardEnd)
 			h.logStorm(p, k, rate)

@@ -36,7 +36,7 @@ func (p *Port) rewriteIngress(b []byte) []byte {
 		}
 	}
 	if p.pol.VLanID != 0 {
-		b = insertVLAN(p.rw, b, p.hub.opt.VLANTypeID, p.pol.VLanID)
+		b = insertVLAN(p.rw, b, p.hub.o().VLANTypeID, p.pol.VLanID)
 	}
 	return b
 }
@@ -54,7 +54,7 @@ func (p *Port) egressFrame(b []byte) (f *Frame, ok bool) {
 		}
 		f = newFrame(b)
 	} else {
-		if !hasVLAN(b, p.hub.opt.VLANTypeID, vid) {
+		if !hasVLAN(b, p.hub.o().VLANTypeID, vid) {
 			return nil, false
 		}
 		f = framePool.Get().(*Frame)

@@ -162,9 +162,8 @@ func admGetHubExtOptions(a *adminCall) (*pack.Pack, error) {
 
 // admSetHubExtOptions changes the listed options (unknown names are
 // ignored, as SoftEther does). A hub administrator may unless the hub's
-// admin option deny_hub_admin_change_ext_option forbids it. The protocol
-// filters and packet-log exclusions apply at once; the other data-path
-// options when the hub starts.
+// admin option deny_hub_admin_change_ext_option forbids it. The options
+// apply at once (a port's queue size and MSS clamp when it attaches).
 func admSetHubExtOptions(a *adminCall) (*pack.Pack, error) {
 	a.lock()
 	defer a.unlock()
@@ -181,7 +180,9 @@ func admSetHubExtOptions(a *adminCall) (*pack.Pack, error) {
 			}
 		}
 	}
-	h.SetFilters(hubFilters(f))
+	opt := h.Options()
+	a.s.dataPathOptions(&opt, h.cfg.Name)
+	h.SetOptions(opt)
 	a.s.applyHubLogs(h) // NoIPv4PacketLog, NoIPv6PacketLog
 	return extOptionsPack(h.cfg.Name, f), nil
 }

@@ -54,6 +54,10 @@ func TestAdminHubExtOptions(t *testing.T) {
 	if got := s.LookupHub("DEFAULT").Filters(); got != (hub.Filters{IPv6: true}) {
 		t.Errorf("filters in effect: %+v, want IPv6 only", got)
 	}
+	call(t, d, serverAdm, "SetHubExtOptions", params("HubName", "DEFAULT", "Name", "ManageOnlyPrivateIP", "Value", 0))
+	if s.LookupHub("DEFAULT").Options().ManageOnlyPrivateIP {
+		t.Error("ManageOnlyPrivateIP 0 did not take effect at once")
+	}
 
 	// A hub admin may, until the server admin forbids it.
 	ha := hubAdm("DEFAULT")
