@@ -142,6 +142,7 @@ func init() {
 	commands = append(commands, extOptionCommands()...) // extoption.go
 	commands = append(commands, acListCommands()...)    // aclist.go
 	commands = append(commands, logCommands()...)       // log.go
+	commands = append(commands, accessCommands()...)    // access.go
 }
 
 // hubPack starts a request for the selected hub.
