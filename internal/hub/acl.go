@@ -246,7 +246,6 @@ type accessList struct {
 	// egressFrom is the index of the first rule with a destination user:
 	// ingress scans rules before it, egress scans it and the rest (§11.3-4).
 	egressFrom int
-	arp        bool // ApplyIPv4AccessListOnArpPacket
 }
 
 // SetAccessList replaces the hub's access list. Rules are sorted as
@@ -260,7 +259,7 @@ func (h *Hub) SetAccessList(rules []AccessRule) {
 		return
 	}
 	rules = rules[:min(len(rules), MaxAccessRules)]
-	l := &accessList{rules: make([]rule, len(rules)), arp: h.o().ApplyAccessListOnARP}
+	l := &accessList{rules: make([]rule, len(rules))}
 	for i, r := range rules {
 		l.rules[i] = compileRule(r)
 	}
@@ -300,13 +299,19 @@ func b2i(b bool) int {
 	return 0
 }
 
-// ingress returns the rule that decides frame pk from s as it enters the
-// hub, or nil (§11.3). ARP frames are not subject to the list unless the
-// hub option says so.
-func (l *accessList) ingress(s *Port, pk *packet) *rule {
-	if pk.l3 == l3ARP && !l.arp {
+// accessListFor returns the access list that applies to frame pk, or nil:
+// ARP frames are not subject to it unless the hub option
+// ApplyIPv4AccessListOnArpPacket says so.
+func (h *Hub) accessListFor(pk *packet) *accessList {
+	if pk.l3 == l3ARP && !h.o().ApplyAccessListOnARP {
 		return nil
 	}
+	return h.acl.Load()
+}
+
+// ingress returns the rule that decides frame pk from s as it enters the
+// hub, or nil (§11.3).
+func (l *accessList) ingress(s *Port, pk *packet) *rule {
 	for i := range l.rules[:l.egressFrom] {
 		if r := &l.rules[i]; r.match(s, nil, pk) {
 			return r
@@ -319,7 +324,7 @@ func (l *accessList) ingress(s *Port, pk *packet) *rule {
 // (§11.4): the rules from the first one with a destination user on, first
 // match wins, no match passes.
 func (l *accessList) egressAllowed(s, d *Port, pk *packet) bool {
-	if l.egressFrom == len(l.rules) || (pk.l3 == l3ARP && !l.arp) {
+	if l.egressFrom == len(l.rules) {
 		return true
 	}
 	for i := range l.rules[l.egressFrom:] {

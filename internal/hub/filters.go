@@ -15,24 +15,6 @@ type Filters struct {
 	BPDU  bool // IEEE 802.1D spanning-tree BPDUs (802.3 frames with LLC 0x42/0x42)
 }
 
-// SetFilters puts f into effect for the frames that enter the hub from now
-// on.
-func (h *Hub) SetFilters(f Filters) {
-	if f == (Filters{}) {
-		h.filters.Store(nil)
-		return
-	}
-	h.filters.Store(&f)
-}
-
-// Filters returns the filters in effect.
-func (h *Hub) Filters() Filters {
-	if f := h.filters.Load(); f != nil {
-		return *f
-	}
-	return Filters{}
-}
-
 // drops reports whether the filters drop frame b, parsed into pk. The
 // ethertype tests look at the outermost type, before any VLAN tag, as
 // SoftEther's do.

@@ -179,7 +179,7 @@ func (h *Hub) forward(p *Port, b []byte, now int64, set *portSet, bs *batchStats
 	}
 	// The hub-wide protocol filters belong to the access-list check; a
 	// frame they drop must not feed DHCP snooping either.
-	if fl := h.filters.Load(); fl != nil && fl.drops(b, &pk) {
+	if fl := &h.o().Filters; *fl != (Filters{}) && fl.drops(b, &pk) {
 		bs.acl++
 		return
 	}
@@ -187,7 +187,7 @@ func (h *Hub) forward(p *Port, b []byte, now int64, set *portSet, bs *batchStats
 		h.snoopDHCP(p, &pk, now)
 	}
 	decided := false
-	if acl := h.acl.Load(); acl != nil {
+	if acl := h.accessListFor(&pk); acl != nil {
 		if r := acl.ingress(p, &pk); r != nil {
 			decided = true
 			if r.RedirectURL != "" {
@@ -278,7 +278,7 @@ func (h *Hub) deliver(p *Port, b []byte, pk *packet, now int64, set *portSet, bs
 	// Egress access rules apply to frames no ingress rule decided (§11.4).
 	var acl *accessList
 	if !decided {
-		if acl = h.acl.Load(); acl != nil && acl.egressFrom == len(acl.rules) {
+		if acl = h.accessListFor(pk); acl != nil && acl.egressFrom == len(acl.rules) {
 			acl = nil
 		}
 	}

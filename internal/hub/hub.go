@@ -90,8 +90,7 @@ type Options struct {
 	// clamping, including the ports' own PortConfig.AdjustMSS.
 	AdjustTCPMSS        int
 	DisableAdjustTCPMSS bool
-	// Filters are the hub-wide protocol filters at start; SetFilters
-	// changes them later.
+	// Filters are the hub-wide protocol filters.
 	Filters Filters
 
 	// Log receives security-log events (MAC limit hit, storms, ...) with the
@@ -151,9 +150,8 @@ type Hub struct {
 	ips       *table[ipKey]
 	lastPurge atomic.Int64 // last lazy MAC purge, hub clock
 
-	acl     atomic.Pointer[accessList] // nil: no access list
-	filters atomic.Pointer[Filters]    // nil: none
-	plog    atomic.Pointer[PacketLog]  // nil: no packet log
+	acl  atomic.Pointer[accessList] // nil: no access list
+	plog atomic.Pointer[PacketLog]  // nil: no packet log
 
 	stats counters
 }
@@ -180,12 +178,10 @@ func New(name string, opt Options) *Hub {
 	h.opts.Store(&opt)
 	h.ports.Store(&portSet{})
 	h.online.Store(true)
-	h.SetFilters(opt.Filters)
 	return h
 }
 
-// Options returns the options in effect (with defaults filled in; the
-// filters are those given to New or SetOptions, SetFilters aside).
+// Options returns the options in effect, with defaults filled in.
 func (h *Hub) Options() Options { return *h.o() }
 
 // o returns the options in effect, for the forwarding path.
@@ -199,12 +195,6 @@ func (h *Hub) SetOptions(opt Options) {
 	opt.Clock, opt.Log = h.clock, h.log
 	opt.fill()
 	h.opts.Store(&opt)
-	h.SetFilters(opt.Filters)
-	if l := h.acl.Load(); l != nil && l.arp != opt.ApplyAccessListOnARP {
-		c := *l
-		c.arp = opt.ApplyAccessListOnARP
-		h.acl.Store(&c)
-	}
 }
 
 // now is the hub clock: nanoseconds since the hub was created.

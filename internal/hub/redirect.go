@@ -24,7 +24,7 @@ func redirectable(b []byte, pk *packet) (l3, l4, payload int, ok bool) {
 		return 0, 0, 0, false
 	}
 	l3 = 14
-	if pk.vlan != 0 || (len(b) >= 18 && b[12] == 0x81 && b[13] == 0x00) {
+	if pk.outerType == etherVLAN {
 		l3 = 18
 	}
 	var end int
@@ -63,7 +63,7 @@ func redirectFrame(b []byte, l3, l4, payload int, p *Port, url string, now time.
 	body := fmt.Sprintf("<html><head><title>Object moved</title></head><body>\r\n<h2>Object moved to <a href=\"%s\">here</a>.</h2>\r\n</body></html>\r\n\r\n", url)
 	http := fmt.Sprintf("HTTP/1.1 302 Found\r\nLocation: %s\r\nCache-Control: private\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n\r\n%s", url, len(body), body)
 
-	ipv6 := l4-l3 == 40 && b[l3]>>4 == 6
+	ipv6 := b[l3]>>4 == 6 // redirectable passed IPv4 or IPv6 only
 	ipLen := 20
 	if ipv6 {
 		ipLen = 40

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/logfile"
 )
 
 var svc = ParseServices("# test\nhttp\t80/tcp\twww # web\nhttp 80/udp\ndomain 53/tcp\ndomain 53/udp\nbootps 67/udp\nbootpc 68/udp\nbad line\n")
@@ -138,7 +139,7 @@ func TestDNSQueryHost(t *testing.T) {
 func TestWriter(t *testing.T) {
 	dir := t.TempDir()
 	w := NewWriter(dir, svc, 16, nil)
-	sink := w.Sink("HUB1", SwitchDay)
+	sink := w.Sink("HUB1", logfile.SwitchDay)
 	when := time.Date(2026, 11, 21, 10, 20, 30, 456e6, time.Local)
 	f := eth("5E0000000002", "5E0000000001", 0x88B5, []byte{1})
 	for range 3 {
@@ -160,21 +161,11 @@ func TestWriter(t *testing.T) {
 	// A full queue drops records and counts them, without blocking.
 	w2 := NewWriter(t.TempDir(), svc, 1, nil)
 	defer w2.Close()
-	s2 := w2.Sink("H", SwitchDay)
+	s2 := w2.Sink("H", logfile.SwitchDay)
 	for range 1000 {
 		s2(hub.PacketRecord{Time: when, Frame: f, Length: len(f)})
 	}
 	t.Logf("%d of 1000 records dropped with a queue of 1", w2.Dropped())
-}
-
-func TestDatePart(t *testing.T) {
-	when := time.Date(2026, 1, 2, 3, 4, 5, 0, time.Local)
-	for st, want := range map[int]string{SwitchNone: "", SwitchSecond: "_20260102_030405", SwitchMinute: "_20260102_0304",
-		SwitchHour: "_20260102_03", SwitchDay: "_20260102", SwitchMonth: "_202601"} {
-		if got := DatePart(st, when); got != want {
-			t.Errorf("switch type %d: %q, want %q", st, got, want)
-		}
-	}
 }
 
 func FuzzFormat(f *testing.F) {
@@ -203,7 +194,7 @@ func TestDivertAndUDPDestination(t *testing.T) {
 		}
 		return false
 	})
-	sink := w.Sink("H", SwitchDay)
+	sink := w.Sink("H", logfile.SwitchDay)
 	toSyslog := eth("5E0000000002", "5E0000000001", 0x0800, ipv4("10.0.0.1", "10.0.0.2", 17, udpDgram(999, 514, []byte("x"))))
 	other := eth("5E0000000002", "5E0000000001", 0x0800, ipv4("10.0.0.1", "10.0.0.3", 17, udpDgram(999, 514, []byte("x"))))
 	now := time.Now()

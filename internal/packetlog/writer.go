@@ -4,42 +4,14 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/logfile"
 )
-
-// Switch types: when a new file begins (SoftEther's PacketLogSwitchType).
-const (
-	SwitchNone   = 0
-	SwitchSecond = 1
-	SwitchMinute = 2
-	SwitchHour   = 3
-	SwitchDay    = 4 // the default
-	SwitchMonth  = 5
-)
-
-// DatePart is the part of a log file name that a switch type makes from
-// t, for every SoftEther log ("sec" + DatePart + ".log").
-func DatePart(switchType int, t time.Time) string {
-	switch switchType {
-	case SwitchNone:
-		return ""
-	case SwitchSecond:
-		return t.Format("_20060102_150405")
-	case SwitchMinute:
-		return t.Format("_20060102_1504")
-	case SwitchHour:
-		return t.Format("_20060102_15")
-	case SwitchMonth:
-		return t.Format("_200601")
-	}
-	return t.Format("_20060102")
-}
 
 // Writer writes the packet logs of a server's hubs. Records reach it
 // through a bounded queue and are written by one goroutine; when the queue
@@ -144,7 +116,7 @@ func (w *Writer) write(files map[string]*logFile, e entry) {
 		return
 	}
 	key := strings.ToUpper(e.hub)
-	name := filepath.Join(w.dir, safeName(e.hub), "pkt"+DatePart(e.switchType, t)+".log")
+	name := logfile.Name("pkt", e.switchType, t)
 	lf := files[key]
 	if lf == nil || lf.name != name {
 		if lf != nil {
@@ -152,11 +124,7 @@ func (w *Writer) write(files map[string]*logFile, e entry) {
 			lf.f.Close()
 			delete(files, key)
 		}
-		if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
-			fmt.Fprintf(os.Stderr, "ethervpn: cannot write the packet log of hub %s: %v\n", e.hub, err)
-			return
-		}
-		f, err := os.OpenFile(name, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		f, err := logfile.Open(w.dir, e.hub, name)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "ethervpn: cannot write the packet log of hub %s: %v\n", e.hub, err)
 			return
@@ -167,9 +135,4 @@ func (w *Writer) write(files map[string]*logFile, e entry) {
 	lf.w.WriteString(t.Format("2006-01-02,15:04:05.000,"))
 	lf.w.WriteString(csv)
 	lf.w.WriteString("\r\n")
-}
-
-// safeName keeps a hub name inside the log directory.
-func safeName(hub string) string {
-	return strings.NewReplacer("/", "_", "\\", "_", "..", "__").Replace(hub)
 }

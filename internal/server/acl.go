@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -28,34 +27,26 @@ func (s *Server) hubTreeFolder(name string) *config.Folder {
 }
 
 // dataPathOptions sets the hub options of §8.1 that the forwarding path
-// uses from the hub's Option folder. The caller holds s.mu.
+// implements from the hub's Option folder (a new hub's values for missing
+// items). The caller holds s.mu.
 func (s *Server) dataPathOptions(opt *hub.Options, hubName string) {
 	o := s.hubTreeFolder(hubName).Folder("Option")
-	if o == nil {
-		return
+	on := func(name string) bool { return hubOption(o, name) != 0 }
+	opt.AdjustTCPMSS = int(hubOption(o, "AdjustTcpMssValue"))
+	opt.DisableAdjustTCPMSS = on("DisableAdjustTcpMss")
+	opt.ApplyAccessListOnARP = on("ApplyIPv4AccessListOnArpPacket")
+	opt.Filters = hub.Filters{
+		PPPoE: on("FilterPPPoE"), OSPF: on("FilterOSPF"), IPv4: on("FilterIPv4"),
+		IPv6: on("FilterIPv6"), NonIP: on("FilterNonIP"), BPDU: on("FilterBPDU"),
 	}
-	opt.AdjustTCPMSS = int(o.GetUint("AdjustTcpMssValue"))
-	opt.DisableAdjustTCPMSS = o.GetBool("DisableAdjustTcpMss")
-	opt.ApplyAccessListOnARP = o.GetBool("ApplyIPv4AccessListOnArpPacket")
-	opt.Filters = hubFilters(o)
-	// The rest of §8.1 that the hub implements, with a new hub's defaults
-	// for missing items.
-	ext := func(name string) uint32 {
-		for _, e := range extOptions {
-			if e.name == name {
-				return e.get(o)
-			}
-		}
-		panic("no hub option " + name)
-	}
-	opt.ManageOnlyPrivateIP = ext("ManageOnlyPrivateIP") != 0
-	opt.LogNewMACs = ext("NoMacAddressLog") == 0
-	opt.StormThreshold = int(ext("BroadcastStormDetectionThreshold"))
-	opt.PrivacyPassBroadcasts = ext("DropBroadcastsInPrivacyFilterMode") == 0
-	opt.PrivacyPassARP = ext("DropArpInPrivacyFilterMode") == 0
-	opt.PrivacyAllowSameUser = ext("AllowSameUserInPrivacyFilterMode") != 0
-	opt.DisableCheckMACOnLocalBridge = ext("DisableCheckMacOnLocalBridge") != 0
-	if v, err := strconv.ParseUint(o.GetString("VlanTypeId"), 0, 16); err == nil && v != 0 {
+	opt.ManageOnlyPrivateIP = on("ManageOnlyPrivateIP")
+	opt.LogNewMACs = !on("NoMacAddressLog")
+	opt.StormThreshold = int(hubOption(o, "BroadcastStormDetectionThreshold"))
+	opt.PrivacyPassBroadcasts = !on("DropBroadcastsInPrivacyFilterMode")
+	opt.PrivacyPassARP = !on("DropArpInPrivacyFilterMode")
+	opt.PrivacyAllowSameUser = on("AllowSameUserInPrivacyFilterMode")
+	opt.DisableCheckMACOnLocalBridge = on("DisableCheckMacOnLocalBridge")
+	if v := hubOption(o, "VlanTypeId"); v != 0 && v <= 0xffff {
 		opt.VLANTypeID = uint16(v)
 	}
 }

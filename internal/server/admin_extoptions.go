@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"github.com/ethervpn/ethervpn/internal/config"
-	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/pack"
 )
 
@@ -173,11 +172,8 @@ func admSetHubExtOptions(a *adminCall) (*pack.Pack, error) {
 	}
 	f := a.s.hubFolderLocked(h).Ensure("Option")
 	for i := range a.in.Count("Name") {
-		name := a.in.StrAt("Name", i)
-		for _, o := range extOptions {
-			if o.name == name {
-				o.set(f, a.in.IntAt("Value", i))
-			}
+		if o, ok := extOptionByName[a.in.StrAt("Name", i)]; ok {
+			o.set(f, a.in.IntAt("Value", i))
 		}
 	}
 	opt := h.Options()
@@ -187,11 +183,21 @@ func admSetHubExtOptions(a *adminCall) (*pack.Pack, error) {
 	return extOptionsPack(h.cfg.Name, f), nil
 }
 
-// hubFilters reads the protocol filters from a hub's Option folder.
-func hubFilters(o *config.Folder) hub.Filters {
-	return hub.Filters{
-		PPPoE: o.GetBool("FilterPPPoE"), OSPF: o.GetBool("FilterOSPF"),
-		IPv4: o.GetBool("FilterIPv4"), IPv6: o.GetBool("FilterIPv6"),
-		NonIP: o.GetBool("FilterNonIP"), BPDU: o.GetBool("FilterBPDU"),
+// extOptionByName indexes extOptions.
+var extOptionByName = func() map[string]extOption {
+	m := make(map[string]extOption, len(extOptions))
+	for _, o := range extOptions {
+		m[o.name] = o
 	}
+	return m
+}()
+
+// hubOption is the value of the named option (its RPC name) in a hub's
+// Option folder, a new hub's value when the folder lacks it.
+func hubOption(f *config.Folder, name string) uint32 {
+	o, ok := extOptionByName[name]
+	if !ok {
+		panic("server: no hub option " + name)
+	}
+	return o.get(f)
 }

@@ -51,7 +51,7 @@ func TestAdminHubExtOptions(t *testing.T) {
 	call(t, d, serverAdm, "SetHubExtOptions", params("HubName", "DEFAULT", "Name", "ManageOnlyPrivateIP", "Value", 0))
 	call(t, d, serverAdm, "SetHubExtOptions", params("HubName", "DEFAULT", "Name", "BroadcastStormDetectionThreshold", "Value", 100))
 	call(t, d, serverAdm, "SetHubExtOptions", params("HubName", "DEFAULT", "Name", "NoMacAddressLog", "Value", 0))
-	if got := s.LookupHub("DEFAULT").Filters(); got != (hub.Filters{IPv6: true}) {
+	if got := s.LookupHub("DEFAULT").Options().Filters; got != (hub.Filters{IPv6: true}) {
 		t.Errorf("filters in effect: %+v, want IPv6 only", got)
 	}
 	call(t, d, serverAdm, "SetHubExtOptions", params("HubName", "DEFAULT", "Name", "ManageOnlyPrivateIP", "Value", 0))
@@ -84,7 +84,7 @@ func TestAdminHubExtOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s2.LookupHub("DEFAULT").Filters(); got != (hub.Filters{IPv6: true, PPPoE: true}) {
+	if got := s2.LookupHub("DEFAULT").Options().Filters; got != (hub.Filters{IPv6: true, PPPoE: true}) {
 		t.Errorf("filters after a restart: %+v", got)
 	}
 	// The other data-path options take effect when the hub starts.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/logfile"
 	"github.com/ethervpn/ethervpn/internal/packetlog"
 )
 
@@ -47,18 +48,18 @@ func (s *Server) applyHubLogs(h *Hub) {
 			ICMP: lv("PACKET_LOG_ICMP"), TCP: lv("PACKET_LOG_TCP"), TCPConn: lv("PACKET_LOG_TCP_CONN"),
 			UDP: lv("PACKET_LOG_UDP"), DHCP: lv("PACKET_LOG_DHCP"),
 		},
-		NoIPv4: opt.GetBool("NoIPv4PacketLog"),
-		NoIPv6: opt.GetBool("NoIPv6PacketLog"),
+		NoIPv4: hubOption(opt, "NoIPv4PacketLog") != 0,
+		NoIPv6: hubOption(opt, "NoIPv6PacketLog") != 0,
 		Sink:   s.plog.Sink(h.cfg.Name, switchType(logs, "PacketLogSwitchType")),
 	})
 }
 
 // switchType reads a log switch type item; absent, it is daily.
 func switchType(logs *config.Folder, item string) int {
-	if it := logs.Item(item); it != nil && it.Type == config.Uint && it.Uint <= packetlog.SwitchMonth {
+	if it := logs.Item(item); it != nil && it.Type == config.Uint && it.Uint <= logfile.SwitchMonth {
 		return int(it.Uint)
 	}
-	return packetlog.SwitchDay
+	return logfile.SwitchDay
 }
 
 // packetLogToSyslog sends packet-log records to the syslog server instead

@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ethervpn/ethervpn/internal/packetlog"
+	"github.com/ethervpn/ethervpn/internal/logfile"
 )
 
 // securityLog is a slog.Handler that passes every record on and also
@@ -47,7 +47,7 @@ func newSecurityLog(next slog.Handler, dataDir string) *securityLog {
 }
 
 // setEnabled turns the security log file of a hub on or off and sets when
-// a new file begins (SecurityLogSwitchType, packetlog.SwitchDay by default).
+// a new file begins (SecurityLogSwitchType, logfile.SwitchDay by default).
 func (l *securityLog) setEnabled(hub string, on bool, switchType int) {
 	if !on {
 		switchType = -1
@@ -109,7 +109,7 @@ func (l *securityLog) Handle(ctx context.Context, r slog.Record) error {
 // stderr, not through the logger, which would loop back here.
 func (w *secLogWriter) write(hub string, switchType int, t time.Time, text string) {
 	t = t.Local()
-	name := "sec" + packetlog.DatePart(switchType, t) + ".log"
+	name := logfile.Name("sec", switchType, t)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	key := strings.ToUpper(hub)
@@ -119,7 +119,7 @@ func (w *secLogWriter) write(hub string, switchType int, t time.Time, text strin
 			df.f.Close()
 			delete(w.files, key)
 		}
-		f, err := openLogFile(filepath.Join(w.dir, safeName(hub)), name)
+		f, err := logfile.Open(w.dir, hub, name)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "ethervpn: cannot write the security log of hub %s: %v\n", hub, err)
 			return
@@ -128,19 +128,6 @@ func (w *secLogWriter) write(hub string, switchType int, t time.Time, text strin
 		w.files[key] = df
 	}
 	fmt.Fprintf(df.f, "%s %s\r\n", t.Format("2006-01-02 15:04:05.000"), text)
-}
-
-func openLogFile(dir, name string) (*os.File, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	return os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-}
-
-// safeName keeps a hub name from a configuration file inside the log
-// directory.
-func safeName(hub string) string {
-	return strings.NewReplacer("/", "_", "\\", "_", "..", "__").Replace(hub)
 }
 
 // close closes every open log file.

@@ -38,7 +38,7 @@ func TestExtOptionCommands(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if got := srv.LookupHub("DEFAULT").Filters(); !got.PPPoE || got.BPDU {
+	if got := srv.LookupHub("DEFAULT").Options().Filters; !got.PPPoE || got.BPDU {
 		t.Errorf("filters in effect: %+v", got)
 	}
 }
