@@ -18,20 +18,7 @@ const (
 // ICMP from c1 to c2; ping then fails while TCP still passes, and deleting
 // the rule restores ping.
 func TestAccessList(t *testing.T) {
-	testrig.Require(t)
-	kind := testrig.SelectedServer(t)
-	r := testrig.New(t)
-	srv := r.StartServer(kind, &testrig.ServerConfig{
-		Port:          aclPort,
-		AdminPassword: adminPW,
-		Hubs: []testrig.HubConfig{{Name: aclHub, Password: "hubpw", Users: []testrig.UserConfig{
-			{Name: "user1", Password: password}, {Name: "user2", Password: password},
-		}}},
-	})
-	c1 := &peer{ns: r.AddClient(), ip: "192.168.79.1"}
-	c2 := &peer{ns: r.AddClient(), ip: "192.168.79.2"}
-	c1.cli = r.StartClient(c1.ns, "a1")
-	c2.cli = r.StartClient(c2.ns, "a2")
+	r, srv, c1, c2 := aclRig(t, aclPort, "a")
 	c1.connect(t, srv, account(aclHub, "user1"))
 	c2.connect(t, srv, account(aclHub, "user2"))
 	ping(t, c1, c2.ip, 3, false)
@@ -64,20 +51,7 @@ func TestAccessList(t *testing.T) {
 // added over JSON-RPC; curl on c1 connects (the handshake passes) and gets
 // the hub's 302 to the URL instead of c2's page.
 func TestAccessListRedirect(t *testing.T) {
-	testrig.Require(t)
-	kind := testrig.SelectedServer(t)
-	r := testrig.New(t)
-	srv := r.StartServer(kind, &testrig.ServerConfig{
-		Port:          adminPort, // jsonRPC's
-		AdminPassword: adminPW,
-		Hubs: []testrig.HubConfig{{Name: aclHub, Password: "hubpw", Users: []testrig.UserConfig{
-			{Name: "user1", Password: password}, {Name: "user2", Password: password},
-		}}},
-	})
-	c1 := &peer{ns: r.AddClient(), ip: "192.168.79.1"}
-	c2 := &peer{ns: r.AddClient(), ip: "192.168.79.2"}
-	c1.cli = r.StartClient(c1.ns, "r1")
-	c2.cli = r.StartClient(c2.ns, "r2")
+	r, srv, c1, c2 := aclRig(t, adminPort, "r") // jsonRPC's port
 	c1.connect(t, srv, account(aclHub, "user1"))
 	c2.connect(t, srv, account(aclHub, "user2"))
 	r.StartHTTPServer(c2.ns, 1000)
@@ -110,20 +84,7 @@ func TestAccessListRedirect(t *testing.T) {
 // Source IP Address Limit List (AcAdd); c1's vpnclient is refused with
 // error 109 while c2 still logs in, and AcDel lets c1 in again.
 func TestSourceIPLimitList(t *testing.T) {
-	testrig.Require(t)
-	kind := testrig.SelectedServer(t)
-	r := testrig.New(t)
-	srv := r.StartServer(kind, &testrig.ServerConfig{
-		Port:          aclPort,
-		AdminPassword: adminPW,
-		Hubs: []testrig.HubConfig{{Name: aclHub, Password: "hubpw", Users: []testrig.UserConfig{
-			{Name: "user1", Password: password}, {Name: "user2", Password: password},
-		}}},
-	})
-	c1 := &peer{ns: r.AddClient(), ip: "192.168.79.1"}
-	c2 := &peer{ns: r.AddClient(), ip: "192.168.79.2"}
-	c1.cli = r.StartClient(c1.ns, "s1")
-	c2.cli = r.StartClient(c2.ns, "s2")
+	r, srv, c1, c2 := aclRig(t, aclPort, "s")
 	cmds := vpncmd(t, r, aclPort, []string{"/PASSWORD:" + adminPW}, "Hub "+aclHub,
 		"AcAdd deny /PRIORITY:10 /IP:"+c1.ns.IP+"/255.255.255.255", "AcList")
 	for _, c := range cmds[1:] {
@@ -141,4 +102,26 @@ func TestSourceIPLimitList(t *testing.T) {
 	}
 	c1.connect(t, srv, account(aclHub, "user1"))
 	ping(t, c1, c2.ip, 3, false)
+}
+
+// aclRig starts the server under test on port with hub ACL (users user1
+// and user2) and two client namespaces with a vpnclient each (NICs
+// <nic>1 and <nic>2), not yet connected.
+func aclRig(t *testing.T, port int, nic string) (*testrig.Rig, *testrig.Server, *peer, *peer) {
+	t.Helper()
+	testrig.Require(t)
+	kind := testrig.SelectedServer(t)
+	r := testrig.New(t)
+	srv := r.StartServer(kind, &testrig.ServerConfig{
+		Port:          port,
+		AdminPassword: adminPW,
+		Hubs: []testrig.HubConfig{{Name: aclHub, Password: "hubpw", Users: []testrig.UserConfig{
+			{Name: "user1", Password: password}, {Name: "user2", Password: password},
+		}}},
+	})
+	c1 := &peer{ns: r.AddClient(), ip: "192.168.79.1"}
+	c2 := &peer{ns: r.AddClient(), ip: "192.168.79.2"}
+	c1.cli = r.StartClient(c1.ns, nic+"1")
+	c2.cli = r.StartClient(c2.ns, nic+"2")
+	return r, srv, c1, c2
 }

@@ -2,28 +2,20 @@ package cli
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
 
-	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/pack"
-	"github.com/ethervpn/ethervpn/internal/server"
 )
 
 // TestAccessCommands lists, switches and deletes access-list rules; the
 // Contents texts are the real vpncmd 5.01's for the same rules.
 func TestAccessCommands(t *testing.T) {
-	srv, err := server.Open(t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := srv.Dispatcher()
+	srv, dial := localServer(t)
 	add := func(p *pack.Pack) {
 		p.AddStr("HubName", "DEFAULT")
-		if _, err := d.Call(context.Background(), admin.Caller{ServerAdmin: true, Remote: netip.MustParseAddr("127.0.0.1"), Via: "test"}, "AddAccess", p); err != nil {
+		if _, err := (dispatcherRPC{srv.Dispatcher()}).Call(context.Background(), "AddAccess", p); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -53,9 +45,6 @@ func TestAccessCommands(t *testing.T) {
 	r2.AddBool("Established", true)
 	add(r2)
 
-	dial := func(context.Context, string, string, string) (RPC, io.Closer, error) {
-		return dispatcherRPC{d}, io.NopCloser(nil), nil
-	}
 	out := runScript(t, dial, strings.Join([]string{
 		"Hub DEFAULT", "AccessList", "AccessDisable 2", "AccessList", "AccessDelete 9", "AccessDelete 1", "AccessList",
 	}, "\n"))

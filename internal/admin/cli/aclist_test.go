@@ -1,25 +1,14 @@
 package cli
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
-
-	"github.com/ethervpn/ethervpn/internal/server"
 )
 
 // TestACListCommands runs AcAdd, AcAdd6, AcList and AcDel against
 // ethervpn's method table; the table reads as vpncmd 5.01's.
 func TestACListCommands(t *testing.T) {
-	srv, err := server.Open(t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dial := func(context.Context, string, string, string) (RPC, io.Closer, error) {
-		return dispatcherRPC{srv.Dispatcher()}, io.NopCloser(nil), nil
-	}
+	_, dial := localServer(t)
 	out := runScript(t, dial, strings.Join([]string{
 		"Hub DEFAULT",
 		"AcList",

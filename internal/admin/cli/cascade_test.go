@@ -26,6 +26,19 @@ func (r dispatcherRPC) Call(ctx context.Context, method string, in *pack.Pack) (
 	return r.d.Call(ctx, c, method, in)
 }
 
+// localServer opens an ethervpn server that does not serve, and a dial
+// function that reaches its method table in-process.
+func localServer(t *testing.T) (*server.Server, DialFunc) {
+	t.Helper()
+	srv, err := server.Open(t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, func(context.Context, string, string, string) (RPC, io.Closer, error) {
+		return dispatcherRPC{srv.Dispatcher()}, io.NopCloser(nil), nil
+	}
+}
+
 // TestCascadeCommands runs the cascade and bridge commands against
 // ethervpn's own method table (a server that does not serve, so no
 // cascade connects): the requests must be what the table accepts and the

@@ -1,26 +1,15 @@
 package cli
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
-
-	"github.com/ethervpn/ethervpn/internal/server"
 )
 
 // TestLogCommands runs the Log* commands against ethervpn's method table;
 // the LogGet tables are the real vpncmd 5.01's output for the same script
 // against ethervpn.
 func TestLogCommands(t *testing.T) {
-	srv, err := server.Open(t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dial := func(context.Context, string, string, string) (RPC, io.Closer, error) {
-		return dispatcherRPC{srv.Dispatcher()}, io.NopCloser(nil), nil
-	}
+	_, dial := localServer(t)
 	out := runScript(t, dial, strings.Join([]string{
 		"Hub DEFAULT",
 		"LogGet",

@@ -1,13 +1,8 @@
 package cli
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
-
-	"github.com/ethervpn/ethervpn/internal/server"
 )
 
 // TestRouterCommands runs the Router* commands against ethervpn's method
@@ -15,13 +10,7 @@ import (
 // comes online); the tables must read like vpncmd 5.01's against the real
 // vpnserver.
 func TestRouterCommands(t *testing.T) {
-	srv, err := server.Open(t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dial := func(context.Context, string, string, string) (RPC, io.Closer, error) {
-		return dispatcherRPC{srv.Dispatcher()}, io.NopCloser(nil), nil
-	}
+	_, dial := localServer(t)
 	out := runScript(t, dial, strings.Join([]string{
 		"RouterAdd r1",
 		"RouterAdd r1",
