@@ -27,7 +27,15 @@ type scratch struct {
 	slot    []int32
 	groups  []group
 	recent  recent
+	// Destinations to wake with their push functions once the port's
+	// lock is released (see Port.SetPush); more than fit are signalled.
+	wake  [maxPushes]*Port
+	nwake int
 }
+
+// maxPushes bounds the destinations one batch wakes through their push
+// functions; a flood to more ports signals the rest.
+const maxPushes = 8
 
 // recent is what the table lookups said about the batch's previous frames.
 // The frames of one batch nearly always belong to one flow, so the MAC and
@@ -90,7 +98,14 @@ func (sc *scratch) add(d *Port, f *Frame, highest bool) {
 func (sc *scratch) flush(now int64) {
 	for i := range sc.groups {
 		g := &sc.groups[i]
-		g.p.enqueue(g.items, now)
+		if g.p.enqueue(g.items, now) {
+			if sc.nwake < len(sc.wake) {
+				sc.wake[sc.nwake] = g.p
+				sc.nwake++
+			} else {
+				g.p.signal()
+			}
+		}
 		clear(g.items)
 		g.items = g.items[:0]
 		g.p = nil
@@ -113,6 +128,15 @@ type batchStats struct {
 // rule delayed are released at the end of a batch when due (an empty batch
 // just does that).
 func (p *Port) Input(frames [][]byte) {
+	wake, n := p.input(frames)
+	for _, d := range wake[:n] {
+		d.wakeOutput()
+	}
+}
+
+// input switches frames under the port's input lock and returns the
+// destinations still to wake.
+func (p *Port) input(frames [][]byte) (wake [maxPushes]*Port, n int) {
 	h := p.hub
 	p.inMu.Lock()
 	defer p.inMu.Unlock()
@@ -148,6 +172,10 @@ func (p *Port) Input(frames [][]byte) {
 	addIf(&h.stats.policy, bs.dropped)
 	addIf(&p.stats.acl, bs.acl)
 	addIf(&h.stats.acl, bs.acl)
+	wake, n = sc.wake, sc.nwake
+	clear(sc.wake[:sc.nwake])
+	sc.nwake = 0
+	return wake, n
 }
 
 // forward runs the forwarding pipeline (§4.1, §4.2) for one frame from p.

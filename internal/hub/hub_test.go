@@ -589,3 +589,41 @@ func TestSetOptionsLive(t *testing.T) {
 		t.Errorf("options in effect: %+v", got)
 	}
 }
+
+// TestPushReplacesTheReadySignal: a port with a push function is woken by
+// a call on the inputting goroutine after the switch, not through Ready,
+// and Ready is still signalled when push declines.
+func TestPushReplacesTheReadySignal(t *testing.T) {
+	h, _ := testHub(t, nil)
+	a := attach(t, h, "a", Policy{})
+	b := attach(t, h, "b", Policy{})
+	var pushed [][]byte
+	accept := true
+	b.SetPush(func() bool {
+		if !accept {
+			return false
+		}
+		// Push runs outside the hub's locks: draining here must work.
+		pushed = append(pushed, drain(b)...)
+		return true
+	})
+	a.Input([][]byte{raw(mac(2), mac(1))}) // flooded: b does not know mac 2
+	if len(pushed) != 1 {
+		t.Fatalf("push drained %d frames, want 1", len(pushed))
+	}
+	select {
+	case <-b.Ready():
+		t.Fatal("Ready signalled although push took the frames")
+	default:
+	}
+	accept = false
+	a.Input([][]byte{raw(mac(2), mac(1))})
+	select {
+	case <-b.Ready():
+	default:
+		t.Fatal("Ready not signalled when push declined")
+	}
+	if got := drain(b); len(got) != 1 {
+		t.Fatalf("%d frames queued after a declined push, want 1", len(got))
+	}
+}

@@ -53,6 +53,7 @@ type Port struct {
 	disconnect func(error)
 	discOnce   sync.Once
 	ready      chan struct{}
+	push       atomic.Pointer[func() bool] // see SetPush
 	done       chan struct{}
 	closeOnce  sync.Once
 	closed     atomic.Bool
@@ -135,6 +136,21 @@ func (p *Port) Name() string { return p.name }
 // frames are queued, and again by Drain while frames remain.
 func (p *Port) Ready() <-chan struct{} { return p.ready }
 
+// SetPush lets the goroutines that queue frames for this port write them
+// out themselves: after switching a batch, Input calls push for each
+// destination port that has one (outside the hub's locks), and signals
+// Ready only when push returns false. push must never block; a session
+// uses it to skip the hand-over to its writer goroutine.
+func (p *Port) SetPush(push func() bool) { p.push.Store(&push) }
+
+// wakeOutput tells the port's owner that output is queued: through its push
+// function when it has one, else (or when push declines) through Ready.
+func (p *Port) wakeOutput() {
+	if push := p.push.Load(); push == nil || !(*push)() {
+		p.signal()
+	}
+}
+
 // Done is closed when the port is detached.
 func (p *Port) Done() <-chan struct{} { return p.done }
 
@@ -213,8 +229,10 @@ func (p *Port) Drain(dst []*Frame, max int) []*Frame {
 
 // enqueue stores a batch of frames for this port, applying the download
 // limiter and QoS classification (§4.3), and tail-drops when the queue is full.
-// It takes over the caller's reference to every frame.
-func (p *Port) enqueue(items []item, now int64) {
+// It takes over the caller's reference to every frame. It signals Ready
+// itself unless the port has a push function; then it reports true and the
+// caller must call wakeOutput once it holds no hub lock.
+func (p *Port) enqueue(items []item, now int64) (wake bool) {
 	var queued, full, limited uint64
 	p.qmu.Lock()
 	if p.qclose {
@@ -222,7 +240,7 @@ func (p *Port) enqueue(items []item, now int64) {
 		for _, it := range items {
 			it.f.Release()
 		}
-		return
+		return false
 	}
 	limit := len(p.normal.buf)
 	for _, it := range items {
@@ -245,7 +263,11 @@ func (p *Port) enqueue(items []item, now int64) {
 	}
 	p.qmu.Unlock()
 	if queued > 0 {
-		p.signal()
+		if p.push.Load() != nil {
+			wake = true
+		} else {
+			p.signal()
+		}
 	}
 	if full > 0 {
 		p.stats.queueFull.Add(full)
@@ -255,6 +277,7 @@ func (p *Port) enqueue(items []item, now int64) {
 		p.stats.policy.Add(limited)
 		p.hub.stats.policy.Add(limited)
 	}
+	return wake
 }
 
 // ring is a fixed-capacity FIFO of frames.

@@ -166,7 +166,11 @@ func (h *handshake) dataStream(encrypt bool, dir wire.Direction) (session.Stream
 	if encrypt {
 		h.rc.SetExact(false)
 		h.rc.BufferWrites()
-		return session.Stream{R: h.br, W: h.tc, Dir: dir, Flush: h.rc.Flush}, nil
+		st := session.Stream{R: h.br, W: h.tc, Dir: dir, Flush: h.rc.Flush}
+		if h.rc.CanTryFlush() {
+			st.TryFlush = h.rc.TryFlush
+		}
+		return st, nil
 	}
 	if h.br.Buffered() > 0 || !h.rc.AtRecordBoundary() {
 		return session.Stream{}, errors.New("client sent data before the switch to plaintext")

@@ -1,12 +1,15 @@
 package server
 
 import (
-	"github.com/ethervpn/ethervpn/internal/config"
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"github.com/ethervpn/ethervpn/internal/config"
 )
 
 // Connection limits against floods, with SoftEther's defaults and config
@@ -87,6 +90,15 @@ func (c *limitedConn) handshakeDone() {
 	if c.pending.CompareAndSwap(true, false) {
 		c.l.established()
 	}
+}
+
+// SyscallConn exposes the socket, for the data phase's non-blocking writes.
+func (c *limitedConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("server: connection has no descriptor")
+	}
+	return sc.SyscallConn()
 }
 
 func (c *limitedConn) Close() error {

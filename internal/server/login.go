@@ -108,6 +108,7 @@ func (h *handshake) login(p *pack.Pack) bool {
 	}
 	sess.port = port
 	sess.Session = session.New(&portAdapter{port}, params)
+	port.SetPush(sess.Session.Push)
 
 	welcome.SessionName = sess.Name
 	welcome.ConnectionName = h.connectionName()

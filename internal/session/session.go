@@ -9,6 +9,11 @@
 // they would be reordered, and the TCP inside the tunnel would take that
 // for loss. The other writers step in while the primary is blocked on a
 // full socket, which is how SoftEther moves to a less blocked socket.
+//
+// Push lets the goroutine that queued frames for the session (another
+// session's reader, on a server) write them itself while the primary's
+// writer is idle, as long as the socket takes them at once: under load
+// this saves a goroutine hand-over per batch.
 package session
 
 import (
@@ -64,6 +69,10 @@ type Stream struct {
 	// Flush, when set, pushes out what W buffered; the writer calls it
 	// after every batch.
 	Flush func() error
+	// TryFlush, when set, writes what W buffered without waiting and
+	// reports whether all of it went out; the rest stays buffered for
+	// Flush. It lets Push send from the goroutine that queued the frames.
+	TryFlush func() (bool, error)
 }
 
 // Errors that end a session or refuse a connection.
@@ -73,6 +82,10 @@ var (
 
 // writeBatch is the most frames a writer puts in one DATA_FRAME.
 const writeBatch = 256
+
+// pushBatches bounds the batches Push writes for the goroutine that queued
+// them, which has its own frames to read.
+const pushBatches = 4
 
 // helpAfter is how long the primary writer must have been stuck in one
 // write before other connections' writers send too.
@@ -154,7 +167,12 @@ func (s *Session) AddConn(nc net.Conn, handshake func(wire.Direction) (Stream, e
 	// and closing cannot hold a dead session open.
 	go c.readLoop(st.R)
 	if c.sends() {
-		go c.writeLoop(st.W, st.Flush)
+		c.bw = wire.NewBlockWriter(st.W, s.params.Compress)
+		c.flush, c.tryFlush = st.Flush, st.TryFlush
+		if c.flush == nil {
+			c.flush = func() error { return nil }
+		}
+		go c.writeLoop()
 	}
 	return nil
 }
@@ -271,6 +289,22 @@ type conn struct {
 
 	wake      chan struct{} // another writer handing the work to this one
 	writingAt atomic.Int64  // unix nanoseconds when the current write began; 0 between writes
+
+	// The sending side, under wmu: the writer goroutine holds it while it
+	// writes; Push takes it only when it is free.
+	wmu      sync.Mutex
+	bw       *wire.BlockWriter
+	flush    func() error
+	tryFlush func() (bool, error)
+	backlog  bool // TryFlush left bytes buffered: Flush them before anything else
+}
+
+// poke wakes this connection's writer.
+func (c *conn) poke() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (c *conn) isClosed() bool {
@@ -300,10 +334,7 @@ func (c *conn) mayDrain(now int64) bool {
 	}
 	since := p.writingAt.Load()
 	if since == 0 {
-		select {
-		case p.wake <- struct{}{}:
-		default:
-		}
+		p.poke()
 		return false
 	}
 	return now-since > int64(helpAfter)
@@ -335,10 +366,7 @@ func (c *conn) close() {
 			// Queued frames must not wait for new ones to wake a writer.
 			c.s.mu.Lock()
 			for _, o := range c.s.conns {
-				select {
-				case o.wake <- struct{}{}:
-				default:
-				}
+				o.poke()
 			}
 			c.s.mu.Unlock()
 		}
@@ -372,14 +400,9 @@ func (c *conn) readLoop(r *bufio.Reader) {
 	}
 }
 
-func (c *conn) writeLoop(w io.Writer, flush func() error) {
+func (c *conn) writeLoop() {
 	defer c.close()
 	s := c.s
-	if flush == nil {
-		flush = func() error { return nil }
-	}
-	bw := wire.NewBlockWriter(w, s.params.Compress)
-	emit := bw.Add
 	// The first keep-alive goes out as soon as the data phase starts.
 	nextKA := time.Now()
 	ka := time.NewTimer(0)
@@ -396,8 +419,10 @@ func (c *conn) writeLoop(w io.Writer, flush func() error) {
 				ka.Reset(nextKA.Sub(now))
 				continue
 			}
-			c.nc.SetWriteDeadline(now.Add(s.params.Timeout))
-			if bw.WriteKeepAlive() != nil || flush() != nil {
+			c.wmu.Lock()
+			err := c.keepAlive(now)
+			c.wmu.Unlock()
+			if err != nil {
 				return
 			}
 			nextKA = now.Add(s.keepAliveSpan())
@@ -406,31 +431,118 @@ func (c *conn) writeLoop(w io.Writer, flush func() error) {
 		case <-s.port.Ready():
 		case <-c.wake:
 		}
-		if !c.mayDrain(time.Now().UnixNano()) {
-			continue
+		c.wmu.Lock()
+		wrote, err := c.drain()
+		c.wmu.Unlock()
+		if err != nil {
+			return
 		}
-		for {
-			n := s.port.Output(writeBatch, emit)
-			if n == 0 {
-				break
-			}
-			now := time.Now()
-			c.nc.SetWriteDeadline(now.Add(s.params.Timeout))
-			c.writingAt.Store(now.UnixNano())
-			err := bw.Flush()
-			if err == nil {
-				err = flush()
-			}
-			c.writingAt.Store(0)
-			if err != nil {
-				return
-			}
-			s.stats.sentFrames.Add(uint64(n))
-			s.stats.sentBatches.Add(1)
-			if s.primary.Load() != c {
-				s.stats.helperBatches.Add(1)
-			}
-			nextKA = now.Add(s.keepAliveSpan())
+		if wrote {
+			nextKA = time.Now().Add(s.keepAliveSpan())
 		}
 	}
+}
+
+// keepAlive sends a keep-alive block (after what Push left buffered).
+// The caller holds wmu.
+func (c *conn) keepAlive(now time.Time) error {
+	c.nc.SetWriteDeadline(now.Add(c.s.params.Timeout))
+	err := c.bw.WriteKeepAlive()
+	if err == nil {
+		err = c.flush()
+	}
+	c.backlog = false
+	return err
+}
+
+// drain finishes what Push left buffered, then, when this writer should
+// send, writes batches until the port's queue is empty. It reports whether
+// it wrote anything. The caller holds wmu.
+func (c *conn) drain() (bool, error) {
+	s := c.s
+	wrote := false
+	if c.backlog {
+		if err := c.blockingWrite(func() error { return nil }); err != nil {
+			return false, err
+		}
+		wrote = true
+	}
+	if !c.mayDrain(time.Now().UnixNano()) {
+		return wrote, nil
+	}
+	for {
+		n := s.port.Output(writeBatch, c.bw.Add)
+		if n == 0 {
+			return wrote, nil
+		}
+		if err := c.blockingWrite(c.bw.Flush); err != nil {
+			return wrote, err
+		}
+		c.countBatch(n)
+		wrote = true
+	}
+}
+
+// blockingWrite encodes with encode and writes everything buffered,
+// waiting for the socket up to the timeout. The caller holds wmu.
+func (c *conn) blockingWrite(encode func() error) error {
+	now := time.Now()
+	c.nc.SetWriteDeadline(now.Add(c.s.params.Timeout))
+	c.writingAt.Store(now.UnixNano())
+	err := encode()
+	if err == nil {
+		err = c.flush()
+	}
+	c.backlog = false
+	c.writingAt.Store(0)
+	return err
+}
+
+func (c *conn) countBatch(n int) {
+	s := c.s
+	s.stats.sentFrames.Add(uint64(n))
+	s.stats.sentBatches.Add(1)
+	if s.primary.Load() != c {
+		s.stats.helperBatches.Add(1)
+	}
+}
+
+// Push writes the port's queued output on the calling goroutine, so that
+// the frames skip the hand-over to a writer goroutine (a wake-up and often
+// a thread switch per batch): the hub calls it right after it queued frames
+// for this session. It works only while the primary connection's writer is
+// idle, and it never waits: the socket takes what it takes at once and the
+// writer sends the rest. It reports whether the writers may stay asleep;
+// on false the caller signals Ready as usual.
+func (s *Session) Push() bool {
+	c := s.primary.Load()
+	if c == nil || c.tryFlush == nil || !c.wmu.TryLock() {
+		return false
+	}
+	defer c.wmu.Unlock()
+	if c.backlog || c.isClosed() {
+		return false
+	}
+	for range pushBatches {
+		n := s.port.Output(writeBatch, c.bw.Add)
+		if n == 0 {
+			return true
+		}
+		err := c.bw.Flush()
+		sent := false
+		if err == nil {
+			sent, err = c.tryFlush()
+		}
+		if err != nil {
+			c.close()
+			return false
+		}
+		c.countBatch(n)
+		if !sent {
+			c.backlog = true
+			c.poke()
+			return true
+		}
+	}
+	return false
 }
