@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ethervpn/ethervpn/internal/admin"
+	"github.com/ethervpn/ethervpn/internal/procs"
 	"github.com/ethervpn/ethervpn/internal/server"
 )
 
@@ -44,6 +45,7 @@ SIGINT stops the bridge and saves the configuration.`,
 			srv.SetAdmin(srv.AdminRPC(d), admin.NewWebHandler(d, srv.AdminAuthenticator(), log))
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			go procs.Adapt(ctx, log)
 			return srv.Run(ctx)
 		},
 	}

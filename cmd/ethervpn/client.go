@@ -17,6 +17,7 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/client"
 	"github.com/ethervpn/ethervpn/internal/osprio"
+	"github.com/ethervpn/ethervpn/internal/procs"
 	"github.com/ethervpn/ethervpn/internal/sha0"
 	"github.com/ethervpn/ethervpn/internal/tap"
 )
@@ -83,6 +84,7 @@ Saved accounts, vpnclient's way: --config FILE runs every account of FILE
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			go procs.Adapt(ctx, log)
 			return runAccounts(ctx, accts, offload, log)
 		},
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ethervpn/ethervpn/internal/admin"
+	"github.com/ethervpn/ethervpn/internal/procs"
 	"github.com/ethervpn/ethervpn/internal/server"
 )
 
@@ -65,6 +66,7 @@ saves the configuration.`,
 			srv.SetAdmin(srv.AdminRPC(d), admin.NewWebHandler(d, srv.AdminAuthenticator(), log))
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			go procs.Adapt(ctx, log)
 			return srv.Run(ctx)
 		},
 	}
