@@ -108,7 +108,6 @@ func (h *handshake) login(p *pack.Pack) bool {
 	}
 	sess.port = port
 	sess.Session = session.New(&portAdapter{port}, params)
-	port.SetPush(sess.Session.Push)
 
 	welcome.SessionName = sess.Name
 	welcome.ConnectionName = h.connectionName()
@@ -322,6 +321,9 @@ type portAdapter struct{ p *hub.Port }
 
 func (a *portAdapter) Input(frames [][]byte)  { a.p.Input(frames) }
 func (a *portAdapter) Ready() <-chan struct{} { return a.p.Ready() }
+
+// SetPush lets the hub's inputting goroutines write to the session.
+func (a *portAdapter) SetPush(push func() bool) { a.p.SetPush(push) }
 
 func (a *portAdapter) Output(limit int, emit func([]byte)) int {
 	var buf [64]*hub.Frame

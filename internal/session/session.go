@@ -115,7 +115,17 @@ func New(port Port, p Params) *Session {
 	}
 	s := &Session{params: p, port: port, done: make(chan struct{})}
 	s.lastRecv.Store(time.Now().UnixNano())
+	if pp, ok := port.(PushPort); ok {
+		pp.SetPush(s.Push)
+	}
 	return s
+}
+
+// PushPort is a Port that can call Push itself after it queued output
+// (instead of signalling Ready); New hands it the session's Push.
+type PushPort interface {
+	Port
+	SetPush(push func() bool)
 }
 
 // Params returns the negotiated parameters.
