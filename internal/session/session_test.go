@@ -1,0 +1,166 @@
+package session
+
+import (
+	"bufio"
+	"encoding/binary"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/wire"
+)
+
+// queuePort is a Port whose output is a FIFO the test fills.
+type queuePort struct {
+	mu     sync.Mutex
+	frames [][]byte
+	ready  chan struct{}
+}
+
+func newQueuePort() *queuePort { return &queuePort{ready: make(chan struct{}, 1)} }
+
+func (p *queuePort) Input([][]byte)         {}
+func (p *queuePort) Ready() <-chan struct{} { return p.ready }
+
+func (p *queuePort) Output(max int, emit func([]byte)) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := min(max, len(p.frames))
+	for _, f := range p.frames[:n] {
+		emit(f)
+	}
+	p.frames = p.frames[n:]
+	return n
+}
+
+func (p *queuePort) queue(frames ...[]byte) {
+	p.mu.Lock()
+	p.frames = append(p.frames, frames...)
+	p.mu.Unlock()
+}
+
+func (p *queuePort) signal() {
+	select {
+	case p.ready <- struct{}{}:
+	default:
+	}
+}
+
+// numbered is a 1000-byte frame carrying seq.
+func numbered(seq uint32) []byte {
+	f := make([]byte, 1000)
+	copy(f, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x88, 0xb5})
+	binary.BigEndian.PutUint32(f[14:], seq)
+	return f
+}
+
+// TestPushKeepsOrderThroughAFullSocket pushes far more than the socket
+// holds while the peer is not reading yet: Push must leave what the socket
+// refuses to the writer goroutine, and the peer must get every frame once,
+// in order, whichever of the two sent it.
+func TestPushKeepsOrderThroughAFullSocket(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peerc := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		peerc <- c
+	}()
+	local, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := <-peerc
+	defer peer.Close()
+
+	port := newQueuePort()
+	s := New(port, Params{Role: Server, Timeout: 30 * time.Second, MaxConnections: 1})
+	defer s.Close(ErrClosed)
+	var partial atomic.Int64
+	err = s.AddConn(local, func(wire.Direction) (Stream, error) {
+		rc := wire.NewRecordConn(local)
+		rc.SetExact(false)
+		rc.BufferWrites()
+		try := func() (bool, error) {
+			done, err := rc.TryFlush()
+			if !done {
+				partial.Add(1)
+			}
+			return done, err
+		}
+		return Stream{R: bufio.NewReader(rc), W: rc, Dir: wire.Both, Flush: rc.Flush, TryFlush: try}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const total = 30000 // 30 MB: more than loopback socket buffers hold
+	var seq uint32
+	// The first frames go through the writer goroutine, which makes its
+	// connection the primary that Push writes on.
+	port.queue(numbered(seq))
+	seq++
+	port.signal()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.primary.Load() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer never became the primary")
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	got := make(chan error, 1)
+	go func() {
+		time.Sleep(200 * time.Millisecond) // let the socket fill up first
+		br := wire.NewBlockReader(bufio.NewReader(peer), false)
+		var want uint32
+		for want < total {
+			frames, err := br.Next()
+			if err != nil {
+				got <- err
+				return
+			}
+			for _, f := range frames {
+				if n := binary.BigEndian.Uint32(f[14:]); n != want {
+					t.Errorf("frame %d arrived where %d was due", n, want)
+					got <- nil
+					return
+				}
+				want++
+			}
+		}
+		got <- nil
+	}()
+
+	pushed := 0
+	for seq < total {
+		batch := make([][]byte, 0, 100)
+		for len(batch) < 100 && seq < total {
+			batch = append(batch, numbered(seq))
+			seq++
+		}
+		port.queue(batch...)
+		if s.Push() {
+			pushed++
+		} else {
+			port.signal()
+		}
+	}
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("peer: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the peer did not get every frame")
+	}
+	if pushed == 0 || partial.Load() == 0 {
+		t.Fatalf("Push wrote %d batches and stopped at a full socket %d times; the test needs both", pushed, partial.Load())
+	}
+	t.Logf("%d of %d batches taken by Push, %d partial writes left to the writer", pushed, total/100, partial.Load())
+}
