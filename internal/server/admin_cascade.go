@@ -53,6 +53,23 @@ func findCascade(h *Hub, account string) *config.Cascade {
 	return nil
 }
 
+// withCascade runs fn on the hub's cascade called account under the lock
+// (with write set, as linkHub checks it); a missing cascade is
+// errObjectNotFound. It returns the hub for the caller's log line.
+func (a *adminCall) withCascade(write bool, account string, fn func(h *Hub, c *config.Cascade) error) (*Hub, error) {
+	a.lock()
+	defer a.unlock()
+	h, err := a.linkHub(write)
+	if err != nil {
+		return nil, err
+	}
+	c := findCascade(h, account)
+	if c == nil {
+		return nil, errObjectNotFound
+	}
+	return h, fn(h, c)
+}
+
 // cascadeFromPack applies the settings of an RPC_CREATE_LINK request to c
 // (everything but Online), normalised as SoftEther normalises a link.
 func cascadeFromPack(in *pack.Pack, c *config.Cascade) error {
@@ -177,69 +194,57 @@ func cascadePack(hubName string, c *config.Cascade) *pack.Pack {
 
 func admCreateLink(a *adminCall) (*pack.Pack, error) {
 	account := a.in.UniStr("AccountName")
-	s := a.s
-	a.lock()
-	h, err := a.linkHub(true)
-	if err != nil {
-		a.unlock()
-		return nil, err
-	}
-	if findCascade(h, account) != nil {
-		a.unlock()
-		return nil, errLinkExists
-	}
-	if account == "" || len(h.cfg.Cascades()) >= maxCascades {
-		a.unlock()
-		return nil, errInternal // as SoftEther's NewLink failure
-	}
 	c := &config.Cascade{}
-	if err := cascadeFromPack(a.in, c); err != nil {
-		a.unlock()
+	h, err := func() (*Hub, error) {
+		a.lock()
+		defer a.unlock()
+		h, err := a.linkHub(true)
+		switch {
+		case err != nil:
+			return nil, err
+		case findCascade(h, account) != nil:
+			return nil, errLinkExists
+		case account == "" || len(h.cfg.Cascades()) >= maxCascades:
+			return nil, errInternal // as SoftEther's NewLink failure
+		}
+		if err := cascadeFromPack(a.in, c); err != nil {
+			return nil, err
+		}
+		c.Online = false // a new cascade starts offline, whatever the request says
+		h.cfg.PutCascade(c)
+		return h, nil
+	}()
+	if err != nil {
 		return nil, err
 	}
-	c.Online = false // a new cascade starts offline, whatever the request says
-	h.cfg.PutCascade(c)
-	a.unlock()
-	s.log.Info("cascade connection created", "hub", h.Name(), "cascade", c.AccountName,
+	a.s.log.Info("cascade connection created", "hub", h.Name(), "cascade", c.AccountName,
 		"server", net.JoinHostPort(c.Hostname, strconv.Itoa(int(c.Port))), "remote_hub", c.HubName, "user", c.Username)
 	return echo(a.in), nil
 }
 
 func admGetLink(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	defer a.unlock()
-	h, err := a.linkHub(false)
-	if err != nil {
-		return nil, err
-	}
-	c := findCascade(h, a.in.UniStr("AccountName"))
-	if c == nil {
-		return nil, errObjectNotFound
-	}
-	return cascadePack(h.cfg.Name, c), nil
+	var out *pack.Pack
+	_, err := a.withCascade(false, a.in.UniStr("AccountName"), func(h *Hub, c *config.Cascade) error {
+		out = cascadePack(h.cfg.Name, c)
+		return nil
+	})
+	return out, err
 }
 
 func admSetLink(a *adminCall) (*pack.Pack, error) {
-	s := a.s
-	a.lock()
-	h, err := a.linkHub(true)
+	account := a.in.UniStr("AccountName")
+	h, err := a.withCascade(true, account, func(h *Hub, c *config.Cascade) error {
+		if err := cascadeFromPack(a.in, c); err != nil {
+			return err
+		}
+		h.cfg.PutCascade(c)
+		return nil
+	})
 	if err != nil {
-		a.unlock()
 		return nil, err
 	}
-	c := findCascade(h, a.in.UniStr("AccountName"))
-	if c == nil {
-		a.unlock()
-		return nil, errObjectNotFound
-	}
-	if err := cascadeFromPack(a.in, c); err != nil {
-		a.unlock()
-		return nil, err
-	}
-	h.cfg.PutCascade(c)
-	a.unlock()
-	s.log.Info("cascade connection settings changed", "hub", h.Name(), "cascade", c.AccountName)
-	s.ApplyCascades(h) // an online cascade restarts with the new settings
+	a.s.log.Info("cascade connection settings changed", "hub", h.Name(), "cascade", account)
+	a.s.ApplyCascades(h) // an online cascade restarts with the new settings
 	return echo(a.in), nil
 }
 
@@ -303,27 +308,20 @@ func admSetLinkOnline(online bool) func(a *adminCall) (*pack.Pack, error) {
 		if account == "" {
 			return nil, errInvalidParameter
 		}
-		s := a.s
-		a.lock()
-		h, err := a.linkHub(true)
+		h, err := a.withCascade(true, account, func(h *Hub, c *config.Cascade) error {
+			c.Online = online
+			h.cfg.PutCascade(c)
+			return nil
+		})
 		if err != nil {
-			a.unlock()
 			return nil, err
 		}
-		c := findCascade(h, account)
-		if c == nil {
-			a.unlock()
-			return nil, errObjectNotFound
-		}
-		c.Online = online
-		h.cfg.PutCascade(c)
-		a.unlock()
-		s.ApplyCascades(h)
+		a.s.ApplyCascades(h)
+		state := "offline"
 		if online {
-			s.log.Info("cascade connection switched online", "hub", h.Name(), "cascade", c.AccountName)
-		} else {
-			s.log.Info("cascade connection switched offline", "hub", h.Name(), "cascade", c.AccountName)
+			state = "online"
 		}
+		a.s.log.Info("cascade connection switched "+state, "hub", h.Name(), "cascade", account)
 		return echo(a.in), nil
 	}
 }
@@ -333,18 +331,14 @@ func admDeleteLink(a *adminCall) (*pack.Pack, error) {
 	if account == "" {
 		return nil, errInvalidParameter
 	}
-	s := a.s
-	a.lock()
-	h, err := a.linkHub(true)
+	h, err := a.withCascade(true, account, func(h *Hub, _ *config.Cascade) error {
+		h.cfg.RemoveCascade(account)
+		return nil
+	})
 	if err != nil {
-		a.unlock()
 		return nil, err
 	}
-	if !h.cfg.RemoveCascade(account) {
-		a.unlock()
-		return nil, errObjectNotFound
-	}
-	a.unlock()
+	s := a.s
 	s.ApplyCascades(h)
 	s.log.Info("cascade connection deleted", "hub", h.Name(), "cascade", account)
 	return echo(a.in), nil
@@ -355,29 +349,25 @@ func admRenameLink(a *adminCall) (*pack.Pack, error) {
 	if oldName == "" || newName == "" {
 		return nil, errInvalidParameter
 	}
-	s := a.s
-	a.lock()
-	h, err := a.linkHub(true)
+	same := strings.EqualFold(oldName, newName)
+	h, err := a.withCascade(true, oldName, func(h *Hub, c *config.Cascade) error {
+		switch {
+		case same:
+			return nil // SoftEther: renaming to the same name does nothing
+		case findCascade(h, newName) != nil:
+			return errLinkExists
+		}
+		c.AccountName = newName
+		h.cfg.PutCascade(c)
+		return nil
+	})
 	if err != nil {
-		a.unlock()
 		return nil, err
 	}
-	c := findCascade(h, oldName)
-	if c == nil {
-		a.unlock()
-		return nil, errObjectNotFound
+	if same {
+		return echo(a.in), nil
 	}
-	if strings.EqualFold(oldName, newName) {
-		a.unlock()
-		return echo(a.in), nil // SoftEther: renaming to the same name does nothing
-	}
-	if findCascade(h, newName) != nil {
-		a.unlock()
-		return nil, errLinkExists
-	}
-	c.AccountName = newName
-	h.cfg.PutCascade(c)
-	a.unlock()
+	s := a.s
 	s.ApplyCascades(h) // the running link restarts under its new name
 	s.log.Info("cascade connection renamed", "hub", h.Name(), "cascade", oldName, "new_name", newName)
 	return echo(a.in), nil
@@ -402,15 +392,9 @@ func admGetLinkStatus(a *adminCall) (*pack.Pack, error) {
 	if account == "" {
 		return nil, errInvalidParameter
 	}
-	a.lock()
-	h, err := a.linkHub(false)
-	found := err == nil && findCascade(h, account) != nil
-	a.unlock()
+	h, err := a.withCascade(false, account, func(*Hub, *config.Cascade) error { return nil })
 	if err != nil {
 		return nil, err
-	}
-	if !found {
-		return nil, errObjectNotFound
 	}
 	li, ok := a.s.LinkStatus(h.Name(), account)
 	if !ok {
