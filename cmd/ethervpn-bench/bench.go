@@ -14,9 +14,9 @@ import (
 	"github.com/ethervpn/ethervpn/internal/testrig"
 )
 
-// What every benchmark shares: measuring each server kind in a testrig
-// runner of its own, iperf3 runs with the CPU time of the processes
-// involved, medians, and the result table.
+// What every benchmark shares: each server kind's topology in a testrig
+// runner of its own, iperf3 runs taken in turns with the CPU time of the
+// processes involved, medians, and the result table.
 
 const benchPassword = "benchpw"
 
@@ -109,12 +109,18 @@ func parseServers(s string) ([]testrig.ServerKind, error) {
 	return kinds, nil
 }
 
-// measureEach measures every server kind in servers, one after the other,
-// each with a runner of its own (which removes its namespaces and
-// processes when done), prints the results with print and returns the
+// setupFunc brings up the topology of one server kind in r and returns
+// its result so far (what set-up measures, such as lease times) and the
+// function that makes run i (from 1) on that topology.
+type setupFunc func(r *testrig.Runner, kind testrig.ServerKind, opt options) (result, func(i int) run)
+
+// measureEach sets up every server kind in servers, each in a runner of
+// its own that keeps its namespaces and processes until the end, then
+// makes the runs in turns: run 1 of every server, then run 2 of every
+// server, and so on, so that a drift in the shared host's speed falls on
+// each server alike. It prints the results with print and returns the
 // exit code: 2 for a bad list, 1 when something is missing or failed.
-func measureEach(servers string, opt options,
-	measure func(*testrig.Runner, testrig.ServerKind, options) result, print func(io.Writer, options, []result)) int {
+func measureEach(servers string, opt options, setup setupFunc, print func(io.Writer, options, []result)) int {
 	kinds, err := parseServers(servers)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -125,54 +131,73 @@ func measureEach(servers string, opt options,
 		return 1
 	}
 	defer testrig.RemoveBuilds()
-	var results []result
-	code := 0
-	for _, k := range kinds {
-		r := testrig.NewRunner(os.Stderr)
-		var res result
-		err := r.Run(func() { res = measure(r, k, opt) })
-		r.Close()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", k, err)
-			res, code = result{server: k, err: err}, 1
+	type bench struct {
+		r    *testrig.Runner
+		res  result
+		step func(int) run
+	}
+	benches := make([]*bench, len(kinds))
+	fail := func(b *bench, err error) {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", b.res.server, err)
+		b.res = result{server: b.res.server, err: err}
+		b.r.Close()
+	}
+	for i, k := range kinds {
+		b := &bench{r: testrig.NewRunner(os.Stderr), res: result{server: k}}
+		defer b.r.Close()
+		benches[i] = b
+		if err := b.r.Try(func() { b.res, b.step = setup(b.r, k, opt) }); err != nil {
+			fail(b, err)
 		}
-		results = append(results, res)
+	}
+	for i := 1; i <= opt.runs; i++ {
+		for _, b := range benches {
+			if b.res.err != nil {
+				continue
+			}
+			if err := b.r.Try(func() { b.res.runs = append(b.res.runs, b.step(i)) }); err != nil {
+				fail(b, err)
+			}
+		}
+	}
+	code := 0
+	results := make([]result, len(benches))
+	for i, b := range benches {
+		b.r.Close()
+		results[i] = b.res
+		if b.res.err != nil {
+			code = 1
+		}
 	}
 	print(os.Stdout, opt, results)
 	return code
 }
 
-// iperfRuns runs iperf3 from ns to target n times for d each, with the CPU
-// time procs use meanwhile, and passes each run to log; a failed run ends
-// the measurement.
-func iperfRuns(r *testrig.Runner, n int, ns *testrig.Netns, target string, d time.Duration, procs []*testrig.Proc, log func(i int, rn run)) []run {
-	var runs []run
-	for i := 0; i < n; i++ {
-		before, after := make([]float64, len(procs)), make([]float64, len(procs))
-		var errs []error
-		for j, p := range procs {
-			var err error
-			before[j], err = p.CPUSeconds()
-			errs = append(errs, err)
-		}
-		ip, err := ns.Iperf(target, d, false)
+// iperfRun runs iperf3 from ns to target for d, with the CPU time procs
+// use meanwhile.
+func iperfRun(r *testrig.Runner, ns *testrig.Netns, target string, d time.Duration, procs []*testrig.Proc) run {
+	before, after := make([]float64, len(procs)), make([]float64, len(procs))
+	var errs []error
+	for j, p := range procs {
+		var err error
+		before[j], err = p.CPUSeconds()
 		errs = append(errs, err)
-		for j, p := range procs {
-			var err error
-			after[j], err = p.CPUSeconds()
-			errs = append(errs, err)
-		}
-		if err := errors.Join(errs...); err != nil {
-			r.Fatalf("run %d: %v", i+1, err)
-		}
-		rn := run{mbps: ip.BitsPerSecond / 1e6, bytes: ip.ReceivedBytes, retr: ip.Retransmits, cpu: after}
-		for j := range after {
-			rn.cpu[j] -= before[j]
-		}
-		log(i+1, rn)
-		runs = append(runs, rn)
 	}
-	return runs
+	ip, err := ns.Iperf(target, d, false)
+	errs = append(errs, err)
+	for j, p := range procs {
+		var err error
+		after[j], err = p.CPUSeconds()
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		r.Fatalf("%v", err)
+	}
+	rn := run{mbps: ip.BitsPerSecond / 1e6, bytes: ip.ReceivedBytes, retr: ip.Retransmits, cpu: after}
+	for j := range after {
+		rn.cpu[j] -= before[j]
+	}
+	return rn
 }
 
 // median of xs (0 for none).

@@ -21,12 +21,12 @@ func runClient(args []string) int {
 	fs.Parse(args)
 	opt := fs.options()
 	opt.maxTCP = *maxTCP
-	return measureEach(*fs.servers, opt, measureChain, printChainTable)
+	return measureEach(*fs.servers, opt, setupChain, printChainTable)
 }
 
-// measureChain brings up server and two clients of one implementation and
-// runs iperf3 from the first client to the second.
-func measureChain(r *testrig.Runner, kind testrig.ServerKind, opt options) result {
+// setupChain brings up server and two clients of one implementation; each
+// run is iperf3 from the first client to the second.
+func setupChain(r *testrig.Runner, kind testrig.ServerKind, opt options) (result, func(int) run) {
 	rig := testrig.New(r)
 	srv := startBenchServer(rig, kind)
 	var nss [2]*testrig.Netns
@@ -47,10 +47,11 @@ func measureChain(r *testrig.Runner, kind testrig.ServerKind, opt options) resul
 	}
 	// CPU time of the server, the sending and the receiving client.
 	all := []*testrig.Proc{srv.Proc, procs[0], procs[1]}
-	runs := iperfRuns(r, opt.runs, nss[0], "192.168.77.2", opt.duration, all, func(i int, rn run) {
+	return result{server: kind}, func(i int) run {
+		rn := iperfRun(r, nss[0], "192.168.77.2", opt.duration, all)
 		r.Logf("%s chain run %d: %.0f Mbit/s, %d TCP retransmissions, CPU s server %.2f, clients %.2f %.2f", kind, i, rn.mbps, rn.retr, rn.cpu[0], rn.cpu[1], rn.cpu[2])
-	})
-	return result{server: kind, runs: runs}
+		return rn
+	}
 }
 
 // startEthervpnClient runs "ethervpn client" in ns, waits for "Now

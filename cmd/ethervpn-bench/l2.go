@@ -18,12 +18,12 @@ func runL2(args []string) int {
 	fs.Parse(args)
 	opt := fs.options()
 	opt.maxTCP = *maxTCP
-	return measureEach(*fs.servers, opt, measureL2, printL2Table)
+	return measureEach(*fs.servers, opt, setupL2, printL2Table)
 }
 
-// measureL2 brings up the topology for one server and runs iperf3 opt.runs
-// times from c1 to c2 through the hub.
-func measureL2(r *testrig.Runner, kind testrig.ServerKind, opt options) result {
+// setupL2 brings up the topology for one server; each run is iperf3 from
+// c1 to c2 through the hub.
+func setupL2(r *testrig.Runner, kind testrig.ServerKind, opt options) (result, func(int) run) {
 	rig := testrig.New(r)
 	srv := startBenchServer(rig, kind)
 	var clients [2]*testrig.Client
@@ -40,21 +40,20 @@ func measureL2(r *testrig.Runner, kind testrig.ServerKind, opt options) result {
 		r.Fatalf("no ping through %s before the benchmark: %+v %v", kind, p, err)
 	}
 	procs := []*testrig.Proc{srv.Proc, clients[0].Proc, clients[1].Proc}
-	for i := 1; i <= opt.runs; i++ {
+	return res, func(i int) run {
 		// Frames lost on the way show up as the tunnelled flow's
 		// retransmissions; the TAP counters say where: in the sending
 		// client's TAP queue, or between the two TAPs (a vpnclient or the
 		// server).
 		before := [2]tapCounters{readTAP(r, nss[0], clients[0].TAP()), readTAP(r, nss[1], clients[1].TAP())}
-		rn := iperfRuns(r, 1, nss[0], "192.168.77.2", opt.duration, procs, func(int, run) {})[0]
+		rn := iperfRun(r, nss[0], "192.168.77.2", opt.duration, procs)
 		c1, c2 := readTAP(r, nss[0], clients[0].TAP()).minus(before[0]), readTAP(r, nss[1], clients[1].TAP()).minus(before[1])
 		r.Logf("%s run %d: %.0f Mbit/s, %d bytes, %d TCP retransmissions, CPU s: server %.2f, sending vpnclient %.2f, receiving vpnclient %.2f",
 			kind, i, rn.mbps, rn.bytes, rn.retr, rn.cpu[0], rn.cpu[1], rn.cpu[2])
 		r.Logf("%s run %d: frames c1 -> c2: %d dropped in c1's TAP queue, %d read by c1's vpnclient, %d lost between the TAPs",
 			kind, i, c1.txDropped, c1.txPackets, c1.txPackets-c2.rxPackets)
-		res.runs = append(res.runs, rn)
+		return rn
 	}
-	return res
 }
 
 // waitConns waits for the TCP connections a MAXTCP setting should give

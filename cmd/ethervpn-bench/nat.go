@@ -27,13 +27,13 @@ func runNAT(args []string) int {
 	fs.Parse(args)
 	opt := fs.options()
 	opt.runs, opt.leases = max(opt.runs, 1), max(*leases, 1)
-	return measureEach(*fs.servers, opt, measureNAT, printNATTable)
+	return measureEach(*fs.servers, opt, setupNAT, printNATTable)
 }
 
-// measureNAT brings up server, wan host and client for one server kind,
-// times opt.leases connections up to their DHCP lease, then runs iperf3
-// through SecureNAT opt.runs times.
-func measureNAT(r *testrig.Runner, kind testrig.ServerKind, opt options) result {
+// setupNAT brings up server, wan host and client for one server kind and
+// times opt.leases connections up to their DHCP lease; each run is iperf3
+// through SecureNAT.
+func setupNAT(r *testrig.Runner, kind testrig.ServerKind, opt options) (result, func(int) run) {
 	rig := testrig.New(r)
 	wan := rig.AddWAN()
 	srv := rig.StartServer(kind, &testrig.ServerConfig{Port: 25555, Hubs: []testrig.HubConfig{{
@@ -66,10 +66,11 @@ func measureNAT(r *testrig.Runner, kind testrig.ServerKind, opt options) result 
 	if p, err := ns.Ping(testrig.WANHostIP, 3); err != nil || p.Received == 0 {
 		r.Fatalf("no ping through %s's SecureNAT before the benchmark: %+v %v", kind, p, err)
 	}
-	res.runs = iperfRuns(r, opt.runs, ns, testrig.WANHostIP, opt.duration, []*testrig.Proc{srv.Proc}, func(i int, rn run) {
+	return res, func(i int) run {
+		rn := iperfRun(r, ns, testrig.WANHostIP, opt.duration, []*testrig.Proc{srv.Proc})
 		r.Logf("%s run %d: %.0f Mbit/s, %d bytes, %d TCP retransmissions, server CPU %.2f s", kind, i, rn.mbps, rn.bytes, rn.retr, rn.cpu[0])
-	})
-	return res
+		return rn
+	}
 }
 
 // connectToLease connects the configured account and runs udhcpc as soon

@@ -67,7 +67,15 @@ func (r *Runner) Fatalf(format string, args ...any) {
 
 // Run calls f, then runs the cleanups registered so far. It returns the
 // Fatalf message as an error if f ended that way.
-func (r *Runner) Run(f func()) (err error) {
+func (r *Runner) Run(f func()) error {
+	defer r.cleanup()
+	return r.Try(f)
+}
+
+// Try calls f and returns the Fatalf message as an error if f ended that
+// way. Unlike Run it keeps what f set up (its cleanups run at Close), so
+// that a benchmark can come back to a topology several times.
+func (r *Runner) Try(f func()) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			ft, ok := v.(fatal)
@@ -77,7 +85,6 @@ func (r *Runner) Run(f func()) (err error) {
 			}
 			err = errors.New(ft.msg)
 		}
-		r.cleanup()
 	}()
 	f()
 	return nil
