@@ -35,6 +35,10 @@ func setupL2(r *testrig.Runner, kind testrig.ServerKind, opt options) (result, f
 	// The server's CPU is what the table compares; the real vpnclients' is
 	// measured too, because they share the machine's cores with it.
 	res := result{server: kind, conns: waitConns(clients[0], opt.maxTCP), costed: 1}
+	// The cipher decides much of the vpnclients' own cost.
+	if st, err := clients[0].Status(); err == nil {
+		r.Logf("%s: vpnclient c1 session encryption: %s", kind, st[testrig.StatusEncryption])
+	}
 	rig.StartIperfServer(nss[1])
 	if p, err := nss[0].Ping("192.168.77.2", 3); err != nil || p.Received == 0 {
 		r.Fatalf("no ping through %s before the benchmark: %+v %v", kind, p, err)
