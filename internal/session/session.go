@@ -538,6 +538,9 @@ func (s *Session) Push() bool {
 		if n == 0 {
 			return true
 		}
+		// The deadline never makes this write wait; it is renewed so that
+		// an old one (set by the writer) cannot expire under it.
+		c.nc.SetWriteDeadline(time.Now().Add(s.params.Timeout))
 		err := c.bw.Flush()
 		sent := false
 		if err == nil {
