@@ -326,6 +326,8 @@ func (h *Hub) deliver(p *Port, b []byte, pk *packet, now int64, set *portSet, bs
 			bs.dropped++
 		case acl != nil && !acl.egressAllowed(p, dst, pk):
 			bs.acl++
+		case plevel > PacketLogNone && !p.underLogCap(h.o().MaxLoggedPacketsPerMinute, now):
+			bs.dropped++
 		case !sc.to(dst, &f, b, highest):
 			bs.dropped++
 		default:
@@ -336,6 +338,10 @@ func (h *Hub) deliver(p *Port, b []byte, pk *packet, now int64, set *portSet, bs
 		return
 	}
 	if plevel > PacketLogNone { // a flood is logged once, for no destination
+		if !p.underLogCap(h.o().MaxLoggedPacketsPerMinute, now) {
+			bs.dropped++
+			return
+		}
 		pl.logPacket(h, p, nil, b, pk, plevel, now)
 	}
 	for _, d := range set.flood { // step 14

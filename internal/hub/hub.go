@@ -63,6 +63,10 @@ type Options struct {
 	MaxIPEntries   int           // default 65536
 	QueueFrames    int           // per-port output queue bound, default 1024 frames
 	StormThreshold int           // flooded frames/s before the storm limiter acts (§6.1); 0 = 32
+	// MaxLoggedPacketsPerMinute caps the frames a client session may send
+	// that the packet log records, per fixed 60 s window; SoftEther drops
+	// the excess frames, not just their records (§12.3). 0 = no cap.
+	MaxLoggedPacketsPerMinute int
 
 	// ManageOnlyPrivateIP tracks only private IPv4 source addresses in the IP
 	// table (§5.2). SoftEther's default is true; see DefaultOptions.

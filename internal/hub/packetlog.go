@@ -60,6 +60,22 @@ func (h *Hub) SetPacketLog(pl *PacketLog) {
 	h.plog.Store(pl)
 }
 
+// underLogCap counts a frame the packet log records against the port's
+// MaxLoggedPacketsPerMinute (max) and reports whether it may pass. As in
+// SoftEther the cap binds client and bridge-mode sessions only, not
+// SecureNAT, local bridges, cascades, layer-3 interfaces or sessions whose
+// policy lifts the broadcast limiter. The caller holds p.inMu.
+func (p *Port) underLogCap(max int, now int64) bool {
+	if max <= 0 || p.pol.NoBroadcastLimiter || (p.kind != KindClient && p.kind != KindBridge) {
+		return true
+	}
+	if now >= p.logWindowEnd {
+		p.logWindowEnd, p.logCount = now+int64(time.Minute), 0
+	}
+	p.logCount++
+	return p.logCount <= max
+}
+
 // level is the packet-log level of the frame parsed into pk.
 func (pl *PacketLog) level(pk *packet) PacketLogLevel {
 	lv := &pl.Levels

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+	"time"
 )
 
 // recordSink collects packet-log records.
@@ -114,5 +115,45 @@ func TestPacketLogRecord(t *testing.T) {
 	send(a, syn)
 	if recs := sink.take(); len(recs) != 0 {
 		t.Errorf("records after SetPacketLog(nil): %+v", recs)
+	}
+}
+
+// TestMaxLoggedPacketsPerMinute: a client session's logged frames beyond
+// the cap are dropped, not only unlogged, until the minute is over; frames
+// the log does not record, and sessions the cap does not bind, pass.
+func TestMaxLoggedPacketsPerMinute(t *testing.T) {
+	h, clk := testHub(t, func(o *Options) { o.MaxLoggedPacketsPerMinute = 3 })
+	a := attachKind(t, h, "SID-A-1", KindClient, Policy{})
+	b := attachKind(t, h, "SID-B-2", KindClient, Policy{})
+	nat := attachKind(t, h, "SecureNAT", KindSecureNAT, Policy{})
+	var sink recordSink
+	h.SetPacketLog(&PacketLog{Levels: PacketLogLevels{TCPConn: PacketLogHeader}, Sink: sink.add})
+	send(b, raw(mac(1), mac(2))) // b's MAC is known: a's frames to it are unicast
+	drain(a)
+	syn := eth(mac(2), mac(1), etherIPv4, ipv4("10.0.0.1", "10.0.0.2", protoTCP, 0, tcp(1000, 80, tcpSYN)))
+	data := eth(mac(2), mac(1), etherIPv4, ipv4("10.0.0.1", "10.0.0.2", protoTCP, 0, tcp(1000, 80, tcpACK)))
+	for range 5 {
+		send(a, syn)
+	}
+	if got := len(drain(b)); got != 3 {
+		t.Fatalf("%d of 5 logged frames passed a cap of 3", got)
+	}
+	if got := len(sink.take()); got != 3 {
+		t.Fatalf("%d records, want 3", got)
+	}
+	send(a, data) // not logged at these levels: not counted, not capped
+	if got := len(drain(b)); got != 1 {
+		t.Fatalf("an unlogged frame was dropped by the cap")
+	}
+	for range 5 { // SecureNAT is not capped
+		send(nat, eth(mac(2), mac(9), etherIPv4, ipv4("10.0.0.9", "10.0.0.2", protoTCP, 0, tcp(1000, 80, tcpSYN))))
+	}
+	if got := len(drain(b)); got != 5 {
+		t.Fatalf("%d of 5 SecureNAT frames passed; the cap does not apply to it", got)
+	}
+	clk.Advance(61 * time.Second)
+	send(a, syn)
+	if got := len(drain(b)); got != 1 {
+		t.Fatalf("the cap still held after the minute")
 	}
 }

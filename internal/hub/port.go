@@ -72,6 +72,10 @@ type Port struct {
 	sc    scratch
 	delay delayQueue
 	rw    []byte // ingress rewrite buffer, when the port rewrites (§4.1)
+	// MaxLoggedPacketsPerMinute window: its end (hub clock, ns) and the
+	// logged frames counted in it.
+	logWindowEnd int64
+	logCount     int
 
 	// Table bookkeeping: entries owned by this port.
 	nMAC, nIPv4, nIPv6 atomic.Int32

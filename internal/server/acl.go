@@ -42,6 +42,7 @@ func (s *Server) dataPathOptions(opt *hub.Options, hubName string) {
 	opt.ManageOnlyPrivateIP = on("ManageOnlyPrivateIP")
 	opt.LogNewMACs = !on("NoMacAddressLog")
 	opt.StormThreshold = int(hubOption(o, "BroadcastStormDetectionThreshold"))
+	opt.MaxLoggedPacketsPerMinute = int(hubOption(o, "MaxLoggedPacketsPerMinute"))
 	opt.PrivacyPassBroadcasts = !on("DropBroadcastsInPrivacyFilterMode")
 	opt.PrivacyPassARP = !on("DropArpInPrivacyFilterMode")
 	opt.PrivacyAllowSameUser = on("AllowSameUserInPrivacyFilterMode")
