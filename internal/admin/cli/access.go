@@ -11,14 +11,19 @@ import (
 	"github.com/ethervpn/ethervpn/internal/pack"
 )
 
-// accessCommands are vpncmd's access-list commands that read, switch and
-// delete rules (EnumAccess, SetAccessList, DeleteAccess): AccessList,
-// AccessEnable, AccessDisable and AccessDelete. (Rules are added with the
-// real vpncmd's AccessAdd, JSON-RPC or the configuration.)
+// accessCommands are vpncmd's access-list commands (EnumAccess, AddAccess,
+// SetAccessList, DeleteAccess): AccessList, AccessAdd (IPv4 rules),
+// AccessEnable, AccessDisable and AccessDelete. (IPv6 and extended rules
+// are added with the real vpncmd's AccessAdd6/AccessAddEx, JSON-RPC or the
+// configuration.)
 func accessCommands() []*command {
 	id := []param{arg("id", "ID of the rule:")}
+	add := []param{arg("[pass|discard]", "Pass or Discard: "), opt("MEMO"), opt("PRIORITY"),
+		opt("SRCUSERNAME"), opt("DESTUSERNAME"), opt("SRCMAC"), opt("DESTMAC"), opt("SRCIP"), opt("DESTIP"),
+		opt("PROTOCOL"), opt("SRCPORT"), opt("DESTPORT"), opt("TCPSTATE")}
 	return []*command{
 		{name: "AccessList", needHub: true, run: accessList},
+		{name: "AccessAdd", needHub: true, params: add, run: accessAdd},
 		{name: "AccessEnable", needHub: true, params: id, run: accessActive(true)},
 		{name: "AccessDisable", needHub: true, params: id, run: accessActive(false)},
 		{name: "AccessDelete", needHub: true, params: id, run: accessDelete},
@@ -28,6 +33,7 @@ func accessCommands() []*command {
 func init() {
 	for k, v := range map[string]string{
 		"AccessList":    "Get Access List Rule List ", // sic, with vpncmd's trailing space
+		"AccessAdd":     "Add Access List Rules (IPv4)",
 		"AccessEnable":  "Enable Access List Rule",
 		"AccessDisable": "Disable Access List Rule",
 		"AccessDelete":  "Delete Rule from Access List",
@@ -89,6 +95,164 @@ func accessActive(on bool) func(*Session, cmdArgs) error {
 		_, err = s.call("SetAccessList", p)
 		return err
 	}
+}
+
+// vpncmd's messages for AccessAdd's parameters.
+const (
+	protocolHelp = "The protocol is incorrectly specified. Specify either ip, tcp, udp, icmpv4, icmpv6 or a protocol number (0 to 255) for the protocol."
+	portHelp     = "The port number or the port number range was incorrectly specified. If specifying only one port number, an integer must be used to specify that port number. If specifying multiple ports, specify the beginning port number and the end port number joined together by a hyphen like \"80-443\"."
+	tcpStateHelp = "The TCP connection state specification is invalid. Specify either \"Established\" or \"Unestablished\" and specify TCP when selecting protocol."
+	macMaskHelp  = "The MAC address and mask specification is invalid. Use hexadecimal number with the separators, \"-\" or \":\", and without the separators. An example is \"00-AC-84-EA-33-BC/FF-FF-FF-FF-FF-FF\"."
+)
+
+// accessAdd is vpncmd's AccessAdd: one IPv4 rule, active, added with
+// AddAccess. The parameters are read as vpncmd reads them, except
+// /TCPSTATE, whose meaning vpncmd 5.01 inverts.
+func accessAdd(s *Session, a cmdArgs) error {
+	prio, err := parseUint("The priority", a["PRIORITY"], 1, 1<<32-1)
+	if err != nil {
+		return usageError("Specify an integer of 1 or higher for the priority.")
+	}
+	in := s.hubPack()
+	in.AddUniStr("Note", a["MEMO"])
+	in.AddBool("Active", true)
+	in.AddInt("Priority", prio)
+	in.AddBool("Discard", !passOrDiscard(a[""]))
+	in.AddStr("SrcUsername", a["SRCUSERNAME"])
+	in.AddStr("DestUsername", a["DESTUSERNAME"])
+	for _, m := range []struct{ param, check, addr, mask string }{
+		{"SRCMAC", "CheckSrcMac", "SrcMacAddress", "SrcMacMask"},
+		{"DESTMAC", "CheckDstMac", "DstMacAddress", "DstMacMask"},
+	} {
+		mac, mask, ok := parseMACMask(a[m.param])
+		if !ok {
+			return usageError(macMaskHelp)
+		}
+		in.AddBool(m.check, mac != nil)
+		in.AddData(m.addr, pad6(mac))
+		in.AddData(m.mask, pad6(mask))
+	}
+	for _, d := range []struct{ param, addr, mask string }{
+		{"SRCIP", "SrcIpAddress", "SrcSubnetMask"}, {"DESTIP", "DestIpAddress", "DestSubnetMask"},
+	} {
+		ip, mask, ok := parseIPMask(a[d.param])
+		if !ok {
+			return usageError(ipMaskHelp)
+		}
+		in.AddIP(d.addr, ip)
+		in.AddIP(d.mask, mask)
+	}
+	proto, ok := parseProtocol(a["PROTOCOL"])
+	if !ok {
+		return usageError(protocolHelp)
+	}
+	in.AddInt("Protocol", proto)
+	for _, p := range []struct{ param, start, end string }{
+		{"SRCPORT", "SrcPortStart", "SrcPortEnd"}, {"DESTPORT", "DestPortStart", "DestPortEnd"},
+	} {
+		start, end, ok := parsePortRange(a[p.param])
+		if !ok {
+			return usageError(portHelp)
+		}
+		in.AddInt(p.start, start)
+		in.AddInt(p.end, end)
+	}
+	check, established, ok := parseTCPState(a["TCPSTATE"])
+	if !ok {
+		return usageError(tcpStateHelp)
+	}
+	in.AddBool("CheckTcpState", check)
+	in.AddBool("Established", established)
+	_, err = s.call("AddAccess", in)
+	return err
+}
+
+// passOrDiscard reads the action as vpncmd does: a non-zero number or a
+// word starting with p, y or t passes; anything else discards.
+func passOrDiscard(v string) bool {
+	if n, err := strconv.Atoi(v); err == nil && n != 0 {
+		return true
+	}
+	v = strings.ToLower(v)
+	return strings.HasPrefix(v, "p") || strings.HasPrefix(v, "y") || strings.HasPrefix(v, "t")
+}
+
+// parseProtocol reads ip, tcp, udp, icmpv4, icmpv6 (or a prefix of one,
+// as vpncmd allows) or a number below 256; empty means any (0).
+func parseProtocol(v string) (uint32, bool) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	if v == "" {
+		return 0, true
+	}
+	for _, p := range []struct {
+		name  string
+		proto uint32
+	}{{"ip", 0}, {"tcp", 6}, {"udp", 17}, {"icmpv4", 1}, {"icmpv6", 58}} {
+		if strings.HasPrefix(p.name, v) {
+			return p.proto, true
+		}
+	}
+	n, err := strconv.ParseUint(v, 10, 32)
+	if err != nil || n > 255 {
+		return 0, false
+	}
+	return uint32(n), true
+}
+
+// parsePortRange reads "80" or "80-443"; empty means any (0-0).
+func parsePortRange(v string) (start, end uint32, ok bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, 0, true
+	}
+	a, b, ranged := strings.Cut(v, "-")
+	lo, err1 := strconv.ParseUint(strings.TrimSpace(a), 10, 32)
+	hi, err2 := lo, error(nil)
+	if ranged {
+		hi, err2 = strconv.ParseUint(strings.TrimSpace(b), 10, 32)
+	}
+	if err1 != nil || err2 != nil || lo > hi || hi > 65535 || (lo == 0 && hi != 0) {
+		return 0, 0, false
+	}
+	return uint32(lo), uint32(hi), true
+}
+
+// parseTCPState reads Established or Unestablished (or a prefix of
+// either, in any case); empty means no check.
+func parseTCPState(v string) (check, established, ok bool) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	switch {
+	case v == "":
+		return false, false, true
+	case strings.HasPrefix("established", v):
+		return true, true, true
+	case strings.HasPrefix("unestablished", v):
+		return true, false, true
+	}
+	return false, false, false
+}
+
+// parseMACMask reads "address/mask"; empty means no check (nil, nil).
+func parseMACMask(v string) (mac, mask []byte, ok bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, nil, true
+	}
+	a, m, found := strings.Cut(v, "/")
+	if !found {
+		return nil, nil, false
+	}
+	mac, ok1 := parseMAC(strings.TrimSpace(a))
+	mask, ok2 := parseMAC(strings.TrimSpace(m))
+	return mac, mask, ok1 && ok2
+}
+
+// pad6 is b, or six zero bytes for nil.
+func pad6(b []byte) []byte {
+	if b == nil {
+		return make([]byte, 6)
+	}
+	return b
 }
 
 func accessDelete(s *Session, a cmdArgs) error {

@@ -64,3 +64,63 @@ func TestAccessCommands(t *testing.T) {
 		t.Errorf("after AccessDelete 1:\n%s", last)
 	}
 }
+
+// TestAccessAddParameters: AccessAdd reads its parameters as vpncmd
+// does (except /TCPSTATE, which vpncmd 5.01 inverts) and refuses bad ones
+// with vpncmd's messages.
+func TestAccessAddParameters(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want uint32
+		ok   bool
+	}{{"", 0, true}, {"ip", 0, true}, {"TCP", 6, true}, {"u", 17, true}, {"icmp", 1, true}, {"icmpv6", 58, true}, {"47", 47, true}, {"256", 0, false}, {"gre", 0, false}} {
+		if got, ok := parseProtocol(c.in); got != c.want || ok != c.ok {
+			t.Errorf("parseProtocol(%q) = %d, %v; want %d, %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+	for _, c := range []struct {
+		in         string
+		start, end uint32
+		ok         bool
+	}{{"", 0, 0, true}, {"80", 80, 80, true}, {"80-443", 80, 443, true}, {"443-80", 0, 0, false}, {"0-80", 0, 0, false}, {"70000", 0, 0, false}, {"x", 0, 0, false}} {
+		if s, e, ok := parsePortRange(c.in); s != c.start || e != c.end || ok != c.ok {
+			t.Errorf("parsePortRange(%q) = %d-%d, %v; want %d-%d, %v", c.in, s, e, ok, c.start, c.end, c.ok)
+		}
+	}
+	for _, c := range []struct {
+		in                     string
+		check, established, ok bool
+	}{{"", false, false, true}, {"Established", true, true, true}, {"est", true, true, true}, {"unestablished", true, false, true}, {"closed", false, false, false}} {
+		if ch, es, ok := parseTCPState(c.in); ch != c.check || es != c.established || ok != c.ok {
+			t.Errorf("parseTCPState(%q) = %v %v %v", c.in, ch, es, ok)
+		}
+	}
+	if mac, mask, ok := parseMACMask("00:ac:84:ea:33:bc/ffffffffffff"); !ok || mac[1] != 0xac || mask[5] != 0xff {
+		t.Errorf("parseMACMask: %x %x %v", mac, mask, ok)
+	}
+	if _, _, ok := parseMACMask("00-ac-84-ea-33-bc"); ok {
+		t.Error("a MAC address without a mask was accepted")
+	}
+	for in, pass := range map[string]bool{"pass": true, "Yes": true, "1": true, "discard": false, "deny": false} {
+		if passOrDiscard(in) != pass {
+			t.Errorf("passOrDiscard(%q) != %v", in, pass)
+		}
+	}
+
+	_, dial := localServer(t)
+	out := runScript(t, dial, strings.Join([]string{
+		"Hub DEFAULT",
+		"AccessAdd discard /PRIORITY:5 /SRCIP:10.0.0.0/8 /DESTIP:0.0.0.0/0 /PROTOCOL:gre",
+		"AccessAdd discard /PRIORITY:5 /SRCIP:10.0.0.0/8 /DESTIP:0.0.0.0/0 /PROTOCOL:udp /DESTPORT:53 /MEMO:no-dns",
+		"AccessList",
+	}, "\n"))
+	for _, want := range []string{
+		"The protocol is incorrectly specified. Specify either ip, tcp, udp, icmpv4, icmpv6 or a protocol number (0 to 255) for the protocol.",
+		"Action   |Discard\n",
+		"Contents |(ipv4) SrcIPv4=10.0.0.0/8, Protocol=UDP, DstPort=53\nMemo     |no-dns\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

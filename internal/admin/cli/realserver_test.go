@@ -74,6 +74,8 @@ func testServerKind(t *testing.T, kind testrig.ServerKind) {
 		"NatSet /MTU:1400 /TCPTIMEOUT:3600 /UDPTIMEOUT:120 /LOG:yes",
 		"DhcpSet /START:192.168.40.10 /END:192.168.40.100 /MASK:255.255.255.0 /EXPIRE:3600 /GW:192.168.40.1 /DNS:192.168.40.1 /DNS2:none /DOMAIN:example.local /LOG:yes",
 		"NatGet", "DhcpGet", "SessionList", "NatTable", "DhcpTable", "StatusGet",
+		"AccessAdd pass /MEMO:web /PRIORITY:20 /SRCIP:0.0.0.0/0 /DESTIP:192.168.0.1/32 /PROTOCOL:tcp /DESTPORT:80-81 /DESTMAC:00-11-22-33-44-55/FF-FF-FF-FF-FF-FF /TCPSTATE:established",
+		"AccessList",
 		"Flush",
 	}, "\n")
 	if err := os.WriteFile(filepath.Join(r.Server.Dir, "script.txt"), []byte(script), 0o600); err != nil {
@@ -93,14 +95,16 @@ func testServerKind(t *testing.T, kind testrig.ServerKind) {
 		"MTU Value                      |1400", "TCP Session Timeout (Seconds)  |3600",
 		"Start Distribution Address Band|192.168.40.10", "DNS Server Address 2           |None", "Domain Name                    |example.local",
 		"SecureNAT                    |Enabled",
+		"Action   |Pass\nStatus   |Enable\nPriority |20\n",
+		"Contents |(ipv4) DstIPv4=192.168.0.1/32, Protocol=TCP, DstPort=80-81, DstMac=00-11-22-33-44-55/FF-FF-FF-FF-FF-FF, Established\nMemo     |web\n",
 		"Saving completed. The file size is ",
 	)
 	if kind == testrig.SoftEther {
 		// ethervpn does not list its SecureNAT session in EnumSession yet.
 		expect(out, "Session Name    |SID-SECURENAT-", "Location        |SecureNAT Session")
 	}
-	if n := strings.Count(out, "The command completed successfully."); n != 17 {
-		t.Errorf("%d commands succeeded, want 17", n)
+	if n := strings.Count(out, "The command completed successfully."); n != 19 {
+		t.Errorf("%d commands succeeded, want 19", n)
 	}
 
 	// The password hash vpncmd's protocol sends reached the server's file.
