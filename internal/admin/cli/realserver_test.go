@@ -99,10 +99,7 @@ func testServerKind(t *testing.T, kind testrig.ServerKind) {
 		"Contents |(ipv4) DstIPv4=192.168.0.1/32, Protocol=TCP, DstPort=80-81, DstMac=00-11-22-33-44-55/FF-FF-FF-FF-FF-FF, Established\nMemo     |web\n",
 		"Saving completed. The file size is ",
 	)
-	if kind == testrig.SoftEther {
-		// ethervpn does not list its SecureNAT session in EnumSession yet.
-		expect(out, "Session Name    |SID-SECURENAT-", "Location        |SecureNAT Session")
-	}
+	expect(out, "Session Name    |SID-SECURENAT-", "Location        |SecureNAT Session")
 	if n := strings.Count(out, "The command completed successfully."); n != 19 {
 		t.Errorf("%d commands succeeded, want 19", n)
 	}

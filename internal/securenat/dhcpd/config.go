@@ -115,36 +115,32 @@ func (c *Config) validate() (*settings, error) {
 		return nil, fmt.Errorf("dhcpd: subnet mask %v leaves no room for clients", c.Mask)
 	}
 	s.serverIP, s.mask = c.ServerIP, c.Mask
-	s.subnet = netip.PrefixFrom(c.ServerIP, bits).Masked()
-	s.broadcast = lastAddr(s.subnet)
-	if c.ServerIP == s.subnet.Addr() || c.ServerIP == s.broadcast {
-		return nil, fmt.Errorf("dhcpd: server IP %v is the network or broadcast address of %v", c.ServerIP, s.subnet)
-	}
 	if len(c.ServerMAC) != 6 || isZeroMAC(c.ServerMAC) {
 		return nil, fmt.Errorf("dhcpd: server MAC %q must be 6 non-zero bytes", c.ServerMAC.String())
 	}
 	copy(s.serverMAC[:], c.ServerMAC)
-
-	for _, a := range []struct {
-		name string
-		ip   netip.Addr
-	}{{"range start", c.RangeStart}, {"range end", c.RangeEnd}} {
-		if !a.ip.Is4() || !s.subnet.Contains(a.ip) {
-			return nil, fmt.Errorf("dhcpd: %s %v is not inside the subnet %v", a.name, a.ip, s.subnet)
-		}
-		if a.ip == s.subnet.Addr() || a.ip == s.broadcast {
-			return nil, fmt.Errorf("dhcpd: %s %v is the network or broadcast address of %v", a.name, a.ip, s.subnet)
-		}
+	if !c.RangeStart.Is4() || !c.RangeEnd.Is4() {
+		return nil, fmt.Errorf("dhcpd: range %v - %v is not an IPv4 range", c.RangeStart, c.RangeEnd)
 	}
-	if c.RangeEnd.Less(c.RangeStart) {
-		return nil, fmt.Errorf("dhcpd: range end %v is before range start %v", c.RangeEnd, c.RangeStart)
-	}
+	// The clients' subnet is the pool's, which need not be the virtual
+	// host's: SecureNAT is often only the DHCP server of a bridged LAN,
+	// whose router is the gateway it hands out. As SoftEther, an end
+	// before the start means a pool of one address.
 	s.start, s.end = c.RangeStart, c.RangeEnd
+	if s.end.Less(s.start) {
+		s.end = s.start
+	}
+	s.subnet = netip.PrefixFrom(s.start, bits).Masked()
+	s.broadcast = lastAddr(s.subnet)
+	if !s.subnet.Contains(s.end) {
+		s.log.Warn("SecureNAT: the DHCP pool spans more than one subnet; only the addresses in the first are handed out",
+			"start", s.start, "end", s.end, "subnet", s.subnet)
+	}
 
 	// The server's own address, the gateway and the DNS servers may sit
 	// inside a pool configured by hand; they are silently left out of it
 	// (SoftEther hands them out, §13 item 4).
-	s.excluded = map[netip.Addr]bool{c.ServerIP: true}
+	s.excluded = map[netip.Addr]bool{c.ServerIP: true, s.subnet.Addr(): true, s.broadcast: true}
 	for _, a := range []struct {
 		name string
 		ip   netip.Addr

@@ -557,10 +557,7 @@ func TestNewValidation(t *testing.T) {
 		{"no server IP", func(c *Config) { c.ServerIP = netip.Addr{} }, "server IP"},
 		{"bad mask", func(c *Config) { c.Mask = ip4("255.0.255.0") }, "contiguous"},
 		{"tiny subnet", func(c *Config) { c.Mask = ip4("255.255.255.254") }, "no room"},
-		{"server is network", func(c *Config) { c.ServerIP = ip4("192.168.30.0") }, "network or broadcast"},
-		{"start outside", func(c *Config) { c.RangeStart = ip4("192.168.31.10") }, "range start"},
-		{"end is broadcast", func(c *Config) { c.RangeEnd = ip4("192.168.30.255") }, "range end"},
-		{"end before start", func(c *Config) { c.RangeEnd = ip4("192.168.30.5") }, "before range start"},
+		{"IPv6 range", func(c *Config) { c.RangeStart = ip4("2001:db8::1") }, "not an IPv4 range"},
 		{"no MAC", func(c *Config) { c.ServerMAC = nil }, "server MAC"},
 		{"IPv6 DNS", func(c *Config) { c.DNS2 = ip4("::1") }, "second DNS"},
 		{"bad routes", func(c *Config) { c.PushRoutes = "10.0.0.0/8" }, "network/mask/gateway"},
@@ -616,7 +613,7 @@ func TestReconfigureKeepsLeases(t *testing.T) {
 	cfg.Gateway = ip4("192.168.30.254")
 	cfg.Log, cfg.Clock = h.s.cfg.log, h.s.cfg.clock
 	bad := cfg
-	bad.RangeEnd = ip4("192.168.30.50")
+	bad.Mask = ip4("255.0.255.0")
 	if err := h.s.Reconfigure(bad); err == nil {
 		t.Fatal("invalid configuration accepted")
 	}
@@ -634,6 +631,28 @@ func TestReconfigureKeepsLeases(t *testing.T) {
 	if r := h.one(requestFor(macA, ip4("192.168.30.10"), netip.Addr{})); r.msg.MessageType() != dhcpv4.MessageTypeNak {
 		t.Errorf("renewal outside the new pool: %v", r.msg.MessageType())
 	}
+}
+
+// TestPoolOutsideTheHostSubnet: as on SoftEther, the pool may lie in
+// another subnet than the virtual host (SecureNAT serving DHCP for a
+// bridged LAN); the clients get that subnet's broadcast address. An end
+// before the start is a pool of one.
+func TestPoolOutsideTheHostSubnet(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.RangeStart, cfg.RangeEnd = ip4("10.0.0.10"), ip4("10.0.0.5")
+	cfg.Gateway, cfg.DNS = ip4("10.0.0.1"), ip4("10.0.0.1")
+	h := newHarness(t, cfg)
+	r := h.one(discover(macA))
+	if addr4(r.msg.YourIPAddr) != ip4("10.0.0.10") || !r.msg.Router()[0].Equal(net.IPv4(10, 0, 0, 1)) {
+		t.Fatalf("offered %v router %v", r.msg.YourIPAddr, r.msg.Router())
+	}
+	if b := r.msg.Options.Get(dhcpv4.OptionBroadcastAddress); !net.IP(b).Equal(net.IPv4(10, 0, 0, 255)) {
+		t.Errorf("broadcast option %v, want 10.0.0.255", net.IP(b))
+	}
+	if ip := h.lease(macA); ip != ip4("10.0.0.10") {
+		t.Fatalf("leased %v", ip)
+	}
+	h.none(discover(macB)) // the pool of one is taken
 }
 
 func TestConcurrentUse(t *testing.T) {
