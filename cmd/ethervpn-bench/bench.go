@@ -144,7 +144,7 @@ func measureEach(servers string, opt options, setup setupFunc, print func(io.Wri
 	}
 	for i, k := range kinds {
 		b := &bench{r: testrig.NewRunner(os.Stderr), res: result{server: k}}
-		defer b.r.Close()
+		defer b.r.Close() // also on a panic (Close may run twice)
 		benches[i] = b
 		if err := b.r.Try(func() { b.res, b.step = setup(b.r, k, opt) }); err != nil {
 			fail(b, err)

@@ -472,7 +472,7 @@ func (c *conn) drain() (bool, error) {
 	s := c.s
 	wrote := false
 	if c.backlog {
-		if err := c.blockingWrite(func() error { return nil }); err != nil {
+		if err := c.blockingWrite(nil); err != nil {
 			return false, err
 		}
 		wrote = true
@@ -493,13 +493,16 @@ func (c *conn) drain() (bool, error) {
 	}
 }
 
-// blockingWrite encodes with encode and writes everything buffered,
-// waiting for the socket up to the timeout. The caller holds wmu.
+// blockingWrite encodes with encode (if any) and writes everything
+// buffered, waiting for the socket up to the timeout. The caller holds wmu.
 func (c *conn) blockingWrite(encode func() error) error {
 	now := time.Now()
 	c.nc.SetWriteDeadline(now.Add(c.s.params.Timeout))
 	c.writingAt.Store(now.UnixNano())
-	err := encode()
+	var err error
+	if encode != nil {
+		err = encode()
+	}
 	if err == nil {
 		err = c.flush()
 	}
@@ -538,9 +541,9 @@ func (s *Session) Push() bool {
 		if n == 0 {
 			return true
 		}
-		// The deadline never makes this write wait; it is renewed so that
-		// an old one (set by the writer) cannot expire under it.
-		c.nc.SetWriteDeadline(time.Now().Add(s.params.Timeout))
+		// No deadline to set: this write never waits, and the one the
+		// writer sets is renewed by its keep-alives (at most half the
+		// timeout apart) long before it could expire.
 		err := c.bw.Flush()
 		sent := false
 		if err == nil {
