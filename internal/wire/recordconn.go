@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -29,7 +30,11 @@ type RecordConn struct {
 
 	rbuf       []byte // data-phase read buffer; rbuf[rpos:rend] is unread
 	rpos, rend int
-	wbuf       []byte // writes collected until Flush (nil: write through)
+	// wbuf collects writes until Flush (nil: write through). wmu guards it:
+	// besides the session's writer, crypto/tls itself writes here when it
+	// answers a TLS 1.3 KeyUpdate on the reading goroutine.
+	wmu  sync.Mutex
+	wbuf []byte
 
 	// Data-phase system calls, set up by BufferWrites when the connection
 	// exposes its descriptor (see rawOp).
@@ -137,7 +142,7 @@ func (c *RecordConn) rawRead(p []byte) (int, error) {
 }
 
 // rawWrite writes wbuf with raw system calls, waiting for room when wait is
-// set, and drops what went out from wbuf.
+// set, and drops what went out from wbuf. The caller holds wmu.
 func (c *RecordConn) rawWrite(wait bool) error {
 	c.wr = rawOp{buf: c.wbuf, wait: wait}
 	err := c.raw.Write(c.writeFn)
@@ -208,9 +213,11 @@ func (c *RecordConn) Write(p []byte) (int, error) {
 	if c.wbuf == nil {
 		return c.Conn.Write(p)
 	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.wbuf = append(c.wbuf, p...)
 	if len(c.wbuf) >= dataWriteLimit {
-		if err := c.Flush(); err != nil {
+		if err := c.flushLocked(); err != nil {
 			return 0, err
 		}
 	}
@@ -228,6 +235,8 @@ func (c *RecordConn) CanTryFlush() bool { return c.raw != nil }
 // at once, without waiting, and reports whether all of it went out. The rest
 // stays buffered, in order, for the next Flush or TryFlush.
 func (c *RecordConn) TryFlush() (bool, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	if len(c.wbuf) == 0 {
 		return true, nil
 	}
@@ -240,6 +249,12 @@ func (c *RecordConn) TryFlush() (bool, error) {
 
 // Flush writes out what BufferWrites collected.
 func (c *RecordConn) Flush() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.flushLocked()
+}
+
+func (c *RecordConn) flushLocked() error {
 	if len(c.wbuf) == 0 {
 		return nil
 	}
