@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/tap"
 )
@@ -190,6 +191,7 @@ func (b *Bridge) once(ctx context.Context) error {
 	wg.Add(2)
 	go func() { // device -> hub
 		defer wg.Done()
+		defer guard.Recover(b.log, "local bridge "+name+" (device to hub)", cancel)
 		var keep [][]byte
 		input := func(frames [][]byte) {
 			if filter {
@@ -214,6 +216,7 @@ func (b *Bridge) once(ctx context.Context) error {
 	}()
 	go func() { // hub -> device
 		defer wg.Done()
+		defer guard.Recover(b.log, "local bridge "+name+" (hub to device)", cancel)
 		buf := make([]*hub.Frame, 0, txBatch)
 		for {
 			select {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/session"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
@@ -160,7 +161,13 @@ func (l *Link) Run(ctx context.Context) error {
 	failures := 0
 	for {
 		l.setState(LinkConnecting, nil)
-		established, err := l.runSession(ctx)
+		var established bool
+		// A panic while logging in or running the session (a bug a hostile
+		// server found) fails this attempt like any error: retried, logged.
+		err := guard.Run(l.log, "VPN client session", func() (err error) {
+			established, err = l.runSession(ctx)
+			return err
+		})
 		if ctx.Err() != nil {
 			l.setState(LinkStopped, nil)
 			return nil
@@ -372,7 +379,11 @@ func (l *Link) runSession(ctx context.Context) (established bool, err error) {
 			if sess.NumConns()+pending < want {
 				pending++
 				go func() {
-					c, err := AdditionalConnect(sessCtx, &addl, w, first.Cert())
+					var c *Conn
+					err := guard.Run(l.log, "additional connection", func() (err error) {
+						c, err = AdditionalConnect(sessCtx, &addl, w, first.Cert())
+						return err
+					})
 					results <- attempt{c, err}
 				}()
 			}

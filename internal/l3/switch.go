@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/sha0"
 )
@@ -355,6 +356,9 @@ func (s *Switch) resetLocked() {
 // worker routes the frames arriving on interface i until stop is closed.
 func (s *Switch) worker(i int, ports []*hub.Port, stop <-chan struct{}) {
 	defer s.wg.Done()
+	// A panic takes the switch offline like a lost port; Run brings it
+	// back when its hubs are there.
+	defer guard.Recover(s.log, "virtual layer-3 switch "+s.name, func(error) { s.broken.Store(true); s.wake() })
 	p := ports[i]
 	out := newOutbox(len(ports))
 	batch := make([]*hub.Frame, 0, drainBatch)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/client"
 	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
@@ -159,6 +160,8 @@ func (s *Server) startLink(h *Hub, c config.Cascade) *runningLink {
 		"server", net.JoinHostPort(c.Hostname, strconv.Itoa(int(c.Port))), "remote_hub", c.HubName, "user", c.Username)
 	go func() {
 		defer close(r.done)
+		// A panic ends this cascade only, with the error for CascadeStatusGet.
+		defer guard.Recover(s.log.With("hub", h.Name(), "cascade", c.AccountName), "cascade", r.setErr)
 		r.run(ctx)
 	}()
 	return r
@@ -263,13 +266,24 @@ func (r *runningLink) run(ctx context.Context) {
 		r.link, r.port = l, port
 		r.since = time.Now()
 		r.mu.Unlock()
-		l.Run(portCtx)
+		// A panic in the link (a bug a hostile peer found) ends this
+		// attempt as an error, and the cascade retries after a pause.
+		err = guard.Run(r.s.log.With("hub", r.hub.Name(), "cascade", r.cfg.AccountName), "cascade link", func() error {
+			l.Run(portCtx)
+			return nil
+		})
 		r.mu.Lock()
 		r.lastErr = l.Status().LastError
+		if err != nil {
+			r.lastErr = err
+		}
 		r.link, r.port = nil, nil
 		r.mu.Unlock()
 		port.Close()
 		cancel(nil)
+		if err != nil {
+			sleep(ctx, cascadeRetry)
+		}
 	}
 }
 

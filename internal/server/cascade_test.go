@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"strconv"
@@ -184,4 +185,62 @@ func TestBridgeRole(t *testing.T) {
 	if !errors.As(err, &code) || code != wire.ErrNotSupported {
 		t.Errorf("login to a bridge: %v, want error 33", err)
 	}
+}
+
+// hostilePeer is a TLS server on loopback that answers every connection with
+// reply and closes it: a cascade's remote server gone bad.
+func hostilePeer(t *testing.T, reply string) string {
+	t.Helper()
+	certDER, keyDER, err := newSelfSignedCert()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := parseKeyPair(certDER, keyDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", tlsConfig(cert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				buf := make([]byte, 4096)
+				c.Read(buf) // the client's first request
+				c.Write([]byte(reply))
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// A cascade's peer that answers with a start line a careless parser indexes
+// out of range (TABs as separators) once crashed the whole process, and again
+// after every restart. The cascade must fail with an error instead, and the
+// server must keep serving.
+func TestHostileCascadePeerCannotCrashTheServer(t *testing.T) {
+	srv, addr := testServer(t)
+	for _, reply := range []string{
+		"HTTP/1.1\t200\tOK\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n",
+		"\v\f \t\r\n\r\n",
+	} {
+		addCascade(t, srv, newTestCascade(t, hostilePeer(t, reply), "alice", "alicepw"))
+		li := waitLink(t, srv, "reports the hostile peer's answer as an error", func(li LinkInfo) bool { return li.LastError != nil })
+		if li.Connected {
+			t.Errorf("reply %q: cascade connected: %+v", reply, li)
+		}
+		t.Logf("reply %q: %v", reply, li.LastError)
+	}
+	// The server is alive and takes logins.
+	c := connect(t, addr, client.Options{Hub: "DEFAULT", User: "bob", Password: "bobpw"})
+	c.Close(nil)
 }

@@ -9,9 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"runtime/debug"
 	"time"
 
+	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/session"
 	"github.com/ethervpn/ethervpn/internal/wire"
@@ -39,12 +39,7 @@ type handshake struct {
 // a session, or closes it. A panic here would take every session down with
 // the process, so it is caught, logged and only this connection is closed.
 func (s *Server) serveConn(raw net.Conn) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.log.Error("internal error while serving a connection; connection closed", "remote", raw.RemoteAddr().String(), "panic", r, "stack", string(debug.Stack()))
-			raw.Close()
-		}
-	}()
+	defer guard.Recover(s.log.With("remote", raw.RemoteAddr().String()), "connection", func(error) { raw.Close() })
 	h := &handshake{s: s, raw: raw, log: s.log.With("remote", raw.RemoteAddr().String())}
 	if ap, err := netip.ParseAddrPort(raw.RemoteAddr().String()); err == nil {
 		h.remote = ap.Addr().Unmap()

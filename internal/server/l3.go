@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/l3"
 )
@@ -95,6 +96,7 @@ func (s *Server) ApplyL3Switches() {
 		r := &runningSwitch{key: l3Key(c), sw: sw, cancel: cancel, done: make(chan struct{})}
 		go func() {
 			defer close(r.done)
+			defer guard.Recover(s.log.With("switch", c.Name), "virtual layer-3 switch", nil)
 			sw.Run(ctx)
 		}()
 		x.mu.Lock()

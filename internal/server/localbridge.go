@@ -8,6 +8,7 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/bridge"
 	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/guard"
 )
 
 // localBridges are the local bridges of root/LocalBridgeList that run
@@ -95,6 +96,7 @@ func (s *Server) ApplyLocalBridges() {
 		ctx, r.cancel = context.WithCancel(context.Background())
 		go func() {
 			defer close(r.done)
+			defer guard.Recover(s.log.With("device", c.DeviceName), "local bridge", nil)
 			r.b.Run(ctx)
 		}()
 		lb.run[key] = r

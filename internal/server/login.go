@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/session"
@@ -146,6 +147,7 @@ func (h *handshake) login(p *pack.Pack) bool {
 		"compress", welcome.UseCompress, "half_duplex", welcome.HalfConnection, "qos", welcome.QoS)
 	go func() {
 		defer h.s.sessWG.Done()
+		defer guard.Recover(log, "session "+sess.Name, func(err error) { h.s.endSession(sess, err) })
 		err := sess.Wait()
 		h.s.endSession(sess, err)
 	}()

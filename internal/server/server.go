@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/osprio"
 	"github.com/ethervpn/ethervpn/internal/packetlog"
@@ -280,7 +281,10 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	s.startCascades()
 	s.startL3Switches()
 	s.wg.Add(1)
-	go s.runLogEraser(ctx)
+	go func() {
+		defer guard.Recover(s.log, "log eraser", nil)
+		s.runLogEraser(ctx)
+	}()
 	<-ctx.Done()
 	s.log.Info("stopping")
 	s.stopL3Switches()
