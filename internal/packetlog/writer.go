@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/logfile"
 )
@@ -97,13 +98,20 @@ func (w *Writer) run() {
 		}
 	}()
 	for e := range w.q {
-		w.write(files, e)
+		w.writeSafely(files, e)
 		if len(w.q) == 0 {
 			for _, lf := range files {
 				lf.w.Flush()
 			}
 		}
 	}
+}
+
+// writeSafely writes one record; a record that makes the formatter panic is
+// dropped (and counted), and logging goes on with the next.
+func (w *Writer) writeSafely(files map[string]*logFile, e entry) {
+	defer guard.Recover(nil, "packet log writer (the record was dropped)", func(error) { w.dropped.Add(1) })
+	w.write(files, e)
 }
 
 // write appends one record to its hub's current file. A file that cannot
