@@ -19,7 +19,7 @@ const maxDepth = 256
 
 // ErrNoRoot is returned by Parse when the input has no top-level folder
 // called "root" (for example an empty or truncated file).
-var ErrNoRoot = errors.New("config: no root folder (the file is empty, truncated or not a configuration file)")
+var ErrNoRoot = errors.New(`no "declare root" folder: the file is empty, truncated or not a configuration file`)
 
 // SyntaxError is a text file that does not follow the grammar, at a line.
 type SyntaxError struct {
@@ -28,7 +28,7 @@ type SyntaxError struct {
 }
 
 func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("config: line %d: %s", e.Line, e.Reason)
+	return fmt.Sprintf("line %d: %s", e.Line, e.Reason)
 }
 
 // bom is the UTF-8 byte order mark the real writer puts first.

@@ -98,9 +98,9 @@ type ValueError struct {
 
 func (e *ValueError) Error() string {
 	if e.Line > 0 {
-		return fmt.Sprintf("config: line %d: %s: %s", e.Line, e.Path, e.Reason)
+		return fmt.Sprintf("line %d: %s %s", e.Line, e.Path, e.Reason)
 	}
-	return fmt.Sprintf("config: %s: %s", e.Path, e.Reason)
+	return fmt.Sprintf("%s %s", e.Path, e.Reason)
 }
 
 // schemaByPath is schema split into path elements, with the item names
