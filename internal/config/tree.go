@@ -122,6 +122,15 @@ func (f *Folder) Item(name string) *Item {
 	return nil
 }
 
+// ItemLine returns the line of a text file where the item called name
+// was read, or 0 (absent, or not read from text).
+func (f *Folder) ItemLine(name string) int {
+	if it := f.Item(name); it != nil {
+		return it.line
+	}
+	return 0
+}
+
 // typed returns the item called name if it has type t.
 func (f *Folder) typed(name string, t ItemType) *Item {
 	if it := f.Item(name); it != nil && it.Type == t {
