@@ -126,6 +126,10 @@ func TestOpenRefusesDamagedConfig(t *testing.T) {
 	if len(s.cfg.Hubs) != 2 || len(s.cfg.Hub("SALES").Users) != 20 || config.IsEmptyPasswordHash(s.cfg.AdminPasswordHash) {
 		t.Errorf("restored configuration incomplete: %d hubs", len(s.cfg.Hubs))
 	}
+	// a usable file is not replaced
+	if _, _, err := RestoreBackup(dir); !errors.Is(err, ErrConfigUsable) {
+		t.Errorf("RestoreBackup over a good file = %v, want ErrConfigUsable", err)
+	}
 }
 
 // Without a backup the refusal says so, and so does --restore-backup.

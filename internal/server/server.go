@@ -194,15 +194,25 @@ func refuseConfig(store *config.Store, err error) error {
 		hint = fmt.Sprintf("the newest backup is %s (saved %s): `ethervpn server --restore-backup` with the same --data-dir puts it back (keeping the damaged file), or fix the file",
 			list[0].Path, list[0].Time.Format("2006-01-02 15:04:05"))
 	}
-	return fmt.Errorf("refusing to start with this configuration, which was left as it is: %w; %s", err, hint)
+	return fmt.Errorf("refusing to start (the configuration file was not changed): %w; %s", err, hint)
 }
+
+// ErrConfigUsable is returned by RestoreBackup when the configuration
+// file loads as it is.
+var ErrConfigUsable = errors.New("the configuration loads as it is: nothing was restored (to go back to an older backup, stop the server and copy it over the file)")
 
 // RestoreBackup puts the newest usable backup of DIR/vpn_server.config
 // in place of the file (see config.Store.RestoreBackup): one the server
 // would start with. It returns the backup used and where the replaced file
-// was kept ("" when there was none).
+// was kept ("" when there was none). A file the server would start with
+// is left alone (ErrConfigUsable).
 func RestoreBackup(dir string) (config.Backup, string, error) {
 	store := &config.Store{Path: filepath.Join(dir, ConfigFile)}
+	if root, err := store.Load(); err == nil {
+		if _, err := readConfig(root); err == nil {
+			return config.Backup{}, "", fmt.Errorf("%s: %w", store.Path, ErrConfigUsable)
+		}
+	}
 	return store.RestoreBackup(func(root *config.Folder) error {
 		_, err := readConfig(root)
 		return err
