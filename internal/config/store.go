@@ -37,8 +37,8 @@ type Store struct {
 	MaxBackups int    // 0 means DefaultMaxBackups; negative means none
 
 	loadedFrom string   // the .new or .log Load read instead of Path
-	newest     [32]byte // SHA-256 of the newest backup, when known
-	newestOK   bool     // newest is known
+	newestPath string   // the newest backup as last seen ("" = not known)
+	newestSum  [32]byte // SHA-256 of its content
 }
 
 // Backup is one saved copy of the configuration.
@@ -88,7 +88,7 @@ func (st *Store) Save(root *Folder) error {
 	if err := writeAtomic(st.Path, data); err != nil {
 		if added != "" {
 			os.Remove(added)
-			st.newestOK = false
+			st.newestPath = ""
 		}
 		return err
 	}
@@ -122,38 +122,42 @@ func (st *Store) backup(data []byte) (added string, err error) {
 	next := uint64(1)
 	if len(list) > 0 {
 		next = list[0].Seq + 1
-		if !st.newestOK {
+		if list[0].Path != st.newestPath {
 			b, err := os.ReadFile(list[0].Path)
 			if err != nil {
 				return "", fmt.Errorf("config: reading the newest backup: %w", err)
 			}
-			st.newest, st.newestOK = sha256.Sum256(b), true
+			st.newestPath, st.newestSum = list[0].Path, sha256.Sum256(b)
 		}
 	} else {
-		st.newestOK = false
+		st.newestPath = ""
 	}
-	if cur, err := os.ReadFile(st.Path); err == nil && !(st.newestOK && sha256.Sum256(cur) == st.newest) {
-		if _, perr := Parse(cur); perr == nil && !bytes.Equal(cur, data) {
-			p, err := st.writeBackup(next, cur)
-			if err != nil {
-				return "", err
-			}
-			next++
-			// date the copy by when that file was saved
-			if fi, err := os.Stat(st.Path); err == nil {
-				os.Chtimes(p, fi.ModTime(), fi.ModTime())
+	isNewest := func(sum [32]byte) bool { return st.newestPath != "" && sum == st.newestSum }
+	if cur, err := os.ReadFile(st.Path); err == nil && !bytes.Equal(cur, data) {
+		if sum := sha256.Sum256(cur); !isNewest(sum) {
+			if _, perr := Parse(cur); perr == nil {
+				p, err := st.writeBackup(next, cur)
+				if err != nil {
+					return "", err
+				}
+				next++
+				st.newestPath, st.newestSum = p, sum
+				// date the copy by when that file was saved
+				if fi, err := os.Stat(st.Path); err == nil {
+					os.Chtimes(p, fi.ModTime(), fi.ModTime())
+				}
 			}
 		}
 	}
 	sum := sha256.Sum256(data)
-	if st.newestOK && sum == st.newest {
+	if isNewest(sum) {
 		return "", nil
 	}
 	p, err := st.writeBackup(next, data)
 	if err != nil {
 		return "", err
 	}
-	st.newest, st.newestOK = sum, true
+	st.newestPath, st.newestSum = p, sum
 	return p, nil
 }
 

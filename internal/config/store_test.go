@@ -102,6 +102,21 @@ func TestStoreKeepsForeignFile(t *testing.T) {
 	if len(list) != 2 || !bytes.Equal(readOrFail(t, list[1].Path), foreign) || !list[1].Time.Equal(old) {
 		t.Fatalf("foreign file not kept byte for byte with its date: %v", list)
 	}
+	// edited by hand, then the server saves what it had: both are kept and
+	// the newest backup is again the file
+	before := readOrFail(t, st.Path)
+	edited := []byte("declare root\r\n{\r\n\tuint ConfigRevision 99\r\n}\r\n")
+	if err := os.WriteFile(st.Path, edited, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Save(root); err != nil {
+		t.Fatal(err)
+	}
+	list = mustBackups(t, st)
+	if len(list) != 4 || !bytes.Equal(readOrFail(t, list[1].Path), edited) ||
+		!bytes.Equal(readOrFail(t, list[0].Path), before) || !bytes.Equal(readOrFail(t, st.Path), before) {
+		t.Fatalf("after a hand edit: %v", list)
+	}
 	// a file that does not parse is not a good configuration: not kept
 	if err := os.WriteFile(st.Path, foreign[:20], 0o600); err != nil {
 		t.Fatal(err)
