@@ -1,11 +1,12 @@
 // Command ethervpn is a SoftEther-compatible VPN server.
 //
-//	ethervpn server [--data-dir DIR]
+//	ethervpn server [--data-dir DIR] [--restore-backup]
 //
 // runs the VPN Server in the foreground with its state in
 // DIR/vpn_server.config (SoftEther's configuration format). On first start
 // it creates DIR, a DEFAULT hub, listeners on 443, 992 and 5555 and a
-// self-signed certificate.
+// self-signed certificate. --restore-backup puts the newest good backup
+// (DIR/backup.vpn_server.config) back in place of a damaged file and exits.
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -43,16 +45,25 @@ func main() {
 
 func serverCmd() *cobra.Command {
 	var dataDir, logLevel string
-	var jsonLog bool
+	var jsonLog, restore bool
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the VPN Server in the foreground",
 		Long: `Run the VPN Server in the foreground. All state lives in DIR/vpn_server.config,
 in SoftEther's configuration format: a vpn_server.config written by the real
 SoftEther vpnserver can be copied in. SIGTERM or SIGINT stops the server and
-saves the configuration.`,
+saves the configuration.
+
+Every save first keeps a copy in DIR/backup.vpn_server.config (the newest 16,
+named as SoftEther names them). A configuration file that is damaged or
+truncated, or holds values the server cannot use, is refused with the line
+and the reason, and left as it is; --restore-backup then puts the newest
+good backup in its place (keeping the damaged file beside it) and exits.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if restore {
+				return restoreBackup(cmd, dataDir)
+			}
 			log, err := newLogger(logLevel, jsonLog)
 			if err != nil {
 				return err
@@ -73,7 +84,24 @@ saves the configuration.`,
 	cmd.Flags().StringVar(&dataDir, "data-dir", "ethervpn-data", "directory holding vpn_server.config (created if missing)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().BoolVar(&jsonLog, "log-json", false, "log as JSON lines instead of text")
+	cmd.Flags().BoolVar(&restore, "restore-backup", false, "put the newest good backup of the configuration in place of the file, then exit")
 	return cmd
+}
+
+// restoreBackup runs `ethervpn server --restore-backup`.
+func restoreBackup(cmd *cobra.Command, dataDir string) error {
+	b, kept, err := server.RestoreBackup(dataDir)
+	if err != nil {
+		return fmt.Errorf("cannot restore a backup of the configuration: %w", err)
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "restored %s, saved %s, as %s\n", b.Path, b.Time.Format("2006-01-02 15:04:05 MST"),
+		filepath.Join(dataDir, server.ConfigFile))
+	if kept != "" {
+		fmt.Fprintf(out, "the file it replaced was kept as %s\n", kept)
+	}
+	fmt.Fprintln(out, "start the server again without --restore-backup")
+	return nil
 }
 
 func newLogger(level string, json bool) (*slog.Logger, error) {

@@ -38,6 +38,9 @@ func parseBinary(b []byte) (*Folder, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(r.b) != 0 {
+		return nil, fmt.Errorf("config: binary file has %d bytes after the root folder (corrupt file)", len(r.b))
+	}
 	// the single outermost folder is the root itself
 	if !strings.EqualFold(f.Name, RootName) {
 		return nil, ErrNoRoot

@@ -71,6 +71,12 @@ func TestParseBinary(t *testing.T) {
 	if _, err := Parse(append(append([]byte("SEVPN_DB"), sum[:]...), short...)); err == nil {
 		t.Error("truncated binary file accepted")
 	}
+	// bytes after the root folder, with a valid checksum
+	long := append(bytes.Clone(b[28:]), 0, 0, 0, 1)
+	sum = sha0.Sum(long)
+	if _, err := Parse(append(append([]byte("SEVPN_DB"), sum[:]...), long...)); err == nil {
+		t.Error("binary file with bytes after the root folder accepted")
+	}
 }
 
 // The real file converted to binary and back gives the same text.

@@ -17,26 +17,28 @@ const eofMarker = 0x1A
 // loads the usual file instead; the returned root is valid in that case.
 var ErrNewRejected = errors.New("config: rejected .new file")
 
-// Load reads the configuration at path the way SoftEther does (§6.3):
+// Load reads the configuration at path the way SoftEther does (Cfg.c,
+// CfgReadW):
 //
-//  1. "<path>.new" (written by SetConfig) wins. Once it parses it is
-//     renamed over path, so the handed-over file is never lost.
+//  1. "<path>.new" (a file handed over to a stopped server) wins.
 //  2. Else "<path>.log" whose last byte is 0x1A, the previous good copy an
-//     interrupted real-server save left behind. It is loaded without that
-//     byte, written back to path atomically and removed.
+//     interrupted real-server save left behind, read without that byte.
 //  3. Else path itself.
 //
+// Load writes nothing but the move of a .new that does not parse: the
+// file that was read is installed as path by the next Save, which also
+// removes the .new and .log, so a file the caller then refuses (see
+// FromTree) leaves every file as it was.
+//
 // If path does not exist the error wraps fs.ErrNotExist, so the caller can
-// start from Default.
+// start from Default. A file that does not parse gives an error naming it
+// and, for text, the line (a *SyntaxError inside).
 func Load(path string) (*Folder, error) {
 	var rejected error
 	if b, err := os.ReadFile(path + ".new"); err == nil {
 		root, perr := Parse(b)
 		if perr == nil {
-			if err := os.Rename(path+".new", path); err != nil {
-				return nil, fmt.Errorf("config: install %s.new: %w", path, err)
-			}
-			return root, syncDir(filepath.Dir(path))
+			return root, nil
 		}
 		rejected = fmt.Errorf("%w %s.new (moved to %s.new.bad): %v", ErrNewRejected, path, path, perr)
 		if err := os.Rename(path+".new", path+".new.bad"); err != nil {
@@ -47,15 +49,7 @@ func Load(path string) (*Folder, error) {
 	}
 
 	if b, err := os.ReadFile(path + ".log"); err == nil && len(b) > 0 && b[len(b)-1] == eofMarker {
-		b = b[:len(b)-1]
-		root, perr := Parse(b)
-		if perr == nil {
-			if err := writeAtomic(path, b); err != nil {
-				return nil, err
-			}
-			if err := os.Remove(path + ".log"); err != nil {
-				return nil, fmt.Errorf("config: %w", err)
-			}
+		if root, perr := Parse(b[:len(b)-1]); perr == nil {
 			return root, rejected
 		}
 		// an unreadable backup is no better than no backup: use path
@@ -75,14 +69,23 @@ func Load(path string) (*Folder, error) {
 // Save writes root to path as text (see Encode) atomically: a temporary
 // file in the same directory is written and fsynced, renamed over path,
 // and the directory is fsynced. The file has mode 0600 since it holds
-// password hashes and the server's private key. A stale "<path>.log" is
-// removed afterwards so that Load does not prefer it.
+// password hashes and the server's private key; the temporary file is
+// removed if anything fails. A "<path>.new" or "<path>.log" that Load
+// read is removed afterwards, so that it cannot win over path later.
+// Save keeps no backup: see Store.
 func Save(path string, root *Folder) error {
 	if err := writeAtomic(path, root.Encode()); err != nil {
 		return err
 	}
-	if err := os.Remove(path + ".log"); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("config: %w", err)
+	return removeHandOver(path)
+}
+
+// removeHandOver deletes "<path>.new" and "<path>.log" (see Load).
+func removeHandOver(path string) error {
+	for _, ext := range []string{".new", ".log"} {
+		if err := os.Remove(path + ext); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("config: %w", err)
+		}
 	}
 	return nil
 }
@@ -91,7 +94,7 @@ func Save(path string, root *Folder) error {
 // or the new content, never a mix.
 func writeAtomic(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	f, err := os.CreateTemp(dir, tempPrefix(path)+"*")
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -120,6 +123,13 @@ func writeAtomic(path string, data []byte) (err error) {
 	}
 	return syncDir(dir)
 }
+
+// tempInfix marks the temporary files writeAtomic creates: hidden, named
+// after the file they will replace, "." + name + tempInfix + random.
+const tempInfix = ".tmp"
+
+// tempPrefix is the start of the names of path's temporary files.
+func tempPrefix(path string) string { return "." + filepath.Base(path) + tempInfix }
 
 // syncDir makes a rename in dir durable.
 func syncDir(dir string) error {

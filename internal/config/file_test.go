@@ -64,25 +64,34 @@ func TestLoadNewFile(t *testing.T) {
 	if err := Save(path, rootWith(1)); err != nil {
 		t.Fatal(err)
 	}
-	// SetConfig hands over a file as <path>.new: it wins and replaces path
+	// a file handed over as <path>.new wins; Load changes no file (the
+	// caller may still refuse it), the next Save installs it
 	if err := os.WriteFile(path+".new", []byte("declare root\n{\nuint ConfigRevision 5\n}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got := revOf(t, path); got != 5 {
-		t.Errorf(".new not preferred: revision %d", got)
+	before, _ := os.ReadFile(path)
+	root, err := Load(path)
+	if err != nil || root.GetUint("ConfigRevision") != 5 {
+		t.Fatalf(".new not preferred: %v %v", root, err)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Error("Load changed the file")
+	}
+	if err := Save(path, root); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := os.Stat(path + ".new"); !errors.Is(err, fs.ErrNotExist) {
-		t.Error(".new still there after a successful load")
+		t.Error(".new still there after a save")
 	}
 	if got := revOf(t, path); got != 5 {
 		t.Errorf(".new content was not installed as the file: revision %d", got)
 	}
 
-	// a broken .new is moved aside and the old file is used
+	// a broken .new is moved aside and the file is used
 	if err := os.WriteFile(path+".new", []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	root, err := Load(path)
+	root, err = Load(path)
 	if !errors.Is(err, ErrNewRejected) || root == nil || root.GetUint("ConfigRevision") != 5 {
 		t.Errorf("broken .new: root %v err %v", root, err)
 	}
@@ -105,11 +114,15 @@ func TestLoadLogFile(t *testing.T) {
 	if err := os.WriteFile(path+".log", append(good, eofMarker), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got := revOf(t, path); got != 3 {
-		t.Errorf(".log not used: revision %d", got)
+	root, err := Load(path)
+	if err != nil || root.GetUint("ConfigRevision") != 3 {
+		t.Fatalf(".log not used: %v %v", root, err)
+	}
+	if err := Save(path, root); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := os.Stat(path + ".log"); !errors.Is(err, fs.ErrNotExist) {
-		t.Error(".log still there after it was restored")
+		t.Error(".log still there after the save")
 	}
 	if b, _ := os.ReadFile(path); string(b) != string(good) {
 		t.Error("the file was not restored from .log")

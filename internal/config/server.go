@@ -48,11 +48,15 @@ func IsEmptyPasswordHash(h []byte) bool {
 
 // FromTree builds the typed view of root (a parsed vpn_server.config). The
 // returned Server keeps root as its Tree. Missing items read as zero, as in
-// the real server.
+// the real server; a modelled item that is present but unusable (of
+// another type, or a password hash of the wrong length) is a *ValueError.
 func FromTree(root *Folder) (*Server, error) {
 	sc := root.Folder("ServerConfiguration")
 	if sc == nil {
 		return nil, ErrBadConfig
+	}
+	if err := checkValues(root); err != nil {
+		return nil, err
 	}
 	s := &Server{
 		Tree:              root,

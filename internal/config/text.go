@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,7 +19,17 @@ const maxDepth = 256
 
 // ErrNoRoot is returned by Parse when the input has no top-level folder
 // called "root" (for example an empty or truncated file).
-var ErrNoRoot = errors.New("config: no root folder")
+var ErrNoRoot = errors.New(`no "declare root" folder: the file is empty, truncated or not a configuration file`)
+
+// SyntaxError is a text file that does not follow the grammar, at a line.
+type SyntaxError struct {
+	Line   int    // 1-based
+	Reason string // what is wrong there
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("line %d: %s", e.Line, e.Reason)
+}
 
 // bom is the UTF-8 byte order mark the real writer puts first.
 const bom = "\xef\xbb\xbf"
@@ -38,9 +47,17 @@ const banner = "# Software Configuration File\r\n" +
 
 // Parse reads a configuration file in either format: text (optional BOM
 // and banner, CR, LF or CRLF line ends) or binary (starting "SEVPN_DB",
-// checksum verified). It returns the top-level folder called "root".
-// Lines the text grammar does not recognise are skipped, as the real
-// reader does.
+// checksum verified, nothing after the root folder). It returns the
+// top-level folder called "root".
+//
+// Text input is read strictly, unlike SoftEther's reader (Cfg.c,
+// CfgReadNextTextBUF), which skips lines it does not recognise, reads
+// "12abc" as 12 and takes a file that ends inside a folder as complete: so
+// a truncated or damaged file would load with part of its settings. Here
+// every line must be blank, a comment ("#" or "//"), "declare NAME" followed
+// by "{", "}", or "TYPE NAME VALUE" with a value of that type; every folder
+// must be closed; and nothing but comments may follow the root folder. Any
+// other input is a *SyntaxError naming the line.
 func Parse(b []byte) (*Folder, error) {
 	if bytes.HasPrefix(b, []byte(binaryMagic)) {
 		return parseBinary(b)
@@ -50,9 +67,13 @@ func Parse(b []byte) (*Folder, error) {
 
 func parseText(b []byte) (*Folder, error) {
 	b = bytes.TrimPrefix(b, []byte(bom))
-	top := NewFolder("")
-	stack := []*Folder{top}
+	var root *Folder
+	var open []*Folder // folders not closed yet, root first
+	wantBrace := false // the previous line was "declare NAME"
 	lineNo := 0
+	bad := func(format string, a ...any) error {
+		return &SyntaxError{Line: lineNo, Reason: fmt.Sprintf(format, a...)}
+	}
 	for len(b) > 0 {
 		// split off one line; CR, LF and CRLF all end a line
 		i := bytes.IndexAny(b, "\r\n")
@@ -68,35 +89,92 @@ func parseText(b []byte) (*Folder, error) {
 		}
 		lineNo++
 		tok := fieldsSpaceTab(line)
-		if len(tok) == 0 {
+		if len(tok) == 0 || strings.HasPrefix(tok[0], "#") || strings.HasPrefix(tok[0], "//") {
 			continue
 		}
-		cur := stack[len(stack)-1]
+		if wantBrace {
+			if len(tok) != 1 || tok[0] != "{" {
+				f := open[len(open)-1]
+				return nil, bad("%q where the \"{\" of folder %q (declared on line %d) belongs", clip(line), f.Name, f.line)
+			}
+			wantBrace = false
+			continue
+		}
+		if root != nil && len(open) == 0 {
+			return nil, bad("%q after the end of the root folder: a configuration file holds one folder called root", clip(line))
+		}
 		switch {
 		case tok[0] == "}":
-			if len(stack) > 1 {
-				stack = stack[:len(stack)-1]
+			if len(tok) != 1 {
+				return nil, bad("%q: a \"}\" line holds nothing else", clip(line))
 			}
-		case strings.EqualFold(tok[0], "declare") && len(tok) >= 2:
-			if len(stack) > maxDepth {
-				return nil, fmt.Errorf("config: line %d: folders nested deeper than %d", lineNo, maxDepth)
+			if len(open) == 0 {
+				return nil, bad("\"}\" before the root folder closes nothing")
+			}
+			open = open[:len(open)-1]
+		case tok[0] == "{":
+			return nil, bad("\"{\" without a declare line before it")
+		case strings.EqualFold(tok[0], "declare"):
+			if len(tok) != 2 {
+				return nil, bad("%q: declare takes one folder name (spaces in names are written $20)", clip(line))
+			}
+			if len(open) > maxDepth {
+				return nil, bad("folders nested deeper than %d", maxDepth)
 			}
 			f := NewFolder(unescape(tok[1]))
-			cur.Folders = append(cur.Folders, f)
-			stack = append(stack, f)
-		case len(tok) >= 3 && itemTypeFromKeyword(tok[0]) != 0:
-			it, err := parseItem(itemTypeFromKeyword(tok[0]), unescape(tok[1]), tok[2])
-			if err != nil {
-				return nil, fmt.Errorf("config: line %d: %w", lineNo, err)
+			f.line = lineNo
+			if len(open) == 0 {
+				if !strings.EqualFold(f.Name, RootName) {
+					return nil, bad("top-level folder %q: a configuration file holds one folder called root", f.Name)
+				}
+				root = f
+			} else {
+				parent := open[len(open)-1]
+				parent.Folders = append(parent.Folders, f)
 			}
+			open = append(open, f)
+			wantBrace = true
+		default:
+			t := itemTypeFromKeyword(tok[0])
+			if t == 0 {
+				return nil, bad("%q is not a configuration line (want declare, {, }, or an item: string, uint, uint64, bool or byte, a name and a value)", clip(line))
+			}
+			if len(open) == 0 {
+				return nil, bad("%q before the root folder: items belong inside \"declare root\"", clip(line))
+			}
+			if len(tok) != 3 {
+				return nil, bad("%q: an item is a type, a name and one value (spaces in values are written $20)", clip(line))
+			}
+			it, err := parseItem(t, unescape(tok[1]), tok[2])
+			if err != nil {
+				return nil, bad("%v", err)
+			}
+			it.line = lineNo
+			cur := open[len(open)-1]
 			cur.Items = append(cur.Items, it)
 		}
 	}
-	root := top.Folder(RootName)
 	if root == nil {
 		return nil, ErrNoRoot
 	}
+	if len(open) > 0 {
+		f := open[len(open)-1]
+		what := fmt.Sprintf("folder %q (declared on line %d) is not closed", f.Name, f.line)
+		if wantBrace {
+			what = fmt.Sprintf("folder %q (declared on line %d) has no \"{\"", f.Name, f.line)
+		}
+		return nil, &SyntaxError{Line: lineNo, Reason: "the file ends but " + what + ": it is truncated or a \"}\" is missing"}
+	}
 	return root, nil
+}
+
+// clip shortens a line quoted in an error.
+func clip(line []byte) string {
+	const max = 60
+	if len(line) > max {
+		return string(line[:max]) + "..."
+	}
+	return string(line)
 }
 
 // fieldsSpaceTab splits a line into tokens separated by runs of spaces and
@@ -121,18 +199,33 @@ func fieldsSpaceTab(line []byte) []string {
 	return tok
 }
 
-// parseItem converts the value token of a text item line.
+// parseItem converts the value token of a text item line. Numbers must be
+// decimal digits only and fit their type; bools are true, false or a
+// number (non-zero is true, as in the real reader).
 func parseItem(t ItemType, name, value string) (*Item, error) {
 	it := &Item{Name: name, Type: t}
+	var err error
 	switch t {
 	case String:
 		it.Str = unescape(value)
 	case Uint:
-		it.Uint = leadingDecimal(value, math.MaxUint32)
+		if it.Uint, err = strconv.ParseUint(value, 10, 32); err != nil {
+			return nil, fmt.Errorf("uint item %q: %q is not a number from 0 to 4294967295", name, clip([]byte(value)))
+		}
 	case Uint64:
-		it.Uint = leadingDecimal(value, math.MaxUint64)
+		if it.Uint, err = strconv.ParseUint(value, 10, 64); err != nil {
+			return nil, fmt.Errorf("uint64 item %q: %q is not a number from 0 to 18446744073709551615", name, clip([]byte(value)))
+		}
 	case Bool:
-		it.Bool = strings.EqualFold(value, "true") || leadingDecimal(value, math.MaxUint64) != 0
+		switch {
+		case strings.EqualFold(value, "true"):
+			it.Bool = true
+		case strings.EqualFold(value, "false"):
+		case allDigits(value):
+			it.Bool = strings.Trim(value, "0") != ""
+		default:
+			return nil, fmt.Errorf("bool item %q: %q is not true or false", name, clip([]byte(value)))
+		}
 	case Byte:
 		raw := unescape(value)
 		data, err := base64.StdEncoding.DecodeString(raw)
@@ -148,18 +241,17 @@ func parseItem(t ItemType, name, value string) (*Item, error) {
 	return it, nil
 }
 
-// leadingDecimal parses the decimal digits at the start of s (none = 0),
-// saturating at max, like the C library conversion the real reader uses.
-func leadingDecimal(s string, max uint64) uint64 {
-	var v uint64
-	for i := 0; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-		d := uint64(s[i] - '0')
-		if v > (max-d)/10 {
-			return max
-		}
-		v = v*10 + d
+// allDigits reports whether s is one or more decimal digits.
+func allDigits(s string) bool {
+	if s == "" {
+		return false
 	}
-	return v
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // needsEscape reports whether the writer must escape byte c: control

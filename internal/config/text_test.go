@@ -46,19 +46,18 @@ func firstDiff(got, want []byte) string {
 
 func TestParseTolerantInput(t *testing.T) {
 	// no BOM, no banner, LF and bare CR line ends, odd spacing and case,
-	// comments and junk lines, unknown items kept
-	in := "declare root\n{\r" +
-		"  UINT   ConfigRevision   7  extra\n" +
+	// comments, base64 without padding, unknown items kept
+	in := "# hand-written\n\ndeclare root\n{\r" +
+		"  UINT   ConfigRevision   7\n" +
 		"\tstring Name hello$20world\n" +
 		"# a comment\n" +
-		"garbage line here\n" +
+		"\t// another\n" +
 		"\tbool On 1\n" +
-		"\tbool Off no\n" +
-		"\tuint Junk 12abc\n" +
+		"\tbool Off FALSE\n" +
 		"\tbyte Empty $\n" +
 		"\tbyte NoPad AQID\n" +
 		"\tDECLARE Sub\n\t{\n\t\tuint64 Big 18446744073709551615\n\t}\n" +
-		"}\n"
+		"}\n# trailing comment"
 	root, err := Parse([]byte(in))
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +70,6 @@ func TestParseTolerantInput(t *testing.T) {
 		{"Name", root.GetString("NAME"), "hello world"},
 		{"On", root.GetBool("On"), true},
 		{"Off", root.GetBool("Off"), false},
-		{"Junk", root.GetUint("Junk"), uint32(12)},
 		{"Empty", len(root.GetBytes("Empty")), 0},
 		{"NoPad", string(root.GetBytes("NoPad")), "\x01\x02\x03"},
 		{"Big", root.Folder("sub").GetUint64("big"), uint64(18446744073709551615)},
@@ -85,14 +83,58 @@ func TestParseTolerantInput(t *testing.T) {
 	}
 }
 
+// Input SoftEther's reader would take in part (skipping the lines it does
+// not understand, or ending a folder at the end of the file) is refused,
+// naming the line: a damaged file must not load with part of its settings.
+func TestParseStrict(t *testing.T) {
+	const head = "declare root\n{\n" // lines 1-2
+	for _, c := range []struct {
+		name, in string
+		line     int
+	}{
+		{"unclosed root", head + "uint A 1\n", 3},
+		{"unclosed folder", head + "declare X\n{\nuint A 1\n}\ndeclare Y\n{\n", 8},
+		{"declare at the end", head + "declare X\n", 3},
+		{"no brace after declare", head + "declare X\nuint A 1\n}\n}\n", 4},
+		{"stray brace", head + "{\n}\n", 3},
+		{"extra close", head + "}\n}\n", 4},
+		{"close with words", head + "} x\n", 3},
+		{"garbage line", head + "garbage line here\n}\n", 3},
+		{"extra value word", head + "uint A 7 extra\n}\n", 3},
+		{"item without value", head + "uint A\n}\n", 3},
+		{"declare two words", head + "declare a b\n{\n}\n}\n", 3},
+		{"number with junk", head + "uint A 12abc\n}\n", 3},
+		{"negative number", head + "uint A -1\n}\n", 3},
+		{"uint overflow", head + "uint A 4294967296\n}\n", 3},
+		{"uint64 overflow", head + "uint64 A 18446744073709551616\n}\n", 3},
+		{"bool word", head + "bool A no\n}\n", 3},
+		{"bad base64", head + "byte X !!!!\n}\n", 3},
+		{"text after root", head + "}\nuint A 1\n", 4},
+		{"second folder", head + "}\ndeclare root\n{\n}\n", 4},
+		{"item before root", "uint A 1\n" + head + "}\n", 1},
+		{"other top folder", "declare other\n{\n}\n", 1},
+	} {
+		_, err := Parse([]byte(c.in))
+		var se *SyntaxError
+		if !errors.As(err, &se) {
+			t.Errorf("%s: Parse = %v, want a SyntaxError", c.name, err)
+			continue
+		}
+		if se.Line != c.line {
+			t.Errorf("%s: error at line %d, want %d: %v", c.name, se.Line, c.line, err)
+		}
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	for name, in := range map[string]string{
-		"empty":        "",
-		"no root":      "declare other\n{\n}\n",
-		"bad base64":   "declare root\n{\nbyte X !!!!\n}\n",
-		"deep":         strings.Repeat("declare a\n", maxDepth+10),
-		"binary junk":  "SEVPN_DB" + strings.Repeat("x", 30),
-		"binary short": "SEVPN_DB",
+		"empty":          "",
+		"no root":        "declare other\n{\n}\n",
+		"bad base64":     "declare root\n{\nbyte X !!!!\n}\n",
+		"deep":           strings.Repeat("declare a\n{\n", maxDepth+10),
+		"binary junk":    "SEVPN_DB" + strings.Repeat("x", 30),
+		"binary short":   "SEVPN_DB",
+		"only a comment": "# nothing\n",
 	} {
 		if _, err := Parse([]byte(in)); err == nil {
 			t.Errorf("%s: Parse succeeded, want an error", name)

@@ -12,6 +12,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -66,6 +67,8 @@ type Item struct {
 	Uint  uint64
 	Bool  bool
 	Bytes []byte
+
+	line int // where a text file declared it (0 = not read from text)
 }
 
 // Folder is a named node holding items and sub-folders, in the order they
@@ -76,6 +79,8 @@ type Folder struct {
 	Name    string
 	Items   []*Item
 	Folders []*Folder
+
+	line int // where a text file declared it (0 = not read from text)
 }
 
 // NewFolder returns an empty folder called name.
@@ -115,6 +120,15 @@ func (f *Folder) Item(name string) *Item {
 		}
 	}
 	return nil
+}
+
+// ItemLine returns the line of a text file where the item called name
+// was read, or 0 (absent, or not read from text).
+func (f *Folder) ItemLine(name string) int {
+	if it := f.Item(name); it != nil {
+		return it.line
+	}
+	return 0
 }
 
 // typed returns the item called name if it has type t.
@@ -221,7 +235,7 @@ func (f *Folder) Remove(name string) {
 
 // Clone returns a deep copy of f.
 func (f *Folder) Clone() *Folder {
-	c := &Folder{Name: f.Name}
+	c := &Folder{Name: f.Name, line: f.line}
 	for _, it := range f.Items {
 		n := *it
 		if it.Bytes != nil {
@@ -233,4 +247,56 @@ func (f *Folder) Clone() *Folder {
 		c.Folders = append(c.Folders, sub.Clone())
 	}
 	return c
+}
+
+// Equal reports whether f and g hold the same tree: the same names, item
+// types and values. Order counts only as the file keeps it: items and
+// sub-folders are compared in the order Encode writes them (by name), and
+// where the text was read from does not count.
+func (f *Folder) Equal(g *Folder) bool {
+	if f == nil || g == nil {
+		return f == g
+	}
+	if f.Name != g.Name || len(f.Items) != len(g.Items) || len(f.Folders) != len(g.Folders) {
+		return false
+	}
+	byName := func(x, y *Item) int { return compareNames(x.Name, y.Name) }
+	fi, gi := slices.Clone(f.Items), slices.Clone(g.Items)
+	slices.SortStableFunc(fi, byName)
+	slices.SortStableFunc(gi, byName)
+	for i, a := range fi {
+		if !a.equal(gi[i]) {
+			return false
+		}
+	}
+	folderByName := func(x, y *Folder) int { return compareNames(x.Name, y.Name) }
+	ff, gf := slices.Clone(f.Folders), slices.Clone(g.Folders)
+	slices.SortStableFunc(ff, folderByName)
+	slices.SortStableFunc(gf, folderByName)
+	for i, c := range ff {
+		if !c.Equal(gf[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// equal compares the meaningful part of two items (see Item).
+func (it *Item) equal(o *Item) bool {
+	if it.Name != o.Name || it.Type != o.Type {
+		return false
+	}
+	switch it.Type {
+	case String:
+		return it.Str == o.Str
+	case Uint:
+		return uint32(it.Uint) == uint32(o.Uint)
+	case Uint64:
+		return it.Uint == o.Uint
+	case Bool:
+		return it.Bool == o.Bool
+	case Byte:
+		return string(it.Bytes) == string(o.Bytes)
+	}
+	return true
 }

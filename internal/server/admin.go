@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -124,7 +125,12 @@ type dispatcher struct{ s *Server }
 // saved to the configuration file before the call returns.
 func (s *Server) Dispatcher() admin.Dispatcher { return dispatcher{s} }
 
-// Call runs one method for caller c.
+// Call runs one method for caller c. A method that changes the
+// configuration is saved before Call returns; when the save fails (a full
+// disk) or the method fails after changing something, the configuration
+// taken before the method ran is put back and what runs brought in line
+// with it (reconcile), so that the server is as it was: the caller gets
+// error 23 and the log says why the change was rolled back.
 func (d dispatcher) Call(ctx context.Context, c admin.Caller, method string, in *pack.Pack) (*pack.Pack, error) {
 	s := d.s
 	if in == nil {
@@ -137,12 +143,22 @@ func (d dispatcher) Call(ctx context.Context, c admin.Caller, method string, in 
 	}
 	s.adm.mu.Lock()
 	defer s.adm.mu.Unlock()
+	var snap *config.Folder
+	if m.write {
+		snap = s.snapshot()
+	}
 	a := &adminCall{ctx: ctx, s: s, c: c, in: in}
 	out, err := a.runSafely(m)
-	if err == nil && m.write {
+	switch {
+	case !m.write:
+	case err != nil:
+		if s.changedSince(snap) {
+			s.rollback(snap, method, fmt.Errorf("the method failed after changing the configuration: %w", err))
+		}
+	default:
 		if serr := s.Save(); serr != nil {
-			s.log.Error("admin change applied but the configuration could not be saved", "method", method, "err", serr)
-			err = errInternal
+			s.rollback(snap, method, fmt.Errorf("the configuration could not be saved: %w", serr))
+			out, err = nil, errInternal
 		}
 	}
 	s.adminLog(c, method, a.hub, m.write, err)

@@ -48,6 +48,7 @@ type Server struct {
 	cert tls.Certificate
 
 	mu       sync.Mutex
+	store    configStore // where Save writes s.cfg
 	cfg      *config.Server
 	hubs     map[string]*Hub // by upper-cased name
 	sessions map[[20]byte]*Session
@@ -73,6 +74,12 @@ type Server struct {
 	links      cascades     // see cascade.go
 	l3         l3Switches   // see l3.go
 	bridgeRole atomic.Bool  // VPN Bridge: no VPN logins (see bridgerole.go)
+}
+
+// configStore keeps the configuration: a config.Store, or in tests one
+// that fails as a full disk does.
+type configStore interface {
+	Save(root *config.Folder) error
 }
 
 // Hub is a Virtual Hub together with its configuration.
@@ -103,22 +110,31 @@ type Session struct {
 // Open loads DIR/vpn_server.config, or creates DIR and a default
 // configuration on first start, and prepares the hubs. It does not listen
 // yet: call Run.
+//
+// A file that exists but cannot be used (damaged, truncated, a value the
+// server cannot use, an unusable certificate or key) is an error naming
+// the file, the line and the reason, and the newest backup that
+// RestoreBackup would put back; the file is then left exactly as it was.
 func Open(dir string, log *slog.Logger) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
 	path := filepath.Join(dir, ConfigFile)
+	store := &config.Store{Path: path}
+	if removed, err := store.RemoveStaleTemp(); len(removed) > 0 || err != nil {
+		log.Info("removed temporary configuration files an interrupted save left behind", "files", removed, "err", err)
+	}
 	var cfg *config.Server
-	root, err := config.Load(path)
+	root, err := store.Load()
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		log.Info("no configuration found: starting from the default", "file", path)
 		cfg = config.Default()
 	case err != nil:
-		return nil, fmt.Errorf("loading %s: %w (fix or move the file away to start from defaults)", path, err)
+		return nil, refuseConfig(store, err)
 	default:
-		if cfg, err = config.FromTree(root); err != nil {
-			return nil, fmt.Errorf("reading %s: %w", path, err)
+		if cfg, err = readConfig(root); err != nil {
+			return nil, refuseConfig(store, fmt.Errorf("%s: %w", path, err))
 		}
 		log.Info("configuration loaded", "file", path, "hubs", len(cfg.Hubs), "listeners", len(cfg.Listeners))
 	}
@@ -129,6 +145,7 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 		seclog:   seclog,
 		dir:      dir,
 		log:      log,
+		store:    store,
 		cfg:      cfg,
 		hubs:     map[string]*Hub{},
 		sessions: map[[20]byte]*Session{},
@@ -153,25 +170,96 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-// loadCert uses the configured certificate or makes and keeps a new one.
-func (s *Server) loadCert() error {
-	var err error
-	if len(s.cfg.CertDER) > 0 {
-		if s.cert, err = parseKeyPair(s.cfg.CertDER, s.cfg.KeyDER); err == nil {
-			s.tls = tlsConfig(s.cert)
-			return nil
+// readConfig builds the model of a loaded file and checks what the model
+// leaves to the server: the certificate and key.
+func readConfig(root *config.Folder) (*config.Server, error) {
+	cfg, err := config.FromTree(root)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := configuredCert(cfg); err != nil {
+		sc := root.Folder("ServerConfiguration")
+		if line := sc.ItemLine("ServerCert"); line > 0 {
+			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
-		s.log.Warn("configured server certificate unusable: generating a new one", "err", err)
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// refuseConfig explains a configuration the server will not start with
+// and what the administrator can do.
+func refuseConfig(store *config.Store, err error) error {
+	hint := fmt.Sprintf("no backup exists in %s: fix the file, or move it away to start from the defaults", store.BackupDir())
+	if list, _ := store.Backups(); len(list) > 0 {
+		hint = fmt.Sprintf("the newest backup is %s (saved %s): `ethervpn server --restore-backup` with the same --data-dir puts it back (keeping the damaged file), or fix the file",
+			list[0].Path, list[0].Time.Format("2006-01-02 15:04:05"))
+	}
+	return fmt.Errorf("refusing to start (the configuration file was not changed): %w; %s", err, hint)
+}
+
+// ErrConfigUsable is returned by RestoreBackup when the configuration
+// file loads as it is.
+var ErrConfigUsable = errors.New("the configuration loads as it is: nothing was restored (to go back to an older backup, stop the server and copy it over the file)")
+
+// RestoreBackup puts the newest usable backup of DIR/vpn_server.config
+// in place of the file (see config.Store.RestoreBackup): one the server
+// would start with. It returns the backup used and where the replaced file
+// was kept ("" when there was none). A file the server would start with
+// is left alone (ErrConfigUsable).
+func RestoreBackup(dir string) (config.Backup, string, error) {
+	store := &config.Store{Path: filepath.Join(dir, ConfigFile)}
+	if root, err := store.Load(); err == nil {
+		if _, err := readConfig(root); err == nil {
+			return config.Backup{}, "", fmt.Errorf("%s: %w", store.Path, ErrConfigUsable)
+		}
+	}
+	return store.RestoreBackup(func(root *config.Folder) error {
+		_, err := readConfig(root)
+		return err
+	})
+}
+
+// configuredCert parses the certificate and key of the configuration. It
+// reports ok=false when there is neither (a first start, or a file
+// without them: the server then makes one); one without the other, or
+// either unusable, is an error saying which.
+func configuredCert(cfg *config.Server) (cert tls.Certificate, ok bool, err error) {
+	switch {
+	case len(cfg.CertDER) == 0 && len(cfg.KeyDER) == 0:
+		return tls.Certificate{}, false, nil
+	case len(cfg.KeyDER) == 0:
+		return tls.Certificate{}, false, errors.New("ServerConfiguration has a ServerCert but no ServerKey; restore the key, or remove ServerCert to have a new self-signed certificate made")
+	case len(cfg.CertDER) == 0:
+		return tls.Certificate{}, false, errors.New("ServerConfiguration has a ServerKey but no ServerCert; restore the certificate, or remove ServerKey to have a new self-signed certificate made")
+	}
+	if cert, err = parseKeyPair(cfg.CertDER, cfg.KeyDER); err != nil {
+		return tls.Certificate{}, false, fmt.Errorf("%w (set a usable pair with ServerCertSet, or remove ServerCert and ServerKey to have a new self-signed certificate made)", err)
+	}
+	return cert, true, nil
+}
+
+// loadCert uses the configured certificate, or makes and keeps a new one
+// when the configuration has none. An unusable one is an error: replacing
+// it silently would change the server's identity under its clients.
+func (s *Server) loadCert() error {
+	cert, ok, err := configuredCert(s.cfg)
+	if err != nil {
+		return err
+	}
+	if ok {
+		s.cert, s.tls = cert, tlsConfig(cert)
+		return nil
 	}
 	certDER, keyDER, err := newSelfSignedCert()
 	if err != nil {
 		return fmt.Errorf("generating server certificate: %w", err)
 	}
-	s.cfg.CertDER, s.cfg.KeyDER = certDER, keyDER
-	if s.cert, err = parseKeyPair(certDER, keyDER); err != nil {
+	if cert, err = parseKeyPair(certDER, keyDER); err != nil {
 		return err
 	}
-	s.tls = tlsConfig(s.cert)
+	s.cfg.CertDER, s.cfg.KeyDER = certDER, keyDER
+	s.cert, s.tls = cert, tlsConfig(cert)
 	s.log.Info("generated a self-signed server certificate", "subject", s.cert.Leaf.Subject.CommonName)
 	return nil
 }
@@ -229,9 +317,8 @@ func (s *Server) Save() error {
 	s.mu.Lock()
 	root := s.cfg.ToTree().Clone()
 	s.mu.Unlock()
-	path := filepath.Join(s.dir, ConfigFile)
-	if err := config.Save(path, root); err != nil {
-		return fmt.Errorf("saving %s: %w", path, err)
+	if err := s.store.Save(root); err != nil {
+		return fmt.Errorf("saving %s: %w", filepath.Join(s.dir, ConfigFile), err)
 	}
 	return nil
 }

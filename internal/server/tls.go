@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"math/big"
 	"os"
@@ -45,27 +46,46 @@ func newSelfSignedCert() (certDER, keyDER []byte, err error) {
 	return certDER, x509.MarshalPKCS1PrivateKey(key), nil
 }
 
-// parseKeyPair turns SoftEther's stored DER certificate and PKCS#1 (or
-// PKCS#8) key into a tls.Certificate, checking that they belong together.
+// parseKeyPair turns SoftEther's stored DER certificate and key into a
+// tls.Certificate, checking that they belong together. The key may be in
+// any form SoftEther writes (it stores what OpenSSL's i2d_PrivateKey
+// gives, Encrypt.c): PKCS#1 for RSA, SEC1 ("EC PRIVATE KEY") for ECDSA,
+// or PKCS#8. A PEM block is taken as well, as hand-made files may hold one.
 func parseKeyPair(certDER, keyDER []byte) (tls.Certificate, error) {
+	certDER, keyDER = pemBody(certDER), pemBody(keyDER)
 	cert, err := x509.ParseCertificate(certDER)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("server certificate: %w", err)
+		return tls.Certificate{}, fmt.Errorf("server certificate (ServerCert): %w", err)
 	}
-	var key any
+	var key crypto.Signer
 	if k, err := x509.ParsePKCS1PrivateKey(keyDER); err == nil {
 		key = k
-	} else if k, err := x509.ParsePKCS8PrivateKey(keyDER); err == nil {
+	} else if k, err := x509.ParseECPrivateKey(keyDER); err == nil {
 		key = k
-	} else {
-		return tls.Certificate{}, fmt.Errorf("server private key: not PKCS#1 or PKCS#8 DER")
-	}
-	if pk, ok := key.(interface{ Public() crypto.PublicKey }); ok {
-		if eq, ok := pk.Public().(interface{ Equal(crypto.PublicKey) bool }); ok && !eq.Equal(cert.PublicKey) {
-			return tls.Certificate{}, fmt.Errorf("server private key does not match the certificate")
+	} else if k, err := x509.ParsePKCS8PrivateKey(keyDER); err == nil {
+		signer, ok := k.(crypto.Signer)
+		if !ok {
+			return tls.Certificate{}, fmt.Errorf("server private key (ServerKey): a PKCS#8 %T cannot sign", k)
 		}
+		key = signer
+	} else {
+		return tls.Certificate{}, fmt.Errorf("server private key (ServerKey): %d bytes that are not a PKCS#1 RSA, SEC1 EC or PKCS#8 DER key", len(keyDER))
+	}
+	if rk, ok := key.(*rsa.PrivateKey); ok && rk.N.BitLen() < 1024 {
+		return tls.Certificate{}, fmt.Errorf("server private key (ServerKey): RSA key of %d bits; TLS refuses keys under 1024 bits", rk.N.BitLen())
+	}
+	if eq, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !eq.Equal(cert.PublicKey) {
+		return tls.Certificate{}, fmt.Errorf("server private key (ServerKey) does not match the certificate (ServerCert)")
 	}
 	return tls.Certificate{Certificate: [][]byte{certDER}, PrivateKey: key, Leaf: cert}, nil
+}
+
+// pemBody returns the bytes of the first PEM block in b, or b itself.
+func pemBody(b []byte) []byte {
+	if blk, _ := pem.Decode(b); blk != nil {
+		return blk.Bytes
+	}
+	return b
 }
 
 // tlsConfig is TLS 1.2+ with forward-secret AEAD suites only. Session
