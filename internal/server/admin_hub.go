@@ -110,6 +110,11 @@ func admSetHub(a *adminCall) (*pack.Pack, error) {
 	h.cfg.MaxSession = a.in.Int("MaxSession")
 	h.cfg.NoEnum = a.in.Bool("NoEnum")
 	online := a.in.Bool("Online")
+	// As SoftEther's StSetHub, a hub admin whose hub sets no_online or
+	// no_offline gets the other settings; the hub stays as it is.
+	if (online && a.hubAdminDenied(h, "no_online")) || (!online && a.hubAdminDenied(h, "no_offline")) {
+		online = h.cfg.Online
+	}
 	h.cfg.Online = online
 	a.unlock()
 	h.SetOnline(online)

@@ -15,9 +15,10 @@ import (
 )
 
 // Settings that are stored in the configuration and returned as the spec
-// says, but that no part of the server acts on yet: the virtual layer-3
-// switch, hub administration options; and the access lists and the local
-// bridge list, which acl.go and localbridge.go put into effect. They are
+// says: the virtual layer-3 switch, the hub administration options (the
+// admin methods check them, hubadmin.go applies them at login), the access
+// lists and the local bridge list, which acl.go and localbridge.go put
+// into effect. They are
 // kept in the configuration tree itself (in the real server's folder
 // layout, so the real vpnserver reads them) and every change is logged as
 // not yet in effect where that matters for security.

@@ -85,7 +85,8 @@ type Hub struct {
 
 	acList atomic.Pointer[[]acEntry] // the Source IP Address Limit List in effect
 
-	aclApply aclApply // see acl.go
+	aclApply aclApply   // see acl.go
+	admitMu  sync.Mutex // held from the session-limit checks to the attach (see hubadmin.go)
 }
 
 // Session is one logged-in session of a hub.
