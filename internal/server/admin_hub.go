@@ -52,7 +52,9 @@ func admCreateHub(a *adminCall) (*pack.Pack, error) {
 	if plain := a.in.Str("AdminPasswordPlainText"); plain != "" || (isZero(hashed) && isZero(secure)) {
 		hashed, secure = hubPasswords(plain)
 	}
-	if len(hashed) != sha0.Size || len(secure) != sha0.Size {
+	// SoftEther keeps one all-zero hash when the other is set; a zero
+	// HashedPassword then lets anyone in through the binary admin RPC.
+	if len(hashed) != sha0.Size || len(secure) != sha0.Size || isZero(hashed) || isZero(secure) {
 		return nil, errInvalidParameter
 	}
 	s := a.s
