@@ -1,22 +1,16 @@
 package server
 
 import (
-	"bufio"
-	"bytes"
-	"io"
+	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/hub"
 )
-
-// maxUserListFile bounds an access list's include:/exclude: file (§11.5).
-const maxUserListFile = 1 << 20
 
 // hubTreeFolder returns the hub's folder in the configuration tree as it
 // stands, or nil. Unlike hubFolderLocked it does not write the model into
@@ -52,21 +46,90 @@ func (s *Server) dataPathOptions(opt *hub.Options, hubName string) {
 	}
 }
 
-// ApplyAccessLists puts the hub's configured access list (the folders
-// VirtualHUB/<hub>/AccessList/<id>) into effect on its forwarding path,
-// replacing the rules it had. The caller holds s.mu.
-func (s *Server) ApplyAccessLists(h *Hub) {
-	var rules []hub.AccessRule
+// aclApply orders the updates of a hub's access list in effect: the rules
+// are read from the configuration under the server lock, their user list
+// files without it, and an older snapshot never replaces a newer one.
+type aclApply struct {
+	gen       atomic.Uint64 // snapshots taken
+	mu        sync.Mutex    // guards installed; held only for the swap
+	installed uint64        // gen of the rules in effect
+}
+
+// aclSnapshot is a hub's configured access list before its user list
+// files are read.
+type aclSnapshot struct {
+	gen   uint64
+	rules []hub.AccessRule
+}
+
+// accessListLocked takes a snapshot of the hub's configured access list
+// (the folders VirtualHUB/<hub>/AccessList/<id>). The caller holds s.mu.
+func (s *Server) accessListLocked(h *Hub) aclSnapshot {
+	snap := aclSnapshot{gen: h.aclApply.gen.Add(1)}
 	if acl := s.hubTreeFolder(h.cfg.Name).Folder("AccessList"); acl != nil {
-		rules = make([]hub.AccessRule, 0, len(acl.Folders))
+		snap.rules = make([]hub.AccessRule, 0, len(acl.Folders))
 		for _, f := range acl.Folders {
-			r := accessRule(f)
-			r.SrcUserList = s.userList(h, r.SrcUsername)
-			r.DstUserList = s.userList(h, r.DstUsername)
-			rules = append(rules, r)
+			snap.rules = append(snap.rules, accessRule(f))
 		}
 	}
-	h.SetAccessList(rules)
+	return snap
+}
+
+// installAccessList reads the user list files the snapshot's rules name
+// and puts the rules into effect on the hub's forwarding path, unless a
+// newer snapshot is already in effect. The caller must not hold s.mu:
+// logins, sessions and admin calls go on while files are read.
+func (s *Server) installAccessList(h *Hub, snap aclSnapshot) {
+	lists := userListLoader{s: s, hub: h.Name()}
+	for i := range snap.rules {
+		r := &snap.rules[i]
+		r.SrcUserList = lists.names(r.SrcUsername)
+		r.DstUserList = lists.names(r.DstUsername)
+	}
+	h.aclApply.mu.Lock()
+	defer h.aclApply.mu.Unlock()
+	if snap.gen <= h.aclApply.installed {
+		return
+	}
+	h.aclApply.installed = snap.gen
+	h.SetAccessList(snap.rules)
+}
+
+// ApplyAccessLists puts the hub's configured access list into effect,
+// replacing the rules it had. The caller must not hold s.mu.
+func (s *Server) ApplyAccessLists(h *Hub) {
+	s.mu.Lock()
+	snap := s.accessListLocked(h)
+	s.mu.Unlock()
+	s.installAccessList(h, snap)
+}
+
+// prepareRule applies to an access-list entry that an administrator adds
+// the hub administration options SoftEther applies then, whoever the
+// administrator is (Admin.c, StAddAccess and StSetAccessList):
+// no_delay_jitter_packet_loss zeroes Delay, Jitter and Loss, and
+// no_access_list_include_file clears include:/exclude: user fields. A user
+// list file outside the user-list directory is refused. hubFolder is the
+// hub's configuration folder; the caller holds s.mu.
+func (s *Server) prepareRule(hubFolder, rule *config.Folder) error {
+	opts := hubFolder.Folder("AdminOption")
+	if opts.GetUint("no_delay_jitter_packet_loss") != 0 {
+		rule.SetUint("Delay", 0)
+		rule.SetUint("Jitter", 0)
+		rule.SetUint("Loss", 0)
+	}
+	noInclude := opts.GetUint("no_access_list_include_file") != 0
+	for _, name := range []string{"SrcUsername", "DestUsername"} {
+		field := rule.GetString(name)
+		if noInclude && isUserListField(field) {
+			rule.SetString(name, "")
+			continue
+		}
+		if _, _, err := s.userListFile(field); err != nil {
+			return fmt.Errorf("%v (%w)", err, errInvalidParameter)
+		}
+	}
+	return nil
 }
 
 // accessRule reads one AccessList/<id> folder (admin-interfaces.md §6.4.8).
@@ -121,55 +184,6 @@ func mac6(s string) [6]byte {
 		return [6]byte{}
 	}
 	return [6]byte(m)
-}
-
-// userList reads the names of an "include:FILE" or "exclude:FILE" user
-// field (§11.5); it returns nil for plain names. A relative FILE is in the
-// server's directory. A file that cannot be read lists nobody.
-func (s *Server) userList(h *Hub, field string) []string {
-	low := strings.ToLower(field)
-	if !strings.HasPrefix(low, "include:") && !strings.HasPrefix(low, "exclude:") {
-		return nil
-	}
-	name := strings.TrimSpace(field[len("include:"):])
-	if name != "" && !filepath.IsAbs(name) {
-		name = filepath.Join(s.dir, name)
-	}
-	names, err := readUserList(name)
-	if err != nil {
-		s.log.Warn("access list: cannot read the user list file", "hub", h.cfg.Name, "file", name, "err", err)
-	}
-	return names
-}
-
-// readUserList reads one user name per line, skipping blank lines and
-// comments (#, // or ;), from at most maxUserListFile bytes of path.
-func readUserList(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxUserListFile))
-	if err != nil {
-		return nil, err
-	}
-	return parseUserList(data), nil
-}
-
-// parseUserList splits a user list file's contents into names.
-func parseUserList(data []byte) []string {
-	var names []string
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, maxUserListFile)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "//") || strings.HasPrefix(line, ";") {
-			continue
-		}
-		names = append(names, line)
-	}
-	return names
 }
 
 // vlanID is policy VLanId as the hub takes it: 1-4095, anything else none.

@@ -3,9 +3,8 @@ package server
 import (
 	"encoding/binary"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,10 +72,8 @@ func TestApplyAccessLists(t *testing.T) {
 		t.Error("ICMP not delivered after DeleteAccess")
 	}
 
-	// SetAccessList, with an include: file in the server's directory.
-	if err := os.WriteFile(filepath.Join(dir, "users.txt"), []byte("# staff\nalice\n\n; old\nCORP\\bob\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	// SetAccessList, with an include: file in the user-list directory.
+	writeUserList(t, dir, "users.txt", "# staff\nalice\n\n; old\nCORP\\bob\n")
 	call(t, d, hubAdm("DEFAULT"), "SetAccessList", params("HubName", "DEFAULT", "Protocol", 0, "Active", true,
 		"SrcUsername", "include:users.txt", "DestUsername", "carol"))
 	rules = h.AccessList()
@@ -112,13 +109,40 @@ func TestVLANIDPolicy(t *testing.T) {
 	}
 }
 
+// FuzzParseUserList checks the user list file parser: every name is one
+// trimmed, non-empty line that is no comment and holds no line break or
+// NUL, names come out in file order, and a file written back from the
+// names reads the same.
 func FuzzParseUserList(f *testing.F) {
-	f.Add([]byte("alice\r\n# c\n// c\n; c\n  bob  \n"))
+	for _, seed := range []string{
+		"alice\r\n# c\n// c\n; c\n  bob  \n",
+		"\xef\xbb\xbfalice\rbob\r\rcarol", // byte order mark, CR-only lines, no final newline
+		"CORP\\dave\nerin@example\ninclude:x\n\tfrank\t\n",
+		"gr\x00ace\n\x00\n#\n//\n;\n",
+		"",
+		"\n\xef\xbb\xbfhenry", // a byte order mark after the start is part of the name
+	} {
+		f.Add([]byte(seed))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, n := range parseUserList(data) {
-			if n == "" || n[0] == '#' || n[0] == ';' {
+		names := parseUserList(data)
+		rest := string(data)
+		for _, n := range names {
+			switch {
+			case n == "" || n != strings.TrimSpace(n) || strings.ContainsAny(n, "\r\n\x00"):
 				t.Fatalf("bad name %q", n)
+			case strings.HasPrefix(n, "#") || strings.HasPrefix(n, "//") || strings.HasPrefix(n, ";"):
+				t.Fatalf("comment read as a name: %q", n)
 			}
+			i := strings.Index(rest, n)
+			if i < 0 {
+				t.Fatalf("name %q is not in the file, or out of order", n)
+			}
+			rest = rest[i+len(n):]
+		}
+		// (after a first empty line: a byte order mark counts only at the start)
+		if again := parseUserList([]byte("\n" + strings.Join(names, "\n"))); !slices.Equal(again, names) {
+			t.Fatalf("names %q read back as %q", names, again)
 		}
 	})
 }

@@ -52,7 +52,9 @@ func admCreateHub(a *adminCall) (*pack.Pack, error) {
 	if plain := a.in.Str("AdminPasswordPlainText"); plain != "" || (isZero(hashed) && isZero(secure)) {
 		hashed, secure = hubPasswords(plain)
 	}
-	if len(hashed) != sha0.Size || len(secure) != sha0.Size {
+	// SoftEther keeps one all-zero hash when the other is set; a zero
+	// HashedPassword then lets anyone in through the binary admin RPC.
+	if len(hashed) != sha0.Size || len(secure) != sha0.Size || isZero(hashed) || isZero(secure) {
 		return nil, errInvalidParameter
 	}
 	s := a.s
@@ -110,6 +112,11 @@ func admSetHub(a *adminCall) (*pack.Pack, error) {
 	h.cfg.MaxSession = a.in.Int("MaxSession")
 	h.cfg.NoEnum = a.in.Bool("NoEnum")
 	online := a.in.Bool("Online")
+	// As SoftEther's StSetHub, a hub admin whose hub sets no_online or
+	// no_offline gets the other settings; the hub stays as it is.
+	if (online && a.hubAdminDenied(h, "no_online")) || (!online && a.hubAdminDenied(h, "no_offline")) {
+		online = h.cfg.Online
+	}
 	h.cfg.Online = online
 	a.unlock()
 	h.SetOnline(online)

@@ -440,6 +440,9 @@ func admSetConfig(a *adminCall) (*pack.Pack, error) {
 	}
 	err = s.loadCert()
 	a.unlock()
+	for _, h := range s.Hubs() {
+		s.ApplyAccessLists(h) // reads user list files, which addHub may not under s.mu
+	}
 	for _, h := range old {
 		h.Close()
 		s.ApplySecureNAT(h) // stops it: the hub is closed

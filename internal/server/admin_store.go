@@ -15,9 +15,10 @@ import (
 )
 
 // Settings that are stored in the configuration and returned as the spec
-// says, but that no part of the server acts on yet: the virtual layer-3
-// switch, hub administration options; and the access lists and the local
-// bridge list, which acl.go and localbridge.go put into effect. They are
+// says: the virtual layer-3 switch, the hub administration options (the
+// admin methods check them, hubadmin.go applies them at login), the access
+// lists and the local bridge list, which acl.go and localbridge.go put
+// into effect. They are
 // kept in the configuration tree itself (in the real server's folder
 // layout, so the real vpnserver reads them) and every change is logged as
 // not yet in effect where that matters for security.
@@ -211,52 +212,63 @@ func (a *adminCall) aclHub() (*Hub, *config.Folder, error) {
 	return h, a.s.hubFolderLocked(h), nil
 }
 
-func admAddAccess(a *adminCall) (*pack.Pack, error) {
-	s := a.s
+// changeAccessList runs change on the hub's access list under the server
+// lock, then puts the changed list into effect without it: user list
+// files are read then.
+func (a *adminCall) changeAccessList(change func(h *Hub, f *config.Folder) error) (*pack.Pack, error) {
 	a.lock()
-	defer a.unlock()
 	h, f, err := a.aclHub()
+	if err == nil && a.hubAdminDenied(h, "no_change_access_list") {
+		err = errNotEnoughRight
+	}
+	if err == nil {
+		err = change(h, f)
+	}
+	var snap aclSnapshot
+	if err == nil {
+		snap = a.s.accessListLocked(h)
+	}
+	a.unlock()
 	if err != nil {
 		return nil, err
 	}
-	if a.hubAdminDenied(h, "no_change_access_list") {
-		return nil, errNotEnoughRight
-	}
-	rules := slices.Clone(f.Folder("AccessList").Folders)
-	if len(rules) >= maxAccessLists || (!a.c.ServerAdmin && overLimit(f, "max_accesslists", len(rules))) {
-		return nil, errTooManyAccessList
-	}
-	setACL(f, append(rules, aclFolder(a.in, 0)))
-	s.ApplyAccessLists(h)
+	a.s.installAccessList(h, snap)
 	return echo(a.in), nil
 }
 
-func admDeleteAccess(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	defer a.unlock()
-	h, f, err := a.aclHub()
-	if err != nil {
-		return nil, err
-	}
-	if a.hubAdminDenied(h, "no_change_access_list") {
-		return nil, errNotEnoughRight
-	}
-	rules := slices.Clone(f.Folder("AccessList").Folders)
-	id := a.in.Int("Id")
-	i := -1
-	if id < 32768 {
-		if id >= 1 && int(id) <= len(rules) {
-			i = int(id) - 1
+func admAddAccess(a *adminCall) (*pack.Pack, error) {
+	return a.changeAccessList(func(h *Hub, f *config.Folder) error {
+		rules := slices.Clone(f.Folder("AccessList").Folders)
+		if len(rules) >= maxAccessLists || (!a.c.ServerAdmin && overLimit(f, "max_accesslists", len(rules))) {
+			return errTooManyAccessList
 		}
-	} else {
-		i = slices.IndexFunc(rules, func(r *config.Folder) bool { return r.GetUint("UniqueId") == id })
-	}
-	if i < 0 {
-		return nil, errObjectNotFound
-	}
-	setACL(f, slices.Delete(rules, i, i+1))
-	a.s.ApplyAccessLists(h)
-	return echo(a.in), nil
+		rule := aclFolder(a.in, 0)
+		if err := a.s.prepareRule(f, rule); err != nil {
+			return err
+		}
+		setACL(f, append(rules, rule))
+		return nil
+	})
+}
+
+func admDeleteAccess(a *adminCall) (*pack.Pack, error) {
+	return a.changeAccessList(func(h *Hub, f *config.Folder) error {
+		rules := slices.Clone(f.Folder("AccessList").Folders)
+		id := a.in.Int("Id")
+		i := -1
+		if id < 32768 {
+			if id >= 1 && int(id) <= len(rules) {
+				i = int(id) - 1
+			}
+		} else {
+			i = slices.IndexFunc(rules, func(r *config.Folder) bool { return r.GetUint("UniqueId") == id })
+		}
+		if i < 0 {
+			return errObjectNotFound
+		}
+		setACL(f, slices.Delete(rules, i, i+1))
+		return nil
+	})
 }
 
 func admEnumAccess(a *adminCall) (*pack.Pack, error) {
@@ -277,27 +289,21 @@ func admEnumAccess(a *adminCall) (*pack.Pack, error) {
 }
 
 func admSetAccessList(a *adminCall) (*pack.Pack, error) {
-	s := a.s
-	a.lock()
-	defer a.unlock()
-	h, f, err := a.aclHub()
-	if err != nil {
-		return nil, err
-	}
-	if a.hubAdminDenied(h, "no_change_access_list") {
-		return nil, errNotEnoughRight
-	}
-	n := a.in.Count("Protocol")
-	if n > maxAccessLists || (!a.c.ServerAdmin && overLimit(f, "max_accesslists", n-1)) {
-		return nil, errTooManyAccessList
-	}
-	rules := make([]*config.Folder, n)
-	for i := range rules {
-		rules[i] = aclFolder(a.in, i)
-	}
-	setACL(f, rules)
-	s.ApplyAccessLists(h)
-	return echo(a.in), nil
+	return a.changeAccessList(func(h *Hub, f *config.Folder) error {
+		n := a.in.Count("Protocol")
+		if n > maxAccessLists || (!a.c.ServerAdmin && overLimit(f, "max_accesslists", n-1)) {
+			return errTooManyAccessList
+		}
+		rules := make([]*config.Folder, n)
+		for i := range rules {
+			rules[i] = aclFolder(a.in, i)
+			if err := a.s.prepareRule(f, rules[i]); err != nil {
+				return err
+			}
+		}
+		setACL(f, rules)
+		return nil
+	})
 }
 
 // --- local bridges (§4.4.31, config §6.4.3) ---

@@ -93,15 +93,23 @@ func (h *handshake) login(p *pack.Pack) bool {
 	if req.WantsBridgeMode() {
 		kind = hub.KindBridge
 	}
-	port, err := hb.Attach(hub.PortConfig{
-		Name:       sess.Name,
-		User:       user.Name,
-		Group:      user.GroupName, // access-list rules match the group too
-		Kind:       kind,
-		Policy:     hubPolicy(pol, req.RequireMonitor, welcome.QoS),
-		Physical:   physicalIP(kind, h.raw.RemoteAddr()),
-		Disconnect: func(reason error) { sess.Close(reason) },
-	})
+	attached, code := h.admit(hb, user.Name, kind, pol, log)
+	if code != wire.ErrNone {
+		h.fail(code)
+		return false
+	}
+	port, err := func() (*hub.Port, error) {
+		defer attached() // even if Attach panics: the hub's logins must not stall
+		return hb.Attach(hub.PortConfig{
+			Name:       sess.Name,
+			User:       user.Name,
+			Group:      user.GroupName, // access-list rules match the group too
+			Kind:       kind,
+			Policy:     hubPolicy(pol, req.RequireMonitor, welcome.QoS),
+			Physical:   physicalIP(kind, h.raw.RemoteAddr()),
+			Disconnect: func(reason error) { sess.Close(reason) },
+		})
+	}()
 	if err != nil {
 		log.Warn("cannot attach the session to the hub", "err", err)
 		h.fail(wire.ErrHubStopping)
@@ -219,7 +227,9 @@ func (h *handshake) authenticate(hb *Hub, req *wire.Login) (*config.User, wire.E
 }
 
 // effectivePolicy picks the user's policy, else its group's, else the
-// default, and applies the login-time rules of hub-and-securenat.md §7.2.
+// default, and applies the hub administration options that override it
+// and the login-time rules (SoftEther Protocol.c, ServerAccept). The
+// session limits are checked later, by admit.
 func (h *handshake) effectivePolicy(hb *Hub, u *config.User, req *wire.Login, log *slog.Logger) (config.Policy, wire.Error) {
 	h.s.mu.Lock()
 	pol := config.DefaultPolicy()
@@ -229,9 +239,14 @@ func (h *handshake) effectivePolicy(hb *Hub, u *config.User, req *wire.Login, lo
 		pol = *g.Policy
 	}
 	expired := !u.ExpireTime.IsZero() && time.Now().After(u.ExpireTime)
-	maxSession := hb.cfg.MaxSession
+	opts := h.s.hubLoginOptions(hb)
 	h.s.mu.Unlock()
 
+	if opts.denyEmptyPassword && !h.remote.Unmap().IsLoopback() && emptyPassword(u, req) {
+		log.Warn("empty password from a remote host refused (hub admin option deny_empty_password)")
+		return pol, wire.ErrNullPasswordLocal
+	}
+	opts.restrict(&pol, req.QoS)
 	switch {
 	case expired:
 		log.Warn("user account has expired; refused")
@@ -255,22 +270,6 @@ func (h *handshake) effectivePolicy(hb *Hub, u *config.User, req *wire.Login, lo
 		// Client mode. Unlike SoftEther, a client on the server machine
 		// itself gets no exemption: it asks for bridge mode if it needs it.
 		pol.NoBridge, pol.NoRouting = true, true
-	}
-	if pol.MultiLogins > 0 {
-		n := 0
-		for _, x := range h.s.Sessions() {
-			if x.Hub == hb && strings.EqualFold(x.User, u.Name) {
-				n++
-			}
-		}
-		if n >= int(pol.MultiLogins) {
-			log.Warn("user already has the maximum number of sessions; refused", "limit", pol.MultiLogins)
-			return pol, wire.ErrTooManyUserSession
-		}
-	}
-	if maxSession > 0 && len(hb.Ports()) >= int(maxSession) {
-		log.Warn("virtual hub has reached its session limit; refused", "limit", maxSession)
-		return pol, wire.ErrHubIsBusy
 	}
 	return pol, wire.ErrNone
 }

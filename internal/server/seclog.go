@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ethervpn/ethervpn/internal/logfile"
 )
@@ -127,7 +128,53 @@ func (w *secLogWriter) write(hub string, switchType int, t time.Time, text strin
 		df = &dayFile{name: name, f: f}
 		w.files[key] = df
 	}
-	fmt.Fprintf(df.f, "%s %s\r\n", t.Format("2006-01-02 15:04:05.000"), text)
+	fmt.Fprintf(df.f, "%s %s\r\n", t.Format("2006-01-02 15:04:05.000"), logSafe(text))
+}
+
+// logSafe escapes what could end a log line early or forge another:
+// control characters (C0, DEL and C1, as \r, \n, \t, \xNN or \u0085),
+// the Unicode line and paragraph separators and bytes that are not UTF-8.
+// Security-log and syslog lines carry text from peers (user, host and DNS
+// names); the packet log cleans its fields likewise. Text without such
+// characters, the usual case, is returned as it is.
+func logSafe(s string) string {
+	clean := true
+	for _, r := range s {
+		if unsafeInLog(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x80 && unsafeInLog(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unsafeInLog(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// unsafeInLog reports whether r must be escaped in a log line.
+func unsafeInLog(r rune) bool {
+	return r < 0x20 || (0x7f <= r && r <= 0x9f) || r == 0x2028 || r == 0x2029 || r == utf8.RuneError
 }
 
 // close closes every open log file.
@@ -157,8 +204,13 @@ type syslogTarget struct {
 }
 
 func (t *syslogTarget) send(line string) {
+	line = logSafe(line)
 	if len(line) > 1023 {
-		line = line[:1023]
+		n := 1023
+		for n > 0 && !utf8.RuneStart(line[n]) { // not in the middle of a character
+			n--
+		}
+		line = line[:n]
 	}
 	t.conn.Write([]byte(line))
 }

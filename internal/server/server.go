@@ -92,6 +92,9 @@ type Hub struct {
 	nat   *securenat.SecureNAT
 
 	acList atomic.Pointer[[]acEntry] // the Source IP Address Limit List in effect
+
+	aclApply aclApply   // see acl.go
+	admitMu  sync.Mutex // held from the session-limit checks to the attach (see hubadmin.go)
 }
 
 // Session is one logged-in session of a hub.
@@ -161,6 +164,7 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 		s.addHub(hc)
 	}
 	for _, h := range s.hubs {
+		s.ApplyAccessLists(h) // reads user list files: not under s.mu, so not in addHub
 		s.ApplySecureNAT(h)
 	}
 	s.applySyslog()
@@ -271,7 +275,6 @@ func (s *Server) addHub(hc *config.Hub) *Hub {
 	h := &Hub{Hub: hub.New(hc.Name, opt), cfg: hc}
 	s.applyHubLogs(h)
 	s.applyACList(h)
-	s.ApplyAccessLists(h)
 	h.SetOnline(hc.Online)
 	s.hubs[strings.ToUpper(hc.Name)] = h
 	s.log.Info("virtual hub started", "hub", hc.Name, "online", hc.Online, "users", len(hc.Users))

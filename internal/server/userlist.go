@@ -1,0 +1,160 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// userListDir is the directory, inside the data directory, that holds the
+// files an access list's "include:FILE" and "exclude:FILE" user fields
+// name. SoftEther reads any path the field gives; ethervpn reads only
+// regular files inside this directory, so that a hub administrator cannot
+// make the server read a FIFO, a device or another file of the machine.
+const userListDir = "access_list_include"
+
+// maxUserListFile bounds a user list file (SoftEther Hub.h,
+// ACCESS_LIST_INCLUDE_FILE_MAX_SIZE). SoftEther reads the first MiB of a
+// bigger file; ethervpn refuses it, since a cut could end in half a name.
+const maxUserListFile = 1 << 20
+
+// isUserListField reports whether an access-list user field names a user
+// list file ("include:FILE" or "exclude:FILE", any case) rather than a
+// user or group.
+func isUserListField(field string) bool {
+	low := strings.ToLower(field)
+	return strings.HasPrefix(low, "include:") || strings.HasPrefix(low, "exclude:")
+}
+
+// userListFile returns the FILE of an include:/exclude: user field as a
+// path relative to the user-list directory. FILE may be relative to that
+// directory or an absolute path inside it; anything else is an error that
+// says where the file belongs. ok is false for a plain user name.
+func (s *Server) userListFile(field string) (rel string, ok bool, err error) {
+	if !isUserListField(field) {
+		return "", false, nil
+	}
+	dir := filepath.Join(s.dir, userListDir)
+	name := strings.TrimSpace(field[len("include:"):])
+	if name == "" {
+		return "", true, fmt.Errorf("access-list user field %q names no file; give a file in %s", field, dir)
+	}
+	rel = name
+	if filepath.IsAbs(name) {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return "", true, fmt.Errorf("access-list user file %q: %w", name, err)
+		}
+		if rel, err = filepath.Rel(abs, name); err != nil {
+			rel = ".." // not under abs
+		}
+	}
+	if !filepath.IsLocal(rel) {
+		return "", true, fmt.Errorf("access-list user file %q is outside %s; put the file in that directory and name it relative to it", name, dir)
+	}
+	return filepath.Clean(rel), true, nil
+}
+
+// readUserListFile reads a user list file; tests replace it to observe
+// when files are read.
+var readUserListFile = readUserList
+
+// readUserList reads the user list file rel inside dir. It opens the file
+// without blocking and without following a symbolic link out of dir, and
+// reads it only if it is a regular file of at most maxUserListFile bytes:
+// a FIFO or a device would block or never end.
+func readUserList(dir, rel string) ([]string, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+		return nil, err
+	case !st.Mode().IsRegular():
+		return nil, fmt.Errorf("%s is not a regular file (%v)", rel, st.Mode().Type())
+	case st.Size() > maxUserListFile:
+		return nil, fmt.Errorf("%s has %d bytes, more than the %d a user list may have", rel, st.Size(), maxUserListFile)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxUserListFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxUserListFile {
+		return nil, fmt.Errorf("%s grew beyond %d bytes while being read", rel, maxUserListFile)
+	}
+	return parseUserList(data), nil
+}
+
+// userListLoader reads the user list files of one access list, each once.
+type userListLoader struct {
+	s    *Server
+	hub  string
+	read map[string][]string // by path relative to the directory
+}
+
+// names returns the names an include:/exclude: field lists, or nil for a
+// plain user name. A file that cannot be used lists nobody, with a
+// warning: as on SoftEther, an include: rule then matches no one and an
+// exclude: rule everyone.
+func (l *userListLoader) names(field string) []string {
+	rel, ok, err := l.s.userListFile(field)
+	if !ok {
+		return nil
+	}
+	if err != nil {
+		l.s.log.Warn("access list: user list file ignored; the rule lists nobody", "hub", l.hub, "field", field, "err", err)
+		return nil
+	}
+	if names, done := l.read[rel]; done {
+		return names
+	}
+	dir := filepath.Join(l.s.dir, userListDir)
+	names, err := readUserListFile(dir, rel)
+	if err != nil {
+		l.s.log.Warn("access list: cannot read the user list file; the rule lists nobody", "hub", l.hub, "file", filepath.Join(dir, rel), "err", err)
+	}
+	if l.read == nil {
+		l.read = map[string][]string{}
+	}
+	l.read[rel] = names
+	return names
+}
+
+// parseUserList splits a user list file's contents into names: one a
+// line (a line ends at CR or LF, as SoftEther's CfgReadNextLine reads it),
+// trimmed, without blank lines and comments (#, // or ;). A name ends at a
+// NUL byte, as the C string it is on SoftEther; a UTF-8 byte order mark
+// at the start is skipped.
+func parseUserList(data []byte) []string {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	var names []string
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexAny(data, "\r\n"); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if i := bytes.IndexByte(line, 0); i >= 0 {
+			line = line[:i]
+		}
+		name := strings.TrimSpace(string(line))
+		if name == "" || strings.HasPrefix(name, "#") || strings.HasPrefix(name, "//") || strings.HasPrefix(name, ";") {
+			continue
+		}
+		names = append(names, name)
+	}
+	return names
+}

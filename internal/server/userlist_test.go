@@ -1,0 +1,319 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/admin"
+	"github.com/ethervpn/ethervpn/internal/config"
+)
+
+// writeUserList writes a user list file into the user-list directory of
+// the data directory and returns its path.
+func writeUserList(t testing.TB, dataDir, name, text string) string {
+	t.Helper()
+	path := filepath.Join(dataDir, userListDir, name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// addUserRule has DEFAULT's hub admin add a discard rule whose source user
+// field is field.
+func addUserRule(d admin.Dispatcher, field string) error {
+	_, err := d.Call(context.Background(), hubAdm("DEFAULT"), "AddAccess",
+		params("HubName", "DEFAULT", "Active", true, "Discard", true, "Priority", 1, "SrcUsername", field))
+	return err
+}
+
+// firstRuleList returns the user list of DEFAULT's first rule in effect.
+func firstRuleList(t *testing.T, s *Server) []string {
+	t.Helper()
+	rules := s.LookupHub("DEFAULT").AccessList()
+	if len(rules) == 0 {
+		t.Fatal("no access rule in effect")
+	}
+	return rules[0].SrcUserList
+}
+
+func setAdminOption(t *testing.T, d admin.Dispatcher, hubName, name string, v int) {
+	t.Helper()
+	call(t, d, serverAdm, "SetHubAdminOptions", params("HubName", hubName, "Name", name, "Value", v))
+}
+
+// A user list file must lie in the user-list directory: other paths are
+// refused when an administrator sets them.
+func TestUserListFileConfined(t *testing.T) {
+	s, d, dir := openAdmin(t)
+	inside := writeUserList(t, dir, "users.txt", "alice\n")
+	writeUserList(t, dir, "sub/more.txt", "bob\n")
+	outside := filepath.Join(dir, "outside.txt")
+	if err := os.WriteFile(outside, []byte("alice\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{"include:../outside.txt", "include:" + outside, "exclude:/etc/passwd",
+		"include:/proc/kmsg", "include:sub/../../outside.txt", "exclude:", "include: ",
+		"include:" + filepath.Join(dir, userListDir, "..", "outside.txt")} {
+		err := addUserRule(d, field)
+		if admin.Code(err) != errInvalidParameter {
+			t.Errorf("AddAccess %q: %v, want code 38", field, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), userListDir) {
+			t.Errorf("AddAccess %q: the error does not say where the file belongs: %v", field, err)
+		}
+	}
+	if n := len(s.LookupHub("DEFAULT").AccessList()); n != 0 {
+		t.Fatalf("%d refused rules in effect", n)
+	}
+	_, err := d.Call(context.Background(), hubAdm("DEFAULT"), "SetAccessList", params("HubName", "DEFAULT", "Protocol", 0, "DestUsername", "exclude:"+outside))
+	if admin.Code(err) != errInvalidParameter {
+		t.Errorf("SetAccessList with a file outside: %v, want code 38", err)
+	}
+	for field, want := range map[string][]string{
+		"include:users.txt": {"alice"}, "EXCLUDE: users.txt ": {"alice"}, "include:" + inside: {"alice"},
+		"include:sub/more.txt": {"bob"}, "include:sub/../users.txt": {"alice"},
+	} {
+		call(t, d, serverAdm, "SetAccessList", params("HubName", "DEFAULT"))
+		if err := addUserRule(d, field); err != nil {
+			t.Errorf("AddAccess %q: %v", field, err)
+			continue
+		}
+		if got := firstRuleList(t, s); !slices.Equal(got, want) {
+			t.Errorf("AddAccess %q: list %q, want %q", field, got, want)
+		}
+	}
+}
+
+// A configuration that names a file outside the directory (written by
+// hand, or by SoftEther, which reads any path) loads; the file is not read.
+func TestUserListOutsideFromConfigIgnored(t *testing.T) {
+	s, _, dir := openAdmin(t)
+	outside := filepath.Join(dir, "outside.txt")
+	if err := os.WriteFile(outside, []byte("alice\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	setACL(s.hubFolderLocked(s.hubs["DEFAULT"]), []*config.Folder{aclFolder(params("Active", true, "SrcUsername", "include:"+outside), 0)})
+	s.mu.Unlock()
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := s2.LookupHub("DEFAULT").AccessList()
+	if len(rules) != 1 || rules[0].SrcUsername != "include:"+outside {
+		t.Fatalf("rules in effect: %+v", rules)
+	}
+	if rules[0].SrcUserList != nil {
+		t.Errorf("a file outside %s was read: %q", userListDir, rules[0].SrcUserList)
+	}
+}
+
+// mkfifo makes a FIFO at path. At cleanup it opens the FIFO for writing
+// once, which lets a reader blocked on it go.
+func mkfifo(t *testing.T, path string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Skipf("cannot make a FIFO: %v", err)
+	}
+	t.Cleanup(func() {
+		if f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close()
+		}
+	})
+}
+
+// within runs f and fails the test if it does not return in time.
+func within(t *testing.T, what string, d time.Duration, f func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	case <-time.After(d):
+		t.Fatalf("%s: still running after %v", what, d)
+	}
+}
+
+// A FIFO named as a user list hung the server (it was read under the
+// server lock), at the change and at every start after it.
+func TestUserListFIFO(t *testing.T) {
+	s, d, dir := openAdmin(t)
+	fifo := filepath.Join(dir, userListDir, "fifo")
+	mkfifo(t, fifo)
+	within(t, "AddAccess with a FIFO", 5*time.Second, func() error { return addUserRule(d, "include:"+fifo) })
+	if got := firstRuleList(t, s); got != nil {
+		t.Errorf("FIFO listed %q", got)
+	}
+	within(t, "start with a FIFO in the access list", 5*time.Second, func() error {
+		s2, err := Open(dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err == nil && len(s2.LookupHub("DEFAULT").AccessList()) != 1 {
+			t.Error("the rule is not in effect after the start")
+		}
+		return err
+	})
+}
+
+// A symbolic link in the directory is followed only as far as the
+// directory: a link out of it lists nobody.
+func TestUserListSymlinkOutOfDirectory(t *testing.T) {
+	s, d, dir := openAdmin(t)
+	writeUserList(t, dir, "users.txt", "alice\n")
+	secret := filepath.Join(dir, "secret.txt")
+	if err := os.WriteFile(secret, []byte("bob\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	listDir := filepath.Join(dir, userListDir)
+	for name, target := range map[string]string{"out": secret, "outdir": dir, "in": "users.txt", "kmsg": "/proc/kmsg"} {
+		if err := os.Symlink(target, filepath.Join(listDir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for field, want := range map[string][]string{
+		"include:" + filepath.Join(listDir, "out"):               nil,
+		"include:" + filepath.Join(listDir, "outdir/secret.txt"): nil,
+		"include:" + filepath.Join(listDir, "kmsg"):              nil,
+		"include:in": {"alice"},
+	} {
+		call(t, d, serverAdm, "SetAccessList", params("HubName", "DEFAULT"))
+		within(t, "AddAccess "+field, 5*time.Second, func() error { return addUserRule(d, field) })
+		if got := firstRuleList(t, s); !slices.Equal(got, want) {
+			t.Errorf("%s: list %q, want %q", field, got, want)
+		}
+	}
+}
+
+// A file over the size limit lists nobody (SoftEther would read its first
+// MiB, which can end in half a name); one at the limit is read.
+func TestUserListTooBig(t *testing.T) {
+	s, d, dir := openAdmin(t)
+	line := "alice\n"
+	atLimit := strings.Repeat("#", maxUserListFile-len(line)) + "\n" + line[:len(line)-1]
+	for text, want := range map[string][]string{
+		strings.Repeat(line, maxUserListFile/len(line)+1): nil,
+		atLimit: {"alice"},
+	} {
+		path := writeUserList(t, dir, "big.txt", text)
+		call(t, d, serverAdm, "SetAccessList", params("HubName", "DEFAULT"))
+		if err := addUserRule(d, "include:"+path); err != nil {
+			t.Fatal(err)
+		}
+		if got := firstRuleList(t, s); !slices.Equal(got, want) {
+			t.Errorf("file of %d bytes: %d names, want %d", len(text), len(got), len(want))
+		}
+	}
+}
+
+// User list files are read without the server lock: logins and sessions
+// go on while a slow file is read.
+func TestUserListReadWithoutServerLock(t *testing.T) {
+	s, d, dir := openAdmin(t)
+	writeUserList(t, dir, "users.txt", "alice\n")
+	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	read := readUserListFile
+	readUserListFile = func(dir, rel string) ([]string, error) {
+		once.Do(func() { close(started) })
+		<-release
+		return read(dir, rel)
+	}
+	defer func() { readUserListFile = read }()
+	done := make(chan error, 1)
+	go func() { done <- addUserRule(d, "include:users.txt") }()
+	defer func() { <-done }() // before readUserListFile is restored
+	defer close(release)
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the user list file was not read")
+	}
+	locked := make(chan struct{})
+	go func() {
+		s.LookupHub("DEFAULT") // what every login does first
+		s.Sessions()
+		close(locked)
+	}()
+	select {
+	case <-locked:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the server lock is held while a user list file is read")
+	}
+}
+
+// no_access_list_include_file: include:/exclude: user fields are cleared
+// from rules any administrator adds (SoftEther Admin.c, StAddAccess).
+func TestNoAccessListIncludeFile(t *testing.T) {
+	s, d, dir := openAdmin(t)
+	writeUserList(t, dir, "users.txt", "alice\n")
+	setAdminOption(t, d, "DEFAULT", "no_access_list_include_file", 1)
+	for _, c := range []admin.Caller{hubAdm("DEFAULT"), serverAdm} {
+		call(t, d, serverAdm, "SetAccessList", params("HubName", "DEFAULT"))
+		call(t, d, c, "AddAccess", params("HubName", "DEFAULT", "Active", true, "SrcUsername", "include:users.txt", "DestUsername", "Exclude:users.txt"))
+		call(t, d, c, "SetAccessList", params("HubName", "DEFAULT", "Protocol", 0, "Active", true, "SrcUsername", "alice", "DestUsername", "include:users.txt"))
+		call(t, d, c, "AddAccess", params("HubName", "DEFAULT", "Active", true, "SrcUsername", "include:users.txt", "DestUsername", "bob"))
+		list := call(t, d, c, "EnumAccess", params("HubName", "DEFAULT"))
+		src, dst := []string{list.StrAt("SrcUsername", 0), list.StrAt("SrcUsername", 1)}, []string{list.StrAt("DestUsername", 0), list.StrAt("DestUsername", 1)}
+		slices.Sort(src)
+		slices.Sort(dst)
+		if !slices.Equal(src, []string{"", "alice"}) || !slices.Equal(dst, []string{"", "bob"}) {
+			t.Errorf("%+v: stored user fields %q %q", c, src, dst)
+		}
+		for _, r := range s.LookupHub("DEFAULT").AccessList() {
+			if r.SrcUserList != nil || r.DstUserList != nil || isUserListField(r.SrcUsername) || isUserListField(r.DstUsername) {
+				t.Errorf("%+v: rule in effect names a user list: %+v", c, r)
+			}
+		}
+	}
+}
+
+// no_delay_jitter_packet_loss: Delay, Jitter and Loss are zeroed in rules
+// any administrator adds (SoftEther Admin.c, StAddAccess).
+func TestNoDelayJitterPacketLoss(t *testing.T) {
+	s, d, _ := openAdmin(t)
+	setAdminOption(t, d, "DEFAULT", "no_delay_jitter_packet_loss", 1)
+	rule := func(c admin.Caller, method string) {
+		call(t, d, c, method, params("HubName", "DEFAULT", "Protocol", 0, "Active", true, "Delay", 100, "Jitter", 10, "Loss", 5))
+	}
+	rule(hubAdm("DEFAULT"), "AddAccess")
+	rule(serverAdm, "AddAccess")
+	check := func(what string, n int) {
+		l := call(t, d, serverAdm, "EnumAccess", params("HubName", "DEFAULT"))
+		if l.Count("Id") != n {
+			t.Fatalf("%s: %d rules, want %d", what, l.Count("Id"), n)
+		}
+		for i := range l.Count("Id") {
+			if l.IntAt("Delay", i) != 0 || l.IntAt("Jitter", i) != 0 || l.IntAt("Loss", i) != 0 {
+				t.Errorf("%s: stored rule %d: delay %d jitter %d loss %d", what, i+1, l.IntAt("Delay", i), l.IntAt("Jitter", i), l.IntAt("Loss", i))
+			}
+		}
+	}
+	check("AddAccess", 2)
+	rule(hubAdm("DEFAULT"), "SetAccessList")
+	check("SetAccessList", 1)
+	for _, r := range s.LookupHub("DEFAULT").AccessList() {
+		if r.Delay != 0 || r.Jitter != 0 || r.Loss != 0 {
+			t.Errorf("rule in effect: %+v", r)
+		}
+	}
+}
