@@ -58,7 +58,6 @@ func (s *Server) reconcile(to *config.Server) {
 		h.SetOptions(opt)
 		s.applyHubLogs(h)
 		s.applyACList(h)
-		s.ApplyAccessLists(h)
 		h.SetOnline(hc.Online)
 		changed = append(changed, h)
 		natChanged[h] = old == nil || old.Online != hc.Online ||
@@ -80,6 +79,11 @@ func (s *Server) reconcile(to *config.Server) {
 		s.ApplySecureNAT(h)
 		s.ApplyCascades(h)
 		s.log.Info("virtual hub stopped", "hub", h.Name())
+	}
+	// Access lists read their user list files, which is never done under
+	// s.mu (a slow or hostile file must not stall logins).
+	for _, h := range append(started, changed...) {
+		s.ApplyAccessLists(h)
 	}
 	for _, h := range started {
 		s.ApplySecureNAT(h)
