@@ -430,6 +430,12 @@ func admSetConfig(a *adminCall) (*pack.Pack, error) {
 		a.s.log.Info("SetConfig: configuration refused", "err", err)
 		return nil, errInvalidParameter
 	}
+	// Refuse an unusable certificate before anything is replaced: the
+	// hubs and their sessions must not be torn down for nothing.
+	if _, _, err := configuredCert(cfg); err != nil {
+		a.s.log.Info("SetConfig: configuration refused: its server certificate is unusable", "err", err)
+		return nil, errInvalidParameter
+	}
 	s := a.s
 	a.lock()
 	old := s.hubs

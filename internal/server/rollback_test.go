@@ -285,10 +285,15 @@ func TestFailedMethodRollsBack(t *testing.T) {
 	d := s.Dispatcher()
 	before := configText(s)
 	cert := s.currentTLS().Certificates[0].Certificate[0]
+	defaultHub := s.LookupHub("DEFAULT")
 	cfg := config.Default()
 	cfg.Hubs = append(cfg.Hubs, config.NewHub("INTRUDER"))
 	cfg.CertDER, cfg.KeyDER = []byte("not a certificate"), []byte("nor a key")
-	wantCode(t, d, serverAdm, "SetConfig", params("FileData", cfg.ToTree().Encode()), errInternal)
+	// The certificate is checked before anything is replaced.
+	wantCode(t, d, serverAdm, "SetConfig", params("FileData", cfg.ToTree().Encode()), errInvalidParameter)
+	if s.LookupHub("DEFAULT") != defaultHub {
+		t.Error("SetConfig with an unusable certificate restarted the hubs (and cut their sessions)")
+	}
 	if !bytes.Equal(configText(s), before) {
 		t.Error("the configuration changed although SetConfig failed")
 	}
@@ -298,7 +303,7 @@ func TestFailedMethodRollsBack(t *testing.T) {
 	if !bytes.Equal(s.currentTLS().Certificates[0].Certificate[0], cert) {
 		t.Error("the certificate in use changed")
 	}
-	if !strings.Contains(logs.String(), "admin change rolled back") {
-		t.Error("the log does not say the change was rolled back")
+	if !strings.Contains(logs.String(), "server certificate is unusable") {
+		t.Error("the log does not say why SetConfig was refused")
 	}
 }
