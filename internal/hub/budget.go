@@ -1,6 +1,9 @@
 package hub
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Memory bounds of the output queues. A queued frame holds a whole pooled
 // buffer whatever its length, so it is charged frameCost bytes: the bounds
@@ -31,10 +34,14 @@ const (
 // It is safe for concurrent use: ports take and give back once per batch,
 // with an atomic operation and no lock.
 type QueueBudget struct {
-	limit   int64
-	used    atomic.Int64
-	dropped atomic.Uint64
+	limit    int64
+	used     atomic.Int64
+	dropped  atomic.Uint64
+	lastWarn atomic.Int64 // unix ns of the last "budget used up" log record
 }
+
+// budgetWarnEvery spaces the log records that say the budget is used up.
+const budgetWarnEvery = time.Minute
 
 // NewQueueBudget returns a budget of limit bytes (rounded down to whole
 // frames); limit <= 0 means DefaultQueueBudget.
@@ -73,4 +80,13 @@ func (b *QueueBudget) give(n int) {
 	if n > 0 {
 		b.used.Add(-int64(n) * frameCost)
 	}
+}
+
+// refused counts n frames the budget refused and reports whether it is
+// time to log that it is used up (at most once per budgetWarnEvery).
+func (b *QueueBudget) refused(n uint64) (warn bool) {
+	b.dropped.Add(n)
+	now := time.Now().UnixNano()
+	last := b.lastWarn.Load()
+	return now-last >= int64(budgetWarnEvery) && b.lastWarn.CompareAndSwap(last, now)
 }

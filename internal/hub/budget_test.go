@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -63,7 +64,8 @@ func TestQueueBytesPerPort(t *testing.T) {
 // available to the others again.
 func TestQueueBudgetShared(t *testing.T) {
 	budget := NewQueueBudget(100 * frameCost)
-	mod := func(o *Options) { o.QueueBudget = budget }
+	var log logBuffer
+	mod := func(o *Options) { o.QueueBudget = budget; o.Log = log.logger() }
 	h1, _ := testHub(t, mod)
 	h2, _ := testHub(t, mod)
 	a1, x := attach(t, h1, "A1", Policy{}), attach(t, h1, "X", Policy{})
@@ -84,6 +86,10 @@ func TestQueueBudgetShared(t *testing.T) {
 	}
 	if got, want := budget.Dropped(), uint64(1000-reserveFrames-100+1000-reserveFrames); got != want {
 		t.Errorf("budget counted %d drops, want %d", got, want)
+	}
+	// Said once, not per batch.
+	if !log.has("QUEUE_BUDGET_FULL", `session "X"`) || strings.Count(log.String(), "QUEUE_BUDGET_FULL") != 1 {
+		t.Errorf("log:\n%s", log.String())
 	}
 
 	if got := len(drain(x)); got != reserveFrames+100 {

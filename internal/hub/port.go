@@ -296,7 +296,9 @@ func (p *Port) enqueue(items []item, now int64) (wake bool) {
 		p.budget.give(granted - max(int(queued)-free, 0))
 	}
 	if room > free+granted && full > 0 { // the budget, not the port's bound, refused these
-		p.budget.dropped.Add(min(full, uint64(room-free-granted)))
+		if p.budget.refused(min(full, uint64(room-free-granted))) {
+			p.hub.logQueueBudget(p)
+		}
 	}
 	if queued > 0 {
 		if p.push.Load() != nil {
