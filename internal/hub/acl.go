@@ -380,7 +380,7 @@ func (q *delayQueue) delayOf(r *rule) time.Duration {
 // park delays a copy of b until due. It reports false when the queue is full.
 func (p *Port) park(b []byte, due int64, highest bool) bool {
 	q := &p.delay
-	if len(q.items) >= p.hub.o().QueueFrames {
+	if len(q.items) >= p.qlimit {
 		return false
 	}
 	if q.items == nil {

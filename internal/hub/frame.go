@@ -10,9 +10,14 @@ const (
 	MinFrameSize = 14
 	// MaxFrameSize is the largest frame the hub switches (SoftEther's MAX_PACKET_SIZE).
 	MaxFrameSize = 1600
-	// frameCap leaves headroom above MaxFrameSize so a later VLAN tag insert or
-	// MSS option never needs a second buffer.
-	frameCap = 2048
+	// frameCost is the memory a Frame takes: exactly one 2 KiB size class
+	// of the Go allocator (a Frame a few bytes larger would take 2304).
+	frameCost = 2048
+	// frameCap is the buffer that fills a Frame up to frameCost. It leaves
+	// headroom above MaxFrameSize so a later VLAN tag insert or MSS option
+	// never needs a second buffer.
+	frameCap    = frameCost - frameHeader
+	frameHeader = 16 // refs, taken, n
 )
 
 // Frame is a pooled, reference-counted frame buffer. A flooded frame is copied
@@ -24,10 +29,10 @@ type Frame struct {
 	// with an ordinary store: an atomic store there costs a full barrier on
 	// a cache line last touched by another core.
 	refs int32
-	n    int
 	// taken is the forwarder's note that a destination already holds the
 	// creation reference; it is only touched before the frame is queued.
 	taken bool
+	n     int
 	buf   [frameCap]byte
 }
 

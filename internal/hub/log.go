@@ -140,3 +140,15 @@ func (h *Hub) logStorm(p *Port, k stormKey, rate int64) {
 		slog.String("session", p.name), slog.String("mac", macString(k.mac)),
 		slog.String("src_ip", ipString(k.src)), slog.String("dst_ip", ipString(k.dst)), slog.Int64("rate", rate))
 }
+
+// logQueueBudget says that the output queues hold their whole shared
+// budget (an ethervpn record; SoftEther has no such bound).
+func (h *Hub) logQueueBudget(p *Port) {
+	if !h.logOn() {
+		return
+	}
+	b := p.budget
+	h.emit("QUEUE_BUDGET_FULL", fmt.Sprintf(`The output queues of the sessions hold their whole budget of %d MiB: frames to session "%s" and any other session beyond its first %d KiB queued are dropped. Sessions that do not read what they are sent cause this.`,
+		b.limit>>20, p.name, QueueReserve>>10),
+		slog.String("session", p.name), slog.Int64("budget_bytes", b.limit), slog.Uint64("dropped_total", b.dropped.Load()))
+}

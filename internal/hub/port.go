@@ -58,12 +58,15 @@ type Port struct {
 	closeOnce  sync.Once
 	closed     atomic.Bool
 
-	// Output side, under qmu.
+	// Output side, under qmu. qlimit is the most frames the queues hold
+	// together; those beyond reserveFrames are taken from budget.
 	qmu    sync.Mutex
 	qclose bool
 	normal ring
 	prio   ring
 	down   bucket
+	qlimit int
+	budget *QueueBudget
 
 	// Input side, under inMu.
 	inMu  sync.Mutex
@@ -105,10 +108,12 @@ func newPort(h *Hub, id int, cfg PortConfig) *Port {
 		disconnect: cfg.Disconnect,
 		ready:      make(chan struct{}, 1),
 		done:       make(chan struct{}),
-		normal:     ring{buf: make([]*Frame, h.o().QueueFrames)},
+		qlimit:     max(1, min(h.o().QueueFrames, h.o().QueueBytes/frameCost)),
+		budget:     h.o().QueueBudget,
 	}
+	p.normal.buf = make([]*Frame, p.qlimit)
 	if pol.QoS {
-		p.prio.buf = make([]*Frame, h.o().QueueFrames)
+		p.prio.buf = make([]*Frame, p.qlimit)
 	}
 	p.aclUser, p.aclGroup = normUser(cfg.User), normUser(cfg.Group)
 	if !h.o().DisableAdjustTCPMSS {
@@ -192,26 +197,28 @@ func (p *Port) Close() {
 		p.inMu.Unlock()
 		p.qmu.Lock()
 		p.qclose = true
+		n := p.prio.n + p.normal.n
 		p.normal.releaseAll()
 		p.prio.releaseAll()
 		p.qmu.Unlock()
+		p.budget.give(n - reserveFrames)
 		h.removeOwned(p)
 		close(p.done)
 	})
 }
 
-// Drain moves up to max queued output frames (priority queue first, then
-// normal) into dst and returns it; max <= 0 means all. Several writers of one
+// Drain moves up to limit queued output frames (priority queue first, then
+// normal) into dst and returns it; limit <= 0 means all. Several writers of one
 // session may call it concurrently: whichever is idle takes the next batch.
 // The caller must Release each frame after writing it.
-func (p *Port) Drain(dst []*Frame, max int) []*Frame {
+func (p *Port) Drain(dst []*Frame, limit int) []*Frame {
 	var t Traffic
 	p.qmu.Lock()
 	n := p.prio.n + p.normal.n
-	if max <= 0 || max > n {
-		max = n
+	if limit <= 0 || limit > n {
+		limit = n
 	}
-	for range max {
+	for range limit {
 		f := p.prio.pop()
 		if f == nil {
 			f = p.normal.pop()
@@ -221,7 +228,10 @@ func (p *Port) Drain(dst []*Frame, max int) []*Frame {
 	}
 	left := p.prio.n + p.normal.n
 	p.qmu.Unlock()
-	if max > 0 {
+	if n > reserveFrames { // what the port held beyond its reserve goes back
+		p.budget.give(n - max(left, reserveFrames))
+	}
+	if limit > 0 {
 		p.stats.recv.add(&t)
 		p.hub.stats.send.add(&t)
 	}
@@ -231,11 +241,16 @@ func (p *Port) Drain(dst []*Frame, max int) []*Frame {
 	return dst
 }
 
+// reserveFrames is QueueReserve in frames.
+const reserveFrames = QueueReserve / frameCost
+
 // enqueue stores a batch of frames for this port, applying the download
-// limiter and QoS classification (§4.3), and tail-drops when the queue is full.
-// It takes over the caller's reference to every frame. It signals Ready
-// itself unless the port has a push function; then it reports true and the
-// caller must call wakeOutput once it holds no hub lock.
+// limiter and QoS classification (§4.3), and tail-drops when the queue is
+// full: at the port's own bound, or beyond its reserve when the shared
+// budget is used up. It takes over the caller's reference to every frame.
+// It signals Ready itself unless the port has a push function; then it
+// reports true and the caller must call wakeOutput once it holds no hub
+// lock.
 func (p *Port) enqueue(items []item, now int64) (wake bool) {
 	var queued, full, limited uint64
 	p.qmu.Lock()
@@ -246,13 +261,24 @@ func (p *Port) enqueue(items []item, now int64) (wake bool) {
 		}
 		return false
 	}
-	limit := len(p.normal.buf)
+	// What the batch may add: within the port's bound, the frames that
+	// fit its reserve, and for the rest what the budget grants. The
+	// budget is asked once per batch for what the batch could need; what
+	// it did not use goes back below.
+	n := p.prio.n + p.normal.n
+	room := max(0, min(len(items), p.qlimit-n))
+	free := max(0, min(room, reserveFrames-n))
+	granted := 0
+	if room > free {
+		granted = p.budget.take(room - free)
+	}
+	allowed := uint64(free + granted)
 	for _, it := range items {
 		b := it.f.Bytes()
 		switch {
 		case p.down.rate > 0 && !it.highest && !p.down.allow(now, len(b)*8):
 			limited++
-		case p.prio.n+p.normal.n >= limit:
+		case queued >= allowed:
 			full++
 		case p.pol.QoS && qosPriority(b):
 			p.prio.push(it.f)
@@ -266,6 +292,14 @@ func (p *Port) enqueue(items []item, now int64) (wake bool) {
 		it.f.Release()
 	}
 	p.qmu.Unlock()
+	if granted > 0 {
+		p.budget.give(granted - max(int(queued)-free, 0))
+	}
+	if room > free+granted && full > 0 { // the budget, not the port's bound, refused these
+		if p.budget.refused(min(full, uint64(room-free-granted))) {
+			p.hub.logQueueBudget(p)
+		}
+	}
 	if queued > 0 {
 		if p.push.Load() != nil {
 			wake = true

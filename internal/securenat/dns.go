@@ -85,8 +85,8 @@ func (d *dnsProxy) serveUDP() {
 			return
 		}
 		client, ok := from.(*net.UDPAddr)
-		if !ok || nr < 12 || buf[2]&0x80 != 0 || !d.acquire() {
-			continue // not a query (QR set: never relay answers), or overloaded
+		if !ok || !isDNSQuery(buf[:nr]) || !d.acquire() {
+			continue // not a query, or overloaded
 		}
 		q := append([]byte(nil), buf[:nr]...)
 		d.wg.Add(1)
@@ -126,7 +126,7 @@ func (d *dnsProxy) serveTCPConn(c net.Conn) {
 	for {
 		c.SetReadDeadline(time.Now().Add(dnsConnIdle))
 		q, err := readDNSTCP(r)
-		if err != nil || len(q) < 12 || q[2]&0x80 != 0 {
+		if err != nil || !isDNSQuery(q) {
 			return
 		}
 		resp := d.n.resolve(q, "tcp")
@@ -139,6 +139,12 @@ func (d *dnsProxy) serveTCPConn(c net.Conn) {
 	}
 }
 
+// isDNSQuery reports whether b can be relayed as a query: a whole DNS
+// header with QR clear (an answer is never relayed, so that clients cannot
+// bounce answers off the upstream servers).
+func isDNSQuery(b []byte) bool { return len(b) >= 12 && b[2]&0x80 == 0 }
+
+// readDNSTCP reads one length-prefixed DNS message (RFC 1035 4.2.2).
 func readDNSTCP(r io.Reader) ([]byte, error) {
 	var l [2]byte
 	if _, err := io.ReadFull(r, l[:]); err != nil {
@@ -219,7 +225,7 @@ func (n *SecureNAT) exchange(q []byte, network string, up netip.AddrPort) ([]byt
 		if err != nil {
 			return nil, err
 		}
-		if len(resp) < 12 || resp[0] != q[0] || resp[1] != q[1] {
+		if !answers(resp, q) {
 			return nil, errors.New("answer does not match the query")
 		}
 		return resp, nil
@@ -233,10 +239,17 @@ func (n *SecureNAT) exchange(q []byte, network string, up netip.AddrPort) ([]byt
 		if err != nil {
 			return nil, err
 		}
-		if nr >= 12 && buf[0] == q[0] && buf[1] == q[1] && buf[2]&0x80 != 0 {
+		if answers(buf[:nr], q) {
 			return append([]byte(nil), buf[:nr]...), nil
 		}
 	}
+}
+
+// answers reports whether resp is an answer to query q: a whole header,
+// the query's ID, and QR set (an upstream echoing the query back must not
+// reach the client as its answer).
+func answers(resp, q []byte) bool {
+	return len(resp) >= 12 && resp[0] == q[0] && resp[1] == q[1] && resp[2]&0x80 != 0
 }
 
 // servfail builds the SERVFAIL answer to q: same id, opcode and question. A

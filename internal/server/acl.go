@@ -24,6 +24,12 @@ func (s *Server) hubTreeFolder(name string) *config.Folder {
 // implements from the hub's Option folder (a new hub's values for missing
 // items). The caller holds s.mu.
 func (s *Server) dataPathOptions(opt *hub.Options, hubName string) {
+	// One budget bounds the queued frames of all hubs together, so that
+	// sessions that stop reading cannot take the server's memory hub by hub.
+	if s.queues == nil {
+		s.queues = hub.NewQueueBudget(hub.DefaultQueueBudget)
+	}
+	opt.QueueBudget = s.queues
 	o := s.hubTreeFolder(hubName).Folder("Option")
 	on := func(name string) bool { return hubOption(o, name) != 0 }
 	opt.AdjustTCPMSS = int(hubOption(o, "AdjustTcpMssValue"))

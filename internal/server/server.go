@@ -74,6 +74,8 @@ type Server struct {
 	links      cascades     // see cascade.go
 	l3         l3Switches   // see l3.go
 	bridgeRole atomic.Bool  // VPN Bridge: no VPN logins (see bridgerole.go)
+
+	queues *hub.QueueBudget // bounds the output queues of every hub together (see dataPathOptions)
 }
 
 // configStore keeps the configuration: a config.Store, or in tests one

@@ -91,6 +91,15 @@ const pushBatches = 4
 // write before other connections' writers send too.
 const helpAfter = 5 * time.Millisecond
 
+// maxWriters bounds the writers of a session that send at once: the
+// primary and up to maxWriters-1 helpers. Each holds the batch it took
+// from the port until its socket takes it, so when the peer reads nothing
+// a session holds at most maxWriters batches (1.6 MB), not one per
+// connection (32 connections: 13 MB) beyond the hub's bounded queue.
+// SoftEther bounds a session's buffered frames too (Connection.c,
+// MAX_BUFFERING_PACKET_SIZE, 2.5 MB).
+const maxWriters = 4
+
 // Session is one live session.
 type Session struct {
 	params Params
@@ -100,6 +109,7 @@ type Session struct {
 	conns []*conn
 
 	lastRecv  atomic.Int64 // unix nanoseconds of the last block or keep-alive received
+	helpers   atomic.Int32 // helper writers sending now (see maxWriters)
 	stats     struct{ recvFrames, recvBatches, sentFrames, sentBatches, helperBatches atomic.Uint64 }
 	primary   atomic.Pointer[conn] // the writer that carries the traffic
 	done      chan struct{}
@@ -328,26 +338,39 @@ func (c *conn) isClosed() bool {
 
 // mayDrain reports whether this writer should send now: it is the
 // primary (or becomes it, when there is none or it closed), or the primary
-// has been stuck in one write for helpAfter. A writer that defers to an
-// idle primary makes sure the primary has seen the work.
-func (c *conn) mayDrain(now int64) bool {
+// has been stuck in one write for helpAfter and fewer than maxWriters-1
+// helpers send; helper says it took a helper's place, which the caller
+// gives back. A writer that defers to an idle primary makes sure the
+// primary has seen the work.
+func (c *conn) mayDrain(now int64) (may, helper bool) {
 	s := c.s
 	p := s.primary.Load()
 	if p == nil || p.isClosed() {
 		if s.primary.CompareAndSwap(p, c) {
-			return true
+			return true, false
 		}
 		p = s.primary.Load()
 	}
 	if p == c || p == nil {
-		return true
+		return true, false
 	}
 	since := p.writingAt.Load()
 	if since == 0 {
 		p.poke()
-		return false
+		return false, false
 	}
-	return now-since > int64(helpAfter)
+	if now-since <= int64(helpAfter) {
+		return false, false
+	}
+	for {
+		n := s.helpers.Load()
+		if n >= maxWriters-1 {
+			return false, false
+		}
+		if s.helpers.CompareAndSwap(n, n+1) {
+			return true, true
+		}
+	}
 }
 
 // sends reports whether this side may send on the connection.
@@ -477,8 +500,12 @@ func (c *conn) drain() (bool, error) {
 		}
 		wrote = true
 	}
-	if !c.mayDrain(time.Now().UnixNano()) {
+	may, helper := c.mayDrain(time.Now().UnixNano())
+	if !may {
 		return wrote, nil
+	}
+	if helper {
+		defer s.helpers.Add(-1)
 	}
 	for {
 		n := s.port.Output(writeBatch, c.bw.Add)

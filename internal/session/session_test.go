@@ -164,3 +164,69 @@ func TestPushKeepsOrderThroughAFullSocket(t *testing.T) {
 	}
 	t.Logf("%d of %d batches taken by Push, %d partial writes left to the writer", pushed, total/100, partial.Load())
 }
+
+// TestStalledPeerHoldsFewBatches: when the peer reads none of a session's
+// connections, every writer ends up blocked with the batch it took from the
+// port, and Push leaves at most one batch behind on the primary. Only a few
+// writers may hold one at a time, so that a session with 32 connections
+// cannot take 32 batches (13 MB) out of the hub's bounded queue into
+// buffers that nothing bounds.
+func TestStalledPeerHoldsFewBatches(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	const conns = 8
+	port := newQueuePort()
+	s := New(port, Params{Role: Server, Timeout: 30 * time.Second, MaxConnections: conns})
+	defer s.Close(ErrClosed)
+	for range conns {
+		peerc := make(chan net.Conn, 1)
+		go func() {
+			c, _ := ln.Accept()
+			peerc <- c
+		}()
+		local, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		peer := <-peerc
+		defer peer.Close()
+		// Small socket buffers, so that the kernel holds little and the
+		// writers block soon.
+		local.(*net.TCPConn).SetWriteBuffer(4096)
+		peer.(*net.TCPConn).SetReadBuffer(4096)
+		err = s.AddConn(local, func(wire.Direction) (Stream, error) {
+			rc := wire.NewRecordConn(local)
+			rc.SetExact(false)
+			rc.BufferWrites()
+			return Stream{R: bufio.NewReader(rc), W: rc, Dir: wire.Both, Flush: rc.Flush, TryFlush: rc.TryFlush}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	const total = 20000
+	for i := range total {
+		port.queue(numbered(uint32(i)))
+	}
+	// Traffic keeps arriving for the session: the hub pushes or signals
+	// Ready as it queues each batch.
+	for start := time.Now(); time.Since(start) < 300*time.Millisecond; {
+		if !s.Push() {
+			port.signal()
+		}
+		time.Sleep(time.Millisecond)
+	}
+	port.mu.Lock()
+	taken := total - len(port.frames)
+	port.mu.Unlock()
+	// Each writer that may send holds at most one batch; the kernel holds
+	// a few frames per connection besides.
+	limit := maxWriters*writeBatch + conns*64
+	t.Logf("%d connections to a peer that reads nothing took %d frames out of the port (at most %d allowed)", conns, taken, limit)
+	if taken > limit {
+		t.Fatalf("the writers took %d frames, more than %d", taken, limit)
+	}
+}

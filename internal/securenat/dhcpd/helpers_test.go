@@ -110,8 +110,15 @@ func (h *harness) send(msg *dhcpv4.DHCPv4) []reply {
 
 func (h *harness) sendVia(msg *dhcpv4.DHCPv4, rq request) []reply {
 	h.t.Helper()
+	return h.sendFrom(msg.ClientHWAddr, msg, rq)
+}
+
+// sendFrom sends msg in a frame whose Ethernet source is src, whatever
+// chaddr the message carries.
+func (h *harness) sendFrom(srcMAC net.HardwareAddr, msg *dhcpv4.DHCPv4, rq request) []reply {
+	h.t.Helper()
 	var src [6]byte
-	copy(src[:], msg.ClientHWAddr)
+	copy(src[:], srcMAC)
 	frame := buildFrame(src, broadcastMAC, rq.tagged, uint16(rq.vlan), rq.srcIP, rq.dstIP, 68, 67, 1, msg.ToBytes())
 	out, ok := h.s.HandleFrame(frame, nil)
 	if !ok {

@@ -13,7 +13,11 @@
 //   - static reservations by MAC (Config.Static);
 //   - replies carry T1/T2 (58/59) and the broadcast address (28), NAKs no
 //     subnet mask, and are addressed per RFC 2131 §4.1 (relay, ciaddr,
-//     broadcast flag, else unicast to yiaddr and chaddr).
+//     broadcast flag, else unicast to yiaddr at the requesting station).
+//
+// Leases are keyed on the request frame's Ethernet source MAC, as SoftEther
+// keys them, never on chaddr, which any client can forge; so a relay agent's
+// clients would share the relay's one lease, as on SoftEther.
 //
 // The server is passive: the caller feeds it frames with HandleFrame and
 // calls ExpireNow about once a second so that expiries are logged on time.
@@ -126,7 +130,12 @@ func (s *Server) handle(f *udpFrame, req *dhcpv4.DHCPv4) []byte {
 	if hasPrefixFold(hostname, "securenat-") || hasPrefixFold(hostname, "securenat_") {
 		return nil // another SecureNAT's kernel-mode stack asking its own server
 	}
-	mac := [6]byte(req.ClientHWAddr)
+	// Leases belong to the station that sent the frame, as in SoftEther
+	// (Virtual.c, VirtualDhcpServer uses the frame's source MAC, never
+	// chaddr): keyed on chaddr, one session could lease the whole pool by
+	// varying it, or release and decline other clients' leases. The hub
+	// vouches for the source MAC (a client-mode session may use only a few).
+	mac := f.src
 	serverID := addr4(req.ServerIdentifier())
 	forOther := serverID.IsValid() && serverID != s.cfg.serverIP
 
@@ -279,7 +288,7 @@ var msStaticRoutes = dhcpv4.GenericOptionCode(249)
 // destination addresses a reply per RFC 2131 §4.1: to a relay agent; else
 // to ciaddr; else (INFORM only) to the request's source address, as
 // SoftEther does; NAKs and replies to clients that set the broadcast flag
-// are broadcast; anything else goes to yiaddr at the client's MAC.
+// are broadcast; anything else goes to yiaddr at the MAC that asked.
 func (s *Server) destination(f *udpFrame, req *dhcpv4.DHCPv4, nak bool, yiaddr netip.Addr) ([6]byte, netip.Addr, uint16) {
 	bcast := netip.AddrFrom4([4]byte{255, 255, 255, 255})
 	port := f.srcPort
@@ -301,7 +310,7 @@ func (s *Server) destination(f *udpFrame, req *dhcpv4.DHCPv4, nak bool, yiaddr n
 	if req.IsBroadcast() || !yiaddr.IsValid() {
 		return broadcastMAC, bcast, port
 	}
-	return [6]byte(req.ClientHWAddr), yiaddr, port
+	return f.src, yiaddr, port
 }
 
 // appendOption appends one option, split into 255-byte pieces when longer

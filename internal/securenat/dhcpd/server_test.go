@@ -681,3 +681,65 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	<-done
 }
+
+// TestLeasesKeyedOnSourceMAC: as in SoftEther (Virtual.c, VirtualDhcpServer
+// takes the frame's source MAC, never chaddr), a lease belongs to the
+// Ethernet source of the request. One station varying chaddr must not
+// lease the whole pool: it holds one lease, and others still get theirs.
+func TestLeasesKeyedOnSourceMAC(t *testing.T) {
+	h := newHarness(t, defaultConfig())
+	bcast := request{srcIP: zeroIP, dstIP: bcastIP}
+	for i := range 300 {
+		chaddr := net.HardwareAddr{0x02, 0xee, 0, 0, byte(i >> 8), byte(i)}
+		rs := h.sendFrom(macA, discover(chaddr), bcast)
+		if len(rs) != 1 {
+			t.Fatalf("DISCOVER %d: %d replies", i, len(rs))
+		}
+		ip := addr4(rs[0].msg.YourIPAddr)
+		rs = h.sendFrom(macA, requestFor(chaddr, ip, serverIP), bcast)
+		if len(rs) != 1 || rs[0].msg.MessageType() != dhcpv4.MessageTypeAck {
+			t.Fatalf("REQUEST %d for %v: %+v", i, ip, rs)
+		}
+		// The reply still names the chaddr the client asked with, as
+		// SoftEther's does, and goes to the station that asked.
+		if got := rs[0].msg.ClientHWAddr.String(); got != chaddr.String() {
+			t.Fatalf("reply chaddr %v, want %v", got, chaddr)
+		}
+	}
+	ls := h.s.Leases()
+	if len(ls) != 1 || ls[0].MAC.String() != macA.String() {
+		t.Fatalf("one source MAC with 300 chaddrs holds %d leases (%+v), want 1 for %v", len(ls), ls, macA)
+	}
+	if ip := h.lease(macB); !ip.IsValid() || ip == ls[0].IP {
+		t.Fatalf("another client got %v", ip)
+	}
+}
+
+// TestForgedReleaseDeclineIgnored: RELEASE and DECLINE only touch the
+// sender's own lease; naming another client's chaddr changes nothing.
+func TestForgedReleaseDeclineIgnored(t *testing.T) {
+	h := newHarness(t, defaultConfig())
+	ipA := h.lease(macA)
+	h.logs.take()
+	bcast := request{srcIP: zeroIP, dstIP: bcastIP}
+	sid := dhcpv4.WithOption(dhcpv4.OptServerIdentifier(serverIP.AsSlice()))
+	// From B's station, RELEASE and DECLINE in A's name.
+	h.sendFrom(macB, newMsg(dhcpv4.MessageTypeRelease, macA, dhcpv4.WithClientIP(ipA.AsSlice()), sid), bcast)
+	h.sendFrom(macB, newMsg(dhcpv4.MessageTypeDecline, macA,
+		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(ipA.AsSlice())), sid), bcast)
+	if ls := h.s.Leases(); len(ls) != 1 || ls[0].IP != ipA || ls[0].MAC.String() != macA.String() {
+		t.Fatalf("after a forged RELEASE and DECLINE the leases are %+v, want A's %v", ls, ipA)
+	}
+	if logs := h.logs.take(); len(logs) != 0 {
+		t.Errorf("forged messages logged %q", logs)
+	}
+	// B cannot take A's address either.
+	if r := h.sendFrom(macB, requestFor(macA, ipA, serverIP), bcast); len(r) != 1 || r[0].msg.MessageType() != dhcpv4.MessageTypeNak {
+		t.Errorf("B requesting A's address in A's name: %+v", r)
+	}
+	// A's own RELEASE still works.
+	h.sendFrom(macA, newMsg(dhcpv4.MessageTypeRelease, macA, dhcpv4.WithClientIP(ipA.AsSlice()), sid), bcast)
+	if ls := h.s.Leases(); len(ls) != 0 {
+		t.Errorf("A's own RELEASE left %+v", ls)
+	}
+}
