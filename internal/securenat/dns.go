@@ -19,6 +19,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+
+	"github.com/ethervpn/ethervpn/internal/guard"
 )
 
 // DNS proxy timing. upstreamTimeout is per upstream server; a query tries
@@ -93,6 +95,7 @@ func (d *dnsProxy) serveUDP() {
 		go func() {
 			defer d.wg.Done()
 			defer func() { <-d.sem }()
+			defer guard.Recover(d.n.opt.Log, "SecureNAT DNS query", nil)
 			d.n.trackDNS(client.AddrPort())
 			if resp := d.n.resolve(q, "udp"); resp != nil {
 				d.udp.WriteTo(resp, client)
@@ -111,6 +114,7 @@ func (d *dnsProxy) serveTCP() {
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
+			defer guard.Recover(d.n.opt.Log, "SecureNAT DNS over TCP", func(error) { c.Close() })
 			d.serveTCPConn(c)
 		}()
 	}

@@ -11,6 +11,8 @@ import (
 	"golang.org/x/net/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/checksum"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
+
+	"github.com/ethervpn/ethervpn/internal/guard"
 )
 
 // ICMPMode says how SecureNAT answers echo requests to remote hosts (§9.5).
@@ -165,6 +167,7 @@ func (fl *icmpFlow) send(mode ICMPMode, dst netip.Addr, ttl int, msg []byte) {
 
 // read relays echo replies to the client until the flow is closed.
 func (r *icmpRelay) read(fl *icmpFlow) {
+	defer guard.Recover(r.n.opt.Log, "SecureNAT ICMP flow", nil)
 	defer func() {
 		r.mu.Lock()
 		delete(r.flows, fl.f.key)

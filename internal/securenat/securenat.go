@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
@@ -222,13 +223,11 @@ func Start(h *hub.Hub, cfg config.SecureNAT, opt Options) (*SecureNAT, error) {
 		n.stack.Close()
 		return nil, fmt.Errorf("securenat: attach to hub %q: %w", h.Name(), err)
 	}
-	n.wg.Add(3)
-	go func() { defer n.wg.Done(); n.link.flush(n.port, n.done) }()
-	go func() { defer n.wg.Done(); n.readHub() }()
-	go func() { defer n.wg.Done(); n.nat.reap(n.done) }()
+	n.spawn(func() { n.link.flush(n.port, n.done) })
+	n.spawn(n.readHub)
+	n.spawn(func() { n.nat.reap(n.done) })
 	if n.dhcp != nil {
-		n.wg.Add(1)
-		go func() { defer n.wg.Done(); n.dhcp.expire(n.done) }()
+		n.spawn(func() { n.dhcp.expire(n.done) })
 	}
 
 	n.logRaw("LH_NAT_START", fmt.Sprintf(`SecureNAT has started. The SecureNAT session "%s" was created.`, SessionName),
@@ -237,6 +236,19 @@ func Start(h *hub.Hub, cfg config.SecureNAT, opt Options) (*SecureNAT, error) {
 		n.logICMPMode()
 	}
 	return n, nil
+}
+
+// spawn runs fn as one of SecureNAT's own goroutines, which Stop waits
+// for. A panic in one stops this SecureNAT (only it, never the server; the
+// hub's administrator can start it again); Stop waits for the goroutines,
+// so it runs on a goroutine of its own.
+func (n *SecureNAT) spawn(fn func()) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		defer guard.Recover(n.opt.Log, "SecureNAT", func(error) { go n.Stop() })
+		fn()
+	}()
 }
 
 // Stop detaches SecureNAT from its hub and closes every NAT flow. Leases are

@@ -13,6 +13,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/waiter"
+
+	"github.com/ethervpn/ethervpn/internal/guard"
 )
 
 // connectTimeout bounds the host-side connect of a TCP flow (§9.10: 10 s).
@@ -28,6 +30,9 @@ func idAddrs(id stack.TransportEndpointID) (client, dest netip.AddrPort) {
 // completes the client's handshake only when that succeeded, so a refused
 // or unreachable destination gives the client RST|ACK.
 func (n *SecureNAT) forwardTCP(r *tcp.ForwarderRequest) {
+	// netstack runs this on a goroutine of its own: a panic here must end
+	// this flow only (the deferred removal below still runs).
+	defer guard.Recover(n.opt.Log, "SecureNAT TCP flow", nil)
 	client, dest := idAddrs(r.ID())
 	if !n.routable(client.Addr(), dest.Addr()) || dest.Port() == 0 || client.Port() == 0 {
 		r.Complete(true)
@@ -94,6 +99,7 @@ func splice(f *flow, a, b net.Conn) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		defer guard.Recover(nil, "SecureNAT TCP flow", func(error) { a.Close(); b.Close() })
 		pump(f, b, a, true)
 	}()
 	pump(f, a, b, false)

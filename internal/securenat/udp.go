@@ -7,6 +7,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 	"gvisor.dev/gvisor/pkg/waiter"
+
+	"github.com/ethervpn/ethervpn/internal/guard"
 )
 
 // forwardUDP handles the first datagram of a new UDP flow (called inline by
@@ -36,6 +38,7 @@ func (n *SecureNAT) forwardUDP(r *udp.ForwarderRequest) bool {
 // runUDP dials the host side of a UDP flow and relays datagrams both ways
 // until the flow is closed (idle timeout, eviction, socket error).
 func (n *SecureNAT) runUDP(f *flow, local *gonet.UDPConn) {
+	defer guard.Recover(n.opt.Log, "SecureNAT UDP flow", nil)
 	defer n.nat.remove(f)
 	f.setCloser(func() { local.Close() })
 	conn, err := n.opt.Dial(n.ctx, "udp", f.key.dest.String())
@@ -48,6 +51,7 @@ func (n *SecureNAT) runUDP(f *flow, local *gonet.UDPConn) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		defer guard.Recover(n.opt.Log, "SecureNAT UDP flow", func(error) { f.close() })
 		relayDatagrams(f, conn, local, true)
 	}()
 	relayDatagrams(f, local, conn, false)
