@@ -25,12 +25,13 @@ import (
 // "admin" after the hello) that runs d for authenticated administrators.
 // Install it with SetAdmin.
 func (s *Server) AdminRPC(d admin.Dispatcher) AdminRPC {
-	return func(conn net.Conn, r *bufio.Reader, random [20]byte, p *pack.Pack, remote netip.Addr) {
+	return func(conn net.Conn, r *bufio.Reader, random [20]byte, p *pack.Pack, remote netip.Addr, authenticated func()) {
 		defer conn.Close()
 		log := s.log.With("remote", remote.String())
 		c, empty, err := s.adminLogin(p, random, remote)
 		reply := admin.AuthResult(err)
 		if err == nil {
+			authenticated()
 			reply = admin.AuthOK(empty && p.Int("accept_empty_password") != 0)
 		}
 		if werr := wire.WritePack(conn, reply); werr != nil || err != nil {

@@ -357,7 +357,7 @@ func (s *Server) acceptLoop(ln net.Listener) {
 		}
 		if ok, reason := s.conns.admit(addr); !ok {
 			if s.conns.shouldLog(time.Now()) {
-				s.log.Warn("connection refused: "+reason+" (DoS protection; see MaxConnectionsPerIP and MaxUnestablishedConnections)", "remote", addr.String())
+				s.log.Warn("connection refused: "+reason+" (DoS protection; see ServerConfiguration: MaxConnectionsPerIP, MaxUnestablishedConnections, DisableDosProtection)", "remote", addr.String())
 			}
 			c.Close()
 			continue
