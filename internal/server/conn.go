@@ -149,6 +149,18 @@ func (h *handshake) fail(code wire.Error) {
 	wire.WritePack(h.tc, wire.ErrorPack(code))
 }
 
+// failSlowly sends an error pack after delay (a wrong password, see
+// failLimiter); the connection keeps its handshake slot meanwhile, and gets
+// a fresh deadline for the answer.
+func (h *handshake) failSlowly(code wire.Error, delay time.Duration) {
+	if delay > 0 {
+		time.Sleep(delay)
+		h.deadline = time.Now().Add(h.s.conns.handshake)
+		h.raw.SetDeadline(h.deadline)
+	}
+	h.fail(code)
+}
+
 func (h *handshake) enumHubs() {
 	p := pack.New()
 	var names []string

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/client"
 	"github.com/ethervpn/ethervpn/internal/config"
 )
@@ -382,5 +383,44 @@ func TestWebAuthenticatedConnsCapped(t *testing.T) {
 			t.Fatal("no authenticated connection accepted after one closed")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The binary admin RPC counts as in the handshake until its login
+// succeeds: logins waiting for a (delayed) refusal hold their slots.
+func TestAdminRPCCountsAsHandshake(t *testing.T) {
+	s, addr := testServer(t, withAdmin, setAdminPassword("adminpw"), failDelays(2*time.Second, 2*time.Second),
+		func(s *Server) { s.conns = newConnLimiter(0, 2) })
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			if c, err := admin.Dial(context.Background(), addr, "", "wrong"); err == nil {
+				c.Close()
+				t.Error("wrong admin password accepted")
+			}
+		})
+	}
+	time.Sleep(500 * time.Millisecond)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if !closedSoon(c) {
+		t.Error("two admin logins awaiting their answer did not fill 2 handshake slots")
+	}
+	wg.Wait()
+	for deadline := time.Now().Add(3 * time.Second); s.conns.pendingCount() > 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond) // the server closes them a moment after its answer
+	}
+	ac, err := admin.Dial(context.Background(), addr, "", "adminpw")
+	if err != nil {
+		t.Fatalf("right admin password: %v", err)
+	}
+	defer ac.Close()
+	// Once logged in it no longer counts: two more connections fit.
+	dialWeb(t, addr)
+	if code := dialWeb(t, addr).get(""); code != http.StatusUnauthorized {
+		t.Fatalf("with the admin logged in, a 2nd handshake: %d", code)
 	}
 }

@@ -57,7 +57,7 @@ type Server struct {
 	webOnce  sync.Once
 	webLn    *chanListener
 
-	limiter   *loginLimiter
+	limiter   *loginLimiters
 	seclog    *securityLog
 	plog      *packetlog.Writer
 	saveMu    sync.Mutex
@@ -131,7 +131,7 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 		cfg:      cfg,
 		hubs:     map[string]*Hub{},
 		sessions: map[[20]byte]*Session{},
-		limiter:  newLoginLimiter(time.Minute, 10),
+		limiter:  newLoginLimiters(),
 		conns:    newConnLimiterFromConfig(cfg),
 		adm:      adminState{started: time.Now()},
 	}
