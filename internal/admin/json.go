@@ -5,13 +5,15 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
+	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/ethervpn/ethervpn/internal/pack"
 )
@@ -23,6 +25,15 @@ const seTimeOffset = 32400000
 // maxJSONDepth bounds the nesting of a JSON request; SoftEther's own
 // requests nest two levels (params, a list of records).
 const maxJSONDepth = 32
+
+// MaxJSONValues bounds the values (numbers, strings, objects, arrays...) of
+// one JSON request. A decoded value costs tens of bytes however short its
+// text ("0," is two), so the body size alone does not bound the memory of
+// decoding. Legitimate requests hold far fewer: the largest are access
+// lists, about 40 values per rule, so this allows some 13,000 rules in one
+// SetAccessList (vpncmd's binary RPC takes SoftEther's 32,768); a
+// configuration file (SetConfig) is one string.
+const MaxJSONValues = 1 << 19
 
 // PackToJSON renders p as a JSON object per admin-interfaces.md §3.3,
 // without knowledge of the method it answers: arrays become JSON arrays of
@@ -253,79 +264,364 @@ func JSONToPack(b []byte) (*pack.Pack, error) {
 	return objectToPack(obj), nil
 }
 
-// decodeJSON parses one JSON document into jsonObj, []any, string, uint64,
-// bool and nil values, keeping key order.
+// decodeJSON parses one JSON document (RFC 8259) into jsonObj, []any,
+// string, uint64, bool and nil values, keeping key order and duplicate
+// keys. It accepts what encoding/json accepts, with encoding/json's
+// treatment of bad UTF-8 and lone surrogates (U+FFFD), and only
+// non-negative integer numbers. It is written by hand because
+// encoding/json's Decoder.Token, the only ordered way there, allocates
+// several times per token and reads a few MB/s: a request must cost little
+// more memory and time than its values.
 func decodeJSON(b []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	v, err := readJSON(dec, 0)
+	d := jsonDecoder{b: b, budget: MaxJSONValues}
+	v, err := d.value(0)
 	if err != nil {
-		return nil, jsonErr(dec, err)
+		return nil, err
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, &JSONError{fmt.Sprintf("unexpected data after the JSON value at offset %d", dec.InputOffset())}
+	d.space()
+	if d.i < len(d.b) {
+		return nil, &JSONError{fmt.Sprintf("unexpected data after the JSON value at offset %d", d.i)}
 	}
 	return v, nil
 }
 
-func jsonErr(dec *json.Decoder, err error) error {
-	var je *JSONError
-	if errors.As(err, &je) {
-		return je
-	}
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return &JSONError{"unexpected end of JSON input"}
-	}
-	return &JSONError{fmt.Sprintf("%v (offset %d)", err, dec.InputOffset())}
+// jsonDecoder is the state of decodeJSON.
+type jsonDecoder struct {
+	b      []byte
+	i      int
+	budget int               // values still allowed (MaxJSONValues)
+	keys   map[string]string // interned keys: records repeat theirs
+	// The members of the objects and arrays being read, stacked, so that
+	// each container is allocated once at its exact size (append would
+	// allocate about five times the final size of a large one).
+	members  []jsonKV
+	elements []any
 }
 
-func readJSON(dec *json.Decoder, depth int) (any, error) {
+// push appends v to *stack, doubling its capacity when full.
+func push[T any](stack *[]T, v T) {
+	if len(*stack) == cap(*stack) {
+		*stack = slices.Grow(*stack, max(len(*stack), 16))
+	}
+	*stack = append(*stack, v)
+}
+
+// pop removes and returns the stack's entries from base on.
+func pop[T any](stack *[]T, base int) []T {
+	out := slices.Clone((*stack)[base:])
+	clear((*stack)[base:])
+	*stack = (*stack)[:base]
+	return out
+}
+
+// maxInternedKeys bounds the key table; keys beyond it are not shared.
+const maxInternedKeys = 1024
+
+func (d *jsonDecoder) errorf(format string, args ...any) error {
+	return &JSONError{fmt.Sprintf(format, args...) + fmt.Sprintf(" (offset %d)", d.i)}
+}
+
+func (d *jsonDecoder) space() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+// value reads one value nested depth deep, counting it and its contents
+// against the budget.
+func (d *jsonDecoder) value(depth int) (any, error) {
 	if depth > maxJSONDepth {
 		return nil, &JSONError{fmt.Sprintf("JSON nested deeper than %d levels", maxJSONDepth)}
 	}
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
+	if d.budget--; d.budget < 0 {
+		return nil, &JSONError{fmt.Sprintf("more than %d JSON values in one request", MaxJSONValues)}
 	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			obj := jsonObj{}
-			for dec.More() {
-				k, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				v, err := readJSON(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				obj = append(obj, jsonKV{k.(string), v})
-			}
-			_, err := dec.Token() // '}'
-			return obj, err
-		case '[':
-			arr := []any{}
-			for dec.More() {
-				v, err := readJSON(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				arr = append(arr, v)
-			}
-			_, err := dec.Token() // ']'
-			return arr, err
+	d.space()
+	if d.i >= len(d.b) {
+		return nil, &JSONError{"unexpected end of JSON input"}
+	}
+	switch c := d.b[d.i]; {
+	case c == '{':
+		return d.object(depth)
+	case c == '[':
+		return d.array(depth)
+	case c == '"':
+		return d.str(false)
+	case c == '-' || '0' <= c && c <= '9':
+		return d.number()
+	}
+	for _, lit := range [...]struct {
+		text string
+		v    any
+	}{{"true", true}, {"false", false}, {"null", nil}} {
+		if bytes.HasPrefix(d.b[d.i:], []byte(lit.text)) {
+			d.i += len(lit.text)
+			return lit.v, nil
 		}
-		return nil, &JSONError{fmt.Sprintf("unexpected %q", t)}
-	case json.Number:
-		n, err := strconv.ParseUint(string(t), 10, 64)
+	}
+	return nil, d.errorf("invalid character %q looking for a value", d.b[d.i])
+}
+
+func (d *jsonDecoder) object(depth int) (any, error) {
+	d.i++ // '{'
+	d.space()
+	if d.i < len(d.b) && d.b[d.i] == '}' {
+		d.i++
+		return jsonObj{}, nil
+	}
+	base := len(d.members)
+	for {
+		d.space()
+		if d.i >= len(d.b) {
+			return nil, &JSONError{"unexpected end of JSON input"}
+		}
+		if d.b[d.i] != '"' {
+			return nil, d.errorf("invalid character %q looking for an object key", d.b[d.i])
+		}
+		k, err := d.str(true)
 		if err != nil {
-			return nil, &JSONError{fmt.Sprintf("number %s: only non-negative integers up to 2^64-1 are accepted", t)}
+			return nil, err
 		}
-		return n, nil
+		d.space()
+		if d.i >= len(d.b) || d.b[d.i] != ':' {
+			return nil, d.errorf("missing ':' after an object key")
+		}
+		d.i++
+		v, err := d.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		push(&d.members, jsonKV{k.(string), v})
+		if done, err := d.next('}'); done || err != nil {
+			return jsonObj(pop(&d.members, base)), err
+		}
 	}
-	return tok, nil // string, bool or nil
+}
+
+func (d *jsonDecoder) array(depth int) (any, error) {
+	d.i++ // '['
+	d.space()
+	if d.i < len(d.b) && d.b[d.i] == ']' {
+		d.i++
+		return []any{}, nil
+	}
+	base := len(d.elements)
+	for {
+		v, err := d.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		push(&d.elements, v)
+		if done, err := d.next(']'); done || err != nil {
+			return pop(&d.elements, base), err
+		}
+	}
+}
+
+// next reads the ',' between two members or the closing delimiter.
+func (d *jsonDecoder) next(closing byte) (done bool, err error) {
+	d.space()
+	switch {
+	case d.i >= len(d.b):
+		return false, &JSONError{"unexpected end of JSON input"}
+	case d.b[d.i] == ',':
+		d.i++
+		return false, nil
+	case d.b[d.i] == closing:
+		d.i++
+		return true, nil
+	}
+	return false, d.errorf("invalid character %q after a member, want ',' or %q", d.b[d.i], closing)
+}
+
+// number reads a JSON number; only those that are integers from 0 to
+// 2^64-1 are accepted, as by the real server.
+func (d *jsonDecoder) number() (any, error) {
+	start := d.i
+	digits := func() int {
+		n := 0
+		for d.i < len(d.b) && '0' <= d.b[d.i] && d.b[d.i] <= '9' {
+			d.i++
+			n++
+		}
+		return n
+	}
+	if d.b[d.i] == '-' {
+		d.i++
+	}
+	intStart := d.i
+	if n := digits(); n == 0 || n > 1 && d.b[intStart] == '0' {
+		return nil, d.errorf("invalid number %q", d.b[start:d.i])
+	}
+	if d.i < len(d.b) && d.b[d.i] == '.' {
+		d.i++
+		if digits() == 0 {
+			return nil, d.errorf("invalid number %q", d.b[start:d.i])
+		}
+	}
+	if d.i < len(d.b) && (d.b[d.i] == 'e' || d.b[d.i] == 'E') {
+		d.i++
+		if d.i < len(d.b) && (d.b[d.i] == '+' || d.b[d.i] == '-') {
+			d.i++
+		}
+		if digits() == 0 {
+			return nil, d.errorf("invalid number %q", d.b[start:d.i])
+		}
+	}
+	text := d.b[start:d.i]
+	var n uint64
+	for _, c := range text {
+		if c < '0' || c > '9' || n > (math.MaxUint64-uint64(c-'0'))/10 {
+			return nil, &JSONError{fmt.Sprintf("number %.40s: only non-negative integers up to 2^64-1 are accepted", text)}
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, nil
+}
+
+// str reads a string; key strings are interned.
+func (d *jsonDecoder) str(key bool) (any, error) {
+	d.i++ // '"'
+	start := d.i
+	// The common case: no escapes, valid UTF-8, one allocation.
+	for d.i < len(d.b) {
+		c := d.b[d.i]
+		if c == '"' {
+			raw := d.b[start:d.i]
+			d.i++
+			if key {
+				return d.intern(raw), nil
+			}
+			return string(raw), nil
+		}
+		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			break
+		}
+		d.i++
+	}
+	out := append([]byte(nil), d.b[start:d.i]...)
+	for d.i < len(d.b) {
+		c := d.b[d.i]
+		switch {
+		case c == '"':
+			d.i++
+			if key {
+				return d.intern(out), nil
+			}
+			return string(out), nil
+		case c < 0x20:
+			return nil, d.errorf("invalid character %q in a string", c)
+		case c == '\\':
+			var err error
+			if out, err = d.escape(out); err != nil {
+				return nil, err
+			}
+		case c < utf8.RuneSelf:
+			out = append(out, c)
+			d.i++
+		default:
+			r, size := utf8.DecodeRune(d.b[d.i:])
+			out = utf8.AppendRune(out, r) // bad UTF-8 becomes U+FFFD
+			d.i += size
+		}
+	}
+	return nil, &JSONError{"unexpected end of JSON input"}
+}
+
+// escape appends the character of the escape sequence at d.i to out.
+func (d *jsonDecoder) escape(out []byte) ([]byte, error) {
+	if d.i+1 >= len(d.b) {
+		return nil, &JSONError{"unexpected end of JSON input"}
+	}
+	c := d.b[d.i+1]
+	if r := unescape(c); r != 0 {
+		d.i += 2
+		return append(out, r), nil
+	}
+	if c != 'u' {
+		return nil, d.errorf("invalid escape sequence \\%c", c)
+	}
+	r, ok := d.hex4(d.i + 2)
+	if !ok {
+		return nil, d.errorf("invalid \\u escape")
+	}
+	d.i += 6
+	if utf16.IsSurrogate(r) {
+		// A pair makes one character; a lone half is U+FFFD, as in
+		// encoding/json.
+		r2, ok := rune(-1), false
+		if d.i+1 < len(d.b) && d.b[d.i] == '\\' && d.b[d.i+1] == 'u' {
+			r2, ok = d.hex4(d.i + 2)
+		}
+		if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
+			d.i += 6
+			r = dec
+		} else {
+			r = utf8.RuneError
+		}
+	}
+	return utf8.AppendRune(out, r), nil
+}
+
+// unescape is the character of the one-letter escape \c, or 0.
+func unescape(c byte) byte {
+	switch c {
+	case '"', '\\', '/':
+		return c
+	case 'b':
+		return '\b'
+	case 'f':
+		return '\f'
+	case 'n':
+		return '\n'
+	case 'r':
+		return '\r'
+	case 't':
+		return '\t'
+	}
+	return 0
+}
+
+// hex4 reads the four hex digits at i.
+func (d *jsonDecoder) hex4(i int) (rune, bool) {
+	if i+4 > len(d.b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range d.b[i : i+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// intern returns the key b, shared with earlier equal keys.
+func (d *jsonDecoder) intern(b []byte) string {
+	if s, ok := d.keys[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if d.keys == nil {
+		d.keys = map[string]string{}
+	}
+	if len(d.keys) < maxInternedKeys {
+		d.keys[s] = s
+	}
+	return s
 }
 
 // typeSuffixes are the key suffixes of §3.4, in no particular order.
@@ -346,12 +642,19 @@ func splitKey(key string) (name, suf string, ok bool) {
 type packBuilder struct {
 	order []string
 	elems map[string]*pack.Element
+	upper map[string]string // upper-cased names, so that a name repeated in every record is upper-cased once
 }
 
 // column returns the element name with n zero values of type t, creating
 // (or replacing, if it had another shape) it.
 func (b *packBuilder) column(name string, t pack.Type, n int) *pack.Element {
-	k := strings.ToUpper(name)
+	k, ok := b.upper[name]
+	if !ok {
+		k = strings.ToUpper(name)
+		if len(b.upper) < maxInternedKeys {
+			b.upper[name] = k
+		}
+	}
 	if e, ok := b.elems[k]; ok && e.Type == t && e.Len() == n {
 		return e
 	}
@@ -449,7 +752,7 @@ func (b *packBuilder) putIP(name string, i, n int, ip netip.Addr) {
 }
 
 func objectToPack(obj jsonObj) *pack.Pack {
-	b := &packBuilder{elems: map[string]*pack.Element{}}
+	b := &packBuilder{elems: map[string]*pack.Element{}, upper: map[string]string{}}
 	for _, kv := range obj {
 		if arr, ok := kv.Val.([]any); ok && len(arr) > 0 {
 			if _, isObj := arr[0].(jsonObj); isObj {
@@ -567,9 +870,10 @@ func decodeBase64(s string) []byte {
 	if len(clean)%4 == 1 {
 		clean = clean[:len(clean)-1] // a lone trailing sextet carries no whole byte
 	}
-	out, err := base64.RawStdEncoding.DecodeString(string(clean))
+	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))
+	n, err := base64.RawStdEncoding.Decode(out, clean)
 	if err != nil {
 		return []byte{}
 	}
-	return out
+	return out[:n]
 }

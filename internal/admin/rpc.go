@@ -15,10 +15,16 @@ import (
 	"github.com/ethervpn/ethervpn/internal/pack"
 )
 
-// MaxFrameSize is the largest RPC frame either side accepts. The real
-// programs allow 512 MiB; the largest legitimate admin PACK is a
-// configuration file (SetConfig), a few MiB, so ethervpn stops far sooner.
+// MaxFrameSize is the largest RPC frame either side accepts, and the
+// largest request of a server administrator. The real programs allow 512
+// MiB; the largest legitimate admin PACK is a configuration file
+// (SetConfig), a few MiB, so ethervpn stops far sooner. Decoding a PACK
+// costs up to about 6 times its size (empty DATA values).
 const MaxFrameSize = 64 << 20
+
+// MaxHubAdminFrame is the largest request of a hub administrator: a full
+// access list (SoftEther's 32,768 rules) takes about 11 MiB.
+const MaxHubAdminFrame = 16 << 20
 
 // frameChunk is how much of a frame is allocated before its bytes have
 // actually arrived: a peer that announces a huge frame and sends nothing
@@ -133,9 +139,13 @@ func ServeRPC(ctx context.Context, rw io.ReadWriter, r *bufio.Reader, c Caller, 
 		stop := context.AfterFunc(ctx, func() { cl.Close() })
 		defer stop()
 	}
+	limit := MaxHubAdminFrame
+	if c.ServerAdmin {
+		limit = MaxFrameSize
+	}
 	var out []byte
 	for {
-		req, err := ReadFrame(r, MaxFrameSize)
+		req, err := ReadFrame(r, limit)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

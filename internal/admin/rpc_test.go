@@ -181,6 +181,41 @@ func TestServeRPCMalformedFrame(t *testing.T) {
 	}
 }
 
+// A hub administrator's requests are capped at MaxHubAdminFrame, a server
+// administrator's at MaxFrameSize: the frame is refused from its length.
+func TestServeRPCFrameLimitByRole(t *testing.T) {
+	for _, c := range []struct {
+		caller Caller
+		size   uint32
+		ok     bool
+	}{
+		{Caller{Hub: "HUB1"}, MaxHubAdminFrame + 1, false},
+		{Caller{ServerAdmin: true}, MaxHubAdminFrame + 1, true},
+		{Caller{ServerAdmin: true}, MaxFrameSize + 1, false},
+	} {
+		srv, cli := net.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			done <- ServeRPC(context.Background(), srv, bufio.NewReader(srv), c.caller, testDispatcher, nil)
+		}()
+		var hdr [4]byte
+		binary.BigEndian.PutUint32(hdr[:], c.size)
+		go cli.Write(hdr[:])
+		select {
+		case err := <-done:
+			var fe *FrameError
+			if c.ok || !errors.As(err, &fe) {
+				t.Errorf("%+v, frame of %d bytes: %v", c.caller, c.size, err)
+			}
+		case <-time.After(time.Second):
+			if !c.ok {
+				t.Errorf("%+v, frame of %d bytes: not refused from its length", c.caller, c.size)
+			}
+		}
+		cli.Close()
+	}
+}
+
 func TestServeRPCStopsWithContext(t *testing.T) {
 	srv, cli := net.Pipe()
 	defer cli.Close()

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -15,13 +16,43 @@ import (
 	"github.com/ethervpn/ethervpn/internal/pack"
 )
 
-// Request body limits of the JSON-RPC API. The real server allows 512 MiB
-// for a server admin; the largest legitimate request is a configuration
-// file (SetConfig), so ethervpn stops sooner.
+// Request body limits of the JSON-RPC API. SoftEther (Admin.h
+// ADMIN_RPC_MAX_POST_SIZE_BY_*) allows a server admin a whole PACK (512 MiB)
+// and a hub admin 8 MiB. ethervpn keeps the hub admin's limit and gives the
+// server admin 16 MiB: the largest legitimate request is a configuration
+// file (SetConfig) in base64, so files up to 12 MiB; larger ones go through
+// vpncmd's binary RPC (MaxFrameSize).
 const (
-	MaxServerAdminBody = 64 << 20
+	MaxServerAdminBody = 16 << 20
 	MaxHubAdminBody    = 8 << 20
 )
+
+// Bounds on the memory of requests in progress. Decoding JSON costs many
+// times its text (see MaxJSONValues), so only maxDecodes requests are
+// decoded at once, and only maxLargeBodies bodies over smallBody are read
+// at once (a small one is read freely: a slow upload of a large body must
+// not hold up the small requests of everyone else). A request that waits
+// longer than slotWait for its turn is answered 503.
+const (
+	smallBody      = 64 << 10
+	maxLargeBodies = 2
+	maxDecodes     = 2
+	slotWait       = 5 * time.Second
+	// bodyReadTimeout bounds the reading of one request body.
+	bodyReadTimeout = time.Minute
+)
+
+type authHookKey struct{}
+
+// WithAuthHook returns a context for the requests of one connection that
+// makes the web handler call admit when a request of that connection has
+// authenticated, before it is served. The server counts the connection as
+// established from then on. When admit returns false (too many
+// administration connections) the request is answered 503 and the
+// connection closed.
+func WithAuthHook(ctx context.Context, admit func() bool) context.Context {
+	return context.WithValue(ctx, authHookKey{}, admit)
+}
 
 // authRealm is the real server's Basic auth realm (admin-interfaces.md §5.2).
 const authRealm = `Basic realm="Username 'administrator' for entire VPN Server privilege, or specify Virtual Hub name as the username for specified Virtual Hub administrative privilege."`
@@ -39,13 +70,17 @@ func NewWebHandler(d Dispatcher, auth Authenticator, log *slog.Logger) http.Hand
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &webHandler{d: d, auth: auth, log: log}
+	return &webHandler{d: d, auth: auth, log: log, slotWait: slotWait,
+		largeBodies: make(chan struct{}, maxLargeBodies), decodes: make(chan struct{}, maxDecodes)}
 }
 
 type webHandler struct {
 	d    Dispatcher
 	auth Authenticator
 	log  *slog.Logger
+
+	largeBodies, decodes chan struct{} // semaphores, see maxLargeBodies
+	slotWait             time.Duration
 }
 
 func (h *webHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -115,40 +150,140 @@ func (h *webHandler) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	caller.Remote, caller.Via = remote, "json-rpc"
+	if admit, ok := r.Context().Value(authHookKey{}).(func() bool); ok && !admit() {
+		h.log.Warn("admin JSON-RPC: too many administration connections; request refused", "remote", remote)
+		h.busy(w, "too many administration connections are open; close idle ones and retry")
+		return
+	}
 
 	if r.Method == http.MethodGet {
 		h.serveGet(w, r, caller)
 		return
 	}
+	id, res, ok := h.readPost(w, r, caller)
+	if !ok {
+		return
+	}
+	writeEnvelope(w, "application/json", id, res)
+}
+
+// readPost reads and decodes the body of a POST request and runs it. ok is
+// false when the answer is already written: a body over the caller's limit
+// (refused from its Content-Length, before it is read, when it has one),
+// or no turn to read or decode it.
+func (h *webHandler) readPost(w http.ResponseWriter, r *http.Request, caller Caller) (id string, res jsonKV, ok bool) {
 	limit := int64(MaxHubAdminBody)
 	if caller.ServerAdmin {
 		limit = MaxServerAdminBody
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if r.ContentLength > limit {
+		h.tooLarge(w, limit)
+		return "", jsonKV{}, false
+	}
+	if r.ContentLength < 0 || r.ContentLength > smallBody {
+		if !h.acquire(w, r, h.largeBodies) {
+			return "", jsonKV{}, false
+		}
+		defer func() { <-h.largeBodies }()
+	}
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
+	body, err := readBody(http.MaxBytesReader(w, r.Body, limit), r.ContentLength)
+	rc.SetReadDeadline(time.Time{})
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			h.tooLarge(w, limit)
 		}
-		return
+		return "", jsonKV{}, false
 	}
-	id, res := h.envelope(r, caller, body)
-	writeEnvelope(w, "application/json", id, res)
+	if !h.acquire(w, r, h.decodes) {
+		return "", jsonKV{}, false
+	}
+	req, err := decodeEnvelope(body)
+	<-h.decodes
+	if err != nil {
+		return req.id, errorMember(ErrInvalidParameter, err.Error()), true
+	}
+	return req.id, h.call(r, caller, req.method, req.params), true
 }
 
-// envelope runs one POST request (§5.3) and returns the id to echo and the
-// "result" or "error" member.
-func (h *webHandler) envelope(r *http.Request, caller Caller, body []byte) (string, jsonKV) {
+// readBody reads a request body of size bytes (-1: unknown) in one
+// allocation when the size is known, rather than growing a buffer (which
+// costs up to three times the body).
+func readBody(r io.Reader, size int64) ([]byte, error) {
+	if size < 0 {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, size)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, err
+	}
+	// Nothing may follow (MaxBytesReader and net/http enforce the length;
+	// this keeps the function honest for any reader).
+	if n, _ := r.Read(make([]byte, 1)); n > 0 {
+		return nil, errors.New("request body longer than its Content-Length")
+	}
+	return b, nil
+}
+
+// acquire takes a slot of sem for r, waiting at most slotWait; when none
+// frees up it answers 503 and returns false.
+func (h *webHandler) acquire(w http.ResponseWriter, r *http.Request, sem chan struct{}) bool {
+	select {
+	case sem <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(h.slotWait)
+	defer t.Stop()
+	select {
+	case sem <- struct{}{}:
+		return true
+	case <-r.Context().Done():
+		return false
+	case <-t.C:
+		h.log.Warn("admin JSON-RPC: server busy with other large requests; request refused", "remote", remoteAddr(r))
+		h.busy(w, "the server is busy with other large requests; retry later")
+		return false
+	}
+}
+
+// busy answers 503 and closes the connection.
+func (h *webHandler) busy(w http.ResponseWriter, msg string) {
+	w.Header().Set("Connection", "close")
+	w.Header().Set("Retry-After", "5")
+	http.Error(w, msg, http.StatusServiceUnavailable)
+}
+
+// tooLarge answers 413 and closes the connection, so that the rest of the
+// body is never read.
+func (h *webHandler) tooLarge(w http.ResponseWriter, limit int64) {
+	w.Header().Set("Connection", "close")
+	http.Error(w, "request body too large: the limit is "+strconv.FormatInt(limit, 10)+" bytes for this administrator", http.StatusRequestEntityTooLarge)
+}
+
+// rpcRequest is a decoded POST envelope; id is "0" unless the request
+// carried a string id.
+type rpcRequest struct {
+	id, method string
+	params     *pack.Pack
+}
+
+// decodeEnvelope decodes one POST request (§5.3). Its error is the message
+// of the "error" member to answer with ErrInvalidParameter.
+func decodeEnvelope(body []byte) (rpcRequest, error) {
+	req := rpcRequest{id: "0"}
 	v, err := decodeJSON(body)
 	if err != nil {
-		return "0", errorMember(ErrInvalidParameter, "Parameter is invalid: "+err.Error())
+		return req, errors.New("Parameter is invalid: " + err.Error())
 	}
-	req, ok := v.(jsonObj)
+	obj, ok := v.(jsonObj)
 	if !ok {
-		return "0", errorMember(ErrInvalidParameter, "Parameter is invalid: JSON-RPC Parse Error: the request must be a JSON object (batches are not supported)")
+		return req, errors.New("Parameter is invalid: JSON-RPC Parse Error: the request must be a JSON object (batches are not supported)")
 	}
 	field := func(name string) any {
-		for _, kv := range req {
+		for _, kv := range obj {
 			if kv.Key == name {
 				return kv.Val
 			}
@@ -156,21 +291,20 @@ func (h *webHandler) envelope(r *http.Request, caller Caller, body []byte) (stri
 		return nil
 	}
 	if v, _ := field("jsonrpc").(string); !strings.EqualFold(v, "2.0") {
-		return "0", errorMember(ErrInvalidParameter, "JSON-RPC version is invalid")
+		return req, errors.New("JSON-RPC version is invalid")
 	}
-	id, ok := field("id").(string)
-	if !ok {
-		id = "0" // only string ids are echoed, as by the real server
+	if id, ok := field("id").(string); ok {
+		req.id = id // only string ids are echoed, as by the real server
 	}
-	method, _ := field("method").(string)
-	if method == "" {
-		return id, errorMember(ErrInvalidParameter, "JSON-RPC method name is empty")
+	if req.method, _ = field("method").(string); req.method == "" {
+		return req, errors.New("JSON-RPC method name is empty")
 	}
 	params, ok := field("params").(jsonObj)
 	if !ok {
-		return id, errorMember(ErrInvalidParameter, "JSON-RPC parameter is empty")
+		return req, errors.New("JSON-RPC parameter is empty")
 	}
-	return id, h.call(r, caller, method, params)
+	req.params = objectToPack(params)
+	return req, nil
 }
 
 // serveGet runs the GET form (§5.4): /api/<Method>?key=value&...
@@ -195,12 +329,12 @@ func (h *webHandler) serveGet(w http.ResponseWriter, r *http.Request, caller Cal
 		params = append(params, jsonKV{k, v})
 	}
 	id := time.Now().Format("2006-01-02 15:04:05.000")
-	writeEnvelope(w, "text/plain; charset=UTF-8", id, h.call(r, caller, method, params))
+	writeEnvelope(w, "text/plain; charset=UTF-8", id, h.call(r, caller, method, objectToPack(params)))
 }
 
 // call dispatches one method and returns its "result" or "error" member.
-func (h *webHandler) call(r *http.Request, caller Caller, method string, params jsonObj) jsonKV {
-	out, err := h.d.Call(r.Context(), caller, method, objectToPack(params))
+func (h *webHandler) call(r *http.Request, caller Caller, method string, params *pack.Pack) jsonKV {
+	out, err := h.d.Call(r.Context(), caller, method, params)
 	if err != nil {
 		return errorMember(Code(err), "")
 	}

@@ -28,7 +28,11 @@ type webReq struct {
 
 func doWeb(t *testing.T, q webReq) (*httptest.ResponseRecorder, map[string]any) {
 	t.Helper()
-	h := NewWebHandler(testDispatcher, testAuth, nil)
+	return doWebWith(t, NewWebHandler(testDispatcher, testAuth, nil), q)
+}
+
+func doWebWith(t *testing.T, h http.Handler, q webReq) (*httptest.ResponseRecorder, map[string]any) {
+	t.Helper()
 	r := httptest.NewRequest(q.method, q.target, strings.NewReader(q.body))
 	for k, v := range q.header {
 		r.Header.Set(k, v)

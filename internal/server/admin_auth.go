@@ -18,20 +18,25 @@ import (
 
 // Administrator authentication, stricter than SoftEther's: with no server
 // admin password set, administration is only possible from the server
-// machine itself (SoftEther lets anyone in over JSON-RPC), and failed
-// admin logins count against the same per-address limit as VPN logins.
+// machine itself (SoftEther lets anyone in over JSON-RPC), and wrong admin
+// passwords are answered slowly (see failLimiter; admin logins have their
+// own count, apart from VPN logins).
 
 // AdminRPC returns the handler for vpncmd's binary admin protocol (method
 // "admin" after the hello) that runs d for authenticated administrators.
 // Install it with SetAdmin.
 func (s *Server) AdminRPC(d admin.Dispatcher) AdminRPC {
-	return func(conn net.Conn, r *bufio.Reader, random [20]byte, p *pack.Pack, remote netip.Addr) {
+	return func(conn net.Conn, r *bufio.Reader, random [20]byte, p *pack.Pack, remote netip.Addr, authenticated func()) {
 		defer conn.Close()
 		log := s.log.With("remote", remote.String())
-		c, empty, err := s.adminLogin(p, random, remote)
+		c, empty, delay, err := s.adminLogin(p, random, remote)
 		reply := admin.AuthResult(err)
 		if err == nil {
+			authenticated()
 			reply = admin.AuthOK(empty && p.Int("accept_empty_password") != 0)
+		} else if delay > 0 {
+			time.Sleep(delay) // a wrong password: answered slowly, holding no lock
+			conn.SetDeadline(time.Now().Add(s.conns.handshake))
 		}
 		if werr := wire.WritePack(conn, reply); werr != nil || err != nil {
 			if err != nil {
@@ -50,16 +55,14 @@ func (s *Server) AdminRPC(d admin.Dispatcher) AdminRPC {
 }
 
 // adminLogin checks vpncmd's "admin" request (admin-interfaces.md §1.4).
-// empty reports that the stored password is the empty one.
-func (s *Server) adminLogin(p *pack.Pack, random [20]byte, remote netip.Addr) (c admin.Caller, empty bool, err error) {
+// empty reports that the stored password is the empty one; delay is how
+// long to hold a failure's answer.
+func (s *Server) adminLogin(p *pack.Pack, random [20]byte, remote netip.Addr) (c admin.Caller, empty bool, delay time.Duration, err error) {
 	hubName, secure, err := admin.ParseAdminAuth(p)
 	if err != nil {
-		return c, false, errProtocol
+		return c, false, 0, errProtocol
 	}
 	now := time.Now()
-	if s.limiter.blocked(remote, now) {
-		return c, false, errAccessDenied
-	}
 	c = admin.Caller{ServerAdmin: hubName == "", Remote: remote, Via: "rpc"}
 	s.mu.Lock()
 	var stored []byte
@@ -70,8 +73,8 @@ func (s *Server) adminLogin(p *pack.Pack, random [20]byte, remote netip.Addr) (c
 		stored = h.cfg.HashedPassword
 	} else {
 		s.mu.Unlock()
-		s.limiter.fail(remote, now) // probing for hub names is a failure too
-		return c, false, errHubNotFound
+		// Probing for hub names is a failure too.
+		return c, false, s.limiter.admin.fail(remote, now), errHubNotFound
 	}
 	s.mu.Unlock()
 
@@ -81,16 +84,15 @@ func (s *Server) adminLogin(p *pack.Pack, random [20]byte, remote netip.Addr) (c
 	empty = config.IsEmptyPasswordHash(stored)
 	if empty {
 		if !remote.IsLoopback() {
-			return c, true, errNullPasswordLocal
+			return c, true, 0, errNullPasswordLocal
 		}
 		e := sha0.AdminHash("")
 		stored = e[:]
 	}
 	if !checkSecure(stored, random, secure) {
-		s.limiter.fail(remote, now)
-		return c, empty, errAccessDenied
+		return c, empty, s.limiter.admin.fail(remote, now), errAccessDenied
 	}
-	return c, empty, nil
+	return c, empty, 0, nil
 }
 
 // AdminAuthenticator returns the credential check of the JSON-RPC API
@@ -98,15 +100,13 @@ func (s *Server) adminLogin(p *pack.Pack, random [20]byte, remote netip.Addr) (c
 // server password is a server admin, a hub name with that hub's password
 // is its hub admin (hubs without a password cannot be administered this
 // way). With no server password set, any credentials from localhost make a
-// server admin and nothing is accepted from elsewhere.
+// server admin and nothing is accepted from elsewhere. A wrong password is
+// answered slowly (see failLimiter).
 func (s *Server) AdminAuthenticator() admin.Authenticator {
 	return func(hubName, password string, remote netip.Addr) (admin.Caller, error) {
 		remote = remote.Unmap()
 		c := admin.Caller{Remote: remote, Via: "json-rpc"}
 		now := time.Now()
-		if s.limiter.blocked(remote, now) {
-			return c, errAccessDenied
-		}
 		got := sha0.AdminHash(password)
 		s.mu.Lock()
 		server := s.cfg.AdminPasswordHash
@@ -132,8 +132,9 @@ func (s *Server) AdminAuthenticator() admin.Authenticator {
 			s.log.Warn("JSON-RPC administrator login refused", "remote", remote.String(), "err", errNoAdminPassword.Error())
 			return c, errNullPasswordLocal
 		}
-		s.limiter.fail(remote, now)
-		s.log.Warn("JSON-RPC administrator login refused", "remote", remote.String(), "hub", hubName, "err", "wrong password")
+		delay := s.limiter.admin.fail(remote, now)
+		s.log.Warn("JSON-RPC administrator login refused", "remote", remote.String(), "hub", hubName, "err", "wrong password", "answer_delay", delay.String())
+		time.Sleep(delay) // holding no lock
 		return c, errAccessDenied
 	}
 }

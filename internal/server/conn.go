@@ -17,11 +17,9 @@ import (
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
-// Timeouts of the negotiation phase (session-protocol.md §2.3).
-const (
-	handshakeTimeout = 15 * time.Second
-	maxNoops         = 30
-)
+// maxNoops bounds the NOOP packs a client may send while it waits for its
+// user (session-protocol.md §2.3).
+const maxNoops = 30
 
 // handshake is the state of one TCP connection during the preamble.
 type handshake struct {
@@ -33,11 +31,15 @@ type handshake struct {
 	remote netip.Addr
 	random [20]byte
 	log    *slog.Logger
+	// deadline ends the unauthenticated phase (connLimiter.handshake).
+	deadline time.Time
 }
 
 // serveConn runs the preamble on one accepted TCP connection and hands it to
-// a session, or closes it. A panic here would take every session down with
-// the process, so it is caught, logged and only this connection is closed.
+// a session, the admin RPC or the web server, or closes it. The connection
+// counts as in the handshake (see connLimiter) until it authenticates. A
+// panic here would take every session down with the process, so it is
+// caught, logged and only this connection is closed.
 func (s *Server) serveConn(raw net.Conn) {
 	defer guard.Recover(s.log.With("remote", raw.RemoteAddr().String()), "connection", func(error) { raw.Close() })
 	h := &handshake{s: s, raw: raw, log: s.log.With("remote", raw.RemoteAddr().String())}
@@ -46,14 +48,14 @@ func (s *Server) serveConn(raw net.Conn) {
 	}
 	if !h.run() {
 		raw.Close()
-		return
 	}
-	h.established()
 }
 
-// run returns true when the connection now belongs to a session.
+// run returns true when the connection now belongs to a session, the admin
+// RPC or the web server.
 func (h *handshake) run() bool {
-	h.raw.SetDeadline(time.Now().Add(handshakeTimeout))
+	h.deadline = time.Now().Add(h.s.conns.handshake)
+	h.raw.SetDeadline(h.deadline)
 	h.rc = wire.NewRecordConn(h.raw)
 	h.tc = tls.Server(h.rc, h.s.currentTLS())
 	if err := h.tc.Handshake(); err != nil {
@@ -62,8 +64,7 @@ func (h *handshake) run() bool {
 	}
 	h.br = bufio.NewReaderSize(h.tc, 64<<10)
 	if h.s.web != nil && isWebRequest(h.br) {
-		h.established()
-		h.s.serveWeb(h.tc, h.br)
+		h.s.serveWeb(h)
 		return true
 	}
 	page := wire.PageInfo{Host: "0.0.0.0"}
@@ -110,9 +111,12 @@ func (h *handshake) run() bool {
 				h.fail(wire.ErrNotSupported)
 				return false
 			}
-			h.raw.SetDeadline(time.Time{})
-			h.established()
-			h.s.adminRPC(h.tc, h.br, h.random, p, h.remote)
+			// The handshake deadline and accounting hold until the
+			// administrator has authenticated.
+			h.s.adminRPC(h.tc, h.br, h.random, p, h.remote, func() {
+				h.raw.SetDeadline(time.Time{})
+				h.established()
+			})
 			return true
 		case "password":
 			h.fail(wire.ErrNotSupported)
@@ -125,9 +129,10 @@ func (h *handshake) run() bool {
 	}
 }
 
-// established takes the connection out of the unestablished count. It is
-// called before the success answer is sent, so that a client that acts on
-// the answer at once never finds its own connection still counted.
+// established takes the connection out of the unestablished count once it
+// has authenticated. It is called before the success answer is sent, so
+// that a client that acts on the answer at once never finds its own
+// connection still counted.
 func (h *handshake) established() {
 	if lc, ok := h.raw.(*limitedConn); ok {
 		lc.handshakeDone()
@@ -137,6 +142,18 @@ func (h *handshake) established() {
 // fail sends an error pack; the caller then closes the connection.
 func (h *handshake) fail(code wire.Error) {
 	wire.WritePack(h.tc, wire.ErrorPack(code))
+}
+
+// failSlowly sends an error pack after delay (a wrong password, see
+// failLimiter); the connection keeps its handshake slot meanwhile, and gets
+// a fresh deadline for the answer.
+func (h *handshake) failSlowly(code wire.Error, delay time.Duration) {
+	if delay > 0 {
+		time.Sleep(delay)
+		h.deadline = time.Now().Add(h.s.conns.handshake)
+		h.raw.SetDeadline(h.deadline)
+	}
+	h.fail(code)
 }
 
 func (h *handshake) enumHubs() {

@@ -1,13 +1,22 @@
 package server
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/client"
+	"github.com/ethervpn/ethervpn/internal/config"
 )
 
 // closedSoon reports whether the server closes c without a word.
@@ -15,6 +24,19 @@ func closedSoon(c net.Conn) bool {
 	c.SetReadDeadline(time.Now().Add(10 * time.Second)) // generous: a loaded machine may be slow to accept
 	_, err := c.Read(make([]byte, 1))
 	return err == io.EOF
+}
+
+// dialFrom opens a TCP connection to addr from the loopback address src
+// (any of 127.0.0.0/8 is this machine's).
+func dialFrom(t *testing.T, src, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial from %s: %v", src, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 func TestConnectionFloodIsRefused(t *testing.T) {
@@ -60,5 +82,345 @@ func TestConnectionFloodIsRefused(t *testing.T) {
 	}
 	if !closedSoon(over) {
 		t.Fatal("a 5th connection from one address was accepted over the limit of 4")
+	}
+}
+
+// Silent connections from a few addresses cannot take every handshake
+// slot: each source holds at most defaultMaxPendingPerSource, so a login
+// from elsewhere goes through at once.
+func TestHandshakeFloodFromFewSources(t *testing.T) {
+	const sources, perSource, limit = 4, 40, 100 // 160 silent connections > 100 slots
+	s, addr := testServer(t, func(s *Server) { s.conns = newConnLimiter(defaultMaxConnsPerIP, limit) })
+	var wg sync.WaitGroup
+	for i := range sources {
+		src := fmt.Sprintf("127.0.0.%d", i+2)
+		for range perSource {
+			c := dialFrom(t, src, addr)
+			wg.Go(func() { c.Read(make([]byte, 1)) }) // returns when the server closes it
+		}
+	}
+	// Let the server accept them all (it closes the refused ones at once).
+	deadline := time.Now().Add(5 * time.Second)
+	for s.conns.pendingCount() < sources*defaultMaxPendingPerSource && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := s.conns.pendingCount(); n > sources*defaultMaxPendingPerSource {
+		t.Errorf("%d connections in the handshake from %d sources, want at most %d each", n, sources, defaultMaxPendingPerSource)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, first, err := client.Login(ctx, &client.Options{Server: addr, Hub: "DEFAULT", User: "alice", Password: "alicepw"})
+	if err != nil {
+		t.Fatalf("login from another address during the flood: %v", err)
+	}
+	first.Raw.Close()
+	t.Logf("login during a flood of %d x %d silent connections took %v", sources, perSource, time.Since(start).Round(time.Millisecond))
+}
+
+// A connection that says nothing is closed at the handshake deadline, and
+// its slot is freed.
+func TestSilentConnectionTimesOut(t *testing.T) {
+	s, addr := testServer(t, withHandshakeTimeout(500*time.Millisecond))
+	c := dialFrom(t, "127.0.0.1", addr)
+	start := time.Now()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("silent connection: %v, want it closed by the server", err)
+	}
+	if d := time.Since(start); d < 400*time.Millisecond || d > 3*time.Second {
+		t.Errorf("closed after %v, want about 500ms", d)
+	}
+	for deadline := time.Now().Add(2 * time.Second); s.conns.pendingCount() != 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still counted in the handshake after the close", s.conns.pendingCount())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestConnLimiterPendingPerSource(t *testing.T) {
+	l := newConnLimiter(0, 1000)
+	l.rateCheck = false
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	now := time.Now()
+	for i := range defaultMaxPendingPerSource {
+		if ok, why := l.admitAt(a, now); !ok {
+			t.Fatalf("connection %d: %s", i+1, why)
+		}
+	}
+	if ok, _ := l.admitAt(a, now); ok {
+		t.Fatalf("connection %d from one source in the handshake was admitted", defaultMaxPendingPerSource+1)
+	}
+	if ok, why := l.admitAt(b, now); !ok {
+		t.Fatalf("another source: %s", why)
+	}
+	l.established(a) // one of a's logs in
+	if ok, why := l.admitAt(a, now); !ok {
+		t.Fatalf("after one of its connections authenticated: %s", why)
+	}
+	l.release(a, true) // one of a's pending ones closes
+	if ok, why := l.admitAt(a, now); !ok {
+		t.Fatalf("after one of its connections closed: %s", why)
+	}
+}
+
+// The connection-rate check follows SoftEther's CheckDosAttack: 16 per
+// entry; the entry ends once its source pauses for its span (250 ms doubling
+// to 1 s) before a sweep (every 10 s), or is cleared by a login.
+func TestConnLimiterRate(t *testing.T) {
+	l := newConnLimiter(0, 0)
+	l.pendingPerSource = 0
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	t0 := time.Now()
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	for i := range dosMaxPerEntry {
+		if ok, why := l.admitAt(a, at(time.Duration(i)*100*time.Millisecond)); !ok {
+			t.Fatalf("connection %d: %s", i+1, why)
+		}
+	}
+	if ok, why := l.admitAt(a, at(2*time.Second)); ok || !strings.Contains(why, "short time") {
+		t.Fatalf("connection %d in a burst: %v %q, want refused by the rate check", dosMaxPerEntry+1, ok, why)
+	}
+	if ok, _ := l.admitAt(b, at(2*time.Second)); !ok {
+		t.Fatal("another source was refused")
+	}
+	// Hammering keeps the entry alive across sweeps.
+	for d := 3 * time.Second; d < 30*time.Second; d += 500 * time.Millisecond {
+		if ok, _ := l.admitAt(a, at(d)); ok {
+			t.Fatalf("admitted at +%v while still hammering", d)
+		}
+	}
+	// A pause longer than the span, then a sweep, ends it.
+	if ok, why := l.admitAt(a, at(45*time.Second)); !ok {
+		t.Fatalf("after a pause: %s", why)
+	}
+	// A login clears the entry: a client opening many connections of one
+	// session is never refused.
+	for i := range 3 * dosMaxPerEntry {
+		ok, why := l.admitAt(a, at(46*time.Second))
+		if !ok {
+			t.Fatalf("connection %d with logins between: %s", i+1, why)
+		}
+		l.established(a)
+	}
+	// An entry ends at the latest 3000 s after it began, even for a source
+	// that never pauses; it then gets another 16.
+	l2 := newConnLimiter(0, 0)
+	l2.pendingPerSource = 0
+	for d := time.Duration(0); d < dosExpiresTotal; d += 900 * time.Millisecond {
+		if ok, _ := l2.admitAt(a, at(d)); ok != (d < dosMaxPerEntry*900*time.Millisecond) {
+			t.Fatalf("hammering, at +%v: admitted %v", d, ok)
+		}
+	}
+	if ok, why := l2.admitAt(a, at(dosExpiresTotal+dosSweepInterval)); !ok {
+		t.Fatalf("after %v of hammering: %s", dosExpiresTotal, why)
+	}
+}
+
+func TestSourceKey(t *testing.T) {
+	for _, c := range [][2]string{
+		{"192.0.2.1", "192.0.2.1"},
+		{"::ffff:192.0.2.1", "192.0.2.1"},
+		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::"},
+		{"2001:db8:1:2:ffff::9", "2001:db8:1:2::"},
+		{"fe80::1%eth0", "fe80::"},
+	} {
+		if got := sourceKey(netip.MustParseAddr(c[0])); got != netip.MustParseAddr(c[1]) {
+			t.Errorf("sourceKey(%s) = %s, want %s", c[0], got, c[1])
+		}
+	}
+	// Two addresses of one /64 share the per-source limits.
+	l := newConnLimiter(0, 0)
+	l.rateCheck = false
+	for i := range defaultMaxPendingPerSource {
+		l.admitAt(netip.MustParseAddr(fmt.Sprintf("2001:db8::%x", i+1)), time.Now())
+	}
+	if ok, _ := l.admitAt(netip.MustParseAddr("2001:db8::ffff:1"), time.Now()); ok {
+		t.Error("the /64 had used up its handshake slots, yet another of its addresses was admitted")
+	}
+	if ok, why := l.admitAt(netip.MustParseAddr("2001:db8:0:1::1"), time.Now()); !ok {
+		t.Errorf("another /64: %s", why)
+	}
+}
+
+func TestConnLimiterFromConfig(t *testing.T) {
+	cfg := config.Default()
+	sc := cfg.Tree.Ensure("ServerConfiguration")
+	sc.SetUint("MaxConnectionsPerIP", 300)
+	sc.SetUint("MaxUnestablishedConnections", 200)
+	l := newConnLimiterFromConfig(cfg)
+	if l.perIP != 300 || l.unestablished != 300 || !l.rateCheck || l.pendingPerSource != defaultMaxPendingPerSource {
+		t.Errorf("limits %+v, want 300 per IP and 300 unestablished (never below per IP), rate check on", l)
+	}
+	sc.SetBool("DisableDosProtection", true)
+	l = newConnLimiterFromConfig(cfg)
+	if l.perIP != 0 || l.unestablished != 0 || l.rateCheck || l.pendingPerSource != 0 || l.maxWeb != 0 || l.handshake != defaultHandshakeTimeout {
+		t.Errorf("DisableDosProtection: %+v, want no limits but the handshake timeout", l)
+	}
+}
+
+// webClient is a raw HTTPS connection to the admin API.
+type webClient struct {
+	t  *testing.T
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dialWeb(t *testing.T, addr string) *webClient {
+	t.Helper()
+	c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &webClient{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+// get asks for the server's info, with the password (none: no
+// credentials), and returns the status, or 0 when the connection failed.
+func (w *webClient) get(password string) int {
+	req := "GET /api/GetServerInfo HTTP/1.1\r\nHost: x\r\n"
+	if password != "" {
+		req += "X-VPNADMIN-PASSWORD: " + password + "\r\n"
+	}
+	w.c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(w.c, req+"\r\n"); err != nil {
+		return 0
+	}
+	resp, err := http.ReadResponse(w.br, nil)
+	if err != nil {
+		return 0
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func setAdminPassword(pw string) func(*Server) {
+	return func(s *Server) {
+		if _, err := s.Dispatcher().Call(context.Background(), serverAdm, "SetServerPassword", params("PlainTextPassword", pw)); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// A JSON-RPC connection counts as in the handshake until one of its
+// requests authenticates: unauthenticated keep-alives take handshake slots.
+func TestWebConnCountsAsHandshake(t *testing.T) {
+	_, addr := testServer(t, withAdmin, setAdminPassword("adminpw"), func(s *Server) { s.conns = newConnLimiter(0, 3) })
+	var conns []*webClient
+	for range 3 {
+		w := dialWeb(t, addr)
+		if code := w.get(""); code != http.StatusUnauthorized {
+			t.Fatalf("request without credentials: %d, want 401", code)
+		}
+		conns = append(conns, w)
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if !closedSoon(c) {
+		t.Fatal("3 unauthenticated JSON-RPC connections did not fill 3 handshake slots")
+	}
+	if code := conns[0].get("adminpw"); code != http.StatusOK {
+		t.Fatalf("authenticated request: %d", code)
+	}
+	if code := dialWeb(t, addr).get(""); code != http.StatusUnauthorized {
+		t.Fatalf("after one connection authenticated, a new one: %d, want 401", code)
+	}
+}
+
+// Before authentication a JSON-RPC connection lives at most the handshake
+// timeout, whatever it sends; after, it stays open between requests.
+func TestWebPreAuthDeadline(t *testing.T) {
+	_, addr := testServer(t, withAdmin, setAdminPassword("adminpw"), withHandshakeTimeout(time.Second))
+	w := dialWeb(t, addr)
+	start := time.Now()
+	for w.get("") == http.StatusUnauthorized {
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("an unauthenticated connection kept asking for 5 s with a 1 s handshake timeout")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if d := time.Since(start); d < 800*time.Millisecond {
+		t.Errorf("closed after %v, before the handshake timeout", d)
+	}
+	a := dialWeb(t, addr)
+	if code := a.get("adminpw"); code != http.StatusOK {
+		t.Fatalf("authenticated request: %d", code)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if code := a.get("adminpw"); code != http.StatusOK {
+		t.Fatalf("authenticated connection after idling past the handshake timeout: %d, want it open", code)
+	}
+}
+
+// Authenticated JSON-RPC connections are capped; over the cap a request is
+// answered 503 and its connection closed.
+func TestWebAuthenticatedConnsCapped(t *testing.T) {
+	_, addr := testServer(t, withAdmin, setAdminPassword("adminpw"), func(s *Server) { s.conns.maxWeb = 2 })
+	a, b := dialWeb(t, addr), dialWeb(t, addr)
+	for _, w := range []*webClient{a, b} {
+		if code := w.get("adminpw"); code != http.StatusOK {
+			t.Fatalf("authenticated request: %d", code)
+		}
+	}
+	c := dialWeb(t, addr)
+	if code := c.get("adminpw"); code != http.StatusServiceUnavailable {
+		t.Fatalf("third authenticated connection: %d, want 503", code)
+	}
+	if code := c.get("adminpw"); code != 0 {
+		t.Errorf("the refused connection still answers: %d", code)
+	}
+	a.c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for dialWeb(t, addr).get("adminpw") != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("no authenticated connection accepted after one closed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The binary admin RPC counts as in the handshake until its login
+// succeeds: logins waiting for a (delayed) refusal hold their slots.
+func TestAdminRPCCountsAsHandshake(t *testing.T) {
+	s, addr := testServer(t, withAdmin, setAdminPassword("adminpw"), failDelays(2*time.Second, 2*time.Second),
+		func(s *Server) { s.conns = newConnLimiter(0, 2) })
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			if c, err := admin.Dial(context.Background(), addr, "", "wrong"); err == nil {
+				c.Close()
+				t.Error("wrong admin password accepted")
+			}
+		})
+	}
+	time.Sleep(500 * time.Millisecond)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if !closedSoon(c) {
+		t.Error("two admin logins awaiting their answer did not fill 2 handshake slots")
+	}
+	wg.Wait()
+	for deadline := time.Now().Add(3 * time.Second); s.conns.pendingCount() > 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond) // the server closes them a moment after its answer
+	}
+	ac, err := admin.Dial(context.Background(), addr, "", "adminpw")
+	if err != nil {
+		t.Fatalf("right admin password: %v", err)
+	}
+	defer ac.Close()
+	// Once logged in it no longer counts: two more connections fit.
+	dialWeb(t, addr)
+	if code := dialWeb(t, addr).get(""); code != http.StatusUnauthorized {
+		t.Fatalf("with the admin logged in, a 2nd handshake: %d", code)
 	}
 }

@@ -37,11 +37,6 @@ func (h *handshake) login(p *pack.Pack) bool {
 		return false
 	}
 	now := time.Now()
-	if h.s.limiter.blocked(h.remote, now) {
-		log.Warn("too many failed logins from this address recently; refused without checking")
-		h.fail(wire.ErrAuthFailed)
-		return false
-	}
 	hb := h.s.LookupHub(req.Hub)
 	if hb == nil {
 		log.Info("login to an unknown virtual hub; refused")
@@ -61,12 +56,13 @@ func (h *handshake) login(p *pack.Pack) bool {
 	}
 	user, code := h.authenticate(hb, req)
 	if code != wire.ErrNone {
+		var delay time.Duration
 		if code == wire.ErrAuthFailed {
-			h.s.limiter.fail(h.remote, now)
+			delay = h.s.limiter.vpn.fail(h.remote, now)
 		}
 		log.Warn(fmt.Sprintf(`Connection from %s: user authentication failed for user "%s" (auth type %d): %v.`, h.remote, req.User, req.AuthType, code),
-			"event", "LH_AUTH_NG", "authtype", req.AuthType, "code", uint32(code))
-		h.fail(code)
+			"event", "LH_AUTH_NG", "authtype", req.AuthType, "code", uint32(code), "answer_delay", delay.String())
+		h.failSlowly(code, delay)
 		return false
 	}
 	pol, code := h.effectivePolicy(hb, user, req, log)

@@ -59,7 +59,7 @@ type Server struct {
 	webOnce  sync.Once
 	webLn    *chanListener
 
-	limiter   *loginLimiter
+	limiter   *loginLimiters
 	seclog    *securityLog
 	plog      *packetlog.Writer
 	saveMu    sync.Mutex
@@ -154,7 +154,7 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 		cfg:      cfg,
 		hubs:     map[string]*Hub{},
 		sessions: map[[20]byte]*Session{},
-		limiter:  newLoginLimiter(time.Minute, 10),
+		limiter:  newLoginLimiters(),
 		conns:    newConnLimiterFromConfig(cfg),
 		adm:      adminState{started: time.Now()},
 	}
@@ -453,7 +453,7 @@ func (s *Server) acceptLoop(ln net.Listener) {
 		}
 		if ok, reason := s.conns.admit(addr); !ok {
 			if s.conns.shouldLog(time.Now()) {
-				s.log.Warn("connection refused: "+reason+" (DoS protection; see MaxConnectionsPerIP and MaxUnestablishedConnections)", "remote", addr.String())
+				s.log.Warn("connection refused: "+reason+" (DoS protection; see ServerConfiguration: MaxConnectionsPerIP, MaxUnestablishedConnections, DisableDosProtection)", "remote", addr.String())
 			}
 			c.Close()
 			continue

@@ -3,19 +3,24 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"net"
 	"net/http"
 	"net/netip"
 	"sync"
 	"time"
 
+	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/pack"
 )
 
 // AdminRPC takes over a connection whose client asked for the binary admin
-// RPC (method "admin", as vpncmd does) after the hello. p is that request,
-// random the challenge sent in the hello. It owns conn from then on.
-type AdminRPC func(conn net.Conn, r *bufio.Reader, random [20]byte, p *pack.Pack, remote netip.Addr)
+// RPC (method "admin" after the hello) after the hello. p is that request,
+// random the challenge sent in the hello. It owns conn from then on, and
+// calls authenticated once the administrator has logged in, before its
+// answer: until then the connection counts as in the handshake, with its
+// deadline.
+type AdminRPC func(conn net.Conn, r *bufio.Reader, random [20]byte, p *pack.Pack, remote netip.Addr, authenticated func())
 
 // SetAdmin installs the administration front-ends that share the VPN
 // ports: the binary RPC of vpncmd and the HTTP handler for /api and /admin.
@@ -24,6 +29,10 @@ func (s *Server) SetAdmin(rpc AdminRPC, web http.Handler) {
 	s.adminRPC = rpc
 	s.web = web
 }
+
+// webIdleTimeout closes an authenticated JSON-RPC connection idle between
+// requests; an unauthenticated one lives at most the handshake timeout.
+const webIdleTimeout = time.Minute
 
 // isWebRequest peeks at the first request line: the JSON-RPC API and the
 // web console live under /api and /admin on the VPN ports, as on
@@ -37,29 +46,105 @@ func isWebRequest(br *bufio.Reader) bool {
 	return ok && (bytes.HasPrefix(target, []byte("/api")) || bytes.HasPrefix(target, []byte("/admin")))
 }
 
-// serveWeb hands a TLS connection to the shared HTTP server.
-func (s *Server) serveWeb(c net.Conn, br *bufio.Reader) {
+// serveWeb hands a TLS connection to the shared HTTP server. It counts as
+// in the handshake until one of its requests authenticates (SoftEther marks
+// it so too: Admin.c, JsonRpcAuthed), and is closed if none has by the
+// handshake deadline; authenticated connections are capped (maxWeb).
+func (s *Server) serveWeb(h *handshake) {
 	s.webOnce.Do(func() {
 		s.webLn = &chanListener{conns: make(chan net.Conn), done: make(chan struct{})}
-		srv := &http.Server{Handler: s.web, ReadHeaderTimeout: handshakeTimeout, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
+		srv := &http.Server{
+			Handler: s.web, ReadHeaderTimeout: s.conns.handshake, IdleTimeout: webIdleTimeout, MaxHeaderBytes: 64 << 10,
+			ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+				if wc, ok := c.(*webConn); ok {
+					return admin.WithAuthHook(ctx, wc.authenticated)
+				}
+				return ctx
+			},
+		}
 		go srv.Serve(s.webLn)
 	})
-	c.SetDeadline(time.Time{})
+	// The HTTP server sets deadlines of its own on the connection, so the
+	// handshake deadline is kept by a timer instead.
+	h.raw.SetDeadline(time.Time{})
+	wc := &webConn{Conn: h.tc, r: h.br, l: s.conns, established: h.established}
+	wc.mu.Lock() // the timer may fire at once
+	wc.preAuth = time.AfterFunc(time.Until(h.deadline), wc.closeIfPending)
+	wc.mu.Unlock()
 	select {
-	case s.webLn.conns <- &bufferedConn{Conn: c, r: br}:
+	case s.webLn.conns <- wc:
 	case <-s.webLn.done:
+		wc.Close()
+	}
+}
+
+// webConn is a JSON-RPC connection: it reads through the bufio.Reader that
+// already holds the start of the first request, and keeps the accounting
+// of serveWeb.
+type webConn struct {
+	net.Conn
+	r           *bufio.Reader
+	l           *connLimiter
+	established func()
+
+	mu      sync.Mutex
+	state   webState
+	preAuth *time.Timer // closes the connection unless it authenticates first
+}
+
+type webState int
+
+const (
+	webPending webState = iota
+	webAuthenticated
+	webClosed
+)
+
+func (c *webConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// authenticated is the admin handler's hook (admin.WithAuthHook): a
+// request of this connection has authenticated. The first time, the
+// connection leaves the handshake count and takes one of the maxWeb
+// places; false means there is none left.
+func (c *webConn) authenticated() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch c.state {
+	case webAuthenticated:
+		return true
+	case webClosed:
+		return false
+	}
+	if n := c.l.web.Add(1); c.l.maxWeb > 0 && n > int64(c.l.maxWeb) {
+		c.l.web.Add(-1)
+		return false
+	}
+	c.state = webAuthenticated
+	c.preAuth.Stop()
+	c.established()
+	return true
+}
+
+// closeIfPending ends a connection that has not authenticated in time.
+func (c *webConn) closeIfPending() {
+	c.mu.Lock()
+	pending := c.state == webPending
+	c.mu.Unlock()
+	if pending {
 		c.Close()
 	}
 }
 
-// bufferedConn reads through the bufio.Reader that already holds the
-// start of the first request.
-type bufferedConn struct {
-	net.Conn
-	r *bufio.Reader
+func (c *webConn) Close() error {
+	c.mu.Lock()
+	if c.state == webAuthenticated {
+		c.l.web.Add(-1)
+	}
+	c.state = webClosed
+	c.preAuth.Stop()
+	c.mu.Unlock()
+	return c.Conn.Close()
 }
-
-func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // chanListener is a net.Listener fed with already-accepted connections.
 type chanListener struct {
