@@ -79,7 +79,7 @@ func (s *Server) adminLogin(p *pack.Pack, random [20]byte, remote netip.Addr) (c
 	s.mu.Unlock()
 
 	if len(stored) == sha0.Size && isZero(stored) { // no password hashes to zero: JSON-RPC refuses it too
-		return c, false, errAccessDenied
+		return c, false, s.limiter.admin.fail(remote, now), errAccessDenied
 	}
 	empty = config.IsEmptyPasswordHash(stored)
 	if empty {

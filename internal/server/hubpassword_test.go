@@ -64,7 +64,7 @@ func TestAdminLoginRefusesZeroHash(t *testing.T) {
 			p.AddStr("hubname", hub)
 		}
 		for _, from := range []netip.Addr{remoteAddr, loopback} {
-			if _, _, err := s.adminLogin(p, random, from); !errors.Is(err, errAccessDenied) {
+			if _, _, _, err := s.adminLogin(p, random, from); !errors.Is(err, errAccessDenied) {
 				t.Errorf("hub %q from %v with the zero hash's answer: %v, want access denied", hub, from, err)
 			}
 		}
