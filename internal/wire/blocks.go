@@ -110,6 +110,11 @@ func (br *BlockReader) Next() ([][]byte, error) {
 				br.Oversized++
 				continue
 			}
+			if n == 0 {
+				// A compressed block that inflates to nothing (or not at
+				// all) carries no frame: the hub never sees empty frames.
+				continue
+			}
 			br.frames = append(br.frames, br.arena[used:used+n:used+n])
 			used += n
 		}

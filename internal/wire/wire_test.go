@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/klauspost/compress/zlib"
 )
 
 func TestWatermarkIsTheRealOne(t *testing.T) {
@@ -308,6 +309,32 @@ func TestCompressedOversizeFrameDropped(t *testing.T) {
 	}
 }
 
+// TestCompressedBlockWithoutFrame sends compressed blocks that carry no
+// frame (an empty zlib stream and bytes that do not inflate) between two
+// real frames: only the real frames reach the caller, never an empty one.
+func TestCompressedBlockWithoutFrame(t *testing.T) {
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Close()
+	in := binary.BigEndian.AppendUint32(nil, 4) // one DATA_FRAME of four blocks
+	for _, blk := range [][]byte{deflate(frame(60, 1)), z.Bytes(), []byte("not zlib"), deflate(frame(70, 2))} {
+		in = binary.BigEndian.AppendUint32(in, uint32(len(blk)))
+		in = append(in, blk...)
+	}
+	got, err := NewBlockReader(bufio.NewReader(bytes.NewReader(in)), true).Next()
+	if err != nil || len(got) != 2 || len(got[0]) != 60 || len(got[1]) != 70 {
+		t.Fatalf("%d frames (%v), want the 60- and 70-byte ones", len(got), err)
+	}
+}
+
+func deflate(b []byte) []byte {
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write(b)
+	zw.Close()
+	return z.Bytes()
+}
+
 func TestBlockReaderNoAllocsPerFrame(t *testing.T) {
 	var f [][]byte
 	for i := 0; i < 64; i++ {
@@ -357,6 +384,31 @@ func FuzzReadMessage(f *testing.F) {
 		var out bytes.Buffer
 		ServeSignature(bufio.NewReader(bytes.NewReader(in)), &out, PageInfo{})
 		ReadPackRequest(bufio.NewReader(bytes.NewReader(in)))
+	})
+}
+
+// FuzzReadPackResponse feeds the client side of the preamble: the
+// response reader and the parsers of what a server answers (hello,
+// welcome, additional-connect answer).
+func FuzzReadPackResponse(f *testing.F) {
+	hello := &Hello{Product: "x", Version: 501, Build: 9674}
+	for _, p := range []*pack.Pack{hello.Pack(), (&Welcome{SessionName: "s", ConnectionName: "c", Timeout: 20e9}).Pack(), AttachedPack(ServerToClient), ErrorPack(ErrAuthFailed)} {
+		var b bytes.Buffer
+		WritePack(&b, p)
+		f.Add(b.Bytes())
+	}
+	f.Add([]byte("HTTP/1.1\t200\tOK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1\r\n\r\nx"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		p, err := ReadPackResponse(bufio.NewReader(bytes.NewReader(in)))
+		if err != nil {
+			if p != nil {
+				t.Fatalf("error %v with a pack", err)
+			}
+			return
+		}
+		ParseHello(p)
+		ParseWelcome(p)
+		PackError(p)
 	})
 }
 
