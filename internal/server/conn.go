@@ -65,7 +65,11 @@ func (h *handshake) run() bool {
 		h.log.Debug("TLS handshake failed", "err", err)
 		return false
 	}
-	h.br = bufio.NewReaderSize(h.tc, 64<<10)
+	// Small: the preamble's lines are short, bodies are read around the
+	// buffer, and in the data phase wire.BlockReader brings its own
+	// buffers only while data flows; this one stays for the connection's
+	// life.
+	h.br = bufio.NewReaderSize(h.tc, 4<<10)
 	if h.s.web != nil && isWebRequest(h.br) {
 		h.established()
 		h.s.serveWeb(h.tc, h.br)
@@ -164,7 +168,7 @@ func (h *handshake) enumHubs() {
 func (h *handshake) dataStream(encrypt bool, dir wire.Direction) (session.Stream, error) {
 	h.raw.SetDeadline(time.Time{})
 	if encrypt {
-		h.rc.SetExact(false)
+		h.rc.BufferReads()
 		h.rc.BufferWrites()
 		st := session.Stream{R: h.br, W: h.tc, Dir: dir, Flush: h.rc.Flush}
 		if h.rc.CanTryFlush() {
@@ -176,7 +180,8 @@ func (h *handshake) dataStream(encrypt bool, dir wire.Direction) (session.Stream
 		return session.Stream{}, errors.New("client sent data before the switch to plaintext")
 	}
 	h.rc.SetExact(false)
-	return session.Stream{R: bufio.NewReaderSize(h.rc, 64<<10), W: h.raw, Dir: dir}, nil
+	// Minimal: wire.BlockReader reads around it into pooled buffers.
+	return session.Stream{R: bufio.NewReaderSize(h.rc, 16), W: h.raw, Dir: dir}, nil
 }
 
 // additionalConnect attaches this connection to an existing session.
