@@ -208,11 +208,12 @@ func dial(ctx context.Context, o *Options) (*handshake, *wire.Hello, error) {
 			return nil, nil, fmt.Errorf("server certificate SHA-256 %x does not match the pinned one", sum)
 		}
 	}
-	// Small: the preamble's lines are short, bodies are read around the
-	// buffer, and in the data phase wire.BlockReader brings its own
-	// buffers only while data flows; this one stays for the connection's
-	// life.
-	hs.br = bufio.NewReaderSize(hs.tc, 4<<10)
+	// Minimal (bufio's smallest): the preamble's few lines are read in
+	// pieces and bodies around the buffer, and in the data phase
+	// wire.BlockReader reads around it into buffers it holds only while
+	// data flows. A larger one would stay for the connection's life and
+	// make every batch's first bytes pass through it.
+	hs.br = bufio.NewReaderSize(hs.tc, 16)
 	if err := wire.WriteSignature(hs.tc, hs.host); err != nil {
 		raw.Close()
 		return nil, nil, err

@@ -65,11 +65,12 @@ func (h *handshake) run() bool {
 		h.log.Debug("TLS handshake failed", "err", err)
 		return false
 	}
-	// Small: the preamble's lines are short, bodies are read around the
-	// buffer, and in the data phase wire.BlockReader brings its own
-	// buffers only while data flows; this one stays for the connection's
-	// life.
-	h.br = bufio.NewReaderSize(h.tc, 4<<10)
+	// Minimal (bufio's smallest): the preamble's few lines are read in
+	// pieces and bodies around the buffer, and in the data phase
+	// wire.BlockReader reads around it into buffers it holds only while
+	// data flows. A larger one would stay for the connection's life and
+	// make every batch's first bytes pass through it.
+	h.br = bufio.NewReaderSize(h.tc, 16)
 	if h.s.web != nil && isWebRequest(h.br) {
 		h.established()
 		h.s.serveWeb(h.tc, h.br)

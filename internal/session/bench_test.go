@@ -98,7 +98,7 @@ func tlsPair(tb testing.TB) (srv, cli net.Conn, srvSt, cliSt Stream) {
 	stream := func(rc *wire.RecordConn, tc *tls.Conn) Stream {
 		rc.BufferReads()
 		rc.BufferWrites()
-		return Stream{R: bufio.NewReaderSize(tc, 4<<10), W: tc, Dir: wire.Both, Flush: rc.Flush, TryFlush: rc.TryFlush}
+		return Stream{R: bufio.NewReaderSize(tc, 16), W: tc, Dir: wire.Both, Flush: rc.Flush, TryFlush: rc.TryFlush}
 	}
 	return srv, cli, stream(src, stc), stream(crc, ctc)
 }
@@ -171,8 +171,7 @@ func TestIdleConnectionsHoldNoBuffers(t *testing.T) {
 	// most of it crypto/tls's read buffer: it grows to hold the largest
 	// record received and is never given back, 18 KiB after 16 KiB
 	// records or 32 KiB after a Go peer's records grew from small to
-	// 16 KiB (crypto/tls doubles it). Then a 4 KiB handshake reader and
-	// the session's bookkeeping. Before the data path's buffers were
+	// 16 KiB (crypto/tls doubles it). Then the session's bookkeeping. Before the data path's buffers were
 	// pooled a pair held 2.6 MB.
 	const maxPairHeap = 128 << 10
 	type pair struct{ a, b *countPort }

@@ -15,18 +15,22 @@ import (
 // Data-phase limits (SoftEther Connection.c, ConnectionReceive and
 // ConnectionSend; Cedar.h, MAX_PACKET_SIZE and MAX_KEEPALIVE_SIZE).
 const (
-	MaxFrameSize      = 1600       // largest Ethernet frame carried in a block, after decompression
-	maxBlockField     = 3200       // a larger block size field is a protocol error
-	keepAliveMagic    = 0xFFFFFFFF // in the block-count position: a keep-alive follows
-	maxKeepAlivePad   = 512        // a larger keep-alive padding is a protocol error
-	sendKeepAlivePad  = 511        // we send 0..511 bytes of padding
-	readBatchFrames   = 256        // frames handed to the hub in one batch at most
-	readArenaCapacity = readBatchFrames * MaxFrameSize
+	MaxFrameSize     = 1600              // largest Ethernet frame carried in a block, after decompression
+	maxBlockField    = 3200              // a larger block size field is a protocol error
+	keepAliveMagic   = 0xFFFFFFFF        // in the block-count position: a keep-alive follows
+	maxKeepAlivePad  = 512               // a larger keep-alive padding is a protocol error
+	sendKeepAlivePad = 511               // we send 0..511 bytes of padding
+	readBatchFrames  = 256               // frames handed to the hub in one batch at most
+	inflateArenaSize = 64 * MaxFrameSize // inflated frames of one batch (compressed sessions)
 
 	// blockInputBuffer holds received bytes until they are cut into
-	// blocks. A TLS read yields one record (16 KiB at most), so this
-	// takes several; it must hold the largest block with its header.
+	// blocks, and the uncompressed frames of a batch until the next one.
+	// A TLS read yields one record (16 KiB at most), so this takes
+	// several; it must hold the largest block with its header.
 	blockInputBuffer = 64 << 10
+	// minReadRoom is the room kept for a read behind the unread bytes: a
+	// TLS record with its header.
+	minReadRoom = 16<<10 + 512
 	// idleProbe is what BlockReader reads while it holds no buffer:
 	// enough to learn that data has come.
 	idleProbe = 16
@@ -42,21 +46,26 @@ const (
 var ErrBlockProtocol = errors.New("wire: data-phase protocol error")
 
 // BlockReader reads the data phase of one connection and returns the
-// Ethernet frames it carries in batches. The frames live in an arena that
-// stays valid until the next call to Next; nothing is allocated per frame.
+// Ethernet frames it carries in batches. Uncompressed frames are handed out
+// where they were received, compressed ones are inflated into an arena;
+// either way they stay valid until the next call to Next, and nothing is
+// allocated or copied per frame.
 //
-// The reader holds its buffers (received bytes, the arena, the inflater)
-// only while data flows: they come from pools when bytes arrive and go
-// back when everything received has been handed on, so a connection that
-// waits for its peer holds none of them.
+// The reader holds its buffers (received bytes, the frame list, the arena,
+// the inflater) only while data flows: they come from pools when bytes
+// arrive and go back when everything received has been handed on, so a
+// connection that waits for its peer holds none of them.
 type BlockReader struct {
 	r         *bufio.Reader
 	compress  bool
-	in        *[]byte // received bytes not yet cut into blocks are (*in)[pos:end]; nil when none
+	in        *[]byte // pool token of buf
+	buf       []byte  // received bytes; buf[pos:end] are not yet cut into blocks; nil when none
 	pos, end  int
-	batch     *readBatch // arena of the frames handed out; nil between batches
+	list      *frameList // backs frames; nil between batches
 	frames    [][]byte
-	remaining uint32 // blocks left in the current DATA_FRAME
+	arena     *inflateArena // where compressed frames are inflated; nil between batches
+	used      int           // bytes of arena in use
+	remaining uint32        // blocks left in the current DATA_FRAME
 	inflater  io.ReadCloser
 	src       bytes.Reader
 	probe     [idleProbe]byte
@@ -66,6 +75,11 @@ type BlockReader struct {
 	// after decompression (the connection stays up, as on the real server).
 	Oversized uint64
 }
+
+// errNoRoom ends a batch early: the next block does not fit behind the
+// frames handed out of the input buffer, which must not move until Next is
+// called again.
+var errNoRoom = errors.New("wire: input buffer full")
 
 // NewBlockReader reads blocks from r; compress selects per-block zlib.
 // Once r's buffered bytes are used up, reads go around r's buffer, which
@@ -80,74 +94,117 @@ func NewBlockReader(r *bufio.Reader, compress bool) *BlockReader {
 // bytes are already buffered, so a busy connection yields large batches.
 func (br *BlockReader) Next() ([][]byte, error) {
 	br.frames = br.frames[:0]
-	used := 0
+	br.used = 0
 	for {
 		if br.remaining == 0 {
 			if len(br.frames) > 0 && br.end-br.pos < 8 {
 				return br.frames, nil
 			}
-			n, err := br.u32()
-			if err != nil {
-				return br.frames, err
+			if err := br.need(4); err != nil {
+				return br.fail(err)
 			}
-			switch n {
+			switch n := br.u32(0); n {
 			case 0:
-				continue
+				br.pos += 4
 			case keepAliveMagic:
-				if err := br.skipKeepAlive(); err != nil {
-					return br.frames, err
+				if err := br.need(8); err != nil {
+					return br.fail(err)
 				}
+				pad := br.u32(4)
+				if pad > maxKeepAlivePad {
+					return br.frames, fmt.Errorf("%w: keep-alive padding %d exceeds %d", ErrBlockProtocol, pad, maxKeepAlivePad)
+				}
+				if err := br.need(8 + int(pad)); err != nil {
+					return br.fail(err)
+				}
+				br.pos += 8 + int(pad)
 				if len(br.frames) == 0 {
 					return br.frames, nil
 				}
-				continue
+			default:
+				br.pos += 4
+				br.remaining = n
 			}
-			br.remaining = n
+			continue
 		}
-		for br.remaining > 0 {
-			if len(br.frames) == readBatchFrames || used+MaxFrameSize > readArenaCapacity {
-				return br.frames, nil
+		if len(br.frames) == readBatchFrames || br.compress && br.used+MaxFrameSize > len(br.arena) {
+			return br.frames, nil
+		}
+		if err := br.need(4); err != nil {
+			return br.fail(err)
+		}
+		size := br.u32(0)
+		if size > maxBlockField {
+			return br.frames, fmt.Errorf("%w: block size %d exceeds %d", ErrBlockProtocol, size, maxBlockField)
+		}
+		if err := br.need(4 + int(size)); err != nil {
+			return br.fail(err)
+		}
+		block := br.buf[br.pos+4 : br.pos+4+int(size) : br.pos+4+int(size)]
+		br.pos += 4 + int(size)
+		br.remaining--
+		switch {
+		case size == 0:
+		case !br.compress && size > MaxFrameSize:
+			br.Oversized++
+		case !br.compress:
+			br.add(block)
+		default:
+			if br.arena == nil {
+				br.arena = inflateArenas.Get().(*inflateArena)
 			}
-			size, err := br.u32()
-			if err != nil {
-				return br.frames, err
-			}
-			br.remaining--
-			if size > maxBlockField {
-				return br.frames, fmt.Errorf("%w: block size %d exceeds %d", ErrBlockProtocol, size, maxBlockField)
-			}
-			if size == 0 {
-				continue
-			}
-			if err := br.need(int(size)); err != nil {
-				return br.frames, err
-			}
-			if br.batch == nil {
-				br.batch = readBatches.Get().(*readBatch)
-				br.frames = br.batch.frames[:0]
-			}
-			n := br.block(br.batch.arena[used:used+MaxFrameSize], int(size))
+			dst := br.arena[br.used : br.used+MaxFrameSize]
+			n := br.inflate(dst, block)
 			if n < 0 {
 				br.Oversized++
-				continue
 			}
-			if n == 0 {
-				// A compressed block that inflates to nothing (or not at
-				// all) carries no frame: the hub never sees empty frames.
-				continue
+			// A block that inflates to nothing (or not at all) carries
+			// no frame: the hub never sees empty frames.
+			if n > 0 {
+				br.add(dst[:n:n])
+				br.used += n
 			}
-			br.frames = append(br.frames, br.batch.arena[used:used+n:used+n])
-			used += n
 		}
 	}
 }
 
-// need makes sure n received bytes (n <= blockInputBuffer) are buffered.
-// It waits for the peer without holding any pooled buffer when nothing is
-// buffered and no frame is handed out: that is how an idle connection waits.
+// add appends a frame to the batch.
+func (br *BlockReader) add(f []byte) {
+	if br.list == nil {
+		br.list = frameLists.Get().(*frameList)
+		br.frames = br.list[:0]
+	}
+	br.frames = append(br.frames, f)
+}
+
+// fail ends Next on a read error; running out of room only ends the batch.
+func (br *BlockReader) fail(err error) ([][]byte, error) {
+	if err == errNoRoom {
+		return br.frames, nil
+	}
+	return br.frames, err
+}
+
+// u32 returns the big-endian word at pos+off (need has made sure it is
+// buffered).
+func (br *BlockReader) u32(off int) uint32 {
+	return binary.BigEndian.Uint32(br.buf[br.pos+off:])
+}
+
+// pinned reports whether frames handed out point into the input buffer,
+// which then must not move or go back to its pool.
+func (br *BlockReader) pinned() bool { return !br.compress && len(br.frames) > 0 }
+
+// need makes sure n received bytes (n <= blockInputBuffer) are buffered at
+// pos. When nothing is buffered and no frame is handed out it waits for the
+// peer without holding any pooled buffer: that is how an idle connection
+// waits.
 func (br *BlockReader) need(n int) error {
 	for br.end-br.pos < n {
-		if br.in == nil {
+		if br.buf != nil && br.pos == br.end && !br.pinned() {
+			br.releaseInput()
+		}
+		if br.buf == nil {
 			if len(br.frames) == 0 {
 				br.release()
 			}
@@ -161,18 +218,23 @@ func (br *BlockReader) need(n int) error {
 				}
 			}
 			br.in = blockInputBufs.get()
-			*br.in = (*br.in)[:cap(*br.in)]
-			br.pos, br.end = 0, copy(*br.in, br.probe[:m])
+			br.buf = (*br.in)[:cap(*br.in)]
+			br.pos, br.end = 0, copy(br.buf, br.probe[:m])
 			continue
 		}
-		buf := *br.in
-		// Keep room for a whole TLS record at the end, so that a read is
-		// never cut short by the buffer.
-		if br.pos > 0 && (br.pos+n > len(buf) || len(buf)-br.end < len(buf)/4) {
-			br.end = copy(buf, buf[br.pos:br.end])
-			br.pos = 0
+		// Move the unread bytes to the front when the block would not fit
+		// or a TLS record would not fit behind them, unless frames handed
+		// out point into the buffer.
+		if br.pos+n > len(br.buf) || len(br.buf)-br.end < minReadRoom {
+			switch {
+			case !br.pinned():
+				br.end = copy(br.buf, br.buf[br.pos:br.end])
+				br.pos = 0
+			case br.pos+n > len(br.buf):
+				return errNoRoom
+			}
 		}
-		m, err := br.r.Read(buf[br.end:])
+		m, err := br.r.Read(br.buf[br.end:])
 		br.end += m
 		if m == 0 {
 			if err == io.EOF && br.end > br.pos {
@@ -181,54 +243,32 @@ func (br *BlockReader) need(n int) error {
 			if err == nil {
 				err = io.ErrNoProgress
 			}
-			br.releaseInput()
 			return err
 		}
 	}
 	return nil
 }
 
-// consume drops n bytes that have been dealt with; the input buffer goes
-// back to its pool once all of it has.
-func (br *BlockReader) consume(n int) {
-	br.pos += n
-	if br.pos == br.end {
-		br.releaseInput()
-	}
-}
-
 func (br *BlockReader) releaseInput() {
-	if br.in != nil {
-		blockInputBufs.put(br.in)
-		br.in, br.pos, br.end = nil, 0, 0
-	}
+	blockInputBufs.put(br.in)
+	br.in, br.buf, br.pos, br.end = nil, nil, 0, 0
 }
 
-// release gives back the arena and the inflater; the caller makes sure no
-// frame is handed out.
+// release gives back the frame list, the arena and the inflater; the
+// caller makes sure no frame is handed out.
 func (br *BlockReader) release() {
-	if br.batch != nil {
-		readBatches.Put(br.batch)
-		br.batch, br.frames = nil, nil
+	if br.list != nil {
+		frameLists.Put(br.list)
+		br.list, br.frames = nil, nil
+	}
+	if br.arena != nil {
+		inflateArenas.Put(br.arena)
+		br.arena, br.used = nil, 0
 	}
 	if br.inflater != nil {
 		inflaters.Put(br.inflater)
 		br.inflater = nil
 	}
-}
-
-// block takes one buffered block of size bytes and stores its frame in dst.
-// It returns the frame length, or -1 if the frame was too large and dropped.
-func (br *BlockReader) block(dst []byte, size int) int {
-	in := (*br.in)[br.pos : br.pos+size]
-	defer br.consume(size)
-	if !br.compress {
-		if size > len(dst) {
-			return -1
-		}
-		return copy(dst, in)
-	}
-	return br.inflate(dst, in)
 }
 
 // inflate decompresses one zlib block into dst. A block that does not
@@ -260,37 +300,14 @@ func (br *BlockReader) inflate(dst, in []byte) int {
 	return n
 }
 
-func (br *BlockReader) skipKeepAlive() error {
-	size, err := br.u32()
-	if err != nil {
-		return err
-	}
-	if size > maxKeepAlivePad {
-		return fmt.Errorf("%w: keep-alive padding %d exceeds %d", ErrBlockProtocol, size, maxKeepAlivePad)
-	}
-	if err := br.need(int(size)); err != nil {
-		return err
-	}
-	br.consume(int(size))
-	return nil
-}
-
-func (br *BlockReader) u32() (uint32, error) {
-	if err := br.need(4); err != nil {
-		return 0, err
-	}
-	v := binary.BigEndian.Uint32((*br.in)[br.pos:])
-	br.consume(4)
-	return v, nil
-}
-
 // BlockWriter builds DATA_FRAMEs and keep-alives for one connection. Frames
 // added with Add are sent together by Flush in a single Write, so one batch
 // costs one TLS record train and one system call. Its buffer (and deflater)
 // are held only from the first Add to the Flush.
 type BlockWriter struct {
 	w        io.Writer
-	buf      *[]byte // the DATA_FRAME being built; nil when no frame is pending
+	out      *[]byte // pool token of buf
+	buf      []byte  // the DATA_FRAME being built; nil when no frame is pending
 	count    uint32
 	compress bool
 	deflater *zlib.Writer
@@ -301,35 +318,36 @@ func NewBlockWriter(w io.Writer, compress bool) *BlockWriter {
 	return &BlockWriter{w: w, compress: compress}
 }
 
-// appendTo is an io.Writer that appends to a pooled buffer.
-type appendTo struct{ b *[]byte }
-
-func (a appendTo) Write(p []byte) (int, error) {
-	*a.b = append(*a.b, p...)
-	return len(p), nil
-}
-
 // Add appends one Ethernet frame to the pending DATA_FRAME.
 func (bw *BlockWriter) Add(frame []byte) {
 	if bw.buf == nil {
-		bw.buf = blockOutputBufs.get()
-		*bw.buf = append(*bw.buf, 0, 0, 0, 0) // the block count, set by Flush
+		bw.take()
+		bw.buf = append(bw.buf, 0, 0, 0, 0) // the block count, set by Flush
 	}
-	at := len(*bw.buf)
 	if !bw.compress {
-		*bw.buf = binary.BigEndian.AppendUint32(*bw.buf, uint32(len(frame)))
-		*bw.buf = append(*bw.buf, frame...)
+		bw.buf = binary.BigEndian.AppendUint32(bw.buf, uint32(len(frame)))
+		bw.buf = append(bw.buf, frame...)
 	} else {
+		at := len(bw.buf)
+		bw.buf = append(bw.buf, 0, 0, 0, 0)
 		if bw.deflater == nil {
 			bw.deflater = deflaters.Get().(*zlib.Writer)
 		}
-		*bw.buf = append(*bw.buf, 0, 0, 0, 0)
-		bw.deflater.Reset(appendTo{bw.buf})
+		bw.deflater.Reset((*deflateSink)(bw))
 		bw.deflater.Write(frame)
 		bw.deflater.Close()
-		binary.BigEndian.PutUint32((*bw.buf)[at:], uint32(len(*bw.buf)-at-4))
+		binary.BigEndian.PutUint32(bw.buf[at:], uint32(len(bw.buf)-at-4))
 	}
 	bw.count++
+}
+
+// deflateSink is where the deflater writes: at the end of the DATA_FRAME
+// being built.
+type deflateSink BlockWriter
+
+func (d *deflateSink) Write(p []byte) (int, error) {
+	d.buf = append(d.buf, p...)
+	return len(p), nil
 }
 
 // Pending returns the number of frames waiting for Flush.
@@ -341,16 +359,23 @@ func (bw *BlockWriter) Flush() error {
 	if bw.count == 0 {
 		return nil
 	}
-	binary.BigEndian.PutUint32(*bw.buf, bw.count)
-	_, err := bw.w.Write(*bw.buf)
+	binary.BigEndian.PutUint32(bw.buf, bw.count)
+	_, err := bw.w.Write(bw.buf)
 	bw.release()
 	return err
 }
 
+// take gets an empty buffer from the pool.
+func (bw *BlockWriter) take() {
+	bw.out = blockOutputBufs.get()
+	bw.buf = *bw.out
+}
+
 // release gives the buffer and the deflater back; w has copied the bytes.
+// The pooled array goes back even if buf outgrew it: buf no longer uses it.
 func (bw *BlockWriter) release() {
-	blockOutputBufs.put(bw.buf)
-	bw.buf, bw.count = nil, 0
+	blockOutputBufs.put(bw.out)
+	bw.out, bw.buf, bw.count = nil, nil, 0
 	if bw.deflater != nil {
 		deflaters.Put(bw.deflater)
 		bw.deflater = nil
@@ -363,14 +388,13 @@ func (bw *BlockWriter) WriteKeepAlive() error {
 		return err
 	}
 	pad := mrand.IntN(sendKeepAlivePad + 1)
-	bw.buf = blockOutputBufs.get()
-	b := binary.BigEndian.AppendUint32(*bw.buf, keepAliveMagic)
+	bw.take()
+	b := binary.BigEndian.AppendUint32(bw.buf, keepAliveMagic)
 	b = binary.BigEndian.AppendUint32(b, uint32(pad))
 	for i := 0; i < pad; i += 8 {
 		b = binary.LittleEndian.AppendUint64(b, mrand.Uint64())
 	}
-	*bw.buf = b[:8+pad]
-	_, err := bw.w.Write(*bw.buf)
+	_, err := bw.w.Write(b[:8+pad])
 	bw.release()
 	return err
 }

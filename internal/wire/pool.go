@@ -51,20 +51,24 @@ var (
 	// largest TLS record that can come on top.
 	socketWriteBufs = bufPool{size: dataWriteLimit + 64<<10}
 	// blockInputBufs hold received bytes until BlockReader has cut them
-	// into blocks.
+	// into blocks and the caller is done with the frames among them.
 	blockInputBufs = bufPool{size: blockInputBuffer}
 	// blockOutputBufs hold one DATA_FRAME being built (BlockWriter): a
-	// full batch of writeBatchFrames frames fits.
+	// batch of maxWriteBatch frames fits.
 	blockOutputBufs = bufPool{size: 4 + maxWriteBatch*(4+MaxFrameSize+zlibOverhead)}
 )
 
-// readBatch is where BlockReader puts the frames of one batch.
-type readBatch struct {
-	arena  [readArenaCapacity]byte
-	frames [readBatchFrames][]byte
-}
+// frameList backs the frames of one batch (BlockReader).
+type frameList [readBatchFrames][]byte
 
-var readBatches = sync.Pool{New: func() any { return new(readBatch) }}
+// inflateArena holds the inflated frames of one batch of a compressed
+// session (BlockReader).
+type inflateArena [inflateArenaSize]byte
+
+var (
+	frameLists    = sync.Pool{New: func() any { return new(frameList) }}
+	inflateArenas = sync.Pool{New: func() any { return new(inflateArena) }}
+)
 
 // Per-block zlib state is large (the inflater keeps a 32 KiB window, the
 // deflater its hash tables) and only needed while blocks flow.

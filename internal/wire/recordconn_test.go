@@ -177,14 +177,14 @@ func TestBuffersGoBackWhenIdle(t *testing.T) {
 			t.Fatal(err)
 		}
 		got += len(fs)
-		if br.batch == nil {
-			t.Fatal("arena given back while its frames are still handed out")
+		if br.list == nil || br.buf == nil {
+			t.Fatal("buffers given back while frames in them are still handed out")
 		}
 	}
 	go br.Next()
 	<-src.waiting // the reader now waits for its peer
-	if br.in != nil || br.batch != nil {
-		t.Fatalf("block reader waits holding input %v, arena %v", br.in != nil, br.batch != nil)
+	if br.buf != nil || br.list != nil || br.arena != nil {
+		t.Fatalf("block reader waits holding input %v, frame list %v, arena %v", br.buf != nil, br.list != nil, br.arena != nil)
 	}
 
 	a, b := tcpPair(t)

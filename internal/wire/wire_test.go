@@ -296,6 +296,44 @@ func TestBlockWriterReaderRoundTrip(t *testing.T) {
 	}
 }
 
+// TestBlockReaderLongDataFrames reads DATA_FRAMEs far larger than the
+// input buffer, delivered a few bytes at a time, compressed and not:
+// every frame must arrive once, in order and intact, batch after batch
+// (frames handed out of the input buffer must not move under the caller).
+func TestBlockReaderLongDataFrames(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		var want [][]byte
+		var stream bytes.Buffer
+		bw := NewBlockWriter(&stream, compress)
+		for i := range 700 {
+			f := pattern(60 + i*7%1455)
+			f[0] = byte(i)
+			want = append(want, f)
+			bw.Add(f)
+			if i%300 == 299 {
+				bw.Flush()
+			}
+		}
+		bw.Flush()
+		for _, step := range []int{1 << 20, 1000, 7} {
+			br := NewBlockReader(bufio.NewReaderSize(&trickle{b: stream.Bytes(), step: step}, 16), compress)
+			got := 0
+			for got < len(want) {
+				fs, err := br.Next()
+				if err != nil {
+					t.Fatalf("compress=%v step %d: after %d frames: %v", compress, step, got, err)
+				}
+				for _, f := range fs {
+					if !bytes.Equal(f, want[got]) {
+						t.Fatalf("compress=%v step %d: frame %d differs", compress, step, got)
+					}
+					got++
+				}
+			}
+		}
+	}
+}
+
 func TestCompressedOversizeFrameDropped(t *testing.T) {
 	var b bytes.Buffer
 	bw := NewBlockWriter(&b, true)
@@ -347,12 +385,16 @@ func TestBlockReaderNoAllocsPerFrame(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() {
 		r.Reset(in)
 		bufr.Reset(r)
-		if fs, err := br.Next(); err != nil || len(fs) != 64 {
-			t.Fatalf("%d %v", len(fs), err)
+		for got := 0; got < 64; {
+			fs, err := br.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got += len(fs)
 		}
 	})
 	if allocs > 0 && !raceEnabled {
-		t.Fatalf("%.1f allocations per batch", allocs)
+		t.Fatalf("%.1f allocations per 64 frames", allocs)
 	}
 }
 
@@ -453,4 +495,45 @@ func FuzzBlockReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkBlockRead reads 64 frames (in one or more batches) with one
+// reader, as a session's reader does: the steady state of the receive path.
+func BenchmarkBlockRead(b *testing.B) {
+	var f [][]byte
+	for i := 0; i < 64; i++ {
+		f = append(f, frame(1500, byte(i)))
+	}
+	in := blocks(f)
+	r := bytes.NewReader(in)
+	bufr := bufio.NewReaderSize(r, 4<<10)
+	br := NewBlockReader(bufr, false)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Reset(in)
+		bufr.Reset(r)
+		for got := 0; got < 64; {
+			fs, err := br.Next()
+			if err != nil {
+				b.Fatal(err)
+			}
+			got += len(fs)
+		}
+	}
+}
+
+// BenchmarkBlockWrite builds and writes batches of 64 frames with one
+// writer, as a session's writer does.
+func BenchmarkBlockWrite(b *testing.B) {
+	bw := NewBlockWriter(io.Discard, false)
+	f := frame(1500, 7)
+	b.SetBytes(64 * 1504)
+	b.ReportAllocs()
+	for b.Loop() {
+		for range 64 {
+			bw.Add(f)
+		}
+		bw.Flush()
+	}
 }
