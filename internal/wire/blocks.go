@@ -293,9 +293,13 @@ func (br *BlockReader) inflate(dst, in []byte) int {
 			return 0
 		}
 	}
-	// dst is full: more output means the frame is oversized.
-	if m, _ := br.inflater.Read(br.over[:]); m > 0 {
+	// dst is full: more output means the frame is oversized, and only
+	// the stream's proper end (checksum included) makes it a frame.
+	switch m, err := br.inflater.Read(br.over[:]); {
+	case m > 0:
 		return -1
+	case err != io.EOF:
+		return 0
 	}
 	return n
 }

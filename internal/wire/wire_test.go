@@ -348,14 +348,17 @@ func TestCompressedOversizeFrameDropped(t *testing.T) {
 }
 
 // TestCompressedBlockWithoutFrame sends compressed blocks that carry no
-// frame (an empty zlib stream and bytes that do not inflate) between two
-// real frames: only the real frames reach the caller, never an empty one.
+// frame (an empty zlib stream, bytes that do not inflate, a full-size frame
+// whose checksum is wrong) between two real frames: only the real frames
+// reach the caller, never an empty or damaged one.
 func TestCompressedBlockWithoutFrame(t *testing.T) {
 	var z bytes.Buffer
 	zw := zlib.NewWriter(&z)
 	zw.Close()
-	in := binary.BigEndian.AppendUint32(nil, 4) // one DATA_FRAME of four blocks
-	for _, blk := range [][]byte{deflate(frame(60, 1)), z.Bytes(), []byte("not zlib"), deflate(frame(70, 2))} {
+	damaged := deflate(frame(MaxFrameSize, 3))
+	damaged[len(damaged)-1] ^= 1                // the last byte of the Adler-32
+	in := binary.BigEndian.AppendUint32(nil, 5) // one DATA_FRAME of five blocks
+	for _, blk := range [][]byte{deflate(frame(60, 1)), z.Bytes(), []byte("not zlib"), damaged, deflate(frame(70, 2))} {
 		in = binary.BigEndian.AppendUint32(in, uint32(len(blk)))
 		in = append(in, blk...)
 	}
@@ -474,27 +477,114 @@ func FuzzReadPackResponse(f *testing.F) {
 	})
 }
 
+// FuzzBlockReader compares BlockReader with referenceBlocks, a plain
+// decoder written from the framing rules: the same frames, in order and
+// intact when Next returns them, and a protocol error where it finds one.
+// The input arrives in pieces of step bytes, so that blocks straddle reads.
 func FuzzBlockReader(f *testing.F) {
-	f.Add(blocks([][]byte{frame(60, 1)}, nil), false)
+	f.Add(blocks([][]byte{frame(60, 1)}, nil), false, uint8(0))
 	var z bytes.Buffer
 	bw := NewBlockWriter(&z, true)
 	bw.Add(frame(100, 1))
 	bw.Flush()
-	f.Add(z.Bytes(), true)
-	f.Fuzz(func(t *testing.T, in []byte, compress bool) {
-		br := NewBlockReader(bufio.NewReader(bytes.NewReader(in)), compress)
-		for i := 0; i < 1000; i++ {
+	f.Add(z.Bytes(), true, uint8(3))
+	var long [][]byte
+	for i := range 50 { // more than the input buffer holds
+		long = append(long, frame(1500, byte(i)))
+	}
+	f.Add(blocks(long, nil, long[:3]), false, uint8(200))
+	f.Fuzz(func(t *testing.T, in []byte, compress bool, step uint8) {
+		want, wantErr := referenceBlocks(in, compress)
+		var src io.Reader = bytes.NewReader(in)
+		if step > 0 {
+			// At most a few thousand pieces, so that each run stays quick.
+			src = &trickle{b: in, step: max(int(step), len(in)/4096)}
+		}
+		br := NewBlockReader(bufio.NewReaderSize(src, 16), compress)
+		got := 0
+		for {
 			fs, err := br.Next()
 			for _, fr := range fs {
-				if len(fr) == 0 || len(fr) > MaxFrameSize {
-					t.Fatalf("frame of %d bytes", len(fr))
+				if got >= len(want) || !bytes.Equal(fr, want[got]) {
+					t.Fatalf("frame %d (%d bytes) differs from the reference's (%d frames)", got, len(fr), len(want))
 				}
+				got++
 			}
 			if err != nil {
+				if got != len(want) {
+					t.Fatalf("%d frames before %v, the reference has %d", got, err, len(want))
+				}
+				if errors.Is(err, ErrBlockProtocol) != errors.Is(wantErr, ErrBlockProtocol) {
+					t.Fatalf("error %v, the reference's %v", err, wantErr)
+				}
 				return
 			}
 		}
 	})
+}
+
+// referenceBlocks decodes a data-phase stream the simple way: the frames
+// it carries up to its end or first protocol error.
+func referenceBlocks(in []byte, compress bool) (frames [][]byte, err error) {
+	var zr io.ReadCloser
+	u32 := func() (uint32, bool) {
+		if len(in) < 4 {
+			return 0, false
+		}
+		v := binary.BigEndian.Uint32(in)
+		in = in[4:]
+		return v, true
+	}
+	for {
+		n, ok := u32()
+		if !ok {
+			return frames, io.EOF
+		}
+		if n == keepAliveMagic {
+			pad, ok := u32()
+			if !ok {
+				return frames, io.EOF
+			}
+			if pad > maxKeepAlivePad {
+				return frames, ErrBlockProtocol
+			}
+			if len(in) < int(pad) {
+				return frames, io.EOF
+			}
+			in = in[pad:]
+			continue
+		}
+		for range n {
+			size, ok := u32()
+			if !ok {
+				return frames, io.EOF
+			}
+			if size > maxBlockField {
+				return frames, ErrBlockProtocol
+			}
+			if len(in) < int(size) {
+				return frames, io.EOF
+			}
+			block := in[:size]
+			in = in[size:]
+			if compress && size > 0 {
+				if zr == nil {
+					if zr, err = zlib.NewReader(bytes.NewReader(emptyZlib)); err != nil {
+						panic(err)
+					}
+				}
+				if zr.(zlib.Resetter).Reset(bytes.NewReader(block), nil) != nil {
+					continue
+				}
+				if block, err = io.ReadAll(io.LimitReader(zr, MaxFrameSize+1)); err != nil {
+					continue
+				}
+			}
+			if len(block) > 0 && len(block) <= MaxFrameSize {
+				frames = append(frames, block)
+			}
+		}
+	}
 }
 
 // BenchmarkBlockRead reads 64 frames (in one or more batches) with one
