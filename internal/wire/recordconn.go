@@ -228,10 +228,31 @@ func (c *RecordConn) Read(p []byte) (int, error) {
 	if !c.exact {
 		return c.bufferedRead(p)
 	}
-	read := c.Conn.Read
-	if c.buffered {
-		read = c.bufferedRead
+	if !c.buffered {
+		return c.recordStep(p, c.Conn.Read)
 	}
+	// Buffered, a whole record (header and body) goes in one call, as far
+	// as p takes it. crypto/tls then reads each record with one call and
+	// one small allocation, and never calls again for the rest of a body,
+	// which would first make room for 512 more bytes and so double its
+	// buffer (to 32 KiB for 16 KiB records).
+	n := 0
+	for n < len(p) {
+		m, err := c.recordStep(p[n:], c.bufferedRead)
+		n += m
+		if err != nil {
+			return n, err
+		}
+		if c.hdrN == 0 { // the record is complete
+			break
+		}
+	}
+	return n, nil
+}
+
+// recordStep passes on bytes of the current record's header or body, never
+// past either, reading them with read.
+func (c *RecordConn) recordStep(p []byte, read func([]byte) (int, error)) (int, error) {
 	if c.hdrN < len(c.hdr) {
 		n, err := read(p[:min(len(p), len(c.hdr)-c.hdrN)])
 		copy(c.hdr[c.hdrN:], p[:n])
@@ -244,16 +265,7 @@ func (c *RecordConn) Read(p []byte) (int, error) {
 		}
 		return n, err
 	}
-	want := min(len(p), c.left)
-	n, err := read(p[:want])
-	// Buffered, the rest of the record body comes in the same call: when
-	// crypto/tls has to call again for it, it first makes room for 512
-	// more bytes, which doubles its buffer (to 32 KiB for 16 KiB records).
-	for c.buffered && err == nil && n < want {
-		var m int
-		m, err = read(p[n:want])
-		n += m
-	}
+	n, err := read(p[:min(len(p), c.left)])
 	c.left -= n
 	if c.left == 0 {
 		c.hdrN = 0
