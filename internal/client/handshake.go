@@ -208,7 +208,12 @@ func dial(ctx context.Context, o *Options) (*handshake, *wire.Hello, error) {
 			return nil, nil, fmt.Errorf("server certificate SHA-256 %x does not match the pinned one", sum)
 		}
 	}
-	hs.br = bufio.NewReaderSize(hs.tc, 64<<10)
+	// Minimal (bufio's smallest): the preamble's few lines are read in
+	// pieces and bodies around the buffer, and in the data phase
+	// wire.BlockReader reads around it into buffers it holds only while
+	// data flows. A larger one would stay for the connection's life and
+	// make every batch's first bytes pass through it.
+	hs.br = bufio.NewReaderSize(hs.tc, 16)
 	if err := wire.WriteSignature(hs.tc, hs.host); err != nil {
 		raw.Close()
 		return nil, nil, err
@@ -250,13 +255,15 @@ func (hs *handshake) response() (*pack.Pack, error) {
 
 func (hs *handshake) dataConn(encrypt bool, dir wire.Direction) *Conn {
 	hs.raw.SetDeadline(time.Time{})
-	hs.rc.SetExact(false)
 	c := &Conn{Raw: hs.raw, cert: hs.cert}
 	if encrypt {
+		hs.rc.BufferReads()
 		hs.rc.BufferWrites()
 		c.Stream = session.Stream{R: hs.br, W: hs.tc, Dir: dir, Flush: hs.rc.Flush}
 	} else {
-		c.Stream = session.Stream{R: bufio.NewReaderSize(hs.rc, 64<<10), W: hs.raw, Dir: dir}
+		hs.rc.SetExact(false)
+		// Minimal: wire.BlockReader reads around it into pooled buffers.
+		c.Stream = session.Stream{R: bufio.NewReaderSize(hs.rc, 16), W: hs.raw, Dir: dir}
 	}
 	return c
 }

@@ -62,7 +62,12 @@ func (h *handshake) run() bool {
 		h.log.Debug("TLS handshake failed", "err", err)
 		return false
 	}
-	h.br = bufio.NewReaderSize(h.tc, 64<<10)
+	// Minimal (bufio's smallest): the preamble's few lines are read in
+	// pieces and bodies around the buffer, and in the data phase
+	// wire.BlockReader reads around it into buffers it holds only while
+	// data flows. A larger one would stay for the connection's life and
+	// make every batch's first bytes pass through it.
+	h.br = bufio.NewReaderSize(h.tc, 16)
 	if h.s.web != nil && isWebRequest(h.br) {
 		h.s.serveWeb(h)
 		return true
@@ -176,7 +181,7 @@ func (h *handshake) enumHubs() {
 func (h *handshake) dataStream(encrypt bool, dir wire.Direction) (session.Stream, error) {
 	h.raw.SetDeadline(time.Time{})
 	if encrypt {
-		h.rc.SetExact(false)
+		h.rc.BufferReads()
 		h.rc.BufferWrites()
 		st := session.Stream{R: h.br, W: h.tc, Dir: dir, Flush: h.rc.Flush}
 		if h.rc.CanTryFlush() {
@@ -188,7 +193,8 @@ func (h *handshake) dataStream(encrypt bool, dir wire.Direction) (session.Stream
 		return session.Stream{}, errors.New("client sent data before the switch to plaintext")
 	}
 	h.rc.SetExact(false)
-	return session.Stream{R: bufio.NewReaderSize(h.rc, 64<<10), W: h.raw, Dir: dir}, nil
+	// Minimal: wire.BlockReader reads around it into pooled buffers.
+	return session.Stream{R: bufio.NewReaderSize(h.rc, 16), W: h.raw, Dir: dir}, nil
 }
 
 // additionalConnect attaches this connection to an existing session.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -59,14 +60,10 @@ func ReadMessage(r *bufio.Reader, maxBody int) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	fields := strings.Fields(line)
-	if len(fields) < 3 {
-		return nil, fmt.Errorf("%w: start line %q has fewer than 3 tokens", ErrHTTPSyntax, truncate(line))
-	}
 	m := &Message{}
-	m.Start[0], m.Start[1] = fields[0], fields[1]
-	// The reason phrase may contain spaces: keep the rest of the line.
-	m.Start[2] = strings.TrimSpace(strings.SplitN(strings.TrimSpace(line), " ", 3)[2])
+	if !splitStartLine(line, &m.Start) {
+		return nil, fmt.Errorf("%w: start line %q has fewer than 3 space-separated tokens", ErrHTTPSyntax, truncate(line))
+	}
 	for {
 		line, err := readLine(r)
 		if err != nil {
@@ -94,11 +91,56 @@ func ReadMessage(r *bufio.Reader, maxBody int) (*Message, error) {
 	if n > maxBody {
 		return m, fmt.Errorf("%w: body of %d bytes (limit %d)", ErrHTTPTooLong, n, maxBody)
 	}
-	m.Body = make([]byte, n)
-	if _, err := io.ReadFull(r, m.Body); err != nil {
+	if m.Body, err = readBody(r, n); err != nil {
 		return nil, fmt.Errorf("wire: reading %d-byte HTTP body: %w", n, err)
 	}
 	return m, nil
+}
+
+// bodyStep is the first allocation for a body. Larger bodies grow as their
+// bytes arrive, so a peer that announces a large Content-Length and sends
+// little costs memory for what it sent, not for what it announced.
+const bodyStep = 64 << 10
+
+// readBody reads exactly n bytes, growing the buffer (at most doubling it)
+// only as data arrives.
+func readBody(r io.Reader, n int) ([]byte, error) {
+	body := make([]byte, 0, min(n, bodyStep))
+	for len(body) < n {
+		if len(body) == cap(body) {
+			body = slices.Grow(body, min(n-len(body), len(body)))
+		}
+		m, err := r.Read(body[len(body):min(n, cap(body))])
+		body = body[:len(body)+m]
+		if err != nil && len(body) < n {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return body, nil
+}
+
+// splitStartLine splits a start line into its three tokens as SoftEther
+// does (HTTP.c, RecvHttpHeader: ParseToken on spaces only, runs of spaces
+// are one separator), except that the third token keeps the rest of the
+// line, spaces included, because a reason phrase may contain them. Other
+// whitespace (TAB, CR, VT, FF) is part of a token, not a separator: a line
+// such as "HTTP/1.1\t200\tOK" has one token and is refused. It reports false
+// when there are fewer than three tokens.
+func splitStartLine(line string, start *[3]string) bool {
+	rest := line
+	for i := range 2 {
+		rest = strings.TrimLeft(rest, " ")
+		tok, after, found := strings.Cut(rest, " ")
+		if !found || tok == "" {
+			return false
+		}
+		start[i], rest = tok, after
+	}
+	start[2] = strings.Trim(rest, " ")
+	return start[2] != ""
 }
 
 // readLine reads one line ending in LF and strips the LF and a trailing CR.

@@ -46,8 +46,17 @@ const (
 	altSignature     = "VPNCONNECT"
 	maxPreambleReqs  = 19 // requests before the signature; the 20th drops the connection
 	MaxRequestPack   = 1 << 16
-	maxResponsePack  = 512 << 20
-	packContentType  = "application/octet-stream"
+	// maxResponsePack caps a response pack (client side). SoftEther's
+	// client accepts up to MAX_PACK_SIZE, 512 MiB (HTTP.c, HttpClientRecv),
+	// but no answer to a client comes near that. The largest are the hub
+	// list (enum_hub): at most 100 000 hubs (Server.c, i_max_hubs) of at
+	// most 255-byte names (Cedar.h, MAX_HUBNAME_LEN), each stored with a
+	// 4-byte length, about 26 MB; and the welcome, whose largest part is
+	// the hub's message of at most 20 000 characters (Cedar.h,
+	// HUB_MAXMSG_LEN), under 100 KB in UTF-8. 32 MiB fits both with room
+	// to spare, and the body grows only as its bytes arrive (readBody).
+	maxResponsePack = 32 << 20
+	packContentType = "application/octet-stream"
 )
 
 // ErrNotVPN means the peer does not speak the SoftEther protocol.
@@ -231,11 +240,12 @@ func ReadPackRequest(r *bufio.Reader) (*pack.Pack, error) {
 }
 
 // ReadPackResponse reads one server response pack (client side) with the
-// real client's rules: HTTP/1.1 200, octet-stream, 1 byte..512 MiB.
+// real client's rules (HTTP/1.1 200, octet-stream, at least 1 byte), but
+// at most maxResponsePack bytes instead of the real client's 512 MiB.
 func ReadPackResponse(r *bufio.Reader) (*pack.Pack, error) {
 	m, err := ReadMessage(r, maxResponsePack)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNotVPN, err)
+		return nil, fmt.Errorf("%w: %w", ErrNotVPN, err)
 	}
 	if !strings.EqualFold(m.Start[0], "HTTP/1.1") || m.Start[1] != "200" {
 		return nil, fmt.Errorf("%w: HTTP status %q %q", ErrNotVPN, truncate(m.Start[0]), truncate(m.Start[1]))

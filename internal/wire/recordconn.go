@@ -18,29 +18,36 @@ import (
 // welcome both peers abandon TLS and exchange blocks in the clear on the same
 // socket (session-protocol.md §8.6).
 //
-// In the data phase (SetExact(false)) it batches system calls: reads fill a
-// large buffer, and writes are collected until Flush, so that the dozen TLS
-// records of one batch of frames leave in a single write.
+// In the data phase (BufferReads, or SetExact(false) for a session without
+// encryption) it batches system calls: reads fill a large buffer, and writes
+// are collected until Flush, so that the dozen TLS records of one batch of
+// frames leave in a single write. Both buffers come from pools when bytes
+// arrive or are written and go back once empty, so an idle connection holds
+// neither.
 type RecordConn struct {
 	net.Conn
-	exact bool
-	hdr   [5]byte
-	hdrN  int // bytes of the current record header seen
-	left  int // bytes of the current record body not yet passed on
+	exact    bool
+	buffered bool // reads go through rbuf
+	hdr      [5]byte
+	hdrN     int // bytes of the current record header seen
+	left     int // bytes of the current record body not yet passed on
 
-	rbuf       []byte // data-phase read buffer; rbuf[rpos:rend] is unread
+	rbuf       *[]byte // data-phase read buffer; (*rbuf)[rpos:rend] is unread; nil when empty
 	rpos, rend int
-	// wbuf collects writes until Flush (nil: write through). wmu guards it:
+	rerr       error // error of the system call that filled rbuf
+	// wbuf collects writes until Flush (nil: none pending). wmu guards it:
 	// besides the session's writer, crypto/tls itself writes here when it
 	// answers a TLS 1.3 KeyUpdate on the reading goroutine.
-	wmu  sync.Mutex
-	wbuf []byte
+	wmu       sync.Mutex
+	buffering bool // Write collects into wbuf instead of writing through
+	wbuf      *[]byte
 
-	// Data-phase system calls, set up by BufferWrites when the connection
-	// exposes its descriptor (see rawOp).
+	// Data-phase system calls, set up when the connection exposes its
+	// descriptor (see rawOp).
 	raw     syscall.RawConn
 	rd, wr  rawOp
 	readFn  func(fd uintptr) bool
+	fillFn  func(fd uintptr) bool
 	writeFn func(fd uintptr) bool
 }
 
@@ -55,25 +62,48 @@ func NewRecordConn(c net.Conn) *RecordConn { return &RecordConn{Conn: c, exact: 
 // SetExact switches record-exact reading on or off. It must only be called
 // from the goroutine that reads, between records (TLS always consumes whole
 // records before it returns data, so after a TLS Read is a safe point).
-// Turning it off also turns on read buffering.
+// Turning it off also turns on read buffering and moves reads to raw
+// system calls (see rawOp) when the connection exposes its descriptor.
 func (c *RecordConn) SetExact(on bool) {
 	c.exact = on
-	if !on && c.rbuf == nil {
-		c.rbuf = make([]byte, dataReadBuffer)
+	if !on {
+		c.BufferReads()
 	}
+}
+
+// BufferReads starts the data phase of a TLS connection: reads go through
+// a pooled buffer filled by large system calls (raw ones, see rawOp, when
+// the connection exposes its descriptor), and TLS still gets one record at
+// a time. That keeps crypto/tls's own read buffer, which grows to what it
+// is handed and never shrinks, at one record: handed all that one system
+// call read, it grew to 48 KiB per connection and kept it while idle.
+// It must only be called from the goroutine that reads.
+func (c *RecordConn) BufferReads() {
+	c.buffered = true
+	c.useRaw()
 }
 
 // BufferWrites makes Write collect data until Flush. Only the data-phase
 // writer may use it, and it must Flush after every batch. It also moves the
-// connection's reads and writes to raw system calls (see rawOp) when the
-// connection exposes its descriptor.
+// connection's writes to raw system calls (see rawOp) when the connection
+// exposes its descriptor.
 func (c *RecordConn) BufferWrites() {
-	c.wbuf = make([]byte, 0, 64<<10)
+	c.wmu.Lock()
+	c.buffering = true
+	c.wmu.Unlock()
+	c.useRaw()
+}
+
+// useRaw sets up raw system calls once, if the connection allows them.
+func (c *RecordConn) useRaw() {
+	if c.raw != nil {
+		return
+	}
 	if sc, ok := c.Conn.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
-			c.raw = raw
 			// Made once, so that no read or write allocates.
-			c.readFn, c.writeFn = c.rd.read, c.wr.write
+			c.readFn, c.fillFn, c.writeFn = c.rd.read, c.rawFill, c.wr.write
+			c.raw = raw
 		}
 	}
 }
@@ -130,6 +160,35 @@ func (o *rawOp) write(fd uintptr) bool {
 	return true
 }
 
+// rawFill reads into the read buffer with one raw system call. It takes
+// the buffer from its pool only when the call finds data, and hands it back
+// before RawConn waits: a connection waiting for its peer holds no buffer.
+func (c *RecordConn) rawFill(fd uintptr) bool {
+	if c.rbuf == nil {
+		c.rbuf = socketReadBufs.get()
+		*c.rbuf = (*c.rbuf)[:cap(*c.rbuf)]
+	}
+	buf := *c.rbuf
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+		switch e {
+		case 0:
+			c.rend = int(n)
+			if n == 0 {
+				c.rerr = io.EOF
+			}
+			return true
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			c.releaseRead()
+			return false
+		default:
+			c.rerr = e
+			return true
+		}
+	}
+}
+
 // rawRead reads into p with one raw system call, waiting for data.
 func (c *RecordConn) rawRead(p []byte) (int, error) {
 	c.rd = rawOp{buf: p}
@@ -144,13 +203,17 @@ func (c *RecordConn) rawRead(p []byte) (int, error) {
 // rawWrite writes wbuf with raw system calls, waiting for room when wait is
 // set, and drops what went out from wbuf. The caller holds wmu.
 func (c *RecordConn) rawWrite(wait bool) error {
-	c.wr = rawOp{buf: c.wbuf, wait: wait}
+	c.wr = rawOp{buf: *c.wbuf, wait: wait}
 	err := c.raw.Write(c.writeFn)
 	if err == nil {
 		err = c.wr.err
 	}
-	rest := copy(c.wbuf, c.wbuf[c.wr.n:])
-	c.wbuf = c.wbuf[:rest]
+	if c.wr.n == len(*c.wbuf) {
+		c.releaseWrite()
+	} else {
+		rest := copy(*c.wbuf, (*c.wbuf)[c.wr.n:])
+		*c.wbuf = (*c.wbuf)[:rest]
+	}
 	c.wr.buf = nil
 	return err
 }
@@ -165,8 +228,33 @@ func (c *RecordConn) Read(p []byte) (int, error) {
 	if !c.exact {
 		return c.bufferedRead(p)
 	}
+	if !c.buffered {
+		return c.recordStep(p, c.Conn.Read)
+	}
+	// Buffered, a whole record (header and body) goes in one call, as far
+	// as p takes it. crypto/tls then reads each record with one call and
+	// one small allocation, and never calls again for the rest of a body,
+	// which would first make room for 512 more bytes and so double its
+	// buffer (to 32 KiB for 16 KiB records).
+	n := 0
+	for n < len(p) {
+		m, err := c.recordStep(p[n:], c.bufferedRead)
+		n += m
+		if err != nil {
+			return n, err
+		}
+		if c.hdrN == 0 { // the record is complete
+			break
+		}
+	}
+	return n, nil
+}
+
+// recordStep passes on bytes of the current record's header or body, never
+// past either, reading them with read.
+func (c *RecordConn) recordStep(p []byte, read func([]byte) (int, error)) (int, error) {
 	if c.hdrN < len(c.hdr) {
-		n, err := c.Conn.Read(p[:min(len(p), len(c.hdr)-c.hdrN)])
+		n, err := read(p[:min(len(p), len(c.hdr)-c.hdrN)])
 		copy(c.hdr[c.hdrN:], p[:n])
 		c.hdrN += n
 		if c.hdrN == len(c.hdr) {
@@ -177,7 +265,7 @@ func (c *RecordConn) Read(p []byte) (int, error) {
 		}
 		return n, err
 	}
-	n, err := c.Conn.Read(p[:min(len(p), c.left)])
+	n, err := read(p[:min(len(p), c.left)])
 	c.left -= n
 	if c.left == 0 {
 		c.hdrN = 0
@@ -186,19 +274,52 @@ func (c *RecordConn) Read(p []byte) (int, error) {
 }
 
 func (c *RecordConn) bufferedRead(p []byte) (int, error) {
-	if c.rpos == c.rend {
-		if len(p) >= len(c.rbuf) {
+	if c.rbuf == nil {
+		if len(p) >= dataReadBuffer {
 			return c.read(p)
 		}
-		n, err := c.read(c.rbuf)
-		c.rpos, c.rend = 0, n
-		if n == 0 {
+		if err := c.fill(); err != nil {
 			return 0, err
 		}
 	}
-	n := copy(p, c.rbuf[c.rpos:c.rend])
+	n := copy(p, (*c.rbuf)[c.rpos:c.rend])
 	c.rpos += n
+	if c.rpos == c.rend {
+		c.releaseRead()
+	}
 	return n, nil
+}
+
+// fill reads from the socket into a read buffer taken from its pool. It
+// returns an error only when it read nothing.
+func (c *RecordConn) fill() error {
+	c.rpos, c.rend, c.rerr = 0, 0, nil
+	if c.raw != nil {
+		if err := c.raw.Read(c.fillFn); err != nil {
+			c.releaseRead()
+			return err
+		}
+	} else {
+		// Without a descriptor the buffer is held while the read waits.
+		c.rbuf = socketReadBufs.get()
+		*c.rbuf = (*c.rbuf)[:cap(*c.rbuf)]
+		c.rend, c.rerr = c.Conn.Read(*c.rbuf)
+	}
+	if c.rend == 0 {
+		c.releaseRead()
+		if c.rerr == nil {
+			return io.ErrNoProgress
+		}
+		return c.rerr
+	}
+	return nil
+}
+
+func (c *RecordConn) releaseRead() {
+	if c.rbuf != nil {
+		socketReadBufs.put(c.rbuf)
+		c.rbuf, c.rpos, c.rend = nil, 0, 0
+	}
 }
 
 // read reads from the socket: raw in the data phase when possible.
@@ -210,13 +331,16 @@ func (c *RecordConn) read(p []byte) (int, error) {
 }
 
 func (c *RecordConn) Write(p []byte) (int, error) {
-	if c.wbuf == nil {
-		return c.Conn.Write(p)
-	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.wbuf = append(c.wbuf, p...)
-	if len(c.wbuf) >= dataWriteLimit {
+	if !c.buffering {
+		return c.Conn.Write(p)
+	}
+	if c.wbuf == nil {
+		c.wbuf = socketWriteBufs.get()
+	}
+	*c.wbuf = append(*c.wbuf, p...)
+	if len(*c.wbuf) >= dataWriteLimit {
 		if err := c.flushLocked(); err != nil {
 			return 0, err
 		}
@@ -237,14 +361,14 @@ func (c *RecordConn) CanTryFlush() bool { return c.raw != nil }
 func (c *RecordConn) TryFlush() (bool, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if len(c.wbuf) == 0 {
+	if c.wbuf == nil {
 		return true, nil
 	}
 	if c.raw == nil {
 		return false, errNoDescriptor
 	}
 	err := c.rawWrite(false)
-	return len(c.wbuf) == 0 && err == nil, err
+	return c.wbuf == nil && err == nil, err
 }
 
 // Flush writes out what BufferWrites collected.
@@ -255,13 +379,19 @@ func (c *RecordConn) Flush() error {
 }
 
 func (c *RecordConn) flushLocked() error {
-	if len(c.wbuf) == 0 {
+	if c.wbuf == nil {
 		return nil
 	}
 	if c.raw != nil {
 		return c.rawWrite(true)
 	}
-	_, err := c.Conn.Write(c.wbuf)
-	c.wbuf = c.wbuf[:0]
+	_, err := c.Conn.Write(*c.wbuf)
+	c.releaseWrite()
 	return err
+}
+
+// releaseWrite gives the write buffer back. The caller holds wmu.
+func (c *RecordConn) releaseWrite() {
+	socketWriteBufs.put(c.wbuf)
+	c.wbuf = nil
 }

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -135,5 +136,93 @@ func TestTryFlushWithoutDescriptor(t *testing.T) {
 	rc.Write([]byte("x"))
 	if done, err := rc.TryFlush(); done || err == nil {
 		t.Fatalf("TryFlush on a pipe: %v %v, want an error", done, err)
+	}
+}
+
+// signalReader hands out its data, then reports each further Read on
+// waiting and blocks it until the test ends.
+type signalReader struct {
+	data    []byte
+	waiting chan struct{}
+	done    chan struct{}
+}
+
+func (r *signalReader) Read(p []byte) (int, error) {
+	if len(r.data) > 0 {
+		n := copy(p, r.data)
+		r.data = r.data[n:]
+		return n, nil
+	}
+	r.waiting <- struct{}{}
+	<-r.done
+	return 0, io.EOF
+}
+
+// TestBuffersGoBackWhenIdle checks that the data path holds its pooled
+// buffers only while data flows: the block reader while it waits for its
+// peer, the block writer and the socket's write buffer after a flush, the
+// socket's read buffer once what it read has been passed on.
+func TestBuffersGoBackWhenIdle(t *testing.T) {
+	var f [][]byte
+	for i := 0; i < 100; i++ {
+		f = append(f, frame(1500, byte(i)))
+	}
+	src := &signalReader{data: blocks(f, nil), waiting: make(chan struct{}), done: make(chan struct{})}
+	defer close(src.done)
+	br := NewBlockReader(bufio.NewReaderSize(src, 16), false)
+	got := 0
+	for got < 100 {
+		fs, err := br.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got += len(fs)
+		if br.list == nil || br.buf == nil {
+			t.Fatal("buffers given back while frames in them are still handed out")
+		}
+	}
+	go br.Next()
+	<-src.waiting // the reader now waits for its peer
+	if br.buf != nil || br.list != nil || br.arena != nil {
+		t.Fatalf("block reader waits holding input %v, frame list %v, arena %v", br.buf != nil, br.list != nil, br.arena != nil)
+	}
+
+	a, b := tcpPair(t)
+	rc := NewRecordConn(a)
+	rc.SetExact(false)
+	rc.BufferWrites()
+	bw := NewBlockWriter(rc, false)
+	bw.Add(frame(1500, 1))
+	if bw.buf == nil {
+		t.Fatal("no buffer while a frame is pending")
+	}
+	if err := bw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if bw.buf != nil {
+		t.Fatal("block writer holds its buffer after Flush")
+	}
+	if rc.wbuf == nil {
+		t.Fatal("the DATA_FRAME should wait in the socket's buffer until Flush")
+	}
+	if err := rc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if rc.wbuf != nil {
+		t.Fatal("socket write buffer held after Flush")
+	}
+	b.Write(pattern(1000))
+	p := make([]byte, 600)
+	if _, err := io.ReadFull(rc, p); err != nil {
+		t.Fatal(err)
+	}
+	if rc.rbuf == nil {
+		t.Fatal("the 400 bytes not yet passed on should still be buffered")
+	}
+	if _, err := io.ReadFull(rc, p[:400]); err != nil {
+		t.Fatal(err)
+	}
+	if rc.rbuf != nil {
+		t.Fatal("socket read buffer held after everything read was passed on")
 	}
 }

@@ -1,0 +1,132 @@
+package wire
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Start lines whose tokens are separated by other whitespace than spaces.
+// strings.Fields saw three tokens in each, a split on spaces fewer, and
+// the old parser indexed the third one: a panic in whichever goroutine
+// read the message (on the client side, a cascade's).
+var whitespaceStartLines = []string{
+	"0 0\r00",                         // the fuzzer's find: CR inside the line
+	"HTTP/1.1\t200\tOK",               // TABs only
+	"HTTP/1.1 200\tOK",                // TAB before the reason
+	"HTTP/1.1 200\vOK",                // VT
+	"HTTP/1.1 200\fOK",                // FF
+	"HTTP/1.1 200\rOK",                // CR
+	"POST\t/vpnsvc/vpn.cgi\tHTTP/1.1", // request line with TABs
+	"POST /vpnsvc/vpn.cgi\tHTTP/1.1",
+	"GET /\x0bHTTP/1.1",
+	" \t ",
+}
+
+func TestReadMessageStartLineSeparators(t *testing.T) {
+	for _, line := range whitespaceStartLines {
+		in := line + "\r\nContent-Type: application/octet-stream\r\nContent-Length: 1\r\n\r\nx"
+		if _, err := ReadMessage(bufio.NewReader(strings.NewReader(in)), 10); !errors.Is(err, ErrHTTPSyntax) {
+			t.Errorf("start line %q: err = %v, want ErrHTTPSyntax", line, err)
+		}
+	}
+	// Runs of spaces are one separator, and the reason phrase keeps its
+	// inner spaces, as before.
+	for in, want := range map[string][3]string{
+		"HTTP/1.1  200   Not  Found \r\n\r\n": {"HTTP/1.1", "200", "Not  Found"},
+		"  POST /x HTTP/1.1\r\n\r\n":          {"POST", "/x", "HTTP/1.1"},
+	} {
+		m, err := ReadMessage(bufio.NewReader(strings.NewReader(in)), 10)
+		if err != nil || m.Start != want {
+			t.Errorf("%q: %v %q, want %q", in, err, m, want)
+		}
+	}
+}
+
+// TestPreambleParsersRefuseOddSeparators runs the crashing start lines
+// through every entry point of both roles: the server's signature and
+// request readers and the client's response reader.
+func TestPreambleParsersRefuseOddSeparators(t *testing.T) {
+	for _, line := range whitespaceStartLines {
+		in := line + "\r\nContent-Type: application/octet-stream\r\nContent-Length: 4\r\n\r\n\x00\x00\x00\x00"
+		var out bytes.Buffer
+		if err := ServeSignature(bufio.NewReader(strings.NewReader(in)), &out, PageInfo{}); !errors.Is(err, ErrNotVPN) {
+			t.Errorf("server, signature, %q: %v", line, err)
+		}
+		if _, err := ReadPackRequest(bufio.NewReader(strings.NewReader(in))); !errors.Is(err, ErrHTTPSyntax) {
+			t.Errorf("server, request pack, %q: %v", line, err)
+		}
+		if _, err := ReadPackResponse(bufio.NewReader(strings.NewReader(in))); !errors.Is(err, ErrNotVPN) || !errors.Is(err, ErrHTTPSyntax) {
+			t.Errorf("client, response pack, %q: %v", line, err)
+		}
+	}
+}
+
+// TestResponseBodyGrowsWithItsBytes announces the largest body the client
+// accepts and sends a few bytes of it: ReadPackResponse must allocate for
+// what arrived, not for what was announced, and give up at the deadline.
+func TestResponseBodyGrowsWithItsBytes(t *testing.T) {
+	client, server := tcpPair(t)
+	head := "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 33554432\r\n\r\n"
+	if _, err := server.Write([]byte(head + "0123456789")); err != nil {
+		t.Fatal(err)
+	}
+	const wait = 300 * time.Millisecond
+	client.SetReadDeadline(time.Now().Add(wait))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	_, err := ReadPackResponse(bufio.NewReader(client))
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("err = %v, want a timeout", err)
+	}
+	if took > wait+2*time.Second {
+		t.Fatalf("returned %v after the deadline", took-wait)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
+		t.Fatalf("allocated %d bytes for a 10-byte body announced as 32 MiB", alloc)
+	}
+
+	// Beyond the cap the headers alone are refused, before any body byte.
+	over := "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 536870912\r\n\r\n"
+	if _, err := ReadPackResponse(bufio.NewReader(strings.NewReader(over))); !errors.Is(err, ErrHTTPTooLong) {
+		t.Fatalf("512 MiB response: %v, want ErrHTTPTooLong", err)
+	}
+}
+
+// TestReadBodyGrowsToTheFullLength checks the incremental reader on a
+// body that arrives in small pieces across several growth steps.
+func TestReadBodyGrowsToTheFullLength(t *testing.T) {
+	want := pattern(5*bodyStep + 123)
+	got, err := readBody(io.MultiReader(bytes.NewReader(want[:7]), &trickle{b: want[7:], step: 1000}), len(want))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("%d bytes, %v", len(got), err)
+	}
+	if _, err := readBody(bytes.NewReader(want[:100]), 200); err != io.ErrUnexpectedEOF {
+		t.Fatalf("short body: %v", err)
+	}
+}
+
+// trickle returns its bytes at most step at a time.
+type trickle struct {
+	b    []byte
+	step int
+}
+
+func (r *trickle) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), r.step)], r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
