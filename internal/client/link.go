@@ -259,7 +259,7 @@ func (l *Link) runSession(ctx context.Context) (established bool, err error) {
 	want := effectiveMaxConnections(o.MaxConnections, w)
 	sess := session.New(l.port, session.Params{
 		Role: session.Client, Timeout: w.Timeout, MaxConnections: want,
-		HalfDuplex: w.HalfConnection, Compress: w.UseCompress,
+		HalfDuplex: w.HalfConnection, Compress: w.UseCompress, Log: l.log,
 	})
 	// Additional connections go to the address the first one reached, as
 	// the real client caches it, so that a name with several addresses

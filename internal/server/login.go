@@ -112,6 +112,7 @@ func (h *handshake) login(p *pack.Pack) bool {
 		return false
 	}
 	sess.port = port
+	params.Log = log
 	sess.Session = session.New(&portAdapter{port}, params)
 
 	welcome.SessionName = sess.Name

@@ -20,12 +20,14 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"log/slog"
 	mrand "math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
@@ -58,6 +60,9 @@ type Params struct {
 	MaxConnections int
 	HalfDuplex     bool
 	Compress       bool
+	// Log receives a panic of the session's goroutines (which ends the
+	// session, not the process); nil means slog.Default.
+	Log *slog.Logger
 }
 
 // Stream is the data phase of one connection: where to read and write
@@ -408,6 +413,7 @@ func (c *conn) close() {
 
 func (c *conn) readLoop(r *bufio.Reader) {
 	defer c.close()
+	defer guard.Recover(c.s.params.Log, "session (reading)", c.s.Close)
 	s := c.s
 	br := wire.NewBlockReader(r, s.params.Compress)
 	var deadlineSet time.Time
@@ -435,6 +441,7 @@ func (c *conn) readLoop(r *bufio.Reader) {
 
 func (c *conn) writeLoop() {
 	defer c.close()
+	defer guard.Recover(c.s.params.Log, "session (writing)", c.s.Close)
 	s := c.s
 	// The first keep-alive goes out as soon as the data phase starts.
 	nextKA := time.Now()

@@ -3,12 +3,14 @@ package session
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
@@ -228,5 +230,39 @@ func TestStalledPeerHoldsFewBatches(t *testing.T) {
 	t.Logf("%d connections to a peer that reads nothing took %d frames out of the port (at most %d allowed)", conns, taken, limit)
 	if taken > limit {
 		t.Fatalf("the writers took %d frames, more than %d", taken, limit)
+	}
+}
+
+// panicPort panics on the first frame it is given, as a bug in the hub's
+// handling of one peer's frame would.
+type panicPort struct{ queuePort }
+
+func (p *panicPort) Input([][]byte) { panic("bug reached by a peer's frame") }
+
+// A panic while handling a peer's frames ends that session, with the panic
+// as its reason, and nothing else: the process lives on.
+func TestPanicEndsOnlyTheSession(t *testing.T) {
+	local, peer := net.Pipe()
+	defer peer.Close()
+	s := New(&panicPort{queuePort: *newQueuePort()}, Params{Role: Server, Timeout: 30 * time.Second, MaxConnections: 1})
+	err := s.AddConn(local, func(wire.Direction) (Stream, error) {
+		return Stream{R: bufio.NewReader(local), W: local, Dir: wire.ClientToServer}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bw := wire.NewBlockWriter(peer, false)
+	bw.Add(numbered(1))
+	go bw.Flush() // net.Pipe: the write completes as the session reads
+	done := make(chan error, 1)
+	go func() { done <- s.Wait() }()
+	select {
+	case err := <-done:
+		var pe *guard.PanicError
+		if !errors.As(err, &pe) {
+			t.Fatalf("session ended with %v, want the panic as its reason", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the session did not end after its reader panicked")
 	}
 }
