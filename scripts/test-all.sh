@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's test command: prerequisites, vet, unit tests, e2e tests.
+# The project's test command: prerequisites, vet, unit tests, fuzz targets, e2e tests.
 #
 #   scripts/test-all.sh
 #
@@ -33,6 +33,9 @@ go vet ./...
 echo "== unit tests (race detector for internal/...)"
 go test -race ./internal/...
 go test $(go list ./... | grep -v -e '/internal/' -e '/e2e$')
+
+echo "== fuzz targets, ${ETHERVPN_FUZZTIME:-10s} each (scripts/fuzz-all.sh 5m runs them longer)"
+./scripts/fuzz-all.sh "${ETHERVPN_FUZZTIME:-10s}"
 
 echo "== e2e tests (server: ${ETHERVPN_E2E_SERVER:-ethervpn})"
 go test -v -timeout 30m ./e2e/
