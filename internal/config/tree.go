@@ -260,21 +260,19 @@ func (f *Folder) Equal(g *Folder) bool {
 	if f.Name != g.Name || len(f.Items) != len(g.Items) || len(f.Folders) != len(g.Folders) {
 		return false
 	}
-	byName := func(x, y *Item) int { return compareNames(x.Name, y.Name) }
-	fi, gi := slices.Clone(f.Items), slices.Clone(g.Items)
-	slices.SortStableFunc(fi, byName)
-	slices.SortStableFunc(gi, byName)
-	for i, a := range fi {
-		if !a.equal(gi[i]) {
-			return false
-		}
-	}
-	folderByName := func(x, y *Folder) int { return compareNames(x.Name, y.Name) }
-	ff, gf := slices.Clone(f.Folders), slices.Clone(g.Folders)
-	slices.SortStableFunc(ff, folderByName)
-	slices.SortStableFunc(gf, folderByName)
-	for i, c := range ff {
-		if !c.Equal(gf[i]) {
+	return sameByName(f.Items, g.Items, func(x *Item) string { return x.Name }, (*Item).equal) &&
+		sameByName(f.Folders, g.Folders, func(x *Folder) string { return x.Name }, (*Folder).Equal)
+}
+
+// sameByName reports whether a and b, of equal length, hold equal elements
+// once each is sorted by name (stably: repeated names keep their order).
+func sameByName[T any](a, b []T, name func(T) string, equal func(x, y T) bool) bool {
+	byName := func(x, y T) int { return compareNames(name(x), name(y)) }
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.SortStableFunc(a, byName)
+	slices.SortStableFunc(b, byName)
+	for i := range a {
+		if !equal(a[i], b[i]) {
 			return false
 		}
 	}
