@@ -66,6 +66,16 @@ func (c *Cascade) Name() string {
 	return c.folder.Name
 }
 
+// Detached returns the cascade's settings alone, without its place in the
+// configuration tree: a plain value that compares (reflect.DeepEqual) equal
+// to another exactly when every setting is the same, and that stays valid
+// while the tree changes.
+func (c *Cascade) Detached() Cascade {
+	d := *c
+	d.folder = nil
+	return d
+}
+
 // Cascades reads the CascadeList of a hub folder (VirtualHUB/<hub>), in
 // file order. A missing list is no cascades.
 func Cascades(hub *Folder) []*Cascade {

@@ -16,6 +16,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/runset"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
@@ -37,11 +38,17 @@ const cascadeUser = "Cascade"
 // "busy" errors, §9.1).
 const cascadeRetry = 10 * time.Second
 
-// cascades are the running cascade links of every hub.
+// cascades are the running cascade links of every hub: one runset per hub,
+// keyed by upper-cased account name, whose values are the cascades'
+// settings (so any change to a cascade's settings restarts it).
 type cascades struct {
+	// apply serialises ApplyCascades, which waits for links to stop; it is
+	// never taken under Server.mu (lock order: apply, then Server.mu).
+	apply sync.Mutex
+	// mu guards the fields below and is held only briefly.
 	mu      sync.Mutex
 	serving bool
-	run     map[*Hub]map[string]*runningLink // by upper-cased account name
+	run     map[*Hub]*runset.Set[string, config.Cascade, *runningLink]
 }
 
 // runningLink runs one online cascade of one hub.
@@ -84,68 +91,62 @@ type LinkInfo struct {
 }
 
 // ApplyCascades makes the hub's running cascades match its CascadeList:
-// online ones run, offline or removed ones stop, and changed ones restart.
-// Nothing runs while the server is not serving. Admin methods that change
-// a cascade (CreateLink, SetLinkOption, SetLinkOnline/Offline, DeleteLink,
-// RenameLink) call it afterwards.
+// online ones run, offline or removed ones stop, and ones whose settings
+// changed in any way restart. Nothing runs while the server is not
+// serving. Admin methods that change a cascade (CreateLink, SetLinkOption,
+// SetLinkOnline/Offline, DeleteLink, RenameLink) call it afterwards.
 func (s *Server) ApplyCascades(h *Hub) {
+	cs := &s.links
+	// Reading the wanted cascades under cs.apply means concurrent calls
+	// each apply the list as it is when their turn comes.
+	cs.apply.Lock()
+	defer cs.apply.Unlock()
 	s.mu.Lock()
-	var want []config.Cascade
+	want := map[string]config.Cascade{}
 	if s.hubs[strings.ToUpper(h.cfg.Name)] == h {
 		// Read only: a hub without a folder yet has no cascades.
 		for _, c := range h.cfg.Cascades() {
 			if c.Online {
-				want = append(want, *c)
+				want[strings.ToUpper(c.AccountName)] = c.Detached()
 			}
 		}
 	}
 	s.mu.Unlock()
 
-	cs := &s.links
 	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if cs.run == nil {
-		cs.run = map[*Hub]map[string]*runningLink{}
-	}
 	if !cs.serving {
-		want = nil
+		clear(want)
 	}
-	running := cs.run[h]
-	wanted := map[string]config.Cascade{}
-	for _, c := range want {
-		wanted[strings.ToUpper(c.AccountName)] = c
-	}
-	for key, r := range running {
-		if c, ok := wanted[key]; !ok || !sameCascade(r.cfg, c) {
-			r.stop()
-			delete(running, key)
+	set := cs.run[h]
+	if set == nil && len(want) > 0 {
+		if cs.run == nil {
+			cs.run = map[*Hub]*runset.Set[string, config.Cascade, *runningLink]{}
 		}
+		set = runset.New(func(_ string, c config.Cascade) (*runningLink, error) { return s.startLink(h, c), nil })
+		cs.run[h] = set
 	}
-	for key, c := range wanted {
-		if running[key] != nil {
-			continue
-		}
-		if running == nil {
-			running = map[string]*runningLink{}
-			cs.run[h] = running
-		}
-		running[key] = s.startLink(h, c)
+	cs.mu.Unlock()
+	if set == nil {
+		return
 	}
-	if len(running) == 0 {
-		delete(cs.run, h)
+	set.Apply(want) // startLink never fails: a link with bad settings reports why in its status
+	if len(want) == 0 {
+		cs.mu.Lock()
+		delete(cs.run, h) // safe: every Apply holds cs.apply
+		cs.mu.Unlock()
 	}
 }
 
-// sameCascade reports whether a running cascade's settings still hold.
-func sameCascade(a, b config.Cascade) bool {
-	same := func(x, y *config.Policy) bool { return (x == nil && y == nil) || (x != nil && y != nil && *x == *y) }
-	return a.Hostname == b.Hostname && a.Port == b.Port && a.HubName == b.HubName && a.Username == b.Username &&
-		a.AuthType == b.AuthType && string(a.HashedPassword) == string(b.HashedPassword) &&
-		a.PlainPassword == b.PlainPassword && a.MaxConnection == b.MaxConnection && a.UseEncrypt == b.UseEncrypt &&
-		a.UseCompress == b.UseCompress && a.HalfConnection == b.HalfConnection && a.DisableQoS == b.DisableQoS &&
-		a.AdditionalConnectionInterval == b.AdditionalConnectionInterval &&
-		a.ConnectionDisconnectSpan == b.ConnectionDisconnectSpan && a.CheckServerCert == b.CheckServerCert &&
-		string(a.ServerCert) == string(b.ServerCert) && same(a.Policy, b.Policy)
+// link returns the running link of a hub's cascade, or nil.
+func (cs *cascades) link(h *Hub, account string) *runningLink {
+	cs.mu.Lock()
+	set := cs.run[h]
+	cs.mu.Unlock()
+	if set == nil {
+		return nil
+	}
+	r, _, _ := set.Get(strings.ToUpper(account))
+	return r
 }
 
 func (s *Server) startLink(h *Hub, c config.Cascade) *runningLink {
@@ -167,7 +168,8 @@ func (s *Server) startLink(h *Hub, c config.Cascade) *runningLink {
 	return r
 }
 
-func (r *runningLink) stop() {
+// Stop ends the link and waits for it.
+func (r *runningLink) Stop() {
 	r.cancel()
 	<-r.done
 	// LH_LINK_STOP
@@ -339,14 +341,12 @@ func (s *Server) Links(hubName string) ([]LinkInfo, error) {
 	list := h.cfg.Cascades()
 	s.mu.Unlock()
 	out := make([]LinkInfo, 0, len(list))
-	s.links.mu.Lock()
-	defer s.links.mu.Unlock()
 	for _, c := range list {
 		li := LinkInfo{
 			AccountName: c.AccountName, Hostname: c.Hostname, Port: c.Port, RemoteHub: c.HubName,
 			Username: c.Username, Online: c.Online, State: client.LinkStopped,
 		}
-		if r := s.links.run[h][strings.ToUpper(c.AccountName)]; r != nil {
+		if r := s.links.link(h, c.AccountName); r != nil {
 			r.info(&li)
 		}
 		out = append(out, li)

@@ -11,28 +11,39 @@ import (
 	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/l3"
+	"github.com/ethervpn/ethervpn/internal/runset"
 )
 
 // l3Switches are the virtual layer-3 switches of root/VirtualLayer3SwitchList
 // whose Active flag is set; they run while the server serves
 // (hub-and-securenat.md §10.3).
 type l3Switches struct {
-	// apply serialises ApplyL3Switches, which waits for switches to stop;
-	// it is never taken under Server.mu.
-	apply sync.Mutex
-	// mu guards the fields below and is only held briefly, never while
-	// waiting: a running switch looks hubs up under Server.mu, and admin
-	// methods read Online under Server.mu.
-	mu      sync.Mutex
+	mu      sync.Mutex // guards the fields below; held briefly
 	serving bool
-	run     map[string]*runningSwitch // by upper-cased switch name
+	run     *runset.Set[string, l3.Config, *runningSwitch] // by upper-cased name; made on first use
 }
 
 type runningSwitch struct {
-	key    string // the configuration it runs, to notice changes
 	sw     *l3.Switch
 	cancel context.CancelFunc
 	done   chan struct{}
+}
+
+// Stop ends the switch and waits for it.
+func (r *runningSwitch) Stop() {
+	r.cancel()
+	<-r.done
+}
+
+// l3State returns whether the server serves and the running switches.
+func (s *Server) l3State() (serving bool, run *runset.Set[string, l3.Config, *runningSwitch]) {
+	x := &s.l3
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.run == nil {
+		x.run = runset.New(s.startL3Switch)
+	}
+	return x.serving, x.run
 }
 
 // ApplyL3Switches makes the running switches match the configuration: it
@@ -41,68 +52,45 @@ type runningSwitch struct {
 // serving. Whether a switch is online (all its hubs online) the switch
 // itself polls, so hub changes need no call.
 func (s *Server) ApplyL3Switches() {
-	s.mu.Lock()
-	var want []l3.Config
-	if list := s.treeLocked().Folder("VirtualLayer3SwitchList"); list != nil {
-		for _, f := range list.Folders {
-			if f.GetBool("Active") {
-				want = append(want, l3ConfigOf(f))
+	_, run := s.l3State()
+	err := run.Sync(func() map[string]l3.Config {
+		if serving, _ := s.l3State(); !serving {
+			return nil
+		}
+		want := map[string]l3.Config{}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if list := s.treeLocked().Folder("VirtualLayer3SwitchList"); list != nil {
+			for _, f := range list.Folders {
+				if f.GetBool("Active") {
+					want[strings.ToUpper(f.Name)] = l3ConfigOf(f)
+				}
 			}
 		}
+		return want
+	})
+	if err != nil {
+		s.log.Warn("virtual layer-3 switch cannot start; check its interfaces and routes (RouterIfList, RouterTableList)", "err", err)
 	}
-	s.mu.Unlock()
+}
 
-	x := &s.l3
-	x.apply.Lock()
-	defer x.apply.Unlock()
-	x.mu.Lock()
-	if x.run == nil {
-		x.run = map[string]*runningSwitch{}
+// startL3Switch runs one switch until it is stopped.
+func (s *Server) startL3Switch(_ string, c l3.Config) (*runningSwitch, error) {
+	c.Lookup = s.l3Lookup
+	c.SessionName = s.l3SessionName(c.Name)
+	c.Log = s.log
+	sw, err := l3.New(c)
+	if err != nil {
+		return nil, fmt.Errorf("switch %s: %w", c.Name, err)
 	}
-	keep := map[string]l3.Config{}
-	if x.serving {
-		for _, c := range want {
-			keep[strings.ToUpper(c.Name)] = c
-		}
-	}
-	var stop []*runningSwitch
-	for name, r := range x.run {
-		if c, ok := keep[name]; !ok || l3Key(c) != r.key {
-			stop = append(stop, r)
-			delete(x.run, name)
-		}
-	}
-	x.mu.Unlock()
-	for _, r := range stop {
-		r.cancel()
-		<-r.done
-	}
-	for name, c := range keep {
-		x.mu.Lock()
-		running := x.run[name] != nil
-		x.mu.Unlock()
-		if running {
-			continue
-		}
-		c.Lookup = s.l3Lookup
-		c.SessionName = s.l3SessionName(c.Name)
-		c.Log = s.log
-		sw, err := l3.New(c)
-		if err != nil {
-			s.log.Warn("virtual layer-3 switch cannot start; check its interfaces and routes (RouterIfList, RouterTableList)", "switch", c.Name, "err", err)
-			continue
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		r := &runningSwitch{key: l3Key(c), sw: sw, cancel: cancel, done: make(chan struct{})}
-		go func() {
-			defer close(r.done)
-			defer guard.Recover(s.log.With("switch", c.Name), "virtual layer-3 switch", nil)
-			sw.Run(ctx)
-		}()
-		x.mu.Lock()
-		x.run[name] = r
-		x.mu.Unlock()
-	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runningSwitch{sw: sw, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		defer guard.Recover(s.log.With("switch", c.Name), "virtual layer-3 switch", nil)
+		sw.Run(ctx)
+	}()
+	return r, nil
 }
 
 // l3ConfigOf reads one VirtualLayer3SwitchList/<name> folder (§6.4.10).
@@ -123,11 +111,6 @@ func l3ConfigOf(f *config.Folder) l3.Config {
 		}
 	}
 	return c
-}
-
-// l3Key identifies a switch configuration.
-func l3Key(c l3.Config) string {
-	return fmt.Sprint(c.Name, c.Interfaces, c.Routes)
 }
 
 func (s *Server) l3Lookup(name string) *hub.Hub {
@@ -157,10 +140,9 @@ func (s *Server) l3SessionName(sw string) func(string) string {
 // l3Online reports whether the named switch runs and is online. It may be
 // called under Server.mu.
 func (s *Server) l3Online(name string) bool {
-	s.l3.mu.Lock()
-	defer s.l3.mu.Unlock()
-	r := s.l3.run[strings.ToUpper(name)]
-	return r != nil && r.sw.Online()
+	_, run := s.l3State()
+	r, _, ok := run.Get(strings.ToUpper(name))
+	return ok && r.sw.Online()
 }
 
 // startL3Switches runs the active switches; Serve calls it.

@@ -9,19 +9,37 @@ import (
 	"github.com/ethervpn/ethervpn/internal/bridge"
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/guard"
+	"github.com/ethervpn/ethervpn/internal/runset"
 )
 
 // localBridges are the local bridges of root/LocalBridgeList that run
 // while the server serves (hub-and-securenat.md §10.1).
 type localBridges struct {
-	mu      sync.Mutex
+	mu      sync.Mutex // guards the fields below
 	serving bool
-	run     map[string]*runningBridge // by config.LocalBridge.Key
+	run     *runset.Set[bridgeKey, config.LocalBridge, *runningBridge] // made on first use
+}
+
+// localBridgeState returns whether the server serves and the running bridges.
+func (s *Server) localBridgeState() (serving bool, run *runset.Set[bridgeKey, config.LocalBridge, *runningBridge]) {
+	lb := &s.bridges
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	if lb.run == nil {
+		lb.run = runset.New(s.startBridge)
+	}
+	return lb.serving, lb.run
+}
+
+// bridgeKey names a running local bridge: its configuration key and the
+// hub it is attached to, by identity, so that a hub deleted and created
+// again under the same name gets its bridge restarted.
+type bridgeKey struct {
+	key string // config.LocalBridge.Key
+	hub *Hub
 }
 
 type runningBridge struct {
-	cfg    config.LocalBridge
-	hub    *Hub
 	b      *bridge.Bridge
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -41,84 +59,54 @@ type LocalBridgeInfo struct {
 // while the server is not serving. The admin methods that change the list
 // call it afterwards.
 func (s *Server) ApplyLocalBridges() {
-	s.mu.Lock()
-	// LocalBridgeList is not part of the typed model: the tree is current.
-	want, _ := config.LocalBridges(s.cfg.Tree)
-	hubs := make(map[string]*Hub, len(want))
-	for _, b := range want {
-		hubs[b.Key()] = s.hubs[strings.ToUpper(b.HubName)]
-	}
-	s.mu.Unlock()
-
-	lb := &s.bridges
-	lb.mu.Lock()
-	defer lb.mu.Unlock()
-	if lb.run == nil {
-		lb.run = map[string]*runningBridge{}
-	}
-	keep := map[string]bool{}
-	if lb.serving {
-		for _, c := range want {
-			keep[c.Key()] = true
+	_, run := s.localBridgeState()
+	run.Sync(func() map[bridgeKey]config.LocalBridge { // a bridge never fails to start: it reports device errors in its status
+		if serving, _ := s.localBridgeState(); !serving {
+			return nil
 		}
-	}
-	for key, r := range lb.run {
-		if !keep[key] || hubs[key] != r.hub || !sameBridge(r.cfg, want, key) {
-			r.stop()
-			delete(lb.run, key)
+		want := map[bridgeKey]config.LocalBridge{}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		// LocalBridgeList is not part of the typed model: the tree is current.
+		list, _ := config.LocalBridges(s.cfg.Tree)
+		for _, b := range list {
+			if h := s.hubs[strings.ToUpper(b.HubName)]; h != nil {
+				want[bridgeKey{b.Key(), h}] = b
+			} else {
+				s.log.Warn("local bridge to a virtual hub that does not exist; not started", "bridge", b.String())
+			}
 		}
-	}
-	if !lb.serving {
-		return
-	}
-	for _, c := range want {
-		key := c.Key()
-		h := hubs[key]
-		if lb.run[key] != nil {
-			continue
-		}
-		if h == nil {
-			s.log.Warn("local bridge to a virtual hub that does not exist; not started", "bridge", c.String())
-			continue
-		}
-		r := &runningBridge{cfg: c, hub: h, done: make(chan struct{})}
-		r.b = bridge.New(h.Hub, bridge.Config{
-			Name:           fmt.Sprintf("SID-LOCALBRIDGE-%d", h.counter.Add(1)),
-			Device:         c.DeviceName,
-			TapMode:        c.TapMode,
-			TapMAC:         c.TapMAC,
-			NoPromiscuous:  c.NoPromiscuousMode,
-			Monitor:        c.MonitorMode,
-			LimitBroadcast: c.LimitBroadcast,
-			Log:            s.log,
-		})
-		var ctx context.Context
-		ctx, r.cancel = context.WithCancel(context.Background())
-		go func() {
-			defer close(r.done)
-			defer guard.Recover(s.log.With("device", c.DeviceName), "local bridge", nil)
-			r.b.Run(ctx)
-		}()
-		lb.run[key] = r
-	}
+		return want
+	})
 }
 
-func (r *runningBridge) stop() {
+// startBridge runs one local bridge until it is stopped.
+func (s *Server) startBridge(k bridgeKey, c config.LocalBridge) (*runningBridge, error) {
+	r := &runningBridge{done: make(chan struct{})}
+	r.b = bridge.New(k.hub.Hub, bridge.Config{
+		Name:           fmt.Sprintf("SID-LOCALBRIDGE-%d", k.hub.counter.Add(1)),
+		Device:         c.DeviceName,
+		TapMode:        c.TapMode,
+		TapMAC:         c.TapMAC,
+		NoPromiscuous:  c.NoPromiscuousMode,
+		Monitor:        c.MonitorMode,
+		LimitBroadcast: c.LimitBroadcast,
+		Log:            s.log,
+	})
+	var ctx context.Context
+	ctx, r.cancel = context.WithCancel(context.Background())
+	go func() {
+		defer close(r.done)
+		defer guard.Recover(s.log.With("device", c.DeviceName), "local bridge", nil)
+		r.b.Run(ctx)
+	}()
+	return r, nil
+}
+
+// Stop ends the bridge (closing its device) and waits for it.
+func (r *runningBridge) Stop() {
 	r.cancel()
 	<-r.done
-}
-
-// sameBridge reports whether the configuration wanted under key is still
-// the one r runs.
-func sameBridge(have config.LocalBridge, want []config.LocalBridge, key string) bool {
-	for _, w := range want {
-		if w.Key() == key {
-			return w.String() == have.String() && w.NoPromiscuousMode == have.NoPromiscuousMode &&
-				w.MonitorMode == have.MonitorMode && w.LimitBroadcast == have.LimitBroadcast &&
-				string(w.TapMAC) == string(have.TapMAC)
-		}
-	}
-	return false
 }
 
 // LocalBridges lists the configured local bridges with their state, for
@@ -126,14 +114,16 @@ func sameBridge(have config.LocalBridge, want []config.LocalBridge, key string) 
 func (s *Server) LocalBridges() []LocalBridgeInfo {
 	s.mu.Lock()
 	list, _ := config.LocalBridges(s.cfg.Tree)
+	hubs := make([]*Hub, len(list))
+	for i, c := range list {
+		hubs[i] = s.hubs[strings.ToUpper(c.HubName)]
+	}
 	s.mu.Unlock()
-	lb := &s.bridges
-	lb.mu.Lock()
-	defer lb.mu.Unlock()
+	_, run := s.localBridgeState()
 	out := make([]LocalBridgeInfo, 0, len(list))
-	for _, c := range list {
+	for i, c := range list {
 		info := LocalBridgeInfo{LocalBridge: c}
-		if r := lb.run[c.Key()]; r != nil {
+		if r, _, ok := run.Get(bridgeKey{c.Key(), hubs[i]}); ok {
 			info.Session = r.b.Config().Name
 			info.Active = r.b.Active()
 			info.Err = r.b.Err()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"syscall"
 
@@ -40,7 +39,6 @@ func (s *Server) reconcile(to *config.Server) {
 			removed = append(removed, h)
 		}
 	}
-	natChanged := map[*Hub]bool{}
 	for _, hc := range to.Hubs {
 		key := strings.ToUpper(hc.Name)
 		h := s.hubs[key]
@@ -48,7 +46,6 @@ func (s *Server) reconcile(to *config.Server) {
 			started = append(started, s.addHub(hc))
 			continue
 		}
-		old := h.cfg
 		h.cfg = hc
 		if hubFolder(fromTree, hc.Name).Equal(hubFolder(toTree, hc.Name)) {
 			continue
@@ -60,8 +57,6 @@ func (s *Server) reconcile(to *config.Server) {
 		s.applyACList(h)
 		h.SetOnline(hc.Online)
 		changed = append(changed, h)
-		natChanged[h] = old == nil || old.Online != hc.Online ||
-			!reflect.DeepEqual(old.SecureNAT, hc.SecureNAT) || natLimits(from, hc.Name) != natLimits(to, hc.Name)
 	}
 	if !bytes.Equal(from.CertDER, to.CertDER) || !bytes.Equal(from.KeyDER, to.KeyDER) {
 		if cert, ok, err := configuredCert(to); err == nil && ok {
@@ -85,14 +80,8 @@ func (s *Server) reconcile(to *config.Server) {
 	for _, h := range append(started, changed...) {
 		s.ApplyAccessLists(h)
 	}
-	for _, h := range started {
-		s.ApplySecureNAT(h)
-		s.ApplyCascades(h)
-	}
-	for _, h := range changed {
-		if natChanged[h] || (h.SecureNAT() != nil) != (h.Online() && s.natEnabled(h)) {
-			s.ApplySecureNAT(h)
-		}
+	for _, h := range append(started, changed...) {
+		s.ApplySecureNAT(h) // restarts it only if its settings changed
 		s.ApplyCascades(h)
 	}
 	s.ApplyLocalBridges()
@@ -101,13 +90,6 @@ func (s *Server) reconcile(to *config.Server) {
 	if syslogChanged {
 		s.applySyslog()
 	}
-}
-
-// natEnabled reports whether the hub's configuration enables SecureNAT.
-func (s *Server) natEnabled(h *Hub) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return h.cfg.SecureNAT.Enabled
 }
 
 // hubFolder is the folder of the hub called name in a configuration tree.

@@ -84,16 +84,18 @@ func servingServer(t *testing.T, dir string) (*Server, *logBuffer) {
 // runningLinks counts the hub's running cascades.
 func runningLinks(s *Server, h *Hub) int {
 	s.links.mu.Lock()
-	defer s.links.mu.Unlock()
-	return len(s.links.run[h])
+	set := s.links.run[h]
+	s.links.mu.Unlock()
+	if set == nil {
+		return 0
+	}
+	return set.Len()
 }
 
 // runningLinkHost is the server a running cascade connects to ("" when
 // it does not run).
 func runningLinkHost(s *Server, h *Hub, account string) string {
-	s.links.mu.Lock()
-	defer s.links.mu.Unlock()
-	if r := s.links.run[h][strings.ToUpper(account)]; r != nil {
+	if r := s.links.link(h, account); r != nil {
 		return r.cfg.Hostname
 	}
 	return ""

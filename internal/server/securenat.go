@@ -4,41 +4,64 @@ import (
 	"strings"
 
 	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/runset"
 	"github.com/ethervpn/ethervpn/internal/securenat"
 )
+
+// natSettings is what a hub's SecureNAT runs with; a change to any of it
+// restarts the SecureNAT.
+type natSettings struct {
+	cfg    config.SecureNAT
+	limits securenat.Limits
+}
+
+// natRun is the running SecureNAT of a hub: a set of at most one, under
+// the key natKey.
+type natRun = runset.Set[struct{}, natSettings, *securenat.SecureNAT]
+
+var natKey struct{}
 
 // SecureNAT returns the hub's running SecureNAT, or nil.
 func (h *Hub) SecureNAT() *securenat.SecureNAT {
 	h.natMu.Lock()
+	run := h.nat
+	h.natMu.Unlock()
+	if run == nil {
+		return nil
+	}
+	n, _, _ := run.Get(natKey)
+	return n
+}
+
+// natRun returns the hub's SecureNAT set, made on first use.
+func (s *Server) natRun(h *Hub) *natRun {
+	h.natMu.Lock()
 	defer h.natMu.Unlock()
+	if h.nat == nil {
+		h.nat = runset.New(func(_ struct{}, v natSettings) (*securenat.SecureNAT, error) {
+			n, err := securenat.Start(h.Hub, v.cfg, securenat.Options{Log: s.log, Limits: v.limits})
+			if err != nil {
+				s.log.Error("SecureNAT could not start; fix its settings (SecureNatHostSet, NatSet, DhcpSet)", "hub", h.Name(), "err", err)
+			}
+			return n, err
+		})
+	}
 	return h.nat
 }
 
 // ApplySecureNAT starts, restarts or stops the hub's SecureNAT so that it
-// matches the hub's configuration and online state. Settings changes take
-// effect through a restart, as on SoftEther.
+// matches the hub's configuration and online state: it runs while both
+// the setting and the hub are on, and restarts (as on SoftEther) when any
+// of its settings changed. The error is that of a start that failed.
 func (s *Server) ApplySecureNAT(h *Hub) error {
-	s.mu.Lock()
-	cfg := h.cfg.SecureNAT
-	limits := natLimits(s.cfg, h.cfg.Name)
-	s.mu.Unlock()
-
-	h.natMu.Lock()
-	defer h.natMu.Unlock()
-	if h.nat != nil {
-		h.nat.Stop()
-		h.nat = nil
-	}
-	if !cfg.Enabled || !h.Online() {
-		return nil
-	}
-	n, err := securenat.Start(h.Hub, cfg, securenat.Options{Log: s.log, Limits: limits})
-	if err != nil {
-		s.log.Error("SecureNAT could not start; fix its settings (SecureNatHostSet, NatSet, DhcpSet)", "hub", h.Name(), "err", err)
-		return err
-	}
-	h.nat = n
-	return nil
+	return s.natRun(h).Sync(func() map[struct{}]natSettings {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !h.cfg.SecureNAT.Enabled || !h.Online() {
+			return nil
+		}
+		return map[struct{}]natSettings{natKey: {cfg: h.cfg.SecureNAT, limits: natLimits(s.cfg, h.cfg.Name)}}
+	})
 }
 
 // natLimits reads the hub options SecureNAT_Max*PerIp from the hub's

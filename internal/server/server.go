@@ -26,7 +26,6 @@ import (
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/osprio"
 	"github.com/ethervpn/ethervpn/internal/packetlog"
-	"github.com/ethervpn/ethervpn/internal/securenat"
 	"github.com/ethervpn/ethervpn/internal/session"
 )
 
@@ -90,8 +89,8 @@ type Hub struct {
 	cfg     *config.Hub   // guarded by Server.mu
 	counter atomic.Uint64 // session numbers (SID-USER-n)
 
-	natMu sync.Mutex
-	nat   *securenat.SecureNAT
+	natMu sync.Mutex // guards nat
+	nat   *natRun    // made on first use (see securenat.go)
 
 	acList atomic.Pointer[[]acEntry] // the Source IP Address Limit List in effect
 
@@ -397,12 +396,7 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 		x.Close(errServerStopping)
 	}
 	for _, h := range s.Hubs() {
-		h.natMu.Lock()
-		if h.nat != nil {
-			h.nat.Stop()
-			h.nat = nil
-		}
-		h.natMu.Unlock()
+		s.natRun(h).Apply(nil)
 	}
 	s.wg.Wait()
 	s.sessWG.Wait()
