@@ -41,6 +41,9 @@ type ctlOptions struct {
 	duration     time.Duration // of each measurement
 	runs         int
 	callers      int // parallel VPN logins
+	// loadStart and loadEnd are the host's load averages when the
+	// measurements started and ended: the machine may be shared.
+	loadStart, loadEnd string
 }
 
 // ctlOps are the admin calls timed one after the other, in table order.
@@ -92,6 +95,7 @@ func runCtl(args []string) int {
 	}
 	defer testrig.RemoveBuilds()
 	ruleList := genRules(opt.rules, opt.users)
+	opt.loadStart = loadAverage()
 
 	type bench struct {
 		r   *testrig.Runner
@@ -138,6 +142,7 @@ func runCtl(args []string) int {
 			}
 		}
 	}
+	opt.loadEnd = loadAverage()
 	code := 0
 	results := make([]ctlResult, len(benches))
 	for i, b := range benches {
@@ -470,6 +475,9 @@ func printCtlTables(w io.Writer, opt ctlOptions, results []ctlResult) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nerrors: failed logins / failed admin-loop calls; start: process start until the hub lists every user")
+	if opt.loadStart != "" {
+		fmt.Fprintf(w, "host load average (1, 5, 15 min): %s at the start, %s at the end\n", opt.loadStart, opt.loadEnd)
+	}
 	for _, res := range results {
 		if res.err == nil {
 			fmt.Fprintf(w, "%s login: %s\n", res.server, res.tls)
@@ -536,4 +544,14 @@ func slowdown(alone, busy float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%+.0f%%", 100*(busy-alone)/alone)
+}
+
+// loadAverage is the host's 1, 5 and 15 minute load averages, "" when
+// unknown.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return ""
 }
