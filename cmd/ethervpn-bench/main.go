@@ -19,6 +19,12 @@
 // The nat benchmark connects one real vpnclient to a hub with SecureNAT,
 // times AccountConnect -> DHCP lease (busybox udhcpc), and runs iperf3 -c
 // from the client to a wan host behind the server namespace (nat.go).
+//
+//	go run ./cmd/ethervpn-bench ctl [-users 10000] [-rules 1000] [-duration 10s] [-quick]
+//
+// The ctl benchmark measures the control plane at scale (ctl.go): admin
+// calls on a hub with many users and access rules, and VPN logins per
+// second alone and while an admin loop changes the hub.
 package main
 
 import (
@@ -35,10 +41,13 @@ func main() {
 			os.Exit(runClient(os.Args[2:]))
 		case "nat":
 			os.Exit(runNAT(os.Args[2:]))
+		case "ctl":
+			os.Exit(runCtl(os.Args[2:]))
 		}
 	}
 	fmt.Fprintln(os.Stderr, "usage: ethervpn-bench l2 [-t seconds] [-runs N] [-maxtcp N] [-servers ethervpn,softether]\n"+
 		"       ethervpn-bench client [-t seconds] [-runs N] [-maxtcp N] [-chains ethervpn,softether]\n"+
-		"       ethervpn-bench nat [-t seconds] [-runs N] [-leases N] [-servers ethervpn,softether]")
+		"       ethervpn-bench nat [-t seconds] [-runs N] [-leases N] [-servers ethervpn,softether]\n"+
+		"       ethervpn-bench ctl [-users N] [-rules N] [-duration 10s] [-runs N] [-callers N] [-quick] [-servers ethervpn,softether]")
 	os.Exit(2)
 }

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// opStats are the latencies of one kind of call over a measurement.
+type opStats struct {
+	lat      []time.Duration // of the calls that succeeded
+	elapsed  time.Duration   // wall time of the measurement
+	errs     int             // calls that failed
+	firstErr error
+}
+
+// add records one call.
+func (s *opStats) add(d time.Duration, err error) {
+	if err != nil {
+		if s.errs == 0 {
+			s.firstErr = err
+		}
+		s.errs++
+		return
+	}
+	s.lat = append(s.lat, d)
+}
+
+// merge adds o's calls, errors and time to s (for parallel callers, set
+// elapsed afterwards to the wall time).
+func (s *opStats) merge(o opStats) {
+	s.lat = append(s.lat, o.lat...)
+	s.elapsed += o.elapsed
+	if s.errs == 0 {
+		s.firstErr = o.firstErr
+	}
+	s.errs += o.errs
+}
+
+// rate is the successful calls per second.
+func (s opStats) rate() float64 {
+	if s.elapsed <= 0 {
+		return 0
+	}
+	return float64(len(s.lat)) / s.elapsed.Seconds()
+}
+
+// p is the q-th percentile (0 < q <= 100) of the latencies by the
+// nearest-rank method: the smallest latency that at least q % of the
+// calls did not exceed. 0 without calls.
+func (s opStats) p(q float64) time.Duration {
+	return percentile(s.lat, q)
+}
+
+func percentile(lat []time.Duration, q float64) time.Duration {
+	if len(lat) == 0 {
+		return 0
+	}
+	sorted := slices.Clone(lat)
+	slices.Sort(sorted)
+	rank := int(math.Ceil(q / 100 * float64(len(sorted))))
+	return sorted[min(max(rank, 1), len(sorted))-1]
+}
