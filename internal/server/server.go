@@ -76,6 +76,11 @@ type Server struct {
 	bridgeRole atomic.Bool  // VPN Bridge: no VPN logins (see bridgerole.go)
 
 	queues *hub.QueueBudget // bounds the output queues of every hub together (see dataPathOptions)
+
+	// testAdmitted, when set (tests only), runs after a login passed the
+	// hub's session limits and before its port is attached: tests widen
+	// that window to prove that racing logins are counted.
+	testAdmitted func()
 }
 
 // configStore keeps the configuration: a config.Store, or in tests one
