@@ -161,9 +161,10 @@ type Hub struct {
 	online atomic.Bool
 	ports  atomic.Pointer[portSet]
 
-	macs      *table[uint64]
-	ips       *table[ipKey]
-	lastPurge atomic.Int64 // last lazy MAC purge, hub clock
+	macs        *table[uint64]
+	ips         *table[ipKey]
+	lastPurge   atomic.Int64 // last lazy MAC purge, hub clock
+	lastIPPurge atomic.Int64 // last purge of a full IP table, hub clock (see evictIP)
 
 	acl  atomic.Pointer[accessList] // nil: no access list
 	plog atomic.Pointer[PacketLog]  // nil: no packet log

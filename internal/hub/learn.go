@@ -237,7 +237,7 @@ func (h *Hub) putIP(p *Port, ip netip.Addr, mac uint64, dhcp bool, now int64) (c
 	if e == nil {
 		if h.ips.n.Load() >= int64(h.o().MaxIPEntries) {
 			s.mu.Unlock()
-			h.evictIP(now)
+			h.evictIP(ip, now)
 			s.mu.Lock()
 			if e = s.m[ip]; e == nil && h.ips.n.Load() >= int64(h.o().MaxIPEntries) {
 				s.mu.Unlock()
@@ -267,21 +267,52 @@ func (h *Hub) putIP(p *Port, ip netip.Addr, mac uint64, dhcp bool, now int64) (c
 	return created
 }
 
-// evictIP makes room in a full IP table: expired entries go first, otherwise
-// the least recently updated one ([GO]: SoftEther evicts the entry that sorts
-// last by address).
-func (h *Hub) evictIP(now int64) {
-	if h.ips.deleteIf(func(e *entry[ipKey]) bool { return !h.ipAlive(e, now) }, dropOwnedIP) > 0 {
+// evictSample is how many entries of a full IP table evictIP looks at to
+// choose the one to evict.
+const evictSample = 8
+
+// evictIP makes room in a full IP table for ip, with work bounded per call:
+// a client sending from ever new source addresses must not make each of its
+// frames scan the table. Expired entries are purged from the whole table at
+// most once per second, as the MAC table's are (purgeMACsIfDue); otherwise
+// one entry of the shard that ip goes to (or of the next one that has any)
+// is evicted: an expired one met first, else the least recently updated of
+// up to evictSample (Go's map order makes them a random sample). ([GO]:
+// SoftEther evicts the entry that sorts last by address, after scanning the
+// whole table.)
+func (h *Hub) evictIP(ip netip.Addr, now int64) {
+	// Not in the hub's first second: nothing can have expired yet.
+	last := h.lastIPPurge.Load()
+	if now-last >= int64(time.Second) && h.lastIPPurge.CompareAndSwap(last, now) &&
+		h.ips.deleteIf(func(e *entry[ipKey]) bool { return !h.ipAlive(e, now) }, dropOwnedIP) > 0 {
 		return
 	}
-	var oldest *entry[ipKey]
-	h.ips.each(func(e *entry[ipKey]) {
-		if oldest == nil || e.updated.Load() < oldest.updated.Load() {
-			oldest = e
+	first := int(hashIP(ip) % tableShards)
+	for i := range tableShards {
+		s := &h.ips.shards[(first+i)%tableShards]
+		s.mu.Lock()
+		var victim *entry[ipKey]
+		seen := 0
+		for _, e := range s.m {
+			if !h.ipAlive(e, now) {
+				victim = e
+				break
+			}
+			if victim == nil || e.updated.Load() < victim.updated.Load() {
+				victim = e
+			}
+			if seen++; seen == evictSample {
+				break
+			}
 		}
-	})
-	if oldest != nil {
-		h.ips.deleteIf(func(e *entry[ipKey]) bool { return e == oldest }, dropOwnedIP)
+		if victim != nil {
+			delete(s.m, victim.key)
+			h.ips.n.Add(-1)
+			dropOwnedIP(victim)
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
 	}
 }
 

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"context"
 	"crypto/subtle"
 	"net"
 	"net/netip"
@@ -35,7 +34,7 @@ func (s *Server) AdminRPC(d admin.Dispatcher) AdminRPC {
 			authenticated()
 			reply = admin.AuthOK(empty && p.Int("accept_empty_password") != 0)
 		} else if delay > 0 {
-			time.Sleep(delay) // a wrong password: answered slowly, holding no lock
+			s.pause(delay) // a wrong password: answered slowly, holding no lock
 			conn.SetDeadline(time.Now().Add(s.conns.handshake))
 		}
 		if werr := wire.WritePack(conn, reply); werr != nil || err != nil {
@@ -43,12 +42,12 @@ func (s *Server) AdminRPC(d admin.Dispatcher) AdminRPC {
 				log.Warn("administrator login refused", "hub", p.Str("hubname"), "client", p.Str("client_str"), "err", err.Error())
 				// As SoftEther does, give the client a moment to read the
 				// answer before the connection closes.
-				time.Sleep(100 * time.Millisecond)
+				s.pause(100 * time.Millisecond)
 			}
 			return
 		}
 		log.Info("administrator logged in", "mode", callerName(c), "client", p.Str("client_str"))
-		if err := admin.ServeRPC(context.Background(), conn, r, c, d, log); err != nil {
+		if err := admin.ServeRPC(s.life, conn, r, c, d, log); err != nil {
 			log.Info("admin connection ended", "err", err)
 		}
 	}

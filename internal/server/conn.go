@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/guard"
@@ -16,6 +17,53 @@ import (
 	"github.com/ethervpn/ethervpn/internal/session"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
+
+// connTracker keeps the connections whose goroutine the server still runs
+// outside a session (the handshake, the admin RPC), so that Serve can close
+// them and wait for their goroutines when it stops.
+type connTracker struct {
+	mu      sync.Mutex
+	stopped bool
+	conns   map[net.Conn]struct{}
+	wg      sync.WaitGroup // Add only under mu before stopped
+}
+
+// add registers c, whose goroutine is about to start; false when the
+// server is stopping (the caller then closes c).
+func (t *connTracker) add(c net.Conn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return false
+	}
+	if t.conns == nil {
+		t.conns = map[net.Conn]struct{}{}
+	}
+	t.conns[c] = struct{}{}
+	t.wg.Add(1)
+	return true
+}
+
+// done forgets c when its goroutine ends (c is then closed, or belongs to
+// a session or the web server).
+func (t *connTracker) done(c net.Conn) {
+	t.mu.Lock()
+	delete(t.conns, c)
+	t.mu.Unlock()
+	t.wg.Done()
+}
+
+// stop refuses new connections, closes those still tracked (which ends
+// their reads and writes) and waits for their goroutines.
+func (t *connTracker) stop() {
+	t.mu.Lock()
+	t.stopped = true
+	for c := range t.conns {
+		c.Close()
+	}
+	t.mu.Unlock()
+	t.wg.Wait()
+}
 
 // maxNoops bounds the NOOP packs a client may send while it waits for its
 // user (session-protocol.md §2.3).
@@ -154,7 +202,7 @@ func (h *handshake) fail(code wire.Error) {
 // a fresh deadline for the answer.
 func (h *handshake) failSlowly(code wire.Error, delay time.Duration) {
 	if delay > 0 {
-		time.Sleep(delay)
+		h.s.pause(delay)
 		h.deadline = time.Now().Add(h.s.conns.handshake)
 		h.raw.SetDeadline(h.deadline)
 	}

@@ -55,8 +55,7 @@ type Server struct {
 
 	adminRPC AdminRPC
 	web      http.Handler
-	webOnce  sync.Once
-	webLn    *chanListener
+	webSrv   webServer // see web.go
 
 	limiter   *loginLimiters
 	seclog    *securityLog
@@ -66,6 +65,11 @@ type Server struct {
 	listeners []net.Listener
 	wg        sync.WaitGroup // accept loops
 	sessWG    sync.WaitGroup // session goroutines; Add only under mu while serving
+	track     connTracker    // connections in the handshake or the admin RPC (see conn.go)
+	// life ends when Serve begins to stop: it ends the admin RPC
+	// connections and the pauses of answers to wrong passwords.
+	life    context.Context
+	endLife context.CancelFunc
 
 	adm adminState // see admin.go
 
@@ -75,6 +79,11 @@ type Server struct {
 	bridgeRole atomic.Bool  // VPN Bridge: no VPN logins (see bridgerole.go)
 
 	queues *hub.QueueBudget // bounds the output queues of every hub together (see dataPathOptions)
+
+	// testAdmitted, when set (tests only), runs after a login passed the
+	// hub's session limits and before its port is attached: tests widen
+	// that window to prove that racing logins are counted.
+	testAdmitted func()
 }
 
 // configStore keeps the configuration: a config.Store, or in tests one
@@ -157,6 +166,7 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 		conns:    newConnLimiterFromConfig(cfg),
 		adm:      adminState{started: time.Now()},
 	}
+	s.life, s.endLife = context.WithCancel(context.Background())
 	s.plog = packetlog.NewWriter(filepath.Join(dir, "packet_log"), hostServices(), packetLogQueue, s.packetLogToSyslog)
 	if err := s.loadCert(); err != nil {
 		return nil, err
@@ -389,9 +399,8 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	for _, ln := range lns {
 		ln.Close()
 	}
-	if s.webLn != nil {
-		s.webLn.Close()
-	}
+	s.endLife()
+	s.webSrv.stop()
 	for _, x := range s.Sessions() {
 		x.Close(errServerStopping)
 	}
@@ -399,6 +408,7 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 		s.natRun(h).Apply(nil)
 	}
 	s.wg.Wait()
+	s.track.stop() // after the accept loops: no connection comes in any more
 	s.sessWG.Wait()
 	if err := s.Save(); err != nil {
 		return err
@@ -413,6 +423,16 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 }
 
 var errServerStopping = errors.New("server is stopping")
+
+// pause waits for d, or less when the server stops.
+func (s *Server) pause(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.life.Done():
+	}
+}
 
 // Addrs returns the addresses the server listens on.
 func (s *Server) Addrs() []net.Addr {
@@ -454,7 +474,14 @@ func (s *Server) acceptLoop(ln net.Listener) {
 		}
 		lc := &limitedConn{Conn: c, l: s.conns, addr: addr}
 		lc.pending.Store(true)
-		go s.serveConn(lc)
+		if !s.track.add(lc) { // stopping
+			lc.Close()
+			continue
+		}
+		go func() {
+			defer s.track.done(lc)
+			s.serveConn(lc)
+		}()
 	}
 }
 

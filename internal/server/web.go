@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/admin"
+	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/pack"
 )
 
@@ -51,19 +52,7 @@ func isWebRequest(br *bufio.Reader) bool {
 // it so too: Admin.c, JsonRpcAuthed), and is closed if none has by the
 // handshake deadline; authenticated connections are capped (maxWeb).
 func (s *Server) serveWeb(h *handshake) {
-	s.webOnce.Do(func() {
-		s.webLn = &chanListener{conns: make(chan net.Conn), done: make(chan struct{})}
-		srv := &http.Server{
-			Handler: s.web, ReadHeaderTimeout: s.conns.handshake, IdleTimeout: webIdleTimeout, MaxHeaderBytes: 64 << 10,
-			ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-				if wc, ok := c.(*webConn); ok {
-					return admin.WithAuthHook(ctx, wc.authenticated)
-				}
-				return ctx
-			},
-		}
-		go srv.Serve(s.webLn)
-	})
+	ln := s.webSrv.listener(s)
 	// The HTTP server sets deadlines of its own on the connection, so the
 	// handshake deadline is kept by a timer instead.
 	h.raw.SetDeadline(time.Time{})
@@ -71,11 +60,81 @@ func (s *Server) serveWeb(h *handshake) {
 	wc.mu.Lock() // the timer may fire at once
 	wc.preAuth = time.AfterFunc(time.Until(h.deadline), wc.closeIfPending)
 	wc.mu.Unlock()
+	if ln == nil { // the server is stopping
+		wc.Close()
+		return
+	}
 	select {
-	case s.webLn.conns <- wc:
-	case <-s.webLn.done:
+	case ln.conns <- wc:
+	case <-ln.done:
 		wc.Close()
 	}
+}
+
+// webServer is the HTTP server of the JSON-RPC API and the web console,
+// started at the first connection that asks for it. Its goroutines (Serve
+// and one per connection) are counted, so that Serve can end them all.
+type webServer struct {
+	mu      sync.Mutex
+	stopped bool
+	srv     *http.Server
+	ln      *chanListener
+	wg      sync.WaitGroup // Add only under mu before stopped, or by a counted goroutine
+}
+
+// listener returns the listener that feeds the HTTP server, starting the
+// server the first time; nil once the server has stopped.
+func (w *webServer) listener(s *Server) *chanListener {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.stopped:
+		return nil
+	case w.ln != nil:
+		return w.ln
+	}
+	w.ln = &chanListener{conns: make(chan net.Conn), done: make(chan struct{})}
+	w.srv = &http.Server{
+		Handler: s.web, ReadHeaderTimeout: s.conns.handshake, IdleTimeout: webIdleTimeout, MaxHeaderBytes: 64 << 10,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if wc, ok := c.(*webConn); ok {
+				return admin.WithAuthHook(ctx, wc.authenticated)
+			}
+			return ctx
+		},
+		// StateNew is reported by the Serve goroutine (counted) before
+		// the connection's goroutine starts, and StateClosed or
+		// StateHijacked by that goroutine as it ends.
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			switch st {
+			case http.StateNew:
+				w.wg.Add(1)
+			case http.StateClosed, http.StateHijacked:
+				w.wg.Done()
+			}
+		},
+	}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		defer guard.Recover(s.log, "web server", nil)
+		w.srv.Serve(w.ln)
+	}()
+	return w.ln
+}
+
+// stop closes the HTTP server and every connection it serves, and waits
+// for its goroutines: a request being answered is cut short, as the
+// sessions are, since the server is stopping.
+func (w *webServer) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	srv := w.srv
+	w.mu.Unlock()
+	if srv != nil {
+		srv.Close() // closes the listener too
+	}
+	w.wg.Wait()
 }
 
 // webConn is a JSON-RPC connection: it reads through the bufio.Reader that
