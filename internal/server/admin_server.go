@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"encoding/pem"
 	"errors"
-	"net"
 	"os"
 	"runtime"
 	"slices"
@@ -132,9 +131,7 @@ func admCreateListener(a *adminCall) (*pack.Pack, error) {
 	}
 	s.cfg.Listeners = append(s.cfg.Listeners, config.Listener{Port: uint16(port), Enabled: enable})
 	a.unlock()
-	if enable {
-		s.startListener(uint16(port))
-	}
+	s.syncListeners()
 	return echo(a.in), nil
 }
 
@@ -149,7 +146,7 @@ func admDeleteListener(a *adminCall) (*pack.Pack, error) {
 	}
 	s.cfg.Listeners = slices.Delete(s.cfg.Listeners, i, i+1)
 	a.unlock()
-	s.stopListener(uint16(port))
+	s.syncListeners()
 	return echo(a.in), nil
 }
 
@@ -165,11 +162,7 @@ func admEnableListener(a *adminCall) (*pack.Pack, error) {
 	}
 	s.cfg.Listeners[i].Enabled = enable
 	a.unlock()
-	if enable {
-		s.startListener(uint16(port))
-	} else {
-		s.stopListener(uint16(port))
-	}
+	s.syncListeners()
 	return echo(a.in), nil
 }
 
@@ -178,11 +171,8 @@ func admEnumListener(a *adminCall) (*pack.Pack, error) {
 	a.lock()
 	ls := slices.Clone(s.cfg.Listeners)
 	serving := s.adm.serving
-	open := map[uint16]bool{}
-	for _, ln := range s.listeners {
-		open[listenerPort(ln)] = true
-	}
 	a.unlock()
+	open := s.listening()
 	out := pack.New()
 	l := newList(out)
 	for _, x := range ls {
@@ -193,81 +183,6 @@ func admEnumListener(a *adminCall) (*pack.Pack, error) {
 	}
 	l.done()
 	return out, nil
-}
-
-func listenerPort(ln net.Listener) uint16 {
-	if ta, ok := ln.Addr().(*net.TCPAddr); ok {
-		return uint16(ta.Port)
-	}
-	return 0
-}
-
-// startListener opens port while the server is serving; a bind failure
-// is logged and shows as Errors=1 in EnumListener, as on SoftEther.
-func (s *Server) startListener(port uint16) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.adm.serving {
-		return
-	}
-	for _, ln := range s.listeners {
-		if listenerPort(ln) == port {
-			return
-		}
-	}
-	ip := s.cfg.ListenIP
-	if ip == "0.0.0.0" {
-		ip = ""
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(int(port))))
-	if err != nil {
-		s.log.Warn("cannot listen on the new listener port", "port", port, "err", err)
-		return
-	}
-	s.listeners = append(s.listeners, ln)
-	s.log.Info("listening", "addr", ln.Addr().String())
-	s.wg.Add(1)
-	go s.acceptLoop(ln)
-}
-
-// stopListener closes the listener on port, if one is open. Sessions that
-// came in through it carry on.
-func (s *Server) stopListener(port uint16) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, ln := range s.listeners {
-		if listenerPort(ln) == port {
-			ln.Close()
-			s.listeners = slices.Delete(s.listeners, i, i+1)
-			s.log.Info("stopped listening", "port", port)
-			return
-		}
-	}
-}
-
-// syncListeners opens and closes listeners to match the configuration
-// (after SetConfig).
-func (s *Server) syncListeners() {
-	s.mu.Lock()
-	want := map[uint16]bool{}
-	for _, l := range s.cfg.Listeners {
-		if l.Enabled && l.Port != 0 {
-			want[l.Port] = true
-		}
-	}
-	var stop []uint16
-	for _, ln := range s.listeners {
-		if p := listenerPort(ln); !want[p] {
-			stop = append(stop, p)
-		}
-	}
-	s.mu.Unlock()
-	for _, p := range stop {
-		s.stopListener(p)
-	}
-	for p := range want {
-		s.startListener(p)
-	}
 }
 
 // --- passwords ---

@@ -268,13 +268,16 @@ func TestAdminSecureNAT(t *testing.T) {
 
 func TestAdminListeners(t *testing.T) {
 	s, d, _ := openAdmin(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Run serves the configured listeners: one on a free loopback port,
+	// and 443 configured but disabled (so the test stays off real ports).
+	first := freePort(t)
+	s.mu.Lock()
+	s.cfg.ListenIP = "127.0.0.1"
+	s.cfg.Listeners = []config.Listener{{Port: 443}, {Port: uint16(first), Enabled: true}}
+	s.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
+	go func() { done <- s.Run(ctx) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -282,6 +285,17 @@ func TestAdminListeners(t *testing.T) {
 		}
 	}()
 	waitServing(t, s)
+	for i := 0; ; i++ { // Run opens it just after it begins to serve
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(first), time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if i == 50 {
+			t.Fatalf("the configured listener does not accept: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 
 	// A free port for the new listener.
 	probe, err := net.Listen("tcp", "127.0.0.1:0")
@@ -290,9 +304,6 @@ func TestAdminListeners(t *testing.T) {
 	}
 	port := probe.Addr().(*net.TCPAddr).Port
 	probe.Close()
-	s.mu.Lock()
-	s.cfg.ListenIP = "127.0.0.1"
-	s.mu.Unlock()
 
 	wantCode(t, d, serverAdm, "CreateListener", params("Port", 0, "Enable", true), errInvalidParameter)
 	wantCode(t, d, serverAdm, "CreateListener", params("Port", 443, "Enable", true), errListenerExists)
@@ -553,4 +564,15 @@ func TestHubStatusWithoutAccessListFolder(t *testing.T) {
 	if out.Int("NumAccessLists") != 0 {
 		t.Fatalf("NumAccessLists = %d", out.Int("NumAccessLists"))
 	}
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -14,11 +14,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/config"
@@ -57,15 +55,18 @@ type Server struct {
 	web      http.Handler
 	webSrv   webServer // see web.go
 
-	limiter   *loginLimiters
-	seclog    *securityLog
-	plog      *packetlog.Writer
-	saveMu    sync.Mutex
-	conns     *connLimiter
-	listeners []net.Listener
-	wg        sync.WaitGroup // accept loops
-	sessWG    sync.WaitGroup // session goroutines; Add only under mu while serving
-	track     connTracker    // connections in the handshake or the admin RPC (see conn.go)
+	limiter      *loginLimiters
+	seclog       *securityLog
+	plog         *packetlog.Writer
+	saveMu       sync.Mutex
+	conns        *connLimiter
+	listeners    []net.Listener  // given to Serve
+	cfgListeners configListeners // ListenerList (see listeners.go)
+	// openConfigured: Run serves the configured listeners (guarded by mu).
+	openConfigured bool
+	wg             sync.WaitGroup // accept loops
+	sessWG         sync.WaitGroup // session goroutines; Add only under mu while serving
+	track          connTracker    // connections in the handshake or the admin RPC (see conn.go)
 	// life ends when Serve begins to stop: it ends the admin RPC
 	// connections and the pauses of answers to wrong passwords.
 	life    context.Context
@@ -337,42 +338,32 @@ func (s *Server) Save() error {
 	return nil
 }
 
-// Run listens on the configured ports and serves until ctx is done.
+// Run serves on the configured listeners (ListenerList), kept in line
+// with the configuration as administrators change it, until ctx is done.
+// It fails at once when none could be opened.
 func (s *Server) Run(ctx context.Context) error {
-	ip := s.cfg.ListenIP
-	if ip == "0.0.0.0" {
-		ip = ""
-	}
-	var lns []net.Listener
-	for _, l := range s.cfg.Listeners {
-		if !l.Enabled || l.Port == 0 {
-			continue
-		}
-		addr := net.JoinHostPort(ip, strconv.Itoa(int(l.Port)))
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			if errors.Is(err, syscall.EACCES) {
-				s.log.Warn("cannot bind a privileged port without root or CAP_NET_BIND_SERVICE; skipping it", "port", l.Port)
-			} else {
-				s.log.Warn("cannot listen", "addr", addr, "err", err)
-			}
-			continue
-		}
-		lns = append(lns, ln)
-	}
-	if len(lns) == 0 {
-		return errors.New("no listener could be opened: check ListenerList in the configuration and that the ports are free")
-	}
-	return s.Serve(ctx, lns...)
+	s.mu.Lock()
+	s.openConfigured = true
+	s.mu.Unlock()
+	return s.Serve(ctx)
 }
 
 // Serve accepts VPN connections on lns until ctx is done; then it closes
-// the listeners and every session and saves the configuration.
+// the listeners and every session and saves the configuration. The
+// configured listeners are not opened (Run opens them): Serve is for
+// embedding and tests, which choose their own listeners.
 func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	s.mu.Lock()
 	s.listeners = append(s.listeners, lns...)
 	s.adm.serving = true
 	s.mu.Unlock()
+	s.syncListeners()
+	if len(lns) == 0 && s.listenerRun().Len() == 0 {
+		s.mu.Lock()
+		s.adm.serving = false
+		s.mu.Unlock()
+		return errors.New("no listener could be opened: check ListenerList in the configuration and that the ports are free")
+	}
 	for _, ln := range lns {
 		s.log.Info("listening", "addr", ln.Addr().String())
 		s.wg.Add(1)
@@ -391,7 +382,7 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	s.stopL3Switches()
 	s.stopCascades()
 	s.stopLocalBridges()
-	// Every listener, including those administrators opened since.
+	// Every listener: those given and the configured ones.
 	s.mu.Lock()
 	s.adm.serving = false
 	lns = s.listeners
@@ -399,6 +390,7 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	for _, ln := range lns {
 		ln.Close()
 	}
+	s.syncListeners() // closes the configured ones: the server no longer serves
 	s.endLife()
 	s.webSrv.stop()
 	for _, x := range s.Sessions() {
@@ -442,6 +434,7 @@ func (s *Server) Addrs() []net.Addr {
 	for _, l := range s.listeners {
 		as = append(as, l.Addr())
 	}
+	s.listenerRun().Each(func(_ uint16, _ string, l *openListener) { as = append(as, l.ln.Addr()) })
 	return as
 }
 
