@@ -1,6 +1,7 @@
 package session
 
 import (
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -17,6 +18,22 @@ import (
 
 // schedParams are the parameters of the scheduling tests.
 var schedParams = Params{Role: Server, Timeout: 20 * time.Second, MaxConnections: 4}
+
+// firstCarrier attaches n connections, the first of which becomes the
+// primary by carrying frame 0 before the others are attached.
+func firstCarrier(t *testing.T, r *rig, n int) []*peer {
+	ps := []*peer{r.mustAttach()}
+	r.port.send(0, 1)
+	synctest.Wait()
+	if got := ps[0].frames(); !slices.Equal(got, []uint32{0}) {
+		t.Fatalf("the only connection carried %v, want [0]", got)
+	}
+	for range n - 1 {
+		ps = append(ps, r.mustAttach())
+	}
+	synctest.Wait()
+	return ps
+}
 
 // With nothing blocked, one connection carries all the frames, in order,
 // and every connection gets its keep-alives.
@@ -53,6 +70,108 @@ func TestOneConnectionCarriesTheTrafficInOrder(t *testing.T) {
 		if st := r.s.Stats(); st.SentFrames != 1000 || st.HelperBatches != 0 {
 			t.Errorf("stats %+v, want 1000 frames sent and no helper batch", st)
 		}
+	})
+}
+
+// A connection whose peer reads nothing blocks its writer with the batch it
+// took; the rest of the queue goes out on the other connections, after
+// helpAfter, although the port signalled only when it queued the frames
+// and when a writer left some behind.
+func TestBlockedConnectionDoesNotStallTheOthers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, schedParams)
+		defer r.close()
+		ps := firstCarrier(t, r, 3)
+		ps[0].pause()
+		r.port.send(1, 1000)
+		synctest.Wait()
+		time.Sleep(helpAfter + time.Millisecond)
+		synctest.Wait()
+		// The blocked primary holds one batch; the rest went out.
+		others := 0
+		for _, p := range ps[1:] {
+			got := p.frames()
+			if !inOrder(got) {
+				t.Errorf("frames out of order on one connection: %v", got)
+			}
+			others += len(got)
+		}
+		if want := 1000 - writeBatch; others != want || r.port.queued() != 0 {
+			t.Fatalf("the other connections carried %d frames (%d still queued), want %d: a blocked connection stalled the session", others, r.port.queued(), want)
+		}
+		// Once the peer reads again the held batch arrives too: every
+		// frame exactly once.
+		ps[0].resume()
+		synctest.Wait()
+		checkAllOnce(t, ps, 1001)
+	})
+}
+
+// A keep-alive can block on a full socket like a batch: a primary stuck in
+// one must not hold the traffic back either.
+func TestConnectionBlockedInAKeepAliveDoesNotStallTheOthers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, schedParams)
+		defer r.close()
+		ps := firstCarrier(t, r, 3)
+		ps[0].pause()
+		// The primary's next keep-alive is due at most half the timeout
+		// after its last write, and blocks.
+		time.Sleep(schedParams.Timeout / 2)
+		synctest.Wait()
+		r.port.send(1, 10)
+		time.Sleep(helpAfter + time.Millisecond)
+		synctest.Wait()
+		others := 0
+		for _, p := range ps[1:] {
+			others += len(p.frames())
+		}
+		if others != 10 || r.s.NumConns() != 3 {
+			t.Fatalf("with the primary stuck in a keep-alive the others carried %d of 10 frames (%d connections left)", others, r.s.NumConns())
+		}
+	})
+}
+
+// When the connection carrying the traffic blocks, another takes over, and
+// when that one blocks too, a third: with N connections all carry
+// traffic, and every frame arrives once.
+func TestEveryConnectionCarriesWhenOthersBlock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, Params{Role: Server, Timeout: 20 * time.Second, MaxConnections: 3})
+		defer r.close()
+		ps := firstCarrier(t, r, 3)
+		next := 1
+		for round := 0; ; round++ {
+			// Block every connection that has carried frames.
+			free := 0
+			for _, p := range ps {
+				if len(p.frames()) > 0 {
+					p.pause()
+				} else {
+					free++
+				}
+			}
+			if free == 0 || round == len(ps) {
+				break
+			}
+			r.port.send(next, 2*writeBatch+10)
+			next += 2*writeBatch + 10
+			time.Sleep(helpAfter + time.Millisecond)
+			synctest.Wait()
+			if r.port.queued() != 0 {
+				t.Fatalf("round %d: %d frames still queued with %d connections free", round, r.port.queued(), free)
+			}
+		}
+		for i, p := range ps {
+			if len(p.frames()) == 0 {
+				t.Errorf("connection %d carried no frame", i)
+			}
+		}
+		for _, p := range ps {
+			p.resume()
+		}
+		synctest.Wait()
+		checkAllOnce(t, ps, next)
 	})
 }
 
