@@ -242,22 +242,33 @@ func (s *Session) removeConn(c *conn) {
 }
 
 // Wait runs the session's idle check until the session ends and returns
-// why it ended. With no connections left the session stays alive until
-// the timeout, so that the peer can re-attach with its session key.
+// why it ended: nothing received for the timeout ends it, at that very
+// moment (SoftEther Session.c, SessionMain: now - LastCommTime >= Timeout).
+// With no connections left the session stays alive until the timeout, so
+// that the peer can re-attach with its session key.
 func (s *Session) Wait() error {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+	// One timer, set for when the session would time out if nothing
+	// came; when it fires after something did, it is set again. A busy
+	// session wakes about once per timeout, not once a second.
+	t := time.NewTimer(s.untilTimeout())
+	defer t.Stop()
 	for {
 		select {
 		case <-s.done:
 			return s.err
-		case <-tick.C:
-			idle := time.Since(time.Unix(0, s.lastRecv.Load()))
-			if idle > s.params.Timeout {
-				s.Close(wire.ErrSessionTimeout)
+		case <-t.C:
+			if left := s.untilTimeout(); left > 0 {
+				t.Reset(left)
+				continue
 			}
+			s.Close(wire.ErrSessionTimeout)
 		}
 	}
+}
+
+// untilTimeout returns how long from now the session may stay idle.
+func (s *Session) untilTimeout() time.Duration {
+	return s.params.Timeout - time.Since(time.Unix(0, s.lastRecv.Load()))
 }
 
 // Close ends the session and closes every connection.

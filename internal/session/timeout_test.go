@@ -1,9 +1,12 @@
 package session
 
 import (
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
 // Timeouts and keep-alives. A session ends when nothing (no block, no
@@ -19,6 +22,64 @@ import (
 // with a silent peer open.
 
 const testTimeout = 20 * time.Second
+
+// A session whose peer sends nothing ends with ErrSessionTimeout exactly
+// the timeout after it started, although it sends keep-alives itself.
+func TestSessionTimesOutAtTheTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, Params{Role: Server, Timeout: testTimeout, MaxConnections: 2})
+		defer r.close()
+		p := r.mustAttach()
+		time.Sleep(testTimeout - time.Nanosecond)
+		synctest.Wait()
+		if ended, err := r.ended(); ended {
+			t.Fatalf("the session ended %v before its timeout: %v", time.Nanosecond, err)
+		}
+		if n := len(p.keepAliveTimes()); n < 2 {
+			t.Fatalf("the session sent %d keep-alives in its timeout, want at least 2", n)
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		ended, err := r.ended()
+		if !ended || !errors.Is(err, wire.ErrSessionTimeout) {
+			t.Fatalf("at the timeout: ended %v with %v, want ErrSessionTimeout", ended, err)
+		}
+	})
+}
+
+// Keep-alives from the peer, even at the longest span a real peer uses,
+// keep the session and the connection up; once they stop, the session ends
+// exactly the timeout after the last one.
+func TestKeepAlivesKeepTheSessionUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, Params{Role: Server, Timeout: testTimeout, MaxConnections: 2})
+		defer r.close()
+		p := r.mustAttach()
+		const kas = 20
+		for range kas {
+			time.Sleep(testTimeout/2 - time.Millisecond)
+			p.keepAlive()
+		}
+		last := time.Now()
+		synctest.Wait()
+		if ended, err := r.ended(); ended || r.s.NumConns() != 1 {
+			t.Fatalf("after %d keep-alives: ended %v (%v), %d connections", kas, ended, err, r.s.NumConns())
+		}
+		time.Sleep(testTimeout - time.Nanosecond)
+		synctest.Wait()
+		if ended, err := r.ended(); ended {
+			t.Fatalf("the session ended before the timeout after the last keep-alive: %v", err)
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		if ended, err := r.ended(); !ended || !errors.Is(err, wire.ErrSessionTimeout) {
+			t.Fatalf("the timeout after the last keep-alive: ended %v with %v, want ErrSessionTimeout", ended, err)
+		}
+		if d := time.Since(last); d != testTimeout {
+			t.Fatalf("ended %v after the last keep-alive, want %v", d, testTimeout)
+		}
+	})
+}
 
 // Frames from the peer count as life like keep-alives.
 func TestFramesKeepTheSessionUp(t *testing.T) {
