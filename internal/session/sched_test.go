@@ -198,3 +198,34 @@ func checkAllOnce(t *testing.T, ps []*peer, n int) {
 		}
 	}
 }
+
+// When the peer reads none of a session's connections, the primary and at
+// most maxWriters-1 helpers each hold the one batch they took; the rest
+// stays in the port (bounded by the hub), however many connections the
+// session has and however often the port signals. On the fake clock, with
+// pipes that buffer nothing, the bound is exact.
+func TestStalledPeerHoldsAtMostMaxWritersBatches(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const conns = 8
+		r := newRig(t, Params{Role: Server, Timeout: testTimeout, MaxConnections: conns})
+		defer r.close()
+		var ps []*peer
+		for range conns {
+			ps = append(ps, r.mustAttach())
+		}
+		synctest.Wait() // the first keep-alives
+		for _, p := range ps {
+			p.pause()
+		}
+		const total = 20000
+		r.port.send(0, total)
+		for range 300 {
+			time.Sleep(time.Millisecond)
+			r.port.signal()
+		}
+		synctest.Wait()
+		if taken, want := total-r.port.queued(), maxWriters*writeBatch; taken != want {
+			t.Fatalf("%d connections to a peer that reads nothing took %d frames out of the port, want %d (%d writers with a batch each)", conns, taken, want, maxWriters)
+		}
+	})
+}
