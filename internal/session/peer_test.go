@@ -96,9 +96,10 @@ func seqOf(f []byte) uint32 { return binary.BigEndian.Uint32(f[14:]) }
 // blocks the session sends (unless paused) and sends what the test asks,
 // plus keep-alives when told to.
 type peer struct {
-	t   *testing.T
-	nc  net.Conn // the peer's end of the pipe
-	dir wire.Direction
+	t     *testing.T
+	nc    net.Conn // the peer's end of the pipe
+	local net.Conn // the session's end
+	dir   wire.Direction
 
 	mu         sync.Mutex
 	seqs       []uint32      // frames received, in order
@@ -117,7 +118,7 @@ type peer struct {
 // answers it in the welcome or the additional_connect reply.
 func attach(t *testing.T, s *Session) (*peer, error) {
 	local, remote := net.Pipe()
-	p := &peer{t: t, nc: remote, readDone: make(chan struct{}),
+	p := &peer{t: t, nc: remote, local: local, readDone: make(chan struct{}),
 		out: make(chan func(*wire.BlockWriter) error), stop: make(chan struct{})}
 	err := s.AddConn(local, func(d wire.Direction) (Stream, error) {
 		p.dir = d

@@ -229,3 +229,42 @@ func TestStalledPeerHoldsAtMostMaxWritersBatches(t *testing.T) {
 		}
 	})
 }
+
+// A helper that drops while the primary and the other helpers are stuck
+// gives its place to a writer that can send: the frames still queued do
+// not wait for new traffic to wake one.
+func TestDroppedHelperHandsOverItsPlace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, Params{Role: Server, Timeout: testTimeout, MaxConnections: maxWriters + 1})
+		defer r.close()
+		var stuck []*peer
+		for range maxWriters {
+			stuck = append(stuck, r.mustAttach())
+		}
+		synctest.Wait()
+		for _, p := range stuck {
+			p.pause()
+		}
+		const total = 2000
+		r.port.send(0, total)
+		time.Sleep(helpAfter + time.Millisecond)
+		synctest.Wait()
+		if taken := total - r.port.queued(); taken != maxWriters*writeBatch {
+			t.Fatalf("the stuck writers took %d frames, want %d", taken, maxWriters*writeBatch)
+		}
+		free := r.mustAttach()
+		synctest.Wait()
+		// A helper's connection drops.
+		for _, p := range stuck {
+			if r.s.primary.Load().nc != p.local {
+				p.close()
+				break
+			}
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if n, want := len(free.frames()), total-maxWriters*writeBatch; n != want {
+			t.Fatalf("after a stuck helper dropped, the free connection carried %d frames, want the %d left in the port", n, want)
+		}
+	})
+}

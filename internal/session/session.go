@@ -417,13 +417,18 @@ func (c *conn) close() {
 		c.s.removeConn(c)
 		if c.s.primary.CompareAndSwap(c, nil) {
 			// Queued frames must not wait for new ones to wake a writer.
-			c.s.mu.Lock()
-			for _, o := range c.s.conns {
-				o.poke()
-			}
-			c.s.mu.Unlock()
+			c.s.pokeWriters()
 		}
 	})
+}
+
+// pokeWriters wakes the writers of the session's connections.
+func (s *Session) pokeWriters() {
+	s.mu.Lock()
+	for _, o := range s.conns {
+		o.poke()
+	}
+	s.mu.Unlock()
 }
 
 func (c *conn) readLoop(r *bufio.Reader) {
@@ -455,7 +460,13 @@ func (c *conn) readLoop(r *bufio.Reader) {
 }
 
 func (c *conn) writeLoop() {
-	defer c.close()
+	defer func() {
+		c.close()
+		// A helper's place is free only once its writer has left, which
+		// may be after the reader closed the connection: the frames
+		// still queued must not wait for new ones to wake a writer.
+		c.s.pokeWriters()
+	}()
 	defer guard.Recover(c.s.params.Log, "session (writing)", c.s.Close)
 	s := c.s
 	// The first keep-alive goes out as soon as the data phase starts.
