@@ -36,7 +36,9 @@ type Port interface {
 	// Input takes a batch of frames received from the peer. The frames are
 	// only valid during the call.
 	Input(frames [][]byte)
-	// Ready is signalled when output frames are queued.
+	// Ready is signalled when output frames are queued, and again when
+	// Output leaves frames queued, so that another writer takes them while
+	// the one that called Output may be blocked on its socket.
 	Ready() <-chan struct{}
 	// Output passes up to max queued outbound frames to emit, one at a
 	// time, and returns how many it passed. It is called concurrently by
@@ -240,22 +242,33 @@ func (s *Session) removeConn(c *conn) {
 }
 
 // Wait runs the session's idle check until the session ends and returns
-// why it ended. With no connections left the session stays alive until
-// the timeout, so that the peer can re-attach with its session key.
+// why it ended: nothing received for the timeout ends it, at that very
+// moment (SoftEther Session.c, SessionMain: now - LastCommTime >= Timeout).
+// With no connections left the session stays alive until the timeout, so
+// that the peer can re-attach with its session key.
 func (s *Session) Wait() error {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+	// One timer, set for when the session would time out if nothing
+	// came; when it fires after something did, it is set again. A busy
+	// session wakes about once per timeout, not once a second.
+	t := time.NewTimer(s.untilTimeout())
+	defer t.Stop()
 	for {
 		select {
 		case <-s.done:
 			return s.err
-		case <-tick.C:
-			idle := time.Since(time.Unix(0, s.lastRecv.Load()))
-			if idle > s.params.Timeout {
-				s.Close(wire.ErrSessionTimeout)
+		case <-t.C:
+			if left := s.untilTimeout(); left > 0 {
+				t.Reset(left)
+				continue
 			}
+			s.Close(wire.ErrSessionTimeout)
 		}
 	}
+}
+
+// untilTimeout returns how long from now the session may stay idle.
+func (s *Session) untilTimeout() time.Duration {
+	return s.params.Timeout - time.Since(time.Unix(0, s.lastRecv.Load()))
 }
 
 // Close ends the session and closes every connection.
@@ -346,34 +359,36 @@ func (c *conn) isClosed() bool {
 // has been stuck in one write for helpAfter and fewer than maxWriters-1
 // helpers send; helper says it took a helper's place, which the caller
 // gives back. A writer that defers to an idle primary makes sure the
-// primary has seen the work.
-func (c *conn) mayDrain(now int64) (may, helper bool) {
+// primary has seen the work; one that defers to a primary busy for less
+// than helpAfter gets retryIn, when to look again: the port does not
+// signal again for frames it already signalled.
+func (c *conn) mayDrain(now int64) (may, helper bool, retryIn time.Duration) {
 	s := c.s
 	p := s.primary.Load()
 	if p == nil || p.isClosed() {
 		if s.primary.CompareAndSwap(p, c) {
-			return true, false
+			return true, false, 0
 		}
 		p = s.primary.Load()
 	}
 	if p == c || p == nil {
-		return true, false
+		return true, false, 0
 	}
 	since := p.writingAt.Load()
 	if since == 0 {
 		p.poke()
-		return false, false
+		return false, false, 0
 	}
-	if now-since <= int64(helpAfter) {
-		return false, false
+	if busy := now - since; busy <= int64(helpAfter) {
+		return false, false, time.Duration(int64(helpAfter) - busy + 1)
 	}
 	for {
 		n := s.helpers.Load()
 		if n >= maxWriters-1 {
-			return false, false
+			return false, false, 0
 		}
 		if s.helpers.CompareAndSwap(n, n+1) {
-			return true, true
+			return true, true, 0
 		}
 	}
 }
@@ -402,13 +417,18 @@ func (c *conn) close() {
 		c.s.removeConn(c)
 		if c.s.primary.CompareAndSwap(c, nil) {
 			// Queued frames must not wait for new ones to wake a writer.
-			c.s.mu.Lock()
-			for _, o := range c.s.conns {
-				o.poke()
-			}
-			c.s.mu.Unlock()
+			c.s.pokeWriters()
 		}
 	})
+}
+
+// pokeWriters wakes the writers of the session's connections.
+func (s *Session) pokeWriters() {
+	s.mu.Lock()
+	for _, o := range s.conns {
+		o.poke()
+	}
+	s.mu.Unlock()
 }
 
 func (c *conn) readLoop(r *bufio.Reader) {
@@ -440,13 +460,24 @@ func (c *conn) readLoop(r *bufio.Reader) {
 }
 
 func (c *conn) writeLoop() {
-	defer c.close()
+	defer func() {
+		c.close()
+		// A helper's place is free only once its writer has left, which
+		// may be after the reader closed the connection: the frames
+		// still queued must not wait for new ones to wake a writer.
+		c.s.pokeWriters()
+	}()
 	defer guard.Recover(c.s.params.Log, "session (writing)", c.s.Close)
 	s := c.s
 	// The first keep-alive goes out as soon as the data phase starts.
 	nextKA := time.Now()
 	ka := time.NewTimer(0)
 	defer ka.Stop()
+	// retry wakes this writer when the primary it deferred to will have
+	// been stuck for helpAfter, since nothing else may wake it then.
+	retry := time.NewTimer(helpAfter)
+	retry.Stop()
+	defer retry.Stop()
 	for {
 		select {
 		case <-c.closed:
@@ -470,12 +501,16 @@ func (c *conn) writeLoop() {
 			continue
 		case <-s.port.Ready():
 		case <-c.wake:
+		case <-retry.C:
 		}
 		c.wmu.Lock()
-		wrote, err := c.drain()
+		wrote, retryIn, err := c.drain()
 		c.wmu.Unlock()
 		if err != nil {
 			return
+		}
+		if retryIn > 0 {
+			retry.Reset(retryIn)
 		}
 		if wrote {
 			nextKA = time.Now().Add(s.keepAliveSpan())
@@ -484,43 +519,45 @@ func (c *conn) writeLoop() {
 }
 
 // keepAlive sends a keep-alive block (after what Push left buffered).
-// The caller holds wmu.
+// The caller holds wmu. A keep-alive can block on a full socket like any
+// write, so it counts as one for the helpers.
 func (c *conn) keepAlive(now time.Time) error {
-	c.nc.SetWriteDeadline(now.Add(c.s.params.Timeout))
-	err := c.bw.WriteKeepAlive()
-	if err == nil {
-		err = c.flush()
-	}
-	c.backlog = false
-	return err
+	return c.blockingWrite(now, c.bw.WriteKeepAlive)
 }
 
 // drain finishes what Push left buffered, then, when this writer should
 // send, writes batches until the port's queue is empty. It reports whether
-// it wrote anything. The caller holds wmu.
-func (c *conn) drain() (bool, error) {
+// it wrote anything, and, when it deferred to a primary that has not been
+// stuck for helpAfter yet, when to try again. The caller holds wmu.
+func (c *conn) drain() (wrote bool, retryIn time.Duration, err error) {
 	s := c.s
-	wrote := false
 	if c.backlog {
-		if err := c.blockingWrite(nil); err != nil {
-			return false, err
+		if err := c.blockingWrite(time.Now(), nil); err != nil {
+			return false, 0, err
 		}
 		wrote = true
 	}
-	may, helper := c.mayDrain(time.Now().UnixNano())
+	may, helper, retryIn := c.mayDrain(time.Now().UnixNano())
 	if !may {
-		return wrote, nil
+		return wrote, retryIn, nil
 	}
 	if helper {
 		defer s.helpers.Add(-1)
 	}
 	for {
+		// The writer is busy from taking a batch until its socket took
+		// it: a writer that the port wakes meanwhile (it signals when
+		// Output leaves frames) must see that, and come back if the
+		// write gets stuck.
+		now := time.Now()
+		c.writingAt.Store(now.UnixNano())
 		n := s.port.Output(writeBatch, c.bw.Add)
 		if n == 0 {
-			return wrote, nil
+			c.writingAt.Store(0)
+			return wrote, 0, nil
 		}
-		if err := c.blockingWrite(c.bw.Flush); err != nil {
-			return wrote, err
+		if err := c.blockingWrite(now, c.bw.Flush); err != nil {
+			return wrote, 0, err
 		}
 		c.countBatch(n)
 		wrote = true
@@ -528,9 +565,9 @@ func (c *conn) drain() (bool, error) {
 }
 
 // blockingWrite encodes with encode (if any) and writes everything
-// buffered, waiting for the socket up to the timeout. The caller holds wmu.
-func (c *conn) blockingWrite(encode func() error) error {
-	now := time.Now()
+// buffered, waiting for the socket up to the timeout from now. The caller
+// holds wmu.
+func (c *conn) blockingWrite(now time.Time, encode func() error) error {
 	c.nc.SetWriteDeadline(now.Add(c.s.params.Timeout))
 	c.writingAt.Store(now.UnixNano())
 	var err error

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/guard"
@@ -242,27 +243,30 @@ func (p *panicPort) Input([][]byte) { panic("bug reached by a peer's frame") }
 // A panic while handling a peer's frames ends that session, with the panic
 // as its reason, and nothing else: the process lives on.
 func TestPanicEndsOnlyTheSession(t *testing.T) {
-	local, peer := net.Pipe()
-	defer peer.Close()
-	s := New(&panicPort{queuePort: *newQueuePort()}, Params{Role: Server, Timeout: 30 * time.Second, MaxConnections: 1})
-	err := s.AddConn(local, func(wire.Direction) (Stream, error) {
-		return Stream{R: bufio.NewReader(local), W: local, Dir: wire.ClientToServer}, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bw := wire.NewBlockWriter(peer, false)
-	bw.Add(numbered(1))
-	go bw.Flush() // net.Pipe: the write completes as the session reads
-	done := make(chan error, 1)
-	go func() { done <- s.Wait() }()
-	select {
-	case err := <-done:
-		var pe *guard.PanicError
-		if !errors.As(err, &pe) {
-			t.Fatalf("session ended with %v, want the panic as its reason", err)
+	synctest.Test(t, func(t *testing.T) {
+		local, peer := net.Pipe()
+		defer peer.Close()
+		s := New(&panicPort{queuePort: *newQueuePort()}, Params{Role: Server, Timeout: 30 * time.Second, MaxConnections: 1})
+		err := s.AddConn(local, func(wire.Direction) (Stream, error) {
+			return Stream{R: bufio.NewReader(local), W: local, Dir: wire.ClientToServer}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the session did not end after its reader panicked")
-	}
+		bw := wire.NewBlockWriter(peer, false)
+		bw.Add(numbered(1))
+		go bw.Flush() // net.Pipe: the write completes as the session reads
+		done := make(chan error, 1)
+		go func() { done <- s.Wait() }()
+		synctest.Wait()
+		select {
+		case err := <-done:
+			var pe *guard.PanicError
+			if !errors.As(err, &pe) {
+				t.Fatalf("session ended with %v, want the panic as its reason", err)
+			}
+		default:
+			t.Fatal("the session did not end when its reader panicked")
+		}
+	})
 }
