@@ -67,9 +67,14 @@ func admSetSysLog(a *adminCall) (*pack.Pack, error) {
 	if port == 0 {
 		port = 514
 	}
+	// A host that cannot be reached now (no route, name not resolved) is
+	// stored all the same, as the real vpnserver does (SoftEther Admin.c,
+	// StSetSysLog checks nothing): the settings are the administrator's,
+	// and the server tries again when it starts.
 	if err := a.s.seclog.setSyslog(int(saveType), host, uint16(port)); err != nil {
-		a.s.log.Warn("cannot forward logs to syslog", "err", err)
-		return nil, errInvalidParameter
+		a.s.log.Warn("syslog settings stored but logs are not forwarded: check the host name and the route to it, then set them again or restart the server",
+			"host", host, "port", port, "err", err)
+		a.s.seclog.setSyslog(syslogOff, "", 0) // not on to the previous host either
 	}
 	a.lock()
 	f := a.s.serverConfLocked().Ensure("SyslogSettings")

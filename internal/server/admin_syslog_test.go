@@ -51,3 +51,33 @@ func TestAdminKeepAndReboot(t *testing.T) {
 	wantCode(t, d, hubAdm("DEFAULT"), "SetKeep", params("UseKeepConnect", false), errNotEnoughRight)
 	wantCode(t, d, serverAdm, "RebootServer", params("IntValue", 1), errNotSupported)
 }
+
+// TestAdminSyslogUnreachableHost: the real vpnserver stores syslog
+// settings whatever the host (SoftEther's JSON-RPC sample sets 1.2.3.4,
+// which no route reaches from a network namespace); ethervpn stores them
+// too, warns, and forwards to no host, not even the previous one.
+func TestAdminSyslogUnreachableHost(t *testing.T) {
+	s, d, _ := openAdmin(t)
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	call(t, d, serverAdm, "SetSysLog", params("SaveType", 2, "Hostname", "127.0.0.1", "Port", udp.LocalAddr().(*net.UDPAddr).Port))
+	if s.seclog.w.syslog.Load() == nil {
+		t.Fatal("forwarding off after SetSysLog to 127.0.0.1")
+	}
+	// A link-local address without a zone: connect fails on every host.
+	call(t, d, serverAdm, "SetSysLog", params("SaveType", 2, "Hostname", "fe80::1", "Port", 123))
+	got := call(t, d, serverAdm, "GetSysLog", params())
+	if got.Int("SaveType") != 2 || got.Str("Hostname") != "fe80::1" || got.Int("Port") != 123 {
+		t.Fatalf("GetSysLog: %v", got.Elements())
+	}
+	if s.seclog.w.syslog.Load() != nil {
+		t.Fatal("still forwarding to the previous host")
+	}
+	call(t, d, serverAdm, "SetSysLog", params("SaveType", 0, "Hostname", "fe80::1", "Port", 123))
+	if got := call(t, d, serverAdm, "GetSysLog", params()); got.Int("SaveType") != 0 {
+		t.Fatalf("GetSysLog after SaveType 0: %v", got.Elements())
+	}
+}
