@@ -8,6 +8,7 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // maxACEntries bounds a hub's source IP address limit list (MAX_HUB_ACS).
@@ -171,13 +172,13 @@ func admSetAcList(a *adminCall) (*pack.Pack, error) {
 	in := a.in
 	n := in.Count("IpAddress")
 	if n > maxACEntries {
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	list := make([]acEntry, 0, n)
 	for i := range n {
 		e := acEntry{Deny: in.IntAt("Deny", i) != 0, Priority: in.IntAt("Priority", i), IP: in.IPAt("IpAddress", i)}
 		if !e.IP.IsValid() {
-			return nil, errInvalidParameter
+			return nil, vpnerr.InvalidParameter
 		}
 		if in.IntAt("Masked", i) != 0 {
 			e.Mask = in.IPAt("SubnetMask", i)
@@ -190,7 +191,7 @@ func admSetAcList(a *adminCall) (*pack.Pack, error) {
 			}
 			if e.Mask.Is4() != e.IP.Unmap().Is4() {
 				if !e.Mask.IsUnspecified() {
-					return nil, errInvalidParameter // a real mask of the wrong family is a mistake
+					return nil, vpnerr.InvalidParameter // a real mask of the wrong family is a mistake
 				}
 				a.s.log.Warn("access list entry masked with 0.0.0.0 matches every address of its family, as in SoftEther; give the mask as an address (ffff:ffff:: for /32) to limit it",
 					"hub", h.cfg.Name, "ip", e.IP, "priority", e.Priority, "deny", e.Deny)

@@ -11,7 +11,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/client"
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/pack"
-	"github.com/ethervpn/ethervpn/internal/wire"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 func TestACListMatching(t *testing.T) {
@@ -57,7 +57,7 @@ func TestACListRefusesLogin(t *testing.T) {
 	if out.Int("NumItem") != 1 || out.IntAt("Id", 0) != 1 || out.IPAt("SubnetMask", 0).String() != "255.0.0.0" {
 		t.Fatalf("SetAcList answered %v", out.Elements())
 	}
-	if err := login(); !errors.Is(err, wire.ErrIPAddressDenied) {
+	if err := login(); !errors.Is(err, vpnerr.IPAddressDenied) {
 		t.Fatalf("login from a denied address: %v, want error 109", err)
 	}
 	// An allow entry of higher priority (lower number) lets 127.0.0.1 in.
@@ -71,9 +71,9 @@ func TestACListRefusesLogin(t *testing.T) {
 		t.Errorf("GetAcList: %v", got.Elements())
 	}
 	call(t, d, serverAdm, "SetHubAdminOptions", params("HubName", "DEFAULT", "Name", "no_change_access_control_list", "Value", 1))
-	wantCode(t, d, hubAdm("DEFAULT"), "SetAcList", acListPack("DEFAULT", nil), errNotEnoughRight)
+	wantCode(t, d, hubAdm("DEFAULT"), "SetAcList", acListPack("DEFAULT", nil), vpnerr.NotEnoughRight)
 	bad := acListPack("DEFAULT", []acEntry{{IP: netip.MustParseAddr("10.0.0.1"), Mask: netip.MustParseAddr("ffff::")}})
-	wantCode(t, d, serverAdm, "SetAcList", bad, errInvalidParameter)
+	wantCode(t, d, serverAdm, "SetAcList", bad, vpnerr.InvalidParameter)
 
 	call(t, d, serverAdm, "Flush", params())
 	root, err := config.Load(filepath.Join(srv.dir, ConfigFile))

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 func TestAdminSyslogForwarding(t *testing.T) {
@@ -15,7 +17,7 @@ func TestAdminSyslogForwarding(t *testing.T) {
 	}
 	defer udp.Close()
 	port := udp.LocalAddr().(*net.UDPAddr).Port
-	wantCode(t, d, serverAdm, "SetSysLog", params("SaveType", 2), errInvalidParameter) // no host
+	wantCode(t, d, serverAdm, "SetSysLog", params("SaveType", 2), vpnerr.InvalidParameter) // no host
 	call(t, d, serverAdm, "SetSysLog", params("SaveType", 2, "Hostname", "127.0.0.1", "Port", port))
 	got := call(t, d, serverAdm, "GetSysLog", params())
 	if got.Int("SaveType") != 2 || got.Str("Hostname") != "127.0.0.1" || got.Int("Port") != uint32(port) {
@@ -47,9 +49,9 @@ func TestAdminKeepAndReboot(t *testing.T) {
 	if !got.Bool("UseKeepConnect") || got.Str("KeepConnectHost") != "keep.example" || got.Int("KeepConnectInterval") != 5 {
 		t.Fatalf("GetKeep: %v", got.Elements())
 	}
-	wantCode(t, d, serverAdm, "SetKeep", params("UseKeepConnect", true), errInvalidParameter)
-	wantCode(t, d, hubAdm("DEFAULT"), "SetKeep", params("UseKeepConnect", false), errNotEnoughRight)
-	wantCode(t, d, serverAdm, "RebootServer", params("IntValue", 1), errNotSupported)
+	wantCode(t, d, serverAdm, "SetKeep", params("UseKeepConnect", true), vpnerr.InvalidParameter)
+	wantCode(t, d, hubAdm("DEFAULT"), "SetKeep", params("UseKeepConnect", false), vpnerr.NotEnoughRight)
+	wantCode(t, d, serverAdm, "RebootServer", params("IntValue", 1), vpnerr.NotSupported)
 }
 
 // TestAdminSyslogUnreachableHost: the real vpnserver stores syslog

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/guard"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
@@ -151,7 +152,7 @@ func (s *Session) Params() Params { return s.params }
 // the real server: the first connection of a half-duplex session carries
 // client-to-server traffic, then directions alternate so the side with
 // fewer connections gets the next one); it answers the peer and returns
-// the data-phase stream. It returns wire.ErrTooManyConnection when the
+// the data-phase stream. It returns vpnerr.TooManyConnection when the
 // session is full.
 func (s *Session) AddConn(nc net.Conn, handshake func(wire.Direction) (Stream, error)) error {
 	c := &conn{s: s, nc: nc, closed: make(chan struct{}), wake: make(chan struct{}, 1)}
@@ -164,7 +165,7 @@ func (s *Session) AddConn(nc net.Conn, handshake func(wire.Direction) (Stream, e
 	}
 	if len(s.conns) >= s.params.MaxConnections {
 		s.mu.Unlock()
-		return wire.ErrTooManyConnection
+		return vpnerr.TooManyConnection
 	}
 	dir := wire.Both
 	if s.params.HalfDuplex {
@@ -252,7 +253,7 @@ func (s *Session) Wait() error {
 		case <-tick.C:
 			idle := time.Since(time.Unix(0, s.lastRecv.Load()))
 			if idle > s.params.Timeout {
-				s.Close(wire.ErrSessionTimeout)
+				s.Close(vpnerr.SessionTimeout)
 			}
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 	"github.com/klauspost/compress/zlib"
 )
 
@@ -191,7 +192,7 @@ func TestWelcomeRoundTrip(t *testing.T) {
 	if got.SessionKey != w.SessionKey || got.Timeout != w.Timeout || !got.QoS || got.Policy["Access"] != 1 || got.Policy["Ver3"] != 1 {
 		t.Fatalf("%+v", got)
 	}
-	if _, err := ParseWelcome(ErrorPack(ErrAuthFailed)); !errors.Is(err, ErrAuthFailed) {
+	if _, err := ParseWelcome(ErrorPack(vpnerr.AuthFailed)); !errors.Is(err, vpnerr.AuthFailed) {
 		t.Fatalf("error pack gave %v", err)
 	}
 }
@@ -457,7 +458,7 @@ func FuzzReadMessage(f *testing.F) {
 // welcome, additional-connect answer).
 func FuzzReadPackResponse(f *testing.F) {
 	hello := &Hello{Product: "x", Version: 501, Build: 9674}
-	for _, p := range []*pack.Pack{hello.Pack(), (&Welcome{SessionName: "s", ConnectionName: "c", Timeout: 20e9}).Pack(), AttachedPack(ServerToClient), ErrorPack(ErrAuthFailed)} {
+	for _, p := range []*pack.Pack{hello.Pack(), (&Welcome{SessionName: "s", ConnectionName: "c", Timeout: 20e9}).Pack(), AttachedPack(ServerToClient), ErrorPack(vpnerr.AuthFailed)} {
 		var b bytes.Buffer
 		WritePack(&b, p)
 		f.Add(b.Bytes())
