@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ethervpn/ethervpn/internal/ether"
 	"github.com/ethervpn/ethervpn/internal/offload"
 )
 
@@ -69,7 +70,7 @@ func redirectFrame(b []byte, l3, l4, payload int, p *Port, url string, now time.
 		ipLen = 40
 	}
 	f := make([]byte, l3+ipLen+20+len(http))
-	if len(f) > MaxFrameSize {
+	if len(f) > ether.MaxFrameSize {
 		return nil
 	}
 	copy(f[0:6], b[6:12]) // back to the sender

@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 
-	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/ether"
 )
 
 // Ethernet and IPv4 constants used by the router.
@@ -171,7 +171,7 @@ func (s *Switch) connected(ip uint32) int {
 // its TTL if decTTL, or queues it until nh is resolved.
 func (s *Switch) emit(oi int, nh uint32, p []byte, decTTL bool, now int64, out *outbox) {
 	n := ethHeader + len(p)
-	if n > hub.MaxFrameSize {
+	if n > ether.MaxFrameSize {
 		s.drops++ // no fragmentation (§10.3)
 		return
 	}
@@ -298,7 +298,7 @@ func (s *Switch) sendBeacon(i int, out *outbox) {
 // echoReply answers an echo request to interface address me.
 func (s *Switch) echoReply(me uint32, p []byte, ihl int, now int64, out *outbox) {
 	payload := p[ihl:]
-	if 20+len(payload) > hub.MaxFrameSize-ethHeader {
+	if 20+len(payload) > ether.MaxFrameSize-ethHeader {
 		return
 	}
 	src := binary.BigEndian.Uint32(p[12:])

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ethervpn/ethervpn/internal/ether"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 	"github.com/klauspost/compress/zlib"
@@ -356,7 +357,7 @@ func TestCompressedBlockWithoutFrame(t *testing.T) {
 	var z bytes.Buffer
 	zw := zlib.NewWriter(&z)
 	zw.Close()
-	damaged := deflate(frame(MaxFrameSize, 3))
+	damaged := deflate(frame(ether.MaxFrameSize, 3))
 	damaged[len(damaged)-1] ^= 1                // the last byte of the Adler-32
 	in := binary.BigEndian.AppendUint32(nil, 5) // one DATA_FRAME of five blocks
 	for _, blk := range [][]byte{deflate(frame(60, 1)), z.Bytes(), []byte("not zlib"), damaged, deflate(frame(70, 2))} {
@@ -577,11 +578,11 @@ func referenceBlocks(in []byte, compress bool) (frames [][]byte, err error) {
 				if zr.(zlib.Resetter).Reset(bytes.NewReader(block), nil) != nil {
 					continue
 				}
-				if block, err = io.ReadAll(io.LimitReader(zr, MaxFrameSize+1)); err != nil {
+				if block, err = io.ReadAll(io.LimitReader(zr, ether.MaxFrameSize+1)); err != nil {
 					continue
 				}
 			}
-			if len(block) > 0 && len(block) <= MaxFrameSize {
+			if len(block) > 0 && len(block) <= ether.MaxFrameSize {
 				frames = append(frames, block)
 			}
 		}
