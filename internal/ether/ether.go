@@ -1,7 +1,8 @@
 // Package ether holds what several layers must agree on about an Ethernet
-// frame: its size limits, today. It imports nothing of ethervpn, so that
-// the session protocol (wire), the switch (hub), the TAP and bridge ports,
-// the layer-3 switch and SecureNAT all take the limits from one place.
+// frame: its size limits and the Internet checksum of what it carries. It
+// imports nothing of ethervpn, so that the session protocol (wire), the
+// switch (hub), the TAP and bridge ports and their offload code, the
+// layer-3 switch and SecureNAT all take them from one place.
 package ether
 
 const (
