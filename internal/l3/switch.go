@@ -373,23 +373,16 @@ func (s *Switch) worker(i int, ports []*hub.Port, stop <-chan struct{}) {
 			return
 		case <-p.Ready():
 		}
-		for {
-			batch = p.Drain(batch[:0], drainBatch)
-			if len(batch) == 0 {
-				break
-			}
+		p.DrainBatches(batch, 0, func(frames []*hub.Frame) bool {
 			s.mu.Lock()
 			now := s.now()
-			for _, f := range batch {
+			for _, f := range frames {
 				s.handle(i, f.Bytes(), now, out)
 			}
 			s.mu.Unlock()
-			for _, f := range batch {
-				f.Release()
-			}
-			clear(batch)
 			out.flush(ports)
-		}
+			return true
+		})
 	}
 }
 

@@ -325,20 +325,10 @@ func (a *portAdapter) Ready() <-chan struct{} { return a.p.Ready() }
 func (a *portAdapter) SetPush(push func() bool) { a.p.SetPush(push) }
 
 func (a *portAdapter) Output(limit int, emit func([]byte)) int {
-	var buf [64]*hub.Frame
-	total := 0
-	for total < limit {
-		frames := a.p.Drain(buf[:0], min(len(buf), limit-total))
-		if len(frames) == 0 {
-			break
-		}
-		for _, f := range frames {
-			emit(f.Bytes())
-			f.Release()
-		}
-		total += len(frames)
+	if limit <= 0 {
+		return 0
 	}
-	return total
+	return a.p.DrainEach(limit, emit)
 }
 
 // perBatch is the average batch size, for the session-end log line.
