@@ -27,8 +27,8 @@ type Caller struct {
 // Dispatcher executes one method of the table. in/out are PACKs with
 // SoftEther's element names (the binary RPC carries them as they are;
 // JSON-RPC maps JSON <-> PACK per admin-interfaces.md §3.3/3.4). A returned
-// error of type Error becomes the SoftEther error number on the wire; any
-// other error is reported as ErrInternalError.
+// error of type vpnerr.Error becomes the SoftEther error number on the wire; any
+// other error is reported as vpnerr.InternalError.
 type Dispatcher interface {
 	Call(ctx context.Context, c Caller, method string, in *pack.Pack) (*pack.Pack, error)
 }
@@ -43,6 +43,6 @@ func (f DispatcherFunc) Call(ctx context.Context, c Caller, method string, in *p
 
 // Authenticator checks JSON-RPC credentials (from the X-VPNADMIN-* headers
 // or Basic auth). hub "" (or "administrator") asks for server admin rights.
-// It returns the Caller on success and an Error (usually ErrAccessDenied)
+// It returns the Caller on success and a vpnerr.Error (usually vpnerr.AccessDenied)
 // otherwise.
 type Authenticator func(hub, password string, remote netip.Addr) (Caller, error)

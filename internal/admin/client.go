@@ -14,6 +14,7 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
@@ -45,8 +46,8 @@ type Client struct {
 // Dial connects to addr (host:port), runs the signature, hello and admin
 // login of admin-interfaces.md §1 with password, in hub-admin mode when hub
 // is not empty, and returns the client in RPC mode. A refused login
-// returns the server's Error (ErrAccessDenied for a wrong password,
-// ErrHubNotFound, ...).
+// returns the server's Error (vpnerr.AccessDenied for a wrong password,
+// vpnerr.HubNotFound, ...).
 //
 // Like vpncmd, the client does not verify the server certificate: SoftEther
 // servers use self-signed ones, and the password never crosses the wire
@@ -55,7 +56,7 @@ func Dial(ctx context.Context, addr, hub, password string) (*Client, error) {
 	d := net.Dialer{Timeout: 10 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConnectFailed, err)
+		return nil, fmt.Errorf("%w: %v", vpnerr.ConnectFailed, err)
 	}
 	c := &Client{Hub: hub, conn: conn}
 	if err := c.login(ctx, addr, hub, password); err != nil {
@@ -79,11 +80,11 @@ func (c *Client) login(ctx context.Context, addr, hub, password string) error {
 	}
 	c.tc = tls.Client(c.conn, cfg)
 	if err := c.tc.HandshakeContext(ctx); err != nil {
-		return fmt.Errorf("%w: TLS handshake with %s: %v", ErrConnectFailed, addr, err)
+		return fmt.Errorf("%w: TLS handshake with %s: %v", vpnerr.ConnectFailed, addr, err)
 	}
 	c.br = bufio.NewReaderSize(c.tc, 64<<10)
 	if err := wire.WriteSignature(c.tc, host); err != nil {
-		return fmt.Errorf("%w: %v", ErrDisconnected, err)
+		return fmt.Errorf("%w: %v", vpnerr.Disconnected, err)
 	}
 	p, err := c.response()
 	if err != nil {
@@ -91,7 +92,7 @@ func (c *Client) login(ctx context.Context, addr, hub, password string) error {
 	}
 	hello, err := wire.ParseHello(p)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrServerIsNotVPN, err)
+		return fmt.Errorf("%w: %v", vpnerr.ServerIsNotVPN, err)
 	}
 	c.ServerProduct, c.ServerVersion, c.ServerBuild = hello.Product, hello.Version, hello.Build
 
@@ -107,14 +108,14 @@ func (c *Client) login(ctx context.Context, addr, hub, password string) error {
 	auth.AddInt("client_ver", 501)
 	auth.AddInt("client_build", 9674)
 	if err := wire.WritePackRequest(c.tc, host, auth); err != nil {
-		return fmt.Errorf("%w: %v", ErrDisconnected, err)
+		return fmt.Errorf("%w: %v", vpnerr.Disconnected, err)
 	}
 	res, err := c.response()
 	if err != nil {
 		return err
 	}
 	if code := res.Int("error"); code != 0 {
-		return Error(code)
+		return vpnerr.Error(code)
 	}
 	c.EmptyPassword = res.Int("empty_password") != 0
 	c.conn.SetDeadline(time.Time{})
@@ -126,18 +127,18 @@ func (c *Client) response() (*pack.Pack, error) {
 	for range 31 {
 		p, err := wire.ReadPackResponse(c.br)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrServerIsNotVPN, err)
+			return nil, fmt.Errorf("%w: %v", vpnerr.ServerIsNotVPN, err)
 		}
 		if p.Int("noop") == 0 {
 			return p, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: too many noop packs", ErrProtocolError)
+	return nil, fmt.Errorf("%w: too many noop packs", vpnerr.ProtocolError)
 }
 
 // Call runs method with the arguments in (which is not modified) and
 // returns the result. A failed call returns the server's Error; a broken
-// connection returns an error wrapping ErrDisconnected, after which the
+// connection returns an error wrapping vpnerr.Disconnected, after which the
 // Client is unusable.
 func (c *Client) Call(ctx context.Context, method string, in *pack.Pack) (*pack.Pack, error) {
 	req := pack.New()
@@ -165,7 +166,7 @@ func (c *Client) Call(ctx context.Context, method string, in *pack.Pack) (*pack.
 		return nil, c.broken(ctx, err)
 	}
 	if code := res.Int("error"); code != 0 {
-		return nil, Error(code)
+		return nil, vpnerr.Error(code)
 	}
 	return res, nil
 }
@@ -175,7 +176,7 @@ func (c *Client) broken(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		err = errors.Join(ctx.Err(), err)
 	}
-	return fmt.Errorf("%w: %v", ErrDisconnected, err)
+	return fmt.Errorf("%w: %v", vpnerr.Disconnected, err)
 }
 
 // Close closes the connection.

@@ -241,7 +241,7 @@ func parseSETime(s string) uint64 {
 }
 
 // JSONError is a request that is not valid JSON or not an object where one
-// is required. The web handler reports it as ErrInvalidParameter.
+// is required. The web handler reports it as vpnerr.InvalidParameter.
 type JSONError struct{ Reason string }
 
 func (e *JSONError) Error() string { return "JSON-RPC Parse Error: " + e.Reason }

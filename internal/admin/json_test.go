@@ -231,6 +231,29 @@ func TestGoldenEnumDHCP(t *testing.T) {
     }`)
 }
 
+// GetAcList: the answer of the real vpnserver (captured from it) after
+// SoftEther's JSON-RPC sample client set its three entries.
+func TestGoldenGetAcList(t *testing.T) {
+	p := pack.New()
+	p.AddStr("HubName", "DEFAULT")
+	p.AddInt("NumItem", 3)
+	p.AddInts("Id", []uint32{1, 2, 3})
+	p.AddInts("Deny", []uint32{1, 0, 1})
+	a := netip.MustParseAddr
+	p.AddIPs("IpAddress", []netip.Addr{a("192.168.100.2"), a("192.168.100.3"), a("fe80::")})
+	p.AddInts("Masked", []uint32{0, 1, 1})
+	p.AddIPs("SubnetMask", []netip.Addr{a("0.0.0.0"), a("255.255.255.0"), a("0.0.0.0")})
+	p.AddInts("Priority", []uint32{100, 200, 300})
+	for _, m := range []string{"GetAcList", "SetAcList"} {
+		out, _ := MethodResultJSON(m, p)
+		sameJSON(t, out, `{"ACList":[
+		{"Deny_bool":true,"Id_u32":1,"IpAddress_ip":"192.168.100.2","Masked_bool":false,"Priority_u32":100,"SubnetMask_ip":"0.0.0.0"},
+		{"Deny_bool":false,"Id_u32":2,"IpAddress_ip":"192.168.100.3","Masked_bool":true,"Priority_u32":200,"SubnetMask_ip":"255.255.255.0"},
+		{"Deny_bool":true,"Id_u32":3,"IpAddress_ip":"fe80::","Masked_bool":true,"Priority_u32":300,"SubnetMask_ip":"0.0.0.0"}],
+		"HubName_str":"DEFAULT","NumItem_u32":3}`)
+	}
+}
+
 // §5.7.5: EnumListener and Test.
 func TestGoldenListenerAndTest(t *testing.T) {
 	p := pack.New()

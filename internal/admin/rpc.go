@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // MaxFrameSize is the largest RPC frame either side accepts, and the
@@ -80,7 +81,7 @@ func AppendFrame(dst []byte, p *pack.Pack) []byte {
 }
 
 // ErrorPack is the whole reply of a failed call: {error: code}.
-func ErrorPack(code Error) *pack.Pack {
+func ErrorPack(code vpnerr.Error) *pack.Pack {
 	p := pack.New()
 	p.AddInt("error", uint32(code))
 	return p
@@ -90,14 +91,14 @@ func ErrorPack(code Error) *pack.Pack {
 // §1.4): the hub name ("" = server admin mode) and the 20-byte
 // secure_password = SHA0(SHA0(password) || random). A pack that is not an
 // admin login or has a secure_password of another size gives
-// ErrProtocolError.
+// vpnerr.ProtocolError.
 func ParseAdminAuth(p *pack.Pack) (hub string, securePassword []byte, err error) {
 	if !strings.EqualFold(p.Str("method"), "admin") {
-		return "", nil, fmt.Errorf("%w: method %q is not an admin login", ErrProtocolError, p.Str("method"))
+		return "", nil, fmt.Errorf("%w: method %q is not an admin login", vpnerr.ProtocolError, p.Str("method"))
 	}
 	sp := p.Data("secure_password")
 	if len(sp) != 20 {
-		return "", nil, fmt.Errorf("%w: secure_password of %d bytes, want 20", ErrProtocolError, len(sp))
+		return "", nil, fmt.Errorf("%w: secure_password of %d bytes, want 20", vpnerr.ProtocolError, len(sp))
 	}
 	return p.Str("hubname"), sp, nil
 }
@@ -107,7 +108,7 @@ func ParseAdminAuth(p *pack.Pack) (hub string, securePassword []byte, err error)
 // sender adds the "pencore" padding (wire.WritePack does).
 func AuthResult(err error) *pack.Pack {
 	if err != nil {
-		return ErrorPack(Code(err))
+		return ErrorPack(vpnerr.Code(err))
 	}
 	return pack.New()
 }
@@ -127,8 +128,8 @@ func AuthOK(emptyPassword bool) *pack.Pack {
 // authenticated connection until the peer closes it or ctx ends: read one
 // framed request, dispatch it as c, write the framed reply. r reads from
 // rw (it may hold bytes already buffered). Unknown and empty method names
-// are answered with ErrNotSupported by the Dispatcher's choice; a panic in
-// the Dispatcher is answered with ErrInternalError and logged. A malformed
+// are answered with vpnerr.NotSupported by the Dispatcher's choice; a panic in
+// the Dispatcher is answered with vpnerr.InternalError and logged. A malformed
 // frame is logged and ends the loop with a *FrameError; a clean close
 // returns nil.
 func ServeRPC(ctx context.Context, rw io.ReadWriter, r *bufio.Reader, c Caller, d Dispatcher, log *slog.Logger) error {
@@ -175,15 +176,15 @@ func call(ctx context.Context, c Caller, d Dispatcher, method string, in *pack.P
 	defer func() {
 		if v := recover(); v != nil {
 			log.Error("admin RPC: method panicked", "method", method, "panic", v, "stack", string(debug.Stack()))
-			res = ErrorPack(ErrInternalError)
+			res = ErrorPack(vpnerr.InternalError)
 		}
 	}()
 	if method == "" {
-		return ErrorPack(ErrNotSupported)
+		return ErrorPack(vpnerr.NotSupported)
 	}
 	out, err := d.Call(ctx, c, method, in)
 	if err != nil {
-		return ErrorPack(Code(err))
+		return ErrorPack(vpnerr.Code(err))
 	}
 	if out == nil {
 		out = pack.New()

@@ -25,6 +25,7 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
@@ -40,7 +41,7 @@ var testDispatcher = DispatcherFunc(func(_ context.Context, c Caller, method str
 		return out, nil
 	case "gethubstatus":
 		if !c.ServerAdmin && !strings.EqualFold(c.Hub, in.Str("HubName")) {
-			return nil, ErrNotEnoughRight
+			return nil, vpnerr.NotEnoughRight
 		}
 		out := pack.New()
 		out.AddStr("HubName", strings.ToUpper(in.Str("HubName")))
@@ -62,7 +63,7 @@ var testDispatcher = DispatcherFunc(func(_ context.Context, c Caller, method str
 	case "fail":
 		return nil, errors.New("disk full")
 	}
-	return nil, ErrNotSupported
+	return nil, vpnerr.NotSupported
 })
 
 // The request of §3.1, byte for byte, inside its frame.
@@ -146,7 +147,7 @@ func TestServeRPC(t *testing.T) {
 	if res.Str("StrValue") != "42" || res.Has("error") || res.Has("function_name") {
 		t.Errorf("Test: %+v", res.Elements())
 	}
-	for method, code := range map[string]Error{"NoSuchMethod": ErrNotSupported, "": ErrNotSupported, "panic": ErrInternalError, "fail": ErrInternalError} {
+	for method, code := range map[string]vpnerr.Error{"NoSuchMethod": vpnerr.NotSupported, "": vpnerr.NotSupported, "panic": vpnerr.InternalError, "fail": vpnerr.InternalError} {
 		req := pack.New()
 		if method != "" {
 			req.AddStr("function_name", method)
@@ -247,14 +248,14 @@ func TestParseAdminAuth(t *testing.T) {
 		t.Errorf("no hubname: hub %q", hub)
 	}
 	p.AddData("secure_password", make([]byte, 19))
-	if _, _, err := ParseAdminAuth(p); Code(err) != ErrProtocolError {
+	if _, _, err := ParseAdminAuth(p); vpnerr.Code(err) != vpnerr.ProtocolError {
 		t.Errorf("short secure_password: %v", err)
 	}
 	p.AddStr("method", "login")
-	if _, _, err := ParseAdminAuth(p); Code(err) != ErrProtocolError {
+	if _, _, err := ParseAdminAuth(p); vpnerr.Code(err) != vpnerr.ProtocolError {
 		t.Errorf("method login: %v", err)
 	}
-	if r := AuthResult(ErrAccessDenied); r.Int("error") != 12 {
+	if r := AuthResult(vpnerr.AccessDenied); r.Int("error") != 12 {
 		t.Errorf("AuthResult(12) = %+v", r.Elements())
 	}
 	if r := AuthResult(nil); r.Len() != 0 {
@@ -325,9 +326,9 @@ func (s *testServer) serve(c net.Conn) {
 		want := sha0.SecurePassword(sha0.AdminHash(pw), random)
 		switch {
 		case !ok:
-			err = ErrHubNotFound
+			err = vpnerr.HubNotFound
 		case !bytes.Equal(sp, want[:]):
-			err = ErrAccessDenied
+			err = vpnerr.AccessDenied
 		}
 	}
 	if err != nil {
@@ -363,8 +364,8 @@ func TestDialAndCall(t *testing.T) {
 	if res, err := c.Call(ctx, "WhoAmI", nil); err != nil || !res.Bool("ServerAdmin") || res.Str("Via") != "rpc" {
 		t.Errorf("WhoAmI: %v %+v", err, res)
 	}
-	if _, err := c.Call(ctx, "NoSuch", nil); err != ErrNotSupported {
-		t.Errorf("NoSuch: %v, want ErrNotSupported", err)
+	if _, err := c.Call(ctx, "NoSuch", nil); err != vpnerr.NotSupported {
+		t.Errorf("NoSuch: %v, want vpnerr.NotSupported", err)
 	}
 
 	h, err := Dial(ctx, s.addr, "hub1", "hubpass")
@@ -374,7 +375,7 @@ func TestDialAndCall(t *testing.T) {
 	defer h.Close()
 	in = pack.New()
 	in.AddStr("HubName", "other")
-	if _, err := h.Call(ctx, "GetHubStatus", in); err != ErrNotEnoughRight {
+	if _, err := h.Call(ctx, "GetHubStatus", in); err != vpnerr.NotEnoughRight {
 		t.Errorf("hub admin on another hub: %v", err)
 	}
 
@@ -383,11 +384,11 @@ func TestDialAndCall(t *testing.T) {
 	} else {
 		o.Close()
 	}
-	if _, err := Dial(ctx, s.addr, "", "wrong"); err != ErrAccessDenied {
-		t.Errorf("wrong password: %v, want ErrAccessDenied", err)
+	if _, err := Dial(ctx, s.addr, "", "wrong"); err != vpnerr.AccessDenied {
+		t.Errorf("wrong password: %v, want vpnerr.AccessDenied", err)
 	}
-	if _, err := Dial(ctx, s.addr, "NOHUB", "x"); err != ErrHubNotFound {
-		t.Errorf("unknown hub: %v, want ErrHubNotFound", err)
+	if _, err := Dial(ctx, s.addr, "NOHUB", "x"); err != vpnerr.HubNotFound {
+		t.Errorf("unknown hub: %v, want vpnerr.HubNotFound", err)
 	}
 }
 
@@ -399,8 +400,8 @@ func TestCallOnBrokenConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.conn.Close()
-	if _, err := c.Call(ctx, "Test", nil); !errors.Is(err, ErrDisconnected) {
-		t.Errorf("Call after close: %v, want ErrDisconnected", err)
+	if _, err := c.Call(ctx, "Test", nil); !errors.Is(err, vpnerr.Disconnected) {
+		t.Errorf("Call after close: %v, want vpnerr.Disconnected", err)
 	}
 }
 

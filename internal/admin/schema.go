@@ -29,6 +29,8 @@ var boolFields = nameSet(
 	"TapMode", "Active", "IsBridgeSupportedOs", "IsWinPcapNeeded", "UseKeepConnect",
 	// access lists
 	"Discard", "IsIPv6", "CheckSrcMac", "CheckDstMac", "CheckTcpState", "Established",
+	// source IP address limit list (RPC_AC_LIST)
+	"Deny", "Masked",
 	// policy items (§4.2.3)
 	"policy:Access", "policy:DHCPFilter", "policy:DHCPNoServer", "policy:DHCPForce", "policy:NoBridge",
 	"policy:NoRouting", "policy:CheckMac", "policy:CheckIP", "policy:ArpDhcpOnly", "policy:PrivacyFilter",
@@ -90,6 +92,8 @@ var methodGroups = func() map[string]listGroup {
 		"AddAccess":                 {Name: "AccessListSingle", Scalars: hub},
 		"EnumAccess":                {Name: "AccessList", Scalars: hub},
 		"SetAccessList":             {Name: "AccessList", Scalars: hub},
+		"GetAcList":                 {Name: "ACList", Scalars: numHub},
+		"SetAcList":                 {Name: "ACList", Scalars: numHub},
 		"GetCaps":                   {Name: "CapsList", Fields: []string{"CapsName", "CapsValue", "CapsDescrption"}},
 		"GetHubAdminOptions":        {Name: "AdminOptionList", Scalars: numHub},
 		"SetHubAdminOptions":        {Name: "AdminOptionList", Scalars: numHub},

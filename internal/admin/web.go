@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // Request body limits of the JSON-RPC API. SoftEther (Admin.h
@@ -203,7 +204,7 @@ func (h *webHandler) readPost(w http.ResponseWriter, r *http.Request, caller Cal
 	req, err := decodeEnvelope(body)
 	<-h.decodes
 	if err != nil {
-		return req.id, errorMember(ErrInvalidParameter, err.Error()), true
+		return req.id, errorMember(vpnerr.InvalidParameter, err.Error()), true
 	}
 	return req.id, h.call(r, caller, req.method, req.params), true
 }
@@ -271,7 +272,7 @@ type rpcRequest struct {
 }
 
 // decodeEnvelope decodes one POST request (§5.3). Its error is the message
-// of the "error" member to answer with ErrInvalidParameter.
+// of the "error" member to answer with vpnerr.InvalidParameter.
 func decodeEnvelope(body []byte) (rpcRequest, error) {
 	req := rpcRequest{id: "0"}
 	v, err := decodeJSON(body)
@@ -336,7 +337,7 @@ func (h *webHandler) serveGet(w http.ResponseWriter, r *http.Request, caller Cal
 func (h *webHandler) call(r *http.Request, caller Caller, method string, params *pack.Pack) jsonKV {
 	out, err := h.d.Call(r.Context(), caller, method, params)
 	if err != nil {
-		return errorMember(Code(err), "")
+		return errorMember(vpnerr.Code(err), "")
 	}
 	if out == nil {
 		out = pack.New()
@@ -346,7 +347,7 @@ func (h *webHandler) call(r *http.Request, caller Caller, method string, params 
 
 // errorMember is the "error" member of a failed call: the SoftEther number
 // and "Error code N: text", with text the standard message unless given.
-func errorMember(code Error, text string) jsonKV {
+func errorMember(code vpnerr.Error, text string) jsonKV {
 	msg := code.Error()
 	if text != "" {
 		msg = "Error code " + strconv.FormatUint(uint64(code), 10) + ": " + text

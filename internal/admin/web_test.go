@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // testAuth accepts the server password "adminpw" and HUB1's "hubpass".
@@ -17,7 +19,7 @@ func testAuth(hub, password string, remote netip.Addr) (Caller, error) {
 	case strings.EqualFold(hub, "HUB1") && password == "hubpass":
 		return Caller{Hub: "HUB1"}, nil
 	}
-	return Caller{}, ErrAccessDenied
+	return Caller{}, vpnerr.AccessDenied
 }
 
 type webReq struct {

@@ -218,39 +218,36 @@ func (b *Bridge) once(ctx context.Context) error {
 		defer wg.Done()
 		defer guard.Recover(b.log, "local bridge "+name+" (hub to device)", cancel)
 		buf := make([]*hub.Frame, 0, txBatch)
+		filtered := make([]*hub.Frame, 0, txBatch) // a batch without the frames the filter takes out
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-port.Ready():
 			}
-			for {
-				frames := port.Drain(buf[:0], txBatch)
-				if len(frames) == 0 {
-					break
-				}
+			port.DrainBatches(buf, 0, func(frames []*hub.Frame) bool {
 				out := frames
 				if filter {
-					out = out[:0]
+					out = filtered[:0]
 					for _, f := range frames {
 						if isOwnDHCP(f.Bytes(), mac, false) {
 							b.dhcp.Add(1)
-							f.Release()
 							continue
 						}
 						out = append(out, f)
 					}
 				}
 				skipped, err := dev.write(out)
-				for _, f := range out {
-					f.Release()
-				}
-				clear(frames)
+				clear(filtered)
 				b.skipped.Add(uint64(skipped))
 				if err != nil {
 					cancel(err)
-					return
+					return false
 				}
+				return true
+			})
+			if ctx.Err() != nil {
+				return
 			}
 		}
 	}()

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ethervpn/ethervpn/internal/ether"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/offload"
 )
@@ -160,7 +161,7 @@ func (c *packetConn) read(input func([][]byte)) error {
 	for i := range n {
 		m := &c.msgs[i]
 		slot := c.slots[i*rxSlotSize : (i+1)*rxSlotSize]
-		if m.Hdr.Flags&unix.MSG_TRUNC != 0 || int(m.Len) < offload.VnetHdrLen+hub.MinFrameSize {
+		if m.Hdr.Flags&unix.MSG_TRUNC != 0 || int(m.Len) < offload.VnetHdrLen+ether.MinFrameSize {
 			c.bad++
 			continue
 		}

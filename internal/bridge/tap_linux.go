@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ethervpn/ethervpn/internal/ether"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/tap"
 )
@@ -17,7 +18,7 @@ const tapFrames = 64
 
 // frameBuf holds one frame read from a TAP: the hub's largest frame, with
 // room to see (and drop) anything longer.
-const frameBuf = hub.MaxFrameSize + 512
+const frameBuf = ether.MaxFrameSize + 512
 
 // tapConn is a TAP device this process created (internal/tap); it
 // disappears when it is closed. A TAP hands over one frame per read and
@@ -83,7 +84,7 @@ func (t *tapConn) read(input func([][]byte)) error {
 	n, err := t.dev.ReadBatch(t.bufs, t.sizes)
 	t.frames = t.frames[:0]
 	for i, size := range t.sizes[:n] {
-		if size < hub.MinFrameSize || size > hub.MaxFrameSize {
+		if size < ether.MinFrameSize || size > ether.MaxFrameSize {
 			continue // the hub would drop it anyway
 		}
 		t.frames = append(t.frames, t.bufs[i][:size])

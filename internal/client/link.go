@@ -14,6 +14,7 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/session"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
@@ -172,7 +173,7 @@ func (l *Link) Run(ctx context.Context) error {
 			l.setState(LinkStopped, nil)
 			return nil
 		}
-		if errors.Is(err, wire.ErrAutoDisconnected) {
+		if errors.Is(err, vpnerr.AutoDisconnected) {
 			// As vpnclient: the policy's disconnection is final.
 			l.log.Warn("the server's AutoDisconnect policy ended the session; not connecting again", "err", err)
 			l.setState(LinkStopped, err)
@@ -212,10 +213,10 @@ func jitter(d time.Duration, f float64) time.Duration {
 
 // retryDelay is the pause before the next login after err.
 func retryDelay(err error, base time.Duration) time.Duration {
-	var code wire.Error
+	var code vpnerr.Error
 	if errors.As(err, &code) {
 		switch code {
-		case wire.ErrHubStopping, wire.ErrHubIsBusy, wire.ErrTooManyUserSession, 21 /* license */ :
+		case vpnerr.HubStopping, vpnerr.HubIsBusy, vpnerr.TooManyUserSession, 21 /* license */ :
 			return max(base, busyRetryInterval)
 		}
 	}
@@ -360,18 +361,18 @@ func (l *Link) runSession(ctx context.Context) (established bool, err error) {
 			return true, ctx.Err()
 		case err := <-waitErr:
 			if err == nil {
-				err = wire.ErrDisconnected
+				err = vpnerr.Disconnected
 			}
 			return true, fmt.Errorf("session ended: %w", err)
 		case <-autoDisconnect:
-			sess.Close(wire.ErrAutoDisconnected)
+			sess.Close(vpnerr.AutoDisconnected)
 			<-waitErr
-			return true, wire.ErrAutoDisconnected
+			return true, vpnerr.AutoDisconnected
 		case now := <-tick.C:
 			if live.oldestAge(now) >= stableAge {
 				lastHealthy = now
 			} else if now.Sub(lastHealthy) > unhealthyLimit {
-				err := fmt.Errorf("no connection of the session stayed up for %v: %w", unhealthyLimit, wire.ErrSessionTimeout)
+				err := fmt.Errorf("no connection of the session stayed up for %v: %w", unhealthyLimit, vpnerr.SessionTimeout)
 				sess.Close(err)
 				<-waitErr
 				return true, err
@@ -390,8 +391,8 @@ func (l *Link) runSession(ctx context.Context) (established bool, err error) {
 		case r := <-results:
 			pending--
 			if r.err != nil {
-				var code wire.Error
-				if errors.As(r.err, &code) && (code == wire.ErrSessionTimeout || code == wire.ErrInvalidProtocol) {
+				var code vpnerr.Error
+				if errors.As(r.err, &code) && (code == vpnerr.SessionTimeout || code == vpnerr.InvalidProtocol) {
 					// The server no longer knows the session (it
 					// restarted or removed it): log in afresh.
 					sess.Close(r.err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
@@ -15,11 +16,11 @@ func TestRetryDelay(t *testing.T) {
 		err  error
 		want time.Duration
 	}{
-		{wire.ErrAuthFailed, base},
+		{vpnerr.AuthFailed, base},
 		{errors.New("connection refused"), base},
-		{wire.ErrHubStopping, time.Minute},
-		{wire.ErrHubIsBusy, time.Minute},
-		{fmt.Errorf("login: %w", wire.ErrTooManyUserSession), time.Minute},
+		{vpnerr.HubStopping, time.Minute},
+		{vpnerr.HubIsBusy, time.Minute},
+		{fmt.Errorf("login: %w", vpnerr.TooManyUserSession), time.Minute},
 		{nil, base},
 	}
 	for _, c := range cases {

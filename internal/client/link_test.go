@@ -15,7 +15,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/server"
 	"github.com/ethervpn/ethervpn/internal/sha0"
-	"github.com/ethervpn/ethervpn/internal/wire"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // testServer is an in-process ethervpn server on a loopback port with hub
@@ -373,14 +373,14 @@ func TestLinkGivesUpAfterRetries(t *testing.T) {
 	l, done, runErr := runLink(t, o, newFramePort())
 	select {
 	case <-done:
-		if !errors.Is(*runErr, wire.ErrAuthFailed) {
+		if !errors.Is(*runErr, vpnerr.AuthFailed) {
 			t.Fatalf("Run returned %v, want the authentication error", *runErr)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not give up")
 	}
 	st := l.Status()
-	if st.State != client.LinkStopped || !errors.Is(st.LastError, wire.ErrAuthFailed) {
+	if st.State != client.LinkStopped || !errors.Is(st.LastError, vpnerr.AuthFailed) {
 		t.Fatalf("status after giving up: %+v", st)
 	}
 }
@@ -442,7 +442,7 @@ func TestLinkAutoDisconnect(t *testing.T) {
 	start := time.Now()
 	select {
 	case <-done:
-		if !errors.Is(*runErr, wire.ErrAutoDisconnected) {
+		if !errors.Is(*runErr, vpnerr.AutoDisconnected) {
 			t.Fatalf("Run returned %v, want the AutoDisconnect error", *runErr)
 		}
 		if d := time.Since(start); d > 3*time.Second {

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/ethervpn/ethervpn/internal/ether"
 )
 
 // aclPorts attaches alice (group SALES, a client), bob (a client) and the
@@ -351,7 +353,7 @@ func FuzzAccessList(f *testing.F) {
 	f.Add(arpRequest(mac(1), "10.0.0.1", "10.0.0.2"), []byte{0xff, 0, 0, 0, 0})
 	f.Add(eth(bcast, mac(1), etherIPv6, ipv6("fe80::1", "ff02::1", protoUDP, udp(1, 2, nil))), []byte{2, 17, 0, 0, 7})
 	f.Fuzz(func(t *testing.T, frame, spec []byte) {
-		if len(frame) < MinFrameSize || len(frame) > MaxFrameSize {
+		if len(frame) < ether.MinFrameSize || len(frame) > ether.MaxFrameSize {
 			return
 		}
 		spec = append(spec, make([]byte, 8)...)

@@ -3,6 +3,8 @@ package hub
 import (
 	"net/netip"
 	"time"
+
+	"github.com/ethervpn/ethervpn/internal/ether"
 )
 
 // item is one frame bound for one destination within a batch.
@@ -123,7 +125,7 @@ type batchStats struct {
 
 // Input switches a batch of frames that entered the hub through this port. The
 // hub copies what it keeps; the caller may reuse the frame buffers after Input
-// returns. Frames shorter than MinFrameSize or longer than MaxFrameSize, and
+// returns. Frames shorter than ether.MinFrameSize or longer than ether.MaxFrameSize, and
 // frames with an invalid source MAC, are dropped and counted. Frames an access
 // rule delayed are released at the end of a batch when due (an empty batch
 // just does that).
@@ -152,7 +154,7 @@ func (p *Port) input(frames [][]byte) (wake [maxPushes]*Port, n int) {
 	for _, b := range frames {
 		bs.send.count(b)
 		switch {
-		case len(b) < MinFrameSize || len(b) > MaxFrameSize:
+		case len(b) < ether.MinFrameSize || len(b) > ether.MaxFrameSize:
 			bs.invalid++
 		case !online:
 			bs.dropped++

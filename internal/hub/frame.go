@@ -6,15 +6,11 @@ import (
 )
 
 const (
-	// MinFrameSize is the smallest frame the hub switches: an Ethernet header.
-	MinFrameSize = 14
-	// MaxFrameSize is the largest frame the hub switches (SoftEther's MAX_PACKET_SIZE).
-	MaxFrameSize = 1600
 	// frameCost is the memory a Frame takes: exactly one 2 KiB size class
 	// of the Go allocator (a Frame a few bytes larger would take 2304).
 	frameCost = 2048
 	// frameCap is the buffer that fills a Frame up to frameCost. It leaves
-	// headroom above MaxFrameSize so a later VLAN tag insert or MSS option
+	// headroom above ether.MaxFrameSize so a later VLAN tag insert or MSS option
 	// never needs a second buffer.
 	frameCap    = frameCost - frameHeader
 	frameHeader = 16 // refs, taken, n

@@ -2,6 +2,8 @@ package hub
 
 import (
 	"testing"
+
+	"github.com/ethervpn/ethervpn/internal/ether"
 )
 
 // FuzzInput feeds arbitrary bytes, split into frames, through a hub with a mix
@@ -41,7 +43,7 @@ func FuzzInput(f *testing.F) {
 		}
 		for _, p := range ports {
 			for _, fr := range p.Drain(nil, 0) {
-				if n := len(fr.Bytes()); n < MinFrameSize || n > MaxFrameSize {
+				if n := len(fr.Bytes()); n < ether.MinFrameSize || n > ether.MaxFrameSize {
 					t.Fatalf("queued a %d-byte frame", n)
 				}
 				fr.Release()
@@ -56,7 +58,7 @@ func FuzzParseFrame(f *testing.F) {
 	f.Add(dhcp(bcast, mac(1), 1, 1, mac(1), "0.0.0.0"))
 	f.Add(eth(bcast, mac(1), etherIPv6, ipv6("fe80::1", "ff02::1", 0, []byte{17, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2, 0, 8, 0, 0})))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if len(b) < MinFrameSize {
+		if len(b) < ether.MinFrameSize {
 			return
 		}
 		var pk packet

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ethervpn/ethervpn/internal/ether"
 )
 
 func TestLearningAndUnicast(t *testing.T) {
@@ -60,11 +62,11 @@ func TestInvalidFramesDropped(t *testing.T) {
 	a := attach(t, h, "A", Policy{})
 	b := attach(t, h, "B", Policy{})
 	for _, f := range [][]byte{
-		make([]byte, 13),             // too short
-		make([]byte, MaxFrameSize+1), // too long
-		raw(bcast, [6]byte{}),        // zero source
-		raw(mac(5), bcast),           // broadcast source
-		raw(mac(5), mac(5)),          // source == destination
+		make([]byte, 13),                   // too short
+		make([]byte, ether.MaxFrameSize+1), // too long
+		raw(bcast, [6]byte{}),              // zero source
+		raw(mac(5), bcast),                 // broadcast source
+		raw(mac(5), mac(5)),                // source == destination
 	} {
 		send(a, f)
 	}

@@ -102,7 +102,7 @@ func mac48(b []byte) uint64 {
 		uint64(b[3])<<16 | uint64(b[4])<<8 | uint64(b[5])
 }
 
-// parseFrame fills pk from frame b, which must be at least MinFrameSize bytes.
+// parseFrame fills pk from frame b, which must be at least ether.MinFrameSize bytes.
 // Anything it cannot understand is left as l3Other; it never fails.
 func parseFrame(b []byte, pk *packet) {
 	*pk = packet{}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ethervpn/ethervpn/internal/offload"
+	"github.com/ethervpn/ethervpn/internal/ether"
 )
 
 // infoTag in a redirect URL stands for the session's identity (§11.6).
@@ -69,7 +69,7 @@ func redirectFrame(b []byte, l3, l4, payload int, p *Port, url string, now time.
 		ipLen = 40
 	}
 	f := make([]byte, l3+ipLen+20+len(http))
-	if len(f) > MaxFrameSize {
+	if len(f) > ether.MaxFrameSize {
 		return nil
 	}
 	copy(f[0:6], b[6:12]) // back to the sender
@@ -90,7 +90,7 @@ func redirectFrame(b []byte, l3, l4, payload int, p *Port, url string, now time.
 		ip[6], ip[8], ip[9] = 0x40, 128, protoTCP // DF, TTL 128
 		copy(ip[12:16], b[l3+16:l3+20])
 		copy(ip[16:20], b[l3+12:l3+16])
-		binary.BigEndian.PutUint16(ip[10:], ^offload.Fold(offload.Sum(ip[:20], 0)))
+		binary.BigEndian.PutUint16(ip[10:], ^ether.Fold(ether.Sum(ip[:20], 0)))
 	}
 	binary.BigEndian.PutUint16(tcp[0:], binary.BigEndian.Uint16(srcTCP[2:]))
 	binary.BigEndian.PutUint16(tcp[2:], binary.BigEndian.Uint16(srcTCP[0:]))
@@ -99,7 +99,7 @@ func redirectFrame(b []byte, l3, l4, payload int, p *Port, url string, now time.
 	tcp[12], tcp[13] = 5<<4, tcpACK|0x08                                                     // ACK+PSH
 	binary.BigEndian.PutUint16(tcp[14:], 65535)
 	copy(tcp[20:], http)
-	binary.BigEndian.PutUint16(tcp[16:], ^offload.Fold(offload.Sum(tcp, offload.PseudoSum(ip, ipv6, protoTCP, len(tcp)))))
+	binary.BigEndian.PutUint16(tcp[16:], ^ether.Fold(ether.Sum(tcp, ether.PseudoSum(ip, ipv6, protoTCP, len(tcp)))))
 	return f
 }
 

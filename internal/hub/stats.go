@@ -1,6 +1,10 @@
 package hub
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/ethervpn/ethervpn/internal/ether"
+)
 
 // Traffic is one direction of SoftEther's traffic block (admin-interfaces.md
 // §4.2.1): broadcast (group-bit destination MAC) and unicast frames.
@@ -55,7 +59,7 @@ func (c *trafficCounters) load() Traffic {
 
 // count adds frame b to t, classified by the destination MAC's group bit.
 func (t *Traffic) count(b []byte) {
-	if len(b) >= MinFrameSize && b[0]&1 != 0 {
+	if len(b) >= ether.MinFrameSize && b[0]&1 != 0 {
 		t.BroadcastCount++
 		t.BroadcastBytes += uint64(len(b))
 	} else {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethervpn/ethervpn/internal/ether"
 	"github.com/ethervpn/ethervpn/internal/hub"
 )
 
@@ -180,7 +181,7 @@ func ipFrame(dst, src [6]byte, from, to string, ttl, proto byte, payload []byte)
 	ip[8], ip[9] = ttl, proto
 	binary.BigEndian.PutUint32(ip[12:], ip4(from))
 	binary.BigEndian.PutUint32(ip[16:], ip4(to))
-	binary.BigEndian.PutUint16(ip[10:], ^checksum(ip[:20], 0))
+	binary.BigEndian.PutUint16(ip[10:], ^ether.Checksum(ip[:20], 0))
 	copy(ip[20:], payload)
 	return b
 }
@@ -192,7 +193,7 @@ func echo(seq uint16, data string) []byte {
 	binary.BigEndian.PutUint16(b[4:], 0x4242)
 	binary.BigEndian.PutUint16(b[6:], seq)
 	copy(b[8:], data)
-	binary.BigEndian.PutUint16(b[2:], ^checksum(b, 0))
+	binary.BigEndian.PutUint16(b[2:], ^ether.Checksum(b, 0))
 	return b
 }
 
@@ -222,10 +223,10 @@ func checkIP(t *testing.T, b []byte) {
 	t.Helper()
 	ip := b[ethHeader:]
 	tot := int(binary.BigEndian.Uint16(ip[2:]))
-	if ^checksum(ip[:20], 0) != 0 {
+	if ^ether.Checksum(ip[:20], 0) != 0 {
 		t.Errorf("bad IPv4 header checksum in % x", ip[:20])
 	}
-	if ip[9] == protoICMP && ^checksum(ip[20:tot], 0) != 0 {
+	if ip[9] == protoICMP && ^ether.Checksum(ip[20:tot], 0) != 0 {
 		t.Errorf("bad ICMP checksum in % x", ip[20:tot])
 	}
 }

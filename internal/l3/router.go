@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 
-	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/ether"
 )
 
 // Ethernet and IPv4 constants used by the router.
@@ -105,7 +105,7 @@ func (s *Switch) handleIPv4(in int, srcMAC [6]byte, bcast bool, p []byte, now in
 		return
 	}
 	p = p[:tot]
-	if ^checksum(p[:ihl], 0) != 0 { // a valid header sums to 0xffff
+	if ^ether.Checksum(p[:ihl], 0) != 0 { // a valid header sums to 0xffff
 		return
 	}
 	src, dst := binary.BigEndian.Uint32(p[12:]), binary.BigEndian.Uint32(p[16:])
@@ -171,7 +171,7 @@ func (s *Switch) connected(ip uint32) int {
 // its TTL if decTTL, or queues it until nh is resolved.
 func (s *Switch) emit(oi int, nh uint32, p []byte, decTTL bool, now int64, out *outbox) {
 	n := ethHeader + len(p)
-	if n > hub.MaxFrameSize {
+	if n > ether.MaxFrameSize {
 		s.drops++ // no fragmentation (§10.3)
 		return
 	}
@@ -298,7 +298,7 @@ func (s *Switch) sendBeacon(i int, out *outbox) {
 // echoReply answers an echo request to interface address me.
 func (s *Switch) echoReply(me uint32, p []byte, ihl int, now int64, out *outbox) {
 	payload := p[ihl:]
-	if 20+len(payload) > hub.MaxFrameSize-ethHeader {
+	if 20+len(payload) > ether.MaxFrameSize-ethHeader {
 		return
 	}
 	src := binary.BigEndian.Uint32(p[12:])
@@ -308,7 +308,7 @@ func (s *Switch) echoReply(me uint32, p []byte, ihl int, now int64, out *outbox)
 	copy(icmp, payload)
 	icmp[0] = 0
 	binary.BigEndian.PutUint16(icmp[2:], 0)
-	binary.BigEndian.PutUint16(icmp[2:], ^checksum(icmp, 0))
+	binary.BigEndian.PutUint16(icmp[2:], ^ether.Checksum(icmp, 0))
 	s.send(ip, now, out)
 }
 
@@ -334,7 +334,7 @@ func (s *Switch) icmpError(in int, p []byte, ihl int, typ, code byte, now int64,
 	icmp[0], icmp[1] = typ, code
 	clear(icmp[2:8])
 	copy(icmp[8:], quote)
-	binary.BigEndian.PutUint16(icmp[2:], ^checksum(icmp, 0))
+	binary.BigEndian.PutUint16(icmp[2:], ^ether.Checksum(icmp, 0))
 	s.send(ip, now, out)
 }
 
@@ -356,7 +356,7 @@ func (s *Switch) ipHeader(ip []byte, proto, ttl byte, src, dst uint32) {
 	binary.BigEndian.PutUint16(ip[10:], 0)
 	binary.BigEndian.PutUint32(ip[12:], src)
 	binary.BigEndian.PutUint32(ip[16:], dst)
-	binary.BigEndian.PutUint16(ip[10:], ^checksum(ip[:20], 0))
+	binary.BigEndian.PutUint16(ip[10:], ^ether.Checksum(ip[:20], 0))
 }
 
 func writeEth(fr []byte, dst, src [6]byte, typ uint16) {
@@ -378,31 +378,11 @@ func writeARP(fr []byte, ethDst, sha [6]byte, op uint16, spa uint32, tha [6]byte
 	binary.BigEndian.PutUint32(a[24:], tpa)
 }
 
-// checksum is the folded one's-complement sum of b plus initial; the
-// Internet checksum field is its complement.
-func checksum(b []byte, initial uint32) uint16 {
-	sum := initial
-	for len(b) >= 2 {
-		sum += uint32(b[0])<<8 | uint32(b[1])
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint32(b[0]) << 8
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return uint16(sum)
-}
-
 // transportChecksum is the UDP/TCP checksum of seg inside IPv4 packet ip.
 func transportChecksum(ip, seg []byte, proto byte) uint16 {
-	pseudo := uint32(binary.BigEndian.Uint16(ip[12:])) + uint32(binary.BigEndian.Uint16(ip[14:])) +
-		uint32(binary.BigEndian.Uint16(ip[16:])) + uint32(binary.BigEndian.Uint16(ip[18:])) +
-		uint32(proto) + uint32(len(seg))
-	c := ^checksum(seg, pseudo)
+	c := ^ether.Checksum(seg, ether.PseudoSum(ip, false, proto, len(seg)))
 	if c == 0 {
-		c = 0xffff
+		c = 0xffff // UDP's 0 means "no checksum"; all ones is the same sum
 	}
 	return c
 }

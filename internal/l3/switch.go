@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ethervpn/ethervpn/internal/ether"
 	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/sha0"
@@ -103,7 +104,7 @@ type Switch struct {
 	free    []*pendingPkt
 	npend   int // pending packets allocated (bounded by maxPending)
 	ipID    uint16
-	scratch [hub.MaxFrameSize]byte // generated IP packets
+	scratch [ether.MaxFrameSize]byte // generated IP packets
 	drops   uint64
 }
 
@@ -139,7 +140,7 @@ type pendingPkt struct {
 	ifc      int
 	deadline int64
 	n        int
-	buf      [hub.MaxFrameSize]byte
+	buf      [ether.MaxFrameSize]byte
 }
 
 // New checks cfg and returns a stopped switch; Run runs it.
@@ -372,23 +373,16 @@ func (s *Switch) worker(i int, ports []*hub.Port, stop <-chan struct{}) {
 			return
 		case <-p.Ready():
 		}
-		for {
-			batch = p.Drain(batch[:0], drainBatch)
-			if len(batch) == 0 {
-				break
-			}
+		p.DrainBatches(batch, 0, func(frames []*hub.Frame) bool {
 			s.mu.Lock()
 			now := s.now()
-			for _, f := range batch {
+			for _, f := range frames {
 				s.handle(i, f.Bytes(), now, out)
 			}
 			s.mu.Unlock()
-			for _, f := range batch {
-				f.Release()
-			}
-			clear(batch)
 			out.flush(ports)
-		}
+			return true
+		})
 	}
 }
 
@@ -409,7 +403,7 @@ func (o *outbox) take(i, n int) []byte {
 		return nil
 	}
 	if o.used == len(o.slots) {
-		o.slots = append(o.slots, make([]byte, hub.MaxFrameSize))
+		o.slots = append(o.slots, make([]byte, ether.MaxFrameSize))
 	}
 	b := o.slots[o.used][:n]
 	o.used++

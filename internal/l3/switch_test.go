@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethervpn/ethervpn/internal/ether"
 	"github.com/ethervpn/ethervpn/internal/hub"
 )
 
@@ -331,7 +332,7 @@ func FuzzHandle(f *testing.F) {
 		}
 		for _, fs := range out.per {
 			for _, fr := range fs {
-				if len(fr) < ethHeader || len(fr) > hub.MaxFrameSize {
+				if len(fr) < ethHeader || len(fr) > ether.MaxFrameSize {
 					t.Fatalf("produced a %d-byte frame", len(fr))
 				}
 			}

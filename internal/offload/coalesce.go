@@ -1,6 +1,10 @@
 package offload
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/ethervpn/ethervpn/internal/ether"
+)
 
 // tcpFrame is what the coalescer needs to know of an Ethernet frame that
 // carries a TCP segment.
@@ -30,7 +34,7 @@ func parseTCPFrame(f []byte) (t tcpFrame, ok bool) {
 		}
 		end = 14 + int(binary.BigEndian.Uint16(ip[2:]))
 		t.l4, t.id = 14+20, binary.BigEndian.Uint16(ip[4:])
-		if Fold(Sum(ip[:20], 0)) != 0xffff {
+		if ether.Fold(ether.Sum(ip[:20], 0)) != 0xffff {
 			return t, false
 		}
 	case 0x86dd:
@@ -52,7 +56,7 @@ func parseTCPFrame(f []byte) (t tcpFrame, ok bool) {
 	if t.hdr < t.l4+20 || t.hdr >= end || tcp[13]&^tcpPSH != tcpACK {
 		return t, false
 	}
-	if Fold(Sum(tcp, PseudoSum(f[14:], t.ipv6, 6, len(tcp)))) != 0xffff {
+	if ether.Fold(ether.Sum(tcp, ether.PseudoSum(f[14:], t.ipv6, 6, len(tcp)))) != 0xffff {
 		return t, false
 	}
 	t.f, t.seq = f, binary.BigEndian.Uint32(tcp[4:])
@@ -184,11 +188,11 @@ func (c *Coalescer) merge(run []tcpFrame) []byte {
 	} else {
 		binary.BigEndian.PutUint16(pkt[16:], uint16(n-14))
 		pkt[24], pkt[25] = 0, 0
-		binary.BigEndian.PutUint16(pkt[24:], ^Fold(Sum(pkt[14:34], 0)))
+		binary.BigEndian.PutUint16(pkt[24:], ^ether.Fold(ether.Sum(pkt[14:34], 0)))
 	}
 	last := &run[len(run)-1]
 	pkt[l4+13] |= last.f[last.l4+13] & tcpPSH
-	binary.BigEndian.PutUint16(pkt[l4+16:], Fold(PseudoSum(pkt[14:], first.ipv6, 6, n-l4)))
+	binary.BigEndian.PutUint16(pkt[l4+16:], ether.Fold(ether.PseudoSum(pkt[14:], first.ipv6, 6, n-l4)))
 	gso := uint8(GSOTCPv4)
 	if first.ipv6 {
 		gso = GSOTCPv6

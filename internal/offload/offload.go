@@ -18,7 +18,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/bits"
+
+	"github.com/ethervpn/ethervpn/internal/ether"
 )
 
 // VnetHdrLen is the size of struct virtio_net_hdr, the kernel's default
@@ -107,54 +108,6 @@ var ErrOffload = errors.New("offload: frame does not match its offload header")
 // (UFO, unknown types). It wraps ErrOffload.
 var ErrGSOType = fmt.Errorf("%w: unsupported GSO type", ErrOffload)
 
-// Sum adds b to acc as big-endian 16-bit words, the Internet checksum of
-// RFC 1071 before folding. It adds 64 bits at a time: a ones' complement
-// sum does not care how the words are grouped as long as carries wrap
-// around. acc must be below 2^62; the result is below 2^34.
-func Sum(b []byte, acc uint64) uint64 {
-	var c uint64
-	for len(b) >= 32 {
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b), c)
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[8:]), c)
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[16:]), c)
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[24:]), c)
-		b = b[32:]
-	}
-	for len(b) >= 8 {
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b), c)
-		b = b[8:]
-	}
-	acc, c = bits.Add64(acc, c, 0)
-	acc += c // acc wrapped to 0 if c is 1: no second carry
-	acc = acc>>32 + acc&0xffffffff
-	for len(b) >= 2 {
-		acc += uint64(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		acc += uint64(b[0]) << 8
-	}
-	return acc
-}
-
-// Fold reduces a running sum to 16 bits with end-around carries.
-func Fold(acc uint64) uint16 {
-	for acc>>16 != 0 {
-		acc = acc>>16 + acc&0xffff
-	}
-	return uint16(acc)
-}
-
-// PseudoSum is the sum of the IPv4 or IPv6 pseudo-header of a transport
-// segment of l4Len bytes; ip is the IP header (at least 20 bytes for IPv4,
-// 40 for IPv6).
-func PseudoSum(ip []byte, ipv6 bool, proto uint8, l4Len int) uint64 {
-	if ipv6 {
-		return Sum(ip[8:40], uint64(proto)+uint64(l4Len))
-	}
-	return Sum(ip[12:20], uint64(proto)+uint64(l4Len))
-}
-
 // L3Offset finds the IP header after the Ethernet header and up to two
 // VLAN tags, and says whether it is IPv6; ok is false for anything else.
 func L3Offset(f []byte) (off int, ipv6, ok bool) {
@@ -181,7 +134,7 @@ func CompleteChecksum(f []byte, start, off int) error {
 	if start < 14 || off < 0 || start+off+2 > len(f) {
 		return ErrOffload
 	}
-	c := ^Fold(Sum(f[start:], 0))
+	c := ^ether.Fold(ether.Sum(f[start:], 0))
 	if c == 0 && off == 6 {
 		c = 0xffff // UDP's 0 means "no checksum"; all ones is the same sum
 	}

@@ -1,6 +1,10 @@
 package offload
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/ethervpn/ethervpn/internal/ether"
+)
 
 // Segmenter cuts one GSO super-frame into wire frames, one per Next call,
 // so that its caller can stop when its queue is full and go on later. It
@@ -121,7 +125,7 @@ func (s *Segmenter) Next(dst []byte) int {
 		binary.BigEndian.PutUint16(seg[l3+2:], uint16(len(seg)-l3))
 		binary.BigEndian.PutUint16(seg[l3+4:], s.id+uint16(s.i))
 		seg[l3+10], seg[l3+11] = 0, 0
-		binary.BigEndian.PutUint16(seg[l3+10:], ^Fold(Sum(seg[l3:l4], 0)))
+		binary.BigEndian.PutUint16(seg[l3+10:], ^ether.Fold(ether.Sum(seg[l3:l4], 0)))
 	}
 	var csumAt int
 	var proto uint8
@@ -139,7 +143,7 @@ func (s *Segmenter) Next(dst []byte) int {
 		csumAt, proto = l4+6, 17
 	}
 	seg[csumAt], seg[csumAt+1] = 0, 0
-	c := ^Fold(Sum(seg[l4:], PseudoSum(seg[l3:], s.ipv6, proto, len(seg)-l4)))
+	c := ^ether.Fold(ether.Sum(seg[l4:], ether.PseudoSum(seg[l3:], s.ipv6, proto, len(seg)-l4)))
 	if c == 0 && !s.tcp {
 		c = 0xffff // UDP sends a computed zero as all ones
 	}

@@ -9,9 +9,9 @@ import (
 
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
-	"gvisor.dev/gvisor/pkg/tcpip/checksum"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 
+	"github.com/ethervpn/ethervpn/internal/ether"
 	"github.com/ethervpn/ethervpn/internal/guard"
 )
 
@@ -86,7 +86,7 @@ func newICMPRelay(n *SecureNAT) *icmpRelay {
 func (r *icmpRelay) handle(frame, pkt []byte, ip ipv4Info) {
 	n := r.n
 	msg := pkt[ip.hdrLen:]
-	if checksum.Checksum(msg, 0) != 0xffff {
+	if ether.Checksum(msg, 0) != 0xffff {
 		return // §9.5: the checksum must verify
 	}
 	client := [6]byte(frame[6:12])
@@ -198,7 +198,7 @@ func (r *icmpRelay) read(fl *icmpFlow) {
 		// client's and fix the checksum.
 		binary.BigEndian.PutUint16(m[4:6], fl.id)
 		m[2], m[3] = 0, 0
-		binary.BigEndian.PutUint16(m[2:4], ^checksum.Checksum(m, 0))
+		binary.BigEndian.PutUint16(m[2:4], ^ether.Checksum(m, 0))
 		ttl := 64
 		if cm != nil && cm.TTL > 1 {
 			ttl = cm.TTL - 1
@@ -216,7 +216,7 @@ func (n *SecureNAT) sendICMP(dstMAC [6]byte, src, dst netip.Addr, ttl uint8, msg
 		return
 	}
 	msg[2], msg[3] = 0, 0
-	binary.BigEndian.PutUint16(msg[2:4], ^checksum.Checksum(msg, 0))
+	binary.BigEndian.PutUint16(msg[2:4], ^ether.Checksum(msg, 0))
 	frame := make([]byte, header.EthernetMinimumSize+header.IPv4MinimumSize+len(msg))
 	copy(frame[0:6], dstMAC[:])
 	copy(frame[6:12], n.cfg.mac)

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/ethervpn/ethervpn/internal/ether"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -18,8 +19,8 @@ const (
 	// the flusher is busy; beyond it frames are dropped and counted.
 	outQueueFrames = 1024
 	// frameRoom is the per-frame slot in the outbound arena: the hub never
-	// switches frames above hub.MaxFrameSize.
-	frameRoom = hub.MaxFrameSize
+	// switches frames above ether.MaxFrameSize.
+	frameRoom = ether.MaxFrameSize
 )
 
 // linkEndpoint is the virtual host's Ethernet interface: a gVisor link

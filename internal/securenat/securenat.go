@@ -281,12 +281,12 @@ func (n *SecureNAT) readHub() {
 			return
 		case <-n.port.Ready():
 		}
-		batch = n.port.Drain(batch[:0], maxBatch)
-		for i, f := range batch {
-			n.input(f.Bytes())
-			f.Release()
-			batch[i] = nil
-		}
+		n.port.DrainBatches(batch, 0, func(frames []*hub.Frame) bool {
+			for _, f := range frames {
+				n.input(f.Bytes())
+			}
+			return true
+		})
 	}
 }
 

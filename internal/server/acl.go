@@ -10,6 +10,7 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // hubTreeFolder returns the hub's folder in the configuration tree as it
@@ -132,7 +133,7 @@ func (s *Server) prepareRule(hubFolder, rule *config.Folder) error {
 			continue
 		}
 		if _, _, err := s.userListFile(field); err != nil {
-			return fmt.Errorf("%v (%w)", err, errInvalidParameter)
+			return fmt.Errorf("%v (%w)", err, vpnerr.InvalidParameter)
 		}
 	}
 	return nil

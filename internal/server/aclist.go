@@ -8,6 +8,7 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // maxACEntries bounds a hub's source IP address limit list (MAX_HUB_ACS).
@@ -25,7 +26,10 @@ type acEntry struct {
 	Mask     netip.Addr // invalid: IP alone
 }
 
-// matches reports whether ip falls under the entry.
+// matches reports whether ip falls under the entry. A mask of the other
+// family than the entry's address masks every bit away, as in SoftEther
+// (Hub.c, IsIpMaskedByAc: IPToUINT and IPAnd6 give zero for it), so such an
+// entry matches every address of its family.
 func (e acEntry) matches(ip netip.Addr) bool {
 	ip = ip.Unmap().WithZone("")
 	if ip.Is4() != e.IP.Is4() {
@@ -36,7 +40,7 @@ func (e acEntry) matches(ip netip.Addr) bool {
 	}
 	a, b, m := ip.AsSlice(), e.IP.AsSlice(), e.Mask.AsSlice()
 	if len(m) != len(a) {
-		return false
+		return true
 	}
 	for i := range a {
 		if a[i]&m[i] != b[i]&m[i] {
@@ -168,17 +172,29 @@ func admSetAcList(a *adminCall) (*pack.Pack, error) {
 	in := a.in
 	n := in.Count("IpAddress")
 	if n > maxACEntries {
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	list := make([]acEntry, 0, n)
 	for i := range n {
 		e := acEntry{Deny: in.IntAt("Deny", i) != 0, Priority: in.IntAt("Priority", i), IP: in.IPAt("IpAddress", i)}
 		if !e.IP.IsValid() {
-			return nil, errInvalidParameter
+			return nil, vpnerr.InvalidParameter
 		}
 		if in.IntAt("Masked", i) != 0 {
-			if e.Mask = in.IPAt("SubnetMask", i); !e.Mask.IsValid() || e.Mask.Is4() != e.IP.Unmap().Is4() {
-				return nil, errInvalidParameter
+			e.Mask = in.IPAt("SubnetMask", i)
+			if !e.Mask.IsValid() {
+				// No mask, as when a JSON-RPC client sends a prefix length
+				// ("8") that is not an address: the real vpnserver reads
+				// 0.0.0.0 (SoftEther Pack.c, JsonToPack drops the field;
+				// PackGetIpEx gives zero) and takes the entry.
+				e.Mask = netip.IPv4Unspecified()
+			}
+			if e.Mask.Is4() != e.IP.Unmap().Is4() {
+				if !e.Mask.IsUnspecified() {
+					return nil, vpnerr.InvalidParameter // a real mask of the wrong family is a mistake
+				}
+				a.s.log.Warn("access list entry masked with 0.0.0.0 matches every address of its family, as in SoftEther; give the mask as an address (ffff:ffff:: for /32) to limit it",
+					"hub", h.cfg.Name, "ip", e.IP, "priority", e.Priority, "deny", e.Deny)
 			}
 		}
 		list = append(list, e)

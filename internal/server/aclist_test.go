@@ -7,10 +7,11 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/client"
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/pack"
-	"github.com/ethervpn/ethervpn/internal/wire"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 func TestACListMatching(t *testing.T) {
@@ -56,7 +57,7 @@ func TestACListRefusesLogin(t *testing.T) {
 	if out.Int("NumItem") != 1 || out.IntAt("Id", 0) != 1 || out.IPAt("SubnetMask", 0).String() != "255.0.0.0" {
 		t.Fatalf("SetAcList answered %v", out.Elements())
 	}
-	if err := login(); !errors.Is(err, wire.ErrIPAddressDenied) {
+	if err := login(); !errors.Is(err, vpnerr.IPAddressDenied) {
 		t.Fatalf("login from a denied address: %v, want error 109", err)
 	}
 	// An allow entry of higher priority (lower number) lets 127.0.0.1 in.
@@ -70,9 +71,9 @@ func TestACListRefusesLogin(t *testing.T) {
 		t.Errorf("GetAcList: %v", got.Elements())
 	}
 	call(t, d, serverAdm, "SetHubAdminOptions", params("HubName", "DEFAULT", "Name", "no_change_access_control_list", "Value", 1))
-	wantCode(t, d, hubAdm("DEFAULT"), "SetAcList", acListPack("DEFAULT", nil), errNotEnoughRight)
+	wantCode(t, d, hubAdm("DEFAULT"), "SetAcList", acListPack("DEFAULT", nil), vpnerr.NotEnoughRight)
 	bad := acListPack("DEFAULT", []acEntry{{IP: netip.MustParseAddr("10.0.0.1"), Mask: netip.MustParseAddr("ffff::")}})
-	wantCode(t, d, serverAdm, "SetAcList", bad, errInvalidParameter)
+	wantCode(t, d, serverAdm, "SetAcList", bad, vpnerr.InvalidParameter)
 
 	call(t, d, serverAdm, "Flush", params())
 	root, err := config.Load(filepath.Join(srv.dir, ConfigFile))
@@ -82,5 +83,48 @@ func TestACListRefusesLogin(t *testing.T) {
 	acl := root.Folder("VirtualHUB").Folder("DEFAULT").Folder("IPAccessControlList")
 	if f := acl.Folder("Acl2"); f == nil || !f.GetBool("Deny") || f.GetString("IpAddress") != "127.0.0.0" || f.GetString("NetMask") != "255.0.0.0" {
 		t.Errorf("on disk: %+v", acl)
+	}
+}
+
+// TestACListJSONPrefixLengthMask sends the access list of SoftEther's own
+// JSON-RPC sample client: an IPv6 entry whose mask is a prefix length
+// ("8"), which is not an address. The real vpnserver takes it with the mask
+// 0.0.0.0, and then the entry matches every IPv6 address; ethervpn answers
+// and enforces the same, and stores it as the real vpnserver does.
+func TestACListJSONPrefixLengthMask(t *testing.T) {
+	srv, d, _ := openAdmin(t)
+	in, err := admin.JSONToPack([]byte(`{"HubName_str":"DEFAULT","ACList":[
+		{"Deny_bool":true,"IpAddress_ip":"192.168.100.2","Priority_u32":100},
+		{"Deny_bool":false,"IpAddress_ip":"192.168.100.3","Masked_bool":true,"SubnetMask_ip":"255.255.255.0","Priority_u32":200},
+		{"Deny_bool":true,"IpAddress_ip":"fe80::","Masked_bool":true,"SubnetMask_ip":"8","Priority_u32":300}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	call(t, d, serverAdm, "SetAcList", in)
+	got := call(t, d, serverAdm, "GetAcList", params("HubName", "DEFAULT"))
+	if got.Int("NumItem") != 3 || got.IPAt("IpAddress", 2).String() != "fe80::" || got.IntAt("Masked", 2) != 1 ||
+		got.IPAt("SubnetMask", 2).String() != "0.0.0.0" || got.IntAt("Priority", 2) != 300 {
+		t.Fatalf("GetAcList: %v", got.Elements())
+	}
+	h := srv.hubs["DEFAULT"]
+	for ip, denied := range map[string]bool{"192.168.100.2": true, "192.168.100.3": false, "fe80::1": true, "2001:db8::1": true, "10.0.0.1": false} {
+		if h.sourceDenied(netip.MustParseAddr(ip)) != denied {
+			t.Errorf("%s: denied %v, want %v", ip, !denied, denied)
+		}
+	}
+	// An entry with only one record and no mask at all (the JSON layer
+	// drops "8", so no SubnetMask element exists) is taken the same way.
+	in, _ = admin.JSONToPack([]byte(`{"HubName_str":"DEFAULT","ACList":[{"Deny_bool":true,"IpAddress_ip":"fe80::","Masked_bool":true,"SubnetMask_ip":"8","Priority_u32":1}]}`))
+	if got := call(t, d, serverAdm, "SetAcList", in); got.Int("NumItem") != 1 || got.IPAt("SubnetMask", 0).String() != "0.0.0.0" {
+		t.Fatalf("SetAcList answered %v", got.Elements())
+	}
+	call(t, d, serverAdm, "Flush", params())
+	root, err := config.Load(filepath.Join(srv.dir, ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := root.Folder("VirtualHUB").Folder("DEFAULT").Folder("IPAccessControlList").Folder("Acl1")
+	if f == nil || f.GetString("IpAddress") != "fe80::" || f.GetString("NetMask") != "0.0.0.0" {
+		t.Errorf("on disk: %+v", f)
 	}
 }

@@ -17,46 +17,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/pack"
-)
-
-// The SoftEther error numbers the method table answers (admin-interfaces.md
-// §7). They are spelled out here so that the table reads like the spec.
-const (
-	errProtocol          = admin.Error(4)
-	errHubNotFound       = admin.Error(8)
-	errAccessDenied      = admin.Error(12)
-	errInternal          = admin.Error(23)
-	errObjectNotFound    = admin.Error(29)
-	errNotSupported      = admin.Error(33)
-	errInvalidParameter  = admin.Error(38)
-	errNullPasswordLocal = admin.Error(51)
-	errNotEnoughRight    = admin.Error(52)
-	errListenerNotFound  = admin.Error(53)
-	errListenerExists    = admin.Error(54)
-	errCipherNotSupp     = admin.Error(56)
-	errHubExists         = admin.Error(57)
-	errTooManyHubs       = admin.Error(58)
-	errLinkExists        = admin.Error(59)
-	errLinkIsOffline     = admin.Error(61)
-	errTooManyAccessList = admin.Error(62)
-	errTooManyUser       = admin.Error(63)
-	errTooManyGroup      = admin.Error(64)
-	errGroupNotFound     = admin.Error(65)
-	errUserExists        = admin.Error(66)
-	errGroupExists       = admin.Error(67)
-	errLinkCantDisconn   = admin.Error(73)
-	errSNATCantDisconn   = admin.Error(78)
-	errBridgeCantDisconn = admin.Error(82)
-	errL3CantDisconn     = admin.Error(91)
-	errL3Exists          = admin.Error(92)
-	errL3NotFound        = admin.Error(93)
-	errL3IfAddFailed     = admin.Error(95)
-	errL3IfDelFailed     = admin.Error(96)
-	errL3IfExists        = admin.Error(97)
-	errL3TableAddFailed  = admin.Error(98)
-	errL3TableDelFailed  = admin.Error(99)
-	errL3CantStart       = admin.Error(102)
-	errAuthNotOnOpenSrc  = admin.Error(143)
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // Limits reported by GetCaps and enforced by the table.
@@ -138,8 +99,8 @@ func (d dispatcher) Call(ctx context.Context, c admin.Caller, method string, in 
 	}
 	m, ok := adminMethods[upperASCII(method)]
 	if !ok {
-		s.adminLog(c, method, "", false, errNotSupported)
-		return nil, errNotSupported
+		s.adminLog(c, method, "", false, vpnerr.NotSupported)
+		return nil, vpnerr.NotSupported
 	}
 	s.adm.mu.Lock()
 	defer s.adm.mu.Unlock()
@@ -158,7 +119,7 @@ func (d dispatcher) Call(ctx context.Context, c admin.Caller, method string, in 
 	default:
 		if serr := s.Save(); serr != nil {
 			s.rollback(snap, method, fmt.Errorf("the configuration could not be saved: %w", serr))
-			out, err = nil, errInternal
+			out, err = nil, vpnerr.InternalError
 		}
 	}
 	s.adminLog(c, method, a.hub, m.write, err)
@@ -174,7 +135,7 @@ func (a *adminCall) runSafely(m adminMethod) (out *pack.Pack, err error) {
 				a.unlock()
 			}
 			a.s.log.Error("admin method failed with an internal error; the server carries on", "hub", a.hub, "panic", v, "stack", string(debug.Stack()))
-			out, err = nil, errInternal
+			out, err = nil, vpnerr.InternalError
 		}
 	}()
 	return a.run(m)
@@ -184,7 +145,7 @@ func (a *adminCall) run(m adminMethod) (*pack.Pack, error) {
 	switch m.right {
 	case rightServer:
 		if !a.c.ServerAdmin {
-			return nil, errNotEnoughRight
+			return nil, vpnerr.NotEnoughRight
 		}
 	case rightHub:
 		key := m.hubKey
@@ -193,10 +154,10 @@ func (a *adminCall) run(m adminMethod) (*pack.Pack, error) {
 		}
 		a.hub = a.in.Str(key)
 		if !a.c.ServerAdmin && !strings.EqualFold(a.hub, a.c.Hub) {
-			return nil, errNotEnoughRight
+			return nil, vpnerr.NotEnoughRight
 		}
 		if a.hub == "" {
-			return nil, errInvalidParameter
+			return nil, vpnerr.InvalidParameter
 		}
 	}
 	return m.fn(a)
@@ -217,14 +178,14 @@ func (s *Server) adminLog(c admin.Caller, method, hubName string, write bool, er
 	if write {
 		level = slog.LevelInfo
 	}
-	var code admin.Error
+	var code vpnerr.Error
 	switch {
 	case err == nil:
 		attrs = append(attrs, "result", "ok")
 	case errors.As(err, &code):
 		attrs = append(attrs, "result", "error", "code", uint32(code), "err", err.Error())
 		level = slog.LevelInfo
-		if code == errNotEnoughRight || code == errAccessDenied {
+		if code == vpnerr.NotEnoughRight || code == vpnerr.AccessDenied {
 			level = slog.LevelWarn
 		}
 	default:
@@ -238,7 +199,7 @@ func (s *Server) adminLog(c admin.Caller, method, hubName string, write bool, er
 func (s *Server) hubLocked(name string) (*Hub, error) {
 	h := s.hubs[strings.ToUpper(name)]
 	if h == nil {
-		return nil, errHubNotFound
+		return nil, vpnerr.HubNotFound
 	}
 	return h, nil
 }
@@ -265,7 +226,7 @@ func (a *adminCall) hubFor(option string) (*Hub, error) {
 		return nil, err
 	}
 	if option != "" && a.hubAdminDenied(h, option) {
-		return nil, errNotEnoughRight
+		return nil, vpnerr.NotEnoughRight
 	}
 	return h, nil
 }

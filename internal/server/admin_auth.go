@@ -12,6 +12,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
@@ -59,7 +60,7 @@ func (s *Server) AdminRPC(d admin.Dispatcher) AdminRPC {
 func (s *Server) adminLogin(p *pack.Pack, random [20]byte, remote netip.Addr) (c admin.Caller, empty bool, delay time.Duration, err error) {
 	hubName, secure, err := admin.ParseAdminAuth(p)
 	if err != nil {
-		return c, false, 0, errProtocol
+		return c, false, 0, vpnerr.ProtocolError
 	}
 	now := time.Now()
 	c = admin.Caller{ServerAdmin: hubName == "", Remote: remote, Via: "rpc"}
@@ -73,23 +74,23 @@ func (s *Server) adminLogin(p *pack.Pack, random [20]byte, remote netip.Addr) (c
 	} else {
 		s.mu.Unlock()
 		// Probing for hub names is a failure too.
-		return c, false, s.limiter.admin.fail(remote, now), errHubNotFound
+		return c, false, s.limiter.admin.fail(remote, now), vpnerr.HubNotFound
 	}
 	s.mu.Unlock()
 
 	if len(stored) == sha0.Size && isZero(stored) { // no password hashes to zero: JSON-RPC refuses it too
-		return c, false, s.limiter.admin.fail(remote, now), errAccessDenied
+		return c, false, s.limiter.admin.fail(remote, now), vpnerr.AccessDenied
 	}
 	empty = config.IsEmptyPasswordHash(stored)
 	if empty {
 		if !remote.IsLoopback() {
-			return c, true, 0, errNullPasswordLocal
+			return c, true, 0, vpnerr.NullPasswordLocalOnly
 		}
 		e := sha0.AdminHash("")
 		stored = e[:]
 	}
 	if !checkSecure(stored, random, secure) {
-		return c, empty, s.limiter.admin.fail(remote, now), errAccessDenied
+		return c, empty, s.limiter.admin.fail(remote, now), vpnerr.AccessDenied
 	}
 	return c, empty, 0, nil
 }
@@ -129,12 +130,12 @@ func (s *Server) AdminAuthenticator() admin.Authenticator {
 			return c, nil
 		case serverEmpty && asServer:
 			s.log.Warn("JSON-RPC administrator login refused", "remote", remote.String(), "err", errNoAdminPassword.Error())
-			return c, errNullPasswordLocal
+			return c, vpnerr.NullPasswordLocalOnly
 		}
 		delay := s.limiter.admin.fail(remote, now)
 		s.log.Warn("JSON-RPC administrator login refused", "remote", remote.String(), "hub", hubName, "err", "wrong password", "answer_delay", delay.String())
 		time.Sleep(delay) // holding no lock
-		return c, errAccessDenied
+		return c, vpnerr.AccessDenied
 	}
 }
 

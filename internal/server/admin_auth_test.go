@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 func TestAdminLogin(t *testing.T) {
@@ -30,7 +31,7 @@ func TestAdminLogin(t *testing.T) {
 	if err := login("", "", loopback); err != nil {
 		t.Errorf("empty password from localhost: %v", err)
 	}
-	if err := login("", "", remoteAddr); !errors.Is(err, errNullPasswordLocal) {
+	if err := login("", "", remoteAddr); !errors.Is(err, vpnerr.NullPasswordLocalOnly) {
 		t.Errorf("empty password from remote: %v, want 51", err)
 	}
 	call(t, d, serverAdm, "SetServerPassword", params("PlainTextPassword", "adminpw"))
@@ -41,14 +42,14 @@ func TestAdminLogin(t *testing.T) {
 	if err := login("h", "hubpw", remoteAddr); err != nil {
 		t.Errorf("hub admin: %v", err)
 	}
-	if err := login("nohub", "x", loopback); !errors.Is(err, errHubNotFound) {
+	if err := login("nohub", "x", loopback); !errors.Is(err, vpnerr.HubNotFound) {
 		t.Errorf("unknown hub: %v", err)
 	}
 	// Many wrong passwords slow the wrong ones down, never the right one.
 	other := netip.MustParseAddr("198.51.100.1")
 	for range 12 {
-		if err := login("", "wrong", other); !errors.Is(err, errAccessDenied) {
-			t.Errorf("wrong password: %v, want %v", err, errAccessDenied)
+		if err := login("", "wrong", other); !errors.Is(err, vpnerr.AccessDenied) {
+			t.Errorf("wrong password: %v, want %v", err, vpnerr.AccessDenied)
 		}
 	}
 	if err := login("", "adminpw", other); err != nil {
@@ -79,7 +80,7 @@ func TestAdminAuthenticatorNoPassword(t *testing.T) {
 	if c, err := auth("whatever", "x", loopback); err != nil || !c.ServerAdmin {
 		t.Errorf("no server password, localhost: %+v %v", c, err)
 	}
-	if _, err := auth("", "", remoteAddr); !errors.Is(err, errNullPasswordLocal) {
+	if _, err := auth("", "", remoteAddr); !errors.Is(err, vpnerr.NullPasswordLocalOnly) {
 		t.Errorf("no server password, remote: %v, want 51", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
@@ -37,7 +38,7 @@ func (a *adminCall) linkHub(write bool) (*Hub, error) {
 		return nil, err
 	}
 	if write && a.hubAdminDenied(h, "no_cascade") {
-		return nil, errNotEnoughRight
+		return nil, vpnerr.NotEnoughRight
 	}
 	return h, nil
 }
@@ -55,7 +56,7 @@ func findCascade(h *Hub, account string) *config.Cascade {
 
 // withCascade runs fn on the hub's cascade called account under the lock
 // (with write set, as linkHub checks it); a missing cascade is
-// errObjectNotFound. It returns the hub for the caller's log line.
+// vpnerr.ObjectNotFound. It returns the hub for the caller's log line.
 func (a *adminCall) withCascade(write bool, account string, fn func(h *Hub, c *config.Cascade) error) (*Hub, error) {
 	a.lock()
 	defer a.unlock()
@@ -65,7 +66,7 @@ func (a *adminCall) withCascade(write bool, account string, fn func(h *Hub, c *c
 	}
 	c := findCascade(h, account)
 	if c == nil {
-		return nil, errObjectNotFound
+		return nil, vpnerr.ObjectNotFound
 	}
 	return h, fn(h, c)
 }
@@ -76,17 +77,17 @@ func cascadeFromPack(in *pack.Pack, c *config.Cascade) error {
 	switch in.Int("AuthType") {
 	case config.CascadeAuthAnonymous, config.CascadeAuthPassword, config.CascadeAuthPlain:
 	case config.CascadeAuthCert, 5:
-		return errNotSupported // certificate logins are not implemented by the cascade client
+		return vpnerr.NotSupported // certificate logins are not implemented by the cascade client
 	default:
-		return errInternal // smart cards and unknown types, as SoftEther answers
+		return vpnerr.InternalError // smart cards and unknown types, as SoftEther answers
 	}
 	if in.Int("ProxyType") != 0 {
-		return errNotSupported // the cascade client connects directly only
+		return vpnerr.NotSupported // the cascade client connects directly only
 	}
 	host, _, _ := strings.Cut(in.Str("Hostname"), "/") // drop the SNI hint
 	port := in.Int("Port")
 	if host == "" || port == 0 || port > 65535 {
-		return errInvalidParameter
+		return vpnerr.InvalidParameter
 	}
 	c.AccountName = in.UniStr("AccountName")
 	c.Hostname, c.Port, c.HubName = host, port, in.Str("HubName")
@@ -203,9 +204,9 @@ func admCreateLink(a *adminCall) (*pack.Pack, error) {
 		case err != nil:
 			return nil, err
 		case findCascade(h, account) != nil:
-			return nil, errLinkExists
+			return nil, vpnerr.LinkAlreadyExists
 		case account == "" || len(h.cfg.Cascades()) >= maxCascades:
-			return nil, errInternal // as SoftEther's NewLink failure
+			return nil, vpnerr.InternalError // as SoftEther's NewLink failure
 		}
 		if err := cascadeFromPack(a.in, c); err != nil {
 			return nil, err
@@ -288,17 +289,17 @@ func linkErrorCode(li LinkInfo) uint32 {
 	if err == nil || li.Connected || errors.Is(err, context.Canceled) {
 		return 0
 	}
-	var we wire.Error
+	var we vpnerr.Error
 	var ne net.Error
 	switch {
 	case errors.As(err, &we):
 		return uint32(we)
 	case errors.As(err, &ne):
-		return uint32(wire.ErrConnectFailed)
+		return uint32(vpnerr.ConnectFailed)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return uint32(wire.ErrDisconnected)
+		return uint32(vpnerr.Disconnected)
 	}
-	return uint32(wire.ErrProtocol)
+	return uint32(vpnerr.ProtocolError)
 }
 
 // admSetLinkOnline is SetLinkOnline and SetLinkOffline.
@@ -306,7 +307,7 @@ func admSetLinkOnline(online bool) func(a *adminCall) (*pack.Pack, error) {
 	return func(a *adminCall) (*pack.Pack, error) {
 		account := a.in.UniStr("AccountName")
 		if account == "" {
-			return nil, errInvalidParameter
+			return nil, vpnerr.InvalidParameter
 		}
 		h, err := a.withCascade(true, account, func(h *Hub, c *config.Cascade) error {
 			c.Online = online
@@ -329,7 +330,7 @@ func admSetLinkOnline(online bool) func(a *adminCall) (*pack.Pack, error) {
 func admDeleteLink(a *adminCall) (*pack.Pack, error) {
 	account := a.in.UniStr("AccountName")
 	if account == "" {
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	h, err := a.withCascade(true, account, func(h *Hub, _ *config.Cascade) error {
 		h.cfg.RemoveCascade(account)
@@ -347,7 +348,7 @@ func admDeleteLink(a *adminCall) (*pack.Pack, error) {
 func admRenameLink(a *adminCall) (*pack.Pack, error) {
 	oldName, newName := a.in.UniStr("OldAccountName"), a.in.UniStr("NewAccountName")
 	if oldName == "" || newName == "" {
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	same := strings.EqualFold(oldName, newName)
 	h, err := a.withCascade(true, oldName, func(h *Hub, c *config.Cascade) error {
@@ -355,7 +356,7 @@ func admRenameLink(a *adminCall) (*pack.Pack, error) {
 		case same:
 			return nil // SoftEther: renaming to the same name does nothing
 		case findCascade(h, newName) != nil:
-			return errLinkExists
+			return vpnerr.LinkAlreadyExists
 		}
 		c.AccountName = newName
 		h.cfg.PutCascade(c)
@@ -390,7 +391,7 @@ func linkSessionStatus(st client.LinkState) uint32 {
 func admGetLinkStatus(a *adminCall) (*pack.Pack, error) {
 	account := a.in.UniStr("AccountName")
 	if account == "" {
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	h, err := a.withCascade(false, account, func(*Hub, *config.Cascade) error { return nil })
 	if err != nil {
@@ -398,10 +399,10 @@ func admGetLinkStatus(a *adminCall) (*pack.Pack, error) {
 	}
 	li, ok := a.s.LinkStatus(h.Name(), account)
 	if !ok {
-		return nil, errObjectNotFound
+		return nil, vpnerr.ObjectNotFound
 	}
 	if !li.Online || li.SessionName == "" {
-		return nil, errLinkIsOffline // offline, or the server is not serving
+		return nil, vpnerr.LinkIsOffline // offline, or the server is not serving
 	}
 	return linkStatusPack(h.Name(), li), nil
 }
@@ -490,7 +491,7 @@ func linkStatusPack(hubName string, li LinkInfo) *pack.Pack {
 func notOnBridge(fn func(a *adminCall) (*pack.Pack, error)) func(a *adminCall) (*pack.Pack, error) {
 	return func(a *adminCall) (*pack.Pack, error) {
 		if a.s.BridgeRole() {
-			return nil, errNotSupported
+			return nil, vpnerr.NotSupported
 		}
 		return fn(a)
 	}

@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/bridge"
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // createLink is the request vpncmd's CascadeCreate sends (§4.1).
@@ -40,17 +40,17 @@ func TestLinkMethods(t *testing.T) {
 	ha := hubAdm("DEFAULT")
 
 	call(t, d, ha, "CreateLink", createLink("DEFAULT", "to-a", "192.0.2.1", 5555, "REMOTE", "alice"))
-	wantCode(t, d, ha, "CreateLink", createLink("default", "TO-A", "192.0.2.1", 5555, "REMOTE", "alice"), errLinkExists)
-	wantCode(t, d, ha, "CreateLink", createLink("DEFAULT", "", "192.0.2.1", 5555, "REMOTE", "alice"), errInternal)
-	wantCode(t, d, ha, "CreateLink", createLink("NOSUCH", "x", "192.0.2.1", 5555, "REMOTE", "alice"), errNotEnoughRight)
-	wantCode(t, d, serverAdm, "CreateLink", createLink("NOSUCH", "x", "192.0.2.1", 5555, "REMOTE", "alice"), errHubNotFound)
+	wantCode(t, d, ha, "CreateLink", createLink("default", "TO-A", "192.0.2.1", 5555, "REMOTE", "alice"), vpnerr.LinkAlreadyExists)
+	wantCode(t, d, ha, "CreateLink", createLink("DEFAULT", "", "192.0.2.1", 5555, "REMOTE", "alice"), vpnerr.InternalError)
+	wantCode(t, d, ha, "CreateLink", createLink("NOSUCH", "x", "192.0.2.1", 5555, "REMOTE", "alice"), vpnerr.NotEnoughRight)
+	wantCode(t, d, serverAdm, "CreateLink", createLink("NOSUCH", "x", "192.0.2.1", 5555, "REMOTE", "alice"), vpnerr.HubNotFound)
 	bad := createLink("DEFAULT", "x", "192.0.2.1", 5555, "REMOTE", "alice")
 	bad.AddInt("AuthType", 4) // smart card
-	wantCode(t, d, ha, "CreateLink", bad, errInternal)
+	wantCode(t, d, ha, "CreateLink", bad, vpnerr.InternalError)
 	bad.AddInt("AuthType", 0)
 	bad.AddInt("ProxyType", 1)
-	wantCode(t, d, ha, "CreateLink", bad, errNotSupported)
-	wantCode(t, d, ha, "CreateLink", createLink("DEFAULT", "x", "", 5555, "REMOTE", "alice"), errInvalidParameter)
+	wantCode(t, d, ha, "CreateLink", bad, vpnerr.NotSupported)
+	wantCode(t, d, ha, "CreateLink", createLink("DEFAULT", "x", "", 5555, "REMOTE", "alice"), vpnerr.InvalidParameter)
 
 	// GetLink: created offline, normalised, with the full structure.
 	g := call(t, d, ha, "GetLink", params("HubName_Ex", "DEFAULT", "AccountName", uni("TO-A")))
@@ -61,7 +61,7 @@ func TestLinkMethods(t *testing.T) {
 		!g.Bool("RequireBridgeRoutingMode") || !g.Bool("policy:Access") || g.Int("policy:MaxConnection") != 32 {
 		t.Errorf("GetLink: %v", g.Elements())
 	}
-	wantCode(t, d, ha, "GetLink", params("HubName_Ex", "DEFAULT", "AccountName", uni("nope")), errObjectNotFound)
+	wantCode(t, d, ha, "GetLink", params("HubName_Ex", "DEFAULT", "AccountName", uni("nope")), vpnerr.ObjectNotFound)
 
 	// SetLink with the echo of GetLink, as vpncmd's CascadePasswordSet.
 	hash := sha0.HashPassword("alice", "alicepw")
@@ -86,24 +86,24 @@ func TestLinkMethods(t *testing.T) {
 		strAt(l, "Hostname", 1) != "192.0.2.2" || intAt(l, "Online", 0) != 0 {
 		t.Errorf("EnumLink: %v", l.Elements())
 	}
-	wantCode(t, d, ha, "RenameLink", params("HubName", "DEFAULT", "OldAccountName", uni("second"), "NewAccountName", uni("TO-A")), errLinkExists)
-	wantCode(t, d, ha, "RenameLink", params("HubName", "DEFAULT", "OldAccountName", uni("nope"), "NewAccountName", uni("x")), errObjectNotFound)
-	wantCode(t, d, ha, "RenameLink", params("HubName", "DEFAULT", "OldAccountName", uni("second"), "NewAccountName", uni("")), errInvalidParameter)
+	wantCode(t, d, ha, "RenameLink", params("HubName", "DEFAULT", "OldAccountName", uni("second"), "NewAccountName", uni("TO-A")), vpnerr.LinkAlreadyExists)
+	wantCode(t, d, ha, "RenameLink", params("HubName", "DEFAULT", "OldAccountName", uni("nope"), "NewAccountName", uni("x")), vpnerr.ObjectNotFound)
+	wantCode(t, d, ha, "RenameLink", params("HubName", "DEFAULT", "OldAccountName", uni("second"), "NewAccountName", uni("")), vpnerr.InvalidParameter)
 	call(t, d, ha, "RenameLink", params("HubName", "DEFAULT", "OldAccountName", uni("second"), "NewAccountName", uni("third")))
-	wantCode(t, d, ha, "GetLinkStatus", params("HubName_Ex", "DEFAULT", "AccountName", uni("third")), errLinkIsOffline)
-	wantCode(t, d, ha, "GetLinkStatus", params("HubName_Ex", "DEFAULT", "AccountName", uni("second")), errObjectNotFound)
-	wantCode(t, d, ha, "SetLinkOnline", linkReq("DEFAULT", ""), errInvalidParameter)
-	wantCode(t, d, ha, "SetLinkOnline", linkReq("DEFAULT", "nope"), errObjectNotFound)
+	wantCode(t, d, ha, "GetLinkStatus", params("HubName_Ex", "DEFAULT", "AccountName", uni("third")), vpnerr.LinkIsOffline)
+	wantCode(t, d, ha, "GetLinkStatus", params("HubName_Ex", "DEFAULT", "AccountName", uni("second")), vpnerr.ObjectNotFound)
+	wantCode(t, d, ha, "SetLinkOnline", linkReq("DEFAULT", ""), vpnerr.InvalidParameter)
+	wantCode(t, d, ha, "SetLinkOnline", linkReq("DEFAULT", "nope"), vpnerr.ObjectNotFound)
 	call(t, d, ha, "SetLinkOnline", linkReq("DEFAULT", "third"))
 	// Not serving: online in the configuration but not running.
-	wantCode(t, d, ha, "GetLinkStatus", params("HubName_Ex", "DEFAULT", "AccountName", uni("third")), errLinkIsOffline)
+	wantCode(t, d, ha, "GetLinkStatus", params("HubName_Ex", "DEFAULT", "AccountName", uni("third")), vpnerr.LinkIsOffline)
 	call(t, d, ha, "DeleteLink", linkReq("DEFAULT", "third"))
-	wantCode(t, d, ha, "DeleteLink", linkReq("DEFAULT", "third"), errObjectNotFound)
+	wantCode(t, d, ha, "DeleteLink", linkReq("DEFAULT", "third"), vpnerr.ObjectNotFound)
 
 	// A hub admin whose hub forbids cascades may look but not change.
 	call(t, d, serverAdm, "SetHubAdminOptions", params("HubName", "DEFAULT", "Name", "no_cascade", "Value", 1))
-	wantCode(t, d, ha, "SetLinkOffline", linkReq("DEFAULT", "to-a"), errNotEnoughRight)
-	wantCode(t, d, ha, "CreateLink", createLink("DEFAULT", "x", "192.0.2.1", 5555, "REMOTE", "alice"), errNotEnoughRight)
+	wantCode(t, d, ha, "SetLinkOffline", linkReq("DEFAULT", "to-a"), vpnerr.NotEnoughRight)
+	wantCode(t, d, ha, "CreateLink", createLink("DEFAULT", "x", "192.0.2.1", 5555, "REMOTE", "alice"), vpnerr.NotEnoughRight)
 	call(t, d, ha, "EnumLink", params("HubName", "DEFAULT"))
 	call(t, d, serverAdm, "SetLinkOffline", linkReq("DEFAULT", "to-a"))
 
@@ -163,7 +163,7 @@ func TestLinkOnlineThroughTheTable(t *testing.T) {
 	}
 
 	call(t, d, serverAdm, "SetLinkOffline", linkReq("DEFAULT", "to-a"))
-	if _, err := status(); admin.Code(err) != errLinkIsOffline {
+	if _, err := status(); vpnerr.Code(err) != vpnerr.LinkIsOffline {
 		t.Errorf("GetLinkStatus offline: %v", err)
 	}
 	// A wrong password shows as error 9 in EnumLink.
@@ -197,8 +197,8 @@ func TestBridgeRoleRefusesHubChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := srv.Dispatcher()
-	wantCode(t, d, serverAdm, "CreateHub", params("HubName", "X"), errNotSupported)
-	wantCode(t, d, serverAdm, "DeleteHub", params("HubName", BridgeHub), errNotSupported)
+	wantCode(t, d, serverAdm, "CreateHub", params("HubName", "X"), vpnerr.NotSupported)
+	wantCode(t, d, serverAdm, "DeleteHub", params("HubName", BridgeHub), vpnerr.NotSupported)
 	call(t, d, serverAdm, "CreateLink", createLink(BridgeHub, "up", "192.0.2.1", 443, "DEFAULT", "u"))
 }
 
@@ -207,7 +207,7 @@ func TestBridgeRoleRefusesHubChanges(t *testing.T) {
 func TestLocalBridgeMethods(t *testing.T) {
 	srv, _ := testServer(t)
 	d := srv.Dispatcher()
-	wantCode(t, d, hubAdm("DEFAULT"), "EnumEthernet", pack.New(), errNotEnoughRight)
+	wantCode(t, d, hubAdm("DEFAULT"), "EnumEthernet", pack.New(), vpnerr.NotEnoughRight)
 	eth := call(t, d, serverAdm, "EnumEthernet", pack.New())
 	for i := range eth.Count("DeviceName") {
 		if eth.StrAt("DeviceName", i) == "lo" {
@@ -217,8 +217,8 @@ func TestLocalBridgeMethods(t *testing.T) {
 	if s := call(t, d, serverAdm, "GetBridgeSupport", pack.New()); !s.Bool("IsBridgeSupportedOs") || s.Bool("IsWinPcapNeeded") {
 		t.Errorf("GetBridgeSupport: %v", s.Elements())
 	}
-	wantCode(t, d, serverAdm, "DeleteLocalBridge", params("HubNameLB", "DEFAULT", "DeviceName", "nope"), errObjectNotFound)
-	wantCode(t, d, serverAdm, "AddLocalBridge", params("HubNameLB", "", "DeviceName", "x"), errInvalidParameter)
+	wantCode(t, d, serverAdm, "DeleteLocalBridge", params("HubNameLB", "DEFAULT", "DeviceName", "nope"), vpnerr.ObjectNotFound)
+	wantCode(t, d, serverAdm, "AddLocalBridge", params("HubNameLB", "", "DeviceName", "x"), vpnerr.InvalidParameter)
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (CAP_NET_ADMIN) to create a TAP device")
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // extValue returns the value of option name in a GetHubExtOptions answer.
@@ -63,7 +64,7 @@ func TestAdminHubExtOptions(t *testing.T) {
 	ha := hubAdm("DEFAULT")
 	call(t, d, ha, "SetHubExtOptions", params("HubName", "DEFAULT", "Name", "FilterPPPoE", "Value", 1))
 	call(t, d, serverAdm, "SetHubAdminOptions", params("HubName", "DEFAULT", "Name", "deny_hub_admin_change_ext_option", "Value", 1))
-	wantCode(t, d, ha, "SetHubExtOptions", params("HubName", "DEFAULT", "Name", "FilterPPPoE", "Value", 0), errNotEnoughRight)
+	wantCode(t, d, ha, "SetHubExtOptions", params("HubName", "DEFAULT", "Name", "FilterPPPoE", "Value", 0), vpnerr.NotEnoughRight)
 	if extValue(t, call(t, d, ha, "GetHubExtOptions", params("HubName", "DEFAULT")), "FilterPPPoE") != 1 {
 		t.Error("a refused change was applied")
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/securenat"
 	"github.com/ethervpn/ethervpn/internal/securenat/dhcpd"
 	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // Hub-level methods: hubs, users, groups, sessions, MAC/IP tables,
@@ -35,7 +36,7 @@ func hubPasswords(plain string) (hashed, secure []byte) {
 func checkHubName(name string) error {
 	if !validName(name, false) || strings.TrimSpace(name) != name ||
 		strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") {
-		return errInvalidParameter
+		return vpnerr.InvalidParameter
 	}
 	return nil
 }
@@ -46,7 +47,7 @@ func admCreateHub(a *adminCall) (*pack.Pack, error) {
 		return nil, err
 	}
 	if a.in.Int("HubType") != 0 { // a standalone server has standalone hubs only
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	hashed, secure := a.in.Data("HashedPassword"), a.in.Data("SecurePassword")
 	if plain := a.in.Str("AdminPasswordPlainText"); plain != "" || (isZero(hashed) && isZero(secure)) {
@@ -55,17 +56,17 @@ func admCreateHub(a *adminCall) (*pack.Pack, error) {
 	// SoftEther keeps one all-zero hash when the other is set; a zero
 	// HashedPassword then lets anyone in through the binary admin RPC.
 	if len(hashed) != sha0.Size || len(secure) != sha0.Size || isZero(hashed) || isZero(secure) {
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	s := a.s
 	a.lock()
 	if len(s.hubs) >= maxHubs {
 		a.unlock()
-		return nil, errTooManyHubs
+		return nil, vpnerr.TooManyHubs
 	}
 	if s.hubs[strings.ToUpper(name)] != nil {
 		a.unlock()
-		return nil, errHubExists
+		return nil, vpnerr.HubAlreadyExists
 	}
 	hc := config.NewHub(name)
 	hc.HashedPassword, hc.SecurePassword = bytes.Clone(hashed), bytes.Clone(secure)
@@ -84,7 +85,7 @@ func admCreateHub(a *adminCall) (*pack.Pack, error) {
 
 func admSetHub(a *adminCall) (*pack.Pack, error) {
 	if a.in.Int("HubType") != 0 {
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	hashed, secure := a.in.Data("HashedPassword"), a.in.Data("SecurePassword")
 	if plain := a.in.Str("AdminPasswordPlainText"); plain != "" {
@@ -100,12 +101,12 @@ func admSetHub(a *adminCall) (*pack.Pack, error) {
 	if len(hashed) == sha0.Size && len(secure) == sha0.Size && !isZero(hashed) && !isZero(secure) {
 		if a.hubAdminDenied(h, "no_change_admin_password") {
 			a.unlock()
-			return nil, errNotEnoughRight
+			return nil, vpnerr.NotEnoughRight
 		}
 		emptyH, emptyS := hubPasswords("")
 		if !a.c.ServerAdmin && !a.c.Remote.IsLoopback() && (bytes.Equal(hashed, emptyH) || bytes.Equal(secure, emptyS)) {
 			a.unlock()
-			return nil, errInvalidParameter
+			return nil, vpnerr.InvalidParameter
 		}
 		h.cfg.HashedPassword, h.cfg.SecurePassword = bytes.Clone(hashed), bytes.Clone(secure)
 	}
@@ -200,7 +201,7 @@ func admEnumHub(a *adminCall) (*pack.Pack, error) {
 func admDeleteHub(a *adminCall) (*pack.Pack, error) {
 	name := a.in.Str("HubName")
 	if checkHubName(name) != nil {
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	s := a.s
 	a.lock()
@@ -226,7 +227,7 @@ func admSetHubOnline(a *adminCall) (*pack.Pack, error) {
 	a.lock()
 	h, err := s.hubLocked(a.hub)
 	if err == nil && ((online && a.hubAdminDenied(h, "no_online")) || (!online && a.hubAdminDenied(h, "no_offline"))) {
-		err = errNotEnoughRight
+		err = vpnerr.NotEnoughRight
 	}
 	if err != nil {
 		a.unlock()
@@ -340,11 +341,11 @@ func checkUserName(name string) error {
 		return nil
 	}
 	if !validName(name, true) {
-		return errInvalidParameter
+		return vpnerr.InvalidParameter
 	}
 	l := strings.ToLower(name)
 	if slices.Contains(reservedUserNames, l) || strings.HasPrefix(l, "l3sw_") {
-		return errInvalidParameter
+		return vpnerr.InvalidParameter
 	}
 	return nil
 }
@@ -368,16 +369,16 @@ func userAuth(in *pack.Pack, u *config.User) error {
 			if u.AuthType == userAuthPassword && len(u.PasswordHash) == sha0.Size {
 				return nil // no new password given: keep the current one
 			}
-			return errInvalidParameter
+			return vpnerr.InvalidParameter
 		}
 		if len(nt) != 16 || isZero(nt) {
 			nt = nil
 		}
 		u.AuthType, u.PasswordHash, u.NTLMHash = t, bytes.Clone(hash), bytes.Clone(nt)
 	case 2, 3, 4, 5:
-		return errAuthNotOnOpenSrc
+		return vpnerr.NotSupportedAuthOnOpensource
 	default:
-		return errInvalidParameter
+		return vpnerr.InvalidParameter
 	}
 	return nil
 }
@@ -388,7 +389,7 @@ func applyUser(h *Hub, in *pack.Pack, u *config.User) error {
 	if group != "" {
 		g := h.cfg.Group(group)
 		if g == nil {
-			return errGroupNotFound
+			return vpnerr.GroupNotFound
 		}
 		group = g.Name
 	}
@@ -416,11 +417,11 @@ func admCreateUser(a *adminCall) (*pack.Pack, error) {
 	case err != nil:
 		return nil, err
 	case a.hubAdminDenied(h, "no_change_users"):
-		return nil, errNotEnoughRight
+		return nil, vpnerr.NotEnoughRight
 	case len(h.cfg.Users) >= maxUsersPerHub || (!a.c.ServerAdmin && overLimit(s.hubFolderLocked(h), "max_users", len(h.cfg.Users))):
-		return nil, errTooManyUser
+		return nil, vpnerr.TooManyUser
 	case h.cfg.User(name) != nil:
-		return nil, errUserExists
+		return nil, vpnerr.UserAlreadyExists
 	}
 	u := config.NewUser(name)
 	if err := applyUser(h, a.in, u); err != nil {
@@ -445,7 +446,7 @@ func admSetUser(a *adminCall) (*pack.Pack, error) {
 	}
 	u := h.cfg.User(a.in.Str("Name"))
 	if u == nil {
-		return nil, errObjectNotFound
+		return nil, vpnerr.ObjectNotFound
 	}
 	nu := *u // apply to a copy so that a refused request changes nothing
 	if err := applyUser(h, a.in, &nu); err != nil {
@@ -459,7 +460,7 @@ func admSetUser(a *adminCall) (*pack.Pack, error) {
 func admGetUser(a *adminCall) (*pack.Pack, error) {
 	name := a.in.Str("Name")
 	if checkUserName(name) != nil {
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	a.lock()
 	defer a.unlock()
@@ -469,7 +470,7 @@ func admGetUser(a *adminCall) (*pack.Pack, error) {
 	}
 	u := h.cfg.User(name)
 	if u == nil {
-		return nil, errObjectNotFound
+		return nil, vpnerr.ObjectNotFound
 	}
 	return userPack(h, u), nil
 }
@@ -511,7 +512,7 @@ func admDeleteUser(a *adminCall) (*pack.Pack, error) {
 		return nil, err
 	}
 	if !h.cfg.RemoveUser(a.in.Str("Name")) {
-		return nil, errObjectNotFound
+		return nil, vpnerr.ObjectNotFound
 	}
 	return echo(a.in), nil
 }
@@ -552,7 +553,7 @@ func admEnumUser(a *adminCall) (*pack.Pack, error) {
 func admCreateGroup(a *adminCall) (*pack.Pack, error) {
 	name := a.in.Str("Name")
 	if !validName(name, false) {
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	s := a.s
 	a.lock()
@@ -562,11 +563,11 @@ func admCreateGroup(a *adminCall) (*pack.Pack, error) {
 	case err != nil:
 		return nil, err
 	case a.hubAdminDenied(h, "no_change_groups"):
-		return nil, errNotEnoughRight
+		return nil, vpnerr.NotEnoughRight
 	case h.cfg.Group(name) != nil:
-		return nil, errGroupExists
+		return nil, vpnerr.GroupAlreadyExists
 	case len(h.cfg.Groups) >= maxGroupsOfHub || (!a.c.ServerAdmin && overLimit(s.hubFolderLocked(h), "max_groups", len(h.cfg.Groups))):
-		return nil, errTooManyGroup
+		return nil, vpnerr.TooManyGroup
 	}
 	g := config.NewGroup(name)
 	g.RealName, g.Note, g.Policy = a.in.UniStr("Realname"), a.in.UniStr("Note"), readPolicyPack(a.in)
@@ -583,7 +584,7 @@ func admSetGroup(a *adminCall) (*pack.Pack, error) {
 	}
 	g := h.cfg.Group(a.in.Str("Name"))
 	if g == nil {
-		return nil, errObjectNotFound
+		return nil, vpnerr.ObjectNotFound
 	}
 	g.RealName, g.Note, g.Policy = a.in.UniStr("Realname"), a.in.UniStr("Note"), readPolicyPack(a.in)
 	return groupPack(h, g), nil
@@ -598,7 +599,7 @@ func admGetGroup(a *adminCall) (*pack.Pack, error) {
 	}
 	g := h.cfg.Group(a.in.Str("Name"))
 	if g == nil {
-		return nil, errObjectNotFound
+		return nil, vpnerr.ObjectNotFound
 	}
 	return groupPack(h, g), nil
 }
@@ -627,7 +628,7 @@ func admDeleteGroup(a *adminCall) (*pack.Pack, error) {
 	name := a.in.Str("Name")
 	g := h.cfg.Group(name)
 	if g == nil {
-		return nil, errObjectNotFound
+		return nil, vpnerr.ObjectNotFound
 	}
 	for _, u := range h.cfg.Users {
 		if strings.EqualFold(u.GroupName, g.Name) {
@@ -758,7 +759,7 @@ func findPort(h *Hub, name string) (hub.PortInfo, bool) {
 func admGetSessionStatus(a *adminCall) (*pack.Pack, error) {
 	name := a.in.Str("Name")
 	if name == "" {
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	h, err := a.hubForUnlocked("no_query_session")
 	if err != nil {
@@ -766,7 +767,7 @@ func admGetSessionStatus(a *adminCall) (*pack.Pack, error) {
 	}
 	p, ok := findPort(h, name)
 	if !ok {
-		return nil, errObjectNotFound
+		return nil, vpnerr.ObjectNotFound
 	}
 	x := a.s.sessionsOf(h)[strings.ToUpper(p.Name)]
 	out := pack.New()
@@ -846,7 +847,7 @@ func ipString(a netip.Addr) string {
 func admDeleteSession(a *adminCall) (*pack.Pack, error) {
 	name := a.in.Str("Name")
 	if name == "" {
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	h, err := a.hubForUnlocked("no_disconnect_session")
 	if err != nil {
@@ -854,20 +855,20 @@ func admDeleteSession(a *adminCall) (*pack.Pack, error) {
 	}
 	p, ok := findPort(h, name)
 	if !ok {
-		return nil, errObjectNotFound
+		return nil, vpnerr.ObjectNotFound
 	}
 	switch p.Kind {
 	case hub.KindCascade:
-		return nil, errLinkCantDisconn
+		return nil, vpnerr.LinkCantDisconnect
 	case hub.KindSecureNAT:
-		return nil, errSNATCantDisconn
+		return nil, vpnerr.SNATCantDisconnect
 	case hub.KindLocalBridge:
-		return nil, errBridgeCantDisconn
+		return nil, vpnerr.BridgeCantDisconnect
 	case hub.KindL3:
-		return nil, errL3CantDisconn
+		return nil, vpnerr.Layer3CantDisconnect
 	}
 	if !h.Disconnect(p.Name) {
-		return nil, errObjectNotFound
+		return nil, vpnerr.ObjectNotFound
 	}
 	return echo(a.in), nil
 }
@@ -933,7 +934,7 @@ func admDeleteTable(option string, del func(h *Hub, id uint32) bool) func(a *adm
 			return nil, err
 		}
 		if !del(h, a.in.Int("Key")) {
-			return nil, errObjectNotFound
+			return nil, vpnerr.ObjectNotFound
 		}
 		return echo(a.in), nil
 	}
@@ -950,7 +951,7 @@ func admSetSecureNAT(enable bool) func(a *adminCall) (*pack.Pack, error) {
 		a.lock()
 		h, err := s.hubLocked(a.hub)
 		if err == nil && a.hubAdminDenied(h, "no_securenat") {
-			err = errNotEnoughRight
+			err = vpnerr.NotEnoughRight
 		}
 		if err != nil {
 			a.unlock()
@@ -965,7 +966,7 @@ func admSetSecureNAT(enable bool) func(a *adminCall) (*pack.Pack, error) {
 			a.lock()
 			h.cfg.SecureNAT.Enabled = was
 			a.unlock()
-			return nil, errInternal
+			return nil, vpnerr.InternalError
 		}
 		out := pack.New()
 		out.AddStr("HubName", name)
@@ -1089,11 +1090,11 @@ func admSetSecureNATOption(a *adminCall) (out *pack.Pack, err error) {
 	apply := in.Bool("ApplyDhcpPushRoutes")
 	switch {
 	case len(mac) != 6 || isZero(mac):
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	case !validHost(ip, mask):
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	case apply && !validPushRoutes(in.Str("DhcpPushRoutes")):
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	s := a.s
 	a.lock()
@@ -1107,7 +1108,7 @@ func admSetSecureNATOption(a *adminCall) (out *pack.Pack, err error) {
 	if a.hubAdminDenied(h, "no_securenat") ||
 		(useNat && !n.NatEnabled && a.hubAdminDenied(h, "no_securenat_enablenat")) ||
 		(useDhcp && !n.DHCPEnabled && a.hubAdminDenied(h, "no_securenat_enabledhcp")) {
-		return nil, errNotEnoughRight
+		return nil, vpnerr.NotEnoughRight
 	}
 	n.MAC = net.HardwareAddr(bytes.Clone(mac))
 	n.IP, n.Mask = ip, mask
@@ -1244,7 +1245,7 @@ func admGetHubLog(a *adminCall) (*pack.Pack, error) {
 func admSetHubLog(a *adminCall) (*pack.Pack, error) {
 	in := a.in
 	if in.Int("SecurityLogSwitchType") > 5 || in.Int("PacketLogSwitchType") > 5 {
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	s := a.s
 	a.lock()
@@ -1255,11 +1256,11 @@ func admSetHubLog(a *adminCall) (*pack.Pack, error) {
 	}
 	f := s.hubFolderLocked(h).Ensure("LogSetting")
 	if a.hubAdminDenied(h, "no_change_log_config") {
-		return nil, errNotEnoughRight
+		return nil, vpnerr.NotEnoughRight
 	}
 	if (f.GetUint("SecurityLogSwitchType") != in.Int("SecurityLogSwitchType") ||
 		f.GetUint("PacketLogSwitchType") != in.Int("PacketLogSwitchType")) && a.hubAdminDenied(h, "no_change_log_switch_type") {
-		return nil, errNotEnoughRight
+		return nil, vpnerr.NotEnoughRight
 	}
 	h.cfg.LogSecurity, h.cfg.LogPacket = in.Bool("SaveSecurityLog"), in.Bool("SavePacketLog")
 	f.SetUint("SecurityLogSwitchType", in.Int("SecurityLogSwitchType"))

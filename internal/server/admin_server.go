@@ -16,6 +16,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // Server-wide methods: information, listeners, passwords, TLS, the
@@ -120,14 +121,14 @@ func listenerIndex(ls []config.Listener, port uint32) int {
 func admCreateListener(a *adminCall) (*pack.Pack, error) {
 	port := a.in.Int("Port")
 	if port == 0 || port > 65535 {
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	enable := a.in.Bool("Enable")
 	s := a.s
 	a.lock()
 	if listenerIndex(s.cfg.Listeners, port) >= 0 {
 		a.unlock()
-		return nil, errListenerExists
+		return nil, vpnerr.ListenerAlreadyExists
 	}
 	s.cfg.Listeners = append(s.cfg.Listeners, config.Listener{Port: uint16(port), Enabled: enable})
 	a.unlock()
@@ -142,7 +143,7 @@ func admDeleteListener(a *adminCall) (*pack.Pack, error) {
 	i := listenerIndex(s.cfg.Listeners, port)
 	if i < 0 {
 		a.unlock()
-		return nil, errListenerNotFound
+		return nil, vpnerr.ListenerNotFound
 	}
 	s.cfg.Listeners = slices.Delete(s.cfg.Listeners, i, i+1)
 	a.unlock()
@@ -158,7 +159,7 @@ func admEnableListener(a *adminCall) (*pack.Pack, error) {
 	i := listenerIndex(s.cfg.Listeners, port)
 	if i < 0 {
 		a.unlock()
-		return nil, errListenerNotFound
+		return nil, vpnerr.ListenerNotFound
 	}
 	s.cfg.Listeners[i].Enabled = enable
 	a.unlock()
@@ -235,12 +236,12 @@ func admGetServerCipher(a *adminCall) (*pack.Pack, error) {
 func admSetServerCipher(a *adminCall) (*pack.Pack, error) {
 	name := strings.ToUpper(strings.TrimSpace(a.in.Str("String")))
 	if name == "" {
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	if name != defaultCipher {
 		for _, c := range strings.Split(name, ":") {
 			if !slices.Contains(serverCiphers, c) {
-				return nil, errCipherNotSupp
+				return nil, vpnerr.CipherNotSupported
 			}
 		}
 	}
@@ -285,7 +286,7 @@ func admSetServerCert(a *adminCall) (*pack.Pack, error) {
 	kp, err := parseKeyPair(certDER, keyDER)
 	if err != nil {
 		a.s.log.Info("SetServerCert: certificate and key refused", "err", err)
-		return nil, errProtocol
+		return nil, vpnerr.ProtocolError
 	}
 	s := a.s
 	a.lock()
@@ -338,18 +339,18 @@ func admSetConfig(a *adminCall) (*pack.Pack, error) {
 	root, err := config.Parse(data)
 	if err != nil {
 		a.s.log.Info("SetConfig: configuration refused", "err", err)
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	cfg, err := config.FromTree(root)
 	if err != nil {
 		a.s.log.Info("SetConfig: configuration refused", "err", err)
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	// Refuse an unusable certificate before anything is replaced: the
 	// hubs and their sessions must not be torn down for nothing.
 	if _, _, err := configuredCert(cfg); err != nil {
 		a.s.log.Info("SetConfig: configuration refused: its server certificate is unusable", "err", err)
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	s := a.s
 	a.lock()
@@ -371,7 +372,7 @@ func admSetConfig(a *adminCall) (*pack.Pack, error) {
 	}
 	s.ApplyLocalBridges()
 	if err != nil {
-		return nil, errInternal
+		return nil, vpnerr.InternalError
 	}
 	for _, h := range s.Hubs() {
 		s.ApplySecureNAT(h)
@@ -388,7 +389,7 @@ func admSetConfig(a *adminCall) (*pack.Pack, error) {
 func admFlush(a *adminCall) (*pack.Pack, error) {
 	if err := a.s.Save(); err != nil {
 		a.s.log.Error("Flush: cannot save the configuration", "err", err)
-		return nil, errInternal
+		return nil, vpnerr.InternalError
 	}
 	a.lock()
 	n := len(a.s.treeLocked().Encode())

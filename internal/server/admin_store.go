@@ -12,6 +12,7 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // Settings that are stored in the configuration and returned as the spec
@@ -219,7 +220,7 @@ func (a *adminCall) changeAccessList(change func(h *Hub, f *config.Folder) error
 	a.lock()
 	h, f, err := a.aclHub()
 	if err == nil && a.hubAdminDenied(h, "no_change_access_list") {
-		err = errNotEnoughRight
+		err = vpnerr.NotEnoughRight
 	}
 	if err == nil {
 		err = change(h, f)
@@ -240,7 +241,7 @@ func admAddAccess(a *adminCall) (*pack.Pack, error) {
 	return a.changeAccessList(func(h *Hub, f *config.Folder) error {
 		rules := slices.Clone(f.Folder("AccessList").Folders)
 		if len(rules) >= maxAccessLists || (!a.c.ServerAdmin && overLimit(f, "max_accesslists", len(rules))) {
-			return errTooManyAccessList
+			return vpnerr.TooManyAccessList
 		}
 		rule := aclFolder(a.in, 0)
 		if err := a.s.prepareRule(f, rule); err != nil {
@@ -264,7 +265,7 @@ func admDeleteAccess(a *adminCall) (*pack.Pack, error) {
 			i = slices.IndexFunc(rules, func(r *config.Folder) bool { return r.GetUint("UniqueId") == id })
 		}
 		if i < 0 {
-			return errObjectNotFound
+			return vpnerr.ObjectNotFound
 		}
 		setACL(f, slices.Delete(rules, i, i+1))
 		return nil
@@ -292,7 +293,7 @@ func admSetAccessList(a *adminCall) (*pack.Pack, error) {
 	return a.changeAccessList(func(h *Hub, f *config.Folder) error {
 		n := a.in.Count("Protocol")
 		if n > maxAccessLists || (!a.c.ServerAdmin && overLimit(f, "max_accesslists", n-1)) {
-			return errTooManyAccessList
+			return vpnerr.TooManyAccessList
 		}
 		rules := make([]*config.Folder, n)
 		for i := range rules {
@@ -319,7 +320,7 @@ func findBridge(bl *config.Folder, hubName, device string) int {
 func admAddLocalBridge(a *adminCall) (*pack.Pack, error) {
 	device, hubName := a.in.Str("DeviceName"), a.in.Str("HubNameLB")
 	if device == "" || hubName == "" {
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	s := a.s
 	a.lock()
@@ -355,7 +356,7 @@ func admAddLocalBridge(a *adminCall) (*pack.Pack, error) {
 func admDeleteLocalBridge(a *adminCall) (*pack.Pack, error) {
 	device, hubName := a.in.Str("DeviceName"), a.in.Str("HubNameLB")
 	if device == "" || hubName == "" {
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	s := a.s
 	a.lock()
@@ -363,7 +364,7 @@ func admDeleteLocalBridge(a *adminCall) (*pack.Pack, error) {
 	i := findBridge(bl, hubName, device)
 	if i < 0 {
 		a.unlock()
-		return nil, errObjectNotFound
+		return nil, vpnerr.ObjectNotFound
 	}
 	bl.Folders = slices.Delete(bl.Folders, i, i+1)
 	a.unlock()
@@ -427,13 +428,13 @@ func (s *Server) l3Locked(name string) *config.Folder {
 func admAddL3Switch(a *adminCall) (*pack.Pack, error) {
 	name := a.in.Str("Name")
 	if !validName(name, false) {
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	s := a.s
 	a.lock()
 	defer a.unlock()
 	if s.l3Locked(name) != nil {
-		return nil, errL3Exists
+		return nil, vpnerr.Layer3SwExists
 	}
 	f := s.treeLocked().Ensure("VirtualLayer3SwitchList").Ensure(name)
 	f.SetBool("Active", false)
@@ -447,7 +448,7 @@ func admDelL3Switch(a *adminCall) (*pack.Pack, error) {
 	a.lock()
 	if s.l3Locked(a.in.Str("Name")) == nil {
 		a.unlock()
-		return nil, errL3NotFound
+		return nil, vpnerr.Layer3SwNotFound
 	}
 	s.treeLocked().Folder("VirtualLayer3SwitchList").Remove(a.in.Str("Name"))
 	a.unlock()
@@ -463,11 +464,11 @@ func admStartL3Switch(a *adminCall) (*pack.Pack, error) {
 	f := s.l3Locked(a.in.Str("Name"))
 	if f == nil {
 		a.unlock()
-		return nil, errL3NotFound
+		return nil, vpnerr.Layer3SwNotFound
 	}
 	if len(f.Ensure("InterfaceList").Folders) == 0 {
 		a.unlock()
-		return nil, errL3CantStart
+		return nil, vpnerr.Layer3CantStartSwitch
 	}
 	f.SetBool("Active", true)
 	a.unlock()
@@ -481,7 +482,7 @@ func admStopL3Switch(a *adminCall) (*pack.Pack, error) {
 	f := s.l3Locked(a.in.Str("Name"))
 	if f == nil {
 		a.unlock()
-		return nil, errL3NotFound
+		return nil, vpnerr.Layer3SwNotFound
 	}
 	f.SetBool("Active", false)
 	a.unlock()
@@ -526,7 +527,7 @@ func appendNumbered(parent, f *config.Folder, prefix string) {
 func admAddL3If(a *adminCall) (*pack.Pack, error) {
 	ip, mask := v4(a.in, "IpAddress"), v4(a.in, "SubnetMask")
 	if !validHost(ip, mask) {
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	hubName := a.in.Str("HubName")
 	s := a.s
@@ -534,14 +535,14 @@ func admAddL3If(a *adminCall) (*pack.Pack, error) {
 	defer a.unlock()
 	f := s.l3Locked(a.in.Str("Name"))
 	if f == nil {
-		return nil, errL3NotFound
+		return nil, vpnerr.Layer3SwNotFound
 	}
 	il := f.Ensure("InterfaceList")
 	if hubName == "" || f.GetBool("Active") { // changed only while stopped (§10.3)
-		return nil, errL3IfAddFailed
+		return nil, vpnerr.Layer3IfAddFailed
 	}
 	if slices.ContainsFunc(il.Folders, func(x *config.Folder) bool { return strings.EqualFold(x.GetString("HubName"), hubName) }) {
-		return nil, errL3IfExists
+		return nil, vpnerr.Layer3IfExists
 	}
 	x := config.NewFolder("")
 	x.SetString("HubName", hubName)
@@ -557,12 +558,12 @@ func admDelL3If(a *adminCall) (*pack.Pack, error) {
 	defer a.unlock()
 	f := s.l3Locked(a.in.Str("Name"))
 	if f == nil {
-		return nil, errL3NotFound
+		return nil, vpnerr.Layer3SwNotFound
 	}
 	il := f.Ensure("InterfaceList")
 	i := slices.IndexFunc(il.Folders, func(x *config.Folder) bool { return strings.EqualFold(x.GetString("HubName"), a.in.Str("HubName")) })
 	if i < 0 || f.GetBool("Active") {
-		return nil, errL3IfDelFailed
+		return nil, vpnerr.Layer3IfDelFailed
 	}
 	il.Folders = slices.Delete(il.Folders, i, i+1)
 	return echo(a.in), nil
@@ -574,7 +575,7 @@ func admEnumL3If(a *adminCall) (*pack.Pack, error) {
 	defer a.unlock()
 	f := s.l3Locked(a.in.Str("Name"))
 	if f == nil {
-		return nil, errL3NotFound
+		return nil, vpnerr.Layer3SwNotFound
 	}
 	ifs := f.Ensure("InterfaceList").Folders
 	out := pack.New()
@@ -603,14 +604,14 @@ func admAddL3Table(a *adminCall) (*pack.Pack, error) {
 	netw, mask, gw := v4(a.in, "NetworkAddress"), v4(a.in, "SubnetMask"), v4(a.in, "GatewayAddress")
 	bits := maskBits(mask)
 	if bits < 0 || netip.PrefixFrom(netw, bits).Masked().Addr() != netw || gw.IsUnspecified() || gw.IsMulticast() {
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	s := a.s
 	a.lock()
 	defer a.unlock()
 	f := s.l3Locked(a.in.Str("Name"))
 	if f == nil {
-		return nil, errL3NotFound
+		return nil, vpnerr.Layer3SwNotFound
 	}
 	rt := f.Ensure("RoutingTable")
 	same := func(x *config.Folder) bool {
@@ -618,7 +619,7 @@ func admAddL3Table(a *adminCall) (*pack.Pack, error) {
 			x.GetString("GatewayAddress") == gw.String()
 	}
 	if slices.ContainsFunc(rt.Folders, same) || f.GetBool("Active") {
-		return nil, errL3TableAddFailed
+		return nil, vpnerr.Layer3TableAddFailed
 	}
 	x := config.NewFolder("")
 	x.SetString("GatewayAddress", gw.String())
@@ -636,7 +637,7 @@ func admDelL3Table(a *adminCall) (*pack.Pack, error) {
 	defer a.unlock()
 	f := s.l3Locked(a.in.Str("Name"))
 	if f == nil {
-		return nil, errL3NotFound
+		return nil, vpnerr.Layer3SwNotFound
 	}
 	rt := f.Ensure("RoutingTable")
 	i := slices.IndexFunc(rt.Folders, func(x *config.Folder) bool {
@@ -644,7 +645,7 @@ func admDelL3Table(a *adminCall) (*pack.Pack, error) {
 			x.GetString("GatewayAddress") == gw.String()
 	})
 	if i < 0 || f.GetBool("Active") {
-		return nil, errL3TableDelFailed
+		return nil, vpnerr.Layer3TableDelFailed
 	}
 	rt.Folders = slices.Delete(rt.Folders, i, i+1)
 	return echo(a.in), nil
@@ -656,7 +657,7 @@ func admEnumL3Table(a *adminCall) (*pack.Pack, error) {
 	defer a.unlock()
 	f := s.l3Locked(a.in.Str("Name"))
 	if f == nil {
-		return nil, errL3NotFound
+		return nil, vpnerr.Layer3SwNotFound
 	}
 	rt := f.Ensure("RoutingTable").Folders
 	out := pack.New()
@@ -730,7 +731,7 @@ func admSetHubAdminOptions(a *adminCall) (*pack.Pack, error) {
 	}
 	f := s.hubFolderLocked(h).Ensure("AdminOption")
 	if !a.c.ServerAdmin && f.GetUint("allow_hub_admin_change_option") == 0 {
-		return nil, errNotEnoughRight
+		return nil, vpnerr.NotEnoughRight
 	}
 	for i := range a.in.Count("Name") {
 		name := a.in.StrAt("Name", i)

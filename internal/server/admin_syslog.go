@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // serverConfLocked is the ServerConfiguration folder (s.mu held).
@@ -29,7 +30,7 @@ func admSetKeep(a *adminCall) (*pack.Pack, error) {
 	in := a.in
 	host, port, proto, interval := in.Str("KeepConnectHost"), in.Int("KeepConnectPort"), in.Int("KeepConnectProtocol"), in.Int("KeepConnectInterval")
 	if in.Bool("UseKeepConnect") && (host == "" || port == 0 || port > 65535 || proto > 1) {
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	interval = min(max(interval, 5), 600)
 	a.lock()
@@ -62,14 +63,19 @@ func admGetSysLog(a *adminCall) (*pack.Pack, error) {
 func admSetSysLog(a *adminCall) (*pack.Pack, error) {
 	saveType, host, port := a.in.Int("SaveType"), a.in.Str("Hostname"), a.in.Int("Port")
 	if saveType > syslogAll || port > 65535 || (saveType != syslogOff && host == "") {
-		return nil, errInvalidParameter
+		return nil, vpnerr.InvalidParameter
 	}
 	if port == 0 {
 		port = 514
 	}
+	// A host that cannot be reached now (no route, name not resolved) is
+	// stored all the same, as the real vpnserver does (SoftEther Admin.c,
+	// StSetSysLog checks nothing): the settings are the administrator's,
+	// and the server tries again when it starts.
 	if err := a.s.seclog.setSyslog(int(saveType), host, uint16(port)); err != nil {
-		a.s.log.Warn("cannot forward logs to syslog", "err", err)
-		return nil, errInvalidParameter
+		a.s.log.Warn("syslog settings stored but logs are not forwarded: check the host name and the route to it, then set them again or restart the server",
+			"host", host, "port", port, "err", err)
+		a.s.seclog.setSyslog(syslogOff, "", 0) // not on to the previous host either
 	}
 	a.lock()
 	f := a.s.serverConfLocked().Ensure("SyslogSettings")
@@ -85,7 +91,7 @@ func admSetSysLog(a *adminCall) (*pack.Pack, error) {
 // moving vpn_server.config away while the server is stopped.
 func admRebootServer(a *adminCall) (*pack.Pack, error) {
 	a.s.log.Warn("RebootServer refused: restart the ethervpn process instead")
-	return nil, errNotSupported
+	return nil, vpnerr.NotSupported
 }
 
 // applySyslog starts syslog forwarding as the configuration says.

@@ -18,6 +18,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 var (
@@ -79,10 +80,10 @@ func call(t *testing.T, d admin.Dispatcher, c admin.Caller, method string, in *p
 	return out
 }
 
-func wantCode(t *testing.T, d admin.Dispatcher, c admin.Caller, method string, in *pack.Pack, want admin.Error) {
+func wantCode(t *testing.T, d admin.Dispatcher, c admin.Caller, method string, in *pack.Pack, want vpnerr.Error) {
 	t.Helper()
 	_, err := d.Call(context.Background(), c, method, in)
-	var got admin.Error
+	var got vpnerr.Error
 	if !errors.As(err, &got) || got != want {
 		t.Errorf("%s: error %v, want code %d", method, err, uint32(want))
 	}
@@ -97,10 +98,10 @@ func TestAdminHubLifecycle(t *testing.T) {
 	if got := hex.EncodeToString(out.Data("SecurePassword")); got != "48734fda8746843e2799880e6b5d3546ee350d41" {
 		t.Errorf("SecurePassword = %s", got)
 	}
-	wantCode(t, d, serverAdm, "CreateHub", params("HubName", "hub1"), errHubExists)
-	wantCode(t, d, serverAdm, "CreateHub", params("HubName", "bad/name"), errInvalidParameter)
-	wantCode(t, d, serverAdm, "CreateHub", params("HubName", ".dot"), errInvalidParameter)
-	wantCode(t, d, serverAdm, "CreateHub", params("HubName", "X", "HubType", 1), errInvalidParameter)
+	wantCode(t, d, serverAdm, "CreateHub", params("HubName", "hub1"), vpnerr.HubAlreadyExists)
+	wantCode(t, d, serverAdm, "CreateHub", params("HubName", "bad/name"), vpnerr.InvalidParameter)
+	wantCode(t, d, serverAdm, "CreateHub", params("HubName", ".dot"), vpnerr.InvalidParameter)
+	wantCode(t, d, serverAdm, "CreateHub", params("HubName", "X", "HubType", 1), vpnerr.InvalidParameter)
 
 	list := call(t, d, serverAdm, "EnumHub", pack.New())
 	if n := list.Count("HubName"); n != 2 || list.StrAt("HubName", 0) != "DEFAULT" || list.StrAt("HubName", 1) != "HUB1" {
@@ -119,8 +120,8 @@ func TestAdminHubLifecycle(t *testing.T) {
 		t.Error("hub still online after SetHubOnline false")
 	}
 	call(t, d, serverAdm, "DeleteHub", params("HubName", "HUB1"))
-	wantCode(t, d, serverAdm, "DeleteHub", params("HubName", "HUB1"), errHubNotFound)
-	wantCode(t, d, serverAdm, "GetHubStatus", params("HubName", "HUB1"), errHubNotFound)
+	wantCode(t, d, serverAdm, "DeleteHub", params("HubName", "HUB1"), vpnerr.HubNotFound)
+	wantCode(t, d, serverAdm, "GetHubStatus", params("HubName", "HUB1"), vpnerr.HubNotFound)
 }
 
 func TestAdminRights(t *testing.T) {
@@ -132,7 +133,7 @@ func TestAdminRights(t *testing.T) {
 	// Server-only methods refuse hub admins.
 	for _, m := range []string{"CreateHub", "DeleteHub", "CreateListener", "DeleteListener", "EnableListener",
 		"SetServerPassword", "SetServerCipher", "SetServerCert", "GetConfig", "SetConfig", "Flush"} {
-		wantCode(t, d, ha, m, params("HubName", "A", "Port", 7777), errNotEnoughRight)
+		wantCode(t, d, ha, m, params("HubName", "A", "Port", 7777), vpnerr.NotEnoughRight)
 	}
 	// Hub methods: own hub fine, other hub refused, empty hub 52 for a hub
 	// admin and 38 for the server admin (the order of §1.6).
@@ -140,12 +141,12 @@ func TestAdminRights(t *testing.T) {
 		"EnumIpTable", "EnumNAT", "EnumDHCP", "GetSecureNATStatus", "GetHubLog"}
 	for _, m := range hubMethods {
 		call(t, d, ha, m, params("HubName", "a"))
-		wantCode(t, d, ha, m, params("HubName", "B"), errNotEnoughRight)
-		wantCode(t, d, ha, m, pack.New(), errNotEnoughRight)
-		wantCode(t, d, serverAdm, m, pack.New(), errInvalidParameter)
+		wantCode(t, d, ha, m, params("HubName", "B"), vpnerr.NotEnoughRight)
+		wantCode(t, d, ha, m, pack.New(), vpnerr.NotEnoughRight)
+		wantCode(t, d, serverAdm, m, pack.New(), vpnerr.InvalidParameter)
 	}
 	call(t, d, ha, "GetSecureNATOption", params("RpcHubName", "A"))
-	wantCode(t, d, ha, "GetSecureNATOption", params("RpcHubName", "B", "HubName", "A"), errNotEnoughRight)
+	wantCode(t, d, ha, "GetSecureNATOption", params("RpcHubName", "B", "HubName", "A"), vpnerr.NotEnoughRight)
 
 	// A hub admin sees only its own hub.
 	if l := call(t, d, ha, "EnumHub", pack.New()); l.Count("HubName") != 1 || l.StrAt("HubName", 0) != "A" {
@@ -158,7 +159,7 @@ func TestAdminRights(t *testing.T) {
 	if c := call(t, d, serverAdm, "GetServerCert", pack.New()); len(c.Data("Key")) == 0 {
 		t.Error("GetServerCert for the server admin: no key")
 	}
-	wantCode(t, d, serverAdm, "NoSuchMethod", pack.New(), errNotSupported)
+	wantCode(t, d, serverAdm, "NoSuchMethod", pack.New(), vpnerr.NotSupported)
 }
 
 func TestAdminHubAdminOptions(t *testing.T) {
@@ -168,16 +169,16 @@ func TestAdminHubAdminOptions(t *testing.T) {
 	h, _ := s.hubLocked("A")
 	s.hubFolderLocked(h).Ensure("AdminOption").SetUint("no_change_users", 1)
 	s.mu.Unlock()
-	wantCode(t, d, hubAdm("A"), "CreateUser", params("HubName", "A", "Name", "u", "AuthType", 0), errNotEnoughRight)
+	wantCode(t, d, hubAdm("A"), "CreateUser", params("HubName", "A", "Name", "u", "AuthType", 0), vpnerr.NotEnoughRight)
 	call(t, d, serverAdm, "CreateUser", params("HubName", "A", "Name", "u", "AuthType", 0))
 }
 
 func TestAdminUsersAndGroups(t *testing.T) {
 	_, d, _ := openAdmin(t)
 	ha := hubAdm("DEFAULT")
-	wantCode(t, d, ha, "CreateUser", params("HubName", "DEFAULT", "Name", "u1", "GroupName", "nogroup", "AuthType", 1, "Auth_Password", "x"), errGroupNotFound)
+	wantCode(t, d, ha, "CreateUser", params("HubName", "DEFAULT", "Name", "u1", "GroupName", "nogroup", "AuthType", 1, "Auth_Password", "x"), vpnerr.GroupNotFound)
 	call(t, d, ha, "CreateGroup", params("HubName", "DEFAULT", "Name", "staff"))
-	wantCode(t, d, ha, "CreateGroup", params("HubName", "DEFAULT", "Name", "STAFF"), errGroupExists)
+	wantCode(t, d, ha, "CreateGroup", params("HubName", "DEFAULT", "Name", "STAFF"), vpnerr.GroupAlreadyExists)
 	out := call(t, d, ha, "CreateUser", params("HubName", "DEFAULT", "Name", "u1", "GroupName", "staff", "AuthType", 1, "Auth_Password", "secret1"))
 	if got := hex.EncodeToString(out.Data("HashedKey")); got != "017d7b706dd974c6bf56e39463d7618e39450769" {
 		t.Errorf("HashedKey = %s", got)
@@ -185,11 +186,11 @@ func TestAdminUsersAndGroups(t *testing.T) {
 	if got := hex.EncodeToString(out.Data("NtLmSecureHash")); got != "b39a61f16a4e11fa80580241f1d4aae8" {
 		t.Errorf("NtLmSecureHash = %s", got)
 	}
-	wantCode(t, d, ha, "CreateUser", params("HubName", "DEFAULT", "Name", "U1", "AuthType", 0), errUserExists)
-	wantCode(t, d, ha, "CreateUser", params("HubName", "DEFAULT", "Name", "SecureNAT", "AuthType", 0), errInvalidParameter)
-	wantCode(t, d, ha, "CreateUser", params("HubName", "DEFAULT", "Name", "bad!name", "AuthType", 0), errInvalidParameter)
-	wantCode(t, d, ha, "CreateUser", params("HubName", "DEFAULT", "Name", "*", "AuthType", 4), errAuthNotOnOpenSrc)
-	wantCode(t, d, ha, "CreateUser", params("HubName", "DEFAULT", "Name", "c", "AuthType", 2), errAuthNotOnOpenSrc)
+	wantCode(t, d, ha, "CreateUser", params("HubName", "DEFAULT", "Name", "U1", "AuthType", 0), vpnerr.UserAlreadyExists)
+	wantCode(t, d, ha, "CreateUser", params("HubName", "DEFAULT", "Name", "SecureNAT", "AuthType", 0), vpnerr.InvalidParameter)
+	wantCode(t, d, ha, "CreateUser", params("HubName", "DEFAULT", "Name", "bad!name", "AuthType", 0), vpnerr.InvalidParameter)
+	wantCode(t, d, ha, "CreateUser", params("HubName", "DEFAULT", "Name", "*", "AuthType", 4), vpnerr.NotSupportedAuthOnOpensource)
+	wantCode(t, d, ha, "CreateUser", params("HubName", "DEFAULT", "Name", "c", "AuthType", 2), vpnerr.NotSupportedAuthOnOpensource)
 
 	// vpncmd's UserPolicySet: GetUser, then SetUser with the whole echo.
 	u := call(t, d, ha, "GetUser", params("HubName", "DEFAULT", "Name", "U1"))
@@ -204,7 +205,7 @@ func TestAdminUsersAndGroups(t *testing.T) {
 	if !u.Bool("UsePolicy") || u.Int("policy:MaxConnection") != 2 || hex.EncodeToString(u.Data("HashedKey")) != "017d7b706dd974c6bf56e39463d7618e39450769" {
 		t.Errorf("after SetUser: policy %v MaxConnection %d, hash kept %x", u.Bool("UsePolicy"), u.Int("policy:MaxConnection"), u.Data("HashedKey"))
 	}
-	wantCode(t, d, ha, "SetUser", params("HubName", "DEFAULT", "Name", "ghost", "AuthType", 0), errObjectNotFound)
+	wantCode(t, d, ha, "SetUser", params("HubName", "DEFAULT", "Name", "ghost", "AuthType", 0), vpnerr.ObjectNotFound)
 
 	users := call(t, d, ha, "EnumUser", params("HubName", "DEFAULT"))
 	if users.Count("Name") != 1 || users.StrAt("Name", 0) != "u1" || users.IntAt("AuthType", 0) != 1 {
@@ -219,7 +220,7 @@ func TestAdminUsersAndGroups(t *testing.T) {
 		t.Errorf("user still in deleted group %q", u.Str("GroupName"))
 	}
 	call(t, d, ha, "DeleteUser", params("HubName", "DEFAULT", "Name", "U1"))
-	wantCode(t, d, ha, "DeleteUser", params("HubName", "DEFAULT", "Name", "u1"), errObjectNotFound)
+	wantCode(t, d, ha, "DeleteUser", params("HubName", "DEFAULT", "Name", "u1"), vpnerr.ObjectNotFound)
 }
 
 // natOption returns a complete SetSecureNATOption request.
@@ -243,16 +244,16 @@ func TestAdminSecureNAT(t *testing.T) {
 		o.Int("NatTcpTimeout") != 1800 || o.Str("DhcpPushRoutes") != "10.0.0.0/8/10.20.0.254" || !o.Bool("ApplyDhcpPushRoutes") {
 		t.Errorf("GetSecureNATOption after Set: %v %v %q %d %q", o.Str("RpcHubName"), o.IP("Ip"), o.Str("DhcpDomainName"), o.Int("NatTcpTimeout"), o.Str("DhcpPushRoutes"))
 	}
-	wantCode(t, d, ha, "SetSecureNATOption", natOption("DEFAULT", "10.20.0.0"), errInvalidParameter) // network address
+	wantCode(t, d, ha, "SetSecureNATOption", natOption("DEFAULT", "10.20.0.0"), vpnerr.InvalidParameter) // network address
 	bad := natOption("DEFAULT", "10.20.0.1")
 	bad.AddData("MacAddress", make([]byte, 6))
-	wantCode(t, d, ha, "SetSecureNATOption", bad, errInvalidParameter)
+	wantCode(t, d, ha, "SetSecureNATOption", bad, vpnerr.InvalidParameter)
 	bad = natOption("DEFAULT", "10.20.0.1")
 	bad.AddIP("Mask", netip.MustParseAddr("255.0.255.0"))
-	wantCode(t, d, ha, "SetSecureNATOption", bad, errInvalidParameter)
+	wantCode(t, d, ha, "SetSecureNATOption", bad, vpnerr.InvalidParameter)
 	bad = natOption("DEFAULT", "10.20.0.1")
 	bad.AddStr("DhcpPushRoutes", "10.0.0.0/x/1.2.3.4")
-	wantCode(t, d, ha, "SetSecureNATOption", bad, errInvalidParameter)
+	wantCode(t, d, ha, "SetSecureNATOption", bad, vpnerr.InvalidParameter)
 
 	call(t, d, ha, "EnableSecureNAT", params("HubName", "DEFAULT"))
 	if st := call(t, d, ha, "GetHubStatus", params("HubName", "DEFAULT")); !st.Bool("SecureNATEnabled") {
@@ -305,8 +306,8 @@ func TestAdminListeners(t *testing.T) {
 	port := probe.Addr().(*net.TCPAddr).Port
 	probe.Close()
 
-	wantCode(t, d, serverAdm, "CreateListener", params("Port", 0, "Enable", true), errInvalidParameter)
-	wantCode(t, d, serverAdm, "CreateListener", params("Port", 443, "Enable", true), errListenerExists)
+	wantCode(t, d, serverAdm, "CreateListener", params("Port", 0, "Enable", true), vpnerr.InvalidParameter)
+	wantCode(t, d, serverAdm, "CreateListener", params("Port", 443, "Enable", true), vpnerr.ListenerAlreadyExists)
 	call(t, d, serverAdm, "CreateListener", params("Port", port, "Enable", true))
 	dial := func() error {
 		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
@@ -333,8 +334,8 @@ func TestAdminListeners(t *testing.T) {
 		t.Error("disabled listener still accepts")
 	}
 	call(t, d, serverAdm, "DeleteListener", params("Port", port))
-	wantCode(t, d, serverAdm, "DeleteListener", params("Port", port), errListenerNotFound)
-	wantCode(t, d, serverAdm, "EnableListener", params("Port", port, "Enable", true), errListenerNotFound)
+	wantCode(t, d, serverAdm, "DeleteListener", params("Port", port), vpnerr.ListenerNotFound)
+	wantCode(t, d, serverAdm, "EnableListener", params("Port", port, "Enable", true), vpnerr.ListenerNotFound)
 }
 
 func waitServing(t *testing.T, s *Server) {
@@ -406,7 +407,7 @@ func TestAdminConfigGetSet(t *testing.T) {
 	}
 	data := conf.Data("FileData")
 	call(t, d, serverAdm, "DeleteHub", params("HubName", "KEEP"))
-	wantCode(t, d, serverAdm, "SetConfig", params("FileName", "x", "FileData", []byte("declare root {")), errInvalidParameter)
+	wantCode(t, d, serverAdm, "SetConfig", params("FileName", "x", "FileData", []byte("declare root {")), vpnerr.InvalidParameter)
 	call(t, d, serverAdm, "SetConfig", params("FileName", "x", "FileData", data))
 	call(t, d, serverAdm, "GetHubStatus", params("HubName", "KEEP"))
 	if f := call(t, d, serverAdm, "Flush", pack.New()); f.Int("IntValue") == 0 {
@@ -427,8 +428,8 @@ func TestAdminMisc(t *testing.T) {
 	if info.Int("ServerBuildInt") < 5180 {
 		t.Errorf("ServerBuildInt %d < 5180", info.Int("ServerBuildInt"))
 	}
-	wantCode(t, d, serverAdm, "SetServerCipher", params("String", "RC4-MD5"), errCipherNotSupp)
-	wantCode(t, d, serverAdm, "SetServerCipher", params("String", ""), errInvalidParameter)
+	wantCode(t, d, serverAdm, "SetServerCipher", params("String", "RC4-MD5"), vpnerr.CipherNotSupported)
+	wantCode(t, d, serverAdm, "SetServerCipher", params("String", ""), vpnerr.InvalidParameter)
 	call(t, d, serverAdm, "GetServerStatus", pack.New())
 }
 
@@ -448,29 +449,29 @@ func TestAdminStoredSettings(t *testing.T) {
 		t.Errorf("EnumAccess: %d rules, first %q, ids %d/%d", l.Count("Protocol"), strAt(l, "Note", 0), intAt(l, "Id", 0), intAt(l, "Id", 1))
 	}
 	call(t, d, ha, "DeleteAccess", params("HubName", "DEFAULT", "Id", 1))
-	wantCode(t, d, ha, "DeleteAccess", params("HubName", "DEFAULT", "Id", 5), errObjectNotFound)
+	wantCode(t, d, ha, "DeleteAccess", params("HubName", "DEFAULT", "Id", 5), vpnerr.ObjectNotFound)
 	if l := call(t, d, ha, "EnumAccess", params("HubName", "DEFAULT")); l.Count("Protocol") != 1 || strAt(l, "Note", 0) != "second" {
 		t.Errorf("after DeleteAccess: %d rules", l.Count("Protocol"))
 	}
 
-	wantCode(t, d, ha, "AddLocalBridge", params("HubNameLB", "DEFAULT", "DeviceName", "eth9"), errNotEnoughRight)
+	wantCode(t, d, ha, "AddLocalBridge", params("HubNameLB", "DEFAULT", "DeviceName", "eth9"), vpnerr.NotEnoughRight)
 	call(t, d, serverAdm, "AddLocalBridge", params("HubNameLB", "DEFAULT", "DeviceName", "eth9", "TapMode", true))
 	if l := call(t, d, ha, "EnumLocalBridge", pack.New()); l.Int("NumItem") != 1 || l.StrAt("DeviceName", 0) != "eth9" {
 		t.Errorf("EnumLocalBridge: %d", l.Int("NumItem"))
 	}
 	call(t, d, serverAdm, "AddL3Switch", params("Name", "sw1"))
-	wantCode(t, d, serverAdm, "AddL3Switch", params("Name", "SW1"), errL3Exists)
+	wantCode(t, d, serverAdm, "AddL3Switch", params("Name", "SW1"), vpnerr.Layer3SwExists)
 	call(t, d, serverAdm, "AddL3If", params("Name", "sw1", "HubName", "DEFAULT",
 		"IpAddress", netip.MustParseAddr("10.1.0.1"), "SubnetMask", netip.MustParseAddr("255.255.255.0")))
 	wantCode(t, d, serverAdm, "AddL3Table", params("Name", "sw1", "NetworkAddress", netip.MustParseAddr("10.2.0.1"),
-		"SubnetMask", netip.MustParseAddr("255.255.255.0"), "GatewayAddress", netip.MustParseAddr("10.1.0.254")), errInvalidParameter)
+		"SubnetMask", netip.MustParseAddr("255.255.255.0"), "GatewayAddress", netip.MustParseAddr("10.1.0.254")), vpnerr.InvalidParameter)
 	call(t, d, serverAdm, "AddL3Table", params("Name", "sw1", "NetworkAddress", netip.MustParseAddr("10.2.0.0"),
 		"SubnetMask", netip.MustParseAddr("255.255.255.0"), "GatewayAddress", netip.MustParseAddr("10.1.0.254"), "Metric", 1))
 	call(t, d, serverAdm, "StartL3Switch", params("Name", "sw1"))
 
 	call(t, d, serverAdm, "SetHubAdminOptions", params("HubName", "DEFAULT", "Name", "no_change_groups", "Value", 1))
-	wantCode(t, d, ha, "CreateGroup", params("HubName", "DEFAULT", "Name", "g"), errNotEnoughRight)
-	wantCode(t, d, ha, "SetHubAdminOptions", params("HubName", "DEFAULT", "Name", "no_change_groups", "Value", 0), errNotEnoughRight)
+	wantCode(t, d, ha, "CreateGroup", params("HubName", "DEFAULT", "Name", "g"), vpnerr.NotEnoughRight)
+	wantCode(t, d, ha, "SetHubAdminOptions", params("HubName", "DEFAULT", "Name", "no_change_groups", "Value", 0), vpnerr.NotEnoughRight)
 
 	// All of it is in the file, in the real server's layout.
 	root, err := config.Load(filepath.Join(dir, ConfigFile))
@@ -518,7 +519,7 @@ func FuzzAdminCall(f *testing.F) {
 		}
 		for _, c := range []admin.Caller{serverAdm, hubAdm("DEFAULT")} {
 			out, err := d.Call(context.Background(), c, method, in)
-			var code admin.Error
+			var code vpnerr.Error
 			if err != nil && !errors.As(err, &code) {
 				t.Fatalf("%s: error %v is not a SoftEther error", method, err)
 			}
@@ -538,7 +539,7 @@ func TestAdminPanicReleasesLock(t *testing.T) {
 		panic("boom")
 	}}
 	defer delete(adminMethods, "TESTPANIC")
-	wantCode(t, d, serverAdm, "TestPanic", pack.New(), errInternal)
+	wantCode(t, d, serverAdm, "TestPanic", pack.New(), vpnerr.InternalError)
 	done := make(chan struct{})
 	go func() {
 		s.mu.Lock()

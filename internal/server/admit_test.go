@@ -8,12 +8,12 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/client"
 	"github.com/ethervpn/ethervpn/internal/config"
-	"github.com/ethervpn/ethervpn/internal/wire"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // loginBurst starts n logins with o at the same instant and counts those
 // that got in; a refusal other than want is a test error.
-func loginBurst(t *testing.T, addr string, o client.Options, n int, want wire.Error) int {
+func loginBurst(t *testing.T, addr string, o client.Options, n int, want vpnerr.Error) int {
 	t.Helper()
 	errs := make(chan error, n)
 	var ready sync.WaitGroup
@@ -61,10 +61,10 @@ func TestConcurrentLoginsMaxSessionMultiLogins(t *testing.T) {
 			// counting this one would get in.
 			s.testAdmitted = func() { time.Sleep(20 * time.Millisecond) }
 		})
-	if got := loginBurst(t, addr, alice(), n, wire.ErrTooManyUserSession); got != 2 {
+	if got := loginBurst(t, addr, alice(), n, vpnerr.TooManyUserSession); got != 2 {
 		t.Errorf("%d of %d concurrent logins of a user with MultiLogins 2 got in, want 2", got, n)
 	}
-	if got := loginBurst(t, addr, client.Options{User: "guest", Anonymous: true}, n, wire.ErrHubIsBusy); got != 3 {
+	if got := loginBurst(t, addr, client.Options{User: "guest", Anonymous: true}, n, vpnerr.HubIsBusy); got != 3 {
 		t.Errorf("%d of %d concurrent logins got in with 2 sessions open and MaxSession 5, want 3", got, n)
 	}
 	if got := len(srv.Sessions()); got != 5 {

@@ -17,6 +17,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/runset"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
@@ -335,7 +336,7 @@ func (r *runningLink) info(li *LinkInfo) {
 func (s *Server) Links(hubName string) ([]LinkInfo, error) {
 	h := s.LookupHub(hubName)
 	if h == nil {
-		return nil, errHubNotFound
+		return nil, vpnerr.HubNotFound
 	}
 	s.mu.Lock()
 	list := h.cfg.Cascades()

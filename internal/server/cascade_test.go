@@ -14,7 +14,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/sha0"
-	"github.com/ethervpn/ethervpn/internal/wire"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // addCascade configures (or updates) a cascade on srv's DEFAULT hub and
@@ -157,8 +157,8 @@ func TestCascadePlainPasswordAndFailure(t *testing.T) {
 	c := newTestCascade(t, addrA, "bob", "wrong")
 	addCascade(t, b, c)
 	li := waitLink(t, b, "reports the failed login", func(li LinkInfo) bool { return li.LastError != nil })
-	var code wire.Error
-	if !errors.As(li.LastError, &code) || code != wire.ErrAuthFailed || li.Connected {
+	var code vpnerr.Error
+	if !errors.As(li.LastError, &code) || code != vpnerr.AuthFailed || li.Connected {
 		t.Errorf("failed cascade: %+v", li)
 	}
 
@@ -181,8 +181,8 @@ func TestBridgeRole(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, _, err := client.Login(ctx, &client.Options{Server: addr, Hub: BridgeHub, User: "alice", Password: "alicepw"})
-	var code wire.Error
-	if !errors.As(err, &code) || code != wire.ErrNotSupported {
+	var code vpnerr.Error
+	if !errors.As(err, &code) || code != vpnerr.NotSupported {
 		t.Errorf("login to a bridge: %v, want error 33", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/session"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
@@ -137,7 +138,7 @@ func (h *handshake) run() bool {
 		p, err := wire.ReadPackRequest(h.br)
 		if err != nil {
 			h.log.Info("bad request pack; closed", "err", err)
-			h.fail(wire.ErrDisconnected)
+			h.fail(vpnerr.Disconnected)
 			return false
 		}
 		// A client waiting for its user (certificate dialog, PIN) sends
@@ -161,7 +162,7 @@ func (h *handshake) run() bool {
 			return false
 		case "admin":
 			if h.s.adminRPC == nil {
-				h.fail(wire.ErrNotSupported)
+				h.fail(vpnerr.NotSupported)
 				return false
 			}
 			// The handshake deadline and accounting hold until the
@@ -172,11 +173,11 @@ func (h *handshake) run() bool {
 			})
 			return true
 		case "password":
-			h.fail(wire.ErrNotSupported)
+			h.fail(vpnerr.NotSupported)
 			return false
 		default:
 			h.log.Info("unsupported request method; closed", "method", method)
-			h.fail(wire.ErrProtocol)
+			h.fail(vpnerr.ProtocolError)
 			return false
 		}
 	}
@@ -193,14 +194,14 @@ func (h *handshake) established() {
 }
 
 // fail sends an error pack; the caller then closes the connection.
-func (h *handshake) fail(code wire.Error) {
+func (h *handshake) fail(code vpnerr.Error) {
 	wire.WritePack(h.tc, wire.ErrorPack(code))
 }
 
 // failSlowly sends an error pack after delay (a wrong password, see
 // failLimiter); the connection keeps its handshake slot meanwhile, and gets
 // a fresh deadline for the answer.
-func (h *handshake) failSlowly(code wire.Error, delay time.Duration) {
+func (h *handshake) failSlowly(code vpnerr.Error, delay time.Duration) {
 	if delay > 0 {
 		h.s.pause(delay)
 		h.deadline = time.Now().Add(h.s.conns.handshake)
@@ -249,7 +250,7 @@ func (h *handshake) dataStream(encrypt bool, dir wire.Direction) (session.Stream
 func (h *handshake) additionalConnect(p *pack.Pack) bool {
 	req, err := wire.ParseAdditionalConnect(p)
 	if err != nil {
-		h.fail(wire.ErrProtocol)
+		h.fail(vpnerr.ProtocolError)
 		return false
 	}
 	h.s.mu.Lock()
@@ -257,7 +258,7 @@ func (h *handshake) additionalConnect(p *pack.Pack) bool {
 	h.s.mu.Unlock()
 	if sess == nil {
 		h.log.Info("additional connection for an unknown or ended session; refused")
-		h.fail(wire.ErrSessionTimeout)
+		h.fail(vpnerr.SessionTimeout)
 		return false
 	}
 	encrypt := sess.encrypt
@@ -269,12 +270,12 @@ func (h *handshake) additionalConnect(p *pack.Pack) bool {
 		return h.dataStream(encrypt, dir)
 	})
 	switch {
-	case errors.Is(err, wire.ErrTooManyConnection):
+	case errors.Is(err, vpnerr.TooManyConnection):
 		h.log.Info("additional connection over the session's limit; refused", "session", sess.Name)
-		h.fail(wire.ErrTooManyConnection)
+		h.fail(vpnerr.TooManyConnection)
 		return false
 	case errors.Is(err, session.ErrClosed):
-		h.fail(wire.ErrSessionTimeout)
+		h.fail(vpnerr.SessionTimeout)
 		return false
 	case err != nil:
 		h.log.Info("additional connection failed", "session", sess.Name, "err", err)

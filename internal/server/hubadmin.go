@@ -8,6 +8,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
@@ -99,7 +100,7 @@ func emptyPassword(u *config.User, req *wire.Login) bool {
 // when max_sessions_client_bridge_apply is set, and the sessions per user
 // (policy MultiLogins, max_multilogins_per_user: the smaller one).
 // Unlike SoftEther, sessions from the server's own machine count too.
-func (h *handshake) admit(hb *Hub, user string, kind hub.Kind, pol config.Policy, log *slog.Logger) (attached func(), code wire.Error) {
+func (h *handshake) admit(hb *Hub, user string, kind hub.Kind, pol config.Policy, log *slog.Logger) (attached func(), code vpnerr.Error) {
 	h.s.mu.Lock()
 	o := h.s.hubLoginOptions(hb)
 	maxSession := hb.cfg.MaxSession
@@ -124,22 +125,22 @@ func (h *handshake) admit(hb *Hub, user string, kind hub.Kind, pol config.Policy
 			ofUser++
 		}
 	}
-	refuse := func(msg string, limit uint32, code wire.Error) (func(), wire.Error) {
+	refuse := func(msg string, limit uint32, code vpnerr.Error) (func(), vpnerr.Error) {
 		hb.admitMu.Unlock()
 		log.Warn(msg, "limit", limit)
 		return nil, code
 	}
 	switch {
 	case maxLogins != 0 && ofUser >= maxLogins:
-		return refuse("user already has the maximum number of sessions; refused", maxLogins, wire.ErrTooManyUserSession)
+		return refuse("user already has the maximum number of sessions; refused", maxLogins, vpnerr.TooManyUserSession)
 	case maxSession != 0 && clients+bridges >= maxSession:
-		return refuse("virtual hub has reached its session limit (MaxSession); refused", maxSession, wire.ErrHubIsBusy)
+		return refuse("virtual hub has reached its session limit (MaxSession); refused", maxSession, vpnerr.HubIsBusy)
 	case o.maxSessions != 0 && clients+bridges >= o.maxSessions:
-		return refuse("virtual hub has reached its session limit (admin option max_sessions); refused", o.maxSessions, wire.ErrHubIsBusy)
+		return refuse("virtual hub has reached its session limit (admin option max_sessions); refused", o.maxSessions, vpnerr.HubIsBusy)
 	case o.clientBridgeApply && kind == hub.KindClient && clients >= o.maxClients:
-		return refuse("virtual hub has reached its client session limit (admin option max_sessions_client); refused", o.maxClients, wire.ErrHubIsBusy)
+		return refuse("virtual hub has reached its client session limit (admin option max_sessions_client); refused", o.maxClients, vpnerr.HubIsBusy)
 	case o.clientBridgeApply && kind == hub.KindBridge && bridges >= o.maxBridges:
-		return refuse("virtual hub has reached its bridge session limit (admin option max_sessions_bridge); refused", o.maxBridges, wire.ErrHubIsBusy)
+		return refuse("virtual hub has reached its bridge session limit (admin option max_sessions_bridge); refused", o.maxBridges, vpnerr.HubIsBusy)
 	}
-	return hb.admitMu.Unlock, wire.ErrNone
+	return hb.admitMu.Unlock, vpnerr.NoError
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
@@ -27,7 +28,7 @@ func tryLogin(addr string, o client.Options) (*wire.Welcome, error) {
 	return w, err
 }
 
-func wantLoginError(t *testing.T, addr string, o client.Options, want wire.Error) {
+func wantLoginError(t *testing.T, addr string, o client.Options, want vpnerr.Error) {
 	t.Helper()
 	if _, err := tryLogin(addr, o); !errors.Is(err, want) {
 		t.Errorf("login %s (bridge mode %v): %v, want %v", o.User, o.BridgeMode, err, want)
@@ -69,8 +70,8 @@ func TestHubAdminMaxSessions(t *testing.T) {
 	if _, err := tryLogin(addr, bridgeMode(bob())); err != nil {
 		t.Fatal(err)
 	}
-	wantLoginError(t, addr, carol(), wire.ErrHubIsBusy)
-	wantLoginError(t, addr, bridgeMode(carol()), wire.ErrHubIsBusy)
+	wantLoginError(t, addr, carol(), vpnerr.HubIsBusy)
+	wantLoginError(t, addr, bridgeMode(carol()), vpnerr.HubIsBusy)
 }
 
 // The hub's own MaxSession counts VPN sessions only: SecureNAT, local
@@ -92,7 +93,7 @@ func TestHubMaxSessionCountsVPNSessionsOnly(t *testing.T) {
 		t.Cleanup(p.Close)
 	}
 	connect(t, addr, alice())
-	wantLoginError(t, addr, bob(), wire.ErrHubIsBusy)
+	wantLoginError(t, addr, bob(), vpnerr.HubIsBusy)
 }
 
 // max_sessions_client and max_sessions_bridge apply only with
@@ -105,11 +106,11 @@ func TestHubAdminMaxSessionsClientBridge(t *testing.T) {
 	connect(t, addr, alice())
 	connect(t, addr, bob()) // no limit without max_sessions_client_bridge_apply
 	setAdminOption(t, d, "DEFAULT", "max_sessions_client_bridge_apply", 1)
-	wantLoginError(t, addr, carol(), wire.ErrHubIsBusy)
+	wantLoginError(t, addr, carol(), vpnerr.HubIsBusy)
 	if _, err := tryLogin(addr, bridgeMode(carol())); err != nil {
 		t.Fatalf("first bridge-mode session: %v", err)
 	}
-	wantLoginError(t, addr, bridgeMode(watch()), wire.ErrHubIsBusy)
+	wantLoginError(t, addr, bridgeMode(watch()), vpnerr.HubIsBusy)
 }
 
 // max_multilogins_per_user: sessions per user, the smaller of the option
@@ -119,11 +120,11 @@ func TestHubAdminMaxMultiLogins(t *testing.T) {
 	setAdminOption(t, srv.Dispatcher(), "DEFAULT", "max_multilogins_per_user", 2)
 	connect(t, addr, alice())
 	connect(t, addr, alice())
-	wantLoginError(t, addr, alice(), wire.ErrTooManyUserSession)
-	wantLoginError(t, addr, bridgeMode(alice()), wire.ErrTooManyUserSession)
+	wantLoginError(t, addr, alice(), vpnerr.TooManyUserSession)
+	wantLoginError(t, addr, bridgeMode(alice()), vpnerr.TooManyUserSession)
 	connect(t, addr, bob())
 	connect(t, addr, watch())
-	wantLoginError(t, addr, watch(), wire.ErrTooManyUserSession)
+	wantLoginError(t, addr, watch(), vpnerr.TooManyUserSession)
 }
 
 // max_bitrates_download / max_bitrates_upload cap the policy's
@@ -175,7 +176,7 @@ func TestHubAdminDenyRouting(t *testing.T) {
 		t.Errorf("NoBridge %d NoRouting %d, want 0 1", w.Policy["NoBridge"], w.Policy["NoRouting"])
 	}
 	setAdminOption(t, d, "DEFAULT", "deny_bridge", 1)
-	wantLoginError(t, addr, bridgeMode(bob()), wire.ErrBridgeModeDenied)
+	wantLoginError(t, addr, bridgeMode(bob()), vpnerr.BridgeModeDenied)
 	if _, err := tryLogin(addr, bob()); err != nil {
 		t.Errorf("client mode: %v", err)
 	}
@@ -218,13 +219,13 @@ func TestHubAdminDenyEmptyPassword(t *testing.T) {
 	for _, c := range []struct {
 		user string
 		req  wire.Login
-		want wire.Error
+		want vpnerr.Error
 	}{
-		{"nopw", wire.Login{AuthType: wire.AuthPassword}, wire.ErrNullPasswordLocal},
-		{"nopw", wire.Login{AuthType: wire.AuthPlainPassword}, wire.ErrNullPasswordLocal},
-		{"guest", wire.Login{AuthType: wire.AuthAnonymous}, wire.ErrNullPasswordLocal},
-		{"alice", wire.Login{AuthType: wire.AuthPassword}, wire.ErrNone},
-		{"alice", wire.Login{AuthType: wire.AuthPlainPassword, PlainPassword: "alicepw"}, wire.ErrNone},
+		{"nopw", wire.Login{AuthType: wire.AuthPassword}, vpnerr.NullPasswordLocalOnly},
+		{"nopw", wire.Login{AuthType: wire.AuthPlainPassword}, vpnerr.NullPasswordLocalOnly},
+		{"guest", wire.Login{AuthType: wire.AuthAnonymous}, vpnerr.NullPasswordLocalOnly},
+		{"alice", wire.Login{AuthType: wire.AuthPassword}, vpnerr.NoError},
+		{"alice", wire.Login{AuthType: wire.AuthPlainPassword, PlainPassword: "alicepw"}, vpnerr.NoError},
 	} {
 		srv.mu.Lock()
 		u := hb.cfg.User(c.user)
@@ -234,7 +235,7 @@ func TestHubAdminDenyEmptyPassword(t *testing.T) {
 			t.Errorf("%s (auth type %d) from %v: %v, want %v", c.user, c.req.AuthType, remoteAddr, got, c.want)
 		}
 		h.remote = loopback
-		if _, got := h.effectivePolicy(hb, u, &c.req, log); got != wire.ErrNone {
+		if _, got := h.effectivePolicy(hb, u, &c.req, log); got != vpnerr.NoError {
 			t.Errorf("%s (auth type %d) from %v: %v", c.user, c.req.AuthType, loopback, got)
 		}
 	}
@@ -262,7 +263,7 @@ func TestSetHubNoOnlineNoOffline(t *testing.T) {
 	if online() || call(t, d, ha, "GetHub", params("HubName", "A")).Bool("Online") {
 		t.Error("no_online: a hub admin brought the hub online with SetHub")
 	}
-	wantCode(t, d, ha, "SetHubOnline", params("HubName", "A", "Online", true), errNotEnoughRight)
+	wantCode(t, d, ha, "SetHubOnline", params("HubName", "A", "Online", true), vpnerr.NotEnoughRight)
 }
 
 // Logins racing each other cannot exceed a session limit: the count and
@@ -286,7 +287,7 @@ func TestSessionLimitHoldsUnderConcurrentLogins(t *testing.T) {
 		switch err := <-errs; {
 		case err == nil:
 			ok++
-		case !errors.Is(err, wire.ErrHubIsBusy):
+		case !errors.Is(err, vpnerr.HubIsBusy):
 			t.Errorf("login: %v", err)
 		}
 	}
@@ -304,10 +305,10 @@ func TestAdmitHoldsUntilAttached(t *testing.T) {
 	h := &handshake{s: srv, remote: loopback}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	attached, code := h.admit(hb, "alice", hub.KindClient, config.DefaultPolicy(), log)
-	if code != wire.ErrNone {
+	if code != vpnerr.NoError {
 		t.Fatalf("first login: %v", code)
 	}
-	second := make(chan wire.Error, 1)
+	second := make(chan vpnerr.Error, 1)
 	go func() {
 		done, code := h.admit(hb, "bob", hub.KindClient, config.DefaultPolicy(), log)
 		if done != nil {
@@ -326,7 +327,7 @@ func TestAdmitHoldsUntilAttached(t *testing.T) {
 	}
 	defer p.Close()
 	attached()
-	if code := <-second; code != wire.ErrHubIsBusy {
-		t.Errorf("second login: %v, want %v", code, wire.ErrHubIsBusy)
+	if code := <-second; code != vpnerr.HubIsBusy {
+		t.Errorf("second login: %v, want %v", code, vpnerr.HubIsBusy)
 	}
 }

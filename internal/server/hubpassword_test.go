@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // CreateHub refuses a request where one password hash is all zero (and
@@ -16,8 +17,8 @@ import (
 func TestCreateHubRefusesZeroHash(t *testing.T) {
 	s, d, _ := openAdmin(t)
 	zero, set := make([]byte, sha0.Size), sha0.AdminHash("hubpw")
-	wantCode(t, d, serverAdm, "CreateHub", params("HubName", "A", "HashedPassword", zero, "SecurePassword", set[:]), errInvalidParameter)
-	wantCode(t, d, serverAdm, "CreateHub", params("HubName", "A", "HashedPassword", set[:], "SecurePassword", zero), errInvalidParameter)
+	wantCode(t, d, serverAdm, "CreateHub", params("HubName", "A", "HashedPassword", zero, "SecurePassword", set[:]), vpnerr.InvalidParameter)
+	wantCode(t, d, serverAdm, "CreateHub", params("HubName", "A", "HashedPassword", set[:], "SecurePassword", zero), vpnerr.InvalidParameter)
 	if s.LookupHub("A") != nil {
 		t.Fatal("hub created")
 	}
@@ -64,7 +65,7 @@ func TestAdminLoginRefusesZeroHash(t *testing.T) {
 			p.AddStr("hubname", hub)
 		}
 		for _, from := range []netip.Addr{remoteAddr, loopback} {
-			if _, _, _, err := s.adminLogin(p, random, from); !errors.Is(err, errAccessDenied) {
+			if _, _, _, err := s.adminLogin(p, random, from); !errors.Is(err, vpnerr.AccessDenied) {
 				t.Errorf("hub %q from %v with the zero hash's answer: %v, want access denied", hub, from, err)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // TestL3SwitchAdmin runs a switch between DEFAULT and OTHER through the
@@ -20,8 +21,8 @@ func TestL3SwitchAdmin(t *testing.T) {
 	d := srv.Dispatcher()
 	mask := netip.MustParseAddr("255.255.255.0")
 	call(t, d, serverAdm, "AddL3Switch", params("Name", "sw1"))
-	wantCode(t, d, serverAdm, "StartL3Switch", params("Name", "sw1"), errL3CantStart)
-	wantCode(t, d, serverAdm, "StartL3Switch", params("Name", "nope"), errL3NotFound)
+	wantCode(t, d, serverAdm, "StartL3Switch", params("Name", "sw1"), vpnerr.Layer3CantStartSwitch)
+	wantCode(t, d, serverAdm, "StartL3Switch", params("Name", "nope"), vpnerr.Layer3SwNotFound)
 	call(t, d, serverAdm, "AddL3If", params("Name", "sw1", "HubName", "DEFAULT", "IpAddress", netip.MustParseAddr("10.1.0.1"), "SubnetMask", mask))
 	call(t, d, serverAdm, "AddL3If", params("Name", "sw1", "HubName", "OTHER", "IpAddress", netip.MustParseAddr("10.2.0.1"), "SubnetMask", mask))
 	call(t, d, serverAdm, "StartL3Switch", params("Name", "sw1"))
@@ -52,10 +53,10 @@ func TestL3SwitchAdmin(t *testing.T) {
 			t.Errorf("hub %s: interface session %q", h.Name(), got)
 		}
 	}
-	wantCode(t, d, serverAdm, "AddL3If", params("Name", "sw1", "HubName", "HUB3", "IpAddress", netip.MustParseAddr("10.3.0.1"), "SubnetMask", mask), errL3IfAddFailed)
-	wantCode(t, d, serverAdm, "DelL3If", params("Name", "sw1", "HubName", "OTHER"), errL3IfDelFailed)
+	wantCode(t, d, serverAdm, "AddL3If", params("Name", "sw1", "HubName", "HUB3", "IpAddress", netip.MustParseAddr("10.3.0.1"), "SubnetMask", mask), vpnerr.Layer3IfAddFailed)
+	wantCode(t, d, serverAdm, "DelL3If", params("Name", "sw1", "HubName", "OTHER"), vpnerr.Layer3IfDelFailed)
 	wantCode(t, d, serverAdm, "AddL3Table", params("Name", "sw1", "NetworkAddress", netip.MustParseAddr("10.9.0.0"),
-		"SubnetMask", mask, "GatewayAddress", netip.MustParseAddr("10.1.0.254"), "Metric", 1), errL3TableAddFailed)
+		"SubnetMask", mask, "GatewayAddress", netip.MustParseAddr("10.1.0.254"), "Metric", 1), vpnerr.Layer3TableAddFailed)
 
 	call(t, d, serverAdm, "SetHubOnline", params("HubName", "OTHER", "Online", false))
 	waitFor("switch offline with its hub", func() bool { a, o := state(); return a && !o })

@@ -17,6 +17,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/session"
 	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
@@ -27,37 +28,37 @@ func (h *handshake) login(p *pack.Pack) bool {
 	req, err := wire.ParseLogin(p)
 	if err != nil {
 		h.log.Info("login without hub or user name; refused")
-		h.fail(wire.ErrProtocol)
+		h.fail(vpnerr.ProtocolError)
 		return false
 	}
 	log := h.log.With("hub", req.Hub, "user", req.User, "client", req.ClientStr)
 	if h.s.bridgeRole.Load() {
 		log.Info("login to a VPN Bridge; refused (a bridge only makes cascade connections)")
-		h.fail(wire.ErrNotSupported)
+		h.fail(vpnerr.NotSupported)
 		return false
 	}
 	now := time.Now()
 	hb := h.s.LookupHub(req.Hub)
 	if hb == nil {
 		log.Info("login to an unknown virtual hub; refused")
-		h.fail(wire.ErrHubNotFound)
+		h.fail(vpnerr.HubNotFound)
 		return false
 	}
 	if !hb.Online() {
 		log.Info("login to an offline virtual hub; refused")
-		h.fail(wire.ErrHubStopping)
+		h.fail(vpnerr.HubStopping)
 		return false
 	}
 	if hb.sourceDenied(h.remote) {
 		log.Warn(fmt.Sprintf(`Connection "%s": The source IP address "%s" of the client has refused based on the Source IP Address Limit List defined for the Virtual Hub.`, h.connectionName(), h.remote),
 			"event", "LS_IP_DENIED")
-		h.fail(wire.ErrIPAddressDenied)
+		h.fail(vpnerr.IPAddressDenied)
 		return false
 	}
 	user, code := h.authenticate(hb, req)
-	if code != wire.ErrNone {
+	if code != vpnerr.NoError {
 		var delay time.Duration
-		if code == wire.ErrAuthFailed {
+		if code == vpnerr.AuthFailed {
 			delay = h.s.limiter.vpn.fail(h.remote, now)
 		}
 		log.Warn(fmt.Sprintf(`Connection from %s: user authentication failed for user "%s" (auth type %d): %v.`, h.remote, req.User, req.AuthType, code),
@@ -66,7 +67,7 @@ func (h *handshake) login(p *pack.Pack) bool {
 		return false
 	}
 	pol, code := h.effectivePolicy(hb, user, req, log)
-	if code != wire.ErrNone {
+	if code != vpnerr.NoError {
 		h.fail(code)
 		return false
 	}
@@ -90,7 +91,7 @@ func (h *handshake) login(p *pack.Pack) bool {
 		kind = hub.KindBridge
 	}
 	attached, code := h.admit(hb, user.Name, kind, pol, log)
-	if code != wire.ErrNone {
+	if code != vpnerr.NoError {
 		h.fail(code)
 		return false
 	}
@@ -111,7 +112,7 @@ func (h *handshake) login(p *pack.Pack) bool {
 	}()
 	if err != nil {
 		log.Warn("cannot attach the session to the hub", "err", err)
-		h.fail(wire.ErrHubStopping)
+		h.fail(vpnerr.HubStopping)
 		return false
 	}
 	sess.port = port
@@ -126,7 +127,7 @@ func (h *handshake) login(p *pack.Pack) bool {
 	if !h.s.adm.serving {
 		h.s.mu.Unlock()
 		port.Close()
-		h.fail(wire.ErrHubStopping)
+		h.fail(vpnerr.HubStopping)
 		return false
 	}
 	h.s.sessions[key] = sess
@@ -188,41 +189,41 @@ const (
 // authenticate checks the credentials of req against the hub's users. As
 // the real server does, an anonymous user of that name lets anyone in
 // whatever the request's auth type.
-func (h *handshake) authenticate(hb *Hub, req *wire.Login) (*config.User, wire.Error) {
+func (h *handshake) authenticate(hb *Hub, req *wire.Login) (*config.User, vpnerr.Error) {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
 	u := hb.cfg.User(req.User)
 	if u != nil && u.AuthType == userAuthAnonymous {
-		return u, wire.ErrNone
+		return u, vpnerr.NoError
 	}
 	switch req.AuthType {
 	case wire.AuthAnonymous:
-		return nil, wire.ErrAuthFailed
+		return nil, vpnerr.AuthFailed
 	case wire.AuthPassword:
 		if u == nil || u.AuthType != userAuthPassword || len(u.PasswordHash) != 20 || len(req.SecurePassword) != 20 {
-			return nil, wire.ErrAuthFailed
+			return nil, vpnerr.AuthFailed
 		}
 		var stored [20]byte
 		copy(stored[:], u.PasswordHash)
 		want := sha0.SecurePassword(stored, h.random)
 		if subtle.ConstantTimeCompare(want[:], req.SecurePassword) != 1 {
-			return nil, wire.ErrAuthFailed
+			return nil, vpnerr.AuthFailed
 		}
-		return u, wire.ErrNone
+		return u, vpnerr.NoError
 	case wire.AuthPlainPassword:
 		// Checked against the local password database only (no RADIUS).
 		if u == nil || u.AuthType != userAuthPassword {
-			return nil, wire.ErrAuthFailed
+			return nil, vpnerr.AuthFailed
 		}
 		got := sha0.HashPassword(u.Name, req.PlainPassword)
 		if subtle.ConstantTimeCompare(got[:], u.PasswordHash) != 1 {
-			return nil, wire.ErrAuthFailed
+			return nil, vpnerr.AuthFailed
 		}
-		return u, wire.ErrNone
+		return u, vpnerr.NoError
 	default:
 		// Certificates, tickets and the in-process types 96-98 are not
 		// accepted from the network.
-		return nil, wire.ErrAuthTypeNotSupp
+		return nil, vpnerr.AuthTypeNotSupported
 	}
 }
 
@@ -230,7 +231,7 @@ func (h *handshake) authenticate(hb *Hub, req *wire.Login) (*config.User, wire.E
 // default, and applies the hub administration options that override it
 // and the login-time rules (SoftEther Protocol.c, ServerAccept). The
 // session limits are checked later, by admit.
-func (h *handshake) effectivePolicy(hb *Hub, u *config.User, req *wire.Login, log *slog.Logger) (config.Policy, wire.Error) {
+func (h *handshake) effectivePolicy(hb *Hub, u *config.User, req *wire.Login, log *slog.Logger) (config.Policy, vpnerr.Error) {
 	h.s.mu.Lock()
 	pol := config.DefaultPolicy()
 	if u.Policy != nil {
@@ -244,19 +245,19 @@ func (h *handshake) effectivePolicy(hb *Hub, u *config.User, req *wire.Login, lo
 
 	if opts.denyEmptyPassword && !h.remote.Unmap().IsLoopback() && emptyPassword(u, req) {
 		log.Warn("empty password from a remote host refused (hub admin option deny_empty_password)")
-		return pol, wire.ErrNullPasswordLocal
+		return pol, vpnerr.NullPasswordLocalOnly
 	}
 	opts.restrict(&pol, req.QoS)
 	switch {
 	case expired:
 		log.Warn("user account has expired; refused")
-		return pol, wire.ErrAccessDenied
+		return pol, vpnerr.AccessDenied
 	case !pol.Access:
 		log.Warn("policy denies access; refused")
-		return pol, wire.ErrAccessDenied
+		return pol, vpnerr.AccessDenied
 	case req.RequireMonitor && !pol.MonitorPort:
 		log.Warn("monitor mode requested but not permitted by policy; refused")
-		return pol, wire.ErrMonitorModeDenied
+		return pol, vpnerr.MonitorModeDenied
 	}
 	if !req.RequireMonitor {
 		pol.MonitorPort = false
@@ -264,14 +265,14 @@ func (h *handshake) effectivePolicy(hb *Hub, u *config.User, req *wire.Login, lo
 	if req.WantsBridgeMode() {
 		if pol.NoBridge && pol.NoRouting {
 			log.Warn("bridge/router mode requested but not permitted by policy; refused")
-			return pol, wire.ErrBridgeModeDenied
+			return pol, vpnerr.BridgeModeDenied
 		}
 	} else {
 		// Client mode. Unlike SoftEther, a client on the server machine
 		// itself gets no exemption: it asks for bridge mode if it needs it.
 		pol.NoBridge, pol.NoRouting = true, true
 	}
-	return pol, wire.ErrNone
+	return pol, vpnerr.NoError
 }
 
 // negotiate computes the session parameters from the request and policy
@@ -327,20 +328,10 @@ func (a *portAdapter) Ready() <-chan struct{} { return a.p.Ready() }
 func (a *portAdapter) SetPush(push func() bool) { a.p.SetPush(push) }
 
 func (a *portAdapter) Output(limit int, emit func([]byte)) int {
-	var buf [64]*hub.Frame
-	total := 0
-	for total < limit {
-		frames := a.p.Drain(buf[:0], min(len(buf), limit-total))
-		if len(frames) == 0 {
-			break
-		}
-		for _, f := range frames {
-			emit(f.Bytes())
-			f.Release()
-		}
-		total += len(frames)
+	if limit <= 0 {
+		return 0
 	}
-	return total
+	return a.p.DrainEach(limit, emit)
 }
 
 // perBatch is the average batch size, for the session-end log line.

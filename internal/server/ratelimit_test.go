@@ -11,7 +11,7 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/client"
-	"github.com/ethervpn/ethervpn/internal/wire"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 func TestFailLimiterDelays(t *testing.T) {
@@ -77,7 +77,7 @@ func TestVPNLoginAfterFailures(t *testing.T) {
 	const delay = 2 * time.Second
 	s, addr := testServer(t, failDelays(10*time.Millisecond, 40*time.Millisecond))
 	for i := range 15 {
-		if err := vpnLogin(addr, "carol", "guess"); !errors.Is(err, wire.ErrAuthFailed) {
+		if err := vpnLogin(addr, "carol", "guess"); !errors.Is(err, vpnerr.AuthFailed) {
 			t.Fatalf("wrong password %d: %v, want error 9", i+1, err)
 		}
 	}
@@ -91,7 +91,7 @@ func TestVPNLoginAfterFailures(t *testing.T) {
 		t.Errorf("the right password took %v: the failure delay is on its path", d)
 	}
 	start = time.Now()
-	if err := vpnLogin(addr, "carol", "guess"); !errors.Is(err, wire.ErrAuthFailed) {
+	if err := vpnLogin(addr, "carol", "guess"); !errors.Is(err, vpnerr.AuthFailed) {
 		t.Fatalf("wrong password: %v", err)
 	}
 	if d := time.Since(start); d < delay {
@@ -105,7 +105,7 @@ func TestLoginLimitersSeparate(t *testing.T) {
 	s, addr := testServer(t, withAdmin, setAdminPassword("adminpw"), failDelays(time.Millisecond, 10*time.Millisecond))
 	auth := s.AdminAuthenticator()
 	for range 15 {
-		if _, err := auth("", "wrong", loopback); !errors.Is(err, errAccessDenied) {
+		if _, err := auth("", "wrong", loopback); !errors.Is(err, vpnerr.AccessDenied) {
 			t.Fatalf("wrong JSON-RPC password: %v", err)
 		}
 		if c, err := admin.Dial(context.Background(), addr, "", "wrong"); err == nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // failingStore fails every save as a full disk does.
@@ -180,7 +181,7 @@ func TestFailedSaveRollsBack(t *testing.T) {
 			t.Fatalf("%s: the check fails before the call", c.method)
 		}
 		s.store = failingStore{}
-		wantCode(t, d, serverAdm, c.method, c.in, errInternal)
+		wantCode(t, d, serverAdm, c.method, c.in, vpnerr.InternalError)
 		s.store = &config.Store{Path: filepath.Join(s.dir, ConfigFile)}
 		if !bytes.Equal(configText(s), before) {
 			t.Errorf("%s: the configuration changed although the save failed", c.method)
@@ -243,7 +244,7 @@ func TestFullDiskRollsBack(t *testing.T) {
 	}
 	f.Close()
 
-	wantCode(t, d, serverAdm, "CreateHub", params("HubName", "FULL", "Online", true), errInternal)
+	wantCode(t, d, serverAdm, "CreateHub", params("HubName", "FULL", "Online", true), vpnerr.InternalError)
 	if s.LookupHub("FULL") != nil {
 		t.Error("the hub runs although its save failed")
 	}
@@ -292,7 +293,7 @@ func TestFailedMethodRollsBack(t *testing.T) {
 	cfg.Hubs = append(cfg.Hubs, config.NewHub("INTRUDER"))
 	cfg.CertDER, cfg.KeyDER = []byte("not a certificate"), []byte("nor a key")
 	// The certificate is checked before anything is replaced.
-	wantCode(t, d, serverAdm, "SetConfig", params("FileData", cfg.ToTree().Encode()), errInvalidParameter)
+	wantCode(t, d, serverAdm, "SetConfig", params("FileData", cfg.ToTree().Encode()), vpnerr.InvalidParameter)
 	if s.LookupHub("DEFAULT") != defaultHub {
 		t.Error("SetConfig with an unusable certificate restarted the hubs (and cut their sessions)")
 	}

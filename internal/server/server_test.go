@@ -19,6 +19,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/session"
 	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
@@ -263,7 +264,7 @@ func TestMonitorSeesAllAndCannotSend(t *testing.T) {
 
 	// alice has no MonitorPort policy.
 	_, _, err := client.Login(context.Background(), &client.Options{Server: addr, Hub: "DEFAULT", User: "alice", Password: "alicepw", MonitorMode: true})
-	if !errors.Is(err, wire.ErrMonitorModeDenied) {
+	if !errors.Is(err, vpnerr.MonitorModeDenied) {
 		t.Fatalf("monitor login without policy: %v", err)
 	}
 }
@@ -294,16 +295,16 @@ func TestLoginRefusals(t *testing.T) {
 		}
 		return err
 	}
-	if err := login(client.Options{Hub: "DEFAULT", User: "alice", Password: "wrong"}); !errors.Is(err, wire.ErrAuthFailed) {
+	if err := login(client.Options{Hub: "DEFAULT", User: "alice", Password: "wrong"}); !errors.Is(err, vpnerr.AuthFailed) {
 		t.Fatalf("wrong password: %v", err)
 	}
-	if err := login(client.Options{Hub: "NOPE", User: "alice", Password: "alicepw"}); !errors.Is(err, wire.ErrHubNotFound) {
+	if err := login(client.Options{Hub: "NOPE", User: "alice", Password: "alicepw"}); !errors.Is(err, vpnerr.HubNotFound) {
 		t.Fatalf("unknown hub: %v", err)
 	}
-	if err := login(client.Options{Hub: "DEFAULT", User: "nobody", Password: "x"}); !errors.Is(err, wire.ErrAuthFailed) {
+	if err := login(client.Options{Hub: "DEFAULT", User: "nobody", Password: "x"}); !errors.Is(err, vpnerr.AuthFailed) {
 		t.Fatalf("unknown user: %v", err)
 	}
-	if err := login(client.Options{Hub: "DEFAULT", User: "alice", Anonymous: true}); !errors.Is(err, wire.ErrAuthFailed) {
+	if err := login(client.Options{Hub: "DEFAULT", User: "alice", Anonymous: true}); !errors.Is(err, vpnerr.AuthFailed) {
 		t.Fatalf("anonymous login as a password user: %v", err)
 	}
 	for _, at := range []uint32{3, 96, 97, 98, 99, 1000} {
@@ -312,19 +313,19 @@ func TestLoginRefusals(t *testing.T) {
 		p.AddStr("hubname", "DEFAULT")
 		p.AddStr("username", "alice")
 		p.AddInt("authtype", at)
-		if resp := rawRequest(t, addr, p); resp.Int("error") != uint32(wire.ErrAuthTypeNotSupp) {
+		if resp := rawRequest(t, addr, p); resp.Int("error") != uint32(vpnerr.AuthTypeNotSupported) {
 			t.Fatalf("authtype %d: error %d", at, resp.Int("error"))
 		}
 	}
 	p := pack.New()
 	p.AddStr("method", "additional_connect")
 	p.AddData("session_key", make([]byte, 20))
-	if resp := rawRequest(t, addr, p); resp.Int("error") != uint32(wire.ErrSessionTimeout) {
+	if resp := rawRequest(t, addr, p); resp.Int("error") != uint32(vpnerr.SessionTimeout) {
 		t.Fatalf("unknown session key: error %d", resp.Int("error"))
 	}
 	p = pack.New()
 	p.AddStr("method", "bogus")
-	if resp := rawRequest(t, addr, p); resp.Int("error") != uint32(wire.ErrProtocol) {
+	if resp := rawRequest(t, addr, p); resp.Int("error") != uint32(vpnerr.ProtocolError) {
 		t.Fatalf("unknown method: error %d", resp.Int("error"))
 	}
 }
@@ -345,7 +346,7 @@ func TestAdditionalConnectionsLimited(t *testing.T) {
 	o := client.Options{Server: addr, Hub: "DEFAULT", User: "alice", Password: "alicepw", MaxConnections: 2}
 	a := connect(t, addr, o)
 	_, err := client.AdditionalConnect(context.Background(), &o, a.welcome, nil)
-	if !errors.Is(err, wire.ErrTooManyConnection) {
+	if !errors.Is(err, vpnerr.TooManyConnection) {
 		t.Fatalf("third connection of a 2-connection session: %v", err)
 	}
 }

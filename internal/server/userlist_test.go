@@ -15,6 +15,7 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // writeUserList writes a user list file into the user-list directory of
@@ -68,7 +69,7 @@ func TestUserListFileConfined(t *testing.T) {
 		"include:/proc/kmsg", "include:sub/../../outside.txt", "exclude:", "include: ",
 		"include:" + filepath.Join(dir, userListDir, "..", "outside.txt")} {
 		err := addUserRule(d, field)
-		if admin.Code(err) != errInvalidParameter {
+		if vpnerr.Code(err) != vpnerr.InvalidParameter {
 			t.Errorf("AddAccess %q: %v, want code 38", field, err)
 		}
 		if err != nil && !strings.Contains(err.Error(), userListDir) {
@@ -79,7 +80,7 @@ func TestUserListFileConfined(t *testing.T) {
 		t.Fatalf("%d refused rules in effect", n)
 	}
 	_, err := d.Call(context.Background(), hubAdm("DEFAULT"), "SetAccessList", params("HubName", "DEFAULT", "Protocol", 0, "DestUsername", "exclude:"+outside))
-	if admin.Code(err) != errInvalidParameter {
+	if vpnerr.Code(err) != vpnerr.InvalidParameter {
 		t.Errorf("SetAccessList with a file outside: %v, want code 38", err)
 	}
 	for field, want := range map[string][]string{

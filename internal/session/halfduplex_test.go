@@ -6,6 +6,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
@@ -37,7 +38,7 @@ func TestHalfDuplexDirectionsAlternate(t *testing.T) {
 		if s2c, c2s := r.s.Directions(); s2c != 2 || c2s != 2 {
 			t.Fatalf("Directions() = %d S2C, %d C2S; want 2 and 2", s2c, c2s)
 		}
-		if _, err := r.attach(); !errors.Is(err, wire.ErrTooManyConnection) {
+		if _, err := r.attach(); !errors.Is(err, vpnerr.TooManyConnection) {
 			t.Fatalf("a fifth connection: %v, want ErrTooManyConnection", err)
 		}
 	})

@@ -6,7 +6,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/ethervpn/ethervpn/internal/wire"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // Additional connections and re-attaching. A client adds connections to a
@@ -38,7 +38,7 @@ func TestAdditionalConnectionJoinsARunningSession(t *testing.T) {
 		if kas := added.keepAliveTimes(); len(kas) != 1 || !kas[0].Equal(joined) {
 			t.Fatalf("the additional connection got keep-alives at %v, want one at once", kas)
 		}
-		if _, err := r.attach(); !errors.Is(err, wire.ErrTooManyConnection) {
+		if _, err := r.attach(); !errors.Is(err, vpnerr.TooManyConnection) {
 			t.Fatalf("a third connection with a maximum of 2: %v, want ErrTooManyConnection", err)
 		}
 		first.pause()
@@ -130,7 +130,7 @@ func TestSessionOutlivesItsLastConnectionUntilTheTimeout(t *testing.T) {
 		}
 		time.Sleep(time.Nanosecond)
 		synctest.Wait()
-		if ended, err := r.ended(); !ended || !errors.Is(err, wire.ErrSessionTimeout) || time.Since(last) != testTimeout {
+		if ended, err := r.ended(); !ended || !errors.Is(err, vpnerr.SessionTimeout) || time.Since(last) != testTimeout {
 			t.Fatalf("%v after the last keep-alive: ended %v with %v; want ErrSessionTimeout at %v", time.Since(last), ended, err, testTimeout)
 		}
 		if _, err := r.attach(); !errors.Is(err, ErrClosed) {
@@ -156,7 +156,7 @@ func TestReattachingIsNoSignOfLife(t *testing.T) {
 			time.Sleep(testTimeout / 4)
 			synctest.Wait()
 		}
-		if ended, err := r.ended(); !ended || !errors.Is(err, wire.ErrSessionTimeout) {
+		if ended, err := r.ended(); !ended || !errors.Is(err, vpnerr.SessionTimeout) {
 			t.Fatalf("after 2 timeouts of attaching and dropping: ended %v with %v, want ErrSessionTimeout", ended, err)
 		}
 	})

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/guard"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
@@ -153,7 +154,7 @@ func (s *Session) Params() Params { return s.params }
 // the real server: the first connection of a half-duplex session carries
 // client-to-server traffic, then directions alternate so the side with
 // fewer connections gets the next one); it answers the peer and returns
-// the data-phase stream. It returns wire.ErrTooManyConnection when the
+// the data-phase stream. It returns vpnerr.TooManyConnection when the
 // session is full.
 func (s *Session) AddConn(nc net.Conn, handshake func(wire.Direction) (Stream, error)) error {
 	c := &conn{s: s, nc: nc, closed: make(chan struct{}), wake: make(chan struct{}, 1)}
@@ -166,7 +167,7 @@ func (s *Session) AddConn(nc net.Conn, handshake func(wire.Direction) (Stream, e
 	}
 	if len(s.conns) >= s.params.MaxConnections {
 		s.mu.Unlock()
-		return wire.ErrTooManyConnection
+		return vpnerr.TooManyConnection
 	}
 	dir := wire.Both
 	if s.params.HalfDuplex {
@@ -261,7 +262,7 @@ func (s *Session) Wait() error {
 				t.Reset(left)
 				continue
 			}
-			s.Close(wire.ErrSessionTimeout)
+			s.Close(vpnerr.SessionTimeout)
 		}
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/ethervpn/ethervpn/internal/wire"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // Timeouts and keep-alives. A session ends when nothing (no block, no
@@ -41,7 +41,7 @@ func TestSessionTimesOutAtTheTimeout(t *testing.T) {
 		time.Sleep(time.Nanosecond)
 		synctest.Wait()
 		ended, err := r.ended()
-		if !ended || !errors.Is(err, wire.ErrSessionTimeout) {
+		if !ended || !errors.Is(err, vpnerr.SessionTimeout) {
 			t.Fatalf("at the timeout: ended %v with %v, want ErrSessionTimeout", ended, err)
 		}
 	})
@@ -72,7 +72,7 @@ func TestKeepAlivesKeepTheSessionUp(t *testing.T) {
 		}
 		time.Sleep(time.Nanosecond)
 		synctest.Wait()
-		if ended, err := r.ended(); !ended || !errors.Is(err, wire.ErrSessionTimeout) {
+		if ended, err := r.ended(); !ended || !errors.Is(err, vpnerr.SessionTimeout) {
 			t.Fatalf("the timeout after the last keep-alive: ended %v with %v, want ErrSessionTimeout", ended, err)
 		}
 		if d := time.Since(last); d != testTimeout {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/ethervpn/ethervpn/internal/ether"
 	"github.com/ethervpn/ethervpn/internal/offload"
 )
 
@@ -30,7 +31,7 @@ type Port struct {
 	once  sync.Once
 
 	mu         sync.Mutex
-	slots      [][]byte // each maxFrame bytes, reused forever
+	slots      [][]byte // each ether.MaxFrameSize bytes, reused forever
 	lens       []int
 	head, tail uint64 // frames [head, tail) are queued; guarded by mu
 
@@ -42,11 +43,10 @@ type Port struct {
 	superFrames, mergedWrites                  atomic.Uint64
 }
 
-// Frame limits. The SoftEther data phase carries frames of up to 1600 bytes;
-// the slots are a little larger so that an oversize frame is noticed and
-// dropped rather than silently truncated.
+// Frame limits. The SoftEther data phase carries frames of up to
+// ether.MaxFrameSize bytes; the slots are a little larger so that an
+// oversize frame is noticed and dropped rather than silently truncated.
 const (
-	maxFrame  = 1600
 	slotSize  = 2048
 	readBatch = 64
 )
@@ -125,7 +125,7 @@ func (p *Port) Run() error {
 		// Oversize frames are skipped by compacting the batch in place.
 		kept := 0
 		for i := 0; i < n; i++ {
-			if sizes[i] > maxFrame || sizes[i] < 14 {
+			if sizes[i] > ether.MaxFrameSize || sizes[i] < ether.MinFrameSize {
 				p.oversize.Add(1)
 				continue
 			}
@@ -189,7 +189,7 @@ func (p *Port) runOffload() error {
 			h, f := offload.DecodeVnetHdr(b), b[offload.VnetHdrLen:]
 			if h.GSOType == offload.GSONone {
 				if h.Flags&offload.NeedsCsum != 0 && offload.CompleteChecksum(f, int(h.CsumStart), int(h.CsumOffset)) != nil ||
-					len(f) > maxFrame {
+					len(f) > ether.MaxFrameSize {
 					p.oversize.Add(1)
 					continue
 				}

@@ -10,18 +10,19 @@ import (
 	mrand "math/rand/v2"
 
 	"github.com/klauspost/compress/zlib"
+
+	"github.com/ethervpn/ethervpn/internal/ether"
 )
 
 // Data-phase limits (SoftEther Connection.c, ConnectionReceive and
 // ConnectionSend; Cedar.h, MAX_PACKET_SIZE and MAX_KEEPALIVE_SIZE).
 const (
-	MaxFrameSize     = 1600              // largest Ethernet frame carried in a block, after decompression
-	maxBlockField    = 3200              // a larger block size field is a protocol error
-	keepAliveMagic   = 0xFFFFFFFF        // in the block-count position: a keep-alive follows
-	maxKeepAlivePad  = 512               // a larger keep-alive padding is a protocol error
-	sendKeepAlivePad = 511               // we send 0..511 bytes of padding
-	readBatchFrames  = 256               // frames handed to the hub in one batch at most
-	inflateArenaSize = 64 * MaxFrameSize // inflated frames of one batch (compressed sessions)
+	maxBlockField    = 3200                    // a larger block size field is a protocol error
+	keepAliveMagic   = 0xFFFFFFFF              // in the block-count position: a keep-alive follows
+	maxKeepAlivePad  = 512                     // a larger keep-alive padding is a protocol error
+	sendKeepAlivePad = 511                     // we send 0..511 bytes of padding
+	readBatchFrames  = 256                     // frames handed to the hub in one batch at most
+	inflateArenaSize = 64 * ether.MaxFrameSize // inflated frames of one batch (compressed sessions)
 
 	// blockInputBuffer holds received bytes until they are cut into
 	// blocks, and the uncompressed frames of a batch until the next one.
@@ -71,7 +72,7 @@ type BlockReader struct {
 	probe     [idleProbe]byte
 	over      [1]byte // reads one byte past a full frame to detect an oversized one
 
-	// Oversized counts frames dropped because they exceeded MaxFrameSize
+	// Oversized counts frames dropped because they exceeded ether.MaxFrameSize
 	// after decompression (the connection stays up, as on the real server).
 	Oversized uint64
 }
@@ -127,7 +128,7 @@ func (br *BlockReader) Next() ([][]byte, error) {
 			}
 			continue
 		}
-		if len(br.frames) == readBatchFrames || br.compress && br.used+MaxFrameSize > len(br.arena) {
+		if len(br.frames) == readBatchFrames || br.compress && br.used+ether.MaxFrameSize > len(br.arena) {
 			return br.frames, nil
 		}
 		if err := br.need(4); err != nil {
@@ -145,7 +146,7 @@ func (br *BlockReader) Next() ([][]byte, error) {
 		br.remaining--
 		switch {
 		case size == 0:
-		case !br.compress && size > MaxFrameSize:
+		case !br.compress && size > ether.MaxFrameSize:
 			br.Oversized++
 		case !br.compress:
 			br.add(block)
@@ -153,7 +154,7 @@ func (br *BlockReader) Next() ([][]byte, error) {
 			if br.arena == nil {
 				br.arena = inflateArenas.Get().(*inflateArena)
 			}
-			dst := br.arena[br.used : br.used+MaxFrameSize]
+			dst := br.arena[br.used : br.used+ether.MaxFrameSize]
 			n := br.inflate(dst, block)
 			if n < 0 {
 				br.Oversized++
@@ -273,7 +274,7 @@ func (br *BlockReader) release() {
 
 // inflate decompresses one zlib block into dst. A block that does not
 // inflate is an empty frame (dropped) and one that inflates to more than
-// MaxFrameSize is dropped, as on the real server.
+// ether.MaxFrameSize is dropped, as on the real server.
 func (br *BlockReader) inflate(dst, in []byte) int {
 	br.src.Reset(in)
 	if br.inflater == nil {

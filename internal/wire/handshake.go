@@ -7,65 +7,12 @@ import (
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
-
-// Error is a SoftEther error code as carried in the "error" element of a pack.
-type Error uint32
-
-// Error codes used on the wire (session-protocol.md §6.8).
-const (
-	ErrNone               Error = 0
-	ErrConnectFailed      Error = 1
-	ErrServerIsNotVPN     Error = 2
-	ErrDisconnected       Error = 3
-	ErrProtocol           Error = 4
-	ErrClientIsNotVPN     Error = 5
-	ErrAuthTypeNotSupp    Error = 7
-	ErrHubNotFound        Error = 8
-	ErrAuthFailed         Error = 9
-	ErrHubStopping        Error = 10
-	ErrSessionRemoved     Error = 11
-	ErrAccessDenied       Error = 12
-	ErrSessionTimeout     Error = 13
-	ErrInvalidProtocol    Error = 14
-	ErrTooManyConnection  Error = 15
-	ErrHubIsBusy          Error = 16
-	ErrTooManyUserSession Error = 20
-	ErrInternal           Error = 23
-	ErrNotSupported       Error = 33
-	ErrNullPasswordLocal  Error = 51
-	ErrServerCantAccept   Error = 105
-	ErrMonitorModeDenied  Error = 107
-	ErrBridgeModeDenied   Error = 108
-	ErrIPAddressDenied    Error = 109
-	ErrAutoDisconnected   Error = 126
-)
-
-var errorText = map[Error]string{
-	ErrConnectFailed: "connection failed", ErrServerIsNotVPN: "server is not a VPN server",
-	ErrDisconnected: "disconnected", ErrProtocol: "protocol error", ErrClientIsNotVPN: "client is not a VPN client",
-	ErrAuthTypeNotSupp: "authentication type not supported", ErrHubNotFound: "virtual hub not found",
-	ErrAuthFailed: "user authentication failed", ErrHubStopping: "virtual hub is stopping",
-	ErrSessionRemoved: "session removed by administrator", ErrAccessDenied: "access denied",
-	ErrSessionTimeout: "session timed out or unknown session key", ErrInvalidProtocol: "invalid protocol",
-	ErrTooManyConnection: "too many TCP connections in the session", ErrHubIsBusy: "virtual hub is full",
-	ErrTooManyUserSession: "too many sessions for this user", ErrInternal: "internal error",
-	ErrNotSupported: "not supported", ErrNullPasswordLocal: "empty password allowed from localhost only",
-	ErrServerCantAccept: "virtual hub does not accept connections", ErrMonitorModeDenied: "monitor mode not permitted",
-	ErrBridgeModeDenied: "bridge/router mode not permitted", ErrIPAddressDenied: "source IP address denied",
-	ErrAutoDisconnected: "disconnected after the time the AutoDisconnect policy allows",
-}
-
-func (e Error) Error() string {
-	if t, ok := errorText[e]; ok {
-		return fmt.Sprintf("softether error %d: %s", uint32(e), t)
-	}
-	return fmt.Sprintf("softether error %d", uint32(e))
-}
 
 // ErrorPack builds the pack that reports code to the peer. Login errors
 // also carry no_save_password, as the real server sends it.
-func ErrorPack(code Error) *pack.Pack {
+func ErrorPack(code vpnerr.Error) *pack.Pack {
 	p := pack.New()
 	p.AddInt("error", uint32(code))
 	p.AddInt("no_save_password", 0)
@@ -75,7 +22,7 @@ func ErrorPack(code Error) *pack.Pack {
 // PackError returns the error carried in p, or nil.
 func PackError(p *pack.Pack) error {
 	if c := p.Int("error"); c != 0 {
-		return Error(c)
+		return vpnerr.Error(c)
 	}
 	return nil
 }
@@ -170,7 +117,7 @@ func ParseLogin(p *pack.Pack) (*Login, error) {
 		l.ClientStr = h
 	}
 	if l.Hub == "" || l.User == "" {
-		return nil, ErrProtocol
+		return nil, vpnerr.ProtocolError
 	}
 	return l, nil
 }
@@ -281,7 +228,7 @@ func ParseWelcome(p *pack.Pack) (*Welcome, error) {
 	}
 	key := p.Data("session_key")
 	if w.SessionName == "" || w.ConnectionName == "" || len(key) != 20 || w.Timeout == 0 {
-		return nil, fmt.Errorf("%w: welcome lacks session name, connection name, key or timeout", ErrProtocol)
+		return nil, fmt.Errorf("%w: welcome lacks session name, connection name, key or timeout", vpnerr.ProtocolError)
 	}
 	copy(w.SessionKey[:], key)
 	for _, e := range p.Elements() {
@@ -321,7 +268,7 @@ type AdditionalConnect struct {
 func ParseAdditionalConnect(p *pack.Pack) (*AdditionalConnect, error) {
 	k := p.Data("session_key")
 	if len(k) != 20 {
-		return nil, ErrProtocol
+		return nil, vpnerr.ProtocolError
 	}
 	a := &AdditionalConnect{ClientStr: p.Str("client_str")}
 	copy(a.SessionKey[:], k)

@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/zlib"
+
+	"github.com/ethervpn/ethervpn/internal/ether"
 )
 
 // The data phase's large buffers are taken from pools when bytes arrive or
@@ -55,7 +57,7 @@ var (
 	blockInputBufs = bufPool{size: blockInputBuffer}
 	// blockOutputBufs hold one DATA_FRAME being built (BlockWriter): a
 	// batch of maxWriteBatch frames fits.
-	blockOutputBufs = bufPool{size: 4 + maxWriteBatch*(4+MaxFrameSize+zlibOverhead)}
+	blockOutputBufs = bufPool{size: 4 + maxWriteBatch*(4+ether.MaxFrameSize+zlibOverhead)}
 )
 
 // frameList backs the frames of one batch (BlockReader).

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ethervpn/ethervpn/internal/ether"
 	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 	"github.com/klauspost/compress/zlib"
 )
 
@@ -191,7 +193,7 @@ func TestWelcomeRoundTrip(t *testing.T) {
 	if got.SessionKey != w.SessionKey || got.Timeout != w.Timeout || !got.QoS || got.Policy["Access"] != 1 || got.Policy["Ver3"] != 1 {
 		t.Fatalf("%+v", got)
 	}
-	if _, err := ParseWelcome(ErrorPack(ErrAuthFailed)); !errors.Is(err, ErrAuthFailed) {
+	if _, err := ParseWelcome(ErrorPack(vpnerr.AuthFailed)); !errors.Is(err, vpnerr.AuthFailed) {
 		t.Fatalf("error pack gave %v", err)
 	}
 }
@@ -355,7 +357,7 @@ func TestCompressedBlockWithoutFrame(t *testing.T) {
 	var z bytes.Buffer
 	zw := zlib.NewWriter(&z)
 	zw.Close()
-	damaged := deflate(frame(MaxFrameSize, 3))
+	damaged := deflate(frame(ether.MaxFrameSize, 3))
 	damaged[len(damaged)-1] ^= 1                // the last byte of the Adler-32
 	in := binary.BigEndian.AppendUint32(nil, 5) // one DATA_FRAME of five blocks
 	for _, blk := range [][]byte{deflate(frame(60, 1)), z.Bytes(), []byte("not zlib"), damaged, deflate(frame(70, 2))} {
@@ -457,7 +459,7 @@ func FuzzReadMessage(f *testing.F) {
 // welcome, additional-connect answer).
 func FuzzReadPackResponse(f *testing.F) {
 	hello := &Hello{Product: "x", Version: 501, Build: 9674}
-	for _, p := range []*pack.Pack{hello.Pack(), (&Welcome{SessionName: "s", ConnectionName: "c", Timeout: 20e9}).Pack(), AttachedPack(ServerToClient), ErrorPack(ErrAuthFailed)} {
+	for _, p := range []*pack.Pack{hello.Pack(), (&Welcome{SessionName: "s", ConnectionName: "c", Timeout: 20e9}).Pack(), AttachedPack(ServerToClient), ErrorPack(vpnerr.AuthFailed)} {
 		var b bytes.Buffer
 		WritePack(&b, p)
 		f.Add(b.Bytes())
@@ -576,11 +578,11 @@ func referenceBlocks(in []byte, compress bool) (frames [][]byte, err error) {
 				if zr.(zlib.Resetter).Reset(bytes.NewReader(block), nil) != nil {
 					continue
 				}
-				if block, err = io.ReadAll(io.LimitReader(zr, MaxFrameSize+1)); err != nil {
+				if block, err = io.ReadAll(io.LimitReader(zr, ether.MaxFrameSize+1)); err != nil {
 					continue
 				}
 			}
-			if len(block) > 0 && len(block) <= MaxFrameSize {
+			if len(block) > 0 && len(block) <= ether.MaxFrameSize {
 				frames = append(frames, block)
 			}
 		}

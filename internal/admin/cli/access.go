@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // accessCommands are vpncmd's access-list commands (EnumAccess, AddAccess,
@@ -88,7 +88,7 @@ func accessActive(on bool) func(*Session, cmdArgs) error {
 			}
 		}
 		if !found {
-			return admin.ErrObjectNotFound
+			return vpnerr.ObjectNotFound
 		}
 		p.Delete("Active")
 		p.AddInts("Active", active)

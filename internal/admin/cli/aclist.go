@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ethervpn/ethervpn/internal/admin"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // acListCommands are vpncmd's commands for the hub's Source IP Address
@@ -151,7 +151,7 @@ func acDel(s *Session, a cmdArgs) error {
 			return s.setACRules(append(rules[:i], rules[i+1:]...))
 		}
 	}
-	return admin.ErrObjectNotFound
+	return vpnerr.ObjectNotFound
 }
 
 // parseIPv6Mask reads "address/prefix length" or "address/mask".

@@ -6,9 +6,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // Cascade connection and local bridge commands, with vpncmd's names,
@@ -161,7 +161,7 @@ func cascadeList(s *Session, _ cmdArgs) error {
 	t := newList(col("Setting Name"), col("Status"), col("Established at"), col("Destination VPN Server"), col("Virtual Hub"))
 	for i := range count(p, "AccountName") {
 		status := "Offline (Stopped)"
-		switch e := admin.Error(u64At(p, "LastError", i)); {
+		switch e := vpnerr.Error(u64At(p, "LastError", i)); {
 		case u64At(p, "Online", i) == 0:
 		case u64At(p, "Connected", i) != 0:
 			status = "Online (Established)"
@@ -331,7 +331,7 @@ func cascadePasswordSet(s *Session, a cmdArgs) error {
 		p.AddStr("PlainPassword", pw)
 	default:
 		fmt.Fprintln(s.out, "The standard or radius specification is invalid.")
-		return admin.ErrInvalidParameter
+		return vpnerr.InvalidParameter
 	}
 	return s.setLink(p)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // RPC is the connection the commands use; *admin.Client implements it.
@@ -60,14 +61,14 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	o, err := ParseArgs(args)
 	if err != nil {
 		fmt.Fprintln(stderr, "ethervpn cmd:", err)
-		return int(admin.ErrInvalidParameter)
+		return int(vpnerr.InvalidParameter)
 	}
 	out := stdout
 	if o.Out != "" {
 		f, err := os.Create(o.Out)
 		if err != nil {
 			fmt.Fprintf(stderr, "Error: Unable to create the specified output file \"%s\".\n", o.Out)
-			return int(admin.ErrInvalidParameter)
+			return int(vpnerr.InvalidParameter)
 		}
 		defer f.Close()
 		out = io.MultiWriter(stdout, f)
@@ -86,7 +87,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		f, err := os.Open(o.In)
 		if err != nil {
 			fmt.Fprintf(out, "Error: Unable to open the specified input file \"%s\".\n", o.In)
-			return int(admin.ErrInvalidParameter)
+			return int(vpnerr.InvalidParameter)
 		}
 		defer f.Close()
 		batch = bufio.NewScanner(f)
@@ -107,15 +108,15 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			s.rpc, closer = rpc, cl
 			break
 		}
-		if admin.Code(err) != admin.ErrAccessDenied {
+		if vpnerr.Code(err) != vpnerr.AccessDenied {
 			printError(out, err)
-			return int(admin.Code(err))
+			return int(vpnerr.Code(err))
 		}
 		fmt.Fprint(out, "Access has been denied. Possibly the password is incorrect, or perhaps you are connecting by an incorrect admin mode. You can try inputting the password again.\n\n")
 		pw, rerr := readLine("Password: ")
 		if rerr != nil {
 			printError(out, err)
-			return int(admin.ErrAccessDenied)
+			return int(vpnerr.AccessDenied)
 		}
 		password = pw
 	}
@@ -147,7 +148,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if err := s.selectHub(selectHub); err != nil {
 			fmt.Fprintf(out, "When attempting to select Virtual Hub \"%s\" that has been specified by /ADMINHUB, the following error occurred.\n", selectHub)
 			printError(out, err)
-			return int(admin.Code(err))
+			return int(vpnerr.Code(err))
 		}
 	}
 
@@ -161,7 +162,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if batch == nil {
 		s.ask = readLine
 	}
-	code := admin.ErrNoError
+	code := vpnerr.NoError
 	for {
 		var line string
 		if batch != nil {
@@ -201,17 +202,17 @@ func (s *Session) prompt() string {
 // Exec runs one command line (already split into words) and prints its
 // output. It returns the command's error number and whether the command
 // ends the session (Exit, Quit).
-func (s *Session) Exec(words []string) (admin.Error, bool) {
+func (s *Session) Exec(words []string) (vpnerr.Error, bool) {
 	c, err := findCommand(words[0])
 	if err != nil {
 		fmt.Fprintf(s.out, "\"%s\": Command not found. \nYou can use the HELP command to view a list of the available commands.\n", words[0])
 		if !errors.Is(err, errNotFound) {
 			fmt.Fprintln(s.out, err)
 		}
-		return admin.ErrBadCommandOrParam, false
+		return vpnerr.BadCommandOrParam, false
 	}
 	if c.quit {
-		return admin.ErrNoError, true
+		return vpnerr.NoError, true
 	}
 	if !s.csv {
 		fmt.Fprintf(s.out, "%s command - %s\n", c.name, c.desc())
@@ -233,7 +234,7 @@ func (s *Session) Exec(words []string) (admin.Error, bool) {
 	if !s.csv {
 		fmt.Fprint(s.out, "The command completed successfully.\n\n")
 	}
-	return admin.ErrNoError, false
+	return vpnerr.NoError, false
 }
 
 // fillRequired asks for missing required parameters when a person is at
@@ -257,7 +258,7 @@ func (s *Session) fillRequired(c *command, a cmdArgs) error {
 		for {
 			v, err := s.ask(label + " ")
 			if err != nil {
-				return admin.ErrUserCancel
+				return vpnerr.UserCancel
 			}
 			if v = strings.TrimSpace(v); v != "" || p.allowEmpty {
 				a[p.name] = v
@@ -272,7 +273,7 @@ func (s *Session) fillRequired(c *command, a cmdArgs) error {
 // call runs one RPC, reconnecting once if the connection broke (as vpncmd).
 func (s *Session) call(method string, in *pack.Pack) (*pack.Pack, error) {
 	out, err := s.rpc.Call(s.ctx, method, in)
-	if admin.Code(err) == admin.ErrDisconnected && s.redial != nil {
+	if vpnerr.Code(err) == vpnerr.Disconnected && s.redial != nil {
 		if s.redial() == nil {
 			out, err = s.rpc.Call(s.ctx, method, in)
 		}
@@ -299,23 +300,23 @@ func (s *Session) selectHub(name string) error {
 // printError prints an error the way vpncmd does.
 func printError(w io.Writer, err error) {
 	var ue usageError
-	var e admin.Error
+	var e vpnerr.Error
 	switch {
 	case errors.As(err, &ue):
 		fmt.Fprintln(w, ue)
 	case errors.As(err, &e) && errors.Unwrap(err) == nil:
 		fmt.Fprintf(w, "Error occurred. (Error code: %d)\n%s\n", uint32(e), e.Message())
 	default:
-		code := admin.Code(err)
+		code := vpnerr.Code(err)
 		fmt.Fprintf(w, "Error occurred. (Error code: %d)\n%s\n(%v)\n", uint32(code), code.Message(), err)
 	}
 }
 
 // exitCode is the error number a failed command returns.
-func exitCode(err error) admin.Error {
+func exitCode(err error) vpnerr.Error {
 	var ue usageError
 	if errors.As(err, &ue) {
-		return admin.ErrInvalidParameter
+		return vpnerr.InvalidParameter
 	}
-	return admin.Code(err)
+	return vpnerr.Code(err)
 }

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 func TestParseArgs(t *testing.T) {
@@ -99,7 +99,7 @@ type fakeServer struct {
 	calls []string
 	reqs  map[string]*pack.Pack
 	nat   *pack.Pack
-	fail  map[string]admin.Error
+	fail  map[string]vpnerr.Error
 }
 
 func newFakeServer() *fakeServer {
@@ -110,7 +110,7 @@ func newFakeServer() *fakeServer {
 	nat.AddInt("NatTcpTimeout", 1800)
 	nat.AddInt("NatUdpTimeout", 60)
 	nat.AddStr("DhcpDomainName", "keep.me")
-	return &fakeServer{reqs: map[string]*pack.Pack{}, nat: nat, fail: map[string]admin.Error{}}
+	return &fakeServer{reqs: map[string]*pack.Pack{}, nat: nat, fail: map[string]vpnerr.Error{}}
 }
 
 func (f *fakeServer) Call(_ context.Context, method string, in *pack.Pack) (*pack.Pack, error) {
@@ -146,7 +146,7 @@ func runCLI(t *testing.T, f *fakeServer, stdin string, args ...string) (string, 
 	var out bytes.Buffer
 	dial := func(_ context.Context, addr, hub, password string) (RPC, io.Closer, error) {
 		if password != "pw" {
-			return nil, nil, admin.ErrAccessDenied
+			return nil, nil, vpnerr.AccessDenied
 		}
 		return f, io.NopCloser(nil), nil
 	}
@@ -168,7 +168,7 @@ func TestRunCmd(t *testing.T) {
 	}
 
 	// A server error: vpncmd's message, exit status = the error number.
-	f.fail["CreateHub"] = admin.ErrHubAlreadyExists
+	f.fail["CreateHub"] = vpnerr.HubAlreadyExists
 	out, code = runCLI(t, f, "", "/PASSWORD:pw", "/CMD", "hubcreate", "HUB1", "/PASSWORD:x")
 	if code != 57 || !strings.Contains(out, "Error occurred. (Error code: 57)\nThe Virtual Hub with the specified name already exists on the server.\n") {
 		t.Errorf("exit %d, output:\n%s", code, out)
@@ -179,7 +179,7 @@ func TestRunCmd(t *testing.T) {
 		t.Errorf("exit %d, output:\n%s", code, out)
 	}
 	out, code = runCLI(t, f, "", "/PASSWORD:pw", "/CMD", "NoSuchCommand")
-	if code != int(admin.ErrBadCommandOrParam) || !strings.Contains(out, `"NoSuchCommand": Command not found.`) {
+	if code != int(vpnerr.BadCommandOrParam) || !strings.Contains(out, `"NoSuchCommand": Command not found.`) {
 		t.Errorf("exit %d, output:\n%s", code, out)
 	}
 	out, code = runCLI(t, f, "", "/PASSWORD:pw", "/CMD", "UserList")

@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // param is one parameter of a command: the default (positional) one when
@@ -175,11 +175,11 @@ func (s *Session) password(a cmdArgs, key string) (string, error) {
 	for {
 		pw, err := s.ask("Password: ")
 		if err != nil {
-			return "", admin.ErrUserCancel
+			return "", vpnerr.UserCancel
 		}
 		again, err := s.ask("Confirm input: ")
 		if err != nil {
-			return "", admin.ErrUserCancel
+			return "", vpnerr.UserCancel
 		}
 		if pw == again {
 			return pw, nil

@@ -3,7 +3,7 @@ package cli
 import (
 	"strings"
 
-	"github.com/ethervpn/ethervpn/internal/admin"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
 // extOptionCommands are vpncmd's ExtOptionList and ExtOptionSet: the hub's
@@ -56,7 +56,7 @@ func extOptionSet(s *Session, a cmdArgs) error {
 		}
 	}
 	if !found {
-		return admin.ErrObjectNotFound
+		return vpnerr.ObjectNotFound
 	}
 	in := s.hubPack()
 	in.AddInt("NumItem", uint32(n))

@@ -3,6 +3,8 @@ package dhcpd
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"github.com/ethervpn/ethervpn/internal/ether"
 )
 
 // Header sizes and constants of the frames this package reads and writes.
@@ -65,7 +67,7 @@ func parseUDP(frame []byte, f *udpFrame) bool {
 	if l3[9] != protoUDP || binary.BigEndian.Uint16(l3[6:8])&0x3fff != 0 { // MF or offset: a fragment
 		return false
 	}
-	if checksum(l3[:ihl], 0) != 0xffff { // a correct header sums to all ones
+	if ether.Checksum(l3[:ihl], 0) != 0xffff { // a correct header sums to all ones
 		return false
 	}
 	f.srcIP = netip.AddrFrom4([4]byte(l3[12:16]))
@@ -108,7 +110,7 @@ func buildFrame(srcMAC, dstMAC [6]byte, tagged bool, tci uint16, srcIP, dstIP ne
 	src, dst := srcIP.As4(), dstIP.As4()
 	copy(ip[12:16], src[:])
 	copy(ip[16:20], dst[:])
-	binary.BigEndian.PutUint16(ip[10:12], ^checksum(ip, 0))
+	binary.BigEndian.PutUint16(ip[10:12], ^ether.Checksum(ip, 0))
 
 	udp := b[l2+ipv4Len:]
 	ulen := uint16(udpLen + len(payload))
@@ -117,29 +119,10 @@ func buildFrame(srcMAC, dstMAC [6]byte, tagged bool, tci uint16, srcIP, dstIP ne
 	binary.BigEndian.PutUint16(udp[4:6], ulen)
 	copy(udp[udpLen:], payload)
 	// Pseudo-header: addresses, protocol, UDP length.
-	sum := checksum(ip[12:20], uint32(protoUDP)+uint32(ulen))
-	cs := ^checksum(udp, uint32(sum))
+	cs := ^ether.Checksum(udp, ether.PseudoSum(ip, false, protoUDP, int(ulen)))
 	if cs == 0 {
 		cs = 0xffff // 0 means "no checksum" in UDP
 	}
 	binary.BigEndian.PutUint16(udp[6:8], cs)
 	return b
-}
-
-// checksum returns the ones'-complement sum of the big-endian 16-bit words
-// of b plus initial, folded to 16 bits. The Internet checksum is its
-// complement, and data that carries a correct checksum sums to 0xffff.
-func checksum(b []byte, initial uint32) uint16 {
-	sum := initial
-	for len(b) >= 2 {
-		sum += uint32(b[0])<<8 | uint32(b[1])
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint32(b[0]) << 8
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	return uint16(sum)
 }
