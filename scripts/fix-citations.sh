@@ -17,6 +17,7 @@
 # resolve, so they can be fixed by hand or the tables below extended.
 set -euo pipefail
 export LC_ALL=C
+trap 'echo "fix-citations: failed at line $LINENO" >&2' ERR
 
 mode=apply
 case "${1:-}" in
@@ -123,8 +124,8 @@ for f in $files; do
 	echo 's/@RFCSECTION@/§/g' >>"$script"
 
 	if [ "$mode" = list ]; then
-		grep -n '§\|Appendix\|App\. [A-E]' "$f" | grep -v 'RFC ?[0-9]* §' |
-			sed "s|^|$f [default $(default_spec "$f")]:|"
+		{ grep -n '§\|Appendix\|App\. [A-E]' "$f" | grep -Ev 'RFC ?[0-9]+ §' || true; } |
+			sed "s|^|$f [bare § means ${def:-?}]:|"
 		rm -f "$script"
 		continue
 	fi
@@ -144,7 +145,7 @@ for f in $files; do
 	fi
 done
 [ "$mode" = list ] && exit 0
-echo "fix-citations: $rewritten citation marks rewritten"
+if [ "$mode" = dry ]; then echo "fix-citations: $rewritten citation marks would be rewritten"; else echo "fix-citations: $rewritten citation marks rewritten"; fi
 if [ -n "$unresolved" ]; then
 	echo "fix-citations: not resolved (fix by hand, or extend default_spec/OVERRIDES or the map):"
 	printf '%s' "$unresolved"
