@@ -39,18 +39,10 @@ const cascadeUser = "Cascade"
 // "busy" errors, §9.1).
 const cascadeRetry = 10 * time.Second
 
-// cascades are the running cascade links of every hub: one runset per hub,
-// keyed by upper-cased account name, whose values are the cascades'
-// settings (so any change to a cascade's settings restarts it).
-type cascades struct {
-	// apply serialises ApplyCascades, which waits for links to stop; it is
-	// never taken under Server.mu (lock order: apply, then Server.mu).
-	apply sync.Mutex
-	// mu guards the fields below and is held only briefly.
-	mu      sync.Mutex
-	serving bool
-	run     map[*Hub]*runset.Set[string, config.Cascade, *runningLink]
-}
+// linkRun are the running cascade links of one hub, keyed by upper-cased
+// account name, whose values are the cascades' settings (so any change to
+// a cascade's settings restarts it).
+type linkRun = runset.Set[string, config.Cascade, *runningLink]
 
 // runningLink runs one online cascade of one hub.
 type runningLink struct {
@@ -94,60 +86,30 @@ type LinkInfo struct {
 // ApplyCascades makes the hub's running cascades match its CascadeList:
 // online ones run, offline or removed ones stop, and ones whose settings
 // changed in any way restart. Nothing runs while the server is not
-// serving. Admin methods that change a cascade (CreateLink, SetLinkOption,
-// SetLinkOnline/Offline, DeleteLink, RenameLink) call it afterwards.
+// serving, nor for a hub that was removed. Admin methods that change a
+// cascade (CreateLink, SetLinkOption, SetLinkOnline/Offline, DeleteLink,
+// RenameLink) call it afterwards.
 func (s *Server) ApplyCascades(h *Hub) {
-	cs := &s.links
-	// Reading the wanted cascades under cs.apply means concurrent calls
-	// each apply the list as it is when their turn comes.
-	cs.apply.Lock()
-	defer cs.apply.Unlock()
-	s.mu.Lock()
-	want := map[string]config.Cascade{}
-	if s.hubs[strings.ToUpper(h.cfg.Name)] == h {
+	h.links.Sync(func() map[string]config.Cascade {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !s.adm.serving || s.hubs[strings.ToUpper(h.cfg.Name)] != h {
+			return nil
+		}
+		want := map[string]config.Cascade{}
 		// Read only: a hub without a folder yet has no cascades.
 		for _, c := range h.cfg.Cascades() {
 			if c.Online {
 				want[strings.ToUpper(c.AccountName)] = c.Detached()
 			}
 		}
-	}
-	s.mu.Unlock()
-
-	cs.mu.Lock()
-	if !cs.serving {
-		clear(want)
-	}
-	set := cs.run[h]
-	if set == nil && len(want) > 0 {
-		if cs.run == nil {
-			cs.run = map[*Hub]*runset.Set[string, config.Cascade, *runningLink]{}
-		}
-		set = runset.New(func(_ string, c config.Cascade) (*runningLink, error) { return s.startLink(h, c), nil })
-		cs.run[h] = set
-	}
-	cs.mu.Unlock()
-	if set == nil {
-		return
-	}
-	set.Apply(want) // startLink never fails: a link with bad settings reports why in its status
-	if len(want) == 0 {
-		cs.mu.Lock()
-		delete(cs.run, h) // safe: every Apply holds cs.apply
-		cs.mu.Unlock()
-	}
+		return want
+	}) // startLink never fails: a link with bad settings reports why in its status
 }
 
-// link returns the running link of a hub's cascade, or nil.
-func (cs *cascades) link(h *Hub, account string) *runningLink {
-	cs.mu.Lock()
-	set := cs.run[h]
-	cs.mu.Unlock()
-	if set == nil {
-		return nil
-	}
-	r, _, _ := set.Get(strings.ToUpper(account))
-	return r
+// newLinkRun returns the cascade set of a new hub.
+func (s *Server) newLinkRun(h *Hub) *linkRun {
+	return runset.New(func(_ string, c config.Cascade) (*runningLink, error) { return s.startLink(h, c), nil })
 }
 
 func (s *Server) startLink(h *Hub, c config.Cascade) *runningLink {
@@ -347,7 +309,7 @@ func (s *Server) Links(hubName string) ([]LinkInfo, error) {
 			AccountName: c.AccountName, Hostname: c.Hostname, Port: c.Port, RemoteHub: c.HubName,
 			Username: c.Username, Online: c.Online, State: client.LinkStopped,
 		}
-		if r := s.links.link(h, c.AccountName); r != nil {
+		if r, _, ok := h.links.Get(strings.ToUpper(c.AccountName)); ok {
 			r.info(&li)
 		}
 		out = append(out, li)
@@ -368,28 +330,4 @@ func (s *Server) LinkStatus(hubName, account string) (LinkInfo, bool) {
 		}
 	}
 	return LinkInfo{}, false
-}
-
-// startCascades runs the online cascades of every hub; Serve calls it.
-func (s *Server) startCascades() {
-	s.links.mu.Lock()
-	s.links.serving = true
-	s.links.mu.Unlock()
-	for _, h := range s.Hubs() {
-		s.ApplyCascades(h)
-	}
-}
-
-// stopCascades stops every cascade; Serve calls it on shutdown.
-func (s *Server) stopCascades() {
-	s.links.mu.Lock()
-	s.links.serving = false
-	hubs := make([]*Hub, 0, len(s.links.run))
-	for h := range s.links.run {
-		hubs = append(hubs, h)
-	}
-	s.links.mu.Unlock()
-	for _, h := range hubs {
-		s.ApplyCascades(h)
-	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"sync"
 
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/guard"
@@ -17,11 +16,7 @@ import (
 // l3Switches are the virtual layer-3 switches of root/VirtualLayer3SwitchList
 // whose Active flag is set; they run while the server serves
 // (hub-and-securenat.md §10.3).
-type l3Switches struct {
-	mu      sync.Mutex // guards the fields below; held briefly
-	serving bool
-	run     *runset.Set[string, l3.Config, *runningSwitch] // by upper-cased name; made on first use
-}
+type l3Switches = runset.Set[string, l3.Config, *runningSwitch] // by upper-cased name
 
 type runningSwitch struct {
 	sw     *l3.Switch
@@ -35,31 +30,19 @@ func (r *runningSwitch) Stop() {
 	<-r.done
 }
 
-// l3State returns whether the server serves and the running switches.
-func (s *Server) l3State() (serving bool, run *runset.Set[string, l3.Config, *runningSwitch]) {
-	x := &s.l3
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.run == nil {
-		x.run = runset.New(s.startL3Switch)
-	}
-	return x.serving, x.run
-}
-
 // ApplyL3Switches makes the running switches match the configuration: it
 // starts the active ones, stops the others and restarts those whose
 // interfaces or routes changed. Nothing runs while the server is not
 // serving. Whether a switch is online (all its hubs online) the switch
 // itself polls, so hub changes need no call.
 func (s *Server) ApplyL3Switches() {
-	_, run := s.l3State()
-	err := run.Sync(func() map[string]l3.Config {
-		if serving, _ := s.l3State(); !serving {
+	err := s.l3.Sync(func() map[string]l3.Config {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !s.adm.serving {
 			return nil
 		}
 		want := map[string]l3.Config{}
-		s.mu.Lock()
-		defer s.mu.Unlock()
 		if list := s.treeLocked().Folder("VirtualLayer3SwitchList"); list != nil {
 			for _, f := range list.Folders {
 				if f.GetBool("Active") {
@@ -140,23 +123,6 @@ func (s *Server) l3SessionName(sw string) func(string) string {
 // l3Online reports whether the named switch runs and is online. It may be
 // called under Server.mu.
 func (s *Server) l3Online(name string) bool {
-	_, run := s.l3State()
-	r, _, ok := run.Get(strings.ToUpper(name))
+	r, _, ok := s.l3.Get(strings.ToUpper(name))
 	return ok && r.sw.Online()
-}
-
-// startL3Switches runs the active switches; Serve calls it.
-func (s *Server) startL3Switches() {
-	s.l3.mu.Lock()
-	s.l3.serving = true
-	s.l3.mu.Unlock()
-	s.ApplyL3Switches()
-}
-
-// stopL3Switches stops them all; Serve calls it when it ends.
-func (s *Server) stopL3Switches() {
-	s.l3.mu.Lock()
-	s.l3.serving = false
-	s.l3.mu.Unlock()
-	s.ApplyL3Switches()
 }

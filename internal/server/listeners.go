@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"sync"
 	"syscall"
 
 	"github.com/ethervpn/ethervpn/internal/runset"
@@ -16,10 +15,7 @@ import (
 // so that a changed ListenIP reopens them all. They are open while the
 // server serves under Run. Listeners handed to Serve by its caller are not
 // part of the set; a configured port that one of them serves is skipped.
-type configListeners struct {
-	mu  sync.Mutex // guards run
-	run *runset.Set[uint16, string, *openListener]
-}
+type configListeners = runset.Set[uint16, string, *openListener]
 
 // openListener is one open configured listener.
 type openListener struct{ ln net.Listener }
@@ -27,17 +23,6 @@ type openListener struct{ ln net.Listener }
 // Stop closes the listener; its accept loop ends and the sessions that
 // came in through it carry on.
 func (l *openListener) Stop() { l.ln.Close() }
-
-// listenerRun returns the set of configured listeners, made on first use.
-func (s *Server) listenerRun() *runset.Set[uint16, string, *openListener] {
-	c := &s.cfgListeners
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.run == nil {
-		c.run = runset.New(s.openListener)
-	}
-	return c.run
-}
 
 // openListener opens one configured port and starts accepting on it. A
 // bind failure is logged and shows as Errors=1 in EnumListener, as on
@@ -64,7 +49,7 @@ func (s *Server) openListener(port uint16, ip string) (*openListener, error) {
 // closes them all when it does not. Admin methods that change listeners
 // call it.
 func (s *Server) syncListeners() {
-	s.listenerRun().Sync(func() map[uint16]string {
+	s.cfgListeners.Sync(func() map[uint16]string {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if !s.adm.serving || !s.openConfigured {
@@ -96,7 +81,7 @@ func (s *Server) listening() map[uint16]bool {
 		open[listenerPort(ln)] = true
 	}
 	s.mu.Unlock()
-	s.listenerRun().Each(func(port uint16, _ string, _ *openListener) { open[port] = true })
+	s.cfgListeners.Each(func(port uint16, _ string, _ *openListener) { open[port] = true })
 	return open
 }
 

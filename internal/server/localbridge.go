@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/ethervpn/ethervpn/internal/bridge"
 	"github.com/ethervpn/ethervpn/internal/config"
@@ -14,22 +13,7 @@ import (
 
 // localBridges are the local bridges of root/LocalBridgeList that run
 // while the server serves (hub-and-securenat.md §10.1).
-type localBridges struct {
-	mu      sync.Mutex // guards the fields below
-	serving bool
-	run     *runset.Set[bridgeKey, config.LocalBridge, *runningBridge] // made on first use
-}
-
-// localBridgeState returns whether the server serves and the running bridges.
-func (s *Server) localBridgeState() (serving bool, run *runset.Set[bridgeKey, config.LocalBridge, *runningBridge]) {
-	lb := &s.bridges
-	lb.mu.Lock()
-	defer lb.mu.Unlock()
-	if lb.run == nil {
-		lb.run = runset.New(s.startBridge)
-	}
-	return lb.serving, lb.run
-}
+type localBridges = runset.Set[bridgeKey, config.LocalBridge, *runningBridge]
 
 // bridgeKey names a running local bridge: its configuration key and the
 // hub it is attached to, by identity, so that a hub deleted and created
@@ -59,14 +43,13 @@ type LocalBridgeInfo struct {
 // while the server is not serving. The admin methods that change the list
 // call it afterwards.
 func (s *Server) ApplyLocalBridges() {
-	_, run := s.localBridgeState()
-	run.Sync(func() map[bridgeKey]config.LocalBridge { // a bridge never fails to start: it reports device errors in its status
-		if serving, _ := s.localBridgeState(); !serving {
+	s.bridges.Sync(func() map[bridgeKey]config.LocalBridge { // a bridge never fails to start: it reports device errors in its status
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !s.adm.serving {
 			return nil
 		}
 		want := map[bridgeKey]config.LocalBridge{}
-		s.mu.Lock()
-		defer s.mu.Unlock()
 		// LocalBridgeList is not part of the typed model: the tree is current.
 		list, _ := config.LocalBridges(s.cfg.Tree)
 		for _, b := range list {
@@ -119,11 +102,10 @@ func (s *Server) LocalBridges() []LocalBridgeInfo {
 		hubs[i] = s.hubs[strings.ToUpper(c.HubName)]
 	}
 	s.mu.Unlock()
-	_, run := s.localBridgeState()
 	out := make([]LocalBridgeInfo, 0, len(list))
 	for i, c := range list {
 		info := LocalBridgeInfo{LocalBridge: c}
-		if r, _, ok := run.Get(bridgeKey{c.Key(), hubs[i]}); ok {
+		if r, _, ok := s.bridges.Get(bridgeKey{c.Key(), hubs[i]}); ok {
 			info.Session = r.b.Config().Name
 			info.Active = r.b.Active()
 			info.Err = r.b.Err()
@@ -131,21 +113,4 @@ func (s *Server) LocalBridges() []LocalBridgeInfo {
 		out = append(out, info)
 	}
 	return out
-}
-
-// startLocalBridges runs the configured local bridges; Serve calls it.
-func (s *Server) startLocalBridges() {
-	s.bridges.mu.Lock()
-	s.bridges.serving = true
-	s.bridges.mu.Unlock()
-	s.ApplyLocalBridges()
-}
-
-// stopLocalBridges stops every local bridge (closing their devices; a TAP
-// the server made disappears); Serve calls it on shutdown.
-func (s *Server) stopLocalBridges() {
-	s.bridges.mu.Lock()
-	s.bridges.serving = false
-	s.bridges.mu.Unlock()
-	s.ApplyLocalBridges()
 }

@@ -128,3 +128,17 @@ func (s *Server) rollback(snap *config.Folder, method string, why error) {
 	}
 	s.log.Error("admin change rolled back", "method", method, "reason", why.Error(), "hint", hint)
 }
+
+// applyRunning brings every long-running thing the configuration
+// describes in line with it and with whether the server serves: the
+// configured listeners, local bridges, layer-3 switches, and each hub's
+// cascades and SecureNAT. Serve calls it when it starts and stops.
+func (s *Server) applyRunning() {
+	s.syncListeners()
+	s.ApplyLocalBridges()
+	for _, h := range s.Hubs() {
+		s.ApplyCascades(h)
+		s.ApplySecureNAT(h)
+	}
+	s.ApplyL3Switches()
+}

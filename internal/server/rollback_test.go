@@ -84,19 +84,13 @@ func servingServer(t *testing.T, dir string) (*Server, *logBuffer) {
 
 // runningLinks counts the hub's running cascades.
 func runningLinks(s *Server, h *Hub) int {
-	s.links.mu.Lock()
-	set := s.links.run[h]
-	s.links.mu.Unlock()
-	if set == nil {
-		return 0
-	}
-	return set.Len()
+	return h.links.Len()
 }
 
 // runningLinkHost is the server a running cascade connects to ("" when
 // it does not run).
 func runningLinkHost(s *Server, h *Hub, account string) string {
-	if r := s.links.link(h, account); r != nil {
+	if r, _, ok := h.links.Get(strings.ToUpper(account)); ok {
 		return r.cfg.Hostname
 	}
 	return ""

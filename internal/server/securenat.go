@@ -23,30 +23,19 @@ var natKey struct{}
 
 // SecureNAT returns the hub's running SecureNAT, or nil.
 func (h *Hub) SecureNAT() *securenat.SecureNAT {
-	h.natMu.Lock()
-	run := h.nat
-	h.natMu.Unlock()
-	if run == nil {
-		return nil
-	}
-	n, _, _ := run.Get(natKey)
+	n, _, _ := h.nat.Get(natKey)
 	return n
 }
 
-// natRun returns the hub's SecureNAT set, made on first use.
-func (s *Server) natRun(h *Hub) *natRun {
-	h.natMu.Lock()
-	defer h.natMu.Unlock()
-	if h.nat == nil {
-		h.nat = runset.New(func(_ struct{}, v natSettings) (*securenat.SecureNAT, error) {
-			n, err := securenat.Start(h.Hub, v.cfg, securenat.Options{Log: s.log, Limits: v.limits})
-			if err != nil {
-				s.log.Error("SecureNAT could not start; fix its settings (SecureNatHostSet, NatSet, DhcpSet)", "hub", h.Name(), "err", err)
-			}
-			return n, err
-		})
-	}
-	return h.nat
+// newNatRun returns the SecureNAT set of a new hub.
+func (s *Server) newNatRun(h *Hub) *natRun {
+	return runset.New(func(_ struct{}, v natSettings) (*securenat.SecureNAT, error) {
+		n, err := securenat.Start(h.Hub, v.cfg, securenat.Options{Log: s.log, Limits: v.limits})
+		if err != nil {
+			s.log.Error("SecureNAT could not start; fix its settings (SecureNatHostSet, NatSet, DhcpSet)", "hub", h.Name(), "err", err)
+		}
+		return n, err
+	})
 }
 
 // ApplySecureNAT starts, restarts or stops the hub's SecureNAT so that it
@@ -54,10 +43,11 @@ func (s *Server) natRun(h *Hub) *natRun {
 // the setting and the hub are on, and restarts (as on SoftEther) when any
 // of its settings changed. The error is that of a start that failed.
 func (s *Server) ApplySecureNAT(h *Hub) error {
-	return s.natRun(h).Sync(func() map[struct{}]natSettings {
+	return h.nat.Sync(func() map[struct{}]natSettings {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if !h.cfg.SecureNAT.Enabled || !h.Online() {
+		// SecureNAT runs from Open (before Serve) until Serve stops.
+		if !h.cfg.SecureNAT.Enabled || !h.Online() || s.life.Err() != nil {
 			return nil
 		}
 		return map[struct{}]natSettings{natKey: {cfg: h.cfg.SecureNAT, limits: natLimits(s.cfg, h.cfg.Name)}}

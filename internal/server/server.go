@@ -24,6 +24,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/osprio"
 	"github.com/ethervpn/ethervpn/internal/packetlog"
+	"github.com/ethervpn/ethervpn/internal/runset"
 	"github.com/ethervpn/ethervpn/internal/session"
 )
 
@@ -60,8 +61,8 @@ type Server struct {
 	plog         *packetlog.Writer
 	saveMu       sync.Mutex
 	conns        *connLimiter
-	listeners    []net.Listener  // given to Serve
-	cfgListeners configListeners // ListenerList (see listeners.go)
+	listeners    []net.Listener   // given to Serve
+	cfgListeners *configListeners // ListenerList (see listeners.go)
 	// openConfigured: Run serves the configured listeners (guarded by mu).
 	openConfigured bool
 	wg             sync.WaitGroup // accept loops
@@ -74,10 +75,9 @@ type Server struct {
 
 	adm adminState // see admin.go
 
-	bridges    localBridges // see localbridge.go
-	links      cascades     // see cascade.go
-	l3         l3Switches   // see l3.go
-	bridgeRole atomic.Bool  // VPN Bridge: no VPN logins (see bridgerole.go)
+	bridges    *localBridges // see localbridge.go
+	l3         *l3Switches   // see l3.go
+	bridgeRole atomic.Bool   // VPN Bridge: no VPN logins (see bridgerole.go)
 
 	queues *hub.QueueBudget // bounds the output queues of every hub together (see dataPathOptions)
 
@@ -99,8 +99,8 @@ type Hub struct {
 	cfg     *config.Hub   // guarded by Server.mu
 	counter atomic.Uint64 // session numbers (SID-USER-n)
 
-	natMu sync.Mutex // guards nat
-	nat   *natRun    // made on first use (see securenat.go)
+	nat   *natRun  // its SecureNAT (see securenat.go)
+	links *linkRun // its cascades (see cascade.go)
 
 	acList atomic.Pointer[[]acEntry] // the Source IP Address Limit List in effect
 
@@ -168,6 +168,9 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 		adm:      adminState{started: time.Now()},
 	}
 	s.life, s.endLife = context.WithCancel(context.Background())
+	s.cfgListeners = runset.New(s.openListener)
+	s.bridges = runset.New(s.startBridge)
+	s.l3 = runset.New(s.startL3Switch)
 	s.plog = packetlog.NewWriter(filepath.Join(dir, "packet_log"), hostServices(), packetLogQueue, s.packetLogToSyslog)
 	if err := s.loadCert(); err != nil {
 		return nil, err
@@ -285,6 +288,7 @@ func (s *Server) addHub(hc *config.Hub) *Hub {
 	opt.Log = s.log // the hub names itself in every record
 	s.dataPathOptions(&opt, hc.Name)
 	h := &Hub{Hub: hub.New(hc.Name, opt), cfg: hc}
+	h.nat, h.links = s.newNatRun(h), s.newLinkRun(h)
 	s.applyHubLogs(h)
 	s.applyACList(h)
 	h.SetOnline(hc.Online)
@@ -358,7 +362,7 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	s.adm.serving = true
 	s.mu.Unlock()
 	s.syncListeners()
-	if len(lns) == 0 && s.listenerRun().Len() == 0 {
+	if len(lns) == 0 && s.cfgListeners.Len() == 0 {
 		s.mu.Lock()
 		s.adm.serving = false
 		s.mu.Unlock()
@@ -369,9 +373,7 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 		s.wg.Add(1)
 		go s.acceptLoop(ln)
 	}
-	s.startLocalBridges()
-	s.startCascades()
-	s.startL3Switches()
+	s.applyRunning()
 	s.wg.Add(1)
 	go func() {
 		defer guard.Recover(s.log, "log eraser", nil)
@@ -379,25 +381,20 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	}()
 	<-ctx.Done()
 	s.log.Info("stopping")
-	s.stopL3Switches()
-	s.stopCascades()
-	s.stopLocalBridges()
-	// Every listener: those given and the configured ones.
+	// Every listener (those given, and the configured ones through
+	// applyRunning), cascade, local bridge, switch and SecureNAT.
 	s.mu.Lock()
 	s.adm.serving = false
 	lns = s.listeners
 	s.mu.Unlock()
+	s.endLife() // before applyRunning: SecureNAT runs until the server's life ends
 	for _, ln := range lns {
 		ln.Close()
 	}
-	s.syncListeners() // closes the configured ones: the server no longer serves
-	s.endLife()
+	s.applyRunning()
 	s.webSrv.stop()
 	for _, x := range s.Sessions() {
 		x.Close(errServerStopping)
-	}
-	for _, h := range s.Hubs() {
-		s.natRun(h).Apply(nil)
 	}
 	s.wg.Wait()
 	s.track.stop() // after the accept loops: no connection comes in any more
@@ -434,7 +431,7 @@ func (s *Server) Addrs() []net.Addr {
 	for _, l := range s.listeners {
 		as = append(as, l.Addr())
 	}
-	s.listenerRun().Each(func(_ uint16, _ string, l *openListener) { as = append(as, l.ln.Addr()) })
+	s.cfgListeners.Each(func(_ uint16, _ string, l *openListener) { as = append(as, l.ln.Addr()) })
 	return as
 }
 
