@@ -3,6 +3,7 @@ package config
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -27,7 +28,23 @@ type Hub struct {
 	LogSecurity bool // LogSetting/SaveSecurityLog
 	LogPacket   bool // LogSetting/SavePacketLog
 
+	// AcList is the Source IP Address Limit List
+	// (SecurityAccountDatabase/IPAccessControlList), in file order.
+	AcList []AcEntry
+
 	folder *Folder // the hub's folder in the tree; nil until written
+
+	// loaded holds the parts that ToTree writes whole as they were last
+	// read from or written to the tree: a part equal to its loaded value
+	// is not written, so an unchanged model leaves the tree as it was,
+	// and a part the server still edits in the tree directly is not
+	// overwritten by a stale model value.
+	loaded hubParts
+}
+
+// hubParts are the snapshots behind Hub.loaded.
+type hubParts struct {
+	acList []AcEntry
 }
 
 // User is one SecurityAccountDatabase/UserList/<name> folder.
@@ -135,6 +152,11 @@ func readHub(f *Folder) *Hub {
 		LogPacket:      logs.GetBool("SavePacketLog"),
 		folder:         f,
 	}
+	acl, legacy := readAcList(f)
+	h.AcList = acl
+	if !legacy { // a list found at the legacy place is written at the right one
+		h.loaded.acList = slices.Clone(acl)
+	}
 	db := f.Folder("SecurityAccountDatabase")
 	for _, g := range db.Folder("GroupList").subfolders() {
 		h.Groups = append(h.Groups, &Group{
@@ -212,6 +234,10 @@ func (h *Hub) toFolder() *Folder {
 		putBool(logs, "SavePacketLog", h.LogPacket)
 	})
 	h.SecureNAT.write(f)
+	if !slices.Equal(h.AcList, h.loaded.acList) || (len(h.AcList) == 0 && len(f.Folder(acListFolder).subfolders()) > 0) {
+		writeAcList(f, h.AcList)
+		h.loaded.acList = slices.Clone(h.AcList)
+	}
 	child(f, "SecurityAccountDatabase", func(db *Folder) {
 		child(db, "GroupList", func(gl *Folder) {
 			gl.Folders = gl.Folders[:0]
