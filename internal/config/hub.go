@@ -31,6 +31,14 @@ type Hub struct {
 	// AcList is the Source IP Address Limit List
 	// (SecurityAccountDatabase/IPAccessControlList), in file order.
 	AcList []AcEntry
+	// AccessList is the access list (AccessList/<n>), in file order.
+	AccessList []Access
+	// AdminOptions is the AdminOption folder, in file order.
+	AdminOptions []AdminOption
+	// Options is the Option folder (but MaxSession and NoEnum, above).
+	Options HubOptions
+	// Log is the LogSetting folder (but SaveSecurityLog and SavePacketLog).
+	Log LogSetting
 
 	folder *Folder // the hub's folder in the tree; nil until written
 
@@ -42,9 +50,16 @@ type Hub struct {
 	loaded hubParts
 }
 
-// hubParts are the snapshots behind Hub.loaded.
+// hubParts are the snapshots behind Hub.loaded. The parts the server
+// still edits in the tree directly (access list, admin options, options,
+// log settings) are written only when the model changed them, and then
+// item by item where they differ.
 type hubParts struct {
-	acList []AcEntry
+	acList       []AcEntry
+	accessList   []Access
+	adminOptions []AdminOption
+	options      HubOptions
+	log          LogSetting
 }
 
 // User is one SecurityAccountDatabase/UserList/<name> folder.
@@ -157,6 +172,13 @@ func readHub(f *Folder) *Hub {
 	if !legacy { // a list found at the legacy place is written at the right one
 		h.loaded.acList = slices.Clone(acl)
 	}
+	h.AccessList = readAccessList(f)
+	h.AdminOptions = readAdminOptions(f)
+	h.Options = readHubOptions(opt)
+	h.Log = readLogSetting(f)
+	h.loaded.accessList = slices.Clone(h.AccessList)
+	h.loaded.adminOptions = slices.Clone(h.AdminOptions)
+	h.loaded.options, h.loaded.log = h.Options, h.Log
 	db := f.Folder("SecurityAccountDatabase")
 	for _, g := range db.Folder("GroupList").subfolders() {
 		h.Groups = append(h.Groups, &Group{
@@ -237,6 +259,22 @@ func (h *Hub) toFolder() *Folder {
 	if !slices.Equal(h.AcList, h.loaded.acList) || (len(h.AcList) == 0 && len(f.Folder(acListFolder).subfolders()) > 0) {
 		writeAcList(f, h.AcList)
 		h.loaded.acList = slices.Clone(h.AcList)
+	}
+	if !slices.Equal(h.AccessList, h.loaded.accessList) {
+		writeAccessList(f, h.AccessList)
+		h.loaded.accessList = slices.Clone(h.AccessList)
+	}
+	if !slices.Equal(h.AdminOptions, h.loaded.adminOptions) {
+		writeAdminOptions(f, h.AdminOptions)
+		h.loaded.adminOptions = slices.Clone(h.AdminOptions)
+	}
+	if h.Options != h.loaded.options {
+		h.Options.write(f)
+		h.loaded.options = h.Options
+	}
+	if h.Log != h.loaded.log {
+		h.Log.write(f)
+		h.loaded.log = h.Log
 	}
 	child(f, "SecurityAccountDatabase", func(db *Folder) {
 		child(db, "GroupList", func(gl *Folder) {

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,6 +30,16 @@ type Server struct {
 	// normal CPU priority instead of nice -20. Read only: the tree keeps it.
 	NoHighPriorityProcess bool
 	Hubs                  []*Hub // VirtualHUB/<name>, in file order
+
+	Syslog       Syslog        // ServerConfiguration/SyslogSettings
+	KeepConnect  KeepConnect   // ServerConfiguration/UseKeepConnect, KeepConnect*
+	Options      ServerOptions // ServerConfiguration limits and housekeeping
+	L3Switches   []L3Switch    // VirtualLayer3SwitchList, in file order
+	LocalBridges Bridges       // LocalBridgeList, in file order
+
+	// loaded holds the parts above as last read or written; ToTree writes
+	// a part only when it differs (see Hub.loaded for why).
+	loaded serverParts
 }
 
 // Listener is one TCP listener of ListenerList.
@@ -80,6 +91,13 @@ func FromTree(root *Folder) (*Server, error) {
 	for _, f := range root.Folder("VirtualHUB").subfolders() {
 		s.Hubs = append(s.Hubs, readHub(f))
 	}
+	s.Syslog, s.KeepConnect, s.Options = readSyslog(sc), readKeepConnect(sc), readServerOptions(sc)
+	s.L3Switches = readL3Switches(root)
+	s.LocalBridges.List, s.LocalBridges.DoNotDisableOffloading = LocalBridges(root)
+	s.loaded = serverParts{
+		syslog: s.Syslog, keepConnect: s.KeepConnect, options: s.Options,
+		l3: cloneL3(s.L3Switches), bridges: s.LocalBridges.clone(),
+	}
 	return s, nil
 }
 
@@ -114,6 +132,26 @@ func (s *Server) ToTree() *Folder {
 	putOptionalBytes(sc, "ServerCert", s.CertDER)
 	putOptionalBytes(sc, "ServerKey", s.KeyDER)
 	putString(sc, "CipherName", s.CipherName)
+	if s.Syslog != s.loaded.syslog {
+		s.Syslog.write(sc)
+		s.loaded.syslog = s.Syslog
+	}
+	if s.KeepConnect != s.loaded.keepConnect {
+		s.KeepConnect.write(sc)
+		s.loaded.keepConnect = s.KeepConnect
+	}
+	if s.Options != s.loaded.options {
+		s.Options.write(sc)
+		s.loaded.options = s.Options
+	}
+	if !slices.EqualFunc(s.L3Switches, s.loaded.l3, L3Switch.Equal) {
+		writeL3Switches(root, s.L3Switches)
+		s.loaded.l3 = cloneL3(s.L3Switches)
+	}
+	if !s.LocalBridges.Equal(s.loaded.bridges) {
+		writeBridges(root, s.LocalBridges)
+		s.loaded.bridges = s.LocalBridges.clone()
+	}
 	child(root, "ListenerList", s.writeListeners)
 	child(root, "VirtualHUB", func(vh *Folder) {
 		vh.Folders = vh.Folders[:0]
