@@ -108,7 +108,7 @@ func (a *Access) write(f *Folder) {
 
 func readAccessList(hub *Folder) []Access {
 	var list []Access
-	for _, f := range hub.Folder("AccessList").subfolders() {
+	for _, f := range inNumberOrder(hub.Folder("AccessList"), "") {
 		list = append(list, readAccess(f))
 	}
 	return list

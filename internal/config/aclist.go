@@ -34,7 +34,7 @@ func readAcList(hub *Folder) (list []AcEntry, legacy bool) {
 			f, legacy = old, true
 		}
 	}
-	for _, ff := range f.subfolders() {
+	for _, ff := range inNumberOrder(f, "Acl") {
 		ip, err := netip.ParseAddr(ff.GetString("IpAddress"))
 		if err != nil {
 			continue

@@ -282,7 +282,7 @@ type LocalBridge struct {
 // name are skipped, as the real server does.
 func LocalBridges(root *Folder) (bridges []LocalBridge, doNotDisableOffloading bool) {
 	list := root.Folder("LocalBridgeList")
-	for _, f := range list.subfolders() {
+	for _, f := range inNumberOrder(list, "LocalBridge") {
 		b := LocalBridge{
 			HubName:           f.GetString("HubName"),
 			DeviceName:        f.GetString("DeviceName"),

@@ -33,7 +33,8 @@ type Hub struct {
 	AcList []AcEntry
 	// AccessList is the access list (AccessList/<n>), in file order.
 	AccessList []Access
-	// AdminOptions is the AdminOption folder, in file order.
+	// AdminOptions is the AdminOption folder, by name (as the file keeps
+	// them; ToTree sorts them so).
 	AdminOptions []AdminOption
 	// Options is the Option folder (but MaxSession and NoEnum, above).
 	Options HubOptions
@@ -264,6 +265,7 @@ func (h *Hub) toFolder() *Folder {
 		writeAccessList(f, h.AccessList)
 		h.loaded.accessList = slices.Clone(h.AccessList)
 	}
+	slices.SortStableFunc(h.AdminOptions, func(a, b AdminOption) int { return compareNames(a.Name, b.Name) })
 	if !slices.Equal(h.AdminOptions, h.loaded.adminOptions) {
 		writeAdminOptions(f, h.AdminOptions)
 		h.loaded.adminOptions = slices.Clone(h.AdminOptions)

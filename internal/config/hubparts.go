@@ -1,6 +1,8 @@
 package config
 
 import (
+	"cmp"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,11 +42,13 @@ func readAdminOptions(hub *Folder) []AdminOption {
 	var list []AdminOption
 	if f := hub.Folder("AdminOption"); f != nil {
 		for _, it := range f.Items {
-			if it.Type == Uint {
+			// the first of items spelled alike counts, as in Folder.Item
+			if it.Type == Uint && !slices.ContainsFunc(list, func(o AdminOption) bool { return strings.EqualFold(o.Name, it.Name) }) {
 				list = append(list, AdminOption{Name: it.Name, Value: uint32(it.Uint)})
 			}
 		}
 	}
+	slices.SortStableFunc(list, func(a, b AdminOption) int { return compareNames(a.Name, b.Name) })
 	return list
 }
 
@@ -120,3 +124,31 @@ func (l *LogSetting) write(hub *Folder) {
 
 // numbered names the folders of a list "<prefix>0", "<prefix>1", ...
 func numbered(prefix string, i int) string { return prefix + strconv.Itoa(i) }
+
+// inNumberOrder returns the sub-folders of a list whose folders are named
+// <prefix><number> (Acl1, Entry0, or just 1, 2 in an access list) in the
+// order of their numbers. The file sorts folders by name as text, which
+// puts "10" before "2"; the number is the position SoftEther wrote the
+// entry at. Folders without such a name come last, in file order.
+func inNumberOrder(f *Folder, prefix string) []*Folder {
+	num := func(x *Folder) uint64 {
+		if len(x.Name) > len(prefix) && strings.EqualFold(x.Name[:len(prefix)], prefix) {
+			if n, err := strconv.ParseUint(x.Name[len(prefix):], 10, 32); err == nil {
+				return n
+			}
+		}
+		return 1 << 32
+	}
+	out := slices.Clone(f.subfolders())
+	slices.SortStableFunc(out, func(a, b *Folder) int { return cmp.Compare(num(a), num(b)) })
+	return out
+}
+
+// addrText writes an address as the real server does, and an absent
+// (invalid) one as an empty string, which reads back as absent.
+func addrText(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}

@@ -192,3 +192,29 @@ func TestPartsKeepUnknownItems(t *testing.T) {
 		t.Fatal("encode lost items")
 	}
 }
+
+// Lists of more than ten entries keep their order through the file, which
+// sorts folder names as text ("10" before "2").
+func TestLongListsKeepOrder(t *testing.T) {
+	s := Default()
+	h := s.Hub("DEFAULT")
+	sw := L3Switch{L3SwitchSettings: L3SwitchSettings{Name: "SW"}}
+	for i := range 12 {
+		ip := netip.AddrFrom4([4]byte{10, byte(i), 0, 0})
+		h.AccessList = append(h.AccessList, Access{UniqueID: uint32(40000 + i), Priority: uint32(100 - i), SrcIP: ip})
+		h.AcList = append(h.AcList, AcEntry{Priority: uint32(100 - i), IP: ip})
+		sw.Interfaces = append(sw.Interfaces, L3Interface{HubName: "H" + strings.Repeat("x", i), IP: ip})
+		sw.Routes = append(sw.Routes, L3Route{Network: ip, Metric: uint32(i)})
+		s.LocalBridges.List = append(s.LocalBridges.List, LocalBridge{HubName: "DEFAULT", DeviceName: "eth" + string(rune('a'+i))})
+	}
+	s.L3Switches = []L3Switch{sw}
+	root, err := Parse(s.ToTree().Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := FromTree(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameModel(t, "12 entries each", s, back)
+}

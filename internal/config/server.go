@@ -34,7 +34,7 @@ type Server struct {
 	Syslog       Syslog        // ServerConfiguration/SyslogSettings
 	KeepConnect  KeepConnect   // ServerConfiguration/UseKeepConnect, KeepConnect*
 	Options      ServerOptions // ServerConfiguration limits and housekeeping
-	L3Switches   []L3Switch    // VirtualLayer3SwitchList, in file order
+	L3Switches   []L3Switch    // VirtualLayer3SwitchList, by name (ToTree sorts them so)
 	LocalBridges Bridges       // LocalBridgeList, in file order
 
 	// loaded holds the parts above as last read or written; ToTree writes
@@ -144,6 +144,7 @@ func (s *Server) ToTree() *Folder {
 		s.Options.write(sc)
 		s.loaded.options = s.Options
 	}
+	sortL3(s.L3Switches)
 	if !slices.EqualFunc(s.L3Switches, s.loaded.l3, L3Switch.Equal) {
 		writeL3Switches(root, s.L3Switches)
 		s.loaded.l3 = cloneL3(s.L3Switches)

@@ -36,6 +36,11 @@ type ServerOptions struct {
 	AutoDeleteCheckIntervalSecs     uint32
 }
 
+// sortL3 puts switches in the order the file keeps them (by name).
+func sortL3(list []L3Switch) {
+	slices.SortStableFunc(list, func(a, b L3Switch) int { return compareNames(a.Name, b.Name) })
+}
+
 // L3Switch is one virtual layer-3 switch (VirtualLayer3SwitchList/<name>,
 // SoftEther Server.c, SiWriteL3Switchs). Equal compares it whole.
 type L3Switch struct {
@@ -170,12 +175,12 @@ func readL3Switches(root *Folder) []L3Switch {
 	var out []L3Switch
 	for _, f := range root.Folder("VirtualLayer3SwitchList").subfolders() {
 		sw := L3Switch{L3SwitchSettings: L3SwitchSettings{Name: f.Name, Active: f.GetBool("Active")}}
-		for _, x := range f.Folder("InterfaceList").subfolders() {
+		for _, x := range inNumberOrder(f.Folder("InterfaceList"), "Interface") {
 			sw.Interfaces = append(sw.Interfaces, L3Interface{
 				HubName: x.GetString("HubName"), IP: getAddr(x, "IpAddress"), Mask: getAddr(x, "SubnetMask"),
 			})
 		}
-		for _, x := range f.Folder("RoutingTable").subfolders() {
+		for _, x := range inNumberOrder(f.Folder("RoutingTable"), "Entry") {
 			sw.Routes = append(sw.Routes, L3Route{
 				Network: getAddr(x, "NetworkAddress"), Mask: getAddr(x, "SubnetMask"),
 				Gateway: getAddr(x, "GatewayAddress"), Metric: x.GetUint("Metric"),
@@ -183,6 +188,7 @@ func readL3Switches(root *Folder) []L3Switch {
 		}
 		out = append(out, sw)
 	}
+	sortL3(out)
 	return out
 }
 
@@ -213,16 +219,16 @@ func writeL3Switches(root *Folder, list []L3Switch) {
 			for i, x := range sw.Interfaces {
 				g := NewFolder(numbered("Interface", i))
 				g.SetString("HubName", x.HubName)
-				g.SetString("IpAddress", x.IP.String())
-				g.SetString("SubnetMask", x.Mask.String())
+				g.SetString("IpAddress", addrText(x.IP))
+				g.SetString("SubnetMask", addrText(x.Mask))
 				il.Folders = append(il.Folders, g)
 			}
 			for i, r := range sw.Routes {
 				g := NewFolder(numbered("Entry", i))
-				g.SetString("GatewayAddress", r.Gateway.String())
+				g.SetString("GatewayAddress", addrText(r.Gateway))
 				g.SetUint("Metric", r.Metric)
-				g.SetString("NetworkAddress", r.Network.String())
-				g.SetString("SubnetMask", r.Mask.String())
+				g.SetString("NetworkAddress", addrText(r.Network))
+				g.SetString("SubnetMask", addrText(r.Mask))
 				rt.Folders = append(rt.Folders, g)
 			}
 			sl.Folders = append(sl.Folders, f)
@@ -278,12 +284,10 @@ func writeBridges(root *Folder, b Bridges) {
 				bl.Folders = append(bl.Folders, o)
 			}
 		}
-		for _, f := range bl.Folders {
-			for n := 0; f.Name == ""; n++ {
-				if name := numbered("LocalBridge", n); bl.Folder(name) == nil {
-					f.Name = name
-				}
-			}
+		// named by position, as SoftEther writes them (Server.c,
+		// SiWriteLocalBridges), so that they read back in this order
+		for i, f := range bl.Folders {
+			f.Name = numbered("LocalBridge", i)
 		}
 	})
 }
