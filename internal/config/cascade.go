@@ -74,7 +74,7 @@ func (c *Cascade) Equal(o *Cascade) bool {
 	return c.CascadeSettings == o.CascadeSettings &&
 		bytes.Equal(c.ServerCert, o.ServerCert) && bytes.Equal(c.HashedPassword, o.HashedPassword) &&
 		bytes.Equal(c.ClientCert, o.ClientCert) && bytes.Equal(c.ClientKey, o.ClientKey) &&
-		(c.Policy == nil) == (o.Policy == nil) && (c.Policy == nil || *c.Policy == *o.Policy)
+		samePolicy(c.Policy, o.Policy)
 }
 
 // Name returns the cascade's folder name ("Cascade0", ...), or "" for one

@@ -108,6 +108,9 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatalf("our output is refused: %v\n%q", err, out)
 		}
+		if !s.Equal(back) {
+			t.Fatalf("changed model reads back different (Server.Equal):\n%q", out)
+		}
 		if da, db := detach(s), detach(back); !reflect.DeepEqual(da, db) {
 			t.Fatalf("changed model reads back different:\n%+v\n%+v\n%q", da, db, out)
 		}

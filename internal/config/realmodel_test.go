@@ -124,6 +124,9 @@ func detach(s *Server) detachedModel {
 // sameModel fails the test when two models differ.
 func sameModel(t *testing.T, what string, a, b *Server) {
 	t.Helper()
+	if !a.Equal(b) {
+		t.Errorf("%s: Server.Equal reports a difference", what)
+	}
 	da, db := detach(a), detach(b)
 	if !reflect.DeepEqual(da, db) {
 		t.Fatalf("%s: the models differ:\n%+v\n%+v", what, da, db)
