@@ -52,7 +52,7 @@ type CascadeSettings struct {
 	// ClientAuth
 	AuthType      uint32
 	Username      string
-	PlainPassword string // AuthType 2, stored RC4-"encrypted" (§6.5)
+	PlainPassword string // AuthType 2, stored RC4-"encrypted" (see rc4Password)
 
 	// ClientOption
 	AccountName                  string

@@ -275,6 +275,11 @@ func TestRealServerConfigModel(t *testing.T) {
 		{[]string{"/CMD", "RouterTableList", "L3SW"}, []string{"10.78.0.0", "192.168.50.253"}},
 		{[]string{"/CMD", "RouterIfList", "L3SW"}, []string{"192.168.50.1", "MIG"}},
 		{[]string{"/CMD", "SyslogGet"}, []string{"192.0.2.10"}},
+		{[]string{"/ADMINHUB:MIG", "/CMD", "UserGet", "alice"}, []string{"|Alice\n", "GroupName|staff\n"}},
+		{[]string{"/ADMINHUB:MIG", "/CMD", "GroupGet", "staff"}, []string{"|Staff\n"}},
+		{[]string{"/ADMINHUB:MIG", "/CMD", "CascadeList"}, []string{"SettingName|up\n", "DestinationVPNServer|192.0.2.1\n"}},
+		{[]string{"/ADMINHUB:MIG", "/CMD", "SecureNatHostGet"}, []string{"00-AC-11-22-33-44", "192.168.77.1"}},
+		{[]string{"/ADMINHUB:MIG", "/CMD", "DhcpGet"}, []string{"mig.example", "192.168.77.99"}},
 	} {
 		got, err := vpncmdTimeout(r, 30*time.Second, c.args...)
 		if err != nil {

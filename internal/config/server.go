@@ -14,10 +14,15 @@ import (
 // ServerConfiguration folder; the real server then starts from defaults.
 var ErrBadConfig = errors.New("config: bad config (no ServerConfiguration folder)")
 
-// Server is the typed view of a vpn_server.config. Only the settings the
-// Go server uses are modelled; everything else stays in Tree, which ToTree
-// updates in place, so nothing the real server or an operator wrote is
-// lost on a rewrite.
+// Server is the typed view of a vpn_server.config: every part the Go
+// server serves, as values (Equal compares two configurations whole).
+// What the model does not know stays in Tree, which ToTree updates in
+// place, so nothing the real server or an operator wrote is lost on a
+// rewrite: scalar settings are written item by item where they differ;
+// lists (access list, AC list, admin options, switches, bridges) and
+// option sets are written only when they differ from what was last read
+// or written, reusing the folder of each entry so that its unknown items
+// survive.
 type Server struct {
 	Tree *Folder // the whole file; unmodelled items live here
 
