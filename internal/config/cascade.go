@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"crypto/rc4"
 	"fmt"
 	"net"
@@ -23,19 +24,35 @@ const (
 	CascadeAuthCert      = 3
 )
 
-// Cascade is one CascadeList/Cascade<n> folder.
+// Cascade is one CascadeList/Cascade<n> folder. Its scalar settings are
+// in the embedded CascadeSettings, compared with ==; Equal adds the byte
+// strings and the policy. So a scalar field added to CascadeSettings is
+// compared without anyone listing it, and TestEqualCoversEveryField fails
+// when a field added here is left out of Equal.
 type Cascade struct {
+	CascadeSettings
+
+	ServerCert     []byte // DER, only when set
+	HashedPassword []byte // ClientAuth, AuthType 1
+	ClientCert     []byte // ClientAuth, AuthType 3, DER
+	ClientKey      []byte // ClientAuth, AuthType 3, DER
+
+	// Policy is the cascade's own policy, enforced on the local hub's
+	// side of the link; nil when the folder has none.
+	Policy *Policy
+
+	folder *Folder
+}
+
+// CascadeSettings are the comparable settings of a cascade.
+type CascadeSettings struct {
 	Online          bool
 	CheckServerCert bool
-	ServerCert      []byte // DER, only when set
 
 	// ClientAuth
-	AuthType       uint32
-	Username       string
-	HashedPassword []byte // AuthType 1
-	PlainPassword  string // AuthType 2, stored RC4-"encrypted" (§6.5)
-	ClientCert     []byte // AuthType 3, DER
-	ClientKey      []byte // AuthType 3, DER
+	AuthType      uint32
+	Username      string
+	PlainPassword string // AuthType 2, stored RC4-"encrypted" (see rc4Password)
 
 	// ClientOption
 	AccountName                  string
@@ -49,12 +66,15 @@ type Cascade struct {
 	DisableQoS                   bool
 	AdditionalConnectionInterval uint32 // seconds
 	ConnectionDisconnectSpan     uint32 // seconds, 0 = never recycle connections
+}
 
-	// Policy is the cascade's own policy, enforced on the local hub's
-	// side of the link; nil when the folder has none.
-	Policy *Policy
-
-	folder *Folder
+// Equal reports whether two cascades have the same settings (the folder
+// they were read from does not count).
+func (c *Cascade) Equal(o *Cascade) bool {
+	return c.CascadeSettings == o.CascadeSettings &&
+		bytes.Equal(c.ServerCert, o.ServerCert) && bytes.Equal(c.HashedPassword, o.HashedPassword) &&
+		bytes.Equal(c.ClientCert, o.ClientCert) && bytes.Equal(c.ClientKey, o.ClientKey) &&
+		samePolicy(c.Policy, o.Policy)
 }
 
 // Name returns the cascade's folder name ("Cascade0", ...), or "" for one
@@ -92,38 +112,40 @@ func (h *Hub) Cascades() []*Cascade { return Cascades(h.folder) }
 func readCascade(f *Folder) *Cascade {
 	auth, opt := f.Folder("ClientAuth"), f.Folder("ClientOption")
 	return &Cascade{
-		Online:                       f.GetBool("Online"),
-		CheckServerCert:              f.GetBool("CheckServerCert"),
-		ServerCert:                   f.GetBytes("ServerCert"),
-		AuthType:                     auth.GetUint("AuthType"),
-		Username:                     auth.GetString("Username"),
-		HashedPassword:               auth.GetBytes("HashedPassword"),
-		PlainPassword:                string(rc4Password(auth.GetBytes("EncryptedPassword"))),
-		ClientCert:                   auth.GetBytes("ClientCert"),
-		ClientKey:                    auth.GetBytes("ClientKey"),
-		AccountName:                  opt.GetString("AccountName"),
-		Hostname:                     opt.GetString("Hostname"),
-		Port:                         opt.GetUint("Port"),
-		HubName:                      opt.GetString("HubName"),
-		MaxConnection:                opt.GetUint("MaxConnection"),
-		UseEncrypt:                   opt.GetBool("UseEncrypt"),
-		UseCompress:                  opt.GetBool("UseCompress"),
-		HalfConnection:               opt.GetBool("HalfConnection"),
-		DisableQoS:                   opt.GetBool("DisableQoS"),
-		AdditionalConnectionInterval: opt.GetUint("AdditionalConnectionInterval"),
-		ConnectionDisconnectSpan:     opt.GetUint("ConnectionDisconnectSpan"),
-		Policy:                       readPolicy(f.Folder("Policy")),
-		folder:                       f,
+		ServerCert:     f.GetBytes("ServerCert"),
+		HashedPassword: auth.GetBytes("HashedPassword"),
+		ClientCert:     auth.GetBytes("ClientCert"),
+		ClientKey:      auth.GetBytes("ClientKey"),
+		Policy:         readPolicy(f.Folder("Policy")),
+		folder:         f,
+		CascadeSettings: CascadeSettings{
+			Online:                       f.GetBool("Online"),
+			CheckServerCert:              f.GetBool("CheckServerCert"),
+			AuthType:                     auth.GetUint("AuthType"),
+			Username:                     auth.GetString("Username"),
+			PlainPassword:                string(rc4Password(auth.GetBytes("EncryptedPassword"))),
+			AccountName:                  opt.GetString("AccountName"),
+			Hostname:                     opt.GetString("Hostname"),
+			Port:                         opt.GetUint("Port"),
+			HubName:                      opt.GetString("HubName"),
+			MaxConnection:                opt.GetUint("MaxConnection"),
+			UseEncrypt:                   opt.GetBool("UseEncrypt"),
+			UseCompress:                  opt.GetBool("UseCompress"),
+			HalfConnection:               opt.GetBool("HalfConnection"),
+			DisableQoS:                   opt.GetBool("DisableQoS"),
+			AdditionalConnectionInterval: opt.GetUint("AdditionalConnectionInterval"),
+			ConnectionDisconnectSpan:     opt.GetUint("ConnectionDisconnectSpan"),
+		},
 	}
 }
 
 // NewCascade returns a cascade with the settings vpncmd's CascadeCreate
 // gives a new one: offline, 8 connections, encryption on, bridge mode.
 func NewCascade(account, host string, port uint32, hubName, user string) *Cascade {
-	return &Cascade{
+	return &Cascade{CascadeSettings: CascadeSettings{
 		AccountName: account, Hostname: host, Port: port, HubName: hubName, Username: user,
 		MaxConnection: 8, UseEncrypt: true, AdditionalConnectionInterval: 1,
-	}
+	}}
 }
 
 // cascadeOptionDefaults are the ClientOption items a real server writes
@@ -270,7 +292,7 @@ type LocalBridge struct {
 // name are skipped, as the real server does.
 func LocalBridges(root *Folder) (bridges []LocalBridge, doNotDisableOffloading bool) {
 	list := root.Folder("LocalBridgeList")
-	for _, f := range list.subfolders() {
+	for _, f := range inNumberOrder(list, "LocalBridge") {
 		b := LocalBridge{
 			HubName:           f.GetString("HubName"),
 			DeviceName:        f.GetString("DeviceName"),

@@ -3,6 +3,7 @@ package config
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -27,7 +28,39 @@ type Hub struct {
 	LogSecurity bool // LogSetting/SaveSecurityLog
 	LogPacket   bool // LogSetting/SavePacketLog
 
+	// AcList is the Source IP Address Limit List
+	// (SecurityAccountDatabase/IPAccessControlList), in file order.
+	AcList []AcEntry
+	// AccessList is the access list (AccessList/<n>), in file order.
+	AccessList []Access
+	// AdminOptions is the AdminOption folder, by name (as the file keeps
+	// them; ToTree sorts them so).
+	AdminOptions []AdminOption
+	// Options is the Option folder (but MaxSession and NoEnum, above).
+	Options HubOptions
+	// Log is the LogSetting folder (but SaveSecurityLog and SavePacketLog).
+	Log LogSetting
+
 	folder *Folder // the hub's folder in the tree; nil until written
+
+	// loaded holds the parts that ToTree writes whole as they were last
+	// read from or written to the tree: a part equal to its loaded value
+	// is not written, so an unchanged model leaves the tree as it was,
+	// and a part the server still edits in the tree directly is not
+	// overwritten by a stale model value.
+	loaded hubParts
+}
+
+// hubParts are the snapshots behind Hub.loaded. The parts the server
+// still edits in the tree directly (access list, admin options, options,
+// log settings) are written only when the model changed them, and then
+// item by item where they differ.
+type hubParts struct {
+	acList       []AcEntry
+	accessList   []Access
+	adminOptions []AdminOption
+	options      HubOptions
+	log          LogSetting
 }
 
 // User is one SecurityAccountDatabase/UserList/<name> folder.
@@ -135,6 +168,18 @@ func readHub(f *Folder) *Hub {
 		LogPacket:      logs.GetBool("SavePacketLog"),
 		folder:         f,
 	}
+	acl, legacy := readAcList(f)
+	h.AcList = acl
+	if !legacy { // a list found at the legacy place is written at the right one
+		h.loaded.acList = slices.Clone(acl)
+	}
+	h.AccessList = readAccessList(f)
+	h.AdminOptions = readAdminOptions(f)
+	h.Options = readHubOptions(opt)
+	h.Log = readLogSetting(f)
+	h.loaded.accessList = slices.Clone(h.AccessList)
+	h.loaded.adminOptions = slices.Clone(h.AdminOptions)
+	h.loaded.options, h.loaded.log = h.Options, h.Log
 	db := f.Folder("SecurityAccountDatabase")
 	for _, g := range db.Folder("GroupList").subfolders() {
 		h.Groups = append(h.Groups, &Group{
@@ -212,6 +257,27 @@ func (h *Hub) toFolder() *Folder {
 		putBool(logs, "SavePacketLog", h.LogPacket)
 	})
 	h.SecureNAT.write(f)
+	if !slices.Equal(h.AcList, h.loaded.acList) || (len(h.AcList) == 0 && len(f.Folder(acListFolder).subfolders()) > 0) {
+		writeAcList(f, h.AcList)
+		h.loaded.acList = slices.Clone(h.AcList)
+	}
+	if !slices.Equal(h.AccessList, h.loaded.accessList) {
+		writeAccessList(f, h.AccessList)
+		h.loaded.accessList = slices.Clone(h.AccessList)
+	}
+	slices.SortStableFunc(h.AdminOptions, func(a, b AdminOption) int { return compareNames(a.Name, b.Name) })
+	if !slices.Equal(h.AdminOptions, h.loaded.adminOptions) {
+		writeAdminOptions(f, h.AdminOptions)
+		h.loaded.adminOptions = slices.Clone(h.AdminOptions)
+	}
+	if h.Options != h.loaded.options {
+		h.Options.write(f)
+		h.loaded.options = h.Options
+	}
+	if h.Log != h.loaded.log {
+		h.Log.write(f)
+		h.loaded.log = h.Log
+	}
 	child(f, "SecurityAccountDatabase", func(db *Folder) {
 		child(db, "GroupList", func(gl *Folder) {
 			gl.Folders = gl.Folders[:0]

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -76,8 +77,11 @@ exec "$@"`
 	return exec.Command("ip", args...)
 }
 
+var realServers atomic.Int32
+
 func startRealServer(t *testing.T, base string) *realServer {
-	r := &realServer{t: t, ns: fmt.Sprintf("cfgtest-%d", os.Getpid()), base: base}
+	// one namespace per server: a test may run two (one after the other)
+	r := &realServer{t: t, ns: fmt.Sprintf("cfgtest-%d-%d", os.Getpid(), realServers.Add(1)), base: base}
 	for _, d := range []string{"db", "log", "run", "bin"} {
 		if err := os.MkdirAll(filepath.Join(base, d), 0o700); err != nil {
 			t.Fatal(err)

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,10 +14,15 @@ import (
 // ServerConfiguration folder; the real server then starts from defaults.
 var ErrBadConfig = errors.New("config: bad config (no ServerConfiguration folder)")
 
-// Server is the typed view of a vpn_server.config. Only the settings the
-// Go server uses are modelled; everything else stays in Tree, which ToTree
-// updates in place, so nothing the real server or an operator wrote is
-// lost on a rewrite.
+// Server is the typed view of a vpn_server.config: every part the Go
+// server serves, as values (Equal compares two configurations whole).
+// What the model does not know stays in Tree, which ToTree updates in
+// place, so nothing the real server or an operator wrote is lost on a
+// rewrite: scalar settings are written item by item where they differ;
+// lists (access list, AC list, admin options, switches, bridges) and
+// option sets are written only when they differ from what was last read
+// or written, reusing the folder of each entry so that its unknown items
+// survive.
 type Server struct {
 	Tree *Folder // the whole file; unmodelled items live here
 
@@ -29,6 +35,16 @@ type Server struct {
 	// normal CPU priority instead of nice -20. Read only: the tree keeps it.
 	NoHighPriorityProcess bool
 	Hubs                  []*Hub // VirtualHUB/<name>, in file order
+
+	Syslog       Syslog        // ServerConfiguration/SyslogSettings
+	KeepConnect  KeepConnect   // ServerConfiguration/UseKeepConnect, KeepConnect*
+	Options      ServerOptions // ServerConfiguration limits and housekeeping
+	L3Switches   []L3Switch    // VirtualLayer3SwitchList, by name (ToTree sorts them so)
+	LocalBridges Bridges       // LocalBridgeList, in file order
+
+	// loaded holds the parts above as last read or written; ToTree writes
+	// a part only when it differs (see Hub.loaded for why).
+	loaded serverParts
 }
 
 // Listener is one TCP listener of ListenerList.
@@ -80,6 +96,13 @@ func FromTree(root *Folder) (*Server, error) {
 	for _, f := range root.Folder("VirtualHUB").subfolders() {
 		s.Hubs = append(s.Hubs, readHub(f))
 	}
+	s.Syslog, s.KeepConnect, s.Options = readSyslog(sc), readKeepConnect(sc), readServerOptions(sc)
+	s.L3Switches = readL3Switches(root)
+	s.LocalBridges.List, s.LocalBridges.DoNotDisableOffloading = LocalBridges(root)
+	s.loaded = serverParts{
+		syslog: s.Syslog, keepConnect: s.KeepConnect, options: s.Options,
+		l3: cloneL3(s.L3Switches), bridges: s.LocalBridges.clone(),
+	}
 	return s, nil
 }
 
@@ -114,6 +137,27 @@ func (s *Server) ToTree() *Folder {
 	putOptionalBytes(sc, "ServerCert", s.CertDER)
 	putOptionalBytes(sc, "ServerKey", s.KeyDER)
 	putString(sc, "CipherName", s.CipherName)
+	if s.Syslog != s.loaded.syslog {
+		s.Syslog.write(sc)
+		s.loaded.syslog = s.Syslog
+	}
+	if s.KeepConnect != s.loaded.keepConnect {
+		s.KeepConnect.write(sc)
+		s.loaded.keepConnect = s.KeepConnect
+	}
+	if s.Options != s.loaded.options {
+		s.Options.write(sc)
+		s.loaded.options = s.Options
+	}
+	sortL3(s.L3Switches)
+	if !slices.EqualFunc(s.L3Switches, s.loaded.l3, L3Switch.Equal) {
+		writeL3Switches(root, s.L3Switches)
+		s.loaded.l3 = cloneL3(s.L3Switches)
+	}
+	if !s.LocalBridges.Equal(s.loaded.bridges) {
+		writeBridges(root, s.LocalBridges)
+		s.loaded.bridges = s.LocalBridges.clone()
+	}
 	child(root, "ListenerList", s.writeListeners)
 	child(root, "VirtualHUB", func(vh *Folder) {
 		vh.Folders = vh.Folders[:0]

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"net/netip"
 	"slices"
-	"strconv"
 
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/pack"
@@ -82,46 +81,28 @@ func normalizeAC(list []acEntry) []acEntry {
 	return list
 }
 
-// readACList reads a hub's IPAccessControlList folder (Acl1, Acl2, ...).
-func readACList(f *config.Folder) []acEntry {
-	var list []acEntry
-	if f == nil {
-		return nil
-	}
-	for _, ff := range f.Folders {
-		ip, err := netip.ParseAddr(ff.GetString("IpAddress"))
-		if err != nil {
-			continue
-		}
-		e := acEntry{Deny: ff.GetBool("Deny"), Priority: ff.GetUint("Priority"), IP: ip}
-		if m, err := netip.ParseAddr(ff.GetString("NetMask")); err == nil {
-			e.Mask = m
-		}
-		list = append(list, e)
+// acListFromModel is the hub's configured list in the order it applies.
+func acListFromModel(hc *config.Hub) []acEntry {
+	list := make([]acEntry, 0, len(hc.AcList))
+	for _, e := range hc.AcList {
+		list = append(list, acEntry{Deny: e.Deny, Priority: e.Priority, IP: e.IP, Mask: e.Mask})
 	}
 	return normalizeAC(list)
 }
 
-// writeACList replaces a hub's IPAccessControlList folder.
-func writeACList(hubFolder *config.Folder, list []acEntry) {
-	f := hubFolder.Ensure("IPAccessControlList")
-	f.Folders = f.Folders[:0]
-	for i, e := range list {
-		ff := config.NewFolder("Acl" + strconv.Itoa(i+1))
-		ff.SetBool("Deny", e.Deny)
-		ff.SetUint("Priority", e.Priority)
-		ff.SetString("IpAddress", e.IP.String())
-		if e.Mask.IsValid() {
-			ff.SetString("NetMask", e.Mask.String())
-		}
-		f.Folders = append(f.Folders, ff)
+// acListToModel is a normalized list as the configuration keeps it.
+func acListToModel(list []acEntry) []config.AcEntry {
+	out := make([]config.AcEntry, 0, len(list))
+	for _, e := range list {
+		out = append(out, config.AcEntry{Deny: e.Deny, Priority: e.Priority, IP: e.IP, Mask: e.Mask})
 	}
+	return out
 }
 
 // applyACList puts the hub's list from the configuration into effect. The
 // caller holds s.mu or is building the server.
 func (s *Server) applyACList(h *Hub) {
-	list := readACList(s.hubTreeFolder(h.cfg.Name).Folder("IPAccessControlList"))
+	list := acListFromModel(h.cfg)
 	h.acList.Store(&list)
 }
 
@@ -157,7 +138,7 @@ func admGetAcList(a *adminCall) (*pack.Pack, error) {
 	if err != nil {
 		return nil, err
 	}
-	return acListPack(h.cfg.Name, readACList(a.s.hubFolderLocked(h).Folder("IPAccessControlList"))), nil
+	return acListPack(h.cfg.Name, acListFromModel(h.cfg)), nil
 }
 
 // admSetAcList replaces the list (vpncmd's AcAdd and AcDel read it, change
@@ -200,7 +181,7 @@ func admSetAcList(a *adminCall) (*pack.Pack, error) {
 		list = append(list, e)
 	}
 	list = normalizeAC(list)
-	writeACList(a.s.hubFolderLocked(h), list)
+	h.cfg.AcList = acListToModel(list)
 	h.acList.Store(&list)
 	return acListPack(h.cfg.Name, list), nil
 }

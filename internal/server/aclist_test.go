@@ -3,7 +3,10 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -11,6 +14,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/client"
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/sha0"
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
@@ -80,7 +84,8 @@ func TestACListRefusesLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acl := root.Folder("VirtualHUB").Folder("DEFAULT").Folder("IPAccessControlList")
+	// where SoftEther keeps it (Server.c, SiWriteHubDb)
+	acl := root.Folder("VirtualHUB").Folder("DEFAULT").Folder("SecurityAccountDatabase").Folder("IPAccessControlList")
 	if f := acl.Folder("Acl2"); f == nil || !f.GetBool("Deny") || f.GetString("IpAddress") != "127.0.0.0" || f.GetString("NetMask") != "255.0.0.0" {
 		t.Errorf("on disk: %+v", acl)
 	}
@@ -123,8 +128,106 @@ func TestACListJSONPrefixLengthMask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := root.Folder("VirtualHUB").Folder("DEFAULT").Folder("IPAccessControlList").Folder("Acl1")
+	f := root.Folder("VirtualHUB").Folder("DEFAULT").Folder("SecurityAccountDatabase").Folder("IPAccessControlList").Folder("Acl1")
 	if f == nil || f.GetString("IpAddress") != "fe80::" || f.GetString("NetMask") != "0.0.0.0" {
 		t.Errorf("on disk: %+v", f)
 	}
+}
+
+// softEtherACList is a hub's Source IP Address Limit List as the real
+// vpnserver 5.01 writes it after "AcAdd deny /PRIORITY:5 /IP:10.250.0.0/16",
+// "AcAdd6 allow /PRIORITY:7 /IP:2001:db8::/32" and
+// "AcAdd deny /PRIORITY:9 /IP:127.0.0.0/8".
+const softEtherACList = `declare IPAccessControlList
+{
+	declare Acl1
+	{
+		bool Deny true
+		string IpAddress 10.250.0.0
+		string NetMask 255.255.0.0
+		uint Priority 5
+	}
+	declare Acl2
+	{
+		bool Deny false
+		string IpAddress 2001:db8::
+		string NetMask ffff:ffff::
+		uint Priority 7
+	}
+	declare Acl3
+	{
+		bool Deny true
+		string IpAddress 127.0.0.0
+		string NetMask 255.0.0.0
+		uint Priority 9
+	}
+}
+`
+
+// A configuration migrated from SoftEther keeps its Source IP Address Limit
+// List: it is listed (GetAcList) and enforced (a login from a denied
+// address is refused). ethervpn used to look for the list in the hub's
+// folder, where SoftEther does not keep it, and found it empty.
+func TestACListMigratedFromSoftEther(t *testing.T) {
+	wrapped, err := config.Parse([]byte("declare root\n{\n" + softEtherACList + "}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acl := wrapped.Folder("IPAccessControlList")
+	cfg := config.Default()
+	hash := sha0.HashPassword("alice", "alicepw")
+	cfg.Hub("DEFAULT").Users = append(cfg.Hub("DEFAULT").Users, &config.User{Name: "alice", AuthType: userAuthPassword, PasswordHash: hash[:]})
+	root := cfg.ToTree()
+	db := root.Folder("VirtualHUB").Folder("DEFAULT").Folder("SecurityAccountDatabase")
+	db.Remove("IPAccessControlList")
+	db.Folders = append(db.Folders, acl)
+	dir := t.TempDir()
+	if err := config.Save(filepath.Join(dir, ConfigFile), root); err != nil {
+		t.Fatal(err)
+	}
+	srv, addr := serveDir(t, dir)
+
+	got := call(t, srv.Dispatcher(), serverAdm, "GetAcList", params("HubName", "DEFAULT"))
+	if got.Int("NumItem") != 3 || got.IntAt("Deny", 0) != 1 || got.IPAt("IpAddress", 0).String() != "10.250.0.0" ||
+		got.IPAt("SubnetMask", 0).String() != "255.255.0.0" || got.IntAt("Priority", 0) != 5 ||
+		got.IPAt("IpAddress", 1).String() != "2001:db8::" || got.IntAt("Deny", 1) != 0 {
+		t.Fatalf("GetAcList after migration: %v", got.Elements())
+	}
+	h := srv.hubs["DEFAULT"]
+	for ip, denied := range map[string]bool{"10.250.3.4": true, "10.251.0.1": false, "2001:db8::9": false, "127.0.0.1": true} {
+		if got := h.sourceDenied(netip.MustParseAddr(ip)); got != denied {
+			t.Errorf("%s: denied %v, want %v", ip, got, denied)
+		}
+	}
+	_, c, err := client.Login(context.Background(), &client.Options{Server: addr, Hub: "DEFAULT", User: "alice", Password: "alicepw"})
+	if err == nil {
+		c.Raw.Close()
+	}
+	if !errors.Is(err, vpnerr.IPAddressDenied) {
+		t.Fatalf("login from 127.0.0.1, denied by the migrated list: %v, want error 109", err)
+	}
+}
+
+// serveDir opens the server whose configuration is in dir and serves it on
+// a loopback port until the test ends.
+func serveDir(t *testing.T, dir string) (*Server, string) {
+	t.Helper()
+	srv, err := Open(dir, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server stop: %v", err)
+		}
+	})
+	return srv, ln.Addr().String()
 }
