@@ -3,14 +3,16 @@ package hub
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"github.com/ethervpn/ethervpn/internal/ether"
 )
 
 // Ethernet types the hub looks at.
 const (
-	etherIPv4 = 0x0800
-	etherARP  = 0x0806
-	etherVLAN = 0x8100
-	etherIPv6 = 0x86DD
+	etherIPv4 = ether.TypeIPv4
+	etherARP  = ether.TypeARP
+	etherVLAN = ether.TypeVLAN
+	etherIPv6 = ether.TypeIPv6
 )
 
 // l3Kind is the network protocol found inside a frame.
@@ -25,10 +27,10 @@ const (
 
 // IP protocol numbers and TCP flags used by the policy filters.
 const (
-	protoICMP   = 1
-	protoTCP    = 6
-	protoUDP    = 17
-	protoICMPv6 = 58
+	protoICMP   = ether.ProtoICMP
+	protoTCP    = ether.ProtoTCP
+	protoUDP    = ether.ProtoUDP
+	protoICMPv6 = ether.ProtoICMPv6
 
 	tcpFIN = 0x01
 	tcpSYN = 0x02
@@ -108,6 +110,9 @@ func parseFrame(b []byte, pk *packet) {
 	*pk = packet{}
 	pk.dst = mac48(b[0:6])
 	pk.src = mac48(b[6:12])
+	// The Ethernet header is read here rather than with ether.ParseEthernet:
+	// the hub keeps the outer type too, and this switch costs every frame
+	// a few instructions less (BenchmarkParseFrame).
 	et := binary.BigEndian.Uint16(b[12:14])
 	pk.outerType = et
 	p := b[14:]
@@ -130,39 +135,34 @@ func parseFrame(b []byte, pk *packet) {
 }
 
 func parseARP(p []byte, pk *packet) {
-	// Only Ethernet/IPv4 ARP is understood, as in SoftEther.
-	if len(p) < 28 || binary.BigEndian.Uint16(p[0:2]) != 1 || binary.BigEndian.Uint16(p[2:4]) != etherIPv4 ||
-		p[4] != 6 || p[5] != 4 {
+	a, ok := ether.ParseARP(p)
+	if !ok {
 		return
 	}
 	pk.l3 = l3ARP
-	pk.srcIP = netip.AddrFrom4([4]byte(p[14:18]))
-	pk.dstIP = netip.AddrFrom4([4]byte(p[24:28]))
+	pk.srcIP = netip.AddrFrom4(a.SenderIP())
+	pk.dstIP = netip.AddrFrom4(a.TargetIP())
 }
 
 func parseIPv4(p []byte, pk *packet) {
-	if len(p) < 20 || p[0]>>4 != 4 {
+	ip, ok := ether.ParseIPv4(p)
+	if !ok {
 		return
 	}
-	ihl := int(p[0]&0x0f) * 4
-	total := int(binary.BigEndian.Uint16(p[2:4]))
-	if ihl < 20 || total < ihl || total > len(p) {
-		return
-	}
-	p = p[:total] // trailing Ethernet padding is not IP payload
 	pk.l3 = l3IPv4
-	pk.tos = p[1]
-	pk.proto = p[9]
-	pk.srcIP = netip.AddrFrom4([4]byte(p[12:16]))
-	pk.dstIP = netip.AddrFrom4([4]byte(p[16:20]))
-	if binary.BigEndian.Uint16(p[6:8])&0x1fff != 0 {
+	pk.tos = ip.TOS()
+	pk.proto = ip.Proto()
+	pk.srcIP = netip.AddrFrom4(ip.Src())
+	pk.dstIP = netip.AddrFrom4(ip.Dst())
+	if ip.FragmentOffset() != 0 {
 		return // not the first fragment: no transport header
 	}
-	parseL4(p[ihl:], pk)
+	l4 := ip.Payload()
+	parseL4(l4, pk)
 	if pk.proto == protoUDP && pk.hasL4 &&
 		((pk.srcPort == 67 && pk.dstPort == 68) || (pk.srcPort == 68 && pk.dstPort == 67)) {
 		pk.dhcp4 = true
-		parseBOOTP(p[ihl+8:], pk)
+		parseBOOTP(l4[8:], pk)
 	}
 }
 

@@ -173,7 +173,7 @@ func arpFrame(op uint16, ethDst, sha [6]byte, spa string, tha [6]byte, tpa strin
 // ipFrame builds an Ethernet/IPv4 frame with a valid header checksum.
 func ipFrame(dst, src [6]byte, from, to string, ttl, proto byte, payload []byte) []byte {
 	b := make([]byte, ethHeader+20+len(payload))
-	writeEth(b, dst, src, typeIPv4)
+	writeEth(b, dst, src, ether.TypeIPv4)
 	ip := b[ethHeader:]
 	ip[0] = 0x45
 	binary.BigEndian.PutUint16(ip[2:], uint16(20+len(payload)))
@@ -200,7 +200,7 @@ func echo(seq uint16, data string) []byte {
 // isARP matches an ARP frame with the given operation and target address.
 func isARP(op uint16, tpa string) func([]byte) bool {
 	return func(b []byte) bool {
-		return len(b) >= 42 && binary.BigEndian.Uint16(b[12:]) == typeARP &&
+		return len(b) >= 42 && binary.BigEndian.Uint16(b[12:]) == ether.TypeARP &&
 			binary.BigEndian.Uint16(b[20:]) == op && binary.BigEndian.Uint32(b[38:]) == ip4(tpa)
 	}
 }
@@ -209,7 +209,7 @@ func isARP(op uint16, tpa string) func([]byte) bool {
 // payload byte (the ICMP type) is typ (any when typ < 0).
 func isIP(from, to string, proto byte, typ int) func([]byte) bool {
 	return func(b []byte) bool {
-		if len(b) < ethHeader+21 || binary.BigEndian.Uint16(b[12:]) != typeIPv4 {
+		if len(b) < ethHeader+21 || binary.BigEndian.Uint16(b[12:]) != ether.TypeIPv4 {
 			return false
 		}
 		ip := b[ethHeader:]
@@ -226,7 +226,7 @@ func checkIP(t *testing.T, b []byte) {
 	if ^ether.Checksum(ip[:20], 0) != 0 {
 		t.Errorf("bad IPv4 header checksum in % x", ip[:20])
 	}
-	if ip[9] == protoICMP && ^ether.Checksum(ip[20:tot], 0) != 0 {
+	if ip[9] == ether.ProtoICMP && ^ether.Checksum(ip[20:tot], 0) != 0 {
 		t.Errorf("bad ICMP checksum in % x", ip[20:tot])
 	}
 }

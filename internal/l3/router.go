@@ -10,12 +10,6 @@ import (
 // Ethernet and IPv4 constants used by the router.
 const (
 	ethHeader  = 14
-	typeIPv4   = 0x0800
-	typeARP    = 0x0806
-	protoICMP  = 1
-	protoUDP   = 17
-	arpRequest = 1
-	arpReply   = 2
 	beaconPort = 7
 	errorTTL   = 64  // TTL of generated ICMP errors and beacons
 	echoTTL    = 255 // TTL of echo replies (§10.3)
@@ -27,6 +21,8 @@ var broadcastMAC = [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 var beaconText = []byte("PacketiX VPN Virtual Layer-3 Switch Beacon\x00")
 
 func u32(a netip.Addr) uint32 { return binary.BigEndian.Uint32(a.AsSlice()) }
+
+func ipv4u32(a [4]byte) uint32 { return binary.BigEndian.Uint32(a[:]) }
 
 // handle routes one frame that arrived on interface in. Called under s.mu.
 func (s *Switch) handle(in int, b []byte, now int64, out *outbox) {
@@ -40,26 +36,26 @@ func (s *Switch) handle(in int, b []byte, now int64, out *outbox) {
 		return
 	}
 	switch binary.BigEndian.Uint16(b[12:]) {
-	case typeARP:
+	case ether.TypeARP:
 		s.handleARP(in, b[ethHeader:], now, out)
-	case typeIPv4:
+	case ether.TypeIPv4:
 		s.handleIPv4(in, src, bcast, b[ethHeader:], now, out)
 	}
 }
 
 // handleARP learns senders inside the interface subnet and answers requests
 // for the interface address. No proxy ARP.
-func (s *Switch) handleARP(in int, a []byte, now int64, out *outbox) {
-	if len(a) < 28 || binary.BigEndian.Uint16(a[0:]) != 1 || binary.BigEndian.Uint16(a[2:]) != typeIPv4 || a[4] != 6 || a[5] != 4 {
+func (s *Switch) handleARP(in int, p []byte, now int64, out *outbox) {
+	a, ok := ether.ParseARP(p)
+	if !ok {
 		return
 	}
 	f := &s.ifs[in]
-	op := binary.BigEndian.Uint16(a[6:])
-	sha, spa, tpa := [6]byte(a[8:14]), binary.BigEndian.Uint32(a[14:]), binary.BigEndian.Uint32(a[24:])
+	sha, spa, tpa := a.SenderMAC(), ipv4u32(a.SenderIP()), ipv4u32(a.TargetIP())
 	s.learn(in, spa, sha, now, out)
-	if op == arpRequest && tpa == f.ip && spa != 0 {
+	if a.Op() == ether.ARPRequest && tpa == f.ip && spa != 0 {
 		if fr := out.take(in, ethHeader+28); fr != nil {
-			writeARP(fr, sha, f.mac, arpReply, f.ip, sha, spa)
+			writeARP(fr, sha, f.mac, ether.ARPReply, f.ip, sha, spa)
 		}
 	}
 }
@@ -95,31 +91,24 @@ func (s *Switch) learn(in int, ip uint32, mac [6]byte, now int64, out *outbox) {
 }
 
 // handleIPv4 routes an IPv4 packet (§10.3 forwarding).
-func (s *Switch) handleIPv4(in int, srcMAC [6]byte, bcast bool, p []byte, now int64, out *outbox) {
-	if len(p) < 20 || p[0]>>4 != 4 {
+func (s *Switch) handleIPv4(in int, srcMAC [6]byte, bcast bool, b []byte, now int64, out *outbox) {
+	ip, ok := ether.ParseIPv4(b)
+	if !ok || ether.Checksum(ip.Header(), 0) != 0xffff { // a valid header sums to all ones
 		return
 	}
-	ihl := int(p[0]&15) * 4
-	tot := int(binary.BigEndian.Uint16(p[2:]))
-	if ihl < 20 || tot < ihl || tot > len(p) {
-		return
-	}
-	p = p[:tot]
-	if ^ether.Checksum(p[:ihl], 0) != 0 { // a valid header sums to 0xffff
-		return
-	}
-	src, dst := binary.BigEndian.Uint32(p[12:]), binary.BigEndian.Uint32(p[16:])
+	p, ihl, tot := ip.Packet, ip.HeaderLen(), len(ip.Packet)
+	src, dst := ipv4u32(ip.Src()), ipv4u32(ip.Dst())
 	s.learn(in, src, srcMAC, now, out)
 	if bcast { // L2 broadcasts are never routed
 		return
 	}
 	if s.isMine(dst) {
-		if p[9] == protoICMP && tot >= ihl+8 && p[ihl] == 8 && binary.BigEndian.Uint16(p[6:])&0x3fff == 0 {
+		if ip.Proto() == ether.ProtoICMP && tot >= ihl+8 && p[ihl] == 8 && !ip.Fragmented() {
 			s.echoReply(dst, p, ihl, now, out)
 		}
 		return
 	}
-	if p[8] <= 1 {
+	if ip.TTL() <= 1 {
 		s.icmpError(in, p, ihl, 11, 0, now, out)
 		return
 	}
@@ -205,7 +194,7 @@ func (s *Switch) emit(oi int, nh uint32, p []byte, decTTL bool, now int64, out *
 		return
 	}
 	copy(fr[6:12], f.mac[:])
-	binary.BigEndian.PutUint16(fr[12:], typeIPv4)
+	binary.BigEndian.PutUint16(fr[12:], ether.TypeIPv4)
 	ip := fr[ethHeader:]
 	copy(ip, p)
 	if decTTL {
@@ -269,7 +258,7 @@ func (s *Switch) poll(now int64, out *outbox) {
 func (s *Switch) sendARPRequest(oi int, ip uint32, out *outbox) {
 	f := &s.ifs[oi]
 	if fr := out.take(oi, ethHeader+28); fr != nil {
-		writeARP(fr, broadcastMAC, f.mac, arpRequest, f.ip, [6]byte{}, ip)
+		writeARP(fr, broadcastMAC, f.mac, ether.ARPRequest, f.ip, [6]byte{}, ip)
 	}
 }
 
@@ -278,20 +267,20 @@ func (s *Switch) sendARPRequest(oi int, ip uint32, out *outbox) {
 func (s *Switch) sendBeacon(i int, out *outbox) {
 	f := &s.ifs[i]
 	ip := s.scratch[:20+8+len(beaconText)]
-	s.ipHeader(ip, protoUDP, errorTTL, f.ip, f.bcast)
+	s.ipHeader(ip, ether.ProtoUDP, errorTTL, f.ip, f.bcast)
 	udp := ip[20:]
 	binary.BigEndian.PutUint16(udp[0:], beaconPort)
 	binary.BigEndian.PutUint16(udp[2:], beaconPort)
 	binary.BigEndian.PutUint16(udp[4:], uint16(len(udp)))
 	binary.BigEndian.PutUint16(udp[6:], 0)
 	copy(udp[8:], beaconText)
-	binary.BigEndian.PutUint16(udp[6:], transportChecksum(ip, udp, protoUDP))
+	binary.BigEndian.PutUint16(udp[6:], transportChecksum(ip, udp, ether.ProtoUDP))
 	if fr := out.take(i, ethHeader+len(ip)); fr != nil {
-		writeEth(fr, broadcastMAC, f.mac, typeIPv4)
+		writeEth(fr, broadcastMAC, f.mac, ether.TypeIPv4)
 		copy(fr[ethHeader:], ip)
 	}
 	if fr := out.take(i, ethHeader+28); fr != nil {
-		writeARP(fr, broadcastMAC, f.mac, arpReply, f.ip, broadcastMAC, f.bcast)
+		writeARP(fr, broadcastMAC, f.mac, ether.ARPReply, f.ip, broadcastMAC, f.bcast)
 	}
 }
 
@@ -303,7 +292,7 @@ func (s *Switch) echoReply(me uint32, p []byte, ihl int, now int64, out *outbox)
 	}
 	src := binary.BigEndian.Uint32(p[12:])
 	ip := s.scratch[:20+len(payload)]
-	s.ipHeader(ip, protoICMP, echoTTL, me, src)
+	s.ipHeader(ip, ether.ProtoICMP, echoTTL, me, src)
 	icmp := ip[20:]
 	copy(icmp, payload)
 	icmp[0] = 0
@@ -321,7 +310,7 @@ func (s *Switch) icmpError(in int, p []byte, ihl int, typ, code byte, now int64,
 	if binary.BigEndian.Uint16(p[6:])&0x1fff != 0 || src == 0 || src>>28 >= 14 || src>>24 == 127 {
 		return
 	}
-	if p[9] == protoICMP && (len(p) < ihl+1 || p[ihl] != 0 && p[ihl] != 8) {
+	if p[9] == ether.ProtoICMP && (len(p) < ihl+1 || p[ihl] != 0 && p[ihl] != 8) {
 		return
 	}
 	if f := &s.ifs[in]; src == f.bcast {
@@ -329,7 +318,7 @@ func (s *Switch) icmpError(in int, p []byte, ihl int, typ, code byte, now int64,
 	}
 	quote := p[:min(len(p), ihl+8)]
 	ip := s.scratch[:20+8+len(quote)]
-	s.ipHeader(ip, protoICMP, errorTTL, s.ifs[in].ip, src)
+	s.ipHeader(ip, ether.ProtoICMP, errorTTL, s.ifs[in].ip, src)
 	icmp := ip[20:]
 	icmp[0], icmp[1] = typ, code
 	clear(icmp[2:8])
@@ -366,10 +355,10 @@ func writeEth(fr []byte, dst, src [6]byte, typ uint16) {
 }
 
 func writeARP(fr []byte, ethDst, sha [6]byte, op uint16, spa uint32, tha [6]byte, tpa uint32) {
-	writeEth(fr, ethDst, sha, typeARP)
+	writeEth(fr, ethDst, sha, ether.TypeARP)
 	a := fr[ethHeader:]
 	binary.BigEndian.PutUint16(a[0:], 1)
-	binary.BigEndian.PutUint16(a[2:], typeIPv4)
+	binary.BigEndian.PutUint16(a[2:], ether.TypeIPv4)
 	a[4], a[5] = 6, 4
 	binary.BigEndian.PutUint16(a[6:], op)
 	copy(a[8:14], sha[:])

@@ -20,8 +20,8 @@ var noMAC [6]byte
 // resolve has host h answer the switch's ARP request for h's address.
 func (r *rig) resolve(h *host, hubName string) {
 	r.t.Helper()
-	h.expect("ARP request for "+h.ip.String(), isARP(arpRequest, h.ip.String()))
-	h.send(arpFrame(arpReply, r.mac(hubName), h.mac, h.ip.String(), r.mac(hubName), r.ifIP(hubName)))
+	h.expect("ARP request for "+h.ip.String(), isARP(ether.ARPRequest, h.ip.String()))
+	h.send(arpFrame(ether.ARPReply, r.mac(hubName), h.mac, h.ip.String(), r.mac(hubName), r.ifIP(hubName)))
 }
 
 func (r *rig) ifIP(hubName string) string {
@@ -39,35 +39,35 @@ func (r *rig) ifIP(hubName string) string {
 func TestARPReplyAndBeacon(t *testing.T) {
 	r := newRig(t, twoHubs, nil)
 	a := r.host("HUBA", "10.1.0.10", 0x0a)
-	a.send(arpFrame(arpRequest, broadcastMAC, a.mac, "10.1.0.10", noMAC, "10.1.0.1"))
+	a.send(arpFrame(ether.ARPRequest, broadcastMAC, a.mac, "10.1.0.10", noMAC, "10.1.0.1"))
 	b := a.expect("ARP reply for 10.1.0.1", func(b []byte) bool {
-		return isARP(arpReply, "10.1.0.10")(b) && binary.BigEndian.Uint32(b[28:]) == ip4("10.1.0.1")
+		return isARP(ether.ARPReply, "10.1.0.10")(b) && binary.BigEndian.Uint32(b[28:]) == ip4("10.1.0.1")
 	})
 	if got := [6]byte(b[22:28]); got != r.mac("HUBA") || got[0] != 0x5e || got[1] != 0xa3 {
 		t.Errorf("reply sender MAC %x, want the interface MAC %x (5E:A3:...)", got, r.mac("HUBA"))
 	}
 	// Nobody answers for other addresses (no proxy ARP).
-	a.send(arpFrame(arpRequest, broadcastMAC, a.mac, "10.1.0.10", noMAC, "10.2.0.1"))
-	a.none("proxy ARP", isARP(arpReply, "10.1.0.10"))
+	a.send(arpFrame(ether.ARPRequest, broadcastMAC, a.mac, "10.1.0.10", noMAC, "10.2.0.1"))
+	a.none("proxy ARP", isARP(ether.ARPReply, "10.1.0.10"))
 
 	// Beacons every 5 s: UDP 7 to the directed broadcast, NUL-terminated text.
 	r.clk.Advance(beaconInterval)
-	bc := a.expect("beacon", isIP("10.1.0.1", "10.1.0.255", protoUDP, -1))
+	bc := a.expect("beacon", isIP("10.1.0.1", "10.1.0.255", ether.ProtoUDP, -1))
 	checkIP(t, bc)
 	if got := string(bc[ethHeader+28:]); got != string(beaconText) {
 		t.Errorf("beacon payload %q", got)
 	}
-	a.expect("beacon ARP", isARP(arpReply, "10.1.0.255"))
+	a.expect("beacon ARP", isARP(ether.ARPReply, "10.1.0.255"))
 }
 
 func TestForwardBetweenSubnets(t *testing.T) {
 	r := newRig(t, twoHubs, nil)
 	a := r.host("HUBA", "10.1.0.10", 0x0a)
 	b := r.host("HUBB", "10.2.0.10", 0x0b)
-	a.send(ipFrame(r.mac("HUBA"), a.mac, "10.1.0.10", "10.2.0.10", 64, protoICMP, echo(1, "hello")))
+	a.send(ipFrame(r.mac("HUBA"), a.mac, "10.1.0.10", "10.2.0.10", 64, ether.ProtoICMP, echo(1, "hello")))
 	// The packet waits while the switch resolves 10.2.0.10 on HUBB.
 	r.resolve(b, "HUBB")
-	got := b.expect("forwarded echo", isIP("10.1.0.10", "10.2.0.10", protoICMP, 8))
+	got := b.expect("forwarded echo", isIP("10.1.0.10", "10.2.0.10", ether.ProtoICMP, 8))
 	checkIP(t, got)
 	if ttl := got[ethHeader+8]; ttl != 63 {
 		t.Errorf("TTL %d, want 63", ttl)
@@ -76,17 +76,17 @@ func TestForwardBetweenSubnets(t *testing.T) {
 		t.Errorf("MACs %x -> %x", got[6:12], got[0:6])
 	}
 	// The reply goes back without ARP: the switch learnt A from its packet.
-	b.send(ipFrame(r.mac("HUBB"), b.mac, "10.2.0.10", "10.1.0.10", 64, protoICMP, echo(1, "hello")))
-	back := a.expect("packet back to A", isIP("10.2.0.10", "10.1.0.10", protoICMP, 8))
+	b.send(ipFrame(r.mac("HUBB"), b.mac, "10.2.0.10", "10.1.0.10", 64, ether.ProtoICMP, echo(1, "hello")))
+	back := a.expect("packet back to A", isIP("10.2.0.10", "10.1.0.10", ether.ProtoICMP, 8))
 	checkIP(t, back)
 	// Frames to the switch's MAC with a bad header checksum are dropped.
-	bad := ipFrame(r.mac("HUBA"), a.mac, "10.1.0.10", "10.2.0.10", 64, protoICMP, echo(2, "bad"))
+	bad := ipFrame(r.mac("HUBA"), a.mac, "10.1.0.10", "10.2.0.10", 64, ether.ProtoICMP, echo(2, "bad"))
 	bad[ethHeader+10] ^= 0xff
 	a.send(bad)
-	b.none("bad checksum", isIP("10.1.0.10", "10.2.0.10", protoICMP, 8))
+	b.none("bad checksum", isIP("10.1.0.10", "10.2.0.10", ether.ProtoICMP, 8))
 	// L2 broadcasts are never routed.
-	a.send(ipFrame(broadcastMAC, a.mac, "10.1.0.10", "10.2.0.10", 64, protoICMP, echo(3, "bc")))
-	b.none("broadcast", isIP("10.1.0.10", "10.2.0.10", protoICMP, 8))
+	a.send(ipFrame(broadcastMAC, a.mac, "10.1.0.10", "10.2.0.10", 64, ether.ProtoICMP, echo(3, "bc")))
+	b.none("broadcast", isIP("10.1.0.10", "10.2.0.10", ether.ProtoICMP, 8))
 }
 
 func TestICMPErrorsAndPing(t *testing.T) {
@@ -94,8 +94,8 @@ func TestICMPErrorsAndPing(t *testing.T) {
 	a := r.host("HUBA", "10.1.0.10", 0x0a)
 	sw := r.mac("HUBA")
 
-	a.send(ipFrame(sw, a.mac, "10.1.0.10", "10.3.0.1", 64, protoICMP, echo(1, "x")))
-	un := a.expect("destination unreachable", isIP("10.1.0.1", "10.1.0.10", protoICMP, 3))
+	a.send(ipFrame(sw, a.mac, "10.1.0.10", "10.3.0.1", 64, ether.ProtoICMP, echo(1, "x")))
+	un := a.expect("destination unreachable", isIP("10.1.0.1", "10.1.0.10", ether.ProtoICMP, 3))
 	checkIP(t, un)
 	if code := un[ethHeader+21]; code != 0 {
 		t.Errorf("unreachable code %d, want 0", code)
@@ -104,13 +104,13 @@ func TestICMPErrorsAndPing(t *testing.T) {
 		t.Errorf("quoted header names %x", quoted)
 	}
 
-	a.send(ipFrame(sw, a.mac, "10.1.0.10", "10.2.0.5", 1, protoICMP, echo(2, "x")))
-	te := a.expect("time exceeded", isIP("10.1.0.1", "10.1.0.10", protoICMP, 11))
+	a.send(ipFrame(sw, a.mac, "10.1.0.10", "10.2.0.5", 1, ether.ProtoICMP, echo(2, "x")))
+	te := a.expect("time exceeded", isIP("10.1.0.1", "10.1.0.10", ether.ProtoICMP, 11))
 	checkIP(t, te)
 
 	for _, me := range []string{"10.1.0.1", "10.2.0.1"} {
-		a.send(ipFrame(sw, a.mac, "10.1.0.10", me, 1, protoICMP, echo(3, "ping")))
-		rep := a.expect("echo reply from "+me, isIP(me, "10.1.0.10", protoICMP, 0))
+		a.send(ipFrame(sw, a.mac, "10.1.0.10", me, 1, ether.ProtoICMP, echo(3, "ping")))
+		rep := a.expect("echo reply from "+me, isIP(me, "10.1.0.10", ether.ProtoICMP, 0))
 		checkIP(t, rep)
 		if ttl := rep[ethHeader+8]; ttl != echoTTL {
 			t.Errorf("echo reply TTL %d, want 255", ttl)
@@ -120,8 +120,8 @@ func TestICMPErrorsAndPing(t *testing.T) {
 		}
 	}
 	// No ICMP error about an ICMP error.
-	a.send(ipFrame(sw, a.mac, "10.1.0.10", "10.3.0.1", 64, protoICMP, []byte{3, 0, 0, 0, 0, 0, 0, 0}))
-	a.none("error about an error", isIP("10.1.0.1", "10.1.0.10", protoICMP, 3))
+	a.send(ipFrame(sw, a.mac, "10.1.0.10", "10.3.0.1", 64, ether.ProtoICMP, []byte{3, 0, 0, 0, 0, 0, 0, 0}))
+	a.none("error about an error", isIP("10.1.0.1", "10.1.0.10", ether.ProtoICMP, 3))
 }
 
 func TestStaticRouteLongestPrefix(t *testing.T) {
@@ -140,16 +140,16 @@ func TestStaticRouteLongestPrefix(t *testing.T) {
 	gc := r.host("HUBC", "192.168.3.254", 0x0c)
 
 	// 10.2.3.4: the /16 wins although its metric is higher ([GO] fix of §10.3).
-	a.send(ipFrame(r.mac("HUBA"), a.mac, "192.168.1.10", "10.2.3.4", 64, protoUDP, make([]byte, 8)))
+	a.send(ipFrame(r.mac("HUBA"), a.mac, "192.168.1.10", "10.2.3.4", 64, ether.ProtoUDP, make([]byte, 8)))
 	r.resolve(gc, "HUBC")
-	got := gc.expect("packet via the /16 gateway", isIP("192.168.1.10", "10.2.3.4", protoUDP, -1))
+	got := gc.expect("packet via the /16 gateway", isIP("192.168.1.10", "10.2.3.4", ether.ProtoUDP, -1))
 	if [6]byte(got[0:6]) != gc.mac {
 		t.Errorf("sent to %x, want the gateway's MAC", got[0:6])
 	}
 	// 10.9.9.9 only matches the /8.
-	a.send(ipFrame(r.mac("HUBA"), a.mac, "192.168.1.10", "10.9.9.9", 64, protoUDP, make([]byte, 8)))
+	a.send(ipFrame(r.mac("HUBA"), a.mac, "192.168.1.10", "10.9.9.9", 64, ether.ProtoUDP, make([]byte, 8)))
 	r.resolve(gb, "HUBB")
-	gb.expect("packet via the /8 gateway", isIP("192.168.1.10", "10.9.9.9", protoUDP, -1))
+	gb.expect("packet via the /8 gateway", isIP("192.168.1.10", "10.9.9.9", ether.ProtoUDP, -1))
 }
 
 func TestRouteSelection(t *testing.T) {
@@ -188,27 +188,27 @@ func TestPendingPackets(t *testing.T) {
 	r := newRig(t, twoHubs, nil)
 	a := r.host("HUBA", "10.1.0.10", 0x0a)
 	b := r.host("HUBB", "10.2.0.10", 0x0b)
-	a.send(ipFrame(r.mac("HUBA"), a.mac, "10.1.0.10", "10.2.0.10", 64, protoUDP, make([]byte, 8)))
-	b.expect("first ARP request", isARP(arpRequest, "10.2.0.10"))
+	a.send(ipFrame(r.mac("HUBA"), a.mac, "10.1.0.10", "10.2.0.10", 64, ether.ProtoUDP, make([]byte, 8)))
+	b.expect("first ARP request", isARP(ether.ARPRequest, "10.2.0.10"))
 	r.clk.Advance(arpRetry)
-	b.expect("ARP retried after 1 s", isARP(arpRequest, "10.2.0.10"))
+	b.expect("ARP retried after 1 s", isARP(ether.ARPRequest, "10.2.0.10"))
 	r.clk.Advance(pendingLife)
 	r.settle()
 	if d := r.sw.Dropped(); d != 1 {
 		t.Errorf("Dropped() = %d, want 1", d)
 	}
 	r.clk.Advance(arpRetry)
-	b.none("ARP after giving up", isARP(arpRequest, "10.2.0.10"))
+	b.none("ARP after giving up", isARP(ether.ARPRequest, "10.2.0.10"))
 	// A late answer does not revive the dropped packet.
-	b.send(arpFrame(arpReply, r.mac("HUBB"), b.mac, "10.2.0.10", r.mac("HUBB"), "10.2.0.1"))
-	b.none("dropped packet", isIP("10.1.0.10", "10.2.0.10", protoUDP, -1))
+	b.send(arpFrame(ether.ARPReply, r.mac("HUBB"), b.mac, "10.2.0.10", r.mac("HUBB"), "10.2.0.1"))
+	b.none("dropped packet", isIP("10.1.0.10", "10.2.0.10", ether.ProtoUDP, -1))
 	// Now resolved: packets go straight through; after 30 s the entry expires.
-	a.send(ipFrame(r.mac("HUBA"), a.mac, "10.1.0.10", "10.2.0.10", 64, protoUDP, make([]byte, 8)))
-	b.expect("packet to a resolved host", isIP("10.1.0.10", "10.2.0.10", protoUDP, -1))
+	a.send(ipFrame(r.mac("HUBA"), a.mac, "10.1.0.10", "10.2.0.10", 64, ether.ProtoUDP, make([]byte, 8)))
+	b.expect("packet to a resolved host", isIP("10.1.0.10", "10.2.0.10", ether.ProtoUDP, -1))
 	r.clk.Advance(arpLifetime)
 	r.settle()
-	a.send(ipFrame(r.mac("HUBA"), a.mac, "10.1.0.10", "10.2.0.10", 64, protoUDP, make([]byte, 8)))
-	b.expect("ARP again after expiry", isARP(arpRequest, "10.2.0.10"))
+	a.send(ipFrame(r.mac("HUBA"), a.mac, "10.1.0.10", "10.2.0.10", 64, ether.ProtoUDP, make([]byte, 8)))
+	b.expect("ARP again after expiry", isARP(ether.ARPRequest, "10.2.0.10"))
 }
 
 func TestOfflineWhenHubOffline(t *testing.T) {
@@ -289,7 +289,7 @@ func TestForwardAllocs(t *testing.T) {
 	out := newOutbox(2)
 	src := [6]byte{2, 0, 0, 0, 0, 1}
 	sw.arp[ip4("10.2.0.10")] = arpEntry{mac: [6]byte{2, 0, 0, 0, 0, 2}, expires: int64(time.Hour)}
-	f := ipFrame(sw.ifs[0].mac, src, "10.1.0.10", "10.2.0.10", 64, protoUDP, make([]byte, 1000))
+	f := ipFrame(sw.ifs[0].mac, src, "10.1.0.10", "10.2.0.10", 64, ether.ProtoUDP, make([]byte, 1000))
 	run := func() {
 		for range 64 {
 			sw.handle(0, f, 1, out)
@@ -310,10 +310,10 @@ func TestForwardAllocs(t *testing.T) {
 func FuzzHandle(f *testing.F) {
 	mac := interfaceMAC("F", "HUBA", netip.MustParseAddr("10.1.0.1"))
 	src := [6]byte{2, 0, 0, 0, 0, 1}
-	f.Add(ipFrame(mac, src, "10.1.0.10", "10.2.0.10", 64, protoICMP, echo(1, "x")), false)
-	f.Add(ipFrame(mac, src, "10.1.0.10", "10.1.0.1", 64, protoICMP, echo(1, "x")), true)
-	f.Add(ipFrame(mac, src, "10.1.0.10", "10.3.0.1", 1, protoUDP, nil), false)
-	f.Add(arpFrame(arpRequest, broadcastMAC, src, "10.1.0.10", noMAC, "10.1.0.1"), true)
+	f.Add(ipFrame(mac, src, "10.1.0.10", "10.2.0.10", 64, ether.ProtoICMP, echo(1, "x")), false)
+	f.Add(ipFrame(mac, src, "10.1.0.10", "10.1.0.1", 64, ether.ProtoICMP, echo(1, "x")), true)
+	f.Add(ipFrame(mac, src, "10.1.0.10", "10.3.0.1", 1, ether.ProtoUDP, nil), false)
+	f.Add(arpFrame(ether.ARPRequest, broadcastMAC, src, "10.1.0.10", noMAC, "10.1.0.1"), true)
 	f.Add([]byte{}, false)
 	f.Fuzz(func(t *testing.T, b []byte, poll bool) {
 		sw, err := New(Config{Name: "F", Interfaces: twoHubs, Lookup: func(string) *hub.Hub { return nil },

@@ -13,9 +13,6 @@ const (
 	vlanTagLen  = 4
 	ipv4Len     = 20
 	udpLen      = 8
-	etherIPv4   = 0x0800
-	etherVLAN   = 0x8100
-	protoUDP    = 17
 	serverPort  = 67
 	clientPort  = 68
 	replyTTL    = 128 // SoftEther's virtual host TTL
@@ -39,40 +36,23 @@ type udpFrame struct {
 // unfragmented IPv4/UDP datagram with a valid IP header checksum. It does not
 // allocate, so every frame of the hub can pass through it cheaply.
 func parseUDP(frame []byte, f *udpFrame) bool {
-	if len(frame) < etherLen+ipv4Len+udpLen {
+	e, ok := ether.ParseEthernet(frame)
+	if !ok || e.Type != ether.TypeIPv4 {
+		return false
+	}
+	ip, ok := ether.ParseIPv4(e.Payload)
+	if !ok || ip.Proto() != ether.ProtoUDP || ip.Fragmented() || len(ip.Payload()) < udpLen {
+		return false
+	}
+	if ether.Checksum(ip.Header(), 0) != 0xffff { // a correct header sums to all ones
 		return false
 	}
 	copy(f.dst[:], frame[0:6])
 	copy(f.src[:], frame[6:12])
-	typ := binary.BigEndian.Uint16(frame[12:14])
-	l3 := frame[etherLen:]
-	f.tagged = false
-	if typ == etherVLAN {
-		if len(frame) < etherLen+vlanTagLen+ipv4Len+udpLen {
-			return false
-		}
-		f.tagged = true
-		f.tci = binary.BigEndian.Uint16(frame[14:16])
-		typ = binary.BigEndian.Uint16(frame[16:18])
-		l3 = frame[etherLen+vlanTagLen:]
-	}
-	if typ != etherIPv4 || l3[0]>>4 != 4 {
-		return false
-	}
-	ihl := int(l3[0]&0x0f) * 4
-	total := int(binary.BigEndian.Uint16(l3[2:4]))
-	if ihl < ipv4Len || total < ihl+udpLen || total > len(l3) {
-		return false
-	}
-	if l3[9] != protoUDP || binary.BigEndian.Uint16(l3[6:8])&0x3fff != 0 { // MF or offset: a fragment
-		return false
-	}
-	if ether.Checksum(l3[:ihl], 0) != 0xffff { // a correct header sums to all ones
-		return false
-	}
-	f.srcIP = netip.AddrFrom4([4]byte(l3[12:16]))
-	f.dstIP = netip.AddrFrom4([4]byte(l3[16:20]))
-	udp := l3[ihl:total]
+	f.tagged, f.tci = e.Tagged, e.TCI
+	f.srcIP = netip.AddrFrom4(ip.Src())
+	f.dstIP = netip.AddrFrom4(ip.Dst())
+	udp := ip.Payload()
 	f.srcPort = binary.BigEndian.Uint16(udp[0:2])
 	f.dstPort = binary.BigEndian.Uint16(udp[2:4])
 	ulen := int(binary.BigEndian.Uint16(udp[4:6]))
@@ -96,17 +76,17 @@ func buildFrame(srcMAC, dstMAC [6]byte, tagged bool, tci uint16, srcIP, dstIP ne
 	copy(b[0:6], dstMAC[:])
 	copy(b[6:12], srcMAC[:])
 	if tagged {
-		binary.BigEndian.PutUint16(b[12:14], etherVLAN)
+		binary.BigEndian.PutUint16(b[12:14], ether.TypeVLAN)
 		binary.BigEndian.PutUint16(b[14:16], tci)
 	}
-	binary.BigEndian.PutUint16(b[l2-2:l2], etherIPv4)
+	binary.BigEndian.PutUint16(b[l2-2:l2], ether.TypeIPv4)
 
 	ip := b[l2 : l2+ipv4Len]
 	ip[0] = 0x45
 	binary.BigEndian.PutUint16(ip[2:4], uint16(ipv4Len+udpLen+len(payload)))
 	binary.BigEndian.PutUint16(ip[4:6], ipID)
 	ip[8] = replyTTL
-	ip[9] = protoUDP
+	ip[9] = ether.ProtoUDP
 	src, dst := srcIP.As4(), dstIP.As4()
 	copy(ip[12:16], src[:])
 	copy(ip[16:20], dst[:])
@@ -119,7 +99,7 @@ func buildFrame(srcMAC, dstMAC [6]byte, tagged bool, tci uint16, srcIP, dstIP ne
 	binary.BigEndian.PutUint16(udp[4:6], ulen)
 	copy(udp[udpLen:], payload)
 	// Pseudo-header: addresses, protocol, UDP length.
-	cs := ^ether.Checksum(udp, ether.PseudoSum(ip, false, protoUDP, int(ulen)))
+	cs := ^ether.Checksum(udp, ether.PseudoSum(ip, false, ether.ProtoUDP, int(ulen)))
 	if cs == 0 {
 		cs = 0xffff // 0 means "no checksum" in UDP
 	}
