@@ -287,7 +287,7 @@ func TestSecureNAT(t *testing.T) {
 		}
 		if isReal {
 			// The real SecureNAT ignores DHCPRELEASE: the lease stays
-			// until it expires (spec §14.5 D4).
+			// until it expires (docs/protocol/securenat.md#dhcp-server).
 			t.Log("softether: lease release not checked (the real SecureNAT keeps released leases)")
 			return
 		}

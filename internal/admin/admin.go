@@ -5,7 +5,7 @@
 // numbers.
 //
 // Both front-ends end in one Dispatcher, which executes the methods of the
-// catalogue (admin-interfaces.md §4) on PACKs with SoftEther's element
+// catalogue (docs/protocol/admin.md#method-table) on PACKs with SoftEther's element
 // names; the server package implements it.
 package admin
 
@@ -26,7 +26,7 @@ type Caller struct {
 
 // Dispatcher executes one method of the table. in/out are PACKs with
 // SoftEther's element names (the binary RPC carries them as they are;
-// JSON-RPC maps JSON <-> PACK per admin-interfaces.md §3.3/3.4). A returned
+// JSON-RPC maps JSON <-> PACK per docs/protocol/admin.md#pack-to-json). A returned
 // error of type vpnerr.Error becomes the SoftEther error number on the wire; any
 // other error is reported as vpnerr.InternalError.
 type Dispatcher interface {

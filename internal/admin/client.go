@@ -44,7 +44,7 @@ type Client struct {
 }
 
 // Dial connects to addr (host:port), runs the signature, hello and admin
-// login of admin-interfaces.md §1 with password, in hub-admin mode when hub
+// login of docs/protocol/admin.md#admin-login with password, in hub-admin mode when hub
 // is not empty, and returns the client in RPC mode. A refused login
 // returns the server's Error (vpnerr.AccessDenied for a wrong password,
 // vpnerr.HubNotFound, ...).

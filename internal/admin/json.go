@@ -19,7 +19,7 @@ import (
 )
 
 // seTimeOffset is what SoftEther subtracts from Unix milliseconds in its
-// 64-bit times (a fixed 9 hours, §3.2.3); JSON shows the real UTC time.
+// 64-bit times (a fixed 9 hours, docs/protocol/admin.md#se-time); JSON shows the real UTC time.
 const seTimeOffset = 32400000
 
 // maxJSONDepth bounds the nesting of a JSON request; SoftEther's own
@@ -35,7 +35,7 @@ const maxJSONDepth = 32
 // configuration file (SetConfig) is one string.
 const MaxJSONValues = 1 << 19
 
-// PackToJSON renders p as a JSON object per admin-interfaces.md §3.3,
+// PackToJSON renders p as a JSON object per docs/protocol/admin.md#pack-to-json,
 // without knowledge of the method it answers: arrays become JSON arrays of
 // scalars. Use MethodResultJSON to get the lists of records of a method's
 // result.
@@ -78,7 +78,7 @@ func (o jsonObj) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// ipCompanions are the helper elements of an IP field (§3.2.1).
+// ipCompanions are the helper elements of an IP field (docs/protocol/admin.md#ip-fields).
 var ipCompanions = [...]string{"@ipv6_bool", "@ipv6_array", "@ipv6_scope_id"}
 
 // ipBase returns the IP field name of a helper element, or "".
@@ -189,7 +189,7 @@ func value(p *pack.Pack, e pack.Element, i int, ip bool) any {
 	return base64.StdEncoding.EncodeToString(e.Blobs[i])
 }
 
-// ipAt reads value i of the IP field name (§3.2.1): the IPv6 array when
+// ipAt reads value i of the IP field name (docs/protocol/admin.md#ip-fields): the IPv6 array when
 // name@ipv6_bool says so, else the IPv4 INT with its octets in memory order.
 func ipAt(p *pack.Pack, name string, i int) netip.Addr {
 	if p.IntAt(name+"@ipv6_bool", i) != 0 {
@@ -247,7 +247,7 @@ type JSONError struct{ Reason string }
 func (e *JSONError) Error() string { return "JSON-RPC Parse Error: " + e.Reason }
 
 // JSONToPack converts a JSON-RPC "params" object into a request PACK per
-// admin-interfaces.md §3.4: keys carry a type suffix (_u32 _u64 _bool _str
+// docs/protocol/admin.md#json-to-pack: keys carry a type suffix (_u32 _u64 _bool _str
 // _utf _bin _dt _ip; keys without one are ignored), arrays of scalars
 // become arrays, arrays of objects become the columns of a list of
 // records. Like the real server it accepts only non-negative integer
@@ -624,7 +624,7 @@ func (d *jsonDecoder) intern(b []byte) string {
 	return s
 }
 
-// typeSuffixes are the key suffixes of §3.4, in no particular order.
+// typeSuffixes are the key suffixes of docs/protocol/admin.md#json-to-pack, in no particular order.
 var typeSuffixes = [...]string{"_bool", "_u32", "_u64", "_str", "_utf", "_bin", "_dt", "_ip"}
 
 // splitKey returns the element name and the lower-case suffix of a key.
@@ -756,7 +756,7 @@ func objectToPack(obj jsonObj) *pack.Pack {
 	for _, kv := range obj {
 		if arr, ok := kv.Val.([]any); ok && len(arr) > 0 {
 			if _, isObj := arr[0].(jsonObj); isObj {
-				// A list of records; its own key is irrelevant (§3.4 rule 4).
+				// A list of records; its own key is irrelevant (docs/protocol/admin.md#json-to-pack rule 4).
 				for i, r := range arr {
 					rec, _ := r.(jsonObj)
 					for _, f := range rec {
@@ -778,7 +778,7 @@ func objectToPack(obj jsonObj) *pack.Pack {
 				b.put(name, suf, i, len(v), x)
 			}
 		case jsonObj, nil:
-			// ignored (§3.4 rule 5)
+			// ignored (docs/protocol/admin.md#json-to-pack rule 5)
 		default:
 			b.put(name, suf, 0, 1, v)
 		}
@@ -790,7 +790,7 @@ func objectToPack(obj jsonObj) *pack.Pack {
 	return p
 }
 
-// toUint coerces a JSON value to an integer (§3.4): bools are 0/1, strings
+// toUint coerces a JSON value to an integer (docs/protocol/admin.md#json-to-pack): bools are 0/1, strings
 // are read like C's strtoull (leading digits, else 0).
 func toUint(v any) (uint64, bool) {
 	switch x := v.(type) {
@@ -816,7 +816,7 @@ func leadingUint(s string) uint64 {
 	return n
 }
 
-// toBool coerces a JSON value to a bool (§3.4): non-zero numbers, and
+// toBool coerces a JSON value to a bool (docs/protocol/admin.md#json-to-pack): non-zero numbers, and
 // strings that are a non-zero number or start "true"/"yes" (or are a
 // prefix of them, like "t" and "y"), are true.
 func toBool(v any) (bool, bool) {

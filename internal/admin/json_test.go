@@ -48,7 +48,7 @@ func seTime(t *testing.T, rfc string) uint64 {
 	return uint64(tm.UnixMilli() - seTimeOffset)
 }
 
-// §5.7.1: CreateHub request and the real server's answer.
+// docs/protocol/admin.md#json-examples: CreateHub request and the real server's answer.
 func TestGoldenCreateHub(t *testing.T) {
 	in := mustPack(t, `{"HubName_str":"HUB1","AdminPasswordPlainText_str":"hubpass","Online_bool":true,
 		"MaxSession_u32":0,"NoEnum_bool":false,"HubType_u32":0}`)
@@ -81,7 +81,7 @@ func TestGoldenCreateHub(t *testing.T) {
     }`)
 }
 
-// §5.7.2: the SetSecureNATOption request maps to a PACK whose echo (with
+// docs/protocol/admin.md#json-examples: the SetSecureNATOption request maps to a PACK whose echo (with
 // ApplyDhcpPushRoutes forced to 1) renders as the real response.
 func TestGoldenSecureNATOption(t *testing.T) {
 	in := mustPack(t, `{
@@ -150,7 +150,7 @@ func addIPs(p *pack.Pack, name string, ips ...string) {
 	p.AddElement(pack.Element{Name: name + "@ipv6_scope_id", Type: pack.TypeInt, Ints: zero})
 }
 
-// §5.7.3: EnumNAT, empty (real) and with one session (illustrative).
+// docs/protocol/admin.md#json-examples: EnumNAT, empty (real) and with one session (illustrative).
 func TestGoldenEnumNAT(t *testing.T) {
 	empty := pack.New()
 	empty.AddStr("HubName", "")
@@ -201,7 +201,7 @@ func TestGoldenEnumNAT(t *testing.T) {
     }`)
 }
 
-// §5.7.4: EnumDHCP with one lease; Mask is a plain INT (no IP quartet).
+// docs/protocol/admin.md#json-examples: EnumDHCP with one lease; Mask is a plain INT (no IP quartet).
 func TestGoldenEnumDHCP(t *testing.T) {
 	p := pack.New()
 	p.AddStr("HubName", "")
@@ -254,7 +254,7 @@ func TestGoldenGetAcList(t *testing.T) {
 	}
 }
 
-// §5.7.5: EnumListener and Test.
+// docs/protocol/admin.md#json-examples: EnumListener and Test.
 func TestGoldenListenerAndTest(t *testing.T) {
 	p := pack.New()
 	p.AddInts("Ports", []uint32{443, 992})
@@ -277,7 +277,7 @@ func TestGoldenListenerAndTest(t *testing.T) {
 	sameJSON(t, out, `{"Int64Value_u64":0,"IntValue_u32":77,"StrValue_str":"77","UniStrValue_utf":""}`)
 }
 
-// §3.2.3: SE-time is Unix ms minus 9 h; zero renders as 09:00 and parses back.
+// docs/protocol/admin.md#se-time: SE-time is Unix ms minus 9 h; zero renders as 09:00 and parses back.
 func TestSETime(t *testing.T) {
 	if got := formatSETime(1795205740841); got != "2026-11-21T05:15:40.841Z" {
 		t.Errorf("formatSETime = %s", got)
@@ -304,7 +304,7 @@ func TestSETime(t *testing.T) {
 	}
 }
 
-// §3.4 coercions, arrays and lists of records.
+// docs/protocol/admin.md#json-to-pack coercions, arrays and lists of records.
 func TestJSONToPackCoercions(t *testing.T) {
 	p := mustPack(t, `{
 		"A_bool":"yes", "B_bool":"0", "C_bool":"t", "D_bool":5, "E_bool":"no",

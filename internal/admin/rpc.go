@@ -38,7 +38,7 @@ type FrameError struct{ Reason string }
 
 func (e *FrameError) Error() string { return "admin RPC: malformed frame: " + e.Reason }
 
-// ReadFrame reads one RPC frame (admin-interfaces.md §2.1): a big-endian
+// ReadFrame reads one RPC frame (docs/protocol/admin.md#rpc-framing): a big-endian
 // u32 length and a serialized PACK of that length, at most limit bytes. It
 // returns io.EOF when the stream ends cleanly before a frame.
 func ReadFrame(r io.Reader, limit int) (*pack.Pack, error) {
@@ -87,8 +87,7 @@ func ErrorPack(code vpnerr.Error) *pack.Pack {
 	return p
 }
 
-// ParseAdminAuth reads vpncmd's "admin" auth pack (admin-interfaces.md
-// §1.4): the hub name ("" = server admin mode) and the 20-byte
+// ParseAdminAuth reads vpncmd's "admin" auth pack (docs/protocol/admin.md#auth-pack): the hub name ("" = server admin mode) and the 20-byte
 // secure_password = SHA0(SHA0(password) || random). A pack that is not an
 // admin login or has a secure_password of another size gives
 // vpnerr.ProtocolError.
@@ -103,7 +102,7 @@ func ParseAdminAuth(p *pack.Pack) (hub string, securePassword []byte, err error)
 	return p.Str("hubname"), sp, nil
 }
 
-// AuthResult is the answer to the admin auth pack (§1.4, §1.5): an empty
+// AuthResult is the answer to the admin auth pack (docs/protocol/admin.md#auth-pack, docs/protocol/admin.md#login-answer): an empty
 // PACK for success (RPC framing follows), {error: code} otherwise. The
 // sender adds the "pencore" padding (wire.WritePack does).
 func AuthResult(err error) *pack.Pack {
@@ -124,7 +123,7 @@ func AuthOK(emptyPassword bool) *pack.Pack {
 	return p
 }
 
-// ServeRPC runs the binary RPC loop of admin-interfaces.md §2 on an
+// ServeRPC runs the binary RPC loop of docs/protocol/admin.md#rpc-framing on an
 // authenticated connection until the peer closes it or ctx ends: read one
 // framed request, dispatch it as c, write the framed reply. r reads from
 // rw (it may hold bytes already buffered). Unknown and empty method names

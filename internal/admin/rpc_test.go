@@ -32,7 +32,7 @@ import (
 // testDispatcher implements a few methods the way the real server does.
 var testDispatcher = DispatcherFunc(func(_ context.Context, c Caller, method string, in *pack.Pack) (*pack.Pack, error) {
 	switch strings.ToLower(method) {
-	case "test": // §4.4.1
+	case "test": // docs/protocol/admin.md#server-and-listeners
 		out := pack.New()
 		out.AddInt("IntValue", in.Int("IntValue"))
 		out.AddInt64("Int64Value", 0)
@@ -66,7 +66,7 @@ var testDispatcher = DispatcherFunc(func(_ context.Context, c Caller, method str
 	return nil, vpnerr.NotSupported
 })
 
-// The request of §3.1, byte for byte, inside its frame.
+// The request of docs/protocol/admin.md#pack-values, byte for byte, inside its frame.
 func TestFrameSpecExample(t *testing.T) {
 	p := pack.New()
 	p.AddStr("function_name", "Test")
@@ -266,7 +266,7 @@ func TestParseAdminAuth(t *testing.T) {
 	}
 }
 
-// testServer is a loopback TLS server that runs the server side of §1 the
+// testServer is a loopback TLS server that runs the server side of docs/protocol/admin.md#admin-login the
 // way the server package does (signature, hello, admin auth, ServeRPC), so
 // that Dial is tested against the whole exchange.
 type testServer struct {

@@ -3,9 +3,9 @@ package admin
 import "strings"
 
 // The JSON form of a PACK needs facts the binary form does not carry
-// (admin-interfaces.md §3.3, Appendix E.7): whether an INT is a bool,
+// (docs/protocol/admin.md#pack-to-json): whether an INT is a bool,
 // whether an INT64 is a time, and which arrays are the columns of a list of
-// records. They are properties of the field definitions of §4; this file
+// records. They are properties of the field definitions of docs/protocol/admin.md#method-table; this file
 // holds them. IP addresses need no table: they are recognised by their
 // "@ipv6_bool" companion element.
 
@@ -31,7 +31,7 @@ var boolFields = nameSet(
 	"Discard", "IsIPv6", "CheckSrcMac", "CheckDstMac", "CheckTcpState", "Established",
 	// source IP address limit list (RPC_AC_LIST)
 	"Deny", "Masked",
-	// policy items (§4.2.3)
+	// policy items (docs/protocol/admin.md#policy-block)
 	"policy:Access", "policy:DHCPFilter", "policy:DHCPNoServer", "policy:DHCPForce", "policy:NoBridge",
 	"policy:NoRouting", "policy:CheckMac", "policy:CheckIP", "policy:ArpDhcpOnly", "policy:PrivacyFilter",
 	"policy:NoServer", "policy:NoBroadcastLimiter", "policy:MonitorPort", "policy:FixPassword",
@@ -68,7 +68,7 @@ func (g *listGroup) has(name string) bool {
 }
 
 // methodGroups gives the lists of records of each method's result, keyed by
-// upper-case method name (§4.3).
+// upper-case method name (docs/protocol/admin.md#structures).
 var methodGroups = func() map[string]listGroup {
 	hub := []string{"HubName"}
 	numHub := []string{"NumItem", "HubName"}

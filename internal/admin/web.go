@@ -55,10 +55,10 @@ func WithAuthHook(ctx context.Context, admit func() bool) context.Context {
 	return context.WithValue(ctx, authHookKey{}, admit)
 }
 
-// authRealm is the real server's Basic auth realm (admin-interfaces.md §5.2).
+// authRealm is the real server's Basic auth realm (docs/protocol/admin.md#json-rpc-login).
 const authRealm = `Basic realm="Username 'administrator' for entire VPN Server privilege, or specify Virtual Hub name as the username for specified Virtual Hub administrative privilege."`
 
-// NewWebHandler serves the JSON-RPC API of admin-interfaces.md §5 under
+// NewWebHandler serves the JSON-RPC API of docs/protocol/admin.md#json-rpc under
 // /api: POST envelopes, the GET form, CORS pre-flight, authentication
 // through auth, errors with SoftEther's numbers. /admin (the HTML5 web
 // console of the real server) answers 404: ethervpn ships no console.
@@ -271,7 +271,7 @@ type rpcRequest struct {
 	params     *pack.Pack
 }
 
-// decodeEnvelope decodes one POST request (§5.3). Its error is the message
+// decodeEnvelope decodes one POST request (docs/protocol/admin.md#post-envelope). Its error is the message
 // of the "error" member to answer with vpnerr.InvalidParameter.
 func decodeEnvelope(body []byte) (rpcRequest, error) {
 	req := rpcRequest{id: "0"}
@@ -308,7 +308,7 @@ func decodeEnvelope(body []byte) (rpcRequest, error) {
 	return req, nil
 }
 
-// serveGet runs the GET form (§5.4): /api/<Method>?key=value&...
+// serveGet runs the GET form (docs/protocol/admin.md#get-form): /api/<Method>?key=value&...
 func (h *webHandler) serveGet(w http.ResponseWriter, r *http.Request, caller Caller) {
 	method, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/api"), "?")
 	method = strings.Trim(method, "/")

@@ -5,7 +5,7 @@
 //
 // The bridge is one hub port of kind KindLocalBridge. Frames move in
 // batches both ways (recvmmsg/sendmmsg on the raw socket) through reused
-// buffers. Behaviour: spec/hub-and-securenat.md §10.1.
+// buffers. Behaviour: docs/protocol/hub.md#local-bridge.
 package bridge
 
 import (

@@ -175,7 +175,7 @@ func (c *packetConn) read(input func([][]byte)) error {
 // offload work the NIC left undone (a partial checksum, a GRO/GSO
 // super-frame to cut) is done here, so that every frame entering the hub
 // is a real wire frame, without changing the host NIC's offload settings
-// (hub-and-securenat.md §10.1 [GO]).
+// (docs/protocol/hub.md#local-bridge [GO]).
 func (c *packetConn) frame(msg, ctrl []byte) {
 	h := offload.DecodeVnetHdr(msg)
 	f := msg[offload.VnetHdrLen:]

@@ -30,7 +30,7 @@ type LinkOptions struct {
 	ConnectionLifetime time.Duration
 	// RetryInterval is the pause before logging in again after the session
 	// was lost or a login failed (default 15 s; 60 s is used instead after
-	// the server said it is busy, see session-protocol.md §9.1).
+	// the server said it is busy, see docs/protocol/session.md#client-retries).
 	RetryInterval time.Duration
 	// RetryJitter spreads each retry pause randomly by up to this fraction
 	// either way (cascades use 0.2, as SoftEther's do), so that many links
@@ -112,7 +112,7 @@ type Link struct {
 }
 
 // busyRetryInterval is the pause after errors that say the server is busy
-// or the hub stopping, as the real client waits (§9.1).
+// or the hub stopping, as the real client waits (docs/protocol/session.md#client-retries).
 const busyRetryInterval = 60 * time.Second
 
 // NewLink prepares a link; Run starts it.
@@ -226,7 +226,7 @@ func retryDelay(err error, base time.Duration) time.Duration {
 // effectiveMaxConnections is how many TCP connections the client keeps: what
 // the welcome granted within its own limit, raised to 2 (half-duplex needs
 // a connection each way) and, when the server granted QoS, to 2 or 4 as the
-// real client does (§6.6).
+// real client does (docs/protocol/session.md#parameter-negotiation).
 func effectiveMaxConnections(own int, w *wire.Welcome) int {
 	n := max(min(int(w.MaxConnection), own, 32), 1)
 	if w.HalfConnection {

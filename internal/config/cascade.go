@@ -10,8 +10,8 @@ import (
 )
 
 // Typed views of the cascade connections of a hub
-// (VirtualHUB/<hub>/CascadeList/Cascade<n>, admin-interfaces.md §6.4.8) and
-// of the local bridges (LocalBridgeList, §6.4.3). They are read from and
+// (VirtualHUB/<hub>/CascadeList/Cascade<n>, docs/protocol/config.md#accounts-access-lists-and-cascades) and
+// of the local bridges (LocalBridgeList, docs/protocol/config.md#local-bridges). They are read from and
 // written into the configuration tree in place, like the rest of the
 // model, so items this program does not use (proxy settings, UDP
 // acceleration, ...) survive a rewrite.
@@ -262,7 +262,7 @@ func putSecret(f *Folder, name string, v []byte) {
 
 // rc4Password encrypts or decrypts (the same operation) a password the
 // way SoftEther stores cascade plain passwords and proxy passwords: RC4
-// keyed with the 8 bytes "EncryptP" (§6.5).
+// keyed with the 8 bytes "EncryptP" (docs/protocol/config.md#stored-secrets).
 func rc4Password(b []byte) []byte {
 	if len(b) == 0 {
 		return nil

@@ -106,7 +106,7 @@ const cascadeFixture = `declare root
 `
 
 func TestRC4Password(t *testing.T) {
-	// Verified against the real server (admin-interfaces.md §6.5).
+	// Verified against the real server (docs/protocol/config.md#stored-secrets).
 	if got := base64.StdEncoding.EncodeToString(rc4Password([]byte("alicepw"))); got != "D/MNgRVdGw==" {
 		t.Errorf("RC4(alicepw) = %s", got)
 	}

@@ -125,7 +125,7 @@ func newUserFolder() *Folder {
 	return f
 }
 
-// newTrafficFolder returns a zeroed traffic counter folder (§6.4.9).
+// newTrafficFolder returns a zeroed traffic counter folder (docs/protocol/config.md#traffic-folders).
 func newTrafficFolder(name string) *Folder {
 	f := NewFolder(name)
 	for _, dir := range []string{"RecvTraffic", "SendTraffic"} {

@@ -339,7 +339,7 @@ func TestNewHubIsComplete(t *testing.T) {
 	}
 }
 
-// A minimal hand-written file (spec §6.6) loads, and an unchanged model
+// A minimal hand-written file (docs/protocol/config.md#minimal-example) loads, and an unchanged model
 // does not add the items the file leaves out.
 func TestMinimalFile(t *testing.T) {
 	in := "declare root\r\n{\r\n\tuint ConfigRevision 1\r\n\r\n" +
@@ -368,7 +368,7 @@ func TestMinimalFile(t *testing.T) {
 }
 
 func TestSETime(t *testing.T) {
-	// admin-interfaces.md §3.2.3: config 1795205740841 = 2026-11-21T05:15:40.841Z
+	// docs/protocol/admin.md#se-time: config 1795205740841 = 2026-11-21T05:15:40.841Z
 	want := time.Date(2026, 11, 21, 5, 15, 40, 841e6, time.UTC)
 	if got := fromSETime(1795205740841); !got.Equal(want) {
 		t.Errorf("fromSETime = %v, want %v", got, want)

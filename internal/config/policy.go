@@ -3,7 +3,7 @@ package config
 import "reflect"
 
 // Policy is a security policy of a user or group: the 38 items of
-// hub-and-securenat.md §7.1. Each field name is the item's name in the
+// docs/protocol/hub.md#policies. Each field name is the item's name in the
 // configuration file (and, with a "policy:" prefix, in admin PACKs); bool
 // fields are "bool" items, uint32 fields "uint" items. For the uint32
 // limits 0 means "no limit".
@@ -54,7 +54,7 @@ func DefaultPolicy() Policy {
 	return Policy{Access: true, MaxConnection: 32, TimeOut: 20}
 }
 
-// PolicyNames lists the policy item names in the order of §7.1.
+// PolicyNames lists the policy item names in the order of docs/protocol/hub.md#policies.
 func PolicyNames() []string {
 	t := reflect.TypeFor[Policy]()
 	names := make([]string, t.NumField())

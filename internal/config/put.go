@@ -113,7 +113,7 @@ func formatMAC(m net.HardwareAddr) string {
 }
 
 // seTimeOffset is SoftEther's fixed offset between its 64-bit time and
-// Unix milliseconds (a JST legacy), see admin-interfaces.md §3.2.3.
+// Unix milliseconds (a JST legacy), see docs/protocol/admin.md#se-time.
 const seTimeOffset = 32400000
 
 // toSETime converts t to SE-time; the zero Time is 0 ("never").

@@ -8,7 +8,7 @@
 // rewriting a file never loses settings. The typed model (Server, Hub, User,
 // ...) reads from and writes back into such a tree.
 //
-// Format reference: spec/admin-interfaces.md §6.
+// Format reference: docs/protocol/config.md#text-format.
 package config
 
 import (

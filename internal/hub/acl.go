@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Access-list limits (§11.1).
+// Access-list limits (docs/protocol/hub.md#access-lists).
 const (
 	// MaxAccessRules is the most entries a hub's access list holds.
 	MaxAccessRules = 32768
@@ -17,7 +17,7 @@ const (
 	MaxAccessDelay = 10 * time.Second
 )
 
-// AccessRule is one access-list entry (spec §11.1). Zero-valued conditions
+// AccessRule is one access-list entry (docs/protocol/hub.md#access-lists). Zero-valued conditions
 // match anything, so a rule with only Active set matches every frame but ARP.
 type AccessRule struct {
 	Priority uint32 // lower is evaluated earlier
@@ -58,7 +58,7 @@ type AccessRule struct {
 	Jitter, Loss int
 
 	// RedirectURL, when set, answers the HTTP requests the rule matches
-	// with a redirect to it (§11.6; "<INFO>" and a "|secret" suffix as
+	// with a redirect to it (docs/protocol/hub.md#url-redirection; "<INFO>" and a "|secret" suffix as
 	// SoftEther's).
 	RedirectURL string
 }
@@ -108,7 +108,7 @@ func normUser(s string) string {
 func (u *userMatch) set() bool { return u.isList || u.name != "" }
 
 // match reports whether session p satisfies the condition. Lists only ever
-// match normal client sessions, and only by user name (§11.5).
+// match normal client sessions, and only by user name (docs/protocol/hub.md#rule-matching).
 func (u *userMatch) match(p *Port) bool {
 	switch {
 	case u.isList:
@@ -196,7 +196,7 @@ func compileRule(r AccessRule) rule {
 }
 
 // match reports whether frame pk from s satisfies every condition of the
-// rule (§11.5). d is the destination at egress, nil at ingress.
+// rule (docs/protocol/hub.md#rule-matching). d is the destination at egress, nil at ingress.
 func (r *rule) match(s, d *Port, pk *packet) bool {
 	if !r.Active ||
 		(r.CheckSrcMAC && pk.src&r.srcMask != r.srcMAC) ||
@@ -244,7 +244,7 @@ func arpMatchable(pk *packet) bool {
 type accessList struct {
 	rules []rule
 	// egressFrom is the index of the first rule with a destination user:
-	// ingress scans rules before it, egress scans it and the rest (§11.3-4).
+	// ingress scans rules before it, egress scans it and the rest (docs/protocol/hub.md#access-list-at-ingress).
 	egressFrom int
 }
 
@@ -310,7 +310,7 @@ func (h *Hub) accessListFor(pk *packet) *accessList {
 }
 
 // ingress returns the rule that decides frame pk from s as it enters the
-// hub, or nil (§11.3).
+// hub, or nil (docs/protocol/hub.md#access-list-at-ingress).
 func (l *accessList) ingress(s *Port, pk *packet) *rule {
 	for i := range l.rules[:l.egressFrom] {
 		if r := &l.rules[i]; r.match(s, nil, pk) {
@@ -321,7 +321,7 @@ func (l *accessList) ingress(s *Port, pk *packet) *rule {
 }
 
 // egressAllowed decides a frame from s to d that no ingress rule decided
-// (§11.4): the rules from the first one with a destination user on, first
+// (docs/protocol/hub.md#access-list-at-egress): the rules from the first one with a destination user on, first
 // match wins, no match passes.
 func (l *accessList) egressAllowed(s, d *Port, pk *packet) bool {
 	if l.egressFrom == len(l.rules) {
@@ -335,7 +335,7 @@ func (l *accessList) egressAllowed(s, d *Port, pk *packet) bool {
 	return true
 }
 
-// delayQueue holds frames an access rule delays (§4.2 step 5) for one
+// delayQueue holds frames an access rule delays (docs/protocol/hub.md#forwarding-steps step 5) for one
 // sending port, under its Port.inMu. It is bounded by the hub's queue size;
 // a single timer per port wakes the port to re-inject frames that fell due
 // when it sends nothing itself.

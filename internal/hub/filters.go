@@ -2,7 +2,7 @@ package hub
 
 // Filters are the hub-wide protocol filters of SoftEther's hub options
 // (FilterPPPoE, FilterOSPF, FilterIPv4, FilterIPv6, FilterNonIP,
-// FilterBPDU; hub-and-securenat.md §8.1): frames of these kinds entering
+// FilterBPDU; docs/protocol/hub.md#hub-options): frames of these kinds entering
 // the hub from any port are dropped, before the access list, and counted
 // with the access-list drops as on SoftEther, where they are part of the
 // access-list check.

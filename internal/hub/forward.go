@@ -10,7 +10,7 @@ import (
 // item is one frame bound for one destination within a batch.
 type item struct {
 	f       *Frame
-	highest bool // bypasses the download limiter (§6.2)
+	highest bool // bypasses the download limiter (docs/protocol/hub.md#bandwidth-limiters)
 }
 
 // group collects a batch's frames for one destination, so that each
@@ -180,25 +180,25 @@ func (p *Port) input(frames [][]byte) (wake [maxPushes]*Port, n int) {
 	return wake, n
 }
 
-// forward runs the forwarding pipeline (§4.1, §4.2) for one frame from p.
+// forward runs the forwarding pipeline (docs/protocol/hub.md#ingress-steps, docs/protocol/hub.md#forwarding-steps) for one frame from p.
 func (h *Hub) forward(p *Port, b []byte, now int64, set *portSet, bs *batchStats) {
 	if p.pol.Monitor { // step 1: monitor ports never send
 		bs.dropped++
 		return
 	}
-	if p.rw != nil { // §4.1 steps 1 and 3: MSS clamp, VLAN tag
+	if p.rw != nil { // docs/protocol/hub.md#ingress-steps steps 1 and 3: MSS clamp, VLAN tag
 		b = p.rewriteIngress(b)
 	}
 	var pk packet
 	parseFrame(b, &pk)
-	// §4.1 step 5: invalid source MAC.
+	// docs/protocol/hub.md#ingress-steps step 5: invalid source MAC.
 	if pk.src == 0 || pk.src == 0xffffffffffff || pk.src == pk.dst {
 		bs.invalid++
 		return
 	}
 	highest := pk.highestPriority()
-	// Step 3: upload limiter, then the §7.3 filters (with DHCP snooping),
-	// then the access list (§11.3).
+	// Step 3: upload limiter, then the docs/protocol/hub.md#ingress-policy-order filters (with DHCP snooping),
+	// then the access list (docs/protocol/hub.md#access-list-at-ingress).
 	if p.up.rate > 0 && !highest && !p.up.allow(now, len(b)*8) {
 		bs.dropped++
 		return
@@ -222,7 +222,7 @@ func (h *Hub) forward(p *Port, b []byte, now int64, set *portSet, bs *batchStats
 			decided = true
 			if r.RedirectURL != "" {
 				if l3, l4, n, ok := redirectable(b, &pk); ok {
-					// §11.6: a user's HTTP request is answered with a
+					// docs/protocol/hub.md#url-redirection: a user's HTTP request is answered with a
 					// redirect; the request itself goes nowhere.
 					if p.kind == KindClient || p.kind == KindBridge {
 						if resp := redirectFrame(b, l3, l4, n, p, r.RedirectURL, h.wall(now)); resp != nil {
@@ -251,7 +251,7 @@ func (h *Hub) forward(p *Port, b []byte, now int64, set *portSet, bs *batchStats
 	h.deliver(p, b, &pk, now, set, bs, highest, decided, nil)
 }
 
-// deliver runs steps 7-14 of §4.2 for frame b from p, parsed into pk. decided
+// deliver runs steps 7-14 of docs/protocol/hub.md#forwarding-steps for frame b from p, parsed into pk. decided
 // says the access list decided the frame at ingress, so egress rules are not
 // consulted. f, if not nil, is a pooled copy of b with its taken mark clear
 // (a frame coming back from the delay queue): the first destination takes
@@ -298,14 +298,14 @@ func (h *Hub) deliver(p *Port, b []byte, pk *packet, now int64, set *portSet, bs
 		bs.dropped++
 		return
 	}
-	// The packet log (§12.3): its level is decided now, the record is
+	// The packet log (docs/protocol/hub.md#packet-log): its level is decided now, the record is
 	// taken once the destination is settled.
 	pl := h.plog.Load()
 	var plevel PacketLogLevel
 	if pl != nil {
 		plevel = pl.level(pk)
 	}
-	// Egress access rules apply to frames no ingress rule decided (§11.4).
+	// Egress access rules apply to frames no ingress rule decided (docs/protocol/hub.md#access-list-at-egress).
 	var acl *accessList
 	if !decided {
 		if acl = h.accessListFor(pk); acl != nil && acl.egressFrom == len(acl.rules) {
@@ -363,7 +363,7 @@ func (h *Hub) deliver(p *Port, b []byte, pk *packet, now int64, set *portSet, bs
 }
 
 // to queues frame b for d within the batch: the shared copy *f (made on
-// first use), or d's own copy when d rewrites frames on the way out (§4.3).
+// first use), or d's own copy when d rewrites frames on the way out (docs/protocol/hub.md#delivery-steps).
 // It reports false when d refuses the frame (VLAN mismatch).
 func (sc *scratch) to(d *Port, f **Frame, b []byte, highest bool) bool {
 	if d.rewriteOut {

@@ -9,7 +9,7 @@
 // than blocks. Frame buffers are pooled and shared between the destinations of
 // a flood, so steady-state switching does not allocate.
 //
-// The behaviour follows spec/hub-and-securenat.md §4–§7.
+// The behaviour follows docs/protocol/hub.md#forwarding-pipeline.
 package hub
 
 import (
@@ -23,7 +23,7 @@ import (
 	"time"
 )
 
-// Defaults, as in SoftEther (§2.2, §5.1, §5.2, §6.1).
+// Defaults, as in SoftEther (docs/protocol/hub.md#ports, docs/protocol/hub.md#mac-table, docs/protocol/hub.md#ip-table, docs/protocol/hub.md#storm-limiter).
 const (
 	DefaultMACAgeing     = 600 * time.Second
 	DefaultIPAgeing      = 60 * time.Second
@@ -72,35 +72,35 @@ type Options struct {
 	// beyond QueueReserve each (see QueueBudget); a server passes one to
 	// all its hubs. nil: the hub makes its own, of DefaultQueueBudget.
 	QueueBudget    *QueueBudget
-	StormThreshold int // flooded frames/s before the storm limiter acts (§6.1); 0 = 32
+	StormThreshold int // flooded frames/s before the storm limiter acts (docs/protocol/hub.md#storm-limiter); 0 = 32
 	// MaxLoggedPacketsPerMinute caps the frames a client session may send
 	// that the packet log records, per fixed 60 s window; SoftEther drops
-	// the excess frames, not just their records (§12.3). 0 = no cap.
+	// the excess frames, not just their records (docs/protocol/hub.md#packet-log). 0 = no cap.
 	MaxLoggedPacketsPerMinute int
 
 	// ManageOnlyPrivateIP tracks only private IPv4 source addresses in the IP
-	// table (§5.2). SoftEther's default is true; see DefaultOptions.
+	// table (docs/protocol/hub.md#ip-table). SoftEther's default is true; see DefaultOptions.
 	ManageOnlyPrivateIP bool
 
 	// LogNewMACs logs every new MAC registration (SoftEther's NoMacAddressLog
 	// inverted; off by default). MAC moves are always logged.
 	LogNewMACs bool
-	// DisableCheckMACOnLocalBridge stops forcing CheckMAC on local bridges (§3).
+	// DisableCheckMACOnLocalBridge stops forcing CheckMAC on local bridges (docs/protocol/hub.md#session-types).
 	DisableCheckMACOnLocalBridge bool
-	// Privacy-filter hub options (§7.4), as their SoftEther defaults when false:
+	// Privacy-filter hub options (docs/protocol/hub.md#privacy-filter), as their SoftEther defaults when false:
 	// PrivacyPassBroadcasts inverts DropBroadcastsInPrivacyFilterMode,
 	// PrivacyPassARP inverts DropArpInPrivacyFilterMode.
 	PrivacyPassBroadcasts, PrivacyPassARP, PrivacyAllowSameUser bool
 
 	// ApplyAccessListOnARP lets access-list rules match Ethernet/IPv4 ARP
 	// by its sender and target addresses (ApplyIPv4AccessListOnArpPacket,
-	// §11.5); otherwise ARP always passes the access list.
+	// docs/protocol/hub.md#rule-matching); otherwise ARP always passes the access list.
 	ApplyAccessListOnARP bool
 	// VLANTypeID is the TPID of the tags that policy VLanId inserts and
-	// strips (§6.4); 0 = 0x8100.
+	// strips (docs/protocol/hub.md#vlan); 0 = 0x8100.
 	VLANTypeID uint16
 	// AdjustTCPMSS clamps the MSS of TCP SYNs entering the hub
-	// (AdjustTcpMssValue, §6.5); 0 = off. DisableAdjustTCPMSS turns off all
+	// (AdjustTcpMssValue, docs/protocol/hub.md#mss-clamping); 0 = off. DisableAdjustTCPMSS turns off all
 	// clamping, including the ports' own PortConfig.AdjustMSS.
 	AdjustTCPMSS        int
 	DisableAdjustTCPMSS bool

@@ -33,7 +33,7 @@ func (h *Hub) macAlive(e *entry[uint64], now int64) bool {
 	return o != nil && !o.closed.Load() && now-e.updated.Load() < int64(h.o().MACAgeing)
 }
 
-// learnMAC runs §5.1's learning for the source of pk sent by p. It reports
+// learnMAC runs docs/protocol/hub.md#mac-table's learning for the source of pk sent by p. It reports
 // false when the frame must be dropped.
 func (h *Hub) learnMAC(p *Port, pk *packet, now int64) bool {
 	key := macKey(pk.src, pk.vlan)
@@ -113,7 +113,7 @@ func (h *Hub) learnMAC(p *Port, pk *packet, now int64) bool {
 }
 
 // purgeMACsIfDue removes aged-out MAC entries, at most once per second, when a
-// new address shows up (SoftEther's lazy expiry, §5.1).
+// new address shows up (SoftEther's lazy expiry, docs/protocol/hub.md#mac-table).
 func (h *Hub) purgeMACsIfDue(now int64) {
 	last := h.lastPurge.Load()
 	if now-last < int64(time.Second) && last != 0 || !h.lastPurge.CompareAndSwap(last, now) {
@@ -154,7 +154,7 @@ func (h *Hub) ipAlive(e *entry[ipKey], now int64) bool {
 	return o != nil && !o.closed.Load() && now-e.updated.Load() < int64(age)
 }
 
-// tracked reports whether an address goes into the IP table (§5.2).
+// tracked reports whether an address goes into the IP table (docs/protocol/hub.md#ip-table).
 func (h *Hub) tracked(ip netip.Addr) bool {
 	if ip.Is4() {
 		return !h.o().ManageOnlyPrivateIP || isPrivate4(ip)
@@ -175,7 +175,7 @@ var (
 	ip4Bcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 )
 
-// learnIP runs the IPv6 and IPv4 learning of §4.2 steps 9-10 for a frame from
+// learnIP runs the IPv6 and IPv4 learning of docs/protocol/hub.md#forwarding-steps steps 9-10 for a frame from
 // p. It reports false when the frame must be dropped.
 func (h *Hub) learnIP(p *Port, pk *packet, now int64) bool {
 	ip := pk.srcIP
@@ -198,7 +198,7 @@ func (h *Hub) learnIP(p *Port, pk *packet, now int64) bool {
 	return true
 }
 
-// learnAddr is §5.2's learning algorithm for one source address.
+// learnAddr is docs/protocol/hub.md#ip-table's learning algorithm for one source address.
 func (h *Hub) learnAddr(p *Port, pk *packet, ip netip.Addr, count *atomic.Int32, limit int, routing bool, now int64) bool {
 	e := h.ips.get(ip)
 	if e != nil && h.ipAlive(e, now) {
@@ -218,7 +218,7 @@ func (h *Hub) learnAddr(p *Port, pk *packet, ip netip.Addr, count *atomic.Int32,
 		return true
 	}
 	// Not in the table. The cap is checked even for untracked addresses, so a
-	// session at its cap cannot source public addresses either (§5.2).
+	// session at its cap cannot source public addresses either (docs/protocol/hub.md#ip-table).
 	if limit > 0 && int(count.Load()) >= limit {
 		h.logIPLimit(p, ip, int(count.Load()), limit, routing)
 		return false
@@ -316,7 +316,7 @@ func (h *Hub) evictIP(ip netip.Addr, now int64) {
 	}
 }
 
-// snoopDHCP records the address a DHCP ACK hands out (§5.5), owned by the
+// snoopDHCP records the address a DHCP ACK hands out (docs/protocol/hub.md#dhcp-snooping), owned by the
 // session that holds the client's MAC on VLAN 0. The entry's MAC is chaddr
 // ([GO]: SoftEther stores the ACK's destination MAC).
 func (h *Hub) snoopDHCP(p *Port, pk *packet, now int64) {

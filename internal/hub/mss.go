@@ -2,11 +2,11 @@ package hub
 
 import "encoding/binary"
 
-// minMSS is the smallest MSS clamping ever writes (§6.5).
+// minMSS is the smallest MSS clamping ever writes (docs/protocol/hub.md#mss-clamping).
 const minMSS = 64
 
 // mssOption finds the MSS option of a TCP SYN in frame b that clamping to
-// target would lower (§6.5): an unfragmented IPv4 or IPv6 (no extension
+// target would lower (docs/protocol/hub.md#mss-clamping): an unfragmented IPv4 or IPv6 (no extension
 // headers) segment, untagged or inside one 802.1Q tag, with SYN set and RST,
 // PSH and URG clear. target is for an untagged IPv4 frame; the tag costs 4
 // bytes and IPv6 20 more. [GO]: every option is scanned, not only the first.
@@ -89,7 +89,7 @@ func mssOption(b []byte, target int) (off, tcpOff int, mss uint16) {
 	return -1, 0, 0
 }
 
-// clampMSS lowers the MSS option of a TCP SYN in b (§6.5) and updates the TCP
+// clampMSS lowers the MSS option of a TCP SYN in b (docs/protocol/hub.md#mss-clamping) and updates the TCP
 // checksum incrementally (RFC 1624). It reports whether b changed.
 func clampMSS(b []byte, target int) bool {
 	off, tcpOff, mss := mssOption(b, target)

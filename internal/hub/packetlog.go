@@ -16,8 +16,7 @@ const (
 	PacketLogAll    PacketLogLevel = 2 // and the whole frame in hex
 )
 
-// PacketLogLevels are the levels per category (hub-and-securenat.md
-// §12.3). A frame belongs to several categories and is logged at the
+// PacketLogLevels are the levels per category (docs/protocol/hub.md#packet-log). A frame belongs to several categories and is logged at the
 // highest of their levels.
 type PacketLogLevels struct {
 	Ethernet PacketLogLevel // every frame
@@ -118,7 +117,7 @@ func (pl *PacketLog) level(pk *packet) PacketLogLevel {
 	case protoUDP:
 		up(lv.UDP)
 		if pk.dstPort == 53 {
-			up(lv.TCPConn) // a DNS query counts as a connection (§12.3)
+			up(lv.TCPConn) // a DNS query counts as a connection (docs/protocol/hub.md#packet-log)
 		}
 		if pk.dhcp4 {
 			up(lv.DHCP)

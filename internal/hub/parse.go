@@ -81,7 +81,7 @@ func (pk *packet) icmp6Is(t uint8) bool {
 }
 
 // highestPriority reports the frames SoftEther exempts from bandwidth limits:
-// ARP, ICMPv4, TCP SYN/FIN/RST and DHCPv4 (§6.2).
+// ARP, ICMPv4, TCP SYN/FIN/RST and DHCPv4 (docs/protocol/hub.md#bandwidth-limiters).
 func (pk *packet) highestPriority() bool {
 	switch pk.l3 {
 	case l3ARP:

@@ -1,6 +1,6 @@
 package hub
 
-// Kind says what is attached through a port (§3).
+// Kind says what is attached through a port (docs/protocol/hub.md#session-types).
 type Kind int
 
 // Port kinds.
@@ -23,7 +23,7 @@ func (k Kind) String() string {
 	return "Unknown"
 }
 
-// Policy holds the frame-level policy items of §7.1 that the hub enforces.
+// Policy holds the frame-level policy items of docs/protocol/hub.md#policies that the hub enforces.
 // Login-time items (Access, MaxConnection, TimeOut, ...) belong to the session.
 type Policy struct {
 	NoBridge, NoRouting bool // MAC cap 3 / private-IPv4 cap 4 (client mode sets both)
@@ -34,8 +34,8 @@ type Policy struct {
 	// Monitor mode: receives a copy of every frame; everything it sends is dropped.
 	Monitor bool
 
-	PrivacyFilter      bool // §7.4
-	NoBroadcastLimiter bool // no storm limiter (§6.1)
+	PrivacyFilter      bool // docs/protocol/hub.md#privacy-filter
+	NoBroadcastLimiter bool // no storm limiter (docs/protocol/hub.md#storm-limiter)
 
 	ArpDHCPOnly, DHCPFilter, DHCPNoServer, NoServer, NoServerV6 bool
 	FilterIPv4, FilterIPv6, FilterNonIP                         bool
@@ -44,14 +44,14 @@ type Policy struct {
 	// MaxUpload and MaxDownload are bits per second; a token bucket one second
 	// deep. 0 = unlimited.
 	MaxUpload, MaxDownload uint64
-	// QoS classifies frames to this port into a priority queue (§6.3).
+	// QoS classifies frames to this port into a priority queue (docs/protocol/hub.md#qos).
 	QoS bool
 	// VLanID (1-4095, 0 = none) tags every frame the port sends and gives
-	// it only frames tagged with this ID, untagged (§6.4).
+	// it only frames tagged with this ID, untagged (docs/protocol/hub.md#vlan).
 	VLanID uint16
 }
 
-// hasIngressFilters reports whether any §7.3 filter must look at frames this
+// hasIngressFilters reports whether any docs/protocol/hub.md#ingress-policy-order filter must look at frames this
 // port sends.
 func (p *Policy) hasIngressFilters() bool {
 	return p.NoServer || p.NoServerV6 || p.ArpDHCPOnly || p.FilterIPv4 || p.FilterIPv6 ||
@@ -65,17 +65,17 @@ func (p *Policy) hasEgressFilters() bool {
 		p.FilterIPv4 || p.FilterIPv6 || p.FilterNonIP || p.PrivacyFilter
 }
 
-// macLimit is the cap on MAC addresses of a port, 0 for none (§5.1).
+// macLimit is the cap on MAC addresses of a port, 0 for none (docs/protocol/hub.md#mac-table).
 func (p *Policy) macLimit() int {
 	return capLimit(p.NoBridge, 3, p.MaxMAC, 3)
 }
 
-// ipv4Limit is the cap on tracked IPv4 source addresses (§5.2).
+// ipv4Limit is the cap on tracked IPv4 source addresses (docs/protocol/hub.md#ip-table).
 func (p *Policy) ipv4Limit() int {
 	return capLimit(p.NoRouting, 4, p.MaxIP, 4)
 }
 
-// ipv6Limit is the cap on tracked IPv6 source addresses (§5.2).
+// ipv6Limit is the cap on tracked IPv6 source addresses (docs/protocol/hub.md#ip-table).
 func (p *Policy) ipv6Limit() int {
 	return capLimit(false, 15, p.MaxIPv6, 5)
 }
@@ -96,8 +96,8 @@ func capLimit(flag bool, flagCap, n, floor int) int {
 	return max(limit, floor)
 }
 
-// egressAllowed applies the destination policies of §4.2 step 13 and the
-// privacy filter of §7.4 to a frame from s to d.
+// egressAllowed applies the destination policies of docs/protocol/hub.md#forwarding-steps step 13 and the
+// privacy filter of docs/protocol/hub.md#privacy-filter to a frame from s to d.
 func (h *Hub) egressAllowed(s, d *Port, pk *packet) bool {
 	dp := &d.pol
 	switch {
@@ -126,7 +126,7 @@ func arpDHCPOnlyAllowed(pk *packet) bool {
 		(pk.l3 == l3IPv6 && pk.proto == protoICMPv6) || pk.dhcp6()
 }
 
-// ingressAllowed applies the §7.3 filters, in SoftEther's order, to a frame
+// ingressAllowed applies the docs/protocol/hub.md#ingress-policy-order filters, in SoftEther's order, to a frame
 // sent by p. It logs the refusals SoftEther logs.
 func (h *Hub) ingressAllowed(p *Port, pk *packet) bool {
 	pol := &p.pol
@@ -154,7 +154,7 @@ func (h *Hub) ingressAllowed(p *Port, pk *packet) bool {
 	return true
 }
 
-// qosPriority is SoftEther's IsPriorityHighestPacketForQoS (§6.3), on raw
+// qosPriority is SoftEther's IsPriorityHighestPacketForQoS (docs/protocol/hub.md#qos), on raw
 // bytes: untagged IPv4 with TOS other than 0x00/0x08, or a small ICMPv4 frame.
 func qosPriority(b []byte) bool {
 	if len(b) < 16 || b[12] != 0x08 || b[13] != 0x00 {
@@ -167,7 +167,7 @@ func qosPriority(b []byte) bool {
 }
 
 // bucket is a token-bucket bandwidth limiter in bits, one second deep ([GO] of
-// §6.2, replacing SoftEther's fixed one-second windows).
+// docs/protocol/hub.md#bandwidth-limiters, replacing SoftEther's fixed one-second windows).
 type bucket struct {
 	rate   float64 // bits per second; 0 = unlimited
 	tokens float64

@@ -20,7 +20,7 @@ type PortConfig struct {
 	// client sessions), for the packet log.
 	Physical netip.Addr
 	// AdjustMSS is the MSS the session negotiated (0 = none): TCP SYNs in
-	// both directions are clamped to it (§4.1 step 1, §4.3 step 6).
+	// both directions are clamped to it (docs/protocol/hub.md#ingress-steps step 1, docs/protocol/hub.md#delivery-steps step 6).
 	AdjustMSS int
 	// Disconnect is called (once, from any goroutine; it must not block) when
 	// the hub wants this port gone: admin delete, hub offline or closed. The
@@ -41,11 +41,11 @@ type Port struct {
 	kind       Kind
 	pol        Policy
 	created    time.Time
-	ingress    bool // pol has §7.3 filters
+	ingress    bool // pol has docs/protocol/hub.md#ingress-policy-order filters
 	egress     bool // pol has egress filters
 	rewriteOut bool // frames to the port need its own rewritten copy (VLAN strip, MSS)
 
-	// Access-list identity: normalised user and group names (§11.2).
+	// Access-list identity: normalised user and group names (docs/protocol/hub.md#access-list-order).
 	aclUser, aclGroup string
 	// MSS clamp targets, 0 = none.
 	mssIn, mssOut int
@@ -74,7 +74,7 @@ type Port struct {
 	storm stormTable
 	sc    scratch
 	delay delayQueue
-	rw    []byte // ingress rewrite buffer, when the port rewrites (§4.1)
+	rw    []byte // ingress rewrite buffer, when the port rewrites (docs/protocol/hub.md#ingress-steps)
 	// MaxLoggedPacketsPerMinute window: its end (hub clock, ns) and the
 	// logged frames counted in it.
 	logWindowEnd int64
@@ -90,7 +90,7 @@ func newPort(h *Hub, id int, cfg PortConfig) *Port {
 	pol := cfg.Policy
 	switch cfg.Kind {
 	case KindSecureNAT, KindL3:
-		// §3: SecureNAT and L3 interfaces are never storm-limited.
+		// docs/protocol/hub.md#session-types: SecureNAT and L3 interfaces are never storm-limited.
 		pol.NoBroadcastLimiter = true
 	case KindLocalBridge:
 		if !h.o().DisableCheckMACOnLocalBridge {
@@ -98,7 +98,7 @@ func newPort(h *Hub, id int, cfg PortConfig) *Port {
 		}
 	}
 	if pol.Monitor {
-		pol.QoS = false // §6.3: no QoS in monitor mode
+		pol.QoS = false // docs/protocol/hub.md#qos: no QoS in monitor mode
 	}
 	p := &Port{
 		hub: h, id: id, name: cfg.Name, user: cfg.User, kind: cfg.Kind, pol: pol, physical: cfg.Physical,
@@ -245,7 +245,7 @@ func (p *Port) Drain(dst []*Frame, limit int) []*Frame {
 const reserveFrames = QueueReserve / frameCost
 
 // enqueue stores a batch of frames for this port, applying the download
-// limiter and QoS classification (§4.3), and tail-drops when the queue is
+// limiter and QoS classification (docs/protocol/hub.md#delivery-steps), and tail-drops when the queue is
 // full: at the port's own bound, or beyond its reserve when the shared
 // budget is used up. It takes over the caller's reference to every frame.
 // It signals Ready itself unless the port has a push function; then it

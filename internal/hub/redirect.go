@@ -12,11 +12,11 @@ import (
 	"github.com/ethervpn/ethervpn/internal/ether"
 )
 
-// infoTag in a redirect URL stands for the session's identity (§11.6).
+// infoTag in a redirect URL stands for the session's identity (docs/protocol/hub.md#url-redirection).
 const infoTag = "<INFO>"
 
 // redirectable returns the TCP header offset, header length and payload
-// length of frame b when it is what a redirect rule answers (§11.6): an
+// length of frame b when it is what a redirect rule answers (docs/protocol/hub.md#url-redirection): an
 // IPv4 or IPv6 TCP segment with ACK set, SYN, RST and URG clear, and data
 // (an HTTP request once the connection is up).
 func redirectable(b []byte, pk *packet) (l3, l4, payload int, ok bool) {
@@ -55,7 +55,7 @@ func redirectable(b []byte, pk *packet) (l3, l4, payload int, ok bool) {
 
 // redirectFrame builds the hub's answer to HTTP request segment b from port
 // p for a rule redirecting to url: a segment back to the sender with an
-// HTTP 302 to url (§11.6; Content-Length is the body's, where SoftEther
+// HTTP 302 to url (docs/protocol/hub.md#url-redirection; Content-Length is the body's, where SoftEther
 // puts the URL's length). It returns nil if the answer does not fit in a
 // frame.
 func redirectFrame(b []byte, l3, l4, payload int, p *Port, url string, now time.Time) []byte {

@@ -6,8 +6,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/ether"
 )
 
-// Traffic is one direction of SoftEther's traffic block (admin-interfaces.md
-// §4.2.1): broadcast (group-bit destination MAC) and unicast frames.
+// Traffic is one direction of SoftEther's traffic block (docs/protocol/admin.md#traffic-block): broadcast (group-bit destination MAC) and unicast frames.
 type Traffic struct {
 	BroadcastBytes, BroadcastCount uint64
 	UnicastBytes, UnicastCount     uint64

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Storm limiter constants (§6.1, SoftEther's STORM_* values).
+// Storm limiter constants (docs/protocol/hub.md#storm-limiter, SoftEther's STORM_* values).
 const (
 	stormSpan         = int64(500 * time.Millisecond)
 	stormDiscardStart = 3
@@ -76,7 +76,7 @@ func (t *stormTable) record(k stormKey, now int64) *stormRec {
 	return r
 }
 
-// allow runs the §6.1 algorithm for one flooded frame from p and reports
+// allow runs the docs/protocol/hub.md#storm-limiter algorithm for one flooded frame from p and reports
 // whether it may pass.
 func (t *stormTable) allow(h *Hub, p *Port, pk *packet, now int64) bool {
 	k := stormKey{mac: pk.src}

@@ -3,12 +3,12 @@ package hub
 import "encoding/binary"
 
 // DefaultVLANTypeID is the TPID the hub inserts and strips (hub option
-// VlanTypeId, §6.4).
+// VlanTypeId, docs/protocol/hub.md#vlan).
 const DefaultVLANTypeID = etherVLAN
 
 // insertVLAN writes frame b with a tag (TPID tpid, VID vid, PCP 0) after the
 // MAC addresses into dst and returns it; dst needs len(b)+4 bytes and may be
-// b's own buffer. The tag goes in even if b is tagged already (§4.1 step 3).
+// b's own buffer. The tag goes in even if b is tagged already (docs/protocol/hub.md#ingress-steps step 3).
 func insertVLAN(dst, b []byte, tpid, vid uint16) []byte {
 	n := len(b) + 4
 	copy(dst[16:n], b[12:]) // first, in case dst and b share a buffer
@@ -24,7 +24,7 @@ func hasVLAN(b []byte, tpid, vid uint16) bool {
 		binary.BigEndian.Uint16(b[14:16])&0x0fff == vid
 }
 
-// rewriteIngress applies the port's ingress rewrites to frame b (§4.1 steps
+// rewriteIngress applies the port's ingress rewrites to frame b (docs/protocol/hub.md#ingress-steps steps
 // 1 and 3): the MSS clamp, then the VLAN tag of the port's policy. It works
 // in the port's scratch buffer, so b itself is never changed and nothing is
 // copied when there is nothing to do.
@@ -42,7 +42,7 @@ func (p *Port) rewriteIngress(b []byte) []byte {
 }
 
 // egressFrame returns the port's own copy of frame b with the egress
-// rewrites applied (§4.3 steps 5-6), or nil when the port must not get it:
+// rewrites applied (docs/protocol/hub.md#delivery-steps steps 5-6), or nil when the port must not get it:
 // a port with a VLAN ID receives only frames tagged with that ID, untagged.
 // ok is false only for that refusal; a nil frame with ok means b can be
 // shared as it is.

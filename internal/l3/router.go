@@ -12,12 +12,12 @@ const (
 	ethHeader  = 14
 	beaconPort = 7
 	errorTTL   = 64  // TTL of generated ICMP errors and beacons
-	echoTTL    = 255 // TTL of echo replies (§10.3)
+	echoTTL    = 255 // TTL of echo replies (docs/protocol/hub.md#layer-3-switch)
 )
 
 var broadcastMAC = [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 
-// beaconText is the beacon payload, NUL included (§10.3).
+// beaconText is the beacon payload, NUL included (docs/protocol/hub.md#layer-3-switch).
 var beaconText = []byte("PacketiX VPN Virtual Layer-3 Switch Beacon\x00")
 
 func u32(a netip.Addr) uint32 { return binary.BigEndian.Uint32(a.AsSlice()) }
@@ -90,7 +90,7 @@ func (s *Switch) learn(in int, ip uint32, mac [6]byte, now int64, out *outbox) {
 	s.pend = keep
 }
 
-// handleIPv4 routes an IPv4 packet (§10.3 forwarding).
+// handleIPv4 routes an IPv4 packet (docs/protocol/hub.md#layer-3-switch forwarding).
 func (s *Switch) handleIPv4(in int, srcMAC [6]byte, bcast bool, b []byte, now int64, out *outbox) {
 	ip, ok := ether.ParseIPv4(b)
 	if !ok || ether.Checksum(ip.Header(), 0) != 0xffff { // a valid header sums to all ones
@@ -161,7 +161,7 @@ func (s *Switch) connected(ip uint32) int {
 func (s *Switch) emit(oi int, nh uint32, p []byte, decTTL bool, now int64, out *outbox) {
 	n := ethHeader + len(p)
 	if n > ether.MaxFrameSize {
-		s.drops++ // no fragmentation (§10.3)
+		s.drops++ // no fragmentation (docs/protocol/hub.md#layer-3-switch)
 		return
 	}
 	f := &s.ifs[oi]

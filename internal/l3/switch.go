@@ -1,5 +1,5 @@
 // Package l3 is SoftEther's virtual layer-3 switch: an IPv4 router whose
-// interfaces are ports on Virtual Hubs (spec hub-and-securenat.md §10.3).
+// interfaces are ports on Virtual Hubs (docs/protocol/hub.md#layer-3-switch).
 //
 // A Switch has one interface per hub (IP address and subnet) and static
 // routes. Run keeps it attached while every hub exists and is online and
@@ -31,7 +31,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/sha0"
 )
 
-// Timing and limits of §10.3.
+// Timing and limits of docs/protocol/hub.md#layer-3-switch.
 const (
 	pollInterval   = 50 * time.Millisecond // online check and timers
 	arpLifetime    = 30 * time.Second      // ARP entries expire after the last packet
@@ -96,7 +96,7 @@ type Switch struct {
 	wg    sync.WaitGroup
 
 	mu      sync.Mutex // routing state below
-	ifs     []iface    // sorted by hub name (route lookup order, §10.3)
+	ifs     []iface    // sorted by hub name (route lookup order, docs/protocol/hub.md#layer-3-switch)
 	routes  []route    // longest prefix first, then lowest metric
 	arp     map[uint32]arpEntry
 	waits   map[uint32]arpWait
@@ -195,7 +195,7 @@ func New(cfg Config) (*Switch, error) {
 		}
 		s.routes = append(s.routes, route{net: u32(p.Addr()), mask: mask, gw: u32(r.Gateway), bits: p.Bits(), metric: r.Metric})
 	}
-	// [GO] longest prefix, then lowest metric (§10.3 weakness fixed).
+	// [GO] longest prefix, then lowest metric (docs/protocol/hub.md#layer-3-switch weakness fixed).
 	slices.SortStableFunc(s.routes, func(a, b route) int {
 		if c := cmp.Compare(b.bits, a.bits); c != 0 {
 			return c
@@ -205,7 +205,7 @@ func New(cfg Config) (*Switch, error) {
 	return s, nil
 }
 
-// interfaceMAC is 5E:A3 and four bytes of SHA-0(switch ‖ hub ‖ IP) (§10.3).
+// interfaceMAC is 5E:A3 and four bytes of SHA-0(switch ‖ hub ‖ IP) (docs/protocol/hub.md#layer-3-switch).
 func interfaceMAC(sw, hubName string, ip netip.Addr) [6]byte {
 	b := append([]byte(sw+hubName), ip.AsSlice()...)
 	h := sha0.Sum(b)

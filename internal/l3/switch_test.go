@@ -139,7 +139,7 @@ func TestStaticRouteLongestPrefix(t *testing.T) {
 	gb := r.host("HUBB", "192.168.2.254", 0x0b)
 	gc := r.host("HUBC", "192.168.3.254", 0x0c)
 
-	// 10.2.3.4: the /16 wins although its metric is higher ([GO] fix of §10.3).
+	// 10.2.3.4: the /16 wins although its metric is higher ([GO] fix of docs/protocol/hub.md#layer-3-switch).
 	a.send(ipFrame(r.mac("HUBA"), a.mac, "192.168.1.10", "10.2.3.4", 64, ether.ProtoUDP, make([]byte, 8)))
 	r.resolve(gc, "HUBC")
 	got := gc.expect("packet via the /16 gateway", isIP("192.168.1.10", "10.2.3.4", ether.ProtoUDP, -1))

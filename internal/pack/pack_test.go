@@ -29,7 +29,7 @@ func unhex(t testing.TB, dump string) []byte {
 	return b
 }
 
-// Worked examples of session-protocol.md §4.3.
+// Worked examples of docs/protocol/session.md#pack-examples.
 const (
 	errorPackHex = `00 00 00 01 00 00 00 06 65 72 72 6f 72 00 00 00 00 00 00 00 01 00 00 00 09`
 	helloPackHex = `
@@ -45,7 +45,7 @@ const (
 0020  74 00 00 00 04 00 00 00 01 01 02 03 04 05 06 07
 0030  08 00 00 00 05 50 6f 72 74 00 00 00 00 00 00 00
 0040  02 00 00 01 bb 00 00 03 e0`
-	// admin-interfaces.md §3.1: {function_name:"Test", IntValue:42}.
+	// docs/protocol/admin.md#pack-values: {function_name:"Test", IntValue:42}.
 	rpcPackHex = `00 00 00 02
 00 00 00 0e 66 75 6e 63 74 69 6f 6e 5f 6e 61 6d 65
 00 00 00 02 00 00 00 01 00 00 00 04 54 65 73 74
@@ -142,7 +142,7 @@ func TestGoldenRPC(t *testing.T) {
 	}
 }
 
-// Value encodings quoted in admin-interfaces.md §3.1.
+// Value encodings quoted in docs/protocol/admin.md#pack-values.
 func TestAdminValueEncodings(t *testing.T) {
 	for _, tc := range []struct {
 		add  func(*Pack)

@@ -1,5 +1,5 @@
 // Package packetlog writes the Virtual Hubs' packet logs as SoftEther does
-// (hub-and-securenat.md §12.3): one CSV line per logged frame in
+// (docs/protocol/hub.md#packet-log): one CSV line per logged frame in
 // DIR/packet_log/<HUB>/pkt_<date>.log. The hub decides which frames to log
 // (hub.PacketLog); this package formats and writes their records off the
 // forwarding path.

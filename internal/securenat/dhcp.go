@@ -52,7 +52,7 @@ func (g *dhcpGlue) handle(n *SecureNAT, frame []byte) {
 }
 
 // expire ends leases on time, so their log lines appear even when the
-// segment is quiet (§9.3: the lease sweep runs every second).
+// segment is quiet (docs/protocol/securenat.md#threads-and-timing: the lease sweep runs every second).
 func (g *dhcpGlue) expire(done <-chan struct{}) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -66,7 +66,7 @@ func (g *dhcpGlue) expire(done <-chan struct{}) {
 	}
 }
 
-// DHCPTable lists the committed DHCP leases (§9.8.6); empty when the DHCP
+// DHCPTable lists the committed DHCP leases (docs/protocol/securenat.md#lease-table); empty when the DHCP
 // server is off.
 func (n *SecureNAT) DHCPTable() []dhcpd.Lease {
 	if n.dhcp == nil {

@@ -15,7 +15,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/guard"
 )
 
-// ICMPMode says how SecureNAT answers echo requests to remote hosts (§9.5).
+// ICMPMode says how SecureNAT answers echo requests to remote hosts (docs/protocol/securenat.md#icmp).
 type ICMPMode string
 
 // The ICMP modes, best first.
@@ -87,14 +87,14 @@ func (r *icmpRelay) handle(frame, pkt []byte, ip ipv4Info) {
 	n := r.n
 	msg := pkt[ip.hdrLen:]
 	if ether.Checksum(msg, 0) != 0xffff {
-		return // §9.5: the checksum must verify
+		return // docs/protocol/securenat.md#icmp: the checksum must verify
 	}
 	client := [6]byte(frame[6:12])
 	switch {
 	case n.cfg.subnet.Contains(ip.dst) || !n.routable(ip.src, ip.dst):
-		return // in-subnet echo is not ours to answer (§9.5)
+		return // in-subnet echo is not ours to answer (docs/protocol/securenat.md#icmp)
 	case ip.ttl <= 1:
-		// Traceroute's first hop is the virtual host (§9.5).
+		// Traceroute's first hop is the virtual host (docs/protocol/securenat.md#icmp).
 		quote := pkt[:min(len(pkt), ip.hdrLen+8)]
 		reply := make([]byte, 8+len(quote))
 		reply[0] = uint8(header.ICMPv4TimeExceeded)

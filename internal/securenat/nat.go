@@ -19,7 +19,7 @@ const (
 	ProtoDNS  = "DNS"
 )
 
-// NATEntry is one row of the NAT table (§9.11 NatTable).
+// NATEntry is one row of the NAT table (docs/protocol/securenat.md#status-views NatTable).
 type NATEntry struct {
 	ID                   uint32
 	Protocol             string // ProtoTCP, ProtoUDP, ProtoICMP or ProtoDNS
@@ -33,7 +33,7 @@ type NATEntry struct {
 	State                string // TCP: "Connecting" or "Running"; others "Running"
 }
 
-// flowKey identifies a flow (§9.7): protocol, client and destination.
+// flowKey identifies a flow (docs/protocol/securenat.md#nat-table): protocol, client and destination.
 type flowKey struct {
 	proto        string
 	client, dest netip.AddrPort
@@ -113,7 +113,7 @@ func (t *natTable) newFlow(proto string, client, dest netip.AddrPort) *flow {
 	case ProtoTCP:
 		f.timeout = t.n.cfg.tcpTimeout
 	case ProtoICMP:
-		f.timeout = 10 * timeoutUnit // §9.5
+		f.timeout = 10 * timeoutUnit // docs/protocol/securenat.md#icmp
 	default:
 		f.timeout = t.n.cfg.udpTimeout
 	}
@@ -128,7 +128,7 @@ func (t *natTable) lookup(k flowKey) *flow {
 	return t.byKey[k]
 }
 
-// add admits f under the limits (§9.7), evicting the client's oldest flow of
+// add admits f under the limits (docs/protocol/securenat.md#nat-table), evicting the client's oldest flow of
 // the same kind where SoftEther does. It reports false (and logs why) when
 // the flow is refused. On success the caller owns one t.active count and
 // must call remove when the flow ends.
@@ -308,7 +308,7 @@ func (t *natTable) status() Status {
 	return s
 }
 
-// Security-log lines (§12.2). The message is SoftEther's text; attributes
+// Security-log lines (docs/protocol/hub.md#security-log). The message is SoftEther's text; attributes
 // carry the same facts for machines.
 
 func (n *SecureNAT) logRaw(event, msg string, attrs ...slog.Attr) {
@@ -335,7 +335,7 @@ func flowAttrs(f *flow) []slog.Attr {
 
 func (n *SecureNAT) logCreated(f *flow) {
 	if f.key.proto != ProtoTCP && f.key.proto != ProtoUDP {
-		return // ICMP and DNS entries are not logged (§12.2)
+		return // ICMP and DNS entries are not logged (docs/protocol/hub.md#security-log)
 	}
 	n.logf("LH_NAT_"+f.key.proto+"_CREATED", flowAttrs(f),
 		"The %s session %d has been created. Connection source %s:%d, Connection destination %s:%d",

@@ -11,7 +11,7 @@
 // echo relaying uses an unprivileged ping socket or a raw socket when the
 // process may open one, and answers locally otherwise.
 //
-// Behaviour follows spec/hub-and-securenat.md §9, with the improvements it
+// Behaviour follows docs/protocol/securenat.md#overview, with the improvements it
 // asks for: refused connects give the client RST|ACK, DNS works over TCP
 // and failed upstreams give SERVFAIL, half-closes are honoured, and every
 // flow has its own goroutines instead of one NAT thread.
@@ -33,13 +33,13 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 )
 
-// Session identity of the SecureNAT port on its hub (§9.1).
+// Session identity of the SecureNAT port on its hub (docs/protocol/securenat.md#overview).
 const (
 	SessionName = "SID-SECURENAT-1"
 	UserName    = "SecureNAT"
 )
 
-// DefaultMaxSessions is SoftEther's cap on user-mode NAT entries (§9.3).
+// DefaultMaxSessions is SoftEther's cap on user-mode NAT entries (docs/protocol/securenat.md#threads-and-timing).
 const DefaultMaxSessions = 4096
 
 // timeoutUnit is the unit of the configured NAT timeouts (seconds). Tests
@@ -70,7 +70,7 @@ type Options struct {
 	Limits Limits
 }
 
-// Status is the SecureNatStatusGet view (§9.11).
+// Status is the SecureNatStatusGet view (docs/protocol/securenat.md#status-views).
 type Status struct {
 	TCPSessions, UDPSessions, ICMPSessions, DNSSessions int
 	DHCPClients                                         int
@@ -104,7 +104,7 @@ func newSettings(c config.SecureNAT) (settings, error) {
 	if bits < 31 && (c.IP == s.subnet.Addr() || c.IP == broadcastOf(s.subnet)) {
 		return s, fmt.Errorf("securenat: %v is not a host address in %v", c.IP, s.subnet)
 	}
-	// §9.2 clamps; 0 means the default (and for timeouts, a fresh VH's).
+	// docs/protocol/securenat.md#options clamps; 0 means the default (and for timeouts, a fresh VH's).
 	s.mtu = c.MTU
 	if s.mtu == 0 {
 		s.mtu = 1500
@@ -290,7 +290,7 @@ func (n *SecureNAT) readHub() {
 	}
 }
 
-// NATTable lists the NAT entries (§9.11 NatTable), oldest first.
+// NATTable lists the NAT entries (docs/protocol/securenat.md#status-views NatTable), oldest first.
 func (n *SecureNAT) NATTable() []NATEntry { return n.nat.list() }
 
 // Status returns the SecureNatStatusGet counters.

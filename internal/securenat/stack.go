@@ -111,7 +111,7 @@ func parseIPv4(b []byte) (ipv4Info, bool) {
 	return h, true
 }
 
-// input classifies one frame from the hub (§9.4) and hands it to the DHCP
+// input classifies one frame from the hub (docs/protocol/securenat.md#virtual-host) and hands it to the DHCP
 // server, the ICMP relay or the stack.
 func (n *SecureNAT) input(frame []byte) {
 	if len(frame) < header.EthernetMinimumSize {

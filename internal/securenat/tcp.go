@@ -17,7 +17,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/guard"
 )
 
-// connectTimeout bounds the host-side connect of a TCP flow (§9.10: 10 s).
+// connectTimeout bounds the host-side connect of a TCP flow (docs/protocol/securenat.md#user-mode-tcp: 10 s).
 const connectTimeout = 10 * time.Second
 
 func idAddrs(id stack.TransportEndpointID) (client, dest netip.AddrPort) {

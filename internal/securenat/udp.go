@@ -14,7 +14,7 @@ import (
 // forwardUDP handles the first datagram of a new UDP flow (called inline by
 // the stack, so it must not block). Datagrams that are not for NAT (to the
 // virtual host's other ports, to the subnet or broadcast) are dropped
-// silently, as SoftEther does (§9.6).
+// silently, as SoftEther does (docs/protocol/securenat.md#udp-and-dns).
 func (n *SecureNAT) forwardUDP(r *udp.ForwarderRequest) bool {
 	client, dest := idAddrs(r.ID())
 	if !n.routable(client.Addr(), dest.Addr()) || dest.Port() == 0 {

@@ -21,7 +21,7 @@ func (s *Server) hubTreeFolder(name string) *config.Folder {
 	return s.cfg.Tree.Folder("VirtualHUB").Folder(name)
 }
 
-// dataPathOptions sets the hub options of §8.1 that the forwarding path
+// dataPathOptions sets the hub options of docs/protocol/hub.md#hub-options that the forwarding path
 // implements from the hub's Option folder (a new hub's values for missing
 // items). The caller holds s.mu.
 func (s *Server) dataPathOptions(opt *hub.Options, hubName string) {
@@ -139,7 +139,7 @@ func (s *Server) prepareRule(hubFolder, rule *config.Folder) error {
 	return nil
 }
 
-// accessRule reads one AccessList/<id> folder (admin-interfaces.md §6.4.8).
+// accessRule reads one AccessList/<id> folder (docs/protocol/config.md#accounts-access-lists-and-cascades).
 // Unreadable addresses read as "any", as missing items do.
 func accessRule(f *config.Folder) hub.AccessRule {
 	r := hub.AccessRule{

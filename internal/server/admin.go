@@ -29,7 +29,7 @@ const (
 	maxCascades    = 1024
 )
 
-// right is who may call a method (admin-interfaces.md §1.6, §4.0).
+// right is who may call a method (docs/protocol/admin.md#rights, docs/protocol/admin.md#method-table).
 type right int
 
 const (
@@ -81,8 +81,7 @@ type adminState struct {
 // dispatcher runs the method table for the admin front-ends.
 type dispatcher struct{ s *Server }
 
-// Dispatcher returns the administration method table (admin-interfaces.md
-// §4) that the binary RPC, JSON-RPC and the CLI all call. Every change is
+// Dispatcher returns the administration method table (docs/protocol/admin.md#method-table) that the binary RPC, JSON-RPC and the CLI all call. Every change is
 // saved to the configuration file before the call returns.
 func (s *Server) Dispatcher() admin.Dispatcher { return dispatcher{s} }
 
@@ -215,7 +214,7 @@ func (s *Server) hubFolderLocked(h *Hub) *config.Folder {
 }
 
 // hubAdminDenied reports whether the hub's administration option name
-// (admin-interfaces.md Appendix C) forbids what a hub admin asks for.
+// (docs/protocol/admin.md#hub-admin-options) forbids what a hub admin asks for.
 // The caller holds s.mu.
 // hubFor finds the request's hub (the caller holds the server lock). When
 // option names a hub admin option such as "no_change_users", a hub admin
@@ -384,7 +383,7 @@ func (l *list) data(name string, v []byte) {
 	e.Blobs = append(e.Blobs, v)
 }
 
-// ip writes an IP field as the four parallel arrays of §3.2.1.
+// ip writes an IP field as the four parallel arrays of docs/protocol/admin.md#ip-fields.
 func (l *list) ip(name string, a netip.Addr) {
 	a = a.Unmap()
 	var v6 [16]byte

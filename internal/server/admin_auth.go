@@ -54,7 +54,7 @@ func (s *Server) AdminRPC(d admin.Dispatcher) AdminRPC {
 	}
 }
 
-// adminLogin checks vpncmd's "admin" request (admin-interfaces.md §1.4).
+// adminLogin checks vpncmd's "admin" request (docs/protocol/admin.md#auth-pack).
 // empty reports that the stored password is the empty one; delay is how
 // long to hold a failure's answer.
 func (s *Server) adminLogin(p *pack.Pack, random [20]byte, remote netip.Addr) (c admin.Caller, empty bool, delay time.Duration, err error) {
@@ -96,7 +96,7 @@ func (s *Server) adminLogin(p *pack.Pack, random [20]byte, remote netip.Addr) (c
 }
 
 // AdminAuthenticator returns the credential check of the JSON-RPC API
-// (admin-interfaces.md §5.2): the user name "" or "administrator" with the
+// (docs/protocol/admin.md#json-rpc-login): the user name "" or "administrator" with the
 // server password is a server admin, a hub name with that hub's password
 // is its hub admin (hubs without a password cannot be administered this
 // way). With no server password set, any credentials from localhost make a

@@ -18,11 +18,11 @@ import (
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
-// Cascade administration (admin-interfaces.md §4.4.26-4.4.30): the
+// Cascade administration (docs/protocol/admin.md#cascades): the
 // methods edit the hub's CascadeList through the configuration model and
 // then let ApplyCascades start, restart or stop the running links.
 
-// The ClientOption values SoftEther forces on every cascade (§4.2.5).
+// The ClientOption values SoftEther forces on every cascade (docs/protocol/admin.md#clientoption).
 const (
 	linkDeviceName    = "_SEHUBLINKCLI_"
 	linkNumRetry      = 0xFFFFFFFF

@@ -18,7 +18,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
-// createLink is the request vpncmd's CascadeCreate sends (§4.1).
+// createLink is the request vpncmd's CascadeCreate sends (docs/protocol/admin.md#vpncmd-commands).
 func createLink(hubName, account, host string, port int, remoteHub, user string) *pack.Pack {
 	p := params("HubName_Ex", hubName, "AccountName", uni(account), "Hostname", host, "Port", port,
 		"HubName", remoteHub, "Username", user, "AuthType", 0, "MaxConnection", 8, "UseEncrypt", true,

@@ -23,7 +23,7 @@ import (
 // Hub-level methods: hubs, users, groups, sessions, MAC/IP tables,
 // SecureNAT and logging settings.
 
-// --- hubs (§4.4.7-4.4.13) ---
+// --- hubs (docs/protocol/admin.md#hubs) ---
 
 // hubPasswords computes the two hub admin hashes from a plaintext.
 func hubPasswords(plain string) (hashed, secure []byte) {
@@ -289,7 +289,7 @@ func admGetHubStatus(a *adminCall) (*pack.Pack, error) {
 	return out, nil
 }
 
-// --- policies (§4.2.3) ---
+// --- policies (docs/protocol/admin.md#policy-block) ---
 
 // addPolicy writes pol as "policy:<Name>" elements plus policy:Ver3.
 func addPolicy(p *pack.Pack, pol *config.Policy) {
@@ -331,7 +331,7 @@ func policyFromPack(p *pack.Pack) *config.Policy {
 	return pol
 }
 
-// --- users (§4.4.14) ---
+// --- users (docs/protocol/admin.md#users-and-groups) ---
 
 // reservedUserNames are the names of internal sessions.
 var reservedUserNames = []string{"link", "cascade", "securenat", "localbridge", "local bridge", "administrator"}
@@ -548,7 +548,7 @@ func admEnumUser(a *adminCall) (*pack.Pack, error) {
 	return out, nil
 }
 
-// --- groups (§4.4.15) ---
+// --- groups (docs/protocol/admin.md#users-and-groups) ---
 
 func admCreateGroup(a *adminCall) (*pack.Pack, error) {
 	name := a.in.Str("Name")
@@ -667,7 +667,7 @@ func admEnumGroup(a *adminCall) (*pack.Pack, error) {
 	return out, nil
 }
 
-// --- sessions (§4.4.16-4.4.18) ---
+// --- sessions (docs/protocol/admin.md#sessions) ---
 
 // sessionsOf maps the VPN sessions of h by name.
 func (s *Server) sessionsOf(h *Hub) map[string]*Session {
@@ -795,7 +795,7 @@ func admGetSessionStatus(a *adminCall) (*pack.Pack, error) {
 	out.AddStr("SessionStatus_ClientHostName", ipString(remote))
 	out.AddIP("Client_Ip_Address", remote)
 
-	// ConnectionStatus (§4.2.9), from the server's side.
+	// ConnectionStatus (docs/protocol/admin.md#connectionstatus), from the server's side.
 	out.AddUniStr("AccountName", "")
 	out.AddStr("ServerName", "")
 	out.AddStr("ServerProductName", productName)
@@ -873,7 +873,7 @@ func admDeleteSession(a *adminCall) (*pack.Pack, error) {
 	return echo(a.in), nil
 }
 
-// --- MAC and IP tables (§4.4.19) ---
+// --- MAC and IP tables (docs/protocol/admin.md#mac-and-ip-tables) ---
 
 func admEnumMacTable(a *adminCall) (*pack.Pack, error) {
 	h, err := a.hubForUnlocked("")
@@ -940,7 +940,7 @@ func admDeleteTable(option string, del func(h *Hub, id uint32) bool) func(a *adm
 	}
 }
 
-// --- SecureNAT (§4.4.20-4.4.25) ---
+// --- SecureNAT (docs/protocol/admin.md#securenat-methods) ---
 //
 // The settings live in the configuration whether or not SecureNAT runs;
 // enabling, disabling and changing them (re)starts the hub's SecureNAT.
@@ -1181,7 +1181,7 @@ func fillNATTable(out *pack.Pack, n *securenat.SecureNAT, _ netip.Addr) {
 
 func fillDHCPTable(out *pack.Pack, n *securenat.SecureNAT, dhcpMask netip.Addr) {
 	var leases []dhcpd.Lease
-	mask := ipv4Int(dhcpMask) // INT form, not an IP field (§4.3)
+	mask := ipv4Int(dhcpMask) // INT form, not an IP field (docs/protocol/admin.md#structures)
 	if n != nil {
 		leases = n.DHCPTable()
 	}
@@ -1214,7 +1214,7 @@ func fillNATStatus(out *pack.Pack, n *securenat.SecureNAT, _ netip.Addr) {
 	out.AddBool("IsRawIpMode", st.RawIPModeNAT)
 }
 
-// --- hub log settings (§4.4.34) ---
+// --- hub log settings (docs/protocol/admin.md#hub-log) ---
 
 var packetLogNames = []string{"PACKET_LOG_TCP_CONN", "PACKET_LOG_TCP", "PACKET_LOG_DHCP", "PACKET_LOG_UDP",
 	"PACKET_LOG_ICMP", "PACKET_LOG_IP", "PACKET_LOG_ARP", "PACKET_LOG_ETHERNET"}

@@ -112,7 +112,7 @@ func admGetServerStatus(a *adminCall) (*pack.Pack, error) {
 	return out, nil
 }
 
-// --- listeners (§4.4.4, §4.4.5) ---
+// --- listeners (docs/protocol/admin.md#server-and-listeners) ---
 
 func listenerIndex(ls []config.Listener, port uint32) int {
 	return slices.IndexFunc(ls, func(l config.Listener) bool { return uint32(l.Port) == port })
@@ -315,7 +315,7 @@ func b2u(b bool) uint32 {
 	return 0
 }
 
-// --- configuration file (§4.4.37, §4.4.38) ---
+// --- configuration file (docs/protocol/admin.md#configuration-methods) ---
 
 func admGetConfig(a *adminCall) (*pack.Pack, error) {
 	a.lock()
@@ -402,7 +402,7 @@ func admFlush(a *adminCall) (*pack.Pack, error) {
 	return out, nil
 }
 
-// --- capabilities (Appendix B) ---
+// --- capabilities (docs/protocol/admin.md#capabilities) ---
 
 // capability is one GetCaps entry. Only what this server really does is
 // listed: clients read a missing b_* capability as false.

@@ -24,7 +24,7 @@ import (
 // layout, so the real vpnserver reads them) and every change is logged as
 // not yet in effect where that matters for security.
 
-// --- access lists (§4.4.33, config §6.4.8) ---
+// --- access lists (docs/protocol/admin.md#access-lists, docs/protocol/config.md#accounts-access-lists-and-cascades) ---
 
 // fieldKind says how an access-list field is carried in a PACK and stored
 // in the configuration.
@@ -307,7 +307,7 @@ func admSetAccessList(a *adminCall) (*pack.Pack, error) {
 	})
 }
 
-// --- local bridges (§4.4.31, config §6.4.3) ---
+// --- local bridges (docs/protocol/admin.md#local-bridges, docs/protocol/config.md#local-bridges) ---
 
 func (s *Server) bridgeListLocked() *config.Folder { return s.treeLocked().Ensure("LocalBridgeList") }
 
@@ -419,7 +419,7 @@ func admGetBridgeSupport(a *adminCall) (*pack.Pack, error) {
 	return out, nil
 }
 
-// --- virtual layer-3 switch (§4.4.32, config §6.4.10) ---
+// --- virtual layer-3 switch (docs/protocol/admin.md#layer-3-switches, docs/protocol/config.md#layer-3-switches) ---
 
 func (s *Server) l3Locked(name string) *config.Folder {
 	return s.treeLocked().Folder("VirtualLayer3SwitchList").Folder(name)
@@ -538,7 +538,7 @@ func admAddL3If(a *adminCall) (*pack.Pack, error) {
 		return nil, vpnerr.Layer3SwNotFound
 	}
 	il := f.Ensure("InterfaceList")
-	if hubName == "" || f.GetBool("Active") { // changed only while stopped (§10.3)
+	if hubName == "" || f.GetBool("Active") { // changed only while stopped (docs/protocol/hub.md#layer-3-switch)
 		return nil, vpnerr.Layer3IfAddFailed
 	}
 	if slices.ContainsFunc(il.Folders, func(x *config.Folder) bool { return strings.EqualFold(x.GetString("HubName"), hubName) }) {
@@ -675,7 +675,7 @@ func admEnumL3Table(a *adminCall) (*pack.Pack, error) {
 	return out, nil
 }
 
-// --- hub administration options (§4.4.40, Appendix C) ---
+// --- hub administration options (docs/protocol/admin.md#hub-admin-options) ---
 
 var hubAdminOptions = []string{
 	"allow_hub_admin_change_option", "max_users", "max_multilogins_per_user", "max_groups", "max_accesslists",

@@ -2,7 +2,7 @@ package server
 
 import "github.com/ethervpn/ethervpn/internal/pack"
 
-// adminMethods is the method table of admin-interfaces.md §4, keyed by
+// adminMethods is the method table of docs/protocol/admin.md#method-table, keyed by
 // the upper-cased method name (names are case-insensitive).
 var adminMethods = map[string]adminMethod{}
 

@@ -136,7 +136,7 @@ func TestAdminRights(t *testing.T) {
 		wantCode(t, d, ha, m, params("HubName", "A", "Port", 7777), vpnerr.NotEnoughRight)
 	}
 	// Hub methods: own hub fine, other hub refused, empty hub 52 for a hub
-	// admin and 38 for the server admin (the order of §1.6).
+	// admin and 38 for the server admin (the order of docs/protocol/admin.md#rights).
 	hubMethods := []string{"GetHubStatus", "GetHub", "EnumUser", "EnumGroup", "EnumSession", "EnumMacTable",
 		"EnumIpTable", "EnumNAT", "EnumDHCP", "GetSecureNATStatus", "GetHubLog"}
 	for _, m := range hubMethods {

@@ -13,7 +13,7 @@ const BridgeHub = "BRIDGE"
 // vpnbridge: one hub called BRIDGE (created if missing; any other hub is
 // removed), which reaches other servers through cascades and the local
 // network through local bridges; VPN client logins are refused with error
-// 33 (session-protocol.md §6.9). The admin interface stays available.
+// 33 (docs/protocol/session.md#server-roles). The admin interface stays available.
 // Call it after Open and before Run or Serve.
 func (s *Server) SetBridgeRole() error {
 	s.bridgeRole.Store(true)

@@ -21,8 +21,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
-// Cascade connections (hub-and-securenat.md §10.2, session-protocol.md
-// §9.3): a hub of this server logs in to a hub of another server in
+// Cascade connections (docs/protocol/hub.md#cascade, docs/protocol/session.md#cascades-as-clients): a hub of this server logs in to a hub of another server in
 // bridge mode and keeps that session up; on the local hub the link is the
 // port SID-LINK-<n>, under the cascade's own policy.
 
@@ -36,7 +35,7 @@ const cascadeUser = "Cascade"
 
 // cascadeRetry is the fixed retry interval of cascades, randomised by
 // ±20 % as the real server does (the link itself waits 60 s instead after
-// "busy" errors, §9.1).
+// "busy" errors, docs/protocol/session.md#client-retries).
 const cascadeRetry = 10 * time.Second
 
 // linkRun are the running cascade links of one hub, keyed by upper-cased
@@ -189,7 +188,7 @@ func (r *runningLink) options() (client.LinkOptions, error) {
 }
 
 // cascadePolicy is the cascade's own policy normalised as the real server
-// does for the local side of a link (§3).
+// does for the local side of a link (docs/protocol/hub.md#session-types).
 func cascadePolicy(p *config.Policy) hub.Policy {
 	pol := config.DefaultPolicy()
 	if p != nil {

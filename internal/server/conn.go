@@ -67,7 +67,7 @@ func (t *connTracker) stop() {
 }
 
 // maxNoops bounds the NOOP packs a client may send while it waits for its
-// user (session-protocol.md §2.3).
+// user (docs/protocol/session.md#negotiation-timeouts).
 const maxNoops = 30
 
 // handshake is the state of one TCP connection during the preamble.

@@ -12,7 +12,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
-// The hub administration options (admin-interfaces.md Appendix C) that
+// The hub administration options (docs/protocol/admin.md#hub-admin-options) that
 // act on VPN logins, applied where and as SoftEther applies them
 // (Protocol.c, ServerAccept). 0 means "no limit" or "not denied".
 type loginOptions struct {

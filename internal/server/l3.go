@@ -15,7 +15,7 @@ import (
 
 // l3Switches are the virtual layer-3 switches of root/VirtualLayer3SwitchList
 // whose Active flag is set; they run while the server serves
-// (hub-and-securenat.md §10.3).
+// (docs/protocol/hub.md#layer-3-switch).
 type l3Switches = runset.Set[string, l3.Config, *runningSwitch] // by upper-cased name
 
 type runningSwitch struct {
@@ -76,7 +76,7 @@ func (s *Server) startL3Switch(_ string, c l3.Config) (*runningSwitch, error) {
 	return r, nil
 }
 
-// l3ConfigOf reads one VirtualLayer3SwitchList/<name> folder (§6.4.10).
+// l3ConfigOf reads one VirtualLayer3SwitchList/<name> folder (docs/protocol/config.md#layer-3-switches).
 // Entries that do not parse are left out; the admin methods never store them.
 func l3ConfigOf(f *config.Folder) l3.Config {
 	c := l3.Config{Name: f.Name}
@@ -106,7 +106,7 @@ func (s *Server) l3Lookup(name string) *hub.Hub {
 }
 
 // l3SessionName numbers interface sessions with the hub's session counter:
-// SID-L3-<SWITCH>-<n> (§3).
+// SID-L3-<SWITCH>-<n> (docs/protocol/hub.md#session-types).
 func (s *Server) l3SessionName(sw string) func(string) string {
 	return func(hubName string) string {
 		s.mu.Lock()

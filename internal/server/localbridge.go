@@ -12,7 +12,7 @@ import (
 )
 
 // localBridges are the local bridges of root/LocalBridgeList that run
-// while the server serves (hub-and-securenat.md §10.1).
+// while the server serves (docs/protocol/hub.md#local-bridge).
 type localBridges = runset.Set[bridgeKey, config.LocalBridge, *runningBridge]
 
 // bridgeKey names a running local bridge: its configuration key and the

@@ -22,8 +22,7 @@ import (
 )
 
 // login authenticates a "login" request and, on success, creates the
-// session with this connection as its first one (session-protocol.md
-// §6.5-6.7). Every refusal answers the real error code and logs why.
+// session with this connection as its first one (docs/protocol/session.md#login-checks). Every refusal answers the real error code and logs why.
 func (h *handshake) login(p *pack.Pack) bool {
 	req, err := wire.ParseLogin(p)
 	if err != nil {
@@ -276,7 +275,7 @@ func (h *handshake) effectivePolicy(hb *Hub, u *config.User, req *wire.Login, lo
 }
 
 // negotiate computes the session parameters from the request and policy
-// exactly as the real server does (session-protocol.md §6.6).
+// exactly as the real server does (docs/protocol/session.md#parameter-negotiation).
 func negotiate(req *wire.Login, pol config.Policy) (session.Params, *wire.Welcome) {
 	timeout := time.Duration(pol.TimeOut) * time.Second
 	if timeout == 0 {

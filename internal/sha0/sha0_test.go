@@ -18,7 +18,7 @@ func mustHex(t testing.TB, s string) [Size]byte {
 	return [Size]byte(b)
 }
 
-// Vectors from session-protocol.md §5.1 and admin-interfaces.md §1.7.
+// Vectors from docs/protocol/session.md#password-hashing and docs/protocol/admin.md#hashes.
 func TestSum(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"", "f96cea198ad1dd5617ac084a3d92c6107708c0ef"},
@@ -35,7 +35,7 @@ func TestSum(t *testing.T) {
 	}
 }
 
-// The base64 column of admin-interfaces.md §1.7 is how hashes appear in the
+// The base64 column of docs/protocol/admin.md#hashes is how hashes appear in the
 // configuration file and JSON.
 func TestSumBase64(t *testing.T) {
 	for in, want := range map[string]string{
@@ -167,7 +167,7 @@ func BenchmarkSecurePassword(b *testing.B) {
 }
 
 func TestNTPasswordHash(t *testing.T) {
-	// admin-interfaces.md §1.7: NT hash of "secret1".
+	// docs/protocol/admin.md#hashes: NT hash of "secret1".
 	if got := NTPasswordHash("secret1"); hex.EncodeToString(got[:]) != "b39a61f16a4e11fa80580241f1d4aae8" {
 		t.Errorf("NTPasswordHash(secret1) = %x", got)
 	}

@@ -25,7 +25,7 @@ var Watermark = decodeWatermark()
 //go:embed watermark.b64
 var watermarkBase64 string
 
-// watermarkSHA256 identifies the real watermark (session-protocol.md App. A).
+// watermarkSHA256 identifies the real watermark (docs/protocol/session.md#watermark).
 const watermarkSHA256 = "96a706bbab378ec37dfef21e02b1a3c177fbebeffa039eb0efac918630df12a0"
 
 func decodeWatermark() []byte {

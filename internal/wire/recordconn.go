@@ -16,7 +16,7 @@ import (
 // pulls bytes of the following plaintext data phase out of the socket. That
 // matters for sessions negotiated with use_encrypt=0: right after the
 // welcome both peers abandon TLS and exchange blocks in the clear on the same
-// socket (session-protocol.md §8.6).
+// socket (docs/protocol/session.md#encryption-off).
 //
 // In the data phase (BufferReads, or SetExact(false) for a session without
 // encryption) it batches system calls: reads fill a large buffer, and writes

@@ -98,7 +98,7 @@ func dataAt(p *pack.Pack, name string, i int) []byte {
 	return nil
 }
 
-// ipAt reads value i of an IP field (admin-interfaces.md §3.2.1).
+// ipAt reads value i of an IP field (docs/protocol/admin.md#ip-fields).
 func ipAt(p *pack.Pack, name string, i int) netip.Addr {
 	if u64At(p, name+"@ipv6_bool", i) != 0 {
 		if a := dataAt(p, name+"@ipv6_array", i); len(a) == 16 {

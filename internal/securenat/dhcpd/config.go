@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Lease-time limits (SoftEther §9.2 "DhcpExpireTimeSpan").
+// Lease-time limits of SoftEther's DhcpExpireTimeSpan (docs/protocol/securenat.md#options).
 const (
 	// DefaultLeaseTime is used when Config.LeaseTime is zero.
 	DefaultLeaseTime = 7200 * time.Second
@@ -139,7 +139,7 @@ func (c *Config) validate() (*settings, error) {
 
 	// The server's own address, the gateway and the DNS servers may sit
 	// inside a pool configured by hand; they are silently left out of it
-	// (SoftEther hands them out, §13 item 4).
+	// (SoftEther hands them out, docs/protocol/securenat.md#dhcp-server).
 	s.excluded = map[netip.Addr]bool{c.ServerIP: true, s.subnet.Addr(): true, s.broadcast: true}
 	for _, a := range []struct {
 		name string

@@ -5,7 +5,7 @@
 // It follows SoftEther 5.01 where clients or admins can see it (address
 // choice: lowest free pool address, same address for a returning MAC;
 // option order 53, 54, 51, 15, 1, 3, 6 then 121/249; the lease-creation
-// log line) and RFC 2131 where SoftEther is weak (see the spec, §13 item 4):
+// log line) and RFC 2131 where SoftEther is weak (see docs/protocol/securenat.md#dhcp-server):
 //
 //   - REQUEST/DECLINE/RELEASE naming another server (option 54) are ignored;
 //   - RELEASE ends the lease and DECLINE quarantines the address;
