@@ -234,7 +234,7 @@ func (a *adminCall) hubAdminDenied(h *Hub, name string) bool {
 	if a.c.ServerAdmin {
 		return false
 	}
-	return a.s.hubFolderLocked(h).Folder("AdminOption").GetUint(name) != 0
+	return h.cfg.AdminOption(name) != 0
 }
 
 // seTime converts t to SoftEther's 64-bit time (Unix ms - 9 h); the zero

@@ -418,7 +418,7 @@ func admCreateUser(a *adminCall) (*pack.Pack, error) {
 		return nil, err
 	case a.hubAdminDenied(h, "no_change_users"):
 		return nil, vpnerr.NotEnoughRight
-	case len(h.cfg.Users) >= maxUsersPerHub || (!a.c.ServerAdmin && overLimit(s.hubFolderLocked(h), "max_users", len(h.cfg.Users))):
+	case len(h.cfg.Users) >= maxUsersPerHub || (!a.c.ServerAdmin && overLimit(h.cfg, "max_users", len(h.cfg.Users))):
 		return nil, vpnerr.TooManyUser
 	case h.cfg.User(name) != nil:
 		return nil, vpnerr.UserAlreadyExists
@@ -432,8 +432,8 @@ func admCreateUser(a *adminCall) (*pack.Pack, error) {
 }
 
 // overLimit reports whether an admin option limit (0 = none) is reached.
-func overLimit(hubFolder *config.Folder, option string, n int) bool {
-	limit := hubFolder.Folder("AdminOption").GetUint(option)
+func overLimit(hc *config.Hub, option string, n int) bool {
+	limit := hc.AdminOption(option)
 	return limit != 0 && n >= int(limit)
 }
 
@@ -566,7 +566,7 @@ func admCreateGroup(a *adminCall) (*pack.Pack, error) {
 		return nil, vpnerr.NotEnoughRight
 	case h.cfg.Group(name) != nil:
 		return nil, vpnerr.GroupAlreadyExists
-	case len(h.cfg.Groups) >= maxGroupsOfHub || (!a.c.ServerAdmin && overLimit(s.hubFolderLocked(h), "max_groups", len(h.cfg.Groups))):
+	case len(h.cfg.Groups) >= maxGroupsOfHub || (!a.c.ServerAdmin && overLimit(h.cfg, "max_groups", len(h.cfg.Groups))):
 		return nil, vpnerr.TooManyGroup
 	}
 	g := config.NewGroup(name)

@@ -240,7 +240,7 @@ func (a *adminCall) changeAccessList(change func(h *Hub, f *config.Folder) error
 func admAddAccess(a *adminCall) (*pack.Pack, error) {
 	return a.changeAccessList(func(h *Hub, f *config.Folder) error {
 		rules := slices.Clone(f.Folder("AccessList").Folders)
-		if len(rules) >= maxAccessLists || (!a.c.ServerAdmin && overLimit(f, "max_accesslists", len(rules))) {
+		if len(rules) >= maxAccessLists || (!a.c.ServerAdmin && overLimit(h.cfg, "max_accesslists", len(rules))) {
 			return vpnerr.TooManyAccessList
 		}
 		rule := aclFolder(a.in, 0)
@@ -292,7 +292,7 @@ func admEnumAccess(a *adminCall) (*pack.Pack, error) {
 func admSetAccessList(a *adminCall) (*pack.Pack, error) {
 	return a.changeAccessList(func(h *Hub, f *config.Folder) error {
 		n := a.in.Count("Protocol")
-		if n > maxAccessLists || (!a.c.ServerAdmin && overLimit(f, "max_accesslists", n-1)) {
+		if n > maxAccessLists || (!a.c.ServerAdmin && overLimit(h.cfg, "max_accesslists", n-1)) {
 			return vpnerr.TooManyAccessList
 		}
 		rules := make([]*config.Folder, n)
@@ -706,15 +706,13 @@ func adminOptionsPack(hubName string, get func(string) uint32) *pack.Pack {
 }
 
 func admGetHubAdminOptions(a *adminCall) (*pack.Pack, error) {
-	s := a.s
 	a.lock()
 	defer a.unlock()
 	h, err := a.hubFor("")
 	if err != nil {
 		return nil, err
 	}
-	f := s.hubFolderLocked(h).Folder("AdminOption")
-	return adminOptionsPack(h.cfg.Name, f.GetUint), nil
+	return adminOptionsPack(h.cfg.Name, h.cfg.AdminOption), nil
 }
 
 func admGetDefaultHubAdminOptions(a *adminCall) (*pack.Pack, error) {
@@ -722,15 +720,13 @@ func admGetDefaultHubAdminOptions(a *adminCall) (*pack.Pack, error) {
 }
 
 func admSetHubAdminOptions(a *adminCall) (*pack.Pack, error) {
-	s := a.s
 	a.lock()
 	defer a.unlock()
 	h, err := a.hubFor("")
 	if err != nil {
 		return nil, err
 	}
-	f := s.hubFolderLocked(h).Ensure("AdminOption")
-	if !a.c.ServerAdmin && f.GetUint("allow_hub_admin_change_option") == 0 {
+	if !a.c.ServerAdmin && h.cfg.AdminOption("allow_hub_admin_change_option") == 0 {
 		return nil, vpnerr.NotEnoughRight
 	}
 	for i := range a.in.Count("Name") {
@@ -738,7 +734,7 @@ func admSetHubAdminOptions(a *adminCall) (*pack.Pack, error) {
 		if !slices.Contains(hubAdminOptions, name) {
 			continue
 		}
-		f.SetUint(name, a.in.IntAt("Value", i))
+		h.cfg.SetAdminOption(name, a.in.IntAt("Value", i))
 	}
-	return adminOptionsPack(h.cfg.Name, f.GetUint), nil
+	return adminOptionsPack(h.cfg.Name, h.cfg.AdminOption), nil
 }

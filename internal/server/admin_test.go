@@ -167,7 +167,7 @@ func TestAdminHubAdminOptions(t *testing.T) {
 	call(t, d, serverAdm, "CreateHub", params("HubName", "A", "Online", true))
 	s.mu.Lock()
 	h, _ := s.hubLocked("A")
-	s.hubFolderLocked(h).Ensure("AdminOption").SetUint("no_change_users", 1)
+	h.cfg.SetAdminOption("no_change_users", 1)
 	s.mu.Unlock()
 	wantCode(t, d, hubAdm("A"), "CreateUser", params("HubName", "A", "Name", "u", "AuthType", 0), vpnerr.NotEnoughRight)
 	call(t, d, serverAdm, "CreateUser", params("HubName", "A", "Name", "u", "AuthType", 0))

@@ -29,18 +29,18 @@ type loginOptions struct {
 	denyQoS           bool
 }
 
-// readLoginOptions reads the options from a hub's AdminOption folder
-// (nil reads as all 0).
-func readLoginOptions(f *config.Folder) loginOptions {
-	on := func(name string) bool { return f.GetUint(name) != 0 }
+// readLoginOptions reads the options from a hub's admin options.
+func readLoginOptions(hc *config.Hub) loginOptions {
+	get := hc.AdminOption
+	on := func(name string) bool { return get(name) != 0 }
 	return loginOptions{
-		maxSessions:       f.GetUint("max_sessions"),
+		maxSessions:       get("max_sessions"),
 		clientBridgeApply: on("max_sessions_client_bridge_apply"),
-		maxClients:        f.GetUint("max_sessions_client"),
-		maxBridges:        f.GetUint("max_sessions_bridge"),
-		maxMultiLogins:    f.GetUint("max_multilogins_per_user"),
-		maxDownload:       f.GetUint("max_bitrates_download"),
-		maxUpload:         f.GetUint("max_bitrates_upload"),
+		maxClients:        get("max_sessions_client"),
+		maxBridges:        get("max_sessions_bridge"),
+		maxMultiLogins:    get("max_multilogins_per_user"),
+		maxDownload:       get("max_bitrates_download"),
+		maxUpload:         get("max_bitrates_upload"),
 		denyEmptyPassword: on("deny_empty_password"),
 		denyBridge:        on("deny_bridge"),
 		denyRouting:       on("deny_routing"),
@@ -50,7 +50,7 @@ func readLoginOptions(f *config.Folder) loginOptions {
 
 // hubLoginOptions reads the hub's options; the caller holds s.mu.
 func (s *Server) hubLoginOptions(hb *Hub) loginOptions {
-	return readLoginOptions(s.hubTreeFolder(hb.cfg.Name).Folder("AdminOption"))
+	return readLoginOptions(hb.cfg)
 }
 
 // restrict applies the options that override a session's policy before
