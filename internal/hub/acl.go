@@ -39,7 +39,10 @@ type AccessRule struct {
 	// SrcUsername and DstUsername name a user or group ("DOMAIN\" and
 	// "@domain" parts ignored, case-insensitive), or have the form
 	// "include:FILE" / "exclude:FILE", whose names the caller reads from
-	// FILE into SrcUserList / DstUserList. "" means any session.
+	// FILE into SrcUserList / DstUserList. "" means any session. Rules
+	// given the same list slice share one compiled name set: pass one
+	// slice per file, not a copy per rule, or a big file named by many
+	// rules costs its memory once per rule.
 	SrcUsername, DstUsername string
 	SrcUserList, DstUserList []string
 
@@ -77,19 +80,43 @@ type userMatch struct {
 	exclude bool
 }
 
-func compileUser(s string, list []string) userMatch {
+// nameSets compiles user lists into name sets, once per list slice, for
+// one SetAccessList. The sets are immutable once built: the forwarding path
+// only reads them, so any number of rules may share one.
+type nameSets map[listKey]map[string]struct{}
+
+// listKey identifies a list slice by its first element and length.
+type listKey struct {
+	first *string
+	n     int
+}
+
+// of returns the compiled set of list (nil for an empty list).
+func (c nameSets) of(list []string) map[string]struct{} {
+	if len(list) == 0 {
+		return nil
+	}
+	k := listKey{&list[0], len(list)}
+	if set, ok := c[k]; ok {
+		return set
+	}
+	set := make(map[string]struct{}, len(list))
+	for _, n := range list {
+		if n = normUser(n); n != "" {
+			set[n] = struct{}{}
+		}
+	}
+	c[k] = set
+	return set
+}
+
+func compileUser(s string, list []string, sets nameSets) userMatch {
 	low := strings.ToLower(s)
 	inc, exc := strings.HasPrefix(low, includePrefix), strings.HasPrefix(low, excludePrefix)
 	if !inc && !exc {
 		return userMatch{name: normUser(s)}
 	}
-	m := userMatch{isList: true, exclude: exc, list: make(map[string]struct{}, len(list))}
-	for _, n := range list {
-		if n = normUser(n); n != "" {
-			m.list[n] = struct{}{}
-		}
-	}
-	return m
+	return userMatch{isList: true, exclude: exc, list: sets.of(list)}
 }
 
 // normUser reduces a user name as SoftEther does before hashing it: the
@@ -174,15 +201,15 @@ type rule struct {
 	l3               l3Kind
 }
 
-func compileRule(r AccessRule) rule {
+func compileRule(r AccessRule, sets nameSets) rule {
 	c := rule{AccessRule: r}
 	c.SrcPortEnd = max(c.SrcPortEnd, c.SrcPortStart)
 	c.DstPortEnd = max(c.DstPortEnd, c.DstPortStart)
 	c.Delay = min(max(c.Delay, 0), MaxAccessDelay)
 	c.Jitter = min(max(c.Jitter, 0), 100)
 	c.Loss = min(max(c.Loss, 0), 100)
-	c.srcUser = compileUser(r.SrcUsername, r.SrcUserList)
-	c.dstUser = compileUser(r.DstUsername, r.DstUserList)
+	c.srcUser = compileUser(r.SrcUsername, r.SrcUserList, sets)
+	c.dstUser = compileUser(r.DstUsername, r.DstUserList, sets)
 	c.srcIP = compileIP(r.SrcIP, r.SrcMask, r.IPv6)
 	c.dstIP = compileIP(r.DstIP, r.DstMask, r.IPv6)
 	c.srcMAC, c.srcMask = mac48(r.SrcMAC[:])&mac48(r.SrcMACMask[:]), mac48(r.SrcMACMask[:])
@@ -260,8 +287,9 @@ func (h *Hub) SetAccessList(rules []AccessRule) {
 	}
 	rules = rules[:min(len(rules), MaxAccessRules)]
 	l := &accessList{rules: make([]rule, len(rules))}
+	sets := nameSets{}
 	for i, r := range rules {
-		l.rules[i] = compileRule(r)
+		l.rules[i] = compileRule(r, sets)
 	}
 	slices.SortStableFunc(l.rules, func(a, b rule) int {
 		if c := cmp.Compare(a.Priority, b.Priority); c != 0 {

@@ -85,21 +85,32 @@ func (s *Server) accessListLocked(h *Hub) aclSnapshot {
 // installAccessList reads the user list files the snapshot's rules name
 // and puts the rules into effect on the hub's forwarding path, unless a
 // newer snapshot is already in effect. The caller must not hold s.mu:
-// logins, sessions and admin calls go on while files are read.
-func (s *Server) installAccessList(h *Hub, snap aclSnapshot) {
-	lists := userListLoader{s: s, hub: h.Name()}
+// logins, sessions and admin calls go on while files are read and the
+// rules compiled.
+//
+// When strict (an administrator changes the list) an access list whose
+// user list files go beyond the bounds (maxUserListFiles,
+// maxUserListNames) is not put into effect: the error says which bound, and
+// the list in effect stays. Otherwise (a list loaded from the
+// configuration) the rules over the bounds list nobody, with a warning.
+func (s *Server) installAccessList(h *Hub, snap aclSnapshot, strict bool) error {
+	lists := userListLoader{s: s, hub: h.Name(), strict: strict}
 	for i := range snap.rules {
 		r := &snap.rules[i]
-		r.SrcUserList = lists.names(r.SrcUsername)
-		r.DstUserList = lists.names(r.DstUsername)
+		r.SrcUserList = lists.list(r.SrcUsername)
+		r.DstUserList = lists.list(r.DstUsername)
+	}
+	if lists.err != nil {
+		return lists.err
 	}
 	h.aclApply.mu.Lock()
 	defer h.aclApply.mu.Unlock()
 	if snap.gen <= h.aclApply.installed {
-		return
+		return nil
 	}
 	h.aclApply.installed = snap.gen
 	h.SetAccessList(snap.rules)
+	return nil
 }
 
 // ApplyAccessLists puts the hub's configured access list into effect,
@@ -108,7 +119,7 @@ func (s *Server) ApplyAccessLists(h *Hub) {
 	s.mu.Lock()
 	snap := s.accessListLocked(h)
 	s.mu.Unlock()
-	s.installAccessList(h, snap)
+	s.installAccessList(h, snap, false)
 }
 
 // prepareRule applies to an access-list entry that an administrator adds

@@ -233,7 +233,11 @@ func (a *adminCall) changeAccessList(change func(h *Hub, f *config.Folder) error
 	if err != nil {
 		return nil, err
 	}
-	a.s.installAccessList(h, snap)
+	// A list beyond the bounds on user list files is refused; the
+	// dispatcher then puts the previous configuration back.
+	if err := a.s.installAccessList(h, snap, true); err != nil {
+		return nil, fmt.Errorf("%v (%w)", err, vpnerr.InvalidParameter)
+	}
 	return echo(a.in), nil
 }
 

@@ -97,18 +97,40 @@ func readUserList(dir, rel string) ([]string, error) {
 	return parseUserList(data), nil
 }
 
-// userListLoader reads the user list files of one access list, each once.
+// Bounds on the user list files one hub's access list names, so that a hub
+// administrator cannot make the server take its memory with many big
+// files (a hub at both bounds, with 63-byte names, takes about 220 MB).
+// They are chosen so that no real access list comes near them.
+const (
+	// maxUserListFiles is the most distinct user list files one hub's
+	// access list may name.
+	maxUserListFiles = 64
+	// maxUserListNames is the most names those files may list together.
+	maxUserListNames = 1_000_000
+)
+
+// userListLoader reads the user list files of one access list, each once:
+// every rule that names a file gets the same slice of its names, which the
+// hub compiles into one name set that all of them share.
 type userListLoader struct {
 	s    *Server
 	hub  string
 	read map[string][]string // by path relative to the directory
+	// names counts the names of the files read.
+	names int
+	// strict refuses an access list beyond the bounds (an administrator
+	// sets it) instead of ignoring the rules over them (it was loaded).
+	strict bool
+	// err is the first bound the access list went beyond, when strict.
+	err error
 }
 
-// names returns the names an include:/exclude: field lists, or nil for a
+// list returns the names an include:/exclude: field lists, or nil for a
 // plain user name. A file that cannot be used lists nobody, with a
 // warning: as on SoftEther, an include: rule then matches no one and an
-// exclude: rule everyone.
-func (l *userListLoader) names(field string) []string {
+// exclude: rule everyone. So does a file beyond the bounds on user list
+// files, unless the loader is strict: then it records the error.
+func (l *userListLoader) list(field string) []string {
 	rel, ok, err := l.s.userListFile(field)
 	if !ok {
 		return nil
@@ -117,19 +139,43 @@ func (l *userListLoader) names(field string) []string {
 		l.s.log.Warn("access list: user list file ignored; the rule lists nobody", "hub", l.hub, "field", field, "err", err)
 		return nil
 	}
-	if names, done := l.read[rel]; done {
-		return names
-	}
-	dir := filepath.Join(l.s.dir, userListDir)
-	names, err := readUserListFile(dir, rel)
-	if err != nil {
-		l.s.log.Warn("access list: cannot read the user list file; the rule lists nobody", "hub", l.hub, "file", filepath.Join(dir, rel), "err", err)
+	if names, done := l.read[rel]; done || l.err != nil {
+		return names // nothing more is read once a strict loader refused the list
 	}
 	if l.read == nil {
 		l.read = map[string][]string{}
 	}
+	dir := filepath.Join(l.s.dir, userListDir)
+	if len(l.read) >= maxUserListFiles {
+		l.read[rel] = nil
+		l.overBound(fmt.Errorf("the access list names more than %d distinct user list files (%s is one too many); "+
+			"merge the lists into fewer files", maxUserListFiles, filepath.Join(dir, rel)))
+		return nil
+	}
+	names, err := readUserListFile(dir, rel)
+	if err != nil {
+		l.s.log.Warn("access list: cannot read the user list file; the rule lists nobody", "hub", l.hub, "file", filepath.Join(dir, rel), "err", err)
+	}
+	if l.names+len(names) > maxUserListNames {
+		names = nil
+		l.overBound(fmt.Errorf("the user list files of the access list list more than %d names together (with %s); "+
+			"use groups instead of long user lists", maxUserListNames, filepath.Join(dir, rel)))
+	}
+	l.names += len(names)
 	l.read[rel] = names
 	return names
+}
+
+// overBound records or logs that the access list went beyond a bound on
+// its user list files.
+func (l *userListLoader) overBound(err error) {
+	if l.strict {
+		if l.err == nil {
+			l.err = err
+		}
+		return
+	}
+	l.s.log.Warn("access list: user list file ignored; the rule lists nobody", "hub", l.hub, "err", err)
 }
 
 // parseUserList splits a user list file's contents into names: one a

@@ -2,19 +2,25 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
@@ -316,5 +322,167 @@ func TestNoDelayJitterPacketLoss(t *testing.T) {
 		if r.Delay != 0 || r.Jitter != 0 || r.Loss != 0 {
 			t.Errorf("rule in effect: %+v", r)
 		}
+	}
+}
+
+// aclPack is a SetAccessList request with one active discard rule per
+// source user field, at ascending priorities.
+func aclPack(fields ...string) *pack.Pack {
+	p := params("HubName", "DEFAULT")
+	n := len(fields)
+	prio, active := make([]uint32, n), make([]uint32, n)
+	for i := range n {
+		prio[i], active[i] = uint32(i+1), 1
+	}
+	p.AddInts("Protocol", make([]uint32, n))
+	p.AddInts("Priority", prio)
+	p.AddInts("Active", active)
+	p.AddInts("Discard", active)
+	p.AddStrs("SrcUsername", fields)
+	return p
+}
+
+// Many rules naming one big user list (red team F2: 400 rules on a
+// 100,000-name file took 2.86 GB): the file is read once, every rule gets
+// the same names, and the list in effect costs about what one rule costs.
+func TestUserListSharedByRules(t *testing.T) {
+	s, d, dir := openAdmin(t)
+	var b strings.Builder
+	for i := range 100_000 {
+		fmt.Fprintf(&b, "u%06d\n", i) // 800 KB
+	}
+	writeUserList(t, dir, "big.txt", b.String())
+	var reads atomic.Int32
+	read := readUserListFile
+	readUserListFile = func(dir, rel string) ([]string, error) {
+		reads.Add(1)
+		return read(dir, rel)
+	}
+	defer func() { readUserListFile = read }()
+	cost := func(n int) int64 {
+		call(t, d, hubAdm("DEFAULT"), "SetAccessList", params("HubName", "DEFAULT"))
+		req := aclPack(slices.Repeat([]string{"include:big.txt"}, n)...)
+		base := heapInUse()
+		reads.Store(0)
+		start := time.Now()
+		call(t, d, hubAdm("DEFAULT"), "SetAccessList", req)
+		took := time.Since(start)
+		c := heapInUse() - base
+		t.Logf("%d rules: %d bytes, %v", n, c, took)
+		if r := reads.Load(); r != 1 {
+			t.Errorf("%d rules: the file was read %d times", n, r)
+		}
+		rules := s.LookupHub("DEFAULT").AccessList()
+		if len(rules) != n {
+			t.Fatalf("%d rules in effect, want %d", len(rules), n)
+		}
+		for _, r := range rules {
+			if len(r.SrcUserList) != 100_000 || &r.SrcUserList[0] != &rules[0].SrcUserList[0] {
+				t.Fatalf("a rule has its own list of %d names", len(r.SrcUserList))
+			}
+		}
+		return c
+	}
+	one, many := cost(1), cost(400)
+	if one < 1<<20 {
+		t.Fatalf("one rule on 100,000 names costs %d bytes: the measure is wrong", one)
+	}
+	if many > 2*one {
+		t.Errorf("400 rules on one file cost %d bytes, one rule %d", many, one)
+	}
+}
+
+// heapInUse returns the live heap after a collection.
+func heapInUse() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// The user list files of one hub's access list are bounded: an
+// administrator's change beyond the bounds is refused with code 38 and the
+// list in effect stays; a configuration beyond them loads, and the rules
+// over the bounds list nobody.
+func TestUserListBounds(t *testing.T) {
+	s, d, dir := openAdmin(t)
+	fields := make([]string, maxUserListFiles+1)
+	for i := range fields {
+		name := fmt.Sprintf("u%02d.txt", i)
+		writeUserList(t, dir, name, fmt.Sprintf("user%d\n", i))
+		fields[i] = "include:" + name
+	}
+	inEffect := func(want int) []hub.AccessRule {
+		t.Helper()
+		rules := s.LookupHub("DEFAULT").AccessList()
+		if len(rules) != want {
+			t.Fatalf("%d rules in effect, want %d", len(rules), want)
+		}
+		if n := call(t, d, serverAdm, "EnumAccess", params("HubName", "DEFAULT")).Count("Id"); n != want {
+			t.Fatalf("%d rules configured, want %d", n, want)
+		}
+		return rules
+	}
+	refused := func(what string, err error, bound int) {
+		t.Helper()
+		if vpnerr.Code(err) != vpnerr.InvalidParameter || !strings.Contains(err.Error(), strconv.Itoa(bound)) {
+			t.Errorf("%s: %v, want code 38 naming the bound %d", what, err, bound)
+		}
+	}
+
+	call(t, d, hubAdm("DEFAULT"), "SetAccessList", aclPack(fields[:maxUserListFiles]...))
+	for i, r := range inEffect(maxUserListFiles) {
+		if len(r.SrcUserList) != 1 {
+			t.Errorf("rule %d lists %q", i, r.SrcUserList)
+		}
+	}
+	_, err := d.Call(context.Background(), hubAdm("DEFAULT"), "SetAccessList", aclPack(fields...))
+	refused("SetAccessList, one file too many", err, maxUserListFiles)
+	inEffect(maxUserListFiles)
+	refused("AddAccess, one file too many", addUserRule(d, fields[maxUserListFiles]), maxUserListFiles)
+	inEffect(maxUserListFiles)
+
+	// 524,288 names a file: one file fits, two do not.
+	half := strings.Repeat("a\n", maxUserListFile/2)
+	writeUserList(t, dir, "big1.txt", half)
+	writeUserList(t, dir, "big2.txt", half)
+	call(t, d, hubAdm("DEFAULT"), "SetAccessList", aclPack("include:big1.txt", "exclude:big1.txt", "include:./big1.txt"))
+	inEffect(3)
+	_, err = d.Call(context.Background(), hubAdm("DEFAULT"), "SetAccessList", aclPack("include:big1.txt", "include:big2.txt"))
+	refused("SetAccessList, too many names", err, maxUserListNames)
+	inEffect(3)
+
+	// A configuration beyond the bounds (written by hand) loads.
+	s.mu.Lock()
+	rules := make([]*config.Folder, len(fields))
+	for i, f := range fields {
+		rules[i] = aclFolder(params("Active", true, "Priority", i+1, "SrcUsername", f), 0)
+	}
+	setACL(s.hubFolderLocked(s.hubs["DEFAULT"]), rules)
+	s.mu.Unlock()
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded := s2.LookupHub("DEFAULT").AccessList()
+	if len(loaded) != len(fields) {
+		t.Fatalf("%d rules loaded, want %d", len(loaded), len(fields))
+	}
+	nobody := 0
+	for _, r := range loaded {
+		var i int
+		fmt.Sscanf(r.SrcUsername, "include:u%02d.txt", &i)
+		switch {
+		case r.SrcUserList == nil:
+			nobody++
+		case !slices.Equal(r.SrcUserList, []string{fmt.Sprintf("user%d", i)}):
+			t.Errorf("loaded rule %s lists %q", r.SrcUsername, r.SrcUserList)
+		}
+	}
+	if nobody != len(fields)-maxUserListFiles {
+		t.Errorf("%d loaded rules list nobody, want %d", nobody, len(fields)-maxUserListFiles)
 	}
 }
