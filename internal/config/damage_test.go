@@ -209,3 +209,117 @@ func TestFromTreeRefusesUnusableValues(t *testing.T) {
 		t.Errorf("default: %v", err)
 	}
 }
+
+// nulRefused checks that damaged, a copy of full with zeros written from
+// offset off on, is refused with a SyntaxError at the line of the first
+// zero.
+func nulRefused(t *testing.T, full, damaged []byte, off int) {
+	t.Helper()
+	_, err := modelOf(damaged)
+	if err == nil {
+		t.Fatalf("zeros at offset %d of %d: loaded", off, len(full))
+	}
+	var se *SyntaxError
+	if !errors.As(err, &se) {
+		t.Fatalf("zeros at offset %d: %v, want a SyntaxError", off, err)
+	}
+	// the line of the first zero; a zero over a line end's LF belongs to
+	// the line after the CR
+	want := 1 + bytes.Count(bytes.ReplaceAll(full[:off], []byte("\r\n"), []byte("\n")), []byte("\n")) +
+		bytes.Count(bytes.ReplaceAll(full[:off], []byte("\r\n"), []byte("")), []byte("\r"))
+	if se.Line != want || !strings.Contains(se.Reason, "control byte 0x00") {
+		t.Fatalf("zeros at offset %d: %v, want line %d and the control byte named", off, err, want)
+	}
+}
+
+// Zeros written into the file (a disk or copy error, or the red team's
+// "dd if=/dev/zero bs=512 seek=20 count=1 conv=notrunc") are refused with
+// the line: before, a zero run merged 15 hub option lines into one item
+// name and a single zero lost DhcpGatewayAddress, and the server loaded
+// and saved the file so (issue 9, red team F5).
+func TestNULDamageRefused(t *testing.T) {
+	full := realisticFile(t)
+	if len(full) < 12000 {
+		t.Fatalf("the file is %d bytes, the test wants more than 12000", len(full))
+	}
+	// a single zero at every eighth offset, the BOM and every byte of
+	// and next to a line end; 12000 lost DhcpGatewayAddress
+	offs := map[int]bool{0: true, 1: true, 2: true, 12000: true}
+	for off, c := range full {
+		if off%8 == 0 {
+			offs[off] = true
+		}
+		if c == '\r' || c == '\n' {
+			offs[off-1], offs[off], offs[off+1] = true, true, off+1 < len(full)
+		}
+	}
+	for off, ok := range offs {
+		if !ok {
+			continue
+		}
+		damaged := bytes.Clone(full)
+		damaged[off] = 0
+		if _, err := Parse(damaged); err == nil {
+			nulRefused(t, full, damaged, off) // reports the offset
+		}
+	}
+	// the line is named for a sample of them
+	rng := rand.New(rand.NewPCG(5, 20))
+	for i := range 100 {
+		off := rng.IntN(len(full))
+		if i == 0 {
+			off = 12000
+		}
+		damaged := bytes.Clone(full)
+		damaged[off] = 0
+		nulRefused(t, full, damaged, off)
+	}
+	// runs of zeros: whole 512-byte blocks as dd writes them, and random
+	// runs, also running past the end of the file
+	for off := 0; off < len(full); off += 512 {
+		damaged := bytes.Clone(full)
+		copy(damaged[off:], make([]byte, 512))
+		nulRefused(t, full, damaged, off)
+	}
+	for range 100 {
+		off, n := rng.IntN(len(full)), 1+rng.IntN(600)
+		damaged := bytes.Clone(full)
+		copy(damaged[off:], make([]byte, n))
+		nulRefused(t, full, damaged, off)
+	}
+	// zeros appended (a crash after the size grew, before the data came)
+	damaged := append(bytes.Clone(full), make([]byte, 4096)...)
+	nulRefused(t, full, damaged, len(full))
+	// other raw control bytes are damage too; TAB is not
+	for _, c := range []byte{1, 0x0b, 0x0c, 0x1a, 0x1f} {
+		d := bytes.Replace(full, []byte("\tuint "), []byte{'\t', c, 'u', 'i', 'n', 't', ' '}, 1)
+		if _, err := Parse(d); err == nil {
+			t.Errorf("raw byte 0x%02X loaded", c)
+		}
+	}
+	if _, err := Parse(bytes.ReplaceAll(full, []byte("\r\n\t"), []byte("\r\n\t\t\t"))); err != nil {
+		t.Errorf("extra TABs refused: %v", err)
+	}
+}
+
+// The binary format needs no such check: its SHA-0 covers every byte
+// after the header, so zeros anywhere fail it.
+func TestZeroedBinaryRefused(t *testing.T) {
+	root, err := Parse(realisticFile(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := root.EncodeBinary()
+	rng := rand.New(rand.NewPCG(7, 3))
+	for range 200 {
+		off := rng.IntN(len(full))
+		damaged := bytes.Clone(full)
+		copy(damaged[off:], make([]byte, 1+rng.IntN(512)))
+		if bytes.Equal(damaged, full) {
+			continue // the bytes were zeros already
+		}
+		if _, err := Parse(damaged); err == nil {
+			t.Fatalf("binary file with zeros at %d loaded", off)
+		}
+	}
+}

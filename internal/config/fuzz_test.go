@@ -13,7 +13,8 @@ import (
 // panic; whatever it accepts must come back as the same tree when written
 // and read again (text and binary) and encode to a fixed point; and, the
 // strictness that keeps a damaged file from loading, no shorter prefix of
-// an accepted input may be accepted as a different tree.
+// an accepted input may be accepted as a different tree, and no text with
+// a raw control byte is accepted.
 func FuzzParse(f *testing.F) {
 	// Small seeds: the fuzzer minimises every new input, and a 20 KB file
 	// makes each step slow. The real file is covered by the unit tests.
@@ -58,6 +59,13 @@ func FuzzParse(f *testing.F) {
 		root, err := Parse(b)
 		if err != nil {
 			return
+		}
+		// no accepted text file holds a raw control byte other than TAB,
+		// CR and LF: one is damage, such as zeros from a disk error
+		if !bytes.HasPrefix(b, []byte(binaryMagic)) {
+			if i := bytes.IndexFunc(b, func(r rune) bool { return r < 0x20 && r != '\t' && r != '\r' && r != '\n' }); i >= 0 {
+				t.Fatalf("text with raw byte 0x%02X at offset %d accepted", b[i], i)
+			}
 		}
 		text := root.Encode()
 		again, err := Parse(text)

@@ -216,6 +216,47 @@ func TestStoreRestoreBackup(t *testing.T) {
 	}
 }
 
+// A backup with zeros written into it is damaged: RestoreBackup passes
+// over it to the next one, and a save does not copy such a file into the
+// backups (before, --restore-backup restored it as good: issue 9, red team
+// F5).
+func TestStoreRestoreSkipsZeroedBackup(t *testing.T) {
+	st := newStore(t, 0)
+	for rev := uint32(1); rev <= 2; rev++ {
+		if err := st.Save(rootWith(rev)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := mustBackups(t, st)
+	newest := readOrFail(t, list[0].Path)
+	zeroed := bytes.Clone(newest)
+	copy(zeroed[len(zeroed)/2:], make([]byte, 16))
+	for _, p := range []string{list[0].Path, st.Path} {
+		if err := os.WriteFile(p, zeroed, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _, err := st.RestoreBackup(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Seq != 1 {
+		t.Errorf("restored backup %d, want 1 (2 has zeros in it)", b.Seq)
+	}
+	// the zeroed file is not kept as a backup by the next save
+	if err := os.WriteFile(st.Path, zeroed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Save(rootWith(3)); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range mustBackups(t, st) {
+		if b.Seq != 2 && bytes.Equal(readOrFail(t, b.Path), zeroed) {
+			t.Errorf("the zeroed file was kept as backup %s", b.Path)
+		}
+	}
+}
+
 // Temporary files a crash left (they may hold the private key) are removed.
 func TestStoreRemoveStaleTemp(t *testing.T) {
 	st := newStore(t, 0)

@@ -56,8 +56,14 @@ const banner = "# Software Configuration File\r\n" +
 // a truncated or damaged file would load with part of its settings. Here
 // every line must be blank, a comment ("#" or "//"), "declare NAME" followed
 // by "{", "}", or "TYPE NAME VALUE" with a value of that type; every folder
-// must be closed; and nothing but comments may follow the root folder. Any
-// other input is a *SyntaxError naming the line.
+// must be closed; and nothing but comments may follow the root folder. A
+// raw control byte (below 0x20, other than TAB, CR and LF) anywhere, even
+// in a comment, is refused: both writers escape those bytes (Cfg.c,
+// CfgEscape writes "$00"), so a raw one means the file was damaged, say
+// by a run of zeros from a disk or copy error, which would otherwise merge
+// lines or cut names and values and load with settings quietly lost.
+// (Escaped ones, "$00", are deliberate and read as the byte.) Any other
+// input is a *SyntaxError naming the line.
 func Parse(b []byte) (*Folder, error) {
 	if bytes.HasPrefix(b, []byte(binaryMagic)) {
 		return parseBinary(b)
@@ -88,6 +94,9 @@ func parseText(b []byte) (*Folder, error) {
 			b = b[i+1:]
 		}
 		lineNo++
+		if i := rawControl(line); i >= 0 {
+			return nil, bad("raw control byte 0x%02X at column %d: the writer escapes such bytes ($%02X), so the file is damaged (zeros or garbage from a disk or copy error); restore a backup or repair the line", line[i], i+1, line[i])
+		}
 		tok := fieldsSpaceTab(line)
 		if len(tok) == 0 || strings.HasPrefix(tok[0], "#") || strings.HasPrefix(tok[0], "//") {
 			continue
@@ -175,6 +184,18 @@ func clip(line []byte) string {
 		return string(line[:max]) + "..."
 	}
 	return string(line)
+}
+
+// rawControl returns the index of the first control byte in line that no
+// writer leaves raw (anything below 0x20 but TAB; line ends are already
+// split off), or -1.
+func rawControl(line []byte) int {
+	for i, c := range line {
+		if c < 0x20 && c != '\t' {
+			return i
+		}
+	}
+	return -1
 }
 
 // fieldsSpaceTab splits a line into tokens separated by runs of spaces and

@@ -25,10 +25,6 @@ const (
 // offerHold is how long an OFFER reserves its address for the client.
 const offerHold = 5 * time.Second
 
-// declineHold is how long an address a client DECLINEd (RFC 2131 §3.1 step 5:
-// someone else answered ARP for it) stays out of the pool.
-const declineHold = 10 * time.Minute
-
 // Config is the DHCP server's configuration, taken from the hub's SecureNAT
 // options. Invalid (zero) netip.Addr values mean "not set".
 type Config struct {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func defaultConfig() Config {
 	}
 }
 
-// logRecorder collects log messages.
+// logRecorder collects log messages; debug ones start with "DEBUG ".
 type logRecorder struct {
 	mu   sync.Mutex
 	msgs []string
@@ -52,8 +53,24 @@ func (r *logRecorder) WithGroup(string) slog.Handler            { return r }
 func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.msgs = append(r.msgs, rec.Message)
+	m := rec.Message
+	if rec.Level < slog.LevelInfo {
+		m = "DEBUG " + m
+	}
+	r.msgs = append(r.msgs, m)
 	return nil
+}
+
+// takeInfo is take without the debug lines (which the server's log level
+// hides by default).
+func (r *logRecorder) takeInfo() []string {
+	var out []string
+	for _, m := range r.take() {
+		if !strings.HasPrefix(m, "DEBUG ") {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func (r *logRecorder) take() []string {

@@ -18,8 +18,7 @@ type Lease struct {
 	Hostname string // the client's host-name option (12), if any
 }
 
-// binding ties a MAC to an address. Once the lease ends (expiry, RELEASE)
-// the binding is kept, inactive, so that the client gets the same address
+// binding ties a MAC to an address. Once the lease expires the binding is kept, inactive, so that the client gets the same address
 // when it comes back and other clients get fresh addresses first. There is
 // at most one binding per address, so their number is bounded by the pool
 // size plus the static reservations.
@@ -41,12 +40,11 @@ type offer struct {
 // table is the server's state. It is not safe for concurrent use; Server
 // guards it with a mutex.
 type table struct {
-	byMAC    map[[6]byte]*binding
-	byIP     map[netip.Addr]*binding
-	offers   map[[6]byte]offer
-	offered  map[netip.Addr][6]byte
-	declined map[netip.Addr]time.Time // address -> usable again at
-	nextID   uint32
+	byMAC   map[[6]byte]*binding
+	byIP    map[netip.Addr]*binding
+	offers  map[[6]byte]offer
+	offered map[netip.Addr][6]byte
+	nextID  uint32
 	// nextSweep is the earliest time something may expire; sweeps before
 	// it have nothing to do.
 	nextSweep time.Time
@@ -54,16 +52,16 @@ type table struct {
 
 func newTable() table {
 	return table{
-		byMAC:    make(map[[6]byte]*binding),
-		byIP:     make(map[netip.Addr]*binding),
-		offers:   make(map[[6]byte]offer),
-		offered:  make(map[netip.Addr][6]byte),
-		declined: make(map[netip.Addr]time.Time),
+		byMAC:   make(map[[6]byte]*binding),
+		byIP:    make(map[netip.Addr]*binding),
+		offers:  make(map[[6]byte]offer),
+		offered: make(map[netip.Addr][6]byte),
 	}
 }
 
-// available reports whether ip may be given to mac now.
-func (s *Server) available(mac [6]byte, ip netip.Addr, now time.Time) bool {
+// available reports whether ip may be given to mac now (expired leases
+// and offers have been swept).
+func (s *Server) available(mac [6]byte, ip netip.Addr) bool {
 	c := s.cfg
 	if !ip.Is4() || !c.subnet.Contains(ip) || ip == c.subnet.Addr() || ip == c.broadcast {
 		return false
@@ -76,9 +74,6 @@ func (s *Server) available(mac [6]byte, ip netip.Addr, now time.Time) bool {
 			return false
 		}
 	} else if c.excluded[ip] || ip.Less(c.start) || c.end.Less(ip) {
-		return false
-	}
-	if until, ok := s.t.declined[ip]; ok && now.Before(until) {
 		return false
 	}
 	if b := s.t.byIP[ip]; b != nil && b.active && b.mac != mac {
@@ -95,24 +90,24 @@ func (s *Server) available(mac [6]byte, ip netip.Addr, now time.Time) bool {
 // else the address it holds or held; else the address offered to it; else
 // the lowest pool address never bound; else the pool address whose last
 // binding ended longest ago.
-func (s *Server) allocate(mac [6]byte, requested netip.Addr, now time.Time) netip.Addr {
+func (s *Server) allocate(mac [6]byte, requested netip.Addr) netip.Addr {
 	if ip, ok := s.cfg.static[mac]; ok {
-		if s.available(mac, ip, now) {
+		if s.available(mac, ip) {
 			return ip
 		}
 		return netip.Addr{}
 	}
-	if requested.IsValid() && s.available(mac, requested, now) {
+	if requested.IsValid() && s.available(mac, requested) {
 		return requested
 	}
-	if b := s.t.byMAC[mac]; b != nil && s.available(mac, b.ip, now) {
+	if b := s.t.byMAC[mac]; b != nil && s.available(mac, b.ip) {
 		return b.ip
 	}
-	if o, ok := s.t.offers[mac]; ok && s.available(mac, o.ip, now) {
+	if o, ok := s.t.offers[mac]; ok && s.available(mac, o.ip) {
 		return o.ip
 	}
 	for ip := s.cfg.start; ; ip = ip.Next() {
-		if s.t.byIP[ip] == nil && s.available(mac, ip, now) {
+		if s.t.byIP[ip] == nil && s.available(mac, ip) {
 			return ip
 		}
 		if ip == s.cfg.end {
@@ -121,7 +116,7 @@ func (s *Server) allocate(mac [6]byte, requested netip.Addr, now time.Time) neti
 	}
 	var best *binding
 	for _, b := range s.t.byIP {
-		if b.active || !s.available(mac, b.ip, now) {
+		if b.active || !s.available(mac, b.ip) {
 			continue
 		}
 		if best == nil || b.expires.Before(best.expires) ||
@@ -200,8 +195,7 @@ func (s *Server) wakeAt(t time.Time) {
 	}
 }
 
-// sweep ends expired leases (logging each) and drops expired offers and
-// DECLINE quarantines.
+// sweep ends expired leases (logging each) and drops expired offers.
 func (s *Server) sweep(now time.Time) {
 	if s.t.nextSweep.IsZero() || now.Before(s.t.nextSweep) {
 		return
@@ -235,13 +229,6 @@ func (s *Server) sweep(now time.Time) {
 			continue
 		}
 		s.dropOffer(mac)
-	}
-	for ip, until := range s.t.declined {
-		if now.Before(until) {
-			later(until)
-			continue
-		}
-		delete(s.t.declined, ip)
 	}
 	s.t.nextSweep = next
 }

@@ -3,7 +3,6 @@ package dhcpd
 import (
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"time"
 )
 
@@ -24,30 +23,13 @@ func (s *Server) logCreated(b *binding) {
 		slog.String("hostname", b.hostname), slog.Int64("span_seconds", span))
 }
 
-// The following lines have no SoftEther counterpart (it neither frees
-// leases on RELEASE/DECLINE nor logs expiry); they follow the style of its
-// "The TCP session %u has been deleted." line.
-
-func (s *Server) logReleased(b *binding) {
-	mac := FormatMAC(b.mac[:])
-	s.cfg.log.Info(fmt.Sprintf("SecureNAT: The DHCP entry %d has been deleted because the client released it. MAC address: %s, IP address: %s",
-		b.id, mac, b.ip),
-		slog.Uint64("id", uint64(b.id)), slog.String("mac", mac), slog.String("ip", b.ip.String()))
-}
-
+// logExpired has no SoftEther counterpart (it does not log expiry); it
+// follows the style of its "The TCP session %u has been deleted." line.
 func (s *Server) logExpired(b *binding) {
 	mac := FormatMAC(b.mac[:])
 	s.cfg.log.Info(fmt.Sprintf("SecureNAT: The DHCP entry %d has expired and has been deleted. MAC address: %s, IP address: %s",
 		b.id, mac, b.ip),
 		slog.Uint64("id", uint64(b.id)), slog.String("mac", mac), slog.String("ip", b.ip.String()))
-}
-
-func (s *Server) logDeclined(mac [6]byte, ip netip.Addr) {
-	m := FormatMAC(mac[:])
-	secs := int64(declineHold / time.Second)
-	s.cfg.log.Info(fmt.Sprintf("SecureNAT: The DHCP client %s declined the IP address %s because another host uses it. The address will not be assigned for %d seconds.",
-		m, ip, secs),
-		slog.String("mac", m), slog.String("ip", ip.String()), slog.Int64("hold_seconds", secs))
 }
 
 // exhaustedLogGap limits "pool exhausted" lines to one per gap: clients

@@ -7,8 +7,7 @@
 // option order 53, 54, 51, 15, 1, 3, 6 then 121/249; the lease-creation
 // log line) and RFC 2131 where SoftEther is weak (see docs/protocol/securenat.md#dhcp-server):
 //
-//   - REQUEST/DECLINE/RELEASE naming another server (option 54) are ignored;
-//   - RELEASE ends the lease and DECLINE quarantines the address;
+//   - REQUESTs naming another server (option 54) are ignored;
 //   - the server's own, gateway and DNS addresses are never handed out;
 //   - static reservations by MAC (Config.Static);
 //   - replies carry T1/T2 (58/59) and the broadcast address (28), NAKs no
@@ -19,11 +18,18 @@
 // keys them, never on chaddr, which any client can forge; so a relay agent's
 // clients would share the relay's one lease, as on SoftEther.
 //
+// RELEASE and DECLINE are ignored, as SoftEther ignores them: a lease runs
+// until it expires, and a client that comes back gets the same address. The
+// source MAC does not prove who sent them (the hub hands a MAC to whichever
+// session sends from it last), so honouring them would let any session end
+// another station's lease.
+//
 // The server is passive: the caller feeds it frames with HandleFrame and
 // calls ExpireNow about once a second so that expiries are logged on time.
 package dhcpd
 
 import (
+	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
@@ -141,7 +147,7 @@ func (s *Server) handle(f *udpFrame, req *dhcpv4.DHCPv4) []byte {
 
 	switch req.MessageType() {
 	case dhcpv4.MessageTypeDiscover:
-		ip := s.allocate(mac, addr4(req.RequestedIPAddress()), now)
+		ip := s.allocate(mac, addr4(req.RequestedIPAddress()))
 		if !ip.IsValid() {
 			s.logExhausted(mac, now)
 			return nil
@@ -163,11 +169,11 @@ func (s *Server) handle(f *udpFrame, req *dhcpv4.DHCPv4) []byte {
 		}
 		var ip netip.Addr
 		if requested.IsValid() {
-			if s.available(mac, requested, now) {
+			if s.available(mac, requested) {
 				ip = requested
 			}
 		} else {
-			ip = s.allocate(mac, netip.Addr{}, now)
+			ip = s.allocate(mac, netip.Addr{})
 		}
 		if !ip.IsValid() {
 			return s.reply(f, req, dhcpv4.MessageTypeNak, netip.Addr{})
@@ -175,36 +181,16 @@ func (s *Server) handle(f *udpFrame, req *dhcpv4.DHCPv4) []byte {
 		s.commit(mac, ip, hostname, now)
 		return s.reply(f, req, dhcpv4.MessageTypeAck, ip)
 
-	case dhcpv4.MessageTypeRelease:
-		if forOther {
-			return nil
-		}
-		if b := s.t.byMAC[mac]; b != nil && b.active && b.ip == addr4(req.ClientIPAddr) {
-			b.active = false
-			b.expires = now
-			s.logReleased(b)
-		}
-		return nil
-
-	case dhcpv4.MessageTypeDecline:
-		ip := addr4(req.RequestedIPAddress())
-		if forOther || !ip.IsValid() {
-			return nil
-		}
-		held := false
-		if b := s.t.byMAC[mac]; b != nil && b.ip == ip {
-			s.forget(b)
-			held = true
-		}
-		if o, ok := s.t.offers[mac]; ok && o.ip == ip {
-			s.dropOffer(mac)
-			held = true
-		}
-		if held { // only the holder may take an address out of the pool
-			s.t.declined[ip] = now.Add(declineHold)
-			s.wakeAt(now.Add(declineHold))
-			s.logDeclined(mac, ip)
-		}
+	case dhcpv4.MessageTypeRelease, dhcpv4.MessageTypeDecline:
+		// Ignored, as SoftEther does (Virtual.c, VirtualDhcpServer answers
+		// only DISCOVER, REQUEST and INFORM). A session may send from a
+		// MAC another station uses (the hub then moves the MAC to it), so
+		// nothing shows that the lease holder sent them; freeing the lease
+		// would let one session end another's and take its address. The
+		// lease expires on its own; the client gets the same address back.
+		s.cfg.log.Debug("SecureNAT: DHCP "+req.MessageType().String()+" ignored: leases end only when they expire",
+			slog.String("mac", FormatMAC(mac[:])), slog.String("ciaddr", addr4(req.ClientIPAddr).String()),
+			slog.String("requested", addr4(req.RequestedIPAddress()).String()))
 		return nil
 
 	case dhcpv4.MessageTypeInform:
