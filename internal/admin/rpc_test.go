@@ -430,3 +430,60 @@ func FuzzRPCFrame(f *testing.F) {
 		}
 	})
 }
+
+// Hostile and large frames sent by hub administrators on many connections
+// at once cost the server a bounded heap: a decoded PACK is bounded by
+// pack.DefaultBudget and large frames take turns. Before, each frame of
+// empty values took about seven times its size, all at once. The figures
+// are logged (go test -v -run TestServeRPCPeakHeap).
+func TestServeRPCPeakHeap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates some hundred MB")
+	}
+	const size, limit = 4 << 20, 96 << 20
+	// A frame of empty DATA values (refused by the decoder's budget) and a
+	// frame of one large DATA value (served).
+	empties := binary.BigEndian.AppendUint32(nil, 4)
+	for i := range 4 {
+		empties = binary.BigEndian.AppendUint32(empties, 3)
+		empties = append(empties, 'e', byte('0'+i))
+		empties = binary.BigEndian.AppendUint32(empties, uint32(pack.TypeData))
+		empties = binary.BigEndian.AppendUint32(empties, pack.MaxValues)
+		empties = append(empties, make([]byte, 4*pack.MaxValues)...)
+	}
+	blob := pack.New()
+	blob.AddData("b", make([]byte, size))
+	frames := map[string][]byte{
+		"empty values": binary.BigEndian.AppendUint32(nil, uint32(len(empties))),
+		"large value":  AppendFrame(nil, blob),
+	}
+	frames["empty values"] = append(frames["empty values"], empties...)
+	conns := 16
+	if raceEnabled {
+		conns = 4
+	}
+	nop := DispatcherFunc(func(context.Context, Caller, string, *pack.Pack) (*pack.Pack, error) { return nil, nil })
+	for name, frame := range frames {
+		var wg sync.WaitGroup
+		peak := peakHeap(func() {
+			for range conns {
+				srv, cli := net.Pipe()
+				wg.Go(func() {
+					ServeRPC(context.Background(), srv, bufio.NewReader(srv), Caller{Hub: "HUB1"}, nop, nil)
+					srv.Close()
+				})
+				wg.Go(func() {
+					defer cli.Close()
+					if _, err := cli.Write(frame); err == nil {
+						ReadFrame(cli, MaxFrameSize)
+					}
+				})
+			}
+			wg.Wait()
+		})
+		t.Logf("%d frames of %.1f MiB (%s) at once: peak heap +%.1f MiB", conns, float64(len(frame))/(1<<20), name, float64(peak)/(1<<20))
+		if peak > limit {
+			t.Errorf("%s: %d frames of %d bytes at once took the heap up by %d MiB, over %d MiB", name, conns, len(frame), peak>>20, limit>>20)
+		}
+	}
+}
