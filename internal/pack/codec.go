@@ -110,8 +110,9 @@ func (e *DecodeError) Error() string {
 type decoder struct {
 	b    []byte
 	elem int    // index of the element being read
-	name string // its name once known
+	name []byte // its name once known
 	cost int    // memory the decoded PACK may still take, see DecodeBudget
+	dry  bool   // only check the input and count the cost: allocate nothing
 }
 
 // Memory that decoded elements and values take besides their bytes: an
@@ -138,7 +139,7 @@ func (d *decoder) spend(n uint64, what string) error {
 }
 
 func (d *decoder) fail(format string, args ...any) error {
-	return &DecodeError{Element: d.elem, Name: d.name, Reason: fmt.Sprintf(format, args...)}
+	return &DecodeError{Element: d.elem, Name: cleanName(string(d.name)), Reason: fmt.Sprintf(format, args...)}
 }
 
 func (d *decoder) u32(what string) (uint32, error) {
@@ -191,7 +192,16 @@ func DefaultBudget(size int) int { return 3*size + 64<<10 }
 // more is refused with a *DecodeError before the allocation that would
 // exceed it.
 func DecodeBudget(b []byte, budget int) (*Pack, error) {
-	d := &decoder{b: b, elem: -1, cost: max(budget, 0)}
+	// A first pass that allocates nothing refuses a PACK over its budget
+	// at no cost but the time to walk it.
+	if _, err := (&decoder{b: b, elem: -1, cost: max(budget, 0), dry: true}).decode(); err != nil {
+		return nil, err
+	}
+	return (&decoder{b: b, elem: -1, cost: max(budget, 0)}).decode()
+}
+
+// decode reads the whole PACK; nil in a dry run.
+func (d *decoder) decode() (*Pack, error) {
 	n, err := d.u32("element count")
 	if err != nil {
 		return nil, err
@@ -205,9 +215,18 @@ func DecodeBudget(b []byte, budget int) (*Pack, error) {
 	if err := d.spend(uint64(n)*uint64(elementCost), "the element array"); err != nil {
 		return nil, err
 	}
+	if d.dry {
+		for i := range int(n) {
+			d.elem, d.name = i, nil
+			if _, err := d.element(); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	}
 	p := &Pack{elems: make([]Element, 0, n)}
 	for i := range int(n) {
-		d.elem, d.name = i, ""
+		d.elem, d.name = i, nil
 		e, err := d.element()
 		if err != nil {
 			return nil, err
@@ -240,8 +259,10 @@ func (d *decoder) element() (Element, error) {
 	if err != nil {
 		return e, err
 	}
-	e.Name = cleanName(string(name))
-	d.name = e.Name
+	d.name = name
+	if !d.dry {
+		e.Name = cleanName(string(name))
+	}
 
 	t, err := d.u32("type")
 	if err != nil {
@@ -267,6 +288,9 @@ func (d *decoder) element() (Element, error) {
 
 	if err := d.spend(uint64(count)*uint64(valueCost[t]), "its values"); err != nil {
 		return e, err
+	}
+	if d.dry {
+		return e, d.skipValues(e.Type, count)
 	}
 	switch e.Type {
 	case TypeInt:
@@ -309,6 +333,25 @@ func (d *decoder) element() (Element, error) {
 		}
 	}
 	return e, nil
+}
+
+// skipValues passes over count values of type t, charging their bytes.
+func (d *decoder) skipValues(t Type, count uint32) error {
+	switch t {
+	case TypeInt, TypeInt64:
+		d.b = d.b[int(count)*minValueSize[t]:] // length checked by element
+		return nil
+	}
+	for range count {
+		v, err := d.value()
+		if err != nil {
+			return err
+		}
+		if err := d.spend(uint64(len(v)), "a value"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // value reads one size-prefixed DATA, STR or UNISTR value.
