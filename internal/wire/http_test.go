@@ -169,3 +169,34 @@ func TestReadPackResponseBounded(t *testing.T) {
 		t.Errorf("a %d-byte response of empty values allocated %d bytes", len(body), alloc)
 	}
 }
+
+// endlessHeaders is a response whose header lines never end (up to size
+// bytes, then EOF); it counts what was read.
+type endlessHeaders struct{ sent, size int }
+
+func (e *endlessHeaders) Read(p []byte) (int, error) {
+	if e.sent >= e.size {
+		return 0, io.EOF
+	}
+	line := "X-A: " + strings.Repeat("b", 4000) + "\r\n"
+	if e.sent == 0 {
+		line = "HTTP/1.1 200 OK\r\n"
+	}
+	n := copy(p, line)
+	e.sent += n
+	return n, nil
+}
+
+// A peer that sends header line after header line is refused once the
+// header passes maxHTTPHeaderBytes, having been read no further: a rogue
+// server kept "ethervpn cmd" reading for as long as it liked.
+func TestReadMessageHeaderCapped(t *testing.T) {
+	in := &endlessHeaders{size: 64 << 20}
+	_, err := ReadPackResponse(bufio.NewReader(in))
+	if !errors.Is(err, ErrHTTPTooLong) {
+		t.Errorf("endless header lines: %v, want ErrHTTPTooLong", err)
+	}
+	if in.sent > 2*(64<<10) {
+		t.Errorf("read %d bytes of header lines, want at most about %d", in.sent, 64<<10)
+	}
+}
