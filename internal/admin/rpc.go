@@ -39,7 +39,7 @@ type FrameError struct{ Reason string }
 
 func (e *FrameError) Error() string { return "admin RPC: malformed frame: " + e.Reason }
 
-// ReadFrame reads one RPC frame (admin-interfaces.md §2.1): a big-endian
+// ReadFrame reads one RPC frame (SoftEther Network.c, RecvPack): a big-endian
 // u32 length and a serialized PACK of that length, at most limit bytes. It
 // returns io.EOF when the stream ends cleanly before a frame. The decoded
 // PACK may take pack.DefaultBudget of the frame's size in memory.
