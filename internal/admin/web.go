@@ -59,9 +59,10 @@ func WithAuthHook(ctx context.Context, admit func(Caller) bool) context.Context 
 // WebSlots shares the places of the authenticated keep-alive connections
 // of the JSON-RPC API, so that no hub administrator, nor one source, can
 // take them all: a hub administrator's connections take at most
-// webSlotsPerSource places per source address (an IPv6 /64) and a quarter of the places
-// per hub, and hub administrators together leave a quarter of the places
-// to the server administrator, who is held only by the total. SoftEther
+// webSlotsPerSource places per source address (an IPv6 /64) and a quarter
+// of the places per hub, and hub administrators together leave a quarter
+// of the places to the server administrator, who is held only by the
+// total. SoftEther
 // has no such cap (each connection is a thread); ethervpn's total is the
 // server's choice. The zero value is ready to use.
 type WebSlots struct {
@@ -76,13 +77,13 @@ type WebSlots struct {
 // per source address.
 const webSlotsPerSource = 8
 
-// Take takes a place for a connection of c among max (0 = no limit). ok is
-// false when c has no place left; otherwise release gives it back (call it
-// once, when the connection closes).
-func (s *WebSlots) Take(c Caller, max int) (release func(), ok bool) {
+// Take takes a place for a connection of c among limit (0 = no limit). ok
+// is false when c has no place left; otherwise release gives it back (call
+// it once, when the connection closes).
+func (s *WebSlots) Take(c Caller, limit int) (release func(), ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if max > 0 && s.total >= max {
+	if limit > 0 && s.total >= limit {
 		return nil, false
 	}
 	if c.ServerAdmin {
@@ -94,9 +95,9 @@ func (s *WebSlots) Take(c Caller, max int) (release func(), ok bool) {
 		p, _ := src.WithZone("").Prefix(64)
 		src = p.Addr()
 	}
-	if max > 0 {
-		share := (max + 3) / 4 // the server administrator's reserve, and a hub's share
-		if s.hubs >= max-share || s.byHub[hub] >= share || s.bySource[src] >= webSlotsPerSource {
+	if limit > 0 {
+		reserve, share := limit/4, max(1, limit/4) // the server administrator's, a hub's
+		if s.hubs >= limit-reserve || s.byHub[hub] >= share || s.bySource[src] >= webSlotsPerSource {
 			return nil, false
 		}
 	}
