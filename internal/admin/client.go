@@ -161,7 +161,10 @@ func (c *Client) Call(ctx context.Context, method string, in *pack.Pack) (*pack.
 	if _, err := c.tc.Write(c.buf); err != nil {
 		return nil, c.broken(ctx, err)
 	}
-	res, err := ReadFrame(c.br, 512<<20)
+	// A reply is a PACK of at most MaxFrameSize, as a request: the real
+	// vpncmd accepts 512 MiB, far more than any reply (the largest, GetConfig,
+	// is the configuration file), and a rogue server could make it hold that.
+	res, err := ReadFrame(c.br, MaxFrameSize)
 	if err != nil {
 		return nil, c.broken(ctx, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
@@ -38,10 +39,18 @@ type FrameError struct{ Reason string }
 
 func (e *FrameError) Error() string { return "admin RPC: malformed frame: " + e.Reason }
 
-// ReadFrame reads one RPC frame (docs/protocol/admin.md#rpc-framing): a big-endian
+// ReadFrame reads one RPC frame (SoftEther Network.c, RecvPack): a big-endian
 // u32 length and a serialized PACK of that length, at most limit bytes. It
-// returns io.EOF when the stream ends cleanly before a frame.
+// returns io.EOF when the stream ends cleanly before a frame. The decoded
+// PACK may take pack.DefaultBudget of the frame's size in memory.
 func ReadFrame(r io.Reader, limit int) (*pack.Pack, error) {
+	return readFrame(r, limit, nil)
+}
+
+// readFrame is ReadFrame; turn, when not nil, is called with the frame's
+// length before its body is read, and the function it returns after the
+// body is decoded: the server takes turns on large frames with it.
+func readFrame(r io.Reader, limit int, turn func(n int) (done func(), err error)) (*pack.Pack, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		if err == io.ErrUnexpectedEOF {
@@ -56,6 +65,13 @@ func ReadFrame(r io.Reader, limit int) (*pack.Pack, error) {
 	case uint64(n) > uint64(limit):
 		return nil, &FrameError{fmt.Sprintf("length %d exceeds the limit of %d bytes", n, limit)}
 	}
+	if turn != nil {
+		done, err := turn(int(n))
+		if err != nil {
+			return nil, err
+		}
+		defer done()
+	}
 	body := make([]byte, 0, min(int(n), frameChunk))
 	for len(body) < int(n) {
 		k := min(int(n)-len(body), max(len(body), frameChunk))
@@ -69,6 +85,54 @@ func ReadFrame(r io.Reader, limit int) (*pack.Pack, error) {
 		return nil, &FrameError{err.Error()}
 	}
 	return p, nil
+}
+
+// Large requests take turns server-wide. A frame and its decoded PACK cost
+// up to four times its size (pack.DefaultBudget), so a frame over
+// frameChunk is read and decoded only while it holds one of the
+// largeFrameTurns of its kind: hub administrators share hubAdminTurns, and
+// a server administrator has serverAdminTurns of his own, so that hub
+// administrators cannot hold him up. Small frames (nearly every call) never
+// wait. A frame that waits is not read: it stays in the peer's socket and
+// costs the server nothing. Holding a turn is bounded by frameReadTimeout
+// when the connection has read deadlines.
+const (
+	hubAdminTurns    = 2
+	serverAdminTurns = 1
+	frameReadTimeout = time.Minute
+)
+
+var (
+	hubAdminFrames    = make(chan struct{}, hubAdminTurns)
+	serverAdminFrames = make(chan struct{}, serverAdminTurns)
+)
+
+// largeFrameTurn returns readFrame's turn function for c on rw.
+func largeFrameTurn(ctx context.Context, rw io.ReadWriter, c Caller) func(int) (func(), error) {
+	sem := hubAdminFrames
+	if c.ServerAdmin {
+		sem = serverAdminFrames
+	}
+	dl, _ := rw.(interface{ SetReadDeadline(time.Time) error })
+	return func(n int) (func(), error) {
+		if n <= frameChunk {
+			return func() {}, nil
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if dl != nil {
+			dl.SetReadDeadline(time.Now().Add(frameReadTimeout))
+		}
+		return func() {
+			if dl != nil {
+				dl.SetReadDeadline(time.Time{})
+			}
+			<-sem
+		}, nil
+	}
 }
 
 // AppendFrame appends p as one RPC frame to dst.
@@ -143,9 +207,10 @@ func ServeRPC(ctx context.Context, rw io.ReadWriter, r *bufio.Reader, c Caller, 
 	if c.ServerAdmin {
 		limit = MaxFrameSize
 	}
+	turn := largeFrameTurn(ctx, rw, c)
 	var out []byte
 	for {
-		req, err := ReadFrame(r, limit)
+		req, err := readFrame(r, limit, turn)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

@@ -273,6 +273,8 @@ type testServer struct {
 	addr      string
 	passwords map[string]string // hub ("" = server) -> password
 	wg        sync.WaitGroup
+	// rpc, when set, replaces ServeRPC after the login.
+	rpc func(c net.Conn, br *bufio.Reader)
 }
 
 func selfSigned(t *testing.T) tls.Certificate {
@@ -287,11 +289,16 @@ func selfSigned(t *testing.T) tls.Certificate {
 }
 
 func startTestServer(t *testing.T, passwords map[string]string) *testServer {
+	return startServerWith(t, &testServer{passwords: passwords})
+}
+
+// startServerWith starts s (passwords and rpc set) on a loopback port.
+func startServerWith(t *testing.T, s *testServer) *testServer {
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &testServer{addr: ln.Addr().String(), passwords: passwords}
+	s.addr = ln.Addr().String()
 	t.Cleanup(func() { ln.Close(); s.wg.Wait() })
 	s.wg.Add(1)
 	go func() {
@@ -336,6 +343,10 @@ func (s *testServer) serve(c net.Conn) {
 		return
 	}
 	wire.WritePack(c, AuthOK(s.passwords[strings.ToUpper(hub)] == ""))
+	if s.rpc != nil {
+		s.rpc(c, br)
+		return
+	}
 	ServeRPC(context.Background(), c, br, Caller{ServerAdmin: hub == "", Hub: hub, Remote: netip.MustParseAddr("127.0.0.1"), Via: "rpc"}, testDispatcher, nil)
 }
 
@@ -429,4 +440,88 @@ func FuzzRPCFrame(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Hostile and large frames sent by hub administrators on many connections
+// at once cost the server a bounded heap: a decoded PACK is bounded by
+// pack.DefaultBudget and large frames take turns. Before, each frame of
+// empty values took about seven times its size, all at once. The figures
+// are logged (go test -v -run TestServeRPCPeakHeap).
+func TestServeRPCPeakHeap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates some hundred MB")
+	}
+	const size, limit = 4 << 20, 96 << 20
+	// A frame of empty DATA values (refused by the decoder's budget) and a
+	// frame of one large DATA value (served).
+	empties := binary.BigEndian.AppendUint32(nil, 4)
+	for i := range 4 {
+		empties = binary.BigEndian.AppendUint32(empties, 3)
+		empties = append(empties, 'e', byte('0'+i))
+		empties = binary.BigEndian.AppendUint32(empties, uint32(pack.TypeData))
+		empties = binary.BigEndian.AppendUint32(empties, pack.MaxValues)
+		empties = append(empties, make([]byte, 4*pack.MaxValues)...)
+	}
+	blob := pack.New()
+	blob.AddData("b", make([]byte, size))
+	frames := map[string][]byte{
+		"empty values": binary.BigEndian.AppendUint32(nil, uint32(len(empties))),
+		"large value":  AppendFrame(nil, blob),
+	}
+	frames["empty values"] = append(frames["empty values"], empties...)
+	conns := 16
+	if raceEnabled {
+		conns = 4
+	}
+	nop := DispatcherFunc(func(context.Context, Caller, string, *pack.Pack) (*pack.Pack, error) { return nil, nil })
+	for name, frame := range frames {
+		var wg sync.WaitGroup
+		peak := peakHeap(func() {
+			for range conns {
+				srv, cli := net.Pipe()
+				wg.Go(func() {
+					ServeRPC(context.Background(), srv, bufio.NewReader(srv), Caller{Hub: "HUB1"}, nop, nil)
+					srv.Close()
+				})
+				wg.Go(func() {
+					defer cli.Close()
+					if _, err := cli.Write(frame); err == nil {
+						ReadFrame(cli, MaxFrameSize)
+					}
+				})
+			}
+			wg.Wait()
+		})
+		t.Logf("%d frames of %.1f MiB (%s) at once: peak heap +%.1f MiB", conns, float64(len(frame))/(1<<20), name, float64(peak)/(1<<20))
+		if peak > limit {
+			t.Errorf("%s: %d frames of %d bytes at once took the heap up by %d MiB, over %d MiB", name, conns, len(frame), peak>>20, limit>>20)
+		}
+	}
+}
+
+// The admin client refuses a reply frame over MaxFrameSize from its
+// length, before reading it: a rogue server cannot make "ethervpn cmd"
+// read and decode half a gigabyte (the real vpncmd's limit).
+func TestCallRefusesOversizedReply(t *testing.T) {
+	s := &testServer{passwords: map[string]string{"": "adminpw"}}
+	s.rpc = func(c net.Conn, br *bufio.Reader) {
+		if _, err := ReadFrame(br, MaxFrameSize); err != nil {
+			return
+		}
+		c.Write([]byte{0x10, 0, 0, 0}) // 256 MiB announced
+		c.Write(make([]byte, 1<<20))
+		time.Sleep(2 * time.Second)
+	}
+	started := startServerWith(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, started.addr, "", "adminpw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Call(ctx, "Test", nil)
+	if !errors.Is(err, vpnerr.Disconnected) || !strings.Contains(err.Error(), "exceeds the limit") {
+		t.Errorf("256 MiB reply: %v, want a Disconnected error naming the limit", err)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/pack"
@@ -46,13 +47,89 @@ const (
 type authHookKey struct{}
 
 // WithAuthHook returns a context for the requests of one connection that
-// makes the web handler call admit when a request of that connection has
-// authenticated, before it is served. The server counts the connection as
-// established from then on. When admit returns false (too many
-// administration connections) the request is answered 503 and the
-// connection closed.
-func WithAuthHook(ctx context.Context, admit func() bool) context.Context {
+// makes the web handler call admit with the caller when a request of that
+// connection has authenticated, before it is served. The server counts the
+// connection as established from then on (WebSlots shares the places).
+// When admit returns false (too many administration connections) the
+// request is answered 503 and the connection closed.
+func WithAuthHook(ctx context.Context, admit func(Caller) bool) context.Context {
 	return context.WithValue(ctx, authHookKey{}, admit)
+}
+
+// WebSlots shares the places of the authenticated keep-alive connections
+// of the JSON-RPC API, so that no hub administrator, nor one source, can
+// take them all: a hub administrator's connections take at most
+// webSlotsPerSource places per source address (an IPv6 /64) and a quarter
+// of the places per hub, and hub administrators together leave a quarter
+// of the places to the server administrator, who is held only by the
+// total. SoftEther
+// has no such cap (each connection is a thread); ethervpn's total is the
+// server's choice. The zero value is ready to use.
+type WebSlots struct {
+	mu       sync.Mutex
+	total    int // connections holding a place
+	hubs     int // those of hub administrators
+	bySource map[netip.Addr]int
+	byHub    map[string]int
+}
+
+// webSlotsPerSource is the places a hub administrator's connections take
+// per source address.
+const webSlotsPerSource = 8
+
+// Take takes a place for a connection of c among limit (0 = no limit). ok
+// is false when c has no place left; otherwise release gives it back (call
+// it once, when the connection closes).
+func (s *WebSlots) Take(c Caller, limit int) (release func(), ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if limit > 0 && s.total >= limit {
+		return nil, false
+	}
+	if c.ServerAdmin {
+		s.total++
+		return s.releaser(func() { s.total-- }), true
+	}
+	hub, src := strings.ToUpper(c.Hub), c.Remote
+	if src.Is6() { // one host has a whole /64
+		p, _ := src.WithZone("").Prefix(64)
+		src = p.Addr()
+	}
+	if limit > 0 {
+		reserve, share := limit/4, max(1, limit/4) // the server administrator's, a hub's
+		if s.hubs >= limit-reserve || s.byHub[hub] >= share || s.bySource[src] >= webSlotsPerSource {
+			return nil, false
+		}
+	}
+	if s.byHub == nil {
+		s.byHub, s.bySource = map[string]int{}, map[netip.Addr]int{}
+	}
+	s.total++
+	s.hubs++
+	s.byHub[hub]++
+	s.bySource[src]++
+	return s.releaser(func() {
+		s.total--
+		s.hubs--
+		if s.byHub[hub]--; s.byHub[hub] == 0 {
+			delete(s.byHub, hub)
+		}
+		if s.bySource[src]--; s.bySource[src] == 0 {
+			delete(s.bySource, src)
+		}
+	}), true
+}
+
+// releaser returns a function that runs undo under the lock, once.
+func (s *WebSlots) releaser(undo func()) func() {
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			undo()
+		})
+	}
 }
 
 // authRealm is the real server's Basic auth realm (docs/protocol/admin.md#json-rpc-login).
@@ -151,7 +228,7 @@ func (h *webHandler) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	caller.Remote, caller.Via = remote, "json-rpc"
-	if admit, ok := r.Context().Value(authHookKey{}).(func() bool); ok && !admit() {
+	if admit, ok := r.Context().Value(authHookKey{}).(func(Caller) bool); ok && !admit(caller) {
 		h.log.Warn("admin JSON-RPC: too many administration connections; request refused", "remote", remote)
 		h.busy(w, "too many administration connections are open; close idle ones and retry")
 		return

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
@@ -186,5 +187,65 @@ func TestWebDecodeSlots(t *testing.T) {
 	big := rpcBody("Test", `{"StrValue_str":"`+strings.Repeat("x", smallBody)+`"}`)
 	if w, _ := doWebWith(t, h, webReq{method: "POST", target: "/api/", body: big, header: serverAdmin}); w.Code != http.StatusServiceUnavailable {
 		t.Errorf("large body with no slot: %d, want 503", w.Code)
+	}
+}
+
+// A hub administrator cannot take every keep-alive place of the JSON-RPC
+// API, from many sources or from one: a quarter of the places stays for the
+// server administrator, a hub takes at most a quarter, a source at most
+// webSlotsPerSource. Before, the first 64 authenticated connections of
+// anyone took them all and the server administrator got 503.
+func TestWebSlotsShares(t *testing.T) {
+	const max = 64
+	var s WebSlots
+	src := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{127, 4, byte(i >> 8), byte(i)}) }
+	take := func(c Caller, n int) (got int, releases []func()) {
+		for range n {
+			if r, ok := s.Take(c, max); ok {
+				got++
+				releases = append(releases, r)
+			}
+		}
+		return got, releases
+	}
+	// One hub from 70 sources (the red team's attack).
+	var all []func()
+	for i := range 70 {
+		if r, ok := s.Take(Caller{Hub: "HA", Remote: src(i)}, max); ok {
+			all = append(all, r)
+		}
+	}
+	if len(all) != max/4 {
+		t.Errorf("hub HA from 70 sources took %d places, want %d", len(all), max/4)
+	}
+	// One source of another hub.
+	if got, rs := take(Caller{Hub: "HB", Remote: src(1000)}, 20); got != webSlotsPerSource {
+		t.Errorf("hub HB from one source took %d places, want %d", got, webSlotsPerSource)
+	} else {
+		all = append(all, rs...)
+	}
+	// Other hubs fill what hub administrators may hold, then no more.
+	for h := range 10 {
+		for i := range 20 {
+			if r, ok := s.Take(Caller{Hub: fmt.Sprintf("H%d", h), Remote: src(2000 + 20*h + i)}, max); ok {
+				all = append(all, r)
+			}
+		}
+	}
+	if len(all) != max-max/4 {
+		t.Errorf("hub administrators took %d places, want %d", len(all), max-max/4)
+	}
+	// The server administrator still has his quarter, and no more.
+	got, admin := take(Caller{ServerAdmin: true, Remote: src(1)}, max)
+	if got != max/4 {
+		t.Errorf("server administrator got %d places, want %d", got, max/4)
+	}
+	// Places come back, once each.
+	for _, r := range append(all, admin...) {
+		r()
+		r()
+	}
+	if got, _ := take(Caller{ServerAdmin: true, Remote: src(1)}, max+1); got != max {
+		t.Errorf("after all were released the server administrator got %d places, want %d", got, max)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"unsafe"
 )
 
 // Encode appends the wire form to dst: elements sorted case-insensitively by
@@ -109,11 +110,36 @@ func (e *DecodeError) Error() string {
 type decoder struct {
 	b    []byte
 	elem int    // index of the element being read
-	name string // its name once known
+	name []byte // its name once known
+	cost int    // memory the decoded PACK may still take, see DecodeBudget
+	dry  bool   // only check the input and count the cost: allocate nothing
+}
+
+// Memory that decoded elements and values take besides their bytes: an
+// Element, a slice header (DATA), a string header (STR, UNISTR) and a
+// uint64 (INT, INT64). An empty DATA value is 4 bytes on the wire and 24 in
+// memory, so the cost of a PACK is bounded by its decoder, not its size.
+const (
+	elementCost = int(unsafe.Sizeof(Element{}))
+	blobCost    = int(unsafe.Sizeof([]byte(nil)))
+	strCost     = int(unsafe.Sizeof(""))
+	intCost     = 8
+)
+
+var valueCost = [...]int{TypeInt: intCost, TypeData: blobCost, TypeStr: strCost, TypeUniStr: strCost, TypeInt64: intCost}
+
+// spend charges n bytes of memory to the decoded PACK before they are
+// allocated.
+func (d *decoder) spend(n uint64, what string) error {
+	if n > uint64(d.cost) {
+		return d.fail("%s would take the decoded PACK over its memory budget (%d bytes more needed, %d left)", what, n, d.cost)
+	}
+	d.cost -= int(n)
+	return nil
 }
 
 func (d *decoder) fail(format string, args ...any) error {
-	return &DecodeError{Element: d.elem, Name: d.name, Reason: fmt.Sprintf(format, args...)}
+	return &DecodeError{Element: d.elem, Name: cleanName(string(d.name)), Reason: fmt.Sprintf(format, args...)}
 }
 
 func (d *decoder) u32(what string) (uint32, error) {
@@ -149,9 +175,33 @@ var minValueSize = [...]int{TypeInt: 4, TypeData: 4, TypeStr: 4, TypeUniStr: 4, 
 // rejected, unknown type rejected; trailing bytes ignored. Like the real
 // reader, names end at a NUL and STR/UNISTR values end at a NUL and are
 // trimmed of leading/trailing spaces and tabs. Errors are *DecodeError.
-// Allocations are bounded by a small multiple of len(b).
+// The decoded PACK takes at most DefaultBudget(len(b)) bytes of memory.
 func Decode(b []byte) (*Pack, error) {
-	d := &decoder{b: b, elem: -1}
+	return DecodeBudget(b, DefaultBudget(len(b)))
+}
+
+// DefaultBudget is the memory Decode lets a PACK of size bytes take once
+// decoded: three times its size, plus 64 KiB for small PACKs with many
+// elements. Real PACKs stay well under it (a full access list of 32,768
+// rules, rich in IP addresses and MAC masks, takes about 2.3 times its
+// size); a PACK of empty values, which would take six, is refused.
+func DefaultBudget(size int) int { return 3*size + 64<<10 }
+
+// DecodeBudget is Decode with the memory of the decoded PACK (its element
+// and value headers and bytes) bounded by budget bytes: a PACK that needs
+// more is refused with a *DecodeError before the allocation that would
+// exceed it.
+func DecodeBudget(b []byte, budget int) (*Pack, error) {
+	// A first pass that allocates nothing refuses a PACK over its budget
+	// at no cost but the time to walk it.
+	if _, err := (&decoder{b: b, elem: -1, cost: max(budget, 0), dry: true}).decode(); err != nil {
+		return nil, err
+	}
+	return (&decoder{b: b, elem: -1, cost: max(budget, 0)}).decode()
+}
+
+// decode reads the whole PACK; nil in a dry run.
+func (d *decoder) decode() (*Pack, error) {
 	n, err := d.u32("element count")
 	if err != nil {
 		return nil, err
@@ -162,9 +212,21 @@ func Decode(b []byte) (*Pack, error) {
 	if uint64(n)*minElementSize > uint64(len(d.b)) {
 		return nil, d.fail("element count %d needs at least %d bytes, %d remain", n, uint64(n)*minElementSize, len(d.b))
 	}
+	if err := d.spend(uint64(n)*uint64(elementCost), "the element array"); err != nil {
+		return nil, err
+	}
+	if d.dry {
+		for i := range int(n) {
+			d.elem, d.name = i, nil
+			if _, err := d.element(); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	}
 	p := &Pack{elems: make([]Element, 0, n)}
 	for i := range int(n) {
-		d.elem, d.name = i, ""
+		d.elem, d.name = i, nil
 		e, err := d.element()
 		if err != nil {
 			return nil, err
@@ -197,8 +259,10 @@ func (d *decoder) element() (Element, error) {
 	if err != nil {
 		return e, err
 	}
-	e.Name = cleanName(string(name))
-	d.name = e.Name
+	d.name = name
+	if !d.dry {
+		e.Name = cleanName(string(name))
+	}
 
 	t, err := d.u32("type")
 	if err != nil {
@@ -222,6 +286,12 @@ func (d *decoder) element() (Element, error) {
 			count, e.Type, uint64(count)*uint64(minValueSize[t]), len(d.b))
 	}
 
+	if err := d.spend(uint64(count)*uint64(valueCost[t]), "its values"); err != nil {
+		return e, err
+	}
+	if d.dry {
+		return e, d.skipValues(e.Type, count)
+	}
 	switch e.Type {
 	case TypeInt:
 		e.Ints = make([]uint64, count)
@@ -242,6 +312,9 @@ func (d *decoder) element() (Element, error) {
 			if err != nil {
 				return e, err
 			}
+			if err := d.spend(uint64(len(v)), "a DATA value"); err != nil {
+				return e, err
+			}
 			e.Blobs[i] = append([]byte{}, v...) // never alias the caller's buffer
 		}
 	case TypeStr, TypeUniStr:
@@ -253,10 +326,32 @@ func (d *decoder) element() (Element, error) {
 			if err != nil {
 				return e, err
 			}
+			if err := d.spend(uint64(len(v)), "a string value"); err != nil {
+				return e, err
+			}
 			e.Strs[i] = cleanStr(string(v))
 		}
 	}
 	return e, nil
+}
+
+// skipValues passes over count values of type t, charging their bytes.
+func (d *decoder) skipValues(t Type, count uint32) error {
+	switch t {
+	case TypeInt, TypeInt64:
+		d.b = d.b[int(count)*minValueSize[t]:] // length checked by element
+		return nil
+	}
+	for range count {
+		v, err := d.value()
+		if err != nil {
+			return err
+		}
+		if err := d.spend(uint64(len(v)), "a value"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // value reads one size-prefixed DATA, STR or UNISTR value.

@@ -2,9 +2,12 @@ package pack
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -513,7 +516,9 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		enc := p.Encode(nil)
-		q, err := Decode(enc)
+		// The re-encoded PACK may be shorter (trailing bytes, trimmed
+		// strings) but never costs more than the original.
+		q, err := DecodeBudget(enc, DefaultBudget(len(b)))
 		if err != nil {
 			t.Fatalf("re-decode: %v", err)
 		}
@@ -589,5 +594,92 @@ func TestAddIPs(t *testing.T) {
 	}
 	if q.Has("None") {
 		t.Error("an empty column was written")
+	}
+}
+
+// emptyValues is a PACK of elements holding MaxValues empty values of type
+// t each: 4 bytes per value on the wire.
+func emptyValues(t Type, elems int) []byte {
+	b := binary.BigEndian.AppendUint32(nil, uint32(elems))
+	for i := range elems {
+		name := fmt.Sprintf("e%d", i)
+		b = binary.BigEndian.AppendUint32(b, uint32(len(name)+1))
+		b = append(b, name...)
+		b = binary.BigEndian.AppendUint32(b, uint32(t))
+		b = binary.BigEndian.AppendUint32(b, MaxValues)
+		b = append(b, make([]byte, 4*MaxValues)...)
+	}
+	return b
+}
+
+// A PACK of empty values would take up to six times its size once decoded;
+// Decode refuses it before it costs more than DefaultBudget, while a
+// legitimate PACK dense in small values (an access list) decodes.
+func TestDecodeBudget(t *testing.T) {
+	for _, typ := range []Type{TypeData, TypeStr, TypeUniStr} {
+		b := emptyValues(typ, 4)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := Decode(b)
+		runtime.ReadMemStats(&after)
+		var de *DecodeError
+		if !errors.As(err, &de) || !strings.Contains(err.Error(), "budget") {
+			t.Errorf("%s: %d-byte PACK of empty values: Decode = %v, want a budget DecodeError", typ, len(b), err)
+		}
+		// Refused before anything is allocated for it.
+		if got := after.TotalAlloc - before.TotalAlloc; got > 64<<10 {
+			t.Errorf("%s: refusing a %d-byte PACK allocated %d bytes", typ, len(b), got)
+		}
+	}
+
+	// 4,096 access rules as SoftEther's InRpcAccess writes them: INTs,
+	// IP addresses (four elements each), MAC addresses and masks, empty
+	// strings.
+	const rules = 4096
+	acl := New()
+	ints := make([]uint32, rules)
+	for _, n := range []string{"Id", "Active", "Priority", "Discard", "Protocol", "SrcPortStart", "SrcPortEnd",
+		"DestPortStart", "DestPortEnd", "CheckSrcMac", "CheckDstMac", "CheckTcpState", "Established", "Delay",
+		"Jitter", "Loss", "IsIPv6", "UniqueId"} {
+		acl.AddInts(n, ints)
+	}
+	ips := make([]netip.Addr, rules)
+	for i := range ips {
+		ips[i] = netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
+	}
+	for _, n := range []string{"SrcIpAddress", "SrcSubnetMask", "DestIpAddress", "DestSubnetMask"} {
+		acl.AddIPs(n, ips)
+	}
+	data := func(name string, size int) {
+		e := Element{Name: name, Type: TypeData, Blobs: make([][]byte, rules)}
+		for i := range e.Blobs {
+			e.Blobs[i] = make([]byte, size)
+		}
+		acl.AddElement(e)
+	}
+	for _, n := range []string{"SrcMacAddress", "SrcMacMask", "DstMacAddress", "DstMacMask"} {
+		data(n, 6)
+	}
+	for _, n := range []string{"SrcIpAddress6", "SrcSubnetMask6", "DestIpAddress6", "DestSubnetMask6"} {
+		data(n, 16)
+	}
+	empty := make([]string, rules)
+	acl.AddStrs("SrcUsername", empty)
+	acl.AddStrs("DestUsername", empty)
+	acl.AddStrs("RedirectUrl", empty)
+	acl.AddElement(Element{Name: "Note", Type: TypeUniStr, Strs: empty})
+	b := acl.Encode(nil)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := Decode(b)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Errorf("access list of %d rules (%d bytes): %v", rules, len(b), err)
+	}
+	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(DefaultBudget(len(b))); got > limit {
+		t.Errorf("decoding a %d-byte access list allocated %d bytes, over its budget of %d", len(b), got, limit)
+	}
+	if _, err := DecodeBudget(b, len(b)); err == nil {
+		t.Errorf("access list decoded within a budget of its own size")
 	}
 }

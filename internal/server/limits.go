@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/config"
 )
 
@@ -80,8 +81,8 @@ type connLimiter struct {
 	pending int // connections still in the handshake
 	swept   time.Time
 
-	web     atomic.Int64 // authenticated JSON-RPC connections
-	lastLog atomic.Int64 // unix nanoseconds of the last refusal log line
+	webSlots admin.WebSlots // places of the authenticated JSON-RPC connections (maxWeb)
+	lastLog  atomic.Int64   // unix nanoseconds of the last refusal log line
 }
 
 // sourceState is what connLimiter keeps per source (see sourceKey).

@@ -149,6 +149,7 @@ type webConn struct {
 	mu      sync.Mutex
 	state   webState
 	preAuth *time.Timer // closes the connection unless it authenticates first
+	release func()      // gives back its admin.WebSlots place once authenticated
 }
 
 type webState int
@@ -165,7 +166,7 @@ func (c *webConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 // request of this connection has authenticated. The first time, the
 // connection leaves the handshake count and takes one of the maxWeb
 // places; false means there is none left.
-func (c *webConn) authenticated() bool {
+func (c *webConn) authenticated(caller admin.Caller) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch c.state {
@@ -174,10 +175,11 @@ func (c *webConn) authenticated() bool {
 	case webClosed:
 		return false
 	}
-	if n := c.l.web.Add(1); c.l.maxWeb > 0 && n > int64(c.l.maxWeb) {
-		c.l.web.Add(-1)
+	release, ok := c.l.webSlots.Take(caller, c.l.maxWeb)
+	if !ok {
 		return false
 	}
+	c.release = release
 	c.state = webAuthenticated
 	c.preAuth.Stop()
 	c.established()
@@ -197,7 +199,7 @@ func (c *webConn) closeIfPending() {
 func (c *webConn) Close() error {
 	c.mu.Lock()
 	if c.state == webAuthenticated {
-		c.l.web.Add(-1)
+		c.release()
 	}
 	c.state = webClosed
 	c.preAuth.Stop()

@@ -14,11 +14,16 @@ import (
 )
 
 // SoftEther frames its handshake as HTTP/1.1 messages that it builds and
-// parses itself. The limits below are the real implementation's: a peer that
-// exceeds them is not a SoftEther peer.
+// parses itself. The line limits are the real implementation's (HTTP.c,
+// RecvHttpHeader and AddHttpValue): a peer that exceeds them is not a
+// SoftEther peer. SoftEther reads header lines until the empty one however
+// many come, keeping the first 128; ethervpn also caps the whole header
+// (the web server's MaxHeaderBytes is the same), so that a rogue server
+// cannot keep a client or a cascade reading lines until its timeout.
 const (
-	maxHTTPLine    = 4096 // bytes per start or header line
-	maxHTTPHeaders = 128  // header lines kept; extra lines are read and dropped
+	maxHTTPLine        = 4096     // bytes per start or header line
+	maxHTTPHeaders     = 128      // header lines kept; extra lines are read and dropped
+	maxHTTPHeaderBytes = 64 << 10 // start line and header lines together
 )
 
 // Message is one HTTP request or response of the handshake preamble.
@@ -64,13 +69,16 @@ func ReadMessage(r *bufio.Reader, maxBody int) (*Message, error) {
 	if !splitStartLine(line, &m.Start) {
 		return nil, fmt.Errorf("%w: start line %q has fewer than 3 space-separated tokens", ErrHTTPSyntax, truncate(line))
 	}
-	for {
+	for total := len(line); ; {
 		line, err := readLine(r)
 		if err != nil {
 			return nil, err
 		}
 		if line == "" {
 			break
+		}
+		if total += len(line) + 2; total > maxHTTPHeaderBytes {
+			return nil, fmt.Errorf("%w: header over %d bytes", ErrHTTPTooLong, maxHTTPHeaderBytes)
 		}
 		name, value, ok := strings.Cut(line, ":")
 		value = strings.TrimSpace(value)

@@ -3,13 +3,17 @@ package wire
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ethervpn/ethervpn/internal/pack"
 )
 
 // Start lines whose tokens are separated by other whitespace than spaces.
@@ -73,7 +77,7 @@ func TestPreambleParsersRefuseOddSeparators(t *testing.T) {
 // what arrived, not for what was announced, and give up at the deadline.
 func TestResponseBodyGrowsWithItsBytes(t *testing.T) {
 	client, server := tcpPair(t)
-	head := "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 33554432\r\n\r\n"
+	head := "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: " + strconv.Itoa(maxResponsePack) + "\r\n\r\n"
 	if _, err := server.Write([]byte(head + "0123456789")); err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +97,7 @@ func TestResponseBodyGrowsWithItsBytes(t *testing.T) {
 		t.Fatalf("returned %v after the deadline", took-wait)
 	}
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
-		t.Fatalf("allocated %d bytes for a 10-byte body announced as 32 MiB", alloc)
+		t.Fatalf("allocated %d bytes for a 10-byte body announced as %d bytes", alloc, maxResponsePack)
 	}
 
 	// Beyond the cap the headers alone are refused, before any body byte.
@@ -129,4 +133,71 @@ func (r *trickle) Read(p []byte) (int, error) {
 	n := copy(p[:min(len(p), r.step)], r.b)
 	r.b = r.b[n:]
 	return n, nil
+}
+
+// A response pack over maxResponsePack is refused from its Content-Length,
+// and one at the cap made of empty values (six times its size once
+// decoded) is refused by the decoder's budget, allocating little more than
+// its bytes: a rogue server cannot make a client or a cascade hold much.
+func TestReadPackResponseBounded(t *testing.T) {
+	resp := func(body []byte) string {
+		return "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body)
+	}
+	// No handshake answer comes near 1 MiB (see maxResponsePack).
+	const legit = 1 << 20
+	over := resp(make([]byte, legit+1))
+	if _, err := ReadPackResponse(bufio.NewReader(strings.NewReader(over))); !errors.Is(err, ErrHTTPTooLong) {
+		t.Errorf("%d-byte response: %v, want ErrHTTPTooLong", legit+1, err)
+	}
+	const count = (legit - 64) / 4
+	body := binary.BigEndian.AppendUint32(nil, 1)
+	body = binary.BigEndian.AppendUint32(body, 2)
+	body = append(body, 'e')
+	body = binary.BigEndian.AppendUint32(body, uint32(pack.TypeData))
+	body = binary.BigEndian.AppendUint32(body, count)
+	body = append(body, make([]byte, 4*count)...)
+	in := resp(body)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := ReadPackResponse(bufio.NewReader(strings.NewReader(in)))
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Errorf("%d-byte pack of empty values accepted", len(body))
+	}
+	// The body grows by doubling as it arrives, so up to twice its size
+	// (more under the race detector); decoded, it would take six.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4*legit {
+		t.Errorf("a %d-byte response of empty values allocated %d bytes", len(body), alloc)
+	}
+}
+
+// endlessHeaders is a response whose header lines never end (up to size
+// bytes, then EOF); it counts what was read.
+type endlessHeaders struct{ sent, size int }
+
+func (e *endlessHeaders) Read(p []byte) (int, error) {
+	if e.sent >= e.size {
+		return 0, io.EOF
+	}
+	line := "X-A: " + strings.Repeat("b", 4000) + "\r\n"
+	if e.sent == 0 {
+		line = "HTTP/1.1 200 OK\r\n"
+	}
+	n := copy(p, line)
+	e.sent += n
+	return n, nil
+}
+
+// A peer that sends header line after header line is refused once the
+// header passes maxHTTPHeaderBytes, having been read no further: a rogue
+// server kept "ethervpn cmd" reading for as long as it liked.
+func TestReadMessageHeaderCapped(t *testing.T) {
+	in := &endlessHeaders{size: 64 << 20}
+	_, err := ReadPackResponse(bufio.NewReader(in))
+	if !errors.Is(err, ErrHTTPTooLong) {
+		t.Errorf("endless header lines: %v, want ErrHTTPTooLong", err)
+	}
+	if in.sent > 2*(64<<10) {
+		t.Errorf("read %d bytes of header lines, want at most about %d", in.sent, 64<<10)
+	}
 }

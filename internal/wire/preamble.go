@@ -46,16 +46,17 @@ const (
 	altSignature     = "VPNCONNECT"
 	maxPreambleReqs  = 19 // requests before the signature; the 20th drops the connection
 	MaxRequestPack   = 1 << 16
-	// maxResponsePack caps a response pack (client side). SoftEther's
-	// client accepts up to MAX_PACK_SIZE, 512 MiB (HTTP.c, HttpClientRecv),
-	// but no answer to a client comes near that. The largest are the hub
-	// list (enum_hub): at most 100 000 hubs (Server.c, i_max_hubs) of at
-	// most 255-byte names (Cedar.h, MAX_HUBNAME_LEN), each stored with a
-	// 4-byte length, about 26 MB; and the welcome, whose largest part is
-	// the hub's message of at most 20 000 characters (Cedar.h,
-	// HUB_MAXMSG_LEN), under 100 KB in UTF-8. 32 MiB fits both with room
-	// to spare, and the body grows only as its bytes arrive (readBody).
-	maxResponsePack = 32 << 20
+	// maxResponsePack caps a response pack (client side): the hello, the
+	// welcome and the other answers of the handshake. SoftEther's client
+	// accepts up to MAX_PACK_SIZE, 512 MiB (HTTP.c, HttpClientRecv), but no
+	// answer an ethervpn client reads comes near that: the hello is under
+	// 3 KiB, and the welcome's largest part is the hub's message of at most
+	// 20,000 characters (Cedar.h, HUB_MAXMSG_LEN), under 100 KB in UTF-8,
+	// beside the policy and a few strings (Protocol.c, ServerAccept). The
+	// body grows only as its bytes arrive (readBody), and the decoded PACK
+	// takes at most pack.DefaultBudget, so a rogue server costs a client
+	// (or each cascade) at most about 4 MiB.
+	maxResponsePack = 1 << 20
 	packContentType = "application/octet-stream"
 )
 
