@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,6 +118,51 @@ func TestHandshakeFloodFromFewSources(t *testing.T) {
 	}
 	first.Raw.Close()
 	t.Logf("login during a flood of %d x %d silent connections took %v", sources, perSource, time.Since(start).Round(time.Millisecond))
+}
+
+// Silent connections from more sources than the handshake slots hold fill
+// them all; a login from yet another source still gets a slot, taken from
+// the heaviest source, whose oldest connection is closed.
+func TestHandshakeFloodFromManySources(t *testing.T) {
+	const sources, limit = 4, 32 // 4 x 16 silent connections > 32 slots
+	s, addr := testServer(t, func(s *Server) { s.conns = newConnLimiter(defaultMaxConnsPerIP, limit) })
+	var closed atomic.Int64 // silent connections the server closed
+	for i := range sources {
+		src := fmt.Sprintf("127.0.0.%d", i+2)
+		for range defaultMaxPendingPerSource {
+			c := dialFrom(t, src, addr)
+			go func() {
+				if _, err := c.Read(make([]byte, 1)); err == io.EOF {
+					closed.Add(1)
+				}
+			}()
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.conns.pendingCount() < limit && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := s.conns.pendingCount(); n != limit {
+		t.Fatalf("%d connections in the handshake, want the %d slots full", n, limit)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, first, err := client.Login(ctx, &client.Options{Server: addr, Hub: "DEFAULT", User: "alice", Password: "alicepw"})
+	if err != nil {
+		t.Fatalf("login from a new source with every handshake slot taken: %v", err)
+	}
+	first.Raw.Close()
+	// Every silent connection over the slots was closed, one more for the
+	// login, and no other.
+	want := int64(sources*defaultMaxPendingPerSource - limit + 1)
+	for deadline := time.Now().Add(3 * time.Second); closed.Load() < want && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := closed.Load(); n != want {
+		t.Errorf("the server closed %d silent connections, want %d", n, want)
+	}
 }
 
 // A connection that says nothing is closed at the handshake deadline, and
