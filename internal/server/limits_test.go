@@ -624,3 +624,41 @@ func TestConnLimiterDelayedAnswersHoldNoSlot(t *testing.T) {
 			l.delayed, l.pending, len(l.sources), l.top)
 	}
 }
+
+// BenchmarkConnLimiterAdmitFull measures an admission with every handshake
+// slot taken by 70 sources, each one taking a slot from the heaviest
+// source: the accept loop's cost during the red team's flood.
+func BenchmarkConnLimiterAdmitFull(b *testing.B) {
+	l := newConnLimiter(0, defaultMaxUnestablished)
+	l.rateCheck = false
+	var flood []netip.Addr
+	for i := range 70 {
+		flood = append(flood, netip.MustParseAddr(fmt.Sprintf("127.1.0.%d", i+1)))
+	}
+	now := time.Now()
+	slots := make([]*connSlot, 0, defaultMaxUnestablished)
+	for _, a := range flood {
+		for range defaultMaxPendingPerSource {
+			if s, _ := l.admitAt(a, now, nil); s != nil {
+				slots = append(slots, s)
+			}
+		}
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		// A source that lost slots takes one back from the heaviest.
+		a := flood[i%len(flood)]
+		if s, _ := l.admitAt(a, now, nil); s != nil {
+			slots = append(slots, s)
+		}
+		if len(slots) > 4*defaultMaxUnestablished {
+			for _, s := range slots {
+				if s.state == slotDone {
+					l.release(s)
+				}
+			}
+			slots = slots[:0]
+		}
+	}
+	b.ReportMetric(float64(l.evicted)/float64(b.N), "evictions/op")
+}
