@@ -26,7 +26,7 @@ import (
 // "admin" after the hello) that runs d for authenticated administrators.
 // Install it with SetAdmin.
 func (s *Server) AdminRPC(d admin.Dispatcher) AdminRPC {
-	return func(conn net.Conn, r *bufio.Reader, random [20]byte, p *pack.Pack, remote netip.Addr, authenticated func()) {
+	return func(conn net.Conn, r *bufio.Reader, random [20]byte, p *pack.Pack, remote netip.Addr, authenticated func(), delayAnswer func() bool) {
 		defer conn.Close()
 		log := s.log.With("remote", remote.String())
 		c, empty, delay, err := s.adminLogin(p, random, remote)
@@ -35,7 +35,11 @@ func (s *Server) AdminRPC(d admin.Dispatcher) AdminRPC {
 			authenticated()
 			reply = admin.AuthOK(empty && p.Int("accept_empty_password") != 0)
 		} else if delay > 0 {
-			s.pause(delay) // a wrong password: answered slowly, holding no lock
+			if !delayAnswer() {
+				log.Info("too many wrong administrator passwords waiting for their answer from this address; closed without an answer")
+				return
+			}
+			s.pause(delay) // a wrong password: answered slowly, holding no lock nor handshake slot
 			conn.SetDeadline(time.Now().Add(s.conns.handshake))
 		}
 		if werr := wire.WritePack(conn, reply); werr != nil || err != nil {

@@ -170,7 +170,7 @@ func (h *handshake) run() bool {
 			h.s.adminRPC(h.tc, h.br, h.random, p, h.remote, func() {
 				h.raw.SetDeadline(time.Time{})
 				h.established()
-			})
+			}, h.delayAnswer)
 			return true
 		case "password":
 			h.fail(vpnerr.NotSupported)
@@ -193,16 +193,33 @@ func (h *handshake) established() {
 	}
 }
 
+// delayAnswer takes the connection out of the handshake count before it
+// waits out a wrong password's delay; false means it must close instead
+// (see connLimiter.delayAnswer).
+func (h *handshake) delayAnswer() bool {
+	if lc, ok := h.raw.(*limitedConn); ok {
+		return lc.delayAnswer()
+	}
+	return true
+}
+
 // fail sends an error pack; the caller then closes the connection.
 func (h *handshake) fail(code vpnerr.Error) {
 	wire.WritePack(h.tc, wire.ErrorPack(code))
 }
 
 // failSlowly sends an error pack after delay (a wrong password, see
-// failLimiter); the connection keeps its handshake slot meanwhile, and gets
-// a fresh deadline for the answer.
+// failLimiter). Meanwhile the connection gives its handshake slot back, so
+// that wrong passwords never keep a correct one from the same address out,
+// and counts among its source's waiting answers; over their bound it is
+// closed at once without an answer. It gets a fresh deadline for the
+// answer.
 func (h *handshake) failSlowly(code vpnerr.Error, delay time.Duration) {
 	if delay > 0 {
+		if !h.delayAnswer() {
+			h.log.Info("too many wrong-password answers waiting for this address; closed without an answer")
+			return
+		}
 		h.s.pause(delay)
 		h.deadline = time.Now().Add(h.s.conns.handshake)
 		h.raw.SetDeadline(h.deadline)

@@ -12,10 +12,12 @@ import (
 // once whatever happened before (a lockout would let anyone keep a user or
 // the administrator out by failing on purpose). SoftEther has no such
 // limiter. VPN logins and administrator logins (binary RPC and JSON-RPC)
-// keep separate counts. A connection that waits for its answer still counts
-// as in the handshake, so the per-source handshake cap (see connLimiter)
-// bounds how many guesses one source can have in flight: at the longest
-// delay, defaultMaxPendingPerSource guesses per failMaxDelay.
+// keep separate counts. A connection that waits for its answer gives its
+// handshake slot back (so that wrong passwords never keep a correct one from
+// the same source out) but counts among its source's waiting answers, whose
+// bound (see connLimiter.delayAnswer) caps the guesses one source can have
+// in flight: at the longest delay, defaultMaxDelayedPerSource guesses per
+// failMaxDelay; a wrong password beyond it is closed without an answer.
 const (
 	failBaseDelay = 250 * time.Millisecond // the first failure's delay; doubled by each further one
 	failMaxDelay  = 10 * time.Second

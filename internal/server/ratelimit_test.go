@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -134,5 +135,88 @@ func TestLoginLimitersSeparate(t *testing.T) {
 	c.Close()
 	if code := dialWeb(t, addr).get("adminpw"); code != http.StatusOK {
 		t.Fatalf("JSON-RPC with the right password: %d", code)
+	}
+}
+
+// A flood of wrong passwords from one address never keeps the right one
+// out: while 100 wrong VPN and admin passwords from 127.0.0.1 wait for their
+// answer, a VPN login and an admin login from 127.0.0.1 with the right
+// passwords go through at once.
+func TestRightPasswordDuringWrongPasswordFlood(t *testing.T) {
+	const wrong, delay = 100, 10 * time.Second
+	s, addr := testServer(t, withAdmin, setAdminPassword("adminpw"), failDelays(delay, delay), func(s *Server) {
+		// SoftEther's rate check refuses the 17th connection of a burst from
+		// one address whatever it carries (see TestConnLimiterRate); this
+		// is about handshake slots.
+		s.conns.rateCheck = false
+		s.conns.delayedPerSource = wrong
+	})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	// In waves of 10, each once the previous one waits for its answer: the
+	// handshakes of a wave take handshake slots (16 per source) until they
+	// have sent their password.
+	deadline := time.Now().Add(delay / 2)
+	for i := range wrong {
+		wg.Go(func() {
+			if i%2 == 0 {
+				vpnLogin(addr, "alice", "wrong")
+			} else if c, err := admin.Dial(context.Background(), addr, "", "wrong"); err == nil {
+				c.Close()
+			}
+		})
+		if (i+1)%10 == 0 {
+			for s.conns.delayedCount() < i+1 && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}
+	if n := s.conns.delayedCount(); n != wrong {
+		t.Errorf("%d wrong passwords waiting for their answer, want %d", n, wrong)
+	}
+	start := time.Now()
+	if err := vpnLogin(addr, "alice", "alicepw"); err != nil {
+		t.Errorf("right VPN password from the flooding address: %v", err)
+	}
+	c, err := admin.Dial(context.Background(), addr, "", "adminpw")
+	if err != nil {
+		t.Errorf("right admin password from the flooding address: %v", err)
+	} else {
+		c.Close()
+	}
+	if n := s.conns.delayedCount(); n != wrong {
+		t.Errorf("after the right logins, %d wrong ones still waiting, want %d: the test did not overlap", n, wrong)
+	}
+	t.Logf("right logins during the flood took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// Wrong passwords beyond a source's bound of waiting answers are closed at
+// once without an answer, never held.
+func TestWrongPasswordsBeyondBoundClosed(t *testing.T) {
+	const delay = 5 * time.Second
+	s, addr := testServer(t, failDelays(delay, delay), func(s *Server) { s.conns.delayedPerSource = 2 })
+	type result struct {
+		err  error
+		took time.Duration
+	}
+	results := make(chan result, 3)
+	for range 3 {
+		go func() {
+			start := time.Now()
+			err := vpnLogin(addr, "alice", "wrong")
+			results <- result{err, time.Since(start)}
+		}()
+	}
+	first := <-results
+	if first.took > delay/2 || first.err == nil || errors.Is(first.err, vpnerr.AuthFailed) {
+		t.Errorf("3rd wrong password with 2 waiting: %v after %v, want closed at once without an answer", first.err, first.took)
+	}
+	if n := s.conns.delayedCount(); n != 2 {
+		t.Errorf("%d waiting, want 2", n)
+	}
+	for range 2 {
+		if r := <-results; r.took < delay || !errors.Is(r.err, vpnerr.AuthFailed) {
+			t.Errorf("wrong password within the bound: %v after %v, want error 9 after %v", r.err, r.took, delay)
+		}
 	}
 }

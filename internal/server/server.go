@@ -455,15 +455,14 @@ func (s *Server) acceptLoop(ln net.Listener) {
 		if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
 			addr = ap.Addr().Unmap()
 		}
-		if ok, reason := s.conns.admit(addr); !ok {
+		lc, reason := s.conns.accept(c, addr)
+		if lc == nil {
 			if s.conns.shouldLog(time.Now()) {
 				s.log.Warn("connection refused: "+reason+" (DoS protection; see ServerConfiguration: MaxConnectionsPerIP, MaxUnestablishedConnections, DisableDosProtection)", "remote", addr.String())
 			}
 			c.Close()
 			continue
 		}
-		lc := &limitedConn{Conn: c, l: s.conns, addr: addr}
-		lc.pending.Store(true)
 		if !s.track.add(lc) { // stopping
 			lc.Close()
 			continue

@@ -20,8 +20,10 @@ import (
 // random the challenge sent in the hello. It owns conn from then on, and
 // calls authenticated once the administrator has logged in, before its
 // answer: until then the connection counts as in the handshake, with its
-// deadline.
-type AdminRPC func(conn net.Conn, r *bufio.Reader, random [20]byte, p *pack.Pack, remote netip.Addr, authenticated func())
+// deadline. Before it waits out a wrong password's delay it calls
+// delayAnswer, which frees its handshake slot; on false it closes the
+// connection at once without an answer.
+type AdminRPC func(conn net.Conn, r *bufio.Reader, random [20]byte, p *pack.Pack, remote netip.Addr, authenticated func(), delayAnswer func() bool)
 
 // SetAdmin installs the administration front-ends that share the VPN
 // ports: the binary RPC of vpncmd and the HTTP handler for /api and /admin.
