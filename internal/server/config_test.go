@@ -286,3 +286,25 @@ func TestOpenRefusesUnusableCert(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingAdminPasswordIsLogged: a file whose HashedPassword item lost
+// its name (a byte changed on disk) loads, but the empty administrator
+// password it leaves is said in the log, not kept silent.
+func TestMissingAdminPasswordIsLogged(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Default()
+	hash := sha0.AdminHash("adminpw")
+	cfg.AdminPasswordHash = hash[:]
+	root := cfg.ToTree()
+	root.Folder("ServerConfiguration").Item("HashedPassword").Name = "HashedPasswor\x7f"
+	if err := config.Save(filepath.Join(dir, ConfigFile), root); err != nil {
+		t.Fatal(err)
+	}
+	logs := &logBuffer{}
+	if _, err := Open(dir, slog.New(slog.NewTextHandler(logs, nil))); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "no ServerConfiguration/HashedPassword item") {
+		t.Errorf("no warning about the missing administrator password in:\n%s", logs)
+	}
+}

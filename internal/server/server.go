@@ -151,6 +151,7 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 			return nil, refuseConfig(store, fmt.Errorf("%s: %w", path, err))
 		}
 		log.Info("configuration loaded", "file", path, "hubs", len(cfg.Hubs), "listeners", len(cfg.Listeners))
+		warnEmptyAdminPassword(log, root, cfg)
 	}
 	raisePriority(cfg, log)
 	seclog := newSecurityLog(log.Handler(), dir)
@@ -486,4 +487,20 @@ func raisePriority(cfg *config.Server, log *slog.Logger) {
 		return
 	}
 	log.Info("CPU priority raised as SoftEther does (set ServerConfiguration/NoHighPriorityProcess true to keep it normal)", "nice", osprio.HighNice)
+}
+
+// warnEmptyAdminPassword says so when the loaded file leaves the server
+// administrator without a password. SoftEther always writes HashedPassword
+// (SHA-0 of "" when none is set), so a file without the item was damaged
+// or written by hand: a damaged item name (a byte changed on disk) reads
+// as an unknown item, and the password would be lost without a word.
+func warnEmptyAdminPassword(log *slog.Logger, root *config.Folder, cfg *config.Server) {
+	if !config.IsEmptyPasswordHash(cfg.AdminPasswordHash) {
+		return
+	}
+	if root.Folder("ServerConfiguration").Item("HashedPassword") == nil {
+		log.Warn("the configuration has no ServerConfiguration/HashedPassword item (a damaged or hand-written file?): the server administrator has no password, so administration is allowed from this machine only; set one with ServerPasswordSet, or restore a backup (ethervpn server --restore-backup)")
+		return
+	}
+	log.Warn("the server administrator has no password: administration is allowed from this machine only; set one with ServerPasswordSet")
 }
