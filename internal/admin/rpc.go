@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/pack"
@@ -95,7 +96,9 @@ func readFrame(r io.Reader, limit int, turn func(n int) (done func(), err error)
 // administrators cannot hold him up. Small frames (nearly every call) never
 // wait. A frame that waits is not read: it stays in the peer's socket and
 // costs the server nothing. Holding a turn is bounded by frameReadTimeout
-// when the connection has read deadlines.
+// when the connection has read deadlines, and the administrators of one hub
+// hold at most one turn at a time, so that one of them trickling large
+// frames on several connections cannot hold up the other hubs' admins.
 const (
 	hubAdminTurns    = 2
 	serverAdminTurns = 1
@@ -105,23 +108,38 @@ const (
 var (
 	hubAdminFrames    = make(chan struct{}, hubAdminTurns)
 	serverAdminFrames = make(chan struct{}, serverAdminTurns)
+	hubFrames         sync.Map // upper-cased hub name -> chan struct{} (1): a hub's one turn
 )
+
+// hubTurn is the one-place semaphore of a hub's administrators.
+func hubTurn(hub string) chan struct{} {
+	ch, _ := hubFrames.LoadOrStore(strings.ToUpper(hub), make(chan struct{}, 1))
+	return ch.(chan struct{})
+}
 
 // largeFrameTurn returns readFrame's turn function for c on rw.
 func largeFrameTurn(ctx context.Context, rw io.ReadWriter, c Caller) func(int) (func(), error) {
-	sem := hubAdminFrames
-	if c.ServerAdmin {
-		sem = serverAdminFrames
+	sems := []chan struct{}{serverAdminFrames}
+	if !c.ServerAdmin {
+		sems = []chan struct{}{hubTurn(c.Hub), hubAdminFrames} // the hub's own first
 	}
 	dl, _ := rw.(interface{ SetReadDeadline(time.Time) error })
+	release := func(held []chan struct{}) {
+		for _, sem := range held {
+			<-sem
+		}
+	}
 	return func(n int) (func(), error) {
 		if n <= frameChunk {
 			return func() {}, nil
 		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		for i, sem := range sems {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				release(sems[:i])
+				return nil, ctx.Err()
+			}
 		}
 		if dl != nil {
 			dl.SetReadDeadline(time.Now().Add(frameReadTimeout))
@@ -130,7 +148,7 @@ func largeFrameTurn(ctx context.Context, rw io.ReadWriter, c Caller) func(int) (
 			if dl != nil {
 				dl.SetReadDeadline(time.Time{})
 			}
-			<-sem
+			release(sems)
 		}, nil
 	}
 }

@@ -525,3 +525,45 @@ func TestCallRefusesOversizedReply(t *testing.T) {
 		t.Errorf("256 MiB reply: %v, want a Disconnected error naming the limit", err)
 	}
 }
+
+// TestLargeFrameTurnsPerHub: the administrators of one hub hold at most
+// one large-frame turn at a time, so that one of them trickling large
+// frames on two connections cannot take both hub-admin turns from the
+// other hubs' administrators (red team pass 2).
+func TestLargeFrameTurnsPerHub(t *testing.T) {
+	ctx := context.Background()
+	var rw bytes.Buffer
+	take := func(hub string) (func(), error) {
+		return largeFrameTurn(ctx, &rw, Caller{Hub: hub})(frameChunk + 1)
+	}
+	a1, err := take("A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan func(), 1)
+	go func() {
+		done, err := take("a") // the same hub, in other case
+		if err == nil {
+			got <- done
+		}
+	}()
+	select {
+	case done := <-got:
+		done()
+		a1()
+		t.Fatal("a second connection of hub A took a turn while the first held one")
+	case <-time.After(100 * time.Millisecond):
+	}
+	b, err := take("B") // another hub still gets the second turn at once
+	if err != nil {
+		t.Fatal(err)
+	}
+	b()
+	a1()
+	select {
+	case done := <-got:
+		done()
+	case <-time.After(5 * time.Second):
+		t.Fatal("hub A's second connection never got its turn")
+	}
+}
