@@ -68,6 +68,13 @@ type L3Route struct {
 	Metric                 uint32
 }
 
+// SameDestination reports whether o routes the same network through the
+// same gateway (whatever its metric): a switch holds one such route, as
+// SoftEther's L3AddTable refuses a second.
+func (r L3Route) SameDestination(o L3Route) bool {
+	return r.Network == o.Network && r.Mask == o.Mask && r.Gateway == o.Gateway
+}
+
 // Equal reports whether two switches are the same: the comparable
 // settings with ==, the lists element by element with ==. A new field
 // must be scalar (in L3SwitchSettings) or a list of comparable values

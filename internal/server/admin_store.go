@@ -425,8 +425,14 @@ func admGetBridgeSupport(a *adminCall) (*pack.Pack, error) {
 
 // --- virtual layer-3 switch (docs/protocol/admin.md#layer-3-switches, docs/protocol/config.md#layer-3-switches) ---
 
-func (s *Server) l3Locked(name string) *config.Folder {
-	return s.treeLocked().Folder("VirtualLayer3SwitchList").Folder(name)
+// l3Locked returns the named switch of the model, or nil; the caller holds
+// s.mu and may change it in place.
+func (s *Server) l3Locked(name string) *config.L3Switch {
+	i := slices.IndexFunc(s.cfg.L3Switches, func(sw config.L3Switch) bool { return strings.EqualFold(sw.Name, name) })
+	if i < 0 {
+		return nil
+	}
+	return &s.cfg.L3Switches[i]
 }
 
 func admAddL3Switch(a *adminCall) (*pack.Pack, error) {
@@ -440,22 +446,20 @@ func admAddL3Switch(a *adminCall) (*pack.Pack, error) {
 	if s.l3Locked(name) != nil {
 		return nil, vpnerr.Layer3SwExists
 	}
-	f := s.treeLocked().Ensure("VirtualLayer3SwitchList").Ensure(name)
-	f.SetBool("Active", false)
-	f.Ensure("InterfaceList")
-	f.Ensure("RoutingTable")
+	s.cfg.L3Switches = append(s.cfg.L3Switches, config.L3Switch{L3SwitchSettings: config.L3SwitchSettings{Name: name}})
 	return echo(a.in), nil
 }
 
 func admDelL3Switch(a *adminCall) (*pack.Pack, error) {
 	s := a.s
 	a.lock()
-	if s.l3Locked(a.in.Str("Name")) == nil {
-		a.unlock()
+	n := len(s.cfg.L3Switches)
+	s.cfg.L3Switches = slices.DeleteFunc(s.cfg.L3Switches, func(sw config.L3Switch) bool { return strings.EqualFold(sw.Name, a.in.Str("Name")) })
+	found := len(s.cfg.L3Switches) < n
+	a.unlock()
+	if !found {
 		return nil, vpnerr.Layer3SwNotFound
 	}
-	s.treeLocked().Folder("VirtualLayer3SwitchList").Remove(a.in.Str("Name"))
-	a.unlock()
 	s.ApplyL3Switches() // stops it
 	return echo(a.in), nil
 }
@@ -465,16 +469,16 @@ func admDelL3Switch(a *adminCall) (*pack.Pack, error) {
 func admStartL3Switch(a *adminCall) (*pack.Pack, error) {
 	s := a.s
 	a.lock()
-	f := s.l3Locked(a.in.Str("Name"))
-	if f == nil {
+	sw := s.l3Locked(a.in.Str("Name"))
+	if sw == nil {
 		a.unlock()
 		return nil, vpnerr.Layer3SwNotFound
 	}
-	if len(f.Ensure("InterfaceList").Folders) == 0 {
+	if len(sw.Interfaces) == 0 {
 		a.unlock()
 		return nil, vpnerr.Layer3CantStartSwitch
 	}
-	f.SetBool("Active", true)
+	sw.Active = true
 	a.unlock()
 	s.ApplyL3Switches()
 	return echo(a.in), nil
@@ -483,12 +487,12 @@ func admStartL3Switch(a *adminCall) (*pack.Pack, error) {
 func admStopL3Switch(a *adminCall) (*pack.Pack, error) {
 	s := a.s
 	a.lock()
-	f := s.l3Locked(a.in.Str("Name"))
-	if f == nil {
+	sw := s.l3Locked(a.in.Str("Name"))
+	if sw == nil {
 		a.unlock()
 		return nil, vpnerr.Layer3SwNotFound
 	}
-	f.SetBool("Active", false)
+	sw.Active = false
 	a.unlock()
 	s.ApplyL3Switches()
 	return echo(a.in), nil
@@ -499,33 +503,20 @@ func admEnumL3Switch(a *adminCall) (*pack.Pack, error) {
 	a.lock()
 	defer a.unlock()
 	out := pack.New()
-	var sws []*config.Folder
-	if f := s.treeLocked().Folder("VirtualLayer3SwitchList"); f != nil {
-		sws = f.Folders
-	}
+	sws := s.cfg.L3Switches
 	out.AddInt("NumItem", uint32(len(sws)))
 	l := newList(out)
-	for _, f := range sws {
+	for _, sw := range sws {
 		l.row()
-		l.str("Name", f.Name)
-		l.int("NumInterfaces", uint32(len(f.Ensure("InterfaceList").Folders)))
-		l.int("NumTables", uint32(len(f.Ensure("RoutingTable").Folders)))
+		l.str("Name", sw.Name)
+		l.int("NumInterfaces", uint32(len(sw.Interfaces)))
+		l.int("NumTables", uint32(len(sw.Routes)))
 		// Active is "started" (even while a hub is missing), as on SoftEther.
-		l.bool("Active", f.GetBool("Active"))
-		l.bool("Online", s.l3Online(f.Name))
+		l.bool("Active", sw.Active)
+		l.bool("Online", s.l3Online(sw.Name))
 	}
 	l.done()
 	return out, nil
-}
-
-// appendNumbered adds f to parent as <prefix><n> with the first free n.
-func appendNumbered(parent, f *config.Folder, prefix string) {
-	for n := 0; f.Name == ""; n++ {
-		if name := prefix + strconv.Itoa(n); parent.Folder(name) == nil {
-			f.Name = name
-		}
-	}
-	parent.Folders = append(parent.Folders, f)
 }
 
 func admAddL3If(a *adminCall) (*pack.Pack, error) {
@@ -537,22 +528,17 @@ func admAddL3If(a *adminCall) (*pack.Pack, error) {
 	s := a.s
 	a.lock()
 	defer a.unlock()
-	f := s.l3Locked(a.in.Str("Name"))
-	if f == nil {
+	sw := s.l3Locked(a.in.Str("Name"))
+	if sw == nil {
 		return nil, vpnerr.Layer3SwNotFound
 	}
-	il := f.Ensure("InterfaceList")
-	if hubName == "" || f.GetBool("Active") { // changed only while stopped (docs/protocol/hub.md#layer-3-switch)
+	if hubName == "" || sw.Active { // changed only while stopped (docs/protocol/hub.md#layer-3-switch)
 		return nil, vpnerr.Layer3IfAddFailed
 	}
-	if slices.ContainsFunc(il.Folders, func(x *config.Folder) bool { return strings.EqualFold(x.GetString("HubName"), hubName) }) {
+	if slices.ContainsFunc(sw.Interfaces, func(x config.L3Interface) bool { return strings.EqualFold(x.HubName, hubName) }) {
 		return nil, vpnerr.Layer3IfExists
 	}
-	x := config.NewFolder("")
-	x.SetString("HubName", hubName)
-	x.SetString("IpAddress", ip.String())
-	x.SetString("SubnetMask", mask.String())
-	appendNumbered(il, x, "Interface")
+	sw.Interfaces = append(sw.Interfaces, config.L3Interface{HubName: hubName, IP: ip, Mask: mask})
 	return echo(a.in), nil
 }
 
@@ -560,16 +546,15 @@ func admDelL3If(a *adminCall) (*pack.Pack, error) {
 	s := a.s
 	a.lock()
 	defer a.unlock()
-	f := s.l3Locked(a.in.Str("Name"))
-	if f == nil {
+	sw := s.l3Locked(a.in.Str("Name"))
+	if sw == nil {
 		return nil, vpnerr.Layer3SwNotFound
 	}
-	il := f.Ensure("InterfaceList")
-	i := slices.IndexFunc(il.Folders, func(x *config.Folder) bool { return strings.EqualFold(x.GetString("HubName"), a.in.Str("HubName")) })
-	if i < 0 || f.GetBool("Active") {
+	i := slices.IndexFunc(sw.Interfaces, func(x config.L3Interface) bool { return strings.EqualFold(x.HubName, a.in.Str("HubName")) })
+	if i < 0 || sw.Active {
 		return nil, vpnerr.Layer3IfDelFailed
 	}
-	il.Folders = slices.Delete(il.Folders, i, i+1)
+	sw.Interfaces = slices.Delete(sw.Interfaces, i, i+1)
 	return echo(a.in), nil
 }
 
@@ -577,28 +562,28 @@ func admEnumL3If(a *adminCall) (*pack.Pack, error) {
 	s := a.s
 	a.lock()
 	defer a.unlock()
-	f := s.l3Locked(a.in.Str("Name"))
-	if f == nil {
+	sw := s.l3Locked(a.in.Str("Name"))
+	if sw == nil {
 		return nil, vpnerr.Layer3SwNotFound
 	}
-	ifs := f.Ensure("InterfaceList").Folders
 	out := pack.New()
-	out.AddStr("Name", f.Name)
-	out.AddInt("NumItem", uint32(len(ifs)))
+	out.AddStr("Name", sw.Name)
+	out.AddInt("NumItem", uint32(len(sw.Interfaces)))
 	l := newList(out)
-	for _, x := range ifs {
+	for _, x := range sw.Interfaces {
 		l.row()
-		l.str("HubName", x.GetString("HubName"))
-		l.ip("IpAddress", parseV4(x.GetString("IpAddress")))
-		l.ip("SubnetMask", parseV4(x.GetString("SubnetMask")))
+		l.str("HubName", x.HubName)
+		l.ip("IpAddress", orV4Zero(x.IP))
+		l.ip("SubnetMask", orV4Zero(x.Mask))
 	}
 	l.done()
 	return out, nil
 }
 
-func parseV4(s string) netip.Addr {
-	a, err := netip.ParseAddr(s)
-	if err != nil || !a.Is4() {
+// orV4Zero is a, or 0.0.0.0 when a is not an IPv4 address (an item that
+// was missing or did not parse).
+func orV4Zero(a netip.Addr) netip.Addr {
+	if !a.Is4() {
 		return netip.IPv4Unspecified()
 	}
 	return a
@@ -613,45 +598,32 @@ func admAddL3Table(a *adminCall) (*pack.Pack, error) {
 	s := a.s
 	a.lock()
 	defer a.unlock()
-	f := s.l3Locked(a.in.Str("Name"))
-	if f == nil {
+	sw := s.l3Locked(a.in.Str("Name"))
+	if sw == nil {
 		return nil, vpnerr.Layer3SwNotFound
 	}
-	rt := f.Ensure("RoutingTable")
-	same := func(x *config.Folder) bool {
-		return x.GetString("NetworkAddress") == netw.String() && x.GetString("SubnetMask") == mask.String() &&
-			x.GetString("GatewayAddress") == gw.String()
-	}
-	if slices.ContainsFunc(rt.Folders, same) || f.GetBool("Active") {
+	route := config.L3Route{Network: netw, Mask: mask, Gateway: gw, Metric: a.in.Int("Metric")}
+	if slices.ContainsFunc(sw.Routes, route.SameDestination) || sw.Active {
 		return nil, vpnerr.Layer3TableAddFailed
 	}
-	x := config.NewFolder("")
-	x.SetString("GatewayAddress", gw.String())
-	x.SetUint("Metric", a.in.Int("Metric"))
-	x.SetString("NetworkAddress", netw.String())
-	x.SetString("SubnetMask", mask.String())
-	appendNumbered(rt, x, "Entry")
+	sw.Routes = append(sw.Routes, route)
 	return echo(a.in), nil
 }
 
 func admDelL3Table(a *adminCall) (*pack.Pack, error) {
-	netw, mask, gw := v4(a.in, "NetworkAddress"), v4(a.in, "SubnetMask"), v4(a.in, "GatewayAddress")
+	route := config.L3Route{Network: v4(a.in, "NetworkAddress"), Mask: v4(a.in, "SubnetMask"), Gateway: v4(a.in, "GatewayAddress")}
 	s := a.s
 	a.lock()
 	defer a.unlock()
-	f := s.l3Locked(a.in.Str("Name"))
-	if f == nil {
+	sw := s.l3Locked(a.in.Str("Name"))
+	if sw == nil {
 		return nil, vpnerr.Layer3SwNotFound
 	}
-	rt := f.Ensure("RoutingTable")
-	i := slices.IndexFunc(rt.Folders, func(x *config.Folder) bool {
-		return x.GetString("NetworkAddress") == netw.String() && x.GetString("SubnetMask") == mask.String() &&
-			x.GetString("GatewayAddress") == gw.String()
-	})
-	if i < 0 || f.GetBool("Active") {
+	i := slices.IndexFunc(sw.Routes, route.SameDestination)
+	if i < 0 || sw.Active {
 		return nil, vpnerr.Layer3TableDelFailed
 	}
-	rt.Folders = slices.Delete(rt.Folders, i, i+1)
+	sw.Routes = slices.Delete(sw.Routes, i, i+1)
 	return echo(a.in), nil
 }
 
@@ -659,21 +631,20 @@ func admEnumL3Table(a *adminCall) (*pack.Pack, error) {
 	s := a.s
 	a.lock()
 	defer a.unlock()
-	f := s.l3Locked(a.in.Str("Name"))
-	if f == nil {
+	sw := s.l3Locked(a.in.Str("Name"))
+	if sw == nil {
 		return nil, vpnerr.Layer3SwNotFound
 	}
-	rt := f.Ensure("RoutingTable").Folders
 	out := pack.New()
-	out.AddStr("Name", f.Name)
-	out.AddInt("NumItem", uint32(len(rt)))
+	out.AddStr("Name", sw.Name)
+	out.AddInt("NumItem", uint32(len(sw.Routes)))
 	l := newList(out)
-	for _, x := range rt {
+	for _, r := range sw.Routes {
 		l.row()
-		l.ip("NetworkAddress", parseV4(x.GetString("NetworkAddress")))
-		l.ip("SubnetMask", parseV4(x.GetString("SubnetMask")))
-		l.ip("GatewayAddress", parseV4(x.GetString("GatewayAddress")))
-		l.int("Metric", x.GetUint("Metric"))
+		l.ip("NetworkAddress", orV4Zero(r.Network))
+		l.ip("SubnetMask", orV4Zero(r.Mask))
+		l.ip("GatewayAddress", orV4Zero(r.Gateway))
+		l.int("Metric", r.Metric)
 	}
 	l.done()
 	return out, nil

@@ -43,11 +43,9 @@ func (s *Server) ApplyL3Switches() {
 			return nil
 		}
 		want := map[string]l3.Config{}
-		if list := s.treeLocked().Folder("VirtualLayer3SwitchList"); list != nil {
-			for _, f := range list.Folders {
-				if f.GetBool("Active") {
-					want[strings.ToUpper(f.Name)] = l3ConfigOf(f)
-				}
+		for _, sw := range s.cfg.L3Switches {
+			if sw.Active {
+				want[strings.ToUpper(sw.Name)] = l3ConfigOf(sw)
 			}
 		}
 		return want
@@ -76,21 +74,19 @@ func (s *Server) startL3Switch(_ string, c l3.Config) (*runningSwitch, error) {
 	return r, nil
 }
 
-// l3ConfigOf reads one VirtualLayer3SwitchList/<name> folder (docs/protocol/config.md#layer-3-switches).
-// Entries that do not parse are left out; the admin methods never store them.
-func l3ConfigOf(f *config.Folder) l3.Config {
-	c := l3.Config{Name: f.Name}
-	for _, x := range f.Ensure("InterfaceList").Folders {
-		ip, mask := parseV4(x.GetString("IpAddress")), parseV4(x.GetString("SubnetMask"))
-		if bits := maskBits(mask); bits > 0 {
-			c.Interfaces = append(c.Interfaces, l3.Interface{HubName: x.GetString("HubName"), Addr: netip.PrefixFrom(ip, bits)})
+// l3ConfigOf is what the switch runs with. Interfaces and routes whose
+// addresses or masks do not make a prefix are left out; the admin methods
+// never store them.
+func l3ConfigOf(sw config.L3Switch) l3.Config {
+	c := l3.Config{Name: sw.Name}
+	for _, x := range sw.Interfaces {
+		if bits := maskBits(x.Mask); bits > 0 && x.IP.Is4() {
+			c.Interfaces = append(c.Interfaces, l3.Interface{HubName: x.HubName, Addr: netip.PrefixFrom(x.IP, bits)})
 		}
 	}
-	for _, x := range f.Ensure("RoutingTable").Folders {
-		netw, mask := parseV4(x.GetString("NetworkAddress")), parseV4(x.GetString("SubnetMask"))
-		if bits := maskBits(mask); bits >= 0 {
-			c.Routes = append(c.Routes, l3.Route{Network: netip.PrefixFrom(netw, bits),
-				Gateway: parseV4(x.GetString("GatewayAddress")), Metric: x.GetUint("Metric")})
+	for _, r := range sw.Routes {
+		if bits := maskBits(r.Mask); bits >= 0 && r.Network.Is4() {
+			c.Routes = append(c.Routes, l3.Route{Network: netip.PrefixFrom(r.Network, bits), Gateway: orV4Zero(r.Gateway), Metric: r.Metric})
 		}
 	}
 	return c
