@@ -313,11 +313,10 @@ func admSetAccessList(a *adminCall) (*pack.Pack, error) {
 
 // --- local bridges (docs/protocol/admin.md#local-bridges, docs/protocol/config.md#local-bridges) ---
 
-func (s *Server) bridgeListLocked() *config.Folder { return s.treeLocked().Ensure("LocalBridgeList") }
-
-func findBridge(bl *config.Folder, hubName, device string) int {
-	return slices.IndexFunc(bl.Folders, func(f *config.Folder) bool {
-		return strings.EqualFold(f.GetString("HubName"), hubName) && strings.EqualFold(f.GetString("DeviceName"), device)
+// findBridge is the index of the hub's bridge to device in list, or -1.
+func findBridge(list []config.LocalBridge, hubName, device string) int {
+	return slices.IndexFunc(list, func(b config.LocalBridge) bool {
+		return strings.EqualFold(b.HubName, hubName) && strings.EqualFold(b.DeviceName, device)
 	})
 }
 
@@ -328,32 +327,19 @@ func admAddLocalBridge(a *adminCall) (*pack.Pack, error) {
 	}
 	s := a.s
 	a.lock()
-	bl := s.bridgeListLocked()
-	if findBridge(bl, hubName, device) >= 0 {
+	bl := &s.cfg.LocalBridges
+	if findBridge(bl.List, hubName, device) >= 0 {
 		a.unlock()
 		return echo(a.in), nil // as SoftEther: adding the same pair again is a no-op
 	}
-	f := config.NewFolder("")
-	f.SetString("DeviceName", device)
-	f.SetString("HubName", hubName)
-	f.SetBool("LimitBroadcast", false)
-	f.SetBool("MonitorMode", false)
-	f.SetBool("NoPromiscuousMode", false)
-	tap := a.in.Bool("TapMode")
-	f.SetBool("TapMode", tap)
-	if tap {
-		mac := config.DefaultSecureNAT().MAC // 00:AC + random, as our other virtual MACs
-		f.SetString("TapMacAddress", strings.ToUpper(strings.ReplaceAll(mac.String(), ":", "-")))
+	b := config.LocalBridge{HubName: hubName, DeviceName: device, TapMode: a.in.Bool("TapMode")}
+	if b.TapMode {
+		b.TapMAC = config.DefaultSecureNAT().MAC // 00:AC + random, as our other virtual MACs
 	}
-	for n := 0; f.Name == ""; n++ {
-		if name := fmt.Sprintf("LocalBridge%d", n); bl.Folder(name) == nil {
-			f.Name = name
-		}
-	}
-	bl.Folders = append(bl.Folders, f)
+	bl.List = append(bl.List, b)
 	a.unlock()
 	s.ApplyLocalBridges()
-	s.log.Info("local bridge added", "hub", hubName, "device", device, "tap", tap)
+	s.log.Info("local bridge added", "hub", hubName, "device", device, "tap", b.TapMode)
 	return echo(a.in), nil
 }
 
@@ -364,13 +350,13 @@ func admDeleteLocalBridge(a *adminCall) (*pack.Pack, error) {
 	}
 	s := a.s
 	a.lock()
-	bl := s.bridgeListLocked()
-	i := findBridge(bl, hubName, device)
+	bl := &s.cfg.LocalBridges
+	i := findBridge(bl.List, hubName, device)
 	if i < 0 {
 		a.unlock()
 		return nil, vpnerr.ObjectNotFound
 	}
-	bl.Folders = slices.Delete(bl.Folders, i, i+1)
+	bl.List = slices.Delete(bl.List, i, i+1)
 	a.unlock()
 	s.ApplyLocalBridges() // stops it (a TAP the server made disappears)
 	s.log.Info("local bridge deleted", "hub", hubName, "device", device)

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ethervpn/ethervpn/internal/bridge"
@@ -50,11 +51,9 @@ func (s *Server) ApplyLocalBridges() {
 			return nil
 		}
 		want := map[bridgeKey]config.LocalBridge{}
-		// LocalBridgeList is not part of the typed model: the tree is current.
-		list, _ := config.LocalBridges(s.cfg.Tree)
-		for _, b := range list {
+		for _, b := range s.cfg.LocalBridges.List {
 			if h := s.hubs[strings.ToUpper(b.HubName)]; h != nil {
-				want[bridgeKey{b.Key(), h}] = b
+				want[bridgeKey{b.Key(), h}] = b.Clone()
 			} else {
 				s.log.Warn("local bridge to a virtual hub that does not exist; not started", "bridge", b.String())
 			}
@@ -96,7 +95,7 @@ func (r *runningBridge) Stop() {
 // the admin's EnumLocalBridge.
 func (s *Server) LocalBridges() []LocalBridgeInfo {
 	s.mu.Lock()
-	list, _ := config.LocalBridges(s.cfg.Tree)
+	list := slices.Clone(s.cfg.LocalBridges.List)
 	hubs := make([]*Hub, len(list))
 	for i, c := range list {
 		hubs[i] = s.hubs[strings.ToUpper(c.HubName)]

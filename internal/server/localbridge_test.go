@@ -22,13 +22,9 @@ func TestLocalBridgeTap(t *testing.T) {
 	srv, _ := testServer(t)
 	dev := fmt.Sprintf("evs%d", os.Getpid()%100000)
 	srv.mu.Lock()
-	f := config.NewFolder("LocalBridge0")
-	f.SetString("DeviceName", dev)
-	f.SetString("HubName", "DEFAULT")
-	f.SetBool("TapMode", true)
-	f.SetString("TapMacAddress", "5E-00-11-22-33-44")
-	list := srv.cfg.ToTree().Ensure("LocalBridgeList")
-	list.Folders = append(list.Folders, f)
+	srv.cfg.LocalBridges.List = append(srv.cfg.LocalBridges.List, config.LocalBridge{
+		DeviceName: dev, HubName: "DEFAULT", TapMode: true, TapMAC: net.HardwareAddr{0x5e, 0, 0x11, 0x22, 0x33, 0x44},
+	})
 	srv.mu.Unlock()
 	srv.ApplyLocalBridges()
 
@@ -57,7 +53,7 @@ func TestLocalBridgeTap(t *testing.T) {
 	}
 
 	srv.mu.Lock()
-	srv.cfg.ToTree().Folder("LocalBridgeList").Remove("LocalBridge0")
+	srv.cfg.LocalBridges.List = nil
 	srv.mu.Unlock()
 	srv.ApplyLocalBridges()
 	if _, err := net.InterfaceByName(bridge.TapName(dev)); err == nil {
