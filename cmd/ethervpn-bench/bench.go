@@ -97,6 +97,22 @@ func startVPNClient(r *testrig.Runner, rig *testrig.Rig, ns *testrig.Netns, srv 
 }
 
 // parseServers parses a comma-separated list of server kinds.
+// serversToRun parses the -servers list and checks that the machine has
+// what the benchmarks run; a non-zero code is the exit code when not (2 for
+// a bad list, 1 for something missing).
+func serversToRun(list string) ([]testrig.ServerKind, int) {
+	kinds, err := parseServers(list)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return nil, 2
+	}
+	if miss := testrig.Missing(); len(miss) > 0 {
+		fmt.Fprintf(os.Stderr, "ethervpn-bench needs: %s\n", strings.Join(miss, ", "))
+		return nil, 1
+	}
+	return kinds, 0
+}
+
 func parseServers(s string) ([]testrig.ServerKind, error) {
 	var kinds []testrig.ServerKind
 	for _, name := range strings.Split(s, ",") {
@@ -121,14 +137,9 @@ type setupFunc func(r *testrig.Runner, kind testrig.ServerKind, opt options) (re
 // each server alike. It prints the results with print and returns the
 // exit code: 2 for a bad list, 1 when something is missing or failed.
 func measureEach(servers string, opt options, setup setupFunc, print func(io.Writer, options, []result)) int {
-	kinds, err := parseServers(servers)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	if miss := testrig.Missing(); len(miss) > 0 {
-		fmt.Fprintf(os.Stderr, "ethervpn-bench needs: %s\n", strings.Join(miss, ", "))
-		return 1
+	kinds, code := serversToRun(servers)
+	if code != 0 {
+		return code
 	}
 	defer testrig.RemoveBuilds()
 	type bench struct {
@@ -160,7 +171,6 @@ func measureEach(servers string, opt options, setup setupFunc, print func(io.Wri
 			}
 		}
 	}
-	code := 0
 	results := make([]result, len(benches))
 	for i, b := range benches {
 		b.r.Close()

@@ -84,14 +84,9 @@ func runCtl(args []string) int {
 		fmt.Fprintln(os.Stderr, "ctl: -users, -callers and -runs must be at least 1, -rules at least 0, -duration positive")
 		return 2
 	}
-	kinds, err := parseServers(*servers)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	if miss := testrig.Missing(); len(miss) > 0 {
-		fmt.Fprintf(os.Stderr, "ethervpn-bench needs: %s\n", strings.Join(miss, ", "))
-		return 1
+	kinds, code := serversToRun(*servers)
+	if code != 0 {
+		return code
 	}
 	defer testrig.RemoveBuilds()
 	ruleList := genRules(opt.rules, opt.users)
@@ -143,7 +138,6 @@ func runCtl(args []string) int {
 		}
 	}
 	opt.loadEnd = loadAverage()
-	code := 0
 	results := make([]ctlResult, len(benches))
 	for i, b := range benches {
 		if b.t != nil {

@@ -62,3 +62,13 @@ func (n SecureNAT) Equal(o SecureNAT) bool {
 
 // samePolicy reports whether two optional policies are the same.
 func samePolicy(a, b *Policy) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+
+// writeChanged calls write when a part's value cur differs from last, what
+// was last read from or written to the tree, and then remembers cur: a part
+// the model did not change is left in the tree exactly as it was.
+func writeChanged[T comparable](cur T, last *T, write func()) {
+	if cur != *last {
+		write()
+		*last = cur
+	}
+}

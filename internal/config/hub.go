@@ -270,14 +270,8 @@ func (h *Hub) toFolder() *Folder {
 		writeAdminOptions(f, h.AdminOptions)
 		h.loaded.adminOptions = slices.Clone(h.AdminOptions)
 	}
-	if h.Options != h.loaded.options {
-		h.Options.write(f)
-		h.loaded.options = h.Options
-	}
-	if h.Log != h.loaded.log {
-		h.Log.write(f)
-		h.loaded.log = h.Log
-	}
+	writeChanged(h.Options, &h.loaded.options, func() { h.Options.write(f) })
+	writeChanged(h.Log, &h.loaded.log, func() { h.Log.write(f) })
 	child(f, "SecurityAccountDatabase", func(db *Folder) {
 		child(db, "GroupList", func(gl *Folder) {
 			gl.Folders = gl.Folders[:0]

@@ -161,16 +161,6 @@ var hubOptionItems = []hubOptionItem{
 	{name: "DhcpDiscoverTimeoutMs", kind: optUint, def: 0, u: func(o *HubOptions) *uint32 { return &o.DhcpDiscoverTimeoutMs }},
 }
 
-// HubOptionNames returns the Option item names the model knows, in
-// SoftEther's order.
-func HubOptionNames() []string {
-	names := make([]string, len(hubOptionItems))
-	for i, it := range hubOptionItems {
-		names[i] = it.name
-	}
-	return names
-}
-
 // DefaultHubOptions are the options of a new hub.
 func DefaultHubOptions() HubOptions {
 	var o HubOptions

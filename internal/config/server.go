@@ -137,18 +137,9 @@ func (s *Server) ToTree() *Folder {
 	putOptionalBytes(sc, "ServerCert", s.CertDER)
 	putOptionalBytes(sc, "ServerKey", s.KeyDER)
 	putString(sc, "CipherName", s.CipherName)
-	if s.Syslog != s.loaded.syslog {
-		s.Syslog.write(sc)
-		s.loaded.syslog = s.Syslog
-	}
-	if s.KeepConnect != s.loaded.keepConnect {
-		s.KeepConnect.write(sc)
-		s.loaded.keepConnect = s.KeepConnect
-	}
-	if s.Options != s.loaded.options {
-		s.Options.write(sc)
-		s.loaded.options = s.Options
-	}
+	writeChanged(s.Syslog, &s.loaded.syslog, func() { s.Syslog.write(sc) })
+	writeChanged(s.KeepConnect, &s.loaded.keepConnect, func() { s.KeepConnect.write(sc) })
+	writeChanged(s.Options, &s.loaded.options, func() { s.Options.write(sc) })
 	sortL3(s.L3Switches)
 	if !slices.EqualFunc(s.L3Switches, s.loaded.l3, L3Switch.Equal) {
 		writeL3Switches(root, s.L3Switches)

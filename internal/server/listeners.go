@@ -24,10 +24,10 @@ type openListener struct{ ln net.Listener }
 // came in through it carry on.
 func (l *openListener) Stop() { l.ln.Close() }
 
-// openListener opens one configured port and starts accepting on it. A
+// listen opens one configured port and starts accepting on it. A
 // bind failure is logged and shows as Errors=1 in EnumListener, as on
 // SoftEther; the next syncListeners tries again.
-func (s *Server) openListener(port uint16, ip string) (*openListener, error) {
+func (s *Server) listen(port uint16, ip string) (*openListener, error) {
 	addr := net.JoinHostPort(ip, strconv.Itoa(int(port)))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

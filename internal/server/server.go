@@ -169,7 +169,7 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 		adm:      adminState{started: time.Now()},
 	}
 	s.life, s.endLife = context.WithCancel(context.Background())
-	s.cfgListeners = runset.New(s.openListener)
+	s.cfgListeners = runset.New(s.listen)
 	s.bridges = runset.New(s.startBridge)
 	s.l3 = runset.New(s.startL3Switch)
 	s.plog = packetlog.NewWriter(filepath.Join(dir, "packet_log"), hostServices(), packetLogQueue, s.packetLogToSyslog)
