@@ -4,30 +4,21 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/control"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
-// Limits reported by GetCaps and enforced by the table.
-const (
-	maxHubs        = 100000
-	maxUsersPerHub = 10000
-	maxGroupsOfHub = 10000
-	maxAccessLists = 32768
-	maxCascades    = 1024
-)
 
 // right is who may call a method (docs/protocol/admin.md#rights, docs/protocol/admin.md#method-table).
 type right int
@@ -43,7 +34,12 @@ type adminMethod struct {
 	right  right
 	hubKey string // for rightHub: the element naming the hub ("HubName" unless stated)
 	write  bool   // changes state: the configuration is saved afterwards
-	fn     func(a *adminCall) (*pack.Pack, error)
+	// typed: the method only translates the request to the typed
+	// operations of the configuration's owner (internal/control), which
+	// lock, validate, save and apply; it runs without the owner's lock.
+	// The others still run whole under the owner's lock (control.Owner.Legacy).
+	typed bool
+	fn    func(a *adminCall) (*pack.Pack, error)
 }
 
 // adminCall is one method invocation.
@@ -71,9 +67,13 @@ func (a *adminCall) unlock() {
 	a.s.mu.Unlock()
 }
 
+// actor is who makes the call, for the owner's operations.
+func (a *adminCall) actor() control.Actor {
+	return control.Actor{ServerAdmin: a.c.ServerAdmin, Hub: a.c.Hub}
+}
+
 // adminState is the server's state that only the administration uses.
 type adminState struct {
-	mu      sync.Mutex // serialises admin calls server-wide, as SoftEther does
 	started time.Time
 	serving bool // Serve is running: listeners created by admins are opened
 }
@@ -85,12 +85,11 @@ type dispatcher struct{ s *Server }
 // saved to the configuration file before the call returns.
 func (s *Server) Dispatcher() admin.Dispatcher { return dispatcher{s} }
 
-// Call runs one method for caller c. A method that changes the
-// configuration is saved before Call returns; when the save fails (a full
-// disk) or the method fails after changing something, the configuration
-// taken before the method ran is put back and what runs brought in line
-// with it (reconcile), so that the server is as it was: the caller gets
-// error 23 and the log says why the change was rolled back.
+// Call runs one method for caller c. A change is saved before Call
+// returns; when the save fails (a full disk) or the method fails after
+// changing something, the configuration stays or is put back as it was
+// before (see control.Owner) and what runs follows it: the caller gets
+// error 23 and the log says why the change was not kept.
 func (d dispatcher) Call(ctx context.Context, c admin.Caller, method string, in *pack.Pack) (*pack.Pack, error) {
 	s := d.s
 	if in == nil {
@@ -101,25 +100,21 @@ func (d dispatcher) Call(ctx context.Context, c admin.Caller, method string, in 
 		s.adminLog(c, method, "", false, vpnerr.NotSupported)
 		return nil, vpnerr.NotSupported
 	}
-	s.adm.mu.Lock()
-	defer s.adm.mu.Unlock()
-	var snap *config.Folder
-	if m.write {
-		snap = s.snapshot()
-	}
 	a := &adminCall{ctx: ctx, s: s, c: c, in: in}
-	out, err := a.runSafely(m)
-	switch {
-	case !m.write:
-	case err != nil:
-		if s.changedSince(snap) {
-			s.rollback(snap, method, fmt.Errorf("the method failed after changing the configuration: %w", err))
-		}
-	default:
-		if serr := s.Save(); serr != nil {
-			s.rollback(snap, method, fmt.Errorf("the configuration could not be saved: %w", serr))
-			out, err = nil, vpnerr.InternalError
-		}
+	var out *pack.Pack
+	var err error
+	if m.typed {
+		out, err = a.runSafely(m)
+	} else {
+		err = s.ctl.Legacy(m.write, func(*config.Server) error {
+			out, err = a.runSafely(m)
+			return err
+		})
+	}
+	var saveErr *control.SaveError
+	if errors.As(err, &saveErr) {
+		s.log.Error("admin change not kept", "method", method, "err", saveErr.Err)
+		out, err = nil, vpnerr.InternalError
 	}
 	s.adminLog(c, method, a.hub, m.write, err)
 	return out, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/client"
 	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/control"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/sha0"
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
@@ -205,7 +206,7 @@ func admCreateLink(a *adminCall) (*pack.Pack, error) {
 			return nil, err
 		case findCascade(h, account) != nil:
 			return nil, vpnerr.LinkAlreadyExists
-		case account == "" || len(h.cfg.Cascades()) >= maxCascades:
+		case account == "" || len(h.cfg.Cascades()) >= control.MaxCascades:
 			return nil, vpnerr.InternalError // as SoftEther's NewLink failure
 		}
 		if err := cascadeFromPack(a.in, c); err != nil {

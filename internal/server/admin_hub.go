@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/control"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/securenat"
@@ -60,7 +61,7 @@ func admCreateHub(a *adminCall) (*pack.Pack, error) {
 	}
 	s := a.s
 	a.lock()
-	if len(s.hubs) >= maxHubs {
+	if len(s.hubs) >= control.MaxHubs {
 		a.unlock()
 		return nil, vpnerr.TooManyHubs
 	}
@@ -350,58 +351,42 @@ func checkUserName(name string) error {
 	return nil
 }
 
-// userAuth applies the AuthData of a request to u. Only the kinds of
-// authentication the server implements are accepted: anonymous and
-// password. Certificates, RADIUS and NT domain logins are refused with
-// SoftEther's open-source answer instead of being stored and never working.
-func userAuth(in *pack.Pack, u *config.User) error {
-	switch t := in.Int("AuthType"); t {
+// userSettings reads the settings of a CreateUser or SetUser request for
+// the user name. Only the kinds of authentication the server implements
+// are accepted: anonymous and password. Certificates, RADIUS and NT domain
+// logins are refused with SoftEther's open-source answer instead of being
+// stored and never working.
+func userSettings(in *pack.Pack, name string) (control.UserSettings, error) {
+	s := control.UserSettings{
+		GroupName:  in.Str("GroupName"),
+		RealName:   in.UniStr("Realname"),
+		Note:       in.UniStr("Note"),
+		ExpireTime: fromSETime(in.Int64("ExpireTime")),
+		Policy:     readPolicyPack(in),
+		AuthType:   in.Int("AuthType"),
+	}
+	switch s.AuthType {
 	case userAuthAnonymous:
-		u.AuthType, u.PasswordHash, u.NTLMHash = t, nil, nil
 	case userAuthPassword:
 		hash, nt := in.Data("HashedKey"), in.Data("NtLmSecureHash")
 		if plain := in.Str("Auth_Password"); (len(hash) != sha0.Size || isZero(hash)) && plain != "" {
-			h := sha0.HashPassword(u.Name, plain)
+			h := sha0.HashPassword(name, plain)
 			n := sha0.NTPasswordHash(plain)
 			hash, nt = h[:], n[:]
 		}
 		if len(hash) != sha0.Size || isZero(hash) {
-			if u.AuthType == userAuthPassword && len(u.PasswordHash) == sha0.Size {
-				return nil // no new password given: keep the current one
-			}
-			return vpnerr.InvalidParameter
+			break // none given: SetUser keeps the current one
 		}
 		if len(nt) != 16 || isZero(nt) {
 			nt = nil
 		}
-		u.AuthType, u.PasswordHash, u.NTLMHash = t, bytes.Clone(hash), bytes.Clone(nt)
+		s.PasswordHash, s.NTLMHash = bytes.Clone(hash), bytes.Clone(nt)
 	case 2, 3, 4, 5:
-		return vpnerr.NotSupportedAuthOnOpensource
+		return s, vpnerr.NotSupportedAuthOnOpensource
 	default:
-		return vpnerr.InvalidParameter
+		return s, vpnerr.InvalidParameter
 	}
-	return nil
-}
-
-// applyUser sets the fields CreateUser and SetUser share.
-func applyUser(h *Hub, in *pack.Pack, u *config.User) error {
-	group := in.Str("GroupName")
-	if group != "" {
-		g := h.cfg.Group(group)
-		if g == nil {
-			return vpnerr.GroupNotFound
-		}
-		group = g.Name
-	}
-	if err := userAuth(in, u); err != nil {
-		return err
-	}
-	u.GroupName = group
-	u.RealName = in.UniStr("Realname")
-	u.Note = in.UniStr("Note")
-	u.ExpireTime = fromSETime(in.Int64("ExpireTime"))
-	u.Policy = readPolicyPack(in)
-	return nil
+	return s, nil
 }
 
 func admCreateUser(a *adminCall) (*pack.Pack, error) {
@@ -409,52 +394,28 @@ func admCreateUser(a *adminCall) (*pack.Pack, error) {
 	if err := checkUserName(name); err != nil {
 		return nil, err
 	}
-	s := a.s
-	a.lock()
-	defer a.unlock()
-	h, err := s.hubLocked(a.hub)
-	switch {
-	case err != nil:
-		return nil, err
-	case a.hubAdminDenied(h, "no_change_users"):
-		return nil, vpnerr.NotEnoughRight
-	case len(h.cfg.Users) >= maxUsersPerHub || (!a.c.ServerAdmin && overLimit(h.cfg, "max_users", len(h.cfg.Users))):
-		return nil, vpnerr.TooManyUser
-	case h.cfg.User(name) != nil:
-		return nil, vpnerr.UserAlreadyExists
-	}
-	u := config.NewUser(name)
-	if err := applyUser(h, a.in, u); err != nil {
-		return nil, err
-	}
-	h.cfg.Users = append(h.cfg.Users, u)
-	return userPack(h, u), nil
-}
-
-// overLimit reports whether an admin option limit (0 = none) is reached.
-func overLimit(hc *config.Hub, option string, n int) bool {
-	limit := hc.AdminOption(option)
-	return limit != 0 && n >= int(limit)
-}
-
-func admSetUser(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	defer a.unlock()
-	h, err := a.hubFor("no_change_users")
+	set, err := userSettings(a.in, name)
 	if err != nil {
 		return nil, err
 	}
-	u := h.cfg.User(a.in.Str("Name"))
-	if u == nil {
-		return nil, vpnerr.ObjectNotFound
-	}
-	nu := *u // apply to a copy so that a refused request changes nothing
-	if err := applyUser(h, a.in, &nu); err != nil {
+	u, err := a.s.ctl.CreateUser(a.actor(), a.hub, name, set)
+	if err != nil {
 		return nil, err
 	}
-	nu.UpdatedTime = time.UnixMilli(time.Now().UnixMilli()).UTC()
-	*u = nu
-	return userPack(h, u), nil
+	return userPack(a.hub, u), nil
+}
+
+func admSetUser(a *adminCall) (*pack.Pack, error) {
+	name := a.in.Str("Name")
+	set, err := userSettings(a.in, name)
+	if err != nil {
+		return nil, err
+	}
+	u, err := a.s.ctl.SetUser(a.actor(), a.hub, name, set)
+	if err != nil {
+		return nil, err
+	}
+	return userPack(a.hub, u), nil
 }
 
 func admGetUser(a *adminCall) (*pack.Pack, error) {
@@ -462,23 +423,22 @@ func admGetUser(a *adminCall) (*pack.Pack, error) {
 	if checkUserName(name) != nil {
 		return nil, vpnerr.InvalidParameter
 	}
-	a.lock()
-	defer a.unlock()
-	h, err := a.hubFor("")
-	if err != nil {
-		return nil, err
-	}
-	u := h.cfg.User(name)
-	if u == nil {
-		return nil, vpnerr.ObjectNotFound
-	}
-	return userPack(h, u), nil
+	var out *pack.Pack
+	err := a.s.ctl.ReadHub(a.hub, func(h *config.Hub) error {
+		u := h.User(name)
+		if u == nil {
+			return vpnerr.ObjectNotFound
+		}
+		out = userPack(h.Name, u)
+		return nil
+	})
+	return out, err
 }
 
 // userPack is RPC_SET_USER for u.
-func userPack(h *Hub, u *config.User) *pack.Pack {
+func userPack(hubName string, u *config.User) *pack.Pack {
 	out := pack.New()
-	out.AddStr("HubName", h.cfg.Name)
+	out.AddStr("HubName", hubName)
 	out.AddStr("Name", u.Name)
 	out.AddStr("GroupName", u.GroupName)
 	out.AddUniStr("Realname", u.RealName)
@@ -505,108 +465,83 @@ func userPack(h *Hub, u *config.User) *pack.Pack {
 }
 
 func admDeleteUser(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	defer a.unlock()
-	h, err := a.hubFor("no_change_users")
-	if err != nil {
+	if err := a.s.ctl.DeleteUser(a.actor(), a.hub, a.in.Str("Name")); err != nil {
 		return nil, err
-	}
-	if !h.cfg.RemoveUser(a.in.Str("Name")) {
-		return nil, vpnerr.ObjectNotFound
 	}
 	return echo(a.in), nil
 }
 
 func admEnumUser(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	defer a.unlock()
-	h, err := a.hubFor("")
-	if err != nil {
-		return nil, err
-	}
-	users := slices.Clone(h.cfg.Users)
-	slices.SortFunc(users, func(x, y *config.User) int { return cmp.Compare(strings.ToUpper(x.Name), strings.ToUpper(y.Name)) })
 	out := pack.New()
-	out.AddStr("HubName", h.cfg.Name)
-	l := newList(out)
-	for _, u := range users {
-		l.row()
-		l.str("Name", u.Name)
-		l.str("GroupName", u.GroupName)
-		l.uni("Realname", u.RealName)
-		l.uni("Note", u.Note)
-		l.int("AuthType", u.AuthType)
-		l.time("LastLoginTime", u.LastLoginTime)
-		l.int("NumLogin", u.NumLogin)
-		l.bool("DenyAccess", u.Policy != nil && !u.Policy.Access)
-		l.bool("IsTrafficFilled", true)
-		l.traffic(hub.Stats{})
-		l.bool("IsExpiresFilled", true)
-		l.time("Expires", u.ExpireTime)
-	}
-	l.done()
-	return out, nil
+	err := a.s.ctl.ReadHub(a.hub, func(h *config.Hub) error {
+		users := slices.Clone(h.Users)
+		slices.SortFunc(users, func(x, y *config.User) int { return cmp.Compare(strings.ToUpper(x.Name), strings.ToUpper(y.Name)) })
+		out.AddStr("HubName", h.Name)
+		l := newList(out)
+		for _, u := range users {
+			l.row()
+			l.str("Name", u.Name)
+			l.str("GroupName", u.GroupName)
+			l.uni("Realname", u.RealName)
+			l.uni("Note", u.Note)
+			l.int("AuthType", u.AuthType)
+			l.time("LastLoginTime", u.LastLoginTime)
+			l.int("NumLogin", u.NumLogin)
+			l.bool("DenyAccess", u.Policy != nil && !u.Policy.Access)
+			l.bool("IsTrafficFilled", true)
+			l.traffic(hub.Stats{})
+			l.bool("IsExpiresFilled", true)
+			l.time("Expires", u.ExpireTime)
+		}
+		l.done()
+		return nil
+	})
+	return out, err
 }
 
 // --- groups (docs/protocol/admin.md#users-and-groups) ---
+
+// groupSettings reads the settings of a CreateGroup or SetGroup request.
+func groupSettings(in *pack.Pack) control.GroupSettings {
+	return control.GroupSettings{RealName: in.UniStr("Realname"), Note: in.UniStr("Note"), Policy: readPolicyPack(in)}
+}
 
 func admCreateGroup(a *adminCall) (*pack.Pack, error) {
 	name := a.in.Str("Name")
 	if !validName(name, false) {
 		return nil, vpnerr.InvalidParameter
 	}
-	s := a.s
-	a.lock()
-	defer a.unlock()
-	h, err := s.hubLocked(a.hub)
-	switch {
-	case err != nil:
+	g, err := a.s.ctl.CreateGroup(a.actor(), a.hub, name, groupSettings(a.in))
+	if err != nil {
 		return nil, err
-	case a.hubAdminDenied(h, "no_change_groups"):
-		return nil, vpnerr.NotEnoughRight
-	case h.cfg.Group(name) != nil:
-		return nil, vpnerr.GroupAlreadyExists
-	case len(h.cfg.Groups) >= maxGroupsOfHub || (!a.c.ServerAdmin && overLimit(h.cfg, "max_groups", len(h.cfg.Groups))):
-		return nil, vpnerr.TooManyGroup
 	}
-	g := config.NewGroup(name)
-	g.RealName, g.Note, g.Policy = a.in.UniStr("Realname"), a.in.UniStr("Note"), readPolicyPack(a.in)
-	h.cfg.Groups = append(h.cfg.Groups, g)
-	return groupPack(h, g), nil
+	return groupPack(a.hub, g), nil
 }
 
 func admSetGroup(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	defer a.unlock()
-	h, err := a.hubFor("no_change_groups")
+	g, err := a.s.ctl.SetGroup(a.actor(), a.hub, a.in.Str("Name"), groupSettings(a.in))
 	if err != nil {
 		return nil, err
 	}
-	g := h.cfg.Group(a.in.Str("Name"))
-	if g == nil {
-		return nil, vpnerr.ObjectNotFound
-	}
-	g.RealName, g.Note, g.Policy = a.in.UniStr("Realname"), a.in.UniStr("Note"), readPolicyPack(a.in)
-	return groupPack(h, g), nil
+	return groupPack(a.hub, g), nil
 }
 
 func admGetGroup(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	defer a.unlock()
-	h, err := a.hubFor("")
-	if err != nil {
-		return nil, err
-	}
-	g := h.cfg.Group(a.in.Str("Name"))
-	if g == nil {
-		return nil, vpnerr.ObjectNotFound
-	}
-	return groupPack(h, g), nil
+	var out *pack.Pack
+	err := a.s.ctl.ReadHub(a.hub, func(h *config.Hub) error {
+		g := h.Group(a.in.Str("Name"))
+		if g == nil {
+			return vpnerr.ObjectNotFound
+		}
+		out = groupPack(h.Name, g)
+		return nil
+	})
+	return out, err
 }
 
-func groupPack(h *Hub, g *config.Group) *pack.Pack {
+func groupPack(hubName string, g *config.Group) *pack.Pack {
 	out := pack.New()
-	out.AddStr("HubName", h.cfg.Name)
+	out.AddStr("HubName", hubName)
 	out.AddStr("Name", g.Name)
 	out.AddUniStr("Realname", g.RealName)
 	out.AddUniStr("Note", g.Note)
@@ -619,52 +554,33 @@ func groupPack(h *Hub, g *config.Group) *pack.Pack {
 }
 
 func admDeleteGroup(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	defer a.unlock()
-	h, err := a.hubFor("no_change_groups")
-	if err != nil {
+	if err := a.s.ctl.DeleteGroup(a.actor(), a.hub, a.in.Str("Name")); err != nil {
 		return nil, err
 	}
-	name := a.in.Str("Name")
-	g := h.cfg.Group(name)
-	if g == nil {
-		return nil, vpnerr.ObjectNotFound
-	}
-	for _, u := range h.cfg.Users {
-		if strings.EqualFold(u.GroupName, g.Name) {
-			u.GroupName = ""
-		}
-	}
-	h.cfg.RemoveGroup(name)
 	return echo(a.in), nil
 }
 
 func admEnumGroup(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	defer a.unlock()
-	h, err := a.hubFor("")
-	if err != nil {
-		return nil, err
-	}
 	out := pack.New()
-	out.AddStr("HubName", h.cfg.Name)
-	l := newList(out)
-	for _, g := range h.cfg.Groups {
-		n := 0
-		for _, u := range h.cfg.Users {
-			if strings.EqualFold(u.GroupName, g.Name) {
-				n++
-			}
+	err := a.s.ctl.ReadHub(a.hub, func(h *config.Hub) error {
+		members := map[string]uint32{}
+		for _, u := range h.Users {
+			members[strings.ToUpper(u.GroupName)]++
 		}
-		l.row()
-		l.str("Name", g.Name)
-		l.uni("Realname", g.RealName)
-		l.uni("Note", g.Note)
-		l.int("NumUsers", uint32(n))
-		l.bool("DenyAccess", g.Policy != nil && !g.Policy.Access)
-	}
-	l.done()
-	return out, nil
+		out.AddStr("HubName", h.Name)
+		l := newList(out)
+		for _, g := range h.Groups {
+			l.row()
+			l.str("Name", g.Name)
+			l.uni("Realname", g.RealName)
+			l.uni("Note", g.Note)
+			l.int("NumUsers", members[strings.ToUpper(g.Name)])
+			l.bool("DenyAccess", g.Policy != nil && !g.Policy.Access)
+		}
+		l.done()
+		return nil
+	})
+	return out, err
 }
 
 // --- sessions (docs/protocol/admin.md#sessions) ---

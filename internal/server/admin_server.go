@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/control"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/sha0"
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
@@ -391,9 +392,8 @@ func admFlush(a *adminCall) (*pack.Pack, error) {
 		a.s.log.Error("Flush: cannot save the configuration", "err", err)
 		return nil, vpnerr.InternalError
 	}
-	a.lock()
-	n := len(a.s.treeLocked().Encode())
-	a.unlock()
+	var n int
+	a.s.ctl.View(func(cur *config.Server) { n = len(cur.ToTree().Encode()) })
 	out := pack.New()
 	out.AddInt("IntValue", uint32(n))
 	out.AddInt64("Int64Value", 0)
@@ -414,14 +414,14 @@ type capability struct {
 
 var capabilities = []capability{
 	{"i_max_packet_size", 1600, "Maximum Ethernet Packet Size"},
-	{"i_max_hubs", maxHubs, "Maximum Virtual Hubs"},
+	{"i_max_hubs", control.MaxHubs, "Maximum Virtual Hubs"},
 	{"i_max_sessions", 100000, "Maximum Total Sessions"},
 	{"i_max_user_creation", 0xFFFFFFFF, "Maximum Users on Entire VPN Server"},
 	{"i_max_clients", 0xFFFFFFFF, "Maximum Client Sessions"},
 	{"i_max_bridges", 0xFFFFFFFF, "Maximum Bridge Sessions"},
-	{"i_max_users_per_hub", maxUsersPerHub, "Maximum Users per Virtual Hub"},
-	{"i_max_groups_per_hub", maxGroupsOfHub, "Maximum Groups per Virtual Hub"},
-	{"i_max_access_lists", maxAccessLists, "Maximum Access Lists per Virtual Hub"},
+	{"i_max_users_per_hub", control.MaxUsersPerHub, "Maximum Users per Virtual Hub"},
+	{"i_max_groups_per_hub", control.MaxGroupsOfHub, "Maximum Groups per Virtual Hub"},
+	{"i_max_access_lists", control.MaxAccessLists, "Maximum Access Lists per Virtual Hub"},
 	{"b_support_limit_multilogin", 1, "Limits for Multiple Login by Same User is Supported"},
 	{"b_support_qos", 1, "VoIP / QoS Functions is Supported"},
 	{"i_max_mac_tables", 65536, "Maximum MAC Address Entries per Virtual Hub"},

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/control"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
@@ -241,10 +242,16 @@ func (a *adminCall) changeAccessList(change func(h *Hub, f *config.Folder) error
 	return echo(a.in), nil
 }
 
+// overLimit reports whether an admin option limit (0 = none) is reached.
+func overLimit(hc *config.Hub, option string, n int) bool {
+	limit := hc.AdminOption(option)
+	return limit != 0 && n >= int(limit)
+}
+
 func admAddAccess(a *adminCall) (*pack.Pack, error) {
 	return a.changeAccessList(func(h *Hub, f *config.Folder) error {
 		rules := slices.Clone(f.Folder("AccessList").Folders)
-		if len(rules) >= maxAccessLists || (!a.c.ServerAdmin && overLimit(h.cfg, "max_accesslists", len(rules))) {
+		if len(rules) >= control.MaxAccessLists || (!a.c.ServerAdmin && overLimit(h.cfg, "max_accesslists", len(rules))) {
 			return vpnerr.TooManyAccessList
 		}
 		rule := aclFolder(a.in, 0)
@@ -296,7 +303,7 @@ func admEnumAccess(a *adminCall) (*pack.Pack, error) {
 func admSetAccessList(a *adminCall) (*pack.Pack, error) {
 	return a.changeAccessList(func(h *Hub, f *config.Folder) error {
 		n := a.in.Count("Protocol")
-		if n > maxAccessLists || (!a.c.ServerAdmin && overLimit(h.cfg, "max_accesslists", n-1)) {
+		if n > control.MaxAccessLists || (!a.c.ServerAdmin && overLimit(h.cfg, "max_accesslists", n-1)) {
 			return vpnerr.TooManyAccessList
 		}
 		rules := make([]*config.Folder, n)

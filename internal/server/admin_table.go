@@ -13,6 +13,15 @@ func init() {
 	addHub := func(name, hubKey string, write bool, fn func(a *adminCall) (*pack.Pack, error)) {
 		adminMethods[upperASCII(name)] = adminMethod{right: rightHub, hubKey: hubKey, write: write, fn: fn}
 	}
+	// typed adds a method that only translates (see adminMethod.typed).
+	typed := func(name string, r right, write bool, fn func(a *adminCall) (*pack.Pack, error)) {
+		adminMethods[upperASCII(name)] = adminMethod{right: r, write: write, typed: true, fn: fn}
+	}
+	// typedHub adds a method that only translates to the owner's
+	// operations (see adminMethod.typed).
+	typedHub := func(name string, write bool, fn func(a *adminCall) (*pack.Pack, error)) {
+		adminMethods[upperASCII(name)] = adminMethod{right: rightHub, write: write, typed: true, fn: fn}
+	}
 	const ro, rw = false, true
 
 	// Server
@@ -31,7 +40,7 @@ func init() {
 	add("SetServerCert", rightServer, rw, admSetServerCert)
 	add("GetConfig", rightServer, ro, admGetConfig)
 	add("SetConfig", rightServer, rw, admSetConfig)
-	add("Flush", rightServer, ro, admFlush)
+	typed("Flush", rightServer, ro, admFlush)
 	add("GetCaps", rightAny, ro, admGetCaps)
 	add("GetKeep", rightAny, ro, admGetKeep)
 	add("SetKeep", rightServer, rw, admSetKeep)
@@ -51,16 +60,16 @@ func init() {
 	addHub("SetHubLog", "", rw, admSetHubLog)
 
 	// Users and groups
-	addHub("CreateUser", "", rw, admCreateUser)
-	addHub("SetUser", "", rw, admSetUser)
-	addHub("GetUser", "", ro, admGetUser)
-	addHub("DeleteUser", "", rw, admDeleteUser)
-	addHub("EnumUser", "", ro, admEnumUser)
-	addHub("CreateGroup", "", rw, admCreateGroup)
-	addHub("SetGroup", "", rw, admSetGroup)
-	addHub("GetGroup", "", ro, admGetGroup)
-	addHub("DeleteGroup", "", rw, admDeleteGroup)
-	addHub("EnumGroup", "", ro, admEnumGroup)
+	typedHub("CreateUser", rw, admCreateUser)
+	typedHub("SetUser", rw, admSetUser)
+	typedHub("GetUser", ro, admGetUser)
+	typedHub("DeleteUser", rw, admDeleteUser)
+	typedHub("EnumUser", ro, admEnumUser)
+	typedHub("CreateGroup", rw, admCreateGroup)
+	typedHub("SetGroup", rw, admSetGroup)
+	typedHub("GetGroup", ro, admGetGroup)
+	typedHub("DeleteGroup", rw, admDeleteGroup)
+	typedHub("EnumGroup", ro, admEnumGroup)
 
 	// Sessions and tables
 	addHub("EnumSession", "", ro, admEnumSession)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/ethervpn/ethervpn/internal/config"
@@ -17,27 +18,20 @@ const BridgeHub = "BRIDGE"
 // Call it after Open and before Run or Serve.
 func (s *Server) SetBridgeRole() error {
 	s.bridgeRole.Store(true)
-	var removed []*Hub
-	s.mu.Lock()
-	for _, h := range s.hubs {
-		if !strings.EqualFold(h.cfg.Name, BridgeHub) {
-			s.log.Info("a VPN Bridge has only the BRIDGE hub: removing virtual hub", "hub", h.cfg.Name)
-			s.cfg.RemoveHub(h.cfg.Name)
-			delete(s.hubs, strings.ToUpper(h.cfg.Name))
-			h.Close()
-			removed = append(removed, h)
+	// The owner's change closes the other hubs and starts BRIDGE (see
+	// reconcile).
+	return s.ctl.Update(func(next *config.Server) error {
+		for _, h := range slices.Clone(next.Hubs) {
+			if !strings.EqualFold(h.Name, BridgeHub) {
+				s.log.Info("a VPN Bridge has only the BRIDGE hub: removing virtual hub", "hub", h.Name)
+				next.RemoveHub(h.Name)
+			}
 		}
-	}
-	if s.hubs[BridgeHub] == nil {
-		hc := config.NewHub(BridgeHub)
-		s.cfg.Hubs = append(s.cfg.Hubs, hc)
-		s.addHub(hc)
-	}
-	s.mu.Unlock()
-	for _, h := range append(removed, s.Hubs()...) {
-		s.ApplySecureNAT(h) // stops the removed hubs' SecureNAT
-	}
-	return s.Save()
+		if next.Hub(BridgeHub) == nil {
+			next.Hubs = append(next.Hubs, config.NewHub(BridgeHub))
+		}
+		return nil
+	})
 }
 
 // BridgeRole reports whether the server runs as a VPN Bridge.

@@ -2,31 +2,30 @@ package server
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
 	"strings"
-	"syscall"
 
 	"github.com/ethervpn/ethervpn/internal/config"
 )
 
-// reconcile makes to the server's configuration and brings what runs in
-// line with it: hubs are started or closed, a kept hub whose settings
-// changed gets its forwarding options, logs, access lists, source address
-// list and online state again, SecureNAT restarts where its settings or
-// the hub's state changed, and cascades, local bridges, layer-3 switches,
+// reconcile is the owner's apply function (see internal/control): it
+// makes to the server's configuration and brings what runs in line with
+// it: hubs are started or closed, a kept hub whose settings changed gets
+// its forwarding options, logs, access lists, source address list and
+// online state again, SecureNAT restarts where its settings or the hub's
+// state changed, and cascades, local bridges, layer-3 switches,
 // listeners, the certificate and syslog forwarding follow the
 // configuration. Parts whose settings did not change are left running
-// untouched (no session or NAT state is lost for them).
+// untouched (no session or NAT state is lost for them). A hub whose
+// users or groups alone changed only gets its new configuration.
 //
-// Admin methods change the configuration and what runs in one step; a
-// change that cannot be kept is undone through this one function, which
-// is also the place where a control plane that validates, persists and
-// then applies would apply.
-func (s *Server) reconcile(to *config.Server) {
+// The owner replaces what a change touches and never changes a published
+// configuration, so an unchanged hub keeps its pointer; one that differs
+// is compared by value (a configuration read back after a failed save is
+// all new pointers with mostly equal values). With full set every kept
+// hub counts as changed (see control.ApplyFunc).
+func (s *Server) reconcile(to *config.Server, full bool) {
 	s.mu.Lock()
 	from := s.cfg
-	fromTree, toTree := from.ToTree(), to.ToTree()
 	s.cfg = to
 	want := make(map[string]*config.Hub, len(to.Hubs))
 	for _, hc := range to.Hubs {
@@ -46,8 +45,9 @@ func (s *Server) reconcile(to *config.Server) {
 			started = append(started, s.addHub(hc))
 			continue
 		}
+		old := h.cfg
 		h.cfg = hc
-		if hubFolder(fromTree, hc.Name).Equal(hubFolder(toTree, hc.Name)) {
+		if !full && (old == hc || sameHubSettings(old, hc)) {
 			continue
 		}
 		opt := h.Options()
@@ -65,8 +65,7 @@ func (s *Server) reconcile(to *config.Server) {
 			s.log.Error("the restored server certificate is unusable; keeping the one in use", "err", err)
 		}
 	}
-	syslogChanged := !fromTree.Folder("ServerConfiguration").Folder("SyslogSettings").Equal(
-		toTree.Folder("ServerConfiguration").Folder("SyslogSettings"))
+	syslogChanged := full || from.Syslog != to.Syslog
 	s.mu.Unlock()
 
 	for _, h := range removed {
@@ -92,41 +91,12 @@ func (s *Server) reconcile(to *config.Server) {
 	}
 }
 
-// hubFolder is the folder of the hub called name in a configuration tree.
-func hubFolder(root *config.Folder, name string) *config.Folder {
-	return root.Folder("VirtualHUB").Folder(name)
-}
-
-// snapshot is a copy of the configuration to go back to.
-func (s *Server) snapshot() *config.Folder {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cfg.ToTree().Clone()
-}
-
-// changedSince reports whether the configuration differs from snap.
-func (s *Server) changedSince(snap *config.Folder) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return !s.cfg.ToTree().Equal(snap)
-}
-
-// rollback puts the configuration snap back and brings what runs in line
-// with it (see reconcile), after the change named by method could not be
-// kept because of why.
-func (s *Server) rollback(snap *config.Folder, method string, why error) {
-	cfg, err := config.FromTree(snap)
-	if err != nil {
-		// snap is a copy of what ran, so this is a bug; keep what runs
-		s.log.Error("cannot roll back an admin change: the previous configuration does not read back", "method", method, "err", err, "reason", why)
-		return
-	}
-	s.reconcile(cfg)
-	hint := "the server runs the configuration it had before the change"
-	if errors.Is(why, syscall.ENOSPC) || errors.Is(why, syscall.EDQUOT) {
-		hint = fmt.Sprintf("the disk is full: free space for %s, then repeat the change", s.dir)
-	}
-	s.log.Error("admin change rolled back", "method", method, "reason", why.Error(), "hint", hint)
+// sameHubSettings reports whether two configurations of a hub differ at
+// most in their users and groups, which what runs reads at each login.
+func sameHubSettings(a, b *config.Hub) bool {
+	x, y := *a, *b
+	x.Users, x.Groups, y.Users, y.Groups = nil, nil, nil, nil
+	return x.Equal(&y)
 }
 
 // applyRunning brings every long-running thing the configuration

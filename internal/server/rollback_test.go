@@ -21,8 +21,8 @@ import (
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
-// failingStore fails every save as a full disk does.
-type failingStore struct{}
+// failingStore fails every save as a full disk does; reading works.
+type failingStore struct{ *config.Store }
 
 func (failingStore) Save(*config.Folder) error {
 	return &fs.PathError{Op: "write", Path: "vpn_server.config", Err: syscall.ENOSPC}
@@ -97,10 +97,9 @@ func runningLinkHost(s *Server, h *Hub, account string) string {
 }
 
 // configText is the configuration the server holds, as the file would say.
-func configText(s *Server) []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cfg.ToTree().Clone().Encode()
+func configText(s *Server) (text []byte) {
+	s.ctl.View(func(cur *config.Server) { text = cur.ToTree().Clone().Encode() })
+	return text
 }
 
 // A change whose save fails leaves the server as it was, in the
@@ -174,9 +173,10 @@ func TestFailedSaveRollsBack(t *testing.T) {
 		if !c.same() {
 			t.Fatalf("%s: the check fails before the call", c.method)
 		}
-		s.store = failingStore{}
+		st := &config.Store{Path: filepath.Join(s.dir, ConfigFile)}
+		s.ctl.SetStore(failingStore{st})
 		wantCode(t, d, serverAdm, c.method, c.in, vpnerr.InternalError)
-		s.store = &config.Store{Path: filepath.Join(s.dir, ConfigFile)}
+		s.ctl.SetStore(st)
 		if !bytes.Equal(configText(s), before) {
 			t.Errorf("%s: the configuration changed although the save failed", c.method)
 		}

@@ -26,11 +26,13 @@ func TestCascadeRestartsOnAnyChangedSetting(t *testing.T) {
 	}
 
 	// The whole configuration again, from a copy: same values, new memory.
-	cfg, err := config.FromTree(s.snapshot())
+	var snap *config.Folder
+	s.ctl.View(func(cur *config.Server) { snap = cur.ToTree().Clone() })
+	cfg, err := config.FromTree(snap)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.reconcile(cfg)
+	s.reconcile(cfg, false)
 	if got := link(h); got != first {
 		t.Fatal("an unchanged cascade restarted when the configuration was read again")
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/control"
 	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/osprio"
@@ -45,9 +46,12 @@ type Server struct {
 	tls  *tls.Config
 	cert tls.Certificate
 
+	// ctl owns the configuration (see internal/control). Its lock is
+	// taken before mu, never after.
+	ctl *control.Owner
+
 	mu       sync.Mutex
-	store    configStore // where Save writes s.cfg
-	cfg      *config.Server
+	cfg      *config.Server  // what runs: ctl's current configuration, set by reconcile under mu
 	hubs     map[string]*Hub // by upper-cased name
 	sessions map[[20]byte]*Session
 	counter  uint64 // connection ids (CID-n)
@@ -59,7 +63,6 @@ type Server struct {
 	limiter      *loginLimiters
 	seclog       *securityLog
 	plog         *packetlog.Writer
-	saveMu       sync.Mutex
 	conns        *connLimiter
 	listeners    []net.Listener   // given to Serve
 	cfgListeners *configListeners // ListenerList (see listeners.go)
@@ -87,16 +90,10 @@ type Server struct {
 	testAdmitted func()
 }
 
-// configStore keeps the configuration: a config.Store, or in tests one
-// that fails as a full disk does.
-type configStore interface {
-	Save(root *config.Folder) error
-}
-
 // Hub is a Virtual Hub together with its configuration.
 type Hub struct {
 	*hub.Hub
-	cfg     *config.Hub   // guarded by Server.mu
+	cfg     *config.Hub   // its configuration, guarded by Server.mu (replaced, never changed, by the owner's changes)
 	counter atomic.Uint64 // session numbers (SID-USER-n)
 
 	nat   *natRun  // its SecureNAT (see securenat.go)
@@ -160,7 +157,6 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 		seclog:   seclog,
 		dir:      dir,
 		log:      log,
-		store:    store,
 		cfg:      cfg,
 		hubs:     map[string]*Hub{},
 		sessions: map[[20]byte]*Session{},
@@ -169,6 +165,8 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 		adm:      adminState{started: time.Now()},
 	}
 	s.life, s.endLife = context.WithCancel(context.Background())
+	s.ctl = control.New(cfg, store, log)
+	s.ctl.SetApply(s.reconcile)
 	s.cfgListeners = runset.New(s.listen)
 	s.bridges = runset.New(s.startBridge)
 	s.l3 = runset.New(s.startL3Switch)
@@ -329,15 +327,7 @@ func (s *Server) Sessions() []*Session {
 
 // Save writes the configuration atomically.
 func (s *Server) Save() error {
-	// Saves are serialised, and each writes a snapshot taken under the
-	// server lock: a slow save can neither race with a change to the tree
-	// nor overwrite a newer save with older content.
-	s.saveMu.Lock()
-	defer s.saveMu.Unlock()
-	s.mu.Lock()
-	root := s.cfg.ToTree().Clone()
-	s.mu.Unlock()
-	if err := s.store.Save(root); err != nil {
+	if err := s.ctl.Save(); err != nil {
 		return fmt.Errorf("saving %s: %w", filepath.Join(s.dir, ConfigFile), err)
 	}
 	return nil
