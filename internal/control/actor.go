@@ -69,3 +69,16 @@ func (o *Owner) ReadHub(name string, read func(h *config.Hub) error) error {
 	})
 	return err
 }
+
+// Allow answers nil when the hub called hubName exists and its
+// administration option option (such as "no_disconnect_session"; "" =
+// none) does not forbid the actor what it asks for: for methods that act
+// on what runs (sessions, tables) rather than on the configuration.
+func (o *Owner) Allow(who Actor, hubName, option string) error {
+	return o.ReadHub(hubName, func(h *config.Hub) error {
+		if who.denied(h, option) {
+			return vpnerr.NotEnoughRight
+		}
+		return nil
+	})
+}

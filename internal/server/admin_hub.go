@@ -598,15 +598,22 @@ func (s *Server) sessionsOf(h *Hub) map[string]*Session {
 	return m
 }
 
-// hubForUnlocked is hubFor for methods that must not keep the server lock.
-func (a *adminCall) hubForUnlocked(option string) (*Hub, error) {
-	a.lock()
-	defer a.unlock()
-	return a.hubFor(option)
+// runningHub is the running hub the request names, once the owner has
+// allowed the caller what the hub's administration option option forbids
+// hub admins ("" = nothing).
+func (a *adminCall) runningHub(option string) (*Hub, error) {
+	if err := a.s.ctl.Allow(a.actor(), a.hub, option); err != nil {
+		return nil, err
+	}
+	h := a.s.LookupHub(a.hub)
+	if h == nil {
+		return nil, vpnerr.HubNotFound // deleted meanwhile
+	}
+	return h, nil
 }
 
 func admEnumSession(a *adminCall) (*pack.Pack, error) {
-	h, err := a.hubForUnlocked("no_enum_session")
+	h, err := a.runningHub("no_enum_session")
 	if err != nil {
 		return nil, err
 	}
@@ -677,7 +684,7 @@ func admGetSessionStatus(a *adminCall) (*pack.Pack, error) {
 	if name == "" {
 		return nil, vpnerr.InvalidParameter
 	}
-	h, err := a.hubForUnlocked("no_query_session")
+	h, err := a.runningHub("no_query_session")
 	if err != nil {
 		return nil, err
 	}
@@ -692,11 +699,12 @@ func admGetSessionStatus(a *adminCall) (*pack.Pack, error) {
 	out.AddStr("Username", p.User)
 	out.AddStr("RealUsername", p.User)
 	group := ""
-	a.lock()
-	if u := h.cfg.User(p.User); u != nil {
-		group = u.GroupName
-	}
-	a.unlock()
+	a.s.ctl.ReadHub(a.hub, func(hc *config.Hub) error {
+		if u := hc.User(p.User); u != nil {
+			group = u.GroupName
+		}
+		return nil
+	})
 	out.AddStr("GroupName", group)
 	var remote netip.Addr
 	if x != nil {
@@ -765,7 +773,7 @@ func admDeleteSession(a *adminCall) (*pack.Pack, error) {
 	if name == "" {
 		return nil, vpnerr.InvalidParameter
 	}
-	h, err := a.hubForUnlocked("no_disconnect_session")
+	h, err := a.runningHub("no_disconnect_session")
 	if err != nil {
 		return nil, err
 	}
@@ -792,7 +800,7 @@ func admDeleteSession(a *adminCall) (*pack.Pack, error) {
 // --- MAC and IP tables (docs/protocol/admin.md#mac-and-ip-tables) ---
 
 func admEnumMacTable(a *adminCall) (*pack.Pack, error) {
-	h, err := a.hubForUnlocked("")
+	h, err := a.runningHub("")
 	if err != nil {
 		return nil, err
 	}
@@ -815,7 +823,7 @@ func admEnumMacTable(a *adminCall) (*pack.Pack, error) {
 }
 
 func admEnumIpTable(a *adminCall) (*pack.Pack, error) {
-	h, err := a.hubForUnlocked("")
+	h, err := a.runningHub("")
 	if err != nil {
 		return nil, err
 	}
@@ -845,7 +853,7 @@ func admEnumIpTable(a *adminCall) (*pack.Pack, error) {
 
 func admDeleteTable(option string, del func(h *Hub, id uint32) bool) func(a *adminCall) (*pack.Pack, error) {
 	return func(a *adminCall) (*pack.Pack, error) {
-		h, err := a.hubForUnlocked(option)
+		h, err := a.runningHub(option)
 		if err != nil {
 			return nil, err
 		}
@@ -1048,7 +1056,7 @@ func admSetSecureNATOption(a *adminCall) (out *pack.Pack, err error) {
 // SecureNAT is not running has empty tables (n is nil then).
 func admSecureNATTable(fill func(out *pack.Pack, n *securenat.SecureNAT, mask netip.Addr)) func(a *adminCall) (*pack.Pack, error) {
 	return func(a *adminCall) (*pack.Pack, error) {
-		h, err := a.hubForUnlocked("")
+		h, err := a.runningHub("")
 		if err != nil {
 			return nil, err
 		}

@@ -72,13 +72,13 @@ func init() {
 	typedHub("EnumGroup", ro, admEnumGroup)
 
 	// Sessions and tables
-	addHub("EnumSession", "", ro, admEnumSession)
-	addHub("GetSessionStatus", "", ro, admGetSessionStatus)
-	addHub("DeleteSession", "", ro, admDeleteSession)
-	addHub("EnumMacTable", "", ro, admEnumMacTable)
-	addHub("DeleteMacTable", "", ro, admDeleteTable("no_delete_mactable", func(h *Hub, id uint32) bool { return h.DeleteMAC(id) }))
-	addHub("EnumIpTable", "", ro, admEnumIpTable)
-	addHub("DeleteIpTable", "", ro, admDeleteTable("no_delete_iptable", func(h *Hub, id uint32) bool { return h.DeleteIP(id) }))
+	typedHub("EnumSession", ro, admEnumSession)
+	typedHub("GetSessionStatus", ro, admGetSessionStatus)
+	typedHub("DeleteSession", ro, admDeleteSession)
+	typedHub("EnumMacTable", ro, admEnumMacTable)
+	typedHub("DeleteMacTable", ro, admDeleteTable("no_delete_mactable", func(h *Hub, id uint32) bool { return h.DeleteMAC(id) }))
+	typedHub("EnumIpTable", ro, admEnumIpTable)
+	typedHub("DeleteIpTable", ro, admDeleteTable("no_delete_iptable", func(h *Hub, id uint32) bool { return h.DeleteIP(id) }))
 
 	// SecureNAT
 	addHub("EnableSecureNAT", "", rw, admSetSecureNAT(true))
