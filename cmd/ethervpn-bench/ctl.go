@@ -396,7 +396,8 @@ func (t *ctlTarget) loginsWithAdmin() (logins, adm opStats) {
 		del := t.hubPack()
 		del.AddInt("Id", uint32(t.opt.rules+1)) // the added rule sorts last
 		start := time.Now()
-		for i := 0; !stop.Load(); i++ {
+		// stop only after a whole round, so that an added rule is deleted
+		for i := 0; i%3 != 0 || !stop.Load(); i++ {
 			t0 := time.Now()
 			var err error
 			switch i % 3 {

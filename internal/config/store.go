@@ -38,7 +38,17 @@ type Store struct {
 
 	loadedFrom string   // the .new or .log Load read instead of Path
 	newestPath string   // the newest backup as last seen ("" = not known)
-	newestSum  [32]byte // SHA-256 of its content
+	newestLen  int      // its length
+	newestSum  [32]byte // SHA-256 of its content, when newestHashed
+	// newestHashed: newestSum is known. A backup this Store writes is
+	// hashed only when a later save has the same length: hashing a large
+	// file at every save costs more than the rest of the backup.
+	newestHashed bool
+	// wrote is the file as this Store last wrote it (size and time), so
+	// that a save need not read the file back to know it is its own,
+	// which is already the newest backup.
+	wrote       os.FileInfo
+	wroteBackup string // the backup holding what was written
 }
 
 // Backup is one saved copy of the configuration.
@@ -85,12 +95,17 @@ func (st *Store) Save(root *Folder) error {
 			return err
 		}
 	}
+	st.wrote = nil
 	if err := writeAtomic(st.Path, data); err != nil {
 		if added != "" {
 			os.Remove(added)
 			st.newestPath = ""
 		}
 		return err
+	}
+	if added != "" {
+		st.wrote, _ = os.Stat(st.Path) // the file is the newest backup
+		st.wroteBackup = added
 	}
 	if st.loadedFrom != "" {
 		if err := os.Remove(st.loadedFrom); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -127,21 +142,20 @@ func (st *Store) backup(data []byte) (added string, err error) {
 			if err != nil {
 				return "", fmt.Errorf("config: reading the newest backup: %w", err)
 			}
-			st.newestPath, st.newestSum = list[0].Path, sha256.Sum256(b)
+			st.newestPath, st.newestLen, st.newestSum, st.newestHashed = list[0].Path, len(b), sha256.Sum256(b), true
 		}
 	} else {
 		st.newestPath = ""
 	}
-	isNewest := func(sum [32]byte) bool { return st.newestPath != "" && sum == st.newestSum }
-	if cur, err := os.ReadFile(st.Path); err == nil && !bytes.Equal(cur, data) {
-		if sum := sha256.Sum256(cur); !isNewest(sum) {
+	if !st.ownFile() {
+		if cur, err := os.ReadFile(st.Path); err == nil && !bytes.Equal(cur, data) && !st.isNewest(cur) {
 			if _, perr := Parse(cur); perr == nil {
 				p, err := st.writeBackup(next, cur)
 				if err != nil {
 					return "", err
 				}
 				next++
-				st.newestPath, st.newestSum = p, sum
+				st.newestPath, st.newestLen, st.newestHashed = p, len(cur), false
 				// date the copy by when that file was saved
 				if fi, err := os.Stat(st.Path); err == nil {
 					os.Chtimes(p, fi.ModTime(), fi.ModTime())
@@ -149,16 +163,40 @@ func (st *Store) backup(data []byte) (added string, err error) {
 			}
 		}
 	}
-	sum := sha256.Sum256(data)
-	if isNewest(sum) {
+	if st.isNewest(data) {
 		return "", nil
 	}
 	p, err := st.writeBackup(next, data)
 	if err != nil {
 		return "", err
 	}
-	st.newestPath, st.newestSum = p, sum
+	st.newestPath, st.newestLen, st.newestHashed = p, len(data), false
 	return p, nil
+}
+
+// isNewest reports whether data is the content of the newest backup.
+func (st *Store) isNewest(data []byte) bool {
+	if st.newestPath == "" || len(data) != st.newestLen {
+		return false
+	}
+	if !st.newestHashed {
+		b, err := os.ReadFile(st.newestPath)
+		if err != nil {
+			return false
+		}
+		st.newestSum, st.newestHashed = sha256.Sum256(b), true
+	}
+	return sha256.Sum256(data) == st.newestSum
+}
+
+// ownFile reports whether the file is the one this Store last wrote (same
+// size and modification time) while that is still the newest backup.
+func (st *Store) ownFile() bool {
+	if st.wrote == nil || st.newestPath != st.wroteBackup {
+		return false
+	}
+	fi, err := os.Stat(st.Path)
+	return err == nil && fi.Size() == st.wrote.Size() && fi.ModTime().Equal(st.wrote.ModTime())
 }
 
 func (st *Store) writeBackup(seq uint64, data []byte) (string, error) {

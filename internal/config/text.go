@@ -353,13 +353,18 @@ func (f *Folder) Encode() []byte {
 func encodeFolder(b *bytes.Buffer, f *Folder, depth int) {
 	indent(b, depth)
 	b.WriteString("declare ")
-	b.WriteString(escape(f.Name))
+	writeEscaped(b, f.Name)
 	b.WriteString("\r\n")
 	indent(b, depth)
 	b.WriteString("{\r\n")
 
-	items := slices.Clone(f.Items)
-	slices.SortStableFunc(items, func(x, y *Item) int { return compareNames(x.Name, y.Name) })
+	// Files are kept in name order, so sorting is rarely needed: copy
+	// only then (a hub's user list is large and saved at every change).
+	items := f.Items
+	if !slices.IsSortedFunc(items, func(x, y *Item) int { return compareNames(x.Name, y.Name) }) {
+		items = slices.Clone(items)
+		slices.SortStableFunc(items, func(x, y *Item) int { return compareNames(x.Name, y.Name) })
+	}
 	written := 0
 	for _, it := range items {
 		if encodeItem(b, it, depth+1) {
@@ -369,8 +374,11 @@ func encodeFolder(b *bytes.Buffer, f *Folder, depth int) {
 	if written > 0 && len(f.Folders) > 0 {
 		b.WriteString("\r\n")
 	}
-	folders := slices.Clone(f.Folders)
-	slices.SortStableFunc(folders, func(x, y *Folder) int { return compareNames(x.Name, y.Name) })
+	folders := f.Folders
+	if !slices.IsSortedFunc(folders, func(x, y *Folder) int { return compareNames(x.Name, y.Name) }) {
+		folders = slices.Clone(folders)
+		slices.SortStableFunc(folders, func(x, y *Folder) int { return compareNames(x.Name, y.Name) })
+	}
 	for _, c := range folders {
 		encodeFolder(b, c, depth+1)
 	}
@@ -379,36 +387,65 @@ func encodeFolder(b *bytes.Buffer, f *Folder, depth int) {
 	b.WriteString("}\r\n")
 }
 
+// encodeItem writes one item line into b, without allocating.
 func encodeItem(b *bytes.Buffer, it *Item, depth int) bool {
-	var v string
 	switch it.Type {
-	case String:
-		v = escape(it.Str)
-	case Uint:
-		v = strconv.FormatUint(uint64(uint32(it.Uint)), 10)
-	case Uint64:
-		v = strconv.FormatUint(it.Uint, 10)
-	case Bool:
-		v = strconv.FormatBool(it.Bool)
-	case Byte:
-		v = escape(base64.StdEncoding.EncodeToString(it.Bytes))
+	case String, Uint, Uint64, Bool, Byte:
 	default:
 		return false
 	}
 	indent(b, depth)
 	b.WriteString(it.Type.String())
 	b.WriteByte(' ')
-	b.WriteString(escape(it.Name))
+	writeEscaped(b, it.Name)
 	b.WriteByte(' ')
-	b.WriteString(v)
+	switch it.Type {
+	case String:
+		writeEscaped(b, it.Str)
+	case Uint:
+		b.Write(strconv.AppendUint(b.AvailableBuffer(), uint64(uint32(it.Uint)), 10))
+	case Uint64:
+		b.Write(strconv.AppendUint(b.AvailableBuffer(), it.Uint, 10))
+	case Bool:
+		b.Write(strconv.AppendBool(b.AvailableBuffer(), it.Bool))
+	case Byte:
+		if len(it.Bytes) == 0 {
+			b.WriteByte('$') // an empty value, as escape writes it
+		} else {
+			// base64 never needs escaping (A-Z a-z 0-9 + / =)
+			b.Write(base64.StdEncoding.AppendEncode(b.AvailableBuffer(), it.Bytes))
+		}
+	}
 	b.WriteString("\r\n")
 	return true
 }
 
-func indent(b *bytes.Buffer, depth int) {
-	for range depth {
-		b.WriteByte('\t')
+// writeEscaped writes escape(s) into b without allocating: the runs that
+// need no escaping are copied whole.
+func writeEscaped(b *bytes.Buffer, s string) {
+	if s == "" {
+		b.WriteByte('$')
+		return
 	}
+	const hex = "0123456789ABCDEF"
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; needsEscape(c) {
+			b.WriteString(s[start:i])
+			b.Write([]byte{'$', hex[c>>4], hex[c&15]})
+			start = i + 1
+		}
+	}
+	b.WriteString(s[start:])
+}
+
+const tabs = "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t"
+
+func indent(b *bytes.Buffer, depth int) {
+	for ; depth > len(tabs); depth -= len(tabs) {
+		b.WriteString(tabs)
+	}
+	b.WriteString(tabs[:depth])
 }
 
 // compareNames orders names as the real writer does: ASCII letters

@@ -183,14 +183,20 @@ func (f *Folder) GetBytes(name string) []byte {
 }
 
 // set replaces the first item called name by it (keeping its position and
-// its spelling of the name) or appends it.
+// its spelling of the name) or adds it before the first item whose name
+// sorts after it, so that a folder kept in file order stays so and Encode
+// need not sort it.
 func (f *Folder) set(it *Item) {
 	if old := f.Item(it.Name); old != nil {
 		it.Name = old.Name
 		*old = *it
 		return
 	}
-	f.Items = append(f.Items, it)
+	i := slices.IndexFunc(f.Items, func(x *Item) bool { return compareNames(x.Name, it.Name) > 0 })
+	if i < 0 {
+		i = len(f.Items)
+	}
+	f.Items = slices.Insert(f.Items, i, it)
 }
 
 // SetString sets the string item called name, replacing any item of that
