@@ -71,7 +71,7 @@ func (o *Owner) DeleteAccess(who Actor, hubName string, id uint32) error {
 func (o *Owner) SetAccessList(who Actor, hubName string, rules []config.Access, lists UserLists) error {
 	return o.changeAccess(who, hubName, lists, func(h *config.Hub) error {
 		n := len(rules)
-		// as SoftEther: a hub administrator's limit counts the list beyond one rule
+		// a hub administrator's list may hold max_accesslists rules
 		if n > MaxAccessLists || who.overLimit(h, "max_accesslists", n-1) {
 			return vpnerr.TooManyAccessList
 		}
