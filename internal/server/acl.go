@@ -2,8 +2,7 @@ package server
 
 import (
 	"fmt"
-	"net"
-	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,95 +21,108 @@ func (s *Server) hubTreeFolder(name string) *config.Folder {
 }
 
 // dataPathOptions sets the hub options of docs/protocol/hub.md#hub-options that the forwarding path
-// implements from the hub's Option folder (a new hub's values for missing
-// items). The caller holds s.mu.
-func (s *Server) dataPathOptions(opt *hub.Options, hubName string) {
+// implements from the hub's configured options. The caller holds s.mu or
+// is building the server.
+func (s *Server) dataPathOptions(opt *hub.Options, hc *config.Hub) {
 	// One budget bounds the queued frames of all hubs together, so that
 	// sessions that stop reading cannot take the server's memory hub by hub.
 	if s.queues == nil {
 		s.queues = hub.NewQueueBudget(hub.DefaultQueueBudget)
 	}
 	opt.QueueBudget = s.queues
-	o := s.hubTreeFolder(hubName).Folder("Option")
-	on := func(name string) bool { return hubOption(o, name) != 0 }
-	opt.AdjustTCPMSS = int(hubOption(o, "AdjustTcpMssValue"))
-	opt.DisableAdjustTCPMSS = on("DisableAdjustTcpMss")
-	opt.ApplyAccessListOnARP = on("ApplyIPv4AccessListOnArpPacket")
+	o := &hc.Options
+	opt.AdjustTCPMSS = int(o.AdjustTcpMssValue)
+	opt.DisableAdjustTCPMSS = o.DisableAdjustTcpMss
+	opt.ApplyAccessListOnARP = o.ApplyIPv4AccessListOnArpPacket
 	opt.Filters = hub.Filters{
-		PPPoE: on("FilterPPPoE"), OSPF: on("FilterOSPF"), IPv4: on("FilterIPv4"),
-		IPv6: on("FilterIPv6"), NonIP: on("FilterNonIP"), BPDU: on("FilterBPDU"),
+		PPPoE: o.FilterPPPoE, OSPF: o.FilterOSPF, IPv4: o.FilterIPv4,
+		IPv6: o.FilterIPv6, NonIP: o.FilterNonIP, BPDU: o.FilterBPDU,
 	}
-	opt.ManageOnlyPrivateIP = on("ManageOnlyPrivateIP")
-	opt.LogNewMACs = !on("NoMacAddressLog")
-	opt.StormThreshold = int(hubOption(o, "BroadcastStormDetectionThreshold"))
-	opt.MaxLoggedPacketsPerMinute = int(hubOption(o, "MaxLoggedPacketsPerMinute"))
-	opt.PrivacyPassBroadcasts = !on("DropBroadcastsInPrivacyFilterMode")
-	opt.PrivacyPassARP = !on("DropArpInPrivacyFilterMode")
-	opt.PrivacyAllowSameUser = on("AllowSameUserInPrivacyFilterMode")
-	opt.DisableCheckMACOnLocalBridge = on("DisableCheckMacOnLocalBridge")
-	if v := hubOption(o, "VlanTypeId"); v != 0 && v <= 0xffff {
+	opt.ManageOnlyPrivateIP = o.ManageOnlyPrivateIP
+	opt.LogNewMACs = !o.NoMacAddressLog
+	opt.StormThreshold = int(o.BroadcastStormDetectionThreshold)
+	opt.MaxLoggedPacketsPerMinute = int(o.MaxLoggedPacketsPerMinute)
+	opt.PrivacyPassBroadcasts = !o.DropBroadcastsInPrivacyFilterMode
+	opt.PrivacyPassARP = !o.DropArpInPrivacyFilterMode
+	opt.PrivacyAllowSameUser = o.AllowSameUserInPrivacyFilterMode
+	opt.DisableCheckMACOnLocalBridge = o.DisableCheckMacOnLocalBridge
+	if v := o.VlanTypeId; v != 0 && v <= 0xffff {
 		opt.VLANTypeID = uint16(v)
 	}
 }
 
 // aclApply orders the updates of a hub's access list in effect: the rules
-// are read from the configuration under the server lock, their user list
-// files without it, and an older snapshot never replaces a newer one.
+// are taken from the configuration under the server lock, their user list
+// files read without it, and an older snapshot never replaces a newer one.
 type aclApply struct {
 	gen       atomic.Uint64 // snapshots taken
-	mu        sync.Mutex    // guards installed; held only for the swap
+	mu        sync.Mutex    // guards installed and the preloaded lists; held only briefly
 	installed uint64        // gen of the rules in effect
+	// checked is the list whose user list files an administrator's change
+	// had read before it was saved, lists what they held: the install
+	// that follows the change takes them instead of reading them again.
+	checked []config.Access
+	lists   map[string][]string
+}
+
+// preload keeps the user list files read for list (see aclApply.checked).
+func (a *aclApply) preload(list []config.Access, lists map[string][]string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.checked, a.lists = list, lists
+}
+
+// takePreloaded returns, and forgets, the user list files preloaded for
+// list, or nil.
+func (a *aclApply) takePreloaded(list []config.Access) map[string][]string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	lists := a.lists
+	if !slices.Equal(a.checked, list) {
+		lists = nil
+	}
+	a.checked, a.lists = nil, nil
+	return lists
 }
 
 // aclSnapshot is a hub's configured access list before its user list
 // files are read.
 type aclSnapshot struct {
-	gen   uint64
-	rules []hub.AccessRule
+	gen uint64
+	cfg []config.Access // as configured; never changed
 }
 
-// accessListLocked takes a snapshot of the hub's configured access list
-// (the folders VirtualHUB/<hub>/AccessList/<id>). The caller holds s.mu.
+// accessListLocked takes a snapshot of the hub's configured access list.
+// The caller holds s.mu.
 func (s *Server) accessListLocked(h *Hub) aclSnapshot {
-	snap := aclSnapshot{gen: h.aclApply.gen.Add(1)}
-	if acl := s.hubTreeFolder(h.cfg.Name).Folder("AccessList"); acl != nil {
-		snap.rules = make([]hub.AccessRule, 0, len(acl.Folders))
-		for _, f := range acl.Folders {
-			snap.rules = append(snap.rules, accessRule(f))
-		}
-	}
-	return snap
+	return aclSnapshot{gen: h.aclApply.gen.Add(1), cfg: h.cfg.AccessList}
 }
 
 // installAccessList reads the user list files the snapshot's rules name
 // and puts the rules into effect on the hub's forwarding path, unless a
 // newer snapshot is already in effect. The caller must not hold s.mu:
 // logins, sessions and admin calls go on while files are read and the
-// rules compiled.
-//
-// When strict (an administrator changes the list) an access list whose
-// user list files go beyond the bounds (maxUserListFiles,
-// maxUserListNames) is not put into effect: the error says which bound, and
-// the list in effect stays. Otherwise (a list loaded from the
-// configuration) the rules over the bounds list nobody, with a warning.
-func (s *Server) installAccessList(h *Hub, snap aclSnapshot, strict bool) error {
-	lists := userListLoader{s: s, hub: h.Name(), strict: strict}
-	for i := range snap.rules {
-		r := &snap.rules[i]
+// rules compiled. Rules over the bounds on user list files
+// (maxUserListFiles, maxUserListNames) list nobody, with a warning: an
+// administrator's change beyond them was refused before it was saved
+// (userLists.CheckList), so only a list loaded from the configuration
+// gets there.
+func (s *Server) installAccessList(h *Hub, snap aclSnapshot) {
+	lists := userListLoader{s: s, hub: h.Name(), read: h.aclApply.takePreloaded(snap.cfg)}
+	rules := make([]hub.AccessRule, len(snap.cfg))
+	for i, c := range snap.cfg {
+		r := accessRule(c)
 		r.SrcUserList = lists.list(r.SrcUsername)
 		r.DstUserList = lists.list(r.DstUsername)
-	}
-	if lists.err != nil {
-		return lists.err
+		rules[i] = r
 	}
 	h.aclApply.mu.Lock()
 	defer h.aclApply.mu.Unlock()
 	if snap.gen <= h.aclApply.installed {
-		return nil
+		return
 	}
 	h.aclApply.installed = snap.gen
-	h.SetAccessList(snap.rules)
-	return nil
+	h.SetAccessList(rules)
 }
 
 // ApplyAccessLists puts the hub's configured access list into effect,
@@ -119,90 +131,77 @@ func (s *Server) ApplyAccessLists(h *Hub) {
 	s.mu.Lock()
 	snap := s.accessListLocked(h)
 	s.mu.Unlock()
-	s.installAccessList(h, snap, false)
+	s.installAccessList(h, snap)
 }
 
-// prepareRule applies to an access-list entry that an administrator adds
-// the hub administration options SoftEther applies then, whoever the
-// administrator is (Admin.c, StAddAccess and StSetAccessList):
-// no_delay_jitter_packet_loss zeroes Delay, Jitter and Loss, and
-// no_access_list_include_file clears include:/exclude: user fields. A user
-// list file outside the user-list directory is refused. hubFolder is the
-// hub's configuration folder; the caller holds s.mu.
-func (s *Server) prepareRule(hubFolder, rule *config.Folder) error {
-	opts := hubFolder.Folder("AdminOption")
-	if opts.GetUint("no_delay_jitter_packet_loss") != 0 {
-		rule.SetUint("Delay", 0)
-		rule.SetUint("Jitter", 0)
-		rule.SetUint("Loss", 0)
-	}
-	noInclude := opts.GetUint("no_access_list_include_file") != 0
-	for _, name := range []string{"SrcUsername", "DestUsername"} {
-		field := rule.GetString(name)
-		if noInclude && isUserListField(field) {
-			rule.SetString(name, "")
-			continue
-		}
-		if _, _, err := s.userListFile(field); err != nil {
-			return fmt.Errorf("%v (%w)", err, vpnerr.InvalidParameter)
-		}
+// userLists is the owner's check of the user list files that an
+// administrator's access list names (control.UserLists).
+type userLists struct{ s *Server }
+
+// CheckField refuses a user list file outside the user-list directory.
+func (u userLists) CheckField(field string) error {
+	if _, _, err := u.s.userListFile(field); err != nil {
+		return fmt.Errorf("%v (%w)", err, vpnerr.InvalidParameter)
 	}
 	return nil
 }
 
-// accessRule reads one AccessList/<id> folder (docs/protocol/config.md#accounts-access-lists-and-cascades).
-// Unreadable addresses read as "any", as missing items do.
-func accessRule(f *config.Folder) hub.AccessRule {
-	r := hub.AccessRule{
-		Priority:      f.GetUint("Priority"),
-		RedirectURL:   f.GetString("RedirectUrl"),
-		Discard:       f.GetBool("Discard"),
-		Active:        f.GetBool("Active"),
-		IPv6:          f.GetBool("IsIPv6"),
-		SrcPortStart:  port16(f.GetUint("SrcPortStart")),
-		SrcPortEnd:    port16(f.GetUint("SrcPortEnd")),
-		DstPortStart:  port16(f.GetUint("DestPortStart")),
-		DstPortEnd:    port16(f.GetUint("DestPortEnd")),
-		SrcUsername:   f.GetString("SrcUsername"),
-		DstUsername:   f.GetString("DestUsername"),
-		CheckSrcMAC:   f.GetBool("CheckSrcMac"),
-		CheckDstMAC:   f.GetBool("CheckDstMac"),
-		CheckTCPState: f.GetBool("CheckTcpState"),
-		Established:   f.GetBool("Established"),
-		Delay:         time.Duration(min(f.GetUint("Delay"), 10000)) * time.Millisecond,
-		Jitter:        int(min(f.GetUint("Jitter"), 100)),
-		Loss:          int(min(f.GetUint("Loss"), 100)),
+// CheckList reads the user list files of a hub's new access list and
+// refuses it when they go beyond the bounds. It runs under the owner's
+// lock, never under s.mu. What it read is kept for the install that
+// follows the change, so that each file is read once.
+func (u userLists) CheckList(hubName string, list []config.Access) error {
+	lists := userListLoader{s: u.s, hub: hubName, strict: true}
+	for _, r := range list {
+		lists.list(r.SrcUsername)
+		lists.list(r.DstUsername)
 	}
-	if p := f.GetUint("Protocol"); p <= 255 {
-		r.Protocol = uint8(p)
+	if lists.err != nil {
+		return fmt.Errorf("%v (%w)", lists.err, vpnerr.InvalidParameter)
+	}
+	if h := u.s.LookupHub(hubName); h != nil {
+		h.aclApply.preload(list, lists.read)
+	}
+	return nil
+}
+
+// accessRule is a configured rule (docs/protocol/config.md#accounts-access-lists-and-cascades)
+// as the forwarding path takes it. Unreadable addresses read as "any", as
+// missing items do.
+func accessRule(c config.Access) hub.AccessRule {
+	r := hub.AccessRule{
+		Priority:      c.Priority,
+		RedirectURL:   c.RedirectURL,
+		Discard:       c.Discard,
+		Active:        c.Active,
+		IPv6:          c.IPv6,
+		SrcPortStart:  port16(c.SrcPortStart),
+		SrcPortEnd:    port16(c.SrcPortEnd),
+		DstPortStart:  port16(c.DstPortStart),
+		DstPortEnd:    port16(c.DstPortEnd),
+		SrcUsername:   c.SrcUsername,
+		DstUsername:   c.DstUsername,
+		CheckSrcMAC:   c.CheckSrcMAC,
+		CheckDstMAC:   c.CheckDstMAC,
+		CheckTCPState: c.CheckTCPState,
+		Established:   c.Established,
+		Delay:         time.Duration(min(c.Delay, 10000)) * time.Millisecond,
+		Jitter:        int(min(c.Jitter, 100)),
+		Loss:          int(min(c.Loss, 100)),
+		SrcIP:         c.SrcIP, SrcMask: c.SrcMask,
+		DstIP: c.DstIP, DstMask: c.DstMask,
+		SrcMAC: c.SrcMAC, SrcMACMask: c.SrcMACMask,
+		DstMAC: c.DstMAC, DstMACMask: c.DstMACMask,
+	}
+	if c.Protocol <= 255 {
+		r.Protocol = uint8(c.Protocol)
 	} else {
 		r.Active = false // no IP protocol has such a number: the rule cannot match
 	}
-	suffix := ""
-	if r.IPv6 {
-		suffix = "6"
-	}
-	addr := func(name string) netip.Addr {
-		a, _ := netip.ParseAddr(f.GetString(name + suffix))
-		return a
-	}
-	r.SrcIP, r.SrcMask = addr("SrcIpAddress"), addr("SrcSubnetMask")
-	r.DstIP, r.DstMask = addr("DestIpAddress"), addr("DestSubnetMask")
-	r.SrcMAC, r.SrcMACMask = mac6(f.GetString("SrcMacAddress")), mac6(f.GetString("SrcMacMask"))
-	r.DstMAC, r.DstMACMask = mac6(f.GetString("DstMacAddress")), mac6(f.GetString("DstMacMask"))
 	return r
 }
 
 func port16(v uint32) uint16 { return uint16(min(v, 65535)) }
-
-// mac6 parses a stored MAC ("XX-XX-XX-XX-XX-XX"); anything else is zero.
-func mac6(s string) [6]byte {
-	m, err := net.ParseMAC(s)
-	if err != nil || len(m) != 6 {
-		return [6]byte{}
-	}
-	return [6]byte(m)
-}
 
 // vlanID is policy VLanId as the hub takes it: 1-4095, anything else none.
 func vlanID(v uint32) uint16 {

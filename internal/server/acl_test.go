@@ -88,13 +88,13 @@ func TestApplyAccessLists(t *testing.T) {
 
 func TestDataPathOptions(t *testing.T) {
 	s, _, _ := openAdmin(t)
-	s.mu.Lock()
-	o := s.hubTreeFolder("DEFAULT").Ensure("Option")
-	o.SetUint("AdjustTcpMssValue", 1300)
-	o.SetBool("ApplyIPv4AccessListOnArpPacket", true)
-	o.SetString("VlanTypeId", "0x88a8")
+	hc := *s.ctl.Current().Hub("DEFAULT")
+	hc.Options.AdjustTcpMssValue = 1300
+	hc.Options.ApplyIPv4AccessListOnArpPacket = true
+	hc.Options.VlanTypeId = 0x88a8
 	var opt hub.Options
-	s.dataPathOptions(&opt, "DEFAULT")
+	s.mu.Lock()
+	s.dataPathOptions(&opt, &hc)
 	s.mu.Unlock()
 	if opt.AdjustTCPMSS != 1300 || !opt.ApplyAccessListOnARP || opt.VLANTypeID != 0x88a8 || opt.DisableAdjustTCPMSS {
 		t.Errorf("options: %+v", opt)

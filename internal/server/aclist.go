@@ -1,17 +1,13 @@
 package server
 
 import (
-	"cmp"
 	"net/netip"
-	"slices"
 
 	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/control"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
-
-// maxACEntries bounds a hub's source IP address limit list (MAX_HUB_ACS).
-const maxACEntries = 4096
 
 // acEntry is one entry of a hub's Source IP Address Limit List (SoftEther's
 // AC list): a client address, or a network when Mask is set, to allow or
@@ -60,43 +56,15 @@ func acDenied(list []acEntry, ip netip.Addr) bool {
 	return false
 }
 
-// normalizeAC sorts a list as SoftEther keeps it and numbers it.
-func normalizeAC(list []acEntry) []acEntry {
-	slices.SortStableFunc(list, func(a, b acEntry) int {
-		if c := cmp.Compare(a.Priority, b.Priority); c != 0 {
-			return c
-		}
-		switch {
-		case a.Deny == b.Deny:
-			return 0
-		case !a.Deny:
-			return -1
-		}
-		return 1
-	})
-	for i := range list {
-		list[i].ID = uint32(i + 1)
-		list[i].IP = list[i].IP.WithZone("")
+// acListFromModel is the hub's configured list in the order it applies,
+// numbered from 1.
+func acListFromModel(hc *config.Hub) []acEntry {
+	sorted := control.SortAcList(hc.AcList)
+	list := make([]acEntry, len(sorted))
+	for i, e := range sorted {
+		list[i] = acEntry{ID: uint32(i + 1), Deny: e.Deny, Priority: e.Priority, IP: e.IP, Mask: e.Mask}
 	}
 	return list
-}
-
-// acListFromModel is the hub's configured list in the order it applies.
-func acListFromModel(hc *config.Hub) []acEntry {
-	list := make([]acEntry, 0, len(hc.AcList))
-	for _, e := range hc.AcList {
-		list = append(list, acEntry{Deny: e.Deny, Priority: e.Priority, IP: e.IP, Mask: e.Mask})
-	}
-	return normalizeAC(list)
-}
-
-// acListToModel is a normalized list as the configuration keeps it.
-func acListToModel(list []acEntry) []config.AcEntry {
-	out := make([]config.AcEntry, 0, len(list))
-	for _, e := range list {
-		out = append(out, config.AcEntry{Deny: e.Deny, Priority: e.Priority, IP: e.IP, Mask: e.Mask})
-	}
-	return out
 }
 
 // applyACList puts the hub's list from the configuration into effect. The
@@ -132,32 +100,25 @@ func acListPack(hubName string, list []acEntry) *pack.Pack {
 }
 
 func admGetAcList(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	defer a.unlock()
-	h, err := a.hubFor("")
-	if err != nil {
-		return nil, err
-	}
-	return acListPack(h.cfg.Name, acListFromModel(h.cfg)), nil
+	var out *pack.Pack
+	err := a.s.ctl.ReadHub(a.hub, func(h *config.Hub) error {
+		out = acListPack(h.Name, acListFromModel(h))
+		return nil
+	})
+	return out, err
 }
 
 // admSetAcList replaces the list (vpncmd's AcAdd and AcDel read it, change
 // it and send it back whole).
 func admSetAcList(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	defer a.unlock()
-	h, err := a.hubFor("no_change_access_control_list")
-	if err != nil {
-		return nil, err
-	}
 	in := a.in
 	n := in.Count("IpAddress")
-	if n > maxACEntries {
-		return nil, vpnerr.InvalidParameter
+	if n > control.MaxAcEntries {
+		return nil, vpnerr.InvalidParameter // before reading them all
 	}
-	list := make([]acEntry, 0, n)
+	list := make([]config.AcEntry, 0, n)
 	for i := range n {
-		e := acEntry{Deny: in.IntAt("Deny", i) != 0, Priority: in.IntAt("Priority", i), IP: in.IPAt("IpAddress", i)}
+		e := config.AcEntry{Deny: in.IntAt("Deny", i) != 0, Priority: in.IntAt("Priority", i), IP: in.IPAt("IpAddress", i)}
 		if !e.IP.IsValid() {
 			return nil, vpnerr.InvalidParameter
 		}
@@ -170,18 +131,18 @@ func admSetAcList(a *adminCall) (*pack.Pack, error) {
 				// PackGetIpEx gives zero) and takes the entry.
 				e.Mask = netip.IPv4Unspecified()
 			}
-			if e.Mask.Is4() != e.IP.Unmap().Is4() {
-				if !e.Mask.IsUnspecified() {
-					return nil, vpnerr.InvalidParameter // a real mask of the wrong family is a mistake
-				}
-				a.s.log.Warn("access list entry masked with 0.0.0.0 matches every address of its family, as in SoftEther; give the mask as an address (ffff:ffff:: for /32) to limit it",
-					"hub", h.cfg.Name, "ip", e.IP, "priority", e.Priority, "deny", e.Deny)
-			}
 		}
 		list = append(list, e)
 	}
-	list = normalizeAC(list)
-	h.cfg.AcList = acListToModel(list)
-	h.acList.Store(&list)
-	return acListPack(h.cfg.Name, list), nil
+	h, err := a.s.ctl.SetAcList(a.actor(), a.hub, list)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range h.AcList {
+		if e.Mask.IsValid() && e.Mask.Is4() != e.IP.Unmap().Is4() {
+			a.s.log.Warn("access list entry masked with 0.0.0.0 matches every address of its family, as in SoftEther; give the mask as an address (ffff:ffff:: for /32) to limit it",
+				"hub", h.Name, "ip", e.IP, "priority", e.Priority, "deny", e.Deny)
+		}
+	}
+	return acListPack(h.Name, acListFromModel(h)), nil
 }

@@ -20,12 +20,12 @@ import (
 
 func TestACListMatching(t *testing.T) {
 	a := netip.MustParseAddr
-	list := normalizeAC([]acEntry{
+	list := acListFromModel(&config.Hub{AcList: []config.AcEntry{
 		{Deny: true, Priority: 10, IP: a("10.0.0.0"), Mask: a("255.0.0.0")},
 		{Deny: false, Priority: 10, IP: a("10.1.2.3")},
 		{Deny: true, Priority: 5, IP: a("2001:db8::"), Mask: a("ffff:ffff::")},
 		{Deny: false, Priority: 20, IP: a("0.0.0.0"), Mask: a("0.0.0.0")},
-	})
+	}})
 	if list[0].Priority != 5 || list[1].Deny || !list[2].Deny || list[3].ID != 4 {
 		t.Fatalf("order: %+v", list)
 	}

@@ -1,13 +1,9 @@
 package server
 
 import (
-	"cmp"
-	"crypto/rand"
-	"fmt"
 	"net"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/ethervpn/ethervpn/internal/config"
@@ -26,35 +22,6 @@ import (
 // not yet in effect where that matters for security.
 
 // --- access lists (docs/protocol/admin.md#access-lists, docs/protocol/config.md#accounts-access-lists-and-cascades) ---
-
-// fieldKind says how an access-list field is carried in a PACK and stored
-// in the configuration.
-type fieldKind int
-
-const (
-	fkStr  fieldKind = iota // STR / string
-	fkUni                   // UNISTR / string
-	fkBool                  // INT 0/1 / bool
-	fkUint                  // INT / uint
-	fkIP4                   // IP (four elements) / dotted string
-	fkIP6                   // DATA(16) / IPv6 text
-	fkMAC                   // DATA(6) / XX-XX-XX-XX-XX-XX
-)
-
-var aclFields = []struct {
-	name string
-	kind fieldKind
-}{
-	{"Note", fkUni}, {"Active", fkBool}, {"Priority", fkUint}, {"Discard", fkBool}, {"IsIPv6", fkBool},
-	{"SrcIpAddress", fkIP4}, {"SrcSubnetMask", fkIP4}, {"DestIpAddress", fkIP4}, {"DestSubnetMask", fkIP4},
-	{"SrcIpAddress6", fkIP6}, {"SrcSubnetMask6", fkIP6}, {"DestIpAddress6", fkIP6}, {"DestSubnetMask6", fkIP6},
-	{"Protocol", fkUint}, {"SrcPortStart", fkUint}, {"SrcPortEnd", fkUint}, {"DestPortStart", fkUint}, {"DestPortEnd", fkUint},
-	{"SrcUsername", fkStr}, {"DestUsername", fkStr},
-	{"CheckSrcMac", fkBool}, {"SrcMacAddress", fkMAC}, {"SrcMacMask", fkMAC},
-	{"CheckDstMac", fkBool}, {"DstMacAddress", fkMAC}, {"DstMacMask", fkMAC},
-	{"CheckTcpState", fkBool}, {"Established", fkBool}, {"RedirectUrl", fkStr},
-	{"Delay", fkUint}, {"Jitter", fkUint}, {"Loss", fkUint},
-}
 
 // value i of element name, whatever its type (nil if absent).
 func valueAt(p *pack.Pack, name string, i int) (e pack.Element, ok bool) {
@@ -89,233 +56,147 @@ func ip4At(p *pack.Pack, name string, i int) netip.Addr {
 	return netip.AddrFrom4([4]byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)})
 }
 
-// aclFolder converts rule i of a request into its configuration folder,
-// applying SoftEther's clamps.
-func aclFolder(p *pack.Pack, i int) *config.Folder {
-	f := config.NewFolder("")
-	v6 := intAt(p, "IsIPv6", i) != 0
-	for _, fd := range aclFields {
-		switch fd.kind {
-		case fkStr, fkUni:
-			f.SetString(fd.name, strAt(p, fd.name, i))
-		case fkBool:
-			f.SetBool(fd.name, intAt(p, fd.name, i) != 0)
-		case fkUint:
-			f.SetUint(fd.name, intAt(p, fd.name, i))
-		case fkIP4:
-			if !v6 {
-				f.SetString(fd.name, ip4At(p, fd.name, i).String())
-			}
-		case fkIP6:
-			if v6 {
-				if b := dataAt(p, fd.name, i); len(b) == 16 {
-					f.SetString(fd.name, netip.AddrFrom16([16]byte(b)).String())
-				} else {
-					f.SetString(fd.name, "::")
-				}
-			}
-		case fkMAC:
-			if b := dataAt(p, fd.name, i); len(b) == 6 {
-				f.SetString(fd.name, strings.ToUpper(strings.ReplaceAll(net.HardwareAddr(b).String(), ":", "-")))
-			}
-		}
+// macAt reads value i of a MAC field; anything but 6 bytes is no MAC.
+func macAt(p *pack.Pack, name string, i int) config.MAC {
+	var m config.MAC
+	if b := dataAt(p, name, i); len(b) == 6 {
+		m = config.MAC(b)
 	}
-	for _, pr := range [][2]string{{"SrcPortStart", "SrcPortEnd"}, {"DestPortStart", "DestPortEnd"}} {
-		if f.GetUint(pr[1]) < f.GetUint(pr[0]) {
-			f.SetUint(pr[1], f.GetUint(pr[0]))
-		}
-	}
-	f.SetUint("Delay", min(f.GetUint("Delay"), 10000))
-	f.SetUint("Jitter", min(f.GetUint("Jitter"), 100))
-	f.SetUint("Loss", min(f.GetUint("Loss"), 100))
-	return f
+	return m
 }
 
-// aclRow adds one stored rule to a list.
-func aclRow(l *list, f *config.Folder, id int) {
-	v6 := f.GetBool("IsIPv6")
+// accessAt reads rule i of an ACCESS (list) request. A rule carries the
+// addresses of its family: the IP fields of an IPv4 rule, the DATA(16)
+// "*6" fields of an IPv6 one.
+func accessAt(p *pack.Pack, i int) config.Access {
+	u := func(name string) uint32 { return intAt(p, name, i) }
+	b := func(name string) bool { return intAt(p, name, i) != 0 }
+	r := config.Access{
+		Note: strAt(p, "Note", i), Active: b("Active"), Priority: u("Priority"), Discard: b("Discard"), IPv6: b("IsIPv6"),
+		Protocol:     u("Protocol"),
+		SrcPortStart: u("SrcPortStart"), SrcPortEnd: u("SrcPortEnd"), DstPortStart: u("DestPortStart"), DstPortEnd: u("DestPortEnd"),
+		SrcUsername: strAt(p, "SrcUsername", i), DstUsername: strAt(p, "DestUsername", i),
+		CheckSrcMAC: b("CheckSrcMac"), SrcMAC: macAt(p, "SrcMacAddress", i), SrcMACMask: macAt(p, "SrcMacMask", i),
+		CheckDstMAC: b("CheckDstMac"), DstMAC: macAt(p, "DstMacAddress", i), DstMACMask: macAt(p, "DstMacMask", i),
+		CheckTCPState: b("CheckTcpState"), Established: b("Established"), RedirectURL: strAt(p, "RedirectUrl", i),
+		Delay: u("Delay"), Jitter: u("Jitter"), Loss: u("Loss"),
+	}
+	addr := func(name string) netip.Addr {
+		if !r.IPv6 {
+			return ip4At(p, name, i)
+		}
+		if d := dataAt(p, name+"6", i); len(d) == 16 {
+			return netip.AddrFrom16([16]byte(d))
+		}
+		return netip.IPv6Unspecified()
+	}
+	r.SrcIP, r.SrcMask = addr("SrcIpAddress"), addr("SrcSubnetMask")
+	r.DstIP, r.DstMask = addr("DestIpAddress"), addr("DestSubnetMask")
+	return r
+}
+
+// accessRow adds one stored rule, numbered id, to a list. Both address
+// forms are sent, those of the other family as SoftEther fills them.
+func accessRow(l *list, r config.Access, id int) {
+	v4 := func(a netip.Addr, mask bool) netip.Addr {
+		switch {
+		case r.IPv6 && mask:
+			return netip.AddrFrom4([4]byte{255, 255, 255, 255})
+		case r.IPv6:
+			return netip.AddrFrom4([4]byte{223, 255, 255, 253}) // SoftEther's placeholder in IPv6 rules
+		case !a.Is4():
+			return netip.IPv4Unspecified()
+		}
+		return a
+	}
+	v6 := func(a netip.Addr) []byte {
+		var b [16]byte
+		if r.IPv6 && a.IsValid() {
+			b = a.As16()
+		}
+		return b[:]
+	}
 	l.row()
 	l.int("Id", uint32(id))
-	l.int("UniqueId", f.GetUint("UniqueId"))
-	for _, fd := range aclFields {
-		switch fd.kind {
-		case fkStr:
-			l.str(fd.name, f.GetString(fd.name))
-		case fkUni:
-			l.uni(fd.name, f.GetString(fd.name))
-		case fkBool:
-			l.bool(fd.name, f.GetBool(fd.name))
-		case fkUint:
-			l.int(fd.name, f.GetUint(fd.name))
-		case fkIP4:
-			a, err := netip.ParseAddr(f.GetString(fd.name))
-			if v6 {
-				a = netip.AddrFrom4([4]byte{223, 255, 255, 253}) // SoftEther's placeholder in IPv6 rules
-				if strings.Contains(fd.name, "Mask") {
-					a = netip.AddrFrom4([4]byte{255, 255, 255, 255})
-				}
-			} else if err != nil || !a.Is4() {
-				a = netip.IPv4Unspecified()
-			}
-			l.ip(fd.name, a)
-		case fkIP6:
-			var b [16]byte
-			if a, err := netip.ParseAddr(f.GetString(fd.name)); err == nil && v6 {
-				b = a.As16()
-			}
-			l.data(fd.name, b[:])
-		case fkMAC:
-			m, err := net.ParseMAC(f.GetString(fd.name))
-			if err != nil || len(m) != 6 {
-				m = make(net.HardwareAddr, 6)
-			}
-			l.data(fd.name, m)
-		}
-	}
+	l.int("UniqueId", r.UniqueID)
+	l.uni("Note", r.Note)
+	l.bool("Active", r.Active)
+	l.int("Priority", r.Priority)
+	l.bool("Discard", r.Discard)
+	l.bool("IsIPv6", r.IPv6)
+	l.ip("SrcIpAddress", v4(r.SrcIP, false))
+	l.ip("SrcSubnetMask", v4(r.SrcMask, true))
+	l.ip("DestIpAddress", v4(r.DstIP, false))
+	l.ip("DestSubnetMask", v4(r.DstMask, true))
+	l.data("SrcIpAddress6", v6(r.SrcIP))
+	l.data("SrcSubnetMask6", v6(r.SrcMask))
+	l.data("DestIpAddress6", v6(r.DstIP))
+	l.data("DestSubnetMask6", v6(r.DstMask))
+	l.int("Protocol", r.Protocol)
+	l.int("SrcPortStart", r.SrcPortStart)
+	l.int("SrcPortEnd", r.SrcPortEnd)
+	l.int("DestPortStart", r.DstPortStart)
+	l.int("DestPortEnd", r.DstPortEnd)
+	l.str("SrcUsername", r.SrcUsername)
+	l.str("DestUsername", r.DstUsername)
+	l.bool("CheckSrcMac", r.CheckSrcMAC)
+	l.data("SrcMacAddress", r.SrcMAC[:])
+	l.data("SrcMacMask", r.SrcMACMask[:])
+	l.bool("CheckDstMac", r.CheckDstMAC)
+	l.data("DstMacAddress", r.DstMAC[:])
+	l.data("DstMacMask", r.DstMACMask[:])
+	l.bool("CheckTcpState", r.CheckTCPState)
+	l.bool("Established", r.Established)
+	l.str("RedirectUrl", r.RedirectURL)
+	l.int("Delay", r.Delay)
+	l.int("Jitter", r.Jitter)
+	l.int("Loss", r.Loss)
 }
 
-// setACL stores rules sorted as SoftEther sorts them (priority, then pass
-// before discard) with the folder names (= Ids) renumbered 1..N.
-func setACL(hubFolder *config.Folder, rules []*config.Folder) {
-	slices.SortStableFunc(rules, func(a, b *config.Folder) int {
-		if c := cmp.Compare(a.GetUint("Priority"), b.GetUint("Priority")); c != 0 {
-			return c
-		}
-		return cmp.Compare(b2u(a.GetBool("Discard")), b2u(b.GetBool("Discard")))
-	})
-	for i, r := range rules {
-		r.Name = strconv.Itoa(i + 1)
-		if r.GetUint("UniqueId") == 0 {
-			r.SetUint("UniqueId", newUniqueID(rules))
-		}
-	}
-	acl := hubFolder.Ensure("AccessList")
-	acl.Folders = rules
-}
-
-// newUniqueID picks an id >= 32768 not used by rules (DeleteAccess tells
-// positions from unique ids by that threshold).
-func newUniqueID(rules []*config.Folder) uint32 {
-	for {
-		var b [4]byte
-		rand.Read(b[:])
-		id := 32768 + (uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3]))%(1<<31)
-		if !slices.ContainsFunc(rules, func(r *config.Folder) bool { return r.GetUint("UniqueId") == id }) {
-			return id
-		}
-	}
-}
-
-func (a *adminCall) aclHub() (*Hub, *config.Folder, error) {
-	h, err := a.s.hubLocked(a.hub)
-	if err != nil {
-		return nil, nil, err
-	}
-	return h, a.s.hubFolderLocked(h), nil
-}
-
-// changeAccessList runs change on the hub's access list under the server
-// lock, then puts the changed list into effect without it: user list
-// files are read then.
-func (a *adminCall) changeAccessList(change func(h *Hub, f *config.Folder) error) (*pack.Pack, error) {
-	a.lock()
-	h, f, err := a.aclHub()
-	if err == nil && a.hubAdminDenied(h, "no_change_access_list") {
-		err = vpnerr.NotEnoughRight
-	}
-	if err == nil {
-		err = change(h, f)
-	}
-	var snap aclSnapshot
-	if err == nil {
-		snap = a.s.accessListLocked(h)
-	}
-	a.unlock()
-	if err != nil {
+func admAddAccess(a *adminCall) (*pack.Pack, error) {
+	if err := a.s.ctl.AddAccess(a.actor(), a.hub, accessAt(a.in, 0), userLists{a.s}); err != nil {
 		return nil, err
-	}
-	// A list beyond the bounds on user list files is refused; the
-	// dispatcher then puts the previous configuration back.
-	if err := a.s.installAccessList(h, snap, true); err != nil {
-		return nil, fmt.Errorf("%v (%w)", err, vpnerr.InvalidParameter)
 	}
 	return echo(a.in), nil
 }
 
-// overLimit reports whether an admin option limit (0 = none) is reached.
-func overLimit(hc *config.Hub, option string, n int) bool {
-	limit := hc.AdminOption(option)
-	return limit != 0 && n >= int(limit)
-}
-
-func admAddAccess(a *adminCall) (*pack.Pack, error) {
-	return a.changeAccessList(func(h *Hub, f *config.Folder) error {
-		rules := slices.Clone(f.Folder("AccessList").Folders)
-		if len(rules) >= control.MaxAccessLists || (!a.c.ServerAdmin && overLimit(h.cfg, "max_accesslists", len(rules))) {
-			return vpnerr.TooManyAccessList
-		}
-		rule := aclFolder(a.in, 0)
-		if err := a.s.prepareRule(f, rule); err != nil {
-			return err
-		}
-		setACL(f, append(rules, rule))
-		return nil
-	})
-}
-
 func admDeleteAccess(a *adminCall) (*pack.Pack, error) {
-	return a.changeAccessList(func(h *Hub, f *config.Folder) error {
-		rules := slices.Clone(f.Folder("AccessList").Folders)
-		id := a.in.Int("Id")
-		i := -1
-		if id < 32768 {
-			if id >= 1 && int(id) <= len(rules) {
-				i = int(id) - 1
-			}
-		} else {
-			i = slices.IndexFunc(rules, func(r *config.Folder) bool { return r.GetUint("UniqueId") == id })
-		}
-		if i < 0 {
-			return vpnerr.ObjectNotFound
-		}
-		setACL(f, slices.Delete(rules, i, i+1))
-		return nil
-	})
+	if err := a.s.ctl.DeleteAccess(a.actor(), a.hub, a.in.Int("Id")); err != nil {
+		return nil, err
+	}
+	return echo(a.in), nil
 }
 
 func admEnumAccess(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	defer a.unlock()
-	h, f, err := a.aclHub()
+	out := pack.New()
+	err := a.s.ctl.ReadHub(a.hub, func(h *config.Hub) error {
+		out.AddStr("HubName", h.Name)
+		l := newList(out)
+		for i, r := range h.AccessList {
+			accessRow(l, r, i+1)
+		}
+		l.done()
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	out := pack.New()
-	out.AddStr("HubName", h.cfg.Name)
-	l := newList(out)
-	for i, r := range f.Folder("AccessList").Folders {
-		aclRow(l, r, i+1)
-	}
-	l.done()
 	return out, nil
 }
 
 func admSetAccessList(a *adminCall) (*pack.Pack, error) {
-	return a.changeAccessList(func(h *Hub, f *config.Folder) error {
-		n := a.in.Count("Protocol")
-		if n > control.MaxAccessLists || (!a.c.ServerAdmin && overLimit(h.cfg, "max_accesslists", n-1)) {
-			return vpnerr.TooManyAccessList
-		}
-		rules := make([]*config.Folder, n)
-		for i := range rules {
-			rules[i] = aclFolder(a.in, i)
-			if err := a.s.prepareRule(f, rules[i]); err != nil {
-				return err
-			}
-		}
-		setACL(f, rules)
-		return nil
-	})
+	n := a.in.Count("Protocol")
+	if n > control.MaxAccessLists {
+		return nil, vpnerr.TooManyAccessList // before reading them all
+	}
+	rules := make([]config.Access, n)
+	for i := range rules {
+		rules[i] = accessAt(a.in, i)
+	}
+	if err := a.s.ctl.SetAccessList(a.actor(), a.hub, rules, userLists{a.s}); err != nil {
+		return nil, err
+	}
+	return echo(a.in), nil
 }
 
 // --- local bridges (docs/protocol/admin.md#local-bridges, docs/protocol/config.md#local-bridges) ---
@@ -645,25 +526,12 @@ func admEnumL3Table(a *adminCall) (*pack.Pack, error) {
 
 // --- hub administration options (docs/protocol/admin.md#hub-admin-options) ---
 
-var hubAdminOptions = []string{
-	"allow_hub_admin_change_option", "max_users", "max_multilogins_per_user", "max_groups", "max_accesslists",
-	"max_sessions_client_bridge_apply", "max_sessions", "max_sessions_client", "max_sessions_bridge",
-	"max_bitrates_download", "max_bitrates_upload", "deny_empty_password", "deny_bridge", "deny_routing",
-	"deny_qos", "deny_change_user_password", "no_change_users", "no_change_groups", "no_securenat",
-	"no_securenat_enablenat", "no_securenat_enabledhcp", "no_cascade", "no_online", "no_offline",
-	"no_change_log_config", "no_disconnect_session", "no_delete_iptable", "no_delete_mactable",
-	"no_enum_session", "no_query_session", "no_change_admin_password", "no_change_log_switch_type",
-	"no_change_access_list", "no_change_access_control_list", "no_change_cert_list", "no_change_crl_list",
-	"no_read_log_file", "no_change_msg", "deny_hub_admin_change_ext_option", "no_delay_jitter_packet_loss",
-	"no_access_list_include_file",
-}
-
 func adminOptionsPack(hubName string, get func(string) uint32) *pack.Pack {
 	out := pack.New()
 	out.AddStr("HubName", hubName)
-	out.AddInt("NumItem", uint32(len(hubAdminOptions)))
+	out.AddInt("NumItem", uint32(len(control.HubAdminOptionNames)))
 	l := newList(out)
-	for _, n := range hubAdminOptions {
+	for _, n := range control.HubAdminOptionNames {
 		l.row()
 		l.str("Name", n)
 		l.int("Value", get(n))
@@ -674,13 +542,12 @@ func adminOptionsPack(hubName string, get func(string) uint32) *pack.Pack {
 }
 
 func admGetHubAdminOptions(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	defer a.unlock()
-	h, err := a.hubFor("")
-	if err != nil {
-		return nil, err
-	}
-	return adminOptionsPack(h.cfg.Name, h.cfg.AdminOption), nil
+	var out *pack.Pack
+	err := a.s.ctl.ReadHub(a.hub, func(h *config.Hub) error {
+		out = adminOptionsPack(h.Name, h.AdminOption)
+		return nil
+	})
+	return out, err
 }
 
 func admGetDefaultHubAdminOptions(a *adminCall) (*pack.Pack, error) {
@@ -688,21 +555,18 @@ func admGetDefaultHubAdminOptions(a *adminCall) (*pack.Pack, error) {
 }
 
 func admSetHubAdminOptions(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	defer a.unlock()
-	h, err := a.hubFor("")
+	h, err := a.s.ctl.SetHubAdminOptions(a.actor(), a.hub, namedValues(a.in))
 	if err != nil {
 		return nil, err
 	}
-	if !a.c.ServerAdmin && h.cfg.AdminOption("allow_hub_admin_change_option") == 0 {
-		return nil, vpnerr.NotEnoughRight
+	return adminOptionsPack(h.Name, h.AdminOption), nil
+}
+
+// namedValues reads the Name and Value lists of an RPC_ADMIN_OPTION.
+func namedValues(in *pack.Pack) []config.AdminOption {
+	opts := make([]config.AdminOption, in.Count("Name"))
+	for i := range opts {
+		opts[i] = config.AdminOption{Name: in.StrAt("Name", i), Value: in.IntAt("Value", i)}
 	}
-	for i := range a.in.Count("Name") {
-		name := a.in.StrAt("Name", i)
-		if !slices.Contains(hubAdminOptions, name) {
-			continue
-		}
-		h.cfg.SetAdminOption(name, a.in.IntAt("Value", i))
-	}
-	return adminOptionsPack(h.cfg.Name, h.cfg.AdminOption), nil
+	return opts
 }

@@ -111,10 +111,10 @@ func init() {
 	add("GetBridgeSupport", rightAny, ro, admGetBridgeSupport)
 
 	// Stored, not yet run (admin_store.go).
-	addHub("AddAccess", "", rw, admAddAccess)
-	addHub("DeleteAccess", "", rw, admDeleteAccess)
-	addHub("EnumAccess", "", ro, admEnumAccess)
-	addHub("SetAccessList", "", rw, admSetAccessList)
+	typedHub("AddAccess", rw, admAddAccess)
+	typedHub("DeleteAccess", rw, admDeleteAccess)
+	typedHub("EnumAccess", ro, admEnumAccess)
+	typedHub("SetAccessList", rw, admSetAccessList)
 	add("AddL3Switch", rightServer, rw, admAddL3Switch)
 	add("DelL3Switch", rightServer, rw, admDelL3Switch)
 	add("StartL3Switch", rightServer, rw, admStartL3Switch)
@@ -126,13 +126,13 @@ func init() {
 	add("AddL3Table", rightServer, rw, admAddL3Table)
 	add("DelL3Table", rightServer, rw, admDelL3Table)
 	add("EnumL3Table", rightAny, ro, admEnumL3Table)
-	addHub("GetHubAdminOptions", "", ro, admGetHubAdminOptions)
-	addHub("SetHubAdminOptions", "", rw, admSetHubAdminOptions)
-	addHub("GetHubExtOptions", "", ro, admGetHubExtOptions)
-	addHub("GetAcList", "", ro, admGetAcList)
-	addHub("SetAcList", "", rw, admSetAcList)
-	addHub("SetHubExtOptions", "", rw, admSetHubExtOptions)
-	add("GetDefaultHubAdminOptions", rightAny, ro, admGetDefaultHubAdminOptions)
+	typedHub("GetHubAdminOptions", ro, admGetHubAdminOptions)
+	typedHub("SetHubAdminOptions", rw, admSetHubAdminOptions)
+	typedHub("GetHubExtOptions", ro, admGetHubExtOptions)
+	typedHub("GetAcList", ro, admGetAcList)
+	typedHub("SetAcList", rw, admSetAcList)
+	typedHub("SetHubExtOptions", rw, admSetHubExtOptions)
+	typed("GetDefaultHubAdminOptions", rightAny, ro, admGetDefaultHubAdminOptions)
 }
 
 // upperASCII upper-cases a-z only, as SoftEther compares method names.

@@ -33,7 +33,7 @@ func hostServices() packetlog.Services {
 // server.
 func (s *Server) applyHubLogs(h *Hub) {
 	hf := s.hubTreeFolder(h.cfg.Name)
-	logs, opt := hf.Folder("LogSetting"), hf.Folder("Option")
+	logs := hf.Folder("LogSetting")
 	s.seclog.setEnabled(h.cfg.Name, h.cfg.LogSecurity, switchType(logs, "SecurityLogSwitchType"))
 	if !h.cfg.LogPacket {
 		h.SetPacketLog(nil)
@@ -48,8 +48,8 @@ func (s *Server) applyHubLogs(h *Hub) {
 			ICMP: lv("PACKET_LOG_ICMP"), TCP: lv("PACKET_LOG_TCP"), TCPConn: lv("PACKET_LOG_TCP_CONN"),
 			UDP: lv("PACKET_LOG_UDP"), DHCP: lv("PACKET_LOG_DHCP"),
 		},
-		NoIPv4: hubOption(opt, "NoIPv4PacketLog") != 0,
-		NoIPv6: hubOption(opt, "NoIPv6PacketLog") != 0,
+		NoIPv4: h.cfg.Options.NoIPv4PacketLog,
+		NoIPv6: h.cfg.Options.NoIPv6PacketLog,
 		Sink:   s.plog.Sink(h.cfg.Name, switchType(logs, "PacketLogSwitchType")),
 	})
 }

@@ -51,7 +51,7 @@ func (s *Server) reconcile(to *config.Server, full bool) {
 			continue
 		}
 		opt := h.Options()
-		s.dataPathOptions(&opt, hc.Name)
+		s.dataPathOptions(&opt, hc)
 		h.SetOptions(opt)
 		s.applyHubLogs(h)
 		s.applyACList(h)

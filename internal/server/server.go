@@ -285,7 +285,7 @@ func (s *Server) loadCert() error {
 func (s *Server) addHub(hc *config.Hub) *Hub {
 	opt := hub.DefaultOptions()
 	opt.Log = s.log // the hub names itself in every record
-	s.dataPathOptions(&opt, hc.Name)
+	s.dataPathOptions(&opt, hc)
 	h := &Hub{Hub: hub.New(hc.Name, opt), cfg: hc}
 	h.nat, h.links = s.newNatRun(h), s.newLinkRun(h)
 	s.applyHubLogs(h)

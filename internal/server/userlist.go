@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/ethervpn/ethervpn/internal/control"
 )
 
 // userListDir is the directory, inside the data directory, that holds the
@@ -22,20 +24,12 @@ const userListDir = "access_list_include"
 // bigger file; ethervpn refuses it, since a cut could end in half a name.
 const maxUserListFile = 1 << 20
 
-// isUserListField reports whether an access-list user field names a user
-// list file ("include:FILE" or "exclude:FILE", any case) rather than a
-// user or group.
-func isUserListField(field string) bool {
-	low := strings.ToLower(field)
-	return strings.HasPrefix(low, "include:") || strings.HasPrefix(low, "exclude:")
-}
-
 // userListFile returns the FILE of an include:/exclude: user field as a
 // path relative to the user-list directory. FILE may be relative to that
 // directory or an absolute path inside it; anything else is an error that
 // says where the file belongs. ok is false for a plain user name.
 func (s *Server) userListFile(field string) (rel string, ok bool, err error) {
-	if !isUserListField(field) {
+	if !control.IsUserListField(field) {
 		return "", false, nil
 	}
 	dir := filepath.Join(s.dir, userListDir)

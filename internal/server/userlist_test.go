@@ -19,6 +19,7 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/control"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
@@ -112,9 +113,7 @@ func TestUserListOutsideFromConfigIgnored(t *testing.T) {
 	if err := os.WriteFile(outside, []byte("alice\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s.mu.Lock()
-	setACL(s.hubFolderLocked(s.hubs["DEFAULT"]), []*config.Folder{aclFolder(params("Active", true, "SrcUsername", "include:"+outside), 0)})
-	s.mu.Unlock()
+	setAccessListByHand(t, s, config.Access{Active: true, SrcUsername: "include:" + outside})
 	if err := s.Save(); err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +286,7 @@ func TestNoAccessListIncludeFile(t *testing.T) {
 			t.Errorf("%+v: stored user fields %q %q", c, src, dst)
 		}
 		for _, r := range s.LookupHub("DEFAULT").AccessList() {
-			if r.SrcUserList != nil || r.DstUserList != nil || isUserListField(r.SrcUsername) || isUserListField(r.DstUsername) {
+			if r.SrcUserList != nil || r.DstUserList != nil || control.IsUserListField(r.SrcUsername) || control.IsUserListField(r.DstUsername) {
 				t.Errorf("%+v: rule in effect names a user list: %+v", c, r)
 			}
 		}
@@ -456,13 +455,11 @@ func TestUserListBounds(t *testing.T) {
 	inEffect(3)
 
 	// A configuration beyond the bounds (written by hand) loads.
-	s.mu.Lock()
-	rules := make([]*config.Folder, len(fields))
+	rules := make([]config.Access, len(fields))
 	for i, f := range fields {
-		rules[i] = aclFolder(params("Active", true, "Priority", i+1, "SrcUsername", f), 0)
+		rules[i] = config.Access{Active: true, Priority: uint32(i + 1), SrcUsername: f}
 	}
-	setACL(s.hubFolderLocked(s.hubs["DEFAULT"]), rules)
-	s.mu.Unlock()
+	setAccessListByHand(t, s, rules...)
 	if err := s.Save(); err != nil {
 		t.Fatal(err)
 	}
@@ -487,5 +484,18 @@ func TestUserListBounds(t *testing.T) {
 	}
 	if nobody != len(fields)-maxUserListFiles {
 		t.Errorf("%d loaded rules list nobody, want %d", nobody, len(fields)-maxUserListFiles)
+	}
+}
+
+// setAccessListByHand makes rules the access list of the hub DEFAULT, as
+// a hand-written configuration would: past the administrators' checks.
+func setAccessListByHand(t *testing.T, s *Server, rules ...config.Access) {
+	t.Helper()
+	err := s.ctl.Update(func(next *config.Server) error {
+		next.EditHub("DEFAULT").AccessList = rules
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
