@@ -85,7 +85,7 @@ func TestEthervpnBridgeRole(t *testing.T) {
 		c.AuthType = config.CascadeAuthPassword
 		hash := sha0.HashPassword(cascadeUser, password)
 		c.HashedPassword = hash[:]
-		s.Hub("BRIDGE").PutCascade(c)
+		s.Hub("BRIDGE").AddCascade(c)
 	})
 	if err := os.WriteFile(filepath.Join(dataDir, "vpn_server.config"), text, 0o600); err != nil {
 		t.Fatal(err)

@@ -201,7 +201,7 @@ func evCascades(t *testing.T, ev *testrig.Server) []*config.Cascade {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s.Hub(evHub).Cascades()
+	return s.Hub(evHub).Cascades
 }
 
 // promptLine matches vpncmd's prompts ("VPN Server>", "VPN Server/HUB>")

@@ -54,7 +54,7 @@ func withCascade(t *testing.T, text []byte, host string, port int, remoteHub str
 		c.AuthType = config.CascadeAuthPassword
 		hash := sha0.HashPassword(cascadeUser, password)
 		c.HashedPassword = hash[:]
-		s.Hub(evHub).PutCascade(c)
+		s.Hub(evHub).AddCascade(c)
 	})
 }
 
@@ -126,7 +126,7 @@ func TestCascadeWithRealServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cs := s.Hub(seHub).Cascades()
+		cs := s.Hub(seHub).Cascades
 		hash := sha0.HashPassword(cascadeUser, password)
 		if len(cs) != 1 || cs[0].AccountName != "toev" || !cs[0].Online || cs[0].AuthType != config.CascadeAuthPassword ||
 			string(cs[0].HashedPassword) != string(hash[:]) || cs[0].Port != evPort || cs[0].MaxConnection != 8 {

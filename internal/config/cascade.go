@@ -5,14 +5,16 @@ import (
 	"crypto/rc4"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 )
 
 // Typed views of the cascade connections of a hub
 // (VirtualHUB/<hub>/CascadeList/Cascade<n>, docs/protocol/config.md#accounts-access-lists-and-cascades) and
-// of the local bridges (LocalBridgeList, docs/protocol/config.md#local-bridges). They are read from and
-// written into the configuration tree in place, like the rest of the
+// of the local bridges (LocalBridgeList, docs/protocol/config.md#local-bridges). A hub's cascades
+// are read once with the hub (Hub.Cascades) and written back into the
+// folders they came from only when they changed, like the rest of the
 // model, so items this program does not use (proxy settings, UDP
 // acceleration, ...) survive a rewrite.
 
@@ -41,7 +43,7 @@ type Cascade struct {
 	// side of the link; nil when the folder has none.
 	Policy *Policy
 
-	folder *Folder
+	folder *Folder // where it was read from or last written to; nil for a new one
 }
 
 // CascadeSettings are the comparable settings of a cascade.
@@ -106,8 +108,18 @@ func Cascades(hub *Folder) []*Cascade {
 	return out
 }
 
-// Cascades returns the hub's cascades (see the package function).
-func (h *Hub) Cascades() []*Cascade { return Cascades(h.folder) }
+// Cascade returns the hub's cascade whose AccountName is account
+// (case-insensitive), or nil.
+func (h *Hub) Cascade(account string) *Cascade {
+	if i := h.cascadeIndex(account); i >= 0 {
+		return h.Cascades[i]
+	}
+	return nil
+}
+
+func (h *Hub) cascadeIndex(account string) int {
+	return slices.IndexFunc(h.Cascades, func(c *Cascade) bool { return strings.EqualFold(c.AccountName, account) })
+}
 
 func readCascade(f *Folder) *Cascade {
 	auth, opt := f.Folder("ClientAuth"), f.Folder("ClientOption")
@@ -140,12 +152,15 @@ func readCascade(f *Folder) *Cascade {
 }
 
 // NewCascade returns a cascade with the settings vpncmd's CascadeCreate
-// gives a new one: offline, 8 connections, encryption on, bridge mode.
+// gives a new one: offline, 8 connections, encryption on, bridge mode,
+// the default policy (the real server does not load a cascade without a
+// policy).
 func NewCascade(account, host string, port uint32, hubName, user string) *Cascade {
+	pol := DefaultPolicy()
 	return &Cascade{CascadeSettings: CascadeSettings{
 		AccountName: account, Hostname: host, Port: port, HubName: hubName, Username: user,
 		MaxConnection: 8, UseEncrypt: true, AdditionalConnectionInterval: 1,
-	}}
+	}, Policy: &pol}
 }
 
 // cascadeOptionDefaults are the ClientOption items a real server writes
@@ -170,52 +185,72 @@ var cascadeOptionDefaults = []*Item{
 	{Name: "NoUdpAcceleration", Type: Bool},
 }
 
-// PutCascade writes c into the hub's CascadeList: into its own folder when
-// it was read from this hub, else into a new Cascade<n> with the first
-// free n (and the full set of items the real server writes).
-func (h *Hub) PutCascade(c *Cascade) {
-	if h.folder == nil {
-		h.folder = newHubFolder()
+// writeCascades makes the hub folder's CascadeList hold h.Cascades when
+// they differ from what was last read or written (h.loaded.cascades): each
+// cascade is written into its own folder when it was read from this list,
+// so that the items the model does not know survive, and a new one into a
+// new Cascade<n> with the first free n and the full set of items the real
+// server writes. Folders of removed cascades go.
+func (h *Hub) writeCascades(hub *Folder) {
+	if slices.EqualFunc(h.Cascades, h.loaded.cascades, func(c *Cascade, l Cascade) bool { return c.folder == l.folder && c.Equal(&l) }) {
+		return
 	}
-	list := h.folder.Ensure("CascadeList")
-	if c.folder == nil || !containsFolder(list, c.folder) {
-		f := NewFolder("")
-		for n := 0; f.Name == ""; n++ {
-			if name := "Cascade" + strconv.Itoa(n); list.Folder(name) == nil {
-				f.Name = name
-			}
-		}
-		opt := f.Ensure("ClientOption")
-		for _, it := range cascadeOptionDefaults {
-			n := *it
-			opt.Items = append(opt.Items, &n)
-		}
-		list.Folders = append(list.Folders, f)
-		c.folder = f
+	list := hub.Ensure("CascadeList")
+	old := make(map[*Folder]bool, len(list.Folders))
+	for _, f := range list.Folders {
+		old[f] = true
 	}
-	c.write(c.folder)
+	used := make(map[*Folder]bool, len(h.Cascades))
+	var names []string
+	for _, c := range h.Cascades {
+		// A cascade read from another list, or a copy sharing another
+		// one's folder, gets a folder of its own.
+		if c.folder != nil && old[c.folder] && !used[c.folder] {
+			used[c.folder] = true
+			names = append(names, strings.ToUpper(c.folder.Name))
+		}
+	}
+	folders := make([]*Folder, 0, len(h.Cascades))
+	for _, c := range h.Cascades {
+		if c.folder == nil || !used[c.folder] {
+			c.folder = newCascadeFolder(&names)
+		}
+		delete(used, c.folder) // a second cascade of the same folder gets a new one
+		c.write(c.folder)
+		folders = append(folders, c.folder)
+	}
+	list.Folders = folders
+	h.loaded.cascades = snapshotCascades(h.Cascades)
 }
 
-// RemoveCascade deletes the cascade whose AccountName is account
-// (case-insensitive); it reports whether there was one.
-func (h *Hub) RemoveCascade(account string) bool {
-	list := h.folder.Folder("CascadeList")
-	for i, f := range list.subfolders() {
-		if strings.EqualFold(f.Folder("ClientOption").GetString("AccountName"), account) {
-			list.Folders = append(list.Folders[:i], list.Folders[i+1:]...)
-			return true
+// newCascadeFolder returns the folder of a new cascade, named Cascade<n>
+// with the first n not in names (upper-cased), which it adds to names.
+func newCascadeFolder(names *[]string) *Folder {
+	f := NewFolder("")
+	for n := 0; f.Name == ""; n++ {
+		if name := "Cascade" + strconv.Itoa(n); !slices.Contains(*names, strings.ToUpper(name)) {
+			f.Name = name
 		}
 	}
-	return false
+	*names = append(*names, strings.ToUpper(f.Name))
+	opt := f.Ensure("ClientOption")
+	for _, it := range cascadeOptionDefaults {
+		n := *it
+		opt.Items = append(opt.Items, &n)
+	}
+	return f
 }
 
-func containsFolder(list, f *Folder) bool {
-	for _, x := range list.Folders {
-		if x == f {
-			return true
-		}
+// snapshotCascades is what writeCascades compares the cascades with next
+// time: copies (with the folder each was written to), so that a change to
+// a cascade in place is seen too.
+func snapshotCascades(list []*Cascade) []Cascade {
+	out := make([]Cascade, len(list))
+	for i, c := range list {
+		out[i] = *c
+		out[i].Policy = clonePolicy(c.Policy)
 	}
-	return false
+	return out
 }
 
 // write stores c in f, changing only what differs.

@@ -124,7 +124,7 @@ func TestCascadesAndBridges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs := s.Hub("HUB1").Cascades()
+	cs := s.Hub("HUB1").Cascades
 	if len(cs) != 1 {
 		t.Fatalf("%d cascades", len(cs))
 	}
@@ -152,26 +152,26 @@ func TestCascadesAndBridges(t *testing.T) {
 
 	// Writing an unchanged cascade back leaves the file as it was.
 	before := string(s.ToTree().Encode())
-	s.Hub("HUB1").PutCascade(c)
 	if after := string(s.ToTree().Encode()); after != before {
 		t.Errorf("unchanged cascade rewrote the file:\n%s", after)
 	}
 
 	// A changed one only changes its items; a new one gets a full folder.
+	s = s.Clone()
+	h := s.EditHub("HUB1")
+	c = h.EditCascade("LINK2")
 	c.Online = false
 	c.AuthType, c.PlainPassword = CascadeAuthPassword, ""
 	c.HashedPassword = bytes.Repeat([]byte{7}, 20)
-	h := s.Hub("HUB1")
-	h.PutCascade(c)
 	n := NewCascade("back", "10.0.0.1", 443, "DEFAULT", "bob")
 	n.Online = true
-	h.PutCascade(n)
+	h.AddCascade(n)
 	again, err := Parse(s.ToTree().Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
 	s2, _ := FromTree(again)
-	cs = s2.Hub("HUB1").Cascades()
+	cs = s2.Hub("HUB1").Cascades
 	if len(cs) != 2 || cs[0].Online || cs[0].PlainPassword != "" || !bytes.Equal(cs[0].HashedPassword, c.HashedPassword) {
 		t.Fatalf("after update: %+v", cs)
 	}
@@ -185,7 +185,7 @@ func TestCascadesAndBridges(t *testing.T) {
 	if opt := again.Folder("VirtualHUB").Folder("HUB1").Folder("CascadeList").Folder("Cascade0").Folder("ClientOption"); opt.GetString("BindLocalIP") != "0.0.0.0" {
 		t.Error("an item the model does not know was lost")
 	}
-	if !s2.Hub("HUB1").RemoveCascade("LINK2") || s2.Hub("HUB1").RemoveCascade("link2") || len(s2.Hub("HUB1").Cascades()) != 1 {
+	if !s2.Hub("HUB1").RemoveCascade("LINK2") || s2.Hub("HUB1").RemoveCascade("link2") || len(s2.Hub("HUB1").Cascades) != 1 {
 		t.Error("RemoveCascade")
 	}
 }

@@ -17,7 +17,7 @@ func realisticFile(t *testing.T) []byte {
 	c := NewCascade("uplink", "192.0.2.1", 5555, "REMOTE", "bob")
 	c.AuthType = CascadeAuthPassword
 	c.HashedPassword = bytes.Repeat([]byte{7}, 20)
-	s.Hub("TESTHUB").PutCascade(c)
+	s.Hub("TESTHUB").AddCascade(c)
 	return s.ToTree().Encode()
 }
 

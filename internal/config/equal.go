@@ -33,7 +33,7 @@ func (h *Hub) Equal(o *Hub) bool {
 		h.SecureNAT.Equal(o.SecureNAT) && h.LogSecurity == o.LogSecurity && h.LogPacket == o.LogPacket &&
 		slices.Equal(h.AcList, o.AcList) && slices.Equal(h.AccessList, o.AccessList) &&
 		slices.Equal(h.AdminOptions, o.AdminOptions) && h.Options == o.Options && h.Log == o.Log &&
-		slices.EqualFunc(h.Cascades(), o.Cascades(), (*Cascade).Equal)
+		slices.EqualFunc(h.Cascades, o.Cascades, (*Cascade).Equal)
 }
 
 // Equal reports whether two users hold the same settings and counters.

@@ -40,6 +40,8 @@ type Hub struct {
 	Options HubOptions
 	// Log is the LogSetting folder (but SaveSecurityLog and SavePacketLog).
 	Log LogSetting
+	// Cascades is the CascadeList, in file order.
+	Cascades []*Cascade
 
 	folder *Folder // the hub's folder in the tree; nil until written
 
@@ -61,6 +63,7 @@ type hubParts struct {
 	adminOptions []AdminOption
 	options      HubOptions
 	log          LogSetting
+	cascades     []Cascade
 }
 
 // User is one SecurityAccountDatabase/UserList/<name> folder.
@@ -180,6 +183,8 @@ func readHub(f *Folder) *Hub {
 	h.loaded.accessList = slices.Clone(h.AccessList)
 	h.loaded.adminOptions = slices.Clone(h.AdminOptions)
 	h.loaded.options, h.loaded.log = h.Options, h.Log
+	h.Cascades = Cascades(f)
+	h.loaded.cascades = snapshotCascades(h.Cascades)
 	db := f.Folder("SecurityAccountDatabase")
 	for _, g := range db.Folder("GroupList").subfolders() {
 		h.Groups = append(h.Groups, &Group{
@@ -272,6 +277,7 @@ func (h *Hub) toFolder() *Folder {
 	}
 	writeChanged(h.Options, &h.loaded.options, func() { h.Options.write(f) })
 	writeChanged(h.Log, &h.loaded.log, func() { h.Log.write(f) })
+	h.writeCascades(f)
 	child(f, "SecurityAccountDatabase", func(db *Folder) {
 		child(db, "GroupList", func(gl *Folder) {
 			gl.Folders = gl.Folders[:0]

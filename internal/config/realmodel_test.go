@@ -87,7 +87,7 @@ func vpncmdTimeout(r *realServer, d time.Duration, args ...string) (string, erro
 
 // detached is s's model without the tree and the snapshots behind it, so
 // that two models read from different trees compare with reflect.DeepEqual.
-// Cascades (read from the tree on demand) are added by hub name.
+// Users, groups and cascades are added by hub name, without their folders.
 type detachedModel struct {
 	Server   Server
 	Hubs     []Hub
@@ -100,9 +100,10 @@ func detach(s *Server) detachedModel {
 	d := detachedModel{Server: *s, Users: map[string][]User{}, Groups: map[string][]Group{}, Cascades: map[string][]Cascade{}}
 	d.Server.Tree, d.Server.Hubs, d.Server.loaded = nil, nil, serverParts{}
 	for _, h := range s.Hubs {
-		for _, c := range h.Cascades() {
+		for _, c := range h.Cascades {
+			c := *c
 			c.folder = nil
-			d.Cascades[h.Name] = append(d.Cascades[h.Name], *c)
+			d.Cascades[h.Name] = append(d.Cascades[h.Name], c)
 		}
 		for _, u := range h.Users {
 			u := *u
@@ -115,7 +116,7 @@ func detach(s *Server) detachedModel {
 			d.Groups[h.Name] = append(d.Groups[h.Name], g)
 		}
 		hc := *h
-		hc.folder, hc.loaded, hc.Users, hc.Groups = nil, hubParts{}, nil, nil
+		hc.folder, hc.loaded, hc.Users, hc.Groups, hc.Cascades = nil, hubParts{}, nil, nil, nil
 		d.Hubs = append(d.Hubs, hc)
 	}
 	return d
@@ -207,7 +208,7 @@ func TestRealServerConfigModel(t *testing.T) {
 	if u := h.User("alice"); u == nil || u.GroupName != "staff" || u.Policy == nil || u.Policy.MaxUpload != 1000000 {
 		t.Errorf("user alice: %+v", u)
 	}
-	if c := h.Cascades(); len(c) != 1 || c[0].AccountName != "up" || c[0].Username != "bob" || c[0].Port != 443 {
+	if c := h.Cascades; len(c) != 1 || c[0].AccountName != "up" || c[0].Username != "bob" || c[0].Port != 443 {
 		t.Errorf("cascades: %+v", c)
 	}
 	if n := h.SecureNAT; n.MTU != 1400 || n.DHCPDomain != "mig.example" || n.DHCPPushRoutes == "" {
@@ -243,6 +244,8 @@ func TestRealServerConfigModel(t *testing.T) {
 	s2.KeepConnect.Interval = 45
 	s2.Options.MaxConnectionsPerIP = 100
 	s2.LocalBridges.DoNotDisableOffloading = true
+	h2.Cascade("up").Hostname = "192.0.2.2"
+	h2.AddCascade(NewCascade("down", "192.0.2.3", 5555, "DOWN", "carol"))
 	out := s2.ToTree().Encode()
 	s3, err := Parse(out)
 	if err != nil {
@@ -277,7 +280,7 @@ func TestRealServerConfigModel(t *testing.T) {
 		{[]string{"/CMD", "SyslogGet"}, []string{"192.0.2.10"}},
 		{[]string{"/ADMINHUB:MIG", "/CMD", "UserGet", "alice"}, []string{"|Alice\n", "GroupName|staff\n"}},
 		{[]string{"/ADMINHUB:MIG", "/CMD", "GroupGet", "staff"}, []string{"|Staff\n"}},
-		{[]string{"/ADMINHUB:MIG", "/CMD", "CascadeList"}, []string{"SettingName|up\n", "DestinationVPNServer|192.0.2.1\n"}},
+		{[]string{"/ADMINHUB:MIG", "/CMD", "CascadeList"}, []string{"SettingName|up\n", "DestinationVPNServer|192.0.2.2\n", "SettingName|down\n", "DestinationVPNServer|192.0.2.3\n"}},
 		{[]string{"/ADMINHUB:MIG", "/CMD", "SecureNatHostGet"}, []string{"00-AC-11-22-33-44", "192.168.77.1"}},
 		{[]string{"/ADMINHUB:MIG", "/CMD", "DhcpGet"}, []string{"mig.example", "192.168.77.99"}},
 	} {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/client"
 	"github.com/ethervpn/ethervpn/internal/config"
-	"github.com/ethervpn/ethervpn/internal/control"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/sha0"
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
@@ -20,8 +19,9 @@ import (
 )
 
 // Cascade administration (docs/protocol/admin.md#cascades): the
-// methods edit the hub's CascadeList through the configuration model and
-// then let ApplyCascades start, restart or stop the running links.
+// methods translate requests into the owner's cascade operations
+// (internal/control), whose changes reach the running links through
+// reconcile, and read the running links' state through the Server.
 
 // The ClientOption values SoftEther forces on every cascade (docs/protocol/admin.md#clientoption).
 const (
@@ -30,100 +30,38 @@ const (
 	linkRetryInterval = 10
 )
 
-// linkHub returns the hub a cascade method works on; with write set a hub
-// admin whose hub forbids cascades ("no_cascade") is refused. The caller
-// holds the lock.
-func (a *adminCall) linkHub(write bool) (*Hub, error) {
-	h, err := a.s.hubLocked(a.hub)
-	if err != nil {
-		return nil, err
-	}
-	if write && a.hubAdminDenied(h, "no_cascade") {
-		return nil, vpnerr.NotEnoughRight
-	}
-	return h, nil
-}
-
-// findCascade returns the hub's cascade called account (case-insensitive).
-// The caller holds the lock.
-func findCascade(h *Hub, account string) *config.Cascade {
-	for _, c := range h.cfg.Cascades() {
-		if strings.EqualFold(c.AccountName, account) {
-			return c
-		}
-	}
-	return nil
-}
-
-// withCascade runs fn on the hub's cascade called account under the lock
-// (with write set, as linkHub checks it); a missing cascade is
-// vpnerr.ObjectNotFound. It returns the hub for the caller's log line.
-func (a *adminCall) withCascade(write bool, account string, fn func(h *Hub, c *config.Cascade) error) (*Hub, error) {
-	a.lock()
-	defer a.unlock()
-	h, err := a.linkHub(write)
-	if err != nil {
-		return nil, err
-	}
-	c := findCascade(h, account)
-	if c == nil {
-		return nil, vpnerr.ObjectNotFound
-	}
-	return h, fn(h, c)
-}
-
-// cascadeFromPack applies the settings of an RPC_CREATE_LINK request to c
-// (everything but Online), normalised as SoftEther normalises a link.
-func cascadeFromPack(in *pack.Pack, c *config.Cascade) error {
-	switch in.Int("AuthType") {
-	case config.CascadeAuthAnonymous, config.CascadeAuthPassword, config.CascadeAuthPlain:
-	case config.CascadeAuthCert, 5:
-		return vpnerr.NotSupported // certificate logins are not implemented by the cascade client
-	default:
-		return vpnerr.InternalError // smart cards and unknown types, as SoftEther answers
-	}
+// cascadeFromPack reads the settings of an RPC_CREATE_LINK request
+// (everything but Online); the owner checks and normalises them.
+func cascadeFromPack(in *pack.Pack) (config.Cascade, error) {
 	if in.Int("ProxyType") != 0 {
-		return vpnerr.NotSupported // the cascade client connects directly only
+		return config.Cascade{}, vpnerr.NotSupported // the cascade client connects directly only
 	}
 	host, _, _ := strings.Cut(in.Str("Hostname"), "/") // drop the SNI hint
-	port := in.Int("Port")
-	if host == "" || port == 0 || port > 65535 {
-		return vpnerr.InvalidParameter
-	}
-	c.AccountName = in.UniStr("AccountName")
-	c.Hostname, c.Port, c.HubName = host, port, in.Str("HubName")
-	c.MaxConnection = min(max(in.Int("MaxConnection"), 1), 32)
-	c.UseEncrypt = in.Int("UseEncrypt") != 0
-	c.UseCompress = in.Int("UseCompress") != 0
-	c.HalfConnection = in.Int("HalfConnection") != 0
-	c.DisableQoS = in.Bool("DisableQoS")
-	c.AdditionalConnectionInterval = max(in.Int("AdditionalConnectionInterval"), 1)
-	c.ConnectionDisconnectSpan = in.Int("ConnectionDisconnectSpan")
-
-	c.AuthType = in.Int("AuthType")
-	c.Username = in.Str("Username")
-	c.HashedPassword, c.PlainPassword = nil, ""
-	switch c.AuthType {
-	case config.CascadeAuthPassword:
-		if h := in.Data("HashedPassword"); len(h) == sha0.Size {
-			c.HashedPassword = bytes.Clone(h)
-		}
-	case config.CascadeAuthPlain:
-		c.PlainPassword = in.Str("PlainPassword")
-	}
-
-	c.CheckServerCert = in.Bool("CheckServerCert")
+	c := config.Cascade{CascadeSettings: config.CascadeSettings{
+		AccountName:                  in.UniStr("AccountName"),
+		Hostname:                     host,
+		Port:                         in.Int("Port"),
+		HubName:                      in.Str("HubName"),
+		MaxConnection:                in.Int("MaxConnection"),
+		UseEncrypt:                   in.Int("UseEncrypt") != 0,
+		UseCompress:                  in.Int("UseCompress") != 0,
+		HalfConnection:               in.Int("HalfConnection") != 0,
+		DisableQoS:                   in.Bool("DisableQoS"),
+		AdditionalConnectionInterval: in.Int("AdditionalConnectionInterval"),
+		ConnectionDisconnectSpan:     in.Int("ConnectionDisconnectSpan"),
+		AuthType:                     in.Int("AuthType"),
+		Username:                     in.Str("Username"),
+		PlainPassword:                in.Str("PlainPassword"),
+		CheckServerCert:              in.Bool("CheckServerCert"),
+	}}
+	c.HashedPassword = bytes.Clone(in.Data("HashedPassword"))
 	c.ServerCert = bytes.Clone(in.Data("ServerCert"))
-
-	// A cascade always carries a policy; a JSON client may leave it out.
-	pol := config.DefaultPolicy()
+	// A JSON client may leave the policy out: the owner then gives the
+	// cascade the default one.
 	if in.Has("policy:Ver3") || in.Has("policy:Access") {
-		pol = *policyFromPack(in)
+		c.Policy = policyFromPack(in)
 	}
-	// The items a cascade session cannot use (NormalizeLinkPolicy).
-	pol.Access, pol.NoBridge, pol.NoRouting, pol.MonitorPort = true, false, false, false
-	c.Policy = &pol
-	return nil
+	return c, nil
 }
 
 // cascadePack is the full RPC_CREATE_LINK of a cascade (GetLink), with the
@@ -195,74 +133,51 @@ func cascadePack(hubName string, c *config.Cascade) *pack.Pack {
 }
 
 func admCreateLink(a *adminCall) (*pack.Pack, error) {
-	account := a.in.UniStr("AccountName")
-	c := &config.Cascade{}
-	h, err := func() (*Hub, error) {
-		a.lock()
-		defer a.unlock()
-		h, err := a.linkHub(true)
-		switch {
-		case err != nil:
-			return nil, err
-		case findCascade(h, account) != nil:
-			return nil, vpnerr.LinkAlreadyExists
-		case account == "" || len(h.cfg.Cascades()) >= control.MaxCascades:
-			return nil, vpnerr.InternalError // as SoftEther's NewLink failure
-		}
-		if err := cascadeFromPack(a.in, c); err != nil {
-			return nil, err
-		}
-		c.Online = false // a new cascade starts offline, whatever the request says
-		h.cfg.PutCascade(c)
-		return h, nil
-	}()
+	set, err := cascadeFromPack(a.in)
 	if err != nil {
 		return nil, err
 	}
-	a.s.log.Info("cascade connection created", "hub", h.Name(), "cascade", c.AccountName,
+	c, err := a.s.ctl.CreateCascade(a.actor(), a.hub, set)
+	if err != nil {
+		return nil, err
+	}
+	a.s.log.Info("cascade connection created", "hub", a.hub, "cascade", c.AccountName,
 		"server", net.JoinHostPort(c.Hostname, strconv.Itoa(int(c.Port))), "remote_hub", c.HubName, "user", c.Username)
 	return echo(a.in), nil
 }
 
 func admGetLink(a *adminCall) (*pack.Pack, error) {
 	var out *pack.Pack
-	_, err := a.withCascade(false, a.in.UniStr("AccountName"), func(h *Hub, c *config.Cascade) error {
-		out = cascadePack(h.cfg.Name, c)
+	err := a.s.ctl.ReadHub(a.hub, func(h *config.Hub) error {
+		c := h.Cascade(a.in.UniStr("AccountName"))
+		if c == nil {
+			return vpnerr.ObjectNotFound
+		}
+		out = cascadePack(h.Name, c)
 		return nil
 	})
 	return out, err
 }
 
 func admSetLink(a *adminCall) (*pack.Pack, error) {
-	account := a.in.UniStr("AccountName")
-	h, err := a.withCascade(true, account, func(h *Hub, c *config.Cascade) error {
-		if err := cascadeFromPack(a.in, c); err != nil {
-			return err
-		}
-		h.cfg.PutCascade(c)
-		return nil
-	})
+	set, err := cascadeFromPack(a.in)
 	if err != nil {
 		return nil, err
 	}
-	a.s.log.Info("cascade connection settings changed", "hub", h.Name(), "cascade", account)
-	a.s.ApplyCascades(h) // an online cascade restarts with the new settings
+	if _, err := a.s.ctl.SetCascade(a.actor(), a.hub, set.AccountName, set); err != nil {
+		return nil, err
+	}
+	a.s.log.Info("cascade connection settings changed", "hub", a.hub, "cascade", set.AccountName)
 	return echo(a.in), nil
 }
 
 func admEnumLink(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	h, err := a.linkHub(false)
-	a.unlock()
-	if err != nil {
-		return nil, err
-	}
-	links, err := a.s.Links(h.Name())
+	hubName, links, err := a.s.Links(a.hub)
 	if err != nil {
 		return nil, err
 	}
 	out := pack.New()
-	out.AddStr("HubName", h.Name())
+	out.AddStr("HubName", hubName)
 	l := newList(out)
 	for _, li := range links {
 		l.row()
@@ -307,71 +222,35 @@ func linkErrorCode(li LinkInfo) uint32 {
 func admSetLinkOnline(online bool) func(a *adminCall) (*pack.Pack, error) {
 	return func(a *adminCall) (*pack.Pack, error) {
 		account := a.in.UniStr("AccountName")
-		if account == "" {
-			return nil, vpnerr.InvalidParameter
-		}
-		h, err := a.withCascade(true, account, func(h *Hub, c *config.Cascade) error {
-			c.Online = online
-			h.cfg.PutCascade(c)
-			return nil
-		})
-		if err != nil {
+		if err := a.s.ctl.SetCascadeOnline(a.actor(), a.hub, account, online); err != nil {
 			return nil, err
 		}
-		a.s.ApplyCascades(h)
 		state := "offline"
 		if online {
 			state = "online"
 		}
-		a.s.log.Info("cascade connection switched "+state, "hub", h.Name(), "cascade", account)
+		a.s.log.Info("cascade connection switched "+state, "hub", a.hub, "cascade", account)
 		return echo(a.in), nil
 	}
 }
 
 func admDeleteLink(a *adminCall) (*pack.Pack, error) {
 	account := a.in.UniStr("AccountName")
-	if account == "" {
-		return nil, vpnerr.InvalidParameter
-	}
-	h, err := a.withCascade(true, account, func(h *Hub, _ *config.Cascade) error {
-		h.cfg.RemoveCascade(account)
-		return nil
-	})
-	if err != nil {
+	if err := a.s.ctl.DeleteCascade(a.actor(), a.hub, account); err != nil {
 		return nil, err
 	}
-	s := a.s
-	s.ApplyCascades(h)
-	s.log.Info("cascade connection deleted", "hub", h.Name(), "cascade", account)
+	a.s.log.Info("cascade connection deleted", "hub", a.hub, "cascade", account)
 	return echo(a.in), nil
 }
 
 func admRenameLink(a *adminCall) (*pack.Pack, error) {
 	oldName, newName := a.in.UniStr("OldAccountName"), a.in.UniStr("NewAccountName")
-	if oldName == "" || newName == "" {
-		return nil, vpnerr.InvalidParameter
-	}
-	same := strings.EqualFold(oldName, newName)
-	h, err := a.withCascade(true, oldName, func(h *Hub, c *config.Cascade) error {
-		switch {
-		case same:
-			return nil // SoftEther: renaming to the same name does nothing
-		case findCascade(h, newName) != nil:
-			return vpnerr.LinkAlreadyExists
-		}
-		c.AccountName = newName
-		h.cfg.PutCascade(c)
-		return nil
-	})
-	if err != nil {
+	if err := a.s.ctl.RenameCascade(a.actor(), a.hub, oldName, newName); err != nil {
 		return nil, err
 	}
-	if same {
-		return echo(a.in), nil
+	if !strings.EqualFold(oldName, newName) {
+		a.s.log.Info("cascade connection renamed", "hub", a.hub, "cascade", oldName, "new_name", newName)
 	}
-	s := a.s
-	s.ApplyCascades(h) // the running link restarts under its new name
-	s.log.Info("cascade connection renamed", "hub", h.Name(), "cascade", oldName, "new_name", newName)
 	return echo(a.in), nil
 }
 
@@ -394,18 +273,14 @@ func admGetLinkStatus(a *adminCall) (*pack.Pack, error) {
 	if account == "" {
 		return nil, vpnerr.InvalidParameter
 	}
-	h, err := a.withCascade(false, account, func(*Hub, *config.Cascade) error { return nil })
-	if err != nil {
+	hubName, li, err := a.s.Link(a.hub, account)
+	switch {
+	case err != nil:
 		return nil, err
-	}
-	li, ok := a.s.LinkStatus(h.Name(), account)
-	if !ok {
-		return nil, vpnerr.ObjectNotFound
-	}
-	if !li.Online || li.SessionName == "" {
+	case !li.Online || li.SessionName == "":
 		return nil, vpnerr.LinkIsOffline // offline, or the server is not serving
 	}
-	return linkStatusPack(h.Name(), li), nil
+	return linkStatusPack(hubName, li), nil
 }
 
 // linkStatusPack is the RPC_LINK_STATUS of a running cascade.

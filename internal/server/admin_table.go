@@ -92,15 +92,18 @@ func init() {
 	// Cascades (admin_cascade.go); the hub of the Link methods is the
 	// local one, named in HubName_Ex where the structure also carries the
 	// remote hub in HubName.
-	addHub("CreateLink", "HubName_Ex", rw, admCreateLink)
-	addHub("GetLink", "HubName_Ex", ro, admGetLink)
-	addHub("SetLink", "HubName_Ex", rw, admSetLink)
-	addHub("EnumLink", "", ro, admEnumLink)
-	addHub("SetLinkOnline", "", rw, admSetLinkOnline(true))
-	addHub("SetLinkOffline", "", rw, admSetLinkOnline(false))
-	addHub("DeleteLink", "", rw, admDeleteLink)
-	addHub("RenameLink", "", rw, admRenameLink)
-	addHub("GetLinkStatus", "HubName_Ex", ro, admGetLinkStatus)
+	typedHubAt := func(name, hubKey string, write bool, fn func(a *adminCall) (*pack.Pack, error)) {
+		adminMethods[upperASCII(name)] = adminMethod{right: rightHub, hubKey: hubKey, write: write, typed: true, fn: fn}
+	}
+	typedHubAt("CreateLink", "HubName_Ex", rw, admCreateLink)
+	typedHubAt("GetLink", "HubName_Ex", ro, admGetLink)
+	typedHubAt("SetLink", "HubName_Ex", rw, admSetLink)
+	typedHub("EnumLink", ro, admEnumLink)
+	typedHub("SetLinkOnline", rw, admSetLinkOnline(true))
+	typedHub("SetLinkOffline", rw, admSetLinkOnline(false))
+	typedHub("DeleteLink", rw, admDeleteLink)
+	typedHub("RenameLink", rw, admRenameLink)
+	typedHubAt("GetLinkStatus", "HubName_Ex", ro, admGetLinkStatus)
 
 	// Local bridges (admin_store.go; run by localbridge.go). EnumEthernet
 	// lists the host's interfaces: server admins only, as in SoftEther.

@@ -82,12 +82,11 @@ type LinkInfo struct {
 	Stats            hub.Stats  // of the local SID-LINK port; zero when not attached
 }
 
-// ApplyCascades makes the hub's running cascades match its CascadeList:
-// online ones run, offline or removed ones stop, and ones whose settings
-// changed in any way restart. Nothing runs while the server is not
-// serving, nor for a hub that was removed. Admin methods that change a
-// cascade (CreateLink, SetLinkOption, SetLinkOnline/Offline, DeleteLink,
-// RenameLink) call it afterwards.
+// ApplyCascades makes the hub's running cascades match its configured
+// ones (config.Hub.Cascades): online ones run, offline or removed ones
+// stop, and ones whose settings changed in any way restart. Nothing runs
+// while the server is not serving, nor for a hub that was removed.
+// reconcile calls it for each hub whose configuration changed.
 func (s *Server) ApplyCascades(h *Hub) {
 	h.links.Sync(func() map[string]config.Cascade {
 		s.mu.Lock()
@@ -96,8 +95,7 @@ func (s *Server) ApplyCascades(h *Hub) {
 			return nil
 		}
 		want := map[string]config.Cascade{}
-		// Read only: a hub without a folder yet has no cascades.
-		for _, c := range h.cfg.Cascades() {
+		for _, c := range h.cfg.Cascades {
 			if c.Online {
 				want[strings.ToUpper(c.AccountName)] = c.Detached()
 			}
@@ -293,15 +291,19 @@ func (r *runningLink) info(li *LinkInfo) {
 }
 
 // Links lists the cascades of the named hub with their state, in
-// configuration order (EnumLink).
-func (s *Server) Links(hubName string) ([]LinkInfo, error) {
-	h := s.LookupHub(hubName)
-	if h == nil {
-		return nil, vpnerr.HubNotFound
-	}
+// configuration order (EnumLink), with the hub's name as configured.
+func (s *Server) Links(hubName string) (string, []LinkInfo, error) {
 	s.mu.Lock()
-	list := h.cfg.Cascades()
+	h := s.hubs[strings.ToUpper(hubName)]
+	var name string
+	var list []*config.Cascade
+	if h != nil {
+		name, list = h.cfg.Name, h.cfg.Cascades // published: never changed in place
+	}
 	s.mu.Unlock()
+	if h == nil {
+		return "", nil, vpnerr.HubNotFound
+	}
 	out := make([]LinkInfo, 0, len(list))
 	for _, c := range list {
 		li := LinkInfo{
@@ -313,20 +315,20 @@ func (s *Server) Links(hubName string) ([]LinkInfo, error) {
 		}
 		out = append(out, li)
 	}
-	return out, nil
+	return name, out, nil
 }
 
-// LinkStatus returns one cascade of the named hub by account name
-// (GetLinkStatus); ok is false when there is no such cascade.
-func (s *Server) LinkStatus(hubName, account string) (LinkInfo, bool) {
-	list, err := s.Links(hubName)
+// Link returns one cascade of the named hub by account name
+// (GetLinkStatus), with the hub's name as configured.
+func (s *Server) Link(hubName, account string) (string, LinkInfo, error) {
+	name, list, err := s.Links(hubName)
 	if err != nil {
-		return LinkInfo{}, false
+		return "", LinkInfo{}, err
 	}
 	for _, li := range list {
 		if strings.EqualFold(li.AccountName, account) {
-			return li, true
+			return name, li, nil
 		}
 	}
-	return LinkInfo{}, false
+	return "", LinkInfo{}, vpnerr.ObjectNotFound
 }

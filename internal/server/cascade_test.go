@@ -17,15 +17,40 @@ import (
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
-// addCascade configures (or updates) a cascade on srv's DEFAULT hub and
-// applies it.
+// addCascade configures (or updates) a cascade on srv's DEFAULT hub
+// through the owner, which applies it. A copy of c is configured, so the
+// caller may change c for the next call.
 func addCascade(t *testing.T, srv *Server, c *config.Cascade) {
 	t.Helper()
-	h := srv.LookupHub("DEFAULT")
-	srv.mu.Lock()
-	h.cfg.PutCascade(c)
-	srv.mu.Unlock()
-	srv.ApplyCascades(h)
+	err := srv.ctl.Update(func(next *config.Server) error {
+		h := next.EditHub("DEFAULT")
+		if h.ReplaceCascade(c.AccountName, *c) == nil {
+			n := *c
+			h.AddCascade(&n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cascadeOf is a copy of the configured cascade account of srv's DEFAULT
+// hub, to change.
+func cascadeOf(t *testing.T, srv *Server, account string) *config.Cascade {
+	t.Helper()
+	var c config.Cascade
+	err := srv.ctl.ReadHub("DEFAULT", func(h *config.Hub) error {
+		if p := h.Cascade(account); p != nil {
+			c = *p
+			return nil
+		}
+		return vpnerr.ObjectNotFound
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &c
 }
 
 func newTestCascade(t *testing.T, addr, user, password string) *config.Cascade {
@@ -46,8 +71,8 @@ func waitLink(t *testing.T, srv *Server, what string, ok func(LinkInfo) bool) Li
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		li, found := srv.LinkStatus("DEFAULT", "TO-A")
-		if found && ok(li) {
+		_, li, err := srv.Link("DEFAULT", "TO-A")
+		if err == nil && ok(li) {
 			return li
 		}
 		if time.Now().After(deadline) {
@@ -132,13 +157,13 @@ func TestCascade(t *testing.T) {
 		t.Errorf("unicast across the cascade: %q", got[14:])
 	}
 
-	links, err := b.Links("default")
+	_, links, err := b.Links("default")
 	if err != nil || len(links) != 1 || !links[0].Online || links[0].Stats.Recv.BroadcastCount == 0 {
 		t.Errorf("Links: %+v %v", links, err)
 	}
 
 	// Offline: the link and its port go away.
-	c := b.LookupHub("DEFAULT").cfg.Cascades()[0]
+	c := cascadeOf(t, b, "to-a")
 	c.Online = false
 	addCascade(t, b, c)
 	if li := waitLink(t, b, "stops", func(li LinkInfo) bool { return !li.Online }); li.State != client.LinkStopped {

@@ -51,7 +51,7 @@ func writeRealisticConfig(t *testing.T, dir string) []byte {
 		}
 	}
 	c := config.NewCascade("up", "192.0.2.1", 5555, "HQ", "link")
-	cfg.Hub("SALES").PutCascade(c)
+	cfg.Hub("SALES").AddCascade(c)
 	path := filepath.Join(dir, ConfigFile)
 	if err := config.Save(path, cfg.ToTree()); err != nil {
 		t.Fatal(err)

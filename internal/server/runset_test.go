@@ -14,12 +14,9 @@ import (
 func TestCascadeRestartsOnAnyChangedSetting(t *testing.T) {
 	s, _ := servingServer(t, t.TempDir())
 	h := s.LookupHub("DEFAULT")
-	s.mu.Lock()
 	c := config.NewCascade("peer", "127.0.0.1", 9, "REMOTE", "u")
 	c.Online = true
-	h.cfg.PutCascade(c)
-	s.mu.Unlock()
-	s.ApplyCascades(h)
+	addCascade(t, s, c)
 	first := link(h)
 	if first == nil {
 		t.Fatal("the online cascade does not run")
@@ -37,12 +34,9 @@ func TestCascadeRestartsOnAnyChangedSetting(t *testing.T) {
 		t.Fatal("an unchanged cascade restarted when the configuration was read again")
 	}
 
-	s.mu.Lock()
-	c = h.cfg.Cascades()[0]
+	c = cascadeOf(t, s, "peer")
 	c.ClientCert = []byte{0x30, 0x00}
-	h.cfg.PutCascade(c)
-	s.mu.Unlock()
-	s.ApplyCascades(h)
+	addCascade(t, s, c)
 	if got := link(h); got == nil || got == first {
 		t.Fatal("a cascade whose client certificate changed kept running with the old settings")
 	}
