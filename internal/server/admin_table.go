@@ -102,7 +102,7 @@ func init() {
 	addHub("RenameLink", "", rw, admRenameLink)
 	addHub("GetLinkStatus", "HubName_Ex", ro, admGetLinkStatus)
 
-	// Local bridges (admin_store.go; run by localbridge.go). EnumEthernet
+	// Local bridges (admin_l3bridge.go; run by localbridge.go). EnumEthernet
 	// lists the host's interfaces: server admins only, as in SoftEther.
 	add("AddLocalBridge", rightServer, rw, admAddLocalBridge)
 	add("DeleteLocalBridge", rightServer, rw, admDeleteLocalBridge)
