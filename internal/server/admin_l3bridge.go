@@ -3,8 +3,6 @@ package server
 import (
 	"net"
 	"net/netip"
-	"slices"
-	"strings"
 
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/pack"
@@ -16,53 +14,21 @@ import (
 
 // --- local bridges (docs/protocol/admin.md#local-bridges, docs/protocol/config.md#local-bridges) ---
 
-// findBridge is the index of the hub's bridge to device in list, or -1.
-func findBridge(list []config.LocalBridge, hubName, device string) int {
-	return slices.IndexFunc(list, func(b config.LocalBridge) bool {
-		return strings.EqualFold(b.HubName, hubName) && strings.EqualFold(b.DeviceName, device)
-	})
-}
-
 func admAddLocalBridge(a *adminCall) (*pack.Pack, error) {
-	device, hubName := a.in.Str("DeviceName"), a.in.Str("HubNameLB")
-	if device == "" || hubName == "" {
-		return nil, vpnerr.InvalidParameter
+	b := config.LocalBridge{HubName: a.in.Str("HubNameLB"), DeviceName: a.in.Str("DeviceName"), TapMode: a.in.Bool("TapMode")}
+	if err := a.s.ctl.AddLocalBridge(b); err != nil {
+		return nil, err
 	}
-	s := a.s
-	a.lock()
-	bl := &s.cfg.LocalBridges
-	if findBridge(bl.List, hubName, device) >= 0 {
-		a.unlock()
-		return echo(a.in), nil // as SoftEther: adding the same pair again is a no-op
-	}
-	b := config.LocalBridge{HubName: hubName, DeviceName: device, TapMode: a.in.Bool("TapMode")}
-	if b.TapMode {
-		b.TapMAC = config.DefaultSecureNAT().MAC // 00:AC + random, as our other virtual MACs
-	}
-	bl.List = append(bl.List, b)
-	a.unlock()
-	s.ApplyLocalBridges()
-	s.log.Info("local bridge added", "hub", hubName, "device", device, "tap", b.TapMode)
+	a.s.log.Info("local bridge added", "hub", b.HubName, "device", b.DeviceName, "tap", b.TapMode)
 	return echo(a.in), nil
 }
 
 func admDeleteLocalBridge(a *adminCall) (*pack.Pack, error) {
-	device, hubName := a.in.Str("DeviceName"), a.in.Str("HubNameLB")
-	if device == "" || hubName == "" {
-		return nil, vpnerr.InvalidParameter
+	hubName, device := a.in.Str("HubNameLB"), a.in.Str("DeviceName")
+	if err := a.s.ctl.DeleteLocalBridge(hubName, device); err != nil {
+		return nil, err
 	}
-	s := a.s
-	a.lock()
-	bl := &s.cfg.LocalBridges
-	i := findBridge(bl.List, hubName, device)
-	if i < 0 {
-		a.unlock()
-		return nil, vpnerr.ObjectNotFound
-	}
-	bl.List = slices.Delete(bl.List, i, i+1)
-	a.unlock()
-	s.ApplyLocalBridges() // stops it (a TAP the server made disappears)
-	s.log.Info("local bridge deleted", "hub", hubName, "device", device)
+	a.s.log.Info("local bridge deleted", "hub", hubName, "device", device)
 	return echo(a.in), nil
 }
 
@@ -114,85 +80,40 @@ func admGetBridgeSupport(a *adminCall) (*pack.Pack, error) {
 
 // --- virtual layer-3 switch (docs/protocol/admin.md#layer-3-switches, docs/protocol/config.md#layer-3-switches) ---
 
-// l3Locked returns the named switch of the model, or nil; the caller holds
-// s.mu and may change it in place.
-func (s *Server) l3Locked(name string) *config.L3Switch {
-	i := slices.IndexFunc(s.cfg.L3Switches, func(sw config.L3Switch) bool { return strings.EqualFold(sw.Name, name) })
-	if i < 0 {
-		return nil
-	}
-	return &s.cfg.L3Switches[i]
-}
-
 func admAddL3Switch(a *adminCall) (*pack.Pack, error) {
 	name := a.in.Str("Name")
 	if !validName(name, false) {
 		return nil, vpnerr.InvalidParameter
 	}
-	s := a.s
-	a.lock()
-	defer a.unlock()
-	if s.l3Locked(name) != nil {
-		return nil, vpnerr.Layer3SwExists
-	}
-	s.cfg.L3Switches = append(s.cfg.L3Switches, config.L3Switch{L3SwitchSettings: config.L3SwitchSettings{Name: name}})
-	return echo(a.in), nil
+	return echoOr(a, a.s.ctl.AddL3Switch(name))
 }
 
 func admDelL3Switch(a *adminCall) (*pack.Pack, error) {
-	s := a.s
-	a.lock()
-	n := len(s.cfg.L3Switches)
-	s.cfg.L3Switches = slices.DeleteFunc(s.cfg.L3Switches, func(sw config.L3Switch) bool { return strings.EqualFold(sw.Name, a.in.Str("Name")) })
-	found := len(s.cfg.L3Switches) < n
-	a.unlock()
-	if !found {
-		return nil, vpnerr.Layer3SwNotFound
-	}
-	s.ApplyL3Switches() // stops it
-	return echo(a.in), nil
+	return echoOr(a, a.s.ctl.DelL3Switch(a.in.Str("Name")))
 }
 
 // admStartL3Switch marks the switch active and runs it; it comes online
 // once all its hubs are online.
 func admStartL3Switch(a *adminCall) (*pack.Pack, error) {
-	s := a.s
-	a.lock()
-	sw := s.l3Locked(a.in.Str("Name"))
-	if sw == nil {
-		a.unlock()
-		return nil, vpnerr.Layer3SwNotFound
-	}
-	if len(sw.Interfaces) == 0 {
-		a.unlock()
-		return nil, vpnerr.Layer3CantStartSwitch
-	}
-	sw.Active = true
-	a.unlock()
-	s.ApplyL3Switches()
-	return echo(a.in), nil
+	return echoOr(a, a.s.ctl.SetL3SwitchActive(a.in.Str("Name"), true))
 }
 
 func admStopL3Switch(a *adminCall) (*pack.Pack, error) {
-	s := a.s
-	a.lock()
-	sw := s.l3Locked(a.in.Str("Name"))
-	if sw == nil {
-		a.unlock()
-		return nil, vpnerr.Layer3SwNotFound
+	return echoOr(a, a.s.ctl.SetL3SwitchActive(a.in.Str("Name"), false))
+}
+
+// echoOr answers a change method: err, or the request echoed.
+func echoOr(a *adminCall, err error) (*pack.Pack, error) {
+	if err != nil {
+		return nil, err
 	}
-	sw.Active = false
-	a.unlock()
-	s.ApplyL3Switches()
 	return echo(a.in), nil
 }
 
 func admEnumL3Switch(a *adminCall) (*pack.Pack, error) {
-	s := a.s
-	a.lock()
-	defer a.unlock()
+	var sws []config.L3Switch
+	a.s.ctl.View(func(cur *config.Server) { sws = cur.L3Switches }) // published: never changed
 	out := pack.New()
-	sws := s.cfg.L3Switches
 	out.AddInt("NumItem", uint32(len(sws)))
 	l := newList(out)
 	for _, sw := range sws {
@@ -202,7 +123,7 @@ func admEnumL3Switch(a *adminCall) (*pack.Pack, error) {
 		l.int("NumTables", uint32(len(sw.Routes)))
 		// Active is "started" (even while a hub is missing), as on SoftEther.
 		l.bool("Active", sw.Active)
-		l.bool("Online", s.l3Online(sw.Name))
+		l.bool("Online", a.s.l3Online(sw.Name))
 	}
 	l.done()
 	return out, nil
@@ -213,59 +134,32 @@ func admAddL3If(a *adminCall) (*pack.Pack, error) {
 	if !validHost(ip, mask) {
 		return nil, vpnerr.InvalidParameter
 	}
-	hubName := a.in.Str("HubName")
-	s := a.s
-	a.lock()
-	defer a.unlock()
-	sw := s.l3Locked(a.in.Str("Name"))
-	if sw == nil {
-		return nil, vpnerr.Layer3SwNotFound
-	}
-	if hubName == "" || sw.Active { // changed only while stopped (docs/protocol/hub.md#layer-3-switch)
-		return nil, vpnerr.Layer3IfAddFailed
-	}
-	if slices.ContainsFunc(sw.Interfaces, func(x config.L3Interface) bool { return strings.EqualFold(x.HubName, hubName) }) {
-		return nil, vpnerr.Layer3IfExists
-	}
-	sw.Interfaces = append(sw.Interfaces, config.L3Interface{HubName: hubName, IP: ip, Mask: mask})
-	return echo(a.in), nil
+	x := config.L3Interface{HubName: a.in.Str("HubName"), IP: ip, Mask: mask}
+	return echoOr(a, a.s.ctl.AddL3If(a.in.Str("Name"), x))
 }
 
 func admDelL3If(a *adminCall) (*pack.Pack, error) {
-	s := a.s
-	a.lock()
-	defer a.unlock()
-	sw := s.l3Locked(a.in.Str("Name"))
-	if sw == nil {
-		return nil, vpnerr.Layer3SwNotFound
-	}
-	i := slices.IndexFunc(sw.Interfaces, func(x config.L3Interface) bool { return strings.EqualFold(x.HubName, a.in.Str("HubName")) })
-	if i < 0 || sw.Active {
-		return nil, vpnerr.Layer3IfDelFailed
-	}
-	sw.Interfaces = slices.Delete(sw.Interfaces, i, i+1)
-	return echo(a.in), nil
+	return echoOr(a, a.s.ctl.DelL3If(a.in.Str("Name"), a.in.Str("HubName")))
 }
 
 func admEnumL3If(a *adminCall) (*pack.Pack, error) {
-	s := a.s
-	a.lock()
-	defer a.unlock()
-	sw := s.l3Locked(a.in.Str("Name"))
-	if sw == nil {
-		return nil, vpnerr.Layer3SwNotFound
-	}
 	out := pack.New()
-	out.AddStr("Name", sw.Name)
-	out.AddInt("NumItem", uint32(len(sw.Interfaces)))
-	l := newList(out)
-	for _, x := range sw.Interfaces {
-		l.row()
-		l.str("HubName", x.HubName)
-		l.ip("IpAddress", orV4Zero(x.IP))
-		l.ip("SubnetMask", orV4Zero(x.Mask))
+	err := a.s.ctl.L3Switch(a.in.Str("Name"), func(sw *config.L3Switch) error {
+		out.AddStr("Name", sw.Name)
+		out.AddInt("NumItem", uint32(len(sw.Interfaces)))
+		l := newList(out)
+		for _, x := range sw.Interfaces {
+			l.row()
+			l.str("HubName", x.HubName)
+			l.ip("IpAddress", orV4Zero(x.IP))
+			l.ip("SubnetMask", orV4Zero(x.Mask))
+		}
+		l.done()
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	l.done()
 	return out, nil
 }
 
@@ -284,57 +178,33 @@ func admAddL3Table(a *adminCall) (*pack.Pack, error) {
 	if bits < 0 || netip.PrefixFrom(netw, bits).Masked().Addr() != netw || gw.IsUnspecified() || gw.IsMulticast() {
 		return nil, vpnerr.InvalidParameter
 	}
-	s := a.s
-	a.lock()
-	defer a.unlock()
-	sw := s.l3Locked(a.in.Str("Name"))
-	if sw == nil {
-		return nil, vpnerr.Layer3SwNotFound
-	}
 	route := config.L3Route{Network: netw, Mask: mask, Gateway: gw, Metric: a.in.Int("Metric")}
-	if slices.ContainsFunc(sw.Routes, route.SameDestination) || sw.Active {
-		return nil, vpnerr.Layer3TableAddFailed
-	}
-	sw.Routes = append(sw.Routes, route)
-	return echo(a.in), nil
+	return echoOr(a, a.s.ctl.AddL3Table(a.in.Str("Name"), route))
 }
 
 func admDelL3Table(a *adminCall) (*pack.Pack, error) {
 	route := config.L3Route{Network: v4(a.in, "NetworkAddress"), Mask: v4(a.in, "SubnetMask"), Gateway: v4(a.in, "GatewayAddress")}
-	s := a.s
-	a.lock()
-	defer a.unlock()
-	sw := s.l3Locked(a.in.Str("Name"))
-	if sw == nil {
-		return nil, vpnerr.Layer3SwNotFound
-	}
-	i := slices.IndexFunc(sw.Routes, route.SameDestination)
-	if i < 0 || sw.Active {
-		return nil, vpnerr.Layer3TableDelFailed
-	}
-	sw.Routes = slices.Delete(sw.Routes, i, i+1)
-	return echo(a.in), nil
+	return echoOr(a, a.s.ctl.DelL3Table(a.in.Str("Name"), route))
 }
 
 func admEnumL3Table(a *adminCall) (*pack.Pack, error) {
-	s := a.s
-	a.lock()
-	defer a.unlock()
-	sw := s.l3Locked(a.in.Str("Name"))
-	if sw == nil {
-		return nil, vpnerr.Layer3SwNotFound
-	}
 	out := pack.New()
-	out.AddStr("Name", sw.Name)
-	out.AddInt("NumItem", uint32(len(sw.Routes)))
-	l := newList(out)
-	for _, r := range sw.Routes {
-		l.row()
-		l.ip("NetworkAddress", orV4Zero(r.Network))
-		l.ip("SubnetMask", orV4Zero(r.Mask))
-		l.ip("GatewayAddress", orV4Zero(r.Gateway))
-		l.int("Metric", r.Metric)
+	err := a.s.ctl.L3Switch(a.in.Str("Name"), func(sw *config.L3Switch) error {
+		out.AddStr("Name", sw.Name)
+		out.AddInt("NumItem", uint32(len(sw.Routes)))
+		l := newList(out)
+		for _, r := range sw.Routes {
+			l.row()
+			l.ip("NetworkAddress", orV4Zero(r.Network))
+			l.ip("SubnetMask", orV4Zero(r.Mask))
+			l.ip("GatewayAddress", orV4Zero(r.Gateway))
+			l.int("Metric", r.Metric)
+		}
+		l.done()
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	l.done()
 	return out, nil
 }
