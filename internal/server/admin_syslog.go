@@ -73,7 +73,7 @@ func (s *Server) applySyslog() {
 	l := s.cfg.Syslog
 	s.mu.Unlock()
 	if err := s.seclog.setSyslog(int(l.SaveType), l.HostName, uint16(l.Port)); err != nil {
-		s.log.Warn("syslog settings stored but logs are not forwarded: check the host name and the route to it, then set them again or restart the server",
+		s.log.Warn("syslog settings stored but logs are not forwarded: check the host name and the route to it, then restart the server (or change the settings)",
 			"host", l.HostName, "port", l.Port, "err", err)
 		s.seclog.setSyslog(syslogOff, "", 0) // not on to the previous host either
 	}
