@@ -42,8 +42,8 @@ func newSrvOwner(t *testing.T) (*Owner, *srvStore) {
 	return o, st
 }
 
-// reloaded is the configuration a new owner would load from st.
-func reloaded(t *testing.T, st *srvStore) *config.Server {
+// srvReloaded is the configuration a new owner would load from st.
+func srvReloaded(t *testing.T, st *srvStore) *config.Server {
 	t.Helper()
 	root, err := st.Load()
 	if err != nil {
@@ -56,8 +56,8 @@ func reloaded(t *testing.T, st *srvStore) *config.Server {
 	return cfg
 }
 
-// refused checks that op fails with want and publishes nothing.
-func refused(t *testing.T, o *Owner, want error, op func() error) {
+// srvRefused checks that op fails with want and publishes nothing.
+func srvRefused(t *testing.T, o *Owner, want error, op func() error) {
 	t.Helper()
 	before := o.Current()
 	if err := op(); !errors.Is(err, want) {
@@ -75,25 +75,25 @@ func TestL3SwitchOperations(t *testing.T) {
 	if err := o.AddL3Switch("sw"); err != nil {
 		t.Fatal(err)
 	}
-	refused(t, o, vpnerr.Layer3SwExists, func() error { return o.AddL3Switch("SW") })
-	refused(t, o, vpnerr.Layer3CantStartSwitch, func() error { return o.SetL3SwitchActive("sw", true) })
-	refused(t, o, vpnerr.Layer3SwNotFound, func() error { return o.AddL3If("nope", config.L3Interface{HubName: "HUB"}) })
+	srvRefused(t, o, vpnerr.Layer3SwExists, func() error { return o.AddL3Switch("SW") })
+	srvRefused(t, o, vpnerr.Layer3CantStartSwitch, func() error { return o.SetL3SwitchActive("sw", true) })
+	srvRefused(t, o, vpnerr.Layer3SwNotFound, func() error { return o.AddL3If("nope", config.L3Interface{HubName: "HUB"}) })
 	if err := o.AddL3If("sw", config.L3Interface{HubName: "HUB", IP: ip, Mask: mask}); err != nil {
 		t.Fatal(err)
 	}
-	refused(t, o, vpnerr.Layer3IfExists, func() error { return o.AddL3If("sw", config.L3Interface{HubName: "hub", IP: ip, Mask: mask}) })
+	srvRefused(t, o, vpnerr.Layer3IfExists, func() error { return o.AddL3If("sw", config.L3Interface{HubName: "hub", IP: ip, Mask: mask}) })
 	if err := o.AddL3Table("sw", route); err != nil {
 		t.Fatal(err)
 	}
-	refused(t, o, vpnerr.Layer3TableAddFailed, func() error { return o.AddL3Table("sw", route) })
+	srvRefused(t, o, vpnerr.Layer3TableAddFailed, func() error { return o.AddL3Table("sw", route) })
 	if err := o.SetL3SwitchActive("sw", true); err != nil {
 		t.Fatal(err)
 	}
 	// a running switch keeps its interfaces and routes
-	refused(t, o, vpnerr.Layer3IfDelFailed, func() error { return o.DelL3If("sw", "HUB") })
-	refused(t, o, vpnerr.Layer3TableDelFailed, func() error { return o.DelL3Table("sw", route) })
+	srvRefused(t, o, vpnerr.Layer3IfDelFailed, func() error { return o.DelL3If("sw", "HUB") })
+	srvRefused(t, o, vpnerr.Layer3TableDelFailed, func() error { return o.DelL3Table("sw", route) })
 
-	got := reloaded(t, st).L3Switches
+	got := srvReloaded(t, st).L3Switches
 	want := []config.L3Switch{{
 		L3SwitchSettings: config.L3SwitchSettings{Name: "sw", Active: true},
 		Interfaces:       []config.L3Interface{{HubName: "HUB", IP: ip, Mask: mask}},
@@ -120,8 +120,8 @@ func TestL3SwitchOperations(t *testing.T) {
 	if err := o.SetL3SwitchActive("sw", false); err != nil {
 		t.Fatal(err)
 	}
-	if before.L3Switches[0].Active != true {
-		t.Fatal("the published configuration was changed in place")
+	if !before.L3Switches[0].Active {
+		t.Fatal("a change changed the configuration published before it in place")
 	}
 	for _, op := range []func() error{
 		func() error { return o.DelL3Table("sw", route) },
@@ -132,26 +132,26 @@ func TestL3SwitchOperations(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	refused(t, o, vpnerr.Layer3SwNotFound, func() error { return o.DelL3Switch("sw") })
-	if sw := reloaded(t, st).L3Switches; len(sw) != 0 {
+	srvRefused(t, o, vpnerr.Layer3SwNotFound, func() error { return o.DelL3Switch("sw") })
+	if sw := srvReloaded(t, st).L3Switches; len(sw) != 0 {
 		t.Fatalf("saved switches after deleting = %+v", sw)
 	}
 }
 
 func TestLocalBridgeOperations(t *testing.T) {
 	o, st := newSrvOwner(t)
-	refused(t, o, vpnerr.InvalidParameter, func() error { return o.AddLocalBridge(config.LocalBridge{HubName: "HUB"}) })
+	srvRefused(t, o, vpnerr.InvalidParameter, func() error { return o.AddLocalBridge(config.LocalBridge{HubName: "HUB"}) })
 	if err := o.AddLocalBridge(config.LocalBridge{HubName: "HUB", DeviceName: "tap0", TapMode: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := o.AddLocalBridge(config.LocalBridge{HubName: "hub", DeviceName: "TAP0"}); err != nil {
 		t.Fatalf("adding the same pair again: %v", err)
 	}
-	got := reloaded(t, st).LocalBridges.List
+	got := srvReloaded(t, st).LocalBridges.List
 	if len(got) != 1 || got[0].DeviceName != "tap0" || !got[0].TapMode || len(got[0].TapMAC) != 6 {
 		t.Fatalf("saved bridges = %+v", got)
 	}
-	refused(t, o, vpnerr.ObjectNotFound, func() error { return o.DeleteLocalBridge("HUB", "eth9") })
+	srvRefused(t, o, vpnerr.ObjectNotFound, func() error { return o.DeleteLocalBridge("HUB", "eth9") })
 
 	st.fail = true
 	before := o.Current()
@@ -165,7 +165,7 @@ func TestLocalBridgeOperations(t *testing.T) {
 	if err := o.DeleteLocalBridge("HUB", "tap0"); err != nil {
 		t.Fatal(err)
 	}
-	if len(reloaded(t, st).LocalBridges.List) != 0 {
+	if len(srvReloaded(t, st).LocalBridges.List) != 0 {
 		t.Fatal("the deleted bridge is still saved")
 	}
 }
