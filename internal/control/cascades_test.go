@@ -11,23 +11,6 @@ import (
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
-// memStore keeps the configuration file's text in memory; with fail set
-// every Save fails, as on a full disk.
-type memStore struct {
-	text []byte
-	fail bool
-}
-
-func (m *memStore) Load() (*config.Folder, error) { return config.Parse(m.text) }
-
-func (m *memStore) Save(root *config.Folder) error {
-	if m.fail {
-		return errors.New("no space left on device")
-	}
-	m.text = root.Encode()
-	return nil
-}
-
 // unknownProxy is a cascade item the model does not know, which a change
 // of the cascade must keep.
 const unknownProxy = "proxy.example"
@@ -199,7 +182,7 @@ func TestCascadeRefusedChangesNothing(t *testing.T) {
 func TestCascadeFailedSaveChangesNothing(t *testing.T) {
 	o, st := cascadeOwner(t)
 	text := string(st.text)
-	st.fail = true
+	st.full = true
 	_, err := o.CreateCascade(serverAdmin, "DEFAULT", config.Cascade{CascadeSettings: config.CascadeSettings{AccountName: "new", Hostname: "192.0.2.3", Port: 443}})
 	var se *SaveError
 	if !errors.As(err, &se) {
@@ -211,7 +194,7 @@ func TestCascadeFailedSaveChangesNothing(t *testing.T) {
 	if cs := o.Current().Hub("DEFAULT").Cascades; len(cs) != 1 || cs[0].Online {
 		t.Fatalf("an unsaved change was published: %+v", cs)
 	}
-	st.fail = false
+	st.full = false
 
 	// The next change saves only itself: nothing of the failed ones
 	// (which were written into the shared tree) comes back.

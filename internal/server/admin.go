@@ -19,7 +19,6 @@ import (
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
-
 // right is who may call a method (docs/protocol/admin.md#rights, docs/protocol/admin.md#method-table).
 type right int
 
@@ -75,7 +74,10 @@ func (a *adminCall) actor() control.Actor {
 // adminState is the server's state that only the administration uses.
 type adminState struct {
 	started time.Time
-	serving bool // Serve is running: listeners created by admins are opened
+	// replacing is the tree of a configuration that SetConfig is
+	// publishing: reconcile restarts every hub for it (see readReplacement).
+	replacing *config.Folder
+	serving   bool // Serve is running: listeners created by admins are opened
 }
 
 // dispatcher runs the method table for the admin front-ends.

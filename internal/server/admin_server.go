@@ -1,11 +1,11 @@
 package server
 
 import (
-	"bytes"
 	"crypto/subtle"
 	"crypto/tls"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"slices"
@@ -62,19 +62,15 @@ func admGetServerInfo(a *adminCall) (*pack.Pack, error) {
 
 func admGetServerStatus(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	a.lock()
-	hubs := make([]*Hub, 0, len(s.hubs))
 	var users, groups int
-	for _, h := range s.hubs {
-		hubs = append(hubs, h)
-		users += len(h.cfg.Users)
-		groups += len(h.cfg.Groups)
-	}
-	nconn := 0
-	for _, x := range s.sessions {
-		nconn += x.NumConns()
-	}
-	a.unlock()
+	s.ctl.View(func(cur *config.Server) {
+		for _, hc := range cur.Hubs {
+			users += len(hc.Users)
+			groups += len(hc.Groups)
+		}
+	})
+	hubs := s.Hubs()
+	nconn := s.numConns()
 	var sessions, macs, ips int
 	var total hubStatsSum
 	for _, h := range hubs {
@@ -113,67 +109,36 @@ func admGetServerStatus(a *adminCall) (*pack.Pack, error) {
 	return out, nil
 }
 
-// --- listeners (docs/protocol/admin.md#server-and-listeners) ---
-
-func listenerIndex(ls []config.Listener, port uint32) int {
-	return slices.IndexFunc(ls, func(l config.Listener) bool { return uint32(l.Port) == port })
+// numConns is the number of TCP connections of all sessions.
+func (s *Server) numConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, x := range s.sessions {
+		n += x.NumConns()
+	}
+	return n
 }
 
+// --- listeners (docs/protocol/admin.md#server-and-listeners) ---
+
 func admCreateListener(a *adminCall) (*pack.Pack, error) {
-	port := a.in.Int("Port")
-	if port == 0 || port > 65535 {
-		return nil, vpnerr.InvalidParameter
-	}
-	enable := a.in.Bool("Enable")
-	s := a.s
-	a.lock()
-	if listenerIndex(s.cfg.Listeners, port) >= 0 {
-		a.unlock()
-		return nil, vpnerr.ListenerAlreadyExists
-	}
-	s.cfg.Listeners = append(s.cfg.Listeners, config.Listener{Port: uint16(port), Enabled: enable})
-	a.unlock()
-	s.syncListeners()
-	return echo(a.in), nil
+	return echoOr(a, a.s.ctl.CreateListener(a.in.Int("Port"), a.in.Bool("Enable")))
 }
 
 func admDeleteListener(a *adminCall) (*pack.Pack, error) {
-	port := a.in.Int("Port")
-	s := a.s
-	a.lock()
-	i := listenerIndex(s.cfg.Listeners, port)
-	if i < 0 {
-		a.unlock()
-		return nil, vpnerr.ListenerNotFound
-	}
-	s.cfg.Listeners = slices.Delete(s.cfg.Listeners, i, i+1)
-	a.unlock()
-	s.syncListeners()
-	return echo(a.in), nil
+	return echoOr(a, a.s.ctl.DeleteListener(a.in.Int("Port")))
 }
 
 func admEnableListener(a *adminCall) (*pack.Pack, error) {
-	port := a.in.Int("Port")
-	enable := a.in.Bool("Enable")
-	s := a.s
-	a.lock()
-	i := listenerIndex(s.cfg.Listeners, port)
-	if i < 0 {
-		a.unlock()
-		return nil, vpnerr.ListenerNotFound
-	}
-	s.cfg.Listeners[i].Enabled = enable
-	a.unlock()
-	s.syncListeners()
-	return echo(a.in), nil
+	return echoOr(a, a.s.ctl.EnableListener(a.in.Int("Port"), a.in.Bool("Enable")))
 }
 
 func admEnumListener(a *adminCall) (*pack.Pack, error) {
 	s := a.s
-	a.lock()
-	ls := slices.Clone(s.cfg.Listeners)
-	serving := s.adm.serving
-	a.unlock()
+	var ls []config.Listener
+	s.ctl.View(func(cur *config.Server) { ls = cur.Listeners }) // published: never changed
+	serving := s.isServing()
 	open := s.listening()
 	out := pack.New()
 	l := newList(out)
@@ -195,12 +160,11 @@ func admSetServerPassword(a *adminCall) (*pack.Pack, error) {
 		h := sha0.AdminHash(a.in.Str("PlainTextPassword"))
 		hash = h[:]
 	}
-	s := a.s
-	a.lock()
-	s.cfg.AdminPasswordHash = bytes.Clone(hash)
-	a.unlock()
+	if err := a.s.ctl.SetServerPassword(hash); err != nil {
+		return nil, err
+	}
 	if config.IsEmptyPasswordHash(hash) {
-		s.log.Warn("the server administrator password is now empty: administration is allowed from localhost only")
+		a.s.log.Warn("the server administrator password is now empty: administration is allowed from localhost only")
 	}
 	out := pack.New()
 	out.AddData("HashedPassword", hash)
@@ -220,9 +184,8 @@ var serverCiphers = []string{
 const defaultCipher = "~DEFAULT~"
 
 func admGetServerCipher(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	name := a.s.cfg.CipherName
-	a.unlock()
+	var name string
+	a.s.ctl.View(func(cur *config.Server) { name = cur.CipherName })
 	if name == "" {
 		name = defaultCipher
 	}
@@ -246,9 +209,9 @@ func admSetServerCipher(a *adminCall) (*pack.Pack, error) {
 			}
 		}
 	}
-	a.lock()
-	a.s.cfg.CipherName = name
-	a.unlock()
+	if err := a.s.ctl.SetServerCipher(name); err != nil {
+		return nil, err
+	}
 	out := pack.New()
 	out.AddStr("String", name)
 	return out, nil
@@ -261,10 +224,8 @@ func admGetServerCipherList(a *adminCall) (*pack.Pack, error) {
 }
 
 func admGetServerCert(a *adminCall) (*pack.Pack, error) {
-	s := a.s
-	a.lock()
-	cert, key := s.cfg.CertDER, s.cfg.KeyDER
-	a.unlock()
+	var cert, key []byte
+	a.s.ctl.View(func(cur *config.Server) { cert, key = cur.CertDER, cur.KeyDER })
 	out := pack.New()
 	out.AddData("Cert", cert)
 	if a.c.ServerAdmin {
@@ -289,12 +250,10 @@ func admSetServerCert(a *adminCall) (*pack.Pack, error) {
 		a.s.log.Info("SetServerCert: certificate and key refused", "err", err)
 		return nil, vpnerr.ProtocolError
 	}
-	s := a.s
-	a.lock()
-	s.cfg.CertDER, s.cfg.KeyDER = bytes.Clone(certDER), bytes.Clone(keyDER)
-	s.cert = kp
-	s.tls = tlsConfig(kp)
-	a.unlock()
+	// what runs takes the new pair up when the change is applied
+	if err := a.s.ctl.SetServerCert(certDER, keyDER); err != nil {
+		return nil, err
+	}
 	out := echo(a.in)
 	selfSigned := kp.Leaf.CheckSignatureFrom(kp.Leaf) == nil
 	out.AddInt("Flag1", b2u(selfSigned))
@@ -319,9 +278,7 @@ func b2u(b bool) uint32 {
 // --- configuration file (docs/protocol/admin.md#configuration-methods) ---
 
 func admGetConfig(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	data := a.s.treeLocked().Encode()
-	a.unlock()
+	data := a.s.ctl.ConfigText()
 	out := pack.New()
 	out.AddStr("FileName", ConfigFile)
 	out.AddData("FileData", data)
@@ -331,60 +288,44 @@ func admGetConfig(a *adminCall) (*pack.Pack, error) {
 // admSetConfig replaces the whole configuration, as SoftEther does by
 // restarting its core: every session ends, hubs are rebuilt from the new
 // file, the certificate and listeners follow it. Unlike SoftEther, a file
-// that does not parse is refused before anything changes.
+// the server would not start with is refused before anything changes.
 func admSetConfig(a *adminCall) (*pack.Pack, error) {
 	data := a.in.Data("FileData")
-	if i := bytes.IndexByte(data, 0); i >= 0 {
-		data = data[:i]
+	if err := a.s.ctl.SetConfig(data, a.s.readReplacement); err != nil {
+		a.s.log.Info("SetConfig: configuration not replaced", "err", err)
+		return nil, err
 	}
-	root, err := config.Parse(data)
-	if err != nil {
-		a.s.log.Info("SetConfig: configuration refused", "err", err)
-		return nil, vpnerr.InvalidParameter
-	}
-	cfg, err := config.FromTree(root)
-	if err != nil {
-		a.s.log.Info("SetConfig: configuration refused", "err", err)
-		return nil, vpnerr.InvalidParameter
-	}
-	// Refuse an unusable certificate before anything is replaced: the
-	// hubs and their sessions must not be torn down for nothing.
-	if _, _, err := configuredCert(cfg); err != nil {
-		a.s.log.Info("SetConfig: configuration refused: its server certificate is unusable", "err", err)
-		return nil, vpnerr.InvalidParameter
-	}
-	s := a.s
-	a.lock()
-	old := s.hubs
-	s.cfg = cfg
-	s.hubs = map[string]*Hub{}
-	for _, hc := range cfg.Hubs {
-		s.addHub(hc)
-	}
-	err = s.loadCert()
-	a.unlock()
-	for _, h := range s.Hubs() {
-		s.ApplyAccessLists(h) // reads user list files, which addHub may not under s.mu
-	}
-	for _, h := range old {
-		h.Close()
-		s.ApplySecureNAT(h) // stops it: the hub is closed
-		s.ApplyCascades(h)  // stops them: the hub is gone
-	}
-	s.ApplyLocalBridges()
-	if err != nil {
-		return nil, vpnerr.InternalError
-	}
-	for _, h := range s.Hubs() {
-		s.ApplySecureNAT(h)
-		s.ApplyCascades(h)
-	}
-	s.syncListeners()
-	s.log.Warn("configuration replaced by an administrator: all sessions were disconnected", "hubs", len(cfg.Hubs))
+	a.s.log.Warn("configuration replaced by an administrator: all sessions were disconnected")
 	out := pack.New()
 	out.AddStr("FileName", ConfigFile)
 	out.AddData("FileData", data)
 	return out, nil
+}
+
+// readReplacement reads a configuration that SetConfig is about to
+// publish in place of the running one, with the checks of a start (those
+// of readConfig), and makes a certificate for it when it has none, as a
+// start does. It runs under the owner's lock and marks the new
+// configuration, so that reconcile closes every hub and starts them anew
+// (their sessions end) rather than keep those that compare equal.
+func (s *Server) readReplacement(root *config.Folder) (*config.Server, error) {
+	cfg, err := config.FromTree(root)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := configuredCert(cfg); err != nil {
+		return nil, fmt.Errorf("its server certificate is unusable: %w", err)
+	}
+	if len(cfg.CertDER) == 0 { // and no key: readConfig refuses one without the other
+		if cfg.CertDER, cfg.KeyDER, err = newSelfSignedCert(); err != nil {
+			return nil, fmt.Errorf("generating a server certificate: %w", err)
+		}
+		s.log.Info("the new configuration has no certificate: generated a self-signed one")
+	}
+	s.mu.Lock()
+	s.adm.replacing = root
+	s.mu.Unlock()
+	return cfg, nil
 }
 
 func admFlush(a *adminCall) (*pack.Pack, error) {
@@ -392,8 +333,7 @@ func admFlush(a *adminCall) (*pack.Pack, error) {
 		a.s.log.Error("Flush: cannot save the configuration", "err", err)
 		return nil, vpnerr.InternalError
 	}
-	var n int
-	a.s.ctl.View(func(cur *config.Server) { n = len(cur.ToTree().Encode()) })
+	n := len(a.s.ctl.ConfigText())
 	out := pack.New()
 	out.AddInt("IntValue", uint32(n))
 	out.AddInt64("Int64Value", 0)

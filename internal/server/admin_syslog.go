@@ -6,20 +6,16 @@ import (
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
-// serverConfLocked is the ServerConfiguration folder (s.mu held).
-func (s *Server) serverConfLocked() *config.Folder { return s.cfg.Tree.Ensure("ServerConfiguration") }
-
 // admGetKeep answers the keep-alive (KeepConnect) settings (RPC_KEEP).
 func admGetKeep(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	defer a.unlock()
-	sc := a.s.serverConfLocked()
+	var k config.KeepConnect
+	a.s.ctl.View(func(cur *config.Server) { k = cur.KeepConnect })
 	out := pack.New()
-	out.AddBool("UseKeepConnect", sc.GetBool("UseKeepConnect"))
-	out.AddStr("KeepConnectHost", sc.GetString("KeepConnectHost"))
-	out.AddInt("KeepConnectPort", sc.GetUint("KeepConnectPort"))
-	out.AddInt("KeepConnectProtocol", sc.GetUint("KeepConnectProtocol"))
-	out.AddInt("KeepConnectInterval", sc.GetUint("KeepConnectInterval"))
+	out.AddBool("UseKeepConnect", k.Use)
+	out.AddStr("KeepConnectHost", k.Host)
+	out.AddInt("KeepConnectPort", k.Port)
+	out.AddInt("KeepConnectProtocol", k.Protocol)
+	out.AddInt("KeepConnectInterval", k.Interval)
 	return out, nil
 }
 
@@ -28,20 +24,14 @@ func admGetKeep(a *adminCall) (*pack.Pack, error) {
 // hosts on the Internet on its own.
 func admSetKeep(a *adminCall) (*pack.Pack, error) {
 	in := a.in
-	host, port, proto, interval := in.Str("KeepConnectHost"), in.Int("KeepConnectPort"), in.Int("KeepConnectProtocol"), in.Int("KeepConnectInterval")
-	if in.Bool("UseKeepConnect") && (host == "" || port == 0 || port > 65535 || proto > 1) {
-		return nil, vpnerr.InvalidParameter
+	k, err := a.s.ctl.SetKeep(config.KeepConnect{
+		Use: in.Bool("UseKeepConnect"), Host: in.Str("KeepConnectHost"), Port: in.Int("KeepConnectPort"),
+		Protocol: in.Int("KeepConnectProtocol"), Interval: in.Int("KeepConnectInterval"),
+	})
+	if err != nil {
+		return nil, err
 	}
-	interval = min(max(interval, 5), 600)
-	a.lock()
-	sc := a.s.serverConfLocked()
-	sc.SetBool("UseKeepConnect", in.Bool("UseKeepConnect"))
-	sc.SetString("KeepConnectHost", host)
-	sc.SetUint("KeepConnectPort", port)
-	sc.SetUint("KeepConnectProtocol", proto)
-	sc.SetUint("KeepConnectInterval", interval)
-	a.unlock()
-	if in.Bool("UseKeepConnect") {
+	if k.Use {
 		a.s.log.Warn("keep-alive settings stored; ethervpn does not send keep-alive packets to Internet hosts")
 	}
 	return echo(in), nil
@@ -49,41 +39,20 @@ func admSetKeep(a *adminCall) (*pack.Pack, error) {
 
 // admGetSysLog answers the syslog settings (SYSLOG_SETTING).
 func admGetSysLog(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	defer a.unlock()
-	f := a.s.serverConfLocked().Ensure("SyslogSettings")
+	var l config.Syslog
+	a.s.ctl.View(func(cur *config.Server) { l = cur.Syslog })
 	out := pack.New()
-	out.AddInt("SaveType", f.GetUint("SaveType"))
-	out.AddStr("Hostname", f.GetString("HostName"))
-	out.AddInt("Port", f.GetUint("Port"))
+	out.AddInt("SaveType", l.SaveType)
+	out.AddStr("Hostname", l.HostName)
+	out.AddInt("Port", l.Port)
 	return out, nil
 }
 
-// admSetSysLog stores the syslog settings and starts or stops forwarding.
+// admSetSysLog stores the syslog settings; what runs starts or stops
+// forwarding (applySyslog).
 func admSetSysLog(a *adminCall) (*pack.Pack, error) {
-	saveType, host, port := a.in.Int("SaveType"), a.in.Str("Hostname"), a.in.Int("Port")
-	if saveType > syslogAll || port > 65535 || (saveType != syslogOff && host == "") {
-		return nil, vpnerr.InvalidParameter
-	}
-	if port == 0 {
-		port = 514
-	}
-	// A host that cannot be reached now (no route, name not resolved) is
-	// stored all the same, as the real vpnserver does (SoftEther Admin.c,
-	// StSetSysLog checks nothing): the settings are the administrator's,
-	// and the server tries again when it starts.
-	if err := a.s.seclog.setSyslog(int(saveType), host, uint16(port)); err != nil {
-		a.s.log.Warn("syslog settings stored but logs are not forwarded: check the host name and the route to it, then set them again or restart the server",
-			"host", host, "port", port, "err", err)
-		a.s.seclog.setSyslog(syslogOff, "", 0) // not on to the previous host either
-	}
-	a.lock()
-	f := a.s.serverConfLocked().Ensure("SyslogSettings")
-	f.SetUint("SaveType", saveType)
-	f.SetString("HostName", host)
-	f.SetUint("Port", port)
-	a.unlock()
-	return echo(a.in), nil
+	_, err := a.s.ctl.SetSysLog(config.Syslog{SaveType: a.in.Int("SaveType"), HostName: a.in.Str("Hostname"), Port: a.in.Int("Port")})
+	return echoOr(a, err)
 }
 
 // admRebootServer is refused: restart the process (systemctl restart, or
@@ -94,17 +63,18 @@ func admRebootServer(a *adminCall) (*pack.Pack, error) {
 	return nil, vpnerr.NotSupported
 }
 
-// applySyslog starts syslog forwarding as the configuration says.
+// applySyslog starts syslog forwarding as the configuration says. A host
+// that cannot be reached now (no route, name not resolved) stays in the
+// configuration all the same, as the real vpnserver keeps it (SoftEther
+// Admin.c, StSetSysLog checks nothing): the settings are the
+// administrator's, and the server tries again when it starts.
 func (s *Server) applySyslog() {
 	s.mu.Lock()
-	f := s.serverConfLocked().Folder("SyslogSettings")
-	var saveType, port uint32
-	var host string
-	if f != nil {
-		saveType, host, port = f.GetUint("SaveType"), f.GetString("HostName"), f.GetUint("Port")
-	}
+	l := s.cfg.Syslog
 	s.mu.Unlock()
-	if err := s.seclog.setSyslog(int(saveType), host, uint16(port)); err != nil {
-		s.log.Warn("cannot forward logs to syslog", "err", err)
+	if err := s.seclog.setSyslog(int(l.SaveType), l.HostName, uint16(l.Port)); err != nil {
+		s.log.Warn("syslog settings stored but logs are not forwarded: check the host name and the route to it, then restart the server (or change the settings)",
+			"host", l.HostName, "port", l.Port, "err", err)
+		s.seclog.setSyslog(syslogOff, "", 0) // not on to the previous host either
 	}
 }

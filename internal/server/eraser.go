@@ -30,9 +30,9 @@ var eraseDirs = []string{"packet_log", "security_log", "server_log"}
 func (s *Server) runLogEraser(ctx context.Context) {
 	defer s.wg.Done()
 	s.mu.Lock()
-	sc := s.cfg.Tree.Folder("ServerConfiguration")
-	minFree := sc.GetUint64("AutoDeleteCheckDiskFreeSpaceMin")
-	interval := time.Duration(sc.GetUint("AutoDeleteCheckIntervalSecs")) * time.Second
+	opt := s.cfg.Options
+	minFree := opt.AutoDeleteCheckDiskFreeSpaceMin
+	interval := time.Duration(opt.AutoDeleteCheckIntervalSecs) * time.Second
 	s.mu.Unlock()
 	if minFree == 0 {
 		minFree = defaultEraseFreeMin

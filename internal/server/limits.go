@@ -441,14 +441,11 @@ func (c *limitedConn) Close() error {
 // SetMaxUnestablishedConnections does, the unestablished limit is never
 // below the per-address one.
 func newConnLimiterFromConfig(cfg *config.Server) *connLimiter {
-	sc := cfg.Tree.Folder("ServerConfiguration")
-	if sc == nil {
-		return newConnLimiter(defaultMaxConnsPerIP, defaultMaxUnestablished)
-	}
-	if sc.GetBool("DisableDosProtection") {
+	opt := cfg.Options
+	if opt.DisableDosProtection {
 		return noDosProtection()
 	}
-	perIP, pending := int(sc.GetUint("MaxConnectionsPerIP")), int(sc.GetUint("MaxUnestablishedConnections"))
+	perIP, pending := int(opt.MaxConnectionsPerIP), int(opt.MaxUnestablishedConnections)
 	if perIP == 0 {
 		perIP = defaultMaxConnsPerIP
 	}

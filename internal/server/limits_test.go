@@ -308,14 +308,12 @@ func TestSourceKey(t *testing.T) {
 
 func TestConnLimiterFromConfig(t *testing.T) {
 	cfg := config.Default()
-	sc := cfg.Tree.Ensure("ServerConfiguration")
-	sc.SetUint("MaxConnectionsPerIP", 300)
-	sc.SetUint("MaxUnestablishedConnections", 200)
+	cfg.Options.MaxConnectionsPerIP, cfg.Options.MaxUnestablishedConnections = 300, 200
 	l := newConnLimiterFromConfig(cfg)
 	if l.perIP != 300 || l.unestablished != 300 || !l.rateCheck || l.pendingPerSource != defaultMaxPendingPerSource {
 		t.Errorf("limits %+v, want 300 per IP and 300 unestablished (never below per IP), rate check on", l)
 	}
-	sc.SetBool("DisableDosProtection", true)
+	cfg.Options.DisableDosProtection = true
 	l = newConnLimiterFromConfig(cfg)
 	if l.perIP != 0 || l.unestablished != 0 || l.rateCheck || l.pendingPerSource != 0 || l.maxWeb != 0 || l.handshake != defaultHandshakeTimeout {
 		t.Errorf("DisableDosProtection: %+v, want no limits but the handshake timeout", l)

@@ -91,3 +91,11 @@ func listenerPort(ln net.Listener) uint16 {
 	}
 	return 0
 }
+
+// isServing reports whether Serve runs (configured listeners that are
+// enabled but not open are then in error).
+func (s *Server) isServing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.adm.serving
+}

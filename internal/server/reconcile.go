@@ -32,8 +32,12 @@ func (s *Server) reconcile(to *config.Server, full bool) {
 		want[strings.ToUpper(hc.Name)] = hc
 	}
 	var removed, started, changed []*Hub
+	// A configuration that SetConfig puts in place of this one restarts
+	// every hub: their sessions end, as when SoftEther restarts its core.
+	replaced := s.adm.replacing != nil && to.Tree == s.adm.replacing
+	s.adm.replacing = nil
 	for key, h := range s.hubs {
-		if want[key] == nil {
+		if replaced || want[key] == nil {
 			delete(s.hubs, key)
 			removed = append(removed, h)
 		}
