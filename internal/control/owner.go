@@ -141,6 +141,7 @@ func (o *Owner) reload(cur *config.Server, why error) {
 	}
 	o.cur.Store(back)
 	o.apply(back, false)
+	o.log.Error("admin change rolled back", "reason", why.Error(), "hint", hint(why))
 }
 
 // Save writes the current configuration to the store (at start, at stop).

@@ -26,13 +26,6 @@ import (
 
 // --- hubs (docs/protocol/admin.md#hubs) ---
 
-// hubPasswords computes the two hub admin hashes from a plaintext.
-func hubPasswords(plain string) (hashed, secure []byte) {
-	h := sha0.AdminHash(plain)
-	sp := sha0.Sum([]byte(plain + "ADMINISTRATOR"))
-	return h[:], sp[:]
-}
-
 // checkHubName validates a hub name as CreateHub does.
 func checkHubName(name string) error {
 	if !validName(name, false) || strings.TrimSpace(name) != name ||
@@ -40,6 +33,15 @@ func checkHubName(name string) error {
 		return vpnerr.InvalidParameter
 	}
 	return nil
+}
+
+// hubPasswords reads the hub password of a CreateHub or SetHub request:
+// the plain text when given, else the two hashes.
+func hubPasswords(in *pack.Pack) (hashed, secure []byte) {
+	if plain := in.Str("AdminPasswordPlainText"); plain != "" {
+		return control.HubPasswordHashes(plain)
+	}
+	return in.Data("HashedPassword"), in.Data("SecurePassword")
 }
 
 func admCreateHub(a *adminCall) (*pack.Pack, error) {
@@ -50,34 +52,19 @@ func admCreateHub(a *adminCall) (*pack.Pack, error) {
 	if a.in.Int("HubType") != 0 { // a standalone server has standalone hubs only
 		return nil, vpnerr.InvalidParameter
 	}
-	hashed, secure := a.in.Data("HashedPassword"), a.in.Data("SecurePassword")
-	if plain := a.in.Str("AdminPasswordPlainText"); plain != "" || (isZero(hashed) && isZero(secure)) {
-		hashed, secure = hubPasswords(plain)
+	hashed, secure := hubPasswords(a.in)
+	if isZero(hashed) && isZero(secure) { // none given: the empty password
+		hashed, secure = control.HubPasswordHashes("")
 	}
-	// SoftEther keeps one all-zero hash when the other is set; a zero
-	// HashedPassword then lets anyone in through the binary admin RPC.
-	if len(hashed) != sha0.Size || len(secure) != sha0.Size || isZero(hashed) || isZero(secure) {
-		return nil, vpnerr.InvalidParameter
+	// SoftEther keeps one all-zero hash when the other is set; the owner
+	// refuses that.
+	_, err := a.s.ctl.CreateHub(a.actor(), name, control.HubSettings{
+		Online: a.in.Bool("Online"), MaxSession: a.in.Int("MaxSession"), NoEnum: a.in.Bool("NoEnum"),
+		HashedPassword: hashed, SecurePassword: secure,
+	})
+	if err != nil {
+		return nil, err
 	}
-	s := a.s
-	a.lock()
-	if len(s.hubs) >= control.MaxHubs {
-		a.unlock()
-		return nil, vpnerr.TooManyHubs
-	}
-	if s.hubs[strings.ToUpper(name)] != nil {
-		a.unlock()
-		return nil, vpnerr.HubAlreadyExists
-	}
-	hc := config.NewHub(name)
-	hc.HashedPassword, hc.SecurePassword = bytes.Clone(hashed), bytes.Clone(secure)
-	hc.Online = a.in.Bool("Online")
-	hc.MaxSession = a.in.Int("MaxSession")
-	hc.NoEnum = a.in.Bool("NoEnum")
-	s.cfg.Hubs = append(s.cfg.Hubs, hc)
-	s.addHub(hc)
-	a.unlock()
-	s.ApplyLocalBridges() // a bridge configured for this hub name starts now
 	out := echo(a.in)
 	out.AddData("HashedPassword", hashed)
 	out.AddData("SecurePassword", secure)
@@ -88,112 +75,80 @@ func admSetHub(a *adminCall) (*pack.Pack, error) {
 	if a.in.Int("HubType") != 0 {
 		return nil, vpnerr.InvalidParameter
 	}
-	hashed, secure := a.in.Data("HashedPassword"), a.in.Data("SecurePassword")
-	if plain := a.in.Str("AdminPasswordPlainText"); plain != "" {
-		hashed, secure = hubPasswords(plain)
-	}
-	s := a.s
-	a.lock()
-	h, err := s.hubLocked(a.hub)
+	hashed, secure := hubPasswords(a.in)
+	err := a.s.ctl.SetHub(a.actor(), a.hub, control.HubSettings{
+		Online: a.in.Bool("Online"), MaxSession: a.in.Int("MaxSession"), NoEnum: a.in.Bool("NoEnum"),
+		HashedPassword: hashed, SecurePassword: secure,
+		NoEmptyPassword: !a.c.Remote.IsLoopback(),
+	})
 	if err != nil {
-		a.unlock()
 		return nil, err
 	}
-	if len(hashed) == sha0.Size && len(secure) == sha0.Size && !isZero(hashed) && !isZero(secure) {
-		if a.hubAdminDenied(h, "no_change_admin_password") {
-			a.unlock()
-			return nil, vpnerr.NotEnoughRight
-		}
-		emptyH, emptyS := hubPasswords("")
-		if !a.c.ServerAdmin && !a.c.Remote.IsLoopback() && (bytes.Equal(hashed, emptyH) || bytes.Equal(secure, emptyS)) {
-			a.unlock()
-			return nil, vpnerr.InvalidParameter
-		}
-		h.cfg.HashedPassword, h.cfg.SecurePassword = bytes.Clone(hashed), bytes.Clone(secure)
-	}
-	h.cfg.MaxSession = a.in.Int("MaxSession")
-	h.cfg.NoEnum = a.in.Bool("NoEnum")
-	online := a.in.Bool("Online")
-	// As SoftEther's StSetHub, a hub admin whose hub sets no_online or
-	// no_offline gets the other settings; the hub stays as it is.
-	if (online && a.hubAdminDenied(h, "no_online")) || (!online && a.hubAdminDenied(h, "no_offline")) {
-		online = h.cfg.Online
-	}
-	h.cfg.Online = online
-	a.unlock()
-	h.SetOnline(online)
-	s.ApplySecureNAT(h) // runs only while the hub is online
-	s.ApplyCascades(h)
 	return echo(a.in), nil
 }
 
 func admGetHub(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	defer a.unlock()
-	h, err := a.hubFor("")
-	if err != nil {
-		return nil, err
-	}
 	out := pack.New()
-	out.AddStr("HubName", h.cfg.Name)
-	out.AddData("HashedPassword", make([]byte, sha0.Size)) // never disclosed
-	out.AddData("SecurePassword", make([]byte, sha0.Size))
-	out.AddStr("AdminPasswordPlainText", "")
-	out.AddBool("Online", h.cfg.Online)
-	out.AddInt("MaxSession", h.cfg.MaxSession)
-	out.AddBool("NoEnum", h.cfg.NoEnum)
-	out.AddInt("HubType", 0)
-	out.AddInt("DefaultGateway", 0)
-	out.AddInt("DefaultSubnet", 0)
-	return out, nil
+	err := a.s.ctl.ReadHub(a.hub, func(h *config.Hub) error {
+		out.AddStr("HubName", h.Name)
+		out.AddData("HashedPassword", make([]byte, sha0.Size)) // never disclosed
+		out.AddData("SecurePassword", make([]byte, sha0.Size))
+		out.AddStr("AdminPasswordPlainText", "")
+		out.AddBool("Online", h.Online)
+		out.AddInt("MaxSession", h.MaxSession)
+		out.AddBool("NoEnum", h.NoEnum)
+		out.AddInt("HubType", 0)
+		out.AddInt("DefaultGateway", 0)
+		out.AddInt("DefaultSubnet", 0)
+		return nil
+	})
+	return out, err
 }
 
-// hubTimes reads the hub's timestamps and login count from its folder.
-func hubTimes(f *config.Folder) (created, lastComm, lastLogin time.Time, numLogin uint32) {
-	return fromSETime(f.GetUint64("CreatedTime")), fromSETime(f.GetUint64("LastCommTime")),
-		fromSETime(f.GetUint64("LastLoginTime")), f.GetUint("NumLogin")
+// hubCounts are a hub's runtime counters that EnumHub and GetHubStatus
+// report; a hub that does not run (yet) has none.
+type hubCounts struct {
+	ports     []hub.PortInfo
+	macs, ips int
+	stats     hub.Stats
+}
+
+// hubCounts reads the running hub name's counters.
+func (s *Server) hubCounts(name string) hubCounts {
+	h := s.LookupHub(name)
+	if h == nil {
+		return hubCounts{}
+	}
+	return hubCounts{ports: h.Ports(), macs: len(h.MACTable()), ips: len(h.IPTable()), stats: h.Stats()}
 }
 
 func admEnumHub(a *adminCall) (*pack.Pack, error) {
-	s := a.s
-	type row struct {
-		h                           *Hub
-		name                        string
-		online                      bool
-		users, groups               int
-		created, lastComm, lastLogn time.Time
-		numLogin                    uint32
-	}
-	var rows []row
-	a.lock()
-	for _, h := range s.hubs {
-		if !a.c.ServerAdmin && !strings.EqualFold(h.cfg.Name, a.c.Hub) {
-			continue
+	var hubs []config.Hub // copies of the settings read: the counters are read after
+	a.s.ctl.Hubs(a.actor(), func(list []*config.Hub) {
+		for _, h := range list {
+			hubs = append(hubs, *h)
 		}
-		r := row{h: h, name: h.cfg.Name, online: h.cfg.Online, users: len(h.cfg.Users), groups: len(h.cfg.Groups)}
-		r.created, r.lastComm, r.lastLogn, r.numLogin = hubTimes(s.hubFolderLocked(h))
-		rows = append(rows, r)
-	}
-	a.unlock()
-	slices.SortFunc(rows, func(x, y row) int { return cmp.Compare(strings.ToUpper(x.name), strings.ToUpper(y.name)) })
+	})
+	slices.SortFunc(hubs, func(x, y config.Hub) int { return cmp.Compare(strings.ToUpper(x.Name), strings.ToUpper(y.Name)) })
 	out := pack.New()
 	l := newList(out)
-	for _, r := range rows {
+	for _, h := range hubs {
+		c := a.s.hubCounts(h.Name)
 		l.row()
-		l.str("HubName", r.name)
-		l.bool("Online", r.online)
+		l.str("HubName", h.Name)
+		l.bool("Online", h.Online)
 		l.int("HubType", 0)
-		l.int("NumSessions", uint32(len(r.h.Ports())))
-		l.int("NumUsers", uint32(r.users))
-		l.int("NumGroups", uint32(r.groups))
-		l.int("NumMacTables", uint32(len(r.h.MACTable())))
-		l.int("NumIpTables", uint32(len(r.h.IPTable())))
-		l.time("LastCommTime", r.lastComm)
-		l.time("CreatedTime", r.created)
-		l.time("LastLoginTime", r.lastLogn)
-		l.int("NumLogin", r.numLogin)
+		l.int("NumSessions", uint32(len(c.ports)))
+		l.int("NumUsers", uint32(len(h.Users)))
+		l.int("NumGroups", uint32(len(h.Groups)))
+		l.int("NumMacTables", uint32(c.macs))
+		l.int("NumIpTables", uint32(c.ips))
+		l.time("LastCommTime", h.LastCommTime)
+		l.time("CreatedTime", h.CreatedTime)
+		l.time("LastLoginTime", h.LastLoginTime)
+		l.int("NumLogin", h.NumLogin)
 		l.bool("IsTrafficFilled", true)
-		l.traffic(r.h.Stats())
+		l.traffic(c.stats)
 	}
 	l.done()
 	return out, nil
@@ -204,64 +159,28 @@ func admDeleteHub(a *adminCall) (*pack.Pack, error) {
 	if checkHubName(name) != nil {
 		return nil, vpnerr.InvalidParameter
 	}
-	s := a.s
-	a.lock()
-	h, err := s.hubLocked(name)
-	if err != nil {
-		a.unlock()
+	if err := a.s.ctl.DeleteHub(a.actor(), name); err != nil {
 		return nil, err
 	}
-	s.cfg.RemoveHub(name)
-	delete(s.hubs, strings.ToUpper(name))
-	a.unlock()
-	h.Close()           // disconnects every session of the hub
-	s.ApplySecureNAT(h) // a closed hub is offline: this stops its SecureNAT
-	s.ApplyCascades(h)  // a removed hub has no cascades: this stops them
-	s.ApplyLocalBridges()
-	s.log.Info("virtual hub deleted", "hub", h.cfg.Name)
+	a.s.log.Info("virtual hub deleted", "hub", name)
 	return echo(a.in), nil
 }
 
 func admSetHubOnline(a *adminCall) (*pack.Pack, error) {
-	online := a.in.Bool("Online")
-	s := a.s
-	a.lock()
-	h, err := s.hubLocked(a.hub)
-	if err == nil && ((online && a.hubAdminDenied(h, "no_online")) || (!online && a.hubAdminDenied(h, "no_offline"))) {
-		err = vpnerr.NotEnoughRight
-	}
-	if err != nil {
-		a.unlock()
+	if err := a.s.ctl.SetHubOnline(a.actor(), a.hub, a.in.Bool("Online")); err != nil {
 		return nil, err
 	}
-	h.cfg.Online = online
-	a.unlock()
-	h.SetOnline(online)
-	s.ApplySecureNAT(h) // runs only while the hub is online
-	s.ApplyCascades(h)
 	return echo(a.in), nil
 }
 
 func admGetHubStatus(a *adminCall) (*pack.Pack, error) {
-	s := a.s
-	a.lock()
-	h, err := s.hubLocked(a.hub)
-	if err != nil {
-		a.unlock()
+	var hc config.Hub // a copy of the settings read: the counters are read after
+	if err := a.s.ctl.ReadHub(a.hub, func(h *config.Hub) error { hc = *h; return nil }); err != nil {
 		return nil, err
 	}
-	f := s.hubFolderLocked(h)
-	created, lastComm, lastLogin, numLogin := hubTimes(f)
-	name, online, users, groups := h.cfg.Name, h.cfg.Online, len(h.cfg.Users), len(h.cfg.Groups)
-	snat := h.cfg.SecureNAT.Enabled
-	acls := 0
-	if al := f.Folder("AccessList"); al != nil { // absent in hand-written configs
-		acls = len(al.Folders)
-	}
-	a.unlock()
-	ports := h.Ports()
+	c := a.s.hubCounts(hc.Name)
 	var clients, bridges int
-	for _, p := range ports {
+	for _, p := range c.ports {
 		switch p.Kind {
 		case hub.KindClient:
 			clients++
@@ -270,23 +189,23 @@ func admGetHubStatus(a *adminCall) (*pack.Pack, error) {
 		}
 	}
 	out := pack.New()
-	out.AddStr("HubName", name)
-	out.AddBool("Online", online)
+	out.AddStr("HubName", hc.Name)
+	out.AddBool("Online", hc.Online)
 	out.AddInt("HubType", 0)
-	out.AddInt("NumSessions", uint32(len(ports)))
+	out.AddInt("NumSessions", uint32(len(c.ports)))
 	out.AddInt("NumSessionsClient", uint32(clients))
 	out.AddInt("NumSessionsBridge", uint32(bridges))
-	out.AddInt("NumAccessLists", uint32(acls))
-	out.AddInt("NumUsers", uint32(users))
-	out.AddInt("NumGroups", uint32(groups))
-	out.AddInt("NumMacTables", uint32(len(h.MACTable())))
-	out.AddInt("NumIpTables", uint32(len(h.IPTable())))
-	out.AddBool("SecureNATEnabled", snat)
-	addTraffic(out, h.Stats())
-	out.AddInt64("LastCommTime", seTime(lastComm))
-	out.AddInt64("CreatedTime", seTime(created))
-	out.AddInt64("LastLoginTime", seTime(lastLogin))
-	out.AddInt("NumLogin", numLogin)
+	out.AddInt("NumAccessLists", uint32(len(hc.AccessList)))
+	out.AddInt("NumUsers", uint32(len(hc.Users)))
+	out.AddInt("NumGroups", uint32(len(hc.Groups)))
+	out.AddInt("NumMacTables", uint32(c.macs))
+	out.AddInt("NumIpTables", uint32(c.ips))
+	out.AddBool("SecureNATEnabled", hc.SecureNAT.Enabled)
+	addTraffic(out, c.stats)
+	out.AddInt64("LastCommTime", seTime(hc.LastCommTime))
+	out.AddInt64("CreatedTime", seTime(hc.CreatedTime))
+	out.AddInt64("LastLoginTime", seTime(hc.LastLoginTime))
+	out.AddInt("NumLogin", hc.NumLogin)
 	return out, nil
 }
 

@@ -356,7 +356,10 @@ func admSetConfig(a *adminCall) (*pack.Pack, error) {
 	s := a.s
 	a.lock()
 	old := s.hubs
-	s.cfg = cfg
+	// In place: the owner publishes this configuration (Legacy saves it),
+	// so that the typed methods read the replaced one.
+	*s.cfg = *cfg
+	cfg = s.cfg
 	s.hubs = map[string]*Hub{}
 	for _, hc := range cfg.Hubs {
 		s.addHub(hc)

@@ -49,13 +49,13 @@ func init() {
 	add("RebootServer", rightServer, ro, admRebootServer)
 
 	// Hubs
-	add("CreateHub", rightServer, rw, notOnBridge(admCreateHub)) // a VPN Bridge has one hub
-	addHub("SetHub", "", rw, admSetHub)
-	addHub("GetHub", "", ro, admGetHub)
-	add("EnumHub", rightAny, ro, admEnumHub)
-	add("DeleteHub", rightServer, rw, notOnBridge(admDeleteHub))
-	addHub("SetHubOnline", "", rw, admSetHubOnline)
-	addHub("GetHubStatus", "", ro, admGetHubStatus)
+	typed("CreateHub", rightServer, rw, notOnBridge(admCreateHub)) // a VPN Bridge has one hub
+	typedHub("SetHub", rw, admSetHub)
+	typedHub("GetHub", ro, admGetHub)
+	typed("EnumHub", rightAny, ro, admEnumHub)
+	typed("DeleteHub", rightServer, rw, notOnBridge(admDeleteHub))
+	typedHub("SetHubOnline", rw, admSetHubOnline)
+	typedHub("GetHubStatus", ro, admGetHubStatus)
 	addHub("GetHubLog", "", ro, admGetHubLog)
 	addHub("SetHubLog", "", rw, admSetHubLog)
 
