@@ -783,45 +783,38 @@ func admDeleteTable(option string, del func(h *Hub, id uint32) bool) func(a *adm
 func admSetSecureNAT(enable bool) func(a *adminCall) (*pack.Pack, error) {
 	return func(a *adminCall) (*pack.Pack, error) {
 		s := a.s
-		a.lock()
-		h, err := s.hubLocked(a.hub)
-		if err == nil && a.hubAdminDenied(h, "no_securenat") {
-			err = vpnerr.NotEnoughRight
-		}
+		was, err := s.ctl.SetSecureNATEnabled(a.actor(), a.hub, enable)
 		if err != nil {
-			a.unlock()
 			return nil, err
 		}
-		was := h.cfg.SecureNAT.Enabled
-		h.cfg.SecureNAT.Enabled = enable
-		name := h.cfg.Name
-		a.unlock()
-		if err := s.ApplySecureNAT(h); err != nil {
-			// Keep the configuration as it was: the settings cannot run.
-			a.lock()
-			h.cfg.SecureNAT.Enabled = was
-			a.unlock()
-			return nil, vpnerr.InternalError
+		if h := s.LookupHub(a.hub); enable && h != nil {
+			// The owner's apply started it; a start that failed (settings
+			// loaded from a file that cannot run) is tried once more for
+			// its error, and the setting is put back: it cannot run.
+			if err := s.ApplySecureNAT(h); err != nil {
+				if _, rerr := s.ctl.SetSecureNATEnabled(a.actor(), a.hub, was); rerr != nil {
+					s.log.Error("SecureNAT could not start and stays enabled", "hub", a.hub, "err", rerr)
+				}
+				return nil, vpnerr.InternalError
+			}
 		}
 		out := pack.New()
-		out.AddStr("HubName", name)
+		out.AddStr("HubName", a.hub)
 		return out, nil
 	}
 }
 
 func admGetSecureNATOption(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	defer a.unlock()
-	h, err := a.hubFor("")
+	var name string
+	if err := a.s.ctl.ReadHub(a.hub, func(h *config.Hub) error { name = h.Name; return nil }); err != nil {
+		return nil, err
+	}
+	n, err := a.s.ctl.SecureNATOption(a.hub)
 	if err != nil {
 		return nil, err
 	}
-	n := &h.cfg.SecureNAT
-	if len(n.MAC) != 6 {
-		n.MAC = config.DefaultSecureNAT().MAC // as SoftEther: a random one when absent
-	}
 	out := pack.New()
-	out.AddStr("RpcHubName", h.cfg.Name)
+	out.AddStr("RpcHubName", name)
 	out.AddData("MacAddress", n.MAC)
 	out.AddIP("Ip", n.IP)
 	out.AddIP("Mask", n.Mask)
@@ -871,94 +864,26 @@ func maskBits(m netip.Addr) int {
 
 // validHost reports whether ip is a usable host address in ip/mask:
 // not 0.0.0.0, not multicast/broadcast, with a non-zero host part.
-func validHost(ip, mask netip.Addr) bool {
-	bits := maskBits(mask)
-	if !ip.Is4() || bits < 0 || ip.IsUnspecified() || ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-		return false
-	}
-	if bits == 32 {
-		return true
-	}
-	pfx := netip.PrefixFrom(ip, bits).Masked()
-	return ip != pfx.Addr()
-}
+func validHost(ip, mask netip.Addr) bool { return control.ValidHost(ip, mask) }
 
-// validPushRoutes checks a DhcpPushRoutes text: items separated by spaces
-// or commas, each network/mask/gateway with the mask as a prefix length
-// or dotted.
-func validPushRoutes(s string) bool {
-	for _, item := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' }) {
-		parts := strings.Split(item, "/")
-		if len(parts) != 3 {
-			return false
-		}
-		if _, err := netip.ParseAddr(parts[0]); err != nil {
-			return false
-		}
-		if _, err := netip.ParseAddr(parts[2]); err != nil {
-			return false
-		}
-		if m, err := netip.ParseAddr(parts[1]); err == nil {
-			if maskBits(m) < 0 {
-				return false
-			}
-		} else if _, err := netip.ParsePrefix("0.0.0.0/" + parts[1]); err != nil {
-			return false
-		}
-	}
-	return true
-}
-
-func admSetSecureNATOption(a *adminCall) (out *pack.Pack, err error) {
-	var h *Hub
-	restart := false
-	defer func() {
-		// New settings take effect by restarting a running SecureNAT, as
-		// on SoftEther; a failure is logged by ApplySecureNAT.
-		if restart {
-			a.s.ApplySecureNAT(h)
-		}
-	}()
+func admSetSecureNATOption(a *adminCall) (*pack.Pack, error) {
 	in := a.in
 	mac := in.Data("MacAddress")
-	ip, mask := v4(in, "Ip"), v4(in, "Mask")
-	apply := in.Bool("ApplyDhcpPushRoutes")
-	switch {
-	case len(mac) != 6 || isZero(mac):
-		return nil, vpnerr.InvalidParameter
-	case !validHost(ip, mask):
-		return nil, vpnerr.InvalidParameter
-	case apply && !validPushRoutes(in.Str("DhcpPushRoutes")):
-		return nil, vpnerr.InvalidParameter
-	}
-	s := a.s
-	a.lock()
-	defer a.unlock()
-	h, err = s.hubLocked(a.hub)
-	if err != nil {
+	n := control.NATOptions{SecureNAT: config.SecureNAT{
+		MAC: net.HardwareAddr(mac), IP: v4(in, "Ip"), Mask: v4(in, "Mask"),
+		NatEnabled: in.Bool("UseNat"), MTU: in.Int("Mtu"),
+		TCPTimeout: in.Int("NatTcpTimeout"), UDPTimeout: in.Int("NatUdpTimeout"),
+		DHCPEnabled: in.Bool("UseDhcp"),
+		DHCPStart:   v4(in, "DhcpLeaseIPStart"), DHCPEnd: v4(in, "DhcpLeaseIPEnd"), DHCPMask: v4(in, "DhcpSubnetMask"),
+		DHCPExpire:  in.Int("DhcpExpireTimeSpan"),
+		DHCPGateway: v4(in, "DhcpGatewayAddress"), DHCPDNS: v4(in, "DhcpDnsServerAddress"), DHCPDNS2: v4(in, "DhcpDnsServerAddress2"),
+		DHCPDomain:     in.Str("DhcpDomainName"),
+		SaveLog:        in.Bool("SaveLog"),
+		DHCPPushRoutes: in.Str("DhcpPushRoutes"),
+	}, SetPushRoutes: in.Bool("ApplyDhcpPushRoutes")}
+	if err := a.s.ctl.SetSecureNATOption(a.actor(), a.hub, n); err != nil {
 		return nil, err
 	}
-	n := &h.cfg.SecureNAT
-	useNat, useDhcp := in.Bool("UseNat"), in.Bool("UseDhcp")
-	if a.hubAdminDenied(h, "no_securenat") ||
-		(useNat && !n.NatEnabled && a.hubAdminDenied(h, "no_securenat_enablenat")) ||
-		(useDhcp && !n.DHCPEnabled && a.hubAdminDenied(h, "no_securenat_enabledhcp")) {
-		return nil, vpnerr.NotEnoughRight
-	}
-	n.MAC = net.HardwareAddr(bytes.Clone(mac))
-	n.IP, n.Mask = ip, mask
-	n.NatEnabled, n.MTU = useNat, in.Int("Mtu")
-	n.TCPTimeout, n.UDPTimeout = in.Int("NatTcpTimeout"), in.Int("NatUdpTimeout")
-	n.DHCPEnabled = useDhcp
-	n.DHCPStart, n.DHCPEnd, n.DHCPMask = v4(in, "DhcpLeaseIPStart"), v4(in, "DhcpLeaseIPEnd"), v4(in, "DhcpSubnetMask")
-	n.DHCPExpire = in.Int("DhcpExpireTimeSpan")
-	n.DHCPGateway, n.DHCPDNS, n.DHCPDNS2 = v4(in, "DhcpGatewayAddress"), v4(in, "DhcpDnsServerAddress"), v4(in, "DhcpDnsServerAddress2")
-	n.DHCPDomain = in.Str("DhcpDomainName")
-	n.SaveLog = in.Bool("SaveLog")
-	if apply {
-		n.DHCPPushRoutes = in.Str("DhcpPushRoutes")
-	}
-	restart = n.Enabled
 	return echo(in), nil
 }
 
@@ -1051,58 +976,46 @@ func fillNATStatus(out *pack.Pack, n *securenat.SecureNAT, _ netip.Addr) {
 
 // --- hub log settings (docs/protocol/admin.md#hub-log) ---
 
-var packetLogNames = []string{"PACKET_LOG_TCP_CONN", "PACKET_LOG_TCP", "PACKET_LOG_DHCP", "PACKET_LOG_UDP",
-	"PACKET_LOG_ICMP", "PACKET_LOG_IP", "PACKET_LOG_ARP", "PACKET_LOG_ETHERNET"}
+// packetLogConfig is the PacketLogConfig array of GetHubLog and
+// SetHubLog: the levels at SoftEther's PACKET_LOG_* indexes.
+func packetLogConfig(p *config.PacketLogLevels) []*uint32 {
+	return []*uint32{&p.TCPConn, &p.TCP, &p.DHCP, &p.UDP, &p.ICMP, &p.IP, &p.ARP, &p.Ethernet}
+}
 
 func admGetHubLog(a *adminCall) (*pack.Pack, error) {
-	s := a.s
-	a.lock()
-	defer a.unlock()
-	h, err := a.hubFor("")
-	if err != nil {
-		return nil, err
-	}
-	f := s.hubFolderLocked(h).Folder("LogSetting")
 	out := pack.New()
-	out.AddStr("HubName", h.cfg.Name)
-	out.AddBool("SaveSecurityLog", h.cfg.LogSecurity)
-	out.AddInt("SecurityLogSwitchType", f.GetUint("SecurityLogSwitchType"))
-	out.AddBool("SavePacketLog", h.cfg.LogPacket)
-	out.AddInt("PacketLogSwitchType", f.GetUint("PacketLogSwitchType"))
-	cfg := make([]uint32, 16)
-	for i, n := range packetLogNames {
-		cfg[i] = f.GetUint(n)
-	}
-	out.AddInts("PacketLogConfig", cfg)
-	return out, nil
+	err := a.s.ctl.ReadHub(a.hub, func(h *config.Hub) error {
+		l := control.HubLogOf(h)
+		out.AddStr("HubName", h.Name)
+		out.AddBool("SaveSecurityLog", l.SaveSecurityLog)
+		out.AddInt("SecurityLogSwitchType", l.Log.SecurityLogSwitchType)
+		out.AddBool("SavePacketLog", l.SavePacketLog)
+		out.AddInt("PacketLogSwitchType", l.Log.PacketLogSwitchType)
+		cfg := make([]uint32, 16)
+		for i, v := range packetLogConfig(&l.Log.PacketLog) {
+			cfg[i] = *v
+		}
+		out.AddInts("PacketLogConfig", cfg)
+		return nil
+	})
+	return out, err
 }
 
 func admSetHubLog(a *adminCall) (*pack.Pack, error) {
 	in := a.in
-	if in.Int("SecurityLogSwitchType") > 5 || in.Int("PacketLogSwitchType") > 5 {
-		return nil, vpnerr.InvalidParameter
+	l := control.HubLog{
+		SaveSecurityLog: in.Bool("SaveSecurityLog"),
+		SavePacketLog:   in.Bool("SavePacketLog"),
+		Log: config.LogSetting{
+			SecurityLogSwitchType: in.Int("SecurityLogSwitchType"),
+			PacketLogSwitchType:   in.Int("PacketLogSwitchType"),
+		},
 	}
-	s := a.s
-	a.lock()
-	defer a.unlock()
-	h, err := a.hubFor("")
-	if err != nil {
+	for i, v := range packetLogConfig(&l.Log.PacketLog) {
+		*v = in.IntAt("PacketLogConfig", i)
+	}
+	if err := a.s.ctl.SetHubLog(a.actor(), a.hub, l); err != nil {
 		return nil, err
 	}
-	f := s.hubFolderLocked(h).Ensure("LogSetting")
-	if a.hubAdminDenied(h, "no_change_log_config") {
-		return nil, vpnerr.NotEnoughRight
-	}
-	if (f.GetUint("SecurityLogSwitchType") != in.Int("SecurityLogSwitchType") ||
-		f.GetUint("PacketLogSwitchType") != in.Int("PacketLogSwitchType")) && a.hubAdminDenied(h, "no_change_log_switch_type") {
-		return nil, vpnerr.NotEnoughRight
-	}
-	h.cfg.LogSecurity, h.cfg.LogPacket = in.Bool("SaveSecurityLog"), in.Bool("SavePacketLog")
-	f.SetUint("SecurityLogSwitchType", in.Int("SecurityLogSwitchType"))
-	f.SetUint("PacketLogSwitchType", in.Int("PacketLogSwitchType"))
-	for i, n := range packetLogNames {
-		f.SetUint(n, min(in.IntAt("PacketLogConfig", i), 2))
-	}
-	s.applyHubLogs(h)
 	return echo(in), nil
 }

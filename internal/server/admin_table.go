@@ -22,6 +22,10 @@ func init() {
 	typedHub := func(name string, write bool, fn func(a *adminCall) (*pack.Pack, error)) {
 		adminMethods[upperASCII(name)] = adminMethod{right: rightHub, write: write, typed: true, fn: fn}
 	}
+	// typedHubKey is typedHub for a method that names its hub in hubKey.
+	typedHubKey := func(name, hubKey string, write bool, fn func(a *adminCall) (*pack.Pack, error)) {
+		adminMethods[upperASCII(name)] = adminMethod{right: rightHub, hubKey: hubKey, write: write, typed: true, fn: fn}
+	}
 	const ro, rw = false, true
 
 	// Server
@@ -56,8 +60,8 @@ func init() {
 	typed("DeleteHub", rightServer, rw, notOnBridge(admDeleteHub))
 	typedHub("SetHubOnline", rw, admSetHubOnline)
 	typedHub("GetHubStatus", ro, admGetHubStatus)
-	addHub("GetHubLog", "", ro, admGetHubLog)
-	addHub("SetHubLog", "", rw, admSetHubLog)
+	typedHub("GetHubLog", ro, admGetHubLog)
+	typedHub("SetHubLog", rw, admSetHubLog)
 
 	// Users and groups
 	typedHub("CreateUser", rw, admCreateUser)
@@ -81,10 +85,10 @@ func init() {
 	addHub("DeleteIpTable", "", ro, admDeleteTable("no_delete_iptable", func(h *Hub, id uint32) bool { return h.DeleteIP(id) }))
 
 	// SecureNAT
-	addHub("EnableSecureNAT", "", rw, admSetSecureNAT(true))
-	addHub("DisableSecureNAT", "", rw, admSetSecureNAT(false))
-	addHub("GetSecureNATOption", "RpcHubName", ro, admGetSecureNATOption)
-	addHub("SetSecureNATOption", "RpcHubName", rw, admSetSecureNATOption)
+	typedHub("EnableSecureNAT", rw, admSetSecureNAT(true))
+	typedHub("DisableSecureNAT", rw, admSetSecureNAT(false))
+	typedHubKey("GetSecureNATOption", "RpcHubName", ro, admGetSecureNATOption)
+	typedHubKey("SetSecureNATOption", "RpcHubName", rw, admSetSecureNATOption)
 	addHub("EnumNAT", "", ro, admSecureNATTable(fillNATTable))
 	addHub("EnumDHCP", "", ro, admSecureNATTable(fillDHCPTable))
 	addHub("GetSecureNATStatus", "", ro, admSecureNATTable(fillNATStatus))
