@@ -41,7 +41,8 @@ func (s *Server) EditHub(name string) *Hub {
 	return h
 }
 
-// clone copies h with slices of its own; users and groups stay shared.
+// clone copies h with slices of its own; users, groups and cascades stay
+// shared.
 func (h *Hub) clone() *Hub {
 	c := *h
 	c.Users = slices.Clone(h.Users)
@@ -49,6 +50,7 @@ func (h *Hub) clone() *Hub {
 	c.AcList = slices.Clone(h.AcList)
 	c.AccessList = slices.Clone(h.AccessList)
 	c.AdminOptions = slices.Clone(h.AdminOptions)
+	c.Cascades = slices.Clone(h.Cascades) // the cascades stay shared (see EditCascade)
 	c.SecureNAT.MAC = slices.Clone(h.SecureNAT.MAC)
 	return &c
 }

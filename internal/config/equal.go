@@ -29,6 +29,8 @@ func (h *Hub) Equal(o *Hub) bool {
 	return h.Name == o.Name && h.Online == o.Online &&
 		bytes.Equal(h.HashedPassword, o.HashedPassword) && bytes.Equal(h.SecurePassword, o.SecurePassword) &&
 		h.MaxSession == o.MaxSession && h.NoEnum == o.NoEnum &&
+		h.CreatedTime.Equal(o.CreatedTime) && h.LastCommTime.Equal(o.LastCommTime) &&
+		h.LastLoginTime.Equal(o.LastLoginTime) && h.NumLogin == o.NumLogin &&
 		slices.EqualFunc(h.Users, o.Users, (*User).Equal) && slices.EqualFunc(h.Groups, o.Groups, (*Group).Equal) &&
 		h.SecureNAT.Equal(o.SecureNAT) && h.LogSecurity == o.LogSecurity && h.LogPacket == o.LogPacket &&
 		slices.Equal(h.AcList, o.AcList) && slices.Equal(h.AccessList, o.AccessList) &&

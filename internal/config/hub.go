@@ -20,6 +20,11 @@ type Hub struct {
 	MaxSession uint32 // Option/MaxSession, 0 = unlimited
 	NoEnum     bool   // Option/NoEnum: hide the hub from anonymous enumeration
 
+	// The hub's own times and login count (items of its folder), which
+	// EnumHub and GetHubStatus report; zero = never.
+	CreatedTime, LastCommTime, LastLoginTime time.Time
+	NumLogin                                 uint32
+
 	Users  []*User  // SecurityAccountDatabase/UserList
 	Groups []*Group // SecurityAccountDatabase/GroupList
 
@@ -166,6 +171,10 @@ func readHub(f *Folder) *Hub {
 		SecurePassword: f.GetBytes("SecurePassword"),
 		MaxSession:     opt.GetUint("MaxSession"),
 		NoEnum:         opt.GetBool("NoEnum"),
+		CreatedTime:    fromSETime(f.GetUint64("CreatedTime")),
+		LastCommTime:   fromSETime(f.GetUint64("LastCommTime")),
+		LastLoginTime:  fromSETime(f.GetUint64("LastLoginTime")),
+		NumLogin:       f.GetUint("NumLogin"),
 		SecureNAT:      readSecureNAT(f.Folder("SecureNAT")),
 		LogSecurity:    logs.GetBool("SaveSecurityLog"),
 		LogPacket:      logs.GetBool("SavePacketLog"),
@@ -253,6 +262,10 @@ func (h *Hub) toFolder() *Folder {
 	putBool(f, "Online", h.Online)
 	putBytes(f, "HashedPassword", h.HashedPassword)
 	putBytes(f, "SecurePassword", h.SecurePassword)
+	putTime(f, "CreatedTime", h.CreatedTime)
+	putTime(f, "LastCommTime", h.LastCommTime)
+	putTime(f, "LastLoginTime", h.LastLoginTime)
+	putUint(f, "NumLogin", h.NumLogin)
 	child(f, "Option", func(opt *Folder) {
 		putUint(opt, "MaxSession", h.MaxSession)
 		putBool(opt, "NoEnum", h.NoEnum)

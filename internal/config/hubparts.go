@@ -72,8 +72,9 @@ func writeAdminOptions(hub *Folder, list []AdminOption) {
 
 // LogSetting is a hub's LogSetting folder apart from SaveSecurityLog and
 // SavePacketLog (Hub.LogSecurity, Hub.LogPacket). Values are kept as the
-// file has them (an absent item is 0); the consumer applies SoftEther's
-// defaults. Comparable with ==.
+// file has them (an absent level is 0, an absent or mistyped switch type
+// is daily, as ethervpn has always run such a hub's logs); the consumer
+// applies SoftEther's limits. Comparable with ==.
 type LogSetting struct {
 	SecurityLogSwitchType uint32 // 0 none, 1 second ... 5 month (SoftEther Logging.h, LOG_SWITCH_*)
 	PacketLogSwitchType   uint32
@@ -103,13 +104,26 @@ func (p *PacketLogLevels) items() [8]struct {
 func readLogSetting(hub *Folder) LogSetting {
 	f := hub.Folder("LogSetting")
 	l := LogSetting{
-		SecurityLogSwitchType: f.GetUint("SecurityLogSwitchType"),
-		PacketLogSwitchType:   f.GetUint("PacketLogSwitchType"),
+		SecurityLogSwitchType: switchType(f, "SecurityLogSwitchType"),
+		PacketLogSwitchType:   switchType(f, "PacketLogSwitchType"),
 	}
 	for _, it := range l.PacketLog.items() {
 		*it.v = f.GetUint(it.name)
 	}
 	return l
+}
+
+// SwitchDaily is the log switch type "a file a day", that of a new hub.
+const SwitchDaily = 4
+
+// switchType reads a log switch type item; absent or not a number, it is
+// daily. A loaded value stays as it is (the consumer limits it), so that
+// an unchanged setting is written back unchanged.
+func switchType(logs *Folder, item string) uint32 {
+	if it := logs.Item(item); it != nil && it.Type == Uint {
+		return uint32(it.Uint)
+	}
+	return SwitchDaily
 }
 
 func (l *LogSetting) write(hub *Folder) {

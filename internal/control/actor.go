@@ -56,18 +56,14 @@ func (who Actor) editHub(next *config.Server, name, option string) (*config.Hub,
 }
 
 // ReadHub runs read with the hub called name of the current configuration,
-// or answers HubNotFound; read must not change the hub.
+// or answers HubNotFound; read must not change the hub. It takes no lock:
+// a change under way is not waited for.
 func (o *Owner) ReadHub(name string, read func(h *config.Hub) error) error {
-	var err error
-	o.View(func(cur *config.Server) {
-		h := cur.Hub(name)
-		if h == nil {
-			err = vpnerr.HubNotFound
-			return
-		}
-		err = read(h)
-	})
-	return err
+	h := o.Current().Hub(name)
+	if h == nil {
+		return vpnerr.HubNotFound
+	}
+	return read(h)
 }
 
 // Allow answers nil when the hub called hubName exists and its

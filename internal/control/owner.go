@@ -60,10 +60,10 @@ func New(cfg *config.Server, store Store, log *slog.Logger) *Owner {
 
 // ApplyFunc brings what runs in line with a newly published
 // configuration. It runs under the owner's lock, after the configuration
-// was saved. With full set it brings every part in line even where the
-// configuration compares equal to what ran: after a Legacy method's
-// change to the tree, which the model does not see, was undone.
-type ApplyFunc func(cfg *config.Server, full bool)
+// was saved. replaced says that the configuration was replaced whole
+// (SetConfig): what runs then restarts from it, every hub's sessions
+// ending, as when SoftEther restarts its core.
+type ApplyFunc func(cfg *config.Server, replaced bool)
 
 // SetApply sets the function that brings what runs in line.
 func (o *Owner) SetApply(apply ApplyFunc) {
@@ -80,11 +80,8 @@ func (o *Owner) SetStore(st Store) {
 	o.store = st
 }
 
-// Current returns the published configuration. It must not be changed.
-//
-// While methods still run through Legacy (which edits the published
-// configuration in place, under the runtime's lock as well), a reader
-// outside the owner takes the runtime's lock too.
+// Current returns the published configuration, without waiting for a
+// change under way. It must not be changed.
 func (o *Owner) Current() *config.Server { return o.cur.Load() }
 
 // SaveError is a change that could not be saved (a full disk, a lost
@@ -106,6 +103,11 @@ func (e *SaveError) Is(target error) bool { return target == vpnerr.InternalErro
 // error to refuse the change. The copy is then saved, published and
 // applied. When edit fails or the save fails, nothing changes.
 func (o *Owner) Update(edit func(next *config.Server) error) error {
+	return o.update(edit, false)
+}
+
+// update is Update; replaced is passed on to the apply function.
+func (o *Owner) update(edit func(next *config.Server) error, replaced bool) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	cur := o.cur.Load()
@@ -118,7 +120,7 @@ func (o *Owner) Update(edit func(next *config.Server) error) error {
 		return &SaveError{err}
 	}
 	o.cur.Store(next)
-	o.apply(next, false)
+	o.apply(next, replaced)
 	return nil
 }
 
@@ -141,6 +143,7 @@ func (o *Owner) reload(cur *config.Server, why error) {
 	}
 	o.cur.Store(back)
 	o.apply(back, false)
+	o.log.Error("admin change rolled back", "reason", why.Error(), "hint", hint(why))
 }
 
 // Save writes the current configuration to the store (at start, at stop).
@@ -151,55 +154,13 @@ func (o *Owner) Save() error {
 }
 
 // View runs read with the current configuration under the owner's lock,
-// for readers of the parts still kept only in the configuration tree
-// (read must not change anything).
+// for readers of the configuration tree behind the model (ConfigText),
+// which only the owner touches; read must not change anything. Readers of
+// the model use Current or ReadHub, which take no lock.
 func (o *Owner) View(read func(cur *config.Server)) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	read(o.cur.Load())
-}
-
-// Legacy runs change, which edits the current configuration (and its
-// tree) in place and applies what it changed itself, under the owner's
-// lock, for the admin methods not yet written as operations of the owner.
-// The configuration is copied first; when change fails after changing
-// it, or the save fails, the copy is published and applied instead.
-func (o *Owner) Legacy(write bool, change func(cur *config.Server) error) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	cur := o.cur.Load()
-	if !write {
-		return change(cur)
-	}
-	snap := cur.ToTree().Clone()
-	err := change(cur)
-	switch {
-	case err != nil:
-		if !cur.ToTree().Equal(snap) {
-			o.restore(snap, fmt.Errorf("the method failed after changing the configuration: %w", err))
-		}
-		return err
-	default:
-		if serr := o.store.Save(cur.ToTree()); serr != nil {
-			o.restore(snap, serr)
-			return &SaveError{serr}
-		}
-		return nil
-	}
-}
-
-// restore publishes and applies the configuration snap after a change
-// could not be kept because of why. The caller holds o.mu.
-func (o *Owner) restore(snap *config.Folder, why error) {
-	back, err := config.FromTree(snap)
-	if err != nil {
-		// snap is a copy of what ran, so this is a bug; keep what runs
-		o.log.Error("cannot roll back an admin change: the previous configuration does not read back", "err", err, "reason", why)
-		return
-	}
-	o.cur.Store(back)
-	o.apply(back, true)
-	o.log.Error("admin change rolled back", "reason", why.Error(), "hint", hint(why))
 }
 
 // hint tells an administrator what to do about a change that could not be

@@ -60,7 +60,6 @@ func newOwner(t *testing.T) (*Owner, *memStore, *[]*config.Server) {
 	return o, st, &applied
 }
 
-
 // A change publishes a new configuration and leaves the one readers hold
 // as it was; hubs it did not touch are shared, not copied.
 func TestUpdateCopiesOnWrite(t *testing.T) {

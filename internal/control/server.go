@@ -138,9 +138,8 @@ func (o *Owner) ConfigText() []byte {
 // SetConfig replaces the whole configuration with the file text. read
 // builds and checks the model of the parsed file as the server does when
 // it starts (a file the server would refuse to start with is refused
-// here, before anything changes); it runs under the owner's lock, so the
-// runtime may note there which configuration is about to replace its own.
-// What runs then follows the new configuration whole.
+// here, before anything changes); it runs under the owner's lock. What
+// runs then restarts from the new configuration (see ApplyFunc).
 func (o *Owner) SetConfig(text []byte, read func(root *config.Folder) (*config.Server, error)) error {
 	if i := bytes.IndexByte(text, 0); i >= 0 {
 		text = text[:i] // a C string, as vpncmd sends it
@@ -149,14 +148,14 @@ func (o *Owner) SetConfig(text []byte, read func(root *config.Folder) (*config.S
 	if err != nil {
 		return refusedConfig(err)
 	}
-	return o.Update(func(next *config.Server) error {
+	return o.update(func(next *config.Server) error {
 		cfg, err := read(root)
 		if err != nil {
 			return refusedConfig(err)
 		}
 		*next = *cfg
 		return nil
-	})
+	}, true)
 }
 
 // refusedConfig is a configuration file that SetConfig refused: it

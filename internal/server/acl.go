@@ -12,14 +12,6 @@ import (
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
-// hubTreeFolder returns the hub's folder in the configuration tree as it
-// stands, or nil. Unlike hubFolderLocked it does not write the model into
-// the tree first, so it may run while the server is being built. The
-// caller holds s.mu.
-func (s *Server) hubTreeFolder(name string) *config.Folder {
-	return s.cfg.Tree.Folder("VirtualHUB").Folder(name)
-}
-
 // dataPathOptions sets the hub options of docs/protocol/hub.md#hub-options that the forwarding path
 // implements from the hub's configured options. The caller holds s.mu or
 // is building the server.

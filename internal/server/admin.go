@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/admin"
-	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/control"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/pack"
@@ -32,13 +31,12 @@ const (
 type adminMethod struct {
 	right  right
 	hubKey string // for rightHub: the element naming the hub ("HubName" unless stated)
-	write  bool   // changes state: the configuration is saved afterwards
-	// typed: the method only translates the request to the typed
+	write  bool   // changes the configuration (for the admin log)
+	// fn only translates: it decodes the request, calls the typed
 	// operations of the configuration's owner (internal/control), which
-	// lock, validate, save and apply; it runs without the owner's lock.
-	// The others still run whole under the owner's lock (control.Owner.Legacy).
-	typed bool
-	fn    func(a *adminCall) (*pack.Pack, error)
+	// lock, validate, save and apply, or reads what runs, and encodes the
+	// answer. It takes no lock and never sees the configuration tree.
+	fn func(a *adminCall) (*pack.Pack, error)
 }
 
 // adminCall is one method invocation.
@@ -48,22 +46,6 @@ type adminCall struct {
 	c   admin.Caller
 	in  *pack.Pack
 	hub string // the hub named in the request (rightHub methods)
-
-	locked bool // the method holds s.mu (see lock)
-}
-
-// lock takes the server lock for the method. Methods lock through the call
-// so that a method that panics can have the lock released for it: one bad
-// request must not wedge every login and the shutdown.
-func (a *adminCall) lock() {
-	a.s.mu.Lock()
-	a.locked = true
-}
-
-// unlock releases the lock taken with lock.
-func (a *adminCall) unlock() {
-	a.locked = false
-	a.s.mu.Unlock()
 }
 
 // actor is who makes the call, for the owner's operations.
@@ -74,10 +56,7 @@ func (a *adminCall) actor() control.Actor {
 // adminState is the server's state that only the administration uses.
 type adminState struct {
 	started time.Time
-	// replacing is the tree of a configuration that SetConfig is
-	// publishing: reconcile restarts every hub for it (see readReplacement).
-	replacing *config.Folder
-	serving   bool // Serve is running: listeners created by admins are opened
+	serving bool // Serve is running: listeners created by admins are opened
 }
 
 // dispatcher runs the method table for the admin front-ends.
@@ -103,16 +82,7 @@ func (d dispatcher) Call(ctx context.Context, c admin.Caller, method string, in 
 		return nil, vpnerr.NotSupported
 	}
 	a := &adminCall{ctx: ctx, s: s, c: c, in: in}
-	var out *pack.Pack
-	var err error
-	if m.typed {
-		out, err = a.runSafely(m)
-	} else {
-		err = s.ctl.Legacy(m.write, func(*config.Server) error {
-			out, err = a.runSafely(m)
-			return err
-		})
-	}
+	out, err := a.runSafely(m)
 	var saveErr *control.SaveError
 	if errors.As(err, &saveErr) {
 		s.log.Error("admin change not kept", "method", method, "err", saveErr.Err)
@@ -122,14 +92,12 @@ func (d dispatcher) Call(ctx context.Context, c admin.Caller, method string, in 
 	return out, err
 }
 
-// runSafely runs the method and turns a panic into an internal error,
-// releasing the server lock if the method held it.
+// runSafely runs the method and turns a panic into an internal error:
+// one bad request must not take the server down. No lock can be left held
+// (the owner's operations release theirs with defer).
 func (a *adminCall) runSafely(m adminMethod) (out *pack.Pack, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			if a.locked {
-				a.unlock()
-			}
 			a.s.log.Error("admin method failed with an internal error; the server carries on", "hub", a.hub, "panic", v, "stack", string(debug.Stack()))
 			out, err = nil, vpnerr.InternalError
 		}
@@ -189,49 +157,6 @@ func (s *Server) adminLog(c admin.Caller, method, hubName string, write bool, er
 		level = slog.LevelWarn
 	}
 	s.log.Log(context.Background(), level, "admin call", attrs...)
-}
-
-// hubLocked returns the named hub; the caller holds s.mu.
-func (s *Server) hubLocked(name string) (*Hub, error) {
-	h := s.hubs[strings.ToUpper(name)]
-	if h == nil {
-		return nil, vpnerr.HubNotFound
-	}
-	return h, nil
-}
-
-// treeLocked writes the model into the configuration tree and returns it,
-// so that settings the model does not cover (access lists, cascades, ...)
-// can be read and changed in place. The caller holds s.mu.
-func (s *Server) treeLocked() *config.Folder { return s.cfg.ToTree() }
-
-// hubFolderLocked returns the hub's folder in the configuration tree.
-func (s *Server) hubFolderLocked(h *Hub) *config.Folder {
-	return s.treeLocked().Folder("VirtualHUB").Folder(h.cfg.Name)
-}
-
-// hubAdminDenied reports whether the hub's administration option name
-// (docs/protocol/admin.md#hub-admin-options) forbids what a hub admin asks for.
-// The caller holds s.mu.
-// hubFor finds the request's hub (the caller holds the server lock). When
-// option names a hub admin option such as "no_change_users", a hub admin
-// whose hub sets it is refused.
-func (a *adminCall) hubFor(option string) (*Hub, error) {
-	h, err := a.s.hubLocked(a.hub)
-	if err != nil {
-		return nil, err
-	}
-	if option != "" && a.hubAdminDenied(h, option) {
-		return nil, vpnerr.NotEnoughRight
-	}
-	return h, nil
-}
-
-func (a *adminCall) hubAdminDenied(h *Hub, name string) bool {
-	if a.c.ServerAdmin {
-		return false
-	}
-	return h.cfg.AdminOption(name) != 0
 }
 
 // seTime converts t to SoftEther's 64-bit time (Unix ms - 9 h); the zero

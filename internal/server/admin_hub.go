@@ -26,13 +26,6 @@ import (
 
 // --- hubs (docs/protocol/admin.md#hubs) ---
 
-// hubPasswords computes the two hub admin hashes from a plaintext.
-func hubPasswords(plain string) (hashed, secure []byte) {
-	h := sha0.AdminHash(plain)
-	sp := sha0.Sum([]byte(plain + "ADMINISTRATOR"))
-	return h[:], sp[:]
-}
-
 // checkHubName validates a hub name as CreateHub does.
 func checkHubName(name string) error {
 	if !validName(name, false) || strings.TrimSpace(name) != name ||
@@ -40,6 +33,15 @@ func checkHubName(name string) error {
 		return vpnerr.InvalidParameter
 	}
 	return nil
+}
+
+// hubPasswords reads the hub password of a CreateHub or SetHub request:
+// the plain text when given, else the two hashes.
+func hubPasswords(in *pack.Pack) (hashed, secure []byte) {
+	if plain := in.Str("AdminPasswordPlainText"); plain != "" {
+		return control.HubPasswordHashes(plain)
+	}
+	return in.Data("HashedPassword"), in.Data("SecurePassword")
 }
 
 func admCreateHub(a *adminCall) (*pack.Pack, error) {
@@ -50,34 +52,19 @@ func admCreateHub(a *adminCall) (*pack.Pack, error) {
 	if a.in.Int("HubType") != 0 { // a standalone server has standalone hubs only
 		return nil, vpnerr.InvalidParameter
 	}
-	hashed, secure := a.in.Data("HashedPassword"), a.in.Data("SecurePassword")
-	if plain := a.in.Str("AdminPasswordPlainText"); plain != "" || (isZero(hashed) && isZero(secure)) {
-		hashed, secure = hubPasswords(plain)
+	hashed, secure := hubPasswords(a.in)
+	if isZero(hashed) && isZero(secure) { // none given: the empty password
+		hashed, secure = control.HubPasswordHashes("")
 	}
-	// SoftEther keeps one all-zero hash when the other is set; a zero
-	// HashedPassword then lets anyone in through the binary admin RPC.
-	if len(hashed) != sha0.Size || len(secure) != sha0.Size || isZero(hashed) || isZero(secure) {
-		return nil, vpnerr.InvalidParameter
+	// SoftEther keeps one all-zero hash when the other is set; the owner
+	// refuses that.
+	_, err := a.s.ctl.CreateHub(a.actor(), name, control.HubSettings{
+		Online: a.in.Bool("Online"), MaxSession: a.in.Int("MaxSession"), NoEnum: a.in.Bool("NoEnum"),
+		HashedPassword: hashed, SecurePassword: secure,
+	})
+	if err != nil {
+		return nil, err
 	}
-	s := a.s
-	a.lock()
-	if len(s.hubs) >= control.MaxHubs {
-		a.unlock()
-		return nil, vpnerr.TooManyHubs
-	}
-	if s.hubs[strings.ToUpper(name)] != nil {
-		a.unlock()
-		return nil, vpnerr.HubAlreadyExists
-	}
-	hc := config.NewHub(name)
-	hc.HashedPassword, hc.SecurePassword = bytes.Clone(hashed), bytes.Clone(secure)
-	hc.Online = a.in.Bool("Online")
-	hc.MaxSession = a.in.Int("MaxSession")
-	hc.NoEnum = a.in.Bool("NoEnum")
-	s.cfg.Hubs = append(s.cfg.Hubs, hc)
-	s.addHub(hc)
-	a.unlock()
-	s.ApplyLocalBridges() // a bridge configured for this hub name starts now
 	out := echo(a.in)
 	out.AddData("HashedPassword", hashed)
 	out.AddData("SecurePassword", secure)
@@ -88,112 +75,80 @@ func admSetHub(a *adminCall) (*pack.Pack, error) {
 	if a.in.Int("HubType") != 0 {
 		return nil, vpnerr.InvalidParameter
 	}
-	hashed, secure := a.in.Data("HashedPassword"), a.in.Data("SecurePassword")
-	if plain := a.in.Str("AdminPasswordPlainText"); plain != "" {
-		hashed, secure = hubPasswords(plain)
-	}
-	s := a.s
-	a.lock()
-	h, err := s.hubLocked(a.hub)
+	hashed, secure := hubPasswords(a.in)
+	err := a.s.ctl.SetHub(a.actor(), a.hub, control.HubSettings{
+		Online: a.in.Bool("Online"), MaxSession: a.in.Int("MaxSession"), NoEnum: a.in.Bool("NoEnum"),
+		HashedPassword: hashed, SecurePassword: secure,
+		NoEmptyPassword: !a.c.Remote.IsLoopback(),
+	})
 	if err != nil {
-		a.unlock()
 		return nil, err
 	}
-	if len(hashed) == sha0.Size && len(secure) == sha0.Size && !isZero(hashed) && !isZero(secure) {
-		if a.hubAdminDenied(h, "no_change_admin_password") {
-			a.unlock()
-			return nil, vpnerr.NotEnoughRight
-		}
-		emptyH, emptyS := hubPasswords("")
-		if !a.c.ServerAdmin && !a.c.Remote.IsLoopback() && (bytes.Equal(hashed, emptyH) || bytes.Equal(secure, emptyS)) {
-			a.unlock()
-			return nil, vpnerr.InvalidParameter
-		}
-		h.cfg.HashedPassword, h.cfg.SecurePassword = bytes.Clone(hashed), bytes.Clone(secure)
-	}
-	h.cfg.MaxSession = a.in.Int("MaxSession")
-	h.cfg.NoEnum = a.in.Bool("NoEnum")
-	online := a.in.Bool("Online")
-	// As SoftEther's StSetHub, a hub admin whose hub sets no_online or
-	// no_offline gets the other settings; the hub stays as it is.
-	if (online && a.hubAdminDenied(h, "no_online")) || (!online && a.hubAdminDenied(h, "no_offline")) {
-		online = h.cfg.Online
-	}
-	h.cfg.Online = online
-	a.unlock()
-	h.SetOnline(online)
-	s.ApplySecureNAT(h) // runs only while the hub is online
-	s.ApplyCascades(h)
 	return echo(a.in), nil
 }
 
 func admGetHub(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	defer a.unlock()
-	h, err := a.hubFor("")
-	if err != nil {
-		return nil, err
-	}
 	out := pack.New()
-	out.AddStr("HubName", h.cfg.Name)
-	out.AddData("HashedPassword", make([]byte, sha0.Size)) // never disclosed
-	out.AddData("SecurePassword", make([]byte, sha0.Size))
-	out.AddStr("AdminPasswordPlainText", "")
-	out.AddBool("Online", h.cfg.Online)
-	out.AddInt("MaxSession", h.cfg.MaxSession)
-	out.AddBool("NoEnum", h.cfg.NoEnum)
-	out.AddInt("HubType", 0)
-	out.AddInt("DefaultGateway", 0)
-	out.AddInt("DefaultSubnet", 0)
-	return out, nil
+	err := a.s.ctl.ReadHub(a.hub, func(h *config.Hub) error {
+		out.AddStr("HubName", h.Name)
+		out.AddData("HashedPassword", make([]byte, sha0.Size)) // never disclosed
+		out.AddData("SecurePassword", make([]byte, sha0.Size))
+		out.AddStr("AdminPasswordPlainText", "")
+		out.AddBool("Online", h.Online)
+		out.AddInt("MaxSession", h.MaxSession)
+		out.AddBool("NoEnum", h.NoEnum)
+		out.AddInt("HubType", 0)
+		out.AddInt("DefaultGateway", 0)
+		out.AddInt("DefaultSubnet", 0)
+		return nil
+	})
+	return out, err
 }
 
-// hubTimes reads the hub's timestamps and login count from its folder.
-func hubTimes(f *config.Folder) (created, lastComm, lastLogin time.Time, numLogin uint32) {
-	return fromSETime(f.GetUint64("CreatedTime")), fromSETime(f.GetUint64("LastCommTime")),
-		fromSETime(f.GetUint64("LastLoginTime")), f.GetUint("NumLogin")
+// hubCounts are a hub's runtime counters that EnumHub and GetHubStatus
+// report; a hub that does not run (yet) has none.
+type hubCounts struct {
+	ports     []hub.PortInfo
+	macs, ips int
+	stats     hub.Stats
+}
+
+// hubCounts reads the running hub name's counters.
+func (s *Server) hubCounts(name string) hubCounts {
+	h := s.LookupHub(name)
+	if h == nil {
+		return hubCounts{}
+	}
+	return hubCounts{ports: h.Ports(), macs: len(h.MACTable()), ips: len(h.IPTable()), stats: h.Stats()}
 }
 
 func admEnumHub(a *adminCall) (*pack.Pack, error) {
-	s := a.s
-	type row struct {
-		h                           *Hub
-		name                        string
-		online                      bool
-		users, groups               int
-		created, lastComm, lastLogn time.Time
-		numLogin                    uint32
-	}
-	var rows []row
-	a.lock()
-	for _, h := range s.hubs {
-		if !a.c.ServerAdmin && !strings.EqualFold(h.cfg.Name, a.c.Hub) {
-			continue
+	var hubs []config.Hub // copies of the settings read: the counters are read after
+	a.s.ctl.Hubs(a.actor(), func(list []*config.Hub) {
+		for _, h := range list {
+			hubs = append(hubs, *h)
 		}
-		r := row{h: h, name: h.cfg.Name, online: h.cfg.Online, users: len(h.cfg.Users), groups: len(h.cfg.Groups)}
-		r.created, r.lastComm, r.lastLogn, r.numLogin = hubTimes(s.hubFolderLocked(h))
-		rows = append(rows, r)
-	}
-	a.unlock()
-	slices.SortFunc(rows, func(x, y row) int { return cmp.Compare(strings.ToUpper(x.name), strings.ToUpper(y.name)) })
+	})
+	slices.SortFunc(hubs, func(x, y config.Hub) int { return cmp.Compare(strings.ToUpper(x.Name), strings.ToUpper(y.Name)) })
 	out := pack.New()
 	l := newList(out)
-	for _, r := range rows {
+	for _, h := range hubs {
+		c := a.s.hubCounts(h.Name)
 		l.row()
-		l.str("HubName", r.name)
-		l.bool("Online", r.online)
+		l.str("HubName", h.Name)
+		l.bool("Online", h.Online)
 		l.int("HubType", 0)
-		l.int("NumSessions", uint32(len(r.h.Ports())))
-		l.int("NumUsers", uint32(r.users))
-		l.int("NumGroups", uint32(r.groups))
-		l.int("NumMacTables", uint32(len(r.h.MACTable())))
-		l.int("NumIpTables", uint32(len(r.h.IPTable())))
-		l.time("LastCommTime", r.lastComm)
-		l.time("CreatedTime", r.created)
-		l.time("LastLoginTime", r.lastLogn)
-		l.int("NumLogin", r.numLogin)
+		l.int("NumSessions", uint32(len(c.ports)))
+		l.int("NumUsers", uint32(len(h.Users)))
+		l.int("NumGroups", uint32(len(h.Groups)))
+		l.int("NumMacTables", uint32(c.macs))
+		l.int("NumIpTables", uint32(c.ips))
+		l.time("LastCommTime", h.LastCommTime)
+		l.time("CreatedTime", h.CreatedTime)
+		l.time("LastLoginTime", h.LastLoginTime)
+		l.int("NumLogin", h.NumLogin)
 		l.bool("IsTrafficFilled", true)
-		l.traffic(r.h.Stats())
+		l.traffic(c.stats)
 	}
 	l.done()
 	return out, nil
@@ -204,64 +159,28 @@ func admDeleteHub(a *adminCall) (*pack.Pack, error) {
 	if checkHubName(name) != nil {
 		return nil, vpnerr.InvalidParameter
 	}
-	s := a.s
-	a.lock()
-	h, err := s.hubLocked(name)
-	if err != nil {
-		a.unlock()
+	if err := a.s.ctl.DeleteHub(a.actor(), name); err != nil {
 		return nil, err
 	}
-	s.cfg.RemoveHub(name)
-	delete(s.hubs, strings.ToUpper(name))
-	a.unlock()
-	h.Close()           // disconnects every session of the hub
-	s.ApplySecureNAT(h) // a closed hub is offline: this stops its SecureNAT
-	s.ApplyCascades(h)  // a removed hub has no cascades: this stops them
-	s.ApplyLocalBridges()
-	s.log.Info("virtual hub deleted", "hub", h.cfg.Name)
+	a.s.log.Info("virtual hub deleted", "hub", name)
 	return echo(a.in), nil
 }
 
 func admSetHubOnline(a *adminCall) (*pack.Pack, error) {
-	online := a.in.Bool("Online")
-	s := a.s
-	a.lock()
-	h, err := s.hubLocked(a.hub)
-	if err == nil && ((online && a.hubAdminDenied(h, "no_online")) || (!online && a.hubAdminDenied(h, "no_offline"))) {
-		err = vpnerr.NotEnoughRight
-	}
-	if err != nil {
-		a.unlock()
+	if err := a.s.ctl.SetHubOnline(a.actor(), a.hub, a.in.Bool("Online")); err != nil {
 		return nil, err
 	}
-	h.cfg.Online = online
-	a.unlock()
-	h.SetOnline(online)
-	s.ApplySecureNAT(h) // runs only while the hub is online
-	s.ApplyCascades(h)
 	return echo(a.in), nil
 }
 
 func admGetHubStatus(a *adminCall) (*pack.Pack, error) {
-	s := a.s
-	a.lock()
-	h, err := s.hubLocked(a.hub)
-	if err != nil {
-		a.unlock()
+	var hc config.Hub // a copy of the settings read: the counters are read after
+	if err := a.s.ctl.ReadHub(a.hub, func(h *config.Hub) error { hc = *h; return nil }); err != nil {
 		return nil, err
 	}
-	f := s.hubFolderLocked(h)
-	created, lastComm, lastLogin, numLogin := hubTimes(f)
-	name, online, users, groups := h.cfg.Name, h.cfg.Online, len(h.cfg.Users), len(h.cfg.Groups)
-	snat := h.cfg.SecureNAT.Enabled
-	acls := 0
-	if al := f.Folder("AccessList"); al != nil { // absent in hand-written configs
-		acls = len(al.Folders)
-	}
-	a.unlock()
-	ports := h.Ports()
+	c := a.s.hubCounts(hc.Name)
 	var clients, bridges int
-	for _, p := range ports {
+	for _, p := range c.ports {
 		switch p.Kind {
 		case hub.KindClient:
 			clients++
@@ -270,23 +189,23 @@ func admGetHubStatus(a *adminCall) (*pack.Pack, error) {
 		}
 	}
 	out := pack.New()
-	out.AddStr("HubName", name)
-	out.AddBool("Online", online)
+	out.AddStr("HubName", hc.Name)
+	out.AddBool("Online", hc.Online)
 	out.AddInt("HubType", 0)
-	out.AddInt("NumSessions", uint32(len(ports)))
+	out.AddInt("NumSessions", uint32(len(c.ports)))
 	out.AddInt("NumSessionsClient", uint32(clients))
 	out.AddInt("NumSessionsBridge", uint32(bridges))
-	out.AddInt("NumAccessLists", uint32(acls))
-	out.AddInt("NumUsers", uint32(users))
-	out.AddInt("NumGroups", uint32(groups))
-	out.AddInt("NumMacTables", uint32(len(h.MACTable())))
-	out.AddInt("NumIpTables", uint32(len(h.IPTable())))
-	out.AddBool("SecureNATEnabled", snat)
-	addTraffic(out, h.Stats())
-	out.AddInt64("LastCommTime", seTime(lastComm))
-	out.AddInt64("CreatedTime", seTime(created))
-	out.AddInt64("LastLoginTime", seTime(lastLogin))
-	out.AddInt("NumLogin", numLogin)
+	out.AddInt("NumAccessLists", uint32(len(hc.AccessList)))
+	out.AddInt("NumUsers", uint32(len(hc.Users)))
+	out.AddInt("NumGroups", uint32(len(hc.Groups)))
+	out.AddInt("NumMacTables", uint32(c.macs))
+	out.AddInt("NumIpTables", uint32(c.ips))
+	out.AddBool("SecureNATEnabled", hc.SecureNAT.Enabled)
+	addTraffic(out, c.stats)
+	out.AddInt64("LastCommTime", seTime(hc.LastCommTime))
+	out.AddInt64("CreatedTime", seTime(hc.CreatedTime))
+	out.AddInt64("LastLoginTime", seTime(hc.LastLoginTime))
+	out.AddInt("NumLogin", hc.NumLogin)
 	return out, nil
 }
 
@@ -872,45 +791,38 @@ func admDeleteTable(option string, del func(h *Hub, id uint32) bool) func(a *adm
 func admSetSecureNAT(enable bool) func(a *adminCall) (*pack.Pack, error) {
 	return func(a *adminCall) (*pack.Pack, error) {
 		s := a.s
-		a.lock()
-		h, err := s.hubLocked(a.hub)
-		if err == nil && a.hubAdminDenied(h, "no_securenat") {
-			err = vpnerr.NotEnoughRight
-		}
+		was, err := s.ctl.SetSecureNATEnabled(a.actor(), a.hub, enable)
 		if err != nil {
-			a.unlock()
 			return nil, err
 		}
-		was := h.cfg.SecureNAT.Enabled
-		h.cfg.SecureNAT.Enabled = enable
-		name := h.cfg.Name
-		a.unlock()
-		if err := s.ApplySecureNAT(h); err != nil {
-			// Keep the configuration as it was: the settings cannot run.
-			a.lock()
-			h.cfg.SecureNAT.Enabled = was
-			a.unlock()
-			return nil, vpnerr.InternalError
+		if h := s.LookupHub(a.hub); enable && h != nil {
+			// The owner's apply started it; a start that failed (settings
+			// loaded from a file that cannot run) is tried once more for
+			// its error, and the setting is put back: it cannot run.
+			if err := s.ApplySecureNAT(h); err != nil {
+				if _, rerr := s.ctl.SetSecureNATEnabled(a.actor(), a.hub, was); rerr != nil {
+					s.log.Error("SecureNAT could not start and stays enabled", "hub", a.hub, "err", rerr)
+				}
+				return nil, vpnerr.InternalError
+			}
 		}
 		out := pack.New()
-		out.AddStr("HubName", name)
+		out.AddStr("HubName", a.hub)
 		return out, nil
 	}
 }
 
 func admGetSecureNATOption(a *adminCall) (*pack.Pack, error) {
-	a.lock()
-	defer a.unlock()
-	h, err := a.hubFor("")
+	var name string
+	if err := a.s.ctl.ReadHub(a.hub, func(h *config.Hub) error { name = h.Name; return nil }); err != nil {
+		return nil, err
+	}
+	n, err := a.s.ctl.SecureNATOption(a.hub)
 	if err != nil {
 		return nil, err
 	}
-	n := &h.cfg.SecureNAT
-	if len(n.MAC) != 6 {
-		n.MAC = config.DefaultSecureNAT().MAC // as SoftEther: a random one when absent
-	}
 	out := pack.New()
-	out.AddStr("RpcHubName", h.cfg.Name)
+	out.AddStr("RpcHubName", name)
 	out.AddData("MacAddress", n.MAC)
 	out.AddIP("Ip", n.IP)
 	out.AddIP("Mask", n.Mask)
@@ -960,94 +872,26 @@ func maskBits(m netip.Addr) int {
 
 // validHost reports whether ip is a usable host address in ip/mask:
 // not 0.0.0.0, not multicast/broadcast, with a non-zero host part.
-func validHost(ip, mask netip.Addr) bool {
-	bits := maskBits(mask)
-	if !ip.Is4() || bits < 0 || ip.IsUnspecified() || ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-		return false
-	}
-	if bits == 32 {
-		return true
-	}
-	pfx := netip.PrefixFrom(ip, bits).Masked()
-	return ip != pfx.Addr()
-}
+func validHost(ip, mask netip.Addr) bool { return control.ValidHost(ip, mask) }
 
-// validPushRoutes checks a DhcpPushRoutes text: items separated by spaces
-// or commas, each network/mask/gateway with the mask as a prefix length
-// or dotted.
-func validPushRoutes(s string) bool {
-	for _, item := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' }) {
-		parts := strings.Split(item, "/")
-		if len(parts) != 3 {
-			return false
-		}
-		if _, err := netip.ParseAddr(parts[0]); err != nil {
-			return false
-		}
-		if _, err := netip.ParseAddr(parts[2]); err != nil {
-			return false
-		}
-		if m, err := netip.ParseAddr(parts[1]); err == nil {
-			if maskBits(m) < 0 {
-				return false
-			}
-		} else if _, err := netip.ParsePrefix("0.0.0.0/" + parts[1]); err != nil {
-			return false
-		}
-	}
-	return true
-}
-
-func admSetSecureNATOption(a *adminCall) (out *pack.Pack, err error) {
-	var h *Hub
-	restart := false
-	defer func() {
-		// New settings take effect by restarting a running SecureNAT, as
-		// on SoftEther; a failure is logged by ApplySecureNAT.
-		if restart {
-			a.s.ApplySecureNAT(h)
-		}
-	}()
+func admSetSecureNATOption(a *adminCall) (*pack.Pack, error) {
 	in := a.in
 	mac := in.Data("MacAddress")
-	ip, mask := v4(in, "Ip"), v4(in, "Mask")
-	apply := in.Bool("ApplyDhcpPushRoutes")
-	switch {
-	case len(mac) != 6 || isZero(mac):
-		return nil, vpnerr.InvalidParameter
-	case !validHost(ip, mask):
-		return nil, vpnerr.InvalidParameter
-	case apply && !validPushRoutes(in.Str("DhcpPushRoutes")):
-		return nil, vpnerr.InvalidParameter
-	}
-	s := a.s
-	a.lock()
-	defer a.unlock()
-	h, err = s.hubLocked(a.hub)
-	if err != nil {
+	n := control.NATOptions{SecureNAT: config.SecureNAT{
+		MAC: net.HardwareAddr(mac), IP: v4(in, "Ip"), Mask: v4(in, "Mask"),
+		NatEnabled: in.Bool("UseNat"), MTU: in.Int("Mtu"),
+		TCPTimeout: in.Int("NatTcpTimeout"), UDPTimeout: in.Int("NatUdpTimeout"),
+		DHCPEnabled: in.Bool("UseDhcp"),
+		DHCPStart:   v4(in, "DhcpLeaseIPStart"), DHCPEnd: v4(in, "DhcpLeaseIPEnd"), DHCPMask: v4(in, "DhcpSubnetMask"),
+		DHCPExpire:  in.Int("DhcpExpireTimeSpan"),
+		DHCPGateway: v4(in, "DhcpGatewayAddress"), DHCPDNS: v4(in, "DhcpDnsServerAddress"), DHCPDNS2: v4(in, "DhcpDnsServerAddress2"),
+		DHCPDomain:     in.Str("DhcpDomainName"),
+		SaveLog:        in.Bool("SaveLog"),
+		DHCPPushRoutes: in.Str("DhcpPushRoutes"),
+	}, SetPushRoutes: in.Bool("ApplyDhcpPushRoutes")}
+	if err := a.s.ctl.SetSecureNATOption(a.actor(), a.hub, n); err != nil {
 		return nil, err
 	}
-	n := &h.cfg.SecureNAT
-	useNat, useDhcp := in.Bool("UseNat"), in.Bool("UseDhcp")
-	if a.hubAdminDenied(h, "no_securenat") ||
-		(useNat && !n.NatEnabled && a.hubAdminDenied(h, "no_securenat_enablenat")) ||
-		(useDhcp && !n.DHCPEnabled && a.hubAdminDenied(h, "no_securenat_enabledhcp")) {
-		return nil, vpnerr.NotEnoughRight
-	}
-	n.MAC = net.HardwareAddr(bytes.Clone(mac))
-	n.IP, n.Mask = ip, mask
-	n.NatEnabled, n.MTU = useNat, in.Int("Mtu")
-	n.TCPTimeout, n.UDPTimeout = in.Int("NatTcpTimeout"), in.Int("NatUdpTimeout")
-	n.DHCPEnabled = useDhcp
-	n.DHCPStart, n.DHCPEnd, n.DHCPMask = v4(in, "DhcpLeaseIPStart"), v4(in, "DhcpLeaseIPEnd"), v4(in, "DhcpSubnetMask")
-	n.DHCPExpire = in.Int("DhcpExpireTimeSpan")
-	n.DHCPGateway, n.DHCPDNS, n.DHCPDNS2 = v4(in, "DhcpGatewayAddress"), v4(in, "DhcpDnsServerAddress"), v4(in, "DhcpDnsServerAddress2")
-	n.DHCPDomain = in.Str("DhcpDomainName")
-	n.SaveLog = in.Bool("SaveLog")
-	if apply {
-		n.DHCPPushRoutes = in.Str("DhcpPushRoutes")
-	}
-	restart = n.Enabled
 	return echo(in), nil
 }
 
@@ -1062,9 +906,11 @@ func admSecureNATTable(fill func(out *pack.Pack, n *securenat.SecureNAT, mask ne
 		}
 		out := pack.New()
 		out.AddStr("HubName", h.Name())
-		a.lock()
-		mask := h.cfg.SecureNAT.DHCPMask
-		a.unlock()
+		var mask netip.Addr
+		a.s.ctl.ReadHub(a.hub, func(hc *config.Hub) error {
+			mask = hc.SecureNAT.DHCPMask
+			return nil
+		})
 		fill(out, h.SecureNAT(), mask)
 		return out, nil
 	}
@@ -1140,58 +986,46 @@ func fillNATStatus(out *pack.Pack, n *securenat.SecureNAT, _ netip.Addr) {
 
 // --- hub log settings (docs/protocol/admin.md#hub-log) ---
 
-var packetLogNames = []string{"PACKET_LOG_TCP_CONN", "PACKET_LOG_TCP", "PACKET_LOG_DHCP", "PACKET_LOG_UDP",
-	"PACKET_LOG_ICMP", "PACKET_LOG_IP", "PACKET_LOG_ARP", "PACKET_LOG_ETHERNET"}
+// packetLogConfig is the PacketLogConfig array of GetHubLog and
+// SetHubLog: the levels at SoftEther's PACKET_LOG_* indexes.
+func packetLogConfig(p *config.PacketLogLevels) []*uint32 {
+	return []*uint32{&p.TCPConn, &p.TCP, &p.DHCP, &p.UDP, &p.ICMP, &p.IP, &p.ARP, &p.Ethernet}
+}
 
 func admGetHubLog(a *adminCall) (*pack.Pack, error) {
-	s := a.s
-	a.lock()
-	defer a.unlock()
-	h, err := a.hubFor("")
-	if err != nil {
-		return nil, err
-	}
-	f := s.hubFolderLocked(h).Folder("LogSetting")
 	out := pack.New()
-	out.AddStr("HubName", h.cfg.Name)
-	out.AddBool("SaveSecurityLog", h.cfg.LogSecurity)
-	out.AddInt("SecurityLogSwitchType", f.GetUint("SecurityLogSwitchType"))
-	out.AddBool("SavePacketLog", h.cfg.LogPacket)
-	out.AddInt("PacketLogSwitchType", f.GetUint("PacketLogSwitchType"))
-	cfg := make([]uint32, 16)
-	for i, n := range packetLogNames {
-		cfg[i] = f.GetUint(n)
-	}
-	out.AddInts("PacketLogConfig", cfg)
-	return out, nil
+	err := a.s.ctl.ReadHub(a.hub, func(h *config.Hub) error {
+		l := control.HubLogOf(h)
+		out.AddStr("HubName", h.Name)
+		out.AddBool("SaveSecurityLog", l.SaveSecurityLog)
+		out.AddInt("SecurityLogSwitchType", l.Log.SecurityLogSwitchType)
+		out.AddBool("SavePacketLog", l.SavePacketLog)
+		out.AddInt("PacketLogSwitchType", l.Log.PacketLogSwitchType)
+		cfg := make([]uint32, 16)
+		for i, v := range packetLogConfig(&l.Log.PacketLog) {
+			cfg[i] = *v
+		}
+		out.AddInts("PacketLogConfig", cfg)
+		return nil
+	})
+	return out, err
 }
 
 func admSetHubLog(a *adminCall) (*pack.Pack, error) {
 	in := a.in
-	if in.Int("SecurityLogSwitchType") > 5 || in.Int("PacketLogSwitchType") > 5 {
-		return nil, vpnerr.InvalidParameter
+	l := control.HubLog{
+		SaveSecurityLog: in.Bool("SaveSecurityLog"),
+		SavePacketLog:   in.Bool("SavePacketLog"),
+		Log: config.LogSetting{
+			SecurityLogSwitchType: in.Int("SecurityLogSwitchType"),
+			PacketLogSwitchType:   in.Int("PacketLogSwitchType"),
+		},
 	}
-	s := a.s
-	a.lock()
-	defer a.unlock()
-	h, err := a.hubFor("")
-	if err != nil {
+	for i, v := range packetLogConfig(&l.Log.PacketLog) {
+		*v = in.IntAt("PacketLogConfig", i)
+	}
+	if err := a.s.ctl.SetHubLog(a.actor(), a.hub, l); err != nil {
 		return nil, err
 	}
-	f := s.hubFolderLocked(h).Ensure("LogSetting")
-	if a.hubAdminDenied(h, "no_change_log_config") {
-		return nil, vpnerr.NotEnoughRight
-	}
-	if (f.GetUint("SecurityLogSwitchType") != in.Int("SecurityLogSwitchType") ||
-		f.GetUint("PacketLogSwitchType") != in.Int("PacketLogSwitchType")) && a.hubAdminDenied(h, "no_change_log_switch_type") {
-		return nil, vpnerr.NotEnoughRight
-	}
-	h.cfg.LogSecurity, h.cfg.LogPacket = in.Bool("SaveSecurityLog"), in.Bool("SavePacketLog")
-	f.SetUint("SecurityLogSwitchType", in.Int("SecurityLogSwitchType"))
-	f.SetUint("PacketLogSwitchType", in.Int("PacketLogSwitchType"))
-	for i, n := range packetLogNames {
-		f.SetUint(n, min(in.IntAt("PacketLogConfig", i), 2))
-	}
-	s.applyHubLogs(h)
 	return echo(in), nil
 }

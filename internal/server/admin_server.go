@@ -305,9 +305,7 @@ func admSetConfig(a *adminCall) (*pack.Pack, error) {
 // readReplacement reads a configuration that SetConfig is about to
 // publish in place of the running one, with the checks of a start (those
 // of readConfig), and makes a certificate for it when it has none, as a
-// start does. It runs under the owner's lock and marks the new
-// configuration, so that reconcile closes every hub and starts them anew
-// (their sessions end) rather than keep those that compare equal.
+// start does. It runs under the owner's lock.
 func (s *Server) readReplacement(root *config.Folder) (*config.Server, error) {
 	cfg, err := config.FromTree(root)
 	if err != nil {
@@ -322,9 +320,6 @@ func (s *Server) readReplacement(root *config.Folder) (*config.Server, error) {
 		}
 		s.log.Info("the new configuration has no certificate: generated a self-signed one")
 	}
-	s.mu.Lock()
-	s.adm.replacing = root
-	s.mu.Unlock()
 	return cfg, nil
 }
 

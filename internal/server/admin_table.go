@@ -10,132 +10,125 @@ func init() {
 	add := func(name string, r right, write bool, fn func(a *adminCall) (*pack.Pack, error)) {
 		adminMethods[upperASCII(name)] = adminMethod{right: r, write: write, fn: fn}
 	}
-	addHub := func(name, hubKey string, write bool, fn func(a *adminCall) (*pack.Pack, error)) {
+	// addHub adds a method of the hub named in the request's HubName.
+	addHub := func(name string, write bool, fn func(a *adminCall) (*pack.Pack, error)) {
+		add(name, rightHub, write, fn)
+	}
+	// addHubAt adds a method of the hub named in the request's hubKey.
+	addHubAt := func(name, hubKey string, write bool, fn func(a *adminCall) (*pack.Pack, error)) {
 		adminMethods[upperASCII(name)] = adminMethod{right: rightHub, hubKey: hubKey, write: write, fn: fn}
-	}
-	// typed adds a method that only translates (see adminMethod.typed).
-	typed := func(name string, r right, write bool, fn func(a *adminCall) (*pack.Pack, error)) {
-		adminMethods[upperASCII(name)] = adminMethod{right: r, write: write, typed: true, fn: fn}
-	}
-	// typedHub adds a method that only translates to the owner's
-	// operations (see adminMethod.typed).
-	typedHub := func(name string, write bool, fn func(a *adminCall) (*pack.Pack, error)) {
-		adminMethods[upperASCII(name)] = adminMethod{right: rightHub, write: write, typed: true, fn: fn}
 	}
 	const ro, rw = false, true
 
 	// Server
 	add("Test", rightAny, ro, admTest)
-	typed("GetServerInfo", rightAny, ro, admGetServerInfo)
-	typed("GetServerStatus", rightAny, ro, admGetServerStatus)
-	typed("CreateListener", rightServer, rw, admCreateListener)
-	typed("DeleteListener", rightServer, rw, admDeleteListener)
-	typed("EnableListener", rightServer, rw, admEnableListener)
-	typed("EnumListener", rightAny, ro, admEnumListener)
-	typed("SetServerPassword", rightServer, rw, admSetServerPassword)
-	typed("GetServerCipher", rightAny, ro, admGetServerCipher)
-	typed("SetServerCipher", rightServer, rw, admSetServerCipher)
+	add("GetServerInfo", rightAny, ro, admGetServerInfo)
+	add("GetServerStatus", rightAny, ro, admGetServerStatus)
+	add("CreateListener", rightServer, rw, admCreateListener)
+	add("DeleteListener", rightServer, rw, admDeleteListener)
+	add("EnableListener", rightServer, rw, admEnableListener)
+	add("EnumListener", rightAny, ro, admEnumListener)
+	add("SetServerPassword", rightServer, rw, admSetServerPassword)
+	add("GetServerCipher", rightAny, ro, admGetServerCipher)
+	add("SetServerCipher", rightServer, rw, admSetServerCipher)
 	add("GetServerCipherList", rightAny, ro, admGetServerCipherList)
-	typed("GetServerCert", rightAny, ro, admGetServerCert)
-	typed("SetServerCert", rightServer, rw, admSetServerCert)
-	typed("GetConfig", rightServer, ro, admGetConfig)
-	typed("SetConfig", rightServer, rw, admSetConfig)
-	typed("Flush", rightServer, ro, admFlush)
+	add("GetServerCert", rightAny, ro, admGetServerCert)
+	add("SetServerCert", rightServer, rw, admSetServerCert)
+	add("GetConfig", rightServer, ro, admGetConfig)
+	add("SetConfig", rightServer, rw, admSetConfig)
+	add("Flush", rightServer, ro, admFlush)
 	add("GetCaps", rightAny, ro, admGetCaps)
-	typed("GetKeep", rightAny, ro, admGetKeep)
-	typed("SetKeep", rightServer, rw, admSetKeep)
-	typed("GetSysLog", rightAny, ro, admGetSysLog)
-	typed("SetSysLog", rightServer, rw, admSetSysLog)
+	add("GetKeep", rightAny, ro, admGetKeep)
+	add("SetKeep", rightServer, rw, admSetKeep)
+	add("GetSysLog", rightAny, ro, admGetSysLog)
+	add("SetSysLog", rightServer, rw, admSetSysLog)
 	add("RebootServer", rightServer, ro, admRebootServer)
 
 	// Hubs
 	add("CreateHub", rightServer, rw, notOnBridge(admCreateHub)) // a VPN Bridge has one hub
-	addHub("SetHub", "", rw, admSetHub)
-	addHub("GetHub", "", ro, admGetHub)
+	addHub("SetHub", rw, admSetHub)
+	addHub("GetHub", ro, admGetHub)
 	add("EnumHub", rightAny, ro, admEnumHub)
 	add("DeleteHub", rightServer, rw, notOnBridge(admDeleteHub))
-	addHub("SetHubOnline", "", rw, admSetHubOnline)
-	addHub("GetHubStatus", "", ro, admGetHubStatus)
-	addHub("GetHubLog", "", ro, admGetHubLog)
-	addHub("SetHubLog", "", rw, admSetHubLog)
+	addHub("SetHubOnline", rw, admSetHubOnline)
+	addHub("GetHubStatus", ro, admGetHubStatus)
+	addHub("GetHubLog", ro, admGetHubLog)
+	addHub("SetHubLog", rw, admSetHubLog)
 
 	// Users and groups
-	typedHub("CreateUser", rw, admCreateUser)
-	typedHub("SetUser", rw, admSetUser)
-	typedHub("GetUser", ro, admGetUser)
-	typedHub("DeleteUser", rw, admDeleteUser)
-	typedHub("EnumUser", ro, admEnumUser)
-	typedHub("CreateGroup", rw, admCreateGroup)
-	typedHub("SetGroup", rw, admSetGroup)
-	typedHub("GetGroup", ro, admGetGroup)
-	typedHub("DeleteGroup", rw, admDeleteGroup)
-	typedHub("EnumGroup", ro, admEnumGroup)
+	addHub("CreateUser", rw, admCreateUser)
+	addHub("SetUser", rw, admSetUser)
+	addHub("GetUser", ro, admGetUser)
+	addHub("DeleteUser", rw, admDeleteUser)
+	addHub("EnumUser", ro, admEnumUser)
+	addHub("CreateGroup", rw, admCreateGroup)
+	addHub("SetGroup", rw, admSetGroup)
+	addHub("GetGroup", ro, admGetGroup)
+	addHub("DeleteGroup", rw, admDeleteGroup)
+	addHub("EnumGroup", ro, admEnumGroup)
 
 	// Sessions and tables
-	typedHub("EnumSession", ro, admEnumSession)
-	typedHub("GetSessionStatus", ro, admGetSessionStatus)
-	typedHub("DeleteSession", ro, admDeleteSession)
-	typedHub("EnumMacTable", ro, admEnumMacTable)
-	typedHub("DeleteMacTable", ro, admDeleteTable("no_delete_mactable", func(h *Hub, id uint32) bool { return h.DeleteMAC(id) }))
-	typedHub("EnumIpTable", ro, admEnumIpTable)
-	typedHub("DeleteIpTable", ro, admDeleteTable("no_delete_iptable", func(h *Hub, id uint32) bool { return h.DeleteIP(id) }))
+	addHub("EnumSession", ro, admEnumSession)
+	addHub("GetSessionStatus", ro, admGetSessionStatus)
+	addHub("DeleteSession", ro, admDeleteSession)
+	addHub("EnumMacTable", ro, admEnumMacTable)
+	addHub("DeleteMacTable", ro, admDeleteTable("no_delete_mactable", func(h *Hub, id uint32) bool { return h.DeleteMAC(id) }))
+	addHub("EnumIpTable", ro, admEnumIpTable)
+	addHub("DeleteIpTable", ro, admDeleteTable("no_delete_iptable", func(h *Hub, id uint32) bool { return h.DeleteIP(id) }))
 
 	// SecureNAT
-	addHub("EnableSecureNAT", "", rw, admSetSecureNAT(true))
-	addHub("DisableSecureNAT", "", rw, admSetSecureNAT(false))
-	addHub("GetSecureNATOption", "RpcHubName", ro, admGetSecureNATOption)
-	addHub("SetSecureNATOption", "RpcHubName", rw, admSetSecureNATOption)
-	addHub("EnumNAT", "", ro, admSecureNATTable(fillNATTable))
-	addHub("EnumDHCP", "", ro, admSecureNATTable(fillDHCPTable))
-	addHub("GetSecureNATStatus", "", ro, admSecureNATTable(fillNATStatus))
+	addHub("EnableSecureNAT", rw, admSetSecureNAT(true))
+	addHub("DisableSecureNAT", rw, admSetSecureNAT(false))
+	addHubAt("GetSecureNATOption", "RpcHubName", ro, admGetSecureNATOption)
+	addHubAt("SetSecureNATOption", "RpcHubName", rw, admSetSecureNATOption)
+	addHub("EnumNAT", ro, admSecureNATTable(fillNATTable))
+	addHub("EnumDHCP", ro, admSecureNATTable(fillDHCPTable))
+	addHub("GetSecureNATStatus", ro, admSecureNATTable(fillNATStatus))
 
 	// Cascades (admin_cascade.go); the hub of the Link methods is the
 	// local one, named in HubName_Ex where the structure also carries the
 	// remote hub in HubName.
-	typedHubAt := func(name, hubKey string, write bool, fn func(a *adminCall) (*pack.Pack, error)) {
-		adminMethods[upperASCII(name)] = adminMethod{right: rightHub, hubKey: hubKey, write: write, typed: true, fn: fn}
-	}
-	typedHubAt("CreateLink", "HubName_Ex", rw, admCreateLink)
-	typedHubAt("GetLink", "HubName_Ex", ro, admGetLink)
-	typedHubAt("SetLink", "HubName_Ex", rw, admSetLink)
-	typedHub("EnumLink", ro, admEnumLink)
-	typedHub("SetLinkOnline", rw, admSetLinkOnline(true))
-	typedHub("SetLinkOffline", rw, admSetLinkOnline(false))
-	typedHub("DeleteLink", rw, admDeleteLink)
-	typedHub("RenameLink", rw, admRenameLink)
-	typedHubAt("GetLinkStatus", "HubName_Ex", ro, admGetLinkStatus)
+	addHubAt("CreateLink", "HubName_Ex", rw, admCreateLink)
+	addHubAt("GetLink", "HubName_Ex", ro, admGetLink)
+	addHubAt("SetLink", "HubName_Ex", rw, admSetLink)
+	addHub("EnumLink", ro, admEnumLink)
+	addHub("SetLinkOnline", rw, admSetLinkOnline(true))
+	addHub("SetLinkOffline", rw, admSetLinkOnline(false))
+	addHub("DeleteLink", rw, admDeleteLink)
+	addHub("RenameLink", rw, admRenameLink)
+	addHubAt("GetLinkStatus", "HubName_Ex", ro, admGetLinkStatus)
 
 	// Local bridges (admin_l3bridge.go; run by localbridge.go). EnumEthernet
 	// lists the host's interfaces: server admins only, as in SoftEther.
-	typed("AddLocalBridge", rightServer, rw, admAddLocalBridge)
-	typed("DeleteLocalBridge", rightServer, rw, admDeleteLocalBridge)
-	typed("EnumLocalBridge", rightAny, ro, admEnumLocalBridge)
+	add("AddLocalBridge", rightServer, rw, admAddLocalBridge)
+	add("DeleteLocalBridge", rightServer, rw, admDeleteLocalBridge)
+	add("EnumLocalBridge", rightAny, ro, admEnumLocalBridge)
 	add("EnumEthernet", rightServer, ro, admEnumEthernet)
 	add("GetBridgeSupport", rightAny, ro, admGetBridgeSupport)
 
 	// Stored, not yet run (admin_store.go).
-	typedHub("AddAccess", rw, admAddAccess)
-	typedHub("DeleteAccess", rw, admDeleteAccess)
-	typedHub("EnumAccess", ro, admEnumAccess)
-	typedHub("SetAccessList", rw, admSetAccessList)
-	typed("AddL3Switch", rightServer, rw, admAddL3Switch)
-	typed("DelL3Switch", rightServer, rw, admDelL3Switch)
-	typed("StartL3Switch", rightServer, rw, admStartL3Switch)
-	typed("StopL3Switch", rightServer, rw, admStopL3Switch)
-	typed("EnumL3Switch", rightAny, ro, admEnumL3Switch)
-	typed("AddL3If", rightServer, rw, admAddL3If)
-	typed("DelL3If", rightServer, rw, admDelL3If)
-	typed("EnumL3If", rightAny, ro, admEnumL3If)
-	typed("AddL3Table", rightServer, rw, admAddL3Table)
-	typed("DelL3Table", rightServer, rw, admDelL3Table)
-	typed("EnumL3Table", rightAny, ro, admEnumL3Table)
-	typedHub("GetHubAdminOptions", ro, admGetHubAdminOptions)
-	typedHub("SetHubAdminOptions", rw, admSetHubAdminOptions)
-	typedHub("GetHubExtOptions", ro, admGetHubExtOptions)
-	typedHub("GetAcList", ro, admGetAcList)
-	typedHub("SetAcList", rw, admSetAcList)
-	typedHub("SetHubExtOptions", rw, admSetHubExtOptions)
-	typed("GetDefaultHubAdminOptions", rightAny, ro, admGetDefaultHubAdminOptions)
+	addHub("AddAccess", rw, admAddAccess)
+	addHub("DeleteAccess", rw, admDeleteAccess)
+	addHub("EnumAccess", ro, admEnumAccess)
+	addHub("SetAccessList", rw, admSetAccessList)
+	add("AddL3Switch", rightServer, rw, admAddL3Switch)
+	add("DelL3Switch", rightServer, rw, admDelL3Switch)
+	add("StartL3Switch", rightServer, rw, admStartL3Switch)
+	add("StopL3Switch", rightServer, rw, admStopL3Switch)
+	add("EnumL3Switch", rightAny, ro, admEnumL3Switch)
+	add("AddL3If", rightServer, rw, admAddL3If)
+	add("DelL3If", rightServer, rw, admDelL3If)
+	add("EnumL3If", rightAny, ro, admEnumL3If)
+	add("AddL3Table", rightServer, rw, admAddL3Table)
+	add("DelL3Table", rightServer, rw, admDelL3Table)
+	add("EnumL3Table", rightAny, ro, admEnumL3Table)
+	addHub("GetHubAdminOptions", ro, admGetHubAdminOptions)
+	addHub("SetHubAdminOptions", rw, admSetHubAdminOptions)
+	addHub("GetHubExtOptions", ro, admGetHubExtOptions)
+	addHub("GetAcList", ro, admGetAcList)
+	addHub("SetAcList", rw, admSetAcList)
+	addHub("SetHubExtOptions", rw, admSetHubExtOptions)
+	add("GetDefaultHubAdminOptions", rightAny, ro, admGetDefaultHubAdminOptions)
 }
 
 // upperASCII upper-cases a-z only, as SoftEther compares method names.

@@ -6,7 +6,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/logfile"
 	"github.com/ethervpn/ethervpn/internal/packetlog"
@@ -32,32 +31,30 @@ func hostServices() packetlog.Services {
 // NoIPv6PacketLog of Option). The caller holds s.mu or is building the
 // server.
 func (s *Server) applyHubLogs(h *Hub) {
-	hf := s.hubTreeFolder(h.cfg.Name)
-	logs := hf.Folder("LogSetting")
-	s.seclog.setEnabled(h.cfg.Name, h.cfg.LogSecurity, switchType(logs, "SecurityLogSwitchType"))
-	if !h.cfg.LogPacket {
+	hc := h.cfg
+	s.seclog.setEnabled(hc.Name, hc.LogSecurity, switchType(hc.Log.SecurityLogSwitchType))
+	if !hc.LogPacket {
 		h.SetPacketLog(nil)
 		return
 	}
-	lv := func(name string) hub.PacketLogLevel {
-		return hub.PacketLogLevel(min(logs.GetUint(name), 2))
-	}
+	lv := func(v uint32) hub.PacketLogLevel { return hub.PacketLogLevel(min(v, 2)) }
+	p := hc.Log.PacketLog
 	h.SetPacketLog(&hub.PacketLog{
 		Levels: hub.PacketLogLevels{
-			Ethernet: lv("PACKET_LOG_ETHERNET"), ARP: lv("PACKET_LOG_ARP"), IP: lv("PACKET_LOG_IP"),
-			ICMP: lv("PACKET_LOG_ICMP"), TCP: lv("PACKET_LOG_TCP"), TCPConn: lv("PACKET_LOG_TCP_CONN"),
-			UDP: lv("PACKET_LOG_UDP"), DHCP: lv("PACKET_LOG_DHCP"),
+			Ethernet: lv(p.Ethernet), ARP: lv(p.ARP), IP: lv(p.IP), ICMP: lv(p.ICMP),
+			TCP: lv(p.TCP), TCPConn: lv(p.TCPConn), UDP: lv(p.UDP), DHCP: lv(p.DHCP),
 		},
-		NoIPv4: h.cfg.Options.NoIPv4PacketLog,
-		NoIPv6: h.cfg.Options.NoIPv6PacketLog,
-		Sink:   s.plog.Sink(h.cfg.Name, switchType(logs, "PacketLogSwitchType")),
+		NoIPv4: hc.Options.NoIPv4PacketLog,
+		NoIPv6: hc.Options.NoIPv6PacketLog,
+		Sink:   s.plog.Sink(hc.Name, switchType(hc.Log.PacketLogSwitchType)),
 	})
 }
 
-// switchType reads a log switch type item; absent, it is daily.
-func switchType(logs *config.Folder, item string) int {
-	if it := logs.Item(item); it != nil && it.Type == config.Uint && it.Uint <= logfile.SwitchMonth {
-		return int(it.Uint)
+// switchType is the log switch type v of a hub's settings; one that is
+// not a switch type is daily.
+func switchType(v uint32) int {
+	if v <= logfile.SwitchMonth {
+		return int(v)
 	}
 	return logfile.SwitchDay
 }

@@ -21,9 +21,9 @@ import (
 // The owner replaces what a change touches and never changes a published
 // configuration, so an unchanged hub keeps its pointer; one that differs
 // is compared by value (a configuration read back after a failed save is
-// all new pointers with mostly equal values). With full set every kept
-// hub counts as changed (see control.ApplyFunc).
-func (s *Server) reconcile(to *config.Server, full bool) {
+// all new pointers with mostly equal values). A configuration replaced
+// whole (replaced, see control.ApplyFunc) restarts every hub.
+func (s *Server) reconcile(to *config.Server, replaced bool) {
 	s.mu.Lock()
 	from := s.cfg
 	s.cfg = to
@@ -32,10 +32,6 @@ func (s *Server) reconcile(to *config.Server, full bool) {
 		want[strings.ToUpper(hc.Name)] = hc
 	}
 	var removed, started, changed []*Hub
-	// A configuration that SetConfig puts in place of this one restarts
-	// every hub: their sessions end, as when SoftEther restarts its core.
-	replaced := s.adm.replacing != nil && to.Tree == s.adm.replacing
-	s.adm.replacing = nil
 	for key, h := range s.hubs {
 		if replaced || want[key] == nil {
 			delete(s.hubs, key)
@@ -51,7 +47,7 @@ func (s *Server) reconcile(to *config.Server, full bool) {
 		}
 		old := h.cfg
 		h.cfg = hc
-		if !full && (old == hc || sameHubSettings(old, hc)) {
+		if old == hc || sameHubSettings(old, hc) {
 			continue
 		}
 		opt := h.Options()
@@ -69,7 +65,7 @@ func (s *Server) reconcile(to *config.Server, full bool) {
 			s.log.Error("the restored server certificate is unusable; keeping the one in use", "err", err)
 		}
 	}
-	syslogChanged := full || from.Syslog != to.Syslog
+	syslogChanged := replaced || from.Syslog != to.Syslog
 	s.mu.Unlock()
 
 	for _, h := range removed {

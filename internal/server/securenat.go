@@ -1,8 +1,6 @@
 package server
 
 import (
-	"strings"
-
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/runset"
 	"github.com/ethervpn/ethervpn/internal/securenat"
@@ -50,28 +48,18 @@ func (s *Server) ApplySecureNAT(h *Hub) error {
 		if !h.cfg.SecureNAT.Enabled || !h.Online() || s.life.Err() != nil {
 			return nil
 		}
-		return map[struct{}]natSettings{natKey: {cfg: h.cfg.SecureNAT, limits: natLimits(s.cfg, h.cfg.Name)}}
+		return map[struct{}]natSettings{natKey: {cfg: h.cfg.SecureNAT, limits: natLimits(h.cfg)}}
 	})
 }
 
-// natLimits reads the hub options SecureNAT_Max*PerIp from the hub's
-// Option folder (0 = unlimited).
-func natLimits(c *config.Server, hubName string) securenat.Limits {
-	var opt *config.Folder
-	if hubs := c.Tree.Folder("VirtualHUB"); hubs != nil {
-		for _, f := range hubs.Folders {
-			if strings.EqualFold(f.Name, hubName) {
-				opt = f.Folder("Option")
-			}
-		}
-	}
-	if opt == nil {
-		return securenat.Limits{}
-	}
+// natLimits are the hub options SecureNAT_Max*PerIp of hc (0 =
+// unlimited).
+func natLimits(hc *config.Hub) securenat.Limits {
+	o := &hc.Options
 	return securenat.Limits{
-		MaxTCPPerIP:        int(opt.GetUint("SecureNAT_MaxTcpSessionsPerIp")),
-		MaxTCPSynSentPerIP: int(opt.GetUint("SecureNAT_MaxTcpSynSentPerIp")),
-		MaxUDPPerIP:        int(opt.GetUint("SecureNAT_MaxUdpSessionsPerIp")),
-		MaxICMPPerIP:       int(opt.GetUint("SecureNAT_MaxIcmpSessionsPerIp")),
+		MaxTCPPerIP:        int(o.SecureNAT_MaxTcpSessionsPerIp),
+		MaxTCPSynSentPerIP: int(o.SecureNAT_MaxTcpSynSentPerIp),
+		MaxUDPPerIP:        int(o.SecureNAT_MaxUdpSessionsPerIp),
+		MaxICMPPerIP:       int(o.SecureNAT_MaxIcmpSessionsPerIp),
 	}
 }
