@@ -2,8 +2,6 @@ package control
 
 import (
 	"errors"
-	"io"
-	"log/slog"
 	"net/netip"
 	"slices"
 	"testing"
@@ -12,65 +10,10 @@ import (
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
-// accStore keeps the configuration as the text of a file; Save fails
-// while fail is set.
-type accStore struct {
-	text []byte
-	fail bool
-}
-
-func (st *accStore) Load() (*config.Folder, error) { return config.Parse(st.text) }
-
-func (st *accStore) Save(root *config.Folder) error {
-	if st.fail {
-		return errors.New("disk full")
-	}
-	st.text = root.Encode()
-	return nil
-}
-
-// newAccOwner is an owner of the default configuration (hub DEFAULT),
-// saved to an accStore.
-func newAccOwner(t *testing.T) (*Owner, *accStore) {
-	t.Helper()
-	st := &accStore{}
-	o := New(config.Default(), st, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := o.Save(); err != nil {
-		t.Fatal(err)
-	}
-	return o, st
-}
-
-// accSaved is the hub DEFAULT as a new owner would load it from st.
-func accSaved(t *testing.T, st *accStore) *config.Hub {
-	t.Helper()
-	root, err := st.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.FromTree(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg.Hub("DEFAULT")
-}
-
-// accRefused checks that op fails with want and publishes nothing.
-func accRefused(t *testing.T, o *Owner, want error, op func() error) {
-	t.Helper()
-	before := o.Current()
-	if err := op(); !errors.Is(err, want) {
-		t.Fatalf("err = %v, want %v", err, want)
-	}
-	if o.Current() != before {
-		t.Fatal("a refused change published a new configuration")
-	}
-}
-
 // accSetAdminOption sets a hub admin option as the server admin.
 func accSetAdminOption(t *testing.T, o *Owner, name string, v uint32) {
 	t.Helper()
-	if _, err := o.SetHubAdminOptions(Actor{ServerAdmin: true}, "DEFAULT", []config.AdminOption{{Name: name, Value: v}}); err != nil {
+	if _, err := o.SetHubAdminOptions(serverAdmin, "DEFAULT", []config.AdminOption{{Name: name, Value: v}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -95,13 +38,10 @@ func (f *fakeLists) CheckList(hub string, list []config.Access) error {
 	return f.listErr
 }
 
-var (
-	accServerAdmin = Actor{ServerAdmin: true}
-	accHubAdmin    = Actor{Hub: "DEFAULT"}
-)
+var accHubAdmin = Actor{Hub: "DEFAULT"}
 
 func TestAccessListOperations(t *testing.T) {
-	o, st := newAccOwner(t)
+	o, st := ownerOf(t, config.Default())
 	lists := &fakeLists{}
 	add := func(r config.Access) {
 		t.Helper()
@@ -129,7 +69,7 @@ func TestAccessListOperations(t *testing.T) {
 	if len(lists.checked) != 3 || !slices.Equal(lists.checked[2], list) {
 		t.Errorf("the user lists were not checked on the list saved: %d checks", len(lists.checked))
 	}
-	if saved := accSaved(t, st).AccessList; !slices.Equal(saved, list) {
+	if saved := loadStore(t, st).Hub("DEFAULT").AccessList; !slices.Equal(saved, list) {
 		t.Errorf("saved %+v, want %+v", saved, list)
 	}
 
@@ -137,40 +77,40 @@ func TestAccessListOperations(t *testing.T) {
 	if err := o.DeleteAccess(accHubAdmin, "DEFAULT", 2); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.DeleteAccess(accServerAdmin, "DEFAULT", list[2].UniqueID); err != nil {
+	if err := o.DeleteAccess(serverAdmin, "DEFAULT", list[2].UniqueID); err != nil {
 		t.Fatal(err)
 	}
-	if left := accSaved(t, st).AccessList; len(left) != 1 || left[0] != list[0] {
+	if left := loadStore(t, st).Hub("DEFAULT").AccessList; len(left) != 1 || left[0] != list[0] {
 		t.Errorf("after two deletions: %+v", left)
 	}
-	accRefused(t, o, vpnerr.ObjectNotFound, func() error { return o.DeleteAccess(accServerAdmin, "DEFAULT", 2) })
-	accRefused(t, o, vpnerr.ObjectNotFound, func() error { return o.DeleteAccess(accServerAdmin, "DEFAULT", list[1].UniqueID) })
+	refused(t, o, vpnerr.ObjectNotFound, func() error { return o.DeleteAccess(serverAdmin, "DEFAULT", 2) })
+	refused(t, o, vpnerr.ObjectNotFound, func() error { return o.DeleteAccess(serverAdmin, "DEFAULT", list[1].UniqueID) })
 
 	if err := o.SetAccessList(accHubAdmin, "DEFAULT", []config.Access{{Note: "b", Priority: 2}, {Note: "a", Priority: 1}}, lists); err != nil {
 		t.Fatal(err)
 	}
-	if saved := accSaved(t, st).AccessList; len(saved) != 2 || saved[0].Note != "a" || saved[1].Note != "b" {
+	if saved := loadStore(t, st).Hub("DEFAULT").AccessList; len(saved) != 2 || saved[0].Note != "a" || saved[1].Note != "b" {
 		t.Errorf("after SetAccessList: %+v", saved)
 	}
 	if err := o.SetAccessList(accHubAdmin, "DEFAULT", nil, lists); err != nil {
 		t.Fatal(err)
 	}
-	if saved := accSaved(t, st).AccessList; len(saved) != 0 {
+	if saved := loadStore(t, st).Hub("DEFAULT").AccessList; len(saved) != 0 {
 		t.Errorf("an empty SetAccessList left %+v", saved)
 	}
 }
 
 func TestAccessListRefused(t *testing.T) {
-	o, _ := newAccOwner(t)
+	o, _ := ownerOf(t, config.Default())
 	rule := config.Access{Active: true, SrcUsername: "include:users.txt"}
-	accRefused(t, o, vpnerr.HubNotFound, func() error { return o.AddAccess(accServerAdmin, "NONE", rule, nil) })
+	refused(t, o, vpnerr.HubNotFound, func() error { return o.AddAccess(serverAdmin, "NONE", rule, nil) })
 
 	// the user list files: a file where lists are not kept, a list beyond the bounds
-	accRefused(t, o, vpnerr.InvalidParameter, func() error {
-		return o.AddAccess(accServerAdmin, "DEFAULT", rule, &fakeLists{badField: rule.SrcUsername})
+	refused(t, o, vpnerr.InvalidParameter, func() error {
+		return o.AddAccess(serverAdmin, "DEFAULT", rule, &fakeLists{badField: rule.SrcUsername})
 	})
-	accRefused(t, o, vpnerr.InvalidParameter, func() error {
-		return o.SetAccessList(accServerAdmin, "DEFAULT", []config.Access{rule}, &fakeLists{listErr: vpnerr.InvalidParameter})
+	refused(t, o, vpnerr.InvalidParameter, func() error {
+		return o.SetAccessList(serverAdmin, "DEFAULT", []config.Access{rule}, &fakeLists{listErr: vpnerr.InvalidParameter})
 	})
 
 	// max_accesslists binds hub admins only
@@ -178,25 +118,25 @@ func TestAccessListRefused(t *testing.T) {
 	if err := o.AddAccess(accHubAdmin, "DEFAULT", config.Access{}, nil); err != nil {
 		t.Fatal(err)
 	}
-	accRefused(t, o, vpnerr.TooManyAccessList, func() error { return o.AddAccess(accHubAdmin, "DEFAULT", config.Access{}, nil) })
-	accRefused(t, o, vpnerr.TooManyAccessList, func() error {
+	refused(t, o, vpnerr.TooManyAccessList, func() error { return o.AddAccess(accHubAdmin, "DEFAULT", config.Access{}, nil) })
+	refused(t, o, vpnerr.TooManyAccessList, func() error {
 		return o.SetAccessList(accHubAdmin, "DEFAULT", make([]config.Access, 2), nil)
 	})
 	if err := o.SetAccessList(accHubAdmin, "DEFAULT", make([]config.Access, 1), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.AddAccess(accServerAdmin, "DEFAULT", config.Access{}, nil); err != nil {
+	if err := o.AddAccess(serverAdmin, "DEFAULT", config.Access{}, nil); err != nil {
 		t.Fatal(err)
 	}
-	accRefused(t, o, vpnerr.TooManyAccessList, func() error {
-		return o.SetAccessList(accServerAdmin, "DEFAULT", make([]config.Access, MaxAccessLists+1), nil)
+	refused(t, o, vpnerr.TooManyAccessList, func() error {
+		return o.SetAccessList(serverAdmin, "DEFAULT", make([]config.Access, MaxAccessLists+1), nil)
 	})
 
 	accSetAdminOption(t, o, "no_change_access_list", 1)
-	accRefused(t, o, vpnerr.NotEnoughRight, func() error { return o.AddAccess(accHubAdmin, "DEFAULT", config.Access{}, nil) })
-	accRefused(t, o, vpnerr.NotEnoughRight, func() error { return o.DeleteAccess(accHubAdmin, "DEFAULT", 1) })
-	accRefused(t, o, vpnerr.NotEnoughRight, func() error { return o.SetAccessList(accHubAdmin, "DEFAULT", nil, nil) })
-	if err := o.DeleteAccess(accServerAdmin, "DEFAULT", 1); err != nil {
+	refused(t, o, vpnerr.NotEnoughRight, func() error { return o.AddAccess(accHubAdmin, "DEFAULT", config.Access{}, nil) })
+	refused(t, o, vpnerr.NotEnoughRight, func() error { return o.DeleteAccess(accHubAdmin, "DEFAULT", 1) })
+	refused(t, o, vpnerr.NotEnoughRight, func() error { return o.SetAccessList(accHubAdmin, "DEFAULT", nil, nil) })
+	if err := o.DeleteAccess(serverAdmin, "DEFAULT", 1); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -205,7 +145,7 @@ func TestAccessListRefused(t *testing.T) {
 // options no_delay_jitter_packet_loss and no_access_list_include_file
 // apply whoever adds it.
 func TestAccessRulePrepared(t *testing.T) {
-	o, _ := newAccOwner(t)
+	o, _ := ownerOf(t, config.Default())
 	in := config.Access{SrcPortStart: 80, SrcPortEnd: 10, DstPortStart: 5, Delay: 20000, Jitter: 200, Loss: 101,
 		SrcUsername: "include:a.txt", DstUsername: "Exclude:b.txt"}
 	last := func() config.Access { l := o.Current().Hub("DEFAULT").AccessList; return l[len(l)-1] }
@@ -219,7 +159,7 @@ func TestAccessRulePrepared(t *testing.T) {
 	}
 	accSetAdminOption(t, o, "no_delay_jitter_packet_loss", 1)
 	accSetAdminOption(t, o, "no_access_list_include_file", 1)
-	for _, who := range []Actor{accHubAdmin, accServerAdmin} {
+	for _, who := range []Actor{accHubAdmin, serverAdmin} {
 		if err := o.SetAccessList(who, "DEFAULT", []config.Access{in}, &fakeLists{badField: in.SrcUsername}); err != nil {
 			t.Fatal(err) // the field is cleared before it is checked
 		}
@@ -230,18 +170,18 @@ func TestAccessRulePrepared(t *testing.T) {
 }
 
 func TestAccessListFailedSave(t *testing.T) {
-	o, st := newAccOwner(t)
-	if err := o.AddAccess(accServerAdmin, "DEFAULT", config.Access{Note: "kept"}, nil); err != nil {
+	o, st := ownerOf(t, config.Default())
+	if err := o.AddAccess(serverAdmin, "DEFAULT", config.Access{Note: "kept"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	before := o.Current()
-	st.fail = true
+	st.full = true
 	for name, op := range map[string]func() error{
-		"AddAccess":     func() error { return o.AddAccess(accServerAdmin, "DEFAULT", config.Access{Note: "new"}, nil) },
-		"DeleteAccess":  func() error { return o.DeleteAccess(accServerAdmin, "DEFAULT", 1) },
-		"SetAccessList": func() error { return o.SetAccessList(accServerAdmin, "DEFAULT", nil, nil) },
+		"AddAccess":     func() error { return o.AddAccess(serverAdmin, "DEFAULT", config.Access{Note: "new"}, nil) },
+		"DeleteAccess":  func() error { return o.DeleteAccess(serverAdmin, "DEFAULT", 1) },
+		"SetAccessList": func() error { return o.SetAccessList(serverAdmin, "DEFAULT", nil, nil) },
 		"SetAcList": func() error {
-			_, err := o.SetAcList(accServerAdmin, "DEFAULT", []config.AcEntry{{IP: netip.MustParseAddr("192.0.2.1")}})
+			_, err := o.SetAcList(serverAdmin, "DEFAULT", []config.AcEntry{{IP: netip.MustParseAddr("192.0.2.1")}})
 			return err
 		},
 	} {
@@ -253,14 +193,14 @@ func TestAccessListFailedSave(t *testing.T) {
 			t.Errorf("%s: the configuration changed although it was not saved", name)
 		}
 	}
-	st.fail = false
-	if l := accSaved(t, st).AccessList; len(l) != 1 || l[0].Note != "kept" {
+	st.full = false
+	if l := loadStore(t, st).Hub("DEFAULT").AccessList; len(l) != 1 || l[0].Note != "kept" {
 		t.Errorf("saved: %+v", l)
 	}
 }
 
 func TestSetAcList(t *testing.T) {
-	o, st := newAccOwner(t)
+	o, st := ownerOf(t, config.Default())
 	a := netip.MustParseAddr
 	h, err := o.SetAcList(accHubAdmin, "DEFAULT", []config.AcEntry{
 		{Deny: true, Priority: 10, IP: a("10.0.0.0"), Mask: a("255.0.0.0")},
@@ -280,7 +220,7 @@ func TestSetAcList(t *testing.T) {
 	if !slices.Equal(h.AcList, want) {
 		t.Errorf("answered %+v", h.AcList)
 	}
-	if saved := accSaved(t, st).AcList; !slices.Equal(saved, want) {
+	if saved := loadStore(t, st).Hub("DEFAULT").AcList; !slices.Equal(saved, want) {
 		t.Errorf("saved %+v", saved)
 	}
 
@@ -290,15 +230,15 @@ func TestSetAcList(t *testing.T) {
 		"too many":                 make([]config.AcEntry, MaxAcEntries+1),
 	} {
 		t.Run(name, func(t *testing.T) {
-			accRefused(t, o, vpnerr.InvalidParameter, func() error { _, err := o.SetAcList(accServerAdmin, "DEFAULT", list); return err })
+			refused(t, o, vpnerr.InvalidParameter, func() error { _, err := o.SetAcList(serverAdmin, "DEFAULT", list); return err })
 		})
 	}
 	accSetAdminOption(t, o, "no_change_access_control_list", 1)
-	accRefused(t, o, vpnerr.NotEnoughRight, func() error { _, err := o.SetAcList(accHubAdmin, "DEFAULT", nil); return err })
-	if _, err := o.SetAcList(accServerAdmin, "DEFAULT", nil); err != nil {
+	refused(t, o, vpnerr.NotEnoughRight, func() error { _, err := o.SetAcList(accHubAdmin, "DEFAULT", nil); return err })
+	if _, err := o.SetAcList(serverAdmin, "DEFAULT", nil); err != nil {
 		t.Fatal(err)
 	}
-	if saved := accSaved(t, st).AcList; len(saved) != 0 {
+	if saved := loadStore(t, st).Hub("DEFAULT").AcList; len(saved) != 0 {
 		t.Errorf("an empty list left %+v", saved)
 	}
 }

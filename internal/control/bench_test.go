@@ -29,7 +29,7 @@ func BenchmarkSetUser10k(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		set := UserSettings{AuthType: AuthPassword, Note: fmt.Sprint(i)}
-		if _, err := o.SetUser(Actor{ServerAdmin: true}, "DEFAULT", fmt.Sprintf("user%05d", i%10000), set); err != nil {
+		if _, err := o.SetUser(serverAdmin, "DEFAULT", fmt.Sprintf("user%05d", i%10000), set); err != nil {
 			b.Fatal(err)
 		}
 	}

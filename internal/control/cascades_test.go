@@ -2,7 +2,6 @@ package control
 
 import (
 	"errors"
-	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,9 +14,10 @@ import (
 // of the cascade must keep.
 const unknownProxy = "proxy.example"
 
-// cascadeOwner returns the owner of a configuration whose hub DEFAULT has
-// the cascade "up" (with an item the model does not know) and whose hub
-// LIMITED forbids its administrators to change cascades, and its store.
+// cascadeOwner returns the owner of a configuration, loaded from a file
+// written by hand, whose hub DEFAULT has the cascade "up" (with an item
+// the model does not know) and whose hub LIMITED forbids its
+// administrators to change cascades, and its store.
 func cascadeOwner(t *testing.T) (*Owner, *memStore) {
 	t.Helper()
 	cfg := config.Default()
@@ -28,25 +28,8 @@ func cascadeOwner(t *testing.T) (*Owner, *memStore) {
 	cfg.Hubs = append(cfg.Hubs, limited)
 	root := cfg.ToTree()
 	root.Folder("VirtualHUB").Folder("DEFAULT").Folder("CascadeList").Folder("Cascade0").Folder("ClientOption").SetString("ProxyName", unknownProxy)
-	st := &memStore{text: root.Encode()}
-	return New(loadStore(t, st), st, slog.New(slog.DiscardHandler)), st
+	return ownerOf(t, loadStore(t, &memStore{text: root.Encode()}))
 }
-
-// loadStore is the configuration a second owner would load from st.
-func loadStore(t *testing.T, st *memStore) *config.Server {
-	t.Helper()
-	root, err := st.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.FromTree(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
-var serverAdmin = Actor{ServerAdmin: true}
 
 func TestCascadeChangesAreSaved(t *testing.T) {
 	o, st := cascadeOwner(t)

@@ -3,9 +3,6 @@ package control
 import (
 	"bytes"
 	"errors"
-	"io"
-	"log/slog"
-	"sync"
 	"syscall"
 	"testing"
 
@@ -13,34 +10,10 @@ import (
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
-// hubsStore keeps the configuration's text in memory; with full set its
-// saves fail as on a full disk.
-type hubsStore struct {
-	mu   sync.Mutex
-	text []byte
-	full bool
-}
-
-func (m *hubsStore) Load() (*config.Folder, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return config.Parse(m.text)
-}
-
-func (m *hubsStore) Save(root *config.Folder) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.full {
-		return syscall.ENOSPC
-	}
-	m.text = root.Encode()
-	return nil
-}
-
-// newHubsOwner is the owner of a default configuration with hubs DEFAULT
+// hubsOwner is the owner of a default configuration with hubs DEFAULT
 // and LIMITED (whose hub administrators may change nothing the options
 // guard), saved to the returned store.
-func newHubsOwner(t *testing.T) (*Owner, *hubsStore) {
+func hubsOwner(t *testing.T) (*Owner, *memStore) {
 	t.Helper()
 	cfg := config.Default()
 	lim := config.NewHub("LIMITED")
@@ -49,32 +22,10 @@ func newHubsOwner(t *testing.T) (*Owner, *hubsStore) {
 		lim.SetAdminOption(opt, 1)
 	}
 	cfg.Hubs = append(cfg.Hubs, lim)
-	st := &hubsStore{}
-	o := New(cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := o.Save(); err != nil {
-		t.Fatal(err)
-	}
-	return o, st
+	return ownerOf(t, cfg)
 }
 
-// reloaded is the configuration a new owner reads from st.
-func reloaded(t *testing.T, st *hubsStore) *config.Server {
-	t.Helper()
-	root, err := st.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.FromTree(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
-var (
-	hubsServerAdmin = Actor{ServerAdmin: true}
-	limitedAdmin    = Actor{Hub: "LIMITED"}
-)
+var limitedAdmin = Actor{Hub: "LIMITED"}
 
 func pw(plain string) HubSettings {
 	h, s := HubPasswordHashes(plain)
@@ -84,7 +35,7 @@ func pw(plain string) HubSettings {
 // Refused hub changes (bad input, rights, the hub's admin options) leave
 // the published configuration as it was, the very same pointer.
 func TestHubChangesRefused(t *testing.T) {
-	o, _ := newHubsOwner(t)
+	o, _ := hubsOwner(t)
 	before := o.Current()
 	zero := pw("x")
 	zero.HashedPassword = make([]byte, 20)
@@ -98,9 +49,9 @@ func TestHubChangesRefused(t *testing.T) {
 		do   func() error
 	}{
 		{"create by hub admin", vpnerr.NotEnoughRight, func() error { _, err := o.CreateHub(limitedAdmin, "NEW", pw("")); return err }},
-		{"create with a zero hash", vpnerr.InvalidParameter, func() error { _, err := o.CreateHub(hubsServerAdmin, "NEW", zero); return err }},
-		{"create existing", vpnerr.HubAlreadyExists, func() error { _, err := o.CreateHub(hubsServerAdmin, "default", pw("")); return err }},
-		{"set missing", vpnerr.HubNotFound, func() error { return o.SetHub(hubsServerAdmin, "NONE", pw("")) }},
+		{"create with a zero hash", vpnerr.InvalidParameter, func() error { _, err := o.CreateHub(serverAdmin, "NEW", zero); return err }},
+		{"create existing", vpnerr.HubAlreadyExists, func() error { _, err := o.CreateHub(serverAdmin, "default", pw("")); return err }},
+		{"set missing", vpnerr.HubNotFound, func() error { return o.SetHub(serverAdmin, "NONE", pw("")) }},
 		{"set password, no_change_admin_password", vpnerr.NotEnoughRight, func() error { return o.SetHub(limitedAdmin, "LIMITED", pw("new")) }},
 		{"empty password from afar", vpnerr.InvalidParameter, func() error {
 			s := pw("")
@@ -109,67 +60,65 @@ func TestHubChangesRefused(t *testing.T) {
 		}},
 		{"online, no_online/no_offline", vpnerr.NotEnoughRight, func() error { return o.SetHubOnline(limitedAdmin, "LIMITED", limOnline) }},
 		{"delete by hub admin", vpnerr.NotEnoughRight, func() error { return o.DeleteHub(limitedAdmin, "LIMITED") }},
-		{"delete missing", vpnerr.HubNotFound, func() error { return o.DeleteHub(hubsServerAdmin, "NONE") }},
+		{"delete missing", vpnerr.HubNotFound, func() error { return o.DeleteHub(serverAdmin, "NONE") }},
 		{"enable SecureNAT, no_securenat", vpnerr.NotEnoughRight, func() error { _, err := o.SetSecureNATEnabled(limitedAdmin, "LIMITED", true); return err }},
 		{"NAT option, bad MAC", vpnerr.InvalidParameter, func() error {
 			n := lanOff
 			n.MAC = nil
-			return o.SetSecureNATOption(hubsServerAdmin, "LIMITED", n)
+			return o.SetSecureNATOption(serverAdmin, "LIMITED", n)
 		}},
 		{"NAT option, network address", vpnerr.InvalidParameter, func() error {
 			n := lanOff
 			n.IP = n.IP.Prev() // 192.168.30.0
-			return o.SetSecureNATOption(hubsServerAdmin, "LIMITED", n)
+			return o.SetSecureNATOption(serverAdmin, "LIMITED", n)
 		}},
 		{"NAT option, bad push routes", vpnerr.InvalidParameter, func() error {
 			n := lanOff
 			n.SetPushRoutes, n.DHCPPushRoutes = true, "10.0.0.0/99/1.2.3.4"
-			return o.SetSecureNATOption(hubsServerAdmin, "LIMITED", n)
+			return o.SetSecureNATOption(serverAdmin, "LIMITED", n)
 		}},
 		{"NAT option, no_securenat", vpnerr.NotEnoughRight, func() error { return o.SetSecureNATOption(limitedAdmin, "LIMITED", lanOff) }},
 		{"hub log, bad switch type", vpnerr.InvalidParameter, func() error {
-			return o.SetHubLog(hubsServerAdmin, "DEFAULT", HubLog{Log: config.LogSetting{PacketLogSwitchType: 6}})
+			return o.SetHubLog(serverAdmin, "DEFAULT", HubLog{Log: config.LogSetting{PacketLogSwitchType: 6}})
 		}},
 		{"hub log, no_change_log_config", vpnerr.NotEnoughRight, func() error {
 			return o.SetHubLog(limitedAdmin, "LIMITED", HubLog{Log: before.Hub("LIMITED").Log})
 		}},
 	}
 	for _, c := range cases {
-		if err := c.do(); !errors.Is(err, c.err) {
-			t.Errorf("%s: %v, want %v", c.name, err, c.err)
-		}
-		if o.Current() != before {
-			t.Fatalf("%s: the refused change published a configuration", c.name)
-		}
+		t.Run(c.name, func(t *testing.T) { refused(t, o, c.err, c.do) })
+	}
+	if o.Current() != before {
+		t.Fatal("the refused changes published a configuration")
 	}
 }
 
 // Hub changes are saved: an owner that loads the store sees them.
 func TestHubChangesSaved(t *testing.T) {
-	o, st := newHubsOwner(t)
+	o, st := hubsOwner(t)
 	s := pw("hubpw")
 	s.Online, s.MaxSession = true, 5
-	if _, err := o.CreateHub(hubsServerAdmin, "NEW", s); err != nil {
+	if _, err := o.CreateHub(serverAdmin, "NEW", s); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.SetHub(hubsServerAdmin, "DEFAULT", HubSettings{Online: true, MaxSession: 9, NoEnum: true}); err != nil {
+	if err := o.SetHub(serverAdmin, "DEFAULT", HubSettings{Online: true, MaxSession: 9, NoEnum: true}); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.SetHubOnline(hubsServerAdmin, "NEW", false); err != nil {
+	if err := o.SetHubOnline(serverAdmin, "NEW", false); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.DeleteHub(hubsServerAdmin, "LIMITED"); err != nil {
+	if err := o.DeleteHub(serverAdmin, "LIMITED"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := o.SetSecureNATEnabled(hubsServerAdmin, "NEW", true); err != nil {
+	if _, err := o.SetSecureNATEnabled(serverAdmin, "NEW", true); err != nil {
 		t.Fatal(err)
 	}
 	l := HubLog{SaveSecurityLog: false, SavePacketLog: true, Log: config.LogSetting{SecurityLogSwitchType: 2, PacketLogSwitchType: 5}}
 	l.Log.PacketLog.ICMP = 7 // clamped to 2 (all)
-	if err := o.SetHubLog(hubsServerAdmin, "NEW", l); err != nil {
+	if err := o.SetHubLog(serverAdmin, "NEW", l); err != nil {
 		t.Fatal(err)
 	}
-	back := reloaded(t, st)
+	back := loadStore(t, st)
 	n, d := back.Hub("NEW"), back.Hub("DEFAULT")
 	wantH, _ := HubPasswordHashes("hubpw")
 	switch {
@@ -190,7 +139,7 @@ func TestHubChangesSaved(t *testing.T) {
 // A hub administrator whose hub forbids going online or offline still
 // gets SetHub's other settings; the hub stays as it was.
 func TestSetHubKeepsOnlineWhenDenied(t *testing.T) {
-	o, _ := newHubsOwner(t)
+	o, _ := hubsOwner(t)
 	was := o.Current().Hub("LIMITED").Online
 	if err := o.SetHub(limitedAdmin, "LIMITED", HubSettings{Online: !was, MaxSession: 3}); err != nil {
 		t.Fatal(err)
@@ -202,12 +151,12 @@ func TestSetHubKeepsOnlineWhenDenied(t *testing.T) {
 
 // A change whose save fails changes nothing.
 func TestHubChangeFailedSave(t *testing.T) {
-	o, st := newHubsOwner(t)
+	o, st := hubsOwner(t)
 	st.full = true
-	if _, err := o.CreateHub(hubsServerAdmin, "NEW", pw("")); !errors.Is(err, syscall.ENOSPC) {
+	if _, err := o.CreateHub(serverAdmin, "NEW", pw("")); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("CreateHub on a full disk: %v", err)
 	}
-	if err := o.SetHubLog(hubsServerAdmin, "DEFAULT", HubLog{}); !errors.Is(err, syscall.ENOSPC) {
+	if err := o.SetHubLog(serverAdmin, "DEFAULT", HubLog{}); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("SetHubLog on a full disk: %v", err)
 	}
 	cur := o.Current()
@@ -215,7 +164,7 @@ func TestHubChangeFailedSave(t *testing.T) {
 		t.Error("a change whose save failed was published")
 	}
 	st.full = false
-	if back := reloaded(t, st); !back.Equal(cur) {
+	if back := loadStore(t, st); !back.Equal(cur) {
 		t.Error("the store and the published configuration differ")
 	}
 }
@@ -224,7 +173,7 @@ func TestHubChangeFailedSave(t *testing.T) {
 // a hub without one (a hand-written file) gets one chosen once and
 // saved, and every later read answers the same.
 func TestSecureNATOptionReadChangesNothing(t *testing.T) {
-	o, st := newHubsOwner(t)
+	o, st := hubsOwner(t)
 	before := o.Current()
 	n, err := o.SecureNATOption("DEFAULT")
 	if err != nil {
@@ -258,7 +207,7 @@ func TestSecureNATOptionReadChangesNothing(t *testing.T) {
 	if !bytes.Equal(first.MAC, again.MAC) {
 		t.Errorf("second read answers %v, first %v", again.MAC, first.MAC)
 	}
-	if saved := reloaded(t, st).Hub("DEFAULT").SecureNAT.MAC; !bytes.Equal(saved, first.MAC) {
+	if saved := loadStore(t, st).Hub("DEFAULT").SecureNAT.MAC; !bytes.Equal(saved, first.MAC) {
 		t.Errorf("saved MAC %v, answered %v", saved, first.MAC)
 	}
 }

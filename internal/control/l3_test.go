@@ -1,9 +1,6 @@
 package control
 
 import (
-	"errors"
-	"io"
-	"log/slog"
 	"net/netip"
 	"testing"
 
@@ -11,89 +8,41 @@ import (
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
-// srvStore keeps the configuration as the text of a file; Save fails
-// while fail is set.
-type srvStore struct {
-	text []byte
-	fail bool
-}
-
-func (st *srvStore) Load() (*config.Folder, error) { return config.Parse(st.text) }
-
-func (st *srvStore) Save(root *config.Folder) error {
-	if st.fail {
-		return errors.New("disk full")
-	}
-	st.text = root.Encode()
-	return nil
-}
-
-// newSrvOwner is an owner of the default configuration with a hub HUB,
-// saved to a srvStore.
-func newSrvOwner(t *testing.T) (*Owner, *srvStore) {
+// serverOwner is an owner of the default configuration with a hub HUB,
+// saved to the returned store.
+func serverOwner(t *testing.T) (*Owner, *memStore) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Hubs = append(cfg.Hubs, config.NewHub("HUB"))
-	st := &srvStore{}
-	o := New(cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := o.Save(); err != nil {
-		t.Fatal(err)
-	}
-	return o, st
-}
-
-// srvReloaded is the configuration a new owner would load from st.
-func srvReloaded(t *testing.T, st *srvStore) *config.Server {
-	t.Helper()
-	root, err := st.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.FromTree(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
-// srvRefused checks that op fails with want and publishes nothing.
-func srvRefused(t *testing.T, o *Owner, want error, op func() error) {
-	t.Helper()
-	before := o.Current()
-	if err := op(); !errors.Is(err, want) {
-		t.Fatalf("err = %v, want %v", err, want)
-	}
-	if o.Current() != before {
-		t.Fatal("a refused change published a new configuration")
-	}
+	return ownerOf(t, cfg)
 }
 
 func TestL3SwitchOperations(t *testing.T) {
-	o, st := newSrvOwner(t)
+	o, st := serverOwner(t)
 	ip, mask := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("255.255.255.0")
 	route := config.L3Route{Network: netip.MustParseAddr("10.1.0.0"), Mask: mask, Gateway: netip.MustParseAddr("10.0.0.2"), Metric: 1}
 	if err := o.AddL3Switch("sw"); err != nil {
 		t.Fatal(err)
 	}
-	srvRefused(t, o, vpnerr.Layer3SwExists, func() error { return o.AddL3Switch("SW") })
-	srvRefused(t, o, vpnerr.Layer3CantStartSwitch, func() error { return o.SetL3SwitchActive("sw", true) })
-	srvRefused(t, o, vpnerr.Layer3SwNotFound, func() error { return o.AddL3If("nope", config.L3Interface{HubName: "HUB"}) })
+	refused(t, o, vpnerr.Layer3SwExists, func() error { return o.AddL3Switch("SW") })
+	refused(t, o, vpnerr.Layer3CantStartSwitch, func() error { return o.SetL3SwitchActive("sw", true) })
+	refused(t, o, vpnerr.Layer3SwNotFound, func() error { return o.AddL3If("nope", config.L3Interface{HubName: "HUB"}) })
 	if err := o.AddL3If("sw", config.L3Interface{HubName: "HUB", IP: ip, Mask: mask}); err != nil {
 		t.Fatal(err)
 	}
-	srvRefused(t, o, vpnerr.Layer3IfExists, func() error { return o.AddL3If("sw", config.L3Interface{HubName: "hub", IP: ip, Mask: mask}) })
+	refused(t, o, vpnerr.Layer3IfExists, func() error { return o.AddL3If("sw", config.L3Interface{HubName: "hub", IP: ip, Mask: mask}) })
 	if err := o.AddL3Table("sw", route); err != nil {
 		t.Fatal(err)
 	}
-	srvRefused(t, o, vpnerr.Layer3TableAddFailed, func() error { return o.AddL3Table("sw", route) })
+	refused(t, o, vpnerr.Layer3TableAddFailed, func() error { return o.AddL3Table("sw", route) })
 	if err := o.SetL3SwitchActive("sw", true); err != nil {
 		t.Fatal(err)
 	}
 	// a running switch keeps its interfaces and routes
-	srvRefused(t, o, vpnerr.Layer3IfDelFailed, func() error { return o.DelL3If("sw", "HUB") })
-	srvRefused(t, o, vpnerr.Layer3TableDelFailed, func() error { return o.DelL3Table("sw", route) })
+	refused(t, o, vpnerr.Layer3IfDelFailed, func() error { return o.DelL3If("sw", "HUB") })
+	refused(t, o, vpnerr.Layer3TableDelFailed, func() error { return o.DelL3Table("sw", route) })
 
-	got := srvReloaded(t, st).L3Switches
+	got := loadStore(t, st).L3Switches
 	want := []config.L3Switch{{
 		L3SwitchSettings: config.L3SwitchSettings{Name: "sw", Active: true},
 		Interfaces:       []config.L3Interface{{HubName: "HUB", IP: ip, Mask: mask}},
@@ -104,7 +53,7 @@ func TestL3SwitchOperations(t *testing.T) {
 	}
 
 	// a failed save changes nothing
-	st.fail = true
+	st.full = true
 	before := o.Current()
 	if err := o.SetL3SwitchActive("sw", false); err == nil {
 		t.Fatal("a change that could not be saved succeeded")
@@ -115,7 +64,7 @@ func TestL3SwitchOperations(t *testing.T) {
 	if !before.L3Switches[0].Active {
 		t.Fatal("the published configuration was changed in place")
 	}
-	st.fail = false
+	st.full = false
 
 	if err := o.SetL3SwitchActive("sw", false); err != nil {
 		t.Fatal(err)
@@ -132,28 +81,28 @@ func TestL3SwitchOperations(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srvRefused(t, o, vpnerr.Layer3SwNotFound, func() error { return o.DelL3Switch("sw") })
-	if sw := srvReloaded(t, st).L3Switches; len(sw) != 0 {
+	refused(t, o, vpnerr.Layer3SwNotFound, func() error { return o.DelL3Switch("sw") })
+	if sw := loadStore(t, st).L3Switches; len(sw) != 0 {
 		t.Fatalf("saved switches after deleting = %+v", sw)
 	}
 }
 
 func TestLocalBridgeOperations(t *testing.T) {
-	o, st := newSrvOwner(t)
-	srvRefused(t, o, vpnerr.InvalidParameter, func() error { return o.AddLocalBridge(config.LocalBridge{HubName: "HUB"}) })
+	o, st := serverOwner(t)
+	refused(t, o, vpnerr.InvalidParameter, func() error { return o.AddLocalBridge(config.LocalBridge{HubName: "HUB"}) })
 	if err := o.AddLocalBridge(config.LocalBridge{HubName: "HUB", DeviceName: "tap0", TapMode: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := o.AddLocalBridge(config.LocalBridge{HubName: "hub", DeviceName: "TAP0"}); err != nil {
 		t.Fatalf("adding the same pair again: %v", err)
 	}
-	got := srvReloaded(t, st).LocalBridges.List
+	got := loadStore(t, st).LocalBridges.List
 	if len(got) != 1 || got[0].DeviceName != "tap0" || !got[0].TapMode || len(got[0].TapMAC) != 6 {
 		t.Fatalf("saved bridges = %+v", got)
 	}
-	srvRefused(t, o, vpnerr.ObjectNotFound, func() error { return o.DeleteLocalBridge("HUB", "eth9") })
+	refused(t, o, vpnerr.ObjectNotFound, func() error { return o.DeleteLocalBridge("HUB", "eth9") })
 
-	st.fail = true
+	st.full = true
 	before := o.Current()
 	if err := o.DeleteLocalBridge("HUB", "tap0"); err == nil {
 		t.Fatal("a change that could not be saved succeeded")
@@ -161,11 +110,11 @@ func TestLocalBridgeOperations(t *testing.T) {
 	if len(o.Current().LocalBridges.List) != 1 || len(before.LocalBridges.List) != 1 {
 		t.Fatal("a failed save removed the bridge")
 	}
-	st.fail = false
+	st.full = false
 	if err := o.DeleteLocalBridge("HUB", "tap0"); err != nil {
 		t.Fatal(err)
 	}
-	if len(srvReloaded(t, st).LocalBridges.List) != 0 {
+	if len(loadStore(t, st).LocalBridges.List) != 0 {
 		t.Fatal("the deleted bridge is still saved")
 	}
 }

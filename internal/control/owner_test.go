@@ -2,8 +2,6 @@ package control
 
 import (
 	"errors"
-	"io"
-	"log/slog"
 	"sync"
 	"syscall"
 	"testing"
@@ -12,32 +10,6 @@ import (
 	"github.com/ethervpn/ethervpn/internal/sha0"
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
-
-// memStore keeps the configuration's text in memory; with full set its
-// saves fail as on a full disk.
-type memStore struct {
-	mu    sync.Mutex
-	text  []byte
-	saves int
-	full  bool
-}
-
-func (m *memStore) Load() (*config.Folder, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return config.Parse(m.text)
-}
-
-func (m *memStore) Save(root *config.Folder) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.full {
-		return syscall.ENOSPC
-	}
-	m.text = root.Encode()
-	m.saves++
-	return nil
-}
 
 // newOwner is the owner of a default configuration with hubs DEFAULT
 // (user alice, group staff) and OTHER, saved to the returned store; it
@@ -50,11 +22,7 @@ func newOwner(t *testing.T) (*Owner, *memStore, *[]*config.Server) {
 	def.Users = append(def.Users, &config.User{Name: "alice", AuthType: AuthPassword, PasswordHash: hash[:]})
 	def.Groups = append(def.Groups, config.NewGroup("staff"))
 	cfg.Hubs = append(cfg.Hubs, config.NewHub("OTHER"))
-	st := &memStore{}
-	o := New(cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := o.Save(); err != nil {
-		t.Fatal(err)
-	}
+	o, st := ownerOf(t, cfg)
 	var applied []*config.Server
 	o.SetApply(func(c *config.Server, full bool) { applied = append(applied, c) })
 	return o, st, &applied
@@ -168,11 +136,7 @@ func TestFailedSaveChangesNothing(t *testing.T) {
 	if _, err := o.SetGroup(serverAdmin, "DEFAULT", "staff", GroupSettings{Note: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	root, _ := st.Load()
-	saved, err := config.FromTree(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	saved := loadStore(t, st)
 	if saved.Hub("DEFAULT").User("bob") != nil || saved.Hub("DEFAULT").Group("staff").Note != "x" {
 		t.Fatal("the file holds the change that could not be saved, or lacks the one that could")
 	}
@@ -187,15 +151,7 @@ func TestChangesAreSaved(t *testing.T) {
 	if err := o.DeleteGroup(serverAdmin, "DEFAULT", "staff"); err != nil {
 		t.Fatal(err)
 	}
-	root, err := st.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	saved, err := config.FromTree(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !saved.Equal(o.Current()) {
+	if saved := loadStore(t, st); !saved.Equal(o.Current()) {
 		t.Fatal("the saved configuration differs from the published one")
 	}
 }
