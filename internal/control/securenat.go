@@ -101,8 +101,8 @@ func (o *Owner) SetSecureNATOption(who Actor, name string, n NATOptions) error {
 	})
 }
 
-// maskLen returns the prefix length of a contiguous IPv4 mask, or -1.
-func maskLen(m netip.Addr) int {
+// MaskLen returns the prefix length of a contiguous IPv4 mask, or -1.
+func MaskLen(m netip.Addr) int {
 	if !m.Is4() {
 		return -1
 	}
@@ -118,7 +118,7 @@ func maskLen(m netip.Addr) int {
 // not 0.0.0.0, multicast or broadcast, with a non-zero host part, and a
 // contiguous mask.
 func ValidHost(ip, mask netip.Addr) bool {
-	bits := maskLen(mask)
+	bits := MaskLen(mask)
 	if !ip.Is4() || bits < 0 || ip.IsUnspecified() || ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
 		return false
 	}
@@ -144,7 +144,7 @@ func validPushRoutes(s string) bool {
 			return false
 		}
 		if m, err := netip.ParseAddr(parts[1]); err == nil {
-			if maskLen(m) < 0 {
+			if MaskLen(m) < 0 {
 				return false
 			}
 		} else if _, err := netip.ParsePrefix("0.0.0.0/" + parts[1]); err != nil {

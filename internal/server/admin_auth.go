@@ -68,19 +68,17 @@ func (s *Server) adminLogin(p *pack.Pack, random [20]byte, remote netip.Addr) (c
 	}
 	now := time.Now()
 	c = admin.Caller{ServerAdmin: hubName == "", Remote: remote, Via: "rpc"}
-	s.mu.Lock()
+	cur := s.ctl.Current()
 	var stored []byte
 	if c.ServerAdmin {
-		stored = s.cfg.AdminPasswordHash
-	} else if h := s.hubs[strings.ToUpper(hubName)]; h != nil {
-		c.Hub = h.cfg.Name
-		stored = h.cfg.HashedPassword
+		stored = cur.AdminPasswordHash
+	} else if h := cur.Hub(hubName); h != nil {
+		c.Hub = h.Name
+		stored = h.HashedPassword
 	} else {
-		s.mu.Unlock()
 		// Probing for hub names is a failure too.
 		return c, false, s.limiter.admin.fail(remote, now), vpnerr.HubNotFound
 	}
-	s.mu.Unlock()
 
 	if len(stored) == sha0.Size && isZero(stored) { // no password hashes to zero: JSON-RPC refuses it too
 		return c, false, s.limiter.admin.fail(remote, now), vpnerr.AccessDenied
@@ -112,13 +110,12 @@ func (s *Server) AdminAuthenticator() admin.Authenticator {
 		c := admin.Caller{Remote: remote, Via: "json-rpc"}
 		now := time.Now()
 		got := sha0.AdminHash(password)
-		s.mu.Lock()
-		server := s.cfg.AdminPasswordHash
+		cur := s.ctl.Current()
+		server := cur.AdminPasswordHash
 		var hubHash []byte
-		if h := s.hubs[strings.ToUpper(hubName)]; h != nil && hubName != "" {
-			c.Hub, hubHash = h.cfg.Name, h.cfg.HashedPassword
+		if h := cur.Hub(hubName); h != nil && hubName != "" {
+			c.Hub, hubHash = h.Name, h.HashedPassword
 		}
-		s.mu.Unlock()
 
 		serverEmpty := config.IsEmptyPasswordHash(server)
 		asServer := hubName == "" || strings.EqualFold(hubName, "administrator")

@@ -854,26 +854,6 @@ func v4(p *pack.Pack, name string) netip.Addr {
 	return a
 }
 
-// maskBits returns the prefix length of a contiguous IPv4 mask, or -1.
-func maskBits(m netip.Addr) int {
-	if !m.Is4() {
-		return -1
-	}
-	b := m.As4()
-	ones, _ := net.IPMask(b[:]).Size()
-	if net.IPMask(b[:]).String() != net.CIDRMask(ones, 32).String() {
-		return -1
-	}
-	if _, bits := net.IPMask(b[:]).Size(); bits == 0 {
-		return -1
-	}
-	return ones
-}
-
-// validHost reports whether ip is a usable host address in ip/mask:
-// not 0.0.0.0, not multicast/broadcast, with a non-zero host part.
-func validHost(ip, mask netip.Addr) bool { return control.ValidHost(ip, mask) }
-
 func admSetSecureNATOption(a *adminCall) (*pack.Pack, error) {
 	in := a.in
 	mac := in.Data("MacAddress")

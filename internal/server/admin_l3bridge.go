@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/control"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
@@ -131,7 +132,7 @@ func admEnumL3Switch(a *adminCall) (*pack.Pack, error) {
 
 func admAddL3If(a *adminCall) (*pack.Pack, error) {
 	ip, mask := v4(a.in, "IpAddress"), v4(a.in, "SubnetMask")
-	if !validHost(ip, mask) {
+	if !control.ValidHost(ip, mask) {
 		return nil, vpnerr.InvalidParameter
 	}
 	x := config.L3Interface{HubName: a.in.Str("HubName"), IP: ip, Mask: mask}
@@ -174,7 +175,7 @@ func orV4Zero(a netip.Addr) netip.Addr {
 
 func admAddL3Table(a *adminCall) (*pack.Pack, error) {
 	netw, mask, gw := v4(a.in, "NetworkAddress"), v4(a.in, "SubnetMask"), v4(a.in, "GatewayAddress")
-	bits := maskBits(mask)
+	bits := control.MaskLen(mask)
 	if bits < 0 || netip.PrefixFrom(netw, bits).Masked().Addr() != netw || gw.IsUnspecified() || gw.IsMulticast() {
 		return nil, vpnerr.InvalidParameter
 	}

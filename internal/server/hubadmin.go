@@ -48,11 +48,6 @@ func readLoginOptions(hc *config.Hub) loginOptions {
 	}
 }
 
-// hubLoginOptions reads the hub's options; the caller holds s.mu.
-func (s *Server) hubLoginOptions(hb *Hub) loginOptions {
-	return readLoginOptions(hb.cfg)
-}
-
 // restrict applies the options that override a session's policy before
 // the login checks it, as SoftEther does: deny_qos turns off the QoS the
 // client asks for, max_bitrates_* cap the bandwidth limits, deny_bridge
@@ -101,10 +96,8 @@ func emptyPassword(u *config.User, req *wire.Login) bool {
 // (policy MultiLogins, max_multilogins_per_user: the smaller one).
 // Unlike SoftEther, sessions from the server's own machine count too.
 func (h *handshake) admit(hb *Hub, user string, kind hub.Kind, pol config.Policy, log *slog.Logger) (attached func(), code vpnerr.Error) {
-	h.s.mu.Lock()
-	o := h.s.hubLoginOptions(hb)
-	maxSession := hb.cfg.MaxSession
-	h.s.mu.Unlock()
+	hc := h.s.hubConfig(hb)
+	o, maxSession := readLoginOptions(hc), hc.MaxSession
 	maxLogins := pol.MultiLogins
 	if o.maxMultiLogins != 0 && (maxLogins == 0 || maxLogins > o.maxMultiLogins) {
 		maxLogins = o.maxMultiLogins

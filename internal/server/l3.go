@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/control"
 	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/l3"
@@ -80,12 +81,12 @@ func (s *Server) startL3Switch(_ string, c l3.Config) (*runningSwitch, error) {
 func l3ConfigOf(sw config.L3Switch) l3.Config {
 	c := l3.Config{Name: sw.Name}
 	for _, x := range sw.Interfaces {
-		if bits := maskBits(x.Mask); bits > 0 && x.IP.Is4() {
+		if bits := control.MaskLen(x.Mask); bits > 0 && x.IP.Is4() {
 			c.Interfaces = append(c.Interfaces, l3.Interface{HubName: x.HubName, Addr: netip.PrefixFrom(x.IP, bits)})
 		}
 	}
 	for _, r := range sw.Routes {
-		if bits := maskBits(r.Mask); bits >= 0 && r.Network.Is4() {
+		if bits := control.MaskLen(r.Mask); bits >= 0 && r.Network.Is4() {
 			c.Routes = append(c.Routes, l3.Route{Network: netip.PrefixFrom(r.Network, bits), Gateway: orV4Zero(r.Gateway), Metric: r.Metric})
 		}
 	}

@@ -179,6 +179,15 @@ func (s *Server) endSession(sess *Session, reason error) {
 		"frames_per_read", perBatch(ss.RecvFrames, ss.RecvBatches), "frames_per_write", perBatch(ss.SentFrames, ss.SentBatches), "batches_by_helpers", ss.HelperBatches)
 }
 
+// hubConfig is hb's configuration as last published. The owner never
+// changes a published configuration, so it is read without s.mu: a login
+// does not hold the server lock while it scans the users and hashes.
+func (s *Server) hubConfig(hb *Hub) *config.Hub {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return hb.cfg
+}
+
 // User database auth types (server numbering, as stored in the config).
 const (
 	userAuthAnonymous = 0
@@ -189,9 +198,7 @@ const (
 // the real server does, an anonymous user of that name lets anyone in
 // whatever the request's auth type.
 func (h *handshake) authenticate(hb *Hub, req *wire.Login) (*config.User, vpnerr.Error) {
-	h.s.mu.Lock()
-	defer h.s.mu.Unlock()
-	u := hb.cfg.User(req.User)
+	u := h.s.hubConfig(hb).User(req.User) // published: read without the lock
 	if u != nil && u.AuthType == userAuthAnonymous {
 		return u, vpnerr.NoError
 	}
@@ -231,16 +238,15 @@ func (h *handshake) authenticate(hb *Hub, req *wire.Login) (*config.User, vpnerr
 // and the login-time rules (SoftEther Protocol.c, ServerAccept). The
 // session limits are checked later, by admit.
 func (h *handshake) effectivePolicy(hb *Hub, u *config.User, req *wire.Login, log *slog.Logger) (config.Policy, vpnerr.Error) {
-	h.s.mu.Lock()
+	hc := h.s.hubConfig(hb) // published: read without the lock
 	pol := config.DefaultPolicy()
 	if u.Policy != nil {
 		pol = *u.Policy
-	} else if g := hb.cfg.Group(u.GroupName); u.GroupName != "" && g != nil && g.Policy != nil {
+	} else if g := hc.Group(u.GroupName); u.GroupName != "" && g != nil && g.Policy != nil {
 		pol = *g.Policy
 	}
 	expired := !u.ExpireTime.IsZero() && time.Now().After(u.ExpireTime)
-	opts := h.s.hubLoginOptions(hb)
-	h.s.mu.Unlock()
+	opts := readLoginOptions(hc)
 
 	if opts.denyEmptyPassword && !h.remote.Unmap().IsLoopback() && emptyPassword(u, req) {
 		log.Warn("empty password from a remote host refused (hub admin option deny_empty_password)")
