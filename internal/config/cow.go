@@ -62,8 +62,15 @@ func (h *Hub) EditUser(name string) *User {
 	if i < 0 {
 		return nil
 	}
+	return h.EditUserAt(i)
+}
+
+// EditUserAt replaces the user h.Users[i] by a copy to change and returns
+// it. Call it on a hub returned by EditHub.
+func (h *Hub) EditUserAt(i int) *User {
 	c := *h.Users[i]
 	c.Policy = clonePolicy(c.Policy)
+	c.written = false // the copy is written at the next save
 	h.Users[i] = &c
 	return &c
 }

@@ -88,6 +88,11 @@ type User struct {
 	Policy *Policy // nil = no own policy (the group's or the default applies)
 
 	folder *Folder
+	// written: toFolder wrote this value into folder. A user of a
+	// published configuration never changes (a change replaces it, see
+	// EditUser), so it is not written again: a save of a hub of 10,000
+	// users writes only the users that changed.
+	written bool
 }
 
 // Group is one SecurityAccountDatabase/GroupList/<name> folder.
@@ -358,6 +363,10 @@ var authItems = map[uint32][]string{
 }
 
 func (u *User) toFolder() *Folder {
+	if u.written && u.folder != nil {
+		return u.folder
+	}
+	defer func() { u.written = true }()
 	if u.folder == nil {
 		u.folder = newUserFolder()
 	}

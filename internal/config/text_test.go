@@ -271,3 +271,27 @@ func TestAccessors(t *testing.T) {
 		t.Error("getters on a nil folder must return zero values")
 	}
 }
+
+// compareNames' fast path agrees with the plain definition: bytes
+// compared as signed chars after upper-casing a-z, a string's end
+// reading as 0.
+func FuzzCompareNames(f *testing.F) {
+	for _, s := range [][2]string{{"abc", "ABD"}, {"a", "a\x80"}, {"a\x00", "a"}, {"Zz", "zZ"}, {"", "\xff"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		want := 0
+		for i := 0; i < len(a) || i < len(b); i++ {
+			if ca, cb := upperSigned(a, i), upperSigned(b, i); ca != cb {
+				want = 1
+				if ca < cb {
+					want = -1
+				}
+				break
+			}
+		}
+		if got := compareNames(a, b); got != want {
+			t.Fatalf("compareNames(%q, %q) = %d, want %d", a, b, got, want)
+		}
+	})
+}

@@ -178,9 +178,7 @@ func (o *Owner) DeleteGroup(who Actor, hubName, name string) error {
 		}
 		for i, u := range h.Users {
 			if strings.EqualFold(u.GroupName, g.Name) {
-				c := *u // a copy: the published user is not changed
-				c.GroupName = ""
-				h.Users[i] = &c
+				h.EditUserAt(i).GroupName = ""
 			}
 		}
 		h.RemoveGroup(name)
