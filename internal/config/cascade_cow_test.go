@@ -68,25 +68,3 @@ func mustParse(t *testing.T, b []byte) *Folder {
 	}
 	return f
 }
-
-// A user is written into the tree once; a change made through EditUser
-// (a new copy) is written at the next ToTree, and the user it replaced is
-// left as published.
-func TestEditedUserIsWritten(t *testing.T) {
-	s := Default()
-	s.Hub("DEFAULT").Users = append(s.Hub("DEFAULT").Users, NewUser("alice"), NewUser("bob"))
-	s.ToTree()
-	next := s.Clone()
-	next.EditHub("DEFAULT").EditUser("alice").Note = "changed"
-	root := next.ToTree()
-	ul := root.Folder("VirtualHUB").Folder("DEFAULT").Folder("SecurityAccountDatabase").Folder("UserList")
-	if got := ul.Folder("alice").GetString("Note"); got != "changed" {
-		t.Fatalf("the edited user's Note in the tree is %q", got)
-	}
-	if s.Hub("DEFAULT").User("alice").Note != "" {
-		t.Fatal("EditUser changed the published user")
-	}
-	if ul.Folder("bob") == nil {
-		t.Fatal("an unchanged user left the tree")
-	}
-}

@@ -366,11 +366,14 @@ func (u *User) toFolder() *Folder {
 	if u.written && u.folder != nil {
 		return u.folder
 	}
-	defer func() { u.written = true }()
 	if u.folder == nil {
 		u.folder = newUserFolder()
 	}
 	f := u.folder
+	f.changed()
+	// written and final: until a copy of the user replaces it, neither
+	// the user nor its folder changes (see Folder.final)
+	defer func() { u.written, f.final = true, true }()
 	f.Name = u.Name
 	putString(f, "RealName", u.RealName)
 	putString(f, "Note", u.Note)

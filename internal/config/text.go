@@ -361,6 +361,14 @@ func (f *Folder) Encode() []byte {
 var lastEncodedSize atomic.Int64
 
 func encodeFolder(b *bytes.Buffer, f *Folder, depth int) {
+	if f.enc != nil && f.encDepth == depth {
+		b.Write(f.enc)
+		return
+	}
+	if f.final {
+		start := b.Len()
+		defer func() { f.enc, f.encDepth = bytes.Clone(b.Bytes()[start:]), depth }()
+	}
 	indent(b, depth)
 	b.WriteString("declare ")
 	writeEscaped(b, f.Name)

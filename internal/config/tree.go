@@ -81,7 +81,19 @@ type Folder struct {
 	Folders []*Folder
 
 	line int // where a text file declared it (0 = not read from text)
+
+	// final marks a folder whose content the model will not change
+	// without saying so (a user's folder once written, see User.toFolder):
+	// Encode keeps its encoding in enc (at depth encDepth) and reuses it,
+	// so that saving a hub of 10,000 users encodes only those that
+	// changed. Any change through the methods below drops both.
+	final    bool
+	enc      []byte
+	encDepth int
 }
+
+// changed drops what Encode kept of f (see final).
+func (f *Folder) changed() { f.final, f.enc = false, nil }
 
 // NewFolder returns an empty folder called name.
 func NewFolder(name string) *Folder { return &Folder{Name: name} }
@@ -101,6 +113,7 @@ func (f *Folder) Folder(name string) *Folder {
 
 // Ensure returns the sub-folder called name, creating it if it is absent.
 func (f *Folder) Ensure(name string) *Folder {
+	f.changed()
 	if c := f.Folder(name); c != nil {
 		return c
 	}
@@ -187,6 +200,7 @@ func (f *Folder) GetBytes(name string) []byte {
 // sorts after it, so that a folder kept in file order stays so and Encode
 // need not sort it.
 func (f *Folder) set(it *Item) {
+	f.changed()
 	if old := f.Item(it.Name); old != nil {
 		it.Name = old.Name
 		*old = *it
@@ -221,6 +235,7 @@ func (f *Folder) SetBytes(name string, v []byte) {
 
 // Remove deletes every item and sub-folder called name.
 func (f *Folder) Remove(name string) {
+	f.changed()
 	items := f.Items[:0]
 	for _, it := range f.Items {
 		if !strings.EqualFold(it.Name, name) {
