@@ -146,6 +146,27 @@ func (o *Owner) reload(cur *config.Server, why error) {
 	o.log.Error("admin change rolled back", "reason", why.Error(), "hint", hint(why))
 }
 
+// Reload publishes the configuration the store holds now and brings what
+// runs in line with it, for a change made elsewhere (another node of a
+// farm sharing the store, an operator's edit): what did not change keeps
+// running (see ApplyFunc). A configuration the store cannot give or the
+// model cannot read changes nothing.
+func (o *Owner) Reload(read func(root *config.Folder) (*config.Server, error)) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	root, err := o.store.Load()
+	if err != nil {
+		return fmt.Errorf("reading the configuration from the store: %w", err)
+	}
+	cfg, err := read(root)
+	if err != nil {
+		return fmt.Errorf("the configuration in the store cannot be used: %w", err)
+	}
+	o.cur.Store(cfg)
+	o.apply(cfg, false)
+	return nil
+}
+
 // Save writes the current configuration to the store (at start, at stop).
 func (o *Owner) Save() error {
 	o.mu.Lock()

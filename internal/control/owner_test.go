@@ -214,3 +214,38 @@ func TestReadersDuringChanges(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// A change one owner saves reaches another owner of the same store by
+// Reload, as a farm's nodes will share theirs; a store that holds
+// something unreadable changes nothing.
+func TestReloadAppliesChangesMadeElsewhere(t *testing.T) {
+	a, st, _ := newOwner(t)
+	root, err := st.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.FromTree(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := New(cfg, st, a.log)
+	var applied []*config.Server
+	b.SetApply(func(c *config.Server, replaced bool) { applied = append(applied, c) })
+	if _, err := a.CreateUser(serverAdmin, "OTHER", "carol", UserSettings{Note: "from a"}); err != nil {
+		t.Fatal(err)
+	}
+	if b.Current().Hub("OTHER").User("carol") != nil {
+		t.Fatal("the other owner saw the change before Reload")
+	}
+	if err := b.Reload(config.FromTree); err != nil {
+		t.Fatal(err)
+	}
+	if u := b.Current().Hub("OTHER").User("carol"); u == nil || u.Note != "from a" || len(applied) != 1 || applied[0] != b.Current() {
+		t.Fatal("Reload did not publish and apply the change made elsewhere")
+	}
+	before := b.Current()
+	st.text = []byte("declare root\r\n{\r\n")
+	if err := b.Reload(config.FromTree); err == nil || b.Current() != before || len(applied) != 1 {
+		t.Fatalf("Reload of a damaged store: err %v, and it published or applied something", err)
+	}
+}
