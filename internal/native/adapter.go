@@ -242,12 +242,13 @@ func Open(ctx context.Context, port Port, cfg Config) (*Adapter, Lease, error) {
 	if cfg.ARPQueue <= 0 {
 		cfg.ARPQueue = DefaultARPQueue
 	}
+	opened := make(chan error, 1)
 	a := &Adapter{
 		port: port, cfg: cfg, mac: cfg.MAC,
 		arp:    make(map[[4]byte]*arpEntry),
 		tx:     newBatch(),
 		rx:     newBatch(),
-		opened: make(chan error, 1),
+		opened: opened,
 		wake:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
@@ -261,7 +262,7 @@ func Open(ctx context.Context, port Port, cfg Config) (*Adapter, Lease, error) {
 	go a.run()
 	var err error
 	select {
-	case err = <-a.opened:
+	case err = <-opened:
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
