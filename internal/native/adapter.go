@@ -236,26 +236,10 @@ func (b *txBatch) reset() {
 // ErrPortGone) after which the adapter is closed. The caller owns port and
 // closes it after Close.
 func Open(ctx context.Context, port Port, cfg Config) (*Adapter, Lease, error) {
-	if cfg.DiscoverTimeout <= 0 {
-		cfg.DiscoverTimeout = DefaultDiscoverTimeout
-	}
-	if cfg.ARPQueue <= 0 {
-		cfg.ARPQueue = DefaultARPQueue
-	}
+	a := newAdapter(port, cfg)
 	opened := make(chan error, 1)
-	a := &Adapter{
-		port: port, cfg: cfg, mac: cfg.MAC,
-		arp:    make(map[[4]byte]*arpEntry),
-		tx:     newBatch(),
-		rx:     newBatch(),
-		opened: opened,
-		wake:   make(chan struct{}, 1),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-		rng:    rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-	}
-	a.cur.Store(&addrState{})
 	a.mu.Lock()
+	a.opened = opened
 	a.startDiscover(time.Now())
 	a.flushLocked()
 	a.mu.Unlock()
@@ -271,6 +255,29 @@ func Open(ctx context.Context, port Port, cfg Config) (*Adapter, Lease, error) {
 		return nil, Lease{}, err
 	}
 	return a, a.Lease(), nil
+}
+
+// newAdapter makes an adapter that has no lease and runs nothing yet.
+func newAdapter(port Port, cfg Config) *Adapter {
+	if cfg.DiscoverTimeout <= 0 {
+		cfg.DiscoverTimeout = DefaultDiscoverTimeout
+	}
+	if cfg.ARPQueue <= 0 {
+		cfg.ARPQueue = DefaultARPQueue
+	}
+	a := &Adapter{
+		port: port, cfg: cfg, mac: cfg.MAC,
+		arp:  make(map[[4]byte]*arpEntry),
+		tx:   newBatch(),
+		rx:   newBatch(),
+		wake: make(chan struct{}, 1),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+		rng:  rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+	}
+	a.dhcp.phase = phaseReleased
+	a.cur.Store(&addrState{})
+	return a
 }
 
 // MAC returns the adapter's Ethernet address.
@@ -613,7 +620,7 @@ func (a *Adapter) receiveIPv4(src [6]byte, p []byte) {
 		binary.BigEndian.Uint16(pl[0:2]) == 67 && binary.BigEndian.Uint16(pl[2:4]) == 68 {
 		// DHCP to the client port is the adapter's own business.
 		a.mu.Lock()
-		a.handleDHCP(pl[8:min(len(pl), int(binary.BigEndian.Uint16(pl[4:6])))], time.Now())
+		a.handleDHCP(pl[8:max(8, min(len(pl), int(binary.BigEndian.Uint16(pl[4:6]))))], src, ip.Src(), time.Now())
 		a.mu.Unlock()
 		return
 	}

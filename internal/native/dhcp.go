@@ -160,8 +160,9 @@ func (a *Adapter) releaseLocked() {
 	a.setAddr(Lease{}, false)
 }
 
-// handleDHCP takes a DHCP message to the client port; under mu.
-func (a *Adapter) handleDHCP(b []byte, now time.Time) {
+// handleDHCP takes a DHCP message to the client port, from srcMAC and
+// srcIP; under mu.
+func (a *Adapter) handleDHCP(b []byte, srcMAC [6]byte, srcIP [4]byte, now time.Time) {
 	m, err := dhcpv4.FromBytes(b)
 	c := &a.dhcp
 	if err != nil || m.OpCode != dhcpv4.OpcodeBootReply || uint32(binary.BigEndian.Uint32(m.TransactionID[:])) != c.xid ||
@@ -192,6 +193,11 @@ func (a *Adapter) handleDHCP(b []byte, now time.Time) {
 		c.server = l.Server.As4()
 		c.renewAt, c.rebindAt, c.expireAt = now.Add(l.T1), now.Add(l.T2), now.Add(l.Duration)
 		a.setAddr(l, true)
+		if srcIP == c.server {
+			// The server answered itself: renewals go to this MAC
+			// without asking ARP first.
+			a.associate(srcIP, srcMAC, now)
+		}
 		switch {
 		case a.opened != nil:
 			a.failOpen(nil)
