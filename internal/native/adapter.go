@@ -257,6 +257,24 @@ func Open(ctx context.Context, port Port, cfg Config) (*Adapter, Lease, error) {
 	return a, a.Lease(), nil
 }
 
+// Attach attaches an adapter with a fixed address and no DHCP client, as
+// SoftEther's WireGuard server sets up its IPC (Proto_WireGuard.c,
+// WgsProcessTransportData: the address is the source of the client's first
+// packet; IPC.c, NewIPC: the mask and gateway are the hub options
+// DefaultSubnet and DefaultGateway). l.Addr must be an IPv4 prefix. Close
+// sends no RELEASE then. The caller owns port and closes it after Close.
+func Attach(port Port, cfg Config, l Lease) (*Adapter, error) {
+	if !l.Addr.Addr().Is4() {
+		return nil, errors.New("native: Attach needs an IPv4 address")
+	}
+	a := newAdapter(port, cfg)
+	a.mu.Lock()
+	a.setAddr(l, true)
+	a.mu.Unlock()
+	go a.run()
+	return a, nil
+}
+
 // newAdapter makes an adapter that has no lease and runs nothing yet.
 func newAdapter(port Port, cfg Config) *Adapter {
 	if cfg.DiscoverTimeout <= 0 {
@@ -414,8 +432,8 @@ func (a *Adapter) dropWaiting(e *arpEntry) {
 // setAddr installs a lease (or none) for the data path; under mu.
 func (a *Adapter) setAddr(l Lease, bound bool) {
 	a.lease = l
-	s := &addrState{bound: bound}
-	if bound {
+	s := &addrState{bound: bound && l.Addr.Addr().Is4()}
+	if s.bound {
 		s.ip = l.Addr.Addr().As4()
 		m := netip.PrefixFrom(netip.IPv4Unspecified(), l.Addr.Bits())
 		s.mask = maskOf(m.Bits())

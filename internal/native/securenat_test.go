@@ -240,3 +240,38 @@ func TestSecureNATRenewAndRelease(t *testing.T) {
 		t.Fatal("lease kept after Close")
 	}
 }
+
+// TestSecureNATStatic attaches an adapter with a fixed address (the
+// WireGuard way: no DHCP) and pings the virtual host through the hub.
+func TestSecureNATStatic(t *testing.T) {
+	_, port := natHub(t, 7200)
+	got := make(chan []byte, 16)
+	me := netip.MustParseAddr("192.168.30.250")
+	vh := netip.MustParseAddr("192.168.30.1")
+	a, err := Attach(port, Config{MAC: VirtualMAC("testhost", "VPN", 3), Deliver: func(pkts [][]byte) {
+		for _, p := range pkts {
+			got <- append([]byte(nil), p...)
+		}
+	}}, Lease{Addr: netip.PrefixFrom(me, 24), Gateway: vh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	a.Send([][]byte{echo(me, vh, 9, 1, []byte("wg"))})
+	select {
+	case p := <-got:
+		ip, ok := ether.ParseIPv4(p)
+		if !ok || ip.Proto() != ether.ProtoICMP || ip.Payload()[0] != 0 || netip.AddrFrom4(ip.Src()) != vh {
+			t.Fatalf("got % x, want an echo reply from %v", p, vh)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatalf("no echo reply; stats %+v", a.Stats())
+	}
+	a.Close()
+	for _, m := range port.dhcpSent() {
+		t.Fatalf("a static adapter sent DHCP %v", m.MessageType())
+	}
+	if _, err := Attach(port, Config{}, Lease{}); err == nil {
+		t.Fatal("Attach without an address")
+	}
+}
