@@ -435,8 +435,7 @@ func (a *Adapter) setAddr(l Lease, bound bool) {
 	s := &addrState{bound: bound && l.Addr.Addr().Is4()}
 	if s.bound {
 		s.ip = l.Addr.Addr().As4()
-		m := netip.PrefixFrom(netip.IPv4Unspecified(), l.Addr.Bits())
-		s.mask = maskOf(m.Bits())
+		s.mask = maskOf(l.Addr.Bits())
 		for i := range 4 {
 			s.subnetMaskedAddr[i] = s.ip[i] & s.mask[i]
 			s.bcast[i] = s.ip[i] | ^s.mask[i]

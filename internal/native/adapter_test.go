@@ -286,7 +286,7 @@ func arpPacket(op uint16, smac [6]byte, sip netip.Addr, tmac [6]byte, tip netip.
 	return p
 }
 
-// recvLocked runs one frame through the receive path as run does.
+// recvFrame runs one frame through the receive path as run does.
 func (a *Adapter) recvFrame(f []byte) {
 	a.receive(f)
 	a.deliver()
