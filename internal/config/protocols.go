@@ -185,6 +185,7 @@ func (s *Server) readProtocols(root, sc *Folder) {
 	for _, f := range root.Folder("WireGuardKeyList").subfolders() {
 		s.WireGuardKeys = append(s.WireGuardKeys, WireGuardKey{Key: f.Name, Hub: f.GetString("Hub"), User: f.GetString("User")})
 	}
+	SortWireGuardKeys(s.WireGuardKeys)
 	s.loadedProto = protoParts{
 		portsUDP: slices.Clone(s.PortsUDP), separator: s.UsernameHubSeparator,
 		proto: s.Proto, wgKeys: slices.Clone(s.WireGuardKeys),
@@ -225,6 +226,12 @@ func (s *Server) writeProtocols(root, sc *Folder) {
 		writeWireGuardKeys(root, s.WireGuardKeys)
 		l.wgKeys = slices.Clone(s.WireGuardKeys)
 	}
+}
+
+// SortWireGuardKeys puts keys in the order the file keeps their folders
+// (by name), so that a list read back equals the list written.
+func SortWireGuardKeys(keys []WireGuardKey) {
+	slices.SortStableFunc(keys, func(a, b WireGuardKey) int { return compareNames(a.Key, b.Key) })
 }
 
 // writeWireGuardKeys makes WireGuardKeyList hold list, one folder per key

@@ -46,7 +46,7 @@ type Server struct {
 	PortsUDP             []uint16       // ServerConfiguration/PortsUDP, sorted, each once
 	UsernameHubSeparator string         // ServerConfiguration/UsernameHubSeparator, one character
 	Proto                ProtoOptions   // ServerConfiguration/Proto
-	WireGuardKeys        []WireGuardKey // WireGuardKeyList, in file order
+	WireGuardKeys        []WireGuardKey // WireGuardKeyList, by key (SortWireGuardKeys)
 
 	// loaded holds the parts above as last read or written; ToTree writes
 	// a part only when it differs (see Hub.loaded for why).
