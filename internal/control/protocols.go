@@ -148,10 +148,13 @@ func (o *Owner) SetProtoOptions(protocol string, opts []ProtoOption) error {
 				*v = opt.Uint
 			}
 		}
-		if _, err := config.ParseWireGuardKey(p.WireGuard.PrivateKey); err != nil && p.WireGuard.PrivateKey != next.Proto.WireGuard.PrivateKey {
+		// a key that changes must be usable; one sent back unchanged (vpncmd
+		// sends every option back) is left as it is
+		wg, was := p.WireGuard, next.Proto.WireGuard
+		if _, err := config.ParseWireGuardKey(wg.PrivateKey); err != nil && wg.PrivateKey != was.PrivateKey {
 			return vpnerr.InvalidParameter
 		}
-		if _, err := config.ParseWireGuardKey(p.WireGuard.PresharedKey); err != nil && p.WireGuard.PresharedKey != "" {
+		if _, err := config.ParseWireGuardKey(wg.PresharedKey); err != nil && wg.PresharedKey != "" && wg.PresharedKey != was.PresharedKey {
 			return vpnerr.InvalidParameter
 		}
 		next.Proto = p
