@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"slices"
 
+	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/control"
 	"github.com/ethervpn/ethervpn/internal/pack"
@@ -112,7 +113,21 @@ func admGetProtoOptions(a *adminCall) (*pack.Pack, error) {
 	if err != nil {
 		return nil, err
 	}
+	if legacyOptionClient(a.c) {
+		opts = slices.DeleteFunc(opts, func(o control.ProtoOption) bool { return o.Type == config.OptionUint32 })
+	}
 	return protoOptionsPack(name, opts), nil
+}
+
+// legacyOptionClient reports whether the caller is a vpncmd that predates
+// the uint32 options (SoftEther commit 4b05de1a, 2021): vpncmd 5.01 (build
+// 9674; 4.x builds are 9xxx too, 5.02 restarted at 5180) skips their
+// Value when it sends the options back, so its SetProtoOptions request
+// declares more values than it holds and cannot be read. Such a client is
+// answered without them: it cannot show or set them anyway. ethervpn cmd
+// says it is build 9674 too, but knows them.
+func legacyOptionClient(c admin.Caller) bool {
+	return c.Via == "rpc" && c.ClientBuild >= 9000 && c.Client != admin.ClientString
 }
 
 // admSetProtoOptions sets the options given (all of them, or none when

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
@@ -44,6 +45,16 @@ func TestAdminProtocols(t *testing.T) {
 		got.IntAt("Type", 6) != config.OptionUint32 || !bytes.Equal(values.Blobs[6], []byte{0x30, 0x75, 0, 0}) ||
 		!bytes.Equal(values.Blobs[1], []byte{1}) || values.Blobs[0][len(values.Blobs[0])-1] != 0 {
 		t.Fatalf("GetProtoOptions: %v", got.Elements())
+	}
+	// vpncmd 5.01 does not know uint32 options: it gets the others only
+	legacy := admin.Caller{ServerAdmin: true, Remote: loopback, Via: "rpc", Client: "SoftEther VPN Command-Line Admin Tool", ClientBuild: 9674}
+	if got := call(t, d, legacy, "GetProtoOptions", params("Protocol", "OpenVPN")); got.Count("Name") != 5 || got.Count("Value") != 5 ||
+		slices.Contains(got.Elements()[0].Strs, "Timeout") {
+		t.Fatalf("GetProtoOptions for vpncmd 5.01: %v", got.Elements())
+	}
+	legacy.Client = admin.ClientString
+	if got := call(t, d, legacy, "GetProtoOptions", params("Protocol", "OpenVPN")); got.Count("Name") != 7 {
+		t.Fatalf("GetProtoOptions for ethervpn cmd: %v", got.Elements())
 	}
 	set := func(name string, typ uint32, v []byte) *pack.Pack {
 		p := params("Protocol", "OpenVPN")
