@@ -14,17 +14,19 @@ import (
 // the server administrator changes them (the method table says so).
 
 // SetPortsUDP sets the UDP ports the native protocols listen on: each
-// 1-65535 (else nothing changes), kept sorted and once each, as SoftEther
-// keeps them.
+// 1-65535 (else nothing changes), once each, in the order given, as
+// SoftEther's StSetPortsUDP keeps them (AddIntDistinct; the file is read
+// back sorted).
 func (o *Owner) SetPortsUDP(ports []uint32) error {
 	list := make([]uint16, 0, len(ports))
 	for _, p := range ports {
 		if p < 1 || p > 65535 {
 			return vpnerr.InvalidParameter
 		}
-		list = append(list, uint16(p))
+		if !slices.Contains(list, uint16(p)) {
+			list = append(list, uint16(p))
+		}
 	}
-	list = config.NormalizePorts(list)
 	return o.Update(func(next *config.Server) error {
 		next.PortsUDP = list
 		return nil

@@ -15,7 +15,10 @@ func TestPortsUDPOperation(t *testing.T) {
 	if err := o.SetPortsUDP([]uint32{5555, 1194, 5555}); err != nil {
 		t.Fatal(err)
 	}
-	if got := loadStore(t, st).PortsUDP; !slices.Equal(got, []uint16{1194, 5555}) {
+	if got := o.Current().PortsUDP; !slices.Equal(got, []uint16{5555, 1194}) {
+		t.Fatalf("PortsUDP %v, want the order given", got)
+	}
+	if got := loadStore(t, st).PortsUDP; !slices.Equal(got, []uint16{1194, 5555}) { // read back sorted, as SoftEther
 		t.Fatalf("saved PortsUDP %v", got)
 	}
 	if err := o.SetPortsUDP(nil); err != nil {

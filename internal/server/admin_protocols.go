@@ -39,18 +39,25 @@ func admSetPortsUDP(a *adminCall) (*pack.Pack, error) {
 }
 
 // encodeProtoValue is an option's Value as SoftEther sends it (Admin.c,
-// OutRpcProtoOptions): a string with its trailing NUL, a bool as one
-// byte, a uint32 as four bytes in the sender's memory order, which is
-// little-endian on every platform SoftEther runs on.
-func encodeProtoValue(o control.ProtoOption) []byte {
+// OutRpcProtoOptions, which copies the value's memory): a string with its
+// trailing NUL, a uint32 as four bytes in the sender's memory order, which
+// is little-endian on every platform SoftEther runs on, and a bool as
+// sizeof(bool) bytes: one since SoftEther took C's bool (commit 61ccaed4,
+// August 2020), four (an unsigned int, MayaType.h) in 5.01 and before,
+// which is what wideBool asks for.
+func encodeProtoValue(o control.ProtoOption, wideBool bool) []byte {
 	switch o.Type {
 	case config.OptionString:
 		return append([]byte(o.Str), 0)
 	case config.OptionBool:
+		var v byte
 		if o.Bool {
-			return []byte{1}
+			v = 1
 		}
-		return []byte{0}
+		if wideBool {
+			return []byte{v, 0, 0, 0}
+		}
+		return []byte{v}
 	case config.OptionUint32:
 		return binary.LittleEndian.AppendUint32(nil, o.Uint)
 	}
@@ -59,7 +66,7 @@ func encodeProtoValue(o control.ProtoOption) []byte {
 
 // decodeProtoValue reads an option's Value of type typ (Admin.c,
 // InRpcProtoOptions): a string ends at its first NUL (or the data's end),
-// a bool is one byte, a uint32 four little-endian bytes. A value of
+// a bool is one byte or four (5.01's), a uint32 four little-endian bytes. A value of
 // another size or an unknown type is vpnerr.InvalidParameter.
 func decodeProtoValue(name string, typ uint32, v []byte) (control.ProtoOption, error) {
 	o := control.ProtoOption{Name: name, Type: typ}
@@ -70,10 +77,14 @@ func decodeProtoValue(name string, typ uint32, v []byte) (control.ProtoOption, e
 		}
 		o.Str = string(v)
 	case config.OptionBool:
-		if len(v) != 1 {
+		switch len(v) { // one byte, or four from 5.01 (see encodeProtoValue)
+		case 1:
+			o.Bool = v[0] != 0
+		case 4:
+			o.Bool = binary.LittleEndian.Uint32(v) != 0
+		default:
 			return o, vpnerr.InvalidParameter
 		}
-		o.Bool = v[0] != 0
 	case config.OptionUint32:
 		if len(v) != 4 {
 			return o, vpnerr.InvalidParameter
@@ -87,13 +98,13 @@ func decodeProtoValue(name string, typ uint32, v []byte) (control.ProtoOption, e
 
 // protoOptionsPack is RPC_PROTO_OPTIONS: Protocol, then Name[], Type[]
 // and Value[] (DATA) per option.
-func protoOptionsPack(protocol string, opts []control.ProtoOption) *pack.Pack {
+func protoOptionsPack(protocol string, opts []control.ProtoOption, wideBool bool) *pack.Pack {
 	out := pack.New()
 	out.AddStr("Protocol", protocol)
 	names, types := make([]string, len(opts)), make([]uint32, len(opts))
 	values := make([][]byte, len(opts))
 	for i, o := range opts {
-		names[i], types[i], values[i] = o.Name, o.Type, encodeProtoValue(o)
+		names[i], types[i], values[i] = o.Name, o.Type, encodeProtoValue(o, wideBool)
 	}
 	out.AddStrs("Name", names)
 	out.AddInts("Type", types)
@@ -113,19 +124,22 @@ func admGetProtoOptions(a *adminCall) (*pack.Pack, error) {
 	if err != nil {
 		return nil, err
 	}
-	if legacyOptionClient(a.c) {
+	legacy := legacyOptionClient(a.c)
+	if legacy {
 		opts = slices.DeleteFunc(opts, func(o control.ProtoOption) bool { return o.Type == config.OptionUint32 })
 	}
-	return protoOptionsPack(name, opts), nil
+	return protoOptionsPack(name, opts, legacy), nil
 }
 
-// legacyOptionClient reports whether the caller is a vpncmd that predates
-// the uint32 options (SoftEther commit 4b05de1a, 2021): vpncmd 5.01 (build
-// 9674; 4.x builds are 9xxx too, 5.02 restarted at 5180) skips their
-// Value when it sends the options back, so its SetProtoOptions request
-// declares more values than it holds and cannot be read. Such a client is
-// answered without them: it cannot show or set them anyway. ethervpn cmd
-// says it is build 9674 too, but knows them.
+// legacyOptionClient reports whether the caller is a vpncmd of 5.01 or
+// before (build 9674; 4.x builds are 9xxx too, 5.02 restarted at 5180).
+// It reads a bool Value as four bytes, and it predates the uint32 options
+// (SoftEther commit 4b05de1a, 2021): it skips their Value when it sends
+// the options back, so its SetProtoOptions request would declare more
+// values than it holds and could not be read. Such a client is answered
+// with four-byte bools and without the uint32 options, which it can
+// neither show nor set. ethervpn cmd says it is build 9674 too, but
+// knows them.
 func legacyOptionClient(c admin.Caller) bool {
 	return c.Via == "rpc" && c.ClientBuild >= 9000 && c.Client != admin.ClientString
 }

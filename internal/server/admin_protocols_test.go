@@ -33,7 +33,7 @@ func TestAdminProtocols(t *testing.T) {
 	bad := pack.New()
 	bad.AddInts("Ports", []uint32{1194, 0})
 	wantCode(t, d, serverAdm, "SetPortsUDP", bad, vpnerr.InvalidParameter)
-	if e, _ := call(t, d, hub, "GetPortsUDP", params()).Lookup("Ports"); !slices.Equal(e.Ints, []uint64{1194, 5555}) {
+	if e, _ := call(t, d, hub, "GetPortsUDP", params()).Lookup("Ports"); !slices.Equal(e.Ints, []uint64{5555, 1194}) {
 		t.Fatalf("GetPortsUDP after set: %v", e.Ints)
 	}
 
@@ -48,8 +48,12 @@ func TestAdminProtocols(t *testing.T) {
 	}
 	// vpncmd 5.01 does not know uint32 options: it gets the others only
 	legacy := admin.Caller{ServerAdmin: true, Remote: loopback, Via: "rpc", Client: "SoftEther VPN Command-Line Admin Tool", ClientBuild: 9674}
-	if got := call(t, d, legacy, "GetProtoOptions", params("Protocol", "OpenVPN")); got.Count("Name") != 5 || got.Count("Value") != 5 ||
-		slices.Contains(got.Elements()[0].Strs, "Timeout") {
+	got = call(t, d, legacy, "GetProtoOptions", params("Protocol", "OpenVPN"))
+	if got.Count("Name") != 5 || got.Count("Value") != 5 ||
+		slices.Contains(got.Elements()[0].Strs, "Timeout") || got.IntAt("Type", 1) != config.OptionBool {
+		t.Fatalf("GetProtoOptions for vpncmd 5.01: %v", got.Elements())
+	}
+	if v, _ := got.Lookup("Value"); !bytes.Equal(v.Blobs[1], []byte{1, 0, 0, 0}) { // Enabled, as 5.01's bool
 		t.Fatalf("GetProtoOptions for vpncmd 5.01: %v", got.Elements())
 	}
 	legacy.Client = admin.ClientString
@@ -68,6 +72,7 @@ func TestAdminProtocols(t *testing.T) {
 	wantCode(t, d, hub, "SetProtoOptions", set("Timeout", config.OptionUint32, []byte{1, 2, 3, 4}), vpnerr.NotEnoughRight)
 	call(t, d, serverAdm, "SetProtoOptions", set("Timeout", config.OptionUint32, []byte{0x40, 0x9c, 0, 0}))
 	call(t, d, serverAdm, "SetProtoOptions", set("ObfuscationMask", config.OptionString, []byte("mask\x00")))
+	call(t, d, serverAdm, "SetProtoOptions", set("Obfuscation", config.OptionBool, []byte{1, 0, 0, 0})) // 5.01's bool
 
 	call(t, d, serverAdm, "SetOpenVpnSstpConfig", params("EnableOpenVPN", false, "EnableSSTP", true))
 	wantCode(t, d, hub, "SetOpenVpnSstpConfig", params("EnableOpenVPN", true), vpnerr.NotEnoughRight)
@@ -97,7 +102,7 @@ func TestAdminProtocols(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !slices.Equal(back.PortsUDP, []uint16{1194, 5555}) || back.Proto.OpenVPN.Timeout != 40000 ||
-		back.Proto.OpenVPN.ObfuscationMask != "mask" || back.Proto.OpenVPN.Enabled || len(back.WireGuardKeys) != 1 ||
+		back.Proto.OpenVPN.ObfuscationMask != "mask" || !back.Proto.OpenVPN.Obfuscation || back.Proto.OpenVPN.Enabled || len(back.WireGuardKeys) != 1 ||
 		back.Proto.WireGuard.PrivateKey != s.ctl.Current().Proto.WireGuard.PrivateKey {
 		t.Fatalf("saved: %v %+v %v", back.PortsUDP, back.Proto, back.WireGuardKeys)
 	}
@@ -115,6 +120,7 @@ func TestAdminProtocols(t *testing.T) {
 func FuzzProtoOptionValue(f *testing.F) {
 	f.Add(uint32(config.OptionString), []byte("dev-type tun\x00"))
 	f.Add(uint32(config.OptionBool), []byte{1})
+	f.Add(uint32(config.OptionBool), []byte{0, 1, 0, 0})
 	f.Add(uint32(config.OptionUint32), []byte{0x30, 0x75, 0, 0})
 	f.Add(uint32(7), []byte{})
 	f.Fuzz(func(t *testing.T, typ uint32, v []byte) {
@@ -125,9 +131,12 @@ func FuzzProtoOptionValue(f *testing.F) {
 			}
 			return
 		}
-		back, err := decodeProtoValue("X", typ, encodeProtoValue(o))
-		if err != nil || back != o {
-			t.Fatalf("%+v encodes to %x, which decodes to %+v, %v", o, encodeProtoValue(o), back, err)
+		for _, wide := range []bool{false, true} {
+			v := encodeProtoValue(o, wide)
+			back, err := decodeProtoValue("X", typ, v)
+			if err != nil || back != o {
+				t.Fatalf("%+v encodes to %x, which decodes to %+v, %v", o, v, back, err)
+			}
 		}
 	})
 }

@@ -35,7 +35,7 @@ func TestProtocolCommands(t *testing.T) {
 			"Item     |Value\n---------+--------------------\nUDP ports|443, 992, 1194, 5555\n",
 		"The port number list specification is invalid.",
 		"PortsUDPSet command - Sets the UDP ports that the server should listen on\nError occurred. (Error code: 38)",
-		"UDP ports|1194, 5555\n",
+		"UDP ports|5555, 1194\n",
 		"ProtoOptionsSet command - Sets an option's value for the specified protocol\nError occurred. (Error code: 29)",
 		"Error occurred. (Error code: 38)",
 		"Name       |Timeout\nType       |32 bit unsigned integer\nValue      |45000\n",
