@@ -11,8 +11,6 @@ import (
 	"github.com/ethervpn/ethervpn/internal/testrig"
 )
 
-const protoPort = 25680
-
 // TestAdminProtocols drives the native protocols' settings with the real
 // vpncmd 5.01 (PortsUDPSet/Get, ProtoOptionsGet/Set) and, for the
 // commands vpncmd 5.01 no longer or not yet has (OpenVpnEnable/Get, the
@@ -23,9 +21,7 @@ func TestAdminProtocols(t *testing.T) {
 	testrig.Require(t)
 	kind := testrig.SelectedServer(t)
 	r := testrig.New(t)
-	cfg := adminServerConfig()
-	cfg.Port = protoPort
-	r.StartServer(kind, cfg)
+	r.StartServer(kind, adminServerConfig()) // its own namespace: the port is free
 
 	script := []string{
 		"PortsUDPGet",
@@ -41,7 +37,7 @@ func TestAdminProtocols(t *testing.T) {
 		"ProtoOptionsGet OpenVPN",
 		"ProtoOptionsGet SSTP",
 	}
-	cmds := vpncmd(t, r, protoPort, []string{"/PASSWORD:" + adminPW}, script...)
+	cmds := vpncmd(t, r, adminPort, []string{"/PASSWORD:" + adminPW}, script...)
 	if len(cmds) < len(script) {
 		t.Fatalf("vpncmd ran %d of %d commands; output:\n%+v", len(cmds), len(script), cmds)
 	}
@@ -108,7 +104,7 @@ func TestAdminProtocols(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		argv := r.Server.Cmd(append([]string{bin, "cmd", "127.0.0.1:" + strconv.Itoa(protoPort), "/SERVER",
+		argv := r.Server.Cmd(append([]string{bin, "cmd", "127.0.0.1:" + strconv.Itoa(adminPort), "/SERVER",
 			"/PASSWORD:" + adminPW, "/CMD"}, strings.Fields(line)...)...)
 		out, _ := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
 		return string(out)
@@ -139,13 +135,34 @@ func TestAdminProtocols(t *testing.T) {
 	if out := evcmd("OpenVpnEnable yes"); !strings.Contains(out, "The command completed successfully.") {
 		t.Errorf("OpenVpnEnable yes:\n%s", out)
 	}
-	if c := vpncmd(t, r, protoPort, []string{"/PASSWORD:" + adminPW}, "ProtoOptionsGet OpenVPN"); len(c) == 0 ||
+	if c := vpncmd(t, r, adminPort, []string{"/PASSWORD:" + adminPW}, "ProtoOptionsGet OpenVPN"); len(c) == 0 ||
 		strings.Join(optionRow(c[0].Text, "Enabled"), "|") != "Enabled|Boolean|True|" {
 		t.Errorf("vpncmd ProtoOptionsGet after OpenVpnEnable yes:\n%+v", c)
 	}
 
+	// JSON-RPC: the option columns are arrays even with one option, as
+	// the real server writes them
+	res, code := jsonRPC(t, r, "", adminPW, "GetProtoOptions", map[string]any{"Protocol_str": "SSTP"})
+	if code != 0 || res["Protocol_str"] != "SSTP" {
+		t.Errorf("JSON-RPC GetProtoOptions SSTP: code %d, %v", code, res)
+	}
+	for _, k := range []string{"Name_str", "Type_u32", "Value_bin"} {
+		if a, ok := res[k].([]any); !ok || len(a) != 1 {
+			t.Errorf("JSON-RPC GetProtoOptions SSTP: %s = %#v, want an array of one", k, res[k])
+		}
+	}
+	res, code = jsonRPC(t, r, "", adminPW, "GetOpenVpnSstpConfig", map[string]any{})
+	if code != 0 || res["EnableOpenVPN_bool"] != true || res["EnableSSTP_bool"] != false {
+		t.Errorf("JSON-RPC GetOpenVpnSstpConfig: code %d, %v", code, res)
+	}
+
 	if kind == testrig.SoftEther {
 		return // 5.01 has no WireGuard key list
+	}
+	res, code = jsonRPC(t, r, "", adminPW, "AddWgk", map[string]any{
+		"Key_str": []string{"2c8Ftd6C1ev9lTvsYnxQUEQ1kbpxiM3wcNWtOFNnmGk="}, "Hub_str": []string{"DEFAULT"}, "User_str": []string{"bob"}})
+	if code != 0 {
+		t.Errorf("JSON-RPC AddWgk: code %d, %v", code, res)
 	}
 	const key = "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo="
 	if out := evcmd("WgkAdd " + key + " /HUB:DEFAULT /USER:alice"); !strings.Contains(out, "The command completed successfully.") {
@@ -154,7 +171,8 @@ func TestAdminProtocols(t *testing.T) {
 	if out := evcmd("WgkAdd " + key + " /HUB:DEFAULT /USER:alice"); !strings.Contains(out, "Error code: 112") {
 		t.Errorf("WgkAdd of a key already there:\n%s", out)
 	}
-	if out := evcmd("WgkEnum"); !strings.Contains(out, key+"|DEFAULT|alice\n") {
+	if out := evcmd("WgkEnum"); !strings.Contains(out, key+"|DEFAULT|alice\n") ||
+		!strings.Contains(out, "2c8Ftd6C1ev9lTvsYnxQUEQ1kbpxiM3wcNWtOFNnmGk=|DEFAULT|bob\n") {
 		t.Errorf("WgkEnum:\n%s", out)
 	}
 	if out := evcmd("WgkDelete " + key); !strings.Contains(out, "The command completed successfully.") {
