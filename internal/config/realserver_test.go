@@ -175,6 +175,11 @@ func TestRealServerLoadsOurConfig(t *testing.T) {
 	s.Proto.OpenVPN.ObfuscationMask, s.Proto.OpenVPN.DefaultClientOption = "mask1", "dev-type tap"
 	s.Proto.OpenVPN.PushDummyIPv4AddressOnL2Mode = false
 	s.Proto.SSTP.Enabled = false
+	// and the HEAD-only WireGuard items, which 5.01 ignores
+	if _, err := s.EnsureWireGuardKey(); err != nil {
+		t.Fatal(err)
+	}
+	s.WireGuardKeys = []WireGuardKey{{Key: "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=", Hub: "ETHER", User: "dave"}}
 
 	base := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(base, "db"), 0o700); err != nil {
