@@ -22,6 +22,8 @@ type Caller struct {
 	Hub         string // hub administrator: confined to this hub ("" for server admins)
 	Remote      netip.Addr
 	Via         string // "rpc" (vpncmd), "json-rpc", "cli"
+	Client      string // the program vpncmd says it is (client_str of its login), "" when unknown
+	ClientBuild uint32 // its build (client_build), 0 when unknown
 }
 
 // Dispatcher executes one method of the table. in/out are PACKs with

@@ -116,7 +116,7 @@ func resultObject(method string, p *pack.Pack) jsonObj {
 		}
 		ip := isIP[strings.ToUpper(e.Name)]
 		key := e.Name + suffix(e, ip)
-		if e.Len() == 1 && !inSet(arrayFields, e.Name) {
+		if e.Len() == 1 && !isArrayField(method, e.Name) {
 			top = append(top, jsonKV{key, value(p, e, 0, ip)})
 			continue
 		}

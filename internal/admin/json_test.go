@@ -400,3 +400,30 @@ func FuzzJSONToPack(f *testing.F) {
 		}
 	})
 }
+
+// The native protocols' methods: the option and WireGuard key columns are
+// top-level arrays even with one value (SoftEther adds them with
+// PackAdd*Ex and no group), and EnableOpenVPN/EnableSSTP are bools.
+func TestGoldenProtocols(t *testing.T) {
+	p := pack.New()
+	p.AddStr("Protocol", "SSTP")
+	p.AddStrs("Name", []string{"Enabled"})
+	p.AddInts("Type", []uint32{2})
+	p.AddElement(pack.Element{Name: "Value", Type: pack.TypeData, Blobs: [][]byte{{1}}})
+	out, _ := MethodResultJSON("GetProtoOptions", p)
+	sameJSON(t, out, `{"Name_str":["Enabled"],"Protocol_str":"SSTP","Type_u32":[2],"Value_bin":["AQ=="]}`)
+	w := pack.New()
+	w.AddStrs("Key", []string{"k"})
+	w.AddStrs("Hub", []string{"h"})
+	w.AddStrs("User", []string{"u"})
+	out, _ = MethodResultJSON("EnumWgk", w)
+	sameJSON(t, out, `{"Hub_str":["h"],"Key_str":["k"],"User_str":["u"]}`)
+	o := pack.New()
+	o.AddBool("EnableOpenVPN", true)
+	o.AddBool("EnableSSTP", false)
+	out, _ = MethodResultJSON("GetOpenVpnSstpConfig", o)
+	sameJSON(t, out, `{"EnableOpenVPN_bool":true,"EnableSSTP_bool":false}`)
+	// the same names stay scalars in other methods
+	out, _ = MethodResultJSON("GetHub", w)
+	sameJSON(t, out, `{"Hub_str":"h","Key_str":"k","User_str":"u"}`)
+}

@@ -27,6 +27,8 @@ var boolFields = nameSet(
 	"IsUdpAccelerationEnabled", "IsUsingUdpAcceleration", "IsBridgeMode", "IsMonitorMode",
 	// local bridges, L3 switches, keep-alive
 	"TapMode", "Active", "IsBridgeSupportedOs", "IsWinPcapNeeded", "UseKeepConnect",
+	// native protocols (OPENVPN_SSTP_CONFIG)
+	"EnableOpenVPN", "EnableSSTP",
 	// access lists
 	"Discard", "IsIPv6", "CheckSrcMac", "CheckDstMac", "CheckTcpState", "Established",
 	// source IP address limit list (RPC_AC_LIST)
@@ -51,6 +53,26 @@ var timeFields = nameSet(
 // arrayFields are scalar arrays without a group that JSON shows as arrays
 // even with a single value.
 var arrayFields = nameSet("PacketLogConfig", "Chain", "Ports")
+
+// methodArrays are the arrays of a method's request and result that JSON
+// shows as arrays even with a single value, where the name alone is too
+// common to say so (a "Name" is a scalar elsewhere). SoftEther adds them
+// with PackAdd*Ex and no group (Admin.c, OutRpcProtoOptions, OutRpcWgk),
+// so they are top-level arrays.
+var methodArrays = func() map[string]map[string]bool {
+	options := nameSet("Name", "Type", "Value")
+	wgk := nameSet("Key", "Hub", "User")
+	return map[string]map[string]bool{
+		"GETPROTOOPTIONS": options, "SETPROTOOPTIONS": options,
+		"ADDWGK": wgk, "DELETEWGK": wgk, "ENUMWGK": wgk,
+	}
+}()
+
+// isArrayField reports whether element name of method's PACK is shown as
+// a JSON array even with one value.
+func isArrayField(method, name string) bool {
+	return inSet(arrayFields, name) || inSet(methodArrays[strings.ToUpper(method)], name)
+}
 
 // listGroup describes one list of records in a method's result: the
 // elements that are its columns (all but Scalars, or exactly Fields).

@@ -25,6 +25,7 @@ func (s *Server) Clone() *Server {
 	c.Hubs = slices.Clone(s.Hubs)
 	c.L3Switches = cloneL3(s.L3Switches)
 	c.LocalBridges = s.LocalBridges.clone()
+	c.PortsUDP, c.WireGuardKeys = slices.Clone(s.PortsUDP), slices.Clone(s.WireGuardKeys)
 	return &c
 }
 

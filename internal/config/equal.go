@@ -20,7 +20,9 @@ func (s *Server) Equal(o *Server) bool {
 		s.CipherName == o.CipherName && s.NoHighPriorityProcess == o.NoHighPriorityProcess &&
 		slices.EqualFunc(s.Hubs, o.Hubs, (*Hub).Equal) &&
 		s.Syslog == o.Syslog && s.KeepConnect == o.KeepConnect && s.Options == o.Options &&
-		slices.EqualFunc(s.L3Switches, o.L3Switches, L3Switch.Equal) && s.LocalBridges.Equal(o.LocalBridges)
+		slices.EqualFunc(s.L3Switches, o.L3Switches, L3Switch.Equal) && s.LocalBridges.Equal(o.LocalBridges) &&
+		slices.Equal(s.PortsUDP, o.PortsUDP) && s.UsernameHubSeparator == o.UsernameHubSeparator &&
+		s.Proto == o.Proto && slices.Equal(s.WireGuardKeys, o.WireGuardKeys)
 }
 
 // Equal reports whether two hubs hold the same settings, their users,

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -167,6 +168,18 @@ func TestRealServerLoadsOurConfig(t *testing.T) {
 	h.Users = append(h.Users, u)
 	h.SecureNAT.MAC = net.HardwareAddr{0x00, 0xAC, 0x11, 0x22, 0x33, 0x44}
 	s.Hubs = append(s.Hubs, h)
+	// native protocol settings 5.01 knows (it has no WireGuard, no
+	// PingSendInterval and no Timeout)
+	s.PortsUDP = []uint16{1194, 5555}
+	s.Proto.OpenVPN.Enabled, s.Proto.OpenVPN.Obfuscation = false, true
+	s.Proto.OpenVPN.ObfuscationMask, s.Proto.OpenVPN.DefaultClientOption = "mask1", "dev-type tap"
+	s.Proto.OpenVPN.PushDummyIPv4AddressOnL2Mode = false
+	s.Proto.SSTP.Enabled = false
+	// and the HEAD-only WireGuard items, which 5.01 ignores
+	if _, err := s.EnsureWireGuardKey(); err != nil {
+		t.Fatal(err)
+	}
+	s.WireGuardKeys = []WireGuardKey{{Key: "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=", Hub: "ETHER", User: "dave"}}
 
 	base := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(base, "db"), 0o700); err != nil {
@@ -207,5 +220,12 @@ func TestRealServerLoadsOurConfig(t *testing.T) {
 	bh := back.Hub("ETHER")
 	if bh == nil || bh.User("dave") == nil || !bytes.Equal(bh.User("dave").PasswordHash, pw[:]) {
 		t.Fatalf("the real server's rewrite lost our hub or user")
+	}
+	if ov := back.Proto.OpenVPN; ov.Enabled || !ov.Obfuscation || ov.ObfuscationMask != "mask1" ||
+		ov.DefaultClientOption != "dev-type tap" || ov.PushDummyIPv4AddressOnL2Mode || back.Proto.SSTP.Enabled {
+		t.Fatalf("the real server's rewrite changed the protocol options: %+v", back.Proto)
+	}
+	if !slices.Equal(back.PortsUDP, []uint16{1194, 5555}) {
+		t.Fatalf("the real server's rewrite has PortsUDP %v", back.PortsUDP)
 	}
 }

@@ -42,9 +42,16 @@ type Server struct {
 	L3Switches   []L3Switch    // VirtualLayer3SwitchList, by name (ToTree sorts them so)
 	LocalBridges Bridges       // LocalBridgeList, in file order
 
+	// The native protocols (protocols.go).
+	PortsUDP             []uint16       // ServerConfiguration/PortsUDP, sorted, each once
+	UsernameHubSeparator string         // ServerConfiguration/UsernameHubSeparator, one character
+	Proto                ProtoOptions   // ServerConfiguration/Proto
+	WireGuardKeys        []WireGuardKey // WireGuardKeyList, by key (SortWireGuardKeys)
+
 	// loaded holds the parts above as last read or written; ToTree writes
 	// a part only when it differs (see Hub.loaded for why).
-	loaded serverParts
+	loaded      serverParts
+	loadedProto protoParts
 }
 
 // Listener is one TCP listener of ListenerList.
@@ -98,6 +105,7 @@ func FromTree(root *Folder) (*Server, error) {
 	}
 	s.Syslog, s.KeepConnect, s.Options = readSyslog(sc), readKeepConnect(sc), readServerOptions(sc)
 	s.L3Switches = readL3Switches(root)
+	s.readProtocols(root, sc)
 	s.LocalBridges.List, s.LocalBridges.DoNotDisableOffloading = LocalBridges(root)
 	s.loaded = serverParts{
 		syslog: s.Syslog, keepConnect: s.KeepConnect, options: s.Options,
@@ -149,6 +157,7 @@ func (s *Server) ToTree() *Folder {
 		writeBridges(root, s.LocalBridges)
 		s.loaded.bridges = s.LocalBridges.clone()
 	}
+	s.writeProtocols(root, sc)
 	child(root, "ListenerList", s.writeListeners)
 	child(root, "VirtualHUB", func(vh *Folder) {
 		vh.Folders = vh.Folders[:0]

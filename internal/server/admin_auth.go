@@ -67,7 +67,8 @@ func (s *Server) adminLogin(p *pack.Pack, random [20]byte, remote netip.Addr) (c
 		return c, false, 0, vpnerr.ProtocolError
 	}
 	now := time.Now()
-	c = admin.Caller{ServerAdmin: hubName == "", Remote: remote, Via: "rpc"}
+	c = admin.Caller{ServerAdmin: hubName == "", Remote: remote, Via: "rpc",
+		Client: p.Str("client_str"), ClientBuild: p.Int("client_build")}
 	cur := s.ctl.Current()
 	var stored []byte
 	if c.ServerAdmin {

@@ -44,6 +44,19 @@ func init() {
 	add("SetSysLog", rightServer, rw, admSetSysLog)
 	add("RebootServer", rightServer, ro, admRebootServer)
 
+	// Native protocols (admin_protocols.go); the rights are SoftEther's
+	// (Admin.c: the Get of ports and of OpenVPN/SSTP is open to hub
+	// admins, the rest is SERVER_ADMIN_ONLY).
+	add("GetPortsUDP", rightAny, ro, admGetPortsUDP)
+	add("SetPortsUDP", rightServer, rw, admSetPortsUDP)
+	add("GetProtoOptions", rightServer, ro, admGetProtoOptions)
+	add("SetProtoOptions", rightServer, rw, admSetProtoOptions)
+	add("GetOpenVpnSstpConfig", rightAny, ro, admGetOpenVpnSstpConfig)
+	add("SetOpenVpnSstpConfig", rightServer, rw, admSetOpenVpnSstpConfig)
+	add("AddWgk", rightServer, rw, admAddWgk)
+	add("DeleteWgk", rightServer, rw, admDeleteWgk)
+	add("EnumWgk", rightServer, ro, admEnumWgk)
+
 	// Hubs
 	add("CreateHub", rightServer, rw, notOnBridge(admCreateHub)) // a VPN Bridge has one hub
 	addHub("SetHub", rw, admSetHub)

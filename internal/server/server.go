@@ -174,6 +174,11 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 	if err := s.loadCert(); err != nil {
 		return nil, err
 	}
+	if made, err := cfg.EnsureWireGuardKey(); err != nil { // saved below, as the certificate
+		return nil, fmt.Errorf("generating the WireGuard key: %w", err)
+	} else if made {
+		log.Info("generated the server's WireGuard private key")
+	}
 	for _, hc := range cfg.Hubs {
 		s.addHub(hc)
 	}

@@ -143,6 +143,7 @@ func init() {
 	commands = append(commands, acListCommands()...)    // aclist.go
 	commands = append(commands, logCommands()...)       // log.go
 	commands = append(commands, accessCommands()...)    // access.go
+	commands = append(commands, protocolCommands()...)  // protocols.go
 }
 
 // hubPack starts a request for the selected hub.
