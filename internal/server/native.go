@@ -63,7 +63,11 @@ const defaultNativeHub = "DEFAULT"
 // protocol should report.
 func (s *Server) LoginNative(l NativeLogin) (*NativeSession, error) {
 	remote := addrOf(l.Remote)
-	hubName, userName := native.SplitUsername(l.Username, '@', defaultNativeHub, func(name string) bool { return s.LookupHub(name) != nil })
+	sep := byte('@')
+	if v := s.ctl.Current().UsernameHubSeparator; v != "" {
+		sep = v[0]
+	}
+	hubName, userName := native.SplitUsername(l.Username, sep, defaultNativeHub, func(name string) bool { return s.LookupHub(name) != nil })
 	h := &handshake{s: s, remote: remote, log: s.log.With("remote", remote.String(), "protocol", l.Protocol)}
 	log := h.log.With("hub", hubName, "user", userName)
 	if s.bridgeRole.Load() {
