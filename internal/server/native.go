@@ -16,9 +16,8 @@ import (
 // NativeLogin is the login of a client of a native protocol (OpenVPN,
 // WireGuard) that joins a hub as an ordinary session: listed, counted
 // against the hub's and the user's limits, with the user's policy, the
-// hub's access lists and logs (docs/protocol/native.md is the plan; the
-// facts are SoftEther's IPC.c, which logs such clients in through its own
-// SSL-VPN code).
+// hub's access lists and logs (docs/protocol/native.md#the-session;
+// SoftEther's IPC.c logs such clients in through its own SSL-VPN code).
 type NativeLogin struct {
 	// Protocol names the session: SID-<USER>-[<Protocol>]-<n>, as
 	// SoftEther does (OPENVPN_L3, OPENVPN_L2, WIREGUARD).
