@@ -220,15 +220,7 @@ func TestReadersDuringChanges(t *testing.T) {
 // something unreadable changes nothing.
 func TestReloadAppliesChangesMadeElsewhere(t *testing.T) {
 	a, st, _ := newOwner(t)
-	root, err := st.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.FromTree(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := New(cfg, st, a.log)
+	b := New(loadStore(t, st), st, a.log)
 	var applied []*config.Server
 	b.SetApply(func(c *config.Server, replaced bool) { applied = append(applied, c) })
 	if _, err := a.CreateUser(serverAdmin, "OTHER", "carol", UserSettings{Note: "from a"}); err != nil {
