@@ -87,7 +87,7 @@ func testNet(t *testing.T) (ns string, hostIP, nsIP string) {
 
 // testCert writes a CA to dir/ca.pem and returns a server certificate it
 // signed, with EKU serverAuth for "remote-cert-tls server".
-func testCert(t *testing.T, dir string) tls.Certificate {
+func testCert(t testing.TB, dir string) tls.Certificate {
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
@@ -399,6 +399,12 @@ func interopCase(t *testing.T, bin string, tc clientCase) {
 	e.mu.Lock()
 	s := e.sessions[len(e.sessions)-1]
 	e.mu.Unlock()
+	s.mu.Lock()
+	v2 := s.v2
+	s.mu.Unlock()
+	if !v2 {
+		t.Fatal("the 2.6 client did not get P_DATA_V2 (peer-id)")
+	}
 	if s.Cipher() != tc.wantCipher || s.EKM() != tc.wantEKM {
 		t.Fatalf("negotiated %s ekm %v, want %s ekm %v", s.Cipher(), s.EKM(), tc.wantCipher, tc.wantEKM)
 	}
