@@ -287,6 +287,7 @@ type clientCase struct {
 	disableEKM bool
 	extra      []string // client config lines
 	password   string
+	reneg      bool // wait for a client-initiated renegotiation (reneg-sec)
 	wantCipher string
 	wantEKM    bool
 }
@@ -301,6 +302,7 @@ func TestInteropOpenVPNClient(t *testing.T) {
 		// SoftEther's sample client file (openvpn_sample.ovpn).
 		{name: "udp-aes128cbc-sha1-softether-sample", disableEKM: true, extra: []string{"data-ciphers AES-128-CBC", "cipher AES-128-CBC", "auth SHA1"}, wantCipher: "AES-128-CBC"},
 		{name: "tcp-aes256gcm", tcp: true, wantCipher: "AES-256-GCM", wantEKM: true},
+		{name: "udp-renegotiation", extra: []string{"reneg-sec 3"}, reneg: true, wantCipher: "AES-256-GCM", wantEKM: true},
 		{name: "udp-wrong-password", password: "wrong"},
 	} {
 		t.Run(tc.name, func(t *testing.T) { interopCase(t, bin, tc) })
@@ -408,13 +410,35 @@ func interopCase(t *testing.T, bin string, tc clientCase) {
 	if s.Cipher() != tc.wantCipher || s.EKM() != tc.wantEKM {
 		t.Fatalf("negotiated %s ekm %v, want %s ekm %v", s.Cipher(), s.EKM(), tc.wantCipher, tc.wantEKM)
 	}
+	if tc.reneg {
+		if got := pingFromNetns(t, ns, "10.8.0.1", 1); got != 1 {
+			t.Fatal("no echo on key id 0")
+		}
+		var r AuthRequest
+		select {
+		case r = <-e.auth:
+		case <-time.After(15 * time.Second):
+			t.Fatal("no renegotiation in 15 s")
+		}
+		if !r.Renegotiation || r.Password != "secret" {
+			t.Fatalf("renegotiation request %+v", r)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for s.KeyID() != 1 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if s.KeyID() != 1 {
+			t.Fatalf("key id %d after renegotiation", s.KeyID())
+		}
+		e.echoes.Store(0)
+	}
 	got := pingFromNetns(t, ns, "10.8.0.1", 3)
 	if got != 3 || e.echoes.Load() < 3 {
 		t.Fatalf("%d of 3 echo replies through the tunnel; server saw %d requests (drops: auth %d replay %d nokey %d)",
 			got, e.echoes.Load(), s.Stats.DropAuth.Load(), s.Stats.DropReplay.Load(), s.Stats.DropNoKey.Load())
 	}
-	t.Logf("%s: 3/3 echoes through the real openvpn client; cipher %s ekm %v; data in %d out %d",
-		tc.name, s.Cipher(), s.EKM(), s.Stats.DataIn.Load(), s.Stats.DataOut.Load())
+	t.Logf("%s: 3/3 echoes through the real openvpn client; cipher %s ekm %v key id %d; data in %d out %d",
+		tc.name, s.Cipher(), s.EKM(), s.KeyID(), s.Stats.DataIn.Load(), s.Stats.DataOut.Load())
 }
 
 func waitLog(path, s string, d time.Duration) bool {

@@ -140,6 +140,15 @@ func NewSession(cfg *Config, peerID int, output func(pkt []byte)) *Session {
 // Ready is closed when the data channel is up.
 func (s *Session) Ready() <-chan struct{} { return s.ready }
 
+// KeyID returns the key id data is sent with (0, then 1..7 after each
+// renegotiation), or -1 before the data channel is up.
+func (s *Session) KeyID() int {
+	if dk := s.current.Load(); dk != nil {
+		return int(dk.KeyID)
+	}
+	return -1
+}
+
 // Cipher returns the negotiated data-channel cipher.
 func (s *Session) Cipher() string {
 	s.mu.Lock()
@@ -415,6 +424,14 @@ func (s *Session) handshake(ks *keyState) error {
 		return err
 	}
 	s.data[ks.id].Store(dk)
+	if req.Renegotiation {
+		// Send on the new key only once the client has acknowledged our
+		// key method 2 message and so holds the key too (OpenVPN ssl.c
+		// moves a key state to S_ACTIVE when its send buffer is empty).
+		for i := 0; i < 100 && !ks.rel.idle(); i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	s.current.Store(dk)
 	done.Store(true)
 	if ks.id == 0 {
