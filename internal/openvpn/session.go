@@ -137,6 +137,17 @@ func NewSession(cfg *Config, peerID int, output func(pkt []byte)) *Session {
 	return s
 }
 
+// IsNewSession reports whether pkt opens a session: a
+// P_CONTROL_HARD_RESET_CLIENT_V2 on key id 0. A UDP server makes a Session
+// for an unknown source only on such a packet (and counts it against its
+// half-open limits); anything else from an unknown source is dropped.
+func IsNewSession(pkt []byte) bool {
+	return len(pkt) >= 14 && pkt[0] == OpHardResetClientV2<<3
+}
+
+// PeerID returns the peer id the session was made with.
+func (s *Session) PeerID() int { return s.peerID }
+
 // Ready is closed when the data channel is up.
 func (s *Session) Ready() <-chan struct{} { return s.ready }
 

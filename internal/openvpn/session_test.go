@@ -55,3 +55,33 @@ func TestSessionDropsForeign(t *testing.T) {
 		t.Fatalf("counters control %d nokey %d", s.Stats.DropControl.Load(), s.Stats.DropNoKey.Load())
 	}
 }
+
+// TestSessionDataPathNoAllocs checks that a data packet in (HandlePacket to
+// OnData) and one out (SendData to output) allocate nothing.
+func TestSessionDataPathNoAllocs(t *testing.T) {
+	srv, cli := pair(t, "AES-256-GCM", "", 3, false)
+	var got int
+	var sent []byte
+	s := NewSession(&Config{OnData: func(_ *Session, p []byte) { got += len(p) }}, 3, func(p []byte) { sent = p })
+	s.data[srv.KeyID].Store(srv)
+	s.current.Store(srv)
+	msg := make([]byte, 1400)
+	buf := make([]byte, 0, 2048)
+	wire := make([]byte, 2048)
+	allocs := testing.AllocsPerRun(200, func() {
+		pkt, _ := cli.Seal(buf[:0], msg)
+		n := copy(wire, pkt)
+		if err := s.HandlePacket(wire[:n]); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SendData(msg); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations per packet in and out", allocs)
+	}
+	if p, err := cli.Open(sent); err != nil || len(p) != len(msg) || got == 0 {
+		t.Fatalf("round trip: %v", err)
+	}
+}
