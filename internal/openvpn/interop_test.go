@@ -114,6 +114,7 @@ func testCert(t testing.TB, dir string) tls.Certificate {
 // 10.8.0.1 by encrypting the reply back.
 type echoServer struct {
 	cfg      Config
+	tap      bool
 	auth     chan AuthRequest
 	echoes   atomic.Int64
 	mu       sync.Mutex
@@ -134,25 +135,82 @@ func newEchoServer(t *testing.T, dir string, tcp bool) *echoServer {
 				Gateway: netip.MustParseAddr("10.8.0.1"), DNS: []netip.Addr{netip.MustParseAddr("10.8.0.1")}}, nil
 		},
 		OnData: func(s *Session, p []byte) {
-			if len(p) < 28 || p[0]>>4 != 4 || p[9] != 1 || p[20] != 8 || [4]byte(p[16:20]) != [4]byte{10, 8, 0, 1} {
+			if e.tap {
+				e.onFrame(t, s, p)
 				return
 			}
-			e.echoes.Add(1)
-			ihl := int(p[0]&15) * 4
-			var src [4]byte
-			copy(src[:], p[12:16])
-			copy(p[12:16], p[16:20])
-			copy(p[16:20], src[:])
-			p[ihl] = 0 // echo reply
-			p[ihl+2], p[ihl+3] = 0, 0
-			binary.BigEndian.PutUint16(p[ihl+2:], checksum(p[ihl:]))
-			if err := s.SendData(p); err != nil {
-				t.Errorf("SendData: %v", err)
+			if echoReply(p) {
+				e.echoes.Add(1)
+				if err := s.SendData(p); err != nil {
+					t.Errorf("SendData: %v", err)
+				}
 			}
 		},
 		Logf: t.Logf,
 	}
 	return e
+}
+
+// gwMAC is the test server's MAC address in tap mode.
+var gwMAC = [6]byte{0x02, 0xe7, 0x0e, 0x00, 0x00, 0x01}
+
+// onFrame answers ARP requests for 10.8.0.1 and ICMP echo requests to it
+// in Ethernet frames (tap).
+func (e *echoServer) onFrame(t *testing.T, s *Session, p []byte) {
+	if len(p) < 14 {
+		return
+	}
+	switch binary.BigEndian.Uint16(p[12:14]) {
+	case 0x0806: // ARP
+		a := p[14:]
+		if len(a) < 28 || binary.BigEndian.Uint16(a[6:8]) != 1 || [4]byte(a[24:28]) != [4]byte{10, 8, 0, 1} {
+			return
+		}
+		var sha [6]byte
+		var spa [4]byte
+		copy(sha[:], a[8:14])
+		copy(spa[:], a[14:18])
+		copy(p[0:6], sha[:])
+		copy(p[6:12], gwMAC[:])
+		binary.BigEndian.PutUint16(a[6:8], 2)
+		copy(a[8:14], gwMAC[:])
+		copy(a[14:18], []byte{10, 8, 0, 1})
+		copy(a[18:24], sha[:])
+		copy(a[24:28], spa[:])
+		if err := s.SendData(p[:42]); err != nil {
+			t.Errorf("SendData: %v", err)
+		}
+	case 0x0800:
+		if !echoReply(p[14:]) {
+			return
+		}
+		e.echoes.Add(1)
+		copy(p[0:6], p[6:12])
+		copy(p[6:12], gwMAC[:])
+		if err := s.SendData(p); err != nil {
+			t.Errorf("SendData: %v", err)
+		}
+	}
+}
+
+// echoReply turns an IPv4 ICMP echo request to 10.8.0.1 into its reply in
+// place and reports whether it did.
+func echoReply(p []byte) bool {
+	if len(p) < 28 || p[0]>>4 != 4 || p[9] != 1 || [4]byte(p[16:20]) != [4]byte{10, 8, 0, 1} {
+		return false
+	}
+	ihl := int(p[0]&15) * 4
+	if len(p) < ihl+8 || p[ihl] != 8 {
+		return false
+	}
+	var src [4]byte
+	copy(src[:], p[12:16])
+	copy(p[12:16], p[16:20])
+	copy(p[16:20], src[:])
+	p[ihl] = 0 // echo reply
+	p[ihl+2], p[ihl+3] = 0, 0
+	binary.BigEndian.PutUint16(p[ihl+2:], checksum(p[ihl:]))
+	return true
 }
 
 func checksum(b []byte) uint16 {
@@ -284,6 +342,7 @@ func pingFromNetns(t *testing.T, ns, dst string, count int) int {
 type clientCase struct {
 	name       string
 	tcp        bool
+	tap        bool
 	disableEKM bool
 	extra      []string // client config lines
 	password   string
@@ -302,6 +361,7 @@ func TestInteropOpenVPNClient(t *testing.T) {
 		// SoftEther's sample client file (openvpn_sample.ovpn).
 		{name: "udp-aes128cbc-sha1-softether-sample", disableEKM: true, extra: []string{"data-ciphers AES-128-CBC", "cipher AES-128-CBC", "auth SHA1"}, wantCipher: "AES-128-CBC"},
 		{name: "tcp-aes256gcm", tcp: true, wantCipher: "AES-256-GCM", wantEKM: true},
+		{name: "udp-tap", tap: true, wantCipher: "AES-256-GCM", wantEKM: true},
 		{name: "udp-renegotiation", extra: []string{"reneg-sec 3"}, reneg: true, wantCipher: "AES-256-GCM", wantEKM: true},
 		{name: "udp-wrong-password", password: "wrong"},
 	} {
@@ -314,6 +374,11 @@ func interopCase(t *testing.T, bin string, tc clientCase) {
 	ns, hostIP, _ := testNet(t)
 	e := newEchoServer(t, dir, tc.tcp)
 	e.cfg.DisableEKM = tc.disableEKM
+	e.tap = tc.tap
+	dev := "tun"
+	if tc.tap {
+		dev = "tap"
+	}
 	proto := "udp"
 	var port int
 	if tc.tcp {
@@ -346,7 +411,7 @@ func interopCase(t *testing.T, bin string, tc clientCase) {
 		pass = "secret"
 	}
 	os.WriteFile(filepath.Join(dir, "auth.txt"), []byte("alice\n"+pass+"\n"), 0o600)
-	conf := []string{"client", "dev tun", "proto " + proto, fmt.Sprintf("remote %s %d", hostIP, port), "nobind",
+	conf := []string{"client", "dev " + dev, "proto " + proto, fmt.Sprintf("remote %s %d", hostIP, port), "nobind",
 		"ca " + filepath.Join(dir, "ca.pem"), "remote-cert-tls server", "auth-user-pass " + filepath.Join(dir, "auth.txt"),
 		"verb 4", "connect-retry 1", "auth-retry none", "pull"}
 	conf = append(conf, tc.extra...)
@@ -386,7 +451,7 @@ func interopCase(t *testing.T, bin string, tc clientCase) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no key method 2 reached Authenticate in 30 s")
 	}
-	if req.Username != "alice" || req.Password != pass || req.DevType != "tun" || !strings.HasPrefix(req.PeerInfo.Get("IV_VER"), "2.6") {
+	if req.Username != "alice" || req.Password != pass || req.DevType != dev || !strings.HasPrefix(req.PeerInfo.Get("IV_VER"), "2.6") {
 		t.Fatalf("Authenticate got user %q password %q dev-type %q IV_VER %q", req.Username, req.Password, req.DevType, req.PeerInfo.Get("IV_VER"))
 	}
 	if tc.password == "wrong" {
