@@ -125,8 +125,20 @@ func (r *reliable) onPacket(c *Control) {
 		}
 		r.cond.Broadcast()
 	}
-	if c.Opcode == OpHardResetClientV2 && r.sendID == 0 {
-		return // the server's hard reset, sent next, carries the ack
+	if c.Opcode == OpHardResetClientV2 {
+		if r.sendID == 0 {
+			return // the server's hard reset, sent next, carries the ack
+		}
+		// A repeated client reset: our reset was lost. Answer it once
+		// more (it carries the ack); the timer never resends it, so one
+		// spoofed packet never draws more than one answer (SoftEther
+		// Proto_OpenVPN.c, issue #1001).
+		for _, p := range r.unacked {
+			if p.op == OpHardResetServerV2 {
+				r.transmit(p)
+				return
+			}
+		}
 	}
 	r.flushAcks()
 }
@@ -201,7 +213,9 @@ func (r *reliable) nextDue() time.Duration {
 	d := rtoMax
 	now := r.now()
 	for _, p := range r.unacked {
-		d = min(d, p.due.Sub(now))
+		if p.op != OpHardResetServerV2 {
+			d = min(d, p.due.Sub(now))
+		}
 	}
 	return max(d, 10*time.Millisecond)
 }
@@ -214,7 +228,7 @@ func (r *reliable) onTimer() {
 	}
 	now := r.now()
 	for _, p := range r.unacked {
-		if p.due.After(now) {
+		if p.due.After(now) || p.op == OpHardResetServerV2 {
 			continue
 		}
 		if p.tries >= maxTries {

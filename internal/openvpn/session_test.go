@@ -3,6 +3,7 @@ package openvpn
 import (
 	"crypto/tls"
 	"testing"
+	"time"
 )
 
 // FuzzSessionHandlePacket feeds arbitrary packets to a session that has
@@ -44,6 +45,21 @@ func TestSessionDropsForeign(t *testing.T) {
 	var c Control
 	if len(out) != 1 || ParseControl(out[0], &c) != nil || c.Opcode != OpHardResetServerV2 || len(c.Acks) != 1 || c.Acks[0] != 0 || c.RemoteSessionID != 42 || c.PacketID != 0 {
 		t.Fatalf("answer %x", out)
+	}
+	// A repeated client reset draws exactly one more server reset, and the
+	// timer never resends it (no reflection amplification).
+	if err := s.HandlePacket(AppendControl(nil, &Control{Opcode: OpHardResetClientV2, SessionID: 42})); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 2 || ParseControl(out[1], &c) != nil || c.Opcode != OpHardResetServerV2 || len(c.Acks) != 1 {
+		t.Fatalf("answer to a repeated reset: %x", out)
+	}
+	time.Sleep(2 * rtoInitial)
+	s.keys[0].rel.mu.Lock()
+	n := len(out)
+	s.keys[0].rel.mu.Unlock()
+	if n != 2 {
+		t.Fatalf("%d packets sent: the server reset was retransmitted by the timer", n)
 	}
 	if err := s.HandlePacket(AppendControl(nil, &Control{Opcode: OpControlV1, SessionID: 43, PacketID: 1})); err == nil {
 		t.Fatal("took a packet of session 43")
