@@ -70,6 +70,24 @@ func lookupAuth(name string) (string, func() hash.Hash, bool) {
 // (OpenVPN ping.c ping_string; SoftEther Proto_OpenVPN.c ping_signature).
 var pingMagic = [16]byte{0x2a, 0x18, 0x7b, 0xf3, 0x64, 0x1e, 0xb4, 0xcb, 0x07, 0xed, 0x2d, 0x0a, 0x98, 0x1f, 0xc7, 0x48}
 
+// occMagic starts OpenVPN's OCC messages, which travel on the data channel
+// (OpenVPN occ.c occ_magic); OCC_EXIT (6) is the UDP client's explicit exit
+// notification (occ_send_exit_msg).
+var occMagic = [16]byte{0x28, 0x7f, 0x34, 0x6b, 0xd4, 0xef, 0x7a, 0x81, 0x2d, 0x56, 0xb8, 0xd3, 0xaf, 0xc5, 0x45, 0x9c}
+
+const occExit = 6
+
+// isOCC reports whether a decrypted payload is an OCC message, and whether
+// it is OCC_EXIT. No IPv4, IPv6 or Ethernet frame a client sends starts
+// with the magic's first bytes in practice; OpenVPN tells them apart the
+// same way (forward.c process_incoming_tun... is_occ_msg).
+func isOCC(p []byte) (occ, exit bool) {
+	if len(p) < 17 || [16]byte(p[:16]) != occMagic {
+		return false, false
+	}
+	return true, p[16] == occExit
+}
+
 // IsPing reports whether a decrypted payload is OpenVPN's keepalive ping.
 func IsPing(p []byte) bool { return len(p) == 16 && [16]byte(p) == pingMagic }
 

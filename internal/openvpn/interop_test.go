@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -347,6 +348,7 @@ type clientCase struct {
 	extra      []string // client config lines
 	password   string
 	reneg      bool // wait for a client-initiated renegotiation (reneg-sec)
+	restart    bool // the server sends RESTART: the client must reconnect
 	wantCipher string
 	wantEKM    bool
 }
@@ -354,7 +356,8 @@ type clientCase struct {
 func TestInteropOpenVPNClient(t *testing.T) {
 	bin := needOpenVPN(t)
 	for _, tc := range []clientCase{
-		{name: "udp-aes256gcm-ekm", wantCipher: "AES-256-GCM", wantEKM: true},
+		{name: "udp-aes256gcm-ekm", extra: []string{"explicit-exit-notify 1"}, wantCipher: "AES-256-GCM", wantEKM: true},
+		{name: "udp-server-restart", restart: true, wantCipher: "AES-256-GCM", wantEKM: true},
 		{name: "udp-aes128gcm-prf", disableEKM: true, extra: []string{"data-ciphers AES-128-GCM"}, wantCipher: "AES-128-GCM"},
 		{name: "udp-chacha20", extra: []string{"data-ciphers CHACHA20-POLY1305"}, wantCipher: "CHACHA20-POLY1305", wantEKM: true},
 		{name: "udp-aes256cbc-sha256", extra: []string{"data-ciphers AES-256-CBC", "cipher AES-256-CBC", "auth SHA256"}, wantCipher: "AES-256-CBC", wantEKM: true},
@@ -501,6 +504,24 @@ func interopCase(t *testing.T, bin string, tc clientCase) {
 	if got != 3 || e.echoes.Load() < 3 {
 		t.Fatalf("%d of 3 echo replies through the tunnel; server saw %d requests (drops: auth %d replay %d nokey %d)",
 			got, e.echoes.Load(), s.Stats.DropAuth.Load(), s.Stats.DropReplay.Load(), s.Stats.DropNoKey.Load())
+	}
+	if tc.restart {
+		if err := s.SendControl("RESTART"); err != nil {
+			t.Fatal(err)
+		}
+		if !waitLog(logPath, "SIGUSR1[soft,server-pushed-connection-reset]", 10*time.Second) {
+			t.Fatal("client did not restart on RESTART")
+		}
+	}
+	if slices.Contains(tc.extra, "explicit-exit-notify 1") {
+		cmd.Process.Signal(os.Interrupt)
+		deadline := time.Now().Add(5 * time.Second)
+		for !s.Closed() && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !s.Closed() {
+			t.Fatal("the session did not end on the client's explicit exit notification")
+		}
 	}
 	t.Logf("%s: 3/3 echoes through the real openvpn client; cipher %s ekm %v key id %d; data in %d out %d",
 		tc.name, s.Cipher(), s.EKM(), s.KeyID(), s.Stats.DataIn.Load(), s.Stats.DataOut.Load())

@@ -108,6 +108,7 @@ type Session struct {
 	v2        bool
 	push      *PushOptions
 	closed    bool
+	latest    *keyState // the last key state whose handshake finished
 
 	data    [8]atomic.Pointer[DataKeys]
 	current atomic.Pointer[DataKeys]
@@ -123,6 +124,7 @@ type keyState struct {
 	id      byte
 	created time.Time
 	rel     *reliable
+	conn    atomic.Pointer[tls.Conn] // set when key method 2 is done
 }
 
 // NewSession makes the session of one client. peerID (0..0xFFFFFF, or -1
@@ -205,7 +207,17 @@ func (s *Session) HandlePacket(pkt []byte) error {
 			return err
 		}
 		s.Stats.DataIn.Add(1)
-		if !IsPing(p) && s.cfg.OnData != nil {
+		if IsPing(p) {
+			return nil
+		}
+		if occ, exit := isOCC(p); occ {
+			if exit {
+				s.logf("openvpn: session %016x: client exits (OCC_EXIT)", s.remoteSID)
+				go s.close(errClosed) // not under the caller's loop
+			}
+			return nil
+		}
+		if s.cfg.OnData != nil {
 			s.cfg.OnData(s, p)
 		}
 		return nil
@@ -329,6 +341,28 @@ func (s *Session) SendData(pkt []byte) error {
 	return nil
 }
 
+// SendControl sends a control message (a string such as "RESTART" or
+// "AUTH_FAILED,reason") on the newest control channel, as SoftEther does
+// when the hub drops a session (Proto_OpenVPN.c OvsSendRestart...).
+// OpenVPN adds the terminating NUL; so does this.
+func (s *Session) SendControl(msg string) error {
+	s.mu.Lock()
+	ks := s.latest
+	s.mu.Unlock()
+	if ks == nil {
+		return ErrNoKey
+	}
+	_, err := ks.conn.Load().Write([]byte(msg + "\x00"))
+	return err
+}
+
+// Closed reports whether the session has ended.
+func (s *Session) Closed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
 // SendPing sends OpenVPN's keepalive ping on the data channel.
 func (s *Session) SendPing() error { return s.SendData(pingMagic[:]) }
 
@@ -444,6 +478,10 @@ func (s *Session) handshake(ks *keyState) error {
 		}
 	}
 	s.current.Store(dk)
+	ks.conn.Store(conn)
+	s.mu.Lock()
+	s.latest = ks
+	s.mu.Unlock()
 	done.Store(true)
 	if ks.id == 0 {
 		close(s.ready)
