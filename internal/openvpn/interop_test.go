@@ -365,7 +365,7 @@ func TestInteropOpenVPNClient(t *testing.T) {
 		{name: "udp-aes128cbc-sha1-softether-sample", disableEKM: true, extra: []string{"data-ciphers AES-128-CBC", "cipher AES-128-CBC", "auth SHA1"}, wantCipher: "AES-128-CBC"},
 		{name: "tcp-aes256gcm", tcp: true, wantCipher: "AES-256-GCM", wantEKM: true},
 		{name: "udp-tap", tap: true, wantCipher: "AES-256-GCM", wantEKM: true},
-		{name: "udp-renegotiation", extra: []string{"reneg-sec 3"}, reneg: true, wantCipher: "AES-256-GCM", wantEKM: true},
+		{name: "udp-renegotiation", extra: []string{"reneg-sec 2"}, reneg: true, wantCipher: "AES-256-GCM", wantEKM: true},
 		{name: "udp-wrong-password", password: "wrong"},
 	} {
 		t.Run(tc.name, func(t *testing.T) { interopCase(t, bin, tc) })
@@ -482,21 +482,34 @@ func interopCase(t *testing.T, bin string, tc clientCase) {
 		if got := pingFromNetns(t, ns, "10.8.0.1", 1); got != 1 {
 			t.Fatal("no echo on key id 0")
 		}
-		var r AuthRequest
-		select {
-		case r = <-e.auth:
-		case <-time.After(15 * time.Second):
-			t.Fatal("no renegotiation in 15 s")
+		// Two renegotiations: key ids 1 then 2; key 0's control channel
+		// is ended once two newer keys exist.
+		for want := 1; want <= 2; want++ {
+			var r AuthRequest
+			select {
+			case r = <-e.auth:
+			case <-time.After(15 * time.Second):
+				t.Fatalf("no renegotiation %d in 15 s", want)
+			}
+			if !r.Renegotiation || r.Password != "secret" {
+				t.Fatalf("renegotiation request %+v", r)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for s.KeyID() != want && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			if s.KeyID() != want {
+				t.Fatalf("key id %d after renegotiation %d", s.KeyID(), want)
+			}
+			if got := pingFromNetns(t, ns, "10.8.0.1", 1); got != 1 {
+				t.Fatalf("no echo on key id %d", want)
+			}
 		}
-		if !r.Renegotiation || r.Password != "secret" {
-			t.Fatalf("renegotiation request %+v", r)
-		}
-		deadline := time.Now().Add(5 * time.Second)
-		for s.KeyID() != 1 && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-		}
-		if s.KeyID() != 1 {
-			t.Fatalf("key id %d after renegotiation", s.KeyID())
+		s.mu.Lock()
+		k0 := s.keys[0]
+		s.mu.Unlock()
+		if k0 != nil || s.data[0].Load() != nil {
+			t.Fatal("key 0 still held after two renegotiations")
 		}
 		e.echoes.Store(0)
 	}

@@ -479,8 +479,19 @@ func (s *Session) handshake(ks *keyState) error {
 	}
 	s.current.Store(dk)
 	ks.conn.Store(conn)
+	// Keep the new key and the one before it (OpenVPN's "lame duck", which
+	// still decrypts packets in flight); end the older control channels and
+	// their goroutines.
 	s.mu.Lock()
+	prev := s.latest
 	s.latest = ks
+	for i, k := range s.keys {
+		if k != nil && k != ks && k != prev {
+			k.rel.close(errClosed)
+			s.keys[i] = nil
+			s.data[i].Store(nil)
+		}
+	}
 	s.mu.Unlock()
 	done.Store(true)
 	if ks.id == 0 {
