@@ -14,12 +14,20 @@ import (
 // lossyLink carries packets from one reliable to the other on a goroutine
 // (never under the sender's lock), dropping, duplicating and reordering.
 type lossyLink struct {
-	mu    sync.Mutex
-	n     int
-	ch    chan []byte
-	held  []byte
-	dst   *reliable
-	drops int
+	mu      sync.Mutex
+	n       int
+	ch      chan []byte
+	held    []byte
+	dst     *reliable
+	drops   int
+	stopped bool
+}
+
+func (l *lossyLink) stop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stopped = true
+	close(l.ch)
 }
 
 func newLossyLink() *lossyLink { return &lossyLink{ch: make(chan []byte, 1024)} }
@@ -27,6 +35,9 @@ func newLossyLink() *lossyLink { return &lossyLink{ch: make(chan []byte, 1024)} 
 func (l *lossyLink) output(p []byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.stopped {
+		return
+	}
 	l.n++
 	p = append([]byte(nil), p...)
 	switch {
@@ -66,8 +77,8 @@ func TestReliableTLSOverLossyLink(t *testing.T) {
 	ab.dst, ba.dst = b, a
 	go ab.run()
 	go ba.run()
-	defer close(ab.ch)
-	defer close(ba.ch)
+	defer ab.stop()
+	defer ba.stop()
 
 	dir := t.TempDir()
 	cert := testCert(t, dir)
@@ -121,6 +132,8 @@ func TestReliableTLSOverLossyLink(t *testing.T) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	ab.mu.Lock()
+	defer ab.mu.Unlock()
 	if ab.drops == 0 || a.retransmits == 0 || a.duplicates == 0 {
 		t.Fatalf("the link did not exercise the layer: drops %d retransmits %d duplicates %d", ab.drops, a.retransmits, a.duplicates)
 	}
