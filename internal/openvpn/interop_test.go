@@ -349,6 +349,7 @@ type clientCase struct {
 	password   string
 	reneg      bool // wait for a client-initiated renegotiation (reneg-sec)
 	restart    bool // the server sends RESTART: the client must reconnect
+	tlsCrypt   bool
 	wantCipher string
 	wantEKM    bool
 }
@@ -364,6 +365,8 @@ func TestInteropOpenVPNClient(t *testing.T) {
 		// SoftEther's sample client file (openvpn_sample.ovpn).
 		{name: "udp-aes128cbc-sha1-softether-sample", disableEKM: true, extra: []string{"data-ciphers AES-128-CBC", "cipher AES-128-CBC", "auth SHA1"}, wantCipher: "AES-128-CBC"},
 		{name: "tcp-aes256gcm", tcp: true, wantCipher: "AES-256-GCM", wantEKM: true},
+		{name: "udp-tls-crypt", tlsCrypt: true, wantCipher: "AES-256-GCM", wantEKM: true},
+		{name: "tcp-tls-crypt", tcp: true, tlsCrypt: true, wantCipher: "AES-256-GCM", wantEKM: true},
 		{name: "udp-tap", tap: true, wantCipher: "AES-256-GCM", wantEKM: true},
 		{name: "udp-renegotiation", extra: []string{"reneg-sec 2"}, reneg: true, wantCipher: "AES-256-GCM", wantEKM: true},
 		{name: "udp-wrong-password", password: "wrong"},
@@ -418,6 +421,17 @@ func interopCase(t *testing.T, bin string, tc clientCase) {
 		"ca " + filepath.Join(dir, "ca.pem"), "remote-cert-tls server", "auth-user-pass " + filepath.Join(dir, "auth.txt"),
 		"verb 4", "connect-retry 1", "auth-retry none", "pull"}
 	conf = append(conf, tc.extra...)
+	if tc.tlsCrypt {
+		kp := filepath.Join(dir, "tc.key")
+		run(t, bin, "--genkey", "tls-crypt", kp)
+		b, _ := os.ReadFile(kp)
+		k, err := ParseStaticKey(string(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.cfg.TLSCrypt = k
+		conf = append(conf, "tls-crypt "+kp)
+	}
 	os.WriteFile(filepath.Join(dir, "client.ovpn"), []byte(strings.Join(conf, "\n")+"\n"), 0o600)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

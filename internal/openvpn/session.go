@@ -29,6 +29,10 @@ type Config struct {
 	// Ciphers lists the data-channel ciphers the server accepts, most
 	// preferred first; nil means DefaultCiphers.
 	Ciphers []string
+	// TLSCrypt, if set, is the tls-crypt (v1) key: every control packet
+	// is authenticated and encrypted with it, and a packet that fails is
+	// dropped before it costs any state.
+	TLSCrypt *StaticKey
 	// DisableEKM keeps OpenVPN's PRF key derivation even when the client
 	// offers key-derivation tls-ekm.
 	DisableEKM bool
@@ -94,7 +98,8 @@ var ErrAuthFailed = errors.New("openvpn: authentication failed")
 // function. Safe for concurrent use.
 type Session struct {
 	cfg      *Config
-	output   func([]byte)
+	output   func([]byte) // data packets
+	ctlOut   func([]byte) // control packets (wrapped with tls-crypt if set)
 	peerID   int
 	localSID uint64
 
@@ -117,6 +122,10 @@ type Session struct {
 	txMu  sync.Mutex
 	txBuf []byte
 
+	crypt  *tlsCrypt // nil without tls-crypt
+	ctlBuf []byte    // unwrapped control packet; HandlePacket's caller serialises
+	ctlMu  sync.Mutex
+
 	Stats Stats
 }
 
@@ -133,6 +142,11 @@ type keyState struct {
 // sends one packet to the client (frame it for TCP) and must not block.
 func NewSession(cfg *Config, peerID int, output func(pkt []byte)) *Session {
 	s := &Session{cfg: cfg, output: output, peerID: peerID, ready: make(chan struct{})}
+	s.ctlOut = output
+	if cfg.TLSCrypt != nil {
+		s.crypt = newTLSCrypt(cfg.TLSCrypt)
+		s.ctlOut = func(p []byte) { output(s.crypt.wrap(p)) }
+	}
 	var b [8]byte
 	rand.Read(b[:])
 	s.localSID = binary.BigEndian.Uint64(b[:])
@@ -145,6 +159,14 @@ func NewSession(cfg *Config, peerID int, output func(pkt []byte)) *Session {
 // half-open limits); anything else from an unknown source is dropped.
 func IsNewSession(pkt []byte) bool {
 	return len(pkt) >= 14 && pkt[0] == OpHardResetClientV2<<3
+}
+
+// CheckTLSCrypt reports whether a packet from an unknown source passes
+// tls-crypt's authentication, so that a server makes no Session for
+// packets without the key. It does not touch any replay state.
+func CheckTLSCrypt(k *StaticKey, pkt []byte) bool {
+	_, err := newTLSCrypt(k).unwrap(nil, pkt)
+	return err == nil
 }
 
 // PeerID returns the peer id the session was made with.
@@ -222,6 +244,16 @@ func (s *Session) HandlePacket(pkt []byte) error {
 		}
 		return nil
 	}
+	if s.crypt != nil {
+		s.ctlMu.Lock()
+		defer s.ctlMu.Unlock()
+		p, err := s.crypt.unwrap(s.ctlBuf, pkt)
+		if err != nil {
+			s.Stats.DropControl.Add(1)
+			return err
+		}
+		s.ctlBuf, pkt = p, p
+	}
 	var c Control
 	if err := ParseControl(pkt, &c); err != nil {
 		s.Stats.DropControl.Add(1)
@@ -296,7 +328,7 @@ func (s *Session) newKeyStateLocked(id byte) *keyState {
 	if old := s.keys[id]; old != nil {
 		old.rel.close(errClosed)
 	}
-	ks := &keyState{id: id, created: time.Now(), rel: newReliable(id, s.localSID, s.remoteSID, s.output)}
+	ks := &keyState{id: id, created: time.Now(), rel: newReliable(id, s.localSID, s.remoteSID, s.ctlOut)}
 	s.keys[id] = ks
 	return ks
 }
