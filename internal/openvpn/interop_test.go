@@ -381,6 +381,16 @@ func interopCase(t *testing.T, bin string, tc clientCase) {
 	e := newEchoServer(t, dir, tc.tcp)
 	e.cfg.DisableEKM = tc.disableEKM
 	e.tap = tc.tap
+	if tc.tlsCrypt { // set before the server starts
+		kp := filepath.Join(dir, "tc.key")
+		run(t, bin, "--genkey", "tls-crypt", kp)
+		b, _ := os.ReadFile(kp)
+		k, err := ParseStaticKey(string(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.cfg.TLSCrypt = k
+	}
 	dev := "tun"
 	if tc.tap {
 		dev = "tap"
@@ -422,15 +432,7 @@ func interopCase(t *testing.T, bin string, tc clientCase) {
 		"verb 4", "connect-retry 1", "auth-retry none", "pull"}
 	conf = append(conf, tc.extra...)
 	if tc.tlsCrypt {
-		kp := filepath.Join(dir, "tc.key")
-		run(t, bin, "--genkey", "tls-crypt", kp)
-		b, _ := os.ReadFile(kp)
-		k, err := ParseStaticKey(string(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.cfg.TLSCrypt = k
-		conf = append(conf, "tls-crypt "+kp)
+		conf = append(conf, "tls-crypt "+filepath.Join(dir, "tc.key"))
 	}
 	os.WriteFile(filepath.Join(dir, "client.ovpn"), []byte(strings.Join(conf, "\n")+"\n"), 0o600)
 
