@@ -1,7 +1,8 @@
 // Package openvpn implements the server side of the OpenVPN protocol core:
 // the packet layer, the reliable control channel that carries TLS, key
 // method 2 with OpenVPN's PRF and TLS-EKM key derivation, cipher negotiation,
-// PUSH_REPLY and the data channel (AEAD and CBC+HMAC) with a replay window.
+// PUSH_REPLY, tls-crypt (v1) and the data channel (AEAD and CBC+HMAC,
+// P_DATA_V1 and P_DATA_V2) with a replay window.
 //
 // It holds no sockets and knows nothing of hubs: a Session consumes the
 // packets a transport received (Session.HandlePacket) and gives packets to
@@ -36,11 +37,9 @@ const MaxAcks = 8
 // Errors of the packet codec; callers drop and count.
 var (
 	ErrShort     = errors.New("openvpn: packet too short")
-	ErrOpcode    = errors.New("openvpn: unknown opcode")
 	ErrTooMany   = errors.New("openvpn: too many acks")
 	ErrNotData   = errors.New("openvpn: not a data packet")
 	ErrNotCtl    = errors.New("openvpn: not a control packet")
-	ErrTooLarge  = errors.New("openvpn: packet too large")
 	ErrBadLength = errors.New("openvpn: bad frame length")
 )
 
