@@ -86,6 +86,7 @@ func (s *Server) reconcile(to *config.Server, replaced bool) {
 	s.ApplyLocalBridges()
 	s.ApplyL3Switches()
 	s.syncListeners()
+	s.syncUDP()
 	if syslogChanged {
 		s.applySyslog()
 	}
@@ -105,6 +106,7 @@ func sameHubSettings(a, b *config.Hub) bool {
 // cascades and SecureNAT. Serve calls it when it starts and stops.
 func (s *Server) applyRunning() {
 	s.syncListeners()
+	s.syncUDP()
 	s.ApplyLocalBridges()
 	for _, h := range s.Hubs() {
 		s.ApplyCascades(h)

@@ -23,6 +23,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/control"
 	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/native"
 	"github.com/ethervpn/ethervpn/internal/osprio"
 	"github.com/ethervpn/ethervpn/internal/packetlog"
 	"github.com/ethervpn/ethervpn/internal/runset"
@@ -66,6 +67,9 @@ type Server struct {
 	conns        *connLimiter
 	listeners    []net.Listener   // given to Serve
 	cfgListeners *configListeners // ListenerList (see listeners.go)
+	udp          *udpListeners    // OpenVPN's PortsUDP (see openvpn.go)
+	ovpn         ovpnStats        // what the OpenVPN service dropped
+	ovpnMACs     native.UniqueIDs // numbers of the tun clients' MACs
 	// openConfigured: Run serves the configured listeners (guarded by mu).
 	openConfigured bool
 	wg             sync.WaitGroup // accept loops
@@ -168,6 +172,7 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 	s.ctl = control.New(cfg, store, log)
 	s.ctl.SetApply(s.reconcile)
 	s.cfgListeners = runset.New(s.listen)
+	s.udp = runset.New(s.listenUDP)
 	s.bridges = runset.New(s.startBridge)
 	s.l3 = runset.New(s.startL3Switch)
 	s.plog = packetlog.NewWriter(filepath.Join(dir, "packet_log"), hostServices(), packetLogQueue, s.packetLogToSyslog)

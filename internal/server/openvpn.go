@@ -1,0 +1,468 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/guard"
+	"github.com/ethervpn/ethervpn/internal/native"
+	"github.com/ethervpn/ethervpn/internal/openvpn"
+	"github.com/ethervpn/ethervpn/internal/runset"
+)
+
+// The OpenVPN service: each OpenVPN client is an openvpn.Session whose
+// login is a native session of a hub (LoginNative). A tun client gets a
+// layer-3 adapter on its port that leases an address from the hub's DHCP
+// server (SecureNAT or a real one) and is pushed that lease; a tap client's
+// Ethernet frames go to and from the port as they are, in bridge mode
+// (SoftEther Proto_OpenVPN.c, OvsBeginIPCAsyncConnectionIfEmpty and
+// OvsProcessData: OPENVPN_L3 with an IPC in L3 mode, OPENVPN_L2 in L2
+// mode).
+
+// UDP limits. A client that has not authenticated yet costs a TLS
+// handshake: bound how many of those one source and all sources may have
+// at once (beyond, hard resets are dropped and counted).
+const (
+	ovpnHalfOpenPerSource = 8
+	ovpnHalfOpenTotal     = 256
+	// ovpnLoginTimeout bounds the DHCP lease a tun client waits for.
+	ovpnLoginTimeout = 15 * time.Second
+)
+
+// ovpnStats counts what the OpenVPN service dropped.
+type ovpnStats struct {
+	// HalfOpenDropped: hard resets refused by the half-open limits.
+	HalfOpenDropped atomic.Uint64
+	// Unknown: packets from a source without a session that do not open
+	// one.
+	Unknown atomic.Uint64
+	// Idle: sessions ended because the client went silent.
+	Idle atomic.Uint64
+}
+
+// ovpnClient is one OpenVPN client: its protocol session and, once it has
+// logged in, its hub session (and adapter, for tun).
+type ovpnClient struct {
+	s      *Server
+	sess   *openvpn.Session
+	remote net.Addr
+	// lastSeen is when the client last sent a packet (unix nanoseconds).
+	lastSeen atomic.Int64
+	// authed is set once the hub session is up (no longer half-open).
+	authed atomic.Bool
+	// onAuth and onEnd tell the transport (UDP demultiplexer, TCP
+	// connection) about the login and the end; either may be nil.
+	onAuth, onEnd func(c *ovpnClient)
+
+	// ns and ad are set by the login and read on the data path.
+	ns atomic.Pointer[NativeSession]
+	ad atomic.Pointer[native.Adapter]
+
+	mu     sync.Mutex
+	closed bool
+	push   *openvpn.PushOptions // kept for renegotiations
+	done   chan struct{}        // closed when the client ends
+	macID  uint32               // taken from Server.ovpnMACs for tun
+
+	// slot passes one packet or frame as a batch without allocating;
+	// HandlePacket's caller serialises OnData, so one slot is enough.
+	slot [1][]byte
+}
+
+// newOpenVPNClient makes the session of one client; output sends one
+// packet to it (framed for TCP) and must not block for long.
+func (s *Server) newOpenVPNClient(remote net.Addr, tcp bool, peerID int, output func([]byte)) *ovpnClient {
+	c := &ovpnClient{s: s, remote: remote, done: make(chan struct{})}
+	c.lastSeen.Store(time.Now().UnixNano())
+	opts := s.ctl.Current().Proto.OpenVPN
+	cfg := &openvpn.Config{
+		TLS:          s.currentTLS(),
+		TCP:          tcp,
+		Authenticate: c.authenticate,
+		OnData:       c.onData,
+		OnClose:      func(_ *openvpn.Session, err error) { c.close(err) },
+		Logf:         func(format string, args ...any) { s.log.Debug(fmt.Sprintf(format, args...), "remote", remote.String()) },
+	}
+	if opts.Timeout > 0 {
+		cfg.HandshakeTimeout = time.Duration(opts.Timeout) * time.Millisecond
+	}
+	c.sess = openvpn.NewSession(cfg, peerID, output)
+	return c
+}
+
+// handle feeds one packet from the client to its session.
+func (c *ovpnClient) handle(pkt []byte) {
+	c.lastSeen.Store(time.Now().UnixNano())
+	c.sess.HandlePacket(pkt)
+}
+
+// authenticate logs the client in to its hub (on the session's control
+// goroutine; it may block while the adapter leases an address).
+func (c *ovpnClient) authenticate(r *openvpn.AuthRequest) (*openvpn.PushOptions, error) {
+	c.mu.Lock()
+	push := c.push
+	c.mu.Unlock()
+	if r.Renegotiation && push != nil {
+		// The hub session stays; the password was checked at login.
+		return push, nil
+	}
+	tap := r.DevType == "tap"
+	proto := "OPENVPN_L3"
+	if tap {
+		proto = "OPENVPN_L2"
+	}
+	ns, err := c.s.LoginNative(NativeLogin{Protocol: proto, Username: r.Username, Password: r.Password, Bridge: tap, Remote: c.remote})
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		ns.Close(errors.New("the OpenVPN client left during its login"))
+		return nil, errors.New("closed")
+	}
+	c.ns.Store(ns)
+	c.mu.Unlock()
+	push = &openvpn.PushOptions{}
+	if tap {
+		go c.pumpFrames(ns)
+	} else {
+		id := c.s.ovpnMACs.Take()
+		c.mu.Lock()
+		c.macID = id
+		c.mu.Unlock()
+		ctx, cancel := context.WithTimeout(c.s.life, ovpnLoginTimeout)
+		ad, lease, err := native.Open(ctx, ns.Port, native.Config{
+			MAC:       native.VirtualMAC(native.MachineName(), ns.Hub.Name(), id),
+			Hostname:  ns.User,
+			Deliver:   c.deliver,
+			UserClass: "",
+		})
+		cancel()
+		if err != nil {
+			c.s.log.Info("an OpenVPN (tun) client got no address from the hub's DHCP server", "session", ns.Name, "err", err)
+			return nil, err // the session's close ends ns
+		}
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			ad.Close()
+			return nil, errors.New("closed")
+		}
+		c.ad.Store(ad)
+		c.mu.Unlock()
+		push.IP = lease.Addr.Addr()
+		push.Netmask = maskOf(lease.Addr.Bits())
+		push.Gateway = lease.Gateway
+		push.DNS = lease.DNS
+		push.Domain = lease.Domain
+	}
+	if opts := c.s.ctl.Current().Proto.OpenVPN; opts.PingSendInterval > 0 {
+		// The client pings as often as the server does and restarts after
+		// the timeout (SoftEther Proto_OpenVPN.c, OvsProcessRecvPacket
+		// pushes "ping" and "ping-restart").
+		push.Ping = max(1, int(opts.PingSendInterval/1000))
+		push.PingRestart = max(push.Ping*2, int(opts.Timeout/1000))
+		go c.pinger(time.Duration(opts.PingSendInterval) * time.Millisecond)
+	}
+	c.mu.Lock()
+	c.push = push
+	c.mu.Unlock()
+	go c.watch(ns)
+	c.authed.Store(true)
+	if c.onAuth != nil {
+		c.onAuth(c)
+	}
+	return push, nil
+}
+
+// maskOf is the IPv4 netmask of a prefix length.
+func maskOf(bits int) netip.Addr {
+	m := ^uint32(0) << (32 - bits)
+	if bits <= 0 {
+		m = 0
+	}
+	return netip.AddrFrom4([4]byte{byte(m >> 24), byte(m >> 16), byte(m >> 8), byte(m)})
+}
+
+// onData hands a packet from the client to the hub: an IPv4 packet to the
+// adapter (tun), an Ethernet frame to the port (tap).
+func (c *ovpnClient) onData(_ *openvpn.Session, pkt []byte) {
+	c.slot[0] = pkt
+	if ad := c.ad.Load(); ad != nil {
+		ad.Send(c.slot[:])
+	} else if ns := c.ns.Load(); ns != nil && ns.Port != nil {
+		ns.Port.Input(c.slot[:])
+	}
+	c.slot[0] = nil
+}
+
+// deliver sends the adapter's packets for the client.
+func (c *ovpnClient) deliver(pkts [][]byte) {
+	for _, p := range pkts {
+		c.sess.SendData(p)
+	}
+}
+
+// pumpFrames sends the hub's frames for a tap client until its port goes.
+func (c *ovpnClient) pumpFrames(ns *NativeSession) {
+	defer guard.Recover(c.s.log, "openvpn tap", nil)
+	send := func(f []byte) { c.sess.SendData(f) }
+	for {
+		select {
+		case <-ns.Port.Ready():
+			ns.Port.DrainEach(0, send)
+		case <-ns.Port.Done():
+			return
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// pinger sends OpenVPN's keepalive ping while the client lasts.
+func (c *ovpnClient) pinger(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			c.sess.SendPing()
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// watch ends the client when the hub ends its session: RESTART makes the
+// real client reconnect, as SoftEther does (Proto_OpenVPN.c,
+// OvsSendRestart... when the IPC is disconnected).
+func (c *ovpnClient) watch(ns *NativeSession) {
+	select {
+	case <-ns.Ended:
+		c.sess.SendControl("RESTART")
+		c.sess.Close()
+	case <-c.done:
+	}
+}
+
+// close ends everything the client holds (once; OnClose).
+func (c *ovpnClient) close(err error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	close(c.done)
+	id := c.macID
+	c.mu.Unlock()
+	if ad := c.ad.Load(); ad != nil {
+		ad.Close()
+	}
+	if ns := c.ns.Load(); ns != nil {
+		if err == nil {
+			err = errors.New("the OpenVPN client left")
+		}
+		ns.Close(err)
+	}
+	if id != 0 {
+		c.s.ovpnMACs.Put(id)
+	}
+	if c.onEnd != nil {
+		c.onEnd(c)
+	}
+}
+
+// openVPNEnabled reports whether the OpenVPN server is on.
+func (s *Server) openVPNEnabled() bool { return s.ctl.Current().Proto.OpenVPN.Enabled }
+
+// udpListeners are the OpenVPN UDP ports (PortsUDP), open while Serve runs
+// and OpenVPN is enabled; keyed by port, the value is the address to bind.
+type udpListeners = runset.Set[uint16, string, *udpListener]
+
+// syncUDP opens and closes the UDP ports to match PortsUDP.
+func (s *Server) syncUDP() {
+	s.udp.Sync(func() map[uint16]string {
+		// s.cfg, not ctl.Current: reconcile calls this under ctl's lock.
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !s.adm.serving || !s.openConfigured || !s.cfg.Proto.OpenVPN.Enabled {
+			return nil
+		}
+		ip := s.cfg.ListenIP
+		if ip == "0.0.0.0" {
+			ip = ""
+		}
+		want := map[uint16]string{}
+		for _, p := range s.cfg.PortsUDP {
+			if p != 0 {
+				want[p] = ip
+			}
+		}
+		return want
+	})
+}
+
+// udpListener demultiplexes one UDP port's datagrams to OpenVPN clients
+// by source address.
+type udpListener struct {
+	s    *Server
+	pc   *net.UDPConn
+	wg   sync.WaitGroup
+	stop chan struct{}
+
+	mu       sync.Mutex
+	clients  map[netip.AddrPort]*ovpnClient
+	halfOpen map[netip.Addr]int // unauthenticated sessions by source
+	nHalf    int
+	peerIDs  int
+}
+
+// listenUDP opens one UDP port.
+func (s *Server) listenUDP(port uint16, ip string) (*udpListener, error) {
+	addr := net.JoinHostPort(ip, strconv.Itoa(int(port)))
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := net.ListenUDP("udp", ua)
+	if err != nil {
+		s.log.Warn("cannot listen on a UDP port; is it free?", "addr", addr, "err", err)
+		return nil, err
+	}
+	s.log.Info("listening for OpenVPN", "udp", pc.LocalAddr().String())
+	u := &udpListener{s: s, pc: pc, stop: make(chan struct{}),
+		clients: map[netip.AddrPort]*ovpnClient{}, halfOpen: map[netip.Addr]int{}}
+	u.wg.Add(2)
+	go u.readLoop()
+	go u.reaper()
+	return u, nil
+}
+
+// Stop closes the port and ends its clients.
+func (u *udpListener) Stop() {
+	close(u.stop)
+	u.pc.Close()
+	u.wg.Wait()
+	u.mu.Lock()
+	cs := make([]*ovpnClient, 0, len(u.clients))
+	for _, c := range u.clients {
+		cs = append(cs, c)
+	}
+	u.mu.Unlock()
+	for _, c := range cs {
+		c.sess.Close()
+	}
+}
+
+// Addr is the port's local address.
+func (u *udpListener) Addr() net.Addr { return u.pc.LocalAddr() }
+
+func (u *udpListener) readLoop() {
+	defer u.wg.Done()
+	defer guard.Recover(u.s.log, "openvpn udp", nil)
+	var buf [openvpn.MaxPacket]byte
+	for {
+		n, from, err := u.pc.ReadFromUDPAddrPort(buf[:])
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		pkt := buf[:n]
+		u.mu.Lock()
+		c := u.clients[from]
+		u.mu.Unlock()
+		if c == nil {
+			if !openvpn.IsNewSession(pkt) {
+				u.s.ovpn.Unknown.Add(1)
+				continue
+			}
+			if c = u.newClient(from); c == nil {
+				continue
+			}
+		}
+		c.handle(pkt)
+	}
+}
+
+// newClient makes the session of a new source, within the half-open
+// limits.
+func (u *udpListener) newClient(from netip.AddrPort) *ovpnClient {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.nHalf >= ovpnHalfOpenTotal || u.halfOpen[from.Addr()] >= ovpnHalfOpenPerSource {
+		u.s.ovpn.HalfOpenDropped.Add(1)
+		return nil
+	}
+	u.halfOpen[from.Addr()]++
+	u.nHalf++
+	u.peerIDs = (u.peerIDs + 1) & 0xFFFFFF
+	c := u.s.newOpenVPNClient(net.UDPAddrFromAddrPort(from), false, u.peerIDs, func(p []byte) {
+		u.pc.WriteToUDPAddrPort(p, from)
+	})
+	var once sync.Once
+	notHalf := func() {
+		once.Do(func() {
+			u.mu.Lock()
+			u.nHalf--
+			if u.halfOpen[from.Addr()]--; u.halfOpen[from.Addr()] <= 0 {
+				delete(u.halfOpen, from.Addr())
+			}
+			u.mu.Unlock()
+		})
+	}
+	c.onAuth = func(*ovpnClient) { notHalf() }
+	c.onEnd = func(c *ovpnClient) {
+		notHalf()
+		u.mu.Lock()
+		if u.clients[from] == c {
+			delete(u.clients, from)
+		}
+		u.mu.Unlock()
+	}
+	u.clients[from] = c
+	return c
+}
+
+// reaper ends the sessions of clients that went silent for longer than
+// the OpenVPN Timeout (they ping every PingSendInterval).
+func (u *udpListener) reaper() {
+	defer u.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var idle []*ovpnClient
+	for {
+		select {
+		case <-u.stop:
+			return
+		case now := <-t.C:
+			timeout := time.Duration(u.s.ctl.Current().Proto.OpenVPN.Timeout) * time.Millisecond
+			if timeout <= 0 {
+				timeout = 30 * time.Second
+			}
+			idle = idle[:0]
+			u.mu.Lock()
+			for _, c := range u.clients {
+				if now.Sub(time.Unix(0, c.lastSeen.Load())) > timeout {
+					idle = append(idle, c)
+				}
+			}
+			u.mu.Unlock()
+			for _, c := range idle {
+				u.s.ovpn.Idle.Add(1)
+				c.sess.Close()
+			}
+		}
+	}
+}
