@@ -58,6 +58,7 @@ func TestOpenVPNClient(t *testing.T) {
 	fp := serverFingerprint(t, srv)
 
 	t.Run("UDP", func(t *testing.T) { openVPNCase(t, r, srv, bin, fp, "udp", ovpnUDPPort) })
+	t.Run("TCP", func(t *testing.T) { openVPNCase(t, r, srv, bin, fp, "tcp-client", ovpnPort) })
 }
 
 // openVPNCase runs the client in a new namespace over proto and pings

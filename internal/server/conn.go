@@ -105,6 +105,10 @@ func (s *Server) serveConn(raw net.Conn) {
 func (h *handshake) run() bool {
 	h.deadline = time.Now().Add(h.s.conns.handshake)
 	h.raw.SetDeadline(h.deadline)
+	if h.s.openVPNEnabled() && h.peekOpenVPN() {
+		h.s.serveOpenVPNTCP(h)
+		return true
+	}
 	h.rc = wire.NewRecordConn(h.raw)
 	h.tc = tls.Server(h.rc, h.s.currentTLS())
 	if err := h.tc.Handshake(); err != nil {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/guard"
@@ -98,9 +100,9 @@ func (s *Server) newOpenVPNClient(remote net.Addr, tcp bool, peerID int, output 
 }
 
 // handle feeds one packet from the client to its session.
-func (c *ovpnClient) handle(pkt []byte) {
+func (c *ovpnClient) handle(pkt []byte) error {
 	c.lastSeen.Store(time.Now().UnixNano())
-	c.sess.HandlePacket(pkt)
+	return c.sess.HandlePacket(pkt)
 }
 
 // authenticate logs the client in to its hub (on the session's control
@@ -392,7 +394,16 @@ func (u *udpListener) readLoop() {
 				continue
 			}
 		}
-		c.handle(pkt)
+		if c.handle(pkt) != nil && openvpn.IsNewSession(pkt) {
+			// A hard reset of another session from a known address: the
+			// client restarted on the same port (a retransmitted reset of
+			// the running session is acked without error). The old
+			// session goes; the new one starts.
+			c.sess.Close()
+			if c = u.newClient(from); c != nil {
+				c.handle(pkt)
+			}
+		}
 	}
 }
 
@@ -464,5 +475,78 @@ func (u *udpListener) reaper() {
 				c.sess.Close()
 			}
 		}
+	}
+}
+
+// peekOpenVPN reports whether the connection's first bytes are an OpenVPN
+// client's first packet, leaving them in the socket for whoever reads
+// next (one listener serves both, as SoftEther's does: Proto_OpenVPN.c,
+// OvsCheckTcpRecvBufIfOpenVPNProtocol looks for "00 0E" in the first
+// bytes its accept path peeks). A TLS ClientHello's first
+// byte (0x16, a handshake record) decides at once.
+func (h *handshake) peekOpenVPN() bool {
+	sc, ok := h.raw.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var b [3]byte
+	for range 50 { // the three bytes come in one segment; allow a little
+		var n int
+		var perr error
+		err := rc.Read(func(fd uintptr) bool {
+			n, _, perr = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK)
+			return perr != syscall.EAGAIN
+		})
+		switch {
+		case err != nil || perr != nil || n == 0 || b[0] == 0x16:
+			return false
+		case n == len(b):
+			return openvpn.LooksLikeTCP(b[:])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
+
+// serveOpenVPNTCP serves an OpenVPN client on a TCP connection of the
+// SSL-VPN listener until it ends. Until it authenticates, the
+// connection keeps the handshake's deadline and counts as unestablished;
+// then it ends after the OpenVPN Timeout without a packet (the client
+// pings).
+func (s *Server) serveOpenVPNTCP(h *handshake) {
+	raw := h.raw
+	defer raw.Close()
+	var wmu sync.Mutex
+	var wbuf []byte
+	c := s.newOpenVPNClient(raw.RemoteAddr(), true, 0, func(p []byte) {
+		wmu.Lock()
+		defer wmu.Unlock()
+		wbuf = openvpn.AppendFrame(wbuf[:0], p)
+		raw.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		raw.Write(wbuf)
+	})
+	c.onAuth = func(*ovpnClient) { h.established() }
+	c.onEnd = func(*ovpnClient) { raw.Close() }
+	defer c.sess.Close()
+	timeout := time.Duration(s.ctl.Current().Proto.OpenVPN.Timeout) * time.Millisecond
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	fr := openvpn.NewFrameReader(bufio.NewReaderSize(raw, 4096))
+	var set time.Time // when the read deadline was last moved
+	for {
+		if now := time.Now(); c.authed.Load() && now.Sub(set) > time.Second {
+			raw.SetReadDeadline(now.Add(timeout))
+			set = now
+		}
+		pkt, err := fr.Next()
+		if err != nil {
+			return
+		}
+		c.handle(pkt)
 	}
 }

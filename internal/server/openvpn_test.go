@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"net"
 	"testing"
@@ -40,17 +42,25 @@ func TestOpenVPNUDPDemux(t *testing.T) {
 		t.Fatalf("a data packet from an unknown source: Unknown=%d, want 1", s.ovpn.Unknown.Load())
 	}
 
+	answer := func(c *net.UDPConn, sid uint64) bool {
+		c.Write(hardReset(sid))
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		var buf [openvpn.MaxPacket]byte
+		n, err := c.Read(buf[:])
+		return err == nil && n > 0 && buf[0]>>3 == openvpn.OpHardResetServerV2
+	}
 	var answered int
+	var first *net.UDPConn
 	for i := range ovpnHalfOpenPerSource + 2 {
 		c, err := net.DialUDP("udp", nil, to)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		c.Write(hardReset(uint64(i + 1)))
-		c.SetReadDeadline(time.Now().Add(time.Second))
-		var buf [openvpn.MaxPacket]byte
-		if n, err := c.Read(buf[:]); err == nil && n > 0 && buf[0]>>3 == openvpn.OpHardResetServerV2 {
+		if first == nil {
+			first = c
+		}
+		if answer(c, uint64(i+1)) {
 			answered++
 		}
 	}
@@ -63,6 +73,20 @@ func TestOpenVPNUDPDemux(t *testing.T) {
 	if n != ovpnHalfOpenPerSource || half != n {
 		t.Fatalf("%d sessions, %d half-open; want %d", n, half, ovpnHalfOpenPerSource)
 	}
+	// A client that restarts on the same port (a new session id) gets a
+	// new session in place of its old one.
+	firstAddr := first.LocalAddr().(*net.UDPAddr).AddrPort()
+	u.mu.Lock()
+	old := u.clients[firstAddr]
+	u.mu.Unlock()
+	answer(first, 100)
+	u.mu.Lock()
+	n, renewed := len(u.clients), u.clients[firstAddr]
+	u.mu.Unlock()
+	if old == nil || renewed == nil || renewed == old || !old.sess.Closed() || n != ovpnHalfOpenPerSource {
+		t.Fatalf("after a restart on the same port: old %p (closed %v), new %p, %d sessions; want a new session in place of the closed old one",
+			old, old != nil && old.sess.Closed(), renewed, n)
+	}
 	u.Stop()
 	u.mu.Lock()
 	n, half = len(u.clients), u.nHalf
@@ -70,6 +94,39 @@ func TestOpenVPNUDPDemux(t *testing.T) {
 	if n != 0 || half != 0 {
 		t.Fatalf("after Stop: %d sessions, %d half-open; want none", n, half)
 	}
+}
+
+// On the SSL-VPN listener, a connection that opens with OpenVPN's framed
+// hard reset is answered by the OpenVPN service, and a TLS client on the
+// same port still gets the SSL-VPN's TLS.
+func TestOpenVPNTCPDetect(t *testing.T) {
+	s, _, _ := openAdmin(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write(openvpn.AppendFrame(nil, hardReset(1)))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	p, err := openvpn.NewFrameReader(c).Next()
+	if err != nil || p[0]>>3 != openvpn.OpHardResetServerV2 {
+		t.Fatalf("answer to a framed hard reset: % x, %v; want the server's hard reset", p, err)
+	}
+
+	tc, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("TLS on the same port: %v", err)
+	}
+	tc.Close()
 }
 
 func waitFor(cond func() bool) bool {
