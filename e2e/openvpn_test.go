@@ -16,10 +16,12 @@ import (
 	"github.com/ethervpn/ethervpn/internal/testrig"
 )
 
-// OpenVPN: the real openvpn 2.6 client (tun, AES-256-GCM, a hub user's
-// name and password) joins a hub of ethervpn over UDP (a PortsUDP port),
-// gets its address from SecureNAT's DHCP server through the server's
-// layer-3 adapter, and pings SecureNAT's virtual host.
+// OpenVPN: the real openvpn 2.6 client (AES-256-GCM, a hub user's name
+// and password) joins a hub of ethervpn over UDP (a PortsUDP port) and
+// over TCP (the SSL-VPN listener); with tun it gets its address from
+// SecureNAT's DHCP server through the server's layer-3 adapter, with tap
+// from the same server over the bridged tap; it pings SecureNAT's virtual
+// host. A wrong password gets AUTH_FAILED.
 
 const (
 	ovpnPort    = 25800 // the SSL-VPN listener
@@ -57,18 +59,21 @@ func TestOpenVPNClient(t *testing.T) {
 	srv := r.StartServerText(testrig.Ethervpn, ovpnPort, adminPW, cfg)
 	fp := serverFingerprint(t, srv)
 
-	t.Run("UDP", func(t *testing.T) { openVPNCase(t, r, srv, bin, fp, "udp", ovpnUDPPort) })
-	t.Run("TCP", func(t *testing.T) { openVPNCase(t, r, srv, bin, fp, "tcp-client", ovpnPort) })
+	t.Run("UDP", func(t *testing.T) { openVPNCase(t, r, srv, bin, fp, "tun", "udp", ovpnUDPPort, password) })
+	t.Run("TCP", func(t *testing.T) { openVPNCase(t, r, srv, bin, fp, "tun", "tcp-client", ovpnPort, password) })
+	t.Run("TAP", func(t *testing.T) { openVPNCase(t, r, srv, bin, fp, "tap", "udp", ovpnUDPPort, password) })
+	t.Run("WrongPassword", func(t *testing.T) { openVPNCase(t, r, srv, bin, fp, "tun", "udp", ovpnUDPPort, "wrong") })
 }
 
 // openVPNCase runs the client in a new namespace over proto and pings
-// SecureNAT's host through its tun.
-func openVPNCase(t *testing.T, r *testrig.Rig, srv *testrig.Server, bin, fp, proto string, port int) {
+// SecureNAT's host through its tun, or through its tap after a DHCP
+// lease taken over the tap itself (the hub bridges its frames).
+func openVPNCase(t *testing.T, r *testrig.Rig, srv *testrig.Server, bin, fp, dev, proto string, port int, pass string) {
 	ns := r.AddClient()
 	dir := t.TempDir()
 	auth := filepath.Join(dir, "auth.txt")
-	os.WriteFile(auth, []byte(ovpnUser+"@"+ovpnHub+"\n"+password+"\n"), 0o600)
-	conf := []string{"client", "dev tun", "proto " + proto, fmt.Sprintf("remote %s %d", ns.ServerIP, port), "nobind",
+	os.WriteFile(auth, []byte(ovpnUser+"@"+ovpnHub+"\n"+pass+"\n"), 0o600)
+	conf := []string{"client", "dev " + dev, "proto " + proto, fmt.Sprintf("remote %s %d", ns.ServerIP, port), "nobind",
 		"peer-fingerprint " + fp, "auth-user-pass " + auth, "data-ciphers AES-256-GCM",
 		"verb 3", "connect-retry 1", "auth-retry none", "pull"}
 	confPath := filepath.Join(dir, "client.ovpn")
@@ -103,6 +108,16 @@ func openVPNCase(t *testing.T, r *testrig.Rig, srv *testrig.Server, bin, fp, pro
 		}
 	}()
 
+	if pass != password {
+		refused := waitUntil(20*time.Second, func() bool {
+			b, _ := os.ReadFile(logPath)
+			return strings.Contains(string(b), "AUTH_FAILED")
+		})
+		if !refused {
+			t.Fatal("a wrong password was not answered with AUTH_FAILED in 20 s")
+		}
+		return
+	}
 	up := waitUntil(30*time.Second, func() bool {
 		b, _ := os.ReadFile(logPath)
 		return strings.Contains(string(b), "Initialization Sequence Completed")
@@ -110,9 +125,16 @@ func openVPNCase(t *testing.T, r *testrig.Rig, srv *testrig.Server, bin, fp, pro
 	if !up {
 		t.Fatal("the openvpn client did not complete its initialization in 30 s")
 	}
-	out, err := ns.Run(10*time.Second, "ip", "-4", "-o", "addr", "show", "dev", "tun0")
+	if dev == "tap" {
+		lease, err := r.StartDHCP(ns, "tap0", "e2e-ovpn").WaitLease(20 * time.Second)
+		if err != nil {
+			t.Fatalf("DHCP over the tap: %v", err)
+		}
+		t.Logf("tap lease %+v", lease)
+	}
+	out, err := ns.Run(10*time.Second, "ip", "-4", "-o", "addr", "show", "dev", dev+"0")
 	if err != nil || !strings.Contains(out, "inet 192.168.30.") {
-		t.Fatalf("tun0 has no address from SecureNAT's DHCP (192.168.30.x): %q %v", out, err)
+		t.Fatalf("%s0 has no address from SecureNAT's DHCP (192.168.30.x): %q %v", dev, out, err)
 	}
 	// One lost reply is tolerated: the first may wait for ARP.
 	res, err := ns.Ping(testrig.SecureNATIP, 4)
