@@ -316,7 +316,8 @@ func pingFromNetns(t *testing.T, ns, dst string, count int) int {
 				ch <- result{err: err}
 				return
 			}
-			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			// generous: CI runs this beside other packages' race tests
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
 			rb := make([]byte, 1500)
 			for {
 				n, _, err := c.ReadFrom(rb)
@@ -495,7 +496,7 @@ func interopCase(t *testing.T, bin string, tc clientCase) {
 		t.Fatalf("negotiated %s ekm %v, want %s ekm %v", s.Cipher(), s.EKM(), tc.wantCipher, tc.wantEKM)
 	}
 	if tc.reneg {
-		if got := pingFromNetns(t, ns, "10.8.0.1", 1); got != 1 {
+		if got := pingFromNetns(t, ns, "10.8.0.1", 2); got < 1 {
 			t.Fatal("no echo on key id 0")
 		}
 		// Two renegotiations: key ids 1 then 2; key 0's control channel
@@ -517,7 +518,7 @@ func interopCase(t *testing.T, bin string, tc clientCase) {
 			if s.KeyID() != want {
 				t.Fatalf("key id %d after renegotiation %d", s.KeyID(), want)
 			}
-			if got := pingFromNetns(t, ns, "10.8.0.1", 1); got != 1 {
+			if got := pingFromNetns(t, ns, "10.8.0.1", 2); got < 1 {
 				t.Fatalf("no echo on key id %d", want)
 			}
 		}
