@@ -71,7 +71,9 @@ func (h *Hub) EditUser(name string) *User {
 func (h *Hub) EditUserAt(i int) *User {
 	c := *h.Users[i]
 	c.Policy = clonePolicy(c.Policy)
-	c.written = false // the copy is written at the next save
+	if c.folder != nil {
+		c.folder.changed() // the copy is written at the next save
+	}
 	h.Users[i] = &c
 	return &c
 }

@@ -87,12 +87,12 @@ type User struct {
 
 	Policy *Policy // nil = no own policy (the group's or the default applies)
 
+	// folder is where the user was read from or last written to. Once
+	// toFolder has written it, it is final (Folder.final) until a copy of
+	// the user replaces this one (EditUserAt): a user of a published
+	// configuration never changes, so a save of a hub of 10,000 users
+	// writes and encodes only the users that changed.
 	folder *Folder
-	// written: toFolder wrote this value into folder. A user of a
-	// published configuration never changes (a change replaces it, see
-	// EditUser), so it is not written again: a save of a hub of 10,000
-	// users writes only the users that changed.
-	written bool
 }
 
 // Group is one SecurityAccountDatabase/GroupList/<name> folder.
@@ -363,17 +363,14 @@ var authItems = map[uint32][]string{
 }
 
 func (u *User) toFolder() *Folder {
-	if u.written && u.folder != nil {
+	if u.folder != nil && u.folder.final {
 		return u.folder
 	}
 	if u.folder == nil {
 		u.folder = newUserFolder()
 	}
 	f := u.folder
-	f.changed()
-	// written and final: until a copy of the user replaces it, neither
-	// the user nor its folder changes (see Folder.final)
-	defer func() { u.written, f.final = true, true }()
+	defer func() { f.final = true }()
 	f.Name = u.Name
 	putString(f, "RealName", u.RealName)
 	putString(f, "Note", u.Note)

@@ -107,7 +107,7 @@ func detach(s *Server) detachedModel {
 		}
 		for _, u := range h.Users {
 			u := *u
-			u.folder, u.written = nil, false
+			u.folder = nil
 			d.Users[h.Name] = append(d.Users[h.Name], u)
 		}
 		for _, g := range h.Groups {

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/native"
 	"github.com/ethervpn/ethervpn/internal/openvpn"
@@ -92,8 +93,8 @@ func (s *Server) newOpenVPNClient(remote net.Addr, tcp bool, peerID int, output 
 		OnClose:      func(_ *openvpn.Session, err error) { c.close(err) },
 		Logf:         func(format string, args ...any) { s.log.Debug(fmt.Sprintf(format, args...), "remote", remote.String()) },
 	}
-	if opts.Timeout > 0 {
-		cfg.HandshakeTimeout = time.Duration(opts.Timeout) * time.Millisecond
+	if opts.Timeout > 0 { // else the protocol's own handshake timeout
+		cfg.HandshakeTimeout = ovpnTimeout(opts)
 	}
 	c.sess = openvpn.NewSession(cfg, peerID, output)
 	return c
@@ -140,12 +141,20 @@ func (c *ovpnClient) authenticate(r *openvpn.AuthRequest) (*openvpn.PushOptions,
 		c.mu.Lock()
 		c.macID = id
 		c.mu.Unlock()
+		// The hub's options for its native clients' DHCP (SoftEther IPC.c:
+		// DhcpDiscoverTimeoutMs, UseHubNameAsDhcpUserClassOption).
+		hubOpts := c.s.hubConfig(ns.Hub).Options
+		userClass := ""
+		if hubOpts.UseHubNameAsDhcpUserClassOption {
+			userClass = ns.Hub.Name()
+		}
 		ctx, cancel := context.WithTimeout(c.s.life, ovpnLoginTimeout)
 		ad, lease, err := native.Open(ctx, ns.Port, native.Config{
-			MAC:       native.VirtualMAC(native.MachineName(), ns.Hub.Name(), id),
-			Hostname:  ns.User,
-			Deliver:   c.deliver,
-			UserClass: "",
+			MAC:             native.VirtualMAC(native.MachineName(), ns.Hub.Name(), id),
+			Hostname:        ns.User,
+			Deliver:         c.deliver,
+			UserClass:       userClass,
+			DiscoverTimeout: time.Duration(hubOpts.DhcpDiscoverTimeoutMs) * time.Millisecond,
 		})
 		cancel()
 		if err != nil {
@@ -283,6 +292,15 @@ func (c *ovpnClient) close(err error) {
 	}
 }
 
+// ovpnTimeout is how long an OpenVPN client may stay silent: the OpenVPN
+// option Timeout (ms), 30 s when unset (SoftEther's default).
+func ovpnTimeout(o config.OpenVPNOptions) time.Duration {
+	if o.Timeout == 0 {
+		return 30 * time.Second
+	}
+	return time.Duration(o.Timeout) * time.Millisecond
+}
+
 // openVPNEnabled reports whether the OpenVPN server is on.
 func (s *Server) openVPNEnabled() bool { return s.ctl.Current().Proto.OpenVPN.Enabled }
 
@@ -293,7 +311,7 @@ type udpListeners = runset.Set[uint16, string, *udpListener]
 // syncUDP opens and closes the UDP ports to match PortsUDP.
 func (s *Server) syncUDP() {
 	s.udp.Sync(func() map[uint16]string {
-		// s.cfg, not ctl.Current: reconcile calls this under ctl's lock.
+		// s.cfg under s.mu: what runs, read with the serving flags.
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if !s.adm.serving || !s.openConfigured || !s.cfg.Proto.OpenVPN.Enabled {
@@ -458,10 +476,7 @@ func (u *udpListener) reaper() {
 		case <-u.stop:
 			return
 		case now := <-t.C:
-			timeout := time.Duration(u.s.ctl.Current().Proto.OpenVPN.Timeout) * time.Millisecond
-			if timeout <= 0 {
-				timeout = 30 * time.Second
-			}
+			timeout := ovpnTimeout(u.s.ctl.Current().Proto.OpenVPN)
 			idle = idle[:0]
 			u.mu.Lock()
 			for _, c := range u.clients {
@@ -532,10 +547,7 @@ func (s *Server) serveOpenVPNTCP(h *handshake) {
 	c.onAuth = func(*ovpnClient) { h.established() }
 	c.onEnd = func(*ovpnClient) { raw.Close() }
 	defer c.sess.Close()
-	timeout := time.Duration(s.ctl.Current().Proto.OpenVPN.Timeout) * time.Millisecond
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
+	timeout := ovpnTimeout(s.ctl.Current().Proto.OpenVPN)
 	fr := openvpn.NewFrameReader(bufio.NewReaderSize(raw, 4096))
 	var set time.Time // when the read deadline was last moved
 	for {
