@@ -215,3 +215,28 @@ func (o *Owner) DeleteWireGuardKeys(keys []string) error {
 		return nil
 	})
 }
+
+// OpenVPNDefaultPort is OpenVPN's own UDP port, which a client
+// configuration file names when PortsUDP has it (SoftEther
+// Proto_OpenVPN.h, OPENVPN_UDP_PORT).
+const OpenVPNDefaultPort = 1194
+
+// OpenVPNClientEndpoint is the protocol and port a client configuration
+// file names, chosen as SoftEther's StMakeOpenVpnConfigFile chooses them:
+// UDP on 1194 when PortsUDP has it, else on the first UDP port; with no
+// UDP port, TCP on the first enabled SSL-VPN listener that is open (open
+// reports whether the server listens on a port); else UDP 1194.
+func OpenVPNClientEndpoint(s *config.Server, open func(port uint16) bool) (proto string, port uint16) {
+	if len(s.PortsUDP) > 0 {
+		if slices.Contains(s.PortsUDP, OpenVPNDefaultPort) {
+			return "udp", OpenVPNDefaultPort
+		}
+		return "udp", s.PortsUDP[0]
+	}
+	for _, l := range s.Listeners {
+		if l.Enabled && open(l.Port) {
+			return "tcp", l.Port
+		}
+	}
+	return "udp", OpenVPNDefaultPort
+}

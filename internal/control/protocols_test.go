@@ -107,3 +107,29 @@ func TestWireGuardKeyOperations(t *testing.T) {
 		t.Fatalf("saved keys after delete %+v", got)
 	}
 }
+
+// The port and protocol of a client configuration file, as SoftEther's
+// StMakeOpenVpnConfigFile chooses them.
+func TestOpenVPNClientEndpoint(t *testing.T) {
+	open := func(ports ...uint16) func(uint16) bool {
+		return func(p uint16) bool { return slices.Contains(ports, p) }
+	}
+	ls := []config.Listener{{Port: 443, Enabled: false}, {Port: 992, Enabled: true}, {Port: 5555, Enabled: true}}
+	for _, c := range []struct {
+		udp   []uint16
+		open  func(uint16) bool
+		proto string
+		port  uint16
+	}{
+		{[]uint16{443, 992, 1194, 5555}, open(992), "udp", 1194},
+		{[]uint16{5555, 992}, open(992), "udp", 5555},
+		{nil, open(443, 992, 5555), "tcp", 992}, // 443 is disabled
+		{nil, open(443, 5555), "tcp", 5555},     // 992 failed to open
+		{nil, open(), "udp", 1194},
+	} {
+		s := &config.Server{PortsUDP: c.udp, Listeners: ls}
+		if proto, port := OpenVPNClientEndpoint(s, c.open); proto != c.proto || port != c.port {
+			t.Errorf("PortsUDP %v: got %s %d, want %s %d", c.udp, proto, port, c.proto, c.port)
+		}
+	}
+}

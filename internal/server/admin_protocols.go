@@ -2,11 +2,16 @@ package server
 
 import (
 	"encoding/binary"
+	"net"
+	"net/netip"
+	"os"
 	"slices"
+	"time"
 
 	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/control"
+	"github.com/ethervpn/ethervpn/internal/openvpn"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
@@ -215,4 +220,89 @@ func admEnumWgk(a *adminCall) (*pack.Pack, error) {
 	out.AddStrs("Hub", h)
 	out.AddStrs("User", u)
 	return out, nil
+}
+
+// admMakeOpenVpnConfigFile answers client configuration files for OpenVPN
+// (SoftEther Admin.c, StMakeOpenVpnConfigFile): a zip in the Buffer of an
+// RPC_READ_LOG_FILE (FilePath, ServerName and Offset empty), with a tun
+// and a tap file that name this server, the port chosen as SoftEther
+// chooses it and the server's certificate. OpenVPN must be on
+// (vpnerr.OpenVPNIsNotEnabled); a VPN Bridge has no OpenVPN server.
+func admMakeOpenVpnConfigFile(a *adminCall) (*pack.Pack, error) {
+	var (
+		cur     *config.Server
+		enabled bool
+	)
+	a.s.ctl.View(func(c *config.Server) { cur, enabled = c, c.Proto.OpenVPN.Enabled }) // published: never changed
+	if !enabled {
+		return nil, vpnerr.OpenVPNIsNotEnabled
+	}
+	open := a.s.listening()
+	proto, port := control.OpenVPNClientEndpoint(cur, func(p uint16) bool { return open[p] })
+	machine, _ := os.Hostname()
+	cc := openvpn.ClientConfig{
+		Host: serverAddress(), Port: int(port), Proto: proto,
+		CACert: cur.CertDER, Machine: machine, Time: time.Now(),
+	}
+	zip, err := cc.Zip()
+	if err != nil {
+		return nil, err
+	}
+	out := pack.New()
+	out.AddStr("FilePath", "")
+	out.AddStr("ServerName", "")
+	out.AddInt("Offset", 0)
+	out.AddData("Buffer", zip)
+	return out, nil
+}
+
+// serverAddress is the address a client configuration file names: one of
+// this machine's addresses, a public one first (SoftEther asks a web
+// service for its global address, GetCurrentGlobalIP; ethervpn asks
+// nobody), else a private one, else the host name.
+func serverAddress() string {
+	var addrs []netip.Addr
+	ifaces, _ := net.Interfaces()
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		as, _ := ifc.Addrs()
+		for _, x := range as {
+			if p, err := netip.ParsePrefix(x.String()); err == nil {
+				addrs = append(addrs, p.Addr())
+			}
+		}
+	}
+	if a, ok := pickServerAddress(addrs); ok {
+		return a.String()
+	}
+	host, _ := os.Hostname()
+	return host
+}
+
+// pickServerAddress chooses among the machine's addresses: a global
+// IPv4 address that is not private, then a private IPv4 address, then a
+// global IPv6 address (most clients reach IPv4 more surely).
+func pickServerAddress(addrs []netip.Addr) (netip.Addr, bool) {
+	rank := func(a netip.Addr) int {
+		switch {
+		case !a.IsGlobalUnicast():
+			return 0
+		case a.Is4() && !a.IsPrivate():
+			return 4
+		case a.Is4():
+			return 3
+		case !a.IsPrivate():
+			return 2
+		}
+		return 1
+	}
+	var best netip.Addr
+	for _, a := range addrs {
+		if rank(a) > rank(best) {
+			best = a
+		}
+	}
+	return best, best.IsValid() && rank(best) > 0
 }

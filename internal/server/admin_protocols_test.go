@@ -1,12 +1,21 @@
 package server
 
 import (
+	"archive/zip"
 	"bytes"
+	"encoding/pem"
+	"io"
+	"maps"
+	"net/netip"
+	"os"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/openvpn"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
@@ -139,4 +148,114 @@ func FuzzProtoOptionValue(f *testing.F) {
 			}
 		}
 	})
+}
+
+// MakeOpenVpnConfigFile: a zip with readme.txt and the tun and tap files
+// named as SoftEther names them, each naming the port SoftEther would
+// choose and embedding the server's certificate; server admins only; an
+// error while OpenVPN is off.
+func TestMakeOpenVpnConfigFile(t *testing.T) {
+	s, d, _ := openAdmin(t)
+	wantCode(t, d, hubAdm("DEFAULT"), "MakeOpenVpnConfigFile", params(), vpnerr.NotEnoughRight)
+
+	files := func() map[string]string {
+		t.Helper()
+		got := call(t, d, serverAdm, "MakeOpenVpnConfigFile", params())
+		if got.Int("Offset") != 0 || !got.Has("FilePath") || !got.Has("ServerName") {
+			t.Fatalf("not an RPC_READ_LOG_FILE: %v", got.Elements())
+		}
+		buf := got.Data("Buffer")
+		zr, err := zip.NewReader(bytes.NewReader(buf), int64(len(buf)))
+		if err != nil {
+			t.Fatalf("Buffer is no zip: %v", err)
+		}
+		m := map[string]string{}
+		for _, f := range zr.File {
+			rc, err := f.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			m[f.Name] = string(b)
+		}
+		return m
+	}
+	host, _ := os.Hostname()
+	prefix := openvpn.FilePrefix(host)
+	l3, l2 := prefix+"openvpn_remote_access_l3.ovpn", prefix+"openvpn_site_to_site_bridge_l2.ovpn"
+	m := files()
+	if len(m) != 3 || m["readme.txt"] == "" || m[l3] == "" || m[l2] == "" {
+		t.Fatalf("zip holds %v, want readme.txt, %s, %s", slices.Sorted(maps.Keys(m)), l3, l2)
+	}
+	cert := s.ctl.Current().CertDER
+	for name, dev := range map[string]string{l3: "tun", l2: "tap"} {
+		f := m[name]
+		for _, line := range []string{"client", "dev " + dev, "proto udp", "auth-user-pass",
+			"data-ciphers AES-256-GCM:AES-128-GCM:CHACHA20-POLY1305"} {
+			if !hasLine(f, line) {
+				t.Errorf("%s: no line %q:\n%s", name, line, f)
+			}
+		}
+		if !regexp.MustCompile(`(?m)^remote \S+ 1194$`).MatchString(f) { // 1194 is among the default ports
+			t.Errorf("%s: no remote on 1194:\n%s", name, f)
+		}
+		i, j := strings.Index(f, "<ca>\n"), strings.Index(f, "</ca>")
+		if i < 0 || j < i {
+			t.Fatalf("%s: no <ca> block", name)
+		}
+		blk, _ := pem.Decode([]byte(f[i+5 : j]))
+		if blk == nil || !bytes.Equal(blk.Bytes, cert) {
+			t.Errorf("%s: <ca> is not the server's certificate", name)
+		}
+	}
+
+	// without 1194, the first UDP port
+	ports := pack.New()
+	ports.AddInts("Ports", []uint32{5555, 992})
+	call(t, d, serverAdm, "SetPortsUDP", ports)
+	if f := files()[l3]; !hasLine(f, "proto udp") || !regexp.MustCompile(`(?m)^remote \S+ 5555$`).MatchString(f) {
+		t.Errorf("PortsUDP 5555, 992: want udp 5555:\n%s", f)
+	}
+
+	call(t, d, serverAdm, "SetOpenVpnSstpConfig", params("EnableOpenVPN", false))
+	wantCode(t, d, serverAdm, "MakeOpenVpnConfigFile", params(), vpnerr.OpenVPNIsNotEnabled)
+}
+
+func hasLine(text, line string) bool {
+	return slices.Contains(strings.Split(text, "\n"), line)
+}
+
+func TestPickServerAddress(t *testing.T) {
+	a := func(s ...string) []netip.Addr {
+		var out []netip.Addr
+		for _, x := range s {
+			out = append(out, netip.MustParseAddr(x))
+		}
+		return out
+	}
+	for _, c := range []struct {
+		in   []netip.Addr
+		want string
+	}{
+		{a("fe80::1", "10.0.0.5", "203.0.113.7", "2001:db8::1"), "203.0.113.7"},
+		{a("fe80::1", "2001:db8::1", "192.168.1.2"), "192.168.1.2"},
+		{a("fe80::1", "2001:db8::1"), "2001:db8::1"},
+		{a("fe80::1", "169.254.1.1"), ""},
+		{nil, ""},
+	} {
+		got, ok := pickServerAddress(c.in)
+		if c.want == "" {
+			if ok {
+				t.Errorf("%v: got %v, want none", c.in, got)
+			}
+			continue
+		}
+		if !ok || got.String() != c.want {
+			t.Errorf("%v: got %v, want %s", c.in, got, c.want)
+		}
+	}
 }

@@ -56,6 +56,7 @@ func init() {
 	add("AddWgk", rightServer, rw, admAddWgk)
 	add("DeleteWgk", rightServer, rw, admDeleteWgk)
 	add("EnumWgk", rightServer, ro, admEnumWgk)
+	add("MakeOpenVpnConfigFile", rightServer, ro, notOnBridge(admMakeOpenVpnConfigFile))
 
 	// Hubs
 	add("CreateHub", rightServer, rw, notOnBridge(admCreateHub)) // a VPN Bridge has one hub

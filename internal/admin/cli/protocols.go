@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/binary"
+	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +31,7 @@ func protocolCommands() []*command {
 		}, run: protoOptionsSet},
 		{name: "OpenVpnEnable", params: []param{yesNo("Enables OpenVPN Clone Server Function (yes / no):")}, run: openVpnSstpEnable("EnableOpenVPN")},
 		{name: "OpenVpnGet", run: openVpnSstpGet("EnableOpenVPN", "OpenVPN Clone Server Enabled")},
+		{name: "OpenVpnMakeConfig", params: []param{arg("ZIP_FileName", "Output Filename of Setting Files (ZIP compressed file):")}, run: openVpnMakeConfig},
 		{name: "SstpEnable", params: []param{yesNo("Enables SSTP VPN Clone Server Function (yes / no):")}, run: openVpnSstpEnable("EnableSSTP")},
 		{name: "SstpGet", run: openVpnSstpGet("EnableSSTP", "SSTP VPN Clone Server Enabled")},
 		{name: "WgkAdd", params: []param{arg("key", "Key:"),
@@ -42,17 +45,18 @@ func protocolCommands() []*command {
 
 func init() {
 	for k, v := range map[string]string{
-		"PortsUDPGet":     "Lists the UDP ports that the server is listening on",
-		"PortsUDPSet":     "Sets the UDP ports that the server should listen on",
-		"ProtoOptionsGet": "Lists the options for the specified protocol",
-		"ProtoOptionsSet": "Sets an option's value for the specified protocol",
-		"OpenVpnEnable":   "Enable / Disable OpenVPN Clone Server Function",
-		"OpenVpnGet":      "Get the Current Settings of OpenVPN Clone Server Function",
-		"SstpEnable":      "Enable / Disable Microsoft SSTP VPN Clone Server Function",
-		"SstpGet":         "Get the Current Settings of Microsoft SSTP VPN Clone Server Function",
-		"WgkAdd":          "Add a WireGuard key",
-		"WgkDelete":       "Delete a WireGuard key",
-		"WgkEnum":         "List the WireGuard keys",
+		"PortsUDPGet":       "Lists the UDP ports that the server is listening on",
+		"PortsUDPSet":       "Sets the UDP ports that the server should listen on",
+		"ProtoOptionsGet":   "Lists the options for the specified protocol",
+		"ProtoOptionsSet":   "Sets an option's value for the specified protocol",
+		"OpenVpnEnable":     "Enable / Disable OpenVPN Clone Server Function",
+		"OpenVpnGet":        "Get the Current Settings of OpenVPN Clone Server Function",
+		"OpenVpnMakeConfig": "Generate a Sample Setting File for OpenVPN Client",
+		"SstpEnable":        "Enable / Disable Microsoft SSTP VPN Clone Server Function",
+		"SstpGet":           "Get the Current Settings of Microsoft SSTP VPN Clone Server Function",
+		"WgkAdd":            "Add a WireGuard key",
+		"WgkDelete":         "Delete a WireGuard key",
+		"WgkEnum":           "List the WireGuard keys",
 	} {
 		commandDesc[k] = v
 	}
@@ -263,6 +267,26 @@ func openVpnSstpGet(field, title string) func(*Session, cmdArgs) error {
 		s.show(t)
 		return nil
 	}
+}
+
+// openVpnMakeConfig saves the server's OpenVPN client files (a zip) as
+// the file named, with ".zip" added when the name lacks it, as vpncmd's
+// PsOpenVpnMakeConfig does.
+func openVpnMakeConfig(s *Session, a cmdArgs) error {
+	p, err := s.call("MakeOpenVpnConfigFile", pack.New())
+	if err != nil {
+		return err
+	}
+	name := a[""]
+	if !strings.HasSuffix(name, ".zip") {
+		name += ".zip"
+	}
+	if err := os.WriteFile(name, p.Data("Buffer"), 0o600); err != nil {
+		fmt.Fprintf(s.out, "The sample setting files were unable to be saved as \"%s\". The filename might be invalid.\n", name)
+		return vpnerr.InternalError
+	}
+	fmt.Fprintf(s.out, "The sample setting file was saved as \"%s\". You can unzip this file to extract setting files.\n", name)
+	return nil
 }
 
 func yesText(on bool) string {

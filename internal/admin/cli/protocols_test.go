@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"archive/zip"
+	"os"
 	"strings"
 	"testing"
 )
@@ -51,5 +53,41 @@ func TestProtocolCommands(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// OpenVpnMakeConfig saves the zip under the name given plus ".zip", and
+// says error 142 while OpenVPN is off.
+func TestOpenVpnMakeConfigCommand(t *testing.T) {
+	_, dial := localServer(t)
+	// a relative name: one that starts with "/" reads as a /NAME: option, in vpncmd too
+	t.Chdir(t.TempDir())
+	base := "my_openvpn_config"
+	out := runScript(t, dial, strings.Join([]string{
+		"OpenVpnMakeConfig " + base,
+		"OpenVpnEnable no",
+		"OpenVpnMakeConfig " + base + "2.zip",
+	}, "\n"))
+	if want := `The sample setting file was saved as "` + base + `.zip".`; !strings.Contains(out, want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+	if want := "OpenVpnMakeConfig command - Generate a Sample Setting File for OpenVPN Client\nError occurred. (Error code: 142)"; !strings.Contains(out, want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+	zr, err := zip.OpenReader(base + ".zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	var names []string
+	for _, f := range zr.File {
+		names = append(names, f.Name)
+	}
+	if len(names) != 3 || names[0] != "readme.txt" || !strings.HasSuffix(names[1], "openvpn_remote_access_l3.ovpn") ||
+		!strings.HasSuffix(names[2], "openvpn_site_to_site_bridge_l2.ovpn") {
+		t.Errorf("zip holds %v", names)
+	}
+	if _, err := os.Stat(base + "2.zip"); err == nil {
+		t.Error("a zip was saved while OpenVPN is off")
 	}
 }
