@@ -2,7 +2,6 @@ package openvpn
 
 import (
 	"bufio"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -27,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethervpn/ethervpn/internal/testrig"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
@@ -35,25 +35,7 @@ import (
 // The interop tests run the real OpenVPN 2.6 client (Debian openvpn) in a
 // network namespace against a tiny server made of this package on the host
 // end of a veth pair. They need root; without the openvpn binary they skip,
-// unless CI=true.
-func needOpenVPN(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("openvpn")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openvpn client not installed (apt-get install openvpn); CI=true requires it")
-		}
-		t.Skip("openvpn client not installed (apt-get install openvpn)")
-	}
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the OpenVPN interop test needs root (network namespaces, tun)")
-		}
-		t.Skip("the OpenVPN interop test needs root (network namespaces, tun)")
-	}
-	return path
-}
-
+// unless CI=true (testrig.RequireOpenVPN).
 func run(t *testing.T, args ...string) {
 	t.Helper()
 	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
@@ -356,7 +338,7 @@ type clientCase struct {
 }
 
 func TestInteropOpenVPNClient(t *testing.T) {
-	bin := needOpenVPN(t)
+	bin := testrig.RequireOpenVPN(t)
 	for _, tc := range []clientCase{
 		{name: "udp-aes256gcm-ekm", extra: []string{"explicit-exit-notify 1"}, wantCipher: "AES-256-GCM", wantEKM: true},
 		{name: "udp-server-restart", restart: true, wantCipher: "AES-256-GCM", wantEKM: true},
@@ -435,39 +417,19 @@ func interopCase(t *testing.T, bin string, tc clientCase) {
 	if tc.tlsCrypt {
 		conf = append(conf, "tls-crypt "+filepath.Join(dir, "tc.key"))
 	}
-	os.WriteFile(filepath.Join(dir, "client.ovpn"), []byte(strings.Join(conf, "\n")+"\n"), 0o600)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, bin, "--config", filepath.Join(dir, "client.ovpn"))
-	logPath := filepath.Join(dir, "client.log")
-	logf, _ := os.Create(logPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	o := testrig.StartOpenVPN(t, bin, ns, dir, "client", []byte(strings.Join(conf, "\n")+"\n"))
 	defer func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		logf.Close()
+		o.Stop()
 		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("client log:\n%s", b)
+			t.Logf("client log:\n%s", o.Proc.Log())
 		}
 	}()
 
 	var req AuthRequest
 	select {
 	case req = <-e.auth:
-	case err := <-exited:
-		t.Fatalf("client exited before authenticating: %v", err)
+	case <-o.Exited():
+		t.Fatalf("client exited before authenticating:\n%s", o.Proc.Log())
 	case <-time.After(30 * time.Second):
 		t.Fatal("no key method 2 reached Authenticate in 30 s")
 	}
@@ -475,13 +437,13 @@ func interopCase(t *testing.T, bin string, tc clientCase) {
 		t.Fatalf("Authenticate got user %q password %q dev-type %q IV_VER %q", req.Username, req.Password, req.DevType, req.PeerInfo.Get("IV_VER"))
 	}
 	if tc.password == "wrong" {
-		if !waitLog(logPath, "AUTH_FAILED", 15*time.Second) {
+		if !o.WaitLog("AUTH_FAILED", 15*time.Second) {
 			t.Fatal("client never logged AUTH_FAILED")
 		}
 		return
 	}
-	if !waitLog(logPath, "Initialization Sequence Completed", 30*time.Second) {
-		t.Fatal("client never completed initialization (PUSH_REPLY not accepted?)")
+	if err := o.WaitUp(30 * time.Second); err != nil {
+		t.Fatalf("%v (PUSH_REPLY not accepted?)", err)
 	}
 	e.mu.Lock()
 	s := e.sessions[len(e.sessions)-1]
@@ -539,12 +501,12 @@ func interopCase(t *testing.T, bin string, tc clientCase) {
 		if err := s.SendControl("RESTART"); err != nil {
 			t.Fatal(err)
 		}
-		if !waitLog(logPath, "SIGUSR1[soft,server-pushed-connection-reset]", 10*time.Second) {
+		if !o.WaitLog("SIGUSR1[soft,server-pushed-connection-reset]", 10*time.Second) {
 			t.Fatal("client did not restart on RESTART")
 		}
 	}
 	if slices.Contains(tc.extra, "explicit-exit-notify 1") {
-		cmd.Process.Signal(os.Interrupt)
+		o.Interrupt()
 		deadline := time.Now().Add(5 * time.Second)
 		for !s.Closed() && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
@@ -555,15 +517,4 @@ func interopCase(t *testing.T, bin string, tc clientCase) {
 	}
 	t.Logf("%s: 3/3 echoes through the real openvpn client; cipher %s ekm %v key id %d; data in %d out %d",
 		tc.name, s.Cipher(), s.EKM(), s.KeyID(), s.Stats.DataIn.Load(), s.Stats.DataOut.Load())
-}
-
-func waitLog(path, s string, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if b, _ := os.ReadFile(path); strings.Contains(string(b), s) {
-			return true
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return false
 }
