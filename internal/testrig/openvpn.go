@@ -70,15 +70,25 @@ func (o *OpenVPN) WaitLog(s string, timeout time.Duration) bool {
 }
 
 // WaitUp waits for "Initialization Sequence Completed": the tunnel is up
-// and the pushed options are applied.
+// and the pushed options are applied. It gives up at once when the
+// client exits or cannot apply what the server pushed (it would only
+// retry the same way).
 func (o *OpenVPN) WaitUp(timeout time.Duration) error {
-	if o.WaitLog("Initialization Sequence Completed", timeout) {
+	const up, refused = "Initialization Sequence Completed", "ERROR: Failed to apply push options"
+	waitFor(timeout, 100*time.Millisecond, func() bool {
+		log := o.Proc.Log()
+		return strings.Contains(log, up) || strings.Contains(log, refused) || o.Proc.Exited()
+	})
+	log := o.Proc.Log()
+	switch {
+	case strings.Contains(log, up):
 		return nil
+	case strings.Contains(log, refused):
+		return fmt.Errorf("openvpn refused the pushed options:\n%s", lastLines(log, 30))
+	case o.Proc.Exited():
+		return fmt.Errorf("openvpn exited before the tunnel was up:\n%s", lastLines(log, 30))
 	}
-	if o.Proc.Exited() {
-		return fmt.Errorf("openvpn exited before the tunnel was up:\n%s", lastLines(o.Proc.Log(), 30))
-	}
-	return fmt.Errorf("openvpn did not complete its initialization in %v:\n%s", timeout, lastLines(o.Proc.Log(), 30))
+	return fmt.Errorf("openvpn did not complete its initialization in %v:\n%s", timeout, lastLines(log, 30))
 }
 
 // Stop stops the client (SIGTERM: it tells the server it leaves).
