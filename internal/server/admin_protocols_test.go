@@ -164,6 +164,12 @@ func TestMakeOpenVpnConfigFile(t *testing.T) {
 		if got.Int("Offset") != 0 || !got.Has("FilePath") || !got.Has("ServerName") {
 			t.Fatalf("not an RPC_READ_LOG_FILE: %v", got.Elements())
 		}
+		// JSON-RPC shows it as SoftEther's documentation does
+		if j, err := admin.MethodResultJSON("MakeOpenVpnConfigFile", got); err != nil ||
+			!bytes.Contains(j, []byte(`"Buffer_bin":"UEsDB`)) || !bytes.Contains(j, []byte(`"Offset_u32":0`)) ||
+			!bytes.Contains(j, []byte(`"FilePath_str":""`)) || !bytes.Contains(j, []byte(`"ServerName_str":""`)) {
+			t.Fatalf("JSON-RPC result %.200s %v", j, err)
+		}
 		buf := got.Data("Buffer")
 		zr, err := zip.NewReader(bytes.NewReader(buf), int64(len(buf)))
 		if err != nil {
