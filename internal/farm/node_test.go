@@ -9,6 +9,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/ethervpn/ethervpn/internal/farm/etcdtest"
 )
 
 func join(t *testing.T, cli *clientv3.Client, name string, weight uint32) *Node {
@@ -57,7 +59,7 @@ func TestChooseTakesHighestPointLaterOnTie(t *testing.T) {
 }
 
 func TestMembersAndLeaseEnd(t *testing.T) {
-	cli := startEtcd(t)
+	cli := etcdtest.Start(t)
 	a := join(t, cli, "a", 100)
 	b := join(t, cli, "b", 100)
 	if err := b.Report(context.Background(), 7, 14, []string{"H"}); err != nil {
@@ -78,7 +80,7 @@ func TestMembersAndLeaseEnd(t *testing.T) {
 }
 
 func TestTicketIsUsedOnceByItsNode(t *testing.T) {
-	cli := startEtcd(t)
+	cli := etcdtest.Start(t)
 	a := join(t, cli, "a", 100)
 	b := join(t, cli, "b", 100)
 	ctx := context.Background()
@@ -108,7 +110,7 @@ func TestTicketIsUsedOnceByItsNode(t *testing.T) {
 }
 
 func TestTicketExpires(t *testing.T) {
-	cli := startEtcd(t)
+	cli := etcdtest.Start(t)
 	a, err := Join(context.Background(), NodeConfig{Client: cli, Root: "/test/", TicketTTL: time.Second,
 		Self: Member{Name: "a"}})
 	if err != nil {
@@ -126,7 +128,7 @@ func TestTicketExpires(t *testing.T) {
 }
 
 func TestTwoNodesRacingPlaceHubOnOneHost(t *testing.T) {
-	cli := startEtcd(t)
+	cli := etcdtest.Start(t)
 	nodes := []*Node{join(t, cli, "a", 100), join(t, cli, "b", 100), join(t, cli, "c", 100)}
 	for round := range 10 {
 		hub := "HUB" + string(rune('A'+round))
@@ -151,7 +153,7 @@ func TestTwoNodesRacingPlaceHubOnOneHost(t *testing.T) {
 }
 
 func TestPlacementFollowsLoadAndHostsLease(t *testing.T) {
-	cli := startEtcd(t)
+	cli := etcdtest.Start(t)
 	ctx := context.Background()
 	a := join(t, cli, "a", 100)
 	b := join(t, cli, "b", 100)

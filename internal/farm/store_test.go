@@ -11,6 +11,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/ethervpn/ethervpn/internal/farm/etcdtest"
+
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/control"
 )
@@ -72,7 +74,7 @@ func password(string) control.UserSettings {
 }
 
 func TestSecondNodeTakesSharedPartsKeepsItsOwn(t *testing.T) {
-	cli := startEtcd(t)
+	cli := etcdtest.Start(t)
 	seed := withListener(5555)
 	a := newNode(t, cli, "a", seed)
 	if _, err := a.o.CreateUser(admin, "DEFAULT", "alice", password("alice")); err != nil {
@@ -98,7 +100,7 @@ func TestSecondNodeTakesSharedPartsKeepsItsOwn(t *testing.T) {
 }
 
 func TestChangeReachesOtherNodeByWatch(t *testing.T) {
-	cli := startEtcd(t)
+	cli := etcdtest.Start(t)
 	a := newNode(t, cli, "a", withListener(5555))
 	b := newNode(t, cli, "b", withListener(443))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -132,7 +134,7 @@ func TestChangeReachesOtherNodeByWatch(t *testing.T) {
 }
 
 func TestStaleNodeRedoesItsChangeOnTheNewest(t *testing.T) {
-	cli := startEtcd(t)
+	cli := etcdtest.Start(t)
 	a := newNode(t, cli, "a", withListener(5555))
 	b := newNode(t, cli, "b", withListener(443))
 	if _, err := a.o.CreateUser(admin, "DEFAULT", "u1", password("u1")); err != nil {
@@ -154,7 +156,7 @@ func TestStaleNodeRedoesItsChangeOnTheNewest(t *testing.T) {
 }
 
 func TestConcurrentChangesFromTwoNodesAllKept(t *testing.T) {
-	cli := startEtcd(t)
+	cli := etcdtest.Start(t)
 	a := newNode(t, cli, "a", withListener(5555))
 	b := newNode(t, cli, "b", withListener(443))
 	var wg sync.WaitGroup
@@ -183,7 +185,7 @@ func TestConcurrentChangesFromTwoNodesAllKept(t *testing.T) {
 }
 
 func TestLargeChangeSpansTransactionsAndReadersSeeItWhole(t *testing.T) {
-	cli := startEtcd(t)
+	cli := etcdtest.Start(t)
 	seed := withListener(5555)
 	hub := seed.Hub("DEFAULT")
 	for i := range 3 * maxOps {
@@ -215,7 +217,7 @@ func TestLargeChangeSpansTransactionsAndReadersSeeItWhole(t *testing.T) {
 }
 
 func TestUnfinishedWriterIsInvisibleAndRepaired(t *testing.T) {
-	cli := startEtcd(t)
+	cli := etcdtest.Start(t)
 	a := newNode(t, cli, "a", withListener(5555))
 	if _, err := a.o.CreateUser(admin, "DEFAULT", "kept", password("kept")); err != nil {
 		t.Fatal(err)
@@ -254,7 +256,7 @@ func TestUnfinishedWriterIsInvisibleAndRepaired(t *testing.T) {
 }
 
 func TestLostEtcdRefusesChangesAndKeepsConfiguration(t *testing.T) {
-	cli := startEtcd(t)
+	cli := etcdtest.Start(t)
 	a := newNode(t, cli, "a", withListener(5555))
 	cli.Close()
 	_, err := a.o.CreateUser(admin, "DEFAULT", "late", password("late"))

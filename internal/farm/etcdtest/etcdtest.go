@@ -1,4 +1,6 @@
-package farm
+// Package etcdtest runs an etcd server inside a Go test, for the tests
+// of the farm (internal/farm) and of servers that join one.
+package etcdtest
 
 import (
 	"fmt"
@@ -13,9 +15,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// startEtcd runs an etcd server inside the test, on loopback, and
+// Start runs an etcd server inside the test, on loopback, and
 // returns a client of it; both end with the test.
-func startEtcd(t testing.TB) *clientv3.Client {
+func Start(t testing.TB) *clientv3.Client {
 	t.Helper()
 	cfg := embed.NewConfig()
 	cfg.Dir = t.TempDir()
