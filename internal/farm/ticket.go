@@ -17,19 +17,19 @@ import (
 const TicketSize = 20
 
 // Ticket is what the node that took a login leaves for the node it
-// redirects the client to: who logged in, to which hub, under which
-// session name, with which group and policy (SoftEther's createticket
-// task carries the same, Server.c:8958-9005). It lives in etcd, so no
-// node trusts a ticket it did not read there.
+// redirects the client to: who logged in, to which hub, in which group
+// (SoftEther's createticket task carries these, and the session name and
+// policy, Server.c:8958-9005; here the node that carries the session
+// names it, and reads the policy from the configuration all nodes
+// share). It lives in etcd, so no node trusts a ticket it did not read
+// there.
 type Ticket struct {
-	ID          [TicketSize]byte `json:"-"`
-	Node        string           `json:"node"` // the node that must consume it
-	Hub         string           `json:"hub"`
-	User        string           `json:"user"`
-	RealUser    string           `json:"real_user"`
-	Group       string           `json:"group,omitempty"`
-	SessionName string           `json:"session_name"`
-	Policy      json.RawMessage  `json:"policy,omitempty"`
+	ID       [TicketSize]byte `json:"-"`
+	Node     string           `json:"node"` // the node that must consume it
+	Hub      string           `json:"hub"`
+	User     string           `json:"user"`
+	RealUser string           `json:"real_user"`
+	Group    string           `json:"group,omitempty"`
 }
 
 // ErrNoTicket is a ticket that is not in etcd: never issued, already

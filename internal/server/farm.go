@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -33,6 +34,9 @@ type FarmOptions struct {
 	Cluster string
 	Name    string     // the node's name (the host name if empty)
 	Address netip.Addr // where other nodes' clients are sent: IPv4
+	// Ports are the SSL-VPN ports clients are sent to (SoftEther's
+	// PublicPorts); the enabled listeners' ports if empty.
+	Ports []uint16
 	// Weight scales the node's share of sessions (100 if 0).
 	Weight uint32
 	// NoSessions: the node answers logins and admin calls but carries no
@@ -63,6 +67,10 @@ type farmNode struct {
 	cli   *clientv3.Client
 	store *farm.ConfigStore
 	log   *slog.Logger
+	// node is the membership while the node is in the farm (nil while
+	// etcd is away); logins read it.
+	node   atomic.Pointer[farm.Node]
+	hosted hosted // the dynamic hubs placed here
 }
 
 // openFarm connects to the farm's etcd; the configuration is read
@@ -97,8 +105,12 @@ func (fm *farmNode) run(ctx context.Context, s *Server) {
 		}
 	})
 	for ctx.Err() == nil {
+		ports := fm.opts.Ports
+		if len(ports) == 0 {
+			ports = s.listenerPorts()
+		}
 		node, err := farm.Join(ctx, farm.NodeConfig{Client: fm.cli, Root: fm.root, Timeout: fm.opts.Timeout,
-			Self: farm.Member{Name: fm.opts.Name, Address: fm.opts.Address, Ports: s.listenerPorts(),
+			Self: farm.Member{Name: fm.opts.Name, Address: fm.opts.Address, Ports: ports,
 				Weight: fm.opts.Weight, NoSessions: fm.opts.NoSessions}})
 		if err != nil {
 			fm.log.Warn("could not join the farm; trying again", "err", err)
@@ -109,7 +121,9 @@ func (fm *farmNode) run(ctx context.Context, s *Server) {
 			continue
 		}
 		fm.log.Info("joined the farm")
+		fm.node.Store(node)
 		fm.report(ctx, s, node)
+		fm.node.Store(nil)
 		if ctx.Err() != nil {
 			node.Leave()
 			return
@@ -118,14 +132,20 @@ func (fm *farmNode) run(ctx context.Context, s *Server) {
 	}
 }
 
-// reportEvery is how often a node publishes its load (SoftEther's members
-// report every 10 s: SERVER_FARM_CONTROL_INTERVAL).
-const reportEvery = 5 * time.Second
+// reportEvery is how often a node looks at its load and publishes it if
+// it changed (SoftEther's members report every 10 s,
+// SERVER_FARM_CONTROL_INTERVAL; a shorter period spreads a burst of
+// logins over a static hub's nodes sooner).
+const reportEvery = time.Second
 
 // report publishes the node's load until ctx ends or the lease is lost.
 func (fm *farmNode) report(ctx context.Context, s *Server, node *farm.Node) {
 	t := time.NewTicker(reportEvery)
 	defer t.Stop()
+	var last struct {
+		sessions, tcp uint32
+		hubs          []string
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -133,10 +153,17 @@ func (fm *farmNode) report(ctx context.Context, s *Server, node *farm.Node) {
 		case <-node.Lost():
 			return
 		case <-t.C:
+			hubs := fm.releaseIdle(ctx, s, node)
+			slices.Sort(hubs)
 			sessions, tcp := s.load()
-			if err := node.Report(ctx, sessions, tcp, nil); err != nil {
-				fm.log.Debug("could not report the node's load", "err", err)
+			if sessions == last.sessions && tcp == last.tcp && slices.Equal(hubs, last.hubs) {
+				continue
 			}
+			if err := node.Report(ctx, sessions, tcp, hubs); err != nil {
+				fm.log.Debug("could not report the node's load", "err", err)
+				continue
+			}
+			last.sessions, last.tcp, last.hubs = sessions, tcp, hubs
 		}
 	}
 }
