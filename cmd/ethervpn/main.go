@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -46,6 +47,9 @@ func main() {
 func serverCmd() *cobra.Command {
 	var dataDir, logLevel string
 	var jsonLog, restore bool
+	var farmURLs, farmAddress, farmName, farmCluster string
+	var farmWeight uint32
+	var farmNoSessions bool
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the VPN Server in the foreground",
@@ -58,7 +62,12 @@ Every save first keeps a copy in DIR/backup.vpn_server.config (the newest 16,
 named as SoftEther names them). A configuration file that is damaged or
 truncated, or holds values the server cannot use, is refused with the line
 and the reason, and left as it is; --restore-backup then puts the newest
-good backup in its place (keeping the damaged file beside it) and exits.`,
+good backup in its place (keeping the damaged file beside it) and exits.
+
+With --farm the server is a node of a server farm on etcd: the hubs, users,
+groups, access lists, the certificate and the admin password live in etcd and
+are the same on every node; listeners, local bridges and UDP ports stay in the
+node's own file. The first node of an empty farm puts its configuration there.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if restore {
@@ -68,7 +77,17 @@ good backup in its place (keeping the damaged file beside it) and exits.`,
 			if err != nil {
 				return err
 			}
-			srv, err := server.Open(dataDir, log)
+			var srv *server.Server
+			if farmURLs != "" {
+				opts := server.FarmOptions{Endpoints: strings.Split(farmURLs, ","), Cluster: farmCluster,
+					Name: farmName, Weight: farmWeight, NoSessions: farmNoSessions}
+				if opts.Address, err = netip.ParseAddr(farmAddress); err != nil {
+					return fmt.Errorf("--farm-address %q: want the node's IPv4 address, to which clients of other nodes are redirected", farmAddress)
+				}
+				srv, err = server.OpenNode(dataDir, log, opts)
+			} else {
+				srv, err = server.Open(dataDir, log)
+			}
 			if err != nil {
 				return err
 			}
@@ -85,6 +104,12 @@ good backup in its place (keeping the damaged file beside it) and exits.`,
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().BoolVar(&jsonLog, "log-json", false, "log as JSON lines instead of text")
 	cmd.Flags().BoolVar(&restore, "restore-backup", false, "put the newest good backup of the configuration in place of the file, then exit")
+	cmd.Flags().StringVar(&farmURLs, "farm", "", "join a server farm: the client URLs of its etcd, comma-separated")
+	cmd.Flags().StringVar(&farmAddress, "farm-address", "", "this node's IPv4 address, to which clients of other nodes are redirected")
+	cmd.Flags().Uint32Var(&farmWeight, "farm-weight", 100, "this node's share of the farm's sessions (SoftEther's member weight)")
+	cmd.Flags().BoolVar(&farmNoSessions, "farm-no-sessions", false, "take logins and admin calls but carry no sessions")
+	cmd.Flags().StringVar(&farmName, "farm-name", "", "this node's name in the farm (default: the host name)")
+	cmd.Flags().StringVar(&farmCluster, "farm-cluster", "default", "the farm's name, for several farms on one etcd")
 	return cmd
 }
 

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,6 +55,9 @@ type Options struct {
 	// the certificate is not verified, as with the real client's default.
 	PinSHA256 string
 	Timeout   time.Duration // per handshake step, default 15 s
+	// NoRedirect makes Login return a farm's redirect (a *wire.Redirect
+	// error) instead of following it.
+	NoRedirect bool
 
 	// clientStr replaces ClientString in the login (a Link sets it for
 	// cascades, whose peers recognise SoftEther's cascade string).
@@ -79,8 +84,42 @@ type Conn struct {
 }
 
 // Login dials the server, logs in and returns the welcome and the first
-// connection of the new session.
+// connection of the new session. A server farm may redirect the login to
+// the node that carries the session: Login follows, as the real client
+// does (SoftEther Protocol.c:4611-4686): it answers with an empty pack,
+// then logs in to the node with the ticket, on the port it used if the
+// node has it, else the node's first, and accepts only the certificate
+// the redirect names.
 func Login(ctx context.Context, o *Options) (*wire.Welcome, *Conn, error) {
+	w, c, err := login(ctx, o, nil)
+	var r *wire.Redirect
+	if !errors.As(err, &r) || o.NoRedirect {
+		return w, c, err
+	}
+	to := *o
+	_, port, _ := net.SplitHostPort(o.Server)
+	if !slices.ContainsFunc(r.Ports, func(p uint32) bool { return strconv.Itoa(int(p)) == port }) {
+		port = strconv.Itoa(int(r.Ports[0]))
+	}
+	to.Server = net.JoinHostPort(r.Addr.String(), port)
+	sum := sha256.Sum256(r.Cert)
+	to.PinSHA256 = hex.EncodeToString(sum[:])
+	w, c, err = login(ctx, &to, &r.Ticket)
+	if err != nil {
+		return nil, nil, fmt.Errorf("after the farm's redirect to %s: %w", to.Server, err)
+	}
+	return w, c, nil
+}
+
+// LoginTicket logs in with the ticket of a farm's redirect (o names the
+// node, hub and user); Login does this itself when it is redirected.
+func LoginTicket(ctx context.Context, o *Options, ticket [20]byte) (*wire.Welcome, *Conn, error) {
+	return login(ctx, o, &ticket)
+}
+
+// login is one login: with a password, or with the ticket of a farm's
+// redirect.
+func login(ctx context.Context, o *Options, ticket *[20]byte) (*wire.Welcome, *Conn, error) {
 	hs, hello, err := dial(ctx, o)
 	if err != nil {
 		return nil, nil, err
@@ -100,6 +139,9 @@ func Login(ctx context.Context, o *Options) (*wire.Welcome, *Conn, error) {
 		RequireMonitor:       o.MonitorMode,
 	}
 	switch {
+	case ticket != nil:
+		req.AuthType = wire.AuthTicket
+		req.Ticket = ticket[:]
 	case o.Anonymous:
 		req.AuthType = wire.AuthAnonymous
 	case o.PlainPassword:
@@ -120,6 +162,11 @@ func Login(ctx context.Context, o *Options) (*wire.Welcome, *Conn, error) {
 		return nil, nil, err
 	}
 	w, err := wire.ParseWelcome(resp)
+	if r := (*wire.Redirect)(nil); errors.As(err, &r) && ticket == nil {
+		wire.WritePackRequest(hs.tc, hs.host, pack.New()) // the real client's goodbye
+		hs.raw.Close()
+		return nil, nil, r
+	}
 	if err != nil {
 		hs.raw.Close()
 		return nil, nil, fmt.Errorf("login to hub %q as %q: %w", o.Hub, o.User, err)

@@ -28,7 +28,7 @@ func (s *Server) Equal(o *Server) bool {
 // Equal reports whether two hubs hold the same settings, their users,
 // groups and cascades included.
 func (h *Hub) Equal(o *Hub) bool {
-	return h.Name == o.Name && h.Online == o.Online &&
+	return h.Name == o.Name && h.Online == o.Online && h.Type == o.Type &&
 		bytes.Equal(h.HashedPassword, o.HashedPassword) && bytes.Equal(h.SecurePassword, o.SecurePassword) &&
 		h.MaxSession == o.MaxSession && h.NoEnum == o.NoEnum &&
 		h.CreatedTime.Equal(o.CreatedTime) && h.LastCommTime.Equal(o.LastCommTime) &&

@@ -8,10 +8,23 @@ import (
 	"time"
 )
 
+// Hub types in a server farm (SoftEther Hub.h, HUB_TYPE_FARM_*): a static
+// hub runs on every node and takes sessions on any; a dynamic hub runs on
+// one node at a time. A standalone hub in a farm counts as dynamic, as
+// SoftEther's controller makes it (Server.c:5107-5114).
+const (
+	HubStandalone = 0
+	HubStatic     = 1
+	HubDynamic    = 2
+)
+
 // Hub is the typed view of one VirtualHUB/<name> folder.
 type Hub struct {
 	Name   string
 	Online bool
+	// Type is the hub's kind in a server farm (VirtualHUB/<name>/Type):
+	// HubStandalone, HubStatic or HubDynamic.
+	Type uint32
 
 	// Hub admin password hashes: HashedPassword = SHA0(pw),
 	// SecurePassword = SHA0(pw || "ADMINISTRATOR").
@@ -172,6 +185,7 @@ func readHub(f *Folder) *Hub {
 	h := &Hub{
 		Name:           f.Name,
 		Online:         f.GetBool("Online"),
+		Type:           f.GetUint("Type"),
 		HashedPassword: f.GetBytes("HashedPassword"),
 		SecurePassword: f.GetBytes("SecurePassword"),
 		MaxSession:     opt.GetUint("MaxSession"),
@@ -265,6 +279,7 @@ func (h *Hub) toFolder() *Folder {
 	f := h.folder
 	f.Name = h.Name
 	putBool(f, "Online", h.Online)
+	putUint(f, "Type", h.Type)
 	putBytes(f, "HashedPassword", h.HashedPassword)
 	putBytes(f, "SecurePassword", h.SecurePassword)
 	putTime(f, "CreatedTime", h.CreatedTime)

@@ -357,6 +357,18 @@ func (f *Folder) Encode() []byte {
 	return b.Bytes()
 }
 
+// EncodePart renders f as a configuration text whose root holds f alone,
+// without the file's BOM and banner: a part of a configuration kept
+// elsewhere (a farm keeps each hub and user as its own value). Parse
+// reads it back; f is the root's one folder.
+func (f *Folder) EncodePart() []byte {
+	var b bytes.Buffer
+	b.WriteString("declare root\r\n{\r\n")
+	encodeFolder(&b, f, 1)
+	b.WriteString("}\r\n")
+	return b.Bytes()
+}
+
 // lastEncodedSize is the length of the last encoding (see Encode).
 var lastEncodedSize atomic.Int64
 

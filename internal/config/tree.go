@@ -95,6 +95,12 @@ type Folder struct {
 // changed drops what Encode kept of f (see final).
 func (f *Folder) changed() { f.final, f.enc = false, nil }
 
+// Final reports whether the model marked f as a folder it does not change
+// in place (a written user, see final): while f is final, its content is
+// what it was when it was written, so a writer that keeps its own copy of
+// f's encoding (a farm's shared store) need not encode it again.
+func (f *Folder) Final() bool { return f.final }
+
 // NewFolder returns an empty folder called name.
 func NewFolder(name string) *Folder { return &Folder{Name: name} }
 

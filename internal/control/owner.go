@@ -35,6 +35,16 @@ type Store interface {
 	Save(root *config.Folder) error
 }
 
+// ErrStale is what a Store's Save returns (wrapped) when the store
+// changed since the owner last read it (another node of a farm made a
+// change first): the owner then reads the store again, publishes what it
+// holds and makes the change again on it.
+var ErrStale = errors.New("the stored configuration changed since it was read")
+
+// staleRetries bounds how often a change is made again on a store that
+// keeps changing under it.
+const staleRetries = 5
+
 // Owner holds the server's configuration. Its methods are safe for
 // concurrent use.
 //
@@ -110,18 +120,28 @@ func (o *Owner) Update(edit func(next *config.Server) error) error {
 func (o *Owner) update(edit func(next *config.Server) error, replaced bool) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	cur := o.cur.Load()
-	next := cur.Clone()
-	if err := edit(next); err != nil {
-		return err
+	for try := 0; ; try++ {
+		cur := o.cur.Load()
+		next := cur.Clone()
+		if err := edit(next); err != nil {
+			return err
+		}
+		err := o.store.Save(next.ToTree())
+		if err == nil {
+			o.cur.Store(next)
+			o.apply(next, replaced)
+			return nil
+		}
+		if !errors.Is(err, ErrStale) || try == staleRetries {
+			o.reload(cur, err)
+			return &SaveError{err}
+		}
+		// Another node changed the store: take its change, then make
+		// this one on top of it.
+		if err := o.reloadLocked(config.FromTree); err != nil {
+			return &SaveError{err}
+		}
 	}
-	if err := o.store.Save(next.ToTree()); err != nil {
-		o.reload(cur, err)
-		return &SaveError{err}
-	}
-	o.cur.Store(next)
-	o.apply(next, replaced)
-	return nil
 }
 
 // reload undoes, after a failed save, what writing next into the tree
@@ -154,6 +174,11 @@ func (o *Owner) reload(cur *config.Server, why error) {
 func (o *Owner) Reload(read func(root *config.Folder) (*config.Server, error)) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	return o.reloadLocked(read)
+}
+
+// reloadLocked is Reload; the caller holds o.mu.
+func (o *Owner) reloadLocked(read func(root *config.Folder) (*config.Server, error)) error {
 	root, err := o.store.Load()
 	if err != nil {
 		return fmt.Errorf("reading the configuration from the store: %w", err)

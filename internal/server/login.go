@@ -54,7 +54,7 @@ func (h *handshake) login(p *pack.Pack) bool {
 		h.fail(vpnerr.IPAddressDenied)
 		return false
 	}
-	user, code := h.authenticate(hb, req)
+	user, byTicket, code := h.authenticate(hb, req)
 	if code != vpnerr.NoError {
 		var delay time.Duration
 		if code == vpnerr.AuthFailed {
@@ -72,12 +72,24 @@ func (h *handshake) login(p *pack.Pack) bool {
 	}
 	params, welcome := negotiate(req, pol)
 
-	// Name the session and attach it to the hub.
-	n := hb.counter.Add(1)
+	// Send the session to another node of a farm if it goes there (a
+	// ticket login was sent here), then name it and attach it to the hub.
+	// The node that carries a session names it, so that the names of a
+	// hub's sessions on one node never meet.
+	if h.s.farm != nil && !byTicket {
+		done, code := h.farmRedirect(hb, user, req, log)
+		if code != vpnerr.NoError {
+			h.fail(code)
+			return false
+		}
+		if done {
+			return false
+		}
+	}
 	var key [20]byte
 	rand.Read(key[:])
 	sess := &Session{
-		Name:    fmt.Sprintf("SID-%s-%d", strings.ToUpper(user.Name), n),
+		Name:    fmt.Sprintf("SID-%s-%d", strings.ToUpper(user.Name), hb.counter.Add(1)),
 		User:    user.Name,
 		Hub:     hb,
 		Created: now,
@@ -197,7 +209,20 @@ const (
 // authenticate checks the credentials of req against the hub's users. As
 // the real server does, an anonymous user of that name lets anyone in
 // whatever the request's auth type.
-func (h *handshake) authenticate(hb *Hub, req *wire.Login) (*config.User, vpnerr.Error) {
+//
+// A ticket login (a client a farm node redirected here) is checked
+// against etcd instead (byTicket).
+func (h *handshake) authenticate(hb *Hub, req *wire.Login) (u *config.User, byTicket bool, code vpnerr.Error) {
+	if req.AuthType == wire.AuthTicket {
+		u, code = h.ticketUser(hb, req)
+		return u, true, code
+	}
+	u, code = h.authenticatePassword(hb, req)
+	return u, false, code
+}
+
+// authenticatePassword checks anonymous and password logins.
+func (h *handshake) authenticatePassword(hb *Hub, req *wire.Login) (*config.User, vpnerr.Error) {
 	u := h.s.hubConfig(hb).User(req.User) // published: read without the lock
 	if u != nil && u.AuthType == userAuthAnonymous {
 		return u, vpnerr.NoError

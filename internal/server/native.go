@@ -87,7 +87,7 @@ func (s *Server) LoginNative(l NativeLogin) (*NativeSession, error) {
 	}
 	req := &wire.Login{Hub: hubName, User: userName, AuthType: wire.AuthPlainPassword, PlainPassword: l.Password,
 		RequireBridgeRouting: l.Bridge}
-	user, code := h.authenticate(hb, req)
+	user, code := h.authenticatePassword(hb, req)
 	if code != vpnerr.NoError {
 		var delay time.Duration
 		if code == vpnerr.AuthFailed {

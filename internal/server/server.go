@@ -50,6 +50,9 @@ type Server struct {
 	// ctl owns the configuration (see internal/control). Its lock is
 	// taken before mu, never after.
 	ctl *control.Owner
+	// farm is the server's membership of a farm, nil when it stands
+	// alone (farm.go).
+	farm *farmNode
 
 	mu       sync.Mutex
 	cfg      *config.Server  // what runs: ctl's current configuration, set by reconcile under mu
@@ -131,6 +134,11 @@ type Session struct {
 // the file, the line and the reason, and the newest backup that
 // RestoreBackup would put back; the file is then left exactly as it was.
 func Open(dir string, log *slog.Logger) (*Server, error) {
+	return open(dir, log, nil)
+}
+
+// open is Open, for a node of a farm when f is not nil (OpenNode).
+func open(dir string, log *slog.Logger, f *FarmOptions) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
@@ -139,9 +147,21 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 	if removed, err := store.RemoveStaleTemp(); len(removed) > 0 || err != nil {
 		log.Info("removed temporary configuration files an interrupted save left behind", "files", removed, "err", err)
 	}
+	var src control.Store = store
+	var fm *farmNode
+	if f != nil {
+		var err error
+		if fm, err = openFarm(*f, store, log); err != nil {
+			return nil, err
+		}
+		src = fm.store
+	}
 	var cfg *config.Server
-	root, err := store.Load()
+	root, err := src.Load()
 	switch {
+	case f != nil && err != nil:
+		fm.close()
+		return nil, err
 	case errors.Is(err, os.ErrNotExist):
 		log.Info("no configuration found: starting from the default", "file", path)
 		cfg = config.Default()
@@ -169,7 +189,8 @@ func Open(dir string, log *slog.Logger) (*Server, error) {
 		adm:      adminState{started: time.Now()},
 	}
 	s.life, s.endLife = context.WithCancel(context.Background())
-	s.ctl = control.New(cfg, store, log)
+	s.farm = fm
+	s.ctl = control.New(cfg, src, log)
 	s.ctl.SetApply(s.reconcile)
 	s.cfgListeners = runset.New(s.listen)
 	s.udp = runset.New(s.listenUDP)
@@ -380,6 +401,14 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 		defer guard.Recover(s.log, "log eraser", nil)
 		s.runLogEraser(ctx)
 	}()
+	if s.farm != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer guard.Recover(s.log, "farm", nil)
+			s.farm.run(ctx, s)
+		}()
+	}
 	<-ctx.Done()
 	s.log.Info("stopping")
 	// Every listener (those given, and the configured ones through
@@ -400,7 +429,11 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	s.wg.Wait()
 	s.track.stop() // after the accept loops: no connection comes in any more
 	s.sessWG.Wait()
-	if err := s.Save(); err != nil {
+	err := s.Save()
+	if s.farm != nil {
+		s.farm.close()
+	}
+	if err != nil {
 		return err
 	}
 	s.seclog.w.close()

@@ -1,8 +1,8 @@
 package wire
 
 import (
-	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -74,6 +74,7 @@ type Login struct {
 	AuthType       uint32
 	SecurePassword []byte // authtype 1: SHA0(HashedPassword || hello random)
 	PlainPassword  string // authtype 2
+	Ticket         []byte // authtype 99: the ticket of a farm's redirect (20 bytes)
 	ClientStr      string
 	ClientVer      uint32
 	ClientBuild    uint32
@@ -99,6 +100,7 @@ func ParseLogin(p *pack.Pack) (*Login, error) {
 		AuthType:             p.Int("authtype"),
 		SecurePassword:       p.Data("secure_password"),
 		PlainPassword:        p.Str("plain_password"),
+		Ticket:               p.Data("ticket"),
 		ClientStr:            p.Str("client_str"),
 		ClientVer:            p.Int("client_ver"),
 		ClientBuild:          p.Int("client_build"),
@@ -134,6 +136,8 @@ func (l *Login) Pack() *pack.Pack {
 		p.AddData("secure_password", l.SecurePassword)
 	case AuthPlainPassword:
 		p.AddStr("plain_password", l.PlainPassword)
+	case AuthTicket:
+		p.AddData("ticket", l.Ticket)
 	}
 	p.AddStr("client_str", l.ClientStr)
 	p.AddStr("hello", l.ClientStr)
@@ -211,7 +215,11 @@ func ParseWelcome(p *pack.Pack) (*Welcome, error) {
 		return nil, err
 	}
 	if p.Int("Redirect") != 0 {
-		return nil, errors.New("wire: server redirected the login to a cluster member (not supported)")
+		r, err := ParseRedirect(p)
+		if err != nil {
+			return nil, err
+		}
+		return nil, r
 	}
 	w := &Welcome{
 		SessionName:    p.Str("session_name"),
@@ -290,4 +298,51 @@ func AttachedPack(d Direction) *pack.Pack {
 	p.AddInt("error", 0)
 	p.AddInt("direction", uint32(d))
 	return p
+}
+
+// Redirect is a farm node's answer to a login whose session another node
+// carries: the client sends an empty pack back, closes, and logs in to
+// Addr on one of Ports with the ticket (authtype 99), expecting the
+// server certificate Cert (SoftEther Protocol.c:2615-2660 sends it,
+// Protocol.c:4611-4686 follows it). As an error, it is what a client's
+// login returns to say where to go.
+type Redirect struct {
+	Addr   netip.Addr // IPv4: the real client reads it with PackGetIp32
+	Ports  []uint32
+	Ticket [20]byte
+	Msg    string // the hub's message
+	Cert   []byte // the node's certificate, DER
+}
+
+func (r *Redirect) Error() string {
+	return fmt.Sprintf("the farm redirected the login to %s (ports %v)", r.Addr, r.Ports)
+}
+
+// Pack encodes r as the real server sends it: no error element.
+func (r *Redirect) Pack() *pack.Pack {
+	p := pack.New()
+	p.AddInt("Redirect", 1)
+	p.AddIP("Ip", r.Addr)
+	p.AddInts("Port", r.Ports)
+	p.AddData("Ticket", r.Ticket[:])
+	p.AddData("Msg", []byte(r.Msg))
+	p.AddData("Cert", r.Cert)
+	return p
+}
+
+// ParseRedirect decodes a redirect with the real client's checks: an
+// IPv4 address, at least one port, a 20-byte ticket.
+func ParseRedirect(p *pack.Pack) (*Redirect, error) {
+	r := &Redirect{Addr: p.IP("Ip"), Msg: string(p.Data("Msg")), Cert: p.Data("Cert")}
+	for i := range p.Count("Port") {
+		if port := p.IntAt("Port", i); port != 0 && port < 65536 {
+			r.Ports = append(r.Ports, port)
+		}
+	}
+	t := p.Data("Ticket")
+	if !r.Addr.Is4() || len(r.Ports) == 0 || len(t) != len(r.Ticket) {
+		return nil, fmt.Errorf("%w: a redirect without an IPv4 address, a port or a 20-byte ticket", vpnerr.ProtocolError)
+	}
+	copy(r.Ticket[:], t)
+	return r, nil
 }

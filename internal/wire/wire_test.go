@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -454,12 +456,37 @@ func FuzzReadMessage(f *testing.F) {
 	})
 }
 
+// A farm's redirect reads back as the login's error, as the real client
+// reads it; one without an IPv4 address or ticket is a protocol error.
+func TestRedirectRoundTrip(t *testing.T) {
+	r := &Redirect{Addr: netip.MustParseAddr("192.0.2.7"), Ports: []uint32{443, 5555}, Msg: "hi", Cert: []byte{0x30, 1}}
+	r.Ticket[0], r.Ticket[19] = 7, 9
+	p := r.Pack()
+	if p.Str("error") != "" || p.Int("error") != 0 {
+		t.Fatal("a redirect carries an error element")
+	}
+	_, err := ParseWelcome(p)
+	var got *Redirect
+	if !errors.As(err, &got) {
+		t.Fatalf("ParseWelcome: %v, want the redirect", err)
+	}
+	if got.Addr != r.Addr || !slices.Equal(got.Ports, r.Ports) || got.Ticket != r.Ticket || got.Msg != "hi" || !bytes.Equal(got.Cert, r.Cert) {
+		t.Fatalf("got %+v, want %+v", got, r)
+	}
+	v6 := *r
+	v6.Addr = netip.MustParseAddr("2001:db8::1")
+	if _, err := ParseRedirect(v6.Pack()); !errors.Is(err, vpnerr.ProtocolError) {
+		t.Fatalf("an IPv6 redirect: %v, want a protocol error", err)
+	}
+}
+
 // FuzzReadPackResponse feeds the client side of the preamble: the
 // response reader and the parsers of what a server answers (hello,
 // welcome, additional-connect answer).
 func FuzzReadPackResponse(f *testing.F) {
 	hello := &Hello{Product: "x", Version: 501, Build: 9674}
-	for _, p := range []*pack.Pack{hello.Pack(), (&Welcome{SessionName: "s", ConnectionName: "c", Timeout: 20e9}).Pack(), AttachedPack(ServerToClient), ErrorPack(vpnerr.AuthFailed)} {
+	redirect := &Redirect{Addr: netip.MustParseAddr("10.0.0.2"), Ports: []uint32{443, 992}, Cert: []byte{1}}
+	for _, p := range []*pack.Pack{hello.Pack(), (&Welcome{SessionName: "s", ConnectionName: "c", Timeout: 20e9}).Pack(), AttachedPack(ServerToClient), ErrorPack(vpnerr.AuthFailed), redirect.Pack()} {
 		var b bytes.Buffer
 		WritePack(&b, p)
 		f.Add(b.Bytes())

@@ -1,0 +1,191 @@
+package farm
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/ethervpn/ethervpn/internal/farm/etcdtest"
+)
+
+func join(t *testing.T, cli *clientv3.Client, name string, weight uint32) *Node {
+	t.Helper()
+	n, err := Join(context.Background(), NodeConfig{Client: cli, Root: "/test/", TTL: 2 * time.Second,
+		Self: Member{Name: name, Address: netip.MustParseAddr("10.0.0.1"), Ports: []uint16{443}, Weight: weight}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Leave() })
+	return n
+}
+
+func TestPointFollowsSoftEthersFormula(t *testing.T) {
+	for _, c := range []struct {
+		sessions, weight, want uint32
+	}{
+		{0, 100, 100000},
+		{10, 100, 99990},
+		{10, 0, 99990}, // weight 0 counts as 100
+		{10, 200, 99995},
+		{10, 50, 99980},
+		{200000, 100, 0}, // beyond the cap
+	} {
+		if got := (Member{Sessions: c.sessions, Weight: c.weight}).Point(); got != c.want {
+			t.Errorf("sessions %d weight %d: point %d, want %d", c.sessions, c.weight, got, c.want)
+		}
+	}
+}
+
+func TestChooseTakesHighestPointLaterOnTie(t *testing.T) {
+	t0 := time.Now()
+	a := Member{Name: "a", Sessions: 5, Weight: 100, Joined: t0}
+	b := Member{Name: "b", Sessions: 5, Weight: 100, Joined: t0.Add(time.Second)}
+	c := Member{Name: "c", Sessions: 1, Weight: 100, Joined: t0, NoSessions: true}
+	if m, _ := Choose([]Member{a, b, c}); m.Name != "b" {
+		t.Errorf("tie: chose %s, want the later node b", m.Name)
+	}
+	a.Sessions = 1
+	if m, _ := Choose([]Member{a, b, c}); m.Name != "a" {
+		t.Errorf("chose %s, want the less loaded a", m.Name)
+	}
+	if _, ok := Choose([]Member{c}); ok {
+		t.Error("chose a node that takes no sessions")
+	}
+}
+
+func TestMembersAndLeaseEnd(t *testing.T) {
+	cli := etcdtest.Start(t)
+	a := join(t, cli, "a", 100)
+	b := join(t, cli, "b", 100)
+	if err := b.Report(context.Background(), 7, 14, []string{"H"}); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := a.Members(context.Background())
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("members: %v %+v", err, ms)
+	}
+	if m, _ := byName(ms, "b"); m.Sessions != 7 || m.TCPConnections != 14 || m.Lease == 0 {
+		t.Errorf("b's record: %+v", m)
+	}
+	b.Leave()
+	ms, _ = a.Members(context.Background())
+	if len(ms) != 1 || ms[0].Name != "a" {
+		t.Fatalf("after b left: %+v", ms)
+	}
+}
+
+func TestTicketIsUsedOnceByItsNode(t *testing.T) {
+	cli := etcdtest.Start(t)
+	a := join(t, cli, "a", 100)
+	b := join(t, cli, "b", 100)
+	ctx := context.Background()
+	tk := Ticket{ID: [TicketSize]byte{1, 2, 3}, Node: "b", Hub: "H", User: "alice"}
+	if err := a.IssueTicket(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.ConsumeTicket(ctx, tk.ID)
+	if err != nil || got.User != "alice" || got.Hub != "H" {
+		t.Fatalf("consume: %v %+v", err, got)
+	}
+	if _, err := b.ConsumeTicket(ctx, tk.ID); !errors.Is(err, ErrNoTicket) {
+		t.Fatalf("second use: %v, want ErrNoTicket", err)
+	}
+	// A ticket for b presented to a is spent and refused.
+	tk.ID[0] = 9
+	a.IssueTicket(ctx, tk)
+	if _, err := a.ConsumeTicket(ctx, tk.ID); err == nil {
+		t.Fatal("node a accepted a ticket issued for node b")
+	}
+	if _, err := b.ConsumeTicket(ctx, tk.ID); !errors.Is(err, ErrNoTicket) {
+		t.Fatalf("the ticket refused by a: %v, want it spent", err)
+	}
+	if _, err := b.ConsumeTicket(ctx, [TicketSize]byte{7}); !errors.Is(err, ErrNoTicket) {
+		t.Fatalf("a ticket never issued: %v", err)
+	}
+}
+
+func TestTicketExpires(t *testing.T) {
+	cli := etcdtest.Start(t)
+	a, err := Join(context.Background(), NodeConfig{Client: cli, Root: "/test/", TicketTTL: time.Second,
+		Self: Member{Name: "a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Leave()
+	tk := Ticket{ID: [TicketSize]byte{4}, Node: "a"}
+	if err := a.IssueTicket(context.Background(), tk); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3500 * time.Millisecond) // the lease: 1 s + a tenth, rounded up to 2 s
+	if _, err := a.ConsumeTicket(context.Background(), tk.ID); !errors.Is(err, ErrNoTicket) {
+		t.Fatalf("an expired ticket: %v, want ErrNoTicket", err)
+	}
+}
+
+func TestTwoNodesRacingPlaceHubOnOneHost(t *testing.T) {
+	cli := etcdtest.Start(t)
+	nodes := []*Node{join(t, cli, "a", 100), join(t, cli, "b", 100), join(t, cli, "c", 100)}
+	for round := range 10 {
+		hub := "HUB" + string(rune('A'+round))
+		var wg sync.WaitGroup
+		hosts := make([]string, len(nodes))
+		for i, n := range nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m, err := n.Place(context.Background(), hub)
+				if err != nil {
+					t.Error(err)
+				}
+				hosts[i] = m.Name
+			}()
+		}
+		wg.Wait()
+		if hosts[0] == "" || hosts[0] != hosts[1] || hosts[1] != hosts[2] {
+			t.Fatalf("%s placed on %v", hub, hosts)
+		}
+	}
+}
+
+func TestPlacementFollowsLoadAndHostsLease(t *testing.T) {
+	cli := etcdtest.Start(t)
+	ctx := context.Background()
+	a := join(t, cli, "a", 100)
+	b := join(t, cli, "b", 100)
+	a.Report(ctx, 50, 50, nil)
+	m, err := a.Place(ctx, "H")
+	if err != nil || m.Name != "b" {
+		t.Fatalf("placed on %q (%v), want the idle node b", m.Name, err)
+	}
+	// The host dies: its lease ends and takes the placement.
+	b.Leave()
+	if _, ok, _ := a.Host(ctx, "H"); ok {
+		t.Fatal("the placement outlived its host's lease")
+	}
+	if m, err = a.Place(ctx, "H"); err != nil || m.Name != "a" {
+		t.Fatalf("placed again on %q (%v), want a", m.Name, err)
+	}
+	// Only the host releases it.
+	c := join(t, cli, "c", 100)
+	c.Release(ctx, "H")
+	if host, _, _ := a.Host(ctx, "H"); host != "a" {
+		t.Fatalf("another node released a's hub: host %q", host)
+	}
+	a.Release(ctx, "H")
+	if _, ok, _ := a.Host(ctx, "H"); ok {
+		t.Fatal("the host's release left the placement")
+	}
+	// A farm whose nodes take no sessions cannot place.
+	a.Leave()
+	c.Leave()
+	d, _ := Join(ctx, NodeConfig{Client: cli, Root: "/test/", Self: Member{Name: "d", NoSessions: true}})
+	defer d.Leave()
+	if _, err := d.Place(ctx, "H2"); !errors.Is(err, ErrNoNode) {
+		t.Fatalf("placing with no node for sessions: %v, want ErrNoNode", err)
+	}
+}

@@ -1,0 +1,114 @@
+package farm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// A dynamic hub lives on one node at a time (SoftEther's dynamic hub,
+// Server.c:9781-9820). Its placement is the key hubs/<HUB> = the host's
+// name, on the host's lease: created by one transaction when the hub's
+// first session arrives, so two nodes placing the same hub at once agree
+// on one host; deleted by the host when the hub's last session leaves;
+// gone with the host's lease if the host dies, so the next session
+// places the hub again.
+
+// ErrNoNode is a hub that cannot be placed: no node carries sessions.
+// The client gets SoftEther's error 49 (ERR_COULD_NOT_HOST_HUB_ON_FARM).
+var ErrNoNode = errors.New("no node of the farm can take the hub's sessions")
+
+// Place returns the node that hosts hub, placing it on the least loaded
+// node (Choose) if no node hosts it yet.
+func (n *Node) Place(ctx context.Context, hub string) (Member, error) {
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	defer cancel()
+	members, err := n.Members(ctx)
+	if err != nil {
+		return Member{}, err
+	}
+	key := n.hubKey(hub)
+	for range 3 {
+		resp, err := n.cli.Get(ctx, key)
+		if err != nil {
+			return Member{}, fmt.Errorf("reading a hub's placement from etcd: %w", err)
+		}
+		if len(resp.Kvs) == 1 {
+			if m, ok := byName(members, string(resp.Kvs[0].Value)); ok {
+				return m, nil
+			}
+			// Its host left after we listed the nodes: list them again.
+			if members, err = n.Members(ctx); err != nil {
+				return Member{}, err
+			}
+			continue
+		}
+		host, ok := Choose(members)
+		if !ok {
+			return Member{}, ErrNoNode
+		}
+		txn, err := n.cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+			Then(clientv3.OpPut(key, host.Name, clientv3.WithLease(clientv3.LeaseID(host.Lease)))).
+			Commit()
+		if err != nil {
+			// A lease that ended between the listing and the put: the
+			// host is gone; list the nodes again.
+			if members, err = n.Members(ctx); err != nil {
+				return Member{}, err
+			}
+			continue
+		}
+		if txn.Succeeded {
+			return host, nil
+		}
+		// Another node placed it first: read where.
+	}
+	return Member{}, errors.New("the hub's placement kept changing; try again")
+}
+
+// Host returns the node that hosts hub, if any.
+func (n *Node) Host(ctx context.Context, hub string) (name string, ok bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	defer cancel()
+	resp, err := n.cli.Get(ctx, n.hubKey(hub))
+	if err != nil {
+		return "", false, fmt.Errorf("reading a hub's placement from etcd: %w", err)
+	}
+	if len(resp.Kvs) == 0 {
+		return "", false, nil
+	}
+	return string(resp.Kvs[0].Value), true, nil
+}
+
+// Release gives up the hub if this node hosts it (its last session
+// left).
+func (n *Node) Release(ctx context.Context, hub string) error {
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	defer cancel()
+	key := n.hubKey(hub)
+	_, err := n.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.Value(key), "=", n.self.Name)).
+		Then(clientv3.OpDelete(key)).
+		Commit()
+	if err != nil {
+		return fmt.Errorf("releasing a hub's placement in etcd: %w", err)
+	}
+	return nil
+}
+
+func (n *Node) hubKey(hub string) string {
+	return n.root + "hubs/" + keyName(hub)
+}
+
+// byName finds the node called name.
+func byName(members []Member, name string) (Member, bool) {
+	for _, m := range members {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Member{}, false
+}

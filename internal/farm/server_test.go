@@ -1,0 +1,233 @@
+package farm_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/client"
+	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/control"
+	"github.com/ethervpn/ethervpn/internal/farm"
+	"github.com/ethervpn/ethervpn/internal/farm/etcdtest"
+	"github.com/ethervpn/ethervpn/internal/server"
+	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/wire"
+)
+
+// runNode opens and serves a farm node on a loopback port until the test
+// ends.
+func runNode(t *testing.T, endpoints []string, name, dir string) *server.Server {
+	t.Helper()
+	srv, _ := runNodeAt(t, endpoints, name, dir)
+	return srv
+}
+
+// runNodeAt is runNode; it also returns the node's address.
+func runNodeAt(t *testing.T, endpoints []string, name, dir string) (*server.Server, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := server.OpenNode(dir, log, server.FarmOptions{Endpoints: endpoints, Cluster: "t", Name: name,
+		Address: netip.MustParseAddr("127.0.0.1"), Ports: []uint16{uint16(ln.Addr().(*net.TCPAddr).Port)}})
+	if err != nil {
+		t.Fatalf("node %s: %v", name, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("node %s stop: %v", name, err)
+		}
+	})
+	return srv, ln.Addr().String()
+}
+
+// eventually waits up to d for ok.
+func eventually(d time.Duration, ok func() bool) bool {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if ok() {
+			return true
+		}
+	}
+	return ok()
+}
+
+func TestNodesShareHubsUsersAndCertificate(t *testing.T) {
+	cli := etcdtest.Start(t)
+	// Node a starts from its own file, with a hub of its own: it seeds
+	// the empty farm.
+	dirA := t.TempDir()
+	seed := config.Default()
+	seed.Hubs = append(seed.Hubs, config.NewHub("SALES"))
+	seed.Listeners = []config.Listener{{Port: 5555, Enabled: true}}
+	if err := config.Save(dirA+"/"+server.ConfigFile, seed.ToTree()); err != nil {
+		t.Fatal(err)
+	}
+	a := runNode(t, cli.Endpoints(), "a", dirA)
+	b := runNode(t, cli.Endpoints(), "b", t.TempDir()) // a new node, no file
+	cb, ca := b.Control().Current(), a.Control().Current()
+	if cb.Hub("SALES") == nil {
+		t.Fatal("node b does not have the farm's hub SALES")
+	}
+	if string(cb.CertDER) != string(ca.CertDER) || len(ca.CertDER) == 0 {
+		t.Fatal("the nodes do not share one server certificate")
+	}
+	if len(cb.Listeners) == 1 && cb.Listeners[0].Port == 5555 {
+		t.Fatal("node b took node a's listeners")
+	}
+	// A change on either node runs on the other within a second.
+	start := time.Now()
+	if _, err := a.Control().CreateUser(control.Actor{ServerAdmin: true}, "SALES", "ann",
+		control.UserSettings{AuthType: control.AuthPassword, PasswordHash: make([]byte, 20)}); err != nil {
+		t.Fatal(err)
+	}
+	if !eventually(time.Second, func() bool { return b.Control().Current().Hub("SALES").User("ann") != nil }) {
+		t.Fatal("node a's new user did not reach node b within 1 s")
+	}
+	t.Logf("a change reached the other node in %v", time.Since(start))
+	if err := b.Control().DeleteUser(control.Actor{ServerAdmin: true}, "SALES", "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if !eventually(time.Second, func() bool { return a.Control().Current().Hub("SALES").User("ann") == nil }) {
+		t.Fatal("node b's deletion did not reach node a within 1 s")
+	}
+	// Both nodes are members, each on its own lease.
+	n, err := farm.Join(context.Background(), farm.NodeConfig{Client: cli, Root: "/ethervpn/t/", Self: farm.Member{Name: "probe", NoSessions: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Leave()
+	if !eventually(5*time.Second, func() bool { ms, _ := n.Members(context.Background()); return len(ms) == 3 }) {
+		ms, _ := n.Members(context.Background())
+		t.Fatalf("members: %+v, want a, b and the probe", ms)
+	}
+}
+
+// farmWithUser runs nodes a, b, c (joined in that order) sharing hub
+// kind's user ann/annpw; it waits until all three are members.
+func farmWithUser(t *testing.T, hubType uint32) (nodes []*server.Server, addrs []string) {
+	t.Helper()
+	cli := etcdtest.Start(t)
+	dir := t.TempDir()
+	seed := config.Default()
+	hub := config.NewHub("H")
+	hub.Online = true
+	hub.Type = hubType
+	hash := sha0.HashPassword("ann", "annpw")
+	hub.Users = append(hub.Users, &config.User{Name: "ann", AuthType: control.AuthPassword, PasswordHash: hash[:]})
+	seed.Hubs = append(seed.Hubs, hub)
+	if err := config.Save(dir+"/"+server.ConfigFile, seed.ToTree()); err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"a", "b", "c"} {
+		if i > 0 {
+			dir = t.TempDir()
+		}
+		srv, addr := runNodeAt(t, cli.Endpoints(), name, dir)
+		nodes, addrs = append(nodes, srv), append(addrs, addr)
+		time.Sleep(20 * time.Millisecond) // join in order: a tie goes to the later node
+	}
+	probe, err := farm.Join(context.Background(), farm.NodeConfig{Client: cli, Root: "/ethervpn/t/", Self: farm.Member{Name: "probe", NoSessions: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Leave()
+	if !eventually(5*time.Second, func() bool { ms, _ := probe.Members(context.Background()); return len(ms) == 4 }) {
+		t.Fatal("the three nodes did not join within 5 s")
+	}
+	return nodes, addrs
+}
+
+func login(t *testing.T, addr string) (*wire.Welcome, *client.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	w, c, err := client.Login(ctx, &client.Options{Server: addr, Hub: "H", User: "ann", Password: "annpw"})
+	if err != nil {
+		t.Fatalf("login at %s: %v", addr, err)
+	}
+	t.Cleanup(func() { c.Raw.Close() })
+	return w, c
+}
+
+func TestDynamicHubSessionsGoToItsNode(t *testing.T) {
+	nodes, addrs := farmWithUser(t, config.HubDynamic)
+	// The first session places the hub: every node idle, so on the node
+	// that joined last (c); a login at a is redirected there.
+	_, c1 := login(t, addrs[0])
+	if got := c1.Raw.RemoteAddr().String(); got != addrs[2] {
+		t.Fatalf("the first session reached %s, want node c (%s)", got, addrs[2])
+	}
+	// Later sessions go to the hub's node, whichever node they log in at.
+	_, c2 := login(t, addrs[1])
+	_, c3 := login(t, addrs[2])
+	for _, c := range []*client.Conn{c2, c3} {
+		if got := c.Raw.RemoteAddr().String(); got != addrs[2] {
+			t.Fatalf("a session of the placed hub reached %s, want node c (%s)", got, addrs[2])
+		}
+	}
+	if n := len(nodes[2].Sessions()); n != 3 {
+		t.Fatalf("node c carries %d sessions, want 3", n)
+	}
+	if n := len(nodes[0].Sessions()) + len(nodes[1].Sessions()); n != 0 {
+		t.Fatalf("nodes a and b carry %d sessions of a dynamic hub placed on c", n)
+	}
+}
+
+func TestStaticHubSpreadsSessionsByLoad(t *testing.T) {
+	nodes, addrs := farmWithUser(t, config.HubStatic)
+	for range 6 {
+		login(t, addrs[0])
+		time.Sleep(1500 * time.Millisecond) // the node reports its load each second
+	}
+	for i, n := range nodes {
+		if got := len(n.Sessions()); got != 2 {
+			t.Errorf("node %d carries %d of 6 sessions, want 2", i, got)
+		}
+	}
+}
+
+func TestTicketIsGoodOnceForItsUserAndHub(t *testing.T) {
+	_, addrs := farmWithUser(t, config.HubDynamic)
+	// Log in at a by hand to see the redirect.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _, err := client.Login(ctx, &client.Options{Server: addrs[0], Hub: "H", User: "ann", Password: "annpw", NoRedirect: true})
+	var r *wire.Redirect
+	if !errors.As(err, &r) {
+		t.Fatalf("login at a: %v, want a redirect", err)
+	}
+	to := net.JoinHostPort(r.Addr.String(), fmt.Sprint(r.Ports[0]))
+	// Another user or hub with the ticket: refused, and the ticket is spent.
+	if _, _, err := client.LoginTicket(ctx, &client.Options{Server: to, Hub: "H", User: "bob"}, r.Ticket); err == nil {
+		t.Fatal("a ticket was accepted for another user")
+	}
+	if _, _, err := client.LoginTicket(ctx, &client.Options{Server: to, Hub: "H", User: "ann"}, r.Ticket); err == nil {
+		t.Fatal("a spent ticket was accepted")
+	}
+	// A fresh ticket works once, then no more.
+	_, _, err = client.Login(ctx, &client.Options{Server: addrs[0], Hub: "H", User: "ann", Password: "annpw", NoRedirect: true})
+	if !errors.As(err, &r) {
+		t.Fatalf("login at a: %v, want a redirect", err)
+	}
+	_, c, err := client.LoginTicket(ctx, &client.Options{Server: to, Hub: "H", User: "ann"}, r.Ticket)
+	if err != nil {
+		t.Fatalf("the ticket's own login: %v", err)
+	}
+	c.Raw.Close()
+	if _, _, err := client.LoginTicket(ctx, &client.Options{Server: to, Hub: "H", User: "ann"}, r.Ticket); err == nil {
+		t.Fatal("a ticket was accepted twice")
+	}
+}

@@ -1,0 +1,166 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/farm"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
+	"github.com/ethervpn/ethervpn/internal/wire"
+)
+
+// Logins in a farm. Any node takes a login and checks the password
+// against the shared users; then the session goes where the farm puts it:
+// a dynamic hub's sessions to the node that hosts the hub (placed by the
+// first session), a static hub's to the least loaded node. A session for
+// another node gets SoftEther's redirect with a ticket kept in etcd; the
+// client logs in there with the ticket (authtype 99), and that node
+// consumes the ticket, so a ticket is good once, for the node it names,
+// for the hub and user it was issued for.
+
+// placeGrace keeps a dynamic hub placed on its node for a while after the
+// last placement that sent a session here, so that a login on its way to
+// the hub does not find it given up.
+const placeGrace = 10 * time.Second
+
+// hosted is what a node knows of the dynamic hubs it hosts.
+type hosted struct {
+	mu     sync.Mutex
+	placed map[string]time.Time // hub (upper case) -> when a session was last sent here
+}
+
+// farmRedirect decides where the session of an authenticated login goes.
+// It returns done when the client was redirected (the connection is
+// finished), or an error for the client when the farm cannot say.
+func (h *handshake) farmRedirect(hb *Hub, user *config.User, req *wire.Login, log *slog.Logger) (done bool, code vpnerr.Error) {
+	fm := h.s.farm
+	node := fm.node.Load()
+	if node == nil {
+		log.Warn("a farm login while this node is not in the farm (etcd unreachable?); refused")
+		return false, vpnerr.CouldNotHostHubOnFarm
+	}
+	ctx, cancel := context.WithTimeout(h.s.life, fm.opts.Timeout)
+	defer cancel()
+	var target farm.Member
+	var err error
+	if h.s.hubConfig(hb).Type == config.HubStatic {
+		var members []farm.Member
+		if members, err = node.Members(ctx); err == nil {
+			var ok bool
+			if target, ok = farm.Choose(members); !ok {
+				err = farm.ErrNoNode
+			}
+		}
+	} else {
+		target, err = node.Place(ctx, hb.Name())
+	}
+	if err != nil {
+		log.Warn("the farm could not place the session; refused", "err", err)
+		return false, vpnerr.CouldNotHostHubOnFarm
+	}
+	if target.Name == node.Name() {
+		fm.markPlaced(hb.Name())
+		return false, vpnerr.NoError
+	}
+	r := &wire.Redirect{Addr: target.Address, Cert: h.s.cert.Certificate[0]}
+	for _, p := range target.Ports {
+		r.Ports = append(r.Ports, uint32(p))
+	}
+	rand.Read(r.Ticket[:])
+	err = node.IssueTicket(ctx, farm.Ticket{ID: r.Ticket, Node: target.Name, Hub: hb.Name(), User: user.Name,
+		RealUser: req.User, Group: user.GroupName})
+	if err != nil {
+		log.Warn("could not keep the redirect's ticket in etcd; refused", "err", err)
+		return false, vpnerr.CouldNotHostHubOnFarm
+	}
+	log.Info(fmt.Sprintf(`Connection "%s": user "%s" redirected to farm node "%s" (%s).`, h.connectionName(), user.Name, target.Name, target.Address),
+		"event", "LH_FARM_REDIRECT", "node", target.Name)
+	if err := wire.WritePack(h.tc, r.Pack()); err != nil {
+		return true, vpnerr.NoError
+	}
+	// The client answers with an empty pack before it goes (SoftEther
+	// Protocol.c:4611-4686).
+	h.raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	wire.ReadPackRequest(h.br)
+	return true, vpnerr.NoError
+}
+
+// ticketUser checks a ticket login: the ticket must be in etcd, issued
+// for this node, this hub and this user.
+func (h *handshake) ticketUser(hb *Hub, req *wire.Login) (*config.User, vpnerr.Error) {
+	fm := h.s.farm
+	if fm == nil || len(req.Ticket) != farm.TicketSize {
+		return nil, vpnerr.AuthTypeNotSupported
+	}
+	node := fm.node.Load()
+	if node == nil {
+		return nil, vpnerr.CouldNotHostHubOnFarm
+	}
+	ctx, cancel := context.WithTimeout(h.s.life, fm.opts.Timeout)
+	defer cancel()
+	t, err := node.ConsumeTicket(ctx, [farm.TicketSize]byte(req.Ticket))
+	if err != nil {
+		if !errors.Is(err, farm.ErrNoTicket) {
+			h.log.Warn("a ticket login could not be checked", "err", err)
+		}
+		return nil, vpnerr.AccessDenied
+	}
+	if !strings.EqualFold(t.Hub, hb.Name()) || !strings.EqualFold(t.User, req.User) && !strings.EqualFold(t.RealUser, req.User) {
+		h.log.Warn("a ticket presented for another hub or user; refused", "ticket_hub", t.Hub, "ticket_user", t.User)
+		return nil, vpnerr.AccessDenied
+	}
+	u := h.s.hubConfig(hb).User(t.User)
+	if u == nil {
+		return nil, vpnerr.AuthFailed // deleted since the redirect
+	}
+	h.s.farm.markPlaced(hb.Name())
+	return u, vpnerr.NoError
+}
+
+// markPlaced notes that a session was sent to a dynamic hub here.
+func (fm *farmNode) markPlaced(hub string) {
+	fm.hosted.mu.Lock()
+	defer fm.hosted.mu.Unlock()
+	if fm.hosted.placed == nil {
+		fm.hosted.placed = map[string]time.Time{}
+	}
+	fm.hosted.placed[strings.ToUpper(hub)] = time.Now()
+}
+
+// releaseIdle gives up the dynamic hubs hosted here that have had no
+// session for placeGrace (SoftEther deletes an empty dynamic hub from its
+// member each control cycle: Server.c:8505-8525).
+func (fm *farmNode) releaseIdle(ctx context.Context, s *Server, node *farm.Node) (hubs []string) {
+	busy := map[string]bool{}
+	for _, x := range s.Sessions() {
+		busy[strings.ToUpper(x.Hub.Name())] = true
+	}
+	fm.hosted.mu.Lock()
+	var idle []string
+	for hub, at := range fm.hosted.placed {
+		switch {
+		case busy[hub]:
+			fm.hosted.placed[hub] = time.Now()
+			hubs = append(hubs, hub)
+		case time.Since(at) > placeGrace:
+			idle = append(idle, hub)
+			delete(fm.hosted.placed, hub)
+		default:
+			hubs = append(hubs, hub)
+		}
+	}
+	fm.hosted.mu.Unlock()
+	for _, hub := range idle {
+		if err := node.Release(ctx, hub); err != nil {
+			fm.log.Warn("could not give up an idle dynamic hub", "hub", hub, "err", err)
+		}
+	}
+	return hubs
+}
