@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 	"github.com/ethervpn/ethervpn/internal/control"
 	"github.com/ethervpn/ethervpn/internal/farm"
 	"github.com/ethervpn/ethervpn/internal/farm/etcdtest"
+	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/native"
 	"github.com/ethervpn/ethervpn/internal/server"
 	"github.com/ethervpn/ethervpn/internal/sha0"
 	"github.com/ethervpn/ethervpn/internal/wire"
@@ -25,12 +28,13 @@ import (
 // ends.
 func runNode(t *testing.T, endpoints []string, name, dir string) *server.Server {
 	t.Helper()
-	srv, _ := runNodeAt(t, endpoints, name, dir)
+	srv, _, _ := runNodeAt(t, endpoints, name, dir)
 	return srv
 }
 
-// runNodeAt is runNode; it also returns the node's address.
-func runNodeAt(t *testing.T, endpoints []string, name, dir string) (*server.Server, string) {
+// runNodeAt is runNode; it also returns the node's address and a function
+// that stops it before the test ends.
+func runNodeAt(t *testing.T, endpoints []string, name, dir string) (*server.Server, string, func()) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -45,13 +49,17 @@ func runNodeAt(t *testing.T, endpoints []string, name, dir string) (*server.Serv
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("node %s stop: %v", name, err)
-		}
-	})
-	return srv, ln.Addr().String()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("node %s stop: %v", name, err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return srv, ln.Addr().String(), stop
 }
 
 // eventually waits up to d for ok.
@@ -119,24 +127,41 @@ func TestNodesShareHubsUsersAndCertificate(t *testing.T) {
 // kind's user ann/annpw; it waits until all three are members.
 func farmWithUser(t *testing.T, hubType uint32) (nodes []*server.Server, addrs []string) {
 	t.Helper()
+	f := startFarm(t, func(h *config.Hub) { h.Type = hubType })
+	return f.nodes, f.addrs
+}
+
+// testFarm is three nodes a, b, c of one farm.
+type testFarm struct {
+	nodes []*server.Server
+	addrs []string
+	stops []func()
+}
+
+// startFarm runs nodes a, b, c (joined in that order) sharing hub H, as
+// edit leaves it, with the user ann/annpw; it waits until all three are
+// members.
+func startFarm(t *testing.T, edit func(*config.Hub)) *testFarm {
+	t.Helper()
 	cli := etcdtest.Start(t)
 	dir := t.TempDir()
 	seed := config.Default()
 	hub := config.NewHub("H")
 	hub.Online = true
-	hub.Type = hubType
+	edit(hub)
 	hash := sha0.HashPassword("ann", "annpw")
 	hub.Users = append(hub.Users, &config.User{Name: "ann", AuthType: control.AuthPassword, PasswordHash: hash[:]})
 	seed.Hubs = append(seed.Hubs, hub)
 	if err := config.Save(dir+"/"+server.ConfigFile, seed.ToTree()); err != nil {
 		t.Fatal(err)
 	}
+	f := &testFarm{}
 	for i, name := range []string{"a", "b", "c"} {
 		if i > 0 {
 			dir = t.TempDir()
 		}
-		srv, addr := runNodeAt(t, cli.Endpoints(), name, dir)
-		nodes, addrs = append(nodes, srv), append(addrs, addr)
+		srv, addr, stop := runNodeAt(t, cli.Endpoints(), name, dir)
+		f.nodes, f.addrs, f.stops = append(f.nodes, srv), append(f.addrs, addr), append(f.stops, stop)
 		time.Sleep(20 * time.Millisecond) // join in order: a tie goes to the later node
 	}
 	probe, err := farm.Join(context.Background(), farm.NodeConfig{Client: cli, Root: "/ethervpn/t/", Self: farm.Member{Name: "probe", NoSessions: true}})
@@ -147,7 +172,7 @@ func farmWithUser(t *testing.T, hubType uint32) (nodes []*server.Server, addrs [
 	if !eventually(5*time.Second, func() bool { ms, _ := probe.Members(context.Background()); return len(ms) == 4 }) {
 		t.Fatal("the three nodes did not join within 5 s")
 	}
-	return nodes, addrs
+	return f
 }
 
 func login(t *testing.T, addr string) (*wire.Welcome, *client.Conn) {
@@ -229,5 +254,60 @@ func TestTicketIsGoodOnceForItsUserAndHub(t *testing.T) {
 	c.Raw.Close()
 	if _, _, err := client.LoginTicket(ctx, &client.Options{Server: to, Hub: "H", User: "ann"}, r.Ticket); err == nil {
 		t.Fatal("a ticket was accepted twice")
+	}
+}
+
+// lease gets an address from the hub H's SecureNAT on srv for mac, as a
+// native session would.
+func lease(t *testing.T, srv *server.Server, mac [6]byte) netip.Addr {
+	t.Helper()
+	p, err := srv.LookupHub("H").Attach(hub.PortConfig{Name: fmt.Sprintf("SID-LEASE-%x", mac), User: "ann", Kind: hub.KindClient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a, l, err := native.Open(ctx, p, native.Config{MAC: mac, Hostname: "test"})
+	if err != nil {
+		t.Fatalf("DHCP on the hub: %v", err)
+	}
+	a.Close()
+	return l.Addr.Addr()
+}
+
+func TestDynamicHubKeepsDHCPLeasesWhenItMoves(t *testing.T) {
+	f := startFarm(t, func(h *config.Hub) {
+		h.Type = config.HubDynamic
+		h.SecureNAT = config.DefaultSecureNAT()
+		h.SecureNAT.Enabled = true
+	})
+	a, b, c := f.nodes[0], f.nodes[1], f.nodes[2]
+	_, conn := login(t, f.addrs[0]) // places H on c
+	for i, n := range []*server.Server{a, b, c} {
+		if running := n.LookupHub("H").SecureNAT() != nil; running != (i == 2) {
+			t.Fatalf("node %d runs SecureNAT: %v; want it on the hub's node c only", i, running)
+		}
+	}
+	m1, m2 := [6]byte{0x5e, 0, 0, 0, 0, 1}, [6]byte{0x5e, 0, 0, 0, 0, 2}
+	first := lease(t, c, m2) // so that m1's is not the pool's first address
+	want := lease(t, c, m1)
+	if first == want {
+		t.Fatalf("two clients got %v", want)
+	}
+	time.Sleep(200 * time.Millisecond) // the leases are written to etcd behind the DHCP answers
+	// Node c goes; the next session places H on b, whose SecureNAT starts
+	// with c's leases.
+	conn.Raw.Close()
+	f.stops[2]()
+	_, conn = login(t, f.addrs[0])
+	if got := conn.Raw.RemoteAddr().String(); got != f.addrs[1] {
+		t.Fatalf("after c left, H went to %s, want b (%s)", got, f.addrs[1])
+	}
+	if b.LookupHub("H").SecureNAT() == nil {
+		t.Fatal("node b does not run the moved hub's SecureNAT")
+	}
+	if got := lease(t, b, m1); got != want {
+		t.Fatalf("after the move the client got %v, want its address %v", got, want)
 	}
 }

@@ -16,11 +16,17 @@ type dhcpGlue struct {
 	out [][]byte // reply scratch; only the hub reader goroutine uses it
 }
 
-func newDHCPGlue(c config.SecureNAT, s settings, log *slog.Logger) (*dhcpGlue, error) {
+func newDHCPGlue(c config.SecureNAT, s settings, log *slog.Logger, keep LeaseKeeper) (*dhcpGlue, error) {
 	if !s.saveLog {
 		log = nil
 	}
+	var restore []dhcpd.Lease
+	var onLease func(dhcpd.Lease)
+	if keep != nil {
+		restore, onLease = keep.Load(), keep.Keep
+	}
 	srv, err := dhcpd.New(dhcpd.Config{
+		Restore: restore, OnLease: onLease,
 		ServerIP: s.ip, Mask: c.DHCPMask,
 		RangeStart: c.DHCPStart, RangeEnd: c.DHCPEnd,
 		Gateway: c.DHCPGateway, DNS: c.DHCPDNS, DNS2: c.DHCPDNS2,

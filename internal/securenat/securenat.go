@@ -29,6 +29,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/securenat/dhcpd"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 )
@@ -68,6 +69,19 @@ type Options struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Limits caps the NAT table.
 	Limits Limits
+	// Leases, when set, keeps the DHCP server's leases beyond this
+	// SecureNAT: it starts with those Leases holds and tells it of each
+	// lease granted (a farm keeps them in etcd, so that a dynamic hub
+	// that moves to another node gives its clients their addresses).
+	Leases LeaseKeeper
+}
+
+// LeaseKeeper keeps DHCP leases beyond one SecureNAT (Options.Leases).
+type LeaseKeeper interface {
+	// Load returns the leases kept (read once, at start).
+	Load() []dhcpd.Lease
+	// Keep is told of a lease granted or renewed; it must not block.
+	Keep(dhcpd.Lease)
 }
 
 // Status is the SecureNatStatusGet view (docs/protocol/securenat.md#status-views).
@@ -194,7 +208,7 @@ func Start(h *hub.Hub, cfg config.SecureNAT, opt Options) (*SecureNAT, error) {
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.nat = newNATTable(n)
 	if s.dhcp {
-		if n.dhcp, err = newDHCPGlue(cfg, s, opt.Log); err != nil {
+		if n.dhcp, err = newDHCPGlue(cfg, s, opt.Log, opt.Leases); err != nil {
 			return nil, err
 		}
 	}

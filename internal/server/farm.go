@@ -71,6 +71,9 @@ type farmNode struct {
 	// etcd is away); logins read it.
 	node   atomic.Pointer[farm.Node]
 	hosted hosted // the dynamic hubs placed here
+	// life ends with the connection to etcd (close).
+	life    context.Context
+	endLife context.CancelFunc
 }
 
 // openFarm connects to the farm's etcd; the configuration is read
@@ -87,13 +90,17 @@ func openFarm(f FarmOptions, file *config.Store, log *slog.Logger) (*farmNode, e
 	}
 	root := "/ethervpn/" + f.Cluster + "/"
 	fm := &farmNode{opts: f, root: root, cli: cli, log: log.With("farm", f.Cluster, "node", f.Name)}
+	fm.life, fm.endLife = context.WithCancel(context.Background())
 	fm.store = farm.NewConfigStore(farm.StoreConfig{Client: cli, Root: root, Node: f.Name,
 		File: defaultIfMissing{file}, Timeout: f.Timeout, Log: fm.log})
 	return fm, nil
 }
 
 // close ends the connection to etcd.
-func (fm *farmNode) close() { fm.cli.Close() }
+func (fm *farmNode) close() {
+	fm.endLife()
+	fm.cli.Close()
+}
 
 // run keeps the node in the farm while ctx lasts: it follows the shared
 // configuration, and publishes itself and its load on its lease, joining

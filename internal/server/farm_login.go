@@ -12,6 +12,7 @@ import (
 
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/farm"
+	"github.com/ethervpn/ethervpn/internal/securenat"
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
@@ -32,8 +33,9 @@ const placeGrace = 10 * time.Second
 
 // hosted is what a node knows of the dynamic hubs it hosts.
 type hosted struct {
-	mu     sync.Mutex
-	placed map[string]time.Time // hub (upper case) -> when a session was last sent here
+	mu      sync.Mutex
+	placed  map[string]time.Time         // hub (upper case) -> when a session was last sent here
+	keepers map[string]*farm.LeaseKeeper // hub (upper case) -> its SecureNAT's leases in etcd
 }
 
 // farmRedirect decides where the session of an authenticated login goes.
@@ -66,7 +68,9 @@ func (h *handshake) farmRedirect(hb *Hub, user *config.User, req *wire.Login, lo
 		return false, vpnerr.CouldNotHostHubOnFarm
 	}
 	if target.Name == node.Name() {
-		fm.markPlaced(hb.Name())
+		if h.s.hubConfig(hb).Type != config.HubStatic {
+			h.markPlaced(hb)
+		}
 		return false, vpnerr.NoError
 	}
 	r := &wire.Redirect{Addr: target.Address, Cert: h.s.cert.Certificate[0]}
@@ -120,18 +124,52 @@ func (h *handshake) ticketUser(hb *Hub, req *wire.Login) (*config.User, vpnerr.E
 	if u == nil {
 		return nil, vpnerr.AuthFailed // deleted since the redirect
 	}
-	h.s.farm.markPlaced(hb.Name())
+	if h.s.hubConfig(hb).Type != config.HubStatic {
+		h.markPlaced(hb)
+	}
 	return u, vpnerr.NoError
 }
 
-// markPlaced notes that a session was sent to a dynamic hub here.
-func (fm *farmNode) markPlaced(hub string) {
+// markPlaced notes that a session was sent to a dynamic hub here; the
+// first one starts the hub's SecureNAT here.
+func (h *handshake) markPlaced(hb *Hub) {
+	fm := h.s.farm
 	fm.hosted.mu.Lock()
-	defer fm.hosted.mu.Unlock()
 	if fm.hosted.placed == nil {
 		fm.hosted.placed = map[string]time.Time{}
 	}
-	fm.hosted.placed[strings.ToUpper(hub)] = time.Now()
+	key := strings.ToUpper(hb.Name())
+	_, was := fm.hosted.placed[key]
+	fm.hosted.placed[key] = time.Now()
+	fm.hosted.mu.Unlock()
+	if !was {
+		h.s.ApplySecureNAT(hb)
+	}
+}
+
+// natHere reports whether hub's SecureNAT runs on this node (a dynamic
+// hub placed here; never a static hub, where SoftEther refuses
+// SecureNAT: Admin.c, StEnableSecureNAT) and with which keeper of its
+// leases. The caller holds s.mu.
+func (fm *farmNode) natHere(hub *config.Hub) (securenat.LeaseKeeper, bool) {
+	if hub.Type == config.HubStatic {
+		return nil, false
+	}
+	key := strings.ToUpper(hub.Name)
+	fm.hosted.mu.Lock()
+	defer fm.hosted.mu.Unlock()
+	if _, ok := fm.hosted.placed[key]; !ok {
+		return nil, false
+	}
+	if fm.hosted.keepers == nil {
+		fm.hosted.keepers = map[string]*farm.LeaseKeeper{}
+	}
+	k := fm.hosted.keepers[key]
+	if k == nil {
+		k = farm.NewLeaseKeeper(fm.life, fm.cli, fm.root, hub.Name, fm.opts.Timeout, fm.log.With("hub", hub.Name))
+		fm.hosted.keepers[key] = k
+	}
+	return k, true
 }
 
 // releaseIdle gives up the dynamic hubs hosted here that have had no
@@ -160,6 +198,9 @@ func (fm *farmNode) releaseIdle(ctx context.Context, s *Server, node *farm.Node)
 	for _, hub := range idle {
 		if err := node.Release(ctx, hub); err != nil {
 			fm.log.Warn("could not give up an idle dynamic hub", "hub", hub, "err", err)
+		}
+		if hb := s.LookupHub(hub); hb != nil {
+			s.ApplySecureNAT(hb) // stops: the hub's SecureNAT runs where it is placed
 		}
 	}
 	return hubs

@@ -11,6 +11,7 @@ import (
 type natSettings struct {
 	cfg    config.SecureNAT
 	limits securenat.Limits
+	leases securenat.LeaseKeeper // a farm's dynamic hub: its leases in etcd
 }
 
 // natRun is the running SecureNAT of a hub: a set of at most one, under
@@ -28,7 +29,7 @@ func (h *Hub) SecureNAT() *securenat.SecureNAT {
 // newNatRun returns the SecureNAT set of a new hub.
 func (s *Server) newNatRun(h *Hub) *natRun {
 	return runset.New(func(_ struct{}, v natSettings) (*securenat.SecureNAT, error) {
-		n, err := securenat.Start(h.Hub, v.cfg, securenat.Options{Log: s.log, Limits: v.limits})
+		n, err := securenat.Start(h.Hub, v.cfg, securenat.Options{Log: s.log, Limits: v.limits, Leases: v.leases})
 		if err != nil {
 			s.log.Error("SecureNAT could not start; fix its settings (SecureNatHostSet, NatSet, DhcpSet)", "hub", h.Name(), "err", err)
 		}
@@ -48,7 +49,16 @@ func (s *Server) ApplySecureNAT(h *Hub) error {
 		if !h.cfg.SecureNAT.Enabled || !h.Online() || s.life.Err() != nil {
 			return nil
 		}
-		return map[struct{}]natSettings{natKey: {cfg: h.cfg.SecureNAT, limits: natLimits(h.cfg)}}
+		v := natSettings{cfg: h.cfg.SecureNAT, limits: natLimits(h.cfg)}
+		if s.farm != nil {
+			// In a farm, a hub's SecureNAT runs where the hub's sessions
+			// are: on the node that hosts the dynamic hub.
+			var here bool
+			if v.leases, here = s.farm.natHere(h.cfg); !here {
+				return nil
+			}
+		}
+		return map[struct{}]natSettings{natKey: v}
 	})
 }
 

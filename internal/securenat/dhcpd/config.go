@@ -61,6 +61,15 @@ type Config struct {
 	Log *slog.Logger
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
+	// Restore are leases to start with: those a server of the same
+	// segment granted before (a farm's dynamic hub that moved to another
+	// node keeps them in etcd), so that its clients keep their addresses.
+	// A lease whose address or MAC a later lease took is dropped.
+	Restore []Lease
+	// OnLease, when set, is told of every lease the server grants or
+	// renews, under the server's lock: it must not block (queue and
+	// return).
+	OnLease func(Lease)
 }
 
 // LeaseTimeFromSeconds converts SoftEther's DhcpExpireTimeSpan setting
@@ -90,10 +99,11 @@ type settings struct {
 	serverMAC  [6]byte
 	log        *slog.Logger
 	clock      func() time.Time
+	onLease    func(Lease)
 }
 
 func (c *Config) validate() (*settings, error) {
-	s := &settings{domain: c.Domain, log: c.Log, clock: c.Clock}
+	s := &settings{domain: c.Domain, log: c.Log, clock: c.Clock, onLease: c.OnLease}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

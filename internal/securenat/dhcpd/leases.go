@@ -237,18 +237,52 @@ func (s *Server) sweep(now time.Time) {
 func (s *Server) leases() []Lease {
 	var out []Lease
 	for _, b := range s.t.byMAC {
-		if !b.active {
-			continue
+		if b.active {
+			out = append(out, b.lease())
 		}
-		out = append(out, Lease{
-			ID:       b.id,
-			LeasedAt: b.leasedAt,
-			Expires:  b.expires,
-			MAC:      net.HardwareAddr(append([]byte(nil), b.mac[:]...)),
-			IP:       b.ip,
-			Hostname: b.hostname,
-		})
 	}
 	slices.SortFunc(out, func(a, b Lease) int { return cmp.Compare(a.ID, b.ID) })
 	return out
+}
+
+// lease is b as a Lease.
+func (b *binding) lease() Lease {
+	return Lease{
+		ID:       b.id,
+		LeasedAt: b.leasedAt,
+		Expires:  b.expires,
+		MAC:      net.HardwareAddr(append([]byte(nil), b.mac[:]...)),
+		IP:       b.ip,
+		Hostname: b.hostname,
+	}
+}
+
+// restore fills the table with leases granted before, the newest first
+// winning an address or MAC; those that ended are kept as ended bindings
+// (the client gets its address back first). Leases not in this segment
+// are dropped.
+func (s *Server) restore(leases []Lease) {
+	leases = slices.Clone(leases)
+	slices.SortFunc(leases, func(a, b Lease) int { return b.LeasedAt.Compare(a.LeasedAt) })
+	now := s.cfg.clock()
+	for _, l := range leases {
+		var mac [6]byte
+		if len(l.MAC) != len(mac) || !s.cfg.subnet.Contains(l.IP) || l.IP == s.cfg.serverIP {
+			continue
+		}
+		copy(mac[:], l.MAC)
+		if owner, ok := s.cfg.staticIP[l.IP]; ok && owner != mac {
+			continue // reserved for another client since
+		}
+		if s.t.byMAC[mac] != nil || s.t.byIP[l.IP] != nil {
+			continue // a newer lease has the address or the client
+		}
+		b := &binding{mac: mac, ip: l.IP, hostname: l.Hostname, id: l.ID, leasedAt: l.LeasedAt, expires: l.Expires,
+			active: l.Expires.IsZero() || now.Before(l.Expires)}
+		s.t.byMAC[mac], s.t.byIP[l.IP] = b, b
+		s.t.nextID = max(s.t.nextID, l.ID)
+		if b.active && !b.expires.IsZero() {
+			s.wakeAt(b.expires)
+		}
+	}
 }

@@ -50,13 +50,16 @@ type Server struct {
 	lastExhausted time.Time
 }
 
-// New validates cfg and returns a server with an empty lease table.
+// New validates cfg and returns a server whose lease table holds
+// cfg.Restore (usually nothing).
 func New(cfg Config) (*Server, error) {
 	st, err := cfg.validate()
 	if err != nil {
 		return nil, err
 	}
-	return &Server{cfg: st, t: newTable()}, nil
+	s := &Server{cfg: st, t: newTable()}
+	s.restore(cfg.Restore)
+	return s, nil
 }
 
 // Reconfigure applies a changed configuration to the running server, as
@@ -178,7 +181,10 @@ func (s *Server) handle(f *udpFrame, req *dhcpv4.DHCPv4) []byte {
 		if !ip.IsValid() {
 			return s.reply(f, req, dhcpv4.MessageTypeNak, netip.Addr{})
 		}
-		s.commit(mac, ip, hostname, now)
+		b := s.commit(mac, ip, hostname, now)
+		if s.cfg.onLease != nil {
+			s.cfg.onLease(b.lease())
+		}
 		return s.reply(f, req, dhcpv4.MessageTypeAck, ip)
 
 	case dhcpv4.MessageTypeRelease, dhcpv4.MessageTypeDecline:

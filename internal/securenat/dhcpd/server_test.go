@@ -757,3 +757,51 @@ func TestForgedReleaseDeclineIgnored(t *testing.T) {
 		t.Errorf("logs %q, want one debug line", logs)
 	}
 }
+
+// A server that takes over a segment (a farm's dynamic hub on another
+// node) with the leases the first one granted gives each client its
+// address back, and new clients fresh ones.
+func TestRestoredLeasesKeepAddresses(t *testing.T) {
+	cfg := defaultConfig()
+	var granted []Lease
+	cfg.OnLease = func(l Lease) { granted = append(granted, l) }
+	first := newHarness(t, cfg)
+	first.lease(macA)
+	first.lease(macB)
+	first.lease(macA) // a renewal is told too
+	if len(granted) != 3 || granted[2].IP != ip4("192.168.30.10") || granted[2].ID != 1 {
+		t.Fatalf("leases told: %+v", granted)
+	}
+	// The newest record of each client counts.
+	cfg = defaultConfig()
+	cfg.Restore = granted
+	second := newHarness(t, cfg)
+	second.now = first.now
+	if ls := second.s.Leases(); len(ls) != 2 {
+		t.Fatalf("restored leases: %+v", ls)
+	}
+	if ip := second.lease(macC); ip != ip4("192.168.30.12") {
+		t.Fatalf("a new client got %v, want a fresh address", ip)
+	}
+	if ip := second.lease(macB); ip != ip4("192.168.30.11") {
+		t.Fatalf("B got %v back, want its address", ip)
+	}
+	if ls := second.s.Leases(); ls[len(ls)-1].ID != 3 {
+		t.Errorf("lease numbering did not go on from the restored leases: %+v", ls)
+	}
+	// Expired leases come back ended: the client still gets its address first.
+	cfg.Restore = granted
+	third := newHarness(t, cfg)
+	third.now = first.now.Add(3 * time.Hour)
+	if ls := third.s.Leases(); len(ls) != 0 {
+		t.Fatalf("expired leases restored as active: %+v", ls)
+	}
+	if ip := third.lease(macB); ip != ip4("192.168.30.11") {
+		t.Fatalf("B got %v after its lease ended, want its old address", ip)
+	}
+	// A lease outside the segment is dropped.
+	cfg.Restore = []Lease{{ID: 9, MAC: macD, IP: ip4("10.0.0.5"), LeasedAt: first.now}}
+	if ls := newHarness(t, cfg).s.Leases(); len(ls) != 0 {
+		t.Fatalf("a lease outside the subnet was restored: %+v", ls)
+	}
+}
