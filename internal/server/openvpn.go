@@ -37,15 +37,51 @@ const (
 	ovpnLoginTimeout = 15 * time.Second
 )
 
-// ovpnStats counts what the OpenVPN service dropped.
+// ovpnStats counts what the OpenVPN service dropped (and the clients that
+// moved).
 type ovpnStats struct {
 	// HalfOpenDropped: hard resets refused by the half-open limits.
 	HalfOpenDropped atomic.Uint64
 	// Unknown: packets from a source without a session that do not open
 	// one.
 	Unknown atomic.Uint64
+	// Malformed: datagrams truncated by the kernel or from an address of
+	// an unknown family.
+	Malformed atomic.Uint64
+	// Roamed: clients moved to a new address (UDP); RoamRefused: data
+	// packets from a new address naming a session under whose keys they
+	// do not decrypt.
+	Roamed, RoamRefused atomic.Uint64
 	// Idle: sessions ended because the client went silent.
 	Idle atomic.Uint64
+	// SendDropped: packets to clients the kernel refused.
+	SendDropped atomic.Uint64
+
+	// logMu guards the drop log's rate limit.
+	logMu   sync.Mutex
+	logNext time.Time
+	logHeld int // drops not logged since the last line
+}
+
+// ovpnDropLogEvery is the least time between two drop log lines: a flood
+// of bad datagrams costs one line per interval, with the count held back.
+const ovpnDropLogEvery = 10 * time.Second
+
+// ovpnDropLog logs one dropped datagram and why, at most once per
+// ovpnDropLogEvery (the counters in ovpnStats count every one).
+func (s *Server) ovpnDropLog(why string, from netip.AddrPort) {
+	st := &s.ovpn
+	now := time.Now()
+	st.logMu.Lock()
+	if now.Before(st.logNext) {
+		st.logHeld++
+		st.logMu.Unlock()
+		return
+	}
+	held := st.logHeld
+	st.logHeld, st.logNext = 0, now.Add(ovpnDropLogEvery)
+	st.logMu.Unlock()
+	s.log.Info("OpenVPN: dropped "+why, "from", from.String(), "dropped_unlogged_before", held)
 }
 
 // ovpnClient is one OpenVPN client: its protocol session and, once it has
@@ -75,6 +111,25 @@ type ovpnClient struct {
 	// slot passes one packet or frame as a batch without allocating;
 	// HandlePacket's caller serialises OnData, so one slot is enough.
 	slot [1][]byte
+
+	// UDP only. to is the client's current address (it changes when the
+	// client roams); tx sends the client's data packets in batches.
+	to atomic.Pointer[netip.AddrPort]
+	tx *udpSender
+	// batchIn makes onData collect a read batch's packets in pend, which
+	// the UDP read loop hands on with flushIn after the batch; touched
+	// marks the client as holding some. The read loop owns all three.
+	batchIn bool
+	pend    [][]byte
+	touched bool
+}
+
+// addr is a UDP client's current address.
+func (c *ovpnClient) addr() netip.AddrPort {
+	if p := c.to.Load(); p != nil {
+		return *p
+	}
+	return netip.AddrPort{}
 }
 
 // newOpenVPNClient makes the session of one client; output sends one
@@ -204,19 +259,69 @@ func maskOf(bits int) netip.Addr {
 // onData hands a packet from the client to the hub: an IPv4 packet to the
 // adapter (tun), an Ethernet frame to the port (tap).
 func (c *ovpnClient) onData(_ *openvpn.Session, pkt []byte) {
-	c.slot[0] = pkt
-	if ad := c.ad.Load(); ad != nil {
-		ad.Send(c.slot[:])
-	} else if ns := c.ns.Load(); ns != nil && ns.Port != nil {
-		ns.Port.Input(c.slot[:])
+	if c.batchIn {
+		if c.pend == nil {
+			c.pend = make([][]byte, 0, udpBatchLen)
+		}
+		c.pend = append(c.pend, pkt)
+		return
 	}
+	c.slot[0] = pkt
+	c.input(c.slot[:])
 	c.slot[0] = nil
 }
 
-// deliver sends the adapter's packets for the client.
+// input hands packets from the client to its adapter (tun) or port (tap).
+func (c *ovpnClient) input(pkts [][]byte) {
+	if ad := c.ad.Load(); ad != nil {
+		ad.Send(pkts)
+	} else if ns := c.ns.Load(); ns != nil && ns.Port != nil {
+		ns.Port.Input(pkts)
+	}
+}
+
+// flushIn hands on the packets onData collected (UDP read loop).
+func (c *ovpnClient) flushIn() {
+	if len(c.pend) == 0 {
+		return
+	}
+	c.input(c.pend)
+	clear(c.pend)
+	c.pend = c.pend[:0]
+}
+
+// deliver sends the adapter's packets for the client: sealed into the
+// UDP sender's batch and sent with one system call, or one by one (TCP).
 func (c *ovpnClient) deliver(pkts [][]byte) {
+	if c.tx == nil {
+		for _, p := range pkts {
+			c.sess.SendData(p)
+		}
+		return
+	}
 	for _, p := range pkts {
-		c.sess.SendData(p)
+		c.queueOut(p)
+	}
+	c.flushOut()
+}
+
+// queueOut seals p into the UDP sender's batch, sending the batch first
+// when it is full.
+func (c *ovpnClient) queueOut(p []byte) {
+	buf := c.tx.slot()
+	if buf == nil {
+		c.flushOut()
+		buf = c.tx.slot()
+	}
+	if out, err := c.sess.SealData(buf, p); err == nil {
+		c.tx.add(out)
+	}
+}
+
+// flushOut sends the UDP sender's batch.
+func (c *ovpnClient) flushOut() {
+	if n := c.tx.flush(c.addr()); n > 0 {
+		c.s.ovpn.SendDropped.Add(uint64(n))
 	}
 }
 
@@ -224,10 +329,16 @@ func (c *ovpnClient) deliver(pkts [][]byte) {
 func (c *ovpnClient) pumpFrames(ns *NativeSession) {
 	defer guard.Recover(c.s.log, "openvpn tap", nil)
 	send := func(f []byte) { c.sess.SendData(f) }
+	if c.tx != nil {
+		send = c.queueOut
+	}
 	for {
 		select {
 		case <-ns.Port.Ready():
 			ns.Port.DrainEach(0, send)
+			if c.tx != nil {
+				c.flushOut()
+			}
 		case <-ns.Port.Done():
 			return
 		case <-c.done:
