@@ -16,6 +16,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/native"
 	"github.com/ethervpn/ethervpn/internal/openvpn"
+	"github.com/ethervpn/ethervpn/internal/pack"
 )
 
 // The OpenVPN service: each OpenVPN client is an openvpn.Session whose
@@ -56,11 +57,103 @@ type ovpnStats struct {
 	Idle atomic.Uint64
 	// SendDropped: packets to clients the kernel refused.
 	SendDropped atomic.Uint64
+	// Packets of a known session dropped by its protocol core: data
+	// packets that do not authenticate (a wrong key, forged, truncated),
+	// replays, data for a key id the session lacks, control packets that
+	// do not parse or fit the session.
+	BadData, Replayed, NoKey, BadControl atomic.Uint64
+	// BadTCP: OpenVPN TCP connections closed for a bad frame length.
+	BadTCP atomic.Uint64
 
 	// logMu guards the drop log's rate limit.
 	logMu   sync.Mutex
 	logNext time.Time
 	logHeld int // drops not logged since the last line
+
+	report sync.Once // starts ovpnReport
+}
+
+// ovpnCounter is one counter of ovpnStats by the name it is reported
+// under (slog key and GetServerStatus field).
+type ovpnCounter struct {
+	name string
+	v    *atomic.Uint64
+}
+
+// counters lists the counters in report order.
+func (st *ovpnStats) counters() []ovpnCounter {
+	return []ovpnCounter{
+		{"OpenVpnHalfOpenDropped", &st.HalfOpenDropped}, {"OpenVpnUnknownSource", &st.Unknown},
+		{"OpenVpnMalformed", &st.Malformed}, {"OpenVpnBadData", &st.BadData}, {"OpenVpnReplayed", &st.Replayed},
+		{"OpenVpnNoKey", &st.NoKey}, {"OpenVpnBadControl", &st.BadControl}, {"OpenVpnBadTcp", &st.BadTCP},
+		{"OpenVpnRoamed", &st.Roamed}, {"OpenVpnRoamRefused", &st.RoamRefused}, {"OpenVpnIdle", &st.Idle},
+		{"OpenVpnSendDropped", &st.SendDropped},
+	}
+}
+
+// addTo adds the counters to a GetServerStatus answer (fields SoftEther
+// does not have: vpncmd ignores them, JSON-RPC shows them).
+func (st *ovpnStats) addTo(p *pack.Pack) {
+	for _, c := range st.counters() {
+		p.AddInt64(c.name, c.v.Load())
+	}
+}
+
+// ovpnReportEvery is how often the counters are logged when they changed.
+const ovpnReportEvery = time.Minute
+
+// startOVPNReport starts the counters' log (once per server).
+func (s *Server) startOVPNReport() {
+	s.ovpn.report.Do(func() { go s.ovpnReport(ovpnReportEvery) })
+}
+
+// ovpnReport logs the OpenVPN service's counters every interval in which
+// one changed, until the server's life ends.
+func (s *Server) ovpnReport(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	cs := s.ovpn.counters()
+	last := make([]uint64, len(cs))
+	attrs := make([]any, 0, 2*len(cs))
+	for {
+		select {
+		case <-s.life.Done():
+			return
+		case <-t.C:
+		}
+		changed := false
+		attrs = attrs[:0]
+		for i, c := range cs {
+			v := c.v.Load()
+			changed = changed || v != last[i]
+			last[i] = v
+			attrs = append(attrs, c.name, v)
+		}
+		if changed {
+			s.log.Info("OpenVPN counters (dropped packets and moves since the start)", attrs...)
+		}
+	}
+}
+
+// ovpnCount counts a packet a session's protocol core refused, by why
+// (err from HandlePacket), and logs it (rate-limited).
+func (s *Server) ovpnCount(err error, pkt []byte, from string) {
+	var why string
+	switch op, _ := openvpn.Opcode(pkt[0]); {
+	case errors.Is(err, openvpn.ErrReplay):
+		s.ovpn.Replayed.Add(1)
+		why = "a replayed data packet"
+	case errors.Is(err, openvpn.ErrNoKey):
+		s.ovpn.NoKey.Add(1)
+		why = "a data packet for a key the session does not have"
+	case op == openvpn.OpDataV1 || op == openvpn.OpDataV2:
+		s.ovpn.BadData.Add(1)
+		why = "a data packet that does not authenticate (wrong key, forged or truncated)"
+	default:
+		s.ovpn.BadControl.Add(1)
+		why = "a control packet that does not parse or fit its session"
+	}
+	s.ovpnDropLog(why, from)
 }
 
 // ovpnDropLogEvery is the least time between two drop log lines: a flood
@@ -69,7 +162,7 @@ const ovpnDropLogEvery = 10 * time.Second
 
 // ovpnDropLog logs one dropped datagram and why, at most once per
 // ovpnDropLogEvery (the counters in ovpnStats count every one).
-func (s *Server) ovpnDropLog(why string, from netip.AddrPort) {
+func (s *Server) ovpnDropLog(why, from string) {
 	st := &s.ovpn
 	now := time.Now()
 	st.logMu.Lock()
@@ -81,7 +174,7 @@ func (s *Server) ovpnDropLog(why string, from netip.AddrPort) {
 	held := st.logHeld
 	st.logHeld, st.logNext = 0, now.Add(ovpnDropLogEvery)
 	st.logMu.Unlock()
-	s.log.Info("OpenVPN: dropped "+why, "from", from.String(), "dropped_unlogged_before", held)
+	s.log.Info("OpenVPN: dropped "+why, "from", from, "dropped_unlogged_before", held)
 }
 
 // ovpnClient is one OpenVPN client: its protocol session and, once it has
@@ -153,10 +246,17 @@ func (s *Server) newOpenVPNClient(remote net.Addr, tcp bool, peerID int, output 
 	return c
 }
 
-// handle feeds one packet from the client to its session.
+// handle feeds one packet from the client to its session; a packet the
+// session refuses is counted (it does not count as a sign of life).
 func (c *ovpnClient) handle(pkt []byte) error {
+	if err := c.sess.HandlePacket(pkt); err != nil {
+		if !openvpn.IsNewSession(pkt) { // else a restart, which the caller handles
+			c.s.ovpnCount(err, pkt, c.remote.String())
+		}
+		return err
+	}
 	c.lastSeen.Store(time.Now().UnixNano())
-	return c.sess.HandlePacket(pkt)
+	return nil
 }
 
 // authenticate logs the client in to its hub (on the session's control
@@ -464,6 +564,7 @@ func (s *Server) serveOpenVPNTCP(h *handshake) {
 		raw.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		raw.Write(wbuf)
 	})
+	s.startOVPNReport()
 	c.onAuth = func(*ovpnClient) { h.established() }
 	c.onEnd = func(*ovpnClient) { raw.Close() }
 	defer c.sess.Close()
@@ -477,6 +578,10 @@ func (s *Server) serveOpenVPNTCP(h *handshake) {
 		}
 		pkt, err := fr.Next()
 		if err != nil {
+			if errors.Is(err, openvpn.ErrBadLength) {
+				s.ovpn.BadTCP.Add(1)
+				s.ovpnDropLog("a TCP connection with a bad frame length", raw.RemoteAddr().String())
+			}
 			return
 		}
 		c.handle(pkt)

@@ -2,10 +2,12 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -308,5 +310,137 @@ func TestOpenVPNUDPRoaming(t *testing.T) {
 	third.Write(unknown)
 	if !waitFor(func() bool { return s.ovpn.Unknown.Load() == before+1 }) {
 		t.Fatalf("Unknown=%d after a packet with an unknown peer id, want %d", s.ovpn.Unknown.Load(), before+1)
+	}
+}
+
+// Bad input on the UDP port while a client passes data: random and
+// truncated datagrams from elsewhere, a flood of hard resets from one
+// address, and forged, truncated and replayed data packets from the
+// client's own address are dropped and counted; the client's session
+// carries on and its data keeps flowing both ways.
+func TestOpenVPNUDPFlood(t *testing.T) {
+	s, d, _ := openAdmin(t)
+	call(t, d, serverAdm, "CreateUser", params("HubName", "DEFAULT", "Name", "alice", "AuthType", 1, "Auth_Password", "alicepw"))
+	u, err := s.listenUDP(0, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Stop()
+	to := u.Addr().(*net.UDPAddr)
+	c := dialOVPN(t, to, "alice@DEFAULT", "alicepw")
+	sc := u.table.Load().byPeer[uint32(c.peerID)]
+	if sc == nil || !waitFor(func() bool { return sc.authed.Load() }) {
+		t.Fatal("the client did not log in")
+	}
+	// passData sends a frame and has the server ping: both must arrive.
+	sent := uint64(0)
+	passData := func(when string) {
+		t.Helper()
+		c.sendData(arpFrame(1))
+		sent++
+		if !waitFor(func() bool { return sc.sess.Stats.DataIn.Load() == sent }) {
+			t.Fatalf("%s: the server took %d of the client's %d data packets", when, sc.sess.Stats.DataIn.Load(), sent)
+		}
+		sc.sess.SendPing()
+		for {
+			p, err := c.recvData(2 * time.Second)
+			if err != nil {
+				t.Fatalf("%s: the server's ping: %v", when, err)
+			}
+			if openvpn.IsPing(p) {
+				return
+			}
+		}
+	}
+	passData("before the flood")
+
+	junk, err := net.DialUDP("udp", nil, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer junk.Close()
+	buf := make([]byte, 1600)
+	for i := range 2000 {
+		n := i % 64 // mostly short: truncated headers of every kind
+		if i%10 == 0 {
+			n = 100 + i%1400
+		}
+		rand.Read(buf[:n])
+		if n > 0 && buf[0]>>3 == openvpn.OpHardResetClientV2 {
+			buf[0] = openvpn.OpDataV1 << 3
+		}
+		junk.Write(buf[:n])
+		if i%500 == 0 {
+			passData("during random datagrams")
+		}
+	}
+	// A hard-reset flood from one address (many ports): only
+	// ovpnHalfOpenPerSource sessions are made.
+	for i := range 200 {
+		hr, err := net.DialUDP("udp", nil, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hr.Write(hardReset(uint64(i + 1)))
+		hr.Close()
+	}
+	// From the client's own address: a replay, a forgery, a truncation.
+	good := c.sendData(arpFrame(1))
+	sent++
+	c.send(good)
+	forged, _ := c.dk.Seal(nil, arpFrame(1)) // a fresh packet id, so not a replay
+	forged[len(forged)-1] ^= 1
+	c.send(forged)
+	c.send(good[:6])
+	passData("after the flood")
+
+	if !waitFor(func() bool { return s.ovpn.HalfOpenDropped.Load() >= 200-ovpnHalfOpenPerSource }) {
+		t.Fatalf("HalfOpenDropped=%d after 200 hard resets from one address, want >= %d", s.ovpn.HalfOpenDropped.Load(), 200-ovpnHalfOpenPerSource)
+	}
+	if got := s.ovpn.Replayed.Load(); got != 1 {
+		t.Errorf("Replayed=%d, want 1", got)
+	}
+	if got := s.ovpn.BadData.Load(); got != 2 {
+		t.Errorf("BadData=%d (a forgery and a truncated packet), want 2", got)
+	}
+	if got := s.ovpn.Unknown.Load(); got < 1500 {
+		t.Errorf("Unknown=%d after 2000 random datagrams from an address without a session, want most of them", got)
+	}
+	if sc.sess.Closed() {
+		t.Fatal("the client's session ended")
+	}
+	// The counters are in GetServerStatus.
+	st := call(t, d, serverAdm, "GetServerStatus", params())
+	if v := st.Int64("OpenVpnReplayed"); v != 1 {
+		t.Errorf("GetServerStatus OpenVpnReplayed=%d, want 1", v)
+	}
+}
+
+// A TCP OpenVPN connection with a bad frame length is closed and counted.
+func TestOpenVPNTCPBadFrame(t *testing.T) {
+	s, _, _ := openAdmin(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	for _, tail := range [][]byte{{0xff, 0xff}, {0, 0}} { // too long, empty
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write(append(openvpn.AppendFrame(nil, hardReset(1)), tail...))
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = io.ReadAll(c) // the server's hard reset, then the close
+		c.Close()
+		if err != nil {
+			t.Fatalf("after a bad frame length % x: %v, want the server to close", tail, err)
+		}
+	}
+	if got := s.ovpn.BadTCP.Load(); got != 2 {
+		t.Fatalf("BadTCP=%d, want 2", got)
 	}
 }

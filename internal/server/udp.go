@@ -99,6 +99,7 @@ func (s *Server) listenUDP(port uint16, ip string) (*udpListener, error) {
 		return nil, err
 	}
 	s.log.Info("listening for OpenVPN", "udp", pc.LocalAddr().String())
+	s.startOVPNReport()
 	u := &udpListener{s: s, pc: pc, stop: make(chan struct{}),
 		clients: map[netip.AddrPort]*ovpnClient{}, byPeer: map[uint32]*ovpnClient{}, halfOpen: map[netip.Addr]int{}}
 	u.publishLocked()
@@ -146,6 +147,7 @@ func (u *udpListener) readLoop(rd *udpReader) {
 			pkt, from := rd.datagram(i)
 			if !from.IsValid() {
 				u.s.ovpn.Malformed.Add(1)
+				u.s.ovpnDropLog("a truncated datagram or one from an unknown address family", "?")
 				continue
 			}
 			if c := u.dispatch(from, pkt); c != nil && len(c.pend) > 0 && !c.touched {
@@ -199,20 +201,23 @@ func (u *udpListener) dispatch(from netip.AddrPort, pkt []byte) *ovpnClient {
 func (u *udpListener) roam(t *udpTable, from netip.AddrPort, pkt []byte) *ovpnClient {
 	if len(pkt) < 4 || pkt[0]>>3 != openvpn.OpDataV2 {
 		u.s.ovpn.Unknown.Add(1)
-		u.s.ovpnDropLog("a packet from an address without a session", from)
+		u.s.ovpnDropLog("a packet from an address without a session", from.String())
 		return nil
 	}
 	c := t.byPeer[uint32(pkt[1])<<16|uint32(pkt[2])<<8|uint32(pkt[3])]
 	if c == nil || !c.authed.Load() {
 		u.s.ovpn.Unknown.Add(1)
-		u.s.ovpnDropLog("a data packet with an unknown peer id", from)
+		u.s.ovpnDropLog("a data packet with an unknown peer id", from.String())
 		return nil
 	}
-	if err := c.handle(pkt); err != nil {
+	// Not c.handle: a refusal here counts as a refused move, not as the
+	// session's bad packet.
+	if err := c.sess.HandlePacket(pkt); err != nil {
 		u.s.ovpn.RoamRefused.Add(1)
-		u.s.ovpnDropLog("a data packet for a session from another address that does not decrypt under its keys", from)
+		u.s.ovpnDropLog("a data packet for a session from another address that does not decrypt under its keys", from.String())
 		return nil
 	}
+	c.lastSeen.Store(time.Now().UnixNano())
 	u.mu.Lock()
 	old := c.addr()
 	if u.clients[old] == c {
@@ -238,7 +243,7 @@ func (u *udpListener) newClient(from netip.AddrPort) *ovpnClient {
 	defer u.mu.Unlock()
 	if u.nHalf >= ovpnHalfOpenTotal || u.halfOpen[from.Addr()] >= ovpnHalfOpenPerSource {
 		u.s.ovpn.HalfOpenDropped.Add(1)
-		u.s.ovpnDropLog("a new session beyond the half-open limits", from)
+		u.s.ovpnDropLog("a new session beyond the half-open limits", from.String())
 		return nil
 	}
 	u.halfOpen[from.Addr()]++
