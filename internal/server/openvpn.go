@@ -139,7 +139,11 @@ func (s *Server) ovpnReport(every time.Duration) {
 // (err from HandlePacket), and logs it (rate-limited).
 func (s *Server) ovpnCount(err error, pkt []byte, from string) {
 	var why string
-	switch op, _ := openvpn.Opcode(pkt[0]); {
+	var op byte
+	if len(pkt) > 0 {
+		op, _ = openvpn.Opcode(pkt[0])
+	}
+	switch {
 	case errors.Is(err, openvpn.ErrReplay):
 		s.ovpn.Replayed.Add(1)
 		why = "a replayed data packet"

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -392,6 +393,7 @@ func TestOpenVPNUDPFlood(t *testing.T) {
 	forged[len(forged)-1] ^= 1
 	c.send(forged)
 	c.send(good[:6])
+	c.send([]byte{}) // an empty datagram
 	passData("after the flood")
 
 	if !waitFor(func() bool { return s.ovpn.HalfOpenDropped.Load() >= 200-ovpnHalfOpenPerSource }) {
@@ -402,6 +404,9 @@ func TestOpenVPNUDPFlood(t *testing.T) {
 	}
 	if got := s.ovpn.BadData.Load(); got != 2 {
 		t.Errorf("BadData=%d (a forgery and a truncated packet), want 2", got)
+	}
+	if got := s.ovpn.BadControl.Load(); got != 1 {
+		t.Errorf("BadControl=%d (an empty datagram), want 1", got)
 	}
 	if got := s.ovpn.Unknown.Load(); got < 1500 {
 		t.Errorf("Unknown=%d after 2000 random datagrams from an address without a session, want most of them", got)
@@ -443,4 +448,28 @@ func TestOpenVPNTCPBadFrame(t *testing.T) {
 	if got := s.ovpn.BadTCP.Load(); got != 2 {
 		t.Fatalf("BadTCP=%d, want 2", got)
 	}
+}
+
+// FuzzOpenVPNUDPDispatch feeds arbitrary datagrams from a few sources to
+// a UDP port's demultiplexer (sessions, roaming by peer id, half-open
+// limits): never a panic, every datagram is handled or counted.
+func FuzzOpenVPNUDPDispatch(f *testing.F) {
+	f.Add(byte(0), hardReset(1))
+	f.Add(byte(1), []byte{openvpn.OpDataV2 << 3, 0, 0, 1, 1, 2, 3, 4})
+	f.Add(byte(2), []byte{openvpn.OpDataV1 << 3})
+	f.Add(byte(0), append(hardReset(1), 0xff))
+	f.Add(byte(3), []byte{openvpn.OpControlV1 << 3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0})
+	f.Add(byte(0), []byte{}) // UDP allows empty datagrams
+	s, _, _ := openAdmin(f)
+	u, err := s.listenUDP(0, "127.0.0.1")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(u.Stop)
+	f.Fuzz(func(t *testing.T, src byte, pkt []byte) {
+		from := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1 + src%4}), 40000+uint16(src))
+		if c := u.dispatch(from, append([]byte(nil), pkt...)); c != nil {
+			c.flushIn()
+		}
+	})
 }
