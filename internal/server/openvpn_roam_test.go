@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -472,4 +473,46 @@ func FuzzOpenVPNUDPDispatch(f *testing.F) {
 			c.flushIn()
 		}
 	})
+}
+
+// lockedBuf is a log destination safe for concurrent writes.
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// The OpenVPN counters are logged once per interval in which they
+// changed, and not when they did not.
+func TestOpenVPNCountersLogged(t *testing.T) {
+	var out lockedBuf
+	s, err := Open(t.TempDir(), slog.New(slog.NewTextHandler(&out, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.ovpnReport(20 * time.Millisecond)
+	s.ovpn.Replayed.Add(3)
+	lines := func() int { return strings.Count(out.String(), "OpenVPN counters") }
+	if !waitFor(func() bool { return lines() == 1 }) || !strings.Contains(out.String(), "OpenVpnReplayed=3") {
+		t.Fatalf("no counters line with OpenVpnReplayed=3 in:\n%s", out.String())
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := lines(); n != 1 {
+		t.Fatalf("%d counters lines while nothing changed, want 1", n)
+	}
+	s.ovpn.BadData.Add(1)
+	if !waitFor(func() bool { return lines() == 2 }) {
+		t.Fatalf("no second counters line after a change:\n%s", out.String())
+	}
 }
