@@ -20,7 +20,7 @@
 // times AccountConnect -> DHCP lease (busybox udhcpc), and runs iperf3 -c
 // from the client to a wan host behind the server namespace (nat.go).
 //
-//	go run ./cmd/ethervpn-bench native [-t 10] [-runs 1] [-servers ethervpn,softether,openvpn,wireguard-go]
+//	go run ./cmd/ethervpn-bench native [-t 10] [-runs 3] [-servers ethervpn,softether,openvpn,wireguard-go]
 //
 // The native benchmark measures OpenVPN (tun, AES-256-GCM) through
 // ethervpn, the real vpnserver and openvpn --server, and a plain

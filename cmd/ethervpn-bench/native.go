@@ -32,7 +32,7 @@ import (
 // and through a plain wireguard-go peer-to-peer tunnel as the WireGuard
 // reference, with the server process's CPU time.
 //
-//	ethervpn-bench native [-t 10] [-runs 1] [-servers ethervpn,softether,openvpn,wireguard-go]
+//	ethervpn-bench native [-t 10] [-runs 3] [-servers ethervpn,softether,openvpn,wireguard-go]
 //
 // For ethervpn and vpnserver the path is the same: the openvpn client's
 // tun address comes from the hub's SecureNAT DHCP server with its NAT off
@@ -67,6 +67,8 @@ const (
 func runNative(args []string) int {
 	fs := newFlags("native", "iperf3 runs per server", "servers")
 	fs.Set("servers", "ethervpn,softether,openvpn,wireguard-go")
+	// Three runs by default: on a small shared machine one run says little.
+	fs.Set("runs", "3")
 	fs.Parse(args)
 	opt := fs.options()
 	var kinds []testrig.ServerKind
