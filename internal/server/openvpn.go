@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -62,7 +63,8 @@ type ovpnStats struct {
 	// replays, data for a key id the session lacks, control packets that
 	// do not parse or fit the session.
 	BadData, Replayed, NoKey, BadControl atomic.Uint64
-	// BadTCP: OpenVPN TCP connections closed for a bad frame length.
+	// BadTCP: OpenVPN TCP connections closed for a bad frame length or
+	// ended inside a frame.
 	BadTCP atomic.Uint64
 
 	// logMu guards the drop log's rate limit.
@@ -582,9 +584,13 @@ func (s *Server) serveOpenVPNTCP(h *handshake) {
 		}
 		pkt, err := fr.Next()
 		if err != nil {
-			if errors.Is(err, openvpn.ErrBadLength) {
+			switch {
+			case errors.Is(err, openvpn.ErrBadLength):
 				s.ovpn.BadTCP.Add(1)
 				s.ovpnDropLog("a TCP connection with a bad frame length", raw.RemoteAddr().String())
+			case errors.Is(err, io.ErrUnexpectedEOF):
+				s.ovpn.BadTCP.Add(1)
+				s.ovpnDropLog("a TCP connection that ended inside a frame", raw.RemoteAddr().String())
 			}
 			return
 		}

@@ -422,7 +422,8 @@ func TestOpenVPNUDPFlood(t *testing.T) {
 	}
 }
 
-// A TCP OpenVPN connection with a bad frame length is closed and counted.
+// A TCP OpenVPN connection with a bad frame length is closed and counted;
+// so is one that ends inside a frame.
 func TestOpenVPNTCPBadFrame(t *testing.T) {
 	s, _, _ := openAdmin(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -446,8 +447,18 @@ func TestOpenVPNTCPBadFrame(t *testing.T) {
 			t.Fatalf("after a bad frame length % x: %v, want the server to close", tail, err)
 		}
 	}
-	if got := s.ovpn.BadTCP.Load(); got != 2 {
-		t.Fatalf("BadTCP=%d, want 2", got)
+	// A stream that ends inside a frame.
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write(append(openvpn.AppendFrame(nil, hardReset(1)), 0, 40, 1, 2, 3))
+	c.(*net.TCPConn).CloseWrite()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	io.ReadAll(c)
+	c.Close()
+	if !waitFor(func() bool { return s.ovpn.BadTCP.Load() == 3 }) {
+		t.Fatalf("BadTCP=%d, want 3 (too long, empty, cut short)", s.ovpn.BadTCP.Load())
 	}
 }
 
