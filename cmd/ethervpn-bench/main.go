@@ -20,6 +20,12 @@
 // times AccountConnect -> DHCP lease (busybox udhcpc), and runs iperf3 -c
 // from the client to a wan host behind the server namespace (nat.go).
 //
+//	go run ./cmd/ethervpn-bench native [-t 10] [-runs 3] [-servers ethervpn,softether,openvpn,wireguard-go]
+//
+// The native benchmark measures OpenVPN (tun, AES-256-GCM) through
+// ethervpn, the real vpnserver and openvpn --server, and a plain
+// wireguard-go tunnel as the WireGuard reference (native.go).
+//
 //	go run ./cmd/ethervpn-bench ctl [-users 10000] [-rules 1000] [-duration 10s] [-quick]
 //
 // The ctl benchmark measures the control plane at scale (ctl.go): admin
@@ -43,11 +49,14 @@ func main() {
 			os.Exit(runNAT(os.Args[2:]))
 		case "ctl":
 			os.Exit(runCtl(os.Args[2:]))
+		case "native":
+			os.Exit(runNative(os.Args[2:]))
 		}
 	}
 	fmt.Fprintln(os.Stderr, "usage: ethervpn-bench l2 [-t seconds] [-runs N] [-maxtcp N] [-servers ethervpn,softether]\n"+
 		"       ethervpn-bench client [-t seconds] [-runs N] [-maxtcp N] [-chains ethervpn,softether]\n"+
 		"       ethervpn-bench nat [-t seconds] [-runs N] [-leases N] [-servers ethervpn,softether]\n"+
+		"       ethervpn-bench native [-t seconds] [-runs N] [-servers ethervpn,softether,openvpn,wireguard-go]\n"+
 		"       ethervpn-bench ctl [-users N] [-rules N] [-duration 10s] [-runs N] [-callers N] [-quick] [-servers ethervpn,softether]")
 	os.Exit(2)
 }

@@ -373,6 +373,23 @@ func (s *Session) SendData(pkt []byte) error {
 	return nil
 }
 
+// SealData encrypts pkt with the current key as SendData does, appending
+// the packet to dst, but returns it instead of sending it: for a
+// transport that sends in batches. It allocates nothing when dst has
+// room for len(pkt) plus the keys' Overhead.
+func (s *Session) SealData(dst, pkt []byte) ([]byte, error) {
+	dk := s.current.Load()
+	if dk == nil {
+		return nil, ErrNoKey
+	}
+	out, err := dk.Seal(dst, pkt)
+	if err != nil {
+		return nil, err
+	}
+	s.Stats.DataOut.Add(1)
+	return out, nil
+}
+
 // SendControl sends a control message (a string such as "RESTART" or
 // "AUTH_FAILED,reason") on the newest control channel, as SoftEther does
 // when the hub drops a session (Proto_OpenVPN.c OvsSendRestart...).

@@ -103,6 +103,7 @@ func admGetServerStatus(a *adminCall) (*pack.Pack, error) {
 	out.AddInt64("CurrentTick", uint64(now.Sub(s.adm.started).Milliseconds()))
 	out.AddInt64("StartTime", seTime(s.adm.started))
 	addTraffic(out, total.Stats)
+	s.ovpn.addTo(out)
 	for _, n := range []string{"TotalMemory", "UsedMemory", "FreeMemory", "TotalPhys", "UsedPhys", "FreePhys"} {
 		out.AddInt64(n, 0) // what SoftEther's Linux build reports
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/native"
 	"github.com/ethervpn/ethervpn/internal/openvpn"
+	"github.com/ethervpn/ethervpn/internal/pack"
 )
 
 // The OpenVPN service: each OpenVPN client is an openvpn.Session whose
@@ -37,15 +39,148 @@ const (
 	ovpnLoginTimeout = 15 * time.Second
 )
 
-// ovpnStats counts what the OpenVPN service dropped.
+// ovpnStats counts what the OpenVPN service dropped (and the clients that
+// moved).
 type ovpnStats struct {
 	// HalfOpenDropped: hard resets refused by the half-open limits.
 	HalfOpenDropped atomic.Uint64
 	// Unknown: packets from a source without a session that do not open
 	// one.
 	Unknown atomic.Uint64
+	// Malformed: datagrams truncated by the kernel or from an address of
+	// an unknown family.
+	Malformed atomic.Uint64
+	// Roamed: clients moved to a new address (UDP); RoamRefused: data
+	// packets from a new address naming a session under whose keys they
+	// do not decrypt.
+	Roamed, RoamRefused atomic.Uint64
 	// Idle: sessions ended because the client went silent.
 	Idle atomic.Uint64
+	// SendDropped: packets to clients the kernel refused.
+	SendDropped atomic.Uint64
+	// Packets of a known session dropped by its protocol core: data
+	// packets that do not authenticate (a wrong key, forged, truncated),
+	// replays, data for a key id the session lacks, control packets that
+	// do not parse or fit the session.
+	BadData, Replayed, NoKey, BadControl atomic.Uint64
+	// BadTCP: OpenVPN TCP connections closed for a bad frame length or
+	// ended inside a frame.
+	BadTCP atomic.Uint64
+
+	// logMu guards the drop log's rate limit.
+	logMu   sync.Mutex
+	logNext time.Time
+	logHeld int // drops not logged since the last line
+
+	report sync.Once // starts ovpnReport
+}
+
+// ovpnCounter is one counter of ovpnStats by the name it is reported
+// under (slog key and GetServerStatus field).
+type ovpnCounter struct {
+	name string
+	v    *atomic.Uint64
+}
+
+// counters lists the counters in report order.
+func (st *ovpnStats) counters() []ovpnCounter {
+	return []ovpnCounter{
+		{"OpenVpnHalfOpenDropped", &st.HalfOpenDropped}, {"OpenVpnUnknownSource", &st.Unknown},
+		{"OpenVpnMalformed", &st.Malformed}, {"OpenVpnBadData", &st.BadData}, {"OpenVpnReplayed", &st.Replayed},
+		{"OpenVpnNoKey", &st.NoKey}, {"OpenVpnBadControl", &st.BadControl}, {"OpenVpnBadTcp", &st.BadTCP},
+		{"OpenVpnRoamed", &st.Roamed}, {"OpenVpnRoamRefused", &st.RoamRefused}, {"OpenVpnIdle", &st.Idle},
+		{"OpenVpnSendDropped", &st.SendDropped},
+	}
+}
+
+// addTo adds the counters to a GetServerStatus answer (fields SoftEther
+// does not have: vpncmd ignores them, JSON-RPC shows them).
+func (st *ovpnStats) addTo(p *pack.Pack) {
+	for _, c := range st.counters() {
+		p.AddInt64(c.name, c.v.Load())
+	}
+}
+
+// ovpnReportEvery is how often the counters are logged when they changed.
+const ovpnReportEvery = time.Minute
+
+// startOVPNReport starts the counters' log (once per server).
+func (s *Server) startOVPNReport() {
+	s.ovpn.report.Do(func() { go s.ovpnReport(ovpnReportEvery) })
+}
+
+// ovpnReport logs the OpenVPN service's counters every interval in which
+// one changed, until the server's life ends.
+func (s *Server) ovpnReport(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	cs := s.ovpn.counters()
+	last := make([]uint64, len(cs))
+	attrs := make([]any, 0, 2*len(cs))
+	for {
+		select {
+		case <-s.life.Done():
+			return
+		case <-t.C:
+		}
+		changed := false
+		attrs = attrs[:0]
+		for i, c := range cs {
+			v := c.v.Load()
+			changed = changed || v != last[i]
+			last[i] = v
+			attrs = append(attrs, c.name, v)
+		}
+		if changed {
+			s.log.Info("OpenVPN counters (dropped packets and moves since the start)", attrs...)
+		}
+	}
+}
+
+// ovpnCount counts a packet a session's protocol core refused, by why
+// (err from HandlePacket), and logs it (rate-limited).
+func (s *Server) ovpnCount(err error, pkt []byte, from string) {
+	var why string
+	var op byte
+	if len(pkt) > 0 {
+		op, _ = openvpn.Opcode(pkt[0])
+	}
+	switch {
+	case errors.Is(err, openvpn.ErrReplay):
+		s.ovpn.Replayed.Add(1)
+		why = "a replayed data packet"
+	case errors.Is(err, openvpn.ErrNoKey):
+		s.ovpn.NoKey.Add(1)
+		why = "a data packet for a key the session does not have"
+	case op == openvpn.OpDataV1 || op == openvpn.OpDataV2:
+		s.ovpn.BadData.Add(1)
+		why = "a data packet that does not authenticate (wrong key, forged or truncated)"
+	default:
+		s.ovpn.BadControl.Add(1)
+		why = "a control packet that does not parse or fit its session"
+	}
+	s.ovpnDropLog(why, from)
+}
+
+// ovpnDropLogEvery is the least time between two drop log lines: a flood
+// of bad datagrams costs one line per interval, with the count held back.
+const ovpnDropLogEvery = 10 * time.Second
+
+// ovpnDropLog logs one dropped datagram and why, at most once per
+// ovpnDropLogEvery (the counters in ovpnStats count every one).
+func (s *Server) ovpnDropLog(why, from string) {
+	st := &s.ovpn
+	now := time.Now()
+	st.logMu.Lock()
+	if now.Before(st.logNext) {
+		st.logHeld++
+		st.logMu.Unlock()
+		return
+	}
+	held := st.logHeld
+	st.logHeld, st.logNext = 0, now.Add(ovpnDropLogEvery)
+	st.logMu.Unlock()
+	s.log.Info("OpenVPN: dropped "+why, "from", from, "dropped_unlogged_before", held)
 }
 
 // ovpnClient is one OpenVPN client: its protocol session and, once it has
@@ -75,6 +210,25 @@ type ovpnClient struct {
 	// slot passes one packet or frame as a batch without allocating;
 	// HandlePacket's caller serialises OnData, so one slot is enough.
 	slot [1][]byte
+
+	// UDP only. to is the client's current address (it changes when the
+	// client roams); tx sends the client's data packets in batches.
+	to atomic.Pointer[netip.AddrPort]
+	tx *udpSender
+	// batchIn makes onData collect a read batch's packets in pend, which
+	// the UDP read loop hands on with flushIn after the batch; touched
+	// marks the client as holding some. The read loop owns all three.
+	batchIn bool
+	pend    [][]byte
+	touched bool
+}
+
+// addr is a UDP client's current address.
+func (c *ovpnClient) addr() netip.AddrPort {
+	if p := c.to.Load(); p != nil {
+		return *p
+	}
+	return netip.AddrPort{}
 }
 
 // newOpenVPNClient makes the session of one client; output sends one
@@ -98,10 +252,17 @@ func (s *Server) newOpenVPNClient(remote net.Addr, tcp bool, peerID int, output 
 	return c
 }
 
-// handle feeds one packet from the client to its session.
+// handle feeds one packet from the client to its session; a packet the
+// session refuses is counted (it does not count as a sign of life).
 func (c *ovpnClient) handle(pkt []byte) error {
+	if err := c.sess.HandlePacket(pkt); err != nil {
+		if !openvpn.IsNewSession(pkt) { // else a restart, which the caller handles
+			c.s.ovpnCount(err, pkt, c.remote.String())
+		}
+		return err
+	}
 	c.lastSeen.Store(time.Now().UnixNano())
-	return c.sess.HandlePacket(pkt)
+	return nil
 }
 
 // authenticate logs the client in to its hub (on the session's control
@@ -204,19 +365,69 @@ func maskOf(bits int) netip.Addr {
 // onData hands a packet from the client to the hub: an IPv4 packet to the
 // adapter (tun), an Ethernet frame to the port (tap).
 func (c *ovpnClient) onData(_ *openvpn.Session, pkt []byte) {
-	c.slot[0] = pkt
-	if ad := c.ad.Load(); ad != nil {
-		ad.Send(c.slot[:])
-	} else if ns := c.ns.Load(); ns != nil && ns.Port != nil {
-		ns.Port.Input(c.slot[:])
+	if c.batchIn {
+		if c.pend == nil {
+			c.pend = make([][]byte, 0, udpBatchLen)
+		}
+		c.pend = append(c.pend, pkt)
+		return
 	}
+	c.slot[0] = pkt
+	c.input(c.slot[:])
 	c.slot[0] = nil
 }
 
-// deliver sends the adapter's packets for the client.
+// input hands packets from the client to its adapter (tun) or port (tap).
+func (c *ovpnClient) input(pkts [][]byte) {
+	if ad := c.ad.Load(); ad != nil {
+		ad.Send(pkts)
+	} else if ns := c.ns.Load(); ns != nil && ns.Port != nil {
+		ns.Port.Input(pkts)
+	}
+}
+
+// flushIn hands on the packets onData collected (UDP read loop).
+func (c *ovpnClient) flushIn() {
+	if len(c.pend) == 0 {
+		return
+	}
+	c.input(c.pend)
+	clear(c.pend)
+	c.pend = c.pend[:0]
+}
+
+// deliver sends the adapter's packets for the client: sealed into the
+// UDP sender's batch and sent with one system call, or one by one (TCP).
 func (c *ovpnClient) deliver(pkts [][]byte) {
+	if c.tx == nil {
+		for _, p := range pkts {
+			c.sess.SendData(p)
+		}
+		return
+	}
 	for _, p := range pkts {
-		c.sess.SendData(p)
+		c.queueOut(p)
+	}
+	c.flushOut()
+}
+
+// queueOut seals p into the UDP sender's batch, sending the batch first
+// when it is full.
+func (c *ovpnClient) queueOut(p []byte) {
+	buf := c.tx.slot()
+	if buf == nil {
+		c.flushOut()
+		buf = c.tx.slot()
+	}
+	if out, err := c.sess.SealData(buf, p); err == nil {
+		c.tx.add(out)
+	}
+}
+
+// flushOut sends the UDP sender's batch.
+func (c *ovpnClient) flushOut() {
+	if n := c.tx.flush(c.addr()); n > 0 {
+		c.s.ovpn.SendDropped.Add(uint64(n))
 	}
 }
 
@@ -224,10 +435,16 @@ func (c *ovpnClient) deliver(pkts [][]byte) {
 func (c *ovpnClient) pumpFrames(ns *NativeSession) {
 	defer guard.Recover(c.s.log, "openvpn tap", nil)
 	send := func(f []byte) { c.sess.SendData(f) }
+	if c.tx != nil {
+		send = c.queueOut
+	}
 	for {
 		select {
 		case <-ns.Port.Ready():
 			ns.Port.DrainEach(0, send)
+			if c.tx != nil {
+				c.flushOut()
+			}
 		case <-ns.Port.Done():
 			return
 		case <-c.done:
@@ -353,6 +570,7 @@ func (s *Server) serveOpenVPNTCP(h *handshake) {
 		raw.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		raw.Write(wbuf)
 	})
+	s.startOVPNReport()
 	c.onAuth = func(*ovpnClient) { h.established() }
 	c.onEnd = func(*ovpnClient) { raw.Close() }
 	defer c.sess.Close()
@@ -366,6 +584,14 @@ func (s *Server) serveOpenVPNTCP(h *handshake) {
 		}
 		pkt, err := fr.Next()
 		if err != nil {
+			switch {
+			case errors.Is(err, openvpn.ErrBadLength):
+				s.ovpn.BadTCP.Add(1)
+				s.ovpnDropLog("a TCP connection with a bad frame length", raw.RemoteAddr().String())
+			case errors.Is(err, io.ErrUnexpectedEOF):
+				s.ovpn.BadTCP.Add(1)
+				s.ovpnDropLog("a TCP connection that ended inside a frame", raw.RemoteAddr().String())
+			}
 			return
 		}
 		c.handle(pkt)
