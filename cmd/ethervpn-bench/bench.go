@@ -141,6 +141,12 @@ func measureEach(servers string, opt options, setup setupFunc, print func(io.Wri
 	if code != 0 {
 		return code
 	}
+	return measureKinds(kinds, opt, setup, print)
+}
+
+// measureKinds is measureEach for a list of kinds already checked: every
+// topology is set up first, then the runs are taken in turns.
+func measureKinds(kinds []testrig.ServerKind, opt options, setup setupFunc, print func(io.Writer, options, []result)) int {
 	defer testrig.RemoveBuilds()
 	type bench struct {
 		r    *testrig.Runner
@@ -155,7 +161,7 @@ func measureEach(servers string, opt options, setup setupFunc, print func(io.Wri
 	}
 	for i, k := range kinds {
 		b := &bench{r: testrig.NewRunner(os.Stderr), res: result{server: k}}
-		defer b.r.Close() // also on a panic (Close may run twice)
+		defer b.r.Close()
 		benches[i] = b
 		if err := b.r.Try(func() { b.res, b.step = setup(b.r, k, opt) }); err != nil {
 			fail(b, err)
@@ -171,6 +177,7 @@ func measureEach(servers string, opt options, setup setupFunc, print func(io.Wri
 			}
 		}
 	}
+	code := 0
 	results := make([]result, len(benches))
 	for i, b := range benches {
 		b.r.Close()

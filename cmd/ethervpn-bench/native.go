@@ -94,52 +94,6 @@ func runNative(args []string) int {
 	return measureKinds(kinds, opt, setupNative, printNativeTable)
 }
 
-// measureKinds is measureEach for a list of kinds already checked: every
-// topology is set up first, then the runs are taken in turns.
-func measureKinds(kinds []testrig.ServerKind, opt options, setup setupFunc, print func(io.Writer, options, []result)) int {
-	defer testrig.RemoveBuilds()
-	type bench struct {
-		r    *testrig.Runner
-		res  result
-		step func(int) run
-	}
-	benches := make([]*bench, len(kinds))
-	fail := func(b *bench, err error) {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", b.res.server, err)
-		b.res = result{server: b.res.server, err: err}
-		b.r.Close()
-	}
-	for i, k := range kinds {
-		b := &bench{r: testrig.NewRunner(os.Stderr), res: result{server: k}}
-		defer b.r.Close()
-		benches[i] = b
-		if err := b.r.Try(func() { b.res, b.step = setup(b.r, k, opt) }); err != nil {
-			fail(b, err)
-		}
-	}
-	for i := 1; i <= opt.runs; i++ {
-		for _, b := range benches {
-			if b.res.err != nil {
-				continue
-			}
-			if err := b.r.Try(func() { b.res.runs = append(b.res.runs, b.step(i)) }); err != nil {
-				fail(b, err)
-			}
-		}
-	}
-	code := 0
-	results := make([]result, len(benches))
-	for i, b := range benches {
-		b.r.Close()
-		results[i] = b.res
-		if b.res.err != nil {
-			code = 1
-		}
-	}
-	print(os.Stdout, opt, results)
-	return code
-}
-
 // setupNative brings up one row's topology; each run is iperf3 from the
 // client namespace through the tunnel.
 func setupNative(r *testrig.Runner, kind testrig.ServerKind, opt options) (result, func(int) run) {
