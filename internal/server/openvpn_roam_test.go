@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/binary"
@@ -426,14 +425,7 @@ func TestOpenVPNUDPFlood(t *testing.T) {
 // so is one that ends inside a frame.
 func TestOpenVPNTCPBadFrame(t *testing.T) {
 	s, _, _ := openAdmin(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	ln := serveLoopback(t, s)
 	for _, tail := range [][]byte{{0xff, 0xff}, {0, 0}} { // too long, empty
 		c, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
@@ -486,28 +478,10 @@ func FuzzOpenVPNUDPDispatch(f *testing.F) {
 	})
 }
 
-// lockedBuf is a log destination safe for concurrent writes.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // The OpenVPN counters are logged once per interval in which they
 // changed, and not when they did not.
 func TestOpenVPNCountersLogged(t *testing.T) {
-	var out lockedBuf
+	var out logBuffer
 	s, err := Open(t.TempDir(), slog.New(slog.NewTextHandler(&out, nil)))
 	if err != nil {
 		t.Fatal(err)

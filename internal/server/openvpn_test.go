@@ -101,14 +101,7 @@ func TestOpenVPNUDPDemux(t *testing.T) {
 // same port still gets the SSL-VPN's TLS.
 func TestOpenVPNTCPDetect(t *testing.T) {
 	s, _, _ := openAdmin(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	ln := serveLoopback(t, s)
 
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -137,4 +130,18 @@ func waitFor(cond func() bool) bool {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return cond()
+}
+
+// serveLoopback serves s on a loopback port until the test ends.
+func serveLoopback(t *testing.T, s *Server) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ln
 }
