@@ -11,6 +11,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/openvpn"
 	"github.com/ethervpn/ethervpn/internal/runset"
+	"github.com/ethervpn/ethervpn/internal/wireguard"
 )
 
 // The UDP ports (PortsUDP) carry the native protocols that run over UDP:
@@ -29,7 +30,7 @@ func (s *Server) syncUDP() {
 		// s.cfg under s.mu: what runs, read with the serving flags.
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if !s.adm.serving || !s.openConfigured || !s.cfg.Proto.OpenVPN.Enabled {
+		if !s.adm.serving || !s.openConfigured || !s.cfg.Proto.OpenVPN.Enabled && !s.cfg.Proto.WireGuard.Enabled {
 			return nil
 		}
 		ip := s.cfg.ListenIP
@@ -120,6 +121,10 @@ func (u *udpListener) readLoop() {
 
 // dispatch hands one datagram to its protocol's session.
 func (u *udpListener) dispatch(from netip.AddrPort, pkt []byte) {
+	if wireguard.IsMessage(pkt) || !u.s.openVPNEnabled() {
+		u.s.wguard.handle(u, from, pkt) // WireGuard's (see wireguard.go); it drops the rest
+		return
+	}
 	u.mu.Lock()
 	c := u.clients[from]
 	u.mu.Unlock()

@@ -1,0 +1,220 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.zx2c4.com/wireguard/conn"
+	"golang.zx2c4.com/wireguard/device"
+	"golang.zx2c4.com/wireguard/tun/tuntest"
+
+	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/wireguard"
+)
+
+// wgTestClient is the WireGuard library as a client, over loopback UDP,
+// with a channel tun to write and read inner packets.
+type wgTestClient struct {
+	dev *device.Device
+	tun *tuntest.ChannelTUN
+	key wireguard.Key
+}
+
+func newWGKey() wireguard.Key {
+	var k wireguard.Key
+	rand.Read(k[:])
+	k[0] &= 248
+	k[31] = (k[31] & 127) | 64
+	return k
+}
+
+func newWGClient(t *testing.T, server wireguard.Key, to netip.AddrPort) *wgTestClient {
+	t.Helper()
+	c := &wgTestClient{tun: tuntest.NewChannelTUN(), key: newWGKey()}
+	c.dev = device.NewDevice(c.tun.TUN(), conn.NewDefaultBind(), device.NewLogger(device.LogLevelSilent, ""))
+	t.Cleanup(c.dev.Close)
+	err := c.dev.IpcSet(fmt.Sprintf("private_key=%s\npublic_key=%s\nendpoint=%s\nallowed_ip=0.0.0.0/0\n",
+		hex.EncodeToString(c.key[:]), hex.EncodeToString(server[:]), to))
+	if err == nil {
+		err = c.dev.Up()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// ping sends an ICMP echo from src to dst through the tunnel and waits for
+// the echo reply.
+func (c *wgTestClient) ping(src, dst netip.Addr, wait time.Duration) bool {
+	deadline := time.After(wait)
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case c.tun.Outbound <- icmpEcho(src, dst):
+		case <-deadline:
+			return false
+		}
+		select {
+		case p := <-c.tun.Inbound:
+			if len(p) >= 28 && p[9] == 1 && p[20] == 0 && netip.AddrFrom4([4]byte(p[12:16])) == dst && netip.AddrFrom4([4]byte(p[16:20])) == src {
+				return true
+			}
+		case <-tick.C:
+		case <-deadline:
+			return false
+		}
+	}
+}
+
+// A WireGuard client whose key is in WireGuardKeyList completes a real
+// handshake with the library, gets a hub session named as SoftEther names
+// it, with the address of its first packet, and reaches SecureNAT's
+// virtual host; an unknown key gets nothing; deleting the key ends the
+// session.
+func TestWireGuardSecureNAT(t *testing.T) {
+	s, d, _ := openAdmin(t)
+	call(t, d, serverAdm, "CreateUser", params("HubName", "DEFAULT", "Name", "alice", "AuthType", 1, "Auth_Password", "alicepw"))
+	call(t, d, serverAdm, "EnableSecureNAT", params("HubName", "DEFAULT"))
+	priv, err := wireguard.ParseKey(s.ctl.Current().Proto.WireGuard.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.listenUDP(0, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Stop()
+	to := u.Addr().(*net.UDPAddr).AddrPort()
+
+	c := newWGClient(t, priv.PublicKey(), to)
+	if err := s.ctl.AddWireGuardKeys([]config.WireGuardKey{{Key: c.key.PublicKey().String(), Hub: "DEFAULT", User: "alice"}}); err != nil {
+		t.Fatal(err)
+	}
+	src, gw := netip.MustParseAddr("192.168.30.77"), netip.MustParseAddr("192.168.30.1")
+	if !c.ping(src, gw, 15*time.Second) {
+		t.Fatalf("no echo reply from SecureNAT through WireGuard; stats %+v", &s.wguard.stats)
+	}
+	out := call(t, d, serverAdm, "EnumSession", params("HubName", "DEFAULT"))
+	var name string
+	for i := range out.Count("Name") {
+		if n := strAt(out, "Name", i); strings.HasPrefix(n, "SID-ALICE-[WIREGUARD]-") {
+			name = n
+		}
+	}
+	if name == "" {
+		t.Fatal("EnumSession does not list SID-ALICE-[WIREGUARD]-n")
+	}
+	s.wguard.mu.Lock()
+	p := s.wguard.byKey[c.key.PublicKey()]
+	s.wguard.mu.Unlock()
+	if p == nil || p.ad.Load() == nil || p.ad.Load().Lease().Addr != netip.PrefixFrom(src, 24) {
+		t.Fatal("the session's address is not the source of the first packet")
+	}
+
+	// An unknown key: dropped and counted, never answered.
+	stranger := newWGClient(t, priv.PublicKey(), to)
+	if stranger.ping(src, gw, 2*time.Second) {
+		t.Fatal("an unknown key got an answer")
+	}
+	if s.wguard.stats.UnknownKey.Load() == 0 {
+		t.Fatal("the unknown key's initiations were not counted")
+	}
+
+	// Deleting the key ends the session.
+	if err := s.ctl.DeleteWireGuardKeys([]string{c.key.PublicKey().String()}); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(func() bool {
+		s.wguard.mu.Lock()
+		defer s.wguard.mu.Unlock()
+		return len(s.wguard.byKey) == 0
+	}) {
+		t.Fatal("deleting the key did not end the client")
+	}
+	s.wguard.closers.Wait()
+	out = call(t, d, serverAdm, "EnumSession", params("HubName", "DEFAULT"))
+	for i := range out.Count("Name") {
+		if strAt(out, "Name", i) == name {
+			t.Fatal("the session outlived its key")
+		}
+	}
+}
+
+// Bad datagrams are dropped and counted: junk of WireGuard's sizes, an
+// initiation for another server key, transport messages to unknown
+// indices, initiation floods from one source.
+func TestWireGuardBadInput(t *testing.T) {
+	s, _, _ := openAdmin(t)
+	u, err := s.listenUDP(0, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Stop()
+	from := netip.MustParseAddrPort("192.0.2.1:5000")
+	st := &s.wguard.stats
+
+	transport := make([]byte, 64)
+	transport[0] = wireguard.TypeTransport
+	binary.LittleEndian.PutUint32(transport[4:], 12345)
+	u.dispatch(from, transport)
+	if st.UnknownIndex.Load() != 1 {
+		t.Fatalf("UnknownIndex %d, want 1", st.UnknownIndex.Load())
+	}
+	init := make([]byte, wireguard.InitiationSize)
+	init[0] = wireguard.TypeInitiation
+	for range 5 { // within the per-source burst
+		u.dispatch(from, init)
+	}
+	if st.BadMAC1.Load() != 5 {
+		t.Fatalf("BadMAC1 %d, want 5", st.BadMAC1.Load())
+	}
+	for range 20 {
+		u.dispatch(from, init)
+	}
+	if st.RateLimited.Load() == 0 {
+		t.Fatal("a flood of initiations from one source was not rate limited")
+	}
+	// Another source is not held up by the first one's flood.
+	u.dispatch(netip.MustParseAddrPort("192.0.2.2:5000"), init)
+	if st.BadMAC1.Load() < 6 {
+		t.Fatal("another source's initiation was limited with the flooder's")
+	}
+}
+
+// icmpEcho is an ICMP echo request from src to dst, with good checksums.
+func icmpEcho(src, dst netip.Addr) []byte {
+	p := make([]byte, 20+8+8)
+	p[0], p[8], p[9] = 0x45, 64, 1
+	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
+	copy(p[12:16], src.AsSlice())
+	copy(p[16:20], dst.AsSlice())
+	binary.BigEndian.PutUint16(p[10:], inetChecksum(p[:20]))
+	p[20] = 8
+	binary.BigEndian.PutUint16(p[24:], 0x1234)
+	copy(p[28:], "ethervpn")
+	binary.BigEndian.PutUint16(p[22:], inetChecksum(p[20:]))
+	return p
+}
+
+func inetChecksum(b []byte) uint16 {
+	var sum uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	return ^uint16(sum)
+}
