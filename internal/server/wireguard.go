@@ -105,8 +105,9 @@ type wgStats struct {
 	LoginFailed atomic.Uint64
 	// Idle: clients ended for silence or an unfinished handshake.
 	Idle atomic.Uint64
-	// Disabled: datagrams that came while WireGuard is disabled.
-	Disabled atomic.Uint64
+	// Disabled: WireGuard datagrams that came while WireGuard is
+	// disabled; NotWireGuard: other datagrams while OpenVPN is disabled.
+	Disabled, NotWireGuard atomic.Uint64
 }
 
 // wgService is the WireGuard server of a Server.
@@ -212,7 +213,11 @@ func (w *wgService) handle(u *udpListener, from netip.AddrPort, pkt []byte) {
 	w.init(u.s)
 	cfg := u.s.ctl.Current()
 	typ := wireguard.Type(pkt)
-	if typ == 0 || !cfg.Proto.WireGuard.Enabled {
+	switch {
+	case typ == 0:
+		w.stats.NotWireGuard.Add(1)
+		return
+	case !cfg.Proto.WireGuard.Enabled:
 		w.stats.Disabled.Add(1)
 		return
 	}

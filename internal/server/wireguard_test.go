@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"golang.zx2c4.com/wireguard/conn"
+	"golang.zx2c4.com/wireguard/conn/bindtest"
 	"golang.zx2c4.com/wireguard/device"
 	"golang.zx2c4.com/wireguard/tun/tuntest"
 
@@ -217,4 +218,119 @@ func inetChecksum(b []byte) uint16 {
 		sum = sum>>16 + sum&0xffff
 	}
 	return ^uint16(sum)
+}
+
+// wgInitiation has the WireGuard library, as a client with key client,
+// make a handshake initiation to the server key server.
+func wgInitiation(t *testing.T, client, server wireguard.Key) []byte {
+	t.Helper()
+	binds := bindtest.NewChannelBinds()
+	dev := device.NewDevice(tuntest.NewChannelTUN().TUN(), binds[0], device.NewLogger(device.LogLevelSilent, ""))
+	defer dev.Close()
+	err := dev.IpcSet(fmt.Sprintf("private_key=%s\npublic_key=%s\nendpoint=127.0.0.1:1\nallowed_ip=0.0.0.0/0\n",
+		hex.EncodeToString(client[:]), hex.EncodeToString(server[:])))
+	if err == nil {
+		err = dev.Up()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns, _, err := binds[1].Open(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer binds[1].Close()
+	dev.LookupPeer(device.NoisePublicKey(server)).SendHandshakeInitiation(false)
+	bufs, sizes, eps := [][]byte{make([]byte, 2048)}, make([]int, 1), make([]conn.Endpoint, 1)
+	if n, err := fns[0](bufs, sizes, eps); err != nil || n != 1 {
+		t.Fatalf("no initiation from the library: %v", err)
+	}
+	return bufs[0][:sizes[0]]
+}
+
+// Valid initiations of known keys make at most wgHalfOpenPerSource
+// devices per source that have not sent a transport packet; beyond, they
+// are dropped and counted; another source is not affected; a second
+// initiation of a key goes to its device.
+func TestWireGuardHalfOpen(t *testing.T) {
+	s, _, _ := openAdmin(t)
+	priv, err := wireguard.ParseKey(s.ctl.Current().Proto.WireGuard.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.listenUDP(0, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Stop()
+	var inits [][]byte
+	var keys []config.WireGuardKey
+	for range wgHalfOpenPerSource + 3 {
+		k := newWGKey()
+		inits = append(inits, wgInitiation(t, k, priv.PublicKey()))
+		keys = append(keys, config.WireGuardKey{Key: k.PublicKey().String(), Hub: "DEFAULT", User: "alice"})
+	}
+	if err := s.ctl.AddWireGuardKeys(keys); err != nil {
+		t.Fatal(err)
+	}
+	defer s.wguard.closeAll("test over")
+	peers := func() int {
+		s.wguard.mu.Lock()
+		defer s.wguard.mu.Unlock()
+		return len(s.wguard.byKey)
+	}
+	// 60 ms apart: within the library's per-source rate (20 a second).
+	for i, m := range inits[:wgHalfOpenPerSource+2] {
+		u.dispatch(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(40000+i)), m)
+		time.Sleep(60 * time.Millisecond)
+	}
+	st := &s.wguard.stats
+	if n := peers(); n != wgHalfOpenPerSource || st.HalfOpenDropped.Load() != 2 || st.RateLimited.Load() != 0 {
+		t.Fatalf("%d devices, %d dropped, %d rate limited; want %d, 2, 0", n, st.HalfOpenDropped.Load(), st.RateLimited.Load(), wgHalfOpenPerSource)
+	}
+	u.dispatch(netip.MustParseAddrPort("127.0.0.2:40000"), inits[len(inits)-1])
+	u.dispatch(netip.MustParseAddrPort("127.0.0.2:40000"), inits[0]) // a known key again: its device
+	if n := peers(); n != wgHalfOpenPerSource+1 {
+		t.Fatalf("%d devices after another source's initiation, want %d", n, wgHalfOpenPerSource+1)
+	}
+}
+
+// The service's side of the data path allocates nothing per packet: a
+// datagram queued for a device and received by it, a packet from the hub
+// queued for the client and read by the device.
+func TestWireGuardQueuesNoAlloc(t *testing.T) {
+	p := &wgPeer{w: &wgService{}}
+	p.bind.p, p.tun.p = p, p
+	p.bind.in = make(chan wgDatagram, wgQueue)
+	p.tun.q = make(chan wgDatagram, wgQueue)
+	p.tun.closed = make(chan struct{})
+	fns, _, err := p.bind.Open(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &udpListener{}
+	from := netip.MustParseAddrPort("192.0.2.1:51820")
+	pkt := make([]byte, 1400)
+	bufs, sizes, eps := [][]byte{make([]byte, 2048), make([]byte, 2048)}, make([]int, 2), make([]conn.Endpoint, 2)
+	hub := [][]byte{pkt[:1200], pkt[:60]}
+	p.deliver(u, from, pkt) // the first datagram makes the endpoint
+	fns[0](bufs, sizes, eps)
+	allocs := testing.AllocsPerRun(1000, func() {
+		p.deliver(u, from, pkt)
+		p.deliver(u, from, pkt)
+		if n, _ := fns[0](bufs, sizes, eps); n != 2 || sizes[0] != len(pkt) {
+			t.Fatalf("received %d datagrams", n)
+		}
+		p.toClient(hub)
+		if n, _ := p.tun.Read(bufs, sizes, 16); n != 2 || sizes[0] != 1200 || sizes[1] != 60 {
+			t.Fatalf("read %d packets", n)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per round, want 0", allocs)
+	}
+	p.bind.Close()
+	if _, err := fns[0](bufs, sizes, eps); err == nil {
+		t.Fatal("a receive after Close did not fail")
+	}
 }
