@@ -61,10 +61,16 @@ const (
 	// (SoftEther Proto_WireGuard.h, WG_REJECT_AFTER_TIME, 180 s).
 	wgIdleTimeout = 180 * time.Second
 	// wgQueue bounds the datagrams queued for one device and the packets
-	// queued for one client; beyond, they are dropped and counted.
-	wgQueue = 256
-	// wgBatch is the batch size of the virtual bind and tun.
-	wgBatch = 16
+	// queued for one client; beyond, they are dropped and counted. As
+	// deep as the library's own queues: with 256, SecureNAT's TCP bursts
+	// toward a client overflowed it and its throughput collapsed (the
+	// e2e rig, iperf3 through SecureNAT).
+	wgQueue = 1024
+	// wgBatch is the batch size of the virtual bind and tun. The library
+	// keeps 2 x wgBatch buffers of 64 KiB for each device: 8 costs about
+	// 1 MiB a client (1 about 250 KiB, but its throughput toward the
+	// client was erratic in the rig).
+	wgBatch = 8
 	// wgMTU is the inner MTU the device assumes (wg-quick's default).
 	wgMTU = 1420
 	// wgBuf holds one datagram or inner packet: the UDP ports read at most
@@ -676,7 +682,9 @@ func (p *wgPeer) end(reason string) {
 				ns.Close(errors.New(reason))
 				w.s.ovpnMACs.Put(p.macID)
 			}
-			w.s.log.Info("WireGuard client ended", "key", p.key.String(), "reason", reason)
+			st := &w.stats
+			w.s.log.Info("WireGuard client ended", "key", p.key.String(), "reason", reason,
+				"all_clients_queue_full", st.QueueFull.Load(), "all_clients_too_long", st.TooLong.Load())
 		}()
 	})
 }
