@@ -17,6 +17,7 @@ import (
 	"golang.zx2c4.com/wireguard/tun/tuntest"
 
 	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/control"
 	"github.com/ethervpn/ethervpn/internal/wireguard"
 )
 
@@ -121,6 +122,24 @@ func TestWireGuardSecureNAT(t *testing.T) {
 		t.Fatal("the session's address is not the source of the first packet")
 	}
 
+	// The client roams to another port: the library takes the endpoint of
+	// its authenticated datagrams, and answers follow it.
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	pc.Close()
+	if err := c.dev.IpcSet(fmt.Sprintf("listen_port=%d\n", port)); err != nil {
+		t.Fatal(err)
+	}
+	if !c.ping(src, gw, 10*time.Second) {
+		t.Fatal("no echo reply after the client roamed")
+	}
+	if ep := p.ep.Load(); ep == nil || ep.addr.Port() != uint16(port) {
+		t.Fatalf("the client's endpoint is %v after it roamed to port %d", ep, port)
+	}
+
 	// An unknown key: dropped and counted, never answered.
 	stranger := newWGClient(t, priv.PublicKey(), to)
 	if stranger.ping(src, gw, 2*time.Second) {
@@ -147,6 +166,35 @@ func TestWireGuardSecureNAT(t *testing.T) {
 		if strAt(out, "Name", i) == name {
 			t.Fatal("the session outlived its key")
 		}
+	}
+
+	// With the key back, the client gets a new session; disabling
+	// WireGuard ends it and drops what comes next.
+	if err := s.ctl.AddWireGuardKeys([]config.WireGuardKey{{Key: c.key.PublicKey().String(), Hub: "DEFAULT", User: "alice"}}); err != nil {
+		t.Fatal(err)
+	}
+	// The client would make a new handshake by itself after 15 s without
+	// answers (its keepalive and rekey timeouts); restart its peer instead.
+	spub := priv.PublicKey()
+	if err := c.dev.IpcSet(fmt.Sprintf("public_key=%s\nremove=true\npublic_key=%s\nendpoint=%s\nallowed_ip=0.0.0.0/0\n",
+		hex.EncodeToString(spub[:]), hex.EncodeToString(spub[:]), to)); err != nil {
+		t.Fatal(err)
+	}
+	if !c.ping(src, gw, 15*time.Second) {
+		t.Fatal("no echo reply after the key was added back")
+	}
+	if err := s.ctl.SetProtoOptions("WireGuard", []control.ProtoOption{{Name: "Enabled", Type: config.OptionBool, Bool: false}}); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(func() bool {
+		s.wguard.mu.Lock()
+		defer s.wguard.mu.Unlock()
+		return len(s.wguard.byKey) == 0
+	}) {
+		t.Fatal("disabling WireGuard did not end the client")
+	}
+	if c.ping(src, gw, 2*time.Second) || s.wguard.stats.Disabled.Load() == 0 {
+		t.Fatalf("after WireGuard was disabled: answered, or nothing counted (Disabled %d)", s.wguard.stats.Disabled.Load())
 	}
 }
 
@@ -222,7 +270,7 @@ func inetChecksum(b []byte) uint16 {
 
 // wgInitiation has the WireGuard library, as a client with key client,
 // make a handshake initiation to the server key server.
-func wgInitiation(t *testing.T, client, server wireguard.Key) []byte {
+func wgInitiation(t testing.TB, client, server wireguard.Key) []byte {
 	t.Helper()
 	binds := bindtest.NewChannelBinds()
 	dev := device.NewDevice(tuntest.NewChannelTUN().TUN(), binds[0], device.NewLogger(device.LogLevelSilent, ""))
@@ -333,4 +381,37 @@ func TestWireGuardQueuesNoAlloc(t *testing.T) {
 	if _, err := fns[0](bufs, sizes, eps); err == nil {
 		t.Fatal("a receive after Close did not fail")
 	}
+}
+
+// FuzzWireGuardDispatch: no datagram makes the UDP port's WireGuard path
+// panic (a server with a known key; seeds of each message type).
+func FuzzWireGuardDispatch(f *testing.F) {
+	s, _, _ := openAdmin(f)
+	u, err := s.listenUDP(0, "127.0.0.1")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(u.Stop)
+	f.Cleanup(func() { s.wguard.closeAll("fuzzing over") })
+	priv, err := wireguard.ParseKey(s.ctl.Current().Proto.WireGuard.PrivateKey)
+	if err != nil {
+		f.Fatal(err)
+	}
+	k := newWGKey()
+	if err := s.ctl.AddWireGuardKeys([]config.WireGuardKey{{Key: k.PublicKey().String(), Hub: "DEFAULT", User: "alice"}}); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(wgInitiation(f, k, priv.PublicKey()))
+	for _, m := range [][]byte{
+		append([]byte{2, 0, 0, 0}, make([]byte, wireguard.ResponseSize-4)...),
+		append([]byte{3, 0, 0, 0}, make([]byte, wireguard.CookieReplySize-4)...),
+		append([]byte{4, 0, 0, 0}, make([]byte, 60)...),
+		{0x38, 0, 0, 0},
+	} {
+		f.Add(m)
+	}
+	from := netip.MustParseAddrPort("127.0.0.1:9")
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		u.dispatch(from, pkt)
+	})
 }
