@@ -415,3 +415,37 @@ func FuzzWireGuardDispatch(f *testing.F) {
 		u.dispatch(from, pkt)
 	})
 }
+
+// A key that maps to a user the hub does not have completes its
+// handshake but gets no session: the login fails, is counted, and the
+// device ends.
+func TestWireGuardLoginRefused(t *testing.T) {
+	s, _, _ := openAdmin(t)
+	priv, err := wireguard.ParseKey(s.ctl.Current().Proto.WireGuard.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.listenUDP(0, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Stop()
+	c := newWGClient(t, priv.PublicKey(), u.Addr().(*net.UDPAddr).AddrPort())
+	if err := s.ctl.AddWireGuardKeys([]config.WireGuardKey{{Key: c.key.PublicKey().String(), Hub: "DEFAULT", User: "nobody"}}); err != nil {
+		t.Fatal(err)
+	}
+	if c.ping(netip.MustParseAddr("192.168.30.77"), netip.MustParseAddr("192.168.30.1"), 2*time.Second) {
+		t.Fatal("a key of a user that does not exist got an answer")
+	}
+	if s.wguard.stats.LoginFailed.Load() == 0 {
+		t.Fatal("the refused login was not counted")
+	}
+	if !waitFor(func() bool {
+		s.wguard.mu.Lock()
+		defer s.wguard.mu.Unlock()
+		return len(s.wguard.byKey) == 0
+	}) {
+		t.Fatal("the device of a refused login did not end")
+	}
+	s.wguard.closers.Wait()
+}
