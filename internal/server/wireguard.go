@@ -1,11 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -145,7 +147,7 @@ type wgService struct {
 
 // wgResponder is the responder of one private key (as configured).
 type wgResponder struct {
-	priv string
+	keys string // PrivateKey/PresharedKey as configured
 	r    *wireguard.Responder
 	key  wireguard.Key
 	psk  string // hex, for the devices; empty when none
@@ -177,7 +179,7 @@ func (s *Server) wireGuardEnabled() bool { return s.ctl.Current().Proto.WireGuar
 // it is unusable.
 func (w *wgService) responder(cfg *config.Server) *wgResponder {
 	wc := cfg.Proto.WireGuard
-	if r := w.resp.Load(); r != nil && r.priv == wc.PrivateKey+"/"+wc.PresharedKey {
+	if r := w.resp.Load(); r != nil && r.keys == wc.PrivateKey+"/"+wc.PresharedKey {
 		return r
 	}
 	priv, err := wireguard.ParseKey(wc.PrivateKey)
@@ -185,7 +187,7 @@ func (w *wgService) responder(cfg *config.Server) *wgResponder {
 		w.warn("key", "the WireGuard private key of the configuration is unusable", "err", err)
 		return nil
 	}
-	r := &wgResponder{priv: wc.PrivateKey + "/" + wc.PresharedKey, r: wireguard.NewResponder(priv), key: priv}
+	r := &wgResponder{keys: wc.PrivateKey + "/" + wc.PresharedKey, r: wireguard.NewResponder(priv), key: priv}
 	if wc.PresharedKey != "" {
 		psk, err := wireguard.ParseKey(wc.PresharedKey)
 		if err != nil {
@@ -288,7 +290,7 @@ func (w *wgService) newPeer(key wireguard.Key, e config.WireGuardKey, r *wgRespo
 		w.warn("halfopen", "a WireGuard initiation beyond the half-open limits dropped", "remote", from.String())
 		return nil
 	}
-	p := &wgPeer{w: w, key: key, entry: e, priv: r.priv, src: src, half: true, done: make(chan struct{})}
+	p := &wgPeer{w: w, key: key, entry: e, keys: r.keys, src: src, half: true, done: make(chan struct{})}
 	p.bind.p, p.tun.p = p, p
 	p.bind.in = make(chan wgDatagram, wgQueue)
 	p.tun.q = make(chan wgDatagram, wgQueue)
@@ -350,7 +352,7 @@ func (w *wgService) learn(p *wgPeer, idx uint32) {
 	w.byIndex.Store(&m)
 }
 
-// forget removes p from the tables (under w.mu).
+// forgetLocked removes p from the tables (under w.mu).
 func (w *wgService) forgetLocked(p *wgPeer) {
 	if w.byKey[p.key] == p {
 		delete(w.byKey, p.key)
@@ -393,7 +395,8 @@ func (w *wgService) warn(kind, msg string, args ...any) {
 	w.s.log.Warn(msg, append(args, "protocol", "WIREGUARD", "similar_suppressed", skipped)...)
 }
 
-// closeAll ends every client (the server stops).
+// closeAll ends every client and waits for their devices to close
+// (tests; a stopping server ends them through its life context).
 func (w *wgService) closeAll(reason string) {
 	w.mu.Lock()
 	ps := make([]*wgPeer, 0, len(w.byKey))
@@ -435,7 +438,7 @@ type wgPeer struct {
 	w     *wgService
 	key   wireguard.Key
 	entry config.WireGuardKey // hub and user, as when the device was made
-	priv  string              // the server key it was made with
+	keys  string              // the server keys it was made with (wgResponder.keys)
 	src   netip.Addr          // the source that made it (half-open count)
 	dev   *device.Device
 	bind  wgBind
@@ -646,16 +649,51 @@ func (p *wgPeer) check(now time.Time) string {
 		return "WireGuard was disabled"
 	case !ok || !strings.EqualFold(e.Hub, p.entry.Hub) || !strings.EqualFold(e.User, p.entry.User):
 		return "the key was removed from WireGuardKeyList or changed"
-	case wc.PrivateKey+"/"+wc.PresharedKey != p.priv:
+	case wc.PrivateKey+"/"+wc.PresharedKey != p.keys:
 		return "the server's WireGuard keys changed"
 	case now.Sub(time.Unix(0, p.lastSeen.Load())) > wgIdleTimeout:
 		p.w.stats.Idle.Add(1)
 		return "silent for longer than a key pair lives"
+	case p.ns.Load() != nil && now.Sub(p.lastHandshake()) > wgIdleTimeout:
+		// Datagrams still come (perhaps replayed ones, which the library
+		// drops), but the newest key pair has expired (SoftEther
+		// Proto_WireGuard.c, WgsProcessTransportData: LW_KEYPAIR_EXPIRED).
+		p.w.stats.Idle.Add(1)
+		return "its newest key pair is older than a key pair lives"
 	case p.ns.Load() == nil && now.Sub(p.created) > wgHandshakeTimeout:
 		p.w.stats.Idle.Add(1)
 		return "no packet within the handshake timeout"
 	}
 	return ""
+}
+
+// lastHandshake is when the device last completed a handshake (the
+// library's last_handshake_time_sec); the device's creation before.
+func (p *wgPeer) lastHandshake() time.Time {
+	var w handshakeTimeWriter
+	if p.dev != nil {
+		p.dev.IpcGetOperation(&w)
+	}
+	if w.sec == 0 {
+		return p.created
+	}
+	return time.Unix(w.sec, 0)
+}
+
+// handshakeTimeWriter picks last_handshake_time_sec out of the
+// library's configuration dump ("key=value" lines).
+type handshakeTimeWriter struct{ sec int64 }
+
+func (h *handshakeTimeWriter) Write(b []byte) (int, error) {
+	const key = "last_handshake_time_sec="
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if v, ok := bytes.CutPrefix(line, []byte(key)); ok {
+			if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+				h.sec = n
+			}
+		}
+	}
+	return len(b), nil
 }
 
 // end ends the client: its device, adapter and hub session (once; the
@@ -667,9 +705,11 @@ func (p *wgPeer) end(reason string) {
 		w.mu.Lock()
 		p.ended = true
 		w.forgetLocked(p)
+		// Under w.mu, so that whoever sees p gone from the tables can
+		// wait for its device to close.
+		w.closers.Add(1)
 		w.mu.Unlock()
 		close(p.done)
-		w.closers.Add(1)
 		go func() {
 			defer w.closers.Done()
 			if p.dev != nil {

@@ -121,6 +121,11 @@ func TestWireGuardSecureNAT(t *testing.T) {
 	if p == nil || p.ad.Load() == nil || p.ad.Load().Lease().Addr != netip.PrefixFrom(src, 24) {
 		t.Fatal("the session's address is not the source of the first packet")
 	}
+	var hw handshakeTimeWriter
+	p.dev.IpcGetOperation(&hw)
+	if hw.sec == 0 || time.Since(p.lastHandshake()) > time.Minute {
+		t.Fatalf("the device's last handshake reads as %d (unix seconds)", hw.sec)
+	}
 
 	// The client roams to another port: the library takes the endpoint of
 	// its authenticated datagrams, and answers follow it.
@@ -374,7 +379,7 @@ func TestWireGuardQueuesNoAlloc(t *testing.T) {
 			t.Fatalf("read %d packets", n)
 		}
 	})
-	if allocs != 0 {
+	if allocs != 0 && !wgRaceEnabled {
 		t.Fatalf("%v allocations per round, want 0", allocs)
 	}
 	p.bind.Close()
