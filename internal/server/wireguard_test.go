@@ -242,6 +242,15 @@ func TestWireGuardBadInput(t *testing.T) {
 	if st.BadMAC1.Load() < 6 {
 		t.Fatal("another source's initiation was limited with the flooder's")
 	}
+	// Many sources at once: the total rate holds (a burst of
+	// wgInitiationBurst, then wgInitiationRate a second).
+	limited := st.RateLimited.Load()
+	for i := range 2 * wgInitiationBurst {
+		u.dispatch(netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)}), 5000), init)
+	}
+	if n := st.RateLimited.Load() - limited; n < wgInitiationBurst/2 {
+		t.Fatalf("%d of %d initiations from distinct sources rate limited, want most beyond the burst of %d", n, 2*wgInitiationBurst, wgInitiationBurst)
+	}
 }
 
 // icmpEcho is an ICMP echo request from src to dst, with good checksums.
