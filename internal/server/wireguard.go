@@ -238,22 +238,24 @@ func (w *wgService) handle(u *udpListener, from netip.AddrPort, pkt []byte) {
 		w.stats.UnknownIndex.Add(1)
 		return
 	}
+	r := w.responder(cfg)
+	if r == nil {
+		return
+	}
+	// MAC1 first: it is cheap, and junk without it must not use up the
+	// rate that the initiations of real clients need.
+	if !r.r.CheckMAC1(pkt) {
+		w.stats.BadMAC1.Add(1)
+		w.warn("mac1", "a WireGuard initiation for another server key (bad MAC1) dropped", "remote", from.String())
+		return
+	}
 	if !w.limiter.Allow(from.Addr()) || !w.total.allow(time.Now()) {
 		w.stats.RateLimited.Add(1)
 		w.warn("rate", "WireGuard initiations beyond the rate limit dropped", "remote", from.String())
 		return
 	}
-	r := w.responder(cfg)
-	if r == nil {
-		return
-	}
-	key, err := r.r.Initiator(pkt)
-	switch {
-	case errors.Is(err, wireguard.ErrBadMAC1):
-		w.stats.BadMAC1.Add(1)
-		w.warn("mac1", "a WireGuard initiation for another server key (bad MAC1) dropped", "remote", from.String())
-		return
-	case err != nil:
+	key, err := r.r.Initiator(pkt) // a Diffie-Hellman and a decryption
+	if err != nil {
 		w.stats.BadStatic.Add(1)
 		w.warn("static", "a WireGuard initiation whose static key does not decrypt dropped", "remote", from.String())
 		return

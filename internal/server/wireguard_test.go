@@ -203,9 +203,10 @@ func TestWireGuardSecureNAT(t *testing.T) {
 	}
 }
 
-// Bad datagrams are dropped and counted: junk of WireGuard's sizes, an
-// initiation for another server key, transport messages to unknown
-// indices, initiation floods from one source.
+// Bad datagrams are dropped and counted: transport messages to unknown
+// indices, initiations for another server key (never rate limited, so
+// they cannot use up the rate), initiations of unknown keys, and floods
+// of good-MAC initiations from one source and from many.
 func TestWireGuardBadInput(t *testing.T) {
 	s, _, _ := openAdmin(t)
 	u, err := s.listenUDP(0, "127.0.0.1")
@@ -213,6 +214,10 @@ func TestWireGuardBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer u.Stop()
+	priv, err := wireguard.ParseKey(s.ctl.Current().Proto.WireGuard.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	from := netip.MustParseAddrPort("192.0.2.1:5000")
 	st := &s.wguard.stats
 
@@ -223,63 +228,36 @@ func TestWireGuardBadInput(t *testing.T) {
 	if st.UnknownIndex.Load() != 1 {
 		t.Fatalf("UnknownIndex %d, want 1", st.UnknownIndex.Load())
 	}
-	init := make([]byte, wireguard.InitiationSize)
-	init[0] = wireguard.TypeInitiation
-	for range 5 { // within the per-source burst
-		u.dispatch(from, init)
+	junk := make([]byte, wireguard.InitiationSize)
+	junk[0] = wireguard.TypeInitiation
+	for range 30 {
+		u.dispatch(from, junk)
 	}
-	if st.BadMAC1.Load() != 5 {
-		t.Fatalf("BadMAC1 %d, want 5", st.BadMAC1.Load())
+	if st.BadMAC1.Load() != 30 || st.RateLimited.Load() != 0 {
+		t.Fatalf("BadMAC1 %d, RateLimited %d; want 30, 0", st.BadMAC1.Load(), st.RateLimited.Load())
 	}
-	for range 20 {
-		u.dispatch(from, init)
+	stranger := wgInitiation(t, newWGKey(), priv.PublicKey())
+	for range 25 { // the library's per-source burst is 5
+		u.dispatch(from, stranger)
 	}
-	if st.RateLimited.Load() == 0 {
-		t.Fatal("a flood of initiations from one source was not rate limited")
+	if n, l := st.UnknownKey.Load(), st.RateLimited.Load(); n < 5 || n > 6 || l < 19 {
+		t.Fatalf("UnknownKey %d, RateLimited %d of 25 from one source; want a burst of 5, the rest limited", n, l)
 	}
 	// Another source is not held up by the first one's flood.
-	u.dispatch(netip.MustParseAddrPort("192.0.2.2:5000"), init)
-	if st.BadMAC1.Load() < 6 {
+	unknown := st.UnknownKey.Load()
+	u.dispatch(netip.MustParseAddrPort("192.0.2.2:5000"), stranger)
+	if st.UnknownKey.Load() != unknown+1 {
 		t.Fatal("another source's initiation was limited with the flooder's")
 	}
 	// Many sources at once: the total rate holds (a burst of
 	// wgInitiationBurst, then wgInitiationRate a second).
 	limited := st.RateLimited.Load()
 	for i := range 2 * wgInitiationBurst {
-		u.dispatch(netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)}), 5000), init)
+		u.dispatch(netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)}), 5000), stranger)
 	}
 	if n := st.RateLimited.Load() - limited; n < wgInitiationBurst/2 {
 		t.Fatalf("%d of %d initiations from distinct sources rate limited, want most beyond the burst of %d", n, 2*wgInitiationBurst, wgInitiationBurst)
 	}
-}
-
-// icmpEcho is an ICMP echo request from src to dst, with good checksums.
-func icmpEcho(src, dst netip.Addr) []byte {
-	p := make([]byte, 20+8+8)
-	p[0], p[8], p[9] = 0x45, 64, 1
-	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
-	copy(p[12:16], src.AsSlice())
-	copy(p[16:20], dst.AsSlice())
-	binary.BigEndian.PutUint16(p[10:], inetChecksum(p[:20]))
-	p[20] = 8
-	binary.BigEndian.PutUint16(p[24:], 0x1234)
-	copy(p[28:], "ethervpn")
-	binary.BigEndian.PutUint16(p[22:], inetChecksum(p[20:]))
-	return p
-}
-
-func inetChecksum(b []byte) uint16 {
-	var sum uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
 }
 
 // wgInitiation has the WireGuard library, as a client with key client,
@@ -462,4 +440,33 @@ func TestWireGuardLoginRefused(t *testing.T) {
 		t.Fatal("the device of a refused login did not end")
 	}
 	s.wguard.closers.Wait()
+}
+
+// icmpEcho is an ICMP echo request from src to dst, with good checksums.
+func icmpEcho(src, dst netip.Addr) []byte {
+	p := make([]byte, 20+8+8)
+	p[0], p[8], p[9] = 0x45, 64, 1
+	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
+	copy(p[12:16], src.AsSlice())
+	copy(p[16:20], dst.AsSlice())
+	binary.BigEndian.PutUint16(p[10:], inetChecksum(p[:20]))
+	p[20] = 8
+	binary.BigEndian.PutUint16(p[24:], 0x1234)
+	copy(p[28:], "ethervpn")
+	binary.BigEndian.PutUint16(p[22:], inetChecksum(p[20:]))
+	return p
+}
+
+func inetChecksum(b []byte) uint16 {
+	var sum uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	return ^uint16(sum)
 }
