@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/native"
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
@@ -33,6 +34,17 @@ type NativeLogin struct {
 	Bridge bool
 	// Remote is the client's address (source-address list, logs).
 	Remote net.Addr
+	// Hub, when set, names the hub, and Username is then the user as it
+	// is: the protocol found both in the configuration (WireGuardKeyList).
+	Hub string
+	// KeyAuthenticated: the protocol authenticated the client by a key
+	// the configuration maps to the user, so no password is checked; the
+	// user must exist (SoftEther Protocol.c, ServerAccept with
+	// AUTHTYPE_WIREGUARD_KEY).
+	KeyAuthenticated bool
+	// MSS, when not 0, clamps the MSS of TCP SYNs both ways for the
+	// protocol's overhead (SoftEther Proto_WireGuard.c, WgsMSS).
+	MSS int
 }
 
 // NativeSession is a native client's session on a hub. The protocol
@@ -67,6 +79,9 @@ func (s *Server) LoginNative(l NativeLogin) (*NativeSession, error) {
 		sep = v[0]
 	}
 	hubName, userName := native.SplitUsername(l.Username, sep, defaultNativeHub, func(name string) bool { return s.LookupHub(name) != nil })
+	if l.Hub != "" {
+		hubName, userName = l.Hub, l.Username
+	}
 	h := &handshake{s: s, remote: remote, log: s.log.With("remote", remote.String(), "protocol", l.Protocol)}
 	log := h.log.With("hub", hubName, "user", userName)
 	if s.bridgeRole.Load() {
@@ -87,7 +102,18 @@ func (s *Server) LoginNative(l NativeLogin) (*NativeSession, error) {
 	}
 	req := &wire.Login{Hub: hubName, User: userName, AuthType: wire.AuthPlainPassword, PlainPassword: l.Password,
 		RequireBridgeRouting: l.Bridge}
-	user, code := h.authenticatePassword(hb, req)
+	var user *config.User
+	code := vpnerr.NoError
+	if l.KeyAuthenticated {
+		// Not a password login (deny_empty_password then looks at the
+		// stored password only).
+		req.AuthType = wire.AuthCert
+		if user = s.hubConfig(hb).User(userName); user == nil {
+			code = vpnerr.AuthFailed
+		}
+	} else {
+		user, code = h.authenticatePassword(hb, req)
+	}
 	if code != vpnerr.NoError {
 		var delay time.Duration
 		if code == vpnerr.AuthFailed {
@@ -121,12 +147,13 @@ func (s *Server) LoginNative(l NativeLogin) (*NativeSession, error) {
 	port, err := func() (*hub.Port, error) {
 		defer attached()
 		return hb.Attach(hub.PortConfig{
-			Name:     ns.Name,
-			User:     user.Name,
-			Group:    user.GroupName,
-			Kind:     kind,
-			Policy:   hubPolicy(pol, false, false),
-			Physical: physicalIP(kind, l.Remote),
+			Name:      ns.Name,
+			User:      user.Name,
+			Group:     user.GroupName,
+			Kind:      kind,
+			Policy:    hubPolicy(pol, false, false),
+			Physical:  physicalIP(kind, l.Remote),
+			AdjustMSS: l.MSS,
 			Disconnect: func(reason error) {
 				endOnce.Do(func() { close(ended) })
 				log.Info("the hub ends the native session", "session", ns.Name, "reason", reason)

@@ -73,6 +73,7 @@ type Server struct {
 	udp          *udpListeners    // OpenVPN's PortsUDP (see openvpn.go)
 	ovpn         ovpnStats        // what the OpenVPN service dropped
 	ovpnMACs     native.UniqueIDs // numbers of the tun clients' MACs
+	wguard       wgService        // the WireGuard server (see wireguard.go)
 	// openConfigured: Run serves the configured listeners (guarded by mu).
 	openConfigured bool
 	wg             sync.WaitGroup // accept loops

@@ -13,6 +13,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/guard"
 	"github.com/ethervpn/ethervpn/internal/openvpn"
 	"github.com/ethervpn/ethervpn/internal/runset"
+	"github.com/ethervpn/ethervpn/internal/wireguard"
 )
 
 // The UDP ports (PortsUDP) carry the native protocols that run over UDP:
@@ -31,7 +32,7 @@ func (s *Server) syncUDP() {
 		// s.cfg under s.mu: what runs, read with the serving flags.
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if !s.adm.serving || !s.openConfigured || !s.cfg.Proto.OpenVPN.Enabled {
+		if !s.adm.serving || !s.openConfigured || !s.cfg.Proto.OpenVPN.Enabled && !s.cfg.Proto.WireGuard.Enabled {
 			return nil
 		}
 		ip := s.cfg.ListenIP
@@ -165,8 +166,13 @@ func (u *udpListener) readLoop(rd *udpReader) {
 }
 
 // dispatch hands one datagram to its protocol's session and returns that
-// session's client (nil when the datagram was dropped).
+// session's OpenVPN client (nil when the datagram was WireGuard's or was
+// dropped).
 func (u *udpListener) dispatch(from netip.AddrPort, pkt []byte) *ovpnClient {
+	if wireguard.IsMessage(pkt) || !u.s.openVPNEnabled() {
+		u.s.wguard.handle(u, from, pkt) // WireGuard's (see wireguard.go); it drops the rest
+		return nil
+	}
 	t := u.table.Load()
 	c := t.byAddr[from]
 	if c == nil {
