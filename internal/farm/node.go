@@ -112,11 +112,12 @@ type NodeConfig struct {
 // alive while the process lives, and publishes itself on it.
 func Join(ctx context.Context, c NodeConfig) (*Node, error) {
 	ttl := cmp.Or(c.TTL, 10*time.Second)
-	sess, err := concurrency.NewSession(c.Client, concurrency.WithTTL(int(ttl.Seconds())), concurrency.WithContext(context.Background()))
+	timeout := cmp.Or(c.Timeout, 5*time.Second)
+	sess, err := newSession(ctx, c.Client, ttl, timeout)
 	if err != nil {
 		return nil, fmt.Errorf("taking the node's lease in etcd: %w", err)
 	}
-	n := &Node{cli: c.Client, root: c.Root, sess: sess, timeout: cmp.Or(c.Timeout, 5*time.Second),
+	n := &Node{cli: c.Client, root: c.Root, sess: sess, timeout: timeout,
 		self: c.Self, ticketTTL: cmp.Or(c.TicketTTL, 60*time.Second)}
 	n.self.Lease = int64(sess.Lease())
 	n.self.Joined = time.Now().UTC()
@@ -125,6 +126,20 @@ func Join(ctx context.Context, c NodeConfig) (*Node, error) {
 		return nil, err
 	}
 	return n, nil
+}
+
+// newSession takes a lease of ttl, giving up after timeout (etcd away),
+// and keeps it alive until the session is closed: not with ctx, so that
+// closing the session at shutdown can still revoke the lease, and the
+// node leaves the farm at once rather than after its TTL.
+func newSession(ctx context.Context, cli *clientv3.Client, ttl, timeout time.Duration) (*concurrency.Session, error) {
+	gctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	g, err := cli.Grant(gctx, int64((ttl+time.Second-1)/time.Second))
+	if err != nil {
+		return nil, err
+	}
+	return concurrency.NewSession(cli, concurrency.WithLease(g.ID), concurrency.WithContext(context.Background()))
 }
 
 // Name is the node's name.

@@ -21,6 +21,7 @@ import (
 	"github.com/ethervpn/ethervpn/internal/native"
 	"github.com/ethervpn/ethervpn/internal/server"
 	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
 
@@ -36,13 +37,20 @@ func runNode(t *testing.T, endpoints []string, name, dir string) *server.Server 
 // that stops it before the test ends.
 func runNodeAt(t *testing.T, endpoints []string, name, dir string) (*server.Server, string, func()) {
 	t.Helper()
+	return runNodeWith(t, endpoints, name, dir, 0)
+}
+
+// runNodeWith is runNodeAt with the node's lease TTL (0: the default).
+func runNodeWith(t *testing.T, endpoints []string, name, dir string, ttl time.Duration) (*server.Server, string, func()) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv, err := server.OpenNode(dir, log, server.FarmOptions{Endpoints: endpoints, Cluster: "t", Name: name,
-		Address: netip.MustParseAddr("127.0.0.1"), Ports: []uint16{uint16(ln.Addr().(*net.TCPAddr).Port)}})
+		Address: netip.MustParseAddr("127.0.0.1"), Ports: []uint16{uint16(ln.Addr().(*net.TCPAddr).Port)},
+		Timeout: 2 * time.Second, LeaseTTL: ttl})
 	if err != nil {
 		t.Fatalf("node %s: %v", name, err)
 	}
@@ -64,7 +72,12 @@ func runNodeAt(t *testing.T, endpoints []string, name, dir string) (*server.Serv
 
 // eventually waits up to d for ok.
 func eventually(d time.Duration, ok func() bool) bool {
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	return eventuallyEvery(d, 20*time.Millisecond, ok)
+}
+
+// eventuallyEvery waits up to d for ok, trying every step.
+func eventuallyEvery(d, step time.Duration, ok func() bool) bool {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(step) {
 		if ok() {
 			return true
 		}
@@ -309,5 +322,81 @@ func TestDynamicHubKeepsDHCPLeasesWhenItMoves(t *testing.T) {
 	}
 	if got := lease(t, b, m1); got != want {
 		t.Fatalf("after the move the client got %v, want its address %v", got, want)
+	}
+}
+
+// etcd lost: sessions already up stay, new logins and admin changes get a
+// clear error, and everything works again by itself when etcd returns; a
+// node restarted while etcd is away starts from its file's copy.
+func TestLostEtcd(t *testing.T) {
+	etcd := etcdtest.StartServer(t)
+	dirA := t.TempDir()
+	seed := config.Default()
+	hub := config.NewHub("H")
+	hub.Online = true
+	hash := sha0.HashPassword("ann", "annpw")
+	hub.Users = append(hub.Users, &config.User{Name: "ann", AuthType: control.AuthPassword, PasswordHash: hash[:]})
+	seed.Hubs = append(seed.Hubs, hub)
+	if err := config.Save(dirA+"/"+server.ConfigFile, seed.ToTree()); err != nil {
+		t.Fatal(err)
+	}
+	endpoints := etcd.Client.Endpoints()
+	a, addrA, stopA := runNodeWith(t, endpoints, "a", dirA, 2*time.Second)
+	b, addrB, _ := runNodeWith(t, endpoints, "b", t.TempDir(), 2*time.Second)
+	waitLogin := func(addr string, within time.Duration) {
+		t.Helper()
+		var err error
+		if !eventuallyEvery(within, 300*time.Millisecond, func() bool { // slower than the DoS protection's limit
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			var c *client.Conn
+			if _, c, err = client.Login(ctx, &client.Options{Server: addr, Hub: "H", User: "ann", Password: "annpw"}); err == nil {
+				c.Raw.Close()
+			}
+			return err == nil
+		}) {
+			t.Fatalf("no login at %s within %v: %v", addr, within, err)
+		}
+	}
+	waitLogin(addrA, 5*time.Second)
+	_, up := login(t, addrA) // a session that must outlive etcd's absence
+	host := b
+	if up.Raw.RemoteAddr().String() != addrB {
+		host = a
+	}
+
+	etcd.Stop()
+	time.Sleep(3 * time.Second) // past the nodes' 2 s leases
+	if len(host.Sessions()) == 0 {
+		t.Fatal("the session ended when etcd went away")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _, err := client.Login(ctx, &client.Options{Server: addrA, Hub: "H", User: "ann", Password: "annpw"})
+	if !errors.Is(err, vpnerr.CouldNotHostHubOnFarm) {
+		t.Fatalf("a login without etcd: %v, want error 49 (the farm could not place the session)", err)
+	}
+	if _, err := a.Control().CreateUser(control.Actor{ServerAdmin: true}, "H", "late",
+		control.UserSettings{AuthType: control.AuthPassword, PasswordHash: make([]byte, 20)}); err == nil {
+		t.Fatal("an admin change was taken without etcd")
+	}
+	// Node a restarts while etcd is away: from its file.
+	stopA()
+	a, addrA, _ = runNodeWith(t, endpoints, "a", dirA, 2*time.Second)
+	if a.Control().Current().Hub("H").User("ann") == nil {
+		t.Fatal("node a did not start from its file's copy")
+	}
+
+	etcd.Restart()
+	waitLogin(addrA, 20*time.Second)
+	if len(host.Sessions()) == 0 && len(a.Sessions()) == 0 {
+		t.Fatal("no session left after etcd came back")
+	}
+	if _, err := a.Control().CreateUser(control.Actor{ServerAdmin: true}, "H", "later",
+		control.UserSettings{AuthType: control.AuthPassword, PasswordHash: make([]byte, 20)}); err != nil {
+		t.Fatalf("an admin change after etcd came back: %v", err)
+	}
+	if !eventually(2*time.Second, func() bool { return b.Control().Current().Hub("H").User("later") != nil }) {
+		t.Fatal("the change did not reach node b")
 	}
 }

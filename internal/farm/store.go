@@ -102,6 +102,13 @@ func (s *ConfigStore) Load() (*config.Folder, error) {
 	defer cancel()
 	for range 3 {
 		rev, err := s.cli.Get(ctx, s.prefix+"rev")
+		if err != nil && s.rev > 0 {
+			// The file holds what this node last read from etcd or wrote
+			// there: the last saved configuration (the owner reads it back
+			// after a change that could not be saved).
+			s.log.Warn("etcd cannot be read: using the copy of the farm's configuration in the configuration file", "err", err)
+			return local, nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("reading the farm's configuration from etcd: %w", err)
 		}
@@ -144,6 +151,24 @@ func (s *ConfigStore) Load() (*config.Folder, error) {
 	}
 	return nil, errors.New("the farm's configuration kept changing while it was read; try again")
 }
+
+// Offline makes root, the copy of the farm's configuration in the node's
+// file, what this node takes etcd to hold until it can read etcd (a node
+// that starts while etcd is away): saves that change nothing shared write
+// the file only; a change waits for etcd, where it is made again on the
+// farm's configuration (control.ErrStale).
+func (s *ConfigStore) Offline(root *config.Folder) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rev, s.parts = offline, map[string]stored{}
+	for _, p := range splitShared(root) {
+		s.parts[p.key] = stored{enc: p.folder.EncodePart()}
+	}
+}
+
+// offline is the revision of a configuration taken from the node's file
+// (Offline), not read from etcd.
+const offline = -1
 
 // seed writes local's shared parts to an empty farm. The caller holds
 // s.mu.
@@ -190,6 +215,9 @@ func (s *ConfigStore) write(ctx context.Context, root *config.Folder) error {
 	if len(ops) == 0 && s.rev != 0 {
 		s.parts = next
 		return nil
+	}
+	if s.rev == offline {
+		return errStale // read etcd's configuration first
 	}
 	if err := s.lock(ctx); err != nil {
 		return err
@@ -256,7 +284,7 @@ func (s *ConfigStore) lock(ctx context.Context) (err error) {
 		}
 	}
 	if s.sess == nil {
-		if s.sess, err = concurrency.NewSession(s.cli, concurrency.WithTTL(10)); err != nil {
+		if s.sess, err = newSession(ctx, s.cli, 10*time.Second, s.timeout); err != nil {
 			return fmt.Errorf("opening an etcd session for the configuration lock: %w", err)
 		}
 	}
@@ -292,12 +320,17 @@ func (s *ConfigStore) held() []clientv3.Cmp {
 // a newer commit is errStale; parts written or deleted after rev by a
 // writer that died before its commit are put back as they were at rev.
 func (s *ConfigStore) repair(ctx context.Context) error {
-	if s.rev == 0 {
-		return nil // seeding: the farm is empty
-	}
 	rev, err := s.cli.Get(ctx, s.prefix+"rev", clientv3.WithKeysOnly())
 	if err != nil {
 		return fmt.Errorf("reading the farm's configuration from etcd: %w", err)
+	}
+	if s.rev == 0 {
+		// Seeding an empty farm; a node that started from its file
+		// while etcd was away has read nothing yet: stale.
+		if len(rev.Kvs) != 0 {
+			return errStale
+		}
+		return nil
 	}
 	if len(rev.Kvs) == 0 || rev.Kvs[0].ModRevision != s.rev {
 		return errStale
@@ -359,7 +392,13 @@ func (s *ConfigStore) repair(ctx context.Context) error {
 // change.
 func (s *ConfigStore) Watch(ctx context.Context, changed func()) {
 	for ctx.Err() == nil {
-		for resp := range s.cli.Watch(clientv3.WithRequireLeader(ctx), s.prefix+"rev") {
+		// From the revision after the last one read: a change made while
+		// the watch was down (etcd away) is not missed.
+		opts := []clientv3.OpOption{}
+		if rev := s.Revision(); rev > 0 {
+			opts = append(opts, clientv3.WithRev(rev+1))
+		}
+		for resp := range s.cli.Watch(clientv3.WithRequireLeader(ctx), s.prefix+"rev", opts...) {
 			if resp.CompactRevision != 0 || resp.Err() != nil {
 				changed()
 				break

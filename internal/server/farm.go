@@ -15,6 +15,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/control"
@@ -44,6 +46,9 @@ type FarmOptions struct {
 	NoSessions bool
 	// Timeout bounds each etcd call (5 s if 0).
 	Timeout time.Duration
+	// LeaseTTL is how long a node that stopped answering stays a member
+	// and keeps its dynamic hubs (10 s if 0).
+	LeaseTTL time.Duration
 }
 
 // OpenNode is Open for a node of a farm: the shared part of the
@@ -74,6 +79,9 @@ type farmNode struct {
 	// life ends with the connection to etcd (close).
 	life    context.Context
 	endLife context.CancelFunc
+	// stale: the node started from its file's copy; run reads etcd's
+	// configuration as soon as it can.
+	stale atomic.Bool
 }
 
 // openFarm connects to the farm's etcd; the configuration is read
@@ -84,7 +92,13 @@ func openFarm(f FarmOptions, file *config.Store, log *slog.Logger) (*farmNode, e
 	}
 	f.Cluster = cmp.Or(f.Cluster, "default")
 	f.Timeout = cmp.Or(f.Timeout, 5*time.Second)
-	cli, err := clientv3.New(clientv3.Config{Endpoints: f.Endpoints, DialTimeout: f.Timeout, Logger: zap.NewNop()})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: f.Endpoints, DialTimeout: f.Timeout, Logger: zap.NewNop(),
+		// Reconnect within seconds when etcd returns (gRPC's default
+		// backoff grows to two minutes).
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 250 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+			MinConnectTimeout: f.Timeout,
+		})}})
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the farm's etcd %s: %w", strings.Join(f.Endpoints, ","), err)
 	}
@@ -94,6 +108,20 @@ func openFarm(f FarmOptions, file *config.Store, log *slog.Logger) (*farmNode, e
 	fm.store = farm.NewConfigStore(farm.StoreConfig{Client: cli, Root: root, Node: f.Name,
 		File: defaultIfMissing{file}, Timeout: f.Timeout, Log: fm.log})
 	return fm, nil
+}
+
+// fromFile is the configuration a node starts with when etcd could not
+// be read (why): the copy of the farm's configuration in its file, which
+// run replaces with etcd's once etcd answers.
+func (fm *farmNode) fromFile(file *config.Store, why error) (*config.Folder, error) {
+	root, err := file.Load()
+	if err != nil {
+		return nil, fmt.Errorf("%w; and this node has no configuration file to start from until etcd answers: %v", why, err)
+	}
+	fm.log.Warn("etcd cannot be read: starting from the copy of the farm's configuration in the configuration file; admin changes are refused until etcd answers", "err", why)
+	fm.stale.Store(true)
+	fm.store.Offline(root)
+	return root, nil
 }
 
 // close ends the connection to etcd.
@@ -116,7 +144,7 @@ func (fm *farmNode) run(ctx context.Context, s *Server) {
 		if len(ports) == 0 {
 			ports = s.listenerPorts()
 		}
-		node, err := farm.Join(ctx, farm.NodeConfig{Client: fm.cli, Root: fm.root, Timeout: fm.opts.Timeout,
+		node, err := farm.Join(ctx, farm.NodeConfig{Client: fm.cli, Root: fm.root, Timeout: fm.opts.Timeout, TTL: fm.opts.LeaseTTL,
 			Self: farm.Member{Name: fm.opts.Name, Address: fm.opts.Address, Ports: ports,
 				Weight: fm.opts.Weight, NoSessions: fm.opts.NoSessions}})
 		if err != nil {
@@ -128,6 +156,15 @@ func (fm *farmNode) run(ctx context.Context, s *Server) {
 			continue
 		}
 		fm.log.Info("joined the farm")
+		if fm.stale.Load() {
+			if err := s.ctl.Reload(readConfig); err != nil {
+				fm.log.Warn("could not read the farm's configuration yet", "err", err)
+			} else {
+				fm.stale.Store(false)
+				fm.log.Info("took the farm's configuration from etcd")
+			}
+		}
+		fm.reclaim(ctx, s, node)
 		fm.node.Store(node)
 		fm.report(ctx, s, node)
 		fm.node.Store(nil)
@@ -138,6 +175,40 @@ func (fm *farmNode) run(ctx context.Context, s *Server) {
 		fm.log.Warn("the node lost its lease in etcd (etcd unreachable); joining again")
 	}
 }
+
+// reclaim places again, after a (re)join, the dynamic hubs whose sessions
+// this node carries: while its lease was gone another node may have taken
+// a hub; then the sessions here end (their clients come back through
+// their entry node to the hub's node) and so does the hub's SecureNAT.
+func (fm *farmNode) reclaim(ctx context.Context, s *Server, node *farm.Node) {
+	fm.hosted.mu.Lock()
+	hubs := make([]string, 0, len(fm.hosted.placed))
+	for hub := range fm.hosted.placed {
+		hubs = append(hubs, hub)
+	}
+	fm.hosted.mu.Unlock()
+	for _, hub := range hubs {
+		m, err := node.Place(ctx, hub)
+		if err != nil || m.Name == node.Name() {
+			continue // placed here again (or etcd went away again: the next join tries)
+		}
+		fm.log.Warn("a dynamic hub this node carried moved to another node while this node was away; ending its sessions here", "hub", hub, "host", m.Name)
+		fm.hosted.mu.Lock()
+		delete(fm.hosted.placed, hub)
+		fm.hosted.mu.Unlock()
+		for _, x := range s.Sessions() {
+			if strings.EqualFold(x.Hub.Name(), hub) {
+				x.Close(errHubMoved)
+			}
+		}
+		if hb := s.LookupHub(hub); hb != nil {
+			s.ApplySecureNAT(hb)
+		}
+	}
+}
+
+// errHubMoved ends the sessions of a dynamic hub that another node took.
+var errHubMoved = errors.New("the farm moved the hub to another node")
 
 // reportEvery is how often a node looks at its load and publishes it if
 // it changed (SoftEther's members report every 10 s,

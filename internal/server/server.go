@@ -159,10 +159,16 @@ func open(dir string, log *slog.Logger, f *FarmOptions) (*Server, error) {
 	}
 	var cfg *config.Server
 	root, err := src.Load()
+	if f != nil && err != nil {
+		// etcd cannot be read: a node that ran before starts from the
+		// copy in its file and takes the farm's configuration when etcd
+		// answers (farmNode.run); a new node cannot start.
+		if root, err = fm.fromFile(store, err); err != nil {
+			fm.close()
+			return nil, err
+		}
+	}
 	switch {
-	case f != nil && err != nil:
-		fm.close()
-		return nil, err
 	case errors.Is(err, os.ErrNotExist):
 		log.Info("no configuration found: starting from the default", "file", path)
 		cfg = config.Default()

@@ -19,6 +19,21 @@ import (
 // returns a client of it; both end with the test.
 func Start(t testing.TB) *clientv3.Client {
 	t.Helper()
+	return StartServer(t).Client
+}
+
+// Server is an etcd server run inside a test, which the test may stop and
+// start again (on the same address and data).
+type Server struct {
+	t      testing.TB
+	cfg    *embed.Config
+	e      *embed.Etcd
+	Client *clientv3.Client // a client of it, ended with the test
+}
+
+// StartServer runs an etcd server inside the test, on loopback.
+func StartServer(t testing.TB) *Server {
+	t.Helper()
 	cfg := embed.NewConfig()
 	cfg.Dir = t.TempDir()
 	cfg.LogLevel = "error"
@@ -27,22 +42,40 @@ func Start(t testing.TB) *clientv3.Client {
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
 	cfg.InitialCluster = cfg.Name + "=" + peer.String()
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatalf("starting etcd: %v", err)
-	}
-	t.Cleanup(e.Close)
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(20 * time.Second):
-		t.Fatal("etcd did not start within 20 s")
-	}
+	s := &Server{t: t, cfg: cfg}
+	s.Restart()
+	t.Cleanup(s.Stop)
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{client.String()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cli.Close() })
-	return cli
+	s.Client = cli
+	return s
+}
+
+// Stop stops the server (a lost etcd); its data stays.
+func (s *Server) Stop() {
+	if s.e != nil {
+		s.e.Close()
+		s.e = nil
+	}
+}
+
+// Restart starts the stopped server again on its address and data.
+func (s *Server) Restart() {
+	s.t.Helper()
+	e, err := embed.StartEtcd(s.cfg)
+	if err != nil {
+		s.t.Fatalf("starting etcd: %v", err)
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case <-time.After(20 * time.Second):
+		e.Close()
+		s.t.Fatal("etcd did not start within 20 s")
+	}
+	s.e = e
 }
 
 // freeURL is an http URL on a loopback port that was free a moment ago.
