@@ -49,8 +49,9 @@ func admCreateHub(a *adminCall) (*pack.Pack, error) {
 	if err := checkHubName(name); err != nil {
 		return nil, err
 	}
-	if a.in.Int("HubType") != 0 { // a standalone server has standalone hubs only
-		return nil, vpnerr.InvalidParameter
+	typ, err := a.s.requestedHubType(a.in.Int("HubType"))
+	if err != nil {
+		return nil, err
 	}
 	hashed, secure := hubPasswords(a.in)
 	if isZero(hashed) && isZero(secure) { // none given: the empty password
@@ -58,9 +59,9 @@ func admCreateHub(a *adminCall) (*pack.Pack, error) {
 	}
 	// SoftEther keeps one all-zero hash when the other is set; the owner
 	// refuses that.
-	_, err := a.s.ctl.CreateHub(a.actor(), name, control.HubSettings{
+	_, err = a.s.ctl.CreateHub(a.actor(), name, control.HubSettings{
 		Online: a.in.Bool("Online"), MaxSession: a.in.Int("MaxSession"), NoEnum: a.in.Bool("NoEnum"),
-		HashedPassword: hashed, SecurePassword: secure,
+		HashedPassword: hashed, SecurePassword: secure, Type: typ,
 	})
 	if err != nil {
 		return nil, err
@@ -72,13 +73,14 @@ func admCreateHub(a *adminCall) (*pack.Pack, error) {
 }
 
 func admSetHub(a *adminCall) (*pack.Pack, error) {
-	if a.in.Int("HubType") != 0 {
-		return nil, vpnerr.InvalidParameter
+	typ, err := a.s.requestedHubType(a.in.Int("HubType"))
+	if err != nil {
+		return nil, err
 	}
 	hashed, secure := hubPasswords(a.in)
-	err := a.s.ctl.SetHub(a.actor(), a.hub, control.HubSettings{
+	err = a.s.ctl.SetHub(a.actor(), a.hub, control.HubSettings{
 		Online: a.in.Bool("Online"), MaxSession: a.in.Int("MaxSession"), NoEnum: a.in.Bool("NoEnum"),
-		HashedPassword: hashed, SecurePassword: secure,
+		HashedPassword: hashed, SecurePassword: secure, Type: typ, ChangeType: true,
 		NoEmptyPassword: !a.c.Remote.IsLoopback(),
 	})
 	if err != nil {
@@ -97,7 +99,7 @@ func admGetHub(a *adminCall) (*pack.Pack, error) {
 		out.AddBool("Online", h.Online)
 		out.AddInt("MaxSession", h.MaxSession)
 		out.AddBool("NoEnum", h.NoEnum)
-		out.AddInt("HubType", 0)
+		out.AddInt("HubType", a.s.shownHubType(h))
 		out.AddInt("DefaultGateway", 0)
 		out.AddInt("DefaultSubnet", 0)
 		return nil
@@ -137,7 +139,7 @@ func admEnumHub(a *adminCall) (*pack.Pack, error) {
 		l.row()
 		l.str("HubName", h.Name)
 		l.bool("Online", h.Online)
-		l.int("HubType", 0)
+		l.int("HubType", a.s.shownHubType(&h))
 		l.int("NumSessions", uint32(len(c.ports)))
 		l.int("NumUsers", uint32(len(h.Users)))
 		l.int("NumGroups", uint32(len(h.Groups)))
@@ -191,7 +193,7 @@ func admGetHubStatus(a *adminCall) (*pack.Pack, error) {
 	out := pack.New()
 	out.AddStr("HubName", hc.Name)
 	out.AddBool("Online", hc.Online)
-	out.AddInt("HubType", 0)
+	out.AddInt("HubType", a.s.shownHubType(&hc))
 	out.AddInt("NumSessions", uint32(len(c.ports)))
 	out.AddInt("NumSessionsClient", uint32(clients))
 	out.AddInt("NumSessionsBridge", uint32(bridges))

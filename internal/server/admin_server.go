@@ -45,7 +45,7 @@ func admGetServerInfo(a *adminCall) (*pack.Pack, error) {
 	out.AddInt("ServerVerInt", productVersion)
 	out.AddInt("ServerBuildInt", productBuild)
 	out.AddStr("ServerHostName", host)
-	out.AddInt("ServerType", 0)
+	out.AddInt("ServerType", a.s.serverType())
 	out.AddInt64("ServerBuildDate", seTime(buildDate))
 	out.AddStr("ServerFamilyName", "SoftEtherDev")
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
@@ -80,7 +80,7 @@ func admGetServerStatus(a *adminCall) (*pack.Pack, error) {
 		total.add(h.Stats())
 	}
 	out := pack.New()
-	out.AddInt("ServerType", 0)
+	out.AddInt("ServerType", a.s.serverType())
 	out.AddInt("NumTcpConnections", uint32(nconn))
 	out.AddInt("NumTcpConnectionsLocal", uint32(nconn))
 	out.AddInt("NumTcpConnectionsRemote", 0)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -71,6 +72,61 @@ type farmNode struct {
 	// etcd is away); logins read it.
 	node   atomic.Pointer[farm.Node]
 	hosted hosted // the dynamic hubs placed here
+	status farmStatus
+}
+
+// farmStatus is the history of the node's membership, what SoftEther's
+// GetFarmConnectionStatus reports of a member's link to its controller
+// (Admin.c, StGetFarmConnectionStatus): here the link is to etcd, and a
+// "connection" is a lease the node joined on.
+type farmStatus struct {
+	mu sync.Mutex
+	farmStatusData
+}
+
+// farmStatusData is what farmStatus keeps.
+type farmStatusData struct {
+	started                 time.Time // run began
+	first, current          time.Time // first and latest join (current zero while out)
+	online                  bool
+	tries, joined, failures uint32 // joins attempted, made, failed
+	lastErr                 error  // why the latest join failed or the lease was lost
+}
+
+// snapshot copies the status.
+func (st *farmStatus) snapshot() farmStatusData {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.farmStatusData
+}
+
+// joinDone records the outcome of one attempt to join.
+func (st *farmStatus) joinDone(err error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.tries++
+	if err != nil {
+		st.failures++
+		st.lastErr = err
+		return
+	}
+	st.joined++
+	st.online = true
+	st.current = time.Now()
+	if st.first.IsZero() {
+		st.first = st.current
+	}
+}
+
+// left records that the node is out of the farm (its lease is gone);
+// current keeps the time of the last join, as SoftEther's member keeps it.
+func (st *farmStatus) left(err error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.online = false
+	if err != nil {
+		st.lastErr = err
+	}
 }
 
 // openFarm connects to the farm's etcd; the configuration is read
@@ -104,6 +160,9 @@ func (fm *farmNode) run(ctx context.Context, s *Server) {
 			fm.log.Error("could not take a change of the farm's configuration", "err", err)
 		}
 	})
+	fm.status.mu.Lock()
+	fm.status.started = time.Now()
+	fm.status.mu.Unlock()
 	for ctx.Err() == nil {
 		ports := fm.opts.Ports
 		if len(ports) == 0 {
@@ -112,6 +171,7 @@ func (fm *farmNode) run(ctx context.Context, s *Server) {
 		node, err := farm.Join(ctx, farm.NodeConfig{Client: fm.cli, Root: fm.root, Timeout: fm.opts.Timeout,
 			Self: farm.Member{Name: fm.opts.Name, Address: fm.opts.Address, Ports: ports,
 				Weight: fm.opts.Weight, NoSessions: fm.opts.NoSessions}})
+		fm.status.joinDone(err)
 		if err != nil {
 			fm.log.Warn("could not join the farm; trying again", "err", err)
 			select {
@@ -125,12 +185,17 @@ func (fm *farmNode) run(ctx context.Context, s *Server) {
 		fm.report(ctx, s, node)
 		fm.node.Store(nil)
 		if ctx.Err() != nil {
+			fm.status.left(nil)
 			node.Leave()
 			return
 		}
+		fm.status.left(errLeaseLost)
 		fm.log.Warn("the node lost its lease in etcd (etcd unreachable); joining again")
 	}
 }
+
+// errLeaseLost is why a node that was in the farm is out of it.
+var errLeaseLost = errors.New("the node's lease in etcd was lost (etcd unreachable for longer than the lease)")
 
 // reportEvery is how often a node looks at its load and publishes it if
 // it changed (SoftEther's members report every 10 s,
