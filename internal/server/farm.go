@@ -3,11 +3,14 @@ package server
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -45,6 +48,64 @@ type FarmOptions struct {
 	NoSessions bool
 	// Timeout bounds each etcd call (5 s if 0).
 	Timeout time.Duration
+	// CAFile, CertFile and KeyFile are PEM files for TLS to etcd
+	// (https:// endpoints): the CA that signed etcd's server certificate
+	// (the system's roots if empty), and the node's client certificate and
+	// key, for an etcd that asks for one (--client-cert-auth).
+	CAFile, CertFile, KeyFile string
+}
+
+// FarmOptionsFromConfig reads the farm settings of the configuration
+// file in dir (root/EtherVPNFarm); ok is false when it has none.
+func FarmOptionsFromConfig(dir string) (f FarmOptions, ok bool, err error) {
+	root, err := config.Load(filepath.Join(dir, ConfigFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return f, false, nil
+	}
+	if err != nil {
+		return f, false, err
+	}
+	c, ok := config.ReadFarm(root)
+	if !ok {
+		return f, false, nil
+	}
+	f = FarmOptions{Endpoints: c.Endpoints, Cluster: c.Cluster, Name: c.Name, Weight: c.Weight,
+		NoSessions: c.NoSessions, CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile}
+	if c.Address != "" {
+		if f.Address, err = netip.ParseAddr(c.Address); err != nil {
+			return f, false, fmt.Errorf("%s: %s/Address %q is not an IPv4 address", ConfigFile, config.FarmFolder, c.Address)
+		}
+	}
+	return f, true, nil
+}
+
+// etcdTLS is the TLS configuration for the farm's etcd, nil for none.
+func (f FarmOptions) etcdTLS() (*tls.Config, error) {
+	if f.CAFile == "" && f.CertFile == "" && f.KeyFile == "" {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if f.CAFile != "" {
+		pem, err := os.ReadFile(f.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("the farm's CA (--farm-ca): %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("the farm's CA (--farm-ca) %s: no PEM certificate in it", f.CAFile)
+		}
+	}
+	if f.CertFile != "" || f.KeyFile != "" {
+		if f.CertFile == "" || f.KeyFile == "" {
+			return nil, errors.New("a client certificate for the farm's etcd needs both --farm-cert and --farm-key")
+		}
+		cert, err := tls.LoadX509KeyPair(f.CertFile, f.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("the node's etcd client certificate (--farm-cert, --farm-key): %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
 }
 
 // OpenNode is Open for a node of a farm: the shared part of the
@@ -137,7 +198,11 @@ func openFarm(f FarmOptions, file *config.Store, log *slog.Logger) (*farmNode, e
 	}
 	f.Cluster = cmp.Or(f.Cluster, "default")
 	f.Timeout = cmp.Or(f.Timeout, 5*time.Second)
-	cli, err := clientv3.New(clientv3.Config{Endpoints: f.Endpoints, DialTimeout: f.Timeout, Logger: zap.NewNop()})
+	tlsConf, err := f.etcdTLS()
+	if err != nil {
+		return nil, err
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: f.Endpoints, DialTimeout: f.Timeout, TLS: tlsConf, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the farm's etcd %s: %w", strings.Join(f.Endpoints, ","), err)
 	}
