@@ -586,6 +586,7 @@ func admEnumSession(a *adminCall) (*pack.Pack, error) {
 		l.time("CreatedTime", p.Created)
 		l.time("LastCommTime", time.Now())
 	}
+	a.addFarmSessions(h.Name(), l) // the farm's other nodes (admin_farm_tables.go)
 	l.done()
 	return out, nil
 }
@@ -699,8 +700,11 @@ func admDeleteSession(a *adminCall) (*pack.Pack, error) {
 		return nil, err
 	}
 	p, ok := findPort(h, name)
-	if !ok {
-		return nil, vpnerr.ObjectNotFound
+	if !ok { // maybe on another node of the farm (admin_farm_tables.go)
+		if err := a.deleteFarmSession(h.Name(), name); err != nil {
+			return nil, err
+		}
+		return echo(a.in), nil
 	}
 	switch p.Kind {
 	case hub.KindCascade:
@@ -739,6 +743,7 @@ func admEnumMacTable(a *adminCall) (*pack.Pack, error) {
 		l.bool("RemoteItem", false)
 		l.str("RemoteHostname", "")
 	}
+	a.addFarmMACs(h.Name(), l)
 	l.done()
 	return out, nil
 }
@@ -768,6 +773,7 @@ func admEnumIpTable(a *adminCall) (*pack.Pack, error) {
 		l.bool("RemoteItem", false)
 		l.str("RemoteHostname", "")
 	}
+	a.addFarmIPs(h.Name(), l)
 	l.done()
 	return out, nil
 }

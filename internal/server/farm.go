@@ -247,7 +247,19 @@ func (fm *farmNode) run(ctx context.Context, s *Server) {
 		}
 		fm.log.Info("joined the farm")
 		fm.node.Store(node)
+		cmdCtx, stopCmds := context.WithCancel(ctx)
+		go func() {
+			// Commands other nodes' administrators give this node
+			// (DeleteSession of a session here), while it is in the farm.
+			for cmdCtx.Err() == nil {
+				if err := node.ServeCommands(cmdCtx, s.farmCommand); err != nil && cmdCtx.Err() == nil {
+					fm.log.Debug("watching the node's commands; again", "err", err)
+					time.Sleep(time.Second)
+				}
+			}
+		}()
 		fm.report(ctx, s, node)
+		stopCmds()
 		fm.node.Store(nil)
 		if ctx.Err() != nil {
 			fm.status.left(nil)
@@ -286,6 +298,12 @@ func (fm *farmNode) report(ctx context.Context, s *Server, node *farm.Node) {
 			hubs := fm.releaseIdle(ctx, s, node)
 			slices.Sort(hubs)
 			sessions, tcp := s.load()
+			// The sessions and tables the farm lists (only what changed
+			// is written).
+			recs, tables := s.farmRecords()
+			if err := node.Publish(ctx, recs, tables); err != nil {
+				fm.log.Debug("could not publish the node's sessions and tables", "err", err)
+			}
 			if sessions == last.sessions && tcp == last.tcp && slices.Equal(hubs, last.hubs) {
 				continue
 			}

@@ -1,0 +1,88 @@
+package farm_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/pack"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
+)
+
+// arpFrame is an ARP request from mac / ip, as one block of the SSL-VPN
+// data stream (block count, then the block's size and bytes).
+func arpFrame(mac [6]byte, ip netip.Addr) []byte {
+	f := make([]byte, 0, 42)
+	f = append(f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+	f = append(f, mac[:]...)
+	f = append(f, 0x08, 0x06, 0, 1, 0x08, 0x00, 6, 4, 0, 1)
+	f = append(f, mac[:]...)
+	a := ip.As4()
+	f = append(f, a[:]...)
+	f = append(f, 0, 0, 0, 0, 0, 0, 10, 9, 9, 1)
+	b := binary.BigEndian.AppendUint32(nil, 1)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
+	return append(b, f...)
+}
+
+// The sessions, MAC and IP tables of a hub are listed from any node,
+// another node's rows marked as SoftEther marks a member's (RemoteSession,
+// RemoteItem, RemoteHostname); a session on another node is disconnected
+// from any node.
+func TestFarmWideSessionsAndTables(t *testing.T) {
+	nodes, addrs := farmWithUser(t, config.HubDynamic)
+	a, c := nodes[0], nodes[2]
+	_, conn := login(t, addrs[0]) // redirected to node c, where the hub is placed
+	mac := [6]byte{0x02, 0, 0x5e, 1, 2, 3}
+	if _, err := conn.Stream.W.Write(arpFrame(mac, netip.MustParseAddr("10.9.9.5"))); err != nil {
+		t.Fatal(err)
+	}
+	if conn.Stream.Flush != nil {
+		if err := conn.Stream.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sess, macs, ips *pack.Pack
+	if !eventually(5*time.Second, func() bool {
+		sess = mustCall(t, a, "EnumSession", "HubName", "H")
+		macs = mustCall(t, a, "EnumMacTable", "HubName", "H")
+		ips = mustCall(t, a, "EnumIpTable", "HubName", "H")
+		return sess.Count("Name") == 1 && macs.Count("Key") == 1 && ips.Count("Key") == 1
+	}) {
+		t.Logf("c: %v", mustCall(t, c, "EnumMacTable", "HubName", "H"))
+		t.Fatalf("node a never listed c's session and tables: %d sessions, %d MACs, %d IPs",
+			sess.Count("Name"), macs.Count("Key"), ips.Count("Key"))
+	}
+	name := sess.StrAt("Name", 0)
+	if sess.IntAt("RemoteSession", 0) != 1 || sess.StrAt("RemoteHostname", 0) != "c" || sess.StrAt("Username", 0) != "ann" ||
+		sess.IntAt("CurrentNumTcp", 0) != 1 || sess.StrAt("Hostname", 0) != "127.0.0.1" {
+		t.Errorf("c's session on a: %v", sess)
+	}
+	if macs.IntAt("RemoteItem", 0) != 1 || macs.StrAt("RemoteHostname", 0) != "c" || string(macs.Data("MacAddress")) != string(mac[:]) ||
+		macs.StrAt("SessionName", 0) != name {
+		t.Errorf("c's MAC row on a: %v", macs)
+	}
+	if ips.IntAt("RemoteItem", 0) != 1 || ips.IPAt("IpAddress", 0) != netip.MustParseAddr("10.9.9.5") {
+		t.Errorf("c's IP row on a: %v", ips)
+	}
+	// Node c lists its own session once, as its own.
+	if own := mustCall(t, c, "EnumSession", "HubName", "H"); own.Count("Name") != 1 || own.IntAt("RemoteSession", 0) != 0 {
+		t.Errorf("node c's own list: %v", own)
+	}
+
+	if _, err := adminCall(t, a, "DeleteSession", "HubName", "H", "Name", "SID-NOBODY-9"); !errors.Is(err, vpnerr.ObjectNotFound) {
+		t.Errorf("DeleteSession of no session: %v", err)
+	}
+	if _, err := adminCall(t, a, "DeleteSession", "HubName", "H", "Name", name); err != nil {
+		t.Fatalf("DeleteSession of c's session on a: %v", err)
+	}
+	if !eventually(2*time.Second, func() bool { return len(c.Sessions()) == 0 }) {
+		t.Fatal("node c still carries the session deleted on a")
+	}
+	if !eventually(5*time.Second, func() bool { return mustCall(t, a, "EnumSession", "HubName", "H").Count("Name") == 0 }) {
+		t.Error("node a still lists the deleted session")
+	}
+}

@@ -1,0 +1,242 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/farm"
+	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/vpnerr"
+)
+
+// A hub's sessions, MAC and IP tables listed farm-wide: each node
+// publishes its own in etcd (farm.Node.Publish, from the report loop),
+// and EnumSession, EnumMacTable and EnumIpTable on any node add the other
+// nodes' rows, marked as SoftEther's controller marks its members' rows:
+// RemoteSession / RemoteItem set, RemoteHostname the node's name (Admin.c,
+// StEnumSession; Server.c, SiEnumSessionMain). DeleteSession of another
+// node's session is a command that node carries out (farm.Node.Send).
+
+// portMode is how a port kind is published.
+var portMode = map[hub.Kind]string{
+	hub.KindCascade: "link", hub.KindSecureNAT: "securenat", hub.KindLocalBridge: "bridge",
+	hub.KindL3: "layer3", hub.KindBridge: "client-bridge",
+}
+
+// farmRecords are the node's sessions and tables as the farm lists them.
+func (s *Server) farmRecords() ([]farm.SessionRecord, []farm.HubTables) {
+	var sessions []farm.SessionRecord
+	var tables []farm.HubTables
+	for _, h := range s.Hubs() {
+		sess := s.sessionsOf(h)
+		for _, p := range h.Ports() {
+			r := farm.SessionRecord{Hub: h.Name(), Name: p.Name, User: p.User, Mode: portMode[p.Kind],
+				Monitor: p.Monitor, Created: p.Created}
+			if x := sess[strings.ToUpper(p.Name)]; x != nil {
+				r.Host = ipString(addrOf(x.Remote))
+				r.TCP, r.MaxTCP = uint32(x.NumConns()), uint32(x.Params().MaxConnections)
+			}
+			st := p.Stats
+			r.Bytes = st.Send.BroadcastBytes + st.Send.UnicastBytes + st.Recv.BroadcastBytes + st.Recv.UnicastBytes
+			r.Packets = st.Send.BroadcastCount + st.Send.UnicastCount + st.Recv.BroadcastCount + st.Recv.UnicastCount
+			sessions = append(sessions, r)
+		}
+		t := farm.HubTables{Hub: h.Name()}
+		for _, e := range h.MACTable() {
+			t.MACs = append(t.MACs, farm.MACRecord{Session: e.Port, MAC: farm.HexBytes(e.MAC), VLAN: e.VLAN, Created: e.Created, Updated: e.Updated})
+		}
+		for _, e := range h.IPTable() {
+			t.IPs = append(t.IPs, farm.IPRecord{Session: e.Port, IP: e.IP, DHCP: e.DHCP, Created: e.Created, Updated: e.Updated})
+		}
+		tables = append(tables, t)
+	}
+	return sessions, tables
+}
+
+// farmCommand carries out a command another node gave this one.
+func (s *Server) farmCommand(c farm.Command) {
+	if c.Op != farm.CmdDeleteSession {
+		s.log.Warn("a farm command this node does not know; ignored", "op", c.Op)
+		return
+	}
+	h := s.LookupHub(c.Hub)
+	if h == nil {
+		return
+	}
+	if p, ok := findPort(h, c.Name); ok && (p.Kind == hub.KindClient || p.Kind == hub.KindBridge) {
+		h.Disconnect(p.Name)
+		s.log.Info("session disconnected by an administrator on another node", "hub", c.Hub, "session", p.Name)
+	}
+}
+
+// farmNodeFor is the node for a farm-wide list, nil for a server not in a
+// farm or a node out of it (the list is then this node's alone).
+func (a *adminCall) farmNodeFor() *farm.Node {
+	if a.s.farm == nil {
+		return nil
+	}
+	return a.s.farm.node.Load()
+}
+
+// addFarmSessions adds the other nodes' sessions of hub to an EnumSession
+// answer, with the columns admEnumSession writes.
+func (a *adminCall) addFarmSessions(hubName string, l *list) {
+	node := a.farmNodeFor()
+	if node == nil {
+		return
+	}
+	recs, err := node.HubSessions(a.ctx, hubName)
+	if err != nil {
+		a.s.log.Warn("listing the farm's sessions; showing this node's", "hub", hubName, "err", err)
+		return
+	}
+	for _, r := range recs {
+		if r.Node == node.Name() {
+			continue // this node's rows are the live ones
+		}
+		client, _ := netip.ParseAddr(r.Host)
+		ip4 := netip.IPv4Unspecified()
+		if client.Is4() {
+			ip4 = client
+		}
+		l.row()
+		l.str("Name", r.Name)
+		l.str("Username", r.User)
+		l.ip("Ip", ip4)
+		l.ip("ClientIP", client)
+		l.str("Hostname", r.Host)
+		l.int("MaxNumTcp", r.MaxTCP)
+		l.int("CurrentNumTcp", r.TCP)
+		l.int64("PacketSize", r.Bytes)
+		l.int64("PacketNum", r.Packets)
+		l.bool("RemoteSession", true)
+		l.str("RemoteHostname", r.Node)
+		l.bool("LinkMode", r.Mode == "link")
+		l.bool("SecureNATMode", r.Mode == "securenat")
+		l.bool("BridgeMode", r.Mode == "bridge")
+		l.bool("Layer3Mode", r.Mode == "layer3")
+		l.bool("Client_BridgeMode", r.Mode == "client-bridge")
+		l.bool("Client_MonitorMode", r.Monitor)
+		l.int("VLanId", 0)
+		l.data("UniqueId", make([]byte, 16))
+		l.bool("IsDormantEnabled", false)
+		l.bool("IsDormant", false)
+		l.time("LastCommDormant", time.Time{})
+		l.time("CreatedTime", r.Created)
+		l.time("LastCommTime", time.Now())
+	}
+}
+
+// farmTables reads the other nodes' tables of hub.
+func (a *adminCall) farmTables(hubName string) []farm.HubTables {
+	node := a.farmNodeFor()
+	if node == nil {
+		return nil
+	}
+	ts, err := node.HubTables(a.ctx, hubName)
+	if err != nil {
+		a.s.log.Warn("listing the farm's MAC and IP tables; showing this node's", "hub", hubName, "err", err)
+		return nil
+	}
+	out := ts[:0]
+	for _, t := range ts {
+		if t.Node != node.Name() {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// remoteKey is the Key of another node's table row: a hash with the top
+// bit set, so that it never equals a local row's (a small counter);
+// DeleteMacTable and DeleteIpTable act on this node's rows only.
+func remoteKey(parts ...string) uint32 {
+	h := fnv.New32a()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return h.Sum32() | 1<<31
+}
+
+// addFarmMACs adds the other nodes' MAC rows of hub to an EnumMacTable
+// answer, with the columns admEnumMacTable writes.
+func (a *adminCall) addFarmMACs(hubName string, l *list) {
+	for _, t := range a.farmTables(hubName) {
+		for _, e := range t.MACs {
+			l.row()
+			l.int("Key", remoteKey(t.Node, string(e.MAC), string(rune(e.VLAN))))
+			l.str("SessionName", e.Session)
+			l.data("MacAddress", e.MAC)
+			l.int("VlanId", uint32(e.VLAN))
+			l.time("CreatedTime", e.Created)
+			l.time("UpdatedTime", e.Updated)
+			l.bool("RemoteItem", true)
+			l.str("RemoteHostname", t.Node)
+		}
+	}
+}
+
+// addFarmIPs adds the other nodes' IP rows of hub to an EnumIpTable
+// answer, with the columns admEnumIpTable writes.
+func (a *adminCall) addFarmIPs(hubName string, l *list) {
+	for _, t := range a.farmTables(hubName) {
+		for _, e := range t.IPs {
+			v4 := netip.IPv4Unspecified()
+			if e.IP.Is4() {
+				v4 = e.IP
+			}
+			l.row()
+			l.int("Key", remoteKey(t.Node, e.IP.String(), e.Session))
+			l.str("SessionName", e.Session)
+			l.ip("Ip", v4)
+			l.ip("IpV6", e.IP)
+			l.ip("IpAddress", e.IP)
+			l.bool("DhcpAllocated", e.DHCP)
+			l.time("CreatedTime", e.Created)
+			l.time("UpdatedTime", e.Updated)
+			l.bool("RemoteItem", true)
+			l.str("RemoteHostname", t.Node)
+		}
+	}
+}
+
+// deleteFarmSession disconnects session name of hub on the node that
+// carries it, when that is another node of the farm.
+func (a *adminCall) deleteFarmSession(hubName, name string) error {
+	node := a.farmNodeFor()
+	if node == nil {
+		return vpnerr.ObjectNotFound
+	}
+	r, ok, err := node.Session(a.ctx, hubName, name)
+	switch {
+	case err != nil:
+		a.s.log.Warn("looking a session up in the farm", "hub", hubName, "session", name, "err", err)
+		return vpnerr.ObjectNotFound
+	case !ok || r.Node == node.Name():
+		return vpnerr.ObjectNotFound
+	}
+	switch r.Mode {
+	case "link":
+		return vpnerr.LinkCantDisconnect
+	case "securenat":
+		return vpnerr.SNATCantDisconnect
+	case "bridge":
+		return vpnerr.BridgeCantDisconnect
+	case "layer3":
+		return vpnerr.Layer3CantDisconnect
+	}
+	err = node.Send(a.ctx, r.Node, farm.Command{Op: farm.CmdDeleteSession, Hub: hubName, Name: r.Name})
+	if err != nil {
+		a.s.log.Warn("node did not disconnect its session", "node", r.Node, "hub", hubName, "session", name, "err", err)
+		if errors.Is(err, farm.ErrCommandTimeout) || errors.Is(err, context.DeadlineExceeded) {
+			return vpnerr.SessionTimeout
+		}
+		return vpnerr.InternalError
+	}
+	return nil
+}
