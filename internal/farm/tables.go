@@ -350,3 +350,22 @@ func (n *Node) ServeCommands(ctx context.Context, do func(Command)) error {
 	}
 	return ctx.Err()
 }
+
+// OtherSessionCounts counts the sessions other nodes publish, by hub (the
+// hub's name in upper case), for the session counts of a hub list.
+func (n *Node) OtherSessionCounts(ctx context.Context) (map[string]int, error) {
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	defer cancel()
+	resp, err := n.cli.Get(ctx, n.root+"sessions/", clientv3.WithPrefix())
+	if err != nil {
+		return nil, fmt.Errorf("counting the farm's sessions: %w", err)
+	}
+	counts := map[string]int{}
+	for _, kv := range resp.Kvs {
+		var s SessionRecord
+		if json.Unmarshal(kv.Value, &s) == nil && s.Node != n.self.Name {
+			counts[strings.ToUpper(s.Hub)]++
+		}
+	}
+	return counts, nil
+}

@@ -68,6 +68,13 @@ func TestFarmWideSessionsAndTables(t *testing.T) {
 	if ips.IntAt("RemoteItem", 0) != 1 || ips.IPAt("IpAddress", 0) != netip.MustParseAddr("10.9.9.5") {
 		t.Errorf("c's IP row on a: %v", ips)
 	}
+	// The hub list counts the farm's sessions.
+	hubs := mustCall(t, a, "EnumHub")
+	for i := range hubs.Count("HubName") {
+		if hubs.StrAt("HubName", i) == "H" && hubs.IntAt("NumSessions", i) != 1 {
+			t.Errorf("EnumHub on a: H has %d sessions, want c's 1", hubs.IntAt("NumSessions", i))
+		}
+	}
 	// Node c lists its own session once, as its own.
 	if own := mustCall(t, c, "EnumSession", "HubName", "H"); own.Count("Name") != 1 || own.IntAt("RemoteSession", 0) != 0 {
 		t.Errorf("node c's own list: %v", own)

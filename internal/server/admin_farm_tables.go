@@ -240,3 +240,19 @@ func (a *adminCall) deleteFarmSession(hubName, name string) error {
 	}
 	return nil
 }
+
+// otherSessions counts the sessions other nodes of the farm carry, by
+// hub name in upper case (nil when not in a farm): a hub list counts the
+// whole farm's sessions, as SoftEther's controller adds its members'
+// (Admin.c, StEnumHub).
+func (a *adminCall) otherSessions() map[string]int {
+	node := a.farmNodeFor()
+	if node == nil {
+		return nil
+	}
+	counts, err := node.OtherSessionCounts(a.ctx)
+	if err != nil {
+		a.s.log.Warn("counting the farm's sessions; showing this node's", "err", err)
+	}
+	return counts
+}

@@ -132,6 +132,7 @@ func admEnumHub(a *adminCall) (*pack.Pack, error) {
 		}
 	})
 	slices.SortFunc(hubs, func(x, y config.Hub) int { return cmp.Compare(strings.ToUpper(x.Name), strings.ToUpper(y.Name)) })
+	others := a.otherSessions() // the farm's other nodes (admin_farm_tables.go)
 	out := pack.New()
 	l := newList(out)
 	for _, h := range hubs {
@@ -140,7 +141,7 @@ func admEnumHub(a *adminCall) (*pack.Pack, error) {
 		l.str("HubName", h.Name)
 		l.bool("Online", h.Online)
 		l.int("HubType", a.s.shownHubType(&h))
-		l.int("NumSessions", uint32(len(c.ports)))
+		l.int("NumSessions", uint32(len(c.ports)+others[strings.ToUpper(h.Name)]))
 		l.int("NumUsers", uint32(len(h.Users)))
 		l.int("NumGroups", uint32(len(h.Groups)))
 		l.int("NumMacTables", uint32(c.macs))
