@@ -75,6 +75,11 @@ func TestFarmWideSessionsAndTables(t *testing.T) {
 			t.Errorf("EnumHub on a: H has %d sessions, want c's 1", hubs.IntAt("NumSessions", i))
 		}
 	}
+	if st := mustCall(t, a, "GetServerStatus"); st.Int("NumSessionsRemote") != 1 || st.Int("NumSessionsTotal") != 1 ||
+		st.Int("NumHubDynamic") != 2 || st.Int("NumHubStandalone") != 0 { // H and DEFAULT (standalone, shown as dynamic)
+		t.Errorf("GetServerStatus on a: remote %d total %d dynamic %d standalone %d", st.Int("NumSessionsRemote"),
+			st.Int("NumSessionsTotal"), st.Int("NumHubDynamic"), st.Int("NumHubStandalone"))
+	}
 	// Node c lists its own session once, as its own.
 	if own := mustCall(t, c, "EnumSession", "HubName", "H"); own.Count("Name") != 1 || own.IntAt("RemoteSession", 0) != 0 {
 		t.Errorf("node c's own list: %v", own)

@@ -282,3 +282,23 @@ func (s *Server) shownHubType(h *config.Hub) uint32 {
 	}
 	return h.Type
 }
+
+// farmStatus is what GetServerStatus reports of a farm: the hubs by type
+// as shown (none in a standalone server) and the sessions other nodes
+// carry, as SoftEther's controller counts its members' (Admin.c,
+// StGetServerStatus).
+func (a *adminCall) farmStatus() (byType map[uint32]int, remote int) {
+	if a.s.farm == nil {
+		return nil, 0
+	}
+	byType = map[uint32]int{}
+	a.s.ctl.View(func(cur *config.Server) {
+		for _, h := range cur.Hubs {
+			byType[a.s.shownHubType(h)]++
+		}
+	})
+	for _, n := range a.otherSessions() {
+		remote += n
+	}
+	return byType, remote
+}
