@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,6 +118,22 @@ func TestFarmAdminMethods(t *testing.T) {
 	}
 	if _, err := adminCall(t, a, "GetFarmInfo", "Id", 12345); !errors.Is(err, vpnerr.ObjectNotFound) {
 		t.Errorf("GetFarmInfo of no member: %v", err)
+	}
+
+	// The JSON-RPC shapes of Admin.c's OutRpcEnumFarm and OutRpcFarmInfo.
+	for method, p := range map[string]*pack.Pack{"EnumFarmMember": list, "GetFarmInfo": info} {
+		j, err := admin.MethodResultJSON(method, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range map[string][]string{
+			"EnumFarmMember": {`"FarmMemberList":[{`, `"Controller_bool":`, `"ConnectedTime_dt":"20`, `"Ip_ip":"127.0.0.1"`, `"Hostname_str":"a"`},
+			"GetFarmInfo":    {`"HubsList":[{"DynamicHub_bool":true,"HubName_str":"H"}]`, `"Ports_u32":[`, `"ServerCert_bin":"`, `"Controller_bool":false`},
+		}[method] {
+			if !strings.Contains(string(j), want) {
+				t.Errorf("%s JSON lacks %s:\n%s", method, want, j)
+			}
+		}
 	}
 
 	st := mustCall(t, a, "GetFarmConnectionStatus")
