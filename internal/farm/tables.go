@@ -27,7 +27,7 @@ import (
 // second), only what changed since it last did, in transactions of many
 // keys; traffic counters and "last used" times alone do not make a row
 // change, they are refreshed with the row every refreshEvery. A session is
-// one key (sessions/<HUB>/<NAME>), so that DeleteSession finds its node
+// one key (sessions/<HUB>/<NAME>/<node>), so that DeleteSession finds its node
 // with one read and a hub of 10,000 sessions is 10,000 small values; a
 // hub's MAC and IP tables on one node are one value
 // (tables/<HUB>/<node>), at most maxTableRows rows of each, since they
@@ -206,8 +206,15 @@ func withoutUse(macs []MACRecord, ips []IPRecord) ([]MACRecord, []IPRecord) {
 	return m, p
 }
 
+// sessionKey is where this node publishes session name of hub: with the
+// node's name last, since two nodes may give a static hub's sessions the
+// same name (each counts its own).
 func (n *Node) sessionKey(hub, name string) string {
-	return n.root + "sessions/" + keyName(hub) + "/" + keyName(name)
+	return n.sessionPrefix(hub, name) + keyName(n.self.Name)
+}
+
+func (n *Node) sessionPrefix(hub, name string) string {
+	return n.root + "sessions/" + keyName(hub) + "/" + keyName(name) + "/"
 }
 
 func (n *Node) tablesKey(hub string) string {
@@ -251,19 +258,23 @@ func (n *Node) HubTables(ctx context.Context, hub string) ([]HubTables, error) {
 	return out, nil
 }
 
-// Session finds session name of hub in the farm; ok is false when no
-// node publishes it.
-func (n *Node) Session(ctx context.Context, hub, name string) (rec SessionRecord, ok bool, err error) {
+// Session finds session name of hub in the farm: the node that carries
+// it, or the nodes (two nodes may name a static hub's sessions alike).
+func (n *Node) Session(ctx context.Context, hub, name string) ([]SessionRecord, error) {
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
-	resp, err := n.cli.Get(ctx, n.sessionKey(hub, name))
+	resp, err := n.cli.Get(ctx, n.sessionPrefix(hub, name), clientv3.WithPrefix())
 	if err != nil {
-		return rec, false, fmt.Errorf("looking a session up in etcd: %w", err)
+		return nil, fmt.Errorf("looking a session up in etcd: %w", err)
 	}
-	if len(resp.Kvs) == 0 || json.Unmarshal(resp.Kvs[0].Value, &rec) != nil {
-		return rec, false, nil
+	var out []SessionRecord
+	for _, kv := range resp.Kvs {
+		var r SessionRecord
+		if json.Unmarshal(kv.Value, &r) == nil {
+			out = append(out, r)
+		}
 	}
-	return rec, true, nil
+	return out, nil
 }
 
 // Command is an admin action for another node to carry out: SoftEther's

@@ -98,3 +98,29 @@ func TestFarmWideSessionsAndTables(t *testing.T) {
 		t.Error("node a still lists the deleted session")
 	}
 }
+
+// Two nodes may give a static hub's sessions the same name (each counts
+// its own): the farm lists both, each on its node.
+func TestFarmWideSessionsSameName(t *testing.T) {
+	nodes, addrs := farmWithUser(t, config.HubStatic)
+	login(t, addrs[0])
+	time.Sleep(1500 * time.Millisecond) // the first node reports its load before the second login
+	login(t, addrs[0])
+	var sess *pack.Pack
+	if !eventually(5*time.Second, func() bool {
+		sess = mustCall(t, nodes[0], "EnumSession", "HubName", "H")
+		return sess.Count("Name") == 2
+	}) {
+		t.Fatalf("node a lists %d sessions, want 2: %v", sess.Count("Name"), sess)
+	}
+	if a, b := sess.StrAt("Name", 0), sess.StrAt("Name", 1); a != b {
+		t.Fatalf("the sessions are named %q and %q: the case of one name on two nodes is not met", a, b)
+	}
+	where := map[string]bool{}
+	for i := range 2 {
+		where[sess.StrAt("RemoteHostname", i)] = true
+	}
+	if len(where) != 2 {
+		t.Errorf("the two sessions are listed on %v, want two nodes", where)
+	}
+}

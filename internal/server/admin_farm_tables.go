@@ -212,31 +212,38 @@ func (a *adminCall) deleteFarmSession(hubName, name string) error {
 	if node == nil {
 		return vpnerr.ObjectNotFound
 	}
-	r, ok, err := node.Session(a.ctx, hubName, name)
-	switch {
-	case err != nil:
+	recs, err := node.Session(a.ctx, hubName, name)
+	if err != nil {
 		a.s.log.Warn("looking a session up in the farm", "hub", hubName, "session", name, "err", err)
 		return vpnerr.ObjectNotFound
-	case !ok || r.Node == node.Name():
-		return vpnerr.ObjectNotFound
 	}
-	switch r.Mode {
-	case "link":
-		return vpnerr.LinkCantDisconnect
-	case "securenat":
-		return vpnerr.SNATCantDisconnect
-	case "bridge":
-		return vpnerr.BridgeCantDisconnect
-	case "layer3":
-		return vpnerr.Layer3CantDisconnect
-	}
-	err = node.Send(a.ctx, r.Node, farm.Command{Op: farm.CmdDeleteSession, Hub: hubName, Name: r.Name})
-	if err != nil {
-		a.s.log.Warn("node did not disconnect its session", "node", r.Node, "hub", hubName, "session", name, "err", err)
-		if errors.Is(err, farm.ErrCommandTimeout) || errors.Is(err, context.DeadlineExceeded) {
-			return vpnerr.SessionTimeout
+	found := false
+	for _, r := range recs {
+		if r.Node == node.Name() {
+			continue // gone here since it was published
 		}
-		return vpnerr.InternalError
+		switch r.Mode {
+		case "link":
+			return vpnerr.LinkCantDisconnect
+		case "securenat":
+			return vpnerr.SNATCantDisconnect
+		case "bridge":
+			return vpnerr.BridgeCantDisconnect
+		case "layer3":
+			return vpnerr.Layer3CantDisconnect
+		}
+		err := node.Send(a.ctx, r.Node, farm.Command{Op: farm.CmdDeleteSession, Hub: hubName, Name: r.Name})
+		if err != nil {
+			a.s.log.Warn("node did not disconnect its session", "node", r.Node, "hub", hubName, "session", name, "err", err)
+			if errors.Is(err, farm.ErrCommandTimeout) || errors.Is(err, context.DeadlineExceeded) {
+				return vpnerr.SessionTimeout
+			}
+			return vpnerr.InternalError
+		}
+		found = true
+	}
+	if !found {
+		return vpnerr.ObjectNotFound
 	}
 	return nil
 }
