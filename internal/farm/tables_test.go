@@ -1,13 +1,17 @@
 package farm_test
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/farm"
+	"github.com/ethervpn/ethervpn/internal/farm/etcdtest"
 	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
@@ -122,5 +126,53 @@ func TestFarmWideSessionsSameName(t *testing.T) {
 	}
 	if len(where) != 2 {
 		t.Errorf("the two sessions are listed on %v, want two nodes", where)
+	}
+}
+
+// A node writes only what changed, in transactions of many keys: counters
+// alone write nothing, and 500 new sessions are 5 writes.
+func TestPublishWritesOnlyChanges(t *testing.T) {
+	cli := etcdtest.Start(t)
+	n, err := farm.Join(context.Background(), farm.NodeConfig{Client: cli, Root: "/ethervpn/t/", Self: farm.Member{Name: "a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Leave()
+	rev := func() int64 {
+		r, err := cli.Get(context.Background(), "/ethervpn/t/nodes/a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Header.Revision
+	}
+	recs := make([]farm.SessionRecord, 500)
+	for i := range recs {
+		recs[i] = farm.SessionRecord{Hub: "H", Name: fmt.Sprintf("SID-U-%d", i), User: "u", TCP: 1}
+	}
+	tables := []farm.HubTables{{Hub: "H", MACs: []farm.MACRecord{{Session: "SID-U-1", MAC: farm.HexBytes{2, 0, 0, 0, 0, 1}}}}}
+	step := func(what string, want int64) {
+		t.Helper()
+		before := time.Now()
+		r0 := rev()
+		if err := n.Publish(context.Background(), recs, tables); err != nil {
+			t.Fatal(err)
+		}
+		if got := rev() - r0; got != want {
+			t.Errorf("%s: %d writes, want %d", what, got, want)
+		}
+		t.Logf("%s: %v", what, time.Since(before))
+	}
+	step("500 new sessions and a MAC table", 6) // 501 keys, 100 a transaction
+	for i := range recs {
+		recs[i].Bytes, recs[i].Packets = 1000, 10
+	}
+	tables[0].MACs[0].Updated = time.Now()
+	step("counters and times of use only", 0)
+	recs[7].TCP = 2
+	step("one session's connections", 1)
+	recs = recs[1:]
+	step("one session gone", 1)
+	if got, _ := n.HubSessions(context.Background(), "H"); len(got) != 499 {
+		t.Errorf("%d sessions published, want 499", len(got))
 	}
 }
