@@ -57,7 +57,8 @@ type SessionRecord struct {
 	Host    string    `json:"host,omitempty"` // the client's address
 	TCP     uint32    `json:"tcp"`
 	MaxTCP  uint32    `json:"max_tcp"`
-	Bytes   uint64    `json:"bytes"`
+	Sent    uint64    `json:"sent"` // bytes the session sent
+	Recv    uint64    `json:"recv"` // bytes it received
 	Packets uint64    `json:"packets"`
 	Mode    string    `json:"mode,omitempty"` // "" a client; "link", "securenat", "bridge", "layer3", "client-bridge"
 	Monitor bool      `json:"monitor,omitempty"`
@@ -129,7 +130,7 @@ func (n *Node) Publish(ctx context.Context, sessions []SessionRecord, tables []H
 		if err != nil {
 			return err
 		}
-		s.Bytes, s.Packets = 0, 0
+		s.Sent, s.Recv, s.Packets = 0, 0, 0
 		shape, _ := json.Marshal(s)
 		want[n.sessionKey(s.Hub, s.Name)] = row{v, shape}
 	}

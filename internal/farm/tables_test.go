@@ -89,6 +89,14 @@ func TestFarmWideSessionsAndTables(t *testing.T) {
 		t.Errorf("node c's own list: %v", own)
 	}
 
+	st, err := adminCall(t, a, "GetSessionStatus", "HubName", "H", "Name", name)
+	if err != nil || st.Str("Username") != "ann" || st.Str("ServerName") != "c" || st.Int("NumTcpConnections") != 1 ||
+		st.IP("Client_Ip_Address") != netip.MustParseAddr("127.0.0.1") { // its counters are as of c's last publish
+		t.Errorf("GetSessionStatus of c's session on a: %v %v", st, err)
+	}
+	if _, err := adminCall(t, a, "GetSessionStatus", "HubName", "H", "Name", "SID-NOBODY-9"); !errors.Is(err, vpnerr.ObjectNotFound) {
+		t.Errorf("GetSessionStatus of no session: %v", err)
+	}
 	if _, err := adminCall(t, a, "DeleteSession", "HubName", "H", "Name", "SID-NOBODY-9"); !errors.Is(err, vpnerr.ObjectNotFound) {
 		t.Errorf("DeleteSession of no session: %v", err)
 	}
@@ -164,7 +172,7 @@ func TestPublishWritesOnlyChanges(t *testing.T) {
 	}
 	step("500 new sessions and a MAC table", 6) // 501 keys, 100 a transaction
 	for i := range recs {
-		recs[i].Bytes, recs[i].Packets = 1000, 10
+		recs[i].Sent, recs[i].Recv, recs[i].Packets = 1000, 2000, 10
 	}
 	tables[0].MACs[0].Updated = time.Now()
 	step("counters and times of use only", 0)

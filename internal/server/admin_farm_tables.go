@@ -5,11 +5,14 @@ import (
 	"errors"
 	"hash/fnv"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/farm"
 	"github.com/ethervpn/ethervpn/internal/hub"
+	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
@@ -41,7 +44,7 @@ func (s *Server) farmRecords() ([]farm.SessionRecord, []farm.HubTables) {
 				r.TCP, r.MaxTCP = uint32(x.NumConns()), uint32(x.Params().MaxConnections)
 			}
 			st := p.Stats
-			r.Bytes = st.Send.BroadcastBytes + st.Send.UnicastBytes + st.Recv.BroadcastBytes + st.Recv.UnicastBytes
+			r.Sent, r.Recv = st.Send.BroadcastBytes+st.Send.UnicastBytes, st.Recv.BroadcastBytes+st.Recv.UnicastBytes
 			r.Packets = st.Send.BroadcastCount + st.Send.UnicastCount + st.Recv.BroadcastCount + st.Recv.UnicastCount
 			sessions = append(sessions, r)
 		}
@@ -111,7 +114,7 @@ func (a *adminCall) addFarmSessions(hubName string, l *list) {
 		l.str("Hostname", r.Host)
 		l.int("MaxNumTcp", r.MaxTCP)
 		l.int("CurrentNumTcp", r.TCP)
-		l.int64("PacketSize", r.Bytes)
+		l.int64("PacketSize", r.Sent+r.Recv)
 		l.int64("PacketNum", r.Packets)
 		l.bool("RemoteSession", true)
 		l.str("RemoteHostname", r.Node)
@@ -262,4 +265,69 @@ func (a *adminCall) otherSessions() map[string]int {
 		a.s.log.Warn("counting the farm's sessions; showing this node's", "err", err)
 	}
 	return counts
+}
+
+// remoteSessionStatus answers GetSessionStatus for a session another node
+// carries, from what that node publishes (SoftEther's controller asks the
+// member, Admin.c StGetSessionStatus): who, from where, since when, how
+// many connections and how much traffic, as of the node's last publish.
+func (a *adminCall) remoteSessionStatus(name string) (*pack.Pack, error) {
+	node := a.farmNodeFor()
+	if node == nil {
+		return nil, vpnerr.ObjectNotFound
+	}
+	recs, err := node.Session(a.ctx, a.hub, name)
+	if err != nil {
+		a.s.log.Warn("looking a session up in the farm", "hub", a.hub, "session", name, "err", err)
+	}
+	i := slices.IndexFunc(recs, func(r farm.SessionRecord) bool { return r.Node != node.Name() })
+	if i < 0 {
+		return nil, vpnerr.ObjectNotFound
+	}
+	r := recs[i]
+	group := ""
+	a.s.ctl.ReadHub(a.hub, func(hc *config.Hub) error {
+		if u := hc.User(r.User); u != nil {
+			group = u.GroupName
+		}
+		return nil
+	})
+	client, _ := netip.ParseAddr(r.Host)
+	var v6 [16]byte
+	if client.Is6() {
+		v6 = client.As16()
+	}
+	out := pack.New()
+	out.AddStr("HubName", r.Hub)
+	out.AddStr("Name", r.Name)
+	out.AddStr("Username", r.User)
+	out.AddStr("RealUsername", r.User)
+	out.AddStr("GroupName", group)
+	out.AddIP("SessionStatus_ClientIp", client)
+	out.AddData("SessionStatus_ClientIp6", v6[:])
+	out.AddStr("SessionStatus_ClientHostName", r.Host)
+	out.AddIP("Client_Ip_Address", client)
+	out.AddUniStr("AccountName", "")
+	out.AddStr("ServerName", r.Node)
+	out.AddStr("ServerProductName", productName)
+	out.AddInt("ServerProductVer", productVersion)
+	out.AddInt("ServerProductBuild", productBuild)
+	out.AddStr("SessionName", r.Name)
+	out.AddStr("ConnectionName", "")
+	out.AddBool("Active", true)
+	out.AddBool("Connected", true)
+	out.AddInt("SessionStatus", 3) // established
+	out.AddBool("IsBridgeMode", r.Mode == "client-bridge")
+	out.AddBool("IsMonitorMode", r.Monitor)
+	out.AddInt64("StartTime", seTime(r.Created))
+	out.AddInt64("FirstConnectionEstablisiedTime", seTime(r.Created)) // sic
+	out.AddInt64("CurrentConnectionEstablishTime", seTime(r.Created))
+	out.AddInt64("TotalSendSize", r.Sent)
+	out.AddInt64("TotalRecvSize", r.Recv)
+	out.AddInt64("TotalSendSizeReal", r.Sent)
+	out.AddInt64("TotalRecvSizeReal", r.Recv)
+	out.AddInt("MaxTcpConnections", r.MaxTCP)
+	out.AddInt("NumTcpConnections", r.TCP)
+	out.AddInt("NumConnectionsEstablished", r.TCP)
+	return out, nil
 }

@@ -613,7 +613,7 @@ func admGetSessionStatus(a *adminCall) (*pack.Pack, error) {
 	}
 	p, ok := findPort(h, name)
 	if !ok {
-		return nil, vpnerr.ObjectNotFound
+		return a.remoteSessionStatus(name) // on another node of the farm (admin_farm_tables.go)
 	}
 	x := a.s.sessionsOf(h)[strings.ToUpper(p.Name)]
 	out := pack.New()
