@@ -283,13 +283,22 @@ func (n *Node) Session(ctx context.Context, hub, name string) ([]SessionRecord, 
 // here the command is a key under the target's cmd/ prefix, which the
 // target watches and deletes when done.
 type Command struct {
-	Op   string `json:"op"` // CmdDeleteSession
-	Hub  string `json:"hub"`
-	Name string `json:"name"`
+	Op   string     `json:"op"` // CmdDeleteSession, CmdDeleteMAC, CmdDeleteIP
+	Hub  string     `json:"hub"`
+	Name string     `json:"name,omitempty"` // the session
+	MAC  HexBytes   `json:"mac,omitempty"`
+	VLAN uint16     `json:"vlan,omitempty"`
+	IP   netip.Addr `json:"ip,omitzero"`
 }
 
-// CmdDeleteSession disconnects session Name of hub Hub.
-const CmdDeleteSession = "deletesession"
+// The commands: disconnect session Name of hub Hub; delete the MAC table
+// row of MAC on VLAN, or the IP table row of IP (SoftEther's
+// deletesession, deletemactable and deleteiptable tasks, Server.c).
+const (
+	CmdDeleteSession = "deletesession"
+	CmdDeleteMAC     = "deletemactable"
+	CmdDeleteIP      = "deleteiptable"
+)
 
 // ErrCommandTimeout is a command the target did not carry out in time
 // (it may still do so).

@@ -97,6 +97,19 @@ func TestFarmWideSessionsAndTables(t *testing.T) {
 	if _, err := adminCall(t, a, "GetSessionStatus", "HubName", "H", "Name", "SID-NOBODY-9"); !errors.Is(err, vpnerr.ObjectNotFound) {
 		t.Errorf("GetSessionStatus of no session: %v", err)
 	}
+	// c's table rows are deleted from a (vpncmd MacDelete, IpDelete).
+	if _, err := adminCall(t, a, "DeleteIpTable", "HubName", "H", "Key", int(ips.IntAt("Key", 0))); err != nil {
+		t.Errorf("DeleteIpTable of c's row on a: %v", err)
+	}
+	if _, err := adminCall(t, a, "DeleteMacTable", "HubName", "H", "Key", int(macs.IntAt("Key", 0))); err != nil {
+		t.Errorf("DeleteMacTable of c's row on a: %v", err)
+	}
+	if _, err := adminCall(t, a, "DeleteMacTable", "HubName", "H", "Key", int(macs.IntAt("Key", 0)^1)); !errors.Is(err, vpnerr.ObjectNotFound) {
+		t.Errorf("DeleteMacTable of no row: %v", err)
+	}
+	if got := mustCall(t, c, "EnumMacTable", "HubName", "H").Count("Key") + mustCall(t, c, "EnumIpTable", "HubName", "H").Count("Key"); got != 0 {
+		t.Errorf("node c keeps %d table rows deleted on a", got)
+	}
 	if _, err := adminCall(t, a, "DeleteSession", "HubName", "H", "Name", "SID-NOBODY-9"); !errors.Is(err, vpnerr.ObjectNotFound) {
 		t.Errorf("DeleteSession of no session: %v", err)
 	}

@@ -1,11 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"hash/fnv"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,17 +64,30 @@ func (s *Server) farmRecords() ([]farm.SessionRecord, []farm.HubTables) {
 
 // farmCommand carries out a command another node gave this one.
 func (s *Server) farmCommand(c farm.Command) {
-	if c.Op != farm.CmdDeleteSession {
-		s.log.Warn("a farm command this node does not know; ignored", "op", c.Op)
-		return
-	}
 	h := s.LookupHub(c.Hub)
 	if h == nil {
 		return
 	}
-	if p, ok := findPort(h, c.Name); ok && (p.Kind == hub.KindClient || p.Kind == hub.KindBridge) {
-		h.Disconnect(p.Name)
-		s.log.Info("session disconnected by an administrator on another node", "hub", c.Hub, "session", p.Name)
+	switch c.Op {
+	case farm.CmdDeleteSession:
+		if p, ok := findPort(h, c.Name); ok && (p.Kind == hub.KindClient || p.Kind == hub.KindBridge) {
+			h.Disconnect(p.Name)
+			s.log.Info("session disconnected by an administrator on another node", "hub", c.Hub, "session", p.Name)
+		}
+	case farm.CmdDeleteMAC:
+		for _, e := range h.MACTable() {
+			if bytes.Equal(e.MAC, c.MAC) && e.VLAN == c.VLAN {
+				h.DeleteMAC(e.ID)
+			}
+		}
+	case farm.CmdDeleteIP:
+		for _, e := range h.IPTable() {
+			if e.IP == c.IP {
+				h.DeleteIP(e.ID)
+			}
+		}
+	default:
+		s.log.Warn("a farm command this node does not know; ignored", "op", c.Op)
 	}
 }
 
@@ -166,13 +181,51 @@ func remoteKey(parts ...string) uint32 {
 	return h.Sum32() | 1<<31
 }
 
+func macKey(node string, e farm.MACRecord) uint32 {
+	return remoteKey(node, "mac", string(e.MAC), strconv.Itoa(int(e.VLAN)))
+}
+
+func ipKey(node string, e farm.IPRecord) uint32 { return remoteKey(node, "ip", e.IP.String()) }
+
+// deleteFarmRow deletes the MAC (mac set) or IP table row key of another
+// node: that node deletes its row of the same address.
+func (a *adminCall) deleteFarmRow(mac bool, key uint32) error {
+	node := a.farmNodeFor()
+	if node == nil || key&(1<<31) == 0 {
+		return vpnerr.ObjectNotFound
+	}
+	for _, t := range a.farmTables(a.hub) {
+		c := farm.Command{Hub: a.hub}
+		switch {
+		case mac:
+			i := slices.IndexFunc(t.MACs, func(e farm.MACRecord) bool { return macKey(t.Node, e) == key })
+			if i < 0 {
+				continue
+			}
+			c.Op, c.MAC, c.VLAN = farm.CmdDeleteMAC, t.MACs[i].MAC, t.MACs[i].VLAN
+		default:
+			i := slices.IndexFunc(t.IPs, func(e farm.IPRecord) bool { return ipKey(t.Node, e) == key })
+			if i < 0 {
+				continue
+			}
+			c.Op, c.IP = farm.CmdDeleteIP, t.IPs[i].IP
+		}
+		if err := node.Send(a.ctx, t.Node, c); err != nil {
+			a.s.log.Warn("node did not delete its table row", "node", t.Node, "hub", a.hub, "err", err)
+			return vpnerr.SessionTimeout
+		}
+		return nil
+	}
+	return vpnerr.ObjectNotFound
+}
+
 // addFarmMACs adds the other nodes' MAC rows of hub to an EnumMacTable
 // answer, with the columns admEnumMacTable writes.
 func (a *adminCall) addFarmMACs(hubName string, l *list) {
 	for _, t := range a.farmTables(hubName) {
 		for _, e := range t.MACs {
 			l.row()
-			l.int("Key", remoteKey(t.Node, string(e.MAC), string(rune(e.VLAN))))
+			l.int("Key", macKey(t.Node, e))
 			l.str("SessionName", e.Session)
 			l.data("MacAddress", e.MAC)
 			l.int("VlanId", uint32(e.VLAN))
@@ -194,7 +247,7 @@ func (a *adminCall) addFarmIPs(hubName string, l *list) {
 				v4 = e.IP
 			}
 			l.row()
-			l.int("Key", remoteKey(t.Node, e.IP.String(), e.Session))
+			l.int("Key", ipKey(t.Node, e))
 			l.str("SessionName", e.Session)
 			l.ip("Ip", v4)
 			l.ip("IpV6", e.IP)

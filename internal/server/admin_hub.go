@@ -786,7 +786,10 @@ func admDeleteTable(option string, del func(h *Hub, id uint32) bool) func(a *adm
 			return nil, err
 		}
 		if !del(h, a.in.Int("Key")) {
-			return nil, vpnerr.ObjectNotFound
+			// Maybe another farm node's row (admin_farm_tables.go).
+			if err := a.deleteFarmRow(option == "no_delete_mactable", a.in.Int("Key")); err != nil {
+				return nil, err
+			}
 		}
 		return echo(a.in), nil
 	}
