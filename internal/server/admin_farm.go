@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/config"
@@ -301,4 +302,58 @@ func (a *adminCall) farmStatus() (byType map[uint32]int, remote int) {
 		remote += n
 	}
 	return byType, remote
+}
+
+// farmStatus is the history of the node's membership, what SoftEther's
+// GetFarmConnectionStatus reports of a member's link to its controller
+// (Admin.c, StGetFarmConnectionStatus): here the link is to etcd, and a
+// "connection" is a lease the node joined on.
+type farmStatus struct {
+	mu sync.Mutex
+	farmStatusData
+}
+
+// farmStatusData is what farmStatus keeps.
+type farmStatusData struct {
+	started                 time.Time // run began
+	first, current          time.Time // first and latest join (current zero while out)
+	online                  bool
+	tries, joined, failures uint32 // joins attempted, made, failed
+	lastErr                 error  // why the latest join failed or the lease was lost
+}
+
+// snapshot copies the status.
+func (st *farmStatus) snapshot() farmStatusData {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.farmStatusData
+}
+
+// joinDone records the outcome of one attempt to join.
+func (st *farmStatus) joinDone(err error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.tries++
+	if err != nil {
+		st.failures++
+		st.lastErr = err
+		return
+	}
+	st.joined++
+	st.online = true
+	st.current = time.Now()
+	if st.first.IsZero() {
+		st.first = st.current
+	}
+}
+
+// left records that the node is out of the farm (its lease is gone);
+// current keeps the time of the last join, as SoftEther's member keeps it.
+func (st *farmStatus) left(err error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.online = false
+	if err != nil {
+		st.lastErr = err
+	}
 }

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -129,65 +128,12 @@ type farmNode struct {
 	cli   *clientv3.Client
 	store *farm.ConfigStore
 	log   *slog.Logger
+	// status is the history of the membership (admin_farm.go).
+	status farmStatus
 	// node is the membership while the node is in the farm (nil while
 	// etcd is away); logins read it.
 	node   atomic.Pointer[farm.Node]
 	hosted hosted // the dynamic hubs placed here
-	status farmStatus
-}
-
-// farmStatus is the history of the node's membership, what SoftEther's
-// GetFarmConnectionStatus reports of a member's link to its controller
-// (Admin.c, StGetFarmConnectionStatus): here the link is to etcd, and a
-// "connection" is a lease the node joined on.
-type farmStatus struct {
-	mu sync.Mutex
-	farmStatusData
-}
-
-// farmStatusData is what farmStatus keeps.
-type farmStatusData struct {
-	started                 time.Time // run began
-	first, current          time.Time // first and latest join (current zero while out)
-	online                  bool
-	tries, joined, failures uint32 // joins attempted, made, failed
-	lastErr                 error  // why the latest join failed or the lease was lost
-}
-
-// snapshot copies the status.
-func (st *farmStatus) snapshot() farmStatusData {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.farmStatusData
-}
-
-// joinDone records the outcome of one attempt to join.
-func (st *farmStatus) joinDone(err error) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.tries++
-	if err != nil {
-		st.failures++
-		st.lastErr = err
-		return
-	}
-	st.joined++
-	st.online = true
-	st.current = time.Now()
-	if st.first.IsZero() {
-		st.first = st.current
-	}
-}
-
-// left records that the node is out of the farm (its lease is gone);
-// current keeps the time of the last join, as SoftEther's member keeps it.
-func (st *farmStatus) left(err error) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.online = false
-	if err != nil {
-		st.lastErr = err
-	}
 }
 
 // openFarm connects to the farm's etcd; the configuration is read
