@@ -13,7 +13,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -47,9 +46,7 @@ func main() {
 func serverCmd() *cobra.Command {
 	var dataDir, logLevel string
 	var jsonLog, restore bool
-	var farmURLs, farmAddress, farmName, farmCluster string
-	var farmWeight uint32
-	var farmNoSessions bool
+	var farmFlags farmFlagValues
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the VPN Server in the foreground",
@@ -67,7 +64,12 @@ good backup in its place (keeping the damaged file beside it) and exits.
 With --farm the server is a node of a server farm on etcd: the hubs, users,
 groups, access lists, the certificate and the admin password live in etcd and
 are the same on every node; listeners, local bridges and UDP ports stay in the
-node's own file. The first node of an empty farm puts its configuration there.`,
+node's own file. The first node of an empty farm puts its configuration there.
+The --farm* settings can also live in DIR/vpn_server.config, in the folder
+root/EtherVPNFarm (items Endpoints, Address, Weight, NoSessions, Name, Cluster,
+CaFile, CertFile, KeyFile); a flag given overrides the file's item. For an etcd
+that serves TLS, give https:// URLs, --farm-ca, and with client certificate
+authentication --farm-cert and --farm-key.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if restore {
@@ -78,12 +80,11 @@ node's own file. The first node of an empty farm puts its configuration there.`,
 				return err
 			}
 			var srv *server.Server
-			if farmURLs != "" {
-				opts := server.FarmOptions{Endpoints: strings.Split(farmURLs, ","), Cluster: farmCluster,
-					Name: farmName, Weight: farmWeight, NoSessions: farmNoSessions}
-				if opts.Address, err = netip.ParseAddr(farmAddress); err != nil {
-					return fmt.Errorf("--farm-address %q: want the node's IPv4 address, to which clients of other nodes are redirected", farmAddress)
-				}
+			opts, inFarm, err := farmOptions(cmd, dataDir, farmFlags)
+			if err != nil {
+				return err
+			}
+			if inFarm {
 				srv, err = server.OpenNode(dataDir, log, opts)
 			} else {
 				srv, err = server.Open(dataDir, log)
@@ -104,12 +105,7 @@ node's own file. The first node of an empty farm puts its configuration there.`,
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().BoolVar(&jsonLog, "log-json", false, "log as JSON lines instead of text")
 	cmd.Flags().BoolVar(&restore, "restore-backup", false, "put the newest good backup of the configuration in place of the file, then exit")
-	cmd.Flags().StringVar(&farmURLs, "farm", "", "join a server farm: the client URLs of its etcd, comma-separated")
-	cmd.Flags().StringVar(&farmAddress, "farm-address", "", "this node's IPv4 address, to which clients of other nodes are redirected")
-	cmd.Flags().Uint32Var(&farmWeight, "farm-weight", 100, "this node's share of the farm's sessions (SoftEther's member weight)")
-	cmd.Flags().BoolVar(&farmNoSessions, "farm-no-sessions", false, "take logins and admin calls but carry no sessions")
-	cmd.Flags().StringVar(&farmName, "farm-name", "", "this node's name in the farm (default: the host name)")
-	cmd.Flags().StringVar(&farmCluster, "farm-cluster", "default", "the farm's name, for several farms on one etcd")
+	farmFlags.add(cmd)
 	return cmd
 }
 

@@ -27,6 +27,8 @@ var boolFields = nameSet(
 	"IsUdpAccelerationEnabled", "IsUsingUdpAcceleration", "IsBridgeMode", "IsMonitorMode",
 	// local bridges, L3 switches, keep-alive
 	"TapMode", "Active", "IsBridgeSupportedOs", "IsWinPcapNeeded", "UseKeepConnect",
+	// server farm (RPC_FARM, RPC_ENUM_FARM, RPC_FARM_INFO, RPC_FARM_CONNECTION_STATUS)
+	"ControllerOnly", "Controller", "DynamicHub",
 	// native protocols (OPENVPN_SSTP_CONFIG)
 	"EnableOpenVPN", "EnableSSTP",
 	// access lists
@@ -48,6 +50,7 @@ var timeFields = nameSet(
 	"ServerBuildDate", "CurrentTime", "StartTime", "CreatedTime", "UpdatedTime", "ExpireTime",
 	"LastCommTime", "LastLoginTime", "Expires", "LastCommDormant", "ConnectedTime", "LeasedTime",
 	"FirstConnectionEstablisiedTime", "CurrentConnectionEstablishTime",
+	"StartedTime", "CurrentConnectedTime", "FirstConnectedTime",
 )
 
 // arrayFields are scalar arrays without a group that JSON shows as arrays
@@ -98,6 +101,8 @@ var methodGroups = func() map[string]listGroup {
 	m := map[string]listGroup{
 		"EnumListener":              {Name: "ListenerList"},
 		"EnumHub":                   {Name: "HubList"},
+		"EnumFarmMember":            {Name: "FarmMemberList"},
+		"GetFarmInfo":               {Name: "HubsList", Fields: []string{"HubName", "DynamicHub"}},
 		"EnumUser":                  {Name: "UserList", Scalars: hub},
 		"EnumGroup":                 {Name: "GroupList", Scalars: hub},
 		"EnumSession":               {Name: "SessionList", Scalars: hub},

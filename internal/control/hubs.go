@@ -23,6 +23,10 @@ type HubSettings struct {
 	// administrator (one who connects from another host: the empty
 	// password would open the hub's administration to anyone).
 	NoEmptyPassword bool
+	// Type is the hub's type in a farm (config.HubStandalone, HubStatic,
+	// HubDynamic): CreateHub sets it, SetHub when ChangeType is set.
+	Type       uint32
+	ChangeType bool
 }
 
 // validHash reports whether b is a full, non-zero password hash. An
@@ -50,9 +54,12 @@ func (o *Owner) CreateHub(who Actor, name string, s HubSettings) (*config.Hub, e
 		case next.Hub(name) != nil:
 			return vpnerr.HubAlreadyExists
 		}
+		if err := checkHubType(who, nil, s.Type); err != nil {
+			return err
+		}
 		h := config.NewHub(name)
 		h.HashedPassword, h.SecurePassword = bytes.Clone(s.HashedPassword), bytes.Clone(s.SecurePassword)
-		h.Online, h.MaxSession, h.NoEnum = s.Online, s.MaxSession, s.NoEnum
+		h.Online, h.MaxSession, h.NoEnum, h.Type = s.Online, s.MaxSession, s.NoEnum, s.Type
 		next.Hubs = append(next.Hubs, h)
 		made = h
 		return nil
@@ -80,7 +87,15 @@ func (o *Owner) SetHub(who Actor, name string, s HubSettings) error {
 				return vpnerr.InvalidParameter
 			}
 		}
+		if s.ChangeType {
+			if err := checkHubType(who, cur, s.Type); err != nil {
+				return err
+			}
+		}
 		h := next.EditHub(name)
+		if s.ChangeType {
+			h.Type = s.Type
+		}
 		if setPassword {
 			h.HashedPassword, h.SecurePassword = bytes.Clone(s.HashedPassword), bytes.Clone(s.SecurePassword)
 		}

@@ -19,6 +19,11 @@ func (o *Owner) SetSecureNATEnabled(who Actor, name string, on bool) (was bool, 
 		if err != nil {
 			return err
 		}
+		if on {
+			if err := secureNATAllowed(h); err != nil {
+				return err
+			}
+		}
 		was = h.SecureNAT.Enabled
 		h.SecureNAT.Enabled = on
 		if len(h.SecureNAT.MAC) != 6 {

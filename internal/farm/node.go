@@ -93,6 +93,9 @@ type Node struct {
 	ticketLease clientv3.LeaseID // shared by the tickets of a few seconds
 	leaseTaken  time.Time
 	ticketTTL   time.Duration
+
+	pubMu sync.Mutex
+	pub   map[string]published // what Publish last wrote, by key
 }
 
 // NodeConfig says how a node joins.

@@ -28,8 +28,10 @@ const (
 	hubsName  = "VirtualHUB"
 )
 
-// localFolders are the root's folders that belong to the node.
-var localFolders = []string{"ListenerList", "LocalBridgeList", "DDnsClient"}
+// localFolders are the root's folders that belong to the node: with its
+// farm settings (config.FarmFolder), whose certificate files are the
+// node's own.
+var localFolders = []string{"ListenerList", "LocalBridgeList", "DDnsClient", config.FarmFolder}
 
 // localServerItems are the ServerConfiguration items that belong to the
 // node: where it listens.

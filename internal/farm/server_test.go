@@ -43,26 +43,33 @@ func runNodeAt(t *testing.T, endpoints []string, name, dir string) (*server.Serv
 // runNodeWith is runNodeAt with the node's lease TTL (0: the default).
 func runNodeWith(t *testing.T, endpoints []string, name, dir string, ttl time.Duration) (*server.Server, string, func()) {
 	t.Helper()
+	return runNodeOpts(t, server.FarmOptions{Endpoints: endpoints, Cluster: "t", Name: name,
+		Address: netip.MustParseAddr("127.0.0.1"), Timeout: 2 * time.Second, LeaseTTL: ttl}, dir)
+}
+
+// runNodeOpts serves a node with options f (its Ports set to a loopback
+// listener's) from dir until the test ends or stop is called.
+func runNodeOpts(t *testing.T, f server.FarmOptions, dir string) (srv *server.Server, addr string, stop func()) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.Ports = []uint16{uint16(ln.Addr().(*net.TCPAddr).Port)}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := server.OpenNode(dir, log, server.FarmOptions{Endpoints: endpoints, Cluster: "t", Name: name,
-		Address: netip.MustParseAddr("127.0.0.1"), Ports: []uint16{uint16(ln.Addr().(*net.TCPAddr).Port)},
-		Timeout: 2 * time.Second, LeaseTTL: ttl})
+	srv, err = server.OpenNode(dir, log, f)
 	if err != nil {
-		t.Fatalf("node %s: %v", name, err)
+		t.Fatalf("node %s: %v", f.Name, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
 	var once sync.Once
-	stop := func() {
+	stop = func() {
 		once.Do(func() {
 			cancel()
 			if err := <-done; err != nil {
-				t.Errorf("node %s stop: %v", name, err)
+				t.Errorf("node %s stop: %v", f.Name, err)
 			}
 		})
 	}

@@ -49,8 +49,9 @@ func admCreateHub(a *adminCall) (*pack.Pack, error) {
 	if err := checkHubName(name); err != nil {
 		return nil, err
 	}
-	if a.in.Int("HubType") != 0 { // a standalone server has standalone hubs only
-		return nil, vpnerr.InvalidParameter
+	typ, err := a.s.requestedHubType(a.in.Int("HubType"))
+	if err != nil {
+		return nil, err
 	}
 	hashed, secure := hubPasswords(a.in)
 	if isZero(hashed) && isZero(secure) { // none given: the empty password
@@ -58,9 +59,9 @@ func admCreateHub(a *adminCall) (*pack.Pack, error) {
 	}
 	// SoftEther keeps one all-zero hash when the other is set; the owner
 	// refuses that.
-	_, err := a.s.ctl.CreateHub(a.actor(), name, control.HubSettings{
+	_, err = a.s.ctl.CreateHub(a.actor(), name, control.HubSettings{
 		Online: a.in.Bool("Online"), MaxSession: a.in.Int("MaxSession"), NoEnum: a.in.Bool("NoEnum"),
-		HashedPassword: hashed, SecurePassword: secure,
+		HashedPassword: hashed, SecurePassword: secure, Type: typ,
 	})
 	if err != nil {
 		return nil, err
@@ -72,13 +73,14 @@ func admCreateHub(a *adminCall) (*pack.Pack, error) {
 }
 
 func admSetHub(a *adminCall) (*pack.Pack, error) {
-	if a.in.Int("HubType") != 0 {
-		return nil, vpnerr.InvalidParameter
+	typ, err := a.s.requestedHubType(a.in.Int("HubType"))
+	if err != nil {
+		return nil, err
 	}
 	hashed, secure := hubPasswords(a.in)
-	err := a.s.ctl.SetHub(a.actor(), a.hub, control.HubSettings{
+	err = a.s.ctl.SetHub(a.actor(), a.hub, control.HubSettings{
 		Online: a.in.Bool("Online"), MaxSession: a.in.Int("MaxSession"), NoEnum: a.in.Bool("NoEnum"),
-		HashedPassword: hashed, SecurePassword: secure,
+		HashedPassword: hashed, SecurePassword: secure, Type: typ, ChangeType: true,
 		NoEmptyPassword: !a.c.Remote.IsLoopback(),
 	})
 	if err != nil {
@@ -97,7 +99,7 @@ func admGetHub(a *adminCall) (*pack.Pack, error) {
 		out.AddBool("Online", h.Online)
 		out.AddInt("MaxSession", h.MaxSession)
 		out.AddBool("NoEnum", h.NoEnum)
-		out.AddInt("HubType", 0)
+		out.AddInt("HubType", a.s.shownHubType(h))
 		out.AddInt("DefaultGateway", 0)
 		out.AddInt("DefaultSubnet", 0)
 		return nil
@@ -130,6 +132,7 @@ func admEnumHub(a *adminCall) (*pack.Pack, error) {
 		}
 	})
 	slices.SortFunc(hubs, func(x, y config.Hub) int { return cmp.Compare(strings.ToUpper(x.Name), strings.ToUpper(y.Name)) })
+	others := a.otherSessions() // the farm's other nodes (admin_farm_tables.go)
 	out := pack.New()
 	l := newList(out)
 	for _, h := range hubs {
@@ -137,8 +140,8 @@ func admEnumHub(a *adminCall) (*pack.Pack, error) {
 		l.row()
 		l.str("HubName", h.Name)
 		l.bool("Online", h.Online)
-		l.int("HubType", 0)
-		l.int("NumSessions", uint32(len(c.ports)))
+		l.int("HubType", a.s.shownHubType(&h))
+		l.int("NumSessions", uint32(len(c.ports)+others[strings.ToUpper(h.Name)]))
 		l.int("NumUsers", uint32(len(h.Users)))
 		l.int("NumGroups", uint32(len(h.Groups)))
 		l.int("NumMacTables", uint32(c.macs))
@@ -191,7 +194,7 @@ func admGetHubStatus(a *adminCall) (*pack.Pack, error) {
 	out := pack.New()
 	out.AddStr("HubName", hc.Name)
 	out.AddBool("Online", hc.Online)
-	out.AddInt("HubType", 0)
+	out.AddInt("HubType", a.s.shownHubType(&hc))
 	out.AddInt("NumSessions", uint32(len(c.ports)))
 	out.AddInt("NumSessionsClient", uint32(clients))
 	out.AddInt("NumSessionsBridge", uint32(bridges))
@@ -584,6 +587,7 @@ func admEnumSession(a *adminCall) (*pack.Pack, error) {
 		l.time("CreatedTime", p.Created)
 		l.time("LastCommTime", time.Now())
 	}
+	a.addFarmSessions(h.Name(), l) // the farm's other nodes (admin_farm_tables.go)
 	l.done()
 	return out, nil
 }
@@ -609,7 +613,7 @@ func admGetSessionStatus(a *adminCall) (*pack.Pack, error) {
 	}
 	p, ok := findPort(h, name)
 	if !ok {
-		return nil, vpnerr.ObjectNotFound
+		return a.remoteSessionStatus(name) // on another node of the farm (admin_farm_tables.go)
 	}
 	x := a.s.sessionsOf(h)[strings.ToUpper(p.Name)]
 	out := pack.New()
@@ -697,8 +701,11 @@ func admDeleteSession(a *adminCall) (*pack.Pack, error) {
 		return nil, err
 	}
 	p, ok := findPort(h, name)
-	if !ok {
-		return nil, vpnerr.ObjectNotFound
+	if !ok { // maybe on another node of the farm (admin_farm_tables.go)
+		if err := a.deleteFarmSession(h.Name(), name); err != nil {
+			return nil, err
+		}
+		return echo(a.in), nil
 	}
 	switch p.Kind {
 	case hub.KindCascade:
@@ -737,6 +744,7 @@ func admEnumMacTable(a *adminCall) (*pack.Pack, error) {
 		l.bool("RemoteItem", false)
 		l.str("RemoteHostname", "")
 	}
+	a.addFarmMACs(h.Name(), l)
 	l.done()
 	return out, nil
 }
@@ -766,6 +774,7 @@ func admEnumIpTable(a *adminCall) (*pack.Pack, error) {
 		l.bool("RemoteItem", false)
 		l.str("RemoteHostname", "")
 	}
+	a.addFarmIPs(h.Name(), l)
 	l.done()
 	return out, nil
 }
@@ -777,7 +786,10 @@ func admDeleteTable(option string, del func(h *Hub, id uint32) bool) func(a *adm
 			return nil, err
 		}
 		if !del(h, a.in.Int("Key")) {
-			return nil, vpnerr.ObjectNotFound
+			// Maybe another farm node's row (admin_farm_tables.go).
+			if err := a.deleteFarmRow(option == "no_delete_mactable", a.in.Int("Key")); err != nil {
+				return nil, err
+			}
 		}
 		return echo(a.in), nil
 	}

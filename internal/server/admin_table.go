@@ -58,6 +58,13 @@ func init() {
 	add("EnumWgk", rightServer, ro, admEnumWgk)
 	add("MakeOpenVpnConfigFile", rightServer, ro, notOnBridge(admMakeOpenVpnConfigFile))
 
+	// Server farm (admin_farm.go)
+	add("GetFarmSetting", rightAny, ro, admGetFarmSetting)
+	add("SetFarmSetting", rightServer, rw, admSetFarmSetting)
+	add("EnumFarmMember", rightAny, ro, admEnumFarmMember)
+	add("GetFarmInfo", rightAny, ro, admGetFarmInfo)
+	add("GetFarmConnectionStatus", rightAny, ro, admGetFarmConnectionStatus)
+
 	// Hubs
 	add("CreateHub", rightServer, rw, notOnBridge(admCreateHub)) // a VPN Bridge has one hub
 	addHub("SetHub", rw, admSetHub)

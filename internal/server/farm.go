@@ -3,11 +3,14 @@ package server
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -49,6 +52,64 @@ type FarmOptions struct {
 	// LeaseTTL is how long a node that stopped answering stays a member
 	// and keeps its dynamic hubs (10 s if 0).
 	LeaseTTL time.Duration
+	// CAFile, CertFile and KeyFile are PEM files for TLS to etcd
+	// (https:// endpoints): the CA that signed etcd's server certificate
+	// (the system's roots if empty), and the node's client certificate and
+	// key, for an etcd that asks for one (--client-cert-auth).
+	CAFile, CertFile, KeyFile string
+}
+
+// FarmOptionsFromConfig reads the farm settings of the configuration
+// file in dir (root/EtherVPNFarm); ok is false when it has none.
+func FarmOptionsFromConfig(dir string) (f FarmOptions, ok bool, err error) {
+	root, err := config.Load(filepath.Join(dir, ConfigFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return f, false, nil
+	}
+	if err != nil {
+		return f, false, err
+	}
+	c, ok := config.ReadFarm(root)
+	if !ok {
+		return f, false, nil
+	}
+	f = FarmOptions{Endpoints: c.Endpoints, Cluster: c.Cluster, Name: c.Name, Weight: c.Weight,
+		NoSessions: c.NoSessions, CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile}
+	if c.Address != "" {
+		if f.Address, err = netip.ParseAddr(c.Address); err != nil {
+			return f, false, fmt.Errorf("%s: %s/Address %q is not an IPv4 address", ConfigFile, config.FarmFolder, c.Address)
+		}
+	}
+	return f, true, nil
+}
+
+// etcdTLS is the TLS configuration for the farm's etcd, nil for none.
+func (f FarmOptions) etcdTLS() (*tls.Config, error) {
+	if f.CAFile == "" && f.CertFile == "" && f.KeyFile == "" {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if f.CAFile != "" {
+		pem, err := os.ReadFile(f.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("the farm's CA (--farm-ca): %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("the farm's CA (--farm-ca) %s: no PEM certificate in it", f.CAFile)
+		}
+	}
+	if f.CertFile != "" || f.KeyFile != "" {
+		if f.CertFile == "" || f.KeyFile == "" {
+			return nil, errors.New("a client certificate for the farm's etcd needs both --farm-cert and --farm-key")
+		}
+		cert, err := tls.LoadX509KeyPair(f.CertFile, f.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("the node's etcd client certificate (--farm-cert, --farm-key): %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
 }
 
 // OpenNode is Open for a node of a farm: the shared part of the
@@ -72,6 +133,8 @@ type farmNode struct {
 	cli   *clientv3.Client
 	store *farm.ConfigStore
 	log   *slog.Logger
+	// status is the history of the membership (admin_farm.go).
+	status farmStatus
 	// node is the membership while the node is in the farm (nil while
 	// etcd is away); logins read it.
 	node   atomic.Pointer[farm.Node]
@@ -92,7 +155,11 @@ func openFarm(f FarmOptions, file *config.Store, log *slog.Logger) (*farmNode, e
 	}
 	f.Cluster = cmp.Or(f.Cluster, "default")
 	f.Timeout = cmp.Or(f.Timeout, 5*time.Second)
-	cli, err := clientv3.New(clientv3.Config{Endpoints: f.Endpoints, DialTimeout: f.Timeout, Logger: zap.NewNop(),
+	tlsConf, err := f.etcdTLS()
+	if err != nil {
+		return nil, err
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: f.Endpoints, DialTimeout: f.Timeout, TLS: tlsConf, Logger: zap.NewNop(),
 		// Reconnect within seconds when etcd returns (gRPC's default
 		// backoff grows to two minutes).
 		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
@@ -139,6 +206,9 @@ func (fm *farmNode) run(ctx context.Context, s *Server) {
 			fm.log.Error("could not take a change of the farm's configuration", "err", err)
 		}
 	})
+	fm.status.mu.Lock()
+	fm.status.started = time.Now()
+	fm.status.mu.Unlock()
 	for ctx.Err() == nil {
 		ports := fm.opts.Ports
 		if len(ports) == 0 {
@@ -147,6 +217,7 @@ func (fm *farmNode) run(ctx context.Context, s *Server) {
 		node, err := farm.Join(ctx, farm.NodeConfig{Client: fm.cli, Root: fm.root, Timeout: fm.opts.Timeout, TTL: fm.opts.LeaseTTL,
 			Self: farm.Member{Name: fm.opts.Name, Address: fm.opts.Address, Ports: ports,
 				Weight: fm.opts.Weight, NoSessions: fm.opts.NoSessions}})
+		fm.status.joinDone(err)
 		if err != nil {
 			fm.log.Warn("could not join the farm; trying again", "err", err)
 			select {
@@ -166,12 +237,26 @@ func (fm *farmNode) run(ctx context.Context, s *Server) {
 		}
 		fm.reclaim(ctx, s, node)
 		fm.node.Store(node)
+		cmdCtx, stopCmds := context.WithCancel(ctx)
+		go func() {
+			// Commands other nodes' administrators give this node
+			// (DeleteSession of a session here), while it is in the farm.
+			for cmdCtx.Err() == nil {
+				if err := node.ServeCommands(cmdCtx, s.farmCommand); err != nil && cmdCtx.Err() == nil {
+					fm.log.Debug("watching the node's commands; again", "err", err)
+					time.Sleep(time.Second)
+				}
+			}
+		}()
 		fm.report(ctx, s, node)
+		stopCmds()
 		fm.node.Store(nil)
 		if ctx.Err() != nil {
+			fm.status.left(nil)
 			node.Leave()
 			return
 		}
+		fm.status.left(errLeaseLost)
 		fm.log.Warn("the node lost its lease in etcd (etcd unreachable); joining again")
 	}
 }
@@ -210,6 +295,9 @@ func (fm *farmNode) reclaim(ctx context.Context, s *Server, node *farm.Node) {
 // errHubMoved ends the sessions of a dynamic hub that another node took.
 var errHubMoved = errors.New("the farm moved the hub to another node")
 
+// errLeaseLost is why a node that was in the farm is out of it.
+var errLeaseLost = errors.New("the node's lease in etcd was lost (etcd unreachable for longer than the lease)")
+
 // reportEvery is how often a node looks at its load and publishes it if
 // it changed (SoftEther's members report every 10 s,
 // SERVER_FARM_CONTROL_INTERVAL; a shorter period spreads a burst of
@@ -234,6 +322,12 @@ func (fm *farmNode) report(ctx context.Context, s *Server, node *farm.Node) {
 			hubs := fm.releaseIdle(ctx, s, node)
 			slices.Sort(hubs)
 			sessions, tcp := s.load()
+			// The sessions and tables the farm lists (only what changed
+			// is written).
+			recs, tables := s.farmRecords()
+			if err := node.Publish(ctx, recs, tables); err != nil {
+				fm.log.Debug("could not publish the node's sessions and tables", "err", err)
+			}
 			if sessions == last.sessions && tcp == last.tcp && slices.Equal(hubs, last.hubs) {
 				continue
 			}

@@ -144,6 +144,7 @@ func init() {
 	commands = append(commands, logCommands()...)       // log.go
 	commands = append(commands, accessCommands()...)    // access.go
 	commands = append(commands, protocolCommands()...)  // protocols.go
+	commands = append(commands, farmCommands()...)      // farm.go
 }
 
 // hubPack starts a request for the selected hub.

@@ -3,6 +3,7 @@
 package etcdtest
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
@@ -20,6 +22,13 @@ import (
 func Start(t testing.TB) *clientv3.Client {
 	t.Helper()
 	return StartServer(t).Client
+}
+
+// start is Start; with tlsInfo the clients' URL is https and etcd serves
+// it with tlsInfo, and the returned client uses tlsInfo's client files.
+func start(t testing.TB, tlsInfo *transport.TLSInfo) *clientv3.Client {
+	t.Helper()
+	return startServer(t, tlsInfo).Client
 }
 
 // Server is an etcd server run inside a test, which the test may stop and
@@ -34,18 +43,33 @@ type Server struct {
 // StartServer runs an etcd server inside the test, on loopback.
 func StartServer(t testing.TB) *Server {
 	t.Helper()
+	return startServer(t, nil)
+}
+
+// startServer is StartServer, with TLS as start has it.
+func startServer(t testing.TB, tlsInfo *transport.TLSInfo) *Server {
+	t.Helper()
 	cfg := embed.NewConfig()
 	cfg.Dir = t.TempDir()
 	cfg.LogLevel = "error"
 	cfg.LogOutputs = []string{filepath.Join(cfg.Dir, "etcd.log")} // its close is noisy
 	client, peer := freeURL(t), freeURL(t)
+	var clientTLS *tls.Config
+	if tlsInfo != nil {
+		client.Scheme = "https"
+		cfg.ClientTLSInfo = *tlsInfo
+		var err error
+		if clientTLS, err = tlsInfo.ClientConfig(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
 	cfg.InitialCluster = cfg.Name + "=" + peer.String()
 	s := &Server{t: t, cfg: cfg}
 	s.Restart()
 	t.Cleanup(s.Stop)
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{client.String()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{client.String()}, DialTimeout: 5 * time.Second, TLS: clientTLS, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
