@@ -26,6 +26,13 @@
 // ethervpn, the real vpnserver and openvpn --server, and a plain
 // wireguard-go tunnel as the WireGuard reference (native.go).
 //
+//	go run ./cmd/ethervpn-bench farm [-duration 10s] [-callers 16]
+//
+// The farm benchmark measures VPN logins per second at one node of a farm
+// on a real etcd (standalone, 1 node, 3 nodes with a dynamic and with a
+// static hub) and the time the first session of a dynamic hub waits for
+// its placement (farm.go).
+//
 //	go run ./cmd/ethervpn-bench ctl [-users 10000] [-rules 1000] [-duration 10s] [-quick]
 //
 // The ctl benchmark measures the control plane at scale (ctl.go): admin
@@ -51,12 +58,15 @@ func main() {
 			os.Exit(runCtl(os.Args[2:]))
 		case "native":
 			os.Exit(runNative(os.Args[2:]))
+		case "farm":
+			os.Exit(runFarm(os.Args[2:]))
 		}
 	}
 	fmt.Fprintln(os.Stderr, "usage: ethervpn-bench l2 [-t seconds] [-runs N] [-maxtcp N] [-servers ethervpn,softether]\n"+
 		"       ethervpn-bench client [-t seconds] [-runs N] [-maxtcp N] [-chains ethervpn,softether]\n"+
 		"       ethervpn-bench nat [-t seconds] [-runs N] [-leases N] [-servers ethervpn,softether]\n"+
 		"       ethervpn-bench native [-t seconds] [-runs N] [-servers ethervpn,softether,openvpn,wireguard-go]\n"+
+		"       ethervpn-bench farm [-duration 10s] [-callers N]\n"+
 		"       ethervpn-bench ctl [-users N] [-rules N] [-duration 10s] [-runs N] [-callers N] [-quick] [-servers ethervpn,softether]")
 	os.Exit(2)
 }
