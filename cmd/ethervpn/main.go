@@ -1,6 +1,6 @@
 // Command ethervpn is a SoftEther-compatible VPN server.
 //
-//	ethervpn server [--data-dir DIR] [--restore-backup]
+//	ethervpn server [--data-dir DIR] [--restore-backup] [--pprof 127.0.0.1:6060]
 //
 // runs the VPN Server in the foreground with its state in
 // DIR/vpn_server.config (SoftEther's configuration format). On first start
@@ -13,6 +13,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	_ "net/http/pprof" // served only with --pprof
 	"net/netip"
 	"os"
 	"os/signal"
@@ -50,6 +53,7 @@ func serverCmd() *cobra.Command {
 	var farmURLs, farmAddress, farmName, farmCluster string
 	var farmWeight uint32
 	var farmNoSessions bool
+	var pprofAddr string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the VPN Server in the foreground",
@@ -76,6 +80,11 @@ node's own file. The first node of an empty farm puts its configuration there.`,
 			log, err := newLogger(logLevel, jsonLog)
 			if err != nil {
 				return err
+			}
+			if pprofAddr != "" {
+				if err := servePprof(pprofAddr, log); err != nil {
+					return err
+				}
 			}
 			var srv *server.Server
 			if farmURLs != "" {
@@ -109,8 +118,31 @@ node's own file. The first node of an empty farm puts its configuration there.`,
 	cmd.Flags().Uint32Var(&farmWeight, "farm-weight", 100, "this node's share of the farm's sessions (SoftEther's member weight)")
 	cmd.Flags().BoolVar(&farmNoSessions, "farm-no-sessions", false, "take logins and admin calls but carry no sessions")
 	cmd.Flags().StringVar(&farmName, "farm-name", "", "this node's name in the farm (default: the host name)")
+	cmd.Flags().StringVar(&pprofAddr, "pprof", os.Getenv("ETHERVPN_PPROF"),
+		"serve Go's profiler (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060; off when empty (default $ETHERVPN_PPROF)")
 	cmd.Flags().StringVar(&farmCluster, "farm-cluster", "default", "the farm's name, for several farms on one etcd")
 	return cmd
+}
+
+// servePprof serves net/http/pprof on addr, which must be a loopback
+// address: the profiler shows the process's memory and costs CPU, so it is
+// for the operator on the machine only.
+func servePprof(addr string, log *slog.Logger) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--pprof %q: %w", addr, err)
+	}
+	if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
+		return fmt.Errorf("--pprof %q: want a loopback address such as 127.0.0.1:6060", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof: %w", err)
+	}
+	log.Info("serving the profiler (net/http/pprof)", "addr", ln.Addr().String())
+	// DefaultServeMux holds only pprof's handlers: the admin API has its own.
+	go http.Serve(ln, http.DefaultServeMux)
+	return nil
 }
 
 // restoreBackup runs `ethervpn server --restore-backup`.
