@@ -16,6 +16,11 @@ import (
 	"github.com/ethervpn/ethervpn/internal/offload"
 )
 
+// The raw socket's reads and writes are raw system calls (no runtime
+// bookkeeping): the socket is non-blocking and MSG_DONTWAIT never waits,
+// and an ordinary call wakes the runtime's monitor thread whenever the
+// process was idle before it, a futex wake and a thread switch per batch.
+
 // Batch sizes of the raw-socket data path.
 const (
 	rxSlots    = 32          // frames per recvmmsg
@@ -143,7 +148,7 @@ func (c *packetConn) read(input func([][]byte)) error {
 			c.msgs[i].Hdr.SetControllen(ctrlLen)
 			c.msgs[i].Hdr.Flags = 0
 		}
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.msgs[0])),
+		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.msgs[0])),
 			uintptr(len(c.msgs)), unix.MSG_DONTWAIT, 0, 0)
 		if e == unix.EAGAIN || e == unix.EINTR {
 			return false
@@ -264,6 +269,20 @@ func (c *packetConn) flush() {
 // (no offload requested). Frames the device refuses (too big for its MTU)
 // are skipped and counted; it returns how many were skipped.
 func (c *packetConn) write(frames []*hub.Frame) (skipped int, err error) {
+	_, skipped, err = c.send(frames, true)
+	return skipped, err
+}
+
+// writeNow is write that never waits: when the socket's send buffer is
+// full it stops and reports how many frames it took (sent or skipped),
+// and the caller keeps the rest.
+func (c *packetConn) writeNow(frames []*hub.Frame) (done, skipped int, err error) {
+	return c.send(frames, false)
+}
+
+// send is write and writeNow: with wait false it returns at the first
+// EAGAIN, done counting the frames taken before it.
+func (c *packetConn) send(frames []*hub.Frame, wait bool) (done, skipped int, err error) {
 	for len(frames) > 0 {
 		batch := frames[:min(len(frames), txBatch)]
 		frames = frames[len(batch):]
@@ -282,9 +301,9 @@ func (c *packetConn) write(frames []*hub.Frame) (skipped int, err error) {
 			var n int
 			var errno syscall.Errno
 			err := c.rc.Write(func(fd uintptr) bool {
-				r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&c.txMsgs[sent])),
+				r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&c.txMsgs[sent])),
 					uintptr(len(batch)-sent), unix.MSG_DONTWAIT, 0, 0)
-				if e == unix.EAGAIN || e == unix.EINTR {
+				if e == unix.EINTR || (e == unix.EAGAIN && wait) {
 					return false
 				}
 				n, errno = int(r), e
@@ -292,7 +311,9 @@ func (c *packetConn) write(frames []*hub.Frame) (skipped int, err error) {
 			})
 			switch {
 			case err != nil:
-				return skipped, err
+				return done + sent, skipped, err
+			case errno == unix.EAGAIN: // !wait
+				return done + sent, skipped, nil
 			case errno == unix.EMSGSIZE || errno == unix.EINVAL:
 				sent++ // this frame does not fit the device: drop it, go on
 				skipped++
@@ -302,13 +323,14 @@ func (c *packetConn) write(frames []*hub.Frame) (skipped int, err error) {
 				skipped += len(batch) - sent
 				sent = len(batch)
 			case errno != 0:
-				return skipped, fmt.Errorf("writing to %s: %w", c.name, errno)
+				return done + sent, skipped, fmt.Errorf("writing to %s: %w", c.name, errno)
 			default:
 				sent += n
 			}
 		}
+		done += len(batch)
 	}
-	return skipped, nil
+	return done, skipped, nil
 }
 
 // privilege wraps a permission error with the capability that is missing.

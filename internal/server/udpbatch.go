@@ -16,6 +16,12 @@ import (
 // sendmmsg sends a client's batch, so that a busy port costs a system call
 // (and a goroutine wake-up further on) per batch rather than per packet.
 // Every buffer, iovec and address is allocated once per port or client.
+//
+// The calls are raw system calls (no runtime bookkeeping): the socket is
+// non-blocking and MSG_DONTWAIT never waits, and an ordinary call wakes
+// the runtime's monitor thread whenever the process was idle before it,
+// which at one datagram per wake-up cost a futex wake and a thread switch
+// per packet (as for wire.RecordConn's reads and writes).
 
 const (
 	udpBatchLen = 32 // datagrams per recvmmsg and per sendmmsg
@@ -81,7 +87,7 @@ func (r *udpReader) read() (int, error) {
 			r.msgs[i].Hdr.Namelen = uint32(unsafe.Sizeof(r.names[i]))
 			r.msgs[i].Hdr.Flags = 0
 		}
-		v, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.msgs[0])),
+		v, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.msgs[0])),
 			uintptr(len(r.msgs)), unix.MSG_DONTWAIT, 0, 0)
 		if e == unix.EAGAIN || e == unix.EINTR {
 			return false
@@ -126,7 +132,9 @@ func sockaddrToAddrPort(sa *unix.RawSockaddrInet6) netip.AddrPort {
 }
 
 // udpSender sends one client's packets in batches with sendmmsg; one
-// goroutine at a time (the client's delivery goroutine) uses it.
+// goroutine at a time (whoever delivers the client's packets) uses it. It
+// never waits: it may run on a goroutine the hub lent (hub.Port.SetPush),
+// and a full socket buffer drops, as a full interface queue would.
 type udpSender struct {
 	rc    syscall.RawConn
 	v6    bool // the socket is AF_INET6
@@ -171,8 +179,8 @@ func (s *udpSender) slot() []byte {
 // add queues p, which must be the last slot's buffer.
 func (s *udpSender) add(p []byte) { s.pkts = append(s.pkts, p) }
 
-// flush sends the queued packets to to; packets the kernel refuses are
-// dropped (UDP) and counted in the return value.
+// flush sends the queued packets to to; packets the kernel refuses or has
+// no room for are dropped (UDP) and counted in the return value.
 func (s *udpSender) flush(to netip.AddrPort) (dropped int) {
 	if len(s.pkts) == 0 {
 		return 0
@@ -207,16 +215,16 @@ func (s *udpSender) flush(to netip.AddrPort) (dropped int) {
 		var n int
 		var errno syscall.Errno
 		err := s.rc.Write(func(fd uintptr) bool {
-			v, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.msgs[sent])),
+			v, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.msgs[sent])),
 				uintptr(len(s.pkts)-sent), unix.MSG_DONTWAIT, 0, 0)
-			if e == unix.EAGAIN || e == unix.EINTR {
+			if e == unix.EINTR {
 				return false
 			}
 			n, errno = int(v), e
 			return true
 		})
 		switch {
-		case err != nil:
+		case err != nil, errno == unix.EAGAIN:
 			return dropped + len(s.pkts) - sent
 		case errno != 0:
 			sent++ // this datagram is refused (e.g. no route): drop it, go on
