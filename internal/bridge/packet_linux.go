@@ -57,10 +57,22 @@ type packetConn struct {
 	input  func([][]byte)
 	bad    uint64 // frames dropped: truncated or inconsistent offload data
 
-	// Send side, used by one writer goroutine.
+	// Send side, used by one writer at a time.
 	vnetZero [offload.VnetHdrLen]byte
 	txIovs   []unix.Iovec
 	txMsgs   []unix.Mmsghdr
+
+	// The system calls' functions for RawConn, bound once (a closure made
+	// per call would be allocated per call), with their arguments and
+	// results: rxN and rxErr for recvFn; txFrom, txTo, txWait, txN and
+	// txErr for sendFn (the messages txMsgs[txFrom:txTo]).
+	recvFn, sendFn func(fd uintptr) bool
+	rxN            int
+	rxErr          syscall.Errno
+	txFrom, txTo   int
+	txWait         bool
+	txN            int
+	txErr          syscall.Errno
 }
 
 // openPacket opens a raw socket on the interface called name, in
@@ -128,6 +140,7 @@ func openPacket(name string, promisc bool) (*packetConn, error) {
 		h.Iovlen = 1
 		h.Control = &c.ctrl[i*ctrlLen]
 	}
+	c.recvFn, c.sendFn = c.recv, c.sendmmsg
 	return c, nil
 }
 
@@ -141,24 +154,10 @@ func (c *packetConn) dropped() uint64          { return c.bad }
 // more calls; the slices are valid only during each call. It blocks until
 // at least one frame arrives.
 func (c *packetConn) read(input func([][]byte)) error {
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Read(func(fd uintptr) bool {
-		for i := range c.msgs {
-			c.msgs[i].Hdr.SetControllen(ctrlLen)
-			c.msgs[i].Hdr.Flags = 0
-		}
-		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.msgs[0])),
-			uintptr(len(c.msgs)), unix.MSG_DONTWAIT, 0, 0)
-		if e == unix.EAGAIN || e == unix.EINTR {
-			return false
-		}
-		n, errno = int(r), e
-		return true
-	})
-	if err != nil {
+	if err := c.rc.Read(c.recvFn); err != nil {
 		return err
 	}
+	n, errno := c.rxN, c.rxErr
 	if errno != 0 {
 		return fmt.Errorf("reading from %s: %w", c.name, errno)
 	}
@@ -174,6 +173,33 @@ func (c *packetConn) read(input func([][]byte)) error {
 	}
 	c.flush()
 	return nil
+}
+
+// recv is one recvmmsg for read; false asks RawConn to wait for data.
+func (c *packetConn) recv(fd uintptr) bool {
+	for i := range c.msgs {
+		c.msgs[i].Hdr.SetControllen(ctrlLen)
+		c.msgs[i].Hdr.Flags = 0
+	}
+	r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.msgs[0])),
+		uintptr(len(c.msgs)), unix.MSG_DONTWAIT, 0, 0)
+	if e == unix.EAGAIN || e == unix.EINTR {
+		return false
+	}
+	c.rxN, c.rxErr = int(r), e
+	return true
+}
+
+// sendmmsg is one sendmmsg of txMsgs[txFrom:txTo] for send; false asks
+// RawConn to wait for room (only with txWait).
+func (c *packetConn) sendmmsg(fd uintptr) bool {
+	r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&c.txMsgs[c.txFrom])),
+		uintptr(c.txTo-c.txFrom), unix.MSG_DONTWAIT, 0, 0)
+	if e == unix.EINTR || (e == unix.EAGAIN && c.txWait) {
+		return false
+	}
+	c.txN, c.txErr = int(r), e
+	return true
 }
 
 // frame handles one received message: virtio header, then the frame. The
@@ -298,17 +324,9 @@ func (c *packetConn) send(frames []*hub.Frame, wait bool) (done, skipped int, er
 			h.Iovlen = 2
 		}
 		for sent := 0; sent < len(batch); {
-			var n int
-			var errno syscall.Errno
-			err := c.rc.Write(func(fd uintptr) bool {
-				r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&c.txMsgs[sent])),
-					uintptr(len(batch)-sent), unix.MSG_DONTWAIT, 0, 0)
-				if e == unix.EINTR || (e == unix.EAGAIN && wait) {
-					return false
-				}
-				n, errno = int(r), e
-				return true
-			})
+			c.txFrom, c.txTo, c.txWait = sent, len(batch), wait
+			err := c.rc.Write(c.sendFn)
+			n, errno := c.txN, c.txErr
 			switch {
 			case err != nil:
 				return done + sent, skipped, err

@@ -190,7 +190,10 @@ type Adapter struct {
 	// pusher, see DeliverInline) and guards rx and ctl.
 	rxMu sync.Mutex
 	rx   txBatch // receive batch for Deliver
-	ctl  bool    // the drain handled ARP or DHCP: the run loop has work
+	// receiveFn is receive bound once: a method value made per drain
+	// would be allocated per drain.
+	receiveFn func(f []byte)
+	ctl       bool // the drain handled ARP or DHCP: the run loop has work
 	// seen is the neighbour whose MAC the receive path refreshed last,
 	// when, and the packets from it since the clock was read.
 	seen struct {
@@ -316,6 +319,7 @@ func newAdapter(port Port, cfg Config) *Adapter {
 	}
 	a.dhcp.phase = phaseReleased
 	a.cur.Store(&addrState{})
+	a.receiveFn = a.receive
 	if pp, ok := port.(interface{ SetPush(func() bool) }); ok && cfg.DeliverInline {
 		pp.SetPush(a.push)
 	}
@@ -354,7 +358,7 @@ func (a *Adapter) push() bool {
 
 // drain takes the port's frames to the client; under rxMu.
 func (a *Adapter) drain() {
-	a.port.DrainEach(0, a.receive)
+	a.port.DrainEach(0, a.receiveFn)
 	a.deliver()
 }
 

@@ -494,18 +494,33 @@ func TestNoAllocation(t *testing.T) {
 	if n := testing.AllocsPerRun(200, func() { a.receive(in); a.deliver() }); n != 0 {
 		t.Errorf("receive: %v allocations per packet", n)
 	}
+	// Draining the port (the run loop's and a push's path).
+	p2.frame = in
+	if n := testing.AllocsPerRun(200, func() { a.drain() }); n != 0 {
+		t.Errorf("drain: %v allocations per frame", n)
+	}
 	if p2.n == 0 {
 		t.Fatal("nothing sent")
 	}
 }
 
-// countPort counts frames and keeps none.
-type countPort struct{ n int }
+// countPort counts frames and keeps none; DrainEach passes frame, if
+// any.
+type countPort struct {
+	n     int
+	frame []byte
+}
 
-func (c *countPort) Input(f [][]byte)                { c.n += len(f) }
-func (c *countPort) Ready() <-chan struct{}          { return nil }
-func (c *countPort) Done() <-chan struct{}           { return nil }
-func (c *countPort) DrainEach(int, func([]byte)) int { return 0 }
+func (c *countPort) Input(f [][]byte)       { c.n += len(f) }
+func (c *countPort) Ready() <-chan struct{} { return nil }
+func (c *countPort) Done() <-chan struct{}  { return nil }
+func (c *countPort) DrainEach(_ int, emit func([]byte)) int {
+	if c.frame == nil {
+		return 0
+	}
+	emit(c.frame)
+	return 1
+}
 
 // pushPort is a fakePort that takes a push function, as hub.Port does.
 type pushPort struct {
