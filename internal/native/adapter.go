@@ -384,11 +384,15 @@ func (a *Adapter) Stats() Stats {
 }
 
 // Close releases the lease (a DHCP RELEASE to the server) and stops the
-// adapter. It does not close the port. Close is idempotent.
+// adapter; Deliver is not called after it returns. It does not close the
+// port. Close is idempotent.
 func (a *Adapter) Close() {
 	a.once.Do(func() {
 		close(a.stop)
 		<-a.done
+		// A push in flight ends first; none delivers after this.
+		a.rxMu.Lock()
+		a.rxMu.Unlock()
 	})
 }
 
