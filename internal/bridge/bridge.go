@@ -94,6 +94,7 @@ type Bridge struct {
 	lastErr error
 	skipped atomic.Uint64 // frames the device refused
 	dhcp    atomic.Uint64 // frames the DHCP self-filter dropped
+	merged  atomic.Uint64 // frames written merged into GSO packets
 }
 
 // New prepares a bridge between h and the configured device.
@@ -176,6 +177,9 @@ func (b *Bridge) once(ctx context.Context) error {
 		return err
 	}
 	defer dev.close()
+	if pc, ok := dev.(*packetConn); ok {
+		pc.merged = &b.merged
+	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -352,7 +356,7 @@ func (b *Bridge) once(ctx context.Context) error {
 	}
 	// LH_BRIDGE_2 / LH_STOP_BRIDGE
 	b.log.Info("local bridge stopped", "session", b.cfg.Name, "reason", reason,
-		"refused_by_device", b.skipped.Load(), "dropped_bad_offload", dev.dropped(), "dropped_own_dhcp", b.dhcp.Load())
+		"refused_by_device", b.skipped.Load(), "merged_into_gso", b.merged.Load(), "dropped_bad_offload", dev.dropped(), "dropped_own_dhcp", b.dhcp.Load())
 	if reason == nil {
 		reason = errors.New("bridge: stopped")
 	}
