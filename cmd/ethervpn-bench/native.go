@@ -34,6 +34,10 @@ import (
 //
 //	ethervpn-bench native [-t 10] [-runs 3] [-servers ethervpn,softether,openvpn,wireguard-go]
 //
+// A row "ethervpn@PATH" runs the ethervpn binary at PATH, so that two
+// builds are compared in one run (-servers ethervpn@/tmp/a,ethervpn@/tmp/b),
+// their runs taken in turns.
+//
 // For ethervpn and vpnserver the path is the same: the openvpn client's
 // tun address comes from the hub's SecureNAT DHCP server with its NAT off
 // (SecureNAT only hands out addresses), and the iperf3 server is a LAN
@@ -73,7 +77,12 @@ func runNative(args []string) int {
 	opt := fs.options()
 	var kinds []testrig.ServerKind
 	for _, name := range strings.Split(*fs.servers, ",") {
-		switch k := testrig.ServerKind(strings.TrimSpace(name)); k {
+		k := testrig.ServerKind(strings.TrimSpace(name))
+		if _, ok := ethervpnBuild(k); ok {
+			kinds = append(kinds, k)
+			continue
+		}
+		switch k {
 		case testrig.Ethervpn, testrig.SoftEther, kindOpenVPN, kindWireGuardGo:
 			kinds = append(kinds, k)
 		default:
@@ -111,6 +120,18 @@ func setupNative(r *testrig.Runner, kind testrig.ServerKind, opt options) (resul
 	rig.StartIperfServer(lan)
 
 	var srvProc *testrig.Proc
+	if bin, ok := ethervpnBuild(kind); ok {
+		// testrig takes the binary from the environment; the rows are set
+		// up one after the other.
+		old, had := os.LookupEnv("ETHERVPN_BIN")
+		os.Setenv("ETHERVPN_BIN", bin)
+		srvProc = startNativeVPNServer(r, rig, testrig.Ethervpn, cert, key).Proc
+		if had {
+			os.Setenv("ETHERVPN_BIN", old)
+		} else {
+			os.Unsetenv("ETHERVPN_BIN")
+		}
+	}
 	switch kind {
 	case testrig.Ethervpn, testrig.SoftEther:
 		srvProc = startNativeVPNServer(r, rig, kind, cert, key).Proc
@@ -300,6 +321,12 @@ func printNativeTable(w io.Writer, opt options, results []result) {
 				nativeRowName(ref.kind), e.mbps/s.mbps, ref.target, e.cpuPerGB/s.cpuPerGB)
 		}
 	}
+}
+
+// ethervpnBuild reports whether k is a row "ethervpn@PATH" and its PATH.
+func ethervpnBuild(k testrig.ServerKind) (string, bool) {
+	bin, ok := strings.CutPrefix(string(k), "ethervpn@")
+	return bin, ok && bin != ""
 }
 
 // nativeRowName is the table's name of a row.

@@ -1,6 +1,6 @@
 // Command ethervpn is a SoftEther-compatible VPN server.
 //
-//	ethervpn server [--data-dir DIR] [--restore-backup]
+//	ethervpn server [--data-dir DIR] [--restore-backup] [--pprof 127.0.0.1:6060]
 //
 // runs the VPN Server in the foreground with its state in
 // DIR/vpn_server.config (SoftEther's configuration format). On first start
@@ -13,6 +13,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	_ "net/http/pprof" // served only with --pprof
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -47,6 +51,7 @@ func serverCmd() *cobra.Command {
 	var dataDir, logLevel string
 	var jsonLog, restore bool
 	var farmFlags farmFlagValues
+	var pprofAddr string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the VPN Server in the foreground",
@@ -79,6 +84,11 @@ authentication --farm-cert and --farm-key.`,
 			if err != nil {
 				return err
 			}
+			if pprofAddr != "" {
+				if err := servePprof(pprofAddr, log); err != nil {
+					return err
+				}
+			}
 			var srv *server.Server
 			opts, inFarm, err := farmOptions(cmd, dataDir, farmFlags)
 			if err != nil {
@@ -106,7 +116,30 @@ authentication --farm-cert and --farm-key.`,
 	cmd.Flags().BoolVar(&jsonLog, "log-json", false, "log as JSON lines instead of text")
 	cmd.Flags().BoolVar(&restore, "restore-backup", false, "put the newest good backup of the configuration in place of the file, then exit")
 	farmFlags.add(cmd)
+	cmd.Flags().StringVar(&pprofAddr, "pprof", os.Getenv("ETHERVPN_PPROF"),
+		"serve Go's profiler (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060; off when empty (default $ETHERVPN_PPROF)")
 	return cmd
+}
+
+// servePprof serves net/http/pprof on addr, which must be a loopback
+// address: the profiler shows the process's memory and costs CPU, so it is
+// for the operator on the machine only.
+func servePprof(addr string, log *slog.Logger) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--pprof %q: %w", addr, err)
+	}
+	if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
+		return fmt.Errorf("--pprof %q: want a loopback address such as 127.0.0.1:6060", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof: %w", err)
+	}
+	log.Info("serving the profiler (net/http/pprof)", "addr", ln.Addr().String())
+	// DefaultServeMux holds only pprof's handlers: the admin API has its own.
+	go http.Serve(ln, http.DefaultServeMux)
+	return nil
 }
 
 // restoreBackup runs `ethervpn server --restore-backup`.

@@ -63,6 +63,26 @@ type device interface {
 	close() error
 }
 
+// nowWriter is a device that can write without waiting (the raw socket),
+// so that the hub's goroutines may write to it (hub.Port.SetPush).
+type nowWriter interface {
+	// writeNow is write up to the first frame the device cannot take at
+	// once; done is how many frames it took (sent or skipped).
+	writeNow(frames []*hub.Frame) (done, skipped int, err error)
+}
+
+// pushBatches bounds the batches one push writes.
+const pushBatches = 4
+
+// releaseAll releases the frames of *fs and empties it.
+func releaseAll(fs *[]*hub.Frame) {
+	for _, f := range *fs {
+		f.Release()
+	}
+	clear(*fs)
+	*fs = (*fs)[:0]
+}
+
 // Bridge is one local bridge. Create it with New and run it with Run.
 type Bridge struct {
 	hub *hub.Hub
@@ -74,6 +94,7 @@ type Bridge struct {
 	lastErr error
 	skipped atomic.Uint64 // frames the device refused
 	dhcp    atomic.Uint64 // frames the DHCP self-filter dropped
+	merged  atomic.Uint64 // frames written merged into GSO packets
 }
 
 // New prepares a bridge between h and the configured device.
@@ -156,6 +177,9 @@ func (b *Bridge) once(ctx context.Context) error {
 		return err
 	}
 	defer dev.close()
+	if pc, ok := dev.(*packetConn); ok {
+		pc.merged = &b.merged
+	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -214,38 +238,107 @@ func (b *Bridge) once(ctx context.Context) error {
 			}
 		}
 	}()
+	// The hub's frames for the device are written by the writer goroutine
+	// below or, when the device can write without waiting, by the
+	// goroutine that switched them (the port's push function): one
+	// hand-over and wake-up less per batch. out.mu keeps the two apart and
+	// the frames in order; out.pending holds the frames a push drained but
+	// the device did not take at once, which the writer sends first.
+	var out struct {
+		mu      sync.Mutex
+		pending []*hub.Frame
+	}
+	// keep appends to dst the frames the filter lets through; own says
+	// the caller owns the frames, and then the others are released.
+	filtered := make([]*hub.Frame, 0, txBatch)
+	keep := func(dst, frames []*hub.Frame, own bool) []*hub.Frame {
+		if !filter {
+			return frames
+		}
+		for _, f := range frames {
+			if isOwnDHCP(f.Bytes(), mac, false) {
+				b.dhcp.Add(1)
+				if own {
+					f.Release()
+				}
+				continue
+			}
+			dst = append(dst, f)
+		}
+		return dst
+	}
+	if nw, ok := dev.(nowWriter); ok {
+		out.pending = make([]*hub.Frame, 0, txBatch)
+		pushBuf := make([]*hub.Frame, 0, txBatch)
+		pushKept := make([]*hub.Frame, 0, txBatch)
+		port.SetPush(func() bool {
+			if !out.mu.TryLock() {
+				return false
+			}
+			defer out.mu.Unlock()
+			if len(out.pending) > 0 || ctx.Err() != nil {
+				return false
+			}
+			// A few batches at most: a pusher switching for others
+			// leaves a long queue to the writer.
+			for range pushBatches {
+				batch := port.Drain(pushBuf[:0], txBatch)
+				if len(batch) == 0 {
+					return true
+				}
+				frames := keep(pushKept[:0], batch, true)
+				done, skipped, err := nw.writeNow(frames)
+				b.skipped.Add(uint64(skipped))
+				for _, f := range frames[:done] {
+					f.Release()
+				}
+				out.pending = append(out.pending, frames[done:]...)
+				clear(batch)
+				clear(pushKept[:cap(pushKept)])
+				if err != nil {
+					cancel(err)
+					return false
+				}
+				if len(out.pending) > 0 {
+					return false // the writer waits for room
+				}
+			}
+			return false
+		})
+	}
 	go func() { // hub -> device
 		defer wg.Done()
 		defer guard.Recover(b.log, "local bridge "+name+" (hub to device)", cancel)
 		buf := make([]*hub.Frame, 0, txBatch)
-		filtered := make([]*hub.Frame, 0, txBatch) // a batch without the frames the filter takes out
+		write := func(frames []*hub.Frame) bool {
+			skipped, err := dev.write(frames)
+			b.skipped.Add(uint64(skipped))
+			if err != nil {
+				cancel(err)
+				return false
+			}
+			return true
+		}
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-port.Ready():
 			}
-			port.DrainBatches(buf, 0, func(frames []*hub.Frame) bool {
-				out := frames
-				if filter {
-					out = filtered[:0]
-					for _, f := range frames {
-						if isOwnDHCP(f.Bytes(), mac, false) {
-							b.dhcp.Add(1)
-							continue
-						}
-						out = append(out, f)
-					}
-				}
-				skipped, err := dev.write(out)
-				clear(filtered)
-				b.skipped.Add(uint64(skipped))
-				if err != nil {
-					cancel(err)
-					return false
-				}
-				return true
-			})
+			out.mu.Lock()
+			ok := true
+			if len(out.pending) > 0 {
+				ok = write(out.pending)
+				releaseAll(&out.pending)
+			}
+			if ok {
+				port.DrainBatches(buf, 0, func(frames []*hub.Frame) bool {
+					ok := write(keep(filtered[:0], frames, false))
+					clear(filtered[:cap(filtered)])
+					return ok
+				})
+			}
+			out.mu.Unlock()
 			if ctx.Err() != nil {
 				return
 			}
@@ -254,13 +347,16 @@ func (b *Bridge) once(ctx context.Context) error {
 	<-ctx.Done()
 	dev.close() // unblocks the reader
 	wg.Wait()
+	out.mu.Lock() // a push in flight ends first; none starts after (ctx is done)
+	releaseAll(&out.pending)
+	out.mu.Unlock()
 	reason := context.Cause(ctx)
 	if errors.Is(reason, context.Canceled) {
 		reason = nil
 	}
 	// LH_BRIDGE_2 / LH_STOP_BRIDGE
 	b.log.Info("local bridge stopped", "session", b.cfg.Name, "reason", reason,
-		"refused_by_device", b.skipped.Load(), "dropped_bad_offload", dev.dropped(), "dropped_own_dhcp", b.dhcp.Load())
+		"refused_by_device", b.skipped.Load(), "merged_into_gso", b.merged.Load(), "dropped_bad_offload", dev.dropped(), "dropped_own_dhcp", b.dhcp.Load())
 	if reason == nil {
 		reason = errors.New("bridge: stopped")
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -15,6 +16,11 @@ import (
 	"github.com/ethervpn/ethervpn/internal/hub"
 	"github.com/ethervpn/ethervpn/internal/offload"
 )
+
+// The raw socket's reads and writes are raw system calls (no runtime
+// bookkeeping): the socket is non-blocking and MSG_DONTWAIT never waits,
+// and an ordinary call wakes the runtime's monitor thread whenever the
+// process was idle before it, a futex wake and a thread switch per batch.
 
 // Batch sizes of the raw-socket data path.
 const (
@@ -52,10 +58,27 @@ type packetConn struct {
 	input  func([][]byte)
 	bad    uint64 // frames dropped: truncated or inconsistent offload data
 
-	// Send side, used by one writer goroutine.
+	// Send side, used by one writer at a time.
 	vnetZero [offload.VnetHdrLen]byte
 	txIovs   []unix.Iovec
 	txMsgs   []unix.Mmsghdr
+	txSpan   []int    // frames per message
+	txBytes  [][]byte // the batch's frames
+	txArena  []byte   // merged runs of a batch
+	co       *offload.Coalescer
+	merged   *atomic.Uint64 // counts the frames merged, when set
+
+	// The system calls' functions for RawConn, bound once (a closure made
+	// per call would be allocated per call), with their arguments and
+	// results: rxN and rxErr for recvFn; txFrom, txTo, txWait, txN and
+	// txErr for sendFn (the messages txMsgs[txFrom:txTo]).
+	recvFn, sendFn func(fd uintptr) bool
+	rxN            int
+	rxErr          syscall.Errno
+	txFrom, txTo   int
+	txWait         bool
+	txN            int
+	txErr          syscall.Errno
 }
 
 // openPacket opens a raw socket on the interface called name, in
@@ -102,18 +125,23 @@ func openPacket(name string, promisc bool) (*packetConn, error) {
 		return nil, err
 	}
 	c := &packetConn{
-		name:   name,
-		mac:    ifi.HardwareAddr,
-		f:      f,
-		rc:     rc,
-		slots:  make([]byte, rxSlots*rxSlotSize),
-		ctrl:   make([]byte, rxSlots*ctrlLen),
-		iovs:   make([]unix.Iovec, rxSlots),
-		msgs:   make([]unix.Mmsghdr, rxSlots),
-		frames: make([][]byte, 0, rxFrames),
-		arena:  make([]byte, rxArena),
-		txIovs: make([]unix.Iovec, 2*txBatch),
-		txMsgs: make([]unix.Mmsghdr, txBatch),
+		name:    name,
+		mac:     ifi.HardwareAddr,
+		f:       f,
+		rc:      rc,
+		slots:   make([]byte, rxSlots*rxSlotSize),
+		ctrl:    make([]byte, rxSlots*ctrlLen),
+		iovs:    make([]unix.Iovec, rxSlots),
+		msgs:    make([]unix.Mmsghdr, rxSlots),
+		frames:  make([][]byte, 0, rxFrames),
+		arena:   make([]byte, rxArena),
+		txIovs:  make([]unix.Iovec, 2*txBatch),
+		txMsgs:  make([]unix.Mmsghdr, txBatch),
+		txSpan:  make([]int, txBatch),
+		txBytes: make([][]byte, 0, txBatch),
+		// Merging adds a virtio header per run and takes none away.
+		txArena: make([]byte, txBatch*(offload.VnetHdrLen+ether.MaxFrameSize)),
+		co:      offload.NewCoalescer(),
 	}
 	for i := range c.msgs {
 		c.iovs[i].Base = &c.slots[i*rxSlotSize]
@@ -123,6 +151,7 @@ func openPacket(name string, promisc bool) (*packetConn, error) {
 		h.Iovlen = 1
 		h.Control = &c.ctrl[i*ctrlLen]
 	}
+	c.recvFn, c.sendFn = c.recv, c.sendmmsg
 	return c, nil
 }
 
@@ -136,24 +165,10 @@ func (c *packetConn) dropped() uint64          { return c.bad }
 // more calls; the slices are valid only during each call. It blocks until
 // at least one frame arrives.
 func (c *packetConn) read(input func([][]byte)) error {
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Read(func(fd uintptr) bool {
-		for i := range c.msgs {
-			c.msgs[i].Hdr.SetControllen(ctrlLen)
-			c.msgs[i].Hdr.Flags = 0
-		}
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.msgs[0])),
-			uintptr(len(c.msgs)), unix.MSG_DONTWAIT, 0, 0)
-		if e == unix.EAGAIN || e == unix.EINTR {
-			return false
-		}
-		n, errno = int(r), e
-		return true
-	})
-	if err != nil {
+	if err := c.rc.Read(c.recvFn); err != nil {
 		return err
 	}
+	n, errno := c.rxN, c.rxErr
 	if errno != 0 {
 		return fmt.Errorf("reading from %s: %w", c.name, errno)
 	}
@@ -169,6 +184,33 @@ func (c *packetConn) read(input func([][]byte)) error {
 	}
 	c.flush()
 	return nil
+}
+
+// recv is one recvmmsg for read; false asks RawConn to wait for data.
+func (c *packetConn) recv(fd uintptr) bool {
+	for i := range c.msgs {
+		c.msgs[i].Hdr.SetControllen(ctrlLen)
+		c.msgs[i].Hdr.Flags = 0
+	}
+	r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.msgs[0])),
+		uintptr(len(c.msgs)), unix.MSG_DONTWAIT, 0, 0)
+	if e == unix.EAGAIN || e == unix.EINTR {
+		return false
+	}
+	c.rxN, c.rxErr = int(r), e
+	return true
+}
+
+// sendmmsg is one sendmmsg of txMsgs[txFrom:txTo] for send; false asks
+// RawConn to wait for room (only with txWait).
+func (c *packetConn) sendmmsg(fd uintptr) bool {
+	r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&c.txMsgs[c.txFrom])),
+		uintptr(c.txTo-c.txFrom), unix.MSG_DONTWAIT, 0, 0)
+	if e == unix.EINTR || (e == unix.EAGAIN && c.txWait) {
+		return false
+	}
+	c.txN, c.txErr = int(r), e
+	return true
 }
 
 // frame handles one received message: virtio header, then the frame. The
@@ -260,55 +302,109 @@ func (c *packetConn) flush() {
 	c.used = 0
 }
 
-// write sends frames with sendmmsg, each behind an all-zero virtio header
-// (no offload requested). Frames the device refuses (too big for its MTU)
-// are skipped and counted; it returns how many were skipped.
+// write sends frames with sendmmsg: each run of consecutive segments of
+// one TCP flow as one GSO packet (offload.Coalescer, as the kernel's GRO
+// would merge them; the device or the kernel cuts it again, and a local
+// receiver takes it whole), every other frame as it is behind an all-zero
+// virtio header. One packet instead of many saves the receiving stack a
+// pass per segment and the sender acknowledgments. Frames the device
+// refuses (too big for its MTU) are skipped and counted; it returns how
+// many were skipped.
 func (c *packetConn) write(frames []*hub.Frame) (skipped int, err error) {
+	_, skipped, err = c.send(frames, true)
+	return skipped, err
+}
+
+// writeNow is write that never waits: when the socket's send buffer is
+// full it stops and reports how many frames it took (sent or skipped),
+// and the caller keeps the rest.
+func (c *packetConn) writeNow(frames []*hub.Frame) (done, skipped int, err error) {
+	return c.send(frames, false)
+}
+
+// send is write and writeNow: with wait false it returns at the first
+// EAGAIN, done counting the frames taken before it.
+func (c *packetConn) send(frames []*hub.Frame, wait bool) (done, skipped int, err error) {
 	for len(frames) > 0 {
 		batch := frames[:min(len(frames), txBatch)]
 		frames = frames[len(batch):]
-		for i, f := range batch {
-			iov := c.txIovs[2*i : 2*i+2]
-			iov[0].Base = &c.vnetZero[0]
-			iov[0].SetLen(offload.VnetHdrLen)
-			b := f.Bytes()
-			iov[1].Base = &b[0]
-			iov[1].SetLen(len(b))
-			h := &c.txMsgs[i].Hdr
-			h.Iov = &iov[0]
-			h.Iovlen = 2
+		msgs := c.prepare(batch)
+		// span[i]: the frames of message i.
+		taken := func(msgs int) int {
+			n := 0
+			for _, k := range c.txSpan[:msgs] {
+				n += k
+			}
+			return n
 		}
-		for sent := 0; sent < len(batch); {
-			var n int
-			var errno syscall.Errno
-			err := c.rc.Write(func(fd uintptr) bool {
-				r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&c.txMsgs[sent])),
-					uintptr(len(batch)-sent), unix.MSG_DONTWAIT, 0, 0)
-				if e == unix.EAGAIN || e == unix.EINTR {
-					return false
-				}
-				n, errno = int(r), e
-				return true
-			})
+		for sent := 0; sent < msgs; {
+			c.txFrom, c.txTo, c.txWait = sent, msgs, wait
+			err := c.rc.Write(c.sendFn)
+			n, errno := c.txN, c.txErr
 			switch {
 			case err != nil:
-				return skipped, err
+				return done + taken(sent), skipped, err
+			case errno == unix.EAGAIN: // !wait
+				return done + taken(sent), skipped, nil
 			case errno == unix.EMSGSIZE || errno == unix.EINVAL:
-				sent++ // this frame does not fit the device: drop it, go on
-				skipped++
+				// This frame does not fit the device: drop it, go on.
+				skipped += c.txSpan[sent]
+				sent++
 			case errno == unix.ENOBUFS:
 				// The device queue is full: drop the rest of this batch,
 				// as a switch port would.
-				skipped += len(batch) - sent
-				sent = len(batch)
+				skipped += len(batch) - taken(sent)
+				sent = msgs
 			case errno != 0:
-				return skipped, fmt.Errorf("writing to %s: %w", c.name, errno)
+				return done + taken(sent), skipped, fmt.Errorf("writing to %s: %w", c.name, errno)
 			default:
 				sent += n
 			}
 		}
+		done += len(batch)
 	}
-	return skipped, nil
+	return done, skipped, nil
+}
+
+// prepare builds the messages of one batch (at most txBatch frames) in
+// txMsgs and their frame counts in txSpan, and returns how many there are.
+// A merged run is built in txArena, which holds a whole batch's bytes; a
+// single frame is sent from where it lies.
+func (c *packetConn) prepare(batch []*hub.Frame) int {
+	bs := c.txBytes[:0]
+	for _, f := range batch {
+		bs = append(bs, f.Bytes())
+	}
+	used, m := 0, 0
+	for i := 0; i < len(bs); m++ {
+		k := c.co.Run(bs[i:])
+		if k > 1 && used+c.co.MergedLen() > len(c.txArena) {
+			k = 1 // cannot happen (the arena holds the batch); be safe
+		}
+		iov := c.txIovs[2*m : 2*m+2]
+		h := &c.txMsgs[m].Hdr
+		h.Iov = &iov[0]
+		if k > 1 {
+			p := c.co.Merge(c.txArena[used:])
+			used += len(p)
+			if c.merged != nil {
+				c.merged.Add(uint64(k))
+			}
+			iov[0].Base = &p[0]
+			iov[0].SetLen(len(p))
+			h.Iovlen = 1
+		} else {
+			iov[0].Base = &c.vnetZero[0]
+			iov[0].SetLen(offload.VnetHdrLen)
+			iov[1].Base = &bs[i][0]
+			iov[1].SetLen(len(bs[i]))
+			h.Iovlen = 2
+		}
+		c.txSpan[m] = k
+		i += k
+	}
+	clear(bs)
+	return m
 }
 
 // privilege wraps a permission error with the capability that is missing.

@@ -48,6 +48,7 @@ const (
 	MaxPacket = 1500
 
 	maxARPEntries = 1024 // neighbours learnt unasked are not kept beyond it
+	seenEvery     = 64   // packets from one neighbour between two reads of the clock
 	batchFrames   = 64   // frames per batch, both directions
 	frameRoom     = 14 + MaxPacket
 	maxResend     = 3 * time.Second // IPC_DHCP_MAX_RESEND_INTERVAL
@@ -116,8 +117,16 @@ type Config struct {
 	ARPQueue int
 	// Deliver receives the IPv4 packets for the client in batches. The
 	// slices are valid only during the call; it runs on the adapter's
-	// goroutine and must not block for long. Nil drops them.
+	// goroutine (or, with DeliverInline, on a goroutine that queued frames
+	// for the port), one call at a time, and must not block for long. Nil
+	// drops them.
 	Deliver func(pkts [][]byte)
+	// DeliverInline lets the goroutine that queued frames for the port
+	// unwrap and Deliver them itself when the port supports that
+	// (hub.Port.SetPush) and the adapter's goroutine is not already at
+	// it: one hand-over and wake-up less per batch. Deliver must then
+	// never wait (a full socket drops).
+	DeliverInline bool
 	// LeaseChanged is called (on the adapter's goroutine) when a renewal
 	// changed the lease, and with ok false when the lease was lost (NAK or
 	// expiry; the adapter then asks for a new one, and calls it again
@@ -177,7 +186,22 @@ type Adapter struct {
 	done chan struct{}
 	once sync.Once
 
-	rx    txBatch // receive batch for Deliver; the run goroutine's own
+	// rxMu is held by whoever drains the port (the run goroutine or a
+	// pusher, see DeliverInline) and guards rx and ctl.
+	rxMu sync.Mutex
+	rx   txBatch // receive batch for Deliver
+	// receiveFn is receive bound once: a method value made per drain
+	// would be allocated per drain.
+	receiveFn func(f []byte)
+	ctl       bool // the drain handled ARP or DHCP: the run loop has work
+	// seen is the neighbour whose MAC the receive path refreshed last,
+	// when, and the packets from it since the clock was read.
+	seen struct {
+		ip  [4]byte
+		mac [6]byte
+		at  time.Time
+		n   int
+	}
 	stats counters
 	rng   *rand.Rand // under mu
 }
@@ -295,7 +319,47 @@ func newAdapter(port Port, cfg Config) *Adapter {
 	}
 	a.dhcp.phase = phaseReleased
 	a.cur.Store(&addrState{})
+	a.receiveFn = a.receive
+	if pp, ok := port.(interface{ SetPush(func() bool) }); ok && cfg.DeliverInline {
+		pp.SetPush(a.push)
+	}
 	return a
+}
+
+// push drains the port on the goroutine that queued the frames
+// (hub.Port.SetPush); false leaves them to the run goroutine.
+func (a *Adapter) push() bool {
+	if !a.rxMu.TryLock() {
+		return false
+	}
+	select {
+	case <-a.stop:
+		a.rxMu.Unlock()
+		return false
+	default:
+	}
+	a.drain()
+	ctl := a.ctl
+	a.ctl = false
+	a.rxMu.Unlock()
+	if ctl {
+		// ARP answers to send; DHCP deadlines and lease changes for the
+		// run loop.
+		a.mu.Lock()
+		a.flushLocked()
+		a.mu.Unlock()
+		select {
+		case a.wake <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+// drain takes the port's frames to the client; under rxMu.
+func (a *Adapter) drain() {
+	a.port.DrainEach(0, a.receiveFn)
+	a.deliver()
 }
 
 // MAC returns the adapter's Ethernet address.
@@ -320,11 +384,15 @@ func (a *Adapter) Stats() Stats {
 }
 
 // Close releases the lease (a DHCP RELEASE to the server) and stops the
-// adapter. It does not close the port. Close is idempotent.
+// adapter; Deliver is not called after it returns. It does not close the
+// port. Close is idempotent.
 func (a *Adapter) Close() {
 	a.once.Do(func() {
 		close(a.stop)
 		<-a.done
+		// A push in flight ends first; none delivers after this.
+		a.rxMu.Lock()
+		a.rxMu.Unlock()
 	})
 }
 
@@ -365,8 +433,10 @@ func (a *Adapter) run() {
 			a.mu.Unlock()
 			return
 		case <-a.port.Ready():
-			a.port.DrainEach(0, a.receive)
-			a.deliver()
+			a.rxMu.Lock()
+			a.drain()
+			a.ctl = false
+			a.rxMu.Unlock()
 			a.mu.Lock()
 			a.flushLocked()
 			a.mu.Unlock()
@@ -600,7 +670,7 @@ func (a *Adapter) flushLocked() {
 
 func unicastMAC(m [6]byte) bool { return m[0]&1 == 0 && m != [6]byte{} }
 
-// receive handles one frame from the hub (run goroutine).
+// receive handles one frame from the hub; under rxMu.
 func (a *Adapter) receive(f []byte) {
 	if len(f) < 14 {
 		return
@@ -614,6 +684,7 @@ func (a *Adapter) receive(f []byte) {
 	switch binary.BigEndian.Uint16(f[12:14]) {
 	case ether.TypeARP:
 		if arp, ok := ether.ParseARP(f[14:]); ok {
+			a.ctl = true
 			a.mu.Lock()
 			a.handleARP(arp, time.Now())
 			a.mu.Unlock()
@@ -636,6 +707,7 @@ func (a *Adapter) receiveIPv4(src [6]byte, p []byte) {
 	if pl := ip.Payload(); ip.Proto() == ether.ProtoUDP && !ip.Fragmented() && len(pl) >= 8 &&
 		binary.BigEndian.Uint16(pl[0:2]) == 67 && binary.BigEndian.Uint16(pl[2:4]) == 68 {
 		// DHCP to the client port is the adapter's own business.
+		a.ctl = true
 		a.mu.Lock()
 		a.handleDHCP(pl[8:max(8, min(len(pl), int(binary.BigEndian.Uint16(pl[4:6]))))], src, ip.Src(), time.Now())
 		a.mu.Unlock()
@@ -646,10 +718,22 @@ func (a *Adapter) receiveIPv4(src [6]byte, p []byte) {
 	}
 	if sip := ip.Src(); s.inSubnet(sip) {
 		// A neighbour talking to us: learn (refresh) its MAC, as
-		// IPCAssociateOnArpTable does for every IPv4 packet.
-		a.mu.Lock()
-		a.associate(sip, src, time.Now())
-		a.mu.Unlock()
+		// IPCAssociateOnArpTable does for every IPv4 packet; for a
+		// stream from one neighbour once a second is enough (the entry
+		// lives ARPLifetime), which keeps the adapter's mutex off the
+		// per-packet path.
+		if sip != a.seen.ip || src != a.seen.mac || a.seen.n >= seenEvery {
+			now := time.Now()
+			if sip != a.seen.ip || src != a.seen.mac || now.Sub(a.seen.at) >= time.Second {
+				a.mu.Lock()
+				a.associate(sip, src, now)
+				a.ctl = a.ctl || len(a.tx.frames) > 0 // packets that waited for it
+				a.mu.Unlock()
+				a.seen.ip, a.seen.mac, a.seen.at = sip, src, now
+			}
+			a.seen.n = 0
+		}
+		a.seen.n++
 	}
 	if a.rx.full() {
 		a.deliver()
@@ -657,7 +741,7 @@ func (a *Adapter) receiveIPv4(src [6]byte, p []byte) {
 	copy(a.rx.slot(len(ip.Packet)), ip.Packet)
 }
 
-// deliver hands the received packets to the protocol (run goroutine).
+// deliver hands the received packets to the protocol; under rxMu.
 func (a *Adapter) deliver() {
 	if len(a.rx.frames) == 0 {
 		return

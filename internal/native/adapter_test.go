@@ -494,15 +494,102 @@ func TestNoAllocation(t *testing.T) {
 	if n := testing.AllocsPerRun(200, func() { a.receive(in); a.deliver() }); n != 0 {
 		t.Errorf("receive: %v allocations per packet", n)
 	}
+	// Draining the port (the run loop's and a push's path).
+	p2.frame = in
+	if n := testing.AllocsPerRun(200, func() { a.drain() }); n != 0 {
+		t.Errorf("drain: %v allocations per frame", n)
+	}
 	if p2.n == 0 {
 		t.Fatal("nothing sent")
 	}
 }
 
-// countPort counts frames and keeps none.
-type countPort struct{ n int }
+// countPort counts frames and keeps none; DrainEach passes frame, if
+// any.
+type countPort struct {
+	n     int
+	frame []byte
+}
 
-func (c *countPort) Input(f [][]byte)                { c.n += len(f) }
-func (c *countPort) Ready() <-chan struct{}          { return nil }
-func (c *countPort) Done() <-chan struct{}           { return nil }
-func (c *countPort) DrainEach(int, func([]byte)) int { return 0 }
+func (c *countPort) Input(f [][]byte)       { c.n += len(f) }
+func (c *countPort) Ready() <-chan struct{} { return nil }
+func (c *countPort) Done() <-chan struct{}  { return nil }
+func (c *countPort) DrainEach(_ int, emit func([]byte)) int {
+	if c.frame == nil {
+		return 0
+	}
+	emit(c.frame)
+	return 1
+}
+
+// pushPort is a fakePort that takes a push function, as hub.Port does.
+type pushPort struct {
+	*fakePort
+	pushFn func() bool
+}
+
+func (p *pushPort) SetPush(f func() bool) { p.pushFn = f }
+
+// queue stores frames for the adapter without signalling Ready: only a
+// push takes them.
+func (p *pushPort) queueOnly(frames ...[]byte) {
+	p.mu.Lock()
+	p.queue = append(p.queue, frames...)
+	p.mu.Unlock()
+}
+
+// TestDeliverInline: with DeliverInline the goroutine that queued frames
+// delivers them within its push call, ARP answers included; while the
+// adapter's goroutine drains, the push declines; without DeliverInline the
+// adapter takes no push function.
+func TestDeliverInline(t *testing.T) {
+	p := &pushPort{fakePort: newFakePort()}
+	var got [][]byte
+	a := newAdapter(p, Config{MAC: testMAC, DeliverInline: true, Deliver: func(pkts [][]byte) {
+		for _, q := range pkts {
+			got = append(got, append([]byte(nil), q...))
+		}
+	}})
+	a.setAddr(Lease{Addr: netip.PrefixFrom(clientIP, 24), Gateway: gwIP}, true)
+	if p.pushFn == nil {
+		t.Fatal("DeliverInline: the adapter set no push function")
+	}
+	toUs := echo(gwIP, clientIP, 1, 1, []byte("inline"))
+	peerIP := netip.MustParseAddr("10.5.0.9")
+	p.queueOnly(ethFrame(testMAC, gwMAC, ether.TypeIPv4, toUs),
+		ethFrame(broadcastMAC, peerMAC, ether.TypeARP, arpPacket(ether.ARPRequest, peerMAC, peerIP, [6]byte{}, clientIP)))
+	if !p.pushFn() {
+		t.Fatal("push declined on an idle adapter")
+	}
+	if len(got) != 1 || !bytes.Equal(got[0], toUs) {
+		t.Fatalf("delivered within the push: %x", got)
+	}
+	if f := p.next(t, time.Second); binary.BigEndian.Uint16(f[12:14]) != ether.TypeARP || [6]byte(f[0:6]) != peerMAC {
+		t.Fatalf("the push sent % x, want the ARP answer", f)
+	}
+	select {
+	case <-a.wake: // the run loop is told of the ARP/DHCP work
+	default:
+		t.Fatal("the push handled ARP without waking the run loop")
+	}
+
+	a.rxMu.Lock() // the adapter's goroutine is draining
+	p.queueOnly(ethFrame(testMAC, gwMAC, ether.TypeIPv4, toUs))
+	if p.pushFn() {
+		t.Fatal("push took frames while the adapter's goroutine drained")
+	}
+	a.rxMu.Unlock()
+	if len(got) != 1 {
+		t.Fatalf("delivered %d packets, want 1", len(got))
+	}
+	close(a.stop)
+	if p.pushFn() {
+		t.Fatal("push after Close")
+	}
+
+	q := &pushPort{fakePort: newFakePort()}
+	newAdapter(q, Config{MAC: testMAC})
+	if q.pushFn != nil {
+		t.Fatal("without DeliverInline the adapter set a push function")
+	}
+}

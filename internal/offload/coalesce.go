@@ -103,6 +103,7 @@ func follows(a, b *tcpFrame) bool {
 type Coalescer struct {
 	buf    []byte // SuperBufSize: the virtio_net_hdr and the packet to write
 	frames [maxCoalesce]tcpFrame
+	run    []tcpFrame // what Run found, in frames
 }
 
 // maxCoalesce bounds how many segments one write merges (64 KiB of
@@ -122,35 +123,14 @@ func NewCoalescer() *Coalescer {
 // done with its argument when it returns.
 func (c *Coalescer) WriteBatch(frames [][]byte, write func([]byte) error) (written, merged, failed int) {
 	for i := 0; i < len(frames); {
-		run := c.frames[:0]
-		if t, ok := parseTCPFrame(frames[i]); ok {
-			run = append(run, t)
-			// A segment shorter than the first, or one with PSH, ends the
-			// run (GRO's rule: only the last may be short or pushed).
-			mss := len(t.f) - t.hdr
-			ipLen := len(t.f) - 14
-			for j := i + 1; j < len(frames) && len(run) < maxCoalesce; j++ {
-				prev := &run[len(run)-1]
-				if prev.f[prev.l4+13]&tcpPSH != 0 || len(prev.f)-prev.hdr < mss {
-					break
-				}
-				n, ok := parseTCPFrame(frames[j])
-				pay := len(n.f) - n.hdr
-				if !ok || pay > mss || ipLen+pay > maxIPLen || !follows(prev, &n) {
-					break
-				}
-				ipLen += pay
-				run = append(run, n)
-			}
-		}
-		if len(run) > 1 {
-			if err := write(c.merge(run)); err != nil {
-				failed += len(run)
+		if n := c.Run(frames[i:]); n > 1 {
+			if err := write(c.Merge(c.buf)); err != nil {
+				failed += n
 			} else {
-				written += len(run)
+				written += n
 				merged++
 			}
-			i += len(run)
+			i += n
 			continue
 		}
 		f := frames[i]
@@ -170,13 +150,65 @@ func (c *Coalescer) WriteBatch(frames [][]byte, write func([]byte) error) (writt
 	return written, merged, failed
 }
 
-// merge builds one GSO packet from a run of segments: the first one's
-// headers with the lengths of the whole, every payload in order, and a
-// partial checksum for the kernel to complete or, for local delivery, to
-// trust (each segment's checksum was verified in parseTCPFrame).
-func (c *Coalescer) merge(run []tcpFrame) []byte {
+// Run returns how many frames at the front of frames form a run of TCP
+// segments that merge into one GSO packet (1 when the first frame starts
+// none), and keeps the run for Merge. A user that writes with sendmmsg
+// uses Run and Merge; one that writes a packet at a time, WriteBatch.
+func (c *Coalescer) Run(frames [][]byte) int {
+	c.run = c.frames[:0]
+	if len(frames) == 0 {
+		return 0
+	}
+	t, ok := parseTCPFrame(frames[0])
+	if !ok {
+		return 1
+	}
+	run := append(c.run, t)
+	// A segment shorter than the first, or one with PSH, ends the
+	// run (GRO's rule: only the last may be short or pushed).
+	mss := len(t.f) - t.hdr
+	ipLen := len(t.f) - 14
+	for j := 1; j < len(frames) && len(run) < maxCoalesce; j++ {
+		prev := &run[len(run)-1]
+		if prev.f[prev.l4+13]&tcpPSH != 0 || len(prev.f)-prev.hdr < mss {
+			break
+		}
+		n, ok := parseTCPFrame(frames[j])
+		pay := len(n.f) - n.hdr
+		if !ok || pay > mss || ipLen+pay > maxIPLen || !follows(prev, &n) {
+			break
+		}
+		ipLen += pay
+		run = append(run, n)
+	}
+	c.run = run
+	return len(run)
+}
+
+// MergedLen is the length of what Merge builds for the last run: the
+// virtio_net_hdr and the packet.
+func (c *Coalescer) MergedLen() int {
+	n := VnetHdrLen
+	for i, t := range c.run {
+		if i == 0 {
+			n += len(t.f)
+		} else {
+			n += len(t.f) - t.hdr
+		}
+	}
+	return n
+}
+
+// Merge builds one GSO packet behind its virtio_net_hdr in buf (which
+// must hold MergedLen bytes) from the last run Run found, and returns it:
+// the first segment's headers with the lengths of the whole, every payload
+// in order, and a partial checksum for the kernel to complete or, for local
+// delivery, to trust (each segment's checksum was verified in
+// parseTCPFrame). The run's frames must not have changed since Run.
+func (c *Coalescer) Merge(buf []byte) []byte {
+	run := c.run
 	first := &run[0]
-	out := c.buf[VnetHdrLen:]
+	out := buf[VnetHdrLen:]
 	n := copy(out, first.f)
 	for i := 1; i < len(run); i++ {
 		n += copy(out[n:], run[i].f[run[i].hdr:])
@@ -201,6 +233,6 @@ func (c *Coalescer) merge(run []tcpFrame) []byte {
 		Flags: NeedsCsum, GSOType: gso,
 		HdrLen: uint16(first.hdr), GSOSize: uint16(len(first.f) - first.hdr),
 		CsumStart: uint16(l4), CsumOffset: 16,
-	}.Encode(c.buf)
-	return c.buf[:VnetHdrLen+n]
+	}.Encode(buf)
+	return buf[:VnetHdrLen+n]
 }

@@ -309,9 +309,12 @@ func (c *ovpnClient) authenticate(r *openvpn.AuthRequest) (*openvpn.PushOptions,
 		}
 		ctx, cancel := context.WithTimeout(c.s.life, ovpnLoginTimeout)
 		ad, lease, err := native.Open(ctx, ns.Port, native.Config{
-			MAC:             native.VirtualMAC(native.MachineName(), ns.Hub.Name(), id),
-			Hostname:        ns.User,
-			Deliver:         c.deliver,
+			MAC:      native.VirtualMAC(native.MachineName(), ns.Hub.Name(), id),
+			Hostname: ns.User,
+			Deliver:  c.deliver,
+			// UDP: deliver seals and sends without waiting, so the
+			// goroutine that switched the frames may run it.
+			DeliverInline:   c.tx != nil,
 			UserClass:       userClass,
 			DiscoverTimeout: time.Duration(hubOpts.DhcpDiscoverTimeoutMs) * time.Millisecond,
 		})
@@ -398,6 +401,8 @@ func (c *ovpnClient) flushIn() {
 
 // deliver sends the adapter's packets for the client: sealed into the
 // UDP sender's batch and sent with one system call, or one by one (TCP).
+// The adapter makes one call at a time, on its goroutine or (UDP,
+// DeliverInline) on one that switched frames to its port.
 func (c *ovpnClient) deliver(pkts [][]byte) {
 	if c.tx == nil {
 		for _, p := range pkts {

@@ -16,6 +16,12 @@ import (
 // sendmmsg sends a client's batch, so that a busy port costs a system call
 // (and a goroutine wake-up further on) per batch rather than per packet.
 // Every buffer, iovec and address is allocated once per port or client.
+//
+// The calls are raw system calls (no runtime bookkeeping): the socket is
+// non-blocking and MSG_DONTWAIT never waits, and an ordinary call wakes
+// the runtime's monitor thread whenever the process was idle before it,
+// which at one datagram per wake-up cost a futex wake and a thread switch
+// per packet (as for wire.RecordConn's reads and writes).
 
 const (
 	udpBatchLen = 32 // datagrams per recvmmsg and per sendmmsg
@@ -34,6 +40,11 @@ type udpReader struct {
 	iovs  []unix.Iovec
 	names []unix.RawSockaddrInet6 // room for either family
 	msgs  []unix.Mmsghdr
+	// recvFn is recv bound once, and n and errno its results: a closure
+	// made per call would be allocated per call (it escapes to RawConn).
+	recvFn func(fd uintptr) bool
+	n      int
+	errno  syscall.Errno
 }
 
 // tuneUDP enlarges the socket buffers of pc (best effort).
@@ -68,34 +79,35 @@ func newUDPReader(pc *net.UDPConn) (*udpReader, error) {
 		h.Iovlen = 1
 		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
 	}
+	r.recvFn = r.recv
 	return r, nil
 }
 
 // read blocks until at least one datagram arrives and returns how many
 // arrived; datagram(i) gives each.
 func (r *udpReader) read() (int, error) {
-	var n int
-	var errno syscall.Errno
-	err := r.rc.Read(func(fd uintptr) bool {
-		for i := range r.msgs {
-			r.msgs[i].Hdr.Namelen = uint32(unsafe.Sizeof(r.names[i]))
-			r.msgs[i].Hdr.Flags = 0
-		}
-		v, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.msgs[0])),
-			uintptr(len(r.msgs)), unix.MSG_DONTWAIT, 0, 0)
-		if e == unix.EAGAIN || e == unix.EINTR {
-			return false
-		}
-		n, errno = int(v), e
-		return true
-	})
-	if err != nil {
+	if err := r.rc.Read(r.recvFn); err != nil {
 		return 0, err
 	}
-	if errno != 0 {
-		return 0, errno
+	if r.errno != 0 {
+		return 0, r.errno
 	}
-	return n, nil
+	return r.n, nil
+}
+
+// recv is one recvmmsg for read; false asks RawConn to wait for data.
+func (r *udpReader) recv(fd uintptr) bool {
+	for i := range r.msgs {
+		r.msgs[i].Hdr.Namelen = uint32(unsafe.Sizeof(r.names[i]))
+		r.msgs[i].Hdr.Flags = 0
+	}
+	v, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.msgs[0])),
+		uintptr(len(r.msgs)), unix.MSG_DONTWAIT, 0, 0)
+	if e == unix.EAGAIN || e == unix.EINTR {
+		return false
+	}
+	r.n, r.errno = int(v), e
+	return true
 }
 
 // datagram returns datagram i of the last read and its source (invalid
@@ -126,7 +138,9 @@ func sockaddrToAddrPort(sa *unix.RawSockaddrInet6) netip.AddrPort {
 }
 
 // udpSender sends one client's packets in batches with sendmmsg; one
-// goroutine at a time (the client's delivery goroutine) uses it.
+// goroutine at a time (whoever delivers the client's packets) uses it. It
+// never waits: it may run on a goroutine the hub lent (hub.Port.SetPush),
+// and a full socket buffer drops, as a full interface queue would.
 type udpSender struct {
 	rc    syscall.RawConn
 	v6    bool // the socket is AF_INET6
@@ -137,6 +151,11 @@ type udpSender struct {
 	name4 unix.RawSockaddrInet4
 	name6 unix.RawSockaddrInet6
 	to    netip.AddrPort // the address name4/name6 hold
+	// sendFn is send bound once (no closure per call); sent counts the
+	// packets of the batch done, n and errno are the last call's result.
+	sendFn  func(fd uintptr) bool
+	sent, n int
+	errno   syscall.Errno
 }
 
 func newUDPSender(pc *net.UDPConn) *udpSender {
@@ -155,6 +174,7 @@ func newUDPSender(pc *net.UDPConn) *udpSender {
 		d, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_DOMAIN)
 		s.v6 = err == nil && d == unix.AF_INET6
 	})
+	s.sendFn = s.send
 	return s
 }
 
@@ -171,8 +191,8 @@ func (s *udpSender) slot() []byte {
 // add queues p, which must be the last slot's buffer.
 func (s *udpSender) add(p []byte) { s.pkts = append(s.pkts, p) }
 
-// flush sends the queued packets to to; packets the kernel refuses are
-// dropped (UDP) and counted in the return value.
+// flush sends the queued packets to to; packets the kernel refuses or has
+// no room for are dropped (UDP) and counted in the return value.
 func (s *udpSender) flush(to netip.AddrPort) (dropped int) {
 	if len(s.pkts) == 0 {
 		return 0
@@ -203,27 +223,28 @@ func (s *udpSender) flush(to netip.AddrPort) (dropped int) {
 		h.Iov, h.Iovlen = &s.iovs[i], 1
 		h.Name, h.Namelen = name, namelen
 	}
-	for sent := 0; sent < len(s.pkts); {
-		var n int
-		var errno syscall.Errno
-		err := s.rc.Write(func(fd uintptr) bool {
-			v, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.msgs[sent])),
-				uintptr(len(s.pkts)-sent), unix.MSG_DONTWAIT, 0, 0)
-			if e == unix.EAGAIN || e == unix.EINTR {
-				return false
-			}
-			n, errno = int(v), e
-			return true
-		})
+	for s.sent = 0; s.sent < len(s.pkts); {
+		err := s.rc.Write(s.sendFn)
 		switch {
-		case err != nil:
-			return dropped + len(s.pkts) - sent
-		case errno != 0:
-			sent++ // this datagram is refused (e.g. no route): drop it, go on
+		case err != nil, s.errno == unix.EAGAIN:
+			return dropped + len(s.pkts) - s.sent
+		case s.errno != 0:
+			s.sent++ // this datagram is refused (e.g. no route): drop it, go on
 			dropped++
 		default:
-			sent += n
+			s.sent += s.n
 		}
 	}
 	return dropped
+}
+
+// send is one sendmmsg of the packets from s.sent on, for flush.
+func (s *udpSender) send(fd uintptr) bool {
+	v, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.msgs[s.sent])),
+		uintptr(len(s.pkts)-s.sent), unix.MSG_DONTWAIT, 0, 0)
+	if e == unix.EINTR {
+		return false
+	}
+	s.n, s.errno = int(v), e
+	return true
 }
