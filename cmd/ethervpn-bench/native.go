@@ -59,18 +59,23 @@ const (
 	nativeLANHost = "192.168.30.250" // outside SecureNAT's pool (.10-.200)
 	nativeWGSrv   = "10.9.0.1"
 	nativeWGCli   = "10.9.0.2"
+	// nativeWGHubClient is the WireGuard client's address on the hub's LAN.
+	nativeWGHubClient = "192.168.30.240"
 )
 
 // The rows besides the two VPN servers testrig knows.
 const (
 	kindOpenVPN     testrig.ServerKind = "openvpn"
 	kindWireGuardGo testrig.ServerKind = "wireguard-go"
+	// kindEthervpnWG is ethervpn's WireGuard server, with the same hub,
+	// bridge and LAN as its OpenVPN row.
+	kindEthervpnWG testrig.ServerKind = "ethervpn-wg"
 )
 
 // runNative is "ethervpn-bench native".
 func runNative(args []string) int {
 	fs := newFlags("native", "iperf3 runs per server", "servers")
-	fs.Set("servers", "ethervpn,softether,openvpn,wireguard-go")
+	fs.Set("servers", "ethervpn,softether,openvpn,ethervpn-wg,wireguard-go")
 	// Three runs by default: on a small shared machine one run says little.
 	fs.Set("runs", "3")
 	fs.Parse(args)
@@ -83,10 +88,10 @@ func runNative(args []string) int {
 			continue
 		}
 		switch k {
-		case testrig.Ethervpn, testrig.SoftEther, kindOpenVPN, kindWireGuardGo:
+		case testrig.Ethervpn, testrig.SoftEther, kindOpenVPN, kindWireGuardGo, kindEthervpnWG:
 			kinds = append(kinds, k)
 		default:
-			fmt.Fprintf(os.Stderr, "unknown server %q (want ethervpn, softether, openvpn or wireguard-go)\n", name)
+			fmt.Fprintf(os.Stderr, "unknown server %q (want ethervpn, softether, openvpn, ethervpn-wg or wireguard-go)\n", name)
 			return 2
 		}
 	}
@@ -132,20 +137,30 @@ func setupNative(r *testrig.Runner, kind testrig.ServerKind, opt options) (resul
 			os.Unsetenv("ETHERVPN_BIN")
 		}
 	}
+	var client *testrig.Proc
 	switch kind {
 	case testrig.Ethervpn, testrig.SoftEther:
 		srvProc = startNativeVPNServer(r, rig, kind, cert, key).Proc
 	case kindOpenVPN:
 		srvProc = startOpenVPNServer(r, rig, lan, cert, key)
+	case kindEthervpnWG:
+		srvKey, srvPub := wgKeyPair(r)
+		cliKey, cliPub := wgKeyPair(r)
+		srvProc = startNativeVPNServer(r, rig, testrig.Ethervpn, cert, key, wgServer{priv: srvKey, clientPub: cliPub}).Proc
+		// A static address in the LAN's subnet, as WireGuard clients of
+		// SoftEther have (the server learns it from the first packet).
+		client = startWireGuardGo(r, cli, rig.Prefix+"c", cliKey, srvPub, nativeWGHubClient, "192.168.30.0/24", fmt.Sprintf("%s:%d", cli.ServerIP, nativeUDPPort))
 	}
-	client := startOpenVPNClient(r, cli, kind, cert)
+	if client == nil {
+		client = startOpenVPNClient(r, cli, kind, cert)
+	}
 	if p, err := cli.Ping(nativeLANHost, 3); err != nil || p.Received == 0 {
 		r.Fatalf("no ping through %s before the benchmark: %+v %v\nclient log: %s", kind, p, err, tail(client.Log(), 15))
 	}
 	procs := []*testrig.Proc{srvProc, client}
 	return result{server: kind, costed: 1}, func(i int) run {
 		rn := iperfRun(r, cli, nativeLANHost, opt.duration, procs)
-		r.Logf("%s run %d: %.0f Mbit/s, %d bytes, %d TCP retransmissions, CPU s: server %.2f, openvpn client %.2f",
+		r.Logf("%s run %d: %.0f Mbit/s, %d bytes, %d TCP retransmissions, CPU s: server %.2f, client %.2f",
 			kind, i, rn.mbps, rn.bytes, rn.retr, rn.cpu[0], rn.cpu[1])
 		return rn
 	}
@@ -154,7 +169,7 @@ func setupNative(r *testrig.Runner, kind testrig.ServerKind, opt options) (resul
 // startNativeVPNServer starts ethervpn or vpnserver with hub DEFAULT
 // (SecureNAT's DHCP without its NAT, a local bridge to lb0), OpenVPN on
 // UDP port 1194 and the benchmark's certificate.
-func startNativeVPNServer(r *testrig.Runner, rig *testrig.Rig, kind testrig.ServerKind, cert, key []byte) *testrig.Server {
+func startNativeVPNServer(r *testrig.Runner, rig *testrig.Rig, kind testrig.ServerKind, cert, key []byte, wg ...wgServer) *testrig.Server {
 	text := (&testrig.ServerConfig{Port: 25555, Hubs: []testrig.HubConfig{{
 		Name: nativeHub, Password: "hubpw",
 		Users:     []testrig.UserConfig{{Name: nativeUser, Password: benchPassword}},
@@ -171,6 +186,13 @@ func startNativeVPNServer(r *testrig.Runner, rig *testrig.Rig, kind testrig.Serv
 	sc.Ensure("Proto").Ensure("OpenVPN").SetBool("Enabled", true)
 	hub := root.Ensure("VirtualHUB").Ensure(nativeHub)
 	hub.Ensure("SecureNAT").Ensure("VirtualRouter").SetBool("NatEnabled", false)
+	for _, w := range wg {
+		sc.Ensure("Proto").Ensure("WireGuard").SetBool("Enabled", true)
+		sc.Ensure("Proto").Ensure("WireGuard").SetString("PrivateKey", w.priv)
+		k := root.Ensure("WireGuardKeyList").Ensure(w.clientPub)
+		k.SetString("Hub", nativeHub)
+		k.SetString("User", nativeUser)
+	}
 	b := root.Ensure("LocalBridgeList").Ensure("LocalBridge0")
 	b.SetString("DeviceName", "lb0")
 	b.SetString("HubName", nativeHub)
@@ -180,6 +202,10 @@ func startNativeVPNServer(r *testrig.Runner, rig *testrig.Rig, kind testrig.Serv
 	b.SetBool("TapMode", false)
 	return rig.StartServerText(kind, 25555, "", root.Encode())
 }
+
+// wgServer is the WireGuard setting of ethervpn's row: its private key
+// and the one client's public key (mapped to hub DEFAULT, user1).
+type wgServer struct{ priv, clientPub string }
 
 // startOpenVPNServer starts openvpn --server in the server namespace,
 // routing its tun to the LAN (lb0, 192.168.30.1/24) with the kernel.
@@ -247,36 +273,8 @@ func setupWireGuardGo(r *testrig.Runner, rig *testrig.Rig, opt options) (result,
 	cli := rig.AddClient()
 	srvKey, srvPub := wgKeyPair(r)
 	cliKey, cliPub := wgKeyPair(r)
-	// wireguard-go's control sockets (/var/run/wireguard/<dev>.sock) are
-	// shared by all namespaces: each device gets a name of its own.
-	start := func(ns *testrig.Netns, dev, priv, peerPub, addr, allowed, endpoint string) *testrig.Proc {
-		p := testrig.StartProc(r, "wireguard-go "+ns.Name, filepath.Join(ns.Dir, "wireguard-go.log"),
-			ns.Cmd("env", "LOG_LEVEL=error", "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1", "wireguard-go", "-f", dev)...)
-		ok := false
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			if _, err := ns.Run(5*time.Second, "ip", "link", "show", dev); err == nil {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			r.Fatalf("wireguard-go made no %s in %s: %s", dev, ns.Name, tail(p.Log(), 10))
-		}
-		keyPath := filepath.Join(ns.Dir, "wg.key")
-		if err := os.WriteFile(keyPath, []byte(priv+"\n"), 0o600); err != nil {
-			r.Fatalf("%v", err)
-		}
-		args := []string{"wg", "set", dev, "private-key", keyPath, "listen-port", "51820", "peer", peerPub, "allowed-ips", allowed}
-		if endpoint != "" {
-			args = append(args, "endpoint", endpoint)
-		}
-		nsMust(r, ns, args...)
-		nsMust(r, ns, "ip", "addr", "add", addr+"/24", "dev", dev)
-		nsMust(r, ns, "ip", "link", "set", dev, "up")
-		return p
-	}
-	srvProc := start(rig.Server, rig.Prefix+"s", srvKey, cliPub, nativeWGSrv, nativeWGCli+"/32", "")
-	cliProc := start(cli, rig.Prefix+"c", cliKey, srvPub, nativeWGCli, nativeWGSrv+"/32", cli.ServerIP+":51820")
+	srvProc := startWireGuardGo(r, rig.Server, rig.Prefix+"s", srvKey, cliPub, nativeWGSrv, nativeWGCli+"/32", "")
+	cliProc := startWireGuardGo(r, cli, rig.Prefix+"c", cliKey, srvPub, nativeWGCli, nativeWGSrv+"/32", cli.ServerIP+":51820")
 	rig.StartIperfServer(rig.Server)
 	if p, err := cli.Ping(nativeWGSrv, 3); err != nil || p.Received == 0 {
 		r.Fatalf("no ping through wireguard-go: %+v %v", p, err)
@@ -288,6 +286,37 @@ func setupWireGuardGo(r *testrig.Runner, rig *testrig.Rig, opt options) (result,
 			i, rn.mbps, rn.bytes, rn.retr, rn.cpu[0], rn.cpu[1])
 		return rn
 	}
+}
+
+// startWireGuardGo runs wireguard-go in ns as device dev (wireguard-go's
+// control sockets, /var/run/wireguard/<dev>.sock, are shared by all
+// namespaces: each device gets a name of its own) with key priv, one peer
+// (its public key, allowed IPs and endpoint, if any) and address addr/24.
+func startWireGuardGo(r *testrig.Runner, ns *testrig.Netns, dev, priv, peerPub, addr, allowed, endpoint string) *testrig.Proc {
+	p := testrig.StartProc(r, "wireguard-go "+ns.Name, filepath.Join(ns.Dir, "wireguard-go.log"),
+		ns.Cmd("env", "LOG_LEVEL=error", "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1", "wireguard-go", "-f", dev)...)
+	ok := false
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if _, err := ns.Run(5*time.Second, "ip", "link", "show", dev); err == nil {
+			ok = true
+			break
+		}
+	}
+	if !ok {
+		r.Fatalf("wireguard-go made no %s in %s: %s", dev, ns.Name, tail(p.Log(), 10))
+	}
+	keyPath := filepath.Join(ns.Dir, "wg.key")
+	if err := os.WriteFile(keyPath, []byte(priv+"\n"), 0o600); err != nil {
+		r.Fatalf("%v", err)
+	}
+	args := []string{"wg", "set", dev, "private-key", keyPath, "listen-port", "51820", "peer", peerPub, "allowed-ips", allowed}
+	if endpoint != "" {
+		args = append(args, "endpoint", endpoint)
+	}
+	nsMust(r, ns, args...)
+	nsMust(r, ns, "ip", "addr", "add", addr+"/24", "dev", dev)
+	nsMust(r, ns, "ip", "link", "set", dev, "up")
+	return p
 }
 
 func printNativeTable(w io.Writer, opt options, results []result) {
@@ -305,9 +334,13 @@ func printNativeTable(w io.Writer, opt options, results []result) {
 		byKind[res.server] = s
 		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%.2f\t%s\t\n", name, s.mbps, s.cpuSec, s.cpuPerGB, s.otherPerGB, eachMbps(res.runs))
 	}
-	// Helper WG's ethervpn WireGuard server gets its row here.
-	fmt.Fprintf(tw, "%s\t-\t-\t-\t-\tnot measured yet\t\n", "ethervpn WireGuard")
 	tw.Flush()
+	if e, ok := byKind[kindEthervpnWG]; ok {
+		if s, ok := byKind[kindWireGuardGo]; ok && s.mbps > 0 && s.cpuPerGB > 0 {
+			fmt.Fprintf(w, "ethervpn WireGuard/wireguard-go: throughput %.2fx (target >= 0.8x), server CPU per GB %.2fx\n",
+				e.mbps/s.mbps, e.cpuPerGB/s.cpuPerGB)
+		}
+	}
 	e, ok := byKind[testrig.Ethervpn]
 	if !ok {
 		return
@@ -340,6 +373,8 @@ func nativeRowName(k testrig.ServerKind) string {
 		return "openvpn 2.6 --server"
 	case kindWireGuardGo:
 		return "wireguard-go peer to peer"
+	case kindEthervpnWG:
+		return "ethervpn WireGuard"
 	}
 	return string(k)
 }
