@@ -1,0 +1,113 @@
+package testrig
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// EtcdPath is the etcd server of the Debian etcd-server package (3.4).
+// $ETHERVPN_ETCD overrides it.
+const EtcdPath = "/usr/bin/etcd"
+
+// EtcdPackage is the Debian package that provides EtcdPath (installed by
+// scripts/test-all.sh, never by tests).
+const EtcdPackage = "etcd-server"
+
+func etcdPath() string {
+	if p := os.Getenv("ETHERVPN_ETCD"); p != "" {
+		return p
+	}
+	return EtcdPath
+}
+
+// RequireEtcd is Require plus the real etcd server, for the farm tests: it
+// skips the test naming what is missing, or fails it when CI=true.
+func RequireEtcd(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath(etcdPath()); err != nil {
+		msg := "the farm e2e tests need the real etcd (" + etcdPath() + "; run scripts/test-all.sh as root; it installs " + EtcdPackage + ")"
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s", msg)
+		}
+		t.Skipf("%s", msg)
+	}
+}
+
+// Etcd is a real single-member etcd server running in a rig namespace,
+// with its data directory in the rig. Stop and Start keep the data, as a
+// restarted etcd would.
+type Etcd struct {
+	// URL is the client URL ("http://IP:2379"), for ethervpn's --farm.
+	URL     string
+	DataDir string
+	Proc    *Proc
+	ip      string
+	ns      *Netns
+	rig     *Rig
+	starts  int
+}
+
+// StartEtcd starts etcd in ns listening on ip (an address of ns, see
+// AddServerAddress) and returns once it answers on its client port.
+func (r *Rig) StartEtcd(ns *Netns, ip string) *Etcd {
+	r.t.Helper()
+	if _, err := exec.LookPath(etcdPath()); err != nil {
+		r.t.Fatalf("testrig: %v (Debian package %s)", err, EtcdPackage)
+	}
+	e := &Etcd{URL: "http://" + ip + ":2379", DataDir: filepath.Join(ns.Dir, "etcd-data"), ip: ip, ns: ns, rig: r}
+	e.Start()
+	return e
+}
+
+// Start (re)starts the etcd process on its data directory.
+func (e *Etcd) Start() {
+	r := e.rig
+	r.t.Helper()
+	e.starts++
+	peer := "http://" + e.ip + ":2380"
+	args := e.ns.Cmd(etcdPath(), "--name", "rig", "--data-dir", e.DataDir,
+		"--listen-client-urls", e.URL, "--advertise-client-urls", e.URL,
+		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+		"--initial-cluster", "rig="+peer, "--initial-cluster-state", "new",
+		"--logger", "zap", "--log-level", "warn")
+	e.Proc = StartProc(r.t, "etcd", filepath.Join(e.ns.Dir, fmt.Sprintf("etcd-%d.log", e.starts)), args...)
+	e.Proc.StopGrace = 10 * time.Second
+	if err := e.ns.WaitTCP(e.ip, 2379, 30*time.Second, e.Proc); err != nil {
+		r.t.Fatalf("testrig: etcd did not start: %v; log: %s", err, lastLines(e.Proc.Log(), 10))
+	}
+	r.t.Logf("testrig: etcd up in %s at %s (pid %d)", e.ns.Name, e.URL, e.Proc.Pid())
+}
+
+// Stop stops etcd (SIGTERM); Start brings it back with its data.
+func (e *Etcd) Stop() error { return e.Proc.Stop(e.Proc.StopGrace) }
+
+// AddServerAddress adds ip (IPv4, as a /32 on the loopback device) to the
+// server namespace and a route to it in every client namespace, existing
+// and future: an address all clients reach, for example the address of one
+// of several servers in the server namespace.
+func (r *Rig) AddServerAddress(ip string) {
+	r.t.Helper()
+	r.must("ip", "-n", r.Server.Name, "addr", "add", ip+"/32", "dev", "lo")
+	r.serverAddrs = append(r.serverAddrs, ip)
+	for _, c := range r.clientNs {
+		r.must("ip", "-n", c.Name, "route", "add", ip+"/32", "via", c.ServerIP)
+	}
+}
+
+// Kill ends the process with SIGKILL at once (a crash) and waits for it.
+func (p *Proc) Kill() {
+	if p.Exited() {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// Logged reports whether the process's output so far contains s.
+func (p *Proc) Logged(s string) bool { return strings.Contains(p.Log(), s) }
