@@ -4,7 +4,7 @@
 #   scripts/test-all.sh
 #
 # As root it installs the Debian packages the e2e tests need (real SoftEther
-# 5.01 programs, iperf3, busybox, tcpdump, curl, openvpn) when any is missing. Without root
+# 5.01 programs, iperf3, busybox, tcpdump, curl, openvpn, etcd-server) when any is missing. Without root
 # it says so and goes on; the e2e tests then skip, except with CI=true,
 # where they fail instead of passing silently.
 set -euo pipefail
