@@ -276,3 +276,111 @@ func TestFarmChangeOnAnyNode(t *testing.T) {
 	t.Logf("user made on node2 logged in through node3 (on node%d) %v after the admin call returned",
 		f.hostOf(p.user), time.Since(done).Round(time.Millisecond))
 }
+
+// reconnect logs p into hub through node 1 again and again until it is
+// connected or d passed since since; it fails the test if it cannot.
+func (f *farm) reconnect(t *testing.T, p *farmPeer, hub string, since time.Time, d time.Duration) {
+	t.Helper()
+	var err error
+	tries := 0
+	for time.Since(since) < d {
+		tries++
+		if err = f.tryConnect(p, 1, hub); err == nil {
+			t.Logf("%s logged in again after %v (%d logins tried, on node%d)", p.user,
+				time.Since(since).Round(100*time.Millisecond), tries, f.hostOf(p.user))
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("%s could not log in again within %v: %v%s", p.user, d, err, f.logs())
+}
+
+// backAfter waits until a pings b and returns how long after since that
+// was, or fails the test after d.
+func (f *farm) backAfter(t *testing.T, a, b *farmPeer, since time.Time, d time.Duration) time.Duration {
+	t.Helper()
+	if !pingable(a, b, d-time.Since(since)) {
+		t.Fatalf("%s (node%d) cannot ping %s (node%d) %v after the fault%s", a.user, f.hostOf(a.user),
+			b.user, f.hostOf(b.user), time.Since(since).Round(time.Second), f.logs())
+	}
+	return time.Since(since)
+}
+
+// TestFarmNodeKilled: the node that hosts a dynamic hub dies (SIGKILL);
+// its lease ends, the hub is placed again on the next login, and the
+// clients that were on it come back through node 1 and pass frames again
+// within 30 s.
+func TestFarmNodeKilled(t *testing.T) {
+	f := startFarm(t, true)
+	ps := f.addPeers(t, 2)
+	for _, p := range ps {
+		f.connect(t, p, 1, farmDynHub)
+	}
+	host := f.hostOf("u1")
+	if host < 2 || f.hostOf("u2") != host || !pingable(ps[0], ps[1], 15*time.Second) {
+		t.Fatalf("setup: sessions on node%d and node%d, or no ping%s", host, f.hostOf("u2"), f.logs())
+	}
+	f.nodes[host-1].Proc.Kill()
+	killed := time.Now()
+	t.Logf("node%d (hosting %s) killed", host, farmDynHub)
+	// What the real vpnclient does by itself after losing its session.
+	time.Sleep(3 * time.Second)
+	t.Logf("vpnclient states 3 s after the kill: %q, %q", ps[0].cli.State(), ps[1].cli.State())
+	_ = ps[0].cli.Disconnect()
+	_ = ps[1].cli.Disconnect()
+	for _, p := range ps {
+		f.reconnect(t, p, farmDynHub, killed, 60*time.Second)
+	}
+	took := f.backAfter(t, ps[0], ps[1], killed, 60*time.Second)
+	newHost := f.hostOf("u1")
+	if newHost == host || newHost < 2 || f.hostOf("u2") != newHost {
+		t.Fatalf("after the kill: sessions on node%d and node%d (node%d was killed)%s", newHost, f.hostOf("u2"), host, f.logs())
+	}
+	t.Logf("hub %s moved from node%d to node%d; the clients pass frames again %v after the kill",
+		farmDynHub, host, newHost, took.Round(100*time.Millisecond))
+	if took > 30*time.Second {
+		t.Errorf("the clients needed %v to pass frames again, want at most 30 s", took)
+	}
+}
+
+// TestFarmEtcdDown: with etcd stopped, the sessions already up keep
+// passing frames (past the nodes' 10 s leases), a new login gets SoftEther's
+// error 49 (the farm cannot host the hub), and once etcd is back a new
+// login works by itself and reaches the clients already there.
+func TestFarmEtcdDown(t *testing.T) {
+	f := startFarm(t, true)
+	ps := f.addPeers(t, 3)
+	for _, p := range ps[:2] {
+		f.connect(t, p, 1, farmDynHub)
+	}
+	host := f.hostOf("u1")
+	if host < 2 || f.hostOf("u2") != host || !pingable(ps[0], ps[1], 15*time.Second) {
+		t.Fatalf("setup: sessions on node%d and node%d, or no ping%s", host, f.hostOf("u2"), f.logs())
+	}
+	if err := f.etcd.Stop(); err != nil {
+		t.Logf("etcd stop: %v", err)
+	}
+	stopped := time.Now()
+	// 75 pings 0.2 s apart: 15 s, longer than a node's lease.
+	res, err := ps[0].ns.Ping(ps[1].ip, 75, "-I", ps[0].cli.TAP())
+	if err != nil || res.Loss() > 0.05 {
+		t.Fatalf("with etcd away, ping between the clients on node%d: %+v, %v%s", host, res, err, f.logs())
+	}
+	t.Logf("etcd away: %d/%d pings between sessions already up", res.Received, res.Sent)
+	start := time.Now()
+	err = f.tryConnect(ps[2], 1, farmDynHub)
+	code, cause := ps[2].cli.LastError()
+	t.Logf("a new login with etcd away: %v after %v (code %d %q)", err, time.Since(start).Round(time.Millisecond), code, cause)
+	if err == nil || code != 49 {
+		t.Fatalf("a new login with etcd away: err %v, code %d; want error 49 (ERR_COULD_NOT_HOST_HUB_ON_FARM)%s", err, code, f.logs())
+	}
+	f.etcd.Start()
+	back := time.Now()
+	t.Logf("etcd back after %v away", back.Sub(stopped).Round(time.Second))
+	f.reconnect(t, ps[2], farmDynHub, back, 60*time.Second)
+	took := f.backAfter(t, ps[2], ps[0], back, 60*time.Second)
+	t.Logf("a new login works and reaches the clients already there %v after etcd came back", took.Round(100*time.Millisecond))
+	if res, err := ps[0].ns.Ping(ps[1].ip, 10, "-I", ps[0].cli.TAP()); err != nil || res.Loss() > 0.1 {
+		t.Errorf("after etcd came back, ping between the first clients: %+v, %v", res, err)
+	}
+}
