@@ -380,6 +380,18 @@ func TestFarmEtcdDown(t *testing.T) {
 	f.reconnect(t, ps[2], farmDynHub, back, 60*time.Second)
 	took := f.backAfter(t, ps[2], ps[0], back, 60*time.Second)
 	t.Logf("a new login works and reaches the clients already there %v after etcd came back", took.Round(100*time.Millisecond))
+	// The leases the nodes held before etcd went away end about a lease
+	// after etcd is back: the hub's placement must not end with them
+	// while its sessions are still on their node.
+	if err := ps[2].cli.Disconnect(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(back.Add(25 * time.Second)))
+	f.connect(t, ps[2], 1, farmDynHub)
+	if !pingable(ps[2], ps[0], 10*time.Second) {
+		t.Fatalf("25 s after etcd came back, a new session (node%d) cannot reach the clients already there (node%d)%s",
+			f.hostOf("u3"), f.hostOf("u1"), f.logs())
+	}
 	if res, err := ps[0].ns.Ping(ps[1].ip, 10, "-I", ps[0].cli.TAP()); err != nil || res.Loss() > 0.1 {
 		t.Errorf("after etcd came back, ping between the first clients: %+v, %v", res, err)
 	}

@@ -99,6 +99,47 @@ func (n *Node) Release(ctx context.Context, hub string) error {
 	return nil
 }
 
+// Claim keeps hub placed on this node after the node joined the farm
+// again with a new lease (etcd was away for longer than a lease, and the
+// hub's sessions stayed up here): the placement, still on the old lease
+// or already gone with it, is put on the new lease, so that the hub's
+// next sessions come here and not to a second instance on another node.
+// It returns the node that hosts the hub: another one if a node placed
+// the hub there meanwhile.
+func (n *Node) Claim(ctx context.Context, hub string) (host string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	defer cancel()
+	key := n.hubKey(hub)
+	mine := clientv3.OpPut(key, n.self.Name, clientv3.WithLease(n.sess.Lease()))
+	resp, err := n.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).Then(mine).
+		Else(clientv3.OpGet(key)).Commit()
+	if err != nil {
+		return "", fmt.Errorf("claiming a hub's placement in etcd: %w", err)
+	}
+	if resp.Succeeded {
+		return n.self.Name, nil
+	}
+	kvs := resp.Responses[0].GetResponseRange().Kvs
+	if len(kvs) == 0 || string(kvs[0].Value) != n.self.Name {
+		if len(kvs) == 0 {
+			return "", errors.New("the hub's placement changed while it was claimed; try again")
+		}
+		return string(kvs[0].Value), nil
+	}
+	// Placed here on a lease of this node's, maybe the old one: move it
+	// to the current lease unless it changed since it was read.
+	resp, err = n.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(key), "=", kvs[0].ModRevision)).Then(mine).Commit()
+	if err != nil {
+		return "", fmt.Errorf("claiming a hub's placement in etcd: %w", err)
+	}
+	if !resp.Succeeded {
+		return "", errors.New("the hub's placement changed while it was claimed; try again")
+	}
+	return n.self.Name, nil
+}
+
 func (n *Node) hubKey(hub string) string {
 	return n.root + "hubs/" + keyName(hub)
 }

@@ -121,6 +121,7 @@ func (fm *farmNode) run(ctx context.Context, s *Server) {
 			continue
 		}
 		fm.log.Info("joined the farm")
+		fm.reclaim(ctx, node)
 		fm.node.Store(node)
 		fm.report(ctx, s, node)
 		fm.node.Store(nil)
