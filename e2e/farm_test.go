@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -85,7 +88,7 @@ func startFarm(t *testing.T, entryOnly bool) *farm {
 func (f *farm) waitJoined(t *testing.T, i int) {
 	t.Helper()
 	n := f.nodes[i-1]
-	if !eventually(15*time.Second, func() bool { return n.Proc.Logged("joined the farm") }) {
+	if !waitUntil(15*time.Second, func() bool { return n.Proc.Logged("joined the farm") }) {
 		t.Fatalf("node%d did not join the farm; log: %s", i, n.LogTail(15))
 	}
 }
@@ -132,6 +135,18 @@ func (f *farm) redirects(i int, user string, j int) int {
 		fmt.Sprintf(`user \"%s\" redirected to farm node \"node%d\"`, user, j))
 }
 
+// redirectsAfter counts node 1's redirects of user logged after since.
+func (f *farm) redirectsAfter(since time.Time, user string) int {
+	n := 0
+	re := regexp.MustCompile(`time=(\S+) .*user \\"` + regexp.QuoteMeta(user) + `\\" redirected to farm node`)
+	for _, m := range re.FindAllStringSubmatch(f.nodes[0].Proc.Log(), -1) {
+		if ts, err := time.Parse(time.RFC3339Nano, m[1]); err == nil && ts.After(since) {
+			n++
+		}
+	}
+	return n
+}
+
 // farmPeer is a vpnclient with a TAP address on 192.168.78.0/24.
 type farmPeer struct {
 	ns   *testrig.Netns
@@ -168,19 +183,10 @@ func (f *farm) tryConnect(p *farmPeer, i int, hub string) error {
 
 // pingable waits up to d until from gets echo replies from to.
 func pingable(from, to *farmPeer, d time.Duration) bool {
-	return eventually(d, func() bool {
+	return waitUntil(d, func() bool {
 		res, err := from.ns.Ping(to.ip, 3, "-I", from.cli.TAP())
 		return err == nil && res.Received > 0
 	})
-}
-
-func eventually(d time.Duration, ok func() bool) bool {
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
-		if ok() {
-			return true
-		}
-	}
-	return ok()
 }
 
 // TestFarmDynamicHubRedirect: two real vpnclients pointed at node 1, which
@@ -213,6 +219,53 @@ func TestFarmDynamicHubRedirect(t *testing.T) {
 	if st, err := ps[0].cli.Status(); err == nil {
 		t.Logf("vpnclient status after the redirect: server %q, port %q, connections %q",
 			st["Server Name"], st["Port Number"], st[testrig.StatusTCPConnections])
+	}
+
+	// Pinned: an account that checks the server certificate against the
+	// farm's (node 1's) follows the redirect too; 5.01 then compares the
+	// member's certificate with the redirect's on every connection
+	// (SoftEther Protocol.c ClientCheckServerCert, 5.01), so every node
+	// must present the one certificate the farm shares.
+	text, err := f.nodes[0].ConfigText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`byte ServerCert (\S+)`).FindSubmatch(text)
+	if m == nil {
+		t.Fatal("node1's configuration has no ServerCert")
+	}
+	der, err := base64.StdEncoding.DecodeString(string(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile := filepath.Join(ps[0].ns.Dir, "farm.cer")
+	if err := os.WriteFile(certFile, der, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := ps[0].cli
+	if err := c.Configure(f.nodes[0], testrig.Account{Hub: farmDynHub, User: "u1", Password: password, MaxTCP: 4}); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range [][]string{{"AccountServerCertSet", testrig.AccountName, "/LOADCERT:" + certFile},
+		{"AccountServerCertEnable", testrig.AccountName}} {
+		if out, err := c.Vpncmd(cmd...); err != nil {
+			t.Fatalf("%v: %v: %s", cmd, err, out)
+		}
+	}
+	if err := c.StartConnect(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitConnected(30 * time.Second); err != nil {
+		t.Fatalf("a vpnclient that checks the farm's certificate: %v%s", err, f.logs())
+	}
+	if n := waitConns(c, 5); n != 5 {
+		t.Errorf("pinned client: %d TCP connections on node%d, want 5 (4 + QoS), each checked against the redirect's certificate", n, f.hostOf("u1"))
+	}
+	if err := c.SetIP(ps[0].ip + "/24"); err != nil {
+		t.Fatal(err)
+	}
+	if !pingable(ps[0], ps[1], 15*time.Second) {
+		t.Fatalf("the pinned client (node%d) cannot ping u2 (node%d)%s", f.hostOf("u1"), f.hostOf("u2"), f.logs())
 	}
 }
 
@@ -314,7 +367,14 @@ func TestFarmNodeKilled(t *testing.T) {
 	f := startFarm(t, true)
 	ps := f.addPeers(t, 2)
 	for _, p := range ps {
-		f.connect(t, p, 1, farmDynHub)
+		// Retries: vpnclient connects again by itself, to node 1.
+		acc := testrig.Account{Hub: farmDynHub, User: p.user, Password: password, Retries: 100}
+		if err := p.cli.Connect(f.nodes[0], acc); err != nil {
+			t.Fatalf("%s: %v%s", p.user, err, f.logs())
+		}
+		if err := p.cli.SetIP(p.ip + "/24"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	host := f.hostOf("u1")
 	if host < 2 || f.hostOf("u2") != host || !pingable(ps[0], ps[1], 15*time.Second) {
@@ -323,9 +383,25 @@ func TestFarmNodeKilled(t *testing.T) {
 	f.nodes[host-1].Proc.Kill()
 	killed := time.Now()
 	t.Logf("node%d (hosting %s) killed", host, farmDynHub)
-	// What the real vpnclient does by itself after losing its session.
-	time.Sleep(3 * time.Second)
-	t.Logf("vpnclient states 3 s after the kill: %q, %q", ps[0].cli.State(), ps[1].cli.State())
+	// What the real 5.01 vpnclient does by itself: it connects again to
+	// its account's server, node 1, every 5 s, and is redirected to the
+	// hub's new node once the dead node's lease is gone (10 s).
+	var seen []string
+	byItself := waitUntil(15*time.Second, func() bool {
+		st := ps[0].cli.State() + "/" + ps[1].cli.State()
+		if len(seen) == 0 || seen[len(seen)-1] != st {
+			seen = append(seen, st)
+		}
+		res, err := ps[0].ns.Ping(ps[1].ip, 2, "-I", ps[0].cli.TAP())
+		return err == nil && res.Received > 0
+	})
+	t.Logf("vpnclient states after the kill: %v; logged in again by itself through node1: u1 %d, u2 %d times",
+		seen, f.redirectsAfter(killed, "u1"), f.redirectsAfter(killed, "u2"))
+	if byItself {
+		t.Logf("the vpnclients pass frames again by themselves %v after the kill", time.Since(killed).Round(100*time.Millisecond))
+		return
+	}
+	t.Logf("the vpnclients pass no frames by themselves 15 s after the kill: their connections are restarted")
 	_ = ps[0].cli.Disconnect()
 	_ = ps[1].cli.Disconnect()
 	for _, p := range ps {

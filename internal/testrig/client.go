@@ -38,6 +38,9 @@ type Account struct {
 	Monitor             bool // request monitor mode
 	Bridge              bool // request bridge/router mode
 	UDPAccel            bool // leave UDP acceleration on
+	// Retries is how often vpnclient connects again by itself after a
+	// failed login or a lost session, 5 s apart (0: never).
+	Retries int
 }
 
 // AccountName is the name of the account every Client uses.
@@ -148,8 +151,8 @@ func (c *Client) Configure(srv *Server, acc Account) error {
 			AccountName, maxTCP, yesNo(acc.Half), yesNo(acc.Bridge), yesNo(acc.Monitor), yesNo(acc.NoQoS), yesNo(!acc.UDPAccel)),
 		pick(acc.Compress, "AccountCompressEnable ", "AccountCompressDisable ")+AccountName,
 		pick(acc.NoEncrypt, "AccountEncryptDisable ", "AccountEncryptEnable ")+AccountName,
-		// Without this, a refused login would be retried forever.
-		"AccountRetrySet "+AccountName+" /NUM:0 /INTERVAL:5",
+		// vpnclient's default retries a refused login forever.
+		fmt.Sprintf("AccountRetrySet %s /NUM:%d /INTERVAL:5", AccountName, acc.Retries),
 	)
 	if out, err := c.vpncmdBatch(lines); err != nil {
 		return fmt.Errorf("configuring account in %s: %w: %s", c.Netns.Name, err, lastLines(out, 8))
