@@ -135,6 +135,43 @@ func (f *farm) redirects(i int, user string, j int) int {
 		fmt.Sprintf(`user \"%s\" redirected to farm node \"node%d\"`, user, j))
 }
 
+// etcdKeys returns the farm's keys under sub ("hubs/", "nodes/",
+// "tickets/") in etcd, by their names under sub.
+func (f *farm) etcdKeys(t *testing.T, sub string) map[string]string {
+	t.Helper()
+	prefix := "/ethervpn/e2e/" + sub
+	keys, err := f.etcd.Keys(prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for k, v := range keys {
+		out[strings.TrimPrefix(k, prefix)] = v
+	}
+	return out
+}
+
+// checkEtcd checks what the farm keeps in etcd: the dynamic hub placed on
+// node host, exactly the nodes named live, and no ticket left.
+func (f *farm) checkEtcd(t *testing.T, host int, live ...int) {
+	t.Helper()
+	if h := f.etcdKeys(t, "hubs/")[farmDynHub]; h != fmt.Sprintf("node%d", host) {
+		t.Errorf("etcd places %s on %q, want node%d", farmDynHub, h, host)
+	}
+	nodes := f.etcdKeys(t, "nodes/")
+	for _, i := range live {
+		if _, ok := nodes[fmt.Sprintf("node%d", i)]; !ok {
+			t.Errorf("node%d is not a member in etcd", i)
+		}
+	}
+	if len(nodes) != len(live) {
+		t.Errorf("etcd has %d members, want %d (nodes %v)", len(nodes), len(live), live)
+	}
+	if tickets := f.etcdKeys(t, "tickets/"); len(tickets) != 0 {
+		t.Errorf("tickets left in etcd: %v", tickets)
+	}
+}
+
 // redirectsAfter counts node 1's redirects of user logged after since.
 func (f *farm) redirectsAfter(since time.Time, user string) int {
 	n := 0
@@ -208,6 +245,7 @@ func TestFarmDynamicHubRedirect(t *testing.T) {
 			t.Errorf("node1 did not log %s redirected to farm node node%d%s", u, h1, f.logs())
 		}
 	}
+	f.checkEtcd(t, h1, 1, 2, 3)
 	if !pingable(ps[0], ps[1], 15*time.Second) {
 		t.Fatalf("no ping between the clients on node%d%s", h1, f.logs())
 	}
@@ -415,6 +453,7 @@ func TestFarmNodeKilled(t *testing.T) {
 	if newHost == host || newHost < 2 || f.hostOf("u2") != newHost {
 		t.Fatalf("after the kill: sessions on node%d and node%d (node%d was killed)%s", newHost, f.hostOf("u2"), host, f.logs())
 	}
+	f.checkEtcd(t, newHost, 1, newHost)
 	t.Logf("hub %s moved from node%d to node%d; the clients pass frames again %v after the kill",
 		farmDynHub, host, newHost, took.Round(100*time.Millisecond))
 	if took > 30*time.Second {
@@ -467,6 +506,7 @@ func TestFarmEtcdDown(t *testing.T) {
 	}
 	time.Sleep(time.Until(back.Add(25 * time.Second)))
 	f.connect(t, ps[2], 1, farmDynHub)
+	f.checkEtcd(t, host, 1, 2, 3)
 	if !pingable(ps[2], ps[0], 10*time.Second) {
 		t.Fatalf("25 s after etcd came back, a new session (node%d) cannot reach the clients already there (node%d)%s",
 			f.hostOf("u3"), f.hostOf("u1"), f.logs())

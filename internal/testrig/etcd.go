@@ -1,7 +1,14 @@
 package testrig
 
 import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -111,3 +118,40 @@ func (p *Proc) Kill() {
 
 // Logged reports whether the process's output so far contains s.
 func (p *Proc) Logged(s string) bool { return strings.Contains(p.Log(), s) }
+
+// Keys returns etcd's keys under prefix and their values, read through
+// etcd's JSON gateway (/v3/kv/range) from inside its namespace: what the
+// farm left in etcd, for tests to check.
+func (e *Etcd) Keys(prefix string) (map[string]string, error) {
+	end := []byte(prefix)
+	end[len(end)-1]++ // the range [prefix, end) is every key under prefix
+	body, _ := json.Marshal(map[string]string{
+		"key":       base64.StdEncoding.EncodeToString([]byte(prefix)),
+		"range_end": base64.StdEncoding.EncodeToString(end),
+	})
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (c net.Conn, err error) {
+			derr := e.ns.Do(func() error {
+				c, err = (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
+				return err
+			})
+			return c, errors.Join(err, derr)
+		}}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Post(e.URL+"/v3/kv/range", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("testrig: reading etcd: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Kvs []struct{ Key, Value []byte } // base64 in JSON, as []byte decodes
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("testrig: reading etcd: %s: %v", resp.Status, err)
+	}
+	keys := map[string]string{}
+	for _, kv := range out.Kvs {
+		keys[string(kv.Key)] = string(kv.Value)
+	}
+	return keys, nil
+}
