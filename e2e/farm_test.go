@@ -33,7 +33,8 @@ const (
 // farm is a running farm: its etcd and its nodes (nodes[0] is node 1).
 type farm struct {
 	r     *testrig.Rig
-	etcd  *testrig.Etcd
+	etcd  *testrig.Etcd   // the first member of etcds
+	etcds []*testrig.Etcd // etcd's members
 	nodes []*testrig.Server
 }
 
@@ -55,6 +56,12 @@ func farmUsers() []testrig.UserConfig {
 // every session is redirected to node 2 or 3.
 func startFarm(t *testing.T, entryOnly bool) *farm {
 	t.Helper()
+	return startFarmOn(t, entryOnly, farmEtcdIP)
+}
+
+// startFarmOn is startFarm with an etcd of one member per address.
+func startFarmOn(t *testing.T, entryOnly bool, etcdIPs ...string) *farm {
+	t.Helper()
 	testrig.Require(t)
 	testrig.RequireEtcd(t)
 	if testrig.SelectedServer(t) != testrig.Ethervpn {
@@ -62,8 +69,15 @@ func startFarm(t *testing.T, entryOnly bool) *farm {
 	}
 	r := testrig.New(t)
 	f := &farm{r: r}
-	r.AddServerAddress(farmEtcdIP)
-	f.etcd = r.StartEtcd(r.Server, farmEtcdIP)
+	var urls []string
+	for _, ip := range etcdIPs {
+		r.AddServerAddress(ip)
+	}
+	f.etcds = r.StartEtcdCluster(r.Server, etcdIPs...)
+	f.etcd = f.etcds[0]
+	for _, e := range f.etcds {
+		urls = append(urls, e.URL)
+	}
 	for i := 1; i <= 3; i++ {
 		r.AddServerAddress(farmNodeIP(i))
 		cfg := &testrig.ServerConfig{Port: farmPort + i, AdminPassword: "adminpw"}
@@ -73,7 +87,7 @@ func startFarm(t *testing.T, entryOnly bool) *farm {
 				{Name: farmStatHub, Password: "hubpw", Type: 1, Users: farmUsers()},
 			}
 		}
-		args := []string{"--farm", f.etcd.URL, "--farm-address", farmNodeIP(i),
+		args := []string{"--farm", strings.Join(urls, ","), "--farm-address", farmNodeIP(i),
 			"--farm-name", fmt.Sprintf("node%d", i), "--farm-cluster", "e2e"}
 		if i == 1 && entryOnly {
 			args = append(args, "--farm-no-sessions")
@@ -336,6 +350,20 @@ func TestFarmStaticHubSpread(t *testing.T) {
 	t.Logf("static hub: sessions by node %v", got)
 }
 
+// createUser creates user (password: password) in the static hub
+// through node i with ethervpn cmd.
+func (f *farm) createUser(t *testing.T, i int, user string) {
+	t.Helper()
+	for _, args := range [][]string{{"UserCreate", user, "/GROUP:none", "/REALNAME:none", "/NOTE:none"},
+		{"UserPasswordSet", user, "/PASSWORD:" + password}} {
+		cmd := append([]string{testrig.EthervpnBinary(t), "cmd", farmNodeIP(i) + ":" + strconv.Itoa(farmPort+i),
+			"/SERVER", "/PASSWORD:adminpw", "/ADMINHUB:" + farmStatHub, "/CMD"}, args...)
+		if out, err := f.r.Server.Run(30*time.Second, cmd...); err != nil {
+			t.Fatalf("ethervpn cmd %v on node%d: %v: %s", args, i, err, out)
+		}
+	}
+}
+
 // TestFarmChangeOnAnyNode: a user created on node 2 (with ethervpn cmd)
 // logs in through node 3 at once.
 func TestFarmChangeOnAnyNode(t *testing.T) {
@@ -343,16 +371,7 @@ func TestFarmChangeOnAnyNode(t *testing.T) {
 	ps := f.addPeers(t, 1)
 	p := ps[0]
 	p.user = "newuser"
-	adm := func(args ...string) {
-		t.Helper()
-		cmd := append([]string{testrig.EthervpnBinary(t), "cmd", farmNodeIP(2) + ":" + strconv.Itoa(farmPort+2),
-			"/SERVER", "/PASSWORD:adminpw", "/ADMINHUB:" + farmStatHub, "/CMD"}, args...)
-		if out, err := f.r.Server.Run(30*time.Second, cmd...); err != nil {
-			t.Fatalf("ethervpn cmd %v on node2: %v: %s", args, err, out)
-		}
-	}
-	adm("UserCreate", p.user, "/GROUP:none", "/REALNAME:none", "/NOTE:none")
-	adm("UserPasswordSet", p.user, "/PASSWORD:"+password)
+	f.createUser(t, 2, p.user)
 	done := time.Now()
 	// The account allows no retries: the first attempt must succeed.
 	if err := p.cli.Configure(f.nodes[2], testrig.Account{Hub: farmStatHub, User: p.user, Password: password}); err != nil {
@@ -513,5 +532,62 @@ func TestFarmEtcdDown(t *testing.T) {
 	}
 	if res, err := ps[0].ns.Ping(ps[1].ip, 10, "-I", ps[0].cli.TAP()); err != nil || res.Loss() > 0.1 {
 		t.Errorf("after etcd came back, ping between the first clients: %+v, %v", res, err)
+	}
+}
+
+// TestFarmEtcdMemberLost: with a 3-member etcd, losing one member (the
+// leader, killed) changes nothing the clients see:
+// sessions keep passing frames, a new login lands on the dynamic hub's
+// node and reaches them, and a change made on a node reaches the others.
+func TestFarmEtcdMemberLost(t *testing.T) {
+	f := startFarmOn(t, true, "10.251.0.101", "10.251.0.102", "10.251.0.103")
+	ps := f.addPeers(t, 3)
+	for _, p := range ps[:2] {
+		f.connect(t, p, 1, farmDynHub)
+	}
+	host := f.hostOf("u1")
+	if host < 2 || f.hostOf("u2") != host || !pingable(ps[0], ps[1], 15*time.Second) {
+		t.Fatalf("setup: sessions on node%d and node%d, or no ping%s", host, f.hostOf("u2"), f.logs())
+	}
+	// The leader goes: the worst case.
+	var leader *testrig.Etcd
+	for _, e := range f.etcds {
+		if ok, err := e.Leader(); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			leader = e
+		}
+	}
+	if leader == nil {
+		t.Fatal("no etcd member is the leader")
+	}
+	leader.Proc.Kill()
+	lost := time.Now()
+	t.Logf("etcd's leader %s killed", leader.URL)
+	res, err := ps[0].ns.Ping(ps[1].ip, 25, "-I", ps[0].cli.TAP())
+	if err != nil || res.Loss() > 0.05 {
+		t.Fatalf("with an etcd member lost, ping between the clients: %+v, %v%s", res, err, f.logs())
+	}
+	// The account allows no retries: the first login must work.
+	start := time.Now()
+	f.connect(t, ps[2], 1, farmDynHub)
+	t.Logf("with an etcd member lost (%v ago): a new login took %v, on node%d", start.Sub(lost).Round(100*time.Millisecond),
+		time.Since(start).Round(time.Millisecond), f.hostOf("u3"))
+	if !pingable(ps[2], ps[0], 10*time.Second) {
+		t.Fatalf("the new session (node%d) cannot reach the clients already there (node%d)%s", f.hostOf("u3"), host, f.logs())
+	}
+	// A change made on node 2 works through node 3 at once.
+	if err := ps[2].cli.Disconnect(); err != nil {
+		t.Fatal(err)
+	}
+	ps[2].user = "late"
+	f.createUser(t, 2, ps[2].user)
+	if err := ps[2].cli.Connect(f.nodes[2], testrig.Account{Hub: farmStatHub, User: ps[2].user, Password: password}); err != nil {
+		t.Fatalf("a user made on node2 with an etcd member lost cannot log in through node3: %v%s", err, f.logs())
+	}
+	for i, n := range f.nodes {
+		if n.Proc.Logged("lost its lease") {
+			t.Errorf("node%d lost its lease when one etcd member of three went away", i+1)
+		}
 	}
 }
