@@ -419,7 +419,12 @@ func (f *farm) backAfter(t *testing.T, a, b *farmPeer, since time.Time, d time.D
 // TestFarmNodeKilled: the node that hosts a dynamic hub dies (SIGKILL);
 // its lease ends, the hub is placed again on the next login, and the
 // clients that were on it come back through node 1 and pass frames again
-// within 30 s.
+// within 30 s. The real 5.01 vpnclient keeps its session for its timeout
+// (about 20 s), then logs in again by itself through node 1 and is
+// redirected to the hub's new node, but passes no frames there until its
+// process is restarted (seen with 45 s of waiting; issue 12 says the same
+// of the real vpnserver), so after 15 s without frames the test restarts
+// the vpnclients.
 func TestFarmNodeKilled(t *testing.T) {
 	f := startFarm(t, true)
 	ps := f.addPeers(t, 2)
@@ -494,9 +499,7 @@ func TestFarmEtcdDown(t *testing.T) {
 	if host < 2 || f.hostOf("u2") != host || !pingable(ps[0], ps[1], 15*time.Second) {
 		t.Fatalf("setup: sessions on node%d and node%d, or no ping%s", host, f.hostOf("u2"), f.logs())
 	}
-	if err := f.etcd.Stop(); err != nil {
-		t.Logf("etcd stop: %v", err)
-	}
+	_ = f.etcd.Stop() // "signal: terminated": etcd ends on SIGTERM
 	stopped := time.Now()
 	// 75 pings 0.2 s apart: 15 s, longer than a node's lease.
 	res, err := ps[0].ns.Ping(ps[1].ip, 75, "-I", ps[0].cli.TAP())
