@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -166,7 +167,10 @@ func (f *farm) etcdKeys(t *testing.T, sub string) map[string]string {
 }
 
 // checkEtcd checks what the farm keeps in etcd: the dynamic hub placed on
-// node host, exactly the nodes named live, and no ticket left.
+// node host, exactly the nodes named live, and no ticket left for a live
+// node (each was consumed by the login it was issued for). A ticket for a
+// dead node (a login redirected there before its lease ended) stays until
+// its own 60 s lease ends.
 func (f *farm) checkEtcd(t *testing.T, host int, live ...int) {
 	t.Helper()
 	if h := f.etcdKeys(t, "hubs/")[farmDynHub]; h != fmt.Sprintf("node%d", host) {
@@ -181,8 +185,15 @@ func (f *farm) checkEtcd(t *testing.T, host int, live ...int) {
 	if len(nodes) != len(live) {
 		t.Errorf("etcd has %d members, want %d (nodes %v)", len(nodes), len(live), live)
 	}
-	if tickets := f.etcdKeys(t, "tickets/"); len(tickets) != 0 {
-		t.Errorf("tickets left in etcd: %v", tickets)
+	for id, v := range f.etcdKeys(t, "tickets/") {
+		var tk struct{ Node string }
+		if err := json.Unmarshal([]byte(v), &tk); err != nil {
+			t.Errorf("ticket %s: %v", id, err)
+		} else if _, live := nodes[tk.Node]; live {
+			t.Errorf("a ticket for the live %s left in etcd: %s", tk.Node, v)
+		} else {
+			t.Logf("a ticket for the dead %s, left to its lease: %s", tk.Node, v)
+		}
 	}
 }
 
@@ -198,12 +209,22 @@ func (f *farm) redirectsAfter(since time.Time, user string) int {
 	return n
 }
 
-// farmPeer is a vpnclient with a TAP address on 192.168.78.0/24.
+// farmPeer is a vpnclient (or an ethervpn client: tap set, cli nil) with
+// a TAP address on 192.168.78.0/24.
 type farmPeer struct {
 	ns   *testrig.Netns
 	cli  *testrig.Client
+	tap  string
 	ip   string
 	user string
+}
+
+// dev is the peer's TAP device.
+func (p *farmPeer) dev() string {
+	if p.cli == nil {
+		return p.tap
+	}
+	return p.cli.TAP()
 }
 
 func (f *farm) addPeers(t *testing.T, n int) []*farmPeer {
@@ -235,7 +256,7 @@ func (f *farm) tryConnect(p *farmPeer, i int, hub string) error {
 // pingable waits up to d until from gets echo replies from to.
 func pingable(from, to *farmPeer, d time.Duration) bool {
 	return waitUntil(d, func() bool {
-		res, err := from.ns.Ping(to.ip, 3, "-I", from.cli.TAP())
+		res, err := from.ns.Ping(to.ip, 3, "-I", from.dev())
 		return err == nil && res.Received > 0
 	})
 }
@@ -593,4 +614,48 @@ func TestFarmEtcdMemberLost(t *testing.T) {
 			t.Errorf("node%d lost its lease when one etcd member of three went away", i+1)
 		}
 	}
+}
+
+// TestFarmNodeKilledEthervpnClient: the same fault with ethervpn's own
+// client, which comes back by itself: it logs in again through node 1
+// (its --server) and passes frames again within 30 s.
+func TestFarmNodeKilledEthervpnClient(t *testing.T) {
+	f := startFarm(t, true)
+	var ps []*farmPeer
+	var procs []*testrig.Proc
+	for i := 1; i <= 2; i++ {
+		ns := f.r.AddClient()
+		p := &farmPeer{ns: ns, ip: fmt.Sprintf("192.168.78.%d", i), user: fmt.Sprintf("u%d", i)}
+		tap := fmt.Sprintf("evf%d", i)
+		proc := testrig.StartProc(t, "ethervpn client "+ns.Name, filepath.Join(ns.Dir, "ethervpn-client.log"),
+			ns.Cmd(testrig.EthervpnBinary(t), "client", "--server", ns.ServerIP+":"+strconv.Itoa(farmPort+1),
+				"--hub", farmDynHub, "--user", p.user, "--password", password, "--tap", tap,
+				"--retry-interval", "5", "--log-level", "debug")...)
+		if !waitUntil(30*time.Second, func() bool { return proc.Exited() || proc.Logged("Now connected") }) || proc.Exited() {
+			t.Fatalf("ethervpn client %s did not connect: %s%s", p.user, proc.Log(), f.logs())
+		}
+		if _, err := ns.Run(10*time.Second, "ip", "addr", "add", p.ip+"/24", "dev", tap); err != nil {
+			t.Fatal(err)
+		}
+		p.tap = tap
+		ps, procs = append(ps, p), append(procs, proc)
+	}
+	host := f.hostOf("u1")
+	if host < 2 || f.hostOf("u2") != host || !pingable(ps[0], ps[1], 15*time.Second) {
+		t.Fatalf("setup: sessions on node%d and node%d, or no ping%s", host, f.hostOf("u2"), f.logs())
+	}
+	f.nodes[host-1].Proc.Kill()
+	killed := time.Now()
+	if !pingable(ps[0], ps[1], 30*time.Second) {
+		t.Fatalf("the ethervpn clients pass no frames 30 s after node%d was killed; client log: %s%s",
+			host, lastLines(procs[0].Log(), 10), f.logs())
+	}
+	took := time.Since(killed)
+	newHost := f.hostOf("u1")
+	if newHost == host || f.hostOf("u2") != newHost {
+		t.Fatalf("after the kill: sessions on node%d and node%d (node%d was killed)%s", newHost, f.hostOf("u2"), host, f.logs())
+	}
+	f.checkEtcd(t, newHost, 1, newHost)
+	t.Logf("ethervpn clients: hub %s moved from node%d to node%d; frames pass again %v after the kill, by themselves",
+		farmDynHub, host, newHost, took.Round(100*time.Millisecond))
 }
