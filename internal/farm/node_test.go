@@ -223,3 +223,23 @@ func TestClaimMovesPlacementToNewLease(t *testing.T) {
 		t.Fatalf("claim of an unplaced hub: %q, %v; want a", host, err)
 	}
 }
+
+// Place, on the node that hosts the hub, keeps the placement on the
+// node's current lease after it joined again (the server places its
+// hubs again when it rejoins).
+func TestPlaceMovesOwnPlacementToNewLease(t *testing.T) {
+	cli := etcdtest.Start(t)
+	ctx := context.Background()
+	old := join(t, cli, "a", 100)
+	if m, err := old.Place(ctx, "HUB"); err != nil || m.Name != "a" {
+		t.Fatalf("placed on %q, %v; want a", m.Name, err)
+	}
+	again := join(t, cli, "a", 100)
+	if m, err := again.Place(ctx, "HUB"); err != nil || m.Name != "a" {
+		t.Fatalf("placed again on %q, %v; want a", m.Name, err)
+	}
+	old.Leave()
+	if host, ok, err := again.Host(ctx, "HUB"); err != nil || !ok || host != "a" {
+		t.Fatalf("after the old lease ended the hub is on %q (%v, %v); want still a", host, ok, err)
+	}
+}

@@ -36,7 +36,17 @@ func (n *Node) Place(ctx context.Context, hub string) (Member, error) {
 			return Member{}, fmt.Errorf("reading a hub's placement from etcd: %w", err)
 		}
 		if len(resp.Kvs) == 1 {
-			if m, ok := byName(members, string(resp.Kvs[0].Value)); ok {
+			kv := resp.Kvs[0]
+			if string(kv.Value) == n.self.Name && kv.Lease != int64(n.sess.Lease()) {
+				// Placed here on the lease this node had before it
+				// joined again (etcd was away): keep it placed here on the
+				// current lease, or it would end with the old one while
+				// the hub's sessions are still here.
+				if err := n.movePlacement(ctx, key, kv.ModRevision); err != nil {
+					return Member{}, err
+				}
+			}
+			if m, ok := byName(members, string(kv.Value)); ok {
 				return m, nil
 			}
 			// Its host left after we listed the nodes: list them again.
@@ -127,17 +137,26 @@ func (n *Node) Claim(ctx context.Context, hub string) (host string, err error) {
 		}
 		return string(kvs[0].Value), nil
 	}
-	// Placed here on a lease of this node's, maybe the old one: move it
-	// to the current lease unless it changed since it was read.
-	resp, err = n.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.ModRevision(key), "=", kvs[0].ModRevision)).Then(mine).Commit()
-	if err != nil {
-		return "", fmt.Errorf("claiming a hub's placement in etcd: %w", err)
-	}
-	if !resp.Succeeded {
-		return "", errors.New("the hub's placement changed while it was claimed; try again")
+	// Placed here on a lease of this node's, maybe the old one.
+	if err := n.movePlacement(ctx, key, kvs[0].ModRevision); err != nil {
+		return "", err
 	}
 	return n.self.Name, nil
+}
+
+// movePlacement puts the placement key, which names this node, on the
+// node's current lease, unless it changed since revision rev.
+func (n *Node) movePlacement(ctx context.Context, key string, rev int64) error {
+	resp, err := n.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
+		Then(clientv3.OpPut(key, n.self.Name, clientv3.WithLease(n.sess.Lease()))).Commit()
+	if err != nil {
+		return fmt.Errorf("keeping a hub's placement in etcd: %w", err)
+	}
+	if !resp.Succeeded {
+		return errors.New("the hub's placement changed while it was kept; try again")
+	}
+	return nil
 }
 
 func (n *Node) hubKey(hub string) string {

@@ -15,8 +15,6 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
 
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/control"
@@ -83,13 +81,7 @@ func openFarm(f FarmOptions, file *config.Store, log *slog.Logger) (*farmNode, e
 	}
 	f.Cluster = cmp.Or(f.Cluster, "default")
 	f.Timeout = cmp.Or(f.Timeout, 5*time.Second)
-	cli, err := clientv3.New(clientv3.Config{Endpoints: f.Endpoints, DialTimeout: f.Timeout, Logger: zap.NewNop(),
-		// gRPC waits up to 2 minutes between attempts to reach an etcd
-		// that went away (its default backoff); a node should be back in
-		// the farm a moment after etcd is.
-		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: 250 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
-			MinConnectTimeout: f.Timeout})}})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: f.Endpoints, DialTimeout: f.Timeout, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the farm's etcd %s: %w", strings.Join(f.Endpoints, ","), err)
 	}
@@ -129,7 +121,6 @@ func (fm *farmNode) run(ctx context.Context, s *Server) {
 			continue
 		}
 		fm.log.Info("joined the farm")
-		fm.reclaim(ctx, node)
 		fm.node.Store(node)
 		fm.report(ctx, s, node)
 		fm.node.Store(nil)

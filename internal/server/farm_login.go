@@ -164,28 +164,3 @@ func (fm *farmNode) releaseIdle(ctx context.Context, s *Server, node *farm.Node)
 	}
 	return hubs
 }
-
-// reclaim keeps the dynamic hubs hosted here placed here when the node
-// joins the farm again with a new lease (etcd was away): their sessions
-// stayed up, so their placements move to the new lease (farm.Node.Claim)
-// instead of ending with the old one and letting the hubs' next sessions
-// start a second instance elsewhere.
-func (fm *farmNode) reclaim(ctx context.Context, node *farm.Node) {
-	fm.hosted.mu.Lock()
-	hubs := make([]string, 0, len(fm.hosted.placed))
-	for hub := range fm.hosted.placed {
-		hubs = append(hubs, hub)
-	}
-	fm.hosted.mu.Unlock()
-	for _, hub := range hubs {
-		host, err := node.Claim(ctx, hub)
-		switch {
-		case err != nil:
-			fm.log.Warn("could not keep a dynamic hub placed here after joining the farm again", "hub", hub, "err", err)
-		case host != node.Name():
-			fm.log.Warn("a dynamic hub hosted here was placed on another node while etcd was away", "hub", hub, "host", host)
-		default:
-			fm.log.Info("a dynamic hub hosted here stays placed here", "hub", hub)
-		}
-	}
-}
