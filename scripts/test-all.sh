@@ -4,7 +4,7 @@
 #   scripts/test-all.sh
 #
 # As root it installs the Debian packages the e2e tests need (real SoftEther
-# 5.01 programs, iperf3, busybox, tcpdump, curl, openvpn, etcd-server) when any is missing. Without root
+# 5.01 programs, iperf3, busybox, tcpdump, curl, openvpn) when any is missing. Without root
 # it says so and goes on; the e2e tests then skip, except with CI=true,
 # where they fail instead of passing silently.
 set -euo pipefail
@@ -12,8 +12,9 @@ cd "$(dirname "$0")/.."
 # A fresh machine has Go in /usr/local/go without it being on PATH.
 command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 
-pkgs=(softether-vpnserver softether-vpnclient softether-vpncmd softether-vpnbridge iperf3 busybox tcpdump iproute2 curl openvpn etcd-server)
+pkgs=(softether-vpnserver softether-vpnclient softether-vpncmd softether-vpnbridge iperf3 busybox tcpdump iproute2 curl openvpn)
 missing=()
+pkgs+=(etcd-server) # the real etcd of the farm e2e tests (internal/testrig/etcd.go)
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done
