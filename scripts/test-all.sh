@@ -14,6 +14,7 @@ command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 
 pkgs=(softether-vpnserver softether-vpnclient softether-vpncmd softether-vpnbridge iperf3 busybox tcpdump iproute2 curl openvpn wireguard-go wireguard-tools)
 missing=()
+pkgs+=(etcd-server) # the real etcd of the farm e2e tests (internal/testrig/etcd.go)
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done

@@ -72,7 +72,11 @@ func (h *Hub) EditUserAt(i int) *User {
 	c := *h.Users[i]
 	c.Policy = clonePolicy(c.Policy)
 	if c.folder != nil {
-		c.folder.changed() // the copy is written at the next save
+		// The copy is written at the next save, into a folder of its own:
+		// the published user keeps its written folder untouched, and a
+		// store that remembers written folders by identity (the farm's,
+		// internal/farm ConfigStore.write) sees the copy as changed.
+		c.folder = c.folder.Clone()
 	}
 	h.Users[i] = &c
 	return &c

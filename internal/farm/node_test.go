@@ -189,3 +189,57 @@ func TestPlacementFollowsLoadAndHostsLease(t *testing.T) {
 		t.Fatalf("placing with no node for sessions: %v, want ErrNoNode", err)
 	}
 }
+
+// A node that joined again with a new lease (etcd was away) keeps the
+// dynamic hub it still hosts: its placement moves to the new lease and
+// outlives the old one; a hub another node placed meanwhile stays there.
+func TestClaimMovesPlacementToNewLease(t *testing.T) {
+	cli := etcdtest.Start(t)
+	ctx := context.Background()
+	old := join(t, cli, "a", 100)
+	if m, err := old.Place(ctx, "HUB"); err != nil || m.Name != "a" {
+		t.Fatalf("placed on %q, %v; want a", m.Name, err)
+	}
+	again := join(t, cli, "a", 100) // the same node, joined again
+	b := join(t, cli, "b", 100)
+	if host, err := again.Claim(ctx, "HUB"); err != nil || host != "a" {
+		t.Fatalf("claim: %q, %v; want a", host, err)
+	}
+	old.Leave() // the old lease ends
+	if host, ok, err := b.Host(ctx, "HUB"); err != nil || !ok || host != "a" {
+		t.Fatalf("after the old lease ended the hub is on %q (%v, %v); want still a", host, ok, err)
+	}
+	// Placement gone with the old lease before the claim: placed again.
+	if _, err := b.Place(ctx, "OTHER"); err != nil {
+		t.Fatal(err)
+	}
+	if host, err := again.Claim(ctx, "OTHER"); err != nil || host != "b" {
+		t.Fatalf("claim of a hub on b: %q, %v; want b (left there)", host, err)
+	}
+	if err := again.Release(ctx, "HUB"); err != nil {
+		t.Fatal(err)
+	}
+	if host, err := again.Claim(ctx, "HUB"); err != nil || host != "a" {
+		t.Fatalf("claim of an unplaced hub: %q, %v; want a", host, err)
+	}
+}
+
+// Place, on the node that hosts the hub, keeps the placement on the
+// node's current lease after it joined again (the server places its
+// hubs again when it rejoins).
+func TestPlaceMovesOwnPlacementToNewLease(t *testing.T) {
+	cli := etcdtest.Start(t)
+	ctx := context.Background()
+	old := join(t, cli, "a", 100)
+	if m, err := old.Place(ctx, "HUB"); err != nil || m.Name != "a" {
+		t.Fatalf("placed on %q, %v; want a", m.Name, err)
+	}
+	again := join(t, cli, "a", 100)
+	if m, err := again.Place(ctx, "HUB"); err != nil || m.Name != "a" {
+		t.Fatalf("placed again on %q, %v; want a", m.Name, err)
+	}
+	old.Leave()
+	if host, ok, err := again.Host(ctx, "HUB"); err != nil || !ok || host != "a" {
+		t.Fatalf("after the old lease ended the hub is on %q (%v, %v); want still a", host, ok, err)
+	}
+}

@@ -36,7 +36,17 @@ func (n *Node) Place(ctx context.Context, hub string) (Member, error) {
 			return Member{}, fmt.Errorf("reading a hub's placement from etcd: %w", err)
 		}
 		if len(resp.Kvs) == 1 {
-			if m, ok := byName(members, string(resp.Kvs[0].Value)); ok {
+			kv := resp.Kvs[0]
+			if string(kv.Value) == n.self.Name && kv.Lease != int64(n.sess.Lease()) {
+				// Placed here on the lease this node had before it
+				// joined again (etcd was away): keep it placed here on the
+				// current lease, or it would end with the old one while
+				// the hub's sessions are still here.
+				if err := n.movePlacement(ctx, key, kv.ModRevision); err != nil {
+					return Member{}, err
+				}
+			}
+			if m, ok := byName(members, string(kv.Value)); ok {
 				return m, nil
 			}
 			// Its host left after we listed the nodes: list them again.
@@ -95,6 +105,56 @@ func (n *Node) Release(ctx context.Context, hub string) error {
 		Commit()
 	if err != nil {
 		return fmt.Errorf("releasing a hub's placement in etcd: %w", err)
+	}
+	return nil
+}
+
+// Claim keeps hub placed on this node after the node joined the farm
+// again with a new lease (etcd was away for longer than a lease, and the
+// hub's sessions stayed up here): the placement, still on the old lease
+// or already gone with it, is put on the new lease, so that the hub's
+// next sessions come here and not to a second instance on another node.
+// It returns the node that hosts the hub: another one if a node placed
+// the hub there meanwhile.
+func (n *Node) Claim(ctx context.Context, hub string) (host string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	defer cancel()
+	key := n.hubKey(hub)
+	mine := clientv3.OpPut(key, n.self.Name, clientv3.WithLease(n.sess.Lease()))
+	resp, err := n.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).Then(mine).
+		Else(clientv3.OpGet(key)).Commit()
+	if err != nil {
+		return "", fmt.Errorf("claiming a hub's placement in etcd: %w", err)
+	}
+	if resp.Succeeded {
+		return n.self.Name, nil
+	}
+	kvs := resp.Responses[0].GetResponseRange().Kvs
+	if len(kvs) == 0 || string(kvs[0].Value) != n.self.Name {
+		if len(kvs) == 0 {
+			return "", errors.New("the hub's placement changed while it was claimed; try again")
+		}
+		return string(kvs[0].Value), nil
+	}
+	// Placed here on a lease of this node's, maybe the old one.
+	if err := n.movePlacement(ctx, key, kvs[0].ModRevision); err != nil {
+		return "", err
+	}
+	return n.self.Name, nil
+}
+
+// movePlacement puts the placement key, which names this node, on the
+// node's current lease, unless it changed since revision rev.
+func (n *Node) movePlacement(ctx context.Context, key string, rev int64) error {
+	resp, err := n.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
+		Then(clientv3.OpPut(key, n.self.Name, clientv3.WithLease(n.sess.Lease()))).Commit()
+	if err != nil {
+		return fmt.Errorf("keeping a hub's placement in etcd: %w", err)
+	}
+	if !resp.Succeeded {
+		return errors.New("the hub's placement changed while it was kept; try again")
 	}
 	return nil
 }

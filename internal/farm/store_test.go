@@ -268,3 +268,22 @@ func TestLostEtcdRefusesChangesAndKeepsConfiguration(t *testing.T) {
 		t.Fatal("a change that was not saved was published")
 	}
 }
+
+// A user changed after it was written (a new password) reaches etcd: the
+// model's copy of the user must not look like the user already stored.
+func TestChangedUserReachesEtcd(t *testing.T) {
+	cli := etcdtest.Start(t)
+	a := newNode(t, cli, "a", withListener(5555))
+	if _, err := a.o.CreateUser(admin, "DEFAULT", "alice", password("alice")); err != nil {
+		t.Fatal(err)
+	}
+	s := password("alice")
+	s.PasswordHash = []byte("01234567890123456789")
+	if _, err := a.o.SetUser(admin, "DEFAULT", "alice", s); err != nil {
+		t.Fatal(err)
+	}
+	b := newNode(t, cli, "b", withListener(443))
+	if u := b.o.Current().Hub("DEFAULT").User("alice"); u == nil || string(u.PasswordHash) != string(s.PasswordHash) {
+		t.Fatalf("node b has alice as %+v, want the password node a set last", u)
+	}
+}

@@ -22,6 +22,7 @@ type Client struct {
 	// logMark is the length of the vpnclient log when the latest
 	// connection attempt began; LastError looks only after it.
 	logMark int
+	starts  int // processes started, for the log files' names
 }
 
 // Account is the connection setting of a Client. The zero value (plus hub and
@@ -38,6 +39,9 @@ type Account struct {
 	Monitor             bool // request monitor mode
 	Bridge              bool // request bridge/router mode
 	UDPAccel            bool // leave UDP acceleration on
+	// Retries is how often vpnclient connects again by itself after a
+	// failed login or a lost session, 5 s apart (0: never).
+	Retries int
 }
 
 // AccountName is the name of the account every Client uses.
@@ -77,7 +81,8 @@ func (r *Rig) StartClient(ns *Netns, nic string) *Client {
 // start starts the vpnclient process and waits until its admin RPC answers.
 func (c *Client) start(r *Rig, attempt int) error {
 	ns := c.Netns
-	c.Proc = StartProc(r.t, "vpnclient "+ns.Name, filepath.Join(ns.Dir, fmt.Sprintf("vpnclient-%d.log", attempt)),
+	c.starts++
+	c.Proc = StartProc(r.t, "vpnclient "+ns.Name, filepath.Join(ns.Dir, fmt.Sprintf("vpnclient-%d.log", c.starts)),
 		ns.SoftEtherCmd(c.base, VpnClientPath, "start", "--foreground")...)
 	// vpnclient normally stops in well under a second; one that hangs is
 	// logged by the cleanup and should not cost a test much time.
@@ -92,6 +97,31 @@ func (c *Client) start(r *Rig, attempt int) error {
 		return err == nil
 	}) {
 		return fmt.Errorf("vpncmd cannot talk to vpnclient in %s: %v; log: %s", ns.Name, err, lastLines(c.Proc.Log(), 10))
+	}
+	return nil
+}
+
+// Restart stops the vpnclient process and starts it again on the state it
+// saved (its NIC and account), and brings the TAP up again. The real 5.01
+// vpnclient passes no frames after losing a session to a server that died
+// until its process is restarted (ethervpn issue 12).
+func (c *Client) Restart() error {
+	_ = c.Stop()
+	var err error
+	for attempt := 1; attempt <= 2; attempt++ {
+		if err = c.start(c.rig, attempt); err == nil {
+			break
+		}
+		_ = c.Proc.Stop(c.Proc.StopGrace)
+	}
+	if err != nil {
+		return err
+	}
+	if !waitFor(10*time.Second, 100*time.Millisecond, func() bool {
+		_, err = c.Netns.Run(5*time.Second, "ip", "link", "set", c.TAP(), "up")
+		return err == nil
+	}) {
+		return fmt.Errorf("testrig: TAP %s did not come back in %s: %v", c.TAP(), c.Netns.Name, err)
 	}
 	return nil
 }
@@ -148,8 +178,8 @@ func (c *Client) Configure(srv *Server, acc Account) error {
 			AccountName, maxTCP, yesNo(acc.Half), yesNo(acc.Bridge), yesNo(acc.Monitor), yesNo(acc.NoQoS), yesNo(!acc.UDPAccel)),
 		pick(acc.Compress, "AccountCompressEnable ", "AccountCompressDisable ")+AccountName,
 		pick(acc.NoEncrypt, "AccountEncryptDisable ", "AccountEncryptEnable ")+AccountName,
-		// Without this, a refused login would be retried forever.
-		"AccountRetrySet "+AccountName+" /NUM:0 /INTERVAL:5",
+		// vpnclient's default retries a refused login forever.
+		fmt.Sprintf("AccountRetrySet %s /NUM:%d /INTERVAL:5", AccountName, acc.Retries),
 	)
 	if out, err := c.vpncmdBatch(lines); err != nil {
 		return fmt.Errorf("configuring account in %s: %w: %s", c.Netns.Name, err, lastLines(out, 8))

@@ -27,7 +27,10 @@ type ServerConfig struct {
 type HubConfig struct {
 	Name     string
 	Password string // hub administrator password
-	Users    []UserConfig
+	// Type is the hub's kind in a server farm: 0 standalone, 1 static,
+	// 2 dynamic (VirtualHUB/<name>/Type).
+	Type  int
+	Users []UserConfig
 	// SecureNAT, when non-nil, enables SecureNAT on the hub.
 	SecureNAT *SecureNATConfig
 	// PacketLog turns the packet log on with SoftEther's default levels
@@ -105,7 +108,7 @@ func renderHub(f *cfgFolder, h HubConfig) {
 	f.byteItem("HashedPassword", sha0.Sum([]byte(h.Password)))
 	f.item("bool", "Online", "true")
 	f.byteItem("SecurePassword", sha0.Sum([]byte(h.Password+"ADMINISTRATOR")))
-	f.item("uint", "Type", "0")
+	f.item("uint", "Type", strconv.Itoa(h.Type))
 
 	opt := f.folder("Option")
 	opt.item("bool", "DisableIpRawModeSecureNAT", "true")

@@ -18,6 +18,10 @@ type Rig struct {
 	Dir     string // scratch directory for configs, logs and state
 	Server  *Netns
 	clients int
+	// clientNs are the client namespaces and serverAddrs the addresses
+	// AddServerAddress added, each routed from every client namespace.
+	clientNs    []*Netns
+	serverAddrs []string
 }
 
 // Netns is a network namespace created by the rig.
@@ -102,6 +106,10 @@ func (r *Rig) AddClient() *Netns {
 	r.must("ip", "-n", n.Name, "addr", "add", n.IP+"/30", "dev", "u0")
 	r.must("ip", "-n", r.Server.Name, "link", "set", srvIf, "up")
 	r.must("ip", "-n", n.Name, "link", "set", "u0", "up")
+	for _, ip := range r.serverAddrs {
+		r.must("ip", "-n", n.Name, "route", "add", ip+"/32", "via", n.ServerIP)
+	}
+	r.clientNs = append(r.clientNs, n)
 	return n
 }
 

@@ -76,6 +76,20 @@ func (r *Rig) StartServer(kind ServerKind, cfg *ServerConfig) *Server {
 // example one written by the real vpnserver) that listens on port.
 func (r *Rig) StartServerText(kind ServerKind, port int, adminPassword string, config []byte) *Server {
 	r.t.Helper()
+	return r.startServer(kind, port, adminPassword, config, nil)
+}
+
+// StartEthervpn is StartServer for ethervpn with extra arguments after
+// "server --data-dir DIR", such as a farm node's --farm, --farm-address
+// and --farm-name. Several may run in the server namespace on different
+// ports.
+func (r *Rig) StartEthervpn(cfg *ServerConfig, extra ...string) *Server {
+	r.t.Helper()
+	return r.startServer(Ethervpn, cfg.Port, cfg.AdminPassword, cfg.Render(), extra)
+}
+
+func (r *Rig) startServer(kind ServerKind, port int, adminPassword string, config []byte, extra []string) *Server {
+	r.t.Helper()
 	s := &Server{Kind: kind, Port: port, AdminPassword: adminPassword, rig: r}
 	dir, err := os.MkdirTemp(r.Server.Dir, string(kind)+"-")
 	if err != nil {
@@ -85,7 +99,7 @@ func (r *Rig) StartServerText(kind ServerKind, port int, adminPassword string, c
 	switch kind {
 	case Ethervpn:
 		s.DataDir = filepath.Join(dir, "data")
-		args = r.Server.Cmd(EthervpnBinary(r.t), "server", "--data-dir", s.DataDir)
+		args = r.Server.Cmd(append([]string{EthervpnBinary(r.t), "server", "--data-dir", s.DataDir}, extra...)...)
 	case SoftEther:
 		// SoftEtherCmd mounts dir/db over /var/lib/softether.
 		s.DataDir = filepath.Join(dir, "db")
