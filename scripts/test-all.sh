@@ -12,9 +12,8 @@ cd "$(dirname "$0")/.."
 # A fresh machine has Go in /usr/local/go without it being on PATH.
 command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 
-pkgs=(softether-vpnserver softether-vpnclient softether-vpncmd softether-vpnbridge iperf3 busybox tcpdump iproute2 curl openvpn wireguard-go wireguard-tools)
+pkgs=(softether-vpnserver softether-vpnclient softether-vpncmd softether-vpnbridge iperf3 busybox tcpdump iproute2 curl openvpn wireguard-go wireguard-tools etcd-server)
 missing=()
-pkgs+=(etcd-server) # the real etcd of the farm e2e tests (internal/testrig/etcd.go)
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done

@@ -261,7 +261,7 @@ func (fm *farmNode) run(ctx context.Context, s *Server) {
 	}
 }
 
-// reclaim places again, after a (re)join, the dynamic hubs whose sessions
+// reclaim claims again, after a (re)join, the dynamic hubs whose sessions
 // this node carries: while its lease was gone another node may have taken
 // a hub; then the sessions here end (their clients come back through
 // their entry node to the hub's node) and so does the hub's SecureNAT.
@@ -273,11 +273,13 @@ func (fm *farmNode) reclaim(ctx context.Context, s *Server, node *farm.Node) {
 	}
 	fm.hosted.mu.Unlock()
 	for _, hub := range hubs {
-		m, err := node.Place(ctx, hub)
-		if err != nil || m.Name == node.Name() {
+		// Claim, not Place: the hub stays where its sessions are, unless
+		// another node took it meanwhile.
+		host, err := node.Claim(ctx, hub)
+		if err != nil || host == node.Name() {
 			continue // placed here again (or etcd went away again: the next join tries)
 		}
-		fm.log.Warn("a dynamic hub this node carried moved to another node while this node was away; ending its sessions here", "hub", hub, "host", m.Name)
+		fm.log.Warn("a dynamic hub this node carried moved to another node while this node was away; ending its sessions here", "hub", hub, "host", host)
 		fm.hosted.mu.Lock()
 		delete(fm.hosted.placed, hub)
 		fm.hosted.mu.Unlock()
