@@ -338,10 +338,6 @@ func serverCipherSet(s *Session, a cmdArgs) error {
 }
 
 func hubCreate(s *Session, a cmdArgs) error {
-	pw, err := s.password(a, "PASSWORD")
-	if err != nil {
-		return err
-	}
 	info, err := s.call("GetServerInfo", pack.New())
 	if err != nil {
 		return err
@@ -349,6 +345,15 @@ func hubCreate(s *Session, a cmdArgs) error {
 	var hubType uint32
 	if info.Int("ServerType") == 1 {
 		hubType = 2 // a cluster controller creates dynamic hubs
+	}
+	return createHub(s, a, hubType)
+}
+
+// createHub is HubCreate with the hub type given.
+func createHub(s *Session, a cmdArgs, hubType uint32) error {
+	pw, err := s.password(a, "PASSWORD")
+	if err != nil {
+		return err
 	}
 	hashed := sha0.AdminHash(pw)
 	secure := sha0.HashPassword("administrator", pw)

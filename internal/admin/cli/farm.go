@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/ethervpn/ethervpn/internal/pack"
-	"github.com/ethervpn/ethervpn/internal/sha0"
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
 
@@ -170,25 +169,7 @@ func clusterConnectionStatusGet(s *Session, _ cmdArgs) error {
 // hubCreateTyped is HubCreateDynamic (typ 2) or HubCreateStatic (typ 1):
 // HubCreate with the hub type given.
 func hubCreateTyped(typ uint32) func(s *Session, a cmdArgs) error {
-	return func(s *Session, a cmdArgs) error {
-		pw, err := s.password(a, "PASSWORD")
-		if err != nil {
-			return err
-		}
-		hashed := sha0.AdminHash(pw)
-		secure := sha0.HashPassword("administrator", pw)
-		in := pack.New()
-		in.AddStr("HubName", a[""])
-		in.AddData("HashedPassword", hashed[:])
-		in.AddData("SecurePassword", secure[:])
-		in.AddBool("Online", true)
-		in.AddInt("HubType", typ)
-		in.AddInt("MaxSession", 0)
-		in.AddBool("NoEnum", false)
-		in.AddStr("AdminPasswordPlainText", "")
-		_, err = s.call("CreateHub", in)
-		return err
-	}
+	return func(s *Session, a cmdArgs) error { return createHub(s, a, typ) }
 }
 
 // hubSetType is HubSetDynamic or HubSetStatic: GetHub, then SetHub with
