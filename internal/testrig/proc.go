@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -49,7 +51,7 @@ func startProcTo(t TB, name, logPath string, stdout *os.File, args ...string) *P
 	// which then cleans up in order. Pdeathsig stops the process should the
 	// test binary die without cleaning up.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := startOnSpawner(cmd); err != nil {
 		f.Close()
 		t.Fatalf("%s: start %q: %v", name, args, err)
 	}
@@ -67,6 +69,33 @@ func startProcTo(t TB, name, logPath string, stdout *os.File, args ...string) *P
 		}
 	})
 	return p
+}
+
+// The processes are started from one OS thread that never exits: Linux
+// sends Pdeathsig when the thread that forked a process ends, not the
+// process, and Go ends a thread whose goroutine locked it and switched it
+// into a network namespace (Netns.Do, the interop tests' pings), so a
+// process forked on such a thread was killed at random when a test
+// pinged (seen as the OpenVPN renegotiation test failing one run in
+// three).
+var (
+	spawnOnce sync.Once
+	spawnReq  = make(chan func())
+)
+
+// startOnSpawner runs cmd.Start on the spawner thread.
+func startOnSpawner(cmd *exec.Cmd) error {
+	spawnOnce.Do(func() {
+		go func() {
+			runtime.LockOSThread() // for good: the thread must outlive every child
+			for f := range spawnReq {
+				f()
+			}
+		}()
+	})
+	done := make(chan error, 1)
+	spawnReq <- func() { done <- cmd.Start() }
+	return <-done
 }
 
 // Pid is the process ID.
