@@ -99,7 +99,8 @@ func (s *Server) listenUDP(port uint16, ip string) (*udpListener, error) {
 		pc.Close()
 		return nil, err
 	}
-	s.log.Info("listening for OpenVPN", "udp", pc.LocalAddr().String())
+	s.log.Info("listening for UDP protocols", "udp", pc.LocalAddr().String(),
+		"openvpn", s.openVPNEnabled(), "wireguard", s.wireGuardEnabled())
 	s.startOVPNReport()
 	u := &udpListener{s: s, pc: pc, stop: make(chan struct{}),
 		clients: map[netip.AddrPort]*ovpnClient{}, byPeer: map[uint32]*ovpnClient{}, halfOpen: map[netip.Addr]int{}}
