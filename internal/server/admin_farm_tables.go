@@ -32,6 +32,58 @@ var portMode = map[hub.Kind]string{
 	hub.KindL3: "layer3", hub.KindBridge: "client-bridge",
 }
 
+// portRecord is port p of h (and its session x, nil for a port without
+// one) as the farm lists it; EnumSession writes this node's rows from it
+// too (sessionRow).
+func portRecord(h *Hub, p hub.PortInfo, x *Session) farm.SessionRecord {
+	r := farm.SessionRecord{Hub: h.Name(), Name: p.Name, User: p.User, Mode: portMode[p.Kind],
+		Monitor: p.Monitor, Created: p.Created}
+	if x != nil {
+		r.Host = ipString(addrOf(x.Remote))
+		r.TCP, r.MaxTCP = uint32(x.NumConns()), uint32(x.Params().MaxConnections)
+	}
+	st := p.Stats
+	r.Sent, r.Recv = st.Send.BroadcastBytes+st.Send.UnicastBytes, st.Recv.BroadcastBytes+st.Recv.UnicastBytes
+	r.Packets = st.Send.BroadcastCount + st.Send.UnicastCount + st.Recv.BroadcastCount + st.Recv.UnicastCount
+	return r
+}
+
+// sessionRow writes r as one row of an EnumSession answer; remote says
+// that it is another node's (SoftEther's RemoteSession), whose name is
+// node.
+func sessionRow(l *list, r farm.SessionRecord, remote bool, node string) {
+	client, _ := netip.ParseAddr(r.Host)
+	ip4 := netip.IPv4Unspecified()
+	if client.Is4() {
+		ip4 = client
+	}
+	l.row()
+	l.str("Name", r.Name)
+	l.str("Username", r.User)
+	l.ip("Ip", ip4)
+	l.ip("ClientIP", client)
+	l.str("Hostname", r.Host)
+	l.int("MaxNumTcp", r.MaxTCP)
+	l.int("CurrentNumTcp", r.TCP)
+	l.int64("PacketSize", r.Sent+r.Recv)
+	l.int64("PacketNum", r.Packets)
+	l.bool("RemoteSession", remote)
+	l.str("RemoteHostname", node)
+	l.bool("LinkMode", r.Mode == "link")
+	l.bool("SecureNATMode", r.Mode == "securenat")
+	l.bool("BridgeMode", r.Mode == "bridge")
+	l.bool("Layer3Mode", r.Mode == "layer3")
+	l.bool("Client_BridgeMode", r.Mode == "client-bridge")
+	l.bool("Client_MonitorMode", r.Monitor)
+	l.int("VLanId", 0)
+	l.data("UniqueId", make([]byte, 16))
+	l.bool("IsDormantEnabled", false)
+	l.bool("IsDormant", false)
+	l.time("LastCommDormant", time.Time{})
+	l.time("CreatedTime", r.Created)
+	l.time("LastCommTime", time.Now())
+}
+
 // farmRecords are the node's sessions and tables as the farm lists them.
 func (s *Server) farmRecords() ([]farm.SessionRecord, []farm.HubTables) {
 	var sessions []farm.SessionRecord
@@ -39,16 +91,7 @@ func (s *Server) farmRecords() ([]farm.SessionRecord, []farm.HubTables) {
 	for _, h := range s.Hubs() {
 		sess := s.sessionsOf(h)
 		for _, p := range h.Ports() {
-			r := farm.SessionRecord{Hub: h.Name(), Name: p.Name, User: p.User, Mode: portMode[p.Kind],
-				Monitor: p.Monitor, Created: p.Created}
-			if x := sess[strings.ToUpper(p.Name)]; x != nil {
-				r.Host = ipString(addrOf(x.Remote))
-				r.TCP, r.MaxTCP = uint32(x.NumConns()), uint32(x.Params().MaxConnections)
-			}
-			st := p.Stats
-			r.Sent, r.Recv = st.Send.BroadcastBytes+st.Send.UnicastBytes, st.Recv.BroadcastBytes+st.Recv.UnicastBytes
-			r.Packets = st.Send.BroadcastCount + st.Send.UnicastCount + st.Recv.BroadcastCount + st.Recv.UnicastCount
-			sessions = append(sessions, r)
+			sessions = append(sessions, portRecord(h, p, sess[strings.ToUpper(p.Name)]))
 		}
 		t := farm.HubTables{Hub: h.Name()}
 		for _, e := range h.MACTable() {
@@ -116,36 +159,7 @@ func (a *adminCall) addFarmSessions(hubName string, l *list) {
 		if r.Node == node.Name() {
 			continue // this node's rows are the live ones
 		}
-		client, _ := netip.ParseAddr(r.Host)
-		ip4 := netip.IPv4Unspecified()
-		if client.Is4() {
-			ip4 = client
-		}
-		l.row()
-		l.str("Name", r.Name)
-		l.str("Username", r.User)
-		l.ip("Ip", ip4)
-		l.ip("ClientIP", client)
-		l.str("Hostname", r.Host)
-		l.int("MaxNumTcp", r.MaxTCP)
-		l.int("CurrentNumTcp", r.TCP)
-		l.int64("PacketSize", r.Sent+r.Recv)
-		l.int64("PacketNum", r.Packets)
-		l.bool("RemoteSession", true)
-		l.str("RemoteHostname", r.Node)
-		l.bool("LinkMode", r.Mode == "link")
-		l.bool("SecureNATMode", r.Mode == "securenat")
-		l.bool("BridgeMode", r.Mode == "bridge")
-		l.bool("Layer3Mode", r.Mode == "layer3")
-		l.bool("Client_BridgeMode", r.Mode == "client-bridge")
-		l.bool("Client_MonitorMode", r.Monitor)
-		l.int("VLanId", 0)
-		l.data("UniqueId", make([]byte, 16))
-		l.bool("IsDormantEnabled", false)
-		l.bool("IsDormant", false)
-		l.time("LastCommDormant", time.Time{})
-		l.time("CreatedTime", r.Created)
-		l.time("LastCommTime", time.Now())
+		sessionRow(l, r, true, r.Node)
 	}
 }
 

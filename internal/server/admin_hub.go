@@ -9,7 +9,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/control"
@@ -545,47 +544,7 @@ func admEnumSession(a *adminCall) (*pack.Pack, error) {
 	out.AddStr("HubName", h.Name())
 	l := newList(out)
 	for _, p := range h.Ports() {
-		x := sess[strings.ToUpper(p.Name)]
-		var remote netip.Addr
-		var maxTCP, curTCP int
-		if x != nil {
-			remote = addrOf(x.Remote)
-			maxTCP, curTCP = x.Params().MaxConnections, x.NumConns()
-		}
-		ip4 := netip.IPv4Unspecified()
-		if remote.Is4() {
-			ip4 = remote
-		}
-		hostName := ""
-		if remote.IsValid() {
-			hostName = remote.String()
-		}
-		st := p.Stats
-		l.row()
-		l.str("Name", p.Name)
-		l.str("Username", p.User)
-		l.ip("Ip", ip4)
-		l.ip("ClientIP", remote)
-		l.str("Hostname", hostName)
-		l.int("MaxNumTcp", uint32(maxTCP))
-		l.int("CurrentNumTcp", uint32(curTCP))
-		l.int64("PacketSize", st.Send.BroadcastBytes+st.Send.UnicastBytes+st.Recv.BroadcastBytes+st.Recv.UnicastBytes)
-		l.int64("PacketNum", st.Send.BroadcastCount+st.Send.UnicastCount+st.Recv.BroadcastCount+st.Recv.UnicastCount)
-		l.bool("RemoteSession", false)
-		l.str("RemoteHostname", host)
-		l.bool("LinkMode", p.Kind == hub.KindCascade)
-		l.bool("SecureNATMode", p.Kind == hub.KindSecureNAT)
-		l.bool("BridgeMode", p.Kind == hub.KindLocalBridge)
-		l.bool("Layer3Mode", p.Kind == hub.KindL3)
-		l.bool("Client_BridgeMode", p.Kind == hub.KindBridge)
-		l.bool("Client_MonitorMode", p.Monitor)
-		l.int("VLanId", 0)
-		l.data("UniqueId", make([]byte, 16))
-		l.bool("IsDormantEnabled", false)
-		l.bool("IsDormant", false)
-		l.time("LastCommDormant", time.Time{})
-		l.time("CreatedTime", p.Created)
-		l.time("LastCommTime", time.Now())
+		sessionRow(l, portRecord(h, p, sess[strings.ToUpper(p.Name)]), false, host)
 	}
 	a.addFarmSessions(h.Name(), l) // the farm's other nodes (admin_farm_tables.go)
 	l.done()
