@@ -81,7 +81,8 @@ func NewConfigStore(c StoreConfig) *ConfigStore {
 }
 
 // Revision is the etcd revision of the configuration last read or
-// written (0 before the first Load).
+// written: 0 before the first Load, negative while the node runs on its
+// file's copy (Offline) and has not read etcd yet.
 func (s *ConfigStore) Revision() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()

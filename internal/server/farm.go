@@ -142,9 +142,6 @@ type farmNode struct {
 	// life ends with the connection to etcd (close).
 	life    context.Context
 	endLife context.CancelFunc
-	// stale: the node started from its file's copy; run reads etcd's
-	// configuration as soon as it can.
-	stale atomic.Bool
 }
 
 // openFarm connects to the farm's etcd; the configuration is read
@@ -186,7 +183,6 @@ func (fm *farmNode) fromFile(file *config.Store, why error) (*config.Folder, err
 		return nil, fmt.Errorf("%w; and this node has no configuration file to start from until etcd answers: %v", why, err)
 	}
 	fm.log.Warn("etcd cannot be read: starting from the copy of the farm's configuration in the configuration file; admin changes are refused until etcd answers", "err", why)
-	fm.stale.Store(true)
 	fm.store.Offline(root)
 	return root, nil
 }
@@ -227,11 +223,10 @@ func (fm *farmNode) run(ctx context.Context, s *Server) {
 			continue
 		}
 		fm.log.Info("joined the farm")
-		if fm.stale.Load() {
+		if fm.store.Revision() < 0 { // started from the file's copy (Offline)
 			if err := s.ctl.Reload(readConfig); err != nil {
 				fm.log.Warn("could not read the farm's configuration yet", "err", err)
 			} else {
-				fm.stale.Store(false)
 				fm.log.Info("took the farm's configuration from etcd")
 			}
 		}
