@@ -104,8 +104,33 @@ type echoServer struct {
 	sessions []*Session
 }
 
+// afterTestSafe returns t.Logf and t.Errorf wrapped to do nothing once
+// the test has finished: a session's goroutines log their end after the
+// test closed them, and the testing package races (and panics) on a
+// finished test's log.
+func afterTestSafe(t *testing.T) (logf, errorf func(string, ...any)) {
+	var mu sync.Mutex
+	done := false
+	t.Cleanup(func() {
+		mu.Lock()
+		done = true
+		mu.Unlock()
+	})
+	guard := func(f func(string, ...any)) func(string, ...any) {
+		return func(format string, args ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			if !done {
+				f(format, args...)
+			}
+		}
+	}
+	return guard(t.Logf), guard(t.Errorf)
+}
+
 func newEchoServer(t *testing.T, dir string, tcp bool) *echoServer {
 	e := &echoServer{auth: make(chan AuthRequest, 4)}
+	logf, errorf := afterTestSafe(t)
 	e.cfg = Config{
 		TLS: &tls.Config{Certificates: []tls.Certificate{testCert(t, dir)}, ClientAuth: tls.RequestClientCert},
 		TCP: tcp,
@@ -119,17 +144,17 @@ func newEchoServer(t *testing.T, dir string, tcp bool) *echoServer {
 		},
 		OnData: func(s *Session, p []byte) {
 			if e.tap {
-				e.onFrame(t, s, p)
+				e.onFrame(errorf, s, p)
 				return
 			}
 			if echoReply(p) {
 				e.echoes.Add(1)
 				if err := s.SendData(p); err != nil {
-					t.Errorf("SendData: %v", err)
+					errorf("SendData: %v", err)
 				}
 			}
 		},
-		Logf: t.Logf,
+		Logf: logf,
 	}
 	return e
 }
@@ -139,7 +164,7 @@ var gwMAC = [6]byte{0x02, 0xe7, 0x0e, 0x00, 0x00, 0x01}
 
 // onFrame answers ARP requests for 10.8.0.1 and ICMP echo requests to it
 // in Ethernet frames (tap).
-func (e *echoServer) onFrame(t *testing.T, s *Session, p []byte) {
+func (e *echoServer) onFrame(errorf func(string, ...any), s *Session, p []byte) {
 	if len(p) < 14 {
 		return
 	}
@@ -161,7 +186,7 @@ func (e *echoServer) onFrame(t *testing.T, s *Session, p []byte) {
 		copy(a[18:24], sha[:])
 		copy(a[24:28], spa[:])
 		if err := s.SendData(p[:42]); err != nil {
-			t.Errorf("SendData: %v", err)
+			errorf("SendData: %v", err)
 		}
 	case 0x0800:
 		if !echoReply(p[14:]) {
@@ -171,7 +196,7 @@ func (e *echoServer) onFrame(t *testing.T, s *Session, p []byte) {
 		copy(p[0:6], p[6:12])
 		copy(p[6:12], gwMAC[:])
 		if err := s.SendData(p); err != nil {
-			t.Errorf("SendData: %v", err)
+			errorf("SendData: %v", err)
 		}
 	}
 }
