@@ -170,7 +170,7 @@ type ctlTarget struct {
 // setupCtl starts a server of kind with the benchmark hub, opens two admin
 // connections and checks that the hub holds what the file says.
 func setupCtl(r *testrig.Runner, kind testrig.ServerKind, opt ctlOptions, rules []aclRule) *ctlTarget {
-	cfg, err := ctlConfig(ctlPort, opt.users, rules)
+	cfg, err := ctlConfig(ctlPort, opt.users, rules, nil)
 	if err != nil {
 		r.Fatalf("%v", err)
 	}

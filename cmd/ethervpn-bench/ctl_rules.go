@@ -212,16 +212,17 @@ func (r aclRule) addAccessPack(hub string) *pack.Pack {
 
 // ctlConfig returns the vpn_server.config of the benchmark server: the
 // test rig's configuration (one listener on port, admin password) with
-// hub ctlHub holding users password users and rules, and the DoS
+// hub ctlHub holding users password users and rules, SecureNAT on when
+// nat is set, and the DoS
 // protection off (on both servers it would refuse one source opening
 // connections as fast as the login loop does, which is what it is for).
 //
 // Writing the file before the start is much faster than the admin API:
 // ethervpn saves the whole configuration after every change, so creating
 // 10,000 users one call at a time rewrites a growing file 10,000 times.
-func ctlConfig(port, users int, rules []aclRule) ([]byte, error) {
+func ctlConfig(port, users int, rules []aclRule, nat *testrig.SecureNATConfig) ([]byte, error) {
 	cfg := testrig.ServerConfig{Port: port, AdminPassword: ctlAdminPassword,
-		Hubs: []testrig.HubConfig{{Name: ctlHub, Password: "hubpw"}}}
+		Hubs: []testrig.HubConfig{{Name: ctlHub, Password: "hubpw", SecureNAT: nat}}}
 	for i := range users {
 		cfg.Hubs[0].Users = append(cfg.Hubs[0].Users, testrig.UserConfig{Name: ctlUserName(i), Password: benchPassword})
 	}

@@ -156,7 +156,7 @@ func TestMaskText(t *testing.T) {
 // the DoS protection off.
 func TestCtlConfig(t *testing.T) {
 	rules := genRules(40, 30)
-	text, err := ctlConfig(ctlPort, 30, rules)
+	text, err := ctlConfig(ctlPort, 30, rules, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,6 +38,14 @@
 // The ctl benchmark measures the control plane at scale (ctl.go): admin
 // calls on a hub with many users and access rules, and VPN logins per
 // second alone and while an admin loop changes the hub.
+//
+//	go run ./cmd/ethervpn-bench logins [-duration 10s] [-callers 16] [-hammer 32] [-runs 1]
+//
+// The logins benchmark measures whole VPN sessions per second (TLS,
+// hello, password, welcome, an ARP round trip to SecureNAT, close) from
+// parallel callers, then the same while another address hammers wrong
+// passwords (logins.go). The server is bound to CPU 1 and the benchmark to
+// CPU 0, so that each server is measured on one core of its own.
 package main
 
 import (
@@ -60,6 +68,8 @@ func main() {
 			os.Exit(runNative(os.Args[2:]))
 		case "farm":
 			os.Exit(runFarm(os.Args[2:]))
+		case "logins":
+			os.Exit(runLogins(os.Args[2:]))
 		}
 	}
 	fmt.Fprintln(os.Stderr, "usage: ethervpn-bench l2 [-t seconds] [-runs N] [-maxtcp N] [-servers ethervpn,softether]\n"+
@@ -67,6 +77,7 @@ func main() {
 		"       ethervpn-bench nat [-t seconds] [-runs N] [-leases N] [-servers ethervpn,softether]\n"+
 		"       ethervpn-bench native [-t seconds] [-runs N] [-servers ethervpn,softether,openvpn,wireguard-go]\n"+
 		"       ethervpn-bench farm [-duration 10s] [-callers N]\n"+
+		"       ethervpn-bench logins [-duration 10s] [-callers N] [-hammer N] [-runs N] [-pin] [-servers ethervpn,softether]\n"+
 		"       ethervpn-bench ctl [-users N] [-rules N] [-duration 10s] [-runs N] [-callers N] [-quick] [-servers ethervpn,softether]")
 	os.Exit(2)
 }
