@@ -63,6 +63,9 @@ type Server struct {
 	// DataDir holds vpn_server.config (and whatever the server writes).
 	DataDir string
 	rig     *Rig
+	args    []string // the command line, for Restart
+	dir     string   // where the logs go
+	starts  int
 }
 
 // StartServer writes cfg into a fresh data directory and starts the chosen
@@ -113,12 +116,37 @@ func (r *Rig) startServer(kind ServerKind, port int, adminPassword string, confi
 	if err := os.WriteFile(filepath.Join(s.DataDir, "vpn_server.config"), config, 0o600); err != nil {
 		r.t.Fatalf("testrig: %v", err)
 	}
-	s.Proc = StartProc(r.t, string(kind)+" server", filepath.Join(dir, "server.log"), args...)
-	if err := r.Server.WaitTCP("127.0.0.1", port, 30*time.Second, s.Proc); err != nil {
-		r.t.Fatalf("testrig: %s did not start: %v; log: %s", kind, err, lastLines(s.Proc.Log(), 10))
-	}
-	r.t.Logf("testrig: %s server up in %s (pid %d, port %d)", kind, r.Server.Name, s.Proc.Pid(), port)
+	s.args, s.dir = args, dir
+	s.start()
 	return s
+}
+
+// start starts the server's process on its data directory and waits for
+// its listener; each start writes its own log.
+func (s *Server) start() {
+	r := s.rig
+	r.t.Helper()
+	s.starts++
+	log := "server.log"
+	if s.starts > 1 {
+		log = fmt.Sprintf("server-%d.log", s.starts)
+	}
+	s.Proc = StartProc(r.t, string(s.Kind)+" server", filepath.Join(s.dir, log), s.args...)
+	if err := r.Server.WaitTCP("127.0.0.1", s.Port, 30*time.Second, s.Proc); err != nil {
+		r.t.Fatalf("testrig: %s did not start: %v; log: %s", s.Kind, err, lastLines(s.Proc.Log(), 10))
+	}
+	r.t.Logf("testrig: %s server up in %s (pid %d, port %d)", s.Kind, r.Server.Name, s.Proc.Pid(), s.Port)
+}
+
+// Restart starts the server again on the same data directory, with
+// whatever configuration it saved, after its process ended (a Stop, a
+// kill or a crash). It returns once the listener accepts connections.
+func (s *Server) Restart() {
+	s.rig.t.Helper()
+	if !s.Proc.Exited() {
+		s.rig.t.Fatalf("testrig: Restart of %s while its process (pid %d) runs", s.Kind, s.Proc.Pid())
+	}
+	s.start()
 }
 
 // PacketLog returns the packet-log lines the server wrote for hub (stop
