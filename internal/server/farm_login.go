@@ -78,7 +78,7 @@ func (h *handshake) farmRedirect(hb *Hub, user *config.User, req *wire.Login, lo
 		r.Ports = append(r.Ports, uint32(p))
 	}
 	rand.Read(r.Ticket[:])
-	err = node.IssueTicket(ctx, farm.Ticket{ID: r.Ticket, Node: target.Name, Hub: hb.Name(), User: user.Name,
+	err = node.IssueTicket(ctx, target, farm.Ticket{ID: r.Ticket, Hub: hb.Name(), User: user.Name,
 		RealUser: req.User, Group: user.GroupName})
 	if err != nil {
 		log.Warn("could not keep the redirect's ticket in etcd; refused", "err", err)
