@@ -310,3 +310,46 @@ func TestPlaceMovesOwnPlacementToNewLease(t *testing.T) {
 		t.Fatalf("after the old lease ended the hub is on %q (%v, %v); want still a", host, ok, err)
 	}
 }
+
+func TestSessionNumbersAreFarmWide(t *testing.T) {
+	cli := etcdtest.Start(t)
+	nodes := []*Node{join(t, cli, "a", 100), join(t, cli, "b", 100), join(t, cli, "c", 100)}
+	var mu sync.Mutex
+	taken := map[uint64]string{}
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				first, err := n.SessionNumbers(context.Background(), "h", 4)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				for k := first; k < first+4; k++ {
+					if other, dup := taken[k]; dup {
+						t.Errorf("number %d given to %s and %s", k, other, n.Name())
+					}
+					taken[k] = n.Name()
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	// 3 nodes × 10 blocks of 4, from 1, without a gap.
+	for k := uint64(1); k <= 120; k++ {
+		if _, ok := taken[k]; !ok {
+			t.Fatalf("number %d was not given (%d given)", k, len(taken))
+		}
+	}
+	// Another hub has its own counter, and "H" is "h".
+	if first, err := nodes[0].SessionNumbers(context.Background(), "other", 4); err != nil || first != 1 {
+		t.Fatalf("another hub's first number: %d, %v", first, err)
+	}
+	if first, err := nodes[0].SessionNumbers(context.Background(), "H", 4); err != nil || first != 121 {
+		t.Fatalf("hub H's next number: %d, %v; want 121", first, err)
+	}
+}

@@ -139,6 +139,9 @@ type farmNode struct {
 	// etcd is away); logins read it.
 	node   atomic.Pointer[farm.Node]
 	hosted hosted // the dynamic hubs placed here
+	// numbers are the blocks of session numbers this node holds
+	// (farm_login.go, sessionNumber).
+	numbers numbers
 	// life ends with the connection to etcd (close).
 	life    context.Context
 	endLife context.CancelFunc
