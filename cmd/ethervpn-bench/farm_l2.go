@@ -57,6 +57,7 @@ func setupFarmL2(r *testrig.Runner, kind testrig.ServerKind, opt options) (resul
 		clients [2]*testrig.Client
 		nss     [2]*testrig.Netns
 		procs   []*testrig.Proc
+		host    int // the farm's node that hosts the hub
 	)
 	for i := range nss {
 		nss[i] = rig.AddClient()
@@ -72,7 +73,7 @@ func setupFarmL2(r *testrig.Runner, kind testrig.ServerKind, opt options) (resul
 		// Client 1 logs in at node 1; the farm places the hub on another
 		// node (the tie in load goes to the node that joined last).
 		clients[0] = startVPNClient(r, rig, nss[0], nodes[0], 1, opt.maxTCP)
-		host := farmL2Host(r, etcd)
+		host = farmL2Host(r, etcd)
 		if host == 1 {
 			r.Fatalf("the farm placed BENCH on node1, where client 1 logged in: no redirect to measure")
 		}
@@ -84,6 +85,11 @@ func setupFarmL2(r *testrig.Runner, kind testrig.ServerKind, opt options) (resul
 		procs = []*testrig.Proc{nodes[host-1].Proc, nodes[0].Proc, nodes[entry2-1].Proc}
 	}
 	res := result{server: kind, conns: waitConns(clients[0], opt.maxTCP), costed: 1}
+	if host != 0 {
+		// The table names the host (printFarmL2 knows the setup by its
+		// prefix).
+		res.server = testrig.ServerKind(fmt.Sprintf("%s, hub on node%d", kind, host))
+	}
 	rig.StartIperfServer(nss[1])
 	if p, err := nss[0].Ping("192.168.77.2", 3); err != nil || p.Received == 0 {
 		r.Fatalf("no ping through %s before the benchmark: %+v %v", kind, p, err)
@@ -181,10 +187,10 @@ func printFarmL2(w io.Writer, opt options, results []result) {
 			continue
 		}
 		s := summarize(res)
-		switch res.server {
-		case setupSingle:
+		switch {
+		case res.server == setupSingle:
 			single = &s
-		case setupFarm:
+		case strings.HasPrefix(string(res.server), string(setupFarm)):
 			farm = &s
 		}
 		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%.2f\t%s\t\n", res.server, s.mbps, s.cpuSec, s.cpuPerGB, s.otherPerGB, eachMbps(res.runs))
