@@ -53,7 +53,14 @@ func runFarm(args []string) int {
 	var opt farmOptions
 	fs.DurationVar(&opt.duration, "duration", 10*time.Second, "length of each login measurement")
 	fs.IntVar(&opt.callers, "callers", 16, "parallel logins")
+	l2 := fs.Bool("l2", false, "measure L2 throughput through a farm's dynamic hub against one server (farm_l2.go) instead of logins")
+	secs := fs.Int("t", 10, "with -l2: iperf3 duration per run, seconds")
+	runs := fs.Int("runs", 1, "with -l2: iperf3 runs per setup, taken in turns; the table shows medians")
+	maxTCP := fs.Int("maxtcp", 1, "with -l2: vpnclient /MAXTCP")
 	fs.Parse(args)
+	if *l2 {
+		return runFarmL2(options{duration: time.Duration(*secs) * time.Second, runs: *runs, maxTCP: *maxTCP})
+	}
 	if _, err := exec.LookPath("etcd"); err != nil {
 		fmt.Fprintln(os.Stderr, "farm: the etcd server is missing (apt-get install etcd-server)")
 		return 1

@@ -27,11 +27,14 @@
 // wireguard-go tunnel as the WireGuard reference (native.go).
 //
 //	go run ./cmd/ethervpn-bench farm [-duration 10s] [-callers 16]
+//	go run ./cmd/ethervpn-bench farm -l2 [-t 10] [-runs 1] [-maxtcp 1]
 //
 // The farm benchmark measures VPN logins per second at one node of a farm
 // on a real etcd (standalone, 1 node, 3 nodes with a dynamic and with a
 // static hub) and the time the first session of a dynamic hub waits for
-// its placement (farm.go).
+// its placement (farm.go); with -l2, iperf3 between two real vpnclients
+// on a dynamic hub, both redirected to its host, against one server
+// (farm_l2.go).
 //
 //	go run ./cmd/ethervpn-bench ctl [-users 10000] [-rules 1000] [-duration 10s] [-quick]
 //
@@ -76,7 +79,7 @@ func main() {
 		"       ethervpn-bench client [-t seconds] [-runs N] [-maxtcp N] [-chains ethervpn,softether]\n"+
 		"       ethervpn-bench nat [-t seconds] [-runs N] [-leases N] [-servers ethervpn,softether]\n"+
 		"       ethervpn-bench native [-t seconds] [-runs N] [-servers ethervpn,softether,openvpn,wireguard-go]\n"+
-		"       ethervpn-bench farm [-duration 10s] [-callers N]\n"+
+		"       ethervpn-bench farm [-duration 10s] [-callers N] | farm -l2 [-t seconds] [-runs N] [-maxtcp N]\n"+
 		"       ethervpn-bench logins [-duration 10s] [-callers N] [-hammer N] [-runs N] [-pin] [-servers ethervpn,softether]\n"+
 		"       ethervpn-bench ctl [-users N] [-rules N] [-duration 10s] [-runs N] [-callers N] [-quick] [-servers ethervpn,softether]")
 	os.Exit(2)

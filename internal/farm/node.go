@@ -89,10 +89,7 @@ type Node struct {
 	mu   sync.Mutex
 	self Member
 
-	ticketMu    sync.Mutex
-	ticketLease clientv3.LeaseID // shared by the tickets of a few seconds
-	leaseTaken  time.Time
-	ticketTTL   time.Duration
+	ticketTTL time.Duration
 
 	pubMu sync.Mutex
 	pub   map[string]published // what Publish last wrote, by key

@@ -84,12 +84,12 @@ func TestTicketIsUsedOnceByItsNode(t *testing.T) {
 	a := join(t, cli, "a", 100)
 	b := join(t, cli, "b", 100)
 	ctx := context.Background()
-	tk := Ticket{ID: [TicketSize]byte{1, 2, 3}, Node: "b", Hub: "H", User: "alice"}
-	if err := a.IssueTicket(ctx, tk); err != nil {
+	tk := Ticket{ID: [TicketSize]byte{1, 2, 3}, Hub: "H", User: "alice"}
+	if err := a.IssueTicket(ctx, b.self, tk); err != nil {
 		t.Fatal(err)
 	}
 	got, err := b.ConsumeTicket(ctx, tk.ID)
-	if err != nil || got.User != "alice" || got.Hub != "H" {
+	if err != nil || got.User != "alice" || got.Hub != "H" || got.Node != "b" {
 		t.Fatalf("consume: %v %+v", err, got)
 	}
 	if _, err := b.ConsumeTicket(ctx, tk.ID); !errors.Is(err, ErrNoTicket) {
@@ -97,7 +97,7 @@ func TestTicketIsUsedOnceByItsNode(t *testing.T) {
 	}
 	// A ticket for b presented to a is spent and refused.
 	tk.ID[0] = 9
-	a.IssueTicket(ctx, tk)
+	a.IssueTicket(ctx, b.self, tk)
 	if _, err := a.ConsumeTicket(ctx, tk.ID); err == nil {
 		t.Fatal("node a accepted a ticket issued for node b")
 	}
@@ -109,22 +109,89 @@ func TestTicketIsUsedOnceByItsNode(t *testing.T) {
 	}
 }
 
-func TestTicketExpires(t *testing.T) {
+func TestTicketExpiresAndIsSwept(t *testing.T) {
 	cli := etcdtest.Start(t)
-	a, err := Join(context.Background(), NodeConfig{Client: cli, Root: "/test/", TicketTTL: time.Second,
-		Self: Member{Name: "a"}})
+	ctx := context.Background()
+	var ns []*Node
+	for _, name := range []string{"a", "b"} {
+		n, err := Join(ctx, NodeConfig{Client: cli, Root: "/test/", TicketTTL: time.Second, Self: Member{Name: name}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer n.Leave()
+		ns = append(ns, n)
+	}
+	a, b := ns[0], ns[1]
+	for i, to := range []*Node{a, a, b} {
+		if err := a.IssueTicket(ctx, to.self, Ticket{ID: [TicketSize]byte{4, byte(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := a.SweepTickets(ctx); err != nil || n != 0 {
+		t.Fatalf("sweep of fresh tickets: %d, %v; want none swept", n, err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if _, err := a.ConsumeTicket(ctx, [TicketSize]byte{4, 0}); !errors.Is(err, ErrNoTicket) {
+		t.Fatalf("an expired ticket: %v, want ErrNoTicket", err)
+	}
+	// a sweeps its other expired ticket, not b's: b sweeps its own.
+	if n, err := a.SweepTickets(ctx); err != nil || n != 1 {
+		t.Fatalf("a swept %d tickets (%v), want 1", n, err)
+	}
+	if n, err := b.SweepTickets(ctx); err != nil || n != 1 {
+		t.Fatalf("b swept %d tickets (%v), want 1", n, err)
+	}
+	if left := ticketKeys(t, cli); len(left) != 0 {
+		t.Fatalf("tickets left after the sweeps: %v", left)
+	}
+}
+
+// TestTicketGoesWithItsNode: a ticket issued for a node that then dies
+// (its etcd client gone, its lease left to run out) is deleted with the
+// node's lease, and no ticket can be issued for the dead node.
+func TestTicketGoesWithItsNode(t *testing.T) {
+	cli := etcdtest.Start(t)
+	a := join(t, cli, "a", 100)
+	bcli, err := clientv3.New(clientv3.Config{Endpoints: cli.Endpoints(), DialTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Leave()
-	tk := Ticket{ID: [TicketSize]byte{4}, Node: "a"}
-	if err := a.IssueTicket(context.Background(), tk); err != nil {
+	b := join(t, bcli, "b", 100)
+	ctx := context.Background()
+	if err := a.IssueTicket(ctx, b.self, Ticket{ID: [TicketSize]byte{5}, Hub: "H", User: "alice"}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(3500 * time.Millisecond) // the lease: 1 s + a tenth, rounded up to 2 s
-	if _, err := a.ConsumeTicket(context.Background(), tk.ID); !errors.Is(err, ErrNoTicket) {
-		t.Fatalf("an expired ticket: %v, want ErrNoTicket", err)
+	if left := ticketKeys(t, cli); len(left) != 1 {
+		t.Fatalf("tickets after issuing one: %v", left)
 	}
+	bcli.Close() // b dies: nobody keeps its lease alive, nobody revokes it
+	deadline := time.Now().Add(15 * time.Second)
+	for len(ticketKeys(t, cli)) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the dead node's ticket is still in etcd 15 s later (its lease is 2 s)")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if ms, err := a.Members(ctx); err != nil || len(ms) != 1 {
+		t.Fatalf("members after b died: %+v %v", ms, err)
+	}
+	if err := a.IssueTicket(ctx, b.self, Ticket{ID: [TicketSize]byte{6}}); err == nil {
+		t.Fatal("a ticket was issued for a node whose lease has ended")
+	}
+}
+
+// ticketKeys lists the tickets in etcd.
+func ticketKeys(t *testing.T, cli *clientv3.Client) []string {
+	t.Helper()
+	resp, err := cli.Get(context.Background(), "/test/tickets/", clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, kv := range resp.Kvs {
+		keys = append(keys, string(kv.Key))
+	}
+	return keys
 }
 
 func TestTwoNodesRacingPlaceHubOnOneHost(t *testing.T) {
@@ -241,5 +308,48 @@ func TestPlaceMovesOwnPlacementToNewLease(t *testing.T) {
 	old.Leave()
 	if host, ok, err := again.Host(ctx, "HUB"); err != nil || !ok || host != "a" {
 		t.Fatalf("after the old lease ended the hub is on %q (%v, %v); want still a", host, ok, err)
+	}
+}
+
+func TestSessionNumbersAreFarmWide(t *testing.T) {
+	cli := etcdtest.Start(t)
+	nodes := []*Node{join(t, cli, "a", 100), join(t, cli, "b", 100), join(t, cli, "c", 100)}
+	var mu sync.Mutex
+	taken := map[uint64]string{}
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				first, err := n.SessionNumbers(context.Background(), "h", 4)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				for k := first; k < first+4; k++ {
+					if other, dup := taken[k]; dup {
+						t.Errorf("number %d given to %s and %s", k, other, n.Name())
+					}
+					taken[k] = n.Name()
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	// 3 nodes × 10 blocks of 4, from 1, without a gap.
+	for k := uint64(1); k <= 120; k++ {
+		if _, ok := taken[k]; !ok {
+			t.Fatalf("number %d was not given (%d given)", k, len(taken))
+		}
+	}
+	// Another hub has its own counter, and "H" is "h".
+	if first, err := nodes[0].SessionNumbers(context.Background(), "other", 4); err != nil || first != 1 {
+		t.Fatalf("another hub's first number: %d, %v", first, err)
+	}
+	if first, err := nodes[0].SessionNumbers(context.Background(), "H", 4); err != nil || first != 121 {
+		t.Fatalf("hub H's next number: %d, %v; want 121", first, err)
 	}
 }

@@ -237,9 +237,18 @@ func TestStaticHubSpreadsSessionsByLoad(t *testing.T) {
 		login(t, addrs[0])
 		time.Sleep(1500 * time.Millisecond) // the node reports its load each second
 	}
+	names := map[string]int{}
 	for i, n := range nodes {
 		if got := len(n.Sessions()); got != 2 {
 			t.Errorf("node %d carries %d of 6 sessions, want 2", i, got)
+		}
+		// Names are farm-wide, as SoftEther's controller gives them: no
+		// two nodes carry a session of one name.
+		for _, x := range n.Sessions() {
+			if other, dup := names[x.Name]; dup {
+				t.Errorf("nodes %d and %d both carry a session named %s", other, i, x.Name)
+			}
+			names[x.Name] = i
 		}
 	}
 }

@@ -25,55 +25,64 @@ const TicketSize = 20
 // there.
 type Ticket struct {
 	ID       [TicketSize]byte `json:"-"`
-	Node     string           `json:"node"` // the node that must consume it
+	Node     string           `json:"node"` // the node that must consume it (set by IssueTicket)
 	Hub      string           `json:"hub"`
 	User     string           `json:"user"`
 	RealUser string           `json:"real_user"`
 	Group    string           `json:"group,omitempty"`
+	Expires  time.Time        `json:"expires"` // set by IssueTicket
 }
 
 // ErrNoTicket is a ticket that is not in etcd: never issued, already
 // used or expired. The client gets SoftEther's access denied.
 var ErrNoTicket = errors.New("no such ticket: never issued, already used, or expired")
 
-// IssueTicket keeps t in etcd for the ticket lifetime: 60 s, and at most
-// a tenth more, since tickets of a few seconds share a lease (SoftEther
-// too sweeps expired tickets now and then rather than at the second:
-// Server.c:8134-8220).
-func (n *Node) IssueTicket(ctx context.Context, t Ticket) error {
+// IssueTicket keeps t in etcd for node to, which must consume it within
+// the ticket lifetime (60 s, SoftEther's TICKET_EXPIRES, Cedar.h). The
+// ticket lives on to's lease, as a dynamic hub's placement does: a node
+// that dies takes its unused tickets with it when its lease ends, and a
+// ticket cannot be issued for a node whose lease has already ended. The
+// lifetime is the deadline written in the ticket, checked when it is
+// consumed; SweepTickets deletes a node's tickets nobody came for.
+func (n *Node) IssueTicket(ctx context.Context, to Member, t Ticket) error {
+	if to.Lease == 0 {
+		return fmt.Errorf("node %q has no lease in etcd", to.Name)
+	}
+	t.Node, t.Expires = to.Name, time.Now().Add(n.ticketTTL).UTC()
 	b, err := json.Marshal(t)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
-	lease, err := n.ticketLeaseFor(ctx)
-	if err != nil {
-		return err
-	}
-	if _, err := n.cli.Put(ctx, n.ticketKey(t.ID), string(b), clientv3.WithLease(lease)); err != nil {
-		return fmt.Errorf("keeping a redirect's ticket in etcd: %w", err)
+	if _, err := n.cli.Put(ctx, n.ticketKey(t.ID), string(b), clientv3.WithLease(clientv3.LeaseID(to.Lease))); err != nil {
+		return fmt.Errorf("keeping a redirect's ticket for node %q in etcd: %w", to.Name, err)
 	}
 	return nil
 }
 
-// ticketLeaseFor returns a lease for a ticket issued now. Tickets of the
-// same few seconds share one lease, a little longer than the lifetime,
-// so that a busy node does not grant a lease per login.
-func (n *Node) ticketLeaseFor(ctx context.Context) (clientv3.LeaseID, error) {
-	n.ticketMu.Lock()
-	defer n.ticketMu.Unlock()
-	share := n.ticketTTL / 10
-	if n.ticketLease != 0 && time.Since(n.leaseTaken) < share {
-		return n.ticketLease, nil
-	}
-	ttl := int64((n.ticketTTL + share + time.Second - 1) / time.Second)
-	g, err := n.cli.Grant(ctx, ttl)
+// SweepTickets deletes this node's tickets whose lifetime has passed: a
+// client that was redirected here and never came. It returns how many.
+func (n *Node) SweepTickets(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	defer cancel()
+	resp, err := n.cli.Get(ctx, n.root+"tickets/", clientv3.WithPrefix())
 	if err != nil {
-		return 0, fmt.Errorf("taking a lease for redirect tickets in etcd: %w", err)
+		return 0, fmt.Errorf("listing redirect tickets in etcd: %w", err)
 	}
-	n.ticketLease, n.leaseTaken = g.ID, time.Now()
-	return g.ID, nil
+	swept := 0
+	for _, kv := range resp.Kvs {
+		var t Ticket
+		if json.Unmarshal(kv.Value, &t) == nil && (t.Node != n.self.Name || time.Now().Before(t.Expires)) {
+			continue // another node's, or still good
+		}
+		// A damaged ticket is nobody's: the node that finds it deletes it.
+		if _, err := n.cli.Delete(ctx, string(kv.Key)); err != nil {
+			return swept, fmt.Errorf("deleting an expired redirect ticket: %w", err)
+		}
+		swept++
+	}
+	return swept, nil
 }
 
 // ConsumeTicket takes the ticket id out of etcd, once: the first node to
@@ -104,6 +113,9 @@ func (n *Node) ConsumeTicket(ctx context.Context, id [TicketSize]byte) (Ticket, 
 	t.ID = id
 	if t.Node != n.self.Name {
 		return Ticket{}, fmt.Errorf("the ticket was issued for node %q, not this one (%q)", t.Node, n.self.Name)
+	}
+	if !time.Now().Before(t.Expires) {
+		return Ticket{}, ErrNoTicket // expired: spent, as if it had gone
 	}
 	return t, nil
 }

@@ -139,6 +139,9 @@ type farmNode struct {
 	// etcd is away); logins read it.
 	node   atomic.Pointer[farm.Node]
 	hosted hosted // the dynamic hubs placed here
+	// numbers are the blocks of session numbers this node holds
+	// (farm_login.go, sessionNumber).
+	numbers numbers
 	// life ends with the connection to etcd (close).
 	life    context.Context
 	endLife context.CancelFunc
@@ -301,10 +304,17 @@ var errLeaseLost = errors.New("the node's lease in etcd was lost (etcd unreachab
 // logins over a static hub's nodes sooner).
 const reportEvery = time.Second
 
+// sweepEvery is how often a node deletes the redirect tickets issued for
+// it that nobody came for (a ticket is good for 60 s; one left behind
+// is only etcd's garbage).
+const sweepEvery = 30 * time.Second
+
 // report publishes the node's load until ctx ends or the lease is lost.
 func (fm *farmNode) report(ctx context.Context, s *Server, node *farm.Node) {
 	t := time.NewTicker(reportEvery)
 	defer t.Stop()
+	sweep := time.NewTicker(sweepEvery)
+	defer sweep.Stop()
 	var last struct {
 		sessions, tcp uint32
 		hubs          []string
@@ -315,6 +325,12 @@ func (fm *farmNode) report(ctx context.Context, s *Server, node *farm.Node) {
 			return
 		case <-node.Lost():
 			return
+		case <-sweep.C:
+			if n, err := node.SweepTickets(ctx); err != nil {
+				fm.log.Debug("could not sweep expired redirect tickets", "err", err)
+			} else if n > 0 {
+				fm.log.Info("deleted redirect tickets nobody came for", "tickets", n)
+			}
 		case <-t.C:
 			hubs := fm.releaseIdle(ctx, s, node)
 			slices.Sort(hubs)

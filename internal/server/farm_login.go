@@ -78,7 +78,7 @@ func (h *handshake) farmRedirect(hb *Hub, user *config.User, req *wire.Login, lo
 		r.Ports = append(r.Ports, uint32(p))
 	}
 	rand.Read(r.Ticket[:])
-	err = node.IssueTicket(ctx, farm.Ticket{ID: r.Ticket, Node: target.Name, Hub: hb.Name(), User: user.Name,
+	err = node.IssueTicket(ctx, target, farm.Ticket{ID: r.Ticket, Hub: hb.Name(), User: user.Name,
 		RealUser: req.User, Group: user.GroupName})
 	if err != nil {
 		log.Warn("could not keep the redirect's ticket in etcd; refused", "err", err)
@@ -204,4 +204,54 @@ func (fm *farmNode) releaseIdle(ctx context.Context, s *Server, node *farm.Node)
 		}
 	}
 	return hubs
+}
+
+// numberBlock is how many session numbers a node takes from a hub's
+// farm-wide counter at a time (farm.Node.SessionNumbers).
+const numberBlock = 16
+
+// numbers are the session numbers a node holds of each hub's farm-wide
+// counter: [next, end).
+type numbers struct {
+	mu     sync.Mutex
+	blocks map[string][2]uint64 // hub (upper case) -> next, end
+}
+
+// sessionNumber is the number in the name of a new session of hb
+// (SID-USER-n): in a farm, from the hub's farm-wide counter, so that no
+// two sessions of a hub, on whichever nodes, have one name; on a single
+// server, the hub's own counter.
+func (h *handshake) sessionNumber(hb *Hub) uint64 {
+	fm := h.s.farm
+	if fm == nil {
+		return hb.counter.Add(1)
+	}
+	key := strings.ToUpper(hb.Name())
+	fm.numbers.mu.Lock()
+	if b := fm.numbers.blocks[key]; b[0] < b[1] {
+		fm.numbers.blocks[key] = [2]uint64{b[0] + 1, b[1]}
+		fm.numbers.mu.Unlock()
+		return b[0]
+	}
+	fm.numbers.mu.Unlock()
+	var first uint64
+	err := errors.New("this node is not in the farm")
+	if node := fm.node.Load(); node != nil {
+		ctx, cancel := context.WithTimeout(h.s.life, fm.opts.Timeout)
+		first, err = node.SessionNumbers(ctx, hb.Name(), numberBlock)
+		cancel()
+	}
+	if err != nil {
+		// The login got here through etcd a moment ago: a name that may
+		// meet another node's is better than refusing the session.
+		h.log.Warn("could not take session numbers from the farm; naming the session with this node's counter", "err", err)
+		return hb.counter.Add(1)
+	}
+	fm.numbers.mu.Lock()
+	if fm.numbers.blocks == nil {
+		fm.numbers.blocks = map[string][2]uint64{}
+	}
+	fm.numbers.blocks[key] = [2]uint64{first + 1, first + numberBlock}
+	fm.numbers.mu.Unlock()
+	return first
 }

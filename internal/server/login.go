@@ -74,8 +74,8 @@ func (h *handshake) login(p *pack.Pack) bool {
 
 	// Send the session to another node of a farm if it goes there (a
 	// ticket login was sent here), then name it and attach it to the hub.
-	// The node that carries a session names it, so that the names of a
-	// hub's sessions on one node never meet.
+	// The session's number comes from the hub's farm-wide counter, so
+	// that the names of a hub's sessions never meet (sessionNumber).
 	if h.s.farm != nil && !byTicket {
 		done, code := h.farmRedirect(hb, user, req, log)
 		if code != vpnerr.NoError {
@@ -89,7 +89,7 @@ func (h *handshake) login(p *pack.Pack) bool {
 	var key [20]byte
 	rand.Read(key[:])
 	sess := &Session{
-		Name:    fmt.Sprintf("SID-%s-%d", strings.ToUpper(user.Name), hb.counter.Add(1)),
+		Name:    fmt.Sprintf("SID-%s-%d", strings.ToUpper(user.Name), h.sessionNumber(hb)),
 		User:    user.Name,
 		Hub:     hb,
 		Created: now,
