@@ -1,0 +1,330 @@
+package openvpn
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+)
+
+// tapSwitch is a tiny OpenVPN server of this package's Sessions on
+// loopback UDP: it logs in any user with password "secret" in tap mode
+// and hands each frame a client sends to every other client.
+type tapSwitch struct {
+	pc  net.PacketConn
+	cfg Config
+	mu  sync.Mutex
+	by  map[string]*Session
+	wg  sync.WaitGroup
+}
+
+func newTapSwitch(t *testing.T, ciphers []string, disableEKM bool) *tapSwitch {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logf, _ := afterTestSafe(t)
+	sw := &tapSwitch{pc: pc, by: map[string]*Session{}}
+	sw.cfg = Config{
+		TLS:        &tls.Config{Certificates: []tls.Certificate{testCert(t, t.TempDir())}},
+		Ciphers:    ciphers,
+		DisableEKM: disableEKM,
+		Authenticate: func(r *AuthRequest) (*PushOptions, error) {
+			if r.Password != "secret" || r.DevType != "tap" {
+				return nil, errors.New("bad password")
+			}
+			return &PushOptions{Ping: 10, PingRestart: 60}, nil
+		},
+		OnData: func(from *Session, p []byte) {
+			sw.mu.Lock()
+			defer sw.mu.Unlock()
+			for _, s := range sw.by {
+				if s != from {
+					s.SendData(p)
+				}
+			}
+		},
+		Logf: logf,
+	}
+	sw.wg.Add(1)
+	go sw.serve()
+	t.Cleanup(func() {
+		pc.Close()
+		sw.wg.Wait()
+		sw.mu.Lock()
+		defer sw.mu.Unlock()
+		for _, s := range sw.by {
+			s.Close()
+		}
+	})
+	return sw
+}
+
+func (sw *tapSwitch) serve() {
+	defer sw.wg.Done()
+	buf := make([]byte, 4096)
+	for peer := 1; ; {
+		n, addr, err := sw.pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		sw.mu.Lock()
+		s := sw.by[addr.String()]
+		if s == nil && IsNewSession(buf[:n]) {
+			s = NewSession(&sw.cfg, peer, func(p []byte) { sw.pc.WriteTo(p, addr) })
+			peer++
+			sw.by[addr.String()] = s
+		}
+		sw.mu.Unlock()
+		if s != nil {
+			s.HandlePacket(buf[:n])
+		}
+	}
+}
+
+// frameSink collects the frames a client receives.
+type frameSink struct {
+	mu     sync.Mutex
+	frames [][]byte
+}
+
+func (f *frameSink) add(p []byte) {
+	f.mu.Lock()
+	f.frames = append(f.frames, append([]byte(nil), p...))
+	f.mu.Unlock()
+}
+
+func (f *frameSink) wait(n int, d time.Duration) [][]byte {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		f.mu.Lock()
+		got := len(f.frames)
+		f.mu.Unlock()
+		if got >= n {
+			break
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([][]byte(nil), f.frames...)
+}
+
+// testFrame is Ethernet frame i from src to dst, 1514 bytes.
+func testFrame(src, dst byte, i int) []byte {
+	f := make([]byte, 1514)
+	copy(f, []byte{2, 0, 0, 0, 0, dst, 2, 0, 0, 0, 0, src, 0x88, 0xb5})
+	binary.BigEndian.PutUint32(f[14:], uint32(i))
+	for j := 18; j < len(f); j++ {
+		f[j] = byte(j + i)
+	}
+	return f
+}
+
+func dialTest(t *testing.T, sw *tapSwitch, user, password string, opts ClientOptions, sink *frameSink) (*UDPClient, error) {
+	logf, _ := afterTestSafe(t)
+	opts.TLS = &tls.Config{InsecureSkipVerify: true}
+	opts.Username, opts.Password, opts.DevType = user, password, "tap"
+	opts.HandshakeTimeout = 10 * time.Second
+	opts.Logf = logf
+	if sink != nil {
+		opts.OnData = sink.add
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return DialUDP(ctx, sw.pc.LocalAddr().String(), &opts)
+}
+
+// TestClientRoundTrip connects two clients to the in-process server in tap
+// mode and sends frames both ways through it, with each cipher and both
+// key derivations.
+func TestClientRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		server     []string
+		client     []string
+		noEKM      bool
+		wantCipher string
+	}{
+		{"AES-256-GCM EKM", nil, nil, false, "AES-256-GCM"},
+		{"AES-128-GCM PRF", nil, []string{"AES-128-GCM"}, true, "AES-128-GCM"},
+		{"CHACHA20-POLY1305", []string{"CHACHA20-POLY1305", "AES-256-GCM"}, nil, false, "CHACHA20-POLY1305"},
+		{"AES-256-CBC PRF", []string{"AES-256-CBC"}, []string{"AES-256-CBC"}, true, "AES-256-CBC"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sw := newTapSwitch(t, tc.server, false)
+			var sa, sb frameSink
+			a, err := dialTest(t, sw, "alice", "secret", ClientOptions{Ciphers: tc.client, NoEKM: tc.noEKM}, &sa)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			b, err := dialTest(t, sw, "bob", "secret", ClientOptions{Ciphers: tc.client, NoEKM: tc.noEKM}, &sb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			p := a.Push()
+			if a.Cipher() != tc.wantCipher || p.Cipher != tc.wantCipher || p.PeerID < 1 || p.EKM == tc.noEKM || p.Ping != 10 {
+				t.Fatalf("cipher %q, push %+v", a.Cipher(), p)
+			}
+			const n = 50
+			for i := range n {
+				if err := a.SendData(testFrame(1, 2, i)); err != nil {
+					t.Fatal(err)
+				}
+				if err := b.SendData(testFrame(2, 1, i)); err != nil {
+					t.Fatal(err)
+				}
+				if i%10 == 9 {
+					time.Sleep(5 * time.Millisecond) // loopback UDP buffers are finite
+				}
+			}
+			for _, c := range []struct {
+				sink     *frameSink
+				src, dst byte
+			}{{&sb, 1, 2}, {&sa, 2, 1}} {
+				got := c.sink.wait(n, 5*time.Second)
+				if len(got) < n*9/10 {
+					t.Fatalf("%d of %d frames arrived", len(got), n)
+				}
+				for _, f := range got {
+					i := int(binary.BigEndian.Uint32(f[14:]))
+					if !bytes.Equal(f, testFrame(c.src, c.dst, i)) {
+						t.Fatalf("frame %d changed on the way", i)
+					}
+				}
+			}
+			if a.Stats.DropAuth.Load()+b.Stats.DropAuth.Load()+a.Stats.DropReplay.Load() != 0 {
+				t.Fatal("a client dropped data packets")
+			}
+		})
+	}
+}
+
+// TestClientAuthFailed checks that a wrong password ends the handshake
+// with ErrAuthFailed and the server keeps no data keys for it.
+func TestClientAuthFailed(t *testing.T) {
+	sw := newTapSwitch(t, nil, false)
+	start := time.Now()
+	c, err := dialTest(t, sw, "alice", "wrong", ClientOptions{}, nil)
+	if !errors.Is(err, ErrAuthFailed) {
+		if c != nil {
+			c.Close()
+		}
+		t.Fatalf("wrong password: %v", err)
+	}
+	if d := time.Since(start); d > 8*time.Second {
+		t.Fatalf("AUTH_FAILED took %v", d)
+	}
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	for _, s := range sw.by {
+		if s.KeyID() >= 0 {
+			t.Fatal("the server holds data keys for a refused client")
+		}
+	}
+}
+
+// TestClientHandshakeTimeout checks that a client facing no server gives
+// up after its timeout.
+func TestClientHandshakeTimeout(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	ctx := context.Background()
+	_, err = DialUDP(ctx, pc.LocalAddr().String(), &ClientOptions{TLS: &tls.Config{InsecureSkipVerify: true}, HandshakeTimeout: 300 * time.Millisecond})
+	if !errors.Is(err, ErrHandshakeTimeout) {
+		t.Fatalf("no server: %v", err)
+	}
+}
+
+// TestClientDropsForeign checks that the client drops control packets of
+// another session and data before its keys, counting them.
+func TestClientDropsForeign(t *testing.T) {
+	var sent [][]byte
+	c := NewClient(&ClientOptions{TLS: &tls.Config{InsecureSkipVerify: true}}, func(p []byte) { sent = append(sent, append([]byte(nil), p...)) })
+	defer c.Close()
+	if err := c.HandlePacket(AppendControl(nil, &Control{Opcode: OpControlV1, SessionID: 9, PacketID: 1})); err == nil {
+		t.Fatal("took P_CONTROL_V1 before the server's reset")
+	}
+	if err := c.HandlePacket(AppendControl(nil, &Control{Opcode: OpHardResetServerV2, SessionID: 9, Acks: []uint32{0}, RemoteSessionID: c.localSID + 1})); err == nil {
+		t.Fatal("took a reset acking another client session")
+	}
+	if err := c.HandlePacket([]byte{OpDataV2 << 3, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}); err != ErrNoKey {
+		t.Fatalf("data before keys: %v", err)
+	}
+	if c.Stats.DropControl.Load() != 2 || c.Stats.DropNoKey.Load() != 1 {
+		t.Fatalf("counters: control %d nokey %d", c.Stats.DropControl.Load(), c.Stats.DropNoKey.Load())
+	}
+}
+
+func TestParsePushReply(t *testing.T) {
+	p, err := ParsePushReply("PUSH_REPLY,route-gateway 10.8.0.1,topology subnet,ping 10,ping-restart 120,ifconfig 10.8.0.2 255.255.255.0,peer-id 3,cipher AES-256-GCM,protocol-flags cc-exit tls-ekm dyn-tls-crypt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := PushReply{Cipher: "AES-256-GCM", PeerID: 3, EKM: true, IP: netip.MustParseAddr("10.8.0.2"),
+		Netmask: netip.MustParseAddr("255.255.255.0"), Gateway: netip.MustParseAddr("10.8.0.1"), Ping: 10, PingRestart: 120}
+	if len(p.Options) != 8 || p.Options[1] != "topology subnet" {
+		t.Fatalf("options %q", p.Options)
+	}
+	p.Options = nil
+	if !reflect.DeepEqual(*p, want) {
+		t.Fatalf("got %+v", p)
+	}
+	// What this package's server builds, read back.
+	msg := BuildPushReply(&PushOptions{IP: netip.MustParseAddr("192.168.30.10"), Ping: 3}, "AES-128-GCM", 7, true)
+	if p, err = ParsePushReply(msg); err != nil || p.Cipher != "AES-128-GCM" || p.PeerID != 7 || !p.EKM || p.IP != netip.MustParseAddr("192.168.30.10") || p.Ping != 3 {
+		t.Fatalf("%q: %+v %v", msg, p, err)
+	}
+	if p, err = ParsePushReply("PUSH_REPLY"); err != nil || p.PeerID != -1 || p.EKM {
+		t.Fatalf("empty reply: %+v %v", p, err)
+	}
+	for _, bad := range []string{"", "PUSH_REQUEST", "PUSH_REPLYX", "PUSH_REPLY,peer-id 16777216", "PUSH_REPLY,peer-id -1",
+		"PUSH_REPLY,cipher BF-CBC", "PUSH_REPLY,ifconfig 10.8.0.2", "PUSH_REPLY,ping x", "PUSH_REPLY,route-gateway 300.1.1.1"} {
+		if _, err := ParsePushReply(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+func FuzzParsePushReply(f *testing.F) {
+	f.Add("PUSH_REPLY,route-gateway 10.8.0.1,ping 10,ifconfig 10.8.0.2 255.255.255.0,peer-id 0,cipher AES-256-GCM,key-derivation tls-ekm")
+	f.Add("PUSH_REPLY,protocol-flags tls-ekm,,  ,ping-restart 60")
+	f.Add("PUSH_REPLY,push-continuation 2")
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParsePushReply(s)
+		if err != nil {
+			return
+		}
+		if p.PeerID < -1 || p.PeerID > 0xffffff || p.Ping < 0 || p.PingRestart < 0 {
+			t.Fatalf("%q: %+v", s, p)
+		}
+		if p.Cipher != "" {
+			if _, ok := lookupCipher(p.Cipher); !ok {
+				t.Fatalf("%q: cipher %q", s, p.Cipher)
+			}
+		}
+	})
+}
+
+// FuzzClientHandlePacket feeds arbitrary packets to a client that sent its
+// reset: each is dropped with an error or taken, never a panic.
+func FuzzClientHandlePacket(f *testing.F) {
+	f.Add(AppendControl(nil, &Control{Opcode: OpHardResetServerV2, SessionID: 7, Acks: []uint32{0}, RemoteSessionID: 1}))
+	f.Add(AppendControl(nil, &Control{Opcode: OpControlV1, SessionID: 7, PacketID: 1, Payload: []byte{0x16, 3, 3, 0, 5}}))
+	f.Add([]byte{OpDataV2 << 3, 0, 0, 1, 2, 3, 4, 5})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := NewClient(&ClientOptions{TLS: &tls.Config{InsecureSkipVerify: true}}, func([]byte) {})
+		defer c.Close()
+		c.HandlePacket(b)
+	})
+}
