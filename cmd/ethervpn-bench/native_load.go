@@ -34,13 +34,13 @@ import (
 // (internal/openvpn's client) instead of one real openvpn client and
 // iperf3, so that the server, not the client, is the limit:
 //
-//	ethervpn-bench ovload [-n 2,8] [-t 10] [-runs 1] [-window 64] [-servers ethervpn,softether,openvpn]
+//	ethervpn-bench ovload [-n 2,8] [-t 10] [-runs 1] [-window 512] [-servers ethervpn,softether,openvpn]
 //
 // N clients in tap mode (AES-256-GCM over UDP) log in to one hub; they
 // form N/2 pairs, and each client sends 1514-byte Ethernet frames to its
-// partner's MAC as fast as the server passes them: at most -window frames
-// of one direction in flight (sent and not yet received), so the
-// generator spends nothing on frames a saturated server would drop.
+// partner's MAC as fast as the server passes them: at most -window/N
+// frames of one direction in flight (sent and not yet received), so the
+// generator spends little on frames a saturated server would drop.
 // Every frame received is checked (addresses and content) and counted;
 // frames written off after 20 ms without progress count as lost.
 //
@@ -63,9 +63,13 @@ type ovLoadRun struct {
 	bad       uint64  // delivered with wrong content
 	serverCPU float64 // seconds
 	genCPU    float64 // seconds
-	mbps, fps float64
-	cpuPerGB  float64
-	err       error
+	// serverWait and genWait are the seconds the threads were runnable
+	// but waited for their CPU (/proc/PID/task/*/schedstat): the share
+	// other work on this machine took.
+	serverWait, genWait float64
+	mbps, fps           float64
+	cpuPerGB            float64
+	err                 error
 }
 
 // ovLoadRow is one server's topology and runs.
@@ -92,7 +96,7 @@ func runOVLoad(args []string) int {
 	counts := fs.String("n", "2,8", "client counts (even), one measurement each")
 	secs := fs.Int("t", 10, "seconds per run")
 	runs := fs.Int("runs", 1, "runs per server and client count; the table shows medians")
-	window := fs.Int("window", 64, "frames of one direction in flight at most")
+	window := fs.Int("window", 512, "frames in flight at most, shared by the N directions (at least 16 each)")
 	servers := fs.String("servers", "ethervpn,softether,openvpn", "servers to measure, in order (ethervpn@PATH runs the binary at PATH)")
 	fs.Parse(args)
 	var ns []int
@@ -151,7 +155,7 @@ func runOVLoad(args []string) int {
 		row := &ovLoadRow{kind: k, r: testrig.NewRunner(os.Stderr), runs: map[int][]ovLoadRun{}}
 		rows[i] = row
 		defer row.r.Close()
-		if err := row.r.Try(func() { setupOVLoad(row, maxN, *window, cert, key) }); err != nil {
+		if err := row.r.Try(func() { setupOVLoad(row, maxN, cert, key) }); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", k, err)
 			row.err = err
 			row.r.Close()
@@ -179,9 +183,9 @@ func runOVLoad(args []string) int {
 				if row.err != nil {
 					continue
 				}
-				rn := measureOVLoad(row, n, time.Duration(*secs)*time.Second)
-				row.r.Logf("%s, %d clients, run %d: %.0f Mbit/s, %.0f frames/s, %d lost, %d bad, server %.2f CPU-s, generator %.2f CPU-s",
-					row.kind, n, i, rn.mbps, rn.fps, rn.lost, rn.bad, rn.serverCPU, rn.genCPU)
+				rn := measureOVLoad(row, n, *window, time.Duration(*secs)*time.Second)
+				row.r.Logf("%s, %d clients, run %d: %.0f Mbit/s, %.0f frames/s, %d lost, %d bad, server %.2f CPU-s (%.2f s waiting for a CPU), generator %.2f CPU-s (%.2f s waiting)",
+					row.kind, n, i, rn.mbps, rn.fps, rn.lost, rn.bad, rn.serverCPU, rn.serverWait, rn.genCPU, rn.genWait)
 				if rn.err != nil {
 					row.r.Logf("%s: %v", row.kind, rn.err)
 				}
@@ -207,7 +211,7 @@ func runOVLoad(args []string) int {
 
 // setupOVLoad starts row's server in a rig of its own, pins it to CPU 0
 // and connects maxN clients from one client namespace.
-func setupOVLoad(row *ovLoadRow, maxN, window int, cert, key []byte) {
+func setupOVLoad(row *ovLoadRow, maxN int, cert, key []byte) {
 	r := row.r
 	rig := testrig.New(r)
 	cli := rig.AddClient()
@@ -241,7 +245,7 @@ func setupOVLoad(row *ovLoadRow, maxN, window int, cert, key []byte) {
 	}
 	addr := fmt.Sprintf("%s:%d", cli.ServerIP, nativeUDPPort)
 	for i := range maxN {
-		c, err := dialLoadClient(cli, addr, i, window, pinned)
+		c, err := dialLoadClient(cli, addr, i, pinned)
 		if err != nil {
 			for _, c := range row.clients {
 				c.close()
@@ -323,7 +327,7 @@ type loadClient struct {
 func loadMAC(i int) [6]byte { return [6]byte{0x02, 0x4c, 0x4f, 0x41, byte(i >> 8), byte(i)} }
 
 // dialLoadClient connects client i (user<i+1>) to addr from ns.
-func dialLoadClient(ns *testrig.Netns, addr string, i, window int, pinned *x509.Certificate) (*loadClient, error) {
+func dialLoadClient(ns *testrig.Netns, addr string, i int, pinned *x509.Certificate) (*loadClient, error) {
 	var conn *net.UDPConn
 	if err := ns.Do(func() error {
 		raddr, err := net.ResolveUDPAddr("udp4", addr)
@@ -337,7 +341,7 @@ func dialLoadClient(ns *testrig.Netns, addr string, i, window int, pinned *x509.
 	}
 	conn.SetReadBuffer(4 << 20)
 	conn.SetWriteBuffer(4 << 20)
-	lc := &loadClient{conn: conn, pc: ipv4.NewPacketConn(conn), mac: loadMAC(i), window: uint64(window),
+	lc := &loadClient{conn: conn, pc: ipv4.NewPacketConn(conn), mac: loadMAC(i),
 		credit: make(chan struct{}, 1), stop: make(chan struct{})}
 	opts := &openvpn.ClientOptions{
 		TLS: &tls.Config{
@@ -551,10 +555,11 @@ func (lc *loadClient) close() {
 
 // measureOVLoad runs the first n clients of row for d (after a second of
 // warm-up in which the server learns the MACs) and measures.
-func measureOVLoad(row *ovLoadRow, n int, d time.Duration) (rn ovLoadRun) {
+func measureOVLoad(row *ovLoadRow, n, window int, d time.Duration) (rn ovLoadRun) {
 	rn.clients = n
 	cs := row.clients[:n]
 	for _, c := range cs {
+		c.window = uint64(max(16, window/n))
 		c.template = [loadFrameLen]byte{}
 		copy(c.template[0:6], c.peer.mac[:])
 		copy(c.template[6:12], c.mac[:])
@@ -583,9 +588,11 @@ func measureOVLoad(row *ovLoadRow, n int, d time.Duration) (rn ovLoadRun) {
 		return f
 	}
 	f0, s0, g0 := total(), cpuOf(row.server.Pid()), cpuOf(os.Getpid())
+	sw0, gw0 := runWait(row.server.Pid()), runWait(os.Getpid())
 	t0 := time.Now()
 	time.Sleep(d)
 	f1, s1, g1 := total(), cpuOf(row.server.Pid()), cpuOf(os.Getpid())
+	rn.serverWait, rn.genWait = runWait(row.server.Pid())-sw0, runWait(os.Getpid())-gw0
 	rn.secs = time.Since(t0).Seconds()
 	close(stop)
 	wg.Wait()
@@ -617,6 +624,24 @@ func cpuOf(pid int) float64 {
 		return -1
 	}
 	return s
+}
+
+// runWait is the seconds pid's threads (those alive now) have spent
+// runnable but waiting for a CPU.
+func runWait(pid int) float64 {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	var ns float64
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) >= 2 {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			ns += v
+		}
+	}
+	return ns / 1e9
 }
 
 // pinTree pins every thread of pid and of its descendants to cpu.
@@ -707,7 +732,7 @@ func medianRun(runs []ovLoadRun) ovLoadRun {
 }
 
 func printOVLoad(w io.Writer, ns []int, secs, runs, window int, rows []*ovLoadRow) {
-	fmt.Fprintf(w, "\nOpenVPN load: N in-process clients, tap, %s over UDP, N/2 pairs on one hub sending %d-byte frames to each other (window %d),\n"+
+	fmt.Fprintf(w, "\nOpenVPN load: N in-process clients, tap, %s over UDP, N/2 pairs on one hub sending %d-byte frames to each other (%d in flight),\n"+
 		"%d s per run, %d run(s), medians; server pinned to CPU 0, generator to CPU 1 (one Go P)\n",
 		nativeCipher, loadFrameLen, window, secs, runs)
 	for _, n := range ns {
