@@ -3,15 +3,26 @@ package openvpn
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
+	"encoding/pem"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ethervpn/ethervpn/internal/testrig"
 )
 
 // tapSwitch is a tiny OpenVPN server of this package's Sessions on
@@ -89,13 +100,17 @@ func (sw *tapSwitch) serve() {
 	}
 }
 
-// frameSink collects the frames a client receives.
+// frameSink collects the test frames (EtherType 0x88b5) a client
+// receives; a server may pass on others (openvpn floods multicast).
 type frameSink struct {
 	mu     sync.Mutex
 	frames [][]byte
 }
 
 func (f *frameSink) add(p []byte) {
+	if len(p) < 14 || p[12] != 0x88 || p[13] != 0xb5 {
+		return
+	}
 	f.mu.Lock()
 	f.frames = append(f.frames, append([]byte(nil), p...))
 	f.mu.Unlock()
@@ -327,4 +342,122 @@ func FuzzClientHandlePacket(f *testing.F) {
 		defer c.Close()
 		c.HandlePacket(b)
 	})
+}
+
+// startRealServer runs the real openvpn 2.6 as a tap server with
+// client-to-client (it switches the clients' frames itself), checking
+// passwords with authScript, on the loopback of a namespace of its own
+// (openvpn makes its tap device there). It returns the namespace and the
+// server's address in it. Without openvpn or root the test skips, or
+// fails when CI=true.
+func startRealServer(t *testing.T, authScript string) (*testrig.Netns, string) {
+	bin := testrig.RequireOpenVPN(t)
+	dir := t.TempDir()
+	ns := &testrig.Netns{Name: fmt.Sprintf("ovcl%d-%d", os.Getpid(), nsSeq.Add(1))}
+	exec.Command("ip", "netns", "del", ns.Name).Run()
+	run(t, "ip", "netns", "add", ns.Name)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns.Name).Run() })
+	run(t, "ip", "-n", ns.Name, "link", "set", "lo", "up")
+	cert := testCert(t, dir)
+	key, err := x509.MarshalECPrivateKey(cert.PrivateKey.(*ecdsa.PrivateKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "server.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600)
+	os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: key}), 0o600)
+	p := testrig.StartProc(t, "openvpn --server", filepath.Join(dir, "server.log"), "ip", "netns", "exec", ns.Name, bin,
+		"--dev", "tap", "--proto", "udp", "--local", "127.0.0.1", "--port", "1194",
+		"--server", "10.8.0.0", "255.255.255.0", "--client-to-client", "--duplicate-cn",
+		"--data-ciphers", "AES-256-GCM:AES-128-GCM", "--ca", filepath.Join(dir, "ca.pem"),
+		"--cert", filepath.Join(dir, "server.pem"), "--key", filepath.Join(dir, "key.pem"), "--dh", "none",
+		"--verify-client-cert", "none", "--script-security", "2", "--auth-user-pass-verify", authScript, "via-file",
+		"--tmp-dir", dir, "--verb", "3")
+	p.StopGrace = 3 * time.Second
+	for end := time.Now().Add(15 * time.Second); !strings.Contains(p.Log(), "Initialization Sequence Completed"); time.Sleep(50 * time.Millisecond) {
+		if p.Exited() || time.Now().After(end) {
+			t.Fatalf("openvpn --server did not start:\n%s", p.Log())
+		}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("openvpn --server log:\n%s", p.Log())
+		}
+	})
+	return ns, "127.0.0.1:1194"
+}
+
+var nsSeq atomic.Int32
+
+// dialIn connects a client to addr from a socket made in ns.
+func dialIn(t *testing.T, ns *testrig.Netns, addr string, opts *ClientOptions) (*UDPClient, error) {
+	var conn net.Conn
+	if err := ns.Do(func() (err error) {
+		conn, err = net.Dial("udp", addr)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := RunUDP(conn, opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.Handshake(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// TestClientAgainstRealOpenVPN connects two clients to the real openvpn
+// 2.6 server (tap, client-to-client) and sends frames both ways through
+// it; with a password check that refuses, the client gets AUTH_FAILED.
+func TestClientAgainstRealOpenVPN(t *testing.T) {
+	ns, addr := startRealServer(t, "/bin/true")
+	logf, _ := afterTestSafe(t)
+	dial := func(user string, sink *frameSink) *UDPClient {
+		c, err := dialIn(t, ns, addr, &ClientOptions{TLS: &tls.Config{InsecureSkipVerify: true}, Username: user, Password: "pw",
+			DevType: "tap", Ciphers: []string{"AES-256-GCM"}, HandshakeTimeout: 15 * time.Second, OnData: sink.add, Logf: logf})
+		if err != nil {
+			t.Fatalf("%s: %v", user, err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	var sa, sb frameSink
+	a, b := dial("alice", &sa), dial("bob", &sb)
+	if p := a.Push(); a.Cipher() != "AES-256-GCM" || p.PeerID < 0 || !p.EKM {
+		t.Fatalf("cipher %s, push %+v", a.Cipher(), p)
+	}
+	// openvpn learns a client's MAC from the frames it sends: both send
+	// first, then the counted frames follow.
+	const n = 40
+	for i := range n {
+		a.SendData(testFrame(1, 2, i))
+		b.SendData(testFrame(2, 1, i))
+		time.Sleep(2 * time.Millisecond)
+	}
+	for _, c := range []struct {
+		sink     *frameSink
+		src, dst byte
+	}{{&sb, 1, 2}, {&sa, 2, 1}} {
+		got := c.sink.wait(n*8/10, 5*time.Second)
+		if len(got) < n*8/10 {
+			t.Fatalf("%d of %d frames arrived through openvpn", len(got), n)
+		}
+		for _, f := range got {
+			i := int(binary.BigEndian.Uint32(f[14:]))
+			if !bytes.Equal(f, testFrame(c.src, c.dst, i)) {
+				t.Fatalf("frame %d changed on the way: % x", i, f[:min(len(f), 40)])
+			}
+		}
+	}
+
+	rns, raddr := startRealServer(t, "/bin/false")
+	c, err := dialIn(t, rns, raddr, &ClientOptions{TLS: &tls.Config{InsecureSkipVerify: true}, Username: "alice", Password: "wrong",
+		DevType: "tap", HandshakeTimeout: 15 * time.Second, Logf: logf})
+	if !errors.Is(err, ErrAuthFailed) {
+		if c != nil {
+			c.Close()
+		}
+		t.Fatalf("refused password: %v", err)
+	}
 }
