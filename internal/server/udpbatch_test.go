@@ -5,6 +5,8 @@ import (
 	"net"
 	"slices"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestUDPBatchRoundTrip sends a batch with udpSender and reads it with
@@ -108,6 +110,59 @@ func TestUDPBatchGSORuns(t *testing.T) {
 			p, _ := rd.datagram(i)
 			if !bytes.Equal(p, want[got]) {
 				t.Fatalf("datagram %d: %d bytes, want %d", got, len(p), len(want[got]))
+			}
+			got++
+		}
+	}
+}
+
+// TestUDPBatchGSOFallback makes the kernel refuse GSO (it does for a
+// socket without UDP checksums, SO_NO_CHECK, as for a route whose MTU is
+// below the packet size): the sender turns GSO off and the whole batch
+// still arrives, one datagram per packet.
+func TestUDPBatchGSOFallback(t *testing.T) {
+	lo := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}
+	rc, err := net.ListenUDP("udp4", lo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	sc, err := net.ListenUDP("udp4", lo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Control(func(fd uintptr) { err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_NO_CHECK, 1) })
+	if err != nil {
+		t.Skipf("SO_NO_CHECK: %v", err)
+	}
+	rd, err := newUDPReader(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := newUDPSender(sc)
+	const batch = 7
+	for i := range batch {
+		tx.add(append(tx.slot(), byte(i), 1, 2, 3))
+	}
+	if n := tx.flush(rc.LocalAddr().(*net.UDPAddr).AddrPort()); n != 0 {
+		t.Fatalf("flush dropped %d", n)
+	}
+	if !tx.noGSO {
+		t.Fatal("the kernel took GSO on a socket without checksums: the fallback is untested")
+	}
+	for got := 0; got < batch; {
+		n, err := rd.read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if p, _ := rd.datagram(i); !bytes.Equal(p, []byte{byte(got), 1, 2, 3}) {
+				t.Fatalf("datagram %d: % x", got, p)
 			}
 			got++
 		}
