@@ -26,8 +26,8 @@ import (
 )
 
 // tapSwitch is a tiny OpenVPN server of this package's Sessions on
-// loopback UDP: it logs in any user with password "secret" in tap mode
-// and hands each frame a client sends to every other client.
+// loopback UDP: it logs in any user "name-<dev type>" with password
+// "secret" and hands each packet a client sends to every other client.
 type tapSwitch struct {
 	pc  net.PacketConn
 	cfg Config
@@ -48,7 +48,7 @@ func newTapSwitch(t *testing.T, ciphers []string, disableEKM bool) *tapSwitch {
 		Ciphers:    ciphers,
 		DisableEKM: disableEKM,
 		Authenticate: func(r *AuthRequest) (*PushOptions, error) {
-			if r.Password != "secret" || r.DevType != "tap" {
+			if r.Password != "secret" || r.DevType != r.Username[strings.IndexByte(r.Username, '-')+1:] {
 				return nil, errors.New("bad password")
 			}
 			return &PushOptions{Ping: 10, PingRestart: 60}, nil
@@ -141,10 +141,15 @@ func testFrame(src, dst byte, i int) []byte {
 	return f
 }
 
+// dialTest connects user-<dev type> (tap unless opts says otherwise) to
+// the test server.
 func dialTest(t *testing.T, sw *tapSwitch, user, password string, opts ClientOptions, sink *frameSink) (*UDPClient, error) {
 	logf, _ := afterTestSafe(t)
 	opts.TLS = &tls.Config{InsecureSkipVerify: true}
-	opts.Username, opts.Password, opts.DevType = user, password, "tap"
+	if opts.DevType == "" {
+		opts.DevType = "tap"
+	}
+	opts.Username, opts.Password = user+"-"+opts.DevType, password
 	opts.HandshakeTimeout = 10 * time.Second
 	opts.Logf = logf
 	if sink != nil {
@@ -165,21 +170,24 @@ func TestClientRoundTrip(t *testing.T) {
 		client     []string
 		noEKM      bool
 		wantCipher string
+		devType    string
 	}{
-		{"AES-256-GCM EKM", nil, nil, false, "AES-256-GCM"},
-		{"AES-128-GCM PRF", nil, []string{"AES-128-GCM"}, true, "AES-128-GCM"},
-		{"CHACHA20-POLY1305", []string{"CHACHA20-POLY1305", "AES-256-GCM"}, nil, false, "CHACHA20-POLY1305"},
-		{"AES-256-CBC PRF", []string{"AES-256-CBC"}, []string{"AES-256-CBC"}, true, "AES-256-CBC"},
+		{"AES-256-GCM EKM", nil, nil, false, "AES-256-GCM", "tap"},
+		{"AES-128-GCM PRF", nil, []string{"AES-128-GCM"}, true, "AES-128-GCM", "tap"},
+		{"CHACHA20-POLY1305", []string{"CHACHA20-POLY1305", "AES-256-GCM"}, nil, false, "CHACHA20-POLY1305", "tap"},
+		{"AES-256-CBC PRF", []string{"AES-256-CBC"}, []string{"AES-256-CBC"}, true, "AES-256-CBC", "tap"},
+		// tun carries IP packets; the test's packets only look like frames.
+		{"tun", nil, nil, false, "AES-256-GCM", "tun"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sw := newTapSwitch(t, tc.server, false)
 			var sa, sb frameSink
-			a, err := dialTest(t, sw, "alice", "secret", ClientOptions{Ciphers: tc.client, NoEKM: tc.noEKM}, &sa)
+			a, err := dialTest(t, sw, "alice", "secret", ClientOptions{Ciphers: tc.client, NoEKM: tc.noEKM, DevType: tc.devType}, &sa)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer a.Close()
-			b, err := dialTest(t, sw, "bob", "secret", ClientOptions{Ciphers: tc.client, NoEKM: tc.noEKM}, &sb)
+			b, err := dialTest(t, sw, "bob", "secret", ClientOptions{Ciphers: tc.client, NoEKM: tc.noEKM, DevType: tc.devType}, &sb)
 			if err != nil {
 				t.Fatal(err)
 			}
