@@ -84,17 +84,17 @@ type ovLoadRow struct {
 	kind    testrig.ServerKind
 	r       *testrig.Runner
 	server  *testrig.Proc
-	clients []*loadClient
+	clients []*ovClient
 	runs    map[int][]ovLoadRun // by client count
 	err     error
 }
 
 const (
-	loadFrameLen = 1514
-	loadBatch    = 32
-	// loadWriteOff is how long a sender waits for its partner to receive
+	ovFrameLen = 1514
+	ovBatch    = 32
+	// ovWriteOff is how long a sender waits for its partner to receive
 	// anything before it writes the frames in flight off as lost.
-	loadWriteOff = 20 * time.Millisecond
+	ovWriteOff = 20 * time.Millisecond
 )
 
 // runOVLoad is "ethervpn-bench ovload".
@@ -170,7 +170,7 @@ func runOVLoad(args []string) int {
 	}
 	// The generator: this process on CPU 1, one P (its goroutines then
 	// never wait for each other across CPUs).
-	restore, err := pinSelf(1)
+	restore, err := ovPinSelf(1)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pinning the generator: %v\n", err)
 		return 1
@@ -232,7 +232,7 @@ func setupOVLoad(row *ovLoadRow, maxN int, cert, key []byte) {
 	case ok:
 		old, had := os.LookupEnv("ETHERVPN_BIN")
 		os.Setenv("ETHERVPN_BIN", bin)
-		row.server = startLoadVPNServer(r, rig, testrig.Ethervpn, maxN, cert, key).Proc
+		row.server = startOVLoadServer(r, rig, testrig.Ethervpn, maxN, cert, key).Proc
 		if had {
 			os.Setenv("ETHERVPN_BIN", old)
 		} else {
@@ -241,9 +241,9 @@ func setupOVLoad(row *ovLoadRow, maxN int, cert, key []byte) {
 	case row.kind == kindOpenVPN:
 		row.server = startOpenVPNTapServer(r, rig, cert, key)
 	default:
-		row.server = startLoadVPNServer(r, rig, row.kind, maxN, cert, key).Proc
+		row.server = startOVLoadServer(r, rig, row.kind, maxN, cert, key).Proc
 	}
-	if err := pinTree(row.server.Pid(), 0); err != nil {
+	if err := ovPinTree(row.server.Pid(), 0); err != nil {
 		r.Fatalf("pinning %s to CPU 0: %v", row.kind, err)
 	}
 	pinned, err := x509.ParseCertificate(cert)
@@ -252,7 +252,7 @@ func setupOVLoad(row *ovLoadRow, maxN int, cert, key []byte) {
 	}
 	addr := fmt.Sprintf("%s:%d", cli.ServerIP, nativeUDPPort)
 	for i := range maxN {
-		c, err := dialLoadClient(cli, addr, i, pinned)
+		c, err := dialOVClient(cli, addr, i, pinned)
 		if err != nil {
 			for _, c := range row.clients {
 				c.close()
@@ -265,15 +265,15 @@ func setupOVLoad(row *ovLoadRow, maxN int, cert, key []byte) {
 		row.clients[i].peer, row.clients[i+1].peer = row.clients[i+1], row.clients[i]
 	}
 	// Threads a server started while the clients logged in.
-	if err := pinTree(row.server.Pid(), 0); err != nil {
+	if err := ovPinTree(row.server.Pid(), 0); err != nil {
 		r.Fatalf("pinning %s to CPU 0: %v", row.kind, err)
 	}
 }
 
-// startLoadVPNServer starts ethervpn or vpnserver with hub DEFAULT and
+// startOVLoadServer starts ethervpn or vpnserver with hub DEFAULT and
 // users user1..userN, OpenVPN on UDP 1194 and the benchmark's
 // certificate.
-func startLoadVPNServer(r *testrig.Runner, rig *testrig.Rig, kind testrig.ServerKind, n int, cert, key []byte) *testrig.Server {
+func startOVLoadServer(r *testrig.Runner, rig *testrig.Rig, kind testrig.ServerKind, n int, cert, key []byte) *testrig.Server {
 	hub := testrig.HubConfig{Name: nativeHub, Password: "hubpw"}
 	for i := 1; i <= n; i++ {
 		hub.Users = append(hub.Users, testrig.UserConfig{Name: fmt.Sprintf("user%d", i), Password: benchPassword})
@@ -309,32 +309,32 @@ func startOpenVPNTapServer(r *testrig.Runner, rig *testrig.Rig, cert, key []byte
 	return p
 }
 
-// loadClient is one generator client: an OpenVPN client on a UDP socket
+// ovClient is one generator client: an OpenVPN client on a UDP socket
 // made in the client namespace, a receiving goroutine (recvmmsg) that
 // checks and counts its partner's frames, and, during a run, a sending
 // goroutine (sendmmsg).
-type loadClient struct {
+type ovClient struct {
 	c      *openvpn.Client
 	conn   *net.UDPConn
 	pc     *ipv4.PacketConn
 	mac    [6]byte
-	peer   *loadClient
+	peer   *ovClient
 	window uint64
 
 	sent, writtenOff atomic.Uint64 // frames this client sent (and gave up on)
 	recv, bad, other atomic.Uint64 // frames from the partner (checked), bad ones, others
 	credit           chan struct{} // the partner received something
-	template         [loadFrameLen]byte
+	template         [ovFrameLen]byte
 
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
 
-// loadMAC is client i's MAC address (locally administered).
-func loadMAC(i int) [6]byte { return [6]byte{0x02, 0x4c, 0x4f, 0x41, byte(i >> 8), byte(i)} }
+// ovMAC is client i's MAC address (locally administered).
+func ovMAC(i int) [6]byte { return [6]byte{0x02, 0x4c, 0x4f, 0x41, byte(i >> 8), byte(i)} }
 
-// dialLoadClient connects client i (user<i+1>) to addr from ns.
-func dialLoadClient(ns *testrig.Netns, addr string, i int, pinned *x509.Certificate) (*loadClient, error) {
+// dialOVClient connects client i (user<i+1>) to addr from ns.
+func dialOVClient(ns *testrig.Netns, addr string, i int, pinned *x509.Certificate) (*ovClient, error) {
 	var conn *net.UDPConn
 	if err := ns.Do(func() error {
 		raddr, err := net.ResolveUDPAddr("udp4", addr)
@@ -348,7 +348,7 @@ func dialLoadClient(ns *testrig.Netns, addr string, i int, pinned *x509.Certific
 	}
 	conn.SetReadBuffer(4 << 20)
 	conn.SetWriteBuffer(4 << 20)
-	lc := &loadClient{conn: conn, pc: ipv4.NewPacketConn(conn), mac: loadMAC(i),
+	lc := &ovClient{conn: conn, pc: ipv4.NewPacketConn(conn), mac: ovMAC(i),
 		credit: make(chan struct{}, 1), stop: make(chan struct{})}
 	opts := &openvpn.ClientOptions{
 		TLS: &tls.Config{
@@ -386,9 +386,9 @@ func dialLoadClient(ns *testrig.Netns, addr string, i int, pinned *x509.Certific
 }
 
 // receive reads the server's datagrams in batches until close.
-func (lc *loadClient) receive() {
+func (lc *ovClient) receive() {
 	defer lc.wg.Done()
-	msgs := make([]ipv4.Message, loadBatch)
+	msgs := make([]ipv4.Message, ovBatch)
 	for i := range msgs {
 		msgs[i].Buffers = [][]byte{make([]byte, openvpn.MaxPacket+512)}
 	}
@@ -415,13 +415,13 @@ func (lc *loadClient) receive() {
 
 // onFrame checks a decrypted frame: from the partner to this client, with
 // the partner's content.
-func (lc *loadClient) onFrame(f []byte) {
+func (lc *ovClient) onFrame(f []byte) {
 	p := lc.peer
 	if p == nil || len(f) < 14 || [6]byte(f[0:6]) != lc.mac || [6]byte(f[6:12]) != p.mac {
 		lc.other.Add(1) // the server's own traffic, floods before learning
 		return
 	}
-	if len(f) != loadFrameLen || !bytes.Equal(f[18:], p.template[18:]) {
+	if len(f) != ovFrameLen || !bytes.Equal(f[18:], p.template[18:]) {
 		lc.bad.Add(1)
 		return
 	}
@@ -430,7 +430,7 @@ func (lc *loadClient) onFrame(f []byte) {
 
 // keepalive sends OpenVPN's ping every 2 s, so that idle sessions
 // (between runs) stay up on every server.
-func (lc *loadClient) keepalive() {
+func (lc *ovClient) keepalive() {
 	defer lc.wg.Done()
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
@@ -446,14 +446,14 @@ func (lc *loadClient) keepalive() {
 
 // send sends frames to the partner until stop is closed, keeping at most
 // window of them in flight.
-func (lc *loadClient) send(stop <-chan struct{}, done *sync.WaitGroup) {
+func (lc *ovClient) send(stop <-chan struct{}, done *sync.WaitGroup) {
 	defer done.Done()
 	p := lc.peer
 	frame := lc.template
-	bufs := make([][]byte, loadBatch)
-	msgs := make([]ipv4.Message, loadBatch)
+	bufs := make([][]byte, ovBatch)
+	msgs := make([]ipv4.Message, ovBatch)
 	for i := range bufs {
-		bufs[i] = make([]byte, 0, loadFrameLen+128)
+		bufs[i] = make([]byte, 0, ovFrameLen+128)
 		msgs[i].Buffers = [][]byte{nil}
 	}
 	idle := time.NewTimer(time.Hour)
@@ -467,8 +467,8 @@ func (lc *loadClient) send(stop <-chan struct{}, done *sync.WaitGroup) {
 	lc.sent.Add(1) // the probe is never sent: count it as lost, not as in flight
 	lc.writtenOff.Add(1)
 	seg := len(probe)
-	gso := setGSO(lc.conn, seg) == nil
-	big := make([]byte, 0, loadBatch*(seg+64))
+	gso := ovSetGSO(lc.conn, seg) == nil
+	big := make([]byte, 0, ovBatch*(seg+64))
 	for {
 		select {
 		case <-stop:
@@ -478,7 +478,7 @@ func (lc *loadClient) send(stop <-chan struct{}, done *sync.WaitGroup) {
 		sent := lc.sent.Load()
 		inflight := sent - p.recv.Load() - lc.writtenOff.Load()
 		if inflight >= lc.window {
-			idle.Reset(loadWriteOff)
+			idle.Reset(ovWriteOff)
 			select {
 			case <-lc.credit:
 			case <-idle.C:
@@ -489,7 +489,7 @@ func (lc *loadClient) send(stop <-chan struct{}, done *sync.WaitGroup) {
 			}
 			continue
 		}
-		k := int(min(uint64(loadBatch), lc.window-inflight))
+		k := int(min(uint64(ovBatch), lc.window-inflight))
 		if gso {
 			// One datagram of k sealed frames, each of segment size:
 			// the kernel cuts it (UDP GSO), one pass through the stack.
@@ -532,9 +532,9 @@ func (lc *loadClient) send(stop <-chan struct{}, done *sync.WaitGroup) {
 	}
 }
 
-// setGSO makes the kernel cut every datagram written on conn into
+// ovSetGSO makes the kernel cut every datagram written on conn into
 // segments of size bytes (UDP_SEGMENT, Linux 4.18+).
-func setGSO(conn *net.UDPConn, size int) error {
+func ovSetGSO(conn *net.UDPConn, size int) error {
 	rc, err := conn.SyscallConn()
 	if err != nil {
 		return err
@@ -548,7 +548,7 @@ func setGSO(conn *net.UDPConn, size int) error {
 	return serr
 }
 
-func (lc *loadClient) close() {
+func (lc *ovClient) close() {
 	select {
 	case <-lc.stop:
 		return
@@ -567,11 +567,11 @@ func measureOVLoad(row *ovLoadRow, n, window int, d time.Duration) (rn ovLoadRun
 	cs := row.clients[:n]
 	for _, c := range cs {
 		c.window = uint64(max(16, window/n))
-		c.template = [loadFrameLen]byte{}
+		c.template = [ovFrameLen]byte{}
 		copy(c.template[0:6], c.peer.mac[:])
 		copy(c.template[6:12], c.mac[:])
 		c.template[12], c.template[13] = 0x88, 0xb5 // IEEE local experimental
-		for j := 18; j < loadFrameLen; j++ {
+		for j := 18; j < ovFrameLen; j++ {
 			c.template[j] = byte(j) ^ c.mac[5]
 		}
 	}
@@ -594,12 +594,12 @@ func measureOVLoad(row *ovLoadRow, n, window int, d time.Duration) (rn ovLoadRun
 		}
 		return f
 	}
-	f0, s0, g0 := total(), cpuOf(row.server.Pid()), cpuOf(os.Getpid())
-	sw0, gw0 := runWait(row.server.Pid()), runWait(os.Getpid())
+	f0, s0, g0 := total(), ovCPU(row.server.Pid()), ovCPU(os.Getpid())
+	sw0, gw0 := ovRunWait(row.server.Pid()), ovRunWait(os.Getpid())
 	t0 := time.Now()
 	time.Sleep(d)
-	f1, s1, g1 := total(), cpuOf(row.server.Pid()), cpuOf(os.Getpid())
-	rn.serverWait, rn.genWait = runWait(row.server.Pid())-sw0, runWait(os.Getpid())-gw0
+	f1, s1, g1 := total(), ovCPU(row.server.Pid()), ovCPU(os.Getpid())
+	rn.serverWait, rn.genWait = ovRunWait(row.server.Pid())-sw0, ovRunWait(os.Getpid())-gw0
 	rn.secs = time.Since(t0).Seconds()
 	close(stop)
 	wg.Wait()
@@ -614,8 +614,8 @@ func measureOVLoad(row *ovLoadRow, n, window int, d time.Duration) (rn ovLoadRun
 	}
 	rn.frames, rn.serverCPU, rn.genCPU = f1-f0, s1-s0, g1-g0
 	rn.fps = float64(rn.frames) / rn.secs
-	rn.mbps = rn.fps * loadFrameLen * 8 / 1e6
-	if gb := float64(rn.frames) * loadFrameLen / 1e9; gb > 0 {
+	rn.mbps = rn.fps * ovFrameLen * 8 / 1e6
+	if gb := float64(rn.frames) * ovFrameLen / 1e9; gb > 0 {
 		rn.cpuPerGB = rn.serverCPU / gb
 	}
 	if row.server.Exited() {
@@ -624,8 +624,8 @@ func measureOVLoad(row *ovLoadRow, n, window int, d time.Duration) (rn ovLoadRun
 	return rn
 }
 
-// cpuOf is a process's CPU seconds, all threads; -1 if unreadable.
-func cpuOf(pid int) float64 {
+// ovCPU is a process's CPU seconds, all threads; -1 if unreadable.
+func ovCPU(pid int) float64 {
 	s, err := testrig.CPUSeconds(pid)
 	if err != nil {
 		return -1
@@ -633,9 +633,9 @@ func cpuOf(pid int) float64 {
 	return s
 }
 
-// runWait is the seconds pid's threads (those alive now) have spent
+// ovRunWait is the seconds pid's threads (those alive now) have spent
 // runnable but waiting for a CPU.
-func runWait(pid int) float64 {
+func ovRunWait(pid int) float64 {
 	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	var ns float64
 	for _, t := range tasks {
@@ -651,8 +651,8 @@ func runWait(pid int) float64 {
 	return ns / 1e9
 }
 
-// pinTree pins every thread of pid and of its descendants to cpu.
-func pinTree(pid, cpu int) error {
+// ovPinTree pins every thread of pid and of its descendants to cpu.
+func ovPinTree(pid, cpu int) error {
 	var set unix.CPUSet
 	set.Set(cpu)
 	pids := []int{pid}
@@ -678,15 +678,15 @@ func pinTree(pid, cpu int) error {
 		}
 	}
 	for _, p := range pids {
-		if err := pinThreads(p, set); err != nil {
+		if err := ovPinThreads(p, set); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// pinThreads sets the affinity of every thread of pid.
-func pinThreads(pid int, set unix.CPUSet) error {
+// ovPinThreads sets the affinity of every thread of pid.
+func ovPinThreads(pid int, set unix.CPUSet) error {
 	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
 		return err
@@ -703,19 +703,19 @@ func pinThreads(pid int, set unix.CPUSet) error {
 	return nil
 }
 
-// pinSelf pins this process's threads to cpu (threads made later inherit
+// ovPinSelf pins this process's threads to cpu (threads made later inherit
 // it) and returns the function that gives them every CPU back.
-func pinSelf(cpu int) (func(), error) {
+func ovPinSelf(cpu int) (func(), error) {
 	var all unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &all); err != nil {
 		return nil, err
 	}
 	var set unix.CPUSet
 	set.Set(cpu)
-	if err := pinThreads(os.Getpid(), set); err != nil {
+	if err := ovPinThreads(os.Getpid(), set); err != nil {
 		return nil, err
 	}
-	return func() { pinThreads(os.Getpid(), all) }, nil
+	return func() { ovPinThreads(os.Getpid(), all) }, nil
 }
 
 // ovLoadName is the table's name of a row.
@@ -731,8 +731,8 @@ func ovLoadName(k testrig.ServerKind) string {
 	return string(k)
 }
 
-// medianRun is the run of median throughput.
-func medianRun(runs []ovLoadRun) ovLoadRun {
+// ovMedian is the run of median throughput.
+func ovMedian(runs []ovLoadRun) ovLoadRun {
 	rs := slices.Clone(runs)
 	sort.Slice(rs, func(i, j int) bool { return rs[i].mbps < rs[j].mbps })
 	return rs[len(rs)/2]
@@ -741,7 +741,7 @@ func medianRun(runs []ovLoadRun) ovLoadRun {
 func printOVLoad(w io.Writer, ns []int, secs, runs, window int, rows []*ovLoadRow) {
 	fmt.Fprintf(w, "\nOpenVPN load: N in-process clients, tap, %s over UDP, N/2 pairs on one hub sending %d-byte frames to each other (%d in flight),\n"+
 		"%d s per run, %d run(s), medians; server pinned to CPU 0, generator to CPU 1 (one Go P)\n",
-		nativeCipher, loadFrameLen, window, secs, runs)
+		nativeCipher, ovFrameLen, window, secs, runs)
 	for _, n := range ns {
 		tw := newTable(w, fmt.Sprintf("%d clients", n),
 			"server\tMbit/s\tframes/s\tframes lost\tbad\tserver CPU-s\tserver CPU-s per GB\tgenerator CPU-s\twaited for a CPU, server/generator s\truns (Mbit/s)\t")
@@ -755,7 +755,7 @@ func printOVLoad(w io.Writer, ns []int, secs, runs, window int, rows []*ovLoadRo
 			if len(rs) == 0 {
 				continue
 			}
-			m := medianRun(rs)
+			m := ovMedian(rs)
 			med[row.kind] = m
 			var each []string
 			for _, r := range rs {

@@ -2,16 +2,16 @@ package main
 
 import "testing"
 
-// TestLoadFrameCheck checks the generator's receive check: a frame from
+// TestOVLoadFrameCheck checks the generator's receive check: a frame from
 // the partner with the partner's content counts as received, one with a
 // changed byte as bad, anything else (floods, the server's own frames) as
 // other.
-func TestLoadFrameCheck(t *testing.T) {
-	a, b := &loadClient{mac: loadMAC(0)}, &loadClient{mac: loadMAC(1)}
+func TestOVLoadFrameCheck(t *testing.T) {
+	a, b := &ovClient{mac: ovMAC(0)}, &ovClient{mac: ovMAC(1)}
 	a.peer, b.peer = b, a
 	copy(a.template[0:6], b.mac[:])
 	copy(a.template[6:12], a.mac[:])
-	for j := 18; j < loadFrameLen; j++ {
+	for j := 18; j < ovFrameLen; j++ {
 		a.template[j] = byte(j)
 	}
 	f := a.template
