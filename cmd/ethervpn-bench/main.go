@@ -69,6 +69,8 @@ func main() {
 			os.Exit(runCtl(os.Args[2:]))
 		case "native":
 			os.Exit(runNative(os.Args[2:]))
+		case "ovload":
+			os.Exit(runOVLoad(os.Args[2:]))
 		case "farm":
 			os.Exit(runFarm(os.Args[2:]))
 		case "logins":
@@ -81,6 +83,7 @@ func main() {
 		"       ethervpn-bench native [-t seconds] [-runs N] [-servers ethervpn,softether,openvpn,wireguard-go]\n"+
 		"       ethervpn-bench farm [-duration 10s] [-callers N] | farm -l2 [-t seconds] [-runs N] [-maxtcp N]\n"+
 		"       ethervpn-bench logins [-duration 10s] [-callers N] [-hammer N] [-runs N] [-pin] [-servers ethervpn,softether]\n"+
+		"       ethervpn-bench ovload [-n 2,8] [-t seconds] [-runs N] [-window N] [-servers ethervpn,softether,openvpn]\n"+
 		"       ethervpn-bench ctl [-users N] [-rules N] [-duration 10s] [-runs N] [-callers N] [-quick] [-servers ethervpn,softether]")
 	os.Exit(2)
 }
