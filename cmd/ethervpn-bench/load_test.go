@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ethervpn/ethervpn/internal/config"
+	"github.com/ethervpn/ethervpn/internal/server"
+	"github.com/ethervpn/ethervpn/internal/sha0"
+)
+
+// sendFrames has port p make n data frames and returns copies of them.
+func sendFrames(p *genPort, n int) [][]byte {
+	p.running.Store(true)
+	var out [][]byte
+	for len(out) < n {
+		p.Output(min(n-len(out), 7), func(f []byte) { out = append(out, slices.Clone(f)) })
+	}
+	return out
+}
+
+// TestFrameCheck feeds a receiving port the frames of its partner with
+// one lost, two swapped, one corrupt and one from another session, and
+// checks that each is counted as such.
+func TestFrameCheck(t *testing.T) {
+	const size = 1514
+	tx, rx := newGenPort(0, size), newGenPort(1, size)
+	frames := sendFrames(tx, 20)
+	if got := tx.sent.Load(); got != 20 {
+		t.Fatalf("sent %d, want 20", got)
+	}
+	for i, f := range frames {
+		if len(f) != size || frameKind(f) != kindData {
+			t.Fatalf("frame %d: %d bytes, kind %d", i, len(f), frameKind(f))
+		}
+	}
+	// In order: all good.
+	rx.Input(frames[:5])
+	c := &rx.check
+	if c.frames.Load() != 5 || c.bytes.Load() != 5*size || c.gaps.Load() != 0 || c.late.Load() != 0 {
+		t.Fatalf("in order: %d frames, %d bytes, %d gaps, %d late", c.frames.Load(), c.bytes.Load(), c.gaps.Load(), c.late.Load())
+	}
+	// Frame 5 lost: one gap.
+	rx.Input(frames[6:7])
+	if c.gaps.Load() != 1 {
+		t.Fatalf("after a lost frame: %d gaps, want 1", c.gaps.Load())
+	}
+	// 8 before 7: 7 is late, and no longer counted as a gap.
+	rx.Input([][]byte{frames[8], frames[7]})
+	if c.late.Load() != 1 || c.gaps.Load() != 1 || c.frames.Load() != 8 {
+		t.Fatalf("after a swap: %d late, %d gaps, %d frames; want 1, 1, 8", c.late.Load(), c.gaps.Load(), c.frames.Load())
+	}
+	// A flipped byte in the payload, a truncated frame.
+	bad := slices.Clone(frames[9])
+	bad[700] ^= 1
+	rx.Input([][]byte{bad, frames[10][:size-1]})
+	if c.corrupt.Load() != 2 || c.frames.Load() != 8 {
+		t.Fatalf("after corrupt frames: %d corrupt, %d frames; want 2, 8", c.corrupt.Load(), c.frames.Load())
+	}
+	// A good frame of another session, and something not the generator's.
+	other := sendFrames(newGenPort(2, size), 1)[0]
+	junk := make([]byte, 100)
+	rx.Input([][]byte{other, junk})
+	if c.foreign.Load() != 2 {
+		t.Fatalf("foreign frames: %d, want 2", c.foreign.Load())
+	}
+	// The sequence goes on after the corrupt 9 and 10: two more gaps.
+	rx.Input(frames[11:])
+	if c.frames.Load() != 17 || c.gaps.Load() != 3 {
+		t.Fatalf("at the end: %d frames, %d gaps; want 17, 3", c.frames.Load(), c.gaps.Load())
+	}
+
+	// A probe is echoed by the partner and timed by its sender.
+	tx.running.Store(false)
+	rx.running.Store(false)
+	tx.probe.Store(true)
+	var ctrl [][]byte
+	tx.Output(256, func(f []byte) { ctrl = append(ctrl, slices.Clone(f)) })
+	if len(ctrl) != 1 || frameKind(ctrl[0]) != kindProbe {
+		t.Fatalf("probe: %d frames", len(ctrl))
+	}
+	rx.Input(ctrl)
+	ctrl = nil
+	rx.Output(256, func(f []byte) { ctrl = append(ctrl, slices.Clone(f)) })
+	if len(ctrl) != 1 || frameKind(ctrl[0]) != kindEcho {
+		t.Fatalf("echo: %d frames", len(ctrl))
+	}
+	tx.Input(ctrl)
+	if len(tx.rtts) != 1 || tx.rtts[0] <= 0 || tx.rtts[0] > time.Minute {
+		t.Fatalf("round trips: %v", tx.rtts)
+	}
+}
+
+// TestLoadQuick runs the generator against an in-process ethervpn server
+// on loopback: 4 sessions, a short measurement.
+func TestLoadQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("streams for a few seconds")
+	}
+	dir := t.TempDir()
+	cfg := config.Default()
+	h := cfg.Hub("DEFAULT")
+	for i := range 4 {
+		hash := sha0.HashPassword(loadUser(i), benchPassword)
+		h.Users = append(h.Users, &config.User{Name: loadUser(i), AuthType: 1, PasswordHash: hash[:]})
+	}
+	if err := config.Save(dir+"/"+server.ConfigFile, cfg.ToTree()); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.Open(dir, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("server: %v", err)
+		}
+	}()
+
+	g, err := newLoadGen(ctx, genOptions{server: ln.Addr().String(), hub: "DEFAULT", password: benchPassword, user: loadUser, size: 1514, parallel: 4}, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.close()
+	rn, err := measureLoad(g, 200*time.Millisecond, time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := rn.final
+	t.Logf("%.0f Mbit/s, %.0f frames/s, sent %d, received %d, gaps %d, late %d, corrupt %d, foreign %d, %d probes, p50 %v",
+		rn.mbps(), rn.fps(), f.sent, f.frames, f.gaps, f.late, f.corrupt, f.foreign, len(rn.rtts), percentile(rn.rtts, 50))
+	if rn.frames == 0 || f.frames == 0 || f.frames > f.sent {
+		t.Errorf("received %d frames in the window, %d in all, of %d sent", rn.frames, f.frames, f.sent)
+	}
+	if f.late != 0 || f.corrupt != 0 || f.foreign != 0 {
+		t.Errorf("late %d, corrupt %d, foreign %d; want none through one hub", f.late, f.corrupt, f.foreign)
+	}
+	if len(rn.rtts) == 0 {
+		t.Error("no probe came back")
+	}
+	if rn.genCPU <= 0 {
+		t.Errorf("generator CPU %v s", rn.genCPU)
+	}
+}
