@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -99,6 +100,12 @@ func TestFrameCheck(t *testing.T) {
 // TestLoadQuick runs the generator against an in-process ethervpn server
 // on loopback: 4 sessions, a short measurement.
 func TestLoadQuick(t *testing.T) {
+	for _, window := range []int{0, 256} {
+		t.Run(fmt.Sprintf("window=%d", window), func(t *testing.T) { testLoadQuick(t, window) })
+	}
+}
+
+func testLoadQuick(t *testing.T, window int) {
 	if testing.Short() {
 		t.Skip("streams for a few seconds")
 	}
@@ -130,7 +137,7 @@ func TestLoadQuick(t *testing.T) {
 		}
 	}()
 
-	g, err := newLoadGen(ctx, genOptions{server: ln.Addr().String(), hub: "DEFAULT", password: benchPassword, user: loadUser, size: 1514, parallel: 4}, 4)
+	g, err := newLoadGen(ctx, genOptions{server: ln.Addr().String(), hub: "DEFAULT", password: benchPassword, user: loadUser, size: 1514, parallel: 4, window: window}, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,6 +157,9 @@ func TestLoadQuick(t *testing.T) {
 	}
 	if len(rn.rtts) == 0 {
 		t.Error("no probe came back")
+	}
+	if window > 0 && f.sent-f.frames > f.sent/2 {
+		t.Errorf("with a window of %d frames, %d of %d frames lost", window, f.sent-f.frames, f.sent)
 	}
 	if rn.genCPU <= 0 {
 		t.Errorf("generator CPU %v s", rn.genCPU)

@@ -132,6 +132,16 @@ type genPort struct {
 	ctrl  []byte // hello, probe and echo frames
 	seq   uint64 // next data frame's sequence number (Output only)
 
+	// peer is the partner's port and window the most data frames this
+	// port has in flight to it (0: no limit, full speed). The generator's
+	// two ends share this process, so the partner's counters are the
+	// acknowledgements: in flight is sent - (delivered + gaps) - written
+	// off, where written off are frames given up for lost after a stall.
+	peer     *genPort
+	window   int64
+	writeOff atomic.Int64
+	blocked  atomic.Bool // the last Output stopped at the window
+
 	running atomic.Bool
 	hello   atomic.Bool  // a hello to send
 	probe   atomic.Bool  // a probe to send
@@ -173,10 +183,10 @@ func (p *genPort) signal() {
 func (p *genPort) Ready() <-chan struct{} { return p.ready }
 
 // Output implements session.Port: pending control frames first, then, while
-// the port runs, data frames up to max: the session's writer calls again as
+// the port runs, data frames up to most (and the window): the session's writer calls again as
 // soon as its socket took the batch, so the stream runs at the speed of
 // the TCP connection.
-func (p *genPort) Output(max int, emit func([]byte)) int {
+func (p *genPort) Output(most int, emit func([]byte)) int {
 	n := 0
 	ctrl := func(kind byte, dst [6]byte, stamp int64) {
 		copy(p.ctrl[0:], dst[:])
@@ -197,8 +207,14 @@ func (p *genPort) Output(max int, emit func([]byte)) int {
 	if !p.running.Load() {
 		return n
 	}
+	limit := most
+	if p.window > 0 {
+		free := p.window - p.inFlight()
+		p.blocked.Store(free < int64(most-n))
+		limit = n + int(min(max(free, 0), int64(most-n)))
+	}
 	k := 0
-	for ; n < max; n++ {
+	for ; n < limit; n++ {
 		binary.BigEndian.PutUint64(p.data[21:], p.seq)
 		copy(p.data[loadHeader:], patternFor(p.seq, len(p.data)-loadHeader))
 		emit(p.data)
@@ -209,8 +225,21 @@ func (p *genPort) Output(max int, emit func([]byte)) int {
 	return n
 }
 
+// inFlight is how many data frames this port sent that the partner has
+// neither received nor skipped, less those written off.
+func (p *genPort) inFlight() int64 {
+	c := &p.peer.check
+	return int64(p.sent.Load()) - int64(c.frames.Load()+c.gaps.Load()) - p.writeOff.Load()
+}
+
 // Input implements session.Port.
 func (p *genPort) Input(frames [][]byte) {
+	// Frames that arrived open the partner's window.
+	defer func() {
+		if p.peer != nil && p.peer.blocked.Load() {
+			p.peer.signal()
+		}
+	}()
 	for _, f := range frames {
 		switch frameKind(f) {
 		case kindData:
@@ -255,6 +284,10 @@ type genOptions struct {
 	do func(func() error) error
 	// parallel is how many logins run at once.
 	parallel int
+	// window is the most data frames a session has in flight to its
+	// partner; 0 for none (full speed: the hub drops what it cannot
+	// forward).
+	window int
 }
 
 // newLoadGen logs n sessions in (n even), starts their frame streams
@@ -282,25 +315,36 @@ func newLoadGen(ctx context.Context, o genOptions, n int) (*loadGen, error) {
 		g.close()
 		return nil, err
 	}
-	for _, s := range g.sessions {
-		s.port.hello.Store(true)
-		s.port.signal()
+	for i, s := range g.sessions {
+		s.port.peer = g.sessions[i^1].port
+		s.port.window = int64(o.window)
 	}
+	// A hub may drop a broadcast (the real vpnserver has dropped the
+	// first ones of a session that had just logged in): each session
+	// sends its hello again until its partner has it.
 	deadline := time.Now().Add(10 * time.Second)
-	for _, s := range g.sessions {
-		for !s.port.peerHello.Load() {
-			if err := g.err(); err != nil {
-				g.close()
-				return nil, err
+	for {
+		waiting := 0
+		for _, s := range g.sessions {
+			if !s.port.peer.peerHello.Load() {
+				waiting++
+				s.port.hello.Store(true)
+				s.port.signal()
 			}
-			if time.Now().After(deadline) {
-				g.close()
-				return nil, fmt.Errorf("load: session %d did not receive its partner's broadcast within 10 s", s.port.idx)
-			}
-			time.Sleep(10 * time.Millisecond)
 		}
+		if waiting == 0 {
+			return g, nil
+		}
+		if err := g.err(); err != nil {
+			g.close()
+			return nil, err
+		}
+		if time.Now().After(deadline) {
+			g.close()
+			return nil, fmt.Errorf("load: %d of %d sessions did not receive their partner's broadcast within 10 s", waiting, n)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	return g, nil
 }
 
 // loginGen logs session i in and attaches its connection to a session
@@ -385,8 +429,13 @@ func (g *loadGen) counts() genCounts {
 	return c
 }
 
-// start makes every session send at full speed and session 0 probe every
-// interval; stop ends both.
+// stallAfter is how long a session blocked at its window waits for a
+// frame from its partner before it writes off what it has in flight as
+// lost (the hub dropped the last frames, so no later one reveals the gap).
+const stallAfter = 50 * time.Millisecond
+
+// start makes every session send (at full speed or within its window) and
+// session 0 probe every interval; stop ends both.
 func (g *loadGen) start(interval time.Duration) (stop func()) {
 	for _, s := range g.sessions {
 		s.port.running.Store(true)
@@ -398,13 +447,34 @@ func (g *loadGen) start(interval time.Duration) (stop func()) {
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		p := g.sessions[0].port
+		// progress is each port's partner's received count and when it
+		// last changed, for the stall check.
+		type progress struct {
+			seen uint64
+			at   time.Time
+		}
+		prog := make([]progress, len(g.sessions))
 		for {
 			select {
 			case <-quit:
 				return
-			case <-t.C:
+			case now := <-t.C:
 				p.probe.Store(true)
 				p.signal()
+				for i, s := range g.sessions {
+					sp := s.port
+					if sp.window == 0 {
+						continue
+					}
+					c := &sp.peer.check
+					if seen := c.frames.Load() + c.gaps.Load(); seen != prog[i].seen || !sp.blocked.Load() {
+						prog[i] = progress{seen, now}
+					} else if now.Sub(prog[i].at) >= stallAfter {
+						sp.writeOff.Add(max(sp.inFlight(), 0))
+						prog[i].at = now
+						sp.signal()
+					}
+				}
 			}
 		}
 	}()
