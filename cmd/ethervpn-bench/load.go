@@ -55,7 +55,11 @@ type loadRun struct {
 	final         genCounts // after the senders stopped and the frames in flight arrived
 	serverCPU     float64   // CPU seconds of the server's processes in the window
 	genCPU        float64   // and of the generator (this process)
-	rtts          []time.Duration
+	// otherCPU is the CPU seconds the rest of the machine used in the
+	// window: on a shared host, what the server and the generator
+	// competed with.
+	otherCPU float64
+	rtts     []time.Duration
 }
 
 func (r loadRun) mbps() float64 { return float64(r.bytes) * 8 / r.window.Seconds() / 1e6 }
@@ -83,7 +87,7 @@ func runLoad(args []string) int {
 	list := fs.String("n", "2,8,64", "session counts to measure (even), in order")
 	size := fs.Int("size", 1514, "data frame length in bytes (Ethernet header included, no FCS)")
 	warm := fs.Duration("warmup", time.Second, "streaming before each measured window (not counted)")
-	window := fs.Int("window", 0, "most data frames in flight per session (0: full speed, the hub drops what it cannot forward)")
+	window := fs.Int("window", 256, "most data frames in flight per session, sent as fast as the window opens (0: no window, the hub drops what it cannot forward)")
 	noPin := fs.Bool("nopin", false, "do not pin the server and the generator to a CPU each")
 	pprof := fs.String("pprof", "", "ethervpn's --pprof address (in the server namespace), e.g. 127.0.0.1:6060")
 	fs.Parse(args)
@@ -260,16 +264,19 @@ func measureLoad(g *loadGen, warm, d time.Duration, serverCPU func() (float64, e
 	}()
 	time.Sleep(warm)
 	g.takeRTTs()
-	cpu := func() (srv, gen float64, err error) {
+	cpu := func() (srv, gen, host float64, err error) {
 		if serverCPU != nil {
 			if srv, err = serverCPU(); err != nil {
-				return 0, 0, err
+				return 0, 0, 0, err
 			}
 		}
-		gen, err = testrig.CPUSeconds(os.Getpid())
-		return srv, gen, err
+		if gen, err = testrig.CPUSeconds(os.Getpid()); err != nil {
+			return 0, 0, 0, err
+		}
+		host, err = hostBusy()
+		return srv, gen, host, err
 	}
-	s0, g0, err := cpu()
+	s0, g0, h0, err := cpu()
 	if err != nil {
 		return rn, err
 	}
@@ -281,7 +288,7 @@ func measureLoad(g *loadGen, warm, d time.Duration, serverCPU func() (float64, e
 		}
 	}
 	c1, t1 := g.counts(), time.Now()
-	s1, g1, err := cpu()
+	s1, g1, h1, err := cpu()
 	if err != nil {
 		return rn, err
 	}
@@ -291,8 +298,36 @@ func measureLoad(g *loadGen, warm, d time.Duration, serverCPU func() (float64, e
 	rn.window = t1.Sub(t0)
 	rn.bytes, rn.frames = c1.bytes-c0.bytes, c1.frames-c0.frames
 	rn.serverCPU, rn.genCPU = s1-s0, g1-g0
+	rn.otherCPU = max(h1-h0-rn.serverCPU-rn.genCPU, 0)
 	rn.final = g.drain(time.Second, 15*time.Second)
 	return rn, nil
+}
+
+// hostBusy is the CPU seconds all CPUs have been busy (not idle or
+// waiting for I/O) since boot, from /proc/stat.
+func hostBusy() (float64, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+	}
+	var busy uint64
+	for i, v := range f[1:] {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		// idle and iowait (fields 4 and 5) are not busy; guest time is
+		// already counted in user.
+		if i != 3 && i != 4 && i < 8 {
+			busy += n
+		}
+	}
+	return float64(busy) / 100, nil // USER_HZ
 }
 
 // pinTasks pins every thread of process pid to cpu. Threads created later
@@ -371,26 +406,27 @@ func procTree(pid int) []int {
 
 // loadSummary is the medians of one server's runs with N sessions.
 type loadSummary struct {
-	mbps, fps, serverCPU, perGB, genCPU float64
-	lost                                int64
-	late, corrupt, foreign              uint64
-	p50, p99                            time.Duration
-	probes                              int
+	mbps, fps, serverCPU, perGB, genCPU, otherCPU float64
+	lost                                          int64
+	late, corrupt, foreign                        uint64
+	p50, p99                                      time.Duration
+	probes                                        int
 }
 
 func summarizeLoad(runs []loadRun) loadSummary {
 	var s loadSummary
-	var mbps, fps, cpu, perGB, gen []float64
+	var mbps, fps, cpu, perGB, gen, other []float64
 	var rtts []time.Duration
 	for _, r := range runs {
 		mbps, fps, cpu, perGB, gen = append(mbps, r.mbps()), append(fps, r.fps()), append(cpu, r.serverCPU), append(perGB, r.cpuPerGB()), append(gen, r.genCPU)
+		other = append(other, r.otherCPU)
 		s.lost += r.lost()
 		s.late += r.final.late
 		s.corrupt += r.final.corrupt
 		s.foreign += r.final.foreign
 		rtts = append(rtts, r.rtts...)
 	}
-	s.mbps, s.fps, s.serverCPU, s.perGB, s.genCPU = median(mbps), median(fps), median(cpu), median(perGB), median(gen)
+	s.mbps, s.fps, s.serverCPU, s.perGB, s.genCPU, s.otherCPU = median(mbps), median(fps), median(cpu), median(perGB), median(gen), median(other)
 	s.p50, s.p99, s.probes = percentile(rtts, 50), percentile(rtts, 99), len(rtts)
 	return s
 }
@@ -409,11 +445,11 @@ func printLoadTable(w io.Writer, opt loadOptions, results []loadResult) {
 	title := fmt.Sprintf("Load: N sessions of ethervpn's client code (TLS, 1 TCP connection each, no compression, no UDP) in N/2 pairs through one hub,\n"+
 		"each streaming %d-byte frames to its partner %s; %d s measured after a %v warm-up, %d run(s) (medians); %s",
 		opt.size, speed, int(opt.duration/time.Second), opt.warmup, opt.runs, pin)
-	tw := newTable(w, title, "server\tsessions\tMbit/s\tframes/s\tserver CPU-s\tCPU-s per GB\tgenerator CPU-s\tlost\tlate/corrupt/foreign\tprobes back\tprobe p50 ms\tp99 ms\t")
+	tw := newTable(w, title, "server\tsessions\tMbit/s\tframes/s\tserver CPU-s\tCPU-s per GB\tgenerator CPU-s\tother CPU-s\tlost\tlate/corrupt/foreign\tprobes back\tprobe p50 ms\tp99 ms\t")
 	for _, n := range opt.sessions {
 		for _, res := range results {
 			if res.err != nil {
-				fmt.Fprintf(tw, "%s\t%d\tfailed\t%s%v\t\n", res.server, n, strings.Repeat("-\t", 9), res.err)
+				fmt.Fprintf(tw, "%s\t%d\tfailed\t%s%v\t\n", res.server, n, strings.Repeat("-\t", 10), res.err)
 				continue
 			}
 			runs := res.runs[n]
@@ -425,13 +461,13 @@ func printLoadTable(w io.Writer, opt loadOptions, results []loadResult) {
 			if s.probes > 0 {
 				p50, p99 = ms(s.p50), ms(s.p99)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.2f\t%.2f\t%.2f\t%d\t%d/%d/%d\t%d\t%s\t%s\t\n", res.server, n, s.mbps, s.fps, s.serverCPU, s.perGB, s.genCPU,
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d/%d/%d\t%d\t%s\t%s\t\n", res.server, n, s.mbps, s.fps, s.serverCPU, s.perGB, s.genCPU, s.otherCPU,
 				s.lost, s.late, s.corrupt, s.foreign, s.probes, p50, p99)
 		}
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nMbit/s and frames/s: data frames (whole Ethernet frames) delivered to their partners; lost: sent - delivered after the senders stopped;\n"+
-		"late: older than one already delivered; probe: one pair echoes a timestamped frame every %v through the same streams (a probe or echo the hub drops never comes back)\n", probeInterval)
+		"other CPU-s: what the rest of the machine used meanwhile (a shared host's noise); late: older than one already delivered; probe: one pair echoes a timestamped frame every %v through the same streams (a probe or echo the hub drops never comes back)\n", probeInterval)
 	var e, s *loadResult
 	for i := range results {
 		switch res := &results[i]; {
