@@ -140,6 +140,12 @@ type genPort struct {
 	peer     *genPort
 	window   int64
 	writeOff atomic.Int64
+	// cwnd is the window in use, at most window: like a TCP sender's
+	// congestion window, it halves when frames were lost and grows while
+	// the sender is held back by it (see adapt), so that a hub that drops
+	// what it cannot queue is not flooded.
+	cwnd     atomic.Int64
+	lastGaps uint64      // the partner's gaps at the last adapt
 	blocked  atomic.Bool // the last Output stopped at the window
 
 	running atomic.Bool
@@ -213,7 +219,7 @@ func (p *genPort) Output(most int, emit func([]byte)) int {
 		// Input, which counts frames and then looks at blocked, signals
 		// for any frame this read did not see.
 		p.blocked.Store(true)
-		free := p.window - p.inFlight()
+		free := p.cwnd.Load() - p.inFlight()
 		if free >= int64(most-n) {
 			p.blocked.Store(false)
 		}
@@ -324,6 +330,7 @@ func newLoadGen(ctx context.Context, o genOptions, n int) (*loadGen, error) {
 	for i, s := range g.sessions {
 		s.port.peer = g.sessions[i^1].port
 		s.port.window = int64(o.window)
+		s.port.cwnd.Store(min(int64(o.window), initialWindow))
 	}
 	// A hub may drop a broadcast (the real vpnserver has dropped the
 	// first ones of a session that had just logged in): each session
@@ -435,6 +442,25 @@ func (g *loadGen) counts() genCounts {
 	return c
 }
 
+// initialWindow and minWindow bound the adaptive window from below.
+const initialWindow, minWindow = 16, 4
+
+// adapt updates the window once per tick: halved when the partner saw
+// frames missing since the last tick (or lost is set: a stall was written
+// off), else grown by a quarter while the sender was held back by it.
+func (p *genPort) adapt(lost bool) {
+	gaps := p.peer.check.gaps.Load()
+	w := p.cwnd.Load()
+	switch {
+	case lost || gaps > p.lastGaps:
+		w = max(w/2, minWindow)
+	case p.blocked.Load():
+		w = min(w+w/4+1, p.window)
+	}
+	p.lastGaps = gaps
+	p.cwnd.Store(w)
+}
+
 // stallAfter is how long a session blocked at its window waits for a
 // frame from its partner before it writes off what it has in flight as
 // lost (the hub dropped the last frames, so no later one reveals the
@@ -475,13 +501,16 @@ func (g *loadGen) start(interval time.Duration) (stop func()) {
 						continue
 					}
 					c := &sp.peer.check
+					stalled := false
 					if seen := c.frames.Load() + c.gaps.Load(); seen != prog[i].seen || !sp.blocked.Load() {
 						prog[i] = progress{seen, now}
 					} else if now.Sub(prog[i].at) >= stallAfter {
 						sp.writeOff.Add(max(sp.inFlight(), 0))
 						prog[i].at = now
-						sp.signal()
+						stalled = true
 					}
+					sp.adapt(stalled)
+					sp.signal()
 				}
 			}
 		}
