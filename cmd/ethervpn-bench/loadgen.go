@@ -309,22 +309,8 @@ func newLoadGen(ctx context.Context, o genOptions, n int) (*loadGen, error) {
 	if n < 2 || n%2 != 0 {
 		return nil, fmt.Errorf("load: %d sessions, want an even number of at least 2", n)
 	}
-	g := &loadGen{sessions: make([]*genSession, n)}
-	errs := make([]error, n)
-	sem := make(chan struct{}, max(o.parallel, 1))
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			g.sessions[i], errs[i] = loginGen(ctx, o, i)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		g.close()
+	g, err := loginAll(ctx, o, n)
+	if err != nil {
 		return nil, err
 	}
 	for i, s := range g.sessions {
@@ -358,6 +344,30 @@ func newLoadGen(ctx context.Context, o genOptions, n int) (*loadGen, error) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// loginAll logs n sessions in, o.parallel at a time, with their frame
+// streams idle (keep-alives only); on an error it logs them all out.
+func loginAll(ctx context.Context, o genOptions, n int) (*loadGen, error) {
+	g := &loadGen{sessions: make([]*genSession, n)}
+	errs := make([]error, n)
+	sem := make(chan struct{}, max(o.parallel, 1))
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			g.sessions[i], errs[i] = loginGen(ctx, o, i)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		g.close()
+		return nil, err
+	}
+	return g, nil
 }
 
 // loginGen logs session i in and attaches its connection to a session

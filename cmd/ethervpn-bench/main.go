@@ -50,6 +50,14 @@
 // N it prints Mbit/s and frames/s delivered, the server's CPU seconds per
 // GB, the generator's CPU, frames lost, and the round trip of a probe
 // frame one pair echoes every 10 ms under load (p50, p99).
+//
+//	go run ./cmd/ethervpn-bench idle [-n 10000] [-softether 2000] [-t 10] [-parallel 32]
+//
+// The idle benchmark (idle.go) logs the generator's sessions in to a fresh
+// server and leaves them idle, keep-alives flowing: -n sessions on ethervpn
+// alone, then -softether sessions on each server. It prints the time to log
+// them all in, the server's resident memory per session and its CPU per
+// idle session.
 package main
 
 import (
@@ -74,6 +82,8 @@ func main() {
 			os.Exit(runFarm(os.Args[2:]))
 		case "load":
 			os.Exit(runLoad(os.Args[2:]))
+		case "idle":
+			os.Exit(runIdle(os.Args[2:]))
 		}
 	}
 	fmt.Fprintln(os.Stderr, "usage: ethervpn-bench l2 [-t seconds] [-runs N] [-maxtcp N] [-servers ethervpn,softether]\n"+
@@ -82,6 +92,7 @@ func main() {
 		"       ethervpn-bench native [-t seconds] [-runs N] [-servers ethervpn,softether,openvpn,wireguard-go]\n"+
 		"       ethervpn-bench farm [-duration 10s] [-callers N]\n"+
 		"       ethervpn-bench load [-n 2,8,64] [-t seconds] [-runs N] [-size bytes] [-servers ethervpn,softether]\n"+
+		"       ethervpn-bench idle [-n 10000] [-softether 2000] [-t seconds] [-parallel N] [-servers ethervpn,softether]\n"+
 		"       ethervpn-bench ctl [-users N] [-rules N] [-duration 10s] [-runs N] [-callers N] [-quick] [-servers ethervpn,softether]")
 	os.Exit(2)
 }
