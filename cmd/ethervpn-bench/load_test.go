@@ -2,17 +2,21 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/server"
 	"github.com/ethervpn/ethervpn/internal/sha0"
+	"github.com/ethervpn/ethervpn/internal/testrig"
 )
 
 // sendFrames has port p make n data frames and returns copies of them.
@@ -163,5 +167,65 @@ func testLoadQuick(t *testing.T, window int) {
 	}
 	if rn.genCPU <= 0 {
 		t.Errorf("generator CPU %v s", rn.genCPU)
+	}
+}
+
+// TestProcAccounting checks what the benchmarks read from /proc: a child
+// process is in this process's tree, and the tree's CPU, memory and the
+// host's busy time are read.
+func TestProcAccounting(t *testing.T) {
+	cmd := exec.Command("sleep", "5")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting a child: %v", err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	tree := procTree(os.Getpid())
+	if tree[0] != os.Getpid() || !slices.Contains(tree, cmd.Process.Pid) {
+		t.Errorf("procTree(self) = %v, want self first and child %d", tree, cmd.Process.Pid)
+	}
+	if slices.Contains(procTree(cmd.Process.Pid), os.Getpid()) {
+		t.Error("the child's tree holds its parent")
+	}
+	if rss, err := treeRSS(os.Getpid()); err != nil || rss < 1<<20 {
+		t.Errorf("treeRSS(self) = %d, %v", rss, err)
+	}
+	if _, err := treeCPU(os.Getpid()); err != nil {
+		t.Error(err)
+	}
+	if _, err := treeRSS(1 << 30); err == nil {
+		t.Error("treeRSS of no process: no error")
+	}
+	if b, err := hostBusy(); err != nil || b <= 0 {
+		t.Errorf("hostBusy = %v, %v", b, err)
+	}
+}
+
+// TestLoadTable prints the load table with a failed server and checks the
+// ratio lines against the targets.
+func TestLoadTable(t *testing.T) {
+	opt := loadOptions{sessions: []int{2, 8}, duration: 10 * time.Second, warmup: time.Second, runs: 1, size: 1514, window: 256, pinned: true}
+	run := func(n int, gb, cpu float64) loadRun {
+		return loadRun{n: n, window: 10 * time.Second, bytes: uint64(gb * 1e9), frames: uint64(gb * 1e9 / 1514), serverCPU: cpu,
+			final: genCounts{sent: 100, frames: 90}, rtts: []time.Duration{time.Millisecond, 3 * time.Millisecond}}
+	}
+	var b strings.Builder
+	printLoadTable(&b, opt, []loadResult{
+		{server: testrig.Ethervpn, runs: map[int][]loadRun{2: {run(2, 4, 4)}, 8: {run(8, 3, 3)}}},
+		{server: testrig.SoftEther, runs: map[int][]loadRun{2: {run(2, 2, 4)}, 8: {run(8, 1, 4)}}},
+	})
+	out := b.String()
+	for _, want := range []string{
+		"ethervpn/softether, 2 sessions: throughput 2.00x, CPU per GB 0.50x",
+		"ethervpn/softether, 8 sessions: throughput 3.00x, CPU per GB 0.25x (lower is better), probe p99 1.00x; issue 13 targets: throughput >= 1.5x met, CPU per GB <= 0.5x met",
+		"server pinned to CPU 0",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	b.Reset()
+	printLoadTable(&b, opt, []loadResult{{server: testrig.Ethervpn, err: errors.New("boom")}})
+	if !strings.Contains(b.String(), "failed") || !strings.Contains(b.String(), "boom") {
+		t.Errorf("failed server:\n%s", b.String())
 	}
 }
