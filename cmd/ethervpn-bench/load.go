@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -60,7 +62,10 @@ type loadRun struct {
 	// window: on a shared host, what the server and the generator
 	// competed with.
 	otherCPU float64
-	rtts     []time.Duration
+	// busiest lists the processes outside the server and the generator
+	// that used the most CPU in the window, for the log.
+	busiest string
+	rtts    []time.Duration
 }
 
 func (r loadRun) mbps() float64 { return float64(r.bytes) * 8 / r.window.Seconds() / 1e6 }
@@ -159,8 +164,8 @@ func runLoad(args []string) int {
 				if err := b.r.Try(func() {
 					rn := b.t.measure(n)
 					b.res.runs[n] = append(b.res.runs[n], rn)
-					b.r.Logf("%s run %d, %d sessions: %.0f Mbit/s, %.0f frames/s, server CPU %.2f s, generator CPU %.2f s, sent %d, received %d, gaps %d, late %d, corrupt %d, foreign %d",
-						b.res.server, i, n, rn.mbps(), rn.fps(), rn.serverCPU, rn.genCPU, rn.final.sent, rn.final.frames, rn.final.gaps, rn.final.late, rn.final.corrupt, rn.final.foreign)
+					b.r.Logf("%s run %d, %d sessions: %.0f Mbit/s, %.0f frames/s, server CPU %.2f s, generator CPU %.2f s, sent %d, received %d, gaps %d, late %d, corrupt %d, foreign %d; busiest other processes: %s",
+						b.res.server, i, n, rn.mbps(), rn.fps(), rn.serverCPU, rn.genCPU, rn.final.sent, rn.final.frames, rn.final.gaps, rn.final.late, rn.final.corrupt, rn.final.foreign, rn.busiest)
 				}); err != nil {
 					fail(b, err)
 				}
@@ -284,6 +289,7 @@ func measureLoad(g *loadGen, warm, d time.Duration, serverCPU func() (float64, e
 		return srv, gen, host, err
 	}
 	s0, g0, h0, err := cpu()
+	procs0 := procCPUs()
 	if err != nil {
 		return rn, err
 	}
@@ -296,6 +302,7 @@ func measureLoad(g *loadGen, warm, d time.Duration, serverCPU func() (float64, e
 	}
 	c1, t1 := g.counts(), time.Now()
 	s1, g1, h1, err := cpu()
+	rn.busiest = busiest(procs0, procCPUs(), 3)
 	if err != nil {
 		return rn, err
 	}
@@ -308,6 +315,58 @@ func measureLoad(g *loadGen, warm, d time.Duration, serverCPU func() (float64, e
 	rn.otherCPU = max(h1-h0-rn.serverCPU-rn.genCPU, 0)
 	rn.final = g.drain(time.Second, 15*time.Second)
 	return rn, nil
+}
+
+// procCPU is one process's name and CPU seconds.
+type procCPU struct {
+	name string
+	cpu  float64
+}
+
+// procCPUs reads every process's CPU seconds from /proc.
+func procCPUs() map[int]procCPU {
+	m := map[int]procCPU{}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+		open, close := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+		if err != nil || open < 0 || close < open {
+			continue
+		}
+		if cpu, err := testrig.CPUSeconds(pid); err == nil {
+			m[pid] = procCPU{string(b[open+1 : close]), cpu}
+		}
+	}
+	return m
+}
+
+// busiest names the n processes, other than this one and its
+// descendants, that used the most CPU from before to after: "compile
+// 3.10 s, ksoftirqd/0 0.52 s".
+func busiest(before, after map[int]procCPU, n int) string {
+	ours := map[int]bool{}
+	for _, p := range procTree(os.Getpid()) {
+		ours[p] = true
+	}
+	var used []procCPU
+	for pid, a := range after {
+		if d := a.cpu - before[pid].cpu; !ours[pid] && d >= 0.01 {
+			used = append(used, procCPU{a.name, d})
+		}
+	}
+	slices.SortFunc(used, func(a, b procCPU) int { return cmp.Compare(b.cpu, a.cpu) })
+	var parts []string
+	for _, u := range used[:min(n, len(used))] {
+		parts = append(parts, fmt.Sprintf("%s %.2f s", u.name, u.cpu))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // hostBusy is the CPU seconds all CPUs have spent in processes (user,
