@@ -313,11 +313,6 @@ func newLoadGen(ctx context.Context, o genOptions, n int) (*loadGen, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i, s := range g.sessions {
-		s.port.peer = g.sessions[i^1].port
-		s.port.window = int64(o.window)
-		s.port.cwnd.Store(min(int64(o.window), initialWindow))
-	}
 	// A hub may drop a broadcast (the real vpnserver has dropped the
 	// first ones of a session that had just logged in): each session
 	// sends its hello again until its partner has it.
@@ -347,9 +342,21 @@ func newLoadGen(ctx context.Context, o genOptions, n int) (*loadGen, error) {
 }
 
 // loginAll logs n sessions in, o.parallel at a time, with their frame
-// streams idle (keep-alives only); on an error it logs them all out.
+// streams idle (keep-alives only); on an error it logs them all out. With
+// n even, the ports know their partners (session i^1) from the start.
 func loginAll(ctx context.Context, o genOptions, n int) (*loadGen, error) {
 	g := &loadGen{sessions: make([]*genSession, n)}
+	ports := make([]*genPort, n)
+	for i := range ports {
+		ports[i] = newGenPort(i, o.size)
+	}
+	if n%2 == 0 {
+		for i, p := range ports {
+			p.peer = ports[i^1]
+			p.window = int64(o.window)
+			p.cwnd.Store(min(int64(o.window), initialWindow))
+		}
+	}
 	errs := make([]error, n)
 	sem := make(chan struct{}, max(o.parallel, 1))
 	var wg sync.WaitGroup
@@ -359,7 +366,7 @@ func loginAll(ctx context.Context, o genOptions, n int) (*loadGen, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			g.sessions[i], errs[i] = loginGen(ctx, o, i)
+			g.sessions[i], errs[i] = loginGen(ctx, o, ports[i])
 		}()
 	}
 	wg.Wait()
@@ -370,9 +377,10 @@ func loginAll(ctx context.Context, o genOptions, n int) (*loadGen, error) {
 	return g, nil
 }
 
-// loginGen logs session i in and attaches its connection to a session
-// with a generator port, as client.Link does for a TAP adapter.
-func loginGen(ctx context.Context, o genOptions, i int) (*genSession, error) {
+// loginGen logs session p.idx in and attaches its connection to a session
+// with port p, as client.Link does for a TAP adapter.
+func loginGen(ctx context.Context, o genOptions, p *genPort) (*genSession, error) {
+	i := p.idx
 	opts := &client.Options{Server: o.server, Hub: o.hub, User: o.user(i), Password: o.password, MaxConnections: 1}
 	var (
 		w *wire.Welcome
@@ -395,7 +403,6 @@ func loginGen(ctx context.Context, o genOptions, i int) (*genSession, error) {
 		c.Raw.Close()
 		return nil, fmt.Errorf("load: session %d: the server turned compression on", i)
 	}
-	p := newGenPort(i, o.size)
 	s := &genSession{port: p, done: make(chan error, 1)}
 	s.sess = session.New(p, session.Params{Role: session.Client, Timeout: w.Timeout, MaxConnections: 1, HalfDuplex: w.HalfConnection})
 	if err := s.sess.AddConn(c.Raw, func(wire.Direction) (session.Stream, error) { return c.Stream, nil }); err != nil {
