@@ -39,17 +39,20 @@
 // calls on a hub with many users and access rules, and VPN logins per
 // second alone and while an admin loop changes the hub.
 //
-//	go run ./cmd/ethervpn-bench load [-n 2,8,64] [-t 10] [-runs 1] [-size 1514] [-servers ethervpn,softether]
+//	go run ./cmd/ethervpn-bench load [-n 2,8,64] [-t 10] [-runs 1] [-size 1514] [-window 256] [-servers ethervpn,softether]
 //
 // The load benchmark measures the server on its own (load.go, loadgen.go):
 // N synthetic sessions made with ethervpn's own client code (TLS, hello,
 // password login, one TCP connection each, no compression) log in to one
 // hub as N/2 pairs; each streams frames to its partner at full speed and
 // checks the sequence number and pattern of what arrives, all in memory.
-// The server is pinned to CPU 0 and the generator to CPU 1. Per server and
-// N it prints Mbit/s and frames/s delivered, the server's CPU seconds per
-// GB, the generator's CPU, frames lost, and the round trip of a probe
-// frame one pair echoes every 10 ms under load (p50, p99).
+// A sender keeps at most a window of frames in flight that halves on loss
+// and grows while full, as a TCP sender would (-window 0: no window, the
+// hub drops what it cannot forward). The server is pinned to CPU 0 and the
+// generator to CPU 1. Per server and N it prints Mbit/s and frames/s
+// delivered, the server's CPU seconds per GB, the generator's CPU, frames
+// lost, and the round trip of a probe frame one pair echoes every 10 ms
+// under load (p50, p99).
 //
 //	go run ./cmd/ethervpn-bench idle [-n 10000] [-softether 2000] [-t 10] [-parallel 32]
 //
