@@ -22,7 +22,10 @@ import (
 // time it took to log them all in. The sessions are the load generator's
 // (loadgen.go) with their frame streams stopped.
 
-const idlePort = 25558
+const (
+	idleHub  = "IDLE"
+	idlePort = 25558
+)
 
 // idleOptions are the idle benchmark's flags.
 type idleOptions struct {
@@ -113,17 +116,15 @@ func measureIdle(kind testrig.ServerKind, n int, opt idleOptions) (rn idleRun) {
 	r := testrig.NewRunner(os.Stderr)
 	defer r.Close()
 	rn.err = r.Try(func() {
-		// DoS protection off: every session comes from one address,
-		// beyond the 256 connections per address SoftEther allows.
-		cfg, err := ctlConfig(idlePort, n, nil)
+		cfg, err := idleConfig(idlePort, n)
 		if err != nil {
 			r.Fatalf("%v", err)
 		}
 		rig := testrig.New(r)
 		srv := rig.StartServerText(kind, idlePort, ctlAdminPassword, cfg)
 		ns := rig.AddClient()
-		o := genOptions{server: net.JoinHostPort(ns.ServerIP, strconv.Itoa(idlePort)), hub: ctlHub, password: benchPassword,
-			user: ctlUserName, size: ctrlFrameSize, do: ns.Do, parallel: opt.parallel}
+		o := genOptions{server: net.JoinHostPort(ns.ServerIP, strconv.Itoa(idlePort)), hub: idleHub, password: benchPassword,
+			user: loadUser, size: ctrlFrameSize, do: ns.Do, parallel: opt.parallel}
 		// The real vpnserver may accept connections before it has
 		// loaded its hub: one session logs in and out until it works.
 		deadline := time.Now().Add(60 * time.Second)
@@ -179,6 +180,28 @@ func measureIdle(kind testrig.ServerKind, n int, opt idleOptions) (rn idleRun) {
 		}
 	})
 	return rn
+}
+
+// idleConfig is the configuration of the idle benchmark's servers: hub
+// IDLE with a user per session (loadUser), and DoS protection off, since
+// every session comes from one address, beyond the 256 connections per
+// address that SoftEther (and ethervpn) allow by default.
+func idleConfig(port, users int) ([]byte, error) {
+	cfg := testrig.ServerConfig{Port: port, AdminPassword: ctlAdminPassword, Hubs: []testrig.HubConfig{{Name: idleHub, Password: "hubpw"}}}
+	for i := range users {
+		cfg.Hubs[0].Users = append(cfg.Hubs[0].Users, testrig.UserConfig{Name: loadUser(i), Password: benchPassword})
+	}
+	text := string(cfg.Render())
+	for _, s := range []struct{ old, new string }{
+		{"bool DisableDos false\r\n", "bool DisableDos true\r\n"},
+		{"\tdeclare ServerConfiguration\r\n\t{\r\n", "\tdeclare ServerConfiguration\r\n\t{\r\n\t\tbool DisableDosProtection true\r\n"},
+	} {
+		if strings.Count(text, s.old) != 1 {
+			return nil, fmt.Errorf("the test rig's configuration has %d times %q, want one: adapt idleConfig", strings.Count(text, s.old), s.old)
+		}
+		text = strings.Replace(text, s.old, s.new, 1)
+	}
+	return []byte(text), nil
 }
 
 // raiseFileLimit raises RLIMIT_NOFILE to want, or to the hard limit
@@ -257,21 +280,21 @@ func printIdleTable(w io.Writer, opt idleOptions, runs []idleRun) {
 		if e.server != testrig.Ethervpn || e.err != nil {
 			continue
 		}
+		if e.n >= 10000 {
+			fmt.Fprintf(w, "\nissue 13 targets, %d sessions on ethervpn: held %s, <= 64 KiB per session %s\n", e.n, met(true), met(e.perSession() <= 64*1024))
+		}
+		// Each ethervpn row is compared with the softether row that
+		// follows it with the same count (the side-by-side pair).
 		for _, s := range runs[i+1:] {
-			if s.server == testrig.SoftEther && s.n == e.n && s.err == nil {
+			if s.n != e.n {
+				continue
+			}
+			if s.server == testrig.SoftEther && s.err == nil {
 				fmt.Fprintf(w, "\nethervpn/softether, %d sessions: memory per session %s, idle CPU %s, login time %s (lower is better)\n",
 					e.n, ratio(e.perSession(), s.perSession()), ratio(e.cpu, s.cpu), ratio(e.login.Seconds(), s.login.Seconds()))
-			}
-		}
-		if e.n >= 10000 {
-			fmt.Fprintf(w, "issue 13 targets, %d sessions on ethervpn: held %s, <= 64 KiB per session %s\n", e.n, met(true), met(e.perSession() <= 64*1024))
-		}
-	}
-	for i, e := range runs {
-		for _, s := range runs[i+1:] {
-			if e.server == testrig.Ethervpn && s.server == testrig.SoftEther && s.n == e.n && e.err == nil && s.err == nil {
 				fmt.Fprintf(w, "issue 13 target, %d sessions: ethervpn's memory per session <= half of vpnserver's %s\n", e.n, met(e.perSession() <= s.perSession()/2))
 			}
+			break
 		}
 	}
 }

@@ -229,3 +229,58 @@ func TestLoadTable(t *testing.T) {
 		t.Errorf("failed server:\n%s", b.String())
 	}
 }
+
+// TestIdleConfig parses the idle benchmark's configuration with ethervpn's
+// loader: DoS protection off, every user there.
+func TestIdleConfig(t *testing.T) {
+	text, err := idleConfig(idlePort, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := config.Parse(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !root.Folder("ServerConfiguration").GetBool("DisableDosProtection") || !root.Folder("ListenerList").Folder("Listener0").GetBool("DisableDos") {
+		t.Error("DoS protection is on")
+	}
+	cfg, err := config.FromTree(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Options.DisableDosProtection {
+		t.Error("the server's options keep DoS protection on")
+	}
+	var h *config.Hub
+	for _, x := range cfg.Hubs {
+		if x.Name == idleHub {
+			h = x
+		}
+	}
+	if h == nil || len(h.Users) != 3 || h.Users[2].Name != loadUser(2) {
+		t.Fatalf("hub %s: %+v", idleHub, h)
+	}
+}
+
+// TestIdleTable checks the idle table's ratio and target lines: each
+// ethervpn row is compared once, with the softether row of its pair.
+func TestIdleTable(t *testing.T) {
+	row := func(k testrig.ServerKind, n int, kib float64) idleRun {
+		return idleRun{server: k, n: n, login: time.Second, rssBefore: 10 << 20, rssIdle: 10<<20 + int64(kib*1024*float64(n)), cpu: 1, hold: 10 * time.Second}
+	}
+	var b strings.Builder
+	printIdleTable(&b, idleOptions{parallel: 32, hold: 10 * time.Second}, []idleRun{
+		row(testrig.Ethervpn, 10000, 70), row(testrig.Ethervpn, 2000, 60), row(testrig.SoftEther, 2000, 250),
+	})
+	out := b.String()
+	for want, count := range map[string]int{
+		"issue 13 targets, 10000 sessions on ethervpn: held met, <= 64 KiB per session MISSED": 1,
+		"ethervpn/softether, 2000 sessions: memory per session 0.24x":                          1,
+		"ethervpn's memory per session <= half of vpnserver's met":                             1,
+		"ethervpn/softether, 10000":                                                            0,
+	} {
+		if got := strings.Count(out, want); got != count {
+			t.Errorf("%q %d times, want %d:\n%s", want, got, count, out)
+		}
+	}
+}
