@@ -1,0 +1,575 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ethervpn/ethervpn/internal/osprio"
+	"github.com/ethervpn/ethervpn/internal/testrig"
+)
+
+// The load benchmark: the server measured on its own. N synthetic
+// sessions of the generator (loadgen.go) log in to one hub as N/2 pairs
+// and stream frames to their partners at full speed; the table shows what
+// the hub delivered and what it cost the server's CPU.
+
+const (
+	loadHub  = "LOAD"
+	loadPort = 25557
+	// serverCPU and genCPU are the CPUs the server and the generator are
+	// pinned to, so that neither takes the other's core.
+	serverCPU, genCPU = 0, 1
+	probeInterval     = 10 * time.Millisecond
+)
+
+// loadOptions are the load benchmark's flags.
+type loadOptions struct {
+	sessions []int
+	duration time.Duration
+	warmup   time.Duration
+	runs     int
+	size     int
+	window   int    // data frames in flight per session, 0 for none
+	pinned   bool   // the server and the generator have a CPU each
+	pprof    string // ethervpn's --pprof address, "" for none
+}
+
+// loadRun is one measurement of one server with N sessions.
+type loadRun struct {
+	n      int
+	window time.Duration
+	// bytes and frames are the data frames delivered to their partners
+	// during the window.
+	bytes, frames uint64
+	final         genCounts // after the senders stopped and the frames in flight arrived
+	serverCPU     float64   // CPU seconds of the server's processes in the window
+	genCPU        float64   // and of the generator (this process)
+	// otherCPU is the CPU seconds the rest of the machine used in the
+	// window: on a shared host, what the server and the generator
+	// competed with.
+	otherCPU float64
+	// busiest lists the processes outside the server and the generator
+	// that used the most CPU in the window, for the log.
+	busiest string
+	rtts    []time.Duration
+}
+
+func (r loadRun) mbps() float64 { return float64(r.bytes) * 8 / r.window.Seconds() / 1e6 }
+func (r loadRun) fps() float64  { return float64(r.frames) / r.window.Seconds() }
+func (r loadRun) lost() int64   { return int64(r.final.sent) - int64(r.final.frames) }
+
+// cpuPerGB is the server's CPU seconds per GB delivered (0 without data).
+func (r loadRun) cpuPerGB() float64 {
+	if r.bytes == 0 {
+		return 0
+	}
+	return r.serverCPU / (float64(r.bytes) / 1e9)
+}
+
+// loadResult is one server's measurements, by session count.
+type loadResult struct {
+	server testrig.ServerKind
+	runs   map[int][]loadRun
+	err    error
+}
+
+// runLoad is "ethervpn-bench load".
+func runLoad(args []string) int {
+	fs := newFlags("load", "runs per server and session count, taken in turns", "servers")
+	list := fs.String("n", "2,8,64", "session counts to measure (even), in order")
+	size := fs.Int("size", 1514, "data frame length in bytes (Ethernet header included, no FCS)")
+	warm := fs.Duration("warmup", time.Second, "streaming before each measured window (not counted)")
+	window := fs.Int("window", 256, "most data frames in flight per session; the window halves on loss and grows while full, like TCP's (0: no window, the hub drops what it cannot forward)")
+	noPin := fs.Bool("nopin", false, "do not pin the server and the generator to a CPU each")
+	pprof := fs.String("pprof", "", "ethervpn's --pprof address (in the server namespace), e.g. 127.0.0.1:6060")
+	fs.Parse(args)
+	opt := loadOptions{duration: time.Duration(*fs.secs) * time.Second, warmup: *warm, runs: *fs.runs, size: *size, window: *window, pprof: *pprof}
+	for _, s := range strings.Split(*list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 2 || n%2 != 0 || n > 1000 {
+			fmt.Fprintf(os.Stderr, "load: -n: %q is not an even session count from 2 to 1000\n", s)
+			return 2
+		}
+		opt.sessions = append(opt.sessions, n)
+	}
+	if opt.size < ctrlFrameSize || opt.size > maxLoadFrame || opt.runs < 1 || opt.duration <= 0 || opt.window < 0 {
+		fmt.Fprintf(os.Stderr, "load: -size must be %d..%d, -runs at least 1, -t positive, -window at least 0\n", ctrlFrameSize, maxLoadFrame)
+		return 2
+	}
+	kinds, code := serversToRun(*fs.servers)
+	if code != 0 {
+		return code
+	}
+	// Pin first: every process started from here on (the servers too,
+	// until they are moved to their own CPU) inherits the generator's CPU.
+	if !*noPin {
+		if runtime.NumCPU() < 2 {
+			fmt.Fprintln(os.Stderr, "load: fewer than 2 CPUs: not pinning")
+		} else if err := pinTasks(os.Getpid(), genCPU); err != nil {
+			fmt.Fprintf(os.Stderr, "load: pinning the generator to CPU %d: %v\n", genCPU, err)
+			return 1
+		} else {
+			opt.pinned = true
+		}
+	}
+	// Both servers give themselves nice -20 at start, as SoftEther does
+	// (internal/osprio): the generator stands in for their clients, and on
+	// a shared host at nice 0 it would be the one that waits.
+	if err := osprio.Raise(); err != nil {
+		fmt.Fprintf(os.Stderr, "load: the generator keeps its priority: %v\n", err)
+	}
+	defer testrig.RemoveBuilds()
+
+	type bench struct {
+		r   *testrig.Runner
+		t   *loadTarget
+		res loadResult
+	}
+	benches := make([]*bench, len(kinds))
+	fail := func(b *bench, err error) {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", b.res.server, err)
+		b.res.err = err
+		b.r.Close()
+	}
+	for i, k := range kinds {
+		b := &bench{r: testrig.NewRunner(os.Stderr), res: loadResult{server: k, runs: map[int][]loadRun{}}}
+		defer b.r.Close() // also on a panic (Close may run twice)
+		benches[i] = b
+		if err := b.r.Try(func() { b.t = setupLoad(b.r, k, opt) }); err != nil {
+			fail(b, err)
+		}
+	}
+	// Every measurement is taken on each server in turn, so that a drift
+	// in the shared host's speed falls on each alike.
+	for i := 1; i <= opt.runs; i++ {
+		for _, n := range opt.sessions {
+			for _, b := range benches {
+				if b.res.err != nil {
+					continue
+				}
+				if err := b.r.Try(func() {
+					rn := b.t.measure(n)
+					b.res.runs[n] = append(b.res.runs[n], rn)
+					b.r.Logf("%s run %d, %d sessions: %.0f Mbit/s, %.0f frames/s, server CPU %.2f s, generator CPU %.2f s, sent %d, received %d, gaps %d, late %d, corrupt %d, foreign %d; busiest other processes: %s",
+						b.res.server, i, n, rn.mbps(), rn.fps(), rn.serverCPU, rn.genCPU, rn.final.sent, rn.final.frames, rn.final.gaps, rn.final.late, rn.final.corrupt, rn.final.foreign, rn.busiest)
+				}); err != nil {
+					fail(b, err)
+				}
+			}
+		}
+	}
+	results := make([]loadResult, len(benches))
+	code = 0
+	for i, b := range benches {
+		b.r.Close()
+		results[i] = b.res
+		if b.res.err != nil {
+			code = 1
+		}
+	}
+	printLoadTable(os.Stdout, opt, results)
+	return code
+}
+
+// loadTarget is one running server under load.
+type loadTarget struct {
+	r    *testrig.Runner
+	kind testrig.ServerKind
+	opt  loadOptions
+	ns   *testrig.Netns
+	srv  *testrig.Server
+	addr string
+}
+
+// setupLoad starts a server of kind with hub LOAD and a user per session
+// of the largest count, in a namespace of its own, and a client namespace
+// for the generator linked to it by a veth pair.
+func setupLoad(r *testrig.Runner, kind testrig.ServerKind, opt loadOptions) *loadTarget {
+	rig := testrig.New(r)
+	cfg := &testrig.ServerConfig{Port: loadPort, AdminPassword: ctlAdminPassword, Hubs: []testrig.HubConfig{{Name: loadHub, Password: "hubpw"}}}
+	for i := range slices.Max(opt.sessions) {
+		cfg.Hubs[0].Users = append(cfg.Hubs[0].Users, testrig.UserConfig{Name: loadUser(i), Password: benchPassword})
+	}
+	t := &loadTarget{r: r, kind: kind, opt: opt}
+	if kind == testrig.Ethervpn && opt.pprof != "" {
+		t.srv = rig.StartEthervpn(cfg, "--pprof", opt.pprof)
+		r.Logf("ethervpn: profile with: ip netns exec %s go tool pprof -seconds %d http://%s/debug/pprof/profile",
+			rig.Server.Name, int(opt.duration/time.Second), opt.pprof)
+	} else {
+		t.srv = rig.StartServer(kind, cfg)
+	}
+	t.ns = rig.AddClient()
+	t.addr = net.JoinHostPort(t.ns.ServerIP, strconv.Itoa(loadPort))
+	// The real vpnserver may accept connections before it has loaded its
+	// hubs: log one pair in until it works.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		g, err := newLoadGen(context.Background(), t.genOptions(), 2)
+		if err == nil {
+			g.close()
+			break
+		}
+		if time.Now().After(deadline) {
+			r.Fatalf("%s: the generator cannot log in: %v", kind, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return t
+}
+
+// loadUser is the user name of session i.
+func loadUser(i int) string { return fmt.Sprintf("load%04d", i) }
+
+func (t *loadTarget) genOptions() genOptions {
+	return genOptions{server: t.addr, hub: loadHub, password: benchPassword, user: loadUser, size: t.opt.size, window: t.opt.window, do: t.ns.Do, parallel: 8}
+}
+
+// measure logs n sessions in, takes one measurement and logs them out.
+func (t *loadTarget) measure(n int) loadRun {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	g, err := newLoadGen(ctx, t.genOptions(), n)
+	if err != nil {
+		t.r.Fatalf("%s: %v", t.kind, err)
+	}
+	defer g.close()
+	if t.opt.pinned {
+		// Again for each measurement: threads the server made since are
+		// pinned only if their parent thread was.
+		if err := pinTree(t.srv.Proc.Pid(), serverCPU); err != nil {
+			t.r.Fatalf("%s: pinning the server to CPU %d: %v", t.kind, serverCPU, err)
+		}
+	}
+	rn, err := measureLoad(g, t.opt.warmup, t.opt.duration, func() (float64, error) { return treeCPU(t.srv.Proc.Pid()) })
+	if err != nil {
+		t.r.Fatalf("%s: %v", t.kind, err)
+	}
+	return rn
+}
+
+// measureLoad streams on g for warm, then measures for d: what arrived,
+// the CPU of the server (serverCPU, nil for none) and of this process, and
+// the probes' round trips; then it stops the senders and waits for the
+// frames in flight.
+func measureLoad(g *loadGen, warm, d time.Duration, serverCPU func() (float64, error)) (loadRun, error) {
+	rn := loadRun{n: len(g.sessions)}
+	stop := g.start(probeInterval)
+	stopped := false
+	defer func() {
+		if !stopped {
+			stop()
+		}
+	}()
+	time.Sleep(warm)
+	g.takeRTTs()
+	cpu := func() (srv, gen, host float64, err error) {
+		if serverCPU != nil {
+			if srv, err = serverCPU(); err != nil {
+				return 0, 0, 0, err
+			}
+		}
+		if gen, err = testrig.CPUSeconds(os.Getpid()); err != nil {
+			return 0, 0, 0, err
+		}
+		host, err = hostBusy()
+		return srv, gen, host, err
+	}
+	s0, g0, h0, err := cpu()
+	procs0 := procCPUs()
+	if err != nil {
+		return rn, err
+	}
+	c0, t0 := g.counts(), time.Now()
+	for end := t0.Add(d); time.Now().Before(end); {
+		time.Sleep(min(100*time.Millisecond, time.Until(end)))
+		if err := g.err(); err != nil {
+			return rn, err
+		}
+	}
+	c1, t1 := g.counts(), time.Now()
+	s1, g1, h1, err := cpu()
+	rn.busiest = busiest(procs0, procCPUs(), 3)
+	if err != nil {
+		return rn, err
+	}
+	rn.rtts = g.takeRTTs()
+	stop()
+	stopped = true
+	rn.window = t1.Sub(t0)
+	rn.bytes, rn.frames = c1.bytes-c0.bytes, c1.frames-c0.frames
+	rn.serverCPU, rn.genCPU = s1-s0, g1-g0
+	rn.otherCPU = max(h1-h0-rn.serverCPU-rn.genCPU, 0)
+	rn.final = g.drain(time.Second, 15*time.Second)
+	return rn, nil
+}
+
+// procCPU is one process's name and CPU seconds.
+type procCPU struct {
+	name string
+	cpu  float64
+}
+
+// procCPUs reads every process's CPU seconds from /proc.
+func procCPUs() map[int]procCPU {
+	m := map[int]procCPU{}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+		open, close := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+		if err != nil || open < 0 || close < open {
+			continue
+		}
+		if cpu, err := testrig.CPUSeconds(pid); err == nil {
+			m[pid] = procCPU{string(b[open+1 : close]), cpu}
+		}
+	}
+	return m
+}
+
+// busiest names the n processes, other than this one and its
+// descendants, that used the most CPU from before to after: "compile
+// 3.10 s, ksoftirqd/0 0.52 s".
+func busiest(before, after map[int]procCPU, n int) string {
+	ours := map[int]bool{}
+	for _, p := range procTree(os.Getpid()) {
+		ours[p] = true
+	}
+	var used []procCPU
+	for pid, a := range after {
+		if d := a.cpu - before[pid].cpu; !ours[pid] && d >= 0.01 {
+			used = append(used, procCPU{a.name, d})
+		}
+	}
+	slices.SortFunc(used, func(a, b procCPU) int { return cmp.Compare(b.cpu, a.cpu) })
+	var parts []string
+	for _, u := range used[:min(n, len(used))] {
+		parts = append(parts, fmt.Sprintf("%s %.2f s", u.name, u.cpu))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// hostBusy is the CPU seconds all CPUs have spent in processes (user,
+// nice, system) since boot, from /proc/stat.
+func hostBusy() (float64, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+	}
+	var busy uint64
+	for i, v := range f[1:] {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		// user, nice and system only: idle and iowait are not busy, guest
+		// time is already counted in user, and irq and softirq time is
+		// mostly the kernel moving this benchmark's own packets, which no
+		// process is charged for.
+		if i < 3 {
+			busy += n
+		}
+	}
+	return float64(busy) / 100, nil // USER_HZ
+}
+
+// pinTasks pins every thread of process pid to cpu. Threads created later
+// inherit the affinity of the thread that creates them.
+func pinTasks(pid, cpu int) error {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return err
+	}
+	var set unix.CPUSet
+	set.Set(cpu)
+	var errs []error
+	for _, task := range tasks {
+		tid, err := strconv.Atoi(task.Name())
+		if err != nil {
+			continue
+		}
+		// A thread may end meanwhile (ESRCH): nothing to pin.
+		if err := unix.SchedSetaffinity(tid, &set); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("thread %d: %w", tid, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// pinTree pins process pid and its descendants (the real vpnserver runs
+// under the shells that set up its namespace and mounts) to cpu.
+func pinTree(pid, cpu int) error {
+	var errs []error
+	for _, p := range procTree(pid) {
+		errs = append(errs, pinTasks(p, cpu))
+	}
+	return errors.Join(errs...)
+}
+
+// treeCPU is the CPU seconds of process pid and its live descendants.
+func treeCPU(pid int) (float64, error) {
+	var sum float64
+	for _, p := range procTree(pid) {
+		s, err := testrig.CPUSeconds(p)
+		if err != nil && p == pid {
+			return 0, err
+		}
+		sum += s
+	}
+	return sum, nil
+}
+
+// procTree returns pid and its descendants, from /proc.
+func procTree(pid int) []int {
+	children := map[int][]int{}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		fields := strings.Fields(s[i+1:])
+		if i < 0 || len(fields) < 2 {
+			continue
+		}
+		p, err1 := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+		pp, err2 := strconv.Atoi(fields[1])
+		if err1 == nil && err2 == nil {
+			children[pp] = append(children[pp], p)
+		}
+	}
+	tree := []int{pid}
+	for i := 0; i < len(tree); i++ {
+		tree = append(tree, children[tree[i]]...)
+	}
+	return tree
+}
+
+// loadSummary is the medians of one server's runs with N sessions.
+type loadSummary struct {
+	mbps, fps, serverCPU, perGB, genCPU, otherCPU float64
+	lost                                          int64
+	late, corrupt, foreign                        uint64
+	p50, p99                                      time.Duration
+	probes                                        int
+}
+
+func summarizeLoad(runs []loadRun) loadSummary {
+	var s loadSummary
+	var mbps, fps, cpu, perGB, gen, other []float64
+	var rtts []time.Duration
+	for _, r := range runs {
+		mbps, fps, cpu, perGB, gen = append(mbps, r.mbps()), append(fps, r.fps()), append(cpu, r.serverCPU), append(perGB, r.cpuPerGB()), append(gen, r.genCPU)
+		other = append(other, r.otherCPU)
+		s.lost += r.lost()
+		s.late += r.final.late
+		s.corrupt += r.final.corrupt
+		s.foreign += r.final.foreign
+		rtts = append(rtts, r.rtts...)
+	}
+	s.mbps, s.fps, s.serverCPU, s.perGB, s.genCPU, s.otherCPU = median(mbps), median(fps), median(cpu), median(perGB), median(gen), median(other)
+	s.p50, s.p99, s.probes = percentile(rtts, 50), percentile(rtts, 99), len(rtts)
+	return s
+}
+
+// printLoadTable prints one row per server and session count, then the
+// ratios ethervpn/vpnserver against the targets of issue 13.
+func printLoadTable(w io.Writer, opt loadOptions, results []loadResult) {
+	pin := "not pinned (the server and the generator share the CPUs)"
+	if opt.pinned {
+		pin = fmt.Sprintf("server pinned to CPU %d, generator to CPU %d (sched_setaffinity, every thread), all at nice -20", serverCPU, genCPU)
+	}
+	speed := "at full speed"
+	if opt.window > 0 {
+		speed = fmt.Sprintf("with a window of frames in flight that halves on loss and grows while full, up to %d", opt.window)
+	}
+	title := fmt.Sprintf("Load: N sessions of ethervpn's client code (TLS, 1 TCP connection each, no compression, no UDP) in N/2 pairs through one hub,\n"+
+		"each streaming %d-byte frames to its partner %s; %d s measured after a %v warm-up, %d run(s) (medians); %s",
+		opt.size, speed, int(opt.duration/time.Second), opt.warmup, opt.runs, pin)
+	tw := newTable(w, title, "server\tsessions\tMbit/s\tframes/s\tserver CPU-s\tCPU-s per GB\tgenerator CPU-s\tother CPU-s\tlost\tlate/corrupt/foreign\tprobes back\tprobe p50 ms\tp99 ms\t")
+	for _, n := range opt.sessions {
+		for _, res := range results {
+			if res.err != nil {
+				fmt.Fprintf(tw, "%s\t%d\tfailed\t%s%v\t\n", res.server, n, strings.Repeat("-\t", 10), res.err)
+				continue
+			}
+			runs := res.runs[n]
+			if len(runs) == 0 {
+				continue
+			}
+			s := summarizeLoad(runs)
+			p50, p99 := "-", "-"
+			if s.probes > 0 {
+				p50, p99 = ms(s.p50), ms(s.p99)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d/%d/%d\t%d\t%s\t%s\t\n", res.server, n, s.mbps, s.fps, s.serverCPU, s.perGB, s.genCPU, s.otherCPU,
+				s.lost, s.late, s.corrupt, s.foreign, s.probes, p50, p99)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nMbit/s and frames/s: data frames (whole Ethernet frames) delivered to their partners; lost: sent - delivered after the senders stopped;\n"+
+		"other CPU-s: what the rest of the machine used meanwhile (a shared host's noise); late: older than one already delivered; probe: one pair echoes a timestamped frame every %v through the same streams (a probe or echo the hub drops never comes back)\n", probeInterval)
+	var e, s *loadResult
+	for i := range results {
+		switch res := &results[i]; {
+		case res.err != nil:
+		case res.server == testrig.Ethervpn:
+			e = res
+		case res.server == testrig.SoftEther:
+			s = res
+		}
+	}
+	if e == nil || s == nil {
+		return
+	}
+	fmt.Fprintln(w)
+	for _, n := range opt.sessions {
+		if len(e.runs[n]) == 0 || len(s.runs[n]) == 0 {
+			continue
+		}
+		se, ss := summarizeLoad(e.runs[n]), summarizeLoad(s.runs[n])
+		tput, cost := se.mbps/ss.mbps, se.perGB/ss.perGB
+		fmt.Fprintf(w, "ethervpn/softether, %d sessions: throughput %s, CPU per GB %s (lower is better)", n, ratio(se.mbps, ss.mbps), ratio(se.perGB, ss.perGB))
+		if se.probes > 0 && ss.probes > 0 {
+			fmt.Fprintf(w, ", probe p99 %s", ratio(float64(se.p99), float64(ss.p99)))
+		}
+		if n >= 8 {
+			fmt.Fprintf(w, "; issue 13 targets: throughput >= 1.5x %s, CPU per GB <= 0.5x %s", met(tput >= 1.5), met(cost <= 0.5))
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func met(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
