@@ -155,7 +155,7 @@ func measureIdle(kind testrig.ServerKind, n int, opt idleOptions) (rn idleRun) {
 		rn.login = time.Since(start)
 		r.Logf("%s: %d sessions logged in after %.1f s", kind, n, rn.login.Seconds())
 		time.Sleep(2 * time.Second) // what the logins left behind settles
-		c0, err := treeCPU(pid)
+		c0, err := testrig.TreeCPUSeconds(pid)
 		if err != nil {
 			r.Fatalf("%v", err)
 		}
@@ -165,7 +165,7 @@ func measureIdle(kind testrig.ServerKind, n int, opt idleOptions) (rn idleRun) {
 				r.Fatalf("while idle: %v", err)
 			}
 		}
-		c1, err := treeCPU(pid)
+		c1, err := testrig.TreeCPUSeconds(pid)
 		if err != nil {
 			r.Fatalf("%v", err)
 		}
@@ -235,7 +235,7 @@ func raiseFileLimit(want, need int) error {
 // bytes (VmRSS of /proc/PID/status).
 func treeRSS(pid int) (int64, error) {
 	var sum int64
-	for _, p := range procTree(pid) {
+	for _, p := range testrig.ProcTree(pid) {
 		kb, err := statusKB(p, "VmRSS:")
 		if err != nil && p == pid {
 			return 0, err

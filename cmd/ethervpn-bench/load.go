@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,8 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/ethervpn/ethervpn/internal/osprio"
 	"github.com/ethervpn/ethervpn/internal/testrig"
@@ -119,7 +116,7 @@ func runLoad(args []string) int {
 	if !*noPin {
 		if runtime.NumCPU() < 2 {
 			fmt.Fprintln(os.Stderr, "load: fewer than 2 CPUs: not pinning")
-		} else if err := pinTasks(os.Getpid(), genCPU); err != nil {
+		} else if err := testrig.PinThreads(os.Getpid(), genCPU); err != nil {
 			fmt.Fprintf(os.Stderr, "load: pinning the generator to CPU %d: %v\n", genCPU, err)
 			return 1
 		} else {
@@ -250,11 +247,11 @@ func (t *loadTarget) measure(n int) loadRun {
 	if t.opt.pinned {
 		// Again for each measurement: threads the server made since are
 		// pinned only if their parent thread was.
-		if err := pinTree(t.srv.Proc.Pid(), serverCPU); err != nil {
+		if err := testrig.PinCPU(t.srv.Proc.Pid(), serverCPU); err != nil {
 			t.r.Fatalf("%s: pinning the server to CPU %d: %v", t.kind, serverCPU, err)
 		}
 	}
-	rn, err := measureLoad(g, t.opt.warmup, t.opt.duration, func() (float64, error) { return treeCPU(t.srv.Proc.Pid()) })
+	rn, err := measureLoad(g, t.opt.warmup, t.opt.duration, func() (float64, error) { return testrig.TreeCPUSeconds(t.srv.Proc.Pid()) })
 	if err != nil {
 		t.r.Fatalf("%s: %v", t.kind, err)
 	}
@@ -349,7 +346,7 @@ func procCPUs() map[int]procCPU {
 // 3.10 s, ksoftirqd/0 0.52 s".
 func busiest(before, after map[int]procCPU, n int) string {
 	ours := map[int]bool{}
-	for _, p := range procTree(os.Getpid()) {
+	for _, p := range testrig.ProcTree(os.Getpid()) {
 		ours[p] = true
 	}
 	var used []procCPU
@@ -396,80 +393,6 @@ func hostBusy() (float64, error) {
 		}
 	}
 	return float64(busy) / 100, nil // USER_HZ
-}
-
-// pinTasks pins every thread of process pid to cpu. Threads created later
-// inherit the affinity of the thread that creates them.
-func pinTasks(pid, cpu int) error {
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil {
-		return err
-	}
-	var set unix.CPUSet
-	set.Set(cpu)
-	var errs []error
-	for _, task := range tasks {
-		tid, err := strconv.Atoi(task.Name())
-		if err != nil {
-			continue
-		}
-		// A thread may end meanwhile (ESRCH): nothing to pin.
-		if err := unix.SchedSetaffinity(tid, &set); err != nil && !errors.Is(err, unix.ESRCH) {
-			errs = append(errs, fmt.Errorf("thread %d: %w", tid, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// pinTree pins process pid and its descendants (the real vpnserver runs
-// under the shells that set up its namespace and mounts) to cpu.
-func pinTree(pid, cpu int) error {
-	var errs []error
-	for _, p := range procTree(pid) {
-		errs = append(errs, pinTasks(p, cpu))
-	}
-	return errors.Join(errs...)
-}
-
-// treeCPU is the CPU seconds of process pid and its live descendants.
-func treeCPU(pid int) (float64, error) {
-	var sum float64
-	for _, p := range procTree(pid) {
-		s, err := testrig.CPUSeconds(p)
-		if err != nil && p == pid {
-			return 0, err
-		}
-		sum += s
-	}
-	return sum, nil
-}
-
-// procTree returns pid and its descendants, from /proc.
-func procTree(pid int) []int {
-	children := map[int][]int{}
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, f := range stats {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		fields := strings.Fields(s[i+1:])
-		if i < 0 || len(fields) < 2 {
-			continue
-		}
-		p, err1 := strconv.Atoi(filepath.Base(filepath.Dir(f)))
-		pp, err2 := strconv.Atoi(fields[1])
-		if err1 == nil && err2 == nil {
-			children[pp] = append(children[pp], p)
-		}
-	}
-	tree := []int{pid}
-	for i := 0; i < len(tree); i++ {
-		tree = append(tree, children[tree[i]]...)
-	}
-	return tree
 }
 
 // loadSummary is the medians of one server's runs with N sessions.

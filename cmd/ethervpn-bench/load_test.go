@@ -179,17 +179,17 @@ func TestProcAccounting(t *testing.T) {
 		t.Fatalf("starting a child: %v", err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	tree := procTree(os.Getpid())
+	tree := testrig.ProcTree(os.Getpid())
 	if tree[0] != os.Getpid() || !slices.Contains(tree, cmd.Process.Pid) {
-		t.Errorf("procTree(self) = %v, want self first and child %d", tree, cmd.Process.Pid)
+		t.Errorf("testrig.ProcTree(self) = %v, want self first and child %d", tree, cmd.Process.Pid)
 	}
-	if slices.Contains(procTree(cmd.Process.Pid), os.Getpid()) {
+	if slices.Contains(testrig.ProcTree(cmd.Process.Pid), os.Getpid()) {
 		t.Error("the child's tree holds its parent")
 	}
 	if rss, err := treeRSS(os.Getpid()); err != nil || rss < 1<<20 {
 		t.Errorf("treeRSS(self) = %d, %v", rss, err)
 	}
-	if _, err := treeCPU(os.Getpid()); err != nil {
+	if _, err := testrig.TreeCPUSeconds(os.Getpid()); err != nil {
 		t.Error(err)
 	}
 	if _, err := treeRSS(1 << 30); err == nil {

@@ -62,7 +62,7 @@ func runLogins(args []string) int {
 	hammer := fs.Int("hammer", 32, "parallel wrong-password logins from the attacker's address")
 	dur := fs.Duration("duration", 10*time.Second, "length of each measurement")
 	runs := fs.Int("runs", 1, "runs per server, taken in turns; the table merges them")
-	pin := fs.Bool("pin", true, "bind the server to CPU 1 and the benchmark to CPU 0 (with 2 or more CPUs)")
+	pin := fs.Bool("pin", true, "bind the server to CPU 0 and the benchmark to CPU 1 (with 2 or more CPUs)")
 	servers := fs.String("servers", "ethervpn,softether", "servers to measure, in order")
 	fs.Parse(args)
 	opt := loginsOptions{users: *users, callers: *callers, hammer: *hammer, runs: *runs, duration: *dur, pin: *pin && testrig.NumCPU() >= 2}
@@ -76,7 +76,7 @@ func runLogins(args []string) int {
 	}
 	defer testrig.RemoveBuilds()
 	if opt.pin {
-		if err := testrig.PinCPU(os.Getpid(), 0); err != nil {
+		if err := testrig.PinThreads(os.Getpid(), 1); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -164,10 +164,10 @@ func setupLogins(r *testrig.Runner, kind testrig.ServerKind, opt loginsOptions) 
 	t.legit, t.attacker = rig.AddClient(), rig.AddClient()
 	t.pinned = "not pinned"
 	if opt.pin {
-		if err := testrig.PinCPU(t.srv.Proc.Pid(), 1); err != nil {
+		if err := testrig.PinCPU(t.srv.Proc.Pid(), 0); err != nil {
 			r.Fatalf("%v", err)
 		}
-		t.pinned = "server on CPU 1, benchmark on CPU 0"
+		t.pinned = "server on CPU 0, benchmark on CPU 1"
 	}
 	// The first login also waits for the hub and its SecureNAT to be up.
 	var c *client.Conn

@@ -47,8 +47,8 @@
 // The logins benchmark measures whole VPN sessions per second (TLS,
 // hello, password, welcome, an ARP round trip to SecureNAT, close) from
 // parallel callers, then the same while another address hammers wrong
-// passwords (logins.go). The server is bound to CPU 1 and the benchmark to
-// CPU 0, so that each server is measured on one core of its own.
+// passwords (logins.go). The server is bound to CPU 0 and the benchmark to
+// CPU 1, so that each server is measured on one core of its own.
 //
 //	go run ./cmd/ethervpn-bench load [-n 2,8,64] [-t 10] [-runs 1] [-size 1514] [-window 256] [-servers ethervpn,softether]
 //

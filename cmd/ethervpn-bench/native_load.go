@@ -657,29 +657,7 @@ func ovRunWait(pid int) float64 {
 func ovPinTree(pid, cpu int) error {
 	var set unix.CPUSet
 	set.Set(cpu)
-	pids := []int{pid}
-	// Descendants: any process whose parent is in the list (one pass in
-	// PID order finds children started after their parents).
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil || p == pid {
-			continue
-		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		if i := strings.LastIndexByte(s, ')'); i >= 0 {
-			if f := strings.Fields(s[i+1:]); len(f) > 2 {
-				if pp, _ := strconv.Atoi(f[1]); slices.Contains(pids, pp) {
-					pids = append(pids, p)
-				}
-			}
-		}
-	}
-	for _, p := range pids {
+	for _, p := range testrig.ProcTree(pid) {
 		if err := ovPinThreads(p, set); err != nil {
 			return err
 		}
@@ -690,7 +668,7 @@ func ovPinTree(pid, cpu int) error {
 // ovPinThreads sets the affinity of every thread of pid, and its nice
 // value to osprio.HighNice.
 func ovPinThreads(pid int, set unix.CPUSet) error {
-	tids := ovTasks(pid)
+	tids := testrig.Threads(pid)
 	if len(tids) == 0 {
 		return fmt.Errorf("process %d has no threads", pid)
 	}
@@ -708,18 +686,6 @@ func ovPinThreads(pid int, set unix.CPUSet) error {
 	return nil
 }
 
-// ovTasks lists the thread ids of pid.
-func ovTasks(pid int) []int {
-	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	var tids []int
-	for _, t := range tasks {
-		if tid, err := strconv.Atoi(t.Name()); err == nil {
-			tids = append(tids, tid)
-		}
-	}
-	return tids
-}
-
 // ovPinSelf pins this process's threads to cpu at nice -20 (threads made
 // later inherit both) and returns the function that gives them every CPU
 // and nice 0 back.
@@ -735,7 +701,7 @@ func ovPinSelf(cpu int) (func(), error) {
 	}
 	return func() {
 		ovPinThreads(os.Getpid(), all)
-		for _, t := range ovTasks(os.Getpid()) {
+		for _, t := range testrig.Threads(os.Getpid()) {
 			unix.Setpriority(unix.PRIO_PROCESS, t, 0)
 		}
 	}, nil
