@@ -111,10 +111,6 @@ func newPort(h *Hub, id int, cfg PortConfig) *Port {
 		qlimit:     max(1, min(h.o().QueueFrames, h.o().QueueBytes/frameCost)),
 		budget:     h.o().QueueBudget,
 	}
-	p.normal.buf = make([]*Frame, p.qlimit)
-	if pol.QoS {
-		p.prio.buf = make([]*Frame, p.qlimit)
-	}
 	p.aclUser, p.aclGroup = normUser(cfg.User), normUser(cfg.Group)
 	if !h.o().DisableAdjustTCPMSS {
 		p.mssOut = max(cfg.AdjustMSS, 0)
@@ -318,16 +314,33 @@ func (p *Port) enqueue(items []item, now int64) (wake bool) {
 	return wake
 }
 
-// ring is a fixed-capacity FIFO of frames.
+// ring is a FIFO of frames. Its caller bounds it (the port's qlimit); it
+// starts empty and doubles when full, so that an idle session holds no
+// queue (a full one is 16 KiB of pointers at 2048 frames) and a busy one
+// stops allocating once its queue has been as deep as it gets.
 type ring struct {
 	buf     []*Frame
 	head, n int
 }
 
 func (r *ring) push(f *Frame) {
+	if r.n == len(r.buf) {
+		r.grow()
+	}
 	r.buf[(r.head+r.n)%len(r.buf)] = f
 	r.n++
 }
+
+func (r *ring) grow() {
+	nb := make([]*Frame, max(ringInitial, 2*len(r.buf)))
+	for i := range r.n {
+		nb[i] = r.buf[(r.head+i)%len(r.buf)]
+	}
+	r.buf, r.head = nb, 0
+}
+
+// ringInitial is a ring's first capacity: one batch of a busy session.
+const ringInitial = 64
 
 func (r *ring) pop() *Frame {
 	if r.n == 0 {
