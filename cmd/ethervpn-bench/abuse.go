@@ -91,8 +91,12 @@ type abuseRow struct {
 	mbps    float64
 	peakRSS int64  // bytes, the server's process tree
 	detail  string // what the abuse did and met
-	said    logSummary
-	err     error
+	// otherCPU and busiest are what the rest of the machine used while
+	// the pair streamed (measureLoad), for the log: a shared host's noise.
+	otherCPU float64
+	busiest  string
+	said     logSummary
+	err      error
 }
 
 // runAbuse is "ethervpn-bench abuse".
@@ -158,7 +162,8 @@ func runAbuse(args []string) int {
 			if err := b.r.Try(func() {
 				b.rows[ph] = b.t.measure(ph)
 				row := b.rows[ph]
-				b.r.Logf("%s %s: %.0f Mbit/s, peak RSS %.1f MiB, %s; server said %d lines", kinds[i], ph, row.mbps, mib(row.peakRSS), row.detail, row.said.count)
+				b.r.Logf("%s %s: %.0f Mbit/s, peak RSS %.1f MiB, %s; server said %d lines; other processes used %.2f CPU-s meanwhile, the busiest: %s",
+					kinds[i], ph, row.mbps, mib(row.peakRSS), row.detail, row.said.count, row.otherCPU, row.busiest)
 			}); err != nil {
 				b.rows[ph].err = err
 				fmt.Fprintf(os.Stderr, "%s %s: %v\n", kinds[i], ph, err)
@@ -256,6 +261,10 @@ func (t *abuseTarget) measure(ph abusePhase) abuseRow {
 		rn, err = measureLoad(g, t.opt.warmup, t.opt.duration, nil)
 	}
 	g.close()
+	// What the server said while the abuse ran; after we end it, only
+	// the session-end records count (not its notes on the connections we
+	// close).
+	during := t.logs.since(mark)
 	switch {
 	case bc != nil:
 		sent, secs, alive := bc.stop()
@@ -278,6 +287,7 @@ func (t *abuseTarget) measure(ph abusePhase) abuseRow {
 		if hold := handshakeHold - time.Since(hs.start); err == nil && hold > 0 {
 			time.Sleep(hold)
 		}
+		during = t.logs.since(mark)
 		row.detail = hs.finish().String()
 	}
 	if stalled != nil {
@@ -297,7 +307,13 @@ func (t *abuseTarget) measure(ph abusePhase) abuseRow {
 		lines = t.logs.since(mark)
 	}
 	row.peakRSS = rss.stop()
-	row.said = summarizeLog(lines)
+	for _, l := range lines[min(len(during), len(lines)):] {
+		if sessionEnd.MatchString(l) {
+			during = append(during, l)
+		}
+	}
+	row.said = summarizeLog(during)
+	row.otherCPU, row.busiest = rn.otherCPU, rn.busiest
 	if err != nil {
 		t.r.Fatalf("%s %s: %v", t.kind, ph, err)
 	}
@@ -568,21 +584,21 @@ func printAbuseTable(w io.Writer, opt abuseOptions, results []abuseResult) {
 	title := fmt.Sprintf("Abuse: one pair of load sessions (%d-byte frames, window up to %d) streams %v after a %v warm-up while the server is abused;\n"+
 		"server pinned to CPU %d, generator (and the abuse) to CPU %d; default DoS protection on; RSS: VmRSS of the server's process tree every 100 ms, peak",
 		opt.load.size, opt.load.window, opt.load.duration, opt.load.warmup, serverCPU, genCPU)
-	tw := newTable(w, title, "server\tphase\tpair Mbit/s\tvs baseline\tpeak RSS MiB\tdelta MiB\tserver said\t")
+	tw := newTable(w, title, "server\tphase\tpair Mbit/s\tvs baseline\tpeak RSS MiB\tdelta MiB\tother CPU-s\tserver said\t")
 	for ph := range numPhases {
 		for _, res := range results {
 			row := res.rows[ph]
 			switch {
 			case res.err != nil:
-				fmt.Fprintf(tw, "%s\t%s\tfailed\t-\t-\t-\t%v\t\n", res.server, ph, res.err)
+				fmt.Fprintf(tw, "%s\t%s\tfailed\t-\t-\t-\t-\t%v\t\n", res.server, ph, res.err)
 				continue
 			case row.err != nil:
-				fmt.Fprintf(tw, "%s\t%s\tfailed\t-\t-\t-\t%v\t\n", res.server, ph, row.err)
+				fmt.Fprintf(tw, "%s\t%s\tfailed\t-\t-\t-\t-\t%v\t\n", res.server, ph, row.err)
 				continue
 			}
 			base := res.rows[phaseBaseline]
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%.1f\t%+.1f\t%s\t\n", res.server, ph, row.mbps, ratio(row.mbps, base.mbps),
-				mib(row.peakRSS), mib(row.peakRSS-base.peakRSS), row.said.short(50))
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%.1f\t%+.1f\t%.2f\t%s\t\n", res.server, ph, row.mbps, ratio(row.mbps, base.mbps),
+				mib(row.peakRSS), mib(row.peakRSS-base.peakRSS), row.otherCPU, row.said.short(50))
 		}
 	}
 	tw.Flush()
@@ -607,7 +623,8 @@ func printAbuseTable(w io.Writer, opt abuseOptions, results []abuseResult) {
 			}
 		}
 	}
-	fmt.Fprintln(w, "\nserver said: the lines the server wrote during the phase (its output, where both write every log record) about drops, queues, limits, refusals and closed connections: count, then the first.\n"+
+	fmt.Fprintln(w, "\nother CPU-s: what the rest of the machine used while the pair streamed (a shared host's noise: the pair's figures are only comparable when it is small).\n"+
+		"server said: the lines the server wrote during the phase (its output, where both write every log record) about drops, queues, limits, refusals and closed connections: count, then the first.\n"+
 		"The bound for ethervpn is from its caps (hub.DefaultQueueBytes per session, hub.DefaultQueueBudget shared, MaxUnestablishedConnections) with an estimated allowance per handshake; the delta is over the baseline's peak, and memory the Go runtime has not yet returned after a phase counts in the next.")
 }
 

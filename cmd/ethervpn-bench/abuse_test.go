@@ -111,3 +111,22 @@ func TestLogWatch(t *testing.T) {
 		t.Errorf("since, filtered = %q", got)
 	}
 }
+
+// FuzzSummarizeLog: any log text is summarized without a panic, and the
+// summary stays within what it was given.
+func FuzzSummarizeLog(f *testing.F) {
+	f.Add("time=x level=INFO msg=\"Session \\\"S\\\": ended (x)\" dropped_queue_full=12\n2026-12-07 21:46:09.071 Session \"S\": The session has been terminated.")
+	f.Add("dropped_queue_full=99999999999999999999999 refused")
+	f.Fuzz(func(t *testing.T, text string) {
+		lines := strings.Split(text, "\n")
+		s := summarizeLog(lines)
+		if s.count > len(lines) || len(s.first) > 3 || len(s.first) > s.count {
+			t.Fatalf("summary %+v of %d lines", s, len(lines))
+		}
+		if c := countSessionEnds(lines); c > len(lines) {
+			t.Fatalf("%d session ends in %d lines", c, len(lines))
+		}
+		_ = s.short(10)
+		_ = stripStamp(text)
+	})
+}
