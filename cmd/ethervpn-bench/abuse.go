@@ -101,7 +101,7 @@ type abuseRow struct {
 
 // runAbuse is "ethervpn-bench abuse".
 func runAbuse(args []string) int {
-	fs := newFlags("abuse", "unused", "servers")
+	fs := newFlags("abuse", "ignored: one run per phase", "servers")
 	conns := fs.Int("conns", 2000, "connections of the handshake flood")
 	quick := fs.Bool("quick", false, "a short run: -t 2, 200 connections")
 	fs.Parse(args)
