@@ -380,7 +380,16 @@ func loginAll(ctx context.Context, o genOptions, n int) (*loadGen, error) {
 // loginGen logs session p.idx in and attaches its connection to a session
 // with port p, as client.Link does for a TAP adapter.
 func loginGen(ctx context.Context, o genOptions, p *genPort) (*genSession, error) {
-	i := p.idx
+	sess, done, err := loginPort(ctx, o, p.idx, p)
+	if err != nil {
+		return nil, err
+	}
+	return &genSession{port: p, sess: sess, done: done}, nil
+}
+
+// loginPort logs user o.user(i) in and attaches the connection to a new
+// session with port p; done receives the session's end.
+func loginPort(ctx context.Context, o genOptions, i int, p session.Port) (*session.Session, chan error, error) {
 	opts := &client.Options{Server: o.server, Hub: o.hub, User: o.user(i), Password: o.password, MaxConnections: 1}
 	var (
 		w *wire.Welcome
@@ -397,20 +406,20 @@ func loginGen(ctx context.Context, o genOptions, p *genPort) (*genSession, error
 		err = login()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load: session %d: %w", i, err)
+		return nil, nil, fmt.Errorf("load: session %d: %w", i, err)
 	}
 	if w.UseCompress {
 		c.Raw.Close()
-		return nil, fmt.Errorf("load: session %d: the server turned compression on", i)
+		return nil, nil, fmt.Errorf("load: session %d: the server turned compression on", i)
 	}
-	s := &genSession{port: p, done: make(chan error, 1)}
-	s.sess = session.New(p, session.Params{Role: session.Client, Timeout: w.Timeout, MaxConnections: 1, HalfDuplex: w.HalfConnection})
-	if err := s.sess.AddConn(c.Raw, func(wire.Direction) (session.Stream, error) { return c.Stream, nil }); err != nil {
+	sess := session.New(p, session.Params{Role: session.Client, Timeout: w.Timeout, MaxConnections: 1, HalfDuplex: w.HalfConnection})
+	if err := sess.AddConn(c.Raw, func(wire.Direction) (session.Stream, error) { return c.Stream, nil }); err != nil {
 		c.Raw.Close()
-		return nil, fmt.Errorf("load: session %d: %w", i, err)
+		return nil, nil, fmt.Errorf("load: session %d: %w", i, err)
 	}
-	go func() { s.done <- s.sess.Wait() }()
-	return s, nil
+	done := make(chan error, 1)
+	go func() { done <- sess.Wait() }()
+	return sess, done, nil
 }
 
 // err returns why a session ended, nil while all live.

@@ -72,6 +72,17 @@
 // alone, then -softether sessions on each server. It prints the time to log
 // them all in, the server's resident memory per session and its CPU per
 // idle session.
+//
+//	go run ./cmd/ethervpn-bench abuse [-t 10] [-conns 2000] [-quick] [-servers ethervpn,softether]
+//
+// The abuse benchmark (abuse.go) streams one pair of the load generator's
+// sessions while the server is abused: first alone (the baseline), then
+// beside a session that never reads its socket and one that floods
+// broadcast frames, then beside -conns connections that send part of a
+// TLS ClientHello and hold. Per phase and server it prints the pair's
+// Mbit/s against its baseline, the peak resident memory of the server's
+// process tree and what the server logged about it; for ethervpn, whether
+// the peak stayed within the bound its queue and handshake caps imply.
 package main
 
 import (
@@ -102,6 +113,8 @@ func main() {
 			os.Exit(runLoad(os.Args[2:]))
 		case "idle":
 			os.Exit(runIdle(os.Args[2:]))
+		case "abuse":
+			os.Exit(runAbuse(os.Args[2:]))
 		}
 	}
 	fmt.Fprintln(os.Stderr, "usage: ethervpn-bench l2 [-t seconds] [-runs N] [-maxtcp N] [-servers ethervpn,softether]\n"+
@@ -113,6 +126,7 @@ func main() {
 		"       ethervpn-bench ovload [-n 2,8] [-t seconds] [-runs N] [-window N] [-servers ethervpn,softether,openvpn]\n"+
 		"       ethervpn-bench load [-n 2,8,64] [-t seconds] [-runs N] [-size bytes] [-servers ethervpn,softether]\n"+
 		"       ethervpn-bench idle [-n 10000] [-softether 2000] [-t seconds] [-parallel N] [-servers ethervpn,softether]\n"+
+		"       ethervpn-bench abuse [-t seconds] [-conns N] [-quick] [-servers ethervpn,softether]\n"+
 		"       ethervpn-bench ctl [-users N] [-rules N] [-duration 10s] [-runs N] [-callers N] [-quick] [-servers ethervpn,softether]")
 	os.Exit(2)
 }
