@@ -121,7 +121,24 @@ func (sc *scratch) reset() { *sc = scratch{} }
 type batchStats struct {
 	send                  Traffic
 	invalid, dropped, acl uint64
+	// storm and stormBytes are the frames (and their bytes) the storm
+	// limiter dropped.
+	storm, stormBytes int
 }
+
+// A sender most of whose batch the storm limiter dropped is held back
+// before its next batch, for as long as that batch would take at
+// stormPace, at most stormPauseMax. Input runs on the sending session's
+// reader, so the pause stops reading its socket and TCP slows the sender
+// down: without it a flood the hub drops anyway still costs its
+// decryption, and one storming client took three quarters of a core's
+// throughput from the other sessions (ethervpn-bench abuse). SoftEther
+// has no such pause; sessions exempt from the limiter (local bridges,
+// SecureNAT, layer-3 interfaces) never wait.
+const (
+	stormPace     = 10 << 20 // bytes per second
+	stormPauseMax = 100 * time.Millisecond
+)
 
 // Input switches a batch of frames that entered the hub through this port. The
 // hub copies what it keeps; the caller may reuse the frame buffers after Input
@@ -130,15 +147,19 @@ type batchStats struct {
 // rule delayed are released at the end of a batch when due (an empty batch
 // just does that).
 func (p *Port) Input(frames [][]byte) {
-	wake, n := p.input(frames)
+	wake, n, pause := p.input(frames)
 	for _, d := range wake[:n] {
 		d.wakeOutput()
+	}
+	if pause > 0 {
+		p.stats.stormPauses.Add(1)
+		time.Sleep(pause)
 	}
 }
 
 // input switches frames under the port's input lock and returns the
 // destinations still to wake.
-func (p *Port) input(frames [][]byte) (wake [maxPushes]*Port, n int) {
+func (p *Port) input(frames [][]byte) (wake [maxPushes]*Port, n int, pause time.Duration) {
 	h := p.hub
 	p.inMu.Lock()
 	defer p.inMu.Unlock()
@@ -177,7 +198,10 @@ func (p *Port) input(frames [][]byte) (wake [maxPushes]*Port, n int) {
 	wake, n = sc.wake, sc.nwake
 	clear(sc.wake[:sc.nwake])
 	sc.nwake = 0
-	return wake, n
+	if bs.storm > 0 && 2*bs.storm >= len(frames) {
+		pause = min(time.Duration(bs.stormBytes)*time.Second/stormPace, stormPauseMax)
+	}
+	return wake, n, pause
 }
 
 // forward runs the forwarding pipeline (docs/protocol/hub.md#ingress-steps, docs/protocol/hub.md#forwarding-steps) for one frame from p.
@@ -296,6 +320,8 @@ func (h *Hub) deliver(p *Port, b []byte, pk *packet, now int64, set *portSet, bs
 	// Step 11: broadcast-storm limiter on every flooded frame.
 	if flood && !p.pol.NoBroadcastLimiter && !p.storm.allow(h, p, pk, now) {
 		bs.dropped++
+		bs.storm++
+		bs.stormBytes += len(b)
 		return
 	}
 	// The packet log (docs/protocol/hub.md#packet-log): its level is decided now, the record is

@@ -188,18 +188,35 @@ func TestStormLimiter(t *testing.T) {
 		send(a, raw(bcast, mac(1)))
 	}
 	drain(b)
+	paused := a.Stats().StormPauses
 	for range 20 {
 		send(a, raw(bcast, mac(1)))
 	}
 	expectFrames(t, map[*Port]int{b: 0})
+	// A sender whose batches are dropped is held back before the next.
+	if got := a.Stats().StormPauses - paused; got != 20 {
+		t.Fatalf("storm pauses for 20 dropped batches = %d, want 20", got)
+	}
+	if _, _, pause := a.input([][]byte{raw(bcast, mac(1))}); pause <= 0 || pause > stormPauseMax {
+		t.Fatalf("pause after a dropped batch = %v, want (0, %v]", pause, stormPauseMax)
+	}
+	send(b, raw(bcast, mac(2))) // b's MAC is known: a's unicast to it is not flooded
+	if _, _, pause := a.input([][]byte{raw(mac(2), mac(1))}); pause != 0 {
+		t.Fatalf("pause after a unicast batch = %v, want none", pause)
+	}
+	drain(a)
+	drain(b)
 
-	// SecureNAT is never limited.
+	// SecureNAT is never limited, nor held back.
 	for range 100 {
 		send(nat, raw(bcast, mac(9)))
 	}
 	clk.Advance(600 * time.Millisecond)
 	send(nat, raw(bcast, mac(9)))
 	expectFrames(t, map[*Port]int{b: 101})
+	if n := nat.Stats().StormPauses; n != 0 {
+		t.Fatalf("SecureNAT was held back %d times", n)
+	}
 }
 
 func TestStormRecordsAge(t *testing.T) {

@@ -32,6 +32,9 @@ type Stats struct {
 	// DroppedAccessList counts frames the access list discarded, lost or
 	// could not delay (queue full), on the sending port.
 	DroppedAccessList uint64
+	// StormPauses counts the times a sending port was held back because
+	// the storm limiter dropped most of its batch (see stormPace).
+	StormPauses uint64
 }
 
 type trafficCounters struct {
@@ -72,7 +75,7 @@ func (t *Traffic) count(b []byte) {
 type counters struct {
 	send, recv                     trafficCounters
 	queueFull, policy, invalidDrop atomic.Uint64
-	acl                            atomic.Uint64
+	acl, stormPauses               atomic.Uint64
 }
 
 func (c *counters) load() Stats {
@@ -82,6 +85,7 @@ func (c *counters) load() Stats {
 		DroppedPolicy:     c.policy.Load(),
 		DroppedInvalid:    c.invalidDrop.Load(),
 		DroppedAccessList: c.acl.Load(),
+		StormPauses:       c.stormPauses.Load(),
 	}
 }
 
