@@ -12,11 +12,14 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ethervpn/ethervpn/internal/admin"
 	"github.com/ethervpn/ethervpn/internal/client"
+	"github.com/ethervpn/ethervpn/internal/pack"
 	"github.com/ethervpn/ethervpn/internal/testrig"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
@@ -209,6 +212,48 @@ func (t *loginsTarget) session(ns *testrig.Netns, caller int, user, password str
 	return c, err
 }
 
+// waitNoSessions waits until the hub lists no user session: both
+// servers keep a session whose client closed its connection for a while
+// (a client may come back on another connection), and the sessions left
+// by one measurement would otherwise make the next one's logins dearer.
+func (t *loginsTarget) waitNoSessions() {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var n int
+		err := t.legit.Do(func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			c, err := admin.Dial(ctx, net.JoinHostPort(t.legit.ServerIP, strconv.Itoa(t.srv.Port)), "", ctlAdminPassword)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			in := pack.New()
+			in.AddStr("HubName", ctlHub)
+			res, err := c.Call(ctx, "EnumSession", in)
+			if err != nil {
+				return err
+			}
+			for i := range res.Count("Username") {
+				if strings.HasPrefix(res.StrAt("Username", i), "user") {
+					n++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.r.Fatalf("%s: listing the sessions: %v", t.kind, err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.r.Fatalf("%s: %d sessions still listed 2 minutes after the last login", t.kind, n)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
 // arpRoundTrip asks who has SecureNAT's virtual host address from a MAC
 // and address of caller's own and reads frames until the answer comes.
 func arpRoundTrip(c *client.Conn, caller int) error {
@@ -253,6 +298,7 @@ func arpRoundTrip(c *client.Conn, caller int) error {
 // when run is set, the attacker's wrong passwords beside them. It returns
 // the legitimate logins and the server's CPU-seconds.
 func (t *loginsTarget) measure(run *loginsRun) (opStats, float64) {
+	t.waitNoSessions()
 	var (
 		mu       sync.Mutex
 		all, bad opStats

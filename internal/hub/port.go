@@ -2,6 +2,7 @@ package hub
 
 import (
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -367,6 +368,27 @@ type PortInfo struct {
 	Created    time.Time
 	Stats      Stats
 	MACs, IPs  int
+}
+
+// CountSessions counts the attached client-mode and bridge-mode ports,
+// and those of them whose user is user (case-insensitive), for the
+// session limits checked at each login. Unlike Ports it copies nothing,
+// so a login on a hub of 10,000 sessions does not build 10,000 rows.
+func (h *Hub) CountSessions(user string) (clients, bridges, ofUser uint32) {
+	for _, p := range h.ports.Load().all {
+		switch p.kind {
+		case KindClient:
+			clients++
+		case KindBridge:
+			bridges++
+		default:
+			continue
+		}
+		if strings.EqualFold(p.user, user) {
+			ofUser++
+		}
+	}
+	return clients, bridges, ofUser
 }
 
 // Ports lists the attached ports in attach order.

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"log/slog"
-	"strings"
 
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/hub"
@@ -104,20 +103,7 @@ func (h *handshake) admit(hb *Hub, user string, kind hub.Kind, pol config.Policy
 	}
 
 	hb.admitMu.Lock()
-	var clients, bridges, ofUser uint32
-	for _, p := range hb.Ports() {
-		switch p.Kind {
-		case hub.KindClient:
-			clients++
-		case hub.KindBridge:
-			bridges++
-		default:
-			continue
-		}
-		if strings.EqualFold(p.User, user) {
-			ofUser++
-		}
-	}
+	clients, bridges, ofUser := hb.CountSessions(user)
 	refuse := func(msg string, limit uint32, code vpnerr.Error) (func(), vpnerr.Error) {
 		hb.admitMu.Unlock()
 		log.Warn(msg, "limit", limit)
