@@ -79,11 +79,8 @@ type Client struct {
 	err       error
 	push      *PushReply
 
-	keys atomic.Pointer[DataKeys]
+	tx   sealer
 	done chan struct{} // closed when the handshake ends, err tells how
-
-	txMu  sync.Mutex
-	txBuf []byte
 
 	Stats ClientStats
 }
@@ -93,6 +90,7 @@ type Client struct {
 // must not keep the slice.
 func NewClient(cfg *ClientOptions, output func(pkt []byte)) *Client {
 	c := &Client{cfg: cfg, output: output, done: make(chan struct{})}
+	c.tx.send, c.tx.sent = output, &c.Stats.DataOut
 	var b [8]byte
 	rand.Read(b[:])
 	c.localSID = binary.BigEndian.Uint64(b[:])
@@ -145,7 +143,7 @@ func (c *Client) Push() *PushReply {
 
 // Cipher returns the data channel's cipher, or "" before it is up.
 func (c *Client) Cipher() string {
-	if dk := c.keys.Load(); dk != nil {
+	if dk := c.tx.keys.Load(); dk != nil {
 		return dk.Cipher
 	}
 	return ""
@@ -201,7 +199,7 @@ func (c *Client) HandlePacket(pkt []byte) error {
 	}
 	op, kid := Opcode(pkt[0])
 	if op == OpDataV1 || op == OpDataV2 {
-		dk := c.keys.Load()
+		dk := c.tx.keys.Load()
 		if dk == nil || dk.KeyID != kid {
 			c.Stats.DropNoKey.Add(1)
 			return ErrNoKey
@@ -268,38 +266,12 @@ func (c *Client) handleControl(ctl *Control) error {
 
 // SendData encrypts an IP packet (tun) or Ethernet frame (tap) and sends
 // it, reusing one buffer.
-func (c *Client) SendData(pkt []byte) error {
-	dk := c.keys.Load()
-	if dk == nil {
-		return ErrNoKey
-	}
-	c.txMu.Lock()
-	defer c.txMu.Unlock()
-	out, err := dk.Seal(c.txBuf[:0], pkt)
-	if err != nil {
-		return err
-	}
-	c.txBuf = out[:0]
-	c.Stats.DataOut.Add(1)
-	c.output(out)
-	return nil
-}
+func (c *Client) SendData(pkt []byte) error { return c.tx.sendData(pkt) }
 
 // SealData appends the encrypted data packet carrying pkt to dst and
 // returns it without sending it, for a transport that sends in batches.
 // It allocates nothing when dst has room for len(pkt) plus 100 bytes.
-func (c *Client) SealData(dst, pkt []byte) ([]byte, error) {
-	dk := c.keys.Load()
-	if dk == nil {
-		return nil, ErrNoKey
-	}
-	out, err := dk.Seal(dst, pkt)
-	if err != nil {
-		return nil, err
-	}
-	c.Stats.DataOut.Add(1)
-	return out, nil
-}
+func (c *Client) SealData(dst, pkt []byte) ([]byte, error) { return c.tx.sealData(dst, pkt) }
 
 // SendPing sends OpenVPN's keepalive ping (the pushed "ping" interval is
 // the caller's to keep).
@@ -459,7 +431,7 @@ func (c *Client) handshake() error {
 	if err != nil {
 		return err
 	}
-	c.keys.Store(dk)
+	c.tx.keys.Store(dk)
 	c.mu.Lock()
 	c.push = push
 	select {

@@ -115,12 +115,9 @@ type Session struct {
 	closed    bool
 	latest    *keyState // the last key state whose handshake finished
 
-	data    [8]atomic.Pointer[DataKeys]
-	current atomic.Pointer[DataKeys]
-	ready   chan struct{} // closed when key id 0's data keys are in place
-
-	txMu  sync.Mutex
-	txBuf []byte
+	data  [8]atomic.Pointer[DataKeys]
+	tx    sealer        // with the current keys
+	ready chan struct{} // closed when key id 0's data keys are in place
 
 	crypt  *tlsCrypt // nil without tls-crypt
 	ctlBuf []byte    // unwrapped control packet; HandlePacket's caller serialises
@@ -142,6 +139,7 @@ type keyState struct {
 // sends one packet to the client (frame it for TCP) and must not block.
 func NewSession(cfg *Config, peerID int, output func(pkt []byte)) *Session {
 	s := &Session{cfg: cfg, output: output, peerID: peerID, ready: make(chan struct{})}
+	s.tx.send, s.tx.sent = output, &s.Stats.DataOut
 	s.ctlOut = output
 	if cfg.TLSCrypt != nil {
 		s.crypt = newTLSCrypt(cfg.TLSCrypt)
@@ -178,7 +176,7 @@ func (s *Session) Ready() <-chan struct{} { return s.ready }
 // KeyID returns the key id data is sent with (0, then 1..7 after each
 // renegotiation), or -1 before the data channel is up.
 func (s *Session) KeyID() int {
-	if dk := s.current.Load(); dk != nil {
+	if dk := s.tx.keys.Load(); dk != nil {
 		return int(dk.KeyID)
 	}
 	return -1
@@ -313,7 +311,7 @@ func (s *Session) handleControl(c *Control) error {
 // client is reusing (ids cycle 1..7): not the current key and older than a
 // handshake.
 func (s *Session) staleLocked(ks *keyState) bool {
-	cur := s.current.Load()
+	cur := s.tx.keys.Load()
 	return (cur == nil || cur.KeyID != ks.id) && time.Since(ks.created) > s.timeout()
 }
 
@@ -356,39 +354,13 @@ func (s *Session) close(err error) {
 
 // SendData encrypts an IP packet (tun) or Ethernet frame (tap) with the
 // current key and sends it. It reuses one buffer per session.
-func (s *Session) SendData(pkt []byte) error {
-	dk := s.current.Load()
-	if dk == nil {
-		return ErrNoKey
-	}
-	s.txMu.Lock()
-	defer s.txMu.Unlock()
-	out, err := dk.Seal(s.txBuf[:0], pkt)
-	if err != nil {
-		return err
-	}
-	s.txBuf = out[:0]
-	s.Stats.DataOut.Add(1)
-	s.output(out)
-	return nil
-}
+func (s *Session) SendData(pkt []byte) error { return s.tx.sendData(pkt) }
 
 // SealData encrypts pkt with the current key as SendData does, appending
 // the packet to dst, but returns it instead of sending it: for a
 // transport that sends in batches. It allocates nothing when dst has
 // room for len(pkt) plus the keys' Overhead.
-func (s *Session) SealData(dst, pkt []byte) ([]byte, error) {
-	dk := s.current.Load()
-	if dk == nil {
-		return nil, ErrNoKey
-	}
-	out, err := dk.Seal(dst, pkt)
-	if err != nil {
-		return nil, err
-	}
-	s.Stats.DataOut.Add(1)
-	return out, nil
-}
+func (s *Session) SealData(dst, pkt []byte) ([]byte, error) { return s.tx.sealData(dst, pkt) }
 
 // SendControl sends a control message (a string such as "RESTART" or
 // "AUTH_FAILED,reason") on the newest control channel, as SoftEther does
@@ -456,7 +428,7 @@ func (s *Session) handshake(ks *keyState) error {
 		devType = "tun"
 	}
 	req := &AuthRequest{Session: s, Username: ckm.Username, Password: ckm.Password, Options: ckm.Options,
-		DevType: devType, PeerInfo: pi, PeerCertificates: conn.ConnectionState().PeerCertificates, Renegotiation: ks.id != 0 || s.current.Load() != nil}
+		DevType: devType, PeerInfo: pi, PeerCertificates: conn.ConnectionState().PeerCertificates, Renegotiation: ks.id != 0 || s.tx.keys.Load() != nil}
 	var push *PushOptions
 	if s.cfg.Authenticate != nil {
 		push, err = s.cfg.Authenticate(req)
@@ -526,7 +498,7 @@ func (s *Session) handshake(ks *keyState) error {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	s.current.Store(dk)
+	s.tx.keys.Store(dk)
 	ks.conn.Store(conn)
 	// Keep the new key and the one before it (OpenVPN's "lame duck", which
 	// still decrypts packets in flight); end the older control channels and

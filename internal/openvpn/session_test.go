@@ -80,7 +80,7 @@ func TestSessionDataPathNoAllocs(t *testing.T) {
 	var sent []byte
 	s := NewSession(&Config{OnData: func(_ *Session, p []byte) { got += len(p) }}, 3, func(p []byte) { sent = p })
 	s.data[srv.KeyID].Store(srv)
-	s.current.Store(srv)
+	s.tx.keys.Store(srv)
 	msg := make([]byte, 1400)
 	buf := make([]byte, 0, 2048)
 	wire := make([]byte, 2048)
