@@ -148,41 +148,25 @@ func measureEach(servers string, opt options, setup setupFunc, print func(io.Wri
 // topology is set up first, then the runs are taken in turns.
 func measureKinds(kinds []testrig.ServerKind, opt options, setup setupFunc, print func(io.Writer, options, []result)) int {
 	defer testrig.RemoveBuilds()
-	type bench struct {
-		r    *testrig.Runner
+	type setupDone struct {
 		res  result
 		step func(int) run
 	}
-	benches := make([]*bench, len(kinds))
-	fail := func(b *bench, err error) {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", b.res.server, err)
-		b.res = result{server: b.res.server, err: err}
-		b.r.Close()
-	}
-	for i, k := range kinds {
-		b := &bench{r: testrig.NewRunner(os.Stderr), res: result{server: k}}
-		defer b.r.Close()
-		benches[i] = b
-		if err := b.r.Try(func() { b.res, b.step = setup(b.r, k, opt) }); err != nil {
-			fail(b, err)
-		}
-	}
+	ts := setUp(kinds, func(r *testrig.Runner, k testrig.ServerKind) (d setupDone) {
+		d.res, d.step = setup(r, k, opt)
+		return d
+	})
+	defer ts.close()
+	results := make([]result, len(ts))
 	for i := 1; i <= opt.runs; i++ {
-		for _, b := range benches {
-			if b.res.err != nil {
-				continue
-			}
-			if err := b.r.Try(func() { b.res.runs = append(b.res.runs, b.step(i)) }); err != nil {
-				fail(b, err)
-			}
-		}
+		ts.each(func(j int, t *turn[setupDone]) { t.target.res.runs = append(t.target.res.runs, t.target.step(i)) })
 	}
+	ts.close()
 	code := 0
-	results := make([]result, len(benches))
-	for i, b := range benches {
-		b.r.Close()
-		results[i] = b.res
-		if b.res.err != nil {
+	for j, t := range ts {
+		results[j] = t.target.res
+		if t.err != nil {
+			results[j] = result{server: t.kind, err: t.err}
 			code = 1
 		}
 	}
@@ -321,4 +305,67 @@ func printRatio(w io.Writer, results []result) {
 		fmt.Fprintf(w, "\nethervpn/softether: throughput %.2fx, CPU per GB %.2fx (lower is better)\n",
 			se.mbps/ss.mbps, se.cpuPerGB/ss.cpuPerGB)
 	}
+}
+
+// turns are a benchmark's servers, set up side by side before any
+// measurement; each measurement is then taken on every server in turn, so
+// that a drift in the shared host's speed falls on each alike. A server
+// that fails keeps its error and takes no further turns.
+type turns[T any] []*turn[T]
+
+// turn is one server of a benchmark: its runner and what its setup made.
+type turn[T any] struct {
+	kind   testrig.ServerKind
+	r      *testrig.Runner
+	target T
+	err    error
+}
+
+// setUp runs setup for every kind, in order. The caller defers close.
+func setUp[T any](kinds []testrig.ServerKind, setup func(*testrig.Runner, testrig.ServerKind) T) turns[T] {
+	ts := make(turns[T], len(kinds))
+	for i, k := range kinds {
+		t := &turn[T]{kind: k, r: testrig.NewRunner(os.Stderr)}
+		ts[i] = t
+		t.try(func() { t.target = setup(t.r, k) })
+	}
+	return ts
+}
+
+// try runs f on the turn's runner unless the server failed before; a
+// failure (the runner's Fatalf) ends the server.
+func (t *turn[T]) try(f func()) {
+	if t.err != nil {
+		return
+	}
+	if err := t.r.Try(f); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", t.kind, err)
+		t.err = err
+		t.r.Close()
+	}
+}
+
+// each takes one measurement, f, on every server still up, in order; i is
+// the server's place in kinds.
+func (ts turns[T]) each(f func(i int, t *turn[T])) {
+	for i, t := range ts {
+		t.try(func() { f(i, t) })
+	}
+}
+
+// close stops every server (it may run twice, and runs on a panic too).
+func (ts turns[T]) close() {
+	for _, t := range ts {
+		t.r.Close()
+	}
+}
+
+// failed reports whether a server failed: the benchmark's exit code is 1.
+func (ts turns[T]) failed() bool {
+	for _, t := range ts {
+		if t.err != nil {
+			return true
+		}
+	}
+	return false
 }

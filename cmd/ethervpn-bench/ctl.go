@@ -92,29 +92,9 @@ func runCtl(args []string) int {
 	ruleList := genRules(opt.rules, opt.users)
 	opt.loadStart = loadAverage()
 
-	type bench struct {
-		r   *testrig.Runner
-		t   *ctlTarget
-		res ctlResult
-	}
-	benches := make([]*bench, len(kinds))
-	fail := func(b *bench, err error) {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", b.res.server, err)
-		b.res.err = err
-		b.r.Close()
-	}
-	for i, k := range kinds {
-		b := &bench{r: testrig.NewRunner(os.Stderr), res: ctlResult{server: k}}
-		defer b.r.Close() // also on a panic (Close may run twice)
-		benches[i] = b
-		if err := b.r.Try(func() { b.t = setupCtl(b.r, k, opt, ruleList) }); err != nil {
-			fail(b, err)
-			continue
-		}
-		b.res.startup, b.res.tls = b.t.startup, b.t.tls
-	}
-	// Every measurement of a run is taken on each server in turn, so that
-	// a drift in the shared host's speed falls on each alike.
+	ts := setUp(kinds, func(r *testrig.Runner, k testrig.ServerKind) *ctlTarget { return setupCtl(r, k, opt, ruleList) })
+	defer ts.close()
+	results := make([]ctlResult, len(ts))
 	phases := []func(t *ctlTarget, run *ctlRun){
 		func(t *ctlTarget, run *ctlRun) { run.ops[0] = t.timeCalls(t.enumUser) },
 		func(t *ctlTarget, run *ctlRun) { run.ops[1] = t.timeCalls(t.getUser) },
@@ -122,32 +102,27 @@ func runCtl(args []string) int {
 		func(t *ctlTarget, run *ctlRun) { run.alone = t.logins() },
 		func(t *ctlTarget, run *ctlRun) { run.busy, run.admin = t.loginsWithAdmin() },
 	}
-	for i := 0; i < opt.runs; i++ {
-		for _, b := range benches {
-			b.res.runs = append(b.res.runs, ctlRun{})
+	for i := range opt.runs {
+		for j := range results {
+			results[j].runs = append(results[j].runs, ctlRun{})
 		}
 		for _, phase := range phases {
-			for _, b := range benches {
-				if b.res.err != nil {
-					continue
-				}
-				if err := b.r.Try(func() { phase(b.t, &b.res.runs[i]) }); err != nil {
-					fail(b, err)
-				}
-			}
+			ts.each(func(j int, t *turn[*ctlTarget]) { phase(t.target, &results[j].runs[i]) })
 		}
 	}
 	opt.loadEnd = loadAverage()
-	results := make([]ctlResult, len(benches))
-	for i, b := range benches {
-		if b.t != nil {
-			b.t.close()
+	for j, t := range ts {
+		if t.target != nil {
+			t.target.close()
 		}
-		b.r.Close()
-		results[i] = b.res
-		if b.res.err != nil {
+		t.r.Close()
+		res := &results[j]
+		res.server, res.err = t.kind, t.err
+		if t.err != nil {
 			code = 1
+			continue
 		}
+		res.startup, res.tls = t.target.startup, t.target.tls
 	}
 	printCtlTables(os.Stdout, opt, results)
 	return code

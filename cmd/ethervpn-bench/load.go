@@ -131,52 +131,29 @@ func runLoad(args []string) int {
 	}
 	defer testrig.RemoveBuilds()
 
-	type bench struct {
-		r   *testrig.Runner
-		t   *loadTarget
-		res loadResult
+	ts := setUp(kinds, func(r *testrig.Runner, k testrig.ServerKind) *loadTarget { return setupLoad(r, k, opt) })
+	defer ts.close()
+	results := make([]loadResult, len(ts))
+	for j, t := range ts {
+		results[j] = loadResult{server: t.kind, runs: map[int][]loadRun{}}
 	}
-	benches := make([]*bench, len(kinds))
-	fail := func(b *bench, err error) {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", b.res.server, err)
-		b.res.err = err
-		b.r.Close()
-	}
-	for i, k := range kinds {
-		b := &bench{r: testrig.NewRunner(os.Stderr), res: loadResult{server: k, runs: map[int][]loadRun{}}}
-		defer b.r.Close() // also on a panic (Close may run twice)
-		benches[i] = b
-		if err := b.r.Try(func() { b.t = setupLoad(b.r, k, opt) }); err != nil {
-			fail(b, err)
-		}
-	}
-	// Every measurement is taken on each server in turn, so that a drift
-	// in the shared host's speed falls on each alike.
 	for i := 1; i <= opt.runs; i++ {
 		for _, n := range opt.sessions {
-			for _, b := range benches {
-				if b.res.err != nil {
-					continue
-				}
-				if err := b.r.Try(func() {
-					rn := b.t.measure(n)
-					b.res.runs[n] = append(b.res.runs[n], rn)
-					b.r.Logf("%s run %d, %d sessions: %.0f Mbit/s, %.0f frames/s, server CPU %.2f s, generator CPU %.2f s, sent %d, received %d, gaps %d, late %d, corrupt %d, foreign %d; busiest other processes: %s",
-						b.res.server, i, n, rn.mbps(), rn.fps(), rn.serverCPU, rn.genCPU, rn.final.sent, rn.final.frames, rn.final.gaps, rn.final.late, rn.final.corrupt, rn.final.foreign, rn.busiest)
-				}); err != nil {
-					fail(b, err)
-				}
-			}
+			ts.each(func(j int, t *turn[*loadTarget]) {
+				rn := t.target.measure(n)
+				results[j].runs[n] = append(results[j].runs[n], rn)
+				t.r.Logf("%s run %d, %d sessions: %.0f Mbit/s, %.0f frames/s, server CPU %.2f s, generator CPU %.2f s, sent %d, received %d, gaps %d, late %d, corrupt %d, foreign %d; busiest other processes: %s",
+					t.kind, i, n, rn.mbps(), rn.fps(), rn.serverCPU, rn.genCPU, rn.final.sent, rn.final.frames, rn.final.gaps, rn.final.late, rn.final.corrupt, rn.final.foreign, rn.busiest)
+			})
 		}
 	}
-	results := make([]loadResult, len(benches))
+	ts.close()
 	code = 0
-	for i, b := range benches {
-		b.r.Close()
-		results[i] = b.res
-		if b.res.err != nil {
-			code = 1
-		}
+	for j, t := range ts {
+		results[j].err = t.err
+	}
+	if ts.failed() {
+		code = 1
 	}
 	printLoadTable(os.Stdout, opt, results)
 	return code

@@ -86,57 +86,34 @@ func runLogins(args []string) int {
 	}
 	opt.loadStart = loadAverage()
 
-	type bench struct {
-		r   *testrig.Runner
-		t   *loginsTarget
-		res loginsResult
-	}
-	benches := make([]*bench, len(kinds))
-	fail := func(b *bench, err error) {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", b.res.server, err)
-		b.res.err = err
-		b.r.Close()
-	}
-	for i, k := range kinds {
-		b := &bench{r: testrig.NewRunner(os.Stderr), res: loginsResult{server: k}}
-		defer b.r.Close()
-		benches[i] = b
-		if err := b.r.Try(func() { b.t = setupLogins(b.r, k, opt) }); err != nil {
-			fail(b, err)
-			continue
-		}
-		b.res.tls, b.res.pinned = b.t.tls, b.t.pinned
-	}
+	ts := setUp(kinds, func(r *testrig.Runner, k testrig.ServerKind) *loginsTarget { return setupLogins(r, k, opt) })
+	defer ts.close()
+	results := make([]loginsResult, len(ts))
 	phases := []func(t *loginsTarget, run *loginsRun){
 		func(t *loginsTarget, run *loginsRun) { run.alone, run.cpuAlone = t.measure(nil) },
 		func(t *loginsTarget, run *loginsRun) { run.attacked, run.cpuAttacked = t.measure(run) },
 	}
-	for i := 0; i < opt.runs; i++ {
-		for _, b := range benches {
-			b.res.runs = append(b.res.runs, loginsRun{})
+	for i := range opt.runs {
+		for j := range results {
+			results[j].runs = append(results[j].runs, loginsRun{})
 		}
 		for _, phase := range phases {
-			for _, b := range benches {
-				if b.res.err != nil {
-					continue
-				}
-				if err := b.r.Try(func() { phase(b.t, &b.res.runs[i]) }); err != nil {
-					fail(b, err)
-				}
-			}
+			ts.each(func(j int, t *turn[*loginsTarget]) { phase(t.target, &results[j].runs[i]) })
 		}
 	}
 	opt.loadEnd = loadAverage()
-	results := make([]loginsResult, len(benches))
-	for i, b := range benches {
-		b.r.Close()
-		results[i] = b.res
-		if b.res.err != nil {
+	ts.close()
+	for j, t := range ts {
+		res := &results[j]
+		res.server, res.err = t.kind, t.err
+		if t.err != nil {
 			code = 1
+			continue
 		}
-		for _, run := range b.res.runs {
+		res.tls, res.pinned = t.target.tls, t.target.pinned
+		for _, run := range res.runs {
 			if run.hammerIn > 0 {
-				fmt.Fprintf(os.Stderr, "%s let %d wrong-password logins in\n", b.res.server, run.hammerIn)
+				fmt.Fprintf(os.Stderr, "%s let %d wrong-password logins in\n", res.server, run.hammerIn)
 				code = 1
 			}
 		}
