@@ -362,46 +362,34 @@ func (c *Client) handshake() error {
 		}
 	}()
 	var push *PushReply
-	var pending []byte
 	var parts []string
+	cr := newControlReader(conn, buf, maxControlMessage)
 	for push == nil {
-		n, err := conn.Read(buf)
+		msg, err := cr.next()
 		if err != nil {
 			return fmt.Errorf("openvpn: client: waiting for PUSH_REPLY: %w", err)
 		}
-		pending = append(pending, buf[:n]...)
-		if len(pending) > maxControlMessage {
-			return errors.New("openvpn: client: control message too long")
-		}
-		for push == nil {
-			i := strings.IndexByte(string(pending), 0)
-			if i < 0 {
-				break
+		switch {
+		case strings.HasPrefix(msg, "AUTH_FAILED"):
+			c.logf("openvpn: client %s: %s", c.cfg.Username, msg)
+			return ErrAuthFailed
+		case strings.HasPrefix(msg, "PUSH_REPLY"):
+			// A long reply comes in parts, each but the last ending
+			// in "push-continuation 2" (OpenVPN push.c).
+			if strings.HasSuffix(msg, ",push-continuation 2") {
+				parts = append(parts, strings.TrimSuffix(msg, ",push-continuation 2"))
+				continue
 			}
-			msg := string(pending[:i])
-			pending = pending[i+1:]
-			switch {
-			case strings.HasPrefix(msg, "AUTH_FAILED"):
-				c.logf("openvpn: client %s: %s", c.cfg.Username, msg)
-				return ErrAuthFailed
-			case strings.HasPrefix(msg, "PUSH_REPLY"):
-				// A long reply comes in parts, each but the last ending
-				// in "push-continuation 2" (OpenVPN push.c).
-				if strings.HasSuffix(msg, ",push-continuation 2") {
-					parts = append(parts, strings.TrimSuffix(msg, ",push-continuation 2"))
-					continue
-				}
-				if len(parts) > 0 {
-					msg = strings.Join(append(parts, strings.TrimPrefix(msg, "PUSH_REPLY")), "")
-				}
-				p, err := ParsePushReply(msg)
-				if err != nil {
-					return err
-				}
-				push = p
-			default:
-				c.logf("openvpn: client %s: control message %q ignored", c.cfg.Username, msg)
+			if len(parts) > 0 {
+				msg = strings.Join(append(parts, strings.TrimPrefix(msg, "PUSH_REPLY")), "")
 			}
+			p, err := ParsePushReply(msg)
+			if err != nil {
+				return err
+			}
+			push = p
+		default:
+			c.logf("openvpn: client %s: control message %q ignored", c.cfg.Username, msg)
 		}
 	}
 
@@ -446,23 +434,14 @@ func (c *Client) handshake() error {
 
 	// Later control messages: a server that ends the session says so.
 	for {
-		n, err := conn.Read(buf)
-		if err != nil {
+		msg, err := cr.next()
+		switch {
+		case err == errControlTooLong:
+			continue
+		case err != nil:
 			return nil
 		}
-		pending = append(pending, buf[:n]...)
-		for {
-			i := strings.IndexByte(string(pending), 0)
-			if i < 0 {
-				break
-			}
-			msg := string(pending[:i])
-			pending = pending[i+1:]
-			c.logf("openvpn: client %s: control message %q", c.cfg.Username, msg)
-		}
-		if len(pending) > maxControlMessage {
-			pending = pending[:0]
-		}
+		c.logf("openvpn: client %s: control message %q", c.cfg.Username, msg)
 	}
 }
 

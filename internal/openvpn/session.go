@@ -520,36 +520,22 @@ func (s *Session) handshake(ks *keyState) error {
 	}
 	s.logf("openvpn: session %016x key %d up: user %q cipher %s ekm %v", s.remoteSID, ks.id, ckm.Username, cipherName, ekm)
 
-	// Control messages are NUL-terminated strings (OpenVPN ssl.c
-	// tls_rec_payload, push.c).
-	var pending []byte
+	cr := newControlReader(conn, buf, 4096)
 	for {
-		n, err := conn.Read(buf)
+		msg, err := cr.next()
 		if err != nil {
 			return err
 		}
-		pending = append(pending, buf[:n]...)
-		for {
-			i := strings.IndexByte(string(pending), 0)
-			if i < 0 {
-				break
+		switch {
+		case msg == "PUSH_REQUEST":
+			if _, err := conn.Write([]byte(s.pushReply() + "\x00")); err != nil {
+				return err
 			}
-			msg := string(pending[:i])
-			pending = pending[i+1:]
-			switch {
-			case msg == "PUSH_REQUEST":
-				if _, err := conn.Write([]byte(s.pushReply() + "\x00")); err != nil {
-					return err
-				}
-			case msg == "EXIT" || strings.HasPrefix(msg, "EXIT,"):
-				s.close(errClosed)
-				return nil
-			default:
-				s.logf("openvpn: session %016x: control message %q ignored", s.remoteSID, msg)
-			}
-		}
-		if len(pending) > 4096 {
-			return errors.New("openvpn: control message too long")
+		case msg == "EXIT" || strings.HasPrefix(msg, "EXIT,"):
+			s.close(errClosed)
+			return nil
+		default:
+			s.logf("openvpn: session %016x: control message %q ignored", s.remoteSID, msg)
 		}
 	}
 }
