@@ -277,20 +277,33 @@ func failedRow(tw io.Writer, res result, dashes, rest int) {
 	fmt.Fprintf(tw, "%s\tfailed\t%s%s\t%s\n", res.server, strings.Repeat("-\t", dashes), res.err, strings.Repeat("\t", rest))
 }
 
-// pair returns the summaries of ethervpn and softether when both were
+// pair returns the results of ethervpn and softether when both were
 // measured.
 func pair(results []result) (e, s result, ok bool) {
-	var okE, okS bool
-	for _, res := range results {
-		switch {
-		case res.err != nil:
-		case res.server == testrig.Ethervpn:
-			e, okE = res, true
-		case res.server == testrig.SoftEther:
-			s, okS = res, true
+	pe, ps := pairOf(results, func(r *result) (testrig.ServerKind, error) { return r.server, r.err })
+	if pe == nil {
+		return e, s, false
+	}
+	return *pe, *ps, true
+}
+
+// pairOf returns the results of ethervpn and of softether when both were
+// measured without an error, else nils; who tells a result's server and
+// error.
+func pairOf[R any](results []R, who func(*R) (testrig.ServerKind, error)) (e, s *R) {
+	for i := range results {
+		switch k, err := who(&results[i]); {
+		case err != nil:
+		case k == testrig.Ethervpn:
+			e = &results[i]
+		case k == testrig.SoftEther:
+			s = &results[i]
 		}
 	}
-	return e, s, okE && okS
+	if e == nil || s == nil {
+		return nil, nil
+	}
+	return e, s
 }
 
 // printRatio prints ethervpn's throughput and CPU per GB relative to

@@ -454,17 +454,8 @@ func printCtlTables(w io.Writer, opt ctlOptions, results []ctlResult) {
 		}
 	}
 
-	var e, s *ctlResult
-	for i := range results {
-		switch res := &results[i]; {
-		case res.err != nil:
-		case res.server == testrig.Ethervpn:
-			e = res
-		case res.server == testrig.SoftEther:
-			s = res
-		}
-	}
-	if e == nil || s == nil {
+	e, s := pairOf(results, func(r *ctlResult) (testrig.ServerKind, error) { return r.server, r.err })
+	if e == nil {
 		return
 	}
 	var parts []string

@@ -436,17 +436,8 @@ func printLoadTable(w io.Writer, opt loadOptions, results []loadResult) {
 	tw.Flush()
 	fmt.Fprintf(w, "\nMbit/s and frames/s: data frames (whole Ethernet frames) delivered to their partners; lost: sent - delivered after the senders stopped;\n"+
 		"other CPU-s: what the rest of the machine used meanwhile (a shared host's noise); late: older than one already delivered; probe: one pair echoes a timestamped frame every %v through the same streams (a probe or echo the hub drops never comes back)\n", probeInterval)
-	var e, s *loadResult
-	for i := range results {
-		switch res := &results[i]; {
-		case res.err != nil:
-		case res.server == testrig.Ethervpn:
-			e = res
-		case res.server == testrig.SoftEther:
-			s = res
-		}
-	}
-	if e == nil || s == nil {
+	e, s := pairOf(results, func(r *loadResult) (testrig.ServerKind, error) { return r.server, r.err })
+	if e == nil {
 		return
 	}
 	fmt.Fprintln(w)

@@ -369,17 +369,8 @@ func printLogins(w io.Writer, opt loginsOptions, results []loginsResult) {
 			fmt.Fprintf(w, "%s login: %s; %s\n", res.server, res.tls, res.pinned)
 		}
 	}
-	var e, s *loginsResult
-	for i := range results {
-		switch res := &results[i]; {
-		case res.err != nil:
-		case res.server == testrig.Ethervpn:
-			e = res
-		case res.server == testrig.SoftEther:
-			s = res
-		}
-	}
-	if e == nil || s == nil {
+	e, s := pairOf(results, func(r *loginsResult) (testrig.ServerKind, error) { return r.server, r.err })
+	if e == nil {
 		return
 	}
 	alone := func(r loginsRun) opStats { return r.alone }
