@@ -254,10 +254,11 @@ func (s *udpSender) flush(to netip.AddrPort) (dropped int) {
 				dropped += n
 			}
 			return dropped
-		case s.errno != 0 && s.msgPkts[s.sent] > 1 && !s.noGSO:
+		case s.msgPkts[s.sent] > 1 && (s.errno == unix.EINVAL || s.errno == unix.EIO || s.errno == unix.ENOPROTOOPT):
 			// GSO refused (EINVAL for a route's MTU below the packet
 			// size, EIO or ENOPROTOOPT without kernel support): send the
-			// rest one datagram per message, from now on.
+			// rest one datagram per message, from now on. Other errors
+			// (no route) are the destination's, not GSO's.
 			s.noGSO = true
 			first := 0
 			for _, n := range s.msgPkts[:s.sent] {
