@@ -126,15 +126,12 @@ type batchStats struct {
 	storm, stormBytes int
 }
 
-// A sender most of whose batch the storm limiter dropped is held back
-// before its next batch, for as long as that batch would take at
-// stormPace, at most stormPauseMax. Input runs on the sending session's
-// reader, so the pause stops reading its socket and TCP slows the sender
-// down: without it a flood the hub drops anyway still costs its
-// decryption, and one storming client took three quarters of a core's
-// throughput from the other sessions (ethervpn-bench abuse). SoftEther
-// has no such pause; sessions exempt from the limiter (local bridges,
-// SecureNAT, layer-3 interfaces) never wait.
+// A sender most of whose batch the storm limiter dropped should be held
+// back before its next batch, for as long as that batch would take at
+// stormPace, at most stormPauseMax (see TakeStormPause). Without it a flood
+// the hub drops anyway still costs its decryption: one storming client took
+// three quarters of a core's throughput from the other sessions
+// (ethervpn-bench abuse). SoftEther has no such pause.
 const (
 	stormPace     = 10 << 20 // bytes per second
 	stormPauseMax = 100 * time.Millisecond
@@ -147,19 +144,30 @@ const (
 // rule delayed are released at the end of a batch when due (an empty batch
 // just does that).
 func (p *Port) Input(frames [][]byte) {
-	wake, n, pause := p.input(frames)
+	wake, n := p.input(frames)
 	for _, d := range wake[:n] {
 		d.wakeOutput()
 	}
-	if pause > 0 {
+}
+
+// TakeStormPause returns how long the sender should wait before its next
+// batch because the storm limiter dropped most of the last one (zero
+// otherwise), and counts the pause in StormPauses. Input never waits
+// itself: only a caller that reads one sender's own connection should (an
+// SSL-VPN session's reader, whose pause stops reading the socket so that
+// TCP slows the flood down), never a loop shared by many senders such as
+// a UDP port's.
+func (p *Port) TakeStormPause() time.Duration {
+	d := time.Duration(p.stormPause.Swap(0))
+	if d > 0 {
 		p.stats.stormPauses.Add(1)
-		time.Sleep(pause)
 	}
+	return d
 }
 
 // input switches frames under the port's input lock and returns the
 // destinations still to wake.
-func (p *Port) input(frames [][]byte) (wake [maxPushes]*Port, n int, pause time.Duration) {
+func (p *Port) input(frames [][]byte) (wake [maxPushes]*Port, n int) {
 	h := p.hub
 	p.inMu.Lock()
 	defer p.inMu.Unlock()
@@ -199,9 +207,9 @@ func (p *Port) input(frames [][]byte) (wake [maxPushes]*Port, n int, pause time.
 	clear(sc.wake[:sc.nwake])
 	sc.nwake = 0
 	if bs.storm > 0 && 2*bs.storm >= len(frames) {
-		pause = min(time.Duration(bs.stormBytes)*time.Second/stormPace, stormPauseMax)
+		p.stormPause.Store(int64(min(time.Duration(bs.stormBytes)*time.Second/stormPace, stormPauseMax)))
 	}
-	return wake, n, pause
+	return wake, n
 }
 
 // forward runs the forwarding pipeline (docs/protocol/hub.md#ingress-steps, docs/protocol/hub.md#forwarding-steps) for one frame from p.

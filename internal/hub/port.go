@@ -70,12 +70,13 @@ type Port struct {
 	budget *QueueBudget
 
 	// Input side, under inMu.
-	inMu  sync.Mutex
-	up    bucket
-	storm stormTable
-	sc    scratch
-	delay delayQueue
-	rw    []byte // ingress rewrite buffer, when the port rewrites (docs/protocol/hub.md#ingress-steps)
+	inMu       sync.Mutex
+	up         bucket
+	storm      stormTable
+	stormPause atomic.Int64 // nanoseconds; see TakeStormPause
+	sc         scratch
+	delay      delayQueue
+	rw         []byte // ingress rewrite buffer, when the port rewrites (docs/protocol/hub.md#ingress-steps)
 	// MaxLoggedPacketsPerMinute window: its end (hub clock, ns) and the
 	// logged frames counted in it.
 	logWindowEnd int64

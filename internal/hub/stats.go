@@ -33,7 +33,7 @@ type Stats struct {
 	// could not delay (queue full), on the sending port.
 	DroppedAccessList uint64
 	// StormPauses counts the times a sending port was held back because
-	// the storm limiter dropped most of its batch (see stormPace).
+	// the storm limiter dropped most of its batch (see TakeStormPause).
 	StormPauses uint64
 }
 

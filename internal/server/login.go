@@ -351,7 +351,16 @@ func negotiate(req *wire.Login, pol config.Policy) (session.Params, *wire.Welcom
 // portAdapter lets a session drain a hub port.
 type portAdapter struct{ p *hub.Port }
 
-func (a *portAdapter) Input(frames [][]byte)  { a.p.Input(frames) }
+// Input runs on the reader of one of the session's own connections: a
+// sender the storm limiter mostly dropped waits here, so that its TCP
+// slows down (hub.Port.TakeStormPause).
+func (a *portAdapter) Input(frames [][]byte) {
+	a.p.Input(frames)
+	if d := a.p.TakeStormPause(); d > 0 {
+		time.Sleep(d)
+	}
+}
+
 func (a *portAdapter) Ready() <-chan struct{} { return a.p.Ready() }
 
 // SetPush lets the hub's inputting goroutines write to the session.
