@@ -121,20 +121,26 @@ func (sc *scratch) reset() { *sc = scratch{} }
 type batchStats struct {
 	send                  Traffic
 	invalid, dropped, acl uint64
-	// storm and stormBytes are the frames (and their bytes) the storm
-	// limiter dropped.
-	storm, stormBytes int
+	// stormBytes are the bytes of flooded frames in flows the storm
+	// limiter has flagged, passed or dropped.
+	stormBytes int
 }
 
-// A sender most of whose batch the storm limiter dropped should be held
-// back before its next batch, for as long as that batch would take at
-// stormPace, at most stormPauseMax (see TakeStormPause). Without it a flood
-// the hub drops anyway still costs its decryption: one storming client took
-// three quarters of a core's throughput from the other sessions
-// (ethervpn-bench abuse). SoftEther has no such pause.
+// A sender whose flooded frames the storm limiter has flagged (a flow over
+// the threshold, whether this frame was sampled through or dropped) is held
+// back: its flagged bytes are paced at stormPace, shared by all of the
+// port's connections, with at most stormPauseMax owed at once (see
+// TakeStormPause). The cap is well above one batch's time (a block of a few
+// thousand frames takes several hundred milliseconds at stormPace: a cap of
+// 100 ms let a flood through at 60 MB/s) and well below the session
+// timeout the held reader must not miss. Without it a flood the hub drops anyway still costs its
+// decryption, and during the limiter's escalation (it drops everything only
+// after about 3.5 s of storm) the copies cost every other session: one
+// storming client took three quarters of a core's throughput from the other
+// sessions (ethervpn-bench abuse). SoftEther has no such pause.
 const (
 	stormPace     = 10 << 20 // bytes per second
-	stormPauseMax = 100 * time.Millisecond
+	stormPauseMax = time.Second
 )
 
 // Input switches a batch of frames that entered the hub through this port. The
@@ -151,18 +157,32 @@ func (p *Port) Input(frames [][]byte) {
 }
 
 // TakeStormPause returns how long the sender should wait before its next
-// batch because the storm limiter dropped most of the last one (zero
-// otherwise), and counts the pause in StormPauses. Input never waits
-// itself: only a caller that reads one sender's own connection should (an
-// SSL-VPN session's reader, whose pause stops reading the socket so that
-// TCP slows the flood down), never a loop shared by many senders such as
-// a UDP port's.
+// batch because the storm limiter flagged its floods (zero otherwise), and
+// counts the pause in StormPauses. Every reader of the port waits for the
+// same moment, so a session's 32 connections together get no more than
+// one does. Input never waits itself: only a caller that reads one
+// sender's own connection should (an SSL-VPN session's reader, whose pause
+// stops reading the socket so that TCP slows the flood down), never a loop
+// shared by many senders such as a UDP port's.
 func (p *Port) TakeStormPause() time.Duration {
-	d := time.Duration(p.stormPause.Swap(0))
-	if d > 0 {
-		p.stats.stormPauses.Add(1)
+	until := p.stormUntil.Load()
+	if until == 0 {
+		return 0
 	}
+	d := time.Duration(until - p.hub.now())
+	if d <= 0 {
+		p.stormUntil.CompareAndSwap(until, 0)
+		return 0
+	}
+	p.stats.stormPauses.Add(1)
 	return d
+}
+
+// owePause adds a batch's flagged flood bytes to what the port owes at
+// stormPace (under inMu), keeping at most stormPauseMax owed.
+func (p *Port) owePause(bytes int, now int64) {
+	until := max(p.stormUntil.Load(), now) + int64(time.Duration(bytes)*time.Second/stormPace)
+	p.stormUntil.Store(min(until, now+int64(stormPauseMax)))
 }
 
 // input switches frames under the port's input lock and returns the
@@ -206,8 +226,8 @@ func (p *Port) input(frames [][]byte) (wake [maxPushes]*Port, n int) {
 	wake, n = sc.wake, sc.nwake
 	clear(sc.wake[:sc.nwake])
 	sc.nwake = 0
-	if bs.storm > 0 && 2*bs.storm >= len(frames) {
-		p.stormPause.Store(int64(min(time.Duration(bs.stormBytes)*time.Second/stormPace, stormPauseMax)))
+	if bs.stormBytes > 0 {
+		p.owePause(bs.stormBytes, now)
 	}
 	return wake, n
 }
@@ -326,11 +346,15 @@ func (h *Hub) deliver(p *Port, b []byte, pk *packet, now int64, set *portSet, bs
 		r.ipValid, r.l3, r.srcIP, r.srcMAC = true, pk.l3, pk.srcIP, pk.src
 	}
 	// Step 11: broadcast-storm limiter on every flooded frame.
-	if flood && !p.pol.NoBroadcastLimiter && !p.storm.allow(h, p, pk, now) {
-		bs.dropped++
-		bs.storm++
-		bs.stormBytes += len(b)
-		return
+	if flood && !p.pol.NoBroadcastLimiter {
+		pass, flagged := p.storm.allow(h, p, pk, now)
+		if flagged {
+			bs.stormBytes += len(b)
+		}
+		if !pass {
+			bs.dropped++
+			return
+		}
 	}
 	// The packet log (docs/protocol/hub.md#packet-log): its level is decided now, the record is
 	// taken once the destination is settled.

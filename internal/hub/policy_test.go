@@ -180,6 +180,10 @@ func TestStormLimiter(t *testing.T) {
 	}
 	send(a, raw(bcast, mac(1))) // discard is 2: frames still pass
 	expectFrames(t, map[*Port]int{b: 1})
+	// ... but the flow is flagged, so its sender is already held back.
+	if pause := a.TakeStormPause(); pause <= 0 {
+		t.Fatalf("no pause for a flagged flow whose frames still pass")
+	}
 
 	// Repeated storm windows escalate until everything is dropped (>= 128).
 	for range 7 {
@@ -188,24 +192,40 @@ func TestStormLimiter(t *testing.T) {
 		send(a, raw(bcast, mac(1)))
 	}
 	drain(b)
-	a.TakeStormPause()
 	paused := a.Stats().StormPauses
 	for range 20 {
 		send(a, raw(bcast, mac(1)))
 		a.TakeStormPause() // as the session's reader does
 	}
 	expectFrames(t, map[*Port]int{b: 0})
-	// A sender whose batches are dropped is held back before the next.
 	if got := a.Stats().StormPauses - paused; got != 20 {
 		t.Fatalf("storm pauses for 20 dropped batches = %d, want 20", got)
 	}
-	send(a, raw(bcast, mac(1)))
-	if pause := a.TakeStormPause(); pause <= 0 || pause > stormPauseMax {
-		t.Fatalf("pause after a dropped batch = %v, want (0, %v]", pause, stormPauseMax)
+	// The pauses add up at stormPace: 21 frames owe 21 frames' time.
+	frame := len(raw(bcast, mac(1)))
+	pause := a.TakeStormPause()
+	if want := 21 * time.Duration(frame) * time.Second / stormPace; pause != want {
+		t.Fatalf("pause after 21 flagged frames = %v, want %v", pause, want)
 	}
-	if pause := a.TakeStormPause(); pause != 0 {
-		t.Fatalf("a pause taken twice: %v", pause)
+	// Every reader of the port waits for the same moment, and once it has
+	// passed nobody waits.
+	if again := a.TakeStormPause(); again != pause {
+		t.Fatalf("a second reader's pause = %v, want the same %v", again, pause)
 	}
+	clk.Advance(pause)
+	if again := a.TakeStormPause(); again != 0 {
+		t.Fatalf("pause after waiting it out = %v, want none", again)
+	}
+	// A flood never owes more than stormPauseMax at once.
+	big := make([][]byte, 8000) // 11.2 MB: 1.07 s at stormPace
+	for i := range big {
+		big[i] = eth(bcast, mac(1), 0x88b5, make([]byte, 1400))
+	}
+	send(a, big...)
+	if pause := a.TakeStormPause(); pause != stormPauseMax {
+		t.Fatalf("pause after a huge flood = %v, want the cap %v", pause, stormPauseMax)
+	}
+	clk.Advance(stormPauseMax)
 	send(b, raw(bcast, mac(2))) // b's MAC is known: a's unicast to it is not flooded
 	send(a, raw(mac(2), mac(1)))
 	if pause := a.TakeStormPause(); pause != 0 {

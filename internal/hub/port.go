@@ -73,7 +73,7 @@ type Port struct {
 	inMu       sync.Mutex
 	up         bucket
 	storm      stormTable
-	stormPause atomic.Int64 // nanoseconds; see TakeStormPause
+	stormUntil atomic.Int64 // hub clock; the port's readers wait until then (TakeStormPause)
 	sc         scratch
 	delay      delayQueue
 	rw         []byte // ingress rewrite buffer, when the port rewrites (docs/protocol/hub.md#ingress-steps)

@@ -352,7 +352,7 @@ func negotiate(req *wire.Login, pol config.Policy) (session.Params, *wire.Welcom
 type portAdapter struct{ p *hub.Port }
 
 // Input runs on the reader of one of the session's own connections: a
-// sender the storm limiter mostly dropped waits here, so that its TCP
+// sender whose floods the storm limiter flagged waits here, so that its TCP
 // slows down (hub.Port.TakeStormPause).
 func (a *portAdapter) Input(frames [][]byte) {
 	a.p.Input(frames)
