@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -89,7 +90,12 @@ type abuseOptions struct {
 // abuseRow is one phase measured on one server.
 type abuseRow struct {
 	mbps    float64
-	peakRSS int64  // bytes, the server's process tree
+	peakRSS int64 // bytes, the server's process tree
+	// kept and rssRise are filled in by combineRounds: the median of the
+	// rounds' throughput over their own baseline's, and the largest rise of
+	// the peak RSS over the round's baseline.
+	kept    float64
+	rssRise int64
 	detail  string // what the abuse did and met
 	// otherCPU and busiest are what the rest of the machine used while
 	// the pair streamed (measureLoad), for the log: a shared host's noise.
@@ -101,19 +107,19 @@ type abuseRow struct {
 
 // runAbuse is "ethervpn-bench abuse".
 func runAbuse(args []string) int {
-	fs := newFlags("abuse", "ignored: one run per phase", "servers")
+	fs := newFlags("abuse", "rounds of all phases (each phase on each server in turn)", "servers")
 	conns := fs.Int("conns", 2000, "connections of the handshake flood")
 	quick := fs.Bool("quick", false, "a short run: -t 2, 200 connections")
 	fs.Parse(args)
 	opt := abuseOptions{
-		load:  loadOptions{sessions: []int{abuseUsers}, duration: time.Duration(*fs.secs) * time.Second, warmup: time.Second, runs: 1, size: 1514, window: 256},
+		load:  loadOptions{sessions: []int{abuseUsers}, duration: time.Duration(*fs.secs) * time.Second, warmup: time.Second, runs: *fs.runs, size: 1514, window: 256},
 		conns: *conns,
 	}
 	if *quick {
 		opt.load.duration, opt.load.warmup, opt.conns = 2*time.Second, 500*time.Millisecond, 200
 	}
-	if opt.load.duration <= 0 || opt.conns < 1 {
-		fmt.Fprintln(os.Stderr, "abuse: -t and -conns must be positive")
+	if opt.load.duration <= 0 || opt.conns < 1 || opt.load.runs < 1 {
+		fmt.Fprintln(os.Stderr, "abuse: -t, -runs and -conns must be positive")
 		return 2
 	}
 	kinds, code := serversToRun(*fs.servers)
@@ -137,14 +143,14 @@ func runAbuse(args []string) int {
 	defer testrig.RemoveBuilds()
 
 	type bench struct {
-		r    *testrig.Runner
-		t    *abuseTarget
-		rows [numPhases]abuseRow
-		err  error
+		r      *testrig.Runner
+		t      *abuseTarget
+		rounds [][numPhases]abuseRow
+		err    error
 	}
 	benches := make([]*bench, len(kinds))
 	for i, k := range kinds {
-		b := &bench{r: testrig.NewRunner(os.Stderr)}
+		b := &bench{r: testrig.NewRunner(os.Stderr), rounds: make([][numPhases]abuseRow, opt.load.runs)}
 		defer b.r.Close()
 		benches[i] = b
 		if b.err = b.r.Try(func() { b.t = setupAbuse(b.r, k, opt) }); b.err != nil {
@@ -152,21 +158,24 @@ func runAbuse(args []string) int {
 			b.r.Close()
 		}
 	}
-	// Each phase on each server in turn, so that a drift in the shared
-	// host's speed falls on each alike.
-	for ph := range numPhases {
-		for i, b := range benches {
-			if b.err != nil {
-				continue
-			}
-			if err := b.r.Try(func() {
-				b.rows[ph] = b.t.measure(ph)
-				row := b.rows[ph]
-				b.r.Logf("%s %s: %.0f Mbit/s, peak RSS %.1f MiB, %s; server said %d lines; other processes used %.2f CPU-s meanwhile, the busiest: %s",
-					kinds[i], ph, row.mbps, mib(row.peakRSS), row.detail, row.said.count, row.otherCPU, row.busiest)
-			}); err != nil {
-				b.rows[ph].err = err
-				fmt.Fprintf(os.Stderr, "%s %s: %v\n", kinds[i], ph, err)
+	// Each phase on each server in turn, round after round, so that a
+	// drift in the shared host's speed falls on each alike, and each
+	// round's abuse is compared with that round's own baseline.
+	for round := range opt.load.runs {
+		for ph := range numPhases {
+			for i, b := range benches {
+				if b.err != nil {
+					continue
+				}
+				if err := b.r.Try(func() {
+					row := b.t.measure(ph)
+					b.rounds[round][ph] = row
+					b.r.Logf("%s %s, round %d: %.0f Mbit/s, peak RSS %.1f MiB, %s; server said %d lines; other processes used %.2f CPU-s meanwhile, the busiest: %s",
+						kinds[i], ph, round+1, row.mbps, mib(row.peakRSS), row.detail, row.said.count, row.otherCPU, row.busiest)
+				}); err != nil {
+					b.rounds[round][ph].err = err
+					fmt.Fprintf(os.Stderr, "%s %s: %v\n", kinds[i], ph, err)
+				}
 			}
 		}
 	}
@@ -174,7 +183,7 @@ func runAbuse(args []string) int {
 	code = 0
 	for i, b := range benches {
 		b.r.Close()
-		results[i] = abuseResult{server: kinds[i], rows: b.rows, err: b.err}
+		results[i] = abuseResult{server: kinds[i], rows: combineRounds(b.rounds), err: b.err}
 		if b.err != nil {
 			code = 1
 		}
@@ -560,6 +569,40 @@ type abuseResult struct {
 	err    error
 }
 
+// combineRounds makes one row per phase of the rounds' rows: the median
+// throughput, the median of each round's ratio to its own baseline, the
+// largest peak RSS and rise over the round's baseline, the most other CPU,
+// and the first round's log summary and detail (each round is logged as it
+// runs). A phase that failed in any round fails.
+func combineRounds(rounds [][numPhases]abuseRow) [numPhases]abuseRow {
+	var out [numPhases]abuseRow
+	for ph := range numPhases {
+		var mbps, kept []float64
+		o := &out[ph]
+		for i, rd := range rounds {
+			row, base := rd[ph], rd[phaseBaseline]
+			if row.err != nil || base.err != nil {
+				if o.err == nil {
+					o.err = cmp.Or(row.err, base.err)
+				}
+				continue
+			}
+			if i == 0 || o.detail == "" {
+				o.detail, o.said = row.detail, row.said
+			}
+			mbps = append(mbps, row.mbps)
+			if base.mbps > 0 {
+				kept = append(kept, row.mbps/base.mbps)
+			}
+			o.peakRSS = max(o.peakRSS, row.peakRSS)
+			o.rssRise = max(o.rssRise, row.peakRSS-base.peakRSS)
+			o.otherCPU = max(o.otherCPU, row.otherCPU)
+		}
+		o.mbps, o.kept = median(mbps), median(kept)
+	}
+	return out
+}
+
 // abuseBound is the memory ethervpn's caps allow its queues and
 // handshakes in phase ph, doubled because the Go runtime lets the heap
 // grow to twice what is live before it collects (GOGC=100), with the
@@ -582,9 +625,10 @@ func abuseBound(ph abusePhase, conns int) (int64, string) {
 // ethervpn, and the servers' first log lines per phase.
 func printAbuseTable(w io.Writer, opt abuseOptions, results []abuseResult) {
 	title := fmt.Sprintf("Abuse: one pair of load sessions (%d-byte frames, window up to %d) streams %v after a %v warm-up while the server is abused;\n"+
-		"server pinned to CPU %d, generator (and the abuse) to CPU %d; default DoS protection on; RSS: VmRSS of the server's process tree every 100 ms, peak",
-		opt.load.size, opt.load.window, opt.load.duration, opt.load.warmup, serverCPU, genCPU)
-	tw := newTable(w, title, "server\tphase\tpair Mbit/s\tvs baseline\tpeak RSS MiB\tdelta MiB\tother CPU-s\tserver said\t")
+		"server pinned to CPU %d, generator (and the abuse) to CPU %d; default DoS protection on; RSS: VmRSS of the server's process tree every 100 ms, peak;\n"+
+		"%d round(s) of all phases, each phase on each server in turn: pair Mbit/s is the median, kept the median of each round's ratio to its own baseline, RSS and other CPU the most",
+		opt.load.size, opt.load.window, opt.load.duration, opt.load.warmup, serverCPU, genCPU, opt.load.runs)
+	tw := newTable(w, title, "server\tphase\tpair Mbit/s\tkept\tpeak RSS MiB\trise MiB\tother CPU-s\tserver said\t")
 	for ph := range numPhases {
 		for _, res := range results {
 			row := res.rows[ph]
@@ -596,9 +640,8 @@ func printAbuseTable(w io.Writer, opt abuseOptions, results []abuseResult) {
 				fmt.Fprintf(tw, "%s\t%s\tfailed\t-\t-\t-\t-\t%v\t\n", res.server, ph, row.err)
 				continue
 			}
-			base := res.rows[phaseBaseline]
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%.1f\t%+.1f\t%.2f\t%s\t\n", res.server, ph, row.mbps, ratio(row.mbps, base.mbps),
-				mib(row.peakRSS), mib(row.peakRSS-base.peakRSS), row.otherCPU, row.said.short(50))
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.2fx\t%.1f\t%+.1f\t%.2f\t%s\t\n", res.server, ph, row.mbps, row.kept,
+				mib(row.peakRSS), mib(row.rssRise), row.otherCPU, row.said.short(50))
 		}
 	}
 	tw.Flush()
@@ -615,8 +658,7 @@ func printAbuseTable(w io.Writer, opt abuseOptions, results []abuseResult) {
 			fmt.Fprintf(w, "%s, %s: %s\n", res.server, ph, row.detail)
 			if res.server == testrig.Ethervpn && res.rows[phaseBaseline].err == nil {
 				bound, how := abuseBound(ph, opt.conns)
-				delta := row.peakRSS - res.rows[phaseBaseline].peakRSS
-				fmt.Fprintf(w, "  bound %.0f MiB = %s: peak RSS delta %.1f MiB, %s\n", mib(bound), how, mib(delta), met(delta <= bound))
+				fmt.Fprintf(w, "  bound %.0f MiB = %s: largest peak RSS rise %.1f MiB, %s\n", mib(bound), how, mib(row.rssRise), met(row.rssRise <= bound))
 			}
 			for _, l := range row.said.first {
 				fmt.Fprintf(w, "  said: %s\n", truncate(l, 200))
@@ -625,7 +667,7 @@ func printAbuseTable(w io.Writer, opt abuseOptions, results []abuseResult) {
 	}
 	fmt.Fprintln(w, "\nother CPU-s: what the rest of the machine used while the pair streamed (a shared host's noise: the pair's figures are only comparable when it is small).\n"+
 		"server said: the lines the server wrote during the phase (its output, where both write every log record) about drops, queues, limits, refusals and closed connections: count, then the first.\n"+
-		"The bound for ethervpn is from its caps (hub.DefaultQueueBytes per session, hub.DefaultQueueBudget shared, MaxUnestablishedConnections) with an estimated allowance per handshake; the delta is over the baseline's peak, and memory the Go runtime has not yet returned after a phase counts in the next.")
+		"The bound for ethervpn is from its caps (hub.DefaultQueueBytes per session, hub.DefaultQueueBudget shared, MaxUnestablishedConnections) with an estimated allowance per handshake; the rise is over the round's baseline peak, and memory the Go runtime has not yet returned after a phase counts in the next.")
 }
 
 // mib is n bytes in MiB.

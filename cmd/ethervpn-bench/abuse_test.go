@@ -130,3 +130,32 @@ func FuzzSummarizeLog(f *testing.F) {
 		_ = stripStamp(text)
 	})
 }
+
+func TestCombineRounds(t *testing.T) {
+	row := func(mbps float64, rss int64) abuseRow { return abuseRow{mbps: mbps, peakRSS: rss << 20} }
+	rounds := [][numPhases]abuseRow{
+		{row(1000, 30), row(500, 40), row(900, 35)},
+		{row(2000, 32), row(1400, 38), row(1000, 50)},
+		{row(1500, 31), row(900, 36), row(1200, 33)},
+	}
+	out := combineRounds(rounds)
+	// Each round against its own baseline: 0.5, 0.7, 0.6 -> 0.6; the
+	// median of the throughputs alone would say 900/1500.
+	if got := out[phaseFlood].kept; got < 0.5999 || got > 0.6001 {
+		t.Errorf("kept = %v, want the median of the rounds' ratios 0.6", got)
+	}
+	if got := out[phaseFlood].mbps; got != 900 {
+		t.Errorf("mbps = %v, want the median 900", got)
+	}
+	if got := out[phaseHandshake].rssRise; got != 18<<20 {
+		t.Errorf("rssRise = %d MiB, want the largest rise 18", got>>20)
+	}
+	if got := out[phaseHandshake].peakRSS; got != 50<<20 {
+		t.Errorf("peakRSS = %d MiB, want the largest 50", got>>20)
+	}
+	// A failed round fails the phase.
+	rounds[1][phaseHandshake].err = errors.New("boom")
+	if out := combineRounds(rounds); out[phaseHandshake].err == nil || out[phaseFlood].err != nil {
+		t.Errorf("errors: handshake %v, flood %v", out[phaseHandshake].err, out[phaseFlood].err)
+	}
+}
