@@ -121,25 +121,29 @@ func (sc *scratch) reset() { *sc = scratch{} }
 type batchStats struct {
 	send                  Traffic
 	invalid, dropped, acl uint64
-	// stormBytes are the bytes of flooded frames in flows the storm
-	// limiter has flagged, passed or dropped.
-	stormBytes int
+	// floodBytes are the bytes of flooded frames subject to the storm
+	// limiter, passed or dropped (the storm hold-back, stormPace).
+	floodBytes int
 }
 
-// A sender whose flooded frames the storm limiter has flagged (a flow over
-// the threshold, whether this frame was sampled through or dropped) is held
-// back: its flagged bytes are paced at stormPace, shared by all of the
-// port's connections, with at most stormPauseMax owed at once (see
-// TakeStormPause). The cap is well above one batch's time (a block of a few
-// thousand frames takes several hundred milliseconds at stormPace: a cap of
-// 100 ms let a flood through at 60 MB/s) and well below the session
-// timeout the held reader must not miss. Without it a flood the hub drops anyway still costs its
-// decryption, and during the limiter's escalation (it drops everything only
-// after about 3.5 s of storm) the copies cost every other session: one
-// storming client took three quarters of a core's throughput from the other
-// sessions (ethervpn-bench abuse). SoftEther has no such pause.
+// The storm hold-back: a port's flooded frames (broadcast, multicast,
+// unknown unicast; from ports the storm limiter applies to) are owed at
+// stormPace after a burst of stormBurst, whether the limiter passes or
+// drops them, and every reader of the port's connections waits until the
+// debt is paid before its next batch (TakeStormPause). Reading no faster
+// lets TCP slow the flood down: without it a flood the hub drops anyway
+// still costs its decryption, and before the limiter acts (it flags a flow
+// after half a second and drops everything of it only 3.5 s later) the
+// copies go to every other session; one storming client took three
+// quarters of a core's throughput from the others (ethervpn-bench abuse).
+// The pace is well above what the limiter lets one flow keep (its
+// threshold's worth of frames per second) and is raised with the
+// threshold. At most stormPauseMax is owed at once: well above one batch's
+// time at the pace, well below the session timeout a held reader must not
+// miss. SoftEther has no such pause.
 const (
 	stormPace     = 10 << 20 // bytes per second
+	stormBurst    = 100 * time.Millisecond
 	stormPauseMax = time.Second
 )
 
@@ -157,7 +161,7 @@ func (p *Port) Input(frames [][]byte) {
 }
 
 // TakeStormPause returns how long the sender should wait before its next
-// batch because the storm limiter flagged its floods (zero otherwise), and
+// batch because of its floods (zero otherwise, see stormPace), and
 // counts the pause in StormPauses. Every reader of the port waits for the
 // same moment, so a session's 32 connections together get no more than
 // one does. Input never waits itself: only a caller that reads one
@@ -171,17 +175,21 @@ func (p *Port) TakeStormPause() time.Duration {
 	}
 	d := time.Duration(until - p.hub.now())
 	if d <= 0 {
-		p.stormUntil.CompareAndSwap(until, 0)
 		return 0
 	}
 	p.stats.stormPauses.Add(1)
 	return d
 }
 
-// owePause adds a batch's flagged flood bytes to what the port owes at
-// stormPace (under inMu), keeping at most stormPauseMax owed.
+// owePause adds a batch's flooded bytes to what the port owes (under
+// inMu): a virtual-time token bucket, which keeps one deadline.
 func (p *Port) owePause(bytes int, now int64) {
-	until := max(p.stormUntil.Load(), now) + int64(time.Duration(bytes)*time.Second/stormPace)
+	pace := max(stormPace, int64(p.hub.o().StormThreshold)*ether.MaxFrameSize)
+	from := now - int64(stormBurst)
+	if u := p.stormUntil.Load(); u != 0 { // 0: nothing owed
+		from = max(from, u)
+	}
+	until := from + int64(bytes)*int64(time.Second)/pace
 	p.stormUntil.Store(min(until, now+int64(stormPauseMax)))
 }
 
@@ -226,8 +234,8 @@ func (p *Port) input(frames [][]byte) (wake [maxPushes]*Port, n int) {
 	wake, n = sc.wake, sc.nwake
 	clear(sc.wake[:sc.nwake])
 	sc.nwake = 0
-	if bs.stormBytes > 0 {
-		p.owePause(bs.stormBytes, now)
+	if bs.floodBytes > 0 {
+		p.owePause(bs.floodBytes, now)
 	}
 	return wake, n
 }
@@ -347,11 +355,8 @@ func (h *Hub) deliver(p *Port, b []byte, pk *packet, now int64, set *portSet, bs
 	}
 	// Step 11: broadcast-storm limiter on every flooded frame.
 	if flood && !p.pol.NoBroadcastLimiter {
-		pass, flagged := p.storm.allow(h, p, pk, now)
-		if flagged {
-			bs.stormBytes += len(b)
-		}
-		if !pass {
+		bs.floodBytes += len(b)
+		if !p.storm.allow(h, p, pk, now) {
 			bs.dropped++
 			return
 		}

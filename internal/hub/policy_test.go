@@ -180,10 +180,6 @@ func TestStormLimiter(t *testing.T) {
 	}
 	send(a, raw(bcast, mac(1))) // discard is 2: frames still pass
 	expectFrames(t, map[*Port]int{b: 1})
-	// ... but the flow is flagged, so its sender is already held back.
-	if pause := a.TakeStormPause(); pause <= 0 {
-		t.Fatalf("no pause for a flagged flow whose frames still pass")
-	}
 
 	// Repeated storm windows escalate until everything is dropped (>= 128).
 	for range 7 {
@@ -192,45 +188,10 @@ func TestStormLimiter(t *testing.T) {
 		send(a, raw(bcast, mac(1)))
 	}
 	drain(b)
-	paused := a.Stats().StormPauses
 	for range 20 {
 		send(a, raw(bcast, mac(1)))
-		a.TakeStormPause() // as the session's reader does
 	}
 	expectFrames(t, map[*Port]int{b: 0})
-	if got := a.Stats().StormPauses - paused; got != 20 {
-		t.Fatalf("storm pauses for 20 dropped batches = %d, want 20", got)
-	}
-	// The pauses add up at stormPace: 21 frames owe 21 frames' time.
-	frame := len(raw(bcast, mac(1)))
-	pause := a.TakeStormPause()
-	if want := 21 * time.Duration(frame) * time.Second / stormPace; pause != want {
-		t.Fatalf("pause after 21 flagged frames = %v, want %v", pause, want)
-	}
-	// Every reader of the port waits for the same moment, and once it has
-	// passed nobody waits.
-	if again := a.TakeStormPause(); again != pause {
-		t.Fatalf("a second reader's pause = %v, want the same %v", again, pause)
-	}
-	clk.Advance(pause)
-	if again := a.TakeStormPause(); again != 0 {
-		t.Fatalf("pause after waiting it out = %v, want none", again)
-	}
-	// A flood never owes more than stormPauseMax at once.
-	big := make([][]byte, 8000) // 11.2 MB: 1.07 s at stormPace
-	for i := range big {
-		big[i] = eth(bcast, mac(1), 0x88b5, make([]byte, 1400))
-	}
-	send(a, big...)
-	if pause := a.TakeStormPause(); pause != stormPauseMax {
-		t.Fatalf("pause after a huge flood = %v, want the cap %v", pause, stormPauseMax)
-	}
-	clk.Advance(stormPauseMax)
-	send(b, raw(bcast, mac(2))) // b's MAC is known: a's unicast to it is not flooded
-	send(a, raw(mac(2), mac(1)))
-	if pause := a.TakeStormPause(); pause != 0 {
-		t.Fatalf("pause after a unicast batch = %v, want none", pause)
-	}
 	drain(a)
 	drain(b)
 
@@ -243,6 +204,84 @@ func TestStormLimiter(t *testing.T) {
 	expectFrames(t, map[*Port]int{b: 101})
 	if d := nat.TakeStormPause(); d != 0 {
 		t.Fatalf("SecureNAT would be held back %v", d)
+	}
+}
+
+// TestStormHoldBack: a port's flooded bytes are owed at stormPace after a
+// burst, passed by the limiter or not; all of its readers wait for the
+// same moment; the debt is capped; unicast and unlimited ports owe nothing.
+func TestStormHoldBack(t *testing.T) {
+	h, clk := testHub(t, nil)
+	a := attach(t, h, "A", Policy{})
+	b := attach(t, h, "B", Policy{})
+	free := attach(t, h, "FREE", Policy{NoBroadcastLimiter: true})
+	big := func(src [6]byte, n int) [][]byte { // n broadcast frames of 1414 bytes
+		fs := make([][]byte, n)
+		for i := range fs {
+			fs[i] = eth(bcast, src, 0x88b5, make([]byte, 1400))
+		}
+		return fs
+	}
+	const frame = 1414
+	perFrame := time.Duration(frame) * time.Second / stormPace
+	// Within the burst (100 ms at 10 MB/s is 1 MB): no pause.
+	send(a, big(mac(1), 500)...)
+	if d := a.TakeStormPause(); d != 0 {
+		t.Fatalf("pause after %d flooded bytes = %v, want none within the burst", 500*frame, d)
+	}
+	// Beyond it, the bytes are owed at the pace.
+	send(a, big(mac(1), 500)...)
+	want := 1000*perFrame - stormBurst
+	owed := a.TakeStormPause()
+	if owed < want-time.Microsecond || owed > want+time.Microsecond {
+		t.Fatalf("pause after %d flooded bytes = %v, want %v", 1000*frame, owed, want)
+	}
+	// A second reader of the same session waits for the same moment; once
+	// it has passed nobody waits.
+	if d := a.TakeStormPause(); d < want-time.Microsecond || d > want+time.Microsecond {
+		t.Fatalf("a second reader's pause = %v, want the same %v", d, want)
+	}
+	paused := a.Stats().StormPauses
+	if paused != 2 {
+		t.Fatalf("StormPauses = %d, want 2", paused)
+	}
+	clk.Advance(owed)
+	if d := a.TakeStormPause(); d != 0 {
+		t.Fatalf("pause after waiting it out = %v, want none", d)
+	}
+	// Never more than stormPauseMax owed at once.
+	send(a, big(mac(1), 8000)...) // 11 MB: 1.08 s at the pace
+	if d := a.TakeStormPause(); d != stormPauseMax {
+		t.Fatalf("pause after a huge flood = %v, want the cap %v", d, stormPauseMax)
+	}
+	clk.Advance(stormPauseMax)
+	// Unicast to a known MAC is not flooded: nothing owed.
+	send(b, raw(bcast, mac(2)))
+	send(a, big(mac(1), 0)...)
+	uni := make([][]byte, 2000)
+	for i := range uni {
+		uni[i] = eth(mac(2), mac(1), 0x88b5, make([]byte, 1400))
+	}
+	send(a, uni...)
+	if d := a.TakeStormPause(); d != 0 {
+		t.Fatalf("pause after 2.8 MB of unicast = %v, want none", d)
+	}
+	// A port without the limiter (NoBroadcastLimiter) is not held back.
+	send(free, big(mac(3), 2000)...)
+	if d := free.TakeStormPause(); d != 0 {
+		t.Fatalf("a NoBroadcastLimiter port would be held back %v", d)
+	}
+	// A higher threshold raises the pace: 10,000 frames/s of full frames
+	// is 16 MB/s.
+	o := h.Options()
+	o.StormThreshold = 10000
+	h.SetOptions(o)
+	c := attach(t, h, "C", Policy{})
+	send(c, big(mac(4), 2000)...)
+	pace := int64(10000 * 1600)
+	want = time.Duration(int64(2000*frame)*int64(time.Second)/pace) - stormBurst
+	if d := c.TakeStormPause(); d < want-time.Microsecond || d > want+time.Microsecond {
+		t.Fatalf("pause at threshold 10000 = %v, want %v", d, want)
 	}
 }
 

@@ -77,9 +77,8 @@ func (t *stormTable) record(k stormKey, now int64) *stormRec {
 }
 
 // allow runs the docs/protocol/hub.md#storm-limiter algorithm for one flooded frame from p and reports
-// whether it may pass, and whether its flow is flagged as a storm (its
-// discard level is up: the sender gets held back, TakeStormPause).
-func (t *stormTable) allow(h *Hub, p *Port, pk *packet, now int64) (pass, flagged bool) {
+// whether it may pass.
+func (t *stormTable) allow(h *Hub, p *Port, pk *packet, now int64) bool {
 	k := stormKey{mac: pk.src}
 	switch pk.l3 {
 	case l3IPv4, l3IPv6:
@@ -90,7 +89,7 @@ func (t *stormTable) allow(h *Hub, p *Port, pk *packet, now int64) (pass, flagge
 	r := t.record(k, now)
 	r.lastSeen = now
 	r.count++
-	pass = true
+	pass := true
 	if !r.started || now > r.start+stormSpan || now < r.start {
 		// Close the window. The rate uses the nominal span, not the real
 		// elapsed time, as SoftEther does.
@@ -110,5 +109,5 @@ func (t *stormTable) allow(h *Hub, p *Port, pk *packet, now int64) (pass, flagge
 			pass = false
 		}
 	}
-	return pass, r.discard > 0
+	return pass
 }
