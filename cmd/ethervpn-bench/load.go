@@ -63,6 +63,9 @@ type loadRun struct {
 	// that used the most CPU in the window, for the log.
 	busiest string
 	rtts    []time.Duration
+	// timeline is the pair's Mbit/s in each second of the window, for the
+	// log: whether a disturbance passes or lasts.
+	timeline []float64
 }
 
 func (r loadRun) mbps() float64 { return float64(r.bytes) * 8 / r.window.Seconds() / 1e6 }
@@ -268,10 +271,16 @@ func measureLoad(g *loadGen, warm, d time.Duration, serverCPU func() (float64, e
 		return rn, err
 	}
 	c0, t0 := g.counts(), time.Now()
+	tick, tickBytes := t0, c0.bytes
 	for end := t0.Add(d); time.Now().Before(end); {
 		time.Sleep(min(100*time.Millisecond, time.Until(end)))
 		if err := g.err(); err != nil {
 			return rn, err
+		}
+		if now := time.Now(); now.Sub(tick) >= time.Second {
+			b := g.counts().bytes
+			rn.timeline = append(rn.timeline, float64(b-tickBytes)*8/now.Sub(tick).Seconds()/1e6)
+			tick, tickBytes = now, b
 		}
 	}
 	c1, t1 := g.counts(), time.Now()
