@@ -13,7 +13,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -324,36 +323,14 @@ func (t *ctlTarget) login(user string) (w *wire.Welcome, c *client.Conn, err err
 
 // logins runs the parallel login loop for the measurement's duration.
 func (t *ctlTarget) logins() opStats {
-	var (
-		mu  sync.Mutex
-		all opStats
-		wg  sync.WaitGroup
-	)
-	start := time.Now()
-	for i := range t.opt.callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rnd := rand.New(rand.NewPCG(uint64(i), 2))
-			var s opStats
-			for time.Since(start) < t.opt.duration {
-				t0 := time.Now()
-				_, _, err := t.login(ctlUserName(rnd.IntN(t.opt.users)))
-				s.add(time.Since(t0), err)
-			}
-			mu.Lock()
-			all.merge(s)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	all.elapsed = time.Since(start)
-	if len(all.lat) == 0 {
-		t.r.Fatalf("%s: no VPN login succeeded: %v", t.kind, all.firstErr)
-	}
-	if all.errs > 0 {
-		t.r.Logf("%s: %d VPN logins failed, the first: %v", t.kind, all.errs, all.firstErr)
-	}
+	all := parallelCalls(t.opt.callers, t.opt.duration, func(i int) func() error {
+		rnd := rand.New(rand.NewPCG(uint64(i), 2))
+		return func() error {
+			_, _, err := t.login(ctlUserName(rnd.IntN(t.opt.users)))
+			return err
+		}
+	})
+	checkLogins(t.r, t.kind, all)
 	return all
 }
 

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/client"
@@ -203,30 +202,10 @@ func farmLogin(addr, hub, user string) error {
 
 // farmLogins runs opt.callers parallel login loops at addr.
 func farmLogins(addr, hub string, opt farmOptions) opStats {
-	var (
-		mu  sync.Mutex
-		all opStats
-		wg  sync.WaitGroup
-	)
-	start := time.Now()
-	for i := range opt.callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var s opStats
-			for time.Since(start) < opt.duration {
-				t0 := time.Now()
-				err := farmLogin(addr, hub, fmt.Sprintf("user%d", i%farmUsers))
-				s.add(time.Since(t0), err)
-			}
-			mu.Lock()
-			all.merge(s)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	all.elapsed = time.Since(start)
-	return all
+	return parallelCalls(opt.callers, opt.duration, func(i int) func() error {
+		user := fmt.Sprintf("user%d", i%farmUsers)
+		return func() error { return farmLogin(addr, hub, user) }
+	})
 }
 
 // farmPlacement times the first login of each fresh hub (which places
