@@ -200,6 +200,19 @@ func TestAdminVpncmd(t *testing.T) {
 	}
 }
 
+// mustJSONRPC returns a function that makes one JSON-RPC call as the
+// server's administrator and fails the test on an error.
+func mustJSONRPC(t *testing.T, r *testrig.Rig) func(method string, params map[string]any) map[string]any {
+	return func(method string, params map[string]any) map[string]any {
+		t.Helper()
+		res, code := jsonRPC(t, r, "", adminPW, method, params)
+		if code != 0 {
+			t.Fatalf("%s: error code %d", method, code)
+		}
+		return res
+	}
+}
+
 // jsonRPC posts one JSON-RPC call with curl inside the server namespace.
 func jsonRPC(t *testing.T, r *testrig.Rig, hub, password, method string, params map[string]any) (result map[string]any, code int) {
 	t.Helper()
@@ -235,14 +248,7 @@ func TestAdminJSONRPC(t *testing.T) {
 	r := testrig.New(t)
 	r.StartServer(kind, adminServerConfig())
 
-	must := func(method string, params map[string]any) map[string]any {
-		t.Helper()
-		res, code := jsonRPC(t, r, "", adminPW, method, params)
-		if code != 0 {
-			t.Fatalf("%s: error code %d", method, code)
-		}
-		return res
-	}
+	must := mustJSONRPC(t, r)
 	res := must("CreateHub", map[string]any{"HubName_str": "JHUB", "AdminPasswordPlainText_str": "hubpass", "Online_bool": true, "HubType_u32": 0})
 	if res["HashedPassword_bin"] != "oR/HhTVRxuqrSh2+ZCGkagCbOX8=" {
 		t.Errorf("CreateHub HashedPassword_bin = %v", res["HashedPassword_bin"])
