@@ -186,17 +186,5 @@ func TestCascadeAdmin(t *testing.T) {
 // evCascades reads the cascades of hub EV from ethervpn's configuration.
 func evCascades(t *testing.T, ev *testrig.Server) []*config.Cascade {
 	t.Helper()
-	text, err := ev.ConfigText()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := config.Parse(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := config.FromTree(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s.Hub(evHub).Cascades
+	return configOf(t, ev).Hub(evHub).Cascades
 }

@@ -30,8 +30,8 @@ func cascadeHub(name, clientUser string) testrig.HubConfig {
 	}}
 }
 
-// editConfig applies edit to the typed view of a rendered configuration.
-func editConfig(t *testing.T, text []byte, edit func(*config.Server)) []byte {
+// parseConfig returns the typed view of a vpn_server.config's text.
+func parseConfig(t *testing.T, text []byte) *config.Server {
 	t.Helper()
 	root, err := config.Parse(text)
 	if err != nil {
@@ -41,6 +41,23 @@ func editConfig(t *testing.T, text []byte, edit func(*config.Server)) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// configOf returns the typed view of srv's vpn_server.config as it is now.
+func configOf(t *testing.T, srv *testrig.Server) *config.Server {
+	t.Helper()
+	text, err := srv.ConfigText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parseConfig(t, text)
+}
+
+// editConfig applies edit to the typed view of a rendered configuration.
+func editConfig(t *testing.T, text []byte, edit func(*config.Server)) []byte {
+	t.Helper()
+	s := parseConfig(t, text)
 	edit(s)
 	return s.ToTree().Encode()
 }
@@ -114,19 +131,7 @@ func TestCascadeWithRealServer(t *testing.T) {
 		if out, err := se.Vpncmd("Flush"); err != nil {
 			t.Fatalf("vpncmd Flush: %v\n%s", err, out)
 		}
-		text, err := se.ConfigText()
-		if err != nil {
-			t.Fatal(err)
-		}
-		root, err := config.Parse(text)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := config.FromTree(root)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cs := s.Hub(seHub).Cascades
+		cs := configOf(t, se).Hub(seHub).Cascades
 		hash := sha0.HashPassword(cascadeUser, password)
 		if len(cs) != 1 || cs[0].AccountName != "toev" || !cs[0].Online || cs[0].AuthType != config.CascadeAuthPassword ||
 			string(cs[0].HashedPassword) != string(hash[:]) || cs[0].Port != evPort || cs[0].MaxConnection != 8 {
