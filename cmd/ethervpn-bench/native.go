@@ -214,15 +214,23 @@ func startOpenVPNServer(r *testrig.Runner, rig *testrig.Rig, lan *testrig.Netns,
 	nsMust(r, srv, "ip", "addr", "add", "192.168.30.1/24", "dev", "lb0")
 	nsMust(r, srv, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 	nsMust(r, lan, "ip", "route", "add", "10.8.0.0/24", "via", "192.168.30.1")
+	return startOpenVPNd(r, srv, cert, key, "tun", "--topology", "subnet", "--push", "route 192.168.30.0 255.255.255.0")
+}
+
+// startOpenVPNd starts openvpn --server in the server namespace srv on
+// UDP port nativeUDPPort, subnet 10.8.0.0/24, cipher nativeCipher, with
+// device dev ("tun" or "tap"), the options extra, and cert as its
+// certificate and CA; it waits until the server is up.
+func startOpenVPNd(r *testrig.Runner, srv *testrig.Netns, cert, key []byte, dev string, extra ...string) *testrig.Proc {
 	certPath, keyPath := writePEM(r, srv.Dir, cert, key)
-	p := testrig.StartProc(r, "openvpn --server", filepath.Join(srv.Dir, "openvpn-server.log"), srv.Cmd("openvpn",
-		"--dev", "tun", "--proto", "udp", "--port", fmt.Sprint(nativeUDPPort), "--server", "10.8.0.0", "255.255.255.0",
-		"--topology", "subnet", "--push", "route 192.168.30.0 255.255.255.0",
+	args := append([]string{"openvpn", "--dev", dev, "--proto", "udp", "--port", fmt.Sprint(nativeUDPPort), "--server", "10.8.0.0", "255.255.255.0"}, extra...)
+	args = append(args,
 		"--cipher", nativeCipher, "--data-ciphers", nativeCipher,
 		"--ca", certPath, "--cert", certPath, "--key", keyPath, "--dh", "none", "--verify-client-cert", "none",
-		// Every name and password is good: the benchmark measures the data path.
+		// Every name and password is good: the benchmarks measure the data path.
 		"--script-security", "2", "--auth-user-pass-verify", "/bin/true", "via-file", "--tmp-dir", srv.Dir,
-		"--verb", "3")...)
+		"--verb", "3")
+	p := testrig.StartProc(r, "openvpn --server", filepath.Join(srv.Dir, "openvpn-server.log"), srv.Cmd(args...)...)
 	if !waitLog(p, "Initialization Sequence Completed", 20*time.Second) {
 		r.Fatalf("openvpn --server did not start: %s", tail(p.Log(), 15))
 	}

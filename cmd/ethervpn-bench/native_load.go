@@ -11,7 +11,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -296,19 +295,8 @@ func startOVLoadServer(r *testrig.Runner, rig *testrig.Rig, kind testrig.ServerK
 // client-to-client in the server namespace: it switches its clients'
 // frames itself, by MAC, without the tap device.
 func startOpenVPNTapServer(r *testrig.Runner, rig *testrig.Rig, cert, key []byte) *testrig.Proc {
-	srv := rig.Server
-	certPath, keyPath := writePEM(r, srv.Dir, cert, key)
-	p := testrig.StartProc(r, "openvpn --server", filepath.Join(srv.Dir, "openvpn-server.log"), srv.Cmd("openvpn",
-		"--dev", "tap", "--proto", "udp", "--port", fmt.Sprint(nativeUDPPort), "--server", "10.8.0.0", "255.255.255.0",
-		"--client-to-client", "--duplicate-cn", // every client is "UNDEF" without certificates
-		"--cipher", nativeCipher, "--data-ciphers", nativeCipher,
-		"--ca", certPath, "--cert", certPath, "--key", keyPath, "--dh", "none", "--verify-client-cert", "none",
-		"--script-security", "2", "--auth-user-pass-verify", "/bin/true", "via-file", "--tmp-dir", srv.Dir,
-		"--verb", "3")...)
-	if !waitLog(p, "Initialization Sequence Completed", 20*time.Second) {
-		r.Fatalf("openvpn --server did not start: %s", tail(p.Log(), 15))
-	}
-	return p
+	// --duplicate-cn: every client is "UNDEF" without certificates.
+	return startOpenVPNd(r, rig.Server, cert, key, "tap", "--client-to-client", "--duplicate-cn")
 }
 
 // ovClient is one generator client: an OpenVPN client on a UDP socket
