@@ -262,6 +262,15 @@ func eachMbps(runs []run) string {
 	return strings.Join(each, " ")
 }
 
+// tail is the last n lines of s (a process's log, for an error message).
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
 // newTable prints a benchmark's title and starts its table with the
 // header row; cells are tab-terminated and right-aligned.
 func newTable(w io.Writer, title, header string) *tabwriter.Writer {

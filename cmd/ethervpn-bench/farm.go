@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/client"
@@ -96,7 +95,7 @@ func runFarm(args []string) int {
 			row.logins = farmLogins(addrs[0], "FARM", opt)
 			if row.logins.errs > 0 {
 				for _, p := range procs {
-					r.Logf("%s log: %s", p.Name, lastLines(p.Log(), 5))
+					r.Logf("%s log: %s", p.Name, tail(p.Log(), 5))
 				}
 			}
 			if setup.typ == config.HubDynamic {
@@ -165,12 +164,6 @@ func startFarmNodes(r *testrig.Runner, bin, dir, etcdURL, name string, n int, fa
 	// Every node in the member list before the logins start.
 	time.Sleep(2 * time.Second)
 	return addrs, procs
-}
-
-// lastLines is the last n lines of text.
-func lastLines(text string, n int) string {
-	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // waitTCP waits until addr accepts connections.

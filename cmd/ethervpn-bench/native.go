@@ -468,12 +468,3 @@ func nsMust(r *testrig.Runner, ns *testrig.Netns, args ...string) {
 		r.Fatalf("%s in %s: %v\n%s", strings.Join(args, " "), ns.Name, err, out)
 	}
 }
-
-// tail is the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
