@@ -188,10 +188,7 @@ func setupCtl(r *testrig.Runner, kind testrig.ServerKind, opt ctlOptions, rules 
 	if err != nil {
 		r.Fatalf("%s: VPN login: %v", kind, err)
 	}
-	t.tls = c.Cipher
-	if cert, err := x509.ParseCertificate(c.Cert()); err == nil {
-		t.tls += ", " + cert.PublicKeyAlgorithm.String() + " certificate"
-	}
+	t.tls = tlsOf(c)
 	r.Logf("%s: up with %d users and %d rules after %.1f s; login: %s, session %s", kind, opt.users, len(rules), t.startup.Seconds(), t.tls, w.SessionName)
 	return t
 }
@@ -319,6 +316,16 @@ func (t *ctlTarget) login(user string) (w *wire.Welcome, c *client.Conn, err err
 		c.Raw.Close()
 	}
 	return w, c, err
+}
+
+// tlsOf describes a login's TLS: its cipher suite and the key type of the
+// server's certificate.
+func tlsOf(c *client.Conn) string {
+	s := c.Cipher
+	if cert, err := x509.ParseCertificate(c.Cert()); err == nil {
+		s += ", " + cert.PublicKeyAlgorithm.String() + " certificate"
+	}
+	return s
 }
 
 // logins runs the parallel login loop for the measurement's duration.

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/binary"
 	"flag"
 	"fmt"
@@ -162,10 +161,7 @@ func setupLogins(r *testrig.Runner, kind testrig.ServerKind, opt loginsOptions) 
 	if err != nil {
 		r.Fatalf("%s: login with a round trip to SecureNAT: %v", kind, err)
 	}
-	t.tls = c.Cipher
-	if cert, err := x509.ParseCertificate(c.Cert()); err == nil {
-		t.tls += ", " + cert.PublicKeyAlgorithm.String() + " certificate"
-	}
+	t.tls = tlsOf(c)
 	return t
 }
 
