@@ -170,20 +170,12 @@ func setupNative(r *testrig.Runner, kind testrig.ServerKind, opt options) (resul
 // (SecureNAT's DHCP without its NAT, a local bridge to lb0), OpenVPN on
 // UDP port 1194 and the benchmark's certificate.
 func startNativeVPNServer(r *testrig.Runner, rig *testrig.Rig, kind testrig.ServerKind, cert, key []byte, wg ...wgServer) *testrig.Server {
-	text := (&testrig.ServerConfig{Port: 25555, Hubs: []testrig.HubConfig{{
+	root := openVPNConfig(r, &testrig.ServerConfig{Port: 25555, Hubs: []testrig.HubConfig{{
 		Name: nativeHub, Password: "hubpw",
 		Users:     []testrig.UserConfig{{Name: nativeUser, Password: benchPassword}},
 		SecureNAT: &testrig.SecureNATConfig{},
-	}}}).Render()
-	root, err := config.Parse(text)
-	if err != nil {
-		r.Fatalf("%v", err)
-	}
+	}}}, cert, key)
 	sc := root.Ensure("ServerConfiguration")
-	sc.SetString("PortsUDP", fmt.Sprint(nativeUDPPort))
-	sc.SetBytes("ServerCert", cert)
-	sc.SetBytes("ServerKey", key)
-	sc.Ensure("Proto").Ensure("OpenVPN").SetBool("Enabled", true)
 	hub := root.Ensure("VirtualHUB").Ensure(nativeHub)
 	hub.Ensure("SecureNAT").Ensure("VirtualRouter").SetBool("NatEnabled", false)
 	for _, w := range wg {
@@ -201,6 +193,21 @@ func startNativeVPNServer(r *testrig.Runner, rig *testrig.Rig, kind testrig.Serv
 	b.SetBool("NoPromiscuousMode", false)
 	b.SetBool("TapMode", false)
 	return rig.StartServerText(kind, 25555, "", root.Encode())
+}
+
+// openVPNConfig is cfg's configuration tree with OpenVPN on, on UDP port
+// nativeUDPPort, and cert as the server's certificate.
+func openVPNConfig(r *testrig.Runner, cfg *testrig.ServerConfig, cert, key []byte) *config.Folder {
+	root, err := config.Parse(cfg.Render())
+	if err != nil {
+		r.Fatalf("%v", err)
+	}
+	sc := root.Ensure("ServerConfiguration")
+	sc.SetString("PortsUDP", fmt.Sprint(nativeUDPPort))
+	sc.SetBytes("ServerCert", cert)
+	sc.SetBytes("ServerKey", key)
+	sc.Ensure("Proto").Ensure("OpenVPN").SetBool("Enabled", true)
+	return root
 }
 
 // wgServer is the WireGuard setting of ethervpn's row: its private key

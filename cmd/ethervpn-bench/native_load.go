@@ -24,7 +24,6 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 
-	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/openvpn"
 	"github.com/ethervpn/ethervpn/internal/osprio"
 	"github.com/ethervpn/ethervpn/internal/testrig"
@@ -279,15 +278,7 @@ func startOVLoadServer(r *testrig.Runner, rig *testrig.Rig, kind testrig.ServerK
 	for i := 1; i <= n; i++ {
 		hub.Users = append(hub.Users, testrig.UserConfig{Name: fmt.Sprintf("user%d", i), Password: benchPassword})
 	}
-	root, err := config.Parse((&testrig.ServerConfig{Port: 25555, Hubs: []testrig.HubConfig{hub}}).Render())
-	if err != nil {
-		r.Fatalf("%v", err)
-	}
-	sc := root.Ensure("ServerConfiguration")
-	sc.SetString("PortsUDP", fmt.Sprint(nativeUDPPort))
-	sc.SetBytes("ServerCert", cert)
-	sc.SetBytes("ServerKey", key)
-	sc.Ensure("Proto").Ensure("OpenVPN").SetBool("Enabled", true)
+	root := openVPNConfig(r, &testrig.ServerConfig{Port: 25555, Hubs: []testrig.HubConfig{hub}}, cert, key)
 	return rig.StartServerText(kind, 25555, "", root.Encode())
 }
 
