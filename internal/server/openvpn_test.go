@@ -132,6 +132,18 @@ func waitFor(cond func() bool) bool {
 	return cond()
 }
 
+// udpLoopback opens s's UDP port (OpenVPN and WireGuard) on a loopback
+// address until the test ends.
+func udpLoopback(tb testing.TB, s *Server) *udpListener {
+	tb.Helper()
+	u, err := s.listenUDP(0, "127.0.0.1")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(u.Stop)
+	return u
+}
+
 // serveLoopback serves s on a loopback port until the test ends; an
 // error from Serve then fails the test.
 func serveLoopback(t *testing.T, s *Server) net.Listener {

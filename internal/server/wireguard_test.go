@@ -251,12 +251,7 @@ func wgListen(tb testing.TB, s *Server) (*udpListener, wireguard.Key) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	u, err := s.listenUDP(0, "127.0.0.1")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(u.Stop)
-	return u, priv.PublicKey()
+	return udpLoopback(tb, s), priv.PublicKey()
 }
 
 // wgInitiation has the WireGuard library, as a client with key client,
