@@ -375,6 +375,22 @@ func (ts turns[T]) each(f func(i int, t *turn[T])) {
 	}
 }
 
+// takeRuns takes n runs of phases on every server: each phase of a run on
+// every server in turn before the next phase. It returns each server's
+// runs, as the phases filled them in.
+func takeRuns[T, R any](ts turns[T], n int, phases []func(T, *R)) [][]R {
+	runs := make([][]R, len(ts))
+	for i := range n {
+		for j := range runs {
+			runs[j] = append(runs[j], *new(R))
+		}
+		for _, phase := range phases {
+			ts.each(func(j int, t *turn[T]) { phase(t.target, &runs[j][i]) })
+		}
+	}
+	return runs
+}
+
 // close stops every server (it may run twice, and runs on a panic too).
 func (ts turns[T]) close() {
 	for _, t := range ts {

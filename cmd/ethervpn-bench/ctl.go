@@ -101,14 +101,7 @@ func runCtl(args []string) int {
 		func(t *ctlTarget, run *ctlRun) { run.alone = t.logins() },
 		func(t *ctlTarget, run *ctlRun) { run.busy, run.admin = t.loginsWithAdmin() },
 	}
-	for i := range opt.runs {
-		for j := range results {
-			results[j].runs = append(results[j].runs, ctlRun{})
-		}
-		for _, phase := range phases {
-			ts.each(func(j int, t *turn[*ctlTarget]) { phase(t.target, &results[j].runs[i]) })
-		}
-	}
+	taken := takeRuns(ts, opt.runs, phases)
 	opt.loadEnd = loadAverage()
 	for j, t := range ts {
 		if t.target != nil {
@@ -116,7 +109,7 @@ func runCtl(args []string) int {
 		}
 		t.r.Close()
 		res := &results[j]
-		res.server, res.err = t.kind, t.err
+		res.server, res.runs, res.err = t.kind, taken[j], t.err
 		if t.err != nil {
 			code = 1
 			continue

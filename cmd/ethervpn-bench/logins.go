@@ -92,19 +92,12 @@ func runLogins(args []string) int {
 		func(t *loginsTarget, run *loginsRun) { run.alone, run.cpuAlone = t.measure(nil) },
 		func(t *loginsTarget, run *loginsRun) { run.attacked, run.cpuAttacked = t.measure(run) },
 	}
-	for i := range opt.runs {
-		for j := range results {
-			results[j].runs = append(results[j].runs, loginsRun{})
-		}
-		for _, phase := range phases {
-			ts.each(func(j int, t *turn[*loginsTarget]) { phase(t.target, &results[j].runs[i]) })
-		}
-	}
+	taken := takeRuns(ts, opt.runs, phases)
 	opt.loadEnd = loadAverage()
 	ts.close()
 	for j, t := range ts {
 		res := &results[j]
-		res.server, res.err = t.kind, t.err
+		res.server, res.runs, res.err = t.kind, taken[j], t.err
 		if t.err != nil {
 			code = 1
 			continue
