@@ -104,6 +104,16 @@ func splitVpncmd(out string) []cmdOutput {
 
 var vpncmdPrompt = regexp.MustCompile(`(?m)^VPN Server(/[^>\n]*)?>`)
 
+// ranAll fails the test unless vpncmd's output has a part for every line
+// of script, and returns those parts.
+func ranAll(t *testing.T, cmds []cmdOutput, script []string) []cmdOutput {
+	t.Helper()
+	if len(cmds) < len(script) {
+		t.Fatalf("vpncmd ran %d of %d commands; output:\n%+v", len(cmds), len(script), cmds)
+	}
+	return cmds[:len(script)]
+}
+
 // byCommand finds the output of the command line that starts with prefix.
 func byCommand(t *testing.T, cmds []cmdOutput, prefix string) cmdOutput {
 	t.Helper()
@@ -147,11 +157,8 @@ func TestAdminVpncmd(t *testing.T) {
 		"HubDelete TEST",
 		"HubList",
 	}
-	cmds := vpncmd(t, r, adminPort, []string{"/PASSWORD:" + adminPW}, script...)
-	if len(cmds) < len(script) {
-		t.Fatalf("vpncmd ran %d of %d commands; output:\n%+v", len(cmds), len(script), cmds)
-	}
-	for _, c := range cmds[:len(script)] {
+	cmds := ranAll(t, vpncmd(t, r, adminPort, []string{"/PASSWORD:" + adminPW}, script...), script)
+	for _, c := range cmds {
 		if !c.OK() {
 			t.Errorf("%s: did not complete:\n%s", c.Line, c.Text)
 		}
