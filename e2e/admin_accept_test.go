@@ -18,14 +18,7 @@ func TestAdminJSONRPCAccepts(t *testing.T) {
 	r := testrig.New(t)
 	r.StartServer(kind, adminServerConfig())
 
-	must := func(method string, params map[string]any) map[string]any {
-		t.Helper()
-		res, code := jsonRPC(t, r, "", adminPW, method, params)
-		if code != 0 {
-			t.Fatalf("%s: error code %d", method, code)
-		}
-		return res
-	}
+	must := mustJSONRPC(t, r)
 	must("SetAcList", map[string]any{"HubName_str": "DEFAULT", "ACList": []any{
 		map[string]any{"Deny_bool": true, "IpAddress_ip": "192.168.100.2", "Priority_u32": 100},
 		map[string]any{"Deny_bool": false, "IpAddress_ip": "192.168.100.3", "Masked_bool": true, "SubnetMask_ip": "255.255.255.0", "Priority_u32": 200},

@@ -104,6 +104,16 @@ func splitVpncmd(out string) []cmdOutput {
 
 var vpncmdPrompt = regexp.MustCompile(`(?m)^VPN Server(/[^>\n]*)?>`)
 
+// ranAll fails the test unless vpncmd's output has a part for every line
+// of script, and returns those parts.
+func ranAll(t *testing.T, cmds []cmdOutput, script []string) []cmdOutput {
+	t.Helper()
+	if len(cmds) < len(script) {
+		t.Fatalf("vpncmd ran %d of %d commands; output:\n%+v", len(cmds), len(script), cmds)
+	}
+	return cmds[:len(script)]
+}
+
 // byCommand finds the output of the command line that starts with prefix.
 func byCommand(t *testing.T, cmds []cmdOutput, prefix string) cmdOutput {
 	t.Helper()
@@ -147,11 +157,8 @@ func TestAdminVpncmd(t *testing.T) {
 		"HubDelete TEST",
 		"HubList",
 	}
-	cmds := vpncmd(t, r, adminPort, []string{"/PASSWORD:" + adminPW}, script...)
-	if len(cmds) < len(script) {
-		t.Fatalf("vpncmd ran %d of %d commands; output:\n%+v", len(cmds), len(script), cmds)
-	}
-	for _, c := range cmds[:len(script)] {
+	cmds := ranAll(t, vpncmd(t, r, adminPort, []string{"/PASSWORD:" + adminPW}, script...), script)
+	for _, c := range cmds {
 		if !c.OK() {
 			t.Errorf("%s: did not complete:\n%s", c.Line, c.Text)
 		}
@@ -200,6 +207,19 @@ func TestAdminVpncmd(t *testing.T) {
 	}
 }
 
+// mustJSONRPC returns a function that makes one JSON-RPC call as the
+// server's administrator and fails the test on an error.
+func mustJSONRPC(t *testing.T, r *testrig.Rig) func(method string, params map[string]any) map[string]any {
+	return func(method string, params map[string]any) map[string]any {
+		t.Helper()
+		res, code := jsonRPC(t, r, "", adminPW, method, params)
+		if code != 0 {
+			t.Fatalf("%s: error code %d", method, code)
+		}
+		return res
+	}
+}
+
 // jsonRPC posts one JSON-RPC call with curl inside the server namespace.
 func jsonRPC(t *testing.T, r *testrig.Rig, hub, password, method string, params map[string]any) (result map[string]any, code int) {
 	t.Helper()
@@ -235,14 +255,7 @@ func TestAdminJSONRPC(t *testing.T) {
 	r := testrig.New(t)
 	r.StartServer(kind, adminServerConfig())
 
-	must := func(method string, params map[string]any) map[string]any {
-		t.Helper()
-		res, code := jsonRPC(t, r, "", adminPW, method, params)
-		if code != 0 {
-			t.Fatalf("%s: error code %d", method, code)
-		}
-		return res
-	}
+	must := mustJSONRPC(t, r)
 	res := must("CreateHub", map[string]any{"HubName_str": "JHUB", "AdminPasswordPlainText_str": "hubpass", "Online_bool": true, "HubType_u32": 0})
 	if res["HashedPassword_bin"] != "oR/HhTVRxuqrSh2+ZCGkagCbOX8=" {
 		t.Errorf("CreateHub HashedPassword_bin = %v", res["HashedPassword_bin"])

@@ -3,10 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,7 +38,7 @@ func TestCascadeAdmin(t *testing.T) {
 	admin := []string{"/PASSWORD:" + adminPW, "/ADMINHUB:" + evHub}
 	run := func(t *testing.T, lines ...string) []cmdOutput {
 		t.Helper()
-		return vpncmdPrompts(t, r, evPort, admin, lines...)
+		return vpncmd(t, r, evPort, admin, lines...)
 	}
 	mustOK := func(t *testing.T, cmds []cmdOutput) {
 		t.Helper()
@@ -155,14 +152,14 @@ func TestCascadeAdmin(t *testing.T) {
 		mustRun(t, lan, "ip", "addr", "add", "192.168.89.50/24", "dev", "eth1")
 		mustRun(t, lan, "ip", "link", "set", "eth1", "up")
 
-		cmds := vpncmdPrompts(t, r, evPort, []string{"/PASSWORD:" + adminPW}, "BridgeDeviceList", "BridgeCreate "+evHub+" /DEVICE:lb0")
+		cmds := vpncmd(t, r, evPort, []string{"/PASSWORD:" + adminPW}, "BridgeDeviceList", "BridgeCreate "+evHub+" /DEVICE:lb0")
 		if dev := byCommand(t, cmds, "BridgeDeviceList"); !strings.Contains(dev.Text, "lb0\n") || strings.Contains(dev.Text, "\nlo\n") {
 			t.Errorf("BridgeDeviceList:\n%s", dev.Text)
 		}
 		mustOK(t, cmds[1:])
 		var list cmdOutput
 		if !waitUntil(10*time.Second, func() bool {
-			list = byCommand(t, vpncmdPrompts(t, r, evPort, []string{"/PASSWORD:" + adminPW}, "BridgeList"), "BridgeList")
+			list = byCommand(t, vpncmd(t, r, evPort, []string{"/PASSWORD:" + adminPW}, "BridgeList"), "BridgeList")
 			return strings.Contains(list.Text, "|lb0 ") && strings.Contains(list.Text, "|Operating")
 		}) {
 			t.Fatalf("BridgeList never shows lb0 operating:\n%s\nethervpn log:\n%s", list.Text, ev.LogTail(10))
@@ -171,7 +168,7 @@ func TestCascadeAdmin(t *testing.T) {
 		waitPing(t, host, c1.ip, 20*time.Second, ev)
 		ping(t, c1, host.ip, 3, false)
 
-		mustOK(t, vpncmdPrompts(t, r, evPort, []string{"/PASSWORD:" + adminPW}, "BridgeDelete "+evHub+" /DEVICE:lb0"))
+		mustOK(t, vpncmd(t, r, evPort, []string{"/PASSWORD:" + adminPW}, "BridgeDelete "+evHub+" /DEVICE:lb0"))
 		text, err := ev.ConfigText()
 		if err != nil {
 			t.Fatal(err)
@@ -189,56 +186,5 @@ func TestCascadeAdmin(t *testing.T) {
 // evCascades reads the cascades of hub EV from ethervpn's configuration.
 func evCascades(t *testing.T, ev *testrig.Server) []*config.Cascade {
 	t.Helper()
-	text, err := ev.ConfigText()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := config.Parse(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := config.FromTree(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s.Hub(evHub).Cascades
-}
-
-// promptLine matches vpncmd's prompts ("VPN Server>", "VPN Server/HUB>")
-// at the start of a line.
-var promptLine = regexp.MustCompile(`(?m)^VPN Server(/[^>\n]*)?>`)
-
-// vpncmdPrompts is vpncmd (admin_test.go) with the output cut at the
-// prompts only: cascade and bridge output contains "VPN Server" in its
-// texts ("Destination VPN Server", "VPN Server / Bridge").
-func vpncmdPrompts(t *testing.T, r *testrig.Rig, port int, opts []string, lines ...string) []cmdOutput {
-	t.Helper()
-	dir := filepath.Join(r.Server.Dir, "vpncmd-cascade")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	script := filepath.Join(dir, "script.txt")
-	if err := os.WriteFile(script, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	args := append([]string{testrig.VpncmdPath, "127.0.0.1:" + strconv.Itoa(port), "/SERVER", "/IN:" + script}, opts...)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	argv := r.Server.SoftEtherCmd(dir, args...)
-	out, _ := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput() // stdin closed: never prompts
-	if ctx.Err() != nil {
-		t.Fatalf("vpncmd timed out; output:\n%s", out)
-	}
-	text := string(out)
-	var cmds []cmdOutput
-	locs := promptLine.FindAllStringIndex(text, -1)
-	for i, loc := range locs {
-		end := len(text)
-		if i+1 < len(locs) {
-			end = locs[i+1][0]
-		}
-		line, body, _ := strings.Cut(text[loc[1]:end], "\n")
-		cmds = append(cmds, cmdOutput{Line: strings.TrimSpace(line), Text: body})
-	}
-	return cmds
+	return configOf(t, ev).Hub(evHub).Cascades
 }

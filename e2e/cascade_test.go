@@ -30,8 +30,8 @@ func cascadeHub(name, clientUser string) testrig.HubConfig {
 	}}
 }
 
-// editConfig applies edit to the typed view of a rendered configuration.
-func editConfig(t *testing.T, text []byte, edit func(*config.Server)) []byte {
+// parseConfig returns the typed view of a vpn_server.config's text.
+func parseConfig(t *testing.T, text []byte) *config.Server {
 	t.Helper()
 	root, err := config.Parse(text)
 	if err != nil {
@@ -41,6 +41,23 @@ func editConfig(t *testing.T, text []byte, edit func(*config.Server)) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// configOf returns the typed view of srv's vpn_server.config as it is now.
+func configOf(t *testing.T, srv *testrig.Server) *config.Server {
+	t.Helper()
+	text, err := srv.ConfigText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parseConfig(t, text)
+}
+
+// editConfig applies edit to the typed view of a rendered configuration.
+func editConfig(t *testing.T, text []byte, edit func(*config.Server)) []byte {
+	t.Helper()
+	s := parseConfig(t, text)
 	edit(s)
 	return s.ToTree().Encode()
 }
@@ -114,19 +131,7 @@ func TestCascadeWithRealServer(t *testing.T) {
 		if out, err := se.Vpncmd("Flush"); err != nil {
 			t.Fatalf("vpncmd Flush: %v\n%s", err, out)
 		}
-		text, err := se.ConfigText()
-		if err != nil {
-			t.Fatal(err)
-		}
-		root, err := config.Parse(text)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := config.FromTree(root)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cs := s.Hub(seHub).Cascades
+		cs := configOf(t, se).Hub(seHub).Cascades
 		hash := sha0.HashPassword(cascadeUser, password)
 		if len(cs) != 1 || cs[0].AccountName != "toev" || !cs[0].Online || cs[0].AuthType != config.CascadeAuthPassword ||
 			string(cs[0].HashedPassword) != string(hash[:]) || cs[0].Port != evPort || cs[0].MaxConnection != 8 {
@@ -167,37 +172,72 @@ func TestCascadeWithRealServer(t *testing.T) {
 // bridge's SecureNAT host (192.168.30.1) through the cascade.
 func TestRealBridgeCascade(t *testing.T) {
 	testrig.Require(t)
-	const vpnbridge = "/usr/libexec/softether/vpnbridge/vpnbridge"
-	if _, err := os.Stat(vpnbridge); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("needs softether-vpnbridge: %v", err)
-		}
-		t.Skipf("needs the softether-vpnbridge package: %v", err)
-	}
+	requireVpnbridge(t)
 	r := testrig.New(t)
 	ev := r.StartServer(testrig.Ethervpn, &testrig.ServerConfig{Port: evPort, Hubs: []testrig.HubConfig{cascadeHub(evHub, "user1")}})
 	c1 := &peer{ns: r.AddClient(), ip: "192.168.30.77"}
 	c1.cli = r.StartClient(c1.ns, "c1")
 	c1.connect(t, ev, account(evHub, "user1"))
 
-	// The bridge lives in a client namespace: its default listeners
-	// (443, 992, 5555) are free there, and its underlay leads to ethervpn.
-	bns := r.AddClient()
-	base := filepath.Join(bns.Dir, "vpnbridge")
-	br := testrig.StartProc(t, "vpnbridge", filepath.Join(bns.Dir, "vpnbridge.log"),
-		bns.SoftEtherCmd(base, vpnbridge, "start", "--foreground")...)
-	br.StopGrace = 10 * time.Second
-	if err := bns.WaitTCP("127.0.0.1", 5555, 30*time.Second, br); err != nil {
-		t.Fatalf("vpnbridge: %v\n%s", err, br.Log())
+	startRealCascade(t, r, realCascade{
+		name: "vpnbridge", prog: vpnbridgePath, hub: "BRIDGE", setup: []string{"SecureNatEnable"},
+		account: "toev", port: evPort, remoteHub: evHub, user: cascadeUser,
+	})
+	waitPing(t, c1, "192.168.30.1", 40*time.Second, ev)
+	ping(t, c1, "192.168.30.1", 5, false)
+	if log := ev.Proc.Log(); !strings.Contains(log, "Cascade Mode") || !strings.Contains(log, "mode=Bridge") {
+		t.Errorf("ethervpn did not see the bridge's cascade session:\n%s", ev.LogTail(15))
 	}
-	script := filepath.Join(bns.Dir, "bridge-setup.txt")
-	lines := []string{
-		"Hub BRIDGE",
-		"SecureNatEnable",
-		fmt.Sprintf("CascadeCreate toev /SERVER:%s:%d /HUB:%s /USERNAME:%s", bns.ServerIP, evPort, evHub, cascadeUser),
-		fmt.Sprintf("CascadePasswordSet toev /PASSWORD:%s /TYPE:standard", password),
-		"CascadeOnline toev",
+}
+
+// vpnbridgePath is the real vpnbridge 5.01 (Debian softether-vpnbridge).
+const vpnbridgePath = "/usr/libexec/softether/vpnbridge/vpnbridge"
+
+// requireVpnbridge skips the test without the real vpnbridge, or fails it
+// under CI.
+func requireVpnbridge(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(vpnbridgePath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("needs softether-vpnbridge: %v", err)
+		}
+		t.Skipf("needs the softether-vpnbridge package: %v", err)
 	}
+}
+
+// realCascade is a cascade from a real SoftEther program (vpnbridge or
+// vpnserver 5.01, with its default configuration) into a server of the
+// rig's server namespace.
+type realCascade struct {
+	name, prog string   // the program's name (its process, directory, log) and path
+	hub        string   // its hub that cascades
+	setup      []string // vpncmd commands run on that hub first
+	account    string   // the cascade's name
+	port       int      // the server's port, in the server namespace
+	remoteHub  string   // the server's hub that the cascade joins
+	user       string   // the cascade's user there (with password)
+}
+
+// startRealCascade starts c's program in a client namespace of its own
+// (its default listeners 443, 992 and 5555 are free there, and its
+// underlay leads to the server namespace) and, with vpncmd, runs c.setup
+// on its hub and puts the cascade online.
+func startRealCascade(t *testing.T, r *testrig.Rig, c realCascade) {
+	t.Helper()
+	ns := r.AddClient()
+	p := testrig.StartProc(t, c.name, filepath.Join(ns.Dir, c.name+".log"),
+		ns.SoftEtherCmd(filepath.Join(ns.Dir, c.name), c.prog, "start", "--foreground")...)
+	p.StopGrace = 10 * time.Second
+	if err := ns.WaitTCP("127.0.0.1", 5555, 30*time.Second, p); err != nil {
+		t.Fatalf("%s: %v\n%s", c.name, err, p.Log())
+	}
+	lines := append([]string{"Hub " + c.hub}, c.setup...)
+	lines = append(lines,
+		fmt.Sprintf("CascadeCreate %s /SERVER:%s:%d /HUB:%s /USERNAME:%s", c.account, ns.ServerIP, c.port, c.remoteHub, c.user),
+		fmt.Sprintf("CascadePasswordSet %s /PASSWORD:%s /TYPE:standard", c.account, password),
+		"CascadeOnline "+c.account,
+	)
+	script := filepath.Join(ns.Dir, c.name+"-setup.txt")
 	if err := os.WriteFile(script, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -205,16 +245,11 @@ func TestRealBridgeCascade(t *testing.T) {
 	var err error
 	// The admin port accepts a moment before the RPC answers.
 	waitUntil(20*time.Second, func() bool {
-		cmd := bns.SoftEtherCmd(filepath.Join(bns.Dir, "vpncmd"), testrig.VpncmdPath, "127.0.0.1:5555", "/SERVER", "/IN:"+script)
+		cmd := ns.SoftEtherCmd(filepath.Join(ns.Dir, "vpncmd"), testrig.VpncmdPath, "127.0.0.1:5555", "/SERVER", "/IN:"+script)
 		out, err = exec.Command(cmd[0], cmd[1:]...).CombinedOutput()
 		return err == nil && strings.Contains(string(out), "CascadeOnline")
 	})
 	if err != nil {
-		t.Fatalf("configuring vpnbridge: %v\n%s", err, out)
-	}
-	waitPing(t, c1, "192.168.30.1", 40*time.Second, ev)
-	ping(t, c1, "192.168.30.1", 5, false)
-	if log := ev.Proc.Log(); !strings.Contains(log, "Cascade Mode") || !strings.Contains(log, "mode=Bridge") {
-		t.Errorf("ethervpn did not see the bridge's cascade session:\n%s", ev.LogTail(15))
+		t.Fatalf("configuring the %s: %v\n%s", c.name, err, out)
 	}
 }

@@ -2,18 +2,11 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/testrig"
 )
-
-// vpnbridgePath is the real vpnbridge 5.01 (Debian softether-vpnbridge).
-const vpnbridgePath = "/usr/libexec/softether/vpnbridge/vpnbridge"
 
 // TestFarmCascade: cascades from the real vpnbridge and the real vpnserver
 // 5.01 into a farm's dynamic hub. Both point at node 1, which carries no
@@ -27,12 +20,7 @@ const vpnbridgePath = "/usr/libexec/softether/vpnbridge/vpnbridge"
 // bridge, .202 behind the server); a real vpnclient on the farm's hub
 // (192.168.78.1) pings both.
 func TestFarmCascade(t *testing.T) {
-	if _, err := os.Stat(vpnbridgePath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("needs softether-vpnbridge: %v", err)
-		}
-		t.Skipf("needs the softether-vpnbridge package: %v", err)
-	}
+	requireVpnbridge(t)
 	f := startFarm(t, true)
 	ps := f.addPeers(t, 1)
 	f.connect(t, ps[0], 1, farmDynHub)
@@ -49,7 +37,16 @@ func TestFarmCascade(t *testing.T) {
 	}
 	start := time.Now()
 	for _, c := range cascades {
-		f.startSoftEtherCascade(t, c.name, c.prog, c.hub, c.user, c.mac, c.ip)
+		// The cascading hub's SecureNAT virtual host, with no DHCP.
+		startRealCascade(t, f.r, realCascade{
+			name: c.name, prog: c.prog, hub: c.hub,
+			setup: []string{
+				fmt.Sprintf("SecureNatHostSet /MAC:%s /IP:%s /MASK:255.255.255.0", c.mac, c.ip),
+				"DhcpDisable",
+				"SecureNatEnable",
+			},
+			account: "tofarm", port: f.nodes[0].Port, remoteHub: farmDynHub, user: c.user,
+		})
 	}
 	for _, c := range cascades {
 		if !waitUntil(40*time.Second, func() bool {
@@ -75,43 +72,4 @@ func TestFarmCascade(t *testing.T) {
 	}
 	// Every ticket was consumed by the login it was issued for.
 	f.checkEtcd(t, host, 1, 2, 3)
-}
-
-// startSoftEtherCascade starts the real SoftEther program prog (vpnbridge
-// or vpnserver, with its default configuration) in a client namespace of
-// its own and, with vpncmd, gives its hub a SecureNAT virtual host
-// (mac, ip; no DHCP) and an online cascade to node 1's farm hub as user.
-func (f *farm) startSoftEtherCascade(t *testing.T, name, prog, hub, user, mac, ip string) {
-	t.Helper()
-	ns := f.r.AddClient()
-	base := filepath.Join(ns.Dir, name)
-	p := testrig.StartProc(t, name, filepath.Join(ns.Dir, name+".log"), ns.SoftEtherCmd(base, prog, "start", "--foreground")...)
-	p.StopGrace = 10 * time.Second
-	if err := ns.WaitTCP("127.0.0.1", 5555, 30*time.Second, p); err != nil {
-		t.Fatalf("%s: %v\n%s", name, err, p.Log())
-	}
-	lines := []string{
-		"Hub " + hub,
-		fmt.Sprintf("SecureNatHostSet /MAC:%s /IP:%s /MASK:255.255.255.0", mac, ip),
-		"DhcpDisable",
-		"SecureNatEnable",
-		fmt.Sprintf("CascadeCreate tofarm /SERVER:%s:%d /HUB:%s /USERNAME:%s", ns.ServerIP, f.nodes[0].Port, farmDynHub, user),
-		fmt.Sprintf("CascadePasswordSet tofarm /PASSWORD:%s /TYPE:standard", password),
-		"CascadeOnline tofarm",
-	}
-	script := filepath.Join(ns.Dir, name+"-setup.txt")
-	if err := os.WriteFile(script, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var out []byte
-	var err error
-	// The admin port accepts a moment before the RPC answers.
-	waitUntil(20*time.Second, func() bool {
-		cmd := ns.SoftEtherCmd(filepath.Join(ns.Dir, "vpncmd"), testrig.VpncmdPath, "127.0.0.1:5555", "/SERVER", "/IN:"+script)
-		out, err = exec.Command(cmd[0], cmd[1:]...).CombinedOutput()
-		return err == nil && strings.Contains(string(out), "CascadeOnline")
-	})
-	if err != nil {
-		t.Fatalf("configuring the %s: %v\n%s", name, err, out)
-	}
 }

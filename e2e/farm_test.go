@@ -245,6 +245,18 @@ func (f *farm) tryConnect(p *farmPeer, i int, hub string) error {
 	return p.cli.SetIP(p.ip + "/24")
 }
 
+// sharedHost returns the node that hosts the sessions of a and b on the
+// dynamic hub: the test's setup fails unless it is one node, not node 1,
+// and a pings b through it.
+func (f *farm) sharedHost(t *testing.T, a, b *farmPeer) int {
+	t.Helper()
+	host := f.hostOf(a.user)
+	if host < 2 || f.hostOf(b.user) != host || !pingable(a, b, 15*time.Second) {
+		t.Fatalf("setup: sessions on node%d and node%d, or no ping%s", host, f.hostOf(b.user), f.logs())
+	}
+	return host
+}
+
 // pingable waits up to d until from gets echo replies from to.
 func pingable(from, to *farmPeer, d time.Duration) bool {
 	return waitUntil(d, func() bool {
@@ -451,10 +463,7 @@ func TestFarmNodeKilled(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	host := f.hostOf("u1")
-	if host < 2 || f.hostOf("u2") != host || !pingable(ps[0], ps[1], 15*time.Second) {
-		t.Fatalf("setup: sessions on node%d and node%d, or no ping%s", host, f.hostOf("u2"), f.logs())
-	}
+	host := f.sharedHost(t, ps[0], ps[1])
 	f.nodes[host-1].Proc.Kill()
 	killed := time.Now()
 	t.Logf("node%d (hosting %s) killed", host, farmDynHub)
@@ -508,10 +517,7 @@ func TestFarmEtcdDown(t *testing.T) {
 	for _, p := range ps[:2] {
 		f.connect(t, p, 1, farmDynHub)
 	}
-	host := f.hostOf("u1")
-	if host < 2 || f.hostOf("u2") != host || !pingable(ps[0], ps[1], 15*time.Second) {
-		t.Fatalf("setup: sessions on node%d and node%d, or no ping%s", host, f.hostOf("u2"), f.logs())
-	}
+	host := f.sharedHost(t, ps[0], ps[1])
 	_ = f.etcd.Stop() // "signal: terminated": etcd ends on SIGTERM
 	stopped := time.Now()
 	// 75 pings 0.2 s apart: 15 s, longer than a node's lease.
@@ -561,10 +567,7 @@ func TestFarmEtcdMemberLost(t *testing.T) {
 	for _, p := range ps[:2] {
 		f.connect(t, p, 1, farmDynHub)
 	}
-	host := f.hostOf("u1")
-	if host < 2 || f.hostOf("u2") != host || !pingable(ps[0], ps[1], 15*time.Second) {
-		t.Fatalf("setup: sessions on node%d and node%d, or no ping%s", host, f.hostOf("u2"), f.logs())
-	}
+	host := f.sharedHost(t, ps[0], ps[1])
 	// The leader goes: the worst case.
 	var leader *testrig.Etcd
 	for _, e := range f.etcds {
@@ -632,10 +635,7 @@ func TestFarmNodeKilledEthervpnClient(t *testing.T) {
 		p.tap = tap
 		ps, procs = append(ps, p), append(procs, proc)
 	}
-	host := f.hostOf("u1")
-	if host < 2 || f.hostOf("u2") != host || !pingable(ps[0], ps[1], 15*time.Second) {
-		t.Fatalf("setup: sessions on node%d and node%d, or no ping%s", host, f.hostOf("u2"), f.logs())
-	}
+	host := f.sharedHost(t, ps[0], ps[1])
 	f.nodes[host-1].Proc.Kill()
 	killed := time.Now()
 	if !pingable(ps[0], ps[1], 30*time.Second) {

@@ -44,7 +44,7 @@ func TestL3Switch(t *testing.T) {
 
 	admin := func(lines ...string) []cmdOutput {
 		t.Helper()
-		return vpncmdPrompts(t, r, l3Port, []string{"/PASSWORD:" + adminPW}, lines...)
+		return vpncmd(t, r, l3Port, []string{"/PASSWORD:" + adminPW}, lines...)
 	}
 	for _, c := range admin(
 		"RouterAdd r1",

@@ -262,6 +262,15 @@ func eachMbps(runs []run) string {
 	return strings.Join(each, " ")
 }
 
+// tail is the last n lines of s (a process's log, for an error message).
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
 // newTable prints a benchmark's title and starts its table with the
 // header row; cells are tab-terminated and right-aligned.
 func newTable(w io.Writer, title, header string) *tabwriter.Writer {
@@ -364,6 +373,22 @@ func (ts turns[T]) each(f func(i int, t *turn[T])) {
 	for i, t := range ts {
 		t.try(func() { f(i, t) })
 	}
+}
+
+// takeRuns takes n runs of phases on every server: each phase of a run on
+// every server in turn before the next phase. It returns each server's
+// runs, as the phases filled them in.
+func takeRuns[T, R any](ts turns[T], n int, phases []func(T, *R)) [][]R {
+	runs := make([][]R, len(ts))
+	for i := range n {
+		for j := range runs {
+			runs[j] = append(runs[j], *new(R))
+		}
+		for _, phase := range phases {
+			ts.each(func(j int, t *turn[T]) { phase(t.target, &runs[j][i]) })
+		}
+	}
+	return runs
 }
 
 // close stops every server (it may run twice, and runs on a panic too).

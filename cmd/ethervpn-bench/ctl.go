@@ -13,7 +13,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -102,14 +101,7 @@ func runCtl(args []string) int {
 		func(t *ctlTarget, run *ctlRun) { run.alone = t.logins() },
 		func(t *ctlTarget, run *ctlRun) { run.busy, run.admin = t.loginsWithAdmin() },
 	}
-	for i := range opt.runs {
-		for j := range results {
-			results[j].runs = append(results[j].runs, ctlRun{})
-		}
-		for _, phase := range phases {
-			ts.each(func(j int, t *turn[*ctlTarget]) { phase(t.target, &results[j].runs[i]) })
-		}
-	}
+	taken := takeRuns(ts, opt.runs, phases)
 	opt.loadEnd = loadAverage()
 	for j, t := range ts {
 		if t.target != nil {
@@ -117,7 +109,7 @@ func runCtl(args []string) int {
 		}
 		t.r.Close()
 		res := &results[j]
-		res.server, res.err = t.kind, t.err
+		res.server, res.runs, res.err = t.kind, taken[j], t.err
 		if t.err != nil {
 			code = 1
 			continue
@@ -189,10 +181,7 @@ func setupCtl(r *testrig.Runner, kind testrig.ServerKind, opt ctlOptions, rules 
 	if err != nil {
 		r.Fatalf("%s: VPN login: %v", kind, err)
 	}
-	t.tls = c.Cipher
-	if cert, err := x509.ParseCertificate(c.Cert()); err == nil {
-		t.tls += ", " + cert.PublicKeyAlgorithm.String() + " certificate"
-	}
+	t.tls = tlsOf(c)
 	r.Logf("%s: up with %d users and %d rules after %.1f s; login: %s, session %s", kind, opt.users, len(rules), t.startup.Seconds(), t.tls, w.SessionName)
 	return t
 }
@@ -322,38 +311,26 @@ func (t *ctlTarget) login(user string) (w *wire.Welcome, c *client.Conn, err err
 	return w, c, err
 }
 
+// tlsOf describes a login's TLS: its cipher suite and the key type of the
+// server's certificate.
+func tlsOf(c *client.Conn) string {
+	s := c.Cipher
+	if cert, err := x509.ParseCertificate(c.Cert()); err == nil {
+		s += ", " + cert.PublicKeyAlgorithm.String() + " certificate"
+	}
+	return s
+}
+
 // logins runs the parallel login loop for the measurement's duration.
 func (t *ctlTarget) logins() opStats {
-	var (
-		mu  sync.Mutex
-		all opStats
-		wg  sync.WaitGroup
-	)
-	start := time.Now()
-	for i := range t.opt.callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rnd := rand.New(rand.NewPCG(uint64(i), 2))
-			var s opStats
-			for time.Since(start) < t.opt.duration {
-				t0 := time.Now()
-				_, _, err := t.login(ctlUserName(rnd.IntN(t.opt.users)))
-				s.add(time.Since(t0), err)
-			}
-			mu.Lock()
-			all.merge(s)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	all.elapsed = time.Since(start)
-	if len(all.lat) == 0 {
-		t.r.Fatalf("%s: no VPN login succeeded: %v", t.kind, all.firstErr)
-	}
-	if all.errs > 0 {
-		t.r.Logf("%s: %d VPN logins failed, the first: %v", t.kind, all.errs, all.firstErr)
-	}
+	all := parallelCalls(t.opt.callers, t.opt.duration, func(i int) func() error {
+		rnd := rand.New(rand.NewPCG(uint64(i), 2))
+		return func() error {
+			_, _, err := t.login(ctlUserName(rnd.IntN(t.opt.users)))
+			return err
+		}
+	})
+	checkLogins(t.r, t.kind, all)
 	return all
 }
 

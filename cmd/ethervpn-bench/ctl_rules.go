@@ -226,15 +226,9 @@ func ctlConfig(port, users int, rules []aclRule, nat *testrig.SecureNATConfig) (
 	for i := range users {
 		cfg.Hubs[0].Users = append(cfg.Hubs[0].Users, testrig.UserConfig{Name: ctlUserName(i), Password: benchPassword})
 	}
-	text := string(cfg.Render())
-	for _, s := range []struct{ old, new string }{
-		{"bool DisableDos false\r\n", "bool DisableDos true\r\n"},
-		{"\tdeclare ServerConfiguration\r\n\t{\r\n", "\tdeclare ServerConfiguration\r\n\t{\r\n\t\tbool DisableDosProtection true\r\n"},
-	} {
-		if strings.Count(text, s.old) != 1 {
-			return nil, fmt.Errorf("the test rig's configuration has %d times %q, want one: adapt ctlConfig", strings.Count(text, s.old), s.old)
-		}
-		text = strings.Replace(text, s.old, s.new, 1)
+	text, err := renderWithoutDoS(&cfg)
+	if err != nil {
+		return nil, err
 	}
 	m := emptyACL.FindStringSubmatchIndex(text)
 	if m == nil {
@@ -247,6 +241,23 @@ func ctlConfig(port, users int, rules []aclRule, nat *testrig.SecureNATConfig) (
 	}
 	text = text[:m[1]-len("}\r\n")-ind] + acl.String() + text[m[1]-len("}\r\n")-ind:]
 	return []byte(text), nil
+}
+
+// renderWithoutDoS renders cfg with both DoS protections off: the
+// listener's (DisableDos) and the server's (DisableDosProtection). The
+// test rig writes neither on.
+func renderWithoutDoS(cfg *testrig.ServerConfig) (string, error) {
+	text := string(cfg.Render())
+	for _, s := range []struct{ old, new string }{
+		{"bool DisableDos false\r\n", "bool DisableDos true\r\n"},
+		{"\tdeclare ServerConfiguration\r\n\t{\r\n", "\tdeclare ServerConfiguration\r\n\t{\r\n\t\tbool DisableDosProtection true\r\n"},
+	} {
+		if strings.Count(text, s.old) != 1 {
+			return "", fmt.Errorf("the test rig's configuration has %d times %q, want one: adapt renderWithoutDoS", strings.Count(text, s.old), s.old)
+		}
+		text = strings.Replace(text, s.old, s.new, 1)
+	}
+	return text, nil
 }
 
 // emptyACL matches the hub's empty AccessList folder the test rig writes;

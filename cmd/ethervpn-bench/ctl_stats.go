@@ -3,7 +3,10 @@ package main
 import (
 	"math"
 	"slices"
+	"sync"
 	"time"
+
+	"github.com/ethervpn/ethervpn/internal/testrig"
 )
 
 // opStats are the latencies of one kind of call over a measurement.
@@ -60,4 +63,47 @@ func percentile(lat []time.Duration, q float64) time.Duration {
 	slices.Sort(sorted)
 	rank := int(math.Ceil(q / 100 * float64(len(sorted))))
 	return sorted[min(max(rank, 1), len(sorted))-1]
+}
+
+// parallelCalls runs n loops at once for d, loop i making calls with the
+// function newCall(i) gives it (which may hold the loop's own state, such
+// as a random source) over and over, and returns every loop's calls
+// merged, with the wall time.
+func parallelCalls(n int, d time.Duration, newCall func(i int) func() error) opStats {
+	var (
+		mu  sync.Mutex
+		all opStats
+		wg  sync.WaitGroup
+	)
+	start := time.Now()
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			call := newCall(i)
+			var s opStats
+			for time.Since(start) < d {
+				t0 := time.Now()
+				err := call()
+				s.add(time.Since(t0), err)
+			}
+			mu.Lock()
+			all.merge(s)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	all.elapsed = time.Since(start)
+	return all
+}
+
+// checkLogins fails kind's measurement when none of the VPN logins s
+// counts succeeded, and logs how many failed otherwise.
+func checkLogins(r *testrig.Runner, kind testrig.ServerKind, s opStats) {
+	if len(s.lat) == 0 {
+		r.Fatalf("%s: no VPN login succeeded: %v", kind, s.firstErr)
+	}
+	if s.errs > 0 {
+		r.Logf("%s: %d VPN logins failed, the first: %v", kind, s.errs, s.firstErr)
+	}
 }

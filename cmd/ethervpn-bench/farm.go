@@ -10,8 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/client"
@@ -97,7 +95,7 @@ func runFarm(args []string) int {
 			row.logins = farmLogins(addrs[0], "FARM", opt)
 			if row.logins.errs > 0 {
 				for _, p := range procs {
-					r.Logf("%s log: %s", p.Name, lastLines(p.Log(), 5))
+					r.Logf("%s log: %s", p.Name, tail(p.Log(), 5))
 				}
 			}
 			if setup.typ == config.HubDynamic {
@@ -168,12 +166,6 @@ func startFarmNodes(r *testrig.Runner, bin, dir, etcdURL, name string, n int, fa
 	return addrs, procs
 }
 
-// lastLines is the last n lines of text.
-func lastLines(text string, n int) string {
-	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
 // waitTCP waits until addr accepts connections.
 func waitTCP(r *testrig.Runner, addr string) {
 	deadline := time.Now().Add(30 * time.Second)
@@ -203,30 +195,10 @@ func farmLogin(addr, hub, user string) error {
 
 // farmLogins runs opt.callers parallel login loops at addr.
 func farmLogins(addr, hub string, opt farmOptions) opStats {
-	var (
-		mu  sync.Mutex
-		all opStats
-		wg  sync.WaitGroup
-	)
-	start := time.Now()
-	for i := range opt.callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var s opStats
-			for time.Since(start) < opt.duration {
-				t0 := time.Now()
-				err := farmLogin(addr, hub, fmt.Sprintf("user%d", i%farmUsers))
-				s.add(time.Since(t0), err)
-			}
-			mu.Lock()
-			all.merge(s)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	all.elapsed = time.Since(start)
-	return all
+	return parallelCalls(opt.callers, opt.duration, func(i int) func() error {
+		user := fmt.Sprintf("user%d", i%farmUsers)
+		return func() error { return farmLogin(addr, hub, user) }
+	})
 }
 
 // farmPlacement times the first login of each fresh hub (which places

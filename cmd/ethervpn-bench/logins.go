@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/binary"
 	"flag"
 	"fmt"
@@ -93,19 +92,12 @@ func runLogins(args []string) int {
 		func(t *loginsTarget, run *loginsRun) { run.alone, run.cpuAlone = t.measure(nil) },
 		func(t *loginsTarget, run *loginsRun) { run.attacked, run.cpuAttacked = t.measure(run) },
 	}
-	for i := range opt.runs {
-		for j := range results {
-			results[j].runs = append(results[j].runs, loginsRun{})
-		}
-		for _, phase := range phases {
-			ts.each(func(j int, t *turn[*loginsTarget]) { phase(t.target, &results[j].runs[i]) })
-		}
-	}
+	taken := takeRuns(ts, opt.runs, phases)
 	opt.loadEnd = loadAverage()
 	ts.close()
 	for j, t := range ts {
 		res := &results[j]
-		res.server, res.err = t.kind, t.err
+		res.server, res.runs, res.err = t.kind, taken[j], t.err
 		if t.err != nil {
 			code = 1
 			continue
@@ -162,10 +154,7 @@ func setupLogins(r *testrig.Runner, kind testrig.ServerKind, opt loginsOptions) 
 	if err != nil {
 		r.Fatalf("%s: login with a round trip to SecureNAT: %v", kind, err)
 	}
-	t.tls = c.Cipher
-	if cert, err := x509.ParseCertificate(c.Cert()); err == nil {
-		t.tls += ", " + cert.PublicKeyAlgorithm.String() + " certificate"
-	}
+	t.tls = tlsOf(c)
 	return t
 }
 
@@ -277,17 +266,16 @@ func arpRoundTrip(c *client.Conn, caller int) error {
 func (t *loginsTarget) measure(run *loginsRun) (opStats, float64) {
 	t.waitNoSessions()
 	var (
-		mu       sync.Mutex
-		all, bad opStats
-		wg       sync.WaitGroup
-		stop     atomic.Bool
-		badIn    atomic.Int64
+		mu    sync.Mutex
+		bad   opStats
+		wg    sync.WaitGroup
+		stop  atomic.Bool
+		badIn atomic.Int64
 	)
 	cpu0, err := t.srv.Proc.CPUSeconds()
 	if err != nil {
 		t.r.Fatalf("%s: %v", t.kind, err)
 	}
-	start := time.Now()
 	if run != nil {
 		for i := range t.opt.hammer {
 			wg.Add(1)
@@ -308,25 +296,13 @@ func (t *loginsTarget) measure(run *loginsRun) (opStats, float64) {
 			}()
 		}
 	}
-	var legit sync.WaitGroup
-	for i := range t.opt.callers {
-		legit.Add(1)
-		go func() {
-			defer legit.Done()
-			rnd := rand.New(rand.NewPCG(uint64(i), 3))
-			var s opStats
-			for time.Since(start) < t.opt.duration {
-				t0 := time.Now()
-				_, err := t.session(t.legit, i+1, ctlUserName(rnd.IntN(t.opt.users)), benchPassword)
-				s.add(time.Since(t0), err)
-			}
-			mu.Lock()
-			all.merge(s)
-			mu.Unlock()
-		}()
-	}
-	legit.Wait()
-	all.elapsed = time.Since(start)
+	all := parallelCalls(t.opt.callers, t.opt.duration, func(i int) func() error {
+		rnd := rand.New(rand.NewPCG(uint64(i), 3))
+		return func() error {
+			_, err := t.session(t.legit, i+1, ctlUserName(rnd.IntN(t.opt.users)), benchPassword)
+			return err
+		}
+	})
 	cpu1, err := t.srv.Proc.CPUSeconds()
 	stop.Store(true)
 	wg.Wait()
@@ -337,12 +313,7 @@ func (t *loginsTarget) measure(run *loginsRun) (opStats, float64) {
 		bad.elapsed = all.elapsed
 		run.hammer, run.hammerIn = bad, int(badIn.Load())
 	}
-	if len(all.lat) == 0 {
-		t.r.Fatalf("%s: no VPN login succeeded: %v", t.kind, all.firstErr)
-	}
-	if all.errs > 0 {
-		t.r.Logf("%s: %d VPN logins failed, the first: %v", t.kind, all.errs, all.firstErr)
-	}
+	checkLogins(t.r, t.kind, all)
 	return all, cpu1 - cpu0
 }
 

@@ -170,20 +170,12 @@ func setupNative(r *testrig.Runner, kind testrig.ServerKind, opt options) (resul
 // (SecureNAT's DHCP without its NAT, a local bridge to lb0), OpenVPN on
 // UDP port 1194 and the benchmark's certificate.
 func startNativeVPNServer(r *testrig.Runner, rig *testrig.Rig, kind testrig.ServerKind, cert, key []byte, wg ...wgServer) *testrig.Server {
-	text := (&testrig.ServerConfig{Port: 25555, Hubs: []testrig.HubConfig{{
+	root := openVPNConfig(r, &testrig.ServerConfig{Port: 25555, Hubs: []testrig.HubConfig{{
 		Name: nativeHub, Password: "hubpw",
 		Users:     []testrig.UserConfig{{Name: nativeUser, Password: benchPassword}},
 		SecureNAT: &testrig.SecureNATConfig{},
-	}}}).Render()
-	root, err := config.Parse(text)
-	if err != nil {
-		r.Fatalf("%v", err)
-	}
+	}}}, cert, key)
 	sc := root.Ensure("ServerConfiguration")
-	sc.SetString("PortsUDP", fmt.Sprint(nativeUDPPort))
-	sc.SetBytes("ServerCert", cert)
-	sc.SetBytes("ServerKey", key)
-	sc.Ensure("Proto").Ensure("OpenVPN").SetBool("Enabled", true)
 	hub := root.Ensure("VirtualHUB").Ensure(nativeHub)
 	hub.Ensure("SecureNAT").Ensure("VirtualRouter").SetBool("NatEnabled", false)
 	for _, w := range wg {
@@ -203,6 +195,21 @@ func startNativeVPNServer(r *testrig.Runner, rig *testrig.Rig, kind testrig.Serv
 	return rig.StartServerText(kind, 25555, "", root.Encode())
 }
 
+// openVPNConfig is cfg's configuration tree with OpenVPN on, on UDP port
+// nativeUDPPort, and cert as the server's certificate.
+func openVPNConfig(r *testrig.Runner, cfg *testrig.ServerConfig, cert, key []byte) *config.Folder {
+	root, err := config.Parse(cfg.Render())
+	if err != nil {
+		r.Fatalf("%v", err)
+	}
+	sc := root.Ensure("ServerConfiguration")
+	sc.SetString("PortsUDP", fmt.Sprint(nativeUDPPort))
+	sc.SetBytes("ServerCert", cert)
+	sc.SetBytes("ServerKey", key)
+	sc.Ensure("Proto").Ensure("OpenVPN").SetBool("Enabled", true)
+	return root
+}
+
 // wgServer is the WireGuard setting of ethervpn's row: its private key
 // and the one client's public key (mapped to hub DEFAULT, user1).
 type wgServer struct{ priv, clientPub string }
@@ -214,15 +221,23 @@ func startOpenVPNServer(r *testrig.Runner, rig *testrig.Rig, lan *testrig.Netns,
 	nsMust(r, srv, "ip", "addr", "add", "192.168.30.1/24", "dev", "lb0")
 	nsMust(r, srv, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 	nsMust(r, lan, "ip", "route", "add", "10.8.0.0/24", "via", "192.168.30.1")
+	return startOpenVPNd(r, srv, cert, key, "tun", "--topology", "subnet", "--push", "route 192.168.30.0 255.255.255.0")
+}
+
+// startOpenVPNd starts openvpn --server in the server namespace srv on
+// UDP port nativeUDPPort, subnet 10.8.0.0/24, cipher nativeCipher, with
+// device dev ("tun" or "tap"), the options extra, and cert as its
+// certificate and CA; it waits until the server is up.
+func startOpenVPNd(r *testrig.Runner, srv *testrig.Netns, cert, key []byte, dev string, extra ...string) *testrig.Proc {
 	certPath, keyPath := writePEM(r, srv.Dir, cert, key)
-	p := testrig.StartProc(r, "openvpn --server", filepath.Join(srv.Dir, "openvpn-server.log"), srv.Cmd("openvpn",
-		"--dev", "tun", "--proto", "udp", "--port", fmt.Sprint(nativeUDPPort), "--server", "10.8.0.0", "255.255.255.0",
-		"--topology", "subnet", "--push", "route 192.168.30.0 255.255.255.0",
+	args := append([]string{"openvpn", "--dev", dev, "--proto", "udp", "--port", fmt.Sprint(nativeUDPPort), "--server", "10.8.0.0", "255.255.255.0"}, extra...)
+	args = append(args,
 		"--cipher", nativeCipher, "--data-ciphers", nativeCipher,
 		"--ca", certPath, "--cert", certPath, "--key", keyPath, "--dh", "none", "--verify-client-cert", "none",
-		// Every name and password is good: the benchmark measures the data path.
+		// Every name and password is good: the benchmarks measure the data path.
 		"--script-security", "2", "--auth-user-pass-verify", "/bin/true", "via-file", "--tmp-dir", srv.Dir,
-		"--verb", "3")...)
+		"--verb", "3")
+	p := testrig.StartProc(r, "openvpn --server", filepath.Join(srv.Dir, "openvpn-server.log"), srv.Cmd(args...)...)
 	if !waitLog(p, "Initialization Sequence Completed", 20*time.Second) {
 		r.Fatalf("openvpn --server did not start: %s", tail(p.Log(), 15))
 	}
@@ -459,13 +474,4 @@ func nsMust(r *testrig.Runner, ns *testrig.Netns, args ...string) {
 	if out, err := ns.Run(30*time.Second, args...); err != nil {
 		r.Fatalf("%s in %s: %v\n%s", strings.Join(args, " "), ns.Name, err, out)
 	}
-}
-
-// tail is the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

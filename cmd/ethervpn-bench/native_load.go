@@ -11,7 +11,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -25,7 +24,6 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 
-	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/openvpn"
 	"github.com/ethervpn/ethervpn/internal/osprio"
 	"github.com/ethervpn/ethervpn/internal/testrig"
@@ -280,15 +278,7 @@ func startOVLoadServer(r *testrig.Runner, rig *testrig.Rig, kind testrig.ServerK
 	for i := 1; i <= n; i++ {
 		hub.Users = append(hub.Users, testrig.UserConfig{Name: fmt.Sprintf("user%d", i), Password: benchPassword})
 	}
-	root, err := config.Parse((&testrig.ServerConfig{Port: 25555, Hubs: []testrig.HubConfig{hub}}).Render())
-	if err != nil {
-		r.Fatalf("%v", err)
-	}
-	sc := root.Ensure("ServerConfiguration")
-	sc.SetString("PortsUDP", fmt.Sprint(nativeUDPPort))
-	sc.SetBytes("ServerCert", cert)
-	sc.SetBytes("ServerKey", key)
-	sc.Ensure("Proto").Ensure("OpenVPN").SetBool("Enabled", true)
+	root := openVPNConfig(r, &testrig.ServerConfig{Port: 25555, Hubs: []testrig.HubConfig{hub}}, cert, key)
 	return rig.StartServerText(kind, 25555, "", root.Encode())
 }
 
@@ -296,19 +286,8 @@ func startOVLoadServer(r *testrig.Runner, rig *testrig.Rig, kind testrig.ServerK
 // client-to-client in the server namespace: it switches its clients'
 // frames itself, by MAC, without the tap device.
 func startOpenVPNTapServer(r *testrig.Runner, rig *testrig.Rig, cert, key []byte) *testrig.Proc {
-	srv := rig.Server
-	certPath, keyPath := writePEM(r, srv.Dir, cert, key)
-	p := testrig.StartProc(r, "openvpn --server", filepath.Join(srv.Dir, "openvpn-server.log"), srv.Cmd("openvpn",
-		"--dev", "tap", "--proto", "udp", "--port", fmt.Sprint(nativeUDPPort), "--server", "10.8.0.0", "255.255.255.0",
-		"--client-to-client", "--duplicate-cn", // every client is "UNDEF" without certificates
-		"--cipher", nativeCipher, "--data-ciphers", nativeCipher,
-		"--ca", certPath, "--cert", certPath, "--key", keyPath, "--dh", "none", "--verify-client-cert", "none",
-		"--script-security", "2", "--auth-user-pass-verify", "/bin/true", "via-file", "--tmp-dir", srv.Dir,
-		"--verb", "3")...)
-	if !waitLog(p, "Initialization Sequence Completed", 20*time.Second) {
-		r.Fatalf("openvpn --server did not start: %s", tail(p.Log(), 15))
-	}
-	return p
+	// --duplicate-cn: every client is "UNDEF" without certificates.
+	return startOpenVPNd(r, rig.Server, cert, key, "tap", "--client-to-client", "--duplicate-cn")
 }
 
 // ovClient is one generator client: an OpenVPN client on a UDP socket

@@ -247,11 +247,7 @@ func arpFrame(mac byte) []byte {
 func TestOpenVPNUDPRoaming(t *testing.T) {
 	s, d, _ := openAdmin(t)
 	call(t, d, serverAdm, "CreateUser", params("HubName", "DEFAULT", "Name", "alice", "AuthType", 1, "Auth_Password", "alicepw"))
-	u, err := s.listenUDP(0, "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Stop()
+	u := udpLoopback(t, s)
 	c := dialOVPN(t, u.Addr().(*net.UDPAddr), "alice@DEFAULT", "alicepw")
 	first := c.socket().LocalAddr().(*net.UDPAddr).AddrPort()
 	sc := u.table.Load().byPeer[uint32(c.peerID)]
@@ -322,11 +318,7 @@ func TestOpenVPNUDPRoaming(t *testing.T) {
 func TestOpenVPNUDPFlood(t *testing.T) {
 	s, d, _ := openAdmin(t)
 	call(t, d, serverAdm, "CreateUser", params("HubName", "DEFAULT", "Name", "alice", "AuthType", 1, "Auth_Password", "alicepw"))
-	u, err := s.listenUDP(0, "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Stop()
+	u := udpLoopback(t, s)
 	to := u.Addr().(*net.UDPAddr)
 	c := dialOVPN(t, to, "alice@DEFAULT", "alicepw")
 	sc := u.table.Load().byPeer[uint32(c.peerID)]
@@ -465,11 +457,7 @@ func FuzzOpenVPNUDPDispatch(f *testing.F) {
 	f.Add(byte(3), []byte{openvpn.OpControlV1 << 3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0})
 	f.Add(byte(0), []byte{}) // UDP allows empty datagrams
 	s, _, _ := openAdmin(f)
-	u, err := s.listenUDP(0, "127.0.0.1")
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(u.Stop)
+	u := udpLoopback(f, s)
 	f.Fuzz(func(t *testing.T, src byte, pkt []byte) {
 		from := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1 + src%4}), 40000+uint16(src))
 		if c := u.dispatch(from, append([]byte(nil), pkt...)); c != nil {

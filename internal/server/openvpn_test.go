@@ -132,7 +132,20 @@ func waitFor(cond func() bool) bool {
 	return cond()
 }
 
-// serveLoopback serves s on a loopback port until the test ends.
+// udpLoopback opens s's UDP port (OpenVPN and WireGuard) on a loopback
+// address until the test ends.
+func udpLoopback(tb testing.TB, s *Server) *udpListener {
+	tb.Helper()
+	u, err := s.listenUDP(0, "127.0.0.1")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(u.Stop)
+	return u
+}
+
+// serveLoopback serves s on a loopback port until the test ends; an
+// error from Serve then fails the test.
 func serveLoopback(t *testing.T, s *Server) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -142,6 +155,11 @@ func serveLoopback(t *testing.T, s *Server) net.Listener {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server stop: %v", err)
+		}
+	})
 	return ln
 }

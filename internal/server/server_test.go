@@ -54,23 +54,10 @@ func testServer(t *testing.T, before ...func(*Server)) (*Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, f := range before {
 		f(srv)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server stop: %v", err)
-		}
-	})
-	return srv, ln.Addr().String()
+	return srv, serveLoopback(t, srv).Addr().String()
 }
 
 // chanPort is a session.Port for tests: received frames go to a channel,

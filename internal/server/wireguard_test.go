@@ -86,18 +86,10 @@ func TestWireGuardSecureNAT(t *testing.T) {
 	s, d, _ := openAdmin(t)
 	call(t, d, serverAdm, "CreateUser", params("HubName", "DEFAULT", "Name", "alice", "AuthType", 1, "Auth_Password", "alicepw"))
 	call(t, d, serverAdm, "EnableSecureNAT", params("HubName", "DEFAULT"))
-	priv, err := wireguard.ParseKey(s.ctl.Current().Proto.WireGuard.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := s.listenUDP(0, "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Stop()
+	u, srvPub := wgListen(t, s)
 	to := u.Addr().(*net.UDPAddr).AddrPort()
 
-	c := newWGClient(t, priv.PublicKey(), to)
+	c := newWGClient(t, srvPub, to)
 	if err := s.ctl.AddWireGuardKeys([]config.WireGuardKey{{Key: c.key.PublicKey().String(), Hub: "DEFAULT", User: "alice"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +138,7 @@ func TestWireGuardSecureNAT(t *testing.T) {
 	}
 
 	// An unknown key: dropped and counted, never answered.
-	stranger := newWGClient(t, priv.PublicKey(), to)
+	stranger := newWGClient(t, srvPub, to)
 	if stranger.ping(src, gw, 2*time.Second) {
 		t.Fatal("an unknown key got an answer")
 	}
@@ -180,9 +172,8 @@ func TestWireGuardSecureNAT(t *testing.T) {
 	}
 	// The client would make a new handshake by itself after 15 s without
 	// answers (its keepalive and rekey timeouts); restart its peer instead.
-	spub := priv.PublicKey()
 	if err := c.dev.IpcSet(fmt.Sprintf("public_key=%s\nremove=true\npublic_key=%s\nendpoint=%s\nallowed_ip=0.0.0.0/0\n",
-		hex.EncodeToString(spub[:]), hex.EncodeToString(spub[:]), to)); err != nil {
+		hex.EncodeToString(srvPub[:]), hex.EncodeToString(srvPub[:]), to)); err != nil {
 		t.Fatal(err)
 	}
 	if !c.ping(src, gw, 15*time.Second) {
@@ -209,15 +200,7 @@ func TestWireGuardSecureNAT(t *testing.T) {
 // of good-MAC initiations from one source and from many.
 func TestWireGuardBadInput(t *testing.T) {
 	s, _, _ := openAdmin(t)
-	u, err := s.listenUDP(0, "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Stop()
-	priv, err := wireguard.ParseKey(s.ctl.Current().Proto.WireGuard.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u, srvPub := wgListen(t, s)
 	from := netip.MustParseAddrPort("192.0.2.1:5000")
 	st := &s.wguard.stats
 
@@ -236,7 +219,7 @@ func TestWireGuardBadInput(t *testing.T) {
 	if st.BadMAC1.Load() != 30 || st.RateLimited.Load() != 0 {
 		t.Fatalf("BadMAC1 %d, RateLimited %d; want 30, 0", st.BadMAC1.Load(), st.RateLimited.Load())
 	}
-	stranger := wgInitiation(t, newWGKey(), priv.PublicKey())
+	stranger := wgInitiation(t, newWGKey(), srvPub)
 	for range 25 { // the library's per-source burst is 5
 		u.dispatch(from, stranger)
 	}
@@ -258,6 +241,17 @@ func TestWireGuardBadInput(t *testing.T) {
 	if n := st.RateLimited.Load() - limited; n < wgInitiationBurst/2 {
 		t.Fatalf("%d of %d initiations from distinct sources rate limited, want most beyond the burst of %d", n, 2*wgInitiationBurst, wgInitiationBurst)
 	}
+}
+
+// wgListen serves s's UDP on a loopback port until the test ends and
+// returns the port and the server's WireGuard public key.
+func wgListen(tb testing.TB, s *Server) (*udpListener, wireguard.Key) {
+	tb.Helper()
+	priv, err := wireguard.ParseKey(s.ctl.Current().Proto.WireGuard.PrivateKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return udpLoopback(tb, s), priv.PublicKey()
 }
 
 // wgInitiation has the WireGuard library, as a client with key client,
@@ -294,20 +288,12 @@ func wgInitiation(t testing.TB, client, server wireguard.Key) []byte {
 // initiation of a key goes to its device.
 func TestWireGuardHalfOpen(t *testing.T) {
 	s, _, _ := openAdmin(t)
-	priv, err := wireguard.ParseKey(s.ctl.Current().Proto.WireGuard.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := s.listenUDP(0, "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Stop()
+	u, srvPub := wgListen(t, s)
 	var inits [][]byte
 	var keys []config.WireGuardKey
 	for range wgHalfOpenPerSource + 3 {
 		k := newWGKey()
-		inits = append(inits, wgInitiation(t, k, priv.PublicKey()))
+		inits = append(inits, wgInitiation(t, k, srvPub))
 		keys = append(keys, config.WireGuardKey{Key: k.PublicKey().String(), Hub: "DEFAULT", User: "alice"})
 	}
 	if err := s.ctl.AddWireGuardKeys(keys); err != nil {
@@ -379,21 +365,13 @@ func TestWireGuardQueuesNoAlloc(t *testing.T) {
 // panic (a server with a known key; seeds of each message type).
 func FuzzWireGuardDispatch(f *testing.F) {
 	s, _, _ := openAdmin(f)
-	u, err := s.listenUDP(0, "127.0.0.1")
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(u.Stop)
+	u, srvPub := wgListen(f, s)
 	f.Cleanup(func() { s.wguard.closeAll("fuzzing over") })
-	priv, err := wireguard.ParseKey(s.ctl.Current().Proto.WireGuard.PrivateKey)
-	if err != nil {
-		f.Fatal(err)
-	}
 	k := newWGKey()
 	if err := s.ctl.AddWireGuardKeys([]config.WireGuardKey{{Key: k.PublicKey().String(), Hub: "DEFAULT", User: "alice"}}); err != nil {
 		f.Fatal(err)
 	}
-	f.Add(wgInitiation(f, k, priv.PublicKey()))
+	f.Add(wgInitiation(f, k, srvPub))
 	for _, m := range [][]byte{
 		append([]byte{2, 0, 0, 0}, make([]byte, wireguard.ResponseSize-4)...),
 		append([]byte{3, 0, 0, 0}, make([]byte, wireguard.CookieReplySize-4)...),
@@ -413,16 +391,8 @@ func FuzzWireGuardDispatch(f *testing.F) {
 // device ends.
 func TestWireGuardLoginRefused(t *testing.T) {
 	s, _, _ := openAdmin(t)
-	priv, err := wireguard.ParseKey(s.ctl.Current().Proto.WireGuard.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := s.listenUDP(0, "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Stop()
-	c := newWGClient(t, priv.PublicKey(), u.Addr().(*net.UDPAddr).AddrPort())
+	u, srvPub := wgListen(t, s)
+	c := newWGClient(t, srvPub, u.Addr().(*net.UDPAddr).AddrPort())
 	if err := s.ctl.AddWireGuardKeys([]config.WireGuardKey{{Key: c.key.PublicKey().String(), Hub: "DEFAULT", User: "nobody"}}); err != nil {
 		t.Fatal(err)
 	}
