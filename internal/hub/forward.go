@@ -181,6 +181,15 @@ func (p *Port) TakeStormPause() time.Duration {
 	return d
 }
 
+// StormHeld reports whether the port owes a storm pause now, without
+// taking it: for readers that serve many senders and cannot wait (a UDP
+// port's), which drop the held sender's packets before decrypting them
+// instead.
+func (p *Port) StormHeld() bool {
+	until := p.stormUntil.Load()
+	return until != 0 && until > p.hub.now()
+}
+
 // owePause adds a batch's flooded bytes to what the port owes (under
 // inMu): a virtual-time token bucket, which keeps one deadline.
 func (p *Port) owePause(bytes int, now int64) {

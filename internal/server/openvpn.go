@@ -66,6 +66,9 @@ type ovpnStats struct {
 	// BadTCP: OpenVPN TCP connections closed for a bad frame length or
 	// ended inside a frame.
 	BadTCP atomic.Uint64
+	// StormHeld: data packets of UDP clients the hub holds back for their
+	// floods (hub.Port.StormHeld), dropped before decryption.
+	StormHeld atomic.Uint64
 
 	// logMu guards the drop log's rate limit.
 	logMu   sync.Mutex
@@ -89,7 +92,7 @@ func (st *ovpnStats) counters() []ovpnCounter {
 		{"OpenVpnMalformed", &st.Malformed}, {"OpenVpnBadData", &st.BadData}, {"OpenVpnReplayed", &st.Replayed},
 		{"OpenVpnNoKey", &st.NoKey}, {"OpenVpnBadControl", &st.BadControl}, {"OpenVpnBadTcp", &st.BadTCP},
 		{"OpenVpnRoamed", &st.Roamed}, {"OpenVpnRoamRefused", &st.RoamRefused}, {"OpenVpnIdle", &st.Idle},
-		{"OpenVpnSendDropped", &st.SendDropped},
+		{"OpenVpnSendDropped", &st.SendDropped}, {"OpenVpnStormHeld", &st.StormHeld},
 	}
 }
 
@@ -263,6 +266,22 @@ func (c *ovpnClient) handle(pkt []byte) error {
 	}
 	c.lastSeen.Store(time.Now().UnixNano())
 	return nil
+}
+
+// stormHeld reports whether pkt is a data packet of a client whose hub
+// port owes a storm pause: the UDP read loop, shared by every client,
+// cannot wait it out as an SSL-VPN session's reader does, so it drops the
+// packet before decrypting it (UDP has no flow control; the client's own
+// TCP streams slow down on the loss).
+func (c *ovpnClient) stormHeld(pkt []byte) bool {
+	ns := c.ns.Load()
+	if ns == nil || ns.Port == nil || len(pkt) == 0 {
+		return false
+	}
+	if op, _ := openvpn.Opcode(pkt[0]); openvpn.IsControl(op) {
+		return false
+	}
+	return ns.Port.StormHeld()
 }
 
 // authenticate logs the client in to its hub (on the session's control

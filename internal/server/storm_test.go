@@ -2,10 +2,14 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
+	"net"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/client"
+	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/session"
 	"github.com/ethervpn/ethervpn/internal/wire"
 )
@@ -78,5 +82,100 @@ func TestStormingClientIsHeldBack(t *testing.T) {
 	}
 	if got == 0 {
 		t.Fatalf("the server read nothing of the flood in %v: held back for good", window)
+	}
+}
+
+// TestStormingOpenVPNClientIsDropped: the UDP read loop serves every
+// OpenVPN client and cannot wait out a storm pause, so a UDP client that
+// floods broadcasts has its data packets dropped before decryption while
+// its hub port owes the pause: the hub takes in no more than the burst and
+// the pace, and once the debt is paid the client's packets pass again.
+func TestStormingOpenVPNClientIsDropped(t *testing.T) {
+	s, d, _ := openAdmin(t)
+	call(t, d, serverAdm, "CreateUser", params("HubName", "DEFAULT", "Name", "alice", "AuthType", 1, "Auth_Password", "alicepw"))
+	u := udpLoopback(t, s)
+	c := dialOVPN(t, u.Addr().(*net.UDPAddr), "alice@DEFAULT", "alicepw")
+	sc := u.table.Load().byPeer[uint32(c.peerID)]
+	if sc == nil || !waitFor(func() bool { return sc.authed.Load() }) {
+		t.Fatal("the client did not log in")
+	}
+	h := s.LookupHub("DEFAULT")
+	before := h.Stats().Recv.BroadcastBytes
+	frame := ethFrame(bcast, mac(1), 1, 1400)
+	start := time.Now()
+	const n = 4000 // 5.6 MB: several times the 1 MB burst
+	for range n {
+		c.sendData(frame)
+	}
+	elapsed := time.Since(start)
+	if !waitFor(func() bool { return s.ovpn.StormHeld.Load() > 0 }) {
+		t.Fatalf("no data packet dropped for the storm hold-back (%d taken in by the hub)", h.Stats().Recv.BroadcastBytes-before)
+	}
+	time.Sleep(100 * time.Millisecond) // let the read loop finish the batch it holds
+	got := h.Stats().Recv.BroadcastBytes - before
+	// The 1 MB burst, 10 MB/s for as long as the sending took (plus the
+	// read loop's lag), and a batch.
+	limit := uint64(1<<20+10<<20*(elapsed.Seconds()+0.2)) + 256<<10
+	t.Logf("sent %d frames in %v; the hub took in %.1f MB (limit %.1f MB), %d packets dropped held", n, elapsed, float64(got)/1e6, float64(limit)/1e6, s.ovpn.StormHeld.Load())
+	if got > limit {
+		t.Fatalf("the hub took in %d bytes of the flood, want at most %d", got, limit)
+	}
+	// Paid off after at most stormPauseMax: packets pass again.
+	time.Sleep(time.Second)
+	in := sc.sess.Stats.DataIn.Load()
+	c.sendData(arpFrame(1))
+	if !waitFor(func() bool { return sc.sess.Stats.DataIn.Load() == in+1 }) {
+		t.Fatalf("a data packet after the pause was not taken in (DataIn %d, want %d)", sc.sess.Stats.DataIn.Load(), in+1)
+	}
+}
+
+// TestStormingWireGuardClientIsDropped: as for OpenVPN over UDP, a
+// WireGuard client that floods broadcasts has its transport messages
+// dropped before the library decrypts them while its hub port owes the
+// storm pause.
+func TestStormingWireGuardClientIsDropped(t *testing.T) {
+	s, d, _ := openAdmin(t)
+	call(t, d, serverAdm, "CreateUser", params("HubName", "DEFAULT", "Name", "alice", "AuthType", 1, "Auth_Password", "alicepw"))
+	call(t, d, serverAdm, "EnableSecureNAT", params("HubName", "DEFAULT"))
+	u, srvPub := wgListen(t, s)
+	c := newWGClient(t, srvPub, u.Addr().(*net.UDPAddr).AddrPort())
+	if err := s.ctl.AddWireGuardKeys([]config.WireGuardKey{{Key: c.key.PublicKey().String(), Hub: "DEFAULT", User: "alice"}}); err != nil {
+		t.Fatal(err)
+	}
+	src, gw := netip.MustParseAddr("192.168.30.77"), netip.MustParseAddr("192.168.30.1")
+	if !c.ping(src, gw, 15*time.Second) {
+		t.Fatalf("no echo reply from SecureNAT through WireGuard; stats %+v", &s.wguard.stats)
+	}
+	h := s.LookupHub("DEFAULT")
+	before := h.Stats().Recv.BroadcastBytes
+	// UDP to the limited broadcast address: an Ethernet broadcast in the hub.
+	pkt := make([]byte, 1400)
+	pkt[0], pkt[8], pkt[9] = 0x45, 64, 17
+	binary.BigEndian.PutUint16(pkt[2:], uint16(len(pkt)))
+	copy(pkt[12:16], src.AsSlice())
+	copy(pkt[16:20], []byte{255, 255, 255, 255})
+	binary.BigEndian.PutUint16(pkt[10:], inetChecksum(pkt[:20]))
+	binary.BigEndian.PutUint16(pkt[20:], 9999)
+	binary.BigEndian.PutUint16(pkt[22:], 9)
+	binary.BigEndian.PutUint16(pkt[24:], uint16(len(pkt)-20))
+	start := time.Now()
+	const n = 4000 // 5.6 MB: several times the 1 MB burst
+	for range n {
+		c.tun.Outbound <- pkt
+	}
+	if !waitFor(func() bool { return s.wguard.stats.StormHeld.Load() > 0 }) {
+		t.Fatalf("no transport message dropped for the storm hold-back (%d taken in by the hub)", h.Stats().Recv.BroadcastBytes-before)
+	}
+	elapsed := time.Since(start)
+	time.Sleep(100 * time.Millisecond)
+	got := h.Stats().Recv.BroadcastBytes - before
+	limit := uint64(1<<20+10<<20*(elapsed.Seconds()+0.2)) + 256<<10
+	t.Logf("sent %d packets in %v; the hub took in %.1f MB (limit %.1f MB), %d messages dropped held", n, elapsed, float64(got)/1e6, float64(limit)/1e6, s.wguard.stats.StormHeld.Load())
+	if got > limit {
+		t.Fatalf("the hub took in %d bytes of the flood, want at most %d", got, limit)
+	}
+	time.Sleep(time.Second) // the debt is paid: the client passes again
+	if !c.ping(src, gw, 5*time.Second) {
+		t.Fatal("no echo reply after the pause")
 	}
 }

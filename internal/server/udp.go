@@ -184,6 +184,10 @@ func (u *udpListener) dispatch(from netip.AddrPort, pkt []byte) *ovpnClient {
 			return nil
 		}
 	}
+	if c.stormHeld(pkt) {
+		u.s.ovpn.StormHeld.Add(1)
+		return nil
+	}
 	if c.handle(pkt) != nil && openvpn.IsNewSession(pkt) {
 		// A hard reset of another session from a known address: the
 		// client restarted on the same port (a retransmitted reset of

@@ -116,6 +116,10 @@ type wgStats struct {
 	// Disabled: WireGuard datagrams that came while WireGuard is
 	// disabled; NotWireGuard: other datagrams while OpenVPN is disabled.
 	Disabled, NotWireGuard atomic.Uint64
+	// StormHeld: transport messages of clients the hub holds back for
+	// their floods (hub.Port.StormHeld), dropped before decryption, as
+	// for OpenVPN over UDP.
+	StormHeld atomic.Uint64
 }
 
 // wgService is the WireGuard server of a Server.
@@ -232,6 +236,12 @@ func (w *wgService) handle(u *udpListener, from netip.AddrPort, pkt []byte) {
 	if typ != wireguard.TypeInitiation {
 		idx, _ := wireguard.ReceiverIndex(pkt)
 		if p := (*w.byIndex.Load())[idx]; p != nil {
+			if typ == wireguard.TypeTransport {
+				if ns := p.ns.Load(); ns != nil && ns.Port != nil && ns.Port.StormHeld() {
+					w.stats.StormHeld.Add(1)
+					return
+				}
+			}
 			p.deliver(u, from, pkt)
 			return
 		}
