@@ -23,10 +23,16 @@ import (
 // On a device created with Config.Offload, the reader cuts the kernel's
 // super-frames into wire frames as it queues them, and Input merges runs of
 // TCP segments into one write each (internal/offload does both).
+//
+// Once a session has called SetPush, the reader sends what it queued
+// itself while the session's writer is idle (session.Session.Push), and
+// wakes the writer only when the socket is full: a goroutine hand-over per
+// batch saved on each side of the client.
 type Port struct {
 	dev   *Device
 	ready chan struct{}
 	space chan struct{}
+	push  atomic.Pointer[func() bool] // see SetPush
 	done  chan struct{}
 	once  sync.Once
 
@@ -143,10 +149,7 @@ func (p *Port) Run() error {
 		p.mu.Lock()
 		p.tail += uint64(kept)
 		p.mu.Unlock()
-		select {
-		case p.ready <- struct{}{}:
-		default:
-		}
+		p.wakeOutput()
 	}
 }
 
@@ -265,9 +268,23 @@ func (q *queueFiller) publish() {
 	p.mu.Unlock()
 	q.tail += q.pending
 	q.pending = 0
-	select {
-	case p.ready <- struct{}{}:
-	default:
+	p.wakeOutput()
+}
+
+// SetPush lets the reader send the frames it queued through push (a
+// session's Push) instead of waking the session's writer; push reports
+// whether the writer may stay asleep. session.New calls it (the Port is a
+// session.PushPort).
+func (p *Port) SetPush(push func() bool) { p.push.Store(&push) }
+
+// wakeOutput hands newly queued frames on: pushed out by the reader itself
+// when the session can take them at once, else signalled to the writers.
+func (p *Port) wakeOutput() {
+	if push := p.push.Load(); push == nil || !(*push)() {
+		select {
+		case p.ready <- struct{}{}:
+		default:
+		}
 	}
 }
 
