@@ -26,7 +26,7 @@ import (
 // account from flags or several from an accounts file.
 func clientCmd() *cobra.Command {
 	a := client.NewAccount("")
-	var configFile, accountName, logLevel string
+	var configFile, accountName, logLevel, pprofAddr string
 	var jsonLog, offload, highPriority bool
 	var interval, lifetime, retryInterval int
 	cmd := &cobra.Command{
@@ -54,6 +54,11 @@ Saved accounts, vpnclient's way: --config FILE runs every account of FILE
 			log, err := newLogger(logLevel, jsonLog)
 			if err != nil {
 				return err
+			}
+			if pprofAddr != "" {
+				if err := servePprof(pprofAddr, log); err != nil {
+					return err
+				}
 			}
 			var accts []client.Account
 			if configFile != "" {
@@ -113,6 +118,8 @@ Saved accounts, vpnclient's way: --config FILE runs every account of FILE
 	f.BoolVar(&jsonLog, "log-json", false, "log as JSON lines instead of text")
 	f.BoolVar(&offload, "tap-offload", true, "let the kernel pass 64 KiB TCP segments through the TAP (cut into and merged from wire frames here)")
 	f.BoolVar(&highPriority, "high-priority", true, "run at nice -20 as SoftEther's vpnclient does (needs root or CAP_SYS_NICE)")
+	f.StringVar(&pprofAddr, "pprof", os.Getenv("ETHERVPN_PPROF"),
+		"serve Go's profiler (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6061; off when empty (default $ETHERVPN_PPROF)")
 	cmd.AddCommand(hashPasswordCmd())
 	return cmd
 }

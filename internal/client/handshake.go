@@ -307,6 +307,11 @@ func (hs *handshake) dataConn(encrypt bool, dir wire.Direction) *Conn {
 		hs.rc.BufferReads()
 		hs.rc.BufferWrites()
 		c.Stream = session.Stream{R: hs.br, W: hs.tc, Dir: dir, Flush: hs.rc.Flush}
+		if hs.rc.CanTryFlush() {
+			// The TAP reader may then send its frames itself while the
+			// writer is idle (session.Session.Push, tap.Port.SetPush).
+			c.Stream.TryFlush = hs.rc.TryFlush
+		}
 	} else {
 		hs.rc.SetExact(false)
 		// Minimal: wire.BlockReader reads around it into pooled buffers.

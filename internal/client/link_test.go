@@ -8,12 +8,14 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ethervpn/ethervpn/internal/client"
 	"github.com/ethervpn/ethervpn/internal/config"
 	"github.com/ethervpn/ethervpn/internal/server"
+	"github.com/ethervpn/ethervpn/internal/session"
 	"github.com/ethervpn/ethervpn/internal/sha0"
 	"github.com/ethervpn/ethervpn/internal/vpnerr"
 )
@@ -210,7 +212,7 @@ func broadcast(src, marker byte) []byte {
 
 // runLink starts a link and stops it at the end of the test. The returned
 // channel is closed when Run has returned, with its result in *runErr.
-func runLink(t *testing.T, o client.LinkOptions, port *framePort) (l *client.Link, done <-chan struct{}, runErr *error) {
+func runLink(t *testing.T, o client.LinkOptions, port session.Port) (l *client.Link, done <-chan struct{}, runErr *error) {
 	t.Helper()
 	if o.Log == nil {
 		o.Log = testLog(t)
@@ -462,5 +464,56 @@ func TestLinkAutoDisconnect(t *testing.T) {
 	}
 	if st := l.Status(); st.State != client.LinkEstablished {
 		t.Fatalf("a link without AutoDisconnect left the session: %+v", st)
+	}
+}
+
+// pushPort is a framePort that, like tap.Port, lets the session's Push
+// send queued frames on the caller's goroutine before waking the writers.
+type pushPort struct {
+	*framePort
+	push          atomic.Pointer[func() bool]
+	pushed, woken atomic.Int64
+}
+
+func (p *pushPort) SetPush(push func() bool) { p.push.Store(&push) }
+
+func (p *pushPort) send(f []byte) {
+	p.mu.Lock()
+	p.out = append(p.out, f)
+	p.mu.Unlock()
+	if push := p.push.Load(); push != nil && (*push)() {
+		p.pushed.Add(1)
+		return
+	}
+	p.woken.Add(1)
+	select {
+	case p.ready <- struct{}{}:
+	default:
+	}
+}
+
+// The client's data connections can write without waiting (TryFlush), so
+// the port's reader sends its frames itself while the writer is idle.
+func TestLinkPushesFromThePortsGoroutine(t *testing.T) {
+	ts := newTestServer(t)
+	pa, pb := &pushPort{framePort: newFramePort()}, newFramePort()
+	a, _, _ := runLink(t, aliceLink(ts.addr, 1), pa)
+	ob := aliceLink(ts.addr, 1)
+	ob.User, ob.Password = "bob", "bobpw"
+	b, _, _ := runLink(t, ob, pb)
+	waitUntil(t, 5*time.Second, "both sessions", func() bool {
+		return a.Status().Connections == 1 && b.Status().Connections == 1
+	})
+	// The first frame wakes the writer, which becomes the session's
+	// primary; from then on the sender's own goroutine writes.
+	pa.send(broadcast(1, 7))
+	waitUntil(t, 5*time.Second, "the first frame at b", func() bool { return pb.count(7) == 1 })
+	for i := 0; i < 100; i++ {
+		pa.send(broadcast(1, 8))
+		time.Sleep(time.Millisecond)
+	}
+	waitUntil(t, 5*time.Second, "frames from a at b", func() bool { return pb.count(8) == 100 })
+	if pa.pushed.Load() < 90 {
+		t.Fatalf("%d of 101 sends were pushed (%d woke the writer)", pa.pushed.Load(), pa.woken.Load())
 	}
 }

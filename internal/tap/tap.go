@@ -57,7 +57,15 @@ type Device struct {
 	rn     int
 	rerr   error
 	readFn func(fd uintptr) bool
+
+	// wops is a free list of write operations (see Write).
+	wops chan *writeOp
 }
+
+// maxWriteOps is how many concurrent Writes keep their operation for the
+// next call; more allocate one (Port.Input runs on each connection reader
+// of a session, and a session has at most 32 connections).
+const maxWriteOps = 32
 
 // ErrPermission is wrapped by Create's error when the process lacks
 // CAP_NET_ADMIN.
@@ -93,7 +101,7 @@ func Create(cfg Config) (*Device, error) {
 			return nil, fmt.Errorf("tap: enabling offloads on %s: %w", ifr.Name(), err)
 		}
 	}
-	d := &Device{name: ifr.Name(), offload: cfg.Offload}
+	d := &Device{name: ifr.Name(), offload: cfg.Offload, wops: make(chan *writeOp, maxWriteOps)}
 	// The descriptor is non-blocking, so os.NewFile registers it with the
 	// runtime's poller: a blocked ReadBatch parks a goroutine, not a thread.
 	d.f = os.NewFile(uintptr(fd), "/dev/net/tun:"+d.name)
@@ -240,31 +248,84 @@ func (d *Device) ReadBatch(bufs [][]byte, sizes []int) (int, error) {
 	return 0, nil
 }
 
+// The device's reads and writes are raw system calls (no runtime
+// bookkeeping), run inside syscall.RawConn, which keeps the descriptor open
+// during the call and waits through the runtime's poller when the device is
+// not ready. On the non-blocking descriptor they never block, and the
+// bookkeeping of ordinary calls hands the goroutine's processor to another
+// thread whenever a call runs long: a 64 KiB write into the TAP runs the
+// kernel's whole receive path of the tunnelled TCP, so the client's threads
+// kept waking each other (futex) and the runtime's monitor kept polling
+// (nanosleep), as internal/wire's rawOp found for the server's sockets.
+
 // readSome reads frames until the queue is empty or the buffers are full;
 // returning false makes the runtime wait until the device is readable.
 func (d *Device) readSome(fd uintptr) bool {
 	for d.rn < len(d.rbufs) {
-		m, err := unix.Read(int(fd), d.rbufs[d.rn])
-		switch {
-		case err == unix.EINTR:
+		b := d.rbufs[d.rn]
+		m, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+		switch e {
+		case 0:
+		case unix.EINTR:
 			continue
-		case err == unix.EAGAIN:
+		case unix.EAGAIN:
 			return d.rn > 0
-		case err != nil:
-			d.rerr = err
+		default:
+			d.rerr = e
 			return true
 		}
-		d.rsizes[d.rn] = m
+		d.rsizes[d.rn] = int(m)
 		d.rn++
 	}
 	return true
 }
 
+// writeOp is one Write's system call; fn is its write method, bound once
+// so that a Write does not allocate a closure.
+type writeOp struct {
+	frame []byte
+	err   error
+	fn    func(fd uintptr) bool
+}
+
+func (o *writeOp) write(fd uintptr) bool {
+	for {
+		_, _, e := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(o.frame))), uintptr(len(o.frame)))
+		switch e {
+		case 0:
+			return true
+		case unix.EINTR:
+		case unix.EAGAIN:
+			return false
+		default:
+			o.err = e
+			return true
+		}
+	}
+}
+
 // Write sends one frame into the interface, as if the device had received
-// it from the wire (with Offload, behind its virtio_net_hdr). The kernel takes a TAP write at once (it never waits),
-// so writers do not need batching to avoid blocking.
+// it from the wire (with Offload, behind its virtio_net_hdr). The kernel
+// takes a TAP write at once (it never waits), so writers do not need
+// batching to avoid blocking. Writes may run concurrently.
 func (d *Device) Write(frame []byte) error {
-	_, err := d.f.Write(frame)
+	var o *writeOp
+	select {
+	case o = <-d.wops:
+	default:
+		o = &writeOp{}
+		o.fn = o.write
+	}
+	o.frame = frame
+	err := d.rc.Write(o.fn)
+	if err == nil && o.err != nil {
+		err = fmt.Errorf("tap: writing to %s: %w", d.name, o.err)
+	}
+	o.frame, o.err = nil, nil
+	select {
+	case d.wops <- o:
+	default:
+	}
 	return err
 }
 
