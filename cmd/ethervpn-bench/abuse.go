@@ -102,6 +102,7 @@ type abuseRow struct {
 	otherCPU float64
 	busiest  string
 	timeline []float64 // the pair's Mbit/s second by second, for the log
+	steal    float64   // CPU seconds the hypervisor took meanwhile
 	said     logSummary
 	err      error
 }
@@ -171,8 +172,8 @@ func runAbuse(args []string) int {
 				if err := b.r.Try(func() {
 					row := b.t.measure(ph)
 					b.rounds[round][ph] = row
-					b.r.Logf("%s %s, round %d: %.0f Mbit/s (by second: %.0f), peak RSS %.1f MiB, %s; server said %d lines; other processes used %.2f CPU-s meanwhile, the busiest: %s",
-						kinds[i], ph, round+1, row.mbps, row.timeline, mib(row.peakRSS), row.detail, row.said.count, row.otherCPU, row.busiest)
+					b.r.Logf("%s %s, round %d: %.0f Mbit/s (by second: %.0f), peak RSS %.1f MiB, %s; server said %d lines; other processes used %.2f CPU-s meanwhile (the busiest: %s), the hypervisor took %.2f",
+						kinds[i], ph, round+1, row.mbps, row.timeline, mib(row.peakRSS), row.detail, row.said.count, row.otherCPU, row.busiest, row.steal)
 				}); err != nil {
 					b.rounds[round][ph].err = err
 					fmt.Fprintf(os.Stderr, "%s %s: %v\n", kinds[i], ph, err)
@@ -328,7 +329,7 @@ func (t *abuseTarget) measure(ph abusePhase) abuseRow {
 		t.r.Fatalf("%s %s: %v", t.kind, ph, err)
 	}
 	row.mbps = rn.mbps()
-	row.timeline = rn.timeline
+	row.timeline, row.steal = rn.timeline, rn.steal
 	if d := row.said.dropped; d > 0 {
 		row.detail += fmt.Sprintf("; hub dropped %d (queue full)", d)
 	}

@@ -59,6 +59,9 @@ type loadRun struct {
 	// window: on a shared host, what the server and the generator
 	// competed with.
 	otherCPU float64
+	// steal is the CPU seconds the hypervisor took from the machine in
+	// the window (/proc/stat): a slow host no process here shows.
+	steal float64
 	// busiest lists the processes outside the server and the generator
 	// that used the most CPU in the window, for the log.
 	busiest string
@@ -253,19 +256,19 @@ func measureLoad(g *loadGen, warm, d time.Duration, serverCPU func() (float64, e
 	}()
 	time.Sleep(warm)
 	g.takeRTTs()
-	cpu := func() (srv, gen, host float64, err error) {
+	cpu := func() (srv, gen, host, steal float64, err error) {
 		if serverCPU != nil {
 			if srv, err = serverCPU(); err != nil {
-				return 0, 0, 0, err
+				return 0, 0, 0, 0, err
 			}
 		}
 		if gen, err = testrig.CPUSeconds(os.Getpid()); err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, 0, err
 		}
-		host, err = hostBusy()
-		return srv, gen, host, err
+		host, steal, err = hostCPU()
+		return srv, gen, host, steal, err
 	}
-	s0, g0, h0, err := cpu()
+	s0, g0, h0, st0, err := cpu()
 	procs0 := procCPUs()
 	if err != nil {
 		return rn, err
@@ -284,7 +287,7 @@ func measureLoad(g *loadGen, warm, d time.Duration, serverCPU func() (float64, e
 		}
 	}
 	c1, t1 := g.counts(), time.Now()
-	s1, g1, h1, err := cpu()
+	s1, g1, h1, st1, err := cpu()
 	rn.busiest = busiest(procs0, procCPUs(), 3)
 	if err != nil {
 		return rn, err
@@ -296,6 +299,7 @@ func measureLoad(g *loadGen, warm, d time.Duration, serverCPU func() (float64, e
 	rn.bytes, rn.frames = c1.bytes-c0.bytes, c1.frames-c0.frames
 	rn.serverCPU, rn.genCPU = s1-s0, g1-g0
 	rn.otherCPU = max(h1-h0-rn.serverCPU-rn.genCPU, 0)
+	rn.steal = st1 - st0
 	rn.final = g.drain(time.Second, 15*time.Second)
 	return rn, nil
 }
@@ -355,30 +359,42 @@ func busiest(before, after map[int]procCPU, n int) string {
 // hostBusy is the CPU seconds all CPUs have spent in processes (user,
 // nice, system) since boot, from /proc/stat.
 func hostBusy() (float64, error) {
+	busy, _, err := hostCPU()
+	return busy, err
+}
+
+// hostCPU reads /proc/stat: the CPU seconds the machine's processes used
+// (see hostBusy) and those the hypervisor took from this machine (steal:
+// time its virtual processors were ready but not run, which slows every
+// process and which no process here is charged for).
+func hostCPU() (busy, steal float64, err error) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	f := strings.Fields(line)
 	if len(f) < 6 || f[0] != "cpu" {
-		return 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+		return 0, 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
 	}
-	var busy uint64
+	var user, stolen uint64
 	for i, v := range f[1:] {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("/proc/stat: %w", err)
+			return 0, 0, fmt.Errorf("/proc/stat: %w", err)
 		}
 		// user, nice and system only: idle and iowait are not busy, guest
 		// time is already counted in user, and irq and softirq time is
 		// mostly the kernel moving this benchmark's own packets, which no
 		// process is charged for.
-		if i < 3 {
-			busy += n
+		switch {
+		case i < 3:
+			user += n
+		case i == 7:
+			stolen = n
 		}
 	}
-	return float64(busy) / 100, nil // USER_HZ
+	return float64(user) / 100, float64(stolen) / 100, nil // USER_HZ
 }
 
 // loadSummary is the medians of one server's runs with N sessions.
