@@ -156,7 +156,8 @@ type Hub struct {
 
 	mu     sync.Mutex // attach/detach and online state; never taken per frame
 	closed bool
-	usedID []bool // dense port ids, so per-batch scratch can index by id
+	usedID []bool           // dense port ids, so per-batch scratch can index by id
+	names  map[string]*Port // attached ports by name (under mu)
 
 	online atomic.Bool
 	ports  atomic.Pointer[portSet]
@@ -177,7 +178,7 @@ type portSet struct {
 	all      []*Port // attach order
 	flood    []*Port // all minus monitor ports
 	monitors []*Port
-	maxID    int // highest port id in all
+	maxID    int // no port id in all is higher
 }
 
 // New creates an online hub.
@@ -280,12 +281,10 @@ func (h *Hub) Attach(cfg PortConfig) (*Port, error) {
 	case !h.online.Load():
 		return nil, ErrOffline
 	}
-	old := h.ports.Load()
-	for _, q := range old.all {
-		if q.name == cfg.Name {
-			return nil, ErrNameInUse
-		}
+	if h.names[cfg.Name] != nil {
+		return nil, ErrNameInUse
 	}
+	old := h.ports.Load()
 	id := slices.Index(h.usedID, false)
 	if id < 0 {
 		id = len(h.usedID)
@@ -293,20 +292,40 @@ func (h *Hub) Attach(cfg PortConfig) (*Port, error) {
 	}
 	h.usedID[id] = true
 	p := newPort(h, id, cfg)
+	if h.names == nil {
+		h.names = map[string]*Port{}
+	}
+	h.names[cfg.Name] = p
 
-	h.ports.Store(newPortSet(append(slices.Clip(old.all), p)))
+	all := make([]*Port, len(old.all)+1)
+	copy(all, old.all)
+	all[len(old.all)] = p
+	// usedID only grows, so its length bounds every id.
+	h.ports.Store(newPortSet(all, len(h.usedID)-1, len(old.monitors) > 0 || p.pol.Monitor))
 	return p, nil
 }
 
-func newPortSet(all []*Port) *portSet {
-	s := &portSet{all: all}
+// newPortSet makes the port list of all, which it keeps; maxID bounds the
+// ports' ids and hadMonitors says whether the list it replaces, or the
+// port that changed, is a monitor port. Every login and logout makes one,
+// so it must not visit every port (at 10,000 sessions that alone, a cache
+// miss per port, cost more than the rest of a login): without monitor
+// ports, the usual case, the flood list is all itself.
+func newPortSet(all []*Port, maxID int, hadMonitors bool) *portSet {
+	s := &portSet{all: all, maxID: maxID}
+	if !hadMonitors {
+		s.flood = all
+		return s
+	}
 	for _, p := range all {
-		s.maxID = max(s.maxID, p.id)
 		if p.pol.Monitor {
 			s.monitors = append(s.monitors, p)
 		} else {
 			s.flood = append(s.flood, p)
 		}
+	}
+	if len(s.monitors) == 0 {
+		s.flood = all
 	}
 	return s
 }
@@ -320,8 +339,12 @@ func (h *Hub) detach(p *Port) {
 	if i < 0 {
 		return
 	}
-	h.ports.Store(newPortSet(slices.Delete(slices.Clone(old.all), i, i+1)))
+	all := make([]*Port, len(old.all)-1)
+	copy(all, old.all[:i])
+	copy(all[i:], old.all[i+1:])
+	h.ports.Store(newPortSet(all, old.maxID, len(old.monitors) > 0))
 	h.usedID[p.id] = false
+	delete(h.names, p.name)
 }
 
 // findPort returns the attached port named name (case-insensitive, as

@@ -629,3 +629,40 @@ func TestPushReplacesTheReadySignal(t *testing.T) {
 		t.Fatalf("%d frames queued after a declined push, want 1", len(got))
 	}
 }
+
+// TestPortListAcrossAttachAndDetach: the port list a login or logout makes
+// without visiting every port still floods to every port but monitors
+// (which get their copy), frees a name for reuse, and falls back to one
+// flood list once the last monitor leaves.
+func TestPortListAcrossAttachAndDetach(t *testing.T) {
+	h, _ := testHub(t, nil)
+	a := attach(t, h, "A", Policy{})
+	b := attach(t, h, "B", Policy{})
+	send(a, raw(bcast, mac(1)))
+	expectFrames(t, map[*Port]int{b: 1})
+	m := attach(t, h, "M", Policy{Monitor: true})
+	c := attach(t, h, "C", Policy{})
+	send(a, raw(bcast, mac(1)))
+	expectFrames(t, map[*Port]int{b: 1, c: 1, m: 1})
+	if set := h.ports.Load(); len(set.monitors) != 1 || len(set.flood) != 3 {
+		t.Fatalf("with a monitor: %d monitors, %d flood ports; want 1 and 3", len(set.monitors), len(set.flood))
+	}
+	m.Close()
+	b.Close()
+	send(a, raw(bcast, mac(1)))
+	expectFrames(t, map[*Port]int{c: 1})
+	if set := h.ports.Load(); len(set.monitors) != 0 || len(set.flood) != 2 || &set.flood[0] != &set.all[0] {
+		t.Fatalf("after the monitor left: %d monitors, %d flood ports (want 0 and 2, sharing the list)", len(set.monitors), len(set.flood))
+	}
+	// Names and ids are free again; the new port gets B's id back.
+	b2 := attach(t, h, "B", Policy{})
+	if b2.id != b.id {
+		t.Errorf("the new port's id = %d, want the freed %d", b2.id, b.id)
+	}
+	attach(t, h, "M", Policy{})
+	if _, err := h.Attach(PortConfig{Name: "C"}); !errors.Is(err, ErrNameInUse) {
+		t.Fatalf("C attached twice: %v", err)
+	}
+	send(a, raw(bcast, mac(1)))
+	expectFrames(t, map[*Port]int{b2: 1, c: 1})
+}
