@@ -42,14 +42,7 @@ func countUDP(n *atomic.Int64) func([]byte) {
 }
 
 func TestReaderPushesInsteadOfWaking(t *testing.T) {
-	var dev *Device
-	var err error
-	ns := inNetns(t, func() { dev, err = Create(Config{Name: "evtap3"}) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ipIn(t, ns, "addr", "add", "10.80.0.1/24", "dev", "evtap3")
-	ipIn(t, ns, "neigh", "add", "10.80.0.2", "lladdr", "02:00:00:00:00:02", "dev", "evtap3")
+	dev, ns := tapWithPeer(t, "evtap3", "10.80.0")
 	p := NewPort(dev, 64)
 	var pushed, pushes atomic.Int64
 	var accept atomic.Bool

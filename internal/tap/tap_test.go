@@ -20,6 +20,23 @@ var nsSeq int
 
 // inNetns creates a network namespace for the test, runs f on a thread
 // that has entered it, and removes the namespace at the end of the test.
+// tapWithPeer creates TAP device name in a namespace of its own, with
+// address <subnet>.1/24 and a static neighbour <subnet>.2 (MAC
+// 02:00:00:00:00:02), so that the namespace's packets to <subnet>.2 leave
+// through the device.
+func tapWithPeer(t *testing.T, name, subnet string) (*Device, string) {
+	t.Helper()
+	var dev *Device
+	var err error
+	ns := inNetns(t, func() { dev, err = Create(Config{Name: name}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ipIn(t, ns, "addr", "add", subnet+".1/24", "dev", name)
+	ipIn(t, ns, "neigh", "add", subnet+".2", "lladdr", "02:00:00:00:00:02", "dev", name)
+	return dev, ns
+}
+
 func inNetns(t *testing.T, f func()) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -147,15 +164,8 @@ func TestDeviceConfigAndARPThroughPort(t *testing.T) {
 }
 
 func TestPortQueueBoundedAndBatched(t *testing.T) {
-	var dev *Device
-	var err error
-	ns := inNetns(t, func() { dev, err = Create(Config{Name: "evtap1"}) })
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev, ns := tapWithPeer(t, "evtap1", "10.78.0")
 	defer dev.Close()
-	ipIn(t, ns, "addr", "add", "10.78.0.1/24", "dev", "evtap1")
-	ipIn(t, ns, "neigh", "add", "10.78.0.2", "lladdr", "02:00:00:00:00:02", "dev", "evtap1")
 	p := NewPort(dev, 8)
 	go p.Run()
 	defer p.Close()
@@ -200,15 +210,8 @@ func TestCreateErrors(t *testing.T) {
 }
 
 func TestReadBatchAllocatesNothing(t *testing.T) {
-	var dev *Device
-	var err error
-	ns := inNetns(t, func() { dev, err = Create(Config{Name: "evtap2"}) })
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev, ns := tapWithPeer(t, "evtap2", "10.79.0")
 	defer dev.Close()
-	ipIn(t, ns, "addr", "add", "10.79.0.1/24", "dev", "evtap2")
-	ipIn(t, ns, "neigh", "add", "10.79.0.2", "lladdr", "02:00:00:00:00:02", "dev", "evtap2")
 	if out, err := exec.Command("ip", "netns", "exec", ns, "bash", "-c",
 		"for i in $(seq 20); do echo x > /dev/udp/10.79.0.2/9; done").CombinedOutput(); err != nil {
 		t.Fatalf("sending: %v: %s", err, out)
