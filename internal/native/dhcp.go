@@ -260,10 +260,12 @@ func leaseOf(m *dhcpv4.DHCPv4) (Lease, error) {
 	}
 	l.Duration = max(l.Duration, MinLease)
 	// RFC 2131 4.4.5: T1 0.5 and T2 0.875 of the lease unless given.
+	// Divided first: a lease of up to 2^32 s times 7 overflows a Duration.
+	rebind := l.Duration / 8 * 7
 	l.T1 = m.IPAddressRenewalTime(l.Duration / 2)
-	l.T2 = m.IPAddressRebindingTime(l.Duration * 7 / 8)
+	l.T2 = m.IPAddressRebindingTime(rebind)
 	if l.T2 <= 0 || l.T2 > l.Duration {
-		l.T2 = l.Duration * 7 / 8
+		l.T2 = rebind
 	}
 	if l.T1 <= 0 || l.T1 > l.T2 {
 		l.T1 = min(l.Duration/2, l.T2)

@@ -256,7 +256,7 @@ func (s *Server) reply(f *udpFrame, req *dhcpv4.DHCPv4, typ dhcpv4.MessageType, 
 		p = appendOption(p, dhcpv4.OptionBroadcastAddress, addrBytes(c.broadcast))
 		if withLease && c.lease > 0 {
 			p = appendOption(p, dhcpv4.OptionRenewTimeValue, seconds(c.lease/2))
-			p = appendOption(p, dhcpv4.OptionRebindingTimeValue, seconds(c.lease*7/8))
+			p = appendOption(p, dhcpv4.OptionRebindingTimeValue, seconds(c.lease/8*7)) // divided first: 2^32 s times 7 overflows a Duration
 		}
 		if c.routes != nil {
 			p = appendOption(p, dhcpv4.OptionClasslessStaticRoute, c.routes)
