@@ -169,15 +169,10 @@ func (p *Port) Input(frames [][]byte) {
 // stops reading the socket so that TCP slows the flood down), never a loop
 // shared by many senders such as a UDP port's.
 func (p *Port) TakeStormPause() time.Duration {
-	until := p.stormUntil.Load()
-	if until == 0 {
-		return 0
+	d := p.owed()
+	if d > 0 {
+		p.stats.stormPauses.Add(1)
 	}
-	d := time.Duration(until - p.hub.now())
-	if d <= 0 {
-		return 0
-	}
-	p.stats.stormPauses.Add(1)
 	return d
 }
 
@@ -185,9 +180,15 @@ func (p *Port) TakeStormPause() time.Duration {
 // taking it: for readers that serve many senders and cannot wait (a UDP
 // port's), which drop the held sender's packets before decrypting them
 // instead.
-func (p *Port) StormHeld() bool {
+func (p *Port) StormHeld() bool { return p.owed() > 0 }
+
+// owed is how long until the port's flood debt is paid (zero: none).
+func (p *Port) owed() time.Duration {
 	until := p.stormUntil.Load()
-	return until != 0 && until > p.hub.now()
+	if until == 0 { // nothing ever owed: no clock read
+		return 0
+	}
+	return max(time.Duration(until-p.hub.now()), 0)
 }
 
 // owePause adds a batch's flooded bytes to what the port owes (under

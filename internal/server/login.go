@@ -352,8 +352,8 @@ func negotiate(req *wire.Login, pol config.Policy) (session.Params, *wire.Welcom
 type portAdapter struct{ p *hub.Port }
 
 // Input runs on the reader of one of the session's own connections: a
-// sender whose floods the storm limiter flagged waits here, so that its TCP
-// slows down (hub.Port.TakeStormPause).
+// sender that owes time for its floods waits here, so that its TCP slows
+// down (hub.Port.TakeStormPause).
 func (a *portAdapter) Input(frames [][]byte) {
 	a.p.Input(frames)
 	if d := a.p.TakeStormPause(); d > 0 {
